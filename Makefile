@@ -1,0 +1,55 @@
+# mintloom — two commands on a fresh machine: `make demo` and `make test`.
+# Needs only python3 (3.11+), node and npm; everything else is installed here.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP_PY  := $(VENV)/.installed
+STAMP_NPM := node_modules/.installed
+FORGE  := node_modules/.bin/forge
+
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: setup demo test test-py test-sol bench lint fmt contracts clean
+
+setup: $(STAMP_PY) $(STAMP_NPM)
+
+$(STAMP_PY): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $@
+
+$(STAMP_NPM): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+contracts: $(STAMP_NPM)
+	$(FORGE) build
+
+demo: setup contracts
+	$(BIN)/python -m mintloom.demo
+
+test: test-sol test-py
+
+test-sol: $(STAMP_NPM)
+	$(FORGE) test
+
+test-py: setup contracts
+	$(BIN)/pytest -n 2 --dist loadgroup
+
+bench: setup contracts
+	$(BIN)/python -m mintloom.bench
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy src
+
+fmt: setup
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) node_modules contracts/out contracts/cache

@@ -1,0 +1,1 @@
+"""Campaign spec, planning and execution."""

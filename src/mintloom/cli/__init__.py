@@ -1,0 +1,1 @@
+"""The `mintloom` command line (Typer + Rich)."""

@@ -1,0 +1,84 @@
+"""`mintloom` entry point: Typer app, subcommand registration and the one error boundary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mintloom import __version__
+from mintloom.cli import node as node_cli
+from mintloom.cli.console import console, err_console
+from mintloom.cli.doctor import doctor
+from mintloom.errors import MintloomError
+from mintloom.logs import configure
+from mintloom.workspace import Workspace
+
+app = typer.Typer(
+    name="mintloom",
+    help="Creative infrastructure: generate, prove, anchor, license and verify creative assets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(node_cli.app, name="node")
+app.command()(doctor)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"mintloom {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
+) -> None:
+    configure("INFO" if verbose else "WARNING")
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Workspace folder (created if missing).")] = Path("."),
+) -> None:
+    """Create a workspace: mintloom.toml and .mintloom/ (catalog, blobs, keys, chain state)."""
+    from mintloom.store.db import open_database
+
+    ws = Workspace.init(directory)
+    db = open_database(ws.database_url())
+    db.dispose()
+    console.print(f"[green]workspace ready[/] at {ws.root}")
+    console.print(f"  config   {ws.config_file}\n  state    {ws.state_dir}\n  outputs  {ws.out_dir}")
+
+
+def run() -> None:
+    """Console-script entry point: every MintloomError becomes a message and its exit code."""
+    try:
+        app(standalone_mode=False)
+    except MintloomError as exc:
+        err_console.print(f"[bold red]error:[/] {exc.message}")
+        if exc.hint:
+            err_console.print(f"[yellow]hint:[/] {exc.hint}")
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive as ClickException subclasses
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show(file=sys.stderr)
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

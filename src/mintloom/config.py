@@ -1,0 +1,133 @@
+"""Configuration: ``mintloom.toml`` in the workspace, overridden by ``MINTLOOM_*`` environment variables.
+
+Nested keys use a double underscore in the environment, e.g. ``MINTLOOM_CHAIN__RPC_URL``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from mintloom.errors import ConfigError
+
+CONFIG_FILE = "mintloom.toml"
+
+
+class ChainSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rpc_url: str | None = Field(
+        default=None, description="JSON-RPC URL; unset means the managed embedded anvil node"
+    )
+    private_key: str | None = Field(
+        default=None,
+        description="hex key of the account that sends transactions; unset means the workspace key "
+        "(anvil's first dev account on the embedded node)",
+    )
+    anvil_port: int | None = Field(default=None, ge=1024, le=65535, description="fixed port, else free")
+    state_interval: int = Field(default=1, ge=1, description="seconds between anvil state dumps")
+    confirmations: int = Field(default=1, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+
+    @field_validator("rpc_url")
+    @classmethod
+    def _http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError("rpc_url must start with http://, https://, ws:// or wss://")
+        return v
+
+
+class EngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    workers: int = Field(default=1, ge=1, le=256)
+    openai_base_url: str | None = None
+    openai_model: str | None = None
+    transformers_path: str | None = None
+
+
+class ProvenanceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    signing_alg: str = Field(default="es256", pattern="^(es256|ed25519)$")
+    organisation: str = "mintloom workspace"
+    batch_size: int = Field(default=1024, ge=1)
+
+
+class Settings(BaseSettings):
+    """All settings of one workspace."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MINTLOOM_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+    toml_file: ClassVar[Path | None] = None
+
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; unset means SQLite at .mintloom/catalog.db"
+    )
+    log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    chain: ChainSettings = ChainSettings()
+    engine: EngineSettings = EngineSettings()
+    provenance: ProvenanceSettings = ProvenanceSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls.toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_file))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None, **overrides: Any) -> Settings:
+    """Load settings from ``config_file`` (if it exists) and the environment; errors become ConfigError."""
+    path = config_file if config_file is not None and config_file.is_file() else None
+
+    class _Bound(Settings):
+        toml_file: ClassVar[Path | None] = path
+
+    try:
+        bound = _Bound(**overrides)
+    except ValidationError as exc:
+        where = str(config_file) if path else "environment"
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration ({where}): {problems}") from exc
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(f"cannot read configuration {config_file}: {exc}") from exc
+    return Settings.model_validate(bound.model_dump())
+
+
+DEFAULT_CONFIG = """\
+# mintloom workspace configuration. Every key can be overridden by an environment
+# variable: MINTLOOM_<KEY>, nested with a double underscore (MINTLOOM_CHAIN__RPC_URL).
+
+# database_url = "postgresql+psycopg://user@localhost/mintloom"   # default: SQLite in .mintloom/
+log_level = "WARNING"
+
+[chain]
+# rpc_url = "http://127.0.0.1:8545"   # unset: mintloom starts and stops its own anvil node
+# private_key = "0x..."               # unset: the workspace account (anvil dev account 0)
+state_interval = 1
+confirmations = 1
+
+[engine]
+workers = 1
+
+[provenance]
+signing_alg = "es256"
+organisation = "mintloom workspace"
+"""

@@ -1,0 +1,1 @@
+"""Generators behind one small Protocol."""

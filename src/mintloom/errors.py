@@ -1,0 +1,153 @@
+"""The exception tree.
+
+One root, :class:`MintloomError`, with one branch per subsystem. Foreign exceptions
+(web3, c2pa, sqlalchemy, OS errors) are translated where they enter mintloom with
+``raise SubsystemError(...) from exc``; entry points (CLI, HTTP) catch only the root.
+Every error carries a human message; ``exit_code`` is what the CLI exits with.
+"""
+
+from __future__ import annotations
+
+
+class MintloomError(Exception):
+    """Root of every error mintloom raises on purpose."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if self.hint is None else f"{self.message}\nhint: {self.hint}"
+
+
+# --- configuration and workspace -------------------------------------------------------------
+class ConfigError(MintloomError):
+    """Invalid configuration file, environment variable or workspace layout."""
+
+    exit_code = 2
+
+
+class WorkspaceError(ConfigError):
+    """No workspace where one is needed, or a broken one."""
+
+
+# --- campaign (spec, planning, execution) ---------------------------------------------------
+class CampaignError(MintloomError):
+    """Campaign spec, plan or run failed."""
+
+    exit_code = 3
+
+
+class SpecError(CampaignError):
+    """The campaign spec or its inputs (audience rows, brand kit) are invalid."""
+
+
+class ExecutionError(CampaignError):
+    """A job failed while executing a plan."""
+
+
+# --- engines --------------------------------------------------------------------------------
+class EngineError(MintloomError):
+    """A generator could not produce its artifact."""
+
+    exit_code = 4
+
+
+class LayoutError(EngineError):
+    """Text cannot be laid out in its box at any allowed size."""
+
+
+# --- provenance -----------------------------------------------------------------------------
+class ProvenanceError(MintloomError):
+    """Keys, Content Credentials, Merkle log or receipts."""
+
+    exit_code = 5
+
+
+class KeyStoreError(ProvenanceError):
+    """Missing, unreadable or wrongly-protected key material (e.g. wrong password)."""
+
+
+class SigningError(ProvenanceError):
+    """Signing a Content Credential failed; the asset stays unsigned and is never marked signed."""
+
+
+class ManifestError(ProvenanceError):
+    """A C2PA manifest is missing, corrupted, foreign or does not validate."""
+
+
+class LogError(ProvenanceError):
+    """Merkle log append, proof or checkpoint failure (including proofs that do not verify)."""
+
+
+# --- ledger ---------------------------------------------------------------------------------
+class LedgerError(MintloomError):
+    """Chain node, contracts or the write-ahead journal."""
+
+    exit_code = 6
+
+
+class NodeError(LedgerError):
+    """The managed anvil node cannot be found, started, reached or stopped."""
+
+
+class ContractError(LedgerError):
+    """A contract call reverted; ``error_name`` is the decoded Solidity custom error if any."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_name: str | None = None,
+        args: tuple[object, ...] = (),
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.error_name = error_name
+        self.error_args = args
+
+
+class JournalError(LedgerError):
+    """The ledger journal is inconsistent with the chain."""
+
+
+# --- governance and market ------------------------------------------------------------------
+class GovernanceError(MintloomError):
+    """License terms, license gating and royalty splits."""
+
+    exit_code = 7
+
+
+class LicenseViolation(GovernanceError):
+    """A job would use an ingredient against its license terms."""
+
+
+class MarketError(MintloomError):
+    """Listing, licensing purchases, fractional ownership and rewards."""
+
+    exit_code = 8
+
+
+# --- verification ---------------------------------------------------------------------------
+class VerifyError(MintloomError):
+    """Verification could not run at all (a bad verdict is a result, not an error)."""
+
+    exit_code = 9
+
+
+# --- storage --------------------------------------------------------------------------------
+class StoreError(MintloomError):
+    """Catalog database or blob store."""
+
+    exit_code = 10
+
+
+class CatalogError(StoreError):
+    """The catalog database failed or holds inconsistent data."""
+
+
+class BlobError(StoreError):
+    """A blob is missing or its bytes do not match its CID."""

@@ -1,0 +1,1 @@
+"""License terms, license gating and royalty splits."""

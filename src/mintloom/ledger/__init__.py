@@ -1,0 +1,1 @@
+"""Chain node management, contracts client and the write-ahead journal."""

@@ -1,0 +1,296 @@
+"""The embedded chain: an anvil node started, reused and stopped by mintloom.
+
+anvil (npm ``@foundry-rs/anvil``) listens on loopback only, on a free port unless one is
+configured, and persists its whole state with ``--state`` under the workspace; with
+``--state-interval 1`` a killed node loses at most about a second of blocks. The node runs
+in its own session so it outlives the command that started it and is reused by the next
+one; :meth:`AnvilNode.stop` signals it by its own pid (checked to still be anvil) so state is
+dumped on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mintloom.errors import NodeError
+from mintloom.logs import get_logger
+
+log = get_logger(__name__)
+
+ENV_ANVIL = "MINTLOOM_ANVIL"
+DEV_CHAIN_ID = 31337
+# anvil's deterministic dev mnemonic ("test test ... junk") account 0; only for the embedded node.
+ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+
+
+def _platform_package(tool: str) -> str:
+    machine = platform.machine().lower()
+    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+    system = {"linux": "linux", "darwin": "darwin", "windows": "win32"}.get(platform.system().lower(), "")
+    return f"{tool}-{system}-{arch}"
+
+
+def find_foundry_tool(tool: str, env_var: str | None = None) -> Path | None:
+    """Locate a Foundry binary: ``$env_var``, the npm platform package near the source tree or cwd, PATH."""
+    if env_var and (explicit := os.environ.get(env_var)):
+        p = Path(explicit)
+        return p if p.is_file() else None
+    exe = tool + (".exe" if os.name == "nt" else "")
+    starts = [Path(__file__).resolve().parent, Path.cwd().resolve()]
+    for start in starts:
+        for d in (start, *start.parents):
+            nm = d / "node_modules" / "@foundry-rs"
+            if nm.is_dir():
+                cand = nm / _platform_package(tool) / "bin" / exe
+                if cand.is_file():
+                    return cand
+    found = shutil.which(tool)
+    return Path(found) if found else None
+
+
+def tool_version(binary: Path) -> str:
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=20, check=True
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise NodeError(f"{binary} --version failed: {exc}") from exc
+    first = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+    return first.split("Version:")[-1].strip() if "Version:" in first else first
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: float = 2.0) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        payload = json.loads(resp.read())
+    if "error" in payload:
+        raise NodeError(f"{method} failed on {url}: {payload['error']}")
+    return payload["result"]
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pid_is_anvil(pid: int) -> bool:
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if cmdline.exists():
+        try:
+            return "anvil" in cmdline.read_bytes().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            return False
+    return _pid_alive(pid)  # no procfs (macOS): trust the pid file
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    pid: int
+    port: int
+    rpc_url: str
+    state_file: str
+    chain_id: int
+
+
+class AnvilNode:
+    """Manage one anvil process for a workspace's ``chain_dir``."""
+
+    def __init__(
+        self,
+        chain_dir: Path,
+        *,
+        port: int | None = None,
+        state_interval: int = 1,
+        binary: Path | None = None,
+        chain_id: int = DEV_CHAIN_ID,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.chain_dir = chain_dir
+        self.port = port
+        self.state_interval = state_interval
+        self._binary = binary
+        self.chain_id = chain_id
+        self.start_timeout = start_timeout
+
+    # -- files --------------------------------------------------------------------------------
+    @property
+    def info_file(self) -> Path:
+        return self.chain_dir / "node.json"
+
+    @property
+    def state_file(self) -> Path:
+        return self.chain_dir / "anvil-state.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.chain_dir / "anvil.log"
+
+    def binary(self) -> Path:
+        b = self._binary or find_foundry_tool("anvil", ENV_ANVIL)
+        if b is None:
+            raise NodeError(
+                "anvil not found: the embedded chain needs the npm package @foundry-rs/anvil",
+                hint="run `make setup` (npm ci) in the mintloom checkout, set MINTLOOM_ANVIL to the anvil "
+                "binary, or point chain.rpc_url at another node",
+            )
+        return b
+
+    def _read_info(self) -> NodeInfo | None:
+        try:
+            return NodeInfo(**json.loads(self.info_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def running(self) -> NodeInfo | None:
+        """The node of this workspace if its process is alive, is anvil and answers RPC."""
+        info = self._read_info()
+        if info is None or not _pid_is_anvil(info.pid):
+            return None
+        try:
+            rpc_call(info.rpc_url, "eth_chainId")
+        except (OSError, NodeError, urllib.error.URLError, ValueError):
+            return None
+        return info
+
+    def start(self) -> NodeInfo:
+        """Start anvil (or reuse the running one) and wait until its RPC answers."""
+        if (info := self.running()) is not None:
+            log.debug("reusing anvil", extra={"pid": info.pid, "port": info.port})
+            return info
+        binary = self.binary()
+        try:
+            self.chain_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise NodeError(f"cannot create chain directory {self.chain_dir}: {exc}") from exc
+        port = self.port or free_port()
+        args = [
+            str(binary),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--chain-id", str(self.chain_id),
+            "--state", str(self.state_file),
+            "--state-interval", str(self.state_interval),
+            "--gas-limit", "60000000",
+        ]  # fmt: skip
+        # anvil --state loads the file only if it exists and is valid; a truncated file from a
+        # crash is kept aside instead of silently discarded.
+        self._quarantine_bad_state()
+        try:
+            with self.log_file.open("ab") as logf:
+                proc = subprocess.Popen(
+                    args,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=self.chain_dir,
+                )
+        except OSError as exc:
+            raise NodeError(f"cannot start anvil ({binary}): {exc}") from exc
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + self.start_timeout
+        while True:
+            if proc.poll() is not None:
+                raise NodeError(
+                    f"anvil exited with code {proc.returncode} during start-up; see {self.log_file}",
+                    hint="is the port taken, or the state file unreadable?",
+                )
+            try:
+                got = int(rpc_call(url, "eth_chainId", timeout=1.0), 16)
+                break
+            except (OSError, NodeError, urllib.error.URLError, ValueError):
+                if time.monotonic() > deadline:
+                    self._terminate(proc.pid)
+                    raise NodeError(
+                        f"anvil did not answer on {url} within {self.start_timeout:.0f}s"
+                    ) from None
+                time.sleep(0.05)
+        info = NodeInfo(proc.pid, port, url, str(self.state_file), got)
+        tmp = self.info_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info.__dict__))
+        tmp.replace(self.info_file)
+        log.info("anvil started", extra={"pid": proc.pid, "url": url})
+        return info
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Stop the node by its own pid; anvil writes its state on SIGTERM. True if one was stopped."""
+        info = self._read_info()
+        stopped = False
+        if info is not None and _pid_is_anvil(info.pid):
+            self._terminate(info.pid, timeout)
+            stopped = True
+        with contextlib.suppress(FileNotFoundError):
+            self.info_file.unlink()
+        return stopped
+
+    def _terminate(self, pid: int, timeout: float = 15.0) -> None:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not _reap_or_alive(pid):
+                return
+            time.sleep(0.05)
+        log.warning("anvil ignored SIGTERM, killing", extra={"pid": pid})
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _reap_or_alive(pid)
+
+    def _quarantine_bad_state(self) -> None:
+        if not self.state_file.exists():
+            return
+        try:
+            with self.state_file.open("rb") as f:
+                json.load(f)
+        except ValueError:
+            bad = self.state_file.with_suffix(f".corrupt-{int(time.time())}.json")
+            self.state_file.replace(bad)
+            raise NodeError(
+                f"anvil state file {self.state_file} is not valid JSON; moved to {bad}",
+                hint="restore it from a backup or start with a fresh chain (contracts must be redeployed)",
+            ) from None
+        except OSError as exc:
+            raise NodeError(f"cannot read anvil state {self.state_file}: {exc}") from exc
+
+
+def _reap_or_alive(pid: int) -> bool:
+    """Reap ``pid`` if it is our zombie child; True while it is still running."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    if not _pid_alive(pid):
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return _pid_alive(pid)

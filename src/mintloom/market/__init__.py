@@ -1,0 +1,1 @@
+"""Listing, licensing, fractional ownership and rewards."""

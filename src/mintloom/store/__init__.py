@@ -1,0 +1,1 @@
+"""Catalog database (SQLAlchemy 2) and content-addressed blob store."""

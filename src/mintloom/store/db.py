@@ -1,0 +1,89 @@
+"""Database engine, declarative base and transactional sessions.
+
+Every subsystem declares its tables on :class:`Base` in its own module; :func:`open_database`
+imports the table modules listed in ``TABLE_MODULES`` so ``create_all`` sees all of them.
+SQLite (default) runs in WAL mode with foreign keys on; PostgreSQL works by URL.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from mintloom.errors import CatalogError
+
+# Modules that declare tables on Base. Each subsystem adds its own module here.
+TABLE_MODULES: tuple[str, ...] = ()
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+@dataclass
+class Database:
+    engine: Engine
+    _factory: sessionmaker[Session]
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        SQLAlchemy errors are translated to :class:`CatalogError`, so a failed step never leaves
+        half-written rows behind.
+        """
+        s = self._factory()
+        try:
+            yield s
+            s.commit()
+        except SQLAlchemyError as exc:
+            s.rollback()
+            raise CatalogError(f"catalog database error: {exc.__class__.__name__}: {exc}") from exc
+        except BaseException:
+            s.rollback()
+            raise
+        finally:
+            s.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def open_database(url: str, *, create: bool = True) -> Database:
+    for mod in TABLE_MODULES:
+        importlib.import_module(mod)
+    try:
+        engine = create_engine(url, future=True)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        if create:
+            Base.metadata.create_all(engine)
+    except SQLAlchemyError as exc:
+        raise CatalogError(f"cannot open catalog database {engine_url_safe(url)}: {exc}") from exc
+    return Database(engine, sessionmaker(engine, expire_on_commit=False))
+
+
+def engine_url_safe(url: str) -> str:
+    """The URL with any password masked, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # a malformed URL: show nothing secret
+        return "<database url>"

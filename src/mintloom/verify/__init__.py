@@ -1,0 +1,1 @@
+"""Verification of files: origin, license, history and chain proof."""

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mintloom.errors import ProvenanceError
+from mintloom.provenance.cid import cid_bytes, cid_for, digest_of, parse_cid
+
+# Public vectors: `ipfs add --cid-version 1 --raw-leaves` of these exact bytes.
+VECTORS = {
+    b"hello world": "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e",
+    b"": "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",
+}
+
+
+@pytest.mark.parametrize(("data", "cid"), VECTORS.items())
+def test_public_vectors(data: bytes, cid: str) -> None:
+    assert cid_for(data) == cid
+
+
+@given(st.binary(max_size=4096))
+def test_roundtrip(data: bytes) -> None:
+    cid = cid_for(data)
+    assert cid.startswith("bafkrei")
+    assert digest_of(cid) == hashlib.sha256(data).digest()
+    assert parse_cid(cid) == cid
+    assert len(cid_bytes(cid)) == 36
+
+
+@given(st.text(max_size=80))
+def test_parse_never_crashes_on_garbage(text: str) -> None:
+    try:
+        parse_cid(text)
+    except ProvenanceError:
+        pass
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "Qmabc", "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "b!!!!", "bafkrei"],
+)
+def test_rejects_unsupported(bad: str) -> None:
+    with pytest.raises(ProvenanceError):
+        parse_cid(bad)
