@@ -29,16 +29,17 @@ def _send_value(url: str) -> str:
 
 def test_state_survives_stop_and_start(workspace: Workspace) -> None:
     node = AnvilNode(workspace.chain_dir)
-    info = node.start()
-    tx = _send_value(info.rpc_url)
-    height = int(rpc_call(info.rpc_url, "eth_blockNumber"), 16)
-    assert height >= 1
-    assert node.stop() is True
-    assert node.running() is None
-    assert node.state_file.is_file()
-
-    info2 = node.start()
     try:
+        info = node.start()
+        tx = _send_value(info.rpc_url)
+        height = int(rpc_call(info.rpc_url, "eth_blockNumber"), 16)
+        assert height >= 1
+        assert node.stop() is True
+        assert node.running() is None
+        assert node.state_file.is_file()
+
+        info2 = node.start()
+        assert info2.pid != info.pid
         assert int(rpc_call(info2.rpc_url, "eth_blockNumber"), 16) == height
         receipt = rpc_call(info2.rpc_url, "eth_getTransactionReceipt", [tx])
         assert receipt is not None and int(receipt["status"], 16) == 1
