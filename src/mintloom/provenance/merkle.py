@@ -1,0 +1,283 @@
+"""RFC 9162 (Certificate Transparency v2) Merkle tree: hashing, proofs, verification.
+
+Leaf hash = SHA-256(0x00 ‖ data), interior node = SHA-256(0x01 ‖ left ‖ right); the empty tree's
+hash is SHA-256 of the empty string. :class:`MerkleTree` is append-only and keeps, per level, the
+hashes of every complete aligned subtree (level k holds ``size >> k`` hashes), so an append costs
+about two SHA-256 computations amortized, the root of any earlier size is computed from at most
+log2(n) stored subtrees, and an inclusion proof is a handful of list lookups plus the tree's
+right-spine hashes (cached per size). Proof formats and verification follow RFC 9162 §2.1.3 and
+§2.1.4 exactly, and are checked against the public RFC 6962 test vectors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mintloom.errors import LogError
+from mintloom.provenance.cid import cid_bytes
+
+_sha256 = hashlib.sha256
+EMPTY_ROOT = _sha256(b"").digest()
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
+MAX_PROOF_LENGTH = 64
+
+
+def hash_leaf(data: bytes) -> bytes:
+    return _sha256(LEAF_PREFIX + data).digest()
+
+
+def hash_children(left: bytes, right: bytes) -> bytes:
+    return _sha256(NODE_PREFIX + left + right).digest()
+
+
+def leaf_data(cid: str, manifest_hash: bytes) -> bytes:
+    """The log entry of an asset: CIDv1 bytes (36) ‖ sha-256 of its C2PA manifest (32) = 68 bytes.
+
+    The same layout is rebuilt on chain by ``CreativeAssets`` to verify lazy registrations.
+    """
+    if len(manifest_hash) != 32:
+        raise LogError(f"manifest hash must be 32 bytes, got {len(manifest_hash)}")
+    return cid_bytes(cid) + manifest_hash
+
+
+@dataclass(frozen=True)
+class _Shape:
+    starts: list[int]
+    heights: list[int]
+    tails: list[list[bytes]]
+
+
+def _largest_pow2_below(n: int) -> int:
+    """The largest power of two strictly smaller than ``n`` (n ≥ 2)."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def merkle_tree_hash(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH over already-hashed leaves, by the RFC's recursive definition (reference, O(n))."""
+    n = len(leaf_hashes)
+    if n == 0:
+        return EMPTY_ROOT
+    if n == 1:
+        return leaf_hashes[0]
+    k = _largest_pow2_below(n)
+    return hash_children(merkle_tree_hash(leaf_hashes[:k]), merkle_tree_hash(leaf_hashes[k:]))
+
+
+class MerkleTree:
+    """An append-only RFC 9162 tree over leaf hashes, with proofs for any earlier size."""
+
+    def __init__(self) -> None:
+        self._levels: list[list[bytes]] = [[]]
+        self._shape_cache: dict[int, _Shape] = {}
+
+    @classmethod
+    def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> MerkleTree:
+        tree = cls()
+        tree.extend_hashes(leaf_hashes)
+        return tree
+
+    # -- building -------------------------------------------------------------------------------
+    @property
+    def size(self) -> int:
+        return len(self._levels[0])
+
+    def append(self, data: bytes) -> int:
+        """Append one entry (its data, hashed here); returns its leaf index."""
+        return self.extend_hashes([hash_leaf(data)])
+
+    def extend(self, entries: Iterable[bytes]) -> int:
+        """Append entries (their data); returns the index of the first."""
+        return self.extend_hashes(_sha256(LEAF_PREFIX + d).digest() for d in entries)
+
+    def extend_hashes(self, leaf_hashes: Iterable[bytes]) -> int:
+        """Append already-hashed leaves; returns the index of the first."""
+        first = self.size
+        levels = self._levels
+        leaves = levels[0]
+        leaves.extend(leaf_hashes)
+        if any(len(h) != 32 for h in leaves[first:]):
+            del leaves[first:]
+            raise LogError("leaf hashes must be 32 bytes")
+        # Complete every level: level k+1 holds len(level k) // 2 parents.
+        k = 0
+        while len(levels[k]) >= 2:
+            lower = levels[k]
+            if k + 1 == len(levels):
+                levels.append([])
+            upper = levels[k + 1]
+            start = len(upper)
+            end = len(lower) // 2
+            if start < end:
+                upper.extend(
+                    _sha256(NODE_PREFIX + lower[2 * i] + lower[2 * i + 1]).digest() for i in range(start, end)
+                )
+            k += 1
+        if self.size != first:
+            self._shape_cache.clear()
+        return first
+
+    def leaf_hash(self, index: int) -> bytes:
+        if not 0 <= index < self.size:
+            raise LogError(f"leaf index {index} out of range for tree size {self.size}")
+        return self._levels[0][index]
+
+    # -- hashes -----------------------------------------------------------------------------------
+    def _subtree(self, start: int, size: int) -> bytes:
+        """MTH of leaves [start, start+size) where the range is RFC-aligned (start a multiple of the
+        range's largest power of two), as every subtree reached by PATH/SUBPROOF is."""
+        if size & (size - 1) == 0:
+            k = size.bit_length() - 1
+            return self._levels[k][start >> k]
+        k = _largest_pow2_below(size)
+        return hash_children(self._subtree(start, k), self._subtree(start + k, size - k))
+
+    def root(self, size: int | None = None) -> bytes:
+        """Root hash of the tree at ``size`` (default: now)."""
+        n = self.size if size is None else size
+        self._check_size(n)
+        return EMPTY_ROOT if n == 0 else self._subtree(0, n)
+
+    def _check_size(self, n: int) -> None:
+        if not 0 <= n <= self.size:
+            raise LogError(f"tree size {n} out of range (log has {self.size} leaves)")
+
+    # -- proofs -----------------------------------------------------------------------------------
+    def _shape(self, n: int) -> _Shape:
+        """Size n as complete subtrees S1 > S2 > … left to right, with for each S_j the hash of
+        everything right of it (the combined remainder) and of the subtrees left of it, nearest
+        first: the parts of every audit path that do not depend on the leaf. Cached per size."""
+        shape = self._shape_cache.get(n)
+        if shape is not None:
+            return shape
+        levels = self._levels
+        starts: list[int] = []
+        heights: list[int] = []
+        hashes: list[bytes] = []
+        start, rest = 0, n
+        while rest:
+            k = rest.bit_length() - 1
+            starts.append(start)
+            heights.append(k)
+            hashes.append(levels[k][start >> k])
+            start += 1 << k
+            rest -= 1 << k
+        tails: list[list[bytes]] = [[] for _ in starts]
+        acc: bytes | None = None
+        for j in range(len(starts) - 1, -1, -1):
+            tails[j] = [] if acc is None else [acc]
+            acc = hashes[j] if acc is None else hash_children(hashes[j], acc)
+        for j in range(len(starts)):
+            tails[j].extend(reversed(hashes[:j]))
+        if len(self._shape_cache) >= 64:
+            self._shape_cache.clear()
+        shape = _Shape(starts, heights, tails)
+        self._shape_cache[n] = shape
+        return shape
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 PATH(index, D[size]): audit path, deepest sibling first."""
+        n = self.size if size is None else size
+        self._check_size(n)
+        if not 0 <= index < n:
+            raise LogError(f"leaf index {index} out of range for tree size {n}")
+        shape = self._shape(n)
+        j = bisect_right(shape.starts, index) - 1
+        levels = self._levels
+        proof = [levels[lv][(index >> lv) ^ 1] for lv in range(shape.heights[j])]
+        proof.extend(shape.tails[j])
+        return proof
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """RFC 9162 PROOF(old_size, D[new_size])."""
+        n = self.size if new_size is None else new_size
+        self._check_size(n)
+        if not 0 <= old_size <= n:
+            raise LogError(f"consistency proof needs 0 <= old size ({old_size}) <= new size ({n})")
+        if old_size in (0, n):
+            return []
+        return self._subproof(old_size, 0, n, True)
+
+    def _subproof(self, m: int, start: int, n: int, complete: bool) -> list[bytes]:
+        if m == n:
+            return [] if complete else [self._subtree(start, n)]
+        k = _largest_pow2_below(n)
+        if m <= k:
+            return [*self._subproof(m, start, k, complete), self._subtree(start + k, n - k)]
+        return [*self._subproof(m - k, start + k, n - k, False), self._subtree(start, k)]
+
+
+# --- verification (RFC 9162 §2.1.3.2 and §2.1.4.2) -----------------------------------------------
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """Recompute the root from an audit path; raises LogError if the proof is malformed."""
+    if not 0 <= index < size:
+        raise LogError(f"leaf index {index} out of range for tree size {size}")
+    if len(proof) > MAX_PROOF_LENGTH or any(len(p) != 32 for p in proof):
+        raise LogError("malformed inclusion proof")
+    fn, sn = index, size - 1
+    r = leaf
+    for p in proof:
+        if sn == 0:
+            raise LogError("inclusion proof too long")
+        if fn & 1 or fn == sn:
+            r = hash_children(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = hash_children(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise LogError("inclusion proof too short")
+    return r
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> bool:
+    try:
+        return root_from_inclusion_proof(index, size, leaf, proof) == root
+    except LogError:
+        return False
+
+
+def verify_consistency(
+    old_size: int, new_size: int, proof: Sequence[bytes], old_root: bytes, new_root: bytes
+) -> bool:
+    """RFC 9162 §2.1.4.2: does ``proof`` show the tree at old_size is a prefix of new_size's?"""
+    if old_size < 0 or new_size < old_size or len(proof) > MAX_PROOF_LENGTH:
+        return False
+    if any(len(p) != 32 for p in proof):
+        return False
+    if old_size == new_size:
+        return not proof and old_root == new_root
+    if old_size == 0:
+        return not proof  # every tree extends the empty tree
+    if not proof:
+        return False
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # exact power of two: old root is the first node
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = hash_children(c, fr)
+            sr = hash_children(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = hash_children(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == old_root and sr == new_root
