@@ -1,0 +1,352 @@
+"""C2PA Content Credentials through c2pa-python: signing generated assets and reading them back.
+
+Images and audio get an embedded manifest; text (which C2PA cannot embed into or hash) gets a
+sidecar ``.c2pa`` manifest store whose hard binding is computed by c2pa over a *carrier*: a
+deterministic, injective SVG wrapping of the exact text bytes (:func:`text_carrier`). A verifier
+rebuilds the carrier from the text and lets c2pa check the binding, so the text is bound by the
+same data-hash mechanism as every other asset.
+
+Every manifest holds ``c2pa.actions`` (``c2pa.created`` with the IPTC digital source type, or
+``c2pa.opened`` of the parent plus the derivation action), the ``mintloom.generation``
+assertion (:class:`GenerationRecord`), the CAWG training-and-data-mining assertion, and for
+derived variants a ``parentOf`` ingredient carrying the parent's own signed manifest.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+from typing import Any
+
+import c2pa
+from pydantic import BaseModel, Field, ValidationError
+
+from mintloom import __version__
+from mintloom.errors import ManifestError, SigningError
+from mintloom.provenance.credentials import GenerationRecord, Parent, SignedAsset
+from mintloom.provenance.keys import Signer
+
+GENERATION_LABEL = "mintloom.generation"
+TRAINING_LABEL = "cawg.training-mining"
+TEXT_BINDING_LABEL = "mintloom.text-carrier"
+SIDECAR_MEDIA_TYPES = frozenset({"text/plain", "text/markdown", "application/json"})
+_EMBED_MEDIA_TYPES = {
+    "image/png": "image/png",
+    "image/jpeg": "image/jpeg",
+    "image/webp": "image/webp",
+    "audio/wav": "audio/wav",
+    "audio/x-wav": "audio/wav",
+    "audio/flac": "audio/flac",
+}
+_CARRIER_TYPE = "image/svg+xml"
+_ALGS = {"es256": c2pa.C2paSigningAlg.ES256, "ed25519": c2pa.C2paSigningAlg.ED25519}
+
+
+def text_carrier(data: bytes) -> bytes:
+    """The SVG document c2pa hashes in place of a text asset: injective in ``data``."""
+    return (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><desc>'
+        + base64.b64encode(data)
+        + b"</desc></svg>"
+    )
+
+
+def embeds(media_type: str) -> bool:
+    return media_type in _EMBED_MEDIA_TYPES
+
+
+def _training_assertion(use: str) -> dict[str, Any]:
+    entries = {
+        k: {"use": use}
+        for k in ("cawg.ai_generative_training", "cawg.ai_training", "cawg.ai_inference", "cawg.data_mining")
+    }
+    return {"label": TRAINING_LABEL, "data": {"entries": entries}}
+
+
+def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
+    agent = {"name": f"mintloom/{record.engine}", "version": record.engine_version}
+    if not has_parent:
+        created = {
+            "action": "c2pa.created",
+            "digitalSourceType": str(record.source_type),
+            "softwareAgent": agent,
+        }
+        return {"label": "c2pa.actions", "data": {"actions": [created]}}
+    opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}
+    derived = {"action": record.action, "softwareAgent": agent, "digitalSourceType": str(record.source_type)}
+    return {"label": "c2pa.actions", "data": {"actions": [opened, derived]}}
+
+
+class C2paAssetSigner:
+    """:class:`~mintloom.provenance.credentials.AssetSigner` over c2pa-python and a key :class:`Signer`."""
+
+    def __init__(self, signer: Signer) -> None:
+        self._signer = signer
+        self._chain = signer.certificate_chain_pem.decode()
+        # The chain's root is our CA: trusting it here makes parent ingredients validate (their
+        # validation is recorded in the child's manifest). No claim thumbnail: it would cost more
+        # than the rest of signing and duplicate the asset.
+        root = self._chain[self._chain.rindex("-----BEGIN CERTIFICATE-----") :]
+        settings = {
+            "builder": {"thumbnail": {"enabled": False}},
+            "trust": {"trust_anchors": root},
+            "verify": {"verify_trust": True},
+        }
+        self._context = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
+
+    def _c2pa_signer(self) -> c2pa.Signer:
+        return c2pa.Signer.from_callback(self._signer.sign, _ALGS[self._signer.alg], self._chain, None)
+
+    def sign(
+        self,
+        data: bytes,
+        media_type: str,
+        record: GenerationRecord,
+        *,
+        title: str,
+        parent: Parent | None = None,
+    ) -> SignedAsset:
+        sidecar = media_type in SIDECAR_MEDIA_TYPES
+        if not sidecar and not embeds(media_type):
+            raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
+        assertions: list[dict[str, Any]] = [
+            _actions(record, parent is not None),
+            {"label": GENERATION_LABEL, "data": record.model_dump(mode="json")},
+            _training_assertion(record.ai_training),
+        ]
+        if sidecar:
+            assertions.append(
+                {"label": TEXT_BINDING_LABEL, "data": {"mediaType": media_type, "carrier": "svg-b64"}}
+            )
+        manifest = {
+            "claim_generator_info": [{"name": "mintloom", "version": __version__}],
+            "title": title,
+            "format": media_type,
+            "assertions": assertions,
+        }
+        fmt = _CARRIER_TYPE if sidecar else _EMBED_MEDIA_TYPES[media_type]
+        source = text_carrier(data) if sidecar else data
+        try:
+            builder = c2pa.Builder.from_json(manifest, self._context)
+            if sidecar:
+                builder.set_no_embed()
+            if parent is not None:
+                ingredient = {"title": parent.title, "relationship": "parentOf", "label": "parent"}
+                is_text = parent.media_type in SIDECAR_MEDIA_TYPES
+                parent_source = text_carrier(parent.data) if is_text else parent.data
+                builder.add_ingredient(
+                    ingredient, _ingredient_format(parent.media_type), io.BytesIO(parent_source)
+                )
+            out = io.BytesIO()
+            manifest_bytes = builder.sign(self._c2pa_signer(), fmt, io.BytesIO(source), out)
+        except c2pa.C2paError as exc:
+            raise SigningError(f"C2PA signing of {title} ({media_type}) failed: {exc}") from exc
+        except Exception as exc:  # the signing callback (HSM/KMS) failed
+            raise SigningError(f"signing {title} failed: {type(exc).__name__}: {exc}") from exc
+        signed = data if sidecar else out.getvalue()
+        if not manifest_bytes or (not sidecar and signed == data):
+            raise SigningError(f"C2PA produced no manifest for {title}")
+        return SignedAsset(
+            data=signed,
+            media_type=media_type,
+            manifest=bytes(manifest_bytes),
+            manifest_hash=hashlib.sha256(manifest_bytes).digest(),
+            sidecar=sidecar,
+        )
+
+
+def _ingredient_format(media_type: str) -> str:
+    return (
+        _CARRIER_TYPE if media_type in SIDECAR_MEDIA_TYPES else _EMBED_MEDIA_TYPES.get(media_type, media_type)
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------------
+class IngredientReport(BaseModel):
+    title: str
+    relationship: str
+    active_manifest: str | None = None
+    valid: bool
+    failures: list[str] = Field(default_factory=list)
+
+
+class CredentialReport(BaseModel):
+    """What a file's Content Credential says, and whether c2pa validated it."""
+
+    present: bool
+    """A manifest was found (embedded, or the sidecar given)."""
+    label: str | None = None
+    validation_state: str | None = None
+    """c2pa's verdict: Trusted, Valid (signature fine, signer not trusted) or Invalid."""
+    signature_valid: bool = False
+    trusted: bool = False
+    hash_binding_valid: bool = False
+    failures: list[str] = Field(default_factory=list)
+    """c2pa validation failure codes (e.g. assertion.dataHash.mismatch, signingCredential.untrusted)."""
+    generation: GenerationRecord | None = None
+    actions: list[str] = Field(default_factory=list)
+    ingredients: list[IngredientReport] = Field(default_factory=list)
+    signer: str | None = None
+    manifest_hash: str | None = None
+    """sha-256 (hex) of the manifest store bytes, when they were available."""
+    error: str | None = None
+
+    @property
+    def tampered(self) -> bool:
+        return any(".mismatch" in f or f.startswith("assertion.") for f in self.failures)
+
+
+_SIGNATURE_FAILS = ("claimSignature.", "signingCredential.invalid", "signingCredential.revoked")
+
+
+def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    active = (results or {}).get("activeManifest") or {}
+    ok = [str(x.get("code")) for x in active.get("success", [])]
+    bad = [str(x.get("code")) for x in active.get("failure", [])]
+    return ok, bad
+
+
+def read_credentials(
+    data: bytes,
+    media_type: str,
+    *,
+    trust_anchors_pem: str | None = None,
+    sidecar: bytes | None = None,
+) -> CredentialReport:
+    """Read and validate the Content Credential of ``data``. No manifest → ``present=False``.
+
+    Never raises for bad input: a file that cannot be parsed yields a report with ``error`` set.
+    """
+    is_text = media_type in SIDECAR_MEDIA_TYPES
+    if is_text and sidecar is None:
+        return CredentialReport(present=False, error="text assets carry their credential in a .c2pa sidecar")
+    fmt = _CARRIER_TYPE if is_text else _EMBED_MEDIA_TYPES.get(media_type, media_type)
+    source = text_carrier(data) if is_text else data
+    settings: dict[str, Any] = {"verify": {"verify_trust": trust_anchors_pem is not None}}
+    if trust_anchors_pem is not None:
+        settings["trust"] = {"trust_anchors": trust_anchors_pem}
+    try:
+        ctx = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
+        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), sidecar, ctx)
+    except c2pa.C2paError as exc:
+        return CredentialReport(present=sidecar is not None, error=f"unreadable Content Credential: {exc}")
+    if reader is None:
+        return CredentialReport(present=False)
+    try:
+        with reader:
+            state = reader.get_validation_state()
+            ok, bad = _codes(reader.get_validation_results())
+            active = reader.get_active_manifest() or {}
+            manifest_store = json.loads(reader.json())
+    except (c2pa.C2paError, ValueError) as exc:
+        return CredentialReport(present=True, error=f"unreadable Content Credential: {exc}")
+    label = manifest_store.get("active_manifest")
+    generation = None
+    actions: list[str] = []
+    for a in active.get("assertions", []):
+        if a.get("label") == GENERATION_LABEL:
+            try:
+                generation = GenerationRecord.model_validate(a.get("data"))
+            except ValidationError:
+                bad.append("mintloom.generation.malformed")
+        elif str(a.get("label", "")).startswith("c2pa.actions"):
+            actions.extend(str(x.get("action")) for x in a.get("data", {}).get("actions", []))
+    ingredients = []
+    for ing in active.get("ingredients", []):
+        _, ibad = _codes(ing.get("validation_results"))
+        ingredients.append(
+            IngredientReport(
+                title=str(ing.get("title", "")),
+                relationship=str(ing.get("relationship", "")),
+                active_manifest=ing.get("active_manifest"),
+                valid=not ibad and ing.get("active_manifest") is not None,
+                failures=ibad,
+            )
+        )
+    sig_info = active.get("signature_info") or {}
+    if sidecar is not None:
+        manifest_hash: str | None = hashlib.sha256(sidecar).hexdigest()
+    else:
+        manifest_hash = _embedded_manifest_hash(data, fmt)
+    return CredentialReport(
+        present=True,
+        label=label,
+        validation_state=state,
+        signature_valid="claimSignature.validated" in ok
+        and not any(b.startswith(_SIGNATURE_FAILS) for b in bad),
+        trusted=state == "Trusted",
+        hash_binding_valid=not any("hash" in b.lower() and "mismatch" in b for b in bad),
+        failures=bad,
+        generation=generation,
+        actions=actions,
+        ingredients=ingredients,
+        signer=sig_info.get("common_name") or sig_info.get("issuer"),
+        manifest_hash=manifest_hash,
+    )
+
+
+def _embedded_manifest_hash(data: bytes, fmt: str) -> str | None:
+    """sha-256 of the embedded manifest store, i.e. the bytes the signer returned at signing."""
+    try:
+        store = extract_manifest_store(data, fmt)
+    except ManifestError:
+        return None
+    return hashlib.sha256(store).hexdigest()
+
+
+def extract_manifest_store(data: bytes, media_type: str) -> bytes:
+    """The JUMBF manifest store embedded in a PNG (caBX chunk), JPEG (APP11) or WAV/FLAC (C2PA chunk)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return _png_cabx(data)
+    if data.startswith(b"\xff\xd8"):
+        return _jpeg_app11(data)
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return _riff_c2pa(data)
+    raise ManifestError(f"cannot locate an embedded manifest in this {media_type} file")
+
+
+def _png_cabx(data: bytes) -> bytes:
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        ctype = data[pos + 4 : pos + 8]
+        if ctype == b"caBX":
+            return data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    raise ManifestError("no caBX chunk in PNG")
+
+
+def _jpeg_app11(data: bytes) -> bytes:
+    """Concatenate the JUMBF payloads of the C2PA APP11 segments (JPEG XT box continuation)."""
+    pos, parts, first_header = 2, [], None
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        if marker in (0xD9, 0xDA):
+            break
+        seg_len = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        seg = data[pos + 4 : pos + 2 + seg_len]
+        if marker == 0xEB and seg[:2] == b"JP":
+            # CI(2) En(2) Z(4) then LBox/TBox (8), repeated on continuation segments
+            payload = seg[8:]
+            if first_header is None:
+                first_header = payload[:8]
+                parts.append(payload)
+            else:
+                parts.append(payload[8:])
+        pos += 2 + seg_len
+    if not parts:
+        raise ManifestError("no C2PA APP11 segment in JPEG")
+    return b"".join(parts)
+
+
+def _riff_c2pa(data: bytes) -> bytes:
+    pos = 12
+    while pos + 8 <= len(data):
+        cid = data[pos : pos + 4]
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if cid == b"C2PA":
+            return data[pos + 8 : pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    raise ManifestError("no C2PA chunk in WAV")

@@ -1,0 +1,380 @@
+"""Identities: the organisation root CA, signer certificates, the chain account.
+
+Layout under ``.mintloom/keys/`` (directory mode 0700, private files 0600)::
+
+    ca.pem            root CA certificate (the trust anchor verifiers are given)
+    ca.key.pem        its private key, PKCS#8 encrypted with the workspace key password
+    signer.pem        current signer certificate chain (leaf, then CA)
+    signer.key.pem    its private key, encrypted
+    eth.json          Ethereum account, Web3 Secret Storage (keystore v3), same password
+    keys.json         metadata (algorithm, organisation, fingerprints, rotation history)
+    retired/          earlier signer certificates after `mintloom keys rotate`
+
+Signer certificates satisfy C2PA's profile: an end-entity (basicConstraints CA=false) with
+digitalSignature key usage and the emailProtection EKU, issued by our CA, which has
+keyCertSign and pathLen 0. Signing goes through the :class:`Signer` Protocol so an HSM or a
+KMS callback can take the place of :class:`LocalSigner`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from mintloom.errors import KeyStoreError
+
+Alg = Literal["es256", "ed25519"]
+ENV_PASSWORD = "MINTLOOM_KEY_PASSWORD"
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+class Signer(Protocol):
+    """Signs C2PA claims and log checkpoints. ``sign`` returns a raw signature:
+    r‖s (64 bytes) for ES256, the 64-byte signature for Ed25519."""
+
+    @property
+    def alg(self) -> Alg: ...
+
+    @property
+    def certificate_chain_pem(self) -> bytes: ...
+
+    def sign(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class LocalSigner:
+    """A signer holding its private key in memory (loaded from the encrypted key store)."""
+
+    key: PrivateKey
+    chain_pem: bytes
+
+    @property
+    def alg(self) -> Alg:
+        return "ed25519" if isinstance(self.key, ed25519.Ed25519PrivateKey) else "es256"
+
+    @property
+    def certificate_chain_pem(self) -> bytes:
+        return self.chain_pem
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self.key, ed25519.Ed25519PrivateKey):
+            return self.key.sign(data)
+        r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def verify_raw_signature(cert_pem: bytes, data: bytes, signature: bytes) -> bool:
+    """Check a raw signature made by :meth:`LocalSigner.sign` against the first certificate."""
+    cert = x509.load_pem_x509_certificates(cert_pem)[0]
+    pub = cert.public_key()
+    try:
+        if isinstance(pub, ed25519.Ed25519PublicKey):
+            pub.verify(signature, data)
+        elif isinstance(pub, ec.EllipticCurvePublicKey):
+            from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+            if len(signature) != 64:
+                return False
+            der = encode_dss_signature(
+                int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+            )
+            pub.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _name(common_name: str, organisation: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+        ]
+    )
+
+
+def _key_usage(*, sign: bool, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _new_key(alg: Alg) -> PrivateKey:
+    return (
+        ed25519.Ed25519PrivateKey.generate() if alg == "ed25519" else ec.generate_private_key(ec.SECP256R1())
+    )
+
+
+def _sign_hash(key: PrivateKey) -> hashes.SHA256 | None:
+    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+
+
+def make_ca(organisation: str, days: int = 3650) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    name = _name(f"{organisation} Content Credentials Root CA", organisation)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_key_usage(sign=False, ca=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def issue_signer(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    organisation: str,
+    alg: Alg,
+    days: int = 825,
+) -> tuple[PrivateKey, x509.Certificate]:
+    key = _new_key(alg)
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(f"{organisation} mintloom signer", organisation))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(min(now + dt.timedelta(days=days), ca_cert.not_valid_after_utc))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(sign=True, ca=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _fingerprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+
+
+class _Rotation(BaseModel):
+    at: str
+    retired: str
+    new: str
+
+
+class _Meta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alg: Alg
+    organisation: str
+    eth_address: str
+    rotations: list[_Rotation] = []
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    alg: Alg
+    organisation: str
+    ca_fingerprint: str
+    signer_fingerprint: str
+    signer_not_after: str
+    eth_address: str
+    rotations: int
+
+
+class KeyStore:
+    """The workspace's key material; private keys are encrypted at rest with one password."""
+
+    def __init__(self, keys_dir: Path) -> None:
+        self.dir = keys_dir
+
+    # -- paths ----------------------------------------------------------------------------------
+    @property
+    def ca_pem(self) -> Path:
+        return self.dir / "ca.pem"
+
+    @property
+    def signer_pem(self) -> Path:
+        return self.dir / "signer.pem"
+
+    @property
+    def meta_file(self) -> Path:
+        return self.dir / "keys.json"
+
+    def exists(self) -> bool:
+        return self.meta_file.is_file()
+
+    @staticmethod
+    def password_from_env() -> str | None:
+        return os.environ.get(ENV_PASSWORD) or None
+
+    def _password(self, password: str | None) -> bytes:
+        pw = password if password is not None else self.password_from_env()
+        if not pw:
+            raise KeyStoreError(
+                "the key password is needed to use the workspace keys",
+                hint=f"set {ENV_PASSWORD} or run the command interactively",
+            )
+        return pw.encode()
+
+    # -- creation ---------------------------------------------------------------------------------
+    def init(self, organisation: str, alg: Alg = "es256", password: str | None = None) -> KeyInfo:
+        """Create CA, signer and chain account. Refuses to overwrite existing keys."""
+        if self.exists():
+            raise KeyStoreError(f"keys already exist in {self.dir}", hint="use `mintloom keys rotate`")
+        pw = self._password(password)
+        if len(pw) < 8:
+            raise KeyStoreError("the key password must have at least 8 characters")
+        from eth_account import Account
+
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.dir.chmod(0o700)
+            ca_key, ca_cert = make_ca(organisation)
+            key, cert = issue_signer(ca_key, ca_cert, organisation, alg)
+            enc = serialization.BestAvailableEncryption(pw)
+            acct = Account.create()
+            keystore = Account.encrypt(acct.key, pw.decode())
+            _write_private(self.dir / "ca.key.pem", ca_key.private_bytes(serialization.Encoding.PEM,
+                           serialization.PrivateFormat.PKCS8, enc))  # fmt: skip
+            _write_private(self.dir / "signer.key.pem", key.private_bytes(serialization.Encoding.PEM,
+                           serialization.PrivateFormat.PKCS8, enc))  # fmt: skip
+            _write_private(self.dir / "eth.json", json.dumps(keystore).encode())
+            self.ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+            self.signer_pem.write_bytes(
+                cert.public_bytes(serialization.Encoding.PEM)
+                + ca_cert.public_bytes(serialization.Encoding.PEM)
+            )
+            meta = _Meta(alg=alg, organisation=organisation, eth_address=acct.address)
+            _write_private(self.meta_file, meta.model_dump_json(indent=2).encode())
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write keys to {self.dir}: {exc}") from exc
+        return self.info()
+
+    def rotate(self, password: str | None = None, alg: Alg | None = None) -> KeyInfo:
+        """Issue a new signer certificate and key from the same CA; the old one is retired (assets
+        it signed keep verifying, since the CA is unchanged)."""
+        meta = self._meta()
+        ca_key = self._load_private(self.dir / "ca.key.pem", password)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise KeyStoreError("CA key has an unexpected type")
+        ca_cert = x509.load_pem_x509_certificate(self.ca_pem.read_bytes())
+        new_alg: Alg = alg or meta.alg
+        key, cert = issue_signer(ca_key, ca_cert, meta.organisation, new_alg)
+        pw = self._password(password)
+        retired = self.dir / "retired"
+        retired.mkdir(exist_ok=True)
+        old_cert = x509.load_pem_x509_certificates(self.signer_pem.read_bytes())[0]
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        (retired / f"signer-{stamp}-{_fingerprint(old_cert)[:12]}.pem").write_bytes(
+            self.signer_pem.read_bytes()
+        )
+        enc = serialization.BestAvailableEncryption(pw)
+        _write_private(self.dir / "signer.key.pem", key.private_bytes(serialization.Encoding.PEM,
+                       serialization.PrivateFormat.PKCS8, enc))  # fmt: skip
+        self.signer_pem.write_bytes(
+            cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
+        )
+        meta.alg = new_alg
+        meta.rotations.append(_Rotation(at=stamp, retired=_fingerprint(old_cert), new=_fingerprint(cert)))
+        _write_private(self.meta_file, meta.model_dump_json(indent=2).encode())
+        return self.info()
+
+    # -- loading ----------------------------------------------------------------------------------
+    def _meta(self) -> _Meta:
+        if not self.exists():
+            raise KeyStoreError(f"no keys in {self.dir}", hint="run `mintloom keys init`")
+        try:
+            return _Meta.model_validate_json(self.meta_file.read_bytes())
+        except (OSError, ValidationError) as exc:
+            raise KeyStoreError(f"cannot read {self.meta_file}: {exc}") from exc
+
+    def _load_private(self, path: Path, password: str | None) -> PrivateKey:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise KeyStoreError(f"cannot read private key {path}: {exc}") from exc
+        try:
+            key = serialization.load_pem_private_key(data, password=self._password(password))
+        except (ValueError, TypeError) as exc:
+            raise KeyStoreError(
+                f"cannot decrypt {path.name}: wrong key password or damaged key file"
+            ) from exc
+        if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise KeyStoreError(f"{path.name} holds an unsupported key type")
+        return key
+
+    def signer(self, password: str | None = None) -> LocalSigner:
+        key = self._load_private(self.dir / "signer.key.pem", password)
+        return LocalSigner(key, self.signer_pem.read_bytes())
+
+    def trust_anchor_pem(self) -> str:
+        try:
+            return self.ca_pem.read_text()
+        except OSError as exc:
+            raise KeyStoreError(f"no CA certificate in {self.dir}", hint="run `mintloom keys init`") from exc
+
+    def eth_private_key(self, password: str | None = None) -> bytes:
+        from eth_account import Account
+
+        try:
+            keystore = json.loads((self.dir / "eth.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise KeyStoreError(f"cannot read chain account keystore: {exc}") from exc
+        try:
+            return bytes(Account.decrypt(keystore, self._password(password).decode()))
+        except ValueError as exc:
+            raise KeyStoreError("cannot decrypt chain account: wrong key password") from exc
+
+    def info(self) -> KeyInfo:
+        meta = self._meta()
+        ca = x509.load_pem_x509_certificate(self.ca_pem.read_bytes())
+        leaf = x509.load_pem_x509_certificates(self.signer_pem.read_bytes())[0]
+        return KeyInfo(
+            alg=meta.alg,
+            organisation=meta.organisation,
+            ca_fingerprint=_fingerprint(ca),
+            signer_fingerprint=_fingerprint(leaf),
+            signer_not_after=leaf.not_valid_after_utc.isoformat(),
+            eth_address=meta.eth_address,
+            rotations=len(meta.rotations),
+        )
