@@ -1,0 +1,337 @@
+"""The persisted transparency log: RFC 9162 leaves in the catalog, signed checkpoints, receipts.
+
+Entries are appended in batches (one transaction each); the tree itself is mirrored in memory
+by :class:`~mintloom.provenance.merkle.MerkleTree`, rebuilt from the stored leaf hashes when the
+log is opened. A checkpoint is a C2SP ``tlog-checkpoint`` style signed note (origin, size,
+base64 root, a timestamp extension line) signed by the workspace signer. Each asset gets a
+:class:`Receipt`: its leaf, the inclusion proof to a checkpoint, the checkpoint itself and,
+once anchored, the chain transaction. Receipts are re-issued against the anchored size when an
+anchor covers them, so every receipt can be checked on chain with ``rootAt(tree_size)``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, insert, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mintloom.errors import LogError
+from mintloom.provenance.cid import parse_cid
+from mintloom.provenance.keys import Signer, verify_raw_signature
+from mintloom.provenance.merkle import (
+    MerkleTree,
+    hash_leaf,
+    leaf_data,
+    root_from_inclusion_proof,
+)
+from mintloom.store.db import Base, Database
+from mintloom.types import CID
+
+
+class LogLeaf(Base):
+    __tablename__ = "log_leaves"
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    cid: Mapped[str] = mapped_column(String(80), unique=True, index=True)
+    manifest_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogCheckpoint(Base):
+    __tablename__ = "log_checkpoints"
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    signer_chain: Mapped[str] = mapped_column(Text)
+
+
+class ReceiptRow(Base):
+    __tablename__ = "log_receipts"
+    cid: Mapped[str] = mapped_column(String(80), primary_key=True)
+    leaf_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, index=True)
+    anchored: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    body: Mapped[str] = mapped_column(Text)
+
+
+# --- models ---------------------------------------------------------------------------------------
+class SignedCheckpoint(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    origin: str
+    size: int = Field(ge=0)
+    root: str = Field(pattern="^[0-9a-f]{64}$")
+    timestamp: int
+    note: str
+    """The signed note body: origin, size, base64 root, extension lines, each newline-terminated."""
+    signature: str
+    """base64 raw signature over ``note``."""
+    signer_chain: str
+    """PEM chain of the signer certificate (leaf first)."""
+
+    def verify_signature(self, trust_anchor_pem: str | None = None) -> bool:
+        """The note is well formed, matches the fields and is signed by the chain's leaf; with a
+        trust anchor, the chain must also end in it."""
+        expected = _note_body(self.origin, self.size, bytes.fromhex(self.root), self.timestamp)
+        if expected != self.note:
+            return False
+        if trust_anchor_pem is not None and trust_anchor_pem.strip() not in self.signer_chain:
+            return False
+        try:
+            sig = base64.b64decode(self.signature, validate=True)
+        except ValueError:
+            return False
+        return verify_raw_signature(self.signer_chain.encode(), self.note.encode(), sig)
+
+    def signed_note(self) -> str:
+        """The checkpoint as a C2SP signed note: body, blank line, signature line."""
+        return f"{self.note}\n— {self.origin} {self.signature}\n"
+
+
+class Anchor(BaseModel):
+    chain_id: int
+    contract: str
+    tx_hash: str
+    block: int
+
+
+class Receipt(BaseModel):
+    """Proof that an asset is in the log: everything needed to check it offline, and on chain."""
+
+    version: int = 1
+    cid: CID
+    manifest_hash: str = Field(pattern="^[0-9a-f]{64}$")
+    leaf_index: int = Field(ge=0)
+    tree_size: int = Field(ge=1)
+    inclusion_proof: list[str]
+    checkpoint: SignedCheckpoint
+    anchor: Anchor | None = None
+
+    def leaf_hash(self) -> bytes:
+        return hash_leaf(leaf_data(self.cid, bytes.fromhex(self.manifest_hash)))
+
+    def verify(self) -> bool:
+        """The inclusion proof leads from this asset's leaf to the checkpoint's root."""
+        if self.checkpoint.size != self.tree_size:
+            return False
+        try:
+            proof = [bytes.fromhex(p) for p in self.inclusion_proof]
+            root = root_from_inclusion_proof(self.leaf_index, self.tree_size, self.leaf_hash(), proof)
+        except (LogError, ValueError):
+            return False
+        return root.hex() == self.checkpoint.root
+
+
+def _note_body(origin: str, size: int, root: bytes, timestamp: int) -> str:
+    return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\ntimestamp {timestamp}\n"
+
+
+# --- the log --------------------------------------------------------------------------------------
+class TransparencyLog:
+    """Append-only log of (CID, manifest hash) entries over the catalog database."""
+
+    def __init__(self, db: Database, origin: str = "mintloom/log") -> None:
+        self.db = db
+        self.origin = origin
+        self._tree = MerkleTree()
+        self._index: dict[str, int] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the in-memory tree from the stored leaves (after another process appended)."""
+        tree = MerkleTree()
+        index: dict[str, int] = {}
+        with self.db.session() as s:
+            rows = s.execute(select(LogLeaf.index, LogLeaf.cid, LogLeaf.leaf_hash).order_by(LogLeaf.index))
+            hashes = []
+            for i, (idx, cid, lh) in enumerate(rows):
+                if idx != i:
+                    raise LogError(f"log is corrupted: leaf {i} is missing (found {idx})")
+                hashes.append(bytes(lh))
+                index[cid] = idx
+        tree.extend_hashes(hashes)
+        self._tree, self._index = tree, index
+
+    @property
+    def size(self) -> int:
+        return self._tree.size
+
+    def root(self, size: int | None = None) -> bytes:
+        return self._tree.root(size)
+
+    def index_of(self, cid: str) -> int | None:
+        return self._index.get(cid)
+
+    def append_batch(self, entries: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Append (CID, manifest hash) entries in one transaction; returns their leaf indices.
+
+        An entry whose CID is already in the log keeps its original index (appending is
+        idempotent, so a resumed run never logs an asset twice)."""
+        new: list[tuple[str, bytes, bytes]] = []
+        seen: dict[str, int] = {}
+        result: list[int] = []
+        start = self.size
+        for raw_cid, mh in entries:
+            cid = parse_cid(raw_cid)
+            if len(mh) != 32:
+                raise LogError(f"manifest hash of {cid} must be 32 bytes")
+            known = self._index.get(cid, seen.get(cid))
+            if known is not None:
+                result.append(known)
+                continue
+            idx = start + len(new)
+            seen[cid] = idx
+            new.append((cid, mh, hash_leaf(leaf_data(cid, mh))))
+            result.append(idx)
+        if not new:
+            return result
+        rows = [
+            {"index": start + i, "cid": cid, "manifest_hash": mh, "leaf_hash": lh}
+            for i, (cid, mh, lh) in enumerate(new)
+        ]
+        with self.db.session() as s:
+            stored = s.scalar(select(LogLeaf.index).order_by(LogLeaf.index.desc()).limit(1))
+            if (stored if stored is not None else -1) != start - 1:
+                raise LogError("the log was appended to by another process; reload and retry")
+            s.execute(insert(LogLeaf), rows)
+        self._tree.extend_hashes(lh for _, _, lh in new)
+        self._index.update(seen)
+        return result
+
+    # -- checkpoints ------------------------------------------------------------------------------
+    def checkpoint(self, signer: Signer, timestamp: int | None = None) -> SignedCheckpoint:
+        """Sign and store a checkpoint of the current tree (returns the stored one if unchanged)."""
+        size = self.size
+        latest = self.latest_checkpoint()
+        if latest is not None and latest.size == size:
+            return latest
+        if size == 0:
+            raise LogError("the log is empty: nothing to checkpoint")
+        root = self._tree.root()
+        ts = int(time.time()) if timestamp is None else timestamp
+        note = _note_body(self.origin, size, root, ts)
+        sig = signer.sign(note.encode())
+        cp = SignedCheckpoint(
+            origin=self.origin,
+            size=size,
+            root=root.hex(),
+            timestamp=ts,
+            note=note,
+            signature=base64.b64encode(sig).decode(),
+            signer_chain=signer.certificate_chain_pem.decode(),
+        )
+        with self.db.session() as s:
+            s.add(
+                LogCheckpoint(
+                    size=size, root=root, timestamp=ts, note=note, signature=sig, signer_chain=cp.signer_chain
+                )
+            )
+        return cp
+
+    def _to_model(self, row: LogCheckpoint) -> SignedCheckpoint:
+        return SignedCheckpoint(
+            origin=self.origin,
+            size=row.size,
+            root=bytes(row.root).hex(),
+            timestamp=row.timestamp,
+            note=row.note,
+            signature=base64.b64encode(bytes(row.signature)).decode(),
+            signer_chain=row.signer_chain,
+        )
+
+    def latest_checkpoint(self) -> SignedCheckpoint | None:
+        with self.db.session() as s:
+            row = s.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)).first()
+            return None if row is None else self._to_model(row)
+
+    def checkpoint_at(self, size: int) -> SignedCheckpoint:
+        with self.db.session() as s:
+            row = s.get(LogCheckpoint, size)
+            if row is None:
+                raise LogError(f"no checkpoint of size {size}")
+            return self._to_model(row)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        return self._tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        return self._tree.consistency_proof(old_size, new_size)
+
+    # -- receipts ---------------------------------------------------------------------------------
+    def _receipt(
+        self, cid: str, index: int, mh: bytes, cp: SignedCheckpoint, anchor: Anchor | None
+    ) -> Receipt:
+        proof = self._tree.inclusion_proof(index, cp.size)
+        return Receipt(
+            cid=CID(cid),
+            manifest_hash=mh.hex(),
+            leaf_index=index,
+            tree_size=cp.size,
+            inclusion_proof=[p.hex() for p in proof],
+            checkpoint=cp,
+            anchor=anchor,
+        )
+
+    def issue_receipts(self, checkpoint: SignedCheckpoint, anchor: Anchor | None = None) -> int:
+        """Write receipts against ``checkpoint`` for every leaf it covers that has none yet, or
+        (with ``anchor``) whose receipt is not anchored. Returns how many were written."""
+        if checkpoint.size > self.size or self._tree.root(checkpoint.size).hex() != checkpoint.root:
+            raise LogError(f"checkpoint of size {checkpoint.size} does not match this log")
+        with self.db.session() as s:
+            have = {
+                cid: anchored
+                for cid, anchored in s.execute(
+                    select(ReceiptRow.cid, ReceiptRow.anchored).where(ReceiptRow.leaf_index < checkpoint.size)
+                )
+            }
+            leaves = s.execute(
+                select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash).where(
+                    LogLeaf.index < checkpoint.size
+                )
+            ).all()
+            inserts, updates = [], []
+            for idx, cid, mh in leaves:
+                current = have.get(cid)
+                if current is None:
+                    r = self._receipt(cid, idx, bytes(mh), checkpoint, anchor)
+                    inserts.append(
+                        {
+                            "cid": cid,
+                            "leaf_index": idx,
+                            "tree_size": checkpoint.size,
+                            "anchored": int(anchor is not None),
+                            "body": r.model_dump_json(),
+                        }
+                    )
+                elif anchor is not None and not current:
+                    r = self._receipt(cid, idx, bytes(mh), checkpoint, anchor)
+                    updates.append(
+                        {"cid": cid, "tree_size": checkpoint.size, "anchored": 1, "body": r.model_dump_json()}
+                    )
+            if inserts:
+                s.execute(insert(ReceiptRow), inserts)
+            if updates:  # ORM bulk UPDATE by primary key
+                s.execute(update(ReceiptRow), updates)
+        return len(inserts) + len(updates)
+
+    def record_anchor(self, tree_size: int, chain_id: int, contract: str, tx_hash: str, block: int) -> int:
+        """Record the transaction anchoring checkpoint ``tree_size`` into every receipt it covers."""
+        cp = self.checkpoint_at(tree_size)
+        return self.issue_receipts(
+            cp, Anchor(chain_id=chain_id, contract=contract, tx_hash=tx_hash, block=block)
+        )
+
+    def receipt(self, cid: str) -> Receipt | None:
+        with self.db.session() as s:
+            row = s.get(ReceiptRow, cid)
+            return None if row is None else Receipt.model_validate_json(row.body)
+
+
+def manifest_digest(manifest: bytes) -> bytes:
+    return hashlib.sha256(manifest).digest()

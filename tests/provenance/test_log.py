@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from mintloom.errors import LogError
+from mintloom.provenance.cid import cid_for
+from mintloom.provenance.keys import KeyStore
+from mintloom.provenance.log import Receipt, TransparencyLog
+from mintloom.provenance.merkle import verify_consistency
+from mintloom.store.db import Database, open_database
+
+from .conftest import PASSWORD
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return open_database(f"sqlite:///{tmp_path / 'c.db'}")
+
+
+def entries(n: int, offset: int = 0) -> list[tuple[str, bytes]]:
+    return [(cid_for(f"asset {i}".encode()), hashlib.sha256(f"m{i}".encode()).digest()) for i in
+            range(offset, offset + n)]  # fmt: skip
+
+
+def test_append_is_persistent_and_idempotent(db: Database) -> None:
+    log = TransparencyLog(db)
+    first = entries(10)
+    assert log.append_batch(first) == list(range(10))
+    root = log.root()
+    assert log.append_batch(first[3:5]) == [3, 4]  # already logged: same indices, no growth
+    assert log.size == 10
+    again = TransparencyLog(db)
+    assert again.size == 10 and again.root() == root
+    assert again.index_of(first[7][0]) == 7
+    assert again.append_batch([*entries(2, 10), first[0]]) == [10, 11, 0]
+
+
+def test_checkpoint_signature_and_receipts(db: Database, keystore: KeyStore) -> None:
+    log = TransparencyLog(db, origin="example.org/log")
+    signer = keystore.signer(PASSWORD)
+    log.append_batch(entries(5))
+    cp1 = log.checkpoint(signer, timestamp=1_700_000_000)
+    assert cp1.size == 5 and cp1.verify_signature(keystore.trust_anchor_pem())
+    assert cp1.signed_note().startswith("example.org/log\n5\n")
+    assert log.checkpoint(signer) == cp1  # unchanged tree: same checkpoint
+    assert log.issue_receipts(cp1) == 5
+    assert log.issue_receipts(cp1) == 0
+    log.append_batch(entries(8, 5))
+    cp2 = log.checkpoint(signer)
+    assert log.issue_receipts(cp2) == 8
+    assert verify_consistency(5, 13, log.consistency_proof(5, 13), bytes.fromhex(cp1.root),
+                              bytes.fromhex(cp2.root))  # fmt: skip
+    r = log.receipt(entries(1, 2)[0][0])
+    assert r is not None and r.tree_size == 5 and r.verify() and r.anchor is None
+    # anchoring cp2 re-issues every receipt it covers against the anchored size
+    assert log.record_anchor(13, 31337, "0xabc", "0x" + "11" * 32, 9) == 13
+    r2 = log.receipt(entries(1, 2)[0][0])
+    assert r2 is not None and r2.tree_size == 13 and r2.verify()
+    assert r2.anchor is not None and r2.anchor.block == 9
+    assert Receipt.model_validate_json(r2.model_dump_json()) == r2
+
+
+def test_tampered_receipts_and_checkpoints_fail(
+    db: Database, keystore: KeyStore, foreign_keystore: KeyStore
+) -> None:
+    log = TransparencyLog(db)
+    log.append_batch(entries(7))
+    cp = log.checkpoint(keystore.signer(PASSWORD))
+    log.issue_receipts(cp)
+    r = log.receipt(entries(1, 4)[0][0])
+    assert r is not None and r.verify()
+    other = entries(1, 5)[0][0]
+    assert not r.model_copy(update={"cid": other}).verify()  # a receipt for another asset
+    assert not r.model_copy(update={"leaf_index": 3}).verify()
+    assert not r.model_copy(update={"manifest_hash": "00" * 32}).verify()
+    bad_root = cp.model_copy(update={"root": "00" * 32})
+    assert not bad_root.verify_signature()
+    assert not cp.model_copy(update={"size": 6}).verify_signature()
+    forged = (
+        TransparencyLog(db)
+        .checkpoint_at(7)
+        .model_copy(update={"signer_chain": foreign_keystore.signer_pem.read_text()})
+    )
+    assert not forged.verify_signature()
+    assert not cp.verify_signature(foreign_keystore.trust_anchor_pem())
+
+
+def test_bad_input(db: Database, keystore: KeyStore) -> None:
+    log = TransparencyLog(db)
+    with pytest.raises(LogError, match="empty"):
+        log.checkpoint(keystore.signer(PASSWORD))
+    with pytest.raises(LogError, match="32 bytes"):
+        log.append_batch([(cid_for(b"x"), b"short")])
+    with pytest.raises(LogError, match="no checkpoint"):
+        log.checkpoint_at(3)
+    assert log.size == 0
+
+
+def test_concurrent_writer_is_detected(db: Database) -> None:
+    a, b = TransparencyLog(db), TransparencyLog(db)
+    a.append_batch(entries(3))
+    with pytest.raises(LogError, match="another process"):
+        b.append_batch(entries(2, 3))
+    b.reload()
+    assert b.append_batch(entries(2, 3)) == [3, 4]
