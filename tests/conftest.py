@@ -8,7 +8,24 @@ from pathlib import Path
 import pytest
 
 from mintloom.ledger.node import AnvilNode, NodeInfo, find_foundry_tool
+from mintloom.provenance.keys import KeyStore
+from mintloom.store.db import Database, open_database
 from mintloom.workspace import Workspace
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def keystore(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
+    """An organisation key store (ES256), shared by the session."""
+    ks = KeyStore(tmp_path_factory.mktemp("keys") / "keys")
+    ks.init("Test Org", "es256", password=PASSWORD)
+    return ks
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Database:
+    return open_database(f"sqlite:///{tmp_path / 'catalog.db'}")
 
 
 @pytest.fixture

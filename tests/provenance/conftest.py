@@ -11,15 +11,9 @@ from PIL import Image
 from mintloom.provenance.content_credentials import C2paAssetSigner
 from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord
 from mintloom.provenance.keys import KeyStore
+from tests.conftest import PASSWORD
 
-PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="session")
-def keystore(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
-    ks = KeyStore(tmp_path_factory.mktemp("keys") / "keys")
-    ks.init("Test Org", "es256", password=PASSWORD)
-    return ks
+__all__ = ["PASSWORD"]
 
 
 @pytest.fixture(scope="session")

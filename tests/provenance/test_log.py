@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -10,14 +9,9 @@ from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import Receipt, TransparencyLog
 from mintloom.provenance.merkle import verify_consistency
-from mintloom.store.db import Database, open_database
+from mintloom.store.db import Database
 
 from .conftest import PASSWORD
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Database:
-    return open_database(f"sqlite:///{tmp_path / 'c.db'}")
 
 
 def entries(n: int, offset: int = 0) -> list[tuple[str, bytes]]:

@@ -18,6 +18,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 
 console = Console()
@@ -49,3 +50,24 @@ def tracked(items: Iterable[T], total: int, description: str) -> Iterator[Iterab
 
 def workspace() -> Workspace:
     return Workspace.find()
+
+
+def key_password(*, confirm: bool = False) -> str | None:
+    """The key password from $MINTLOOM_KEY_PASSWORD, else asked for on a terminal; None lets the
+    key store raise its own clear error when there is no terminal to ask on."""
+    import os
+    import sys
+
+    import typer
+
+    if os.environ.get("MINTLOOM_KEY_PASSWORD"):
+        return None
+    if not sys.stdin.isatty():
+        return None
+    value: str = typer.prompt("key password", hide_input=True, confirmation_prompt=confirm)
+    return value
+
+
+def studio(*, password: bool = False) -> Studio:
+    """The workspace's :class:`Studio`; with ``password`` the key password is obtained first."""
+    return Studio(workspace(), password=key_password() if password else None)

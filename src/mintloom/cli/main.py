@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from mintloom import __version__
+from mintloom.cli import chain as chain_cli
+from mintloom.cli import keys as keys_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli.console import console, err_console
 from mintloom.cli.doctor import doctor
@@ -24,6 +26,10 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(node_cli.app, name="node")
+app.add_typer(keys_cli.app, name="keys")
+app.add_typer(chain_cli.app, name="chain")
+app.command()(chain_cli.deploy)
+app.command()(chain_cli.anchor)
 app.command()(doctor)
 
 

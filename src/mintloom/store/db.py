@@ -20,7 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from mintloom.errors import CatalogError
 
 # Modules that declare tables on Base. Each subsystem adds its own module here.
-TABLE_MODULES: tuple[str, ...] = ("mintloom.provenance.log",)
+TABLE_MODULES: tuple[str, ...] = ("mintloom.provenance.log", "mintloom.ledger.journal")
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,68 @@
+"""`mintloom deploy`, `mintloom anchor`, `mintloom chain status|reconcile`."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from mintloom.cli.console import console, studio
+
+app = typer.Typer(help="Contracts, anchoring and the transaction journal.", no_args_is_help=True)
+
+
+def deploy() -> None:
+    """Deploy mintloom's contracts on the configured chain (skips those already there)."""
+    from mintloom.ledger.deploy import deploy_all
+
+    s = studio()
+    chain = s.chain
+    addresses = deploy_all(chain)
+    t = Table("contract", "address", title=f"chain {chain.chain_id}")
+    for name, addr in addresses.items():
+        t.add_row(name, addr)
+    console.print(t)
+
+
+def anchor() -> None:
+    """Anchor the log's current checkpoint and write the transaction into every covered receipt."""
+    s = studio(password=True)
+    r = s.anchor()
+    if r.already_anchored:
+        console.print(
+            f"checkpoint {r.size} was already anchored in {r.tx_hash}; {r.receipts_updated} receipts updated"
+        )
+    else:
+        console.print(
+            f"[green]anchored[/] checkpoint {r.previous_size} → {r.size} (root {r.root[:16]}…) "
+            f"in {r.tx_hash}, block {r.block}, gas {r.gas_used}; {r.receipts_updated} receipts updated"
+        )
+
+
+@app.command()
+def status() -> None:
+    """Chain id, sender, deployed contracts, anchored checkpoint and pending journal entries."""
+    from mintloom.ledger.anchoring import latest_on_chain
+
+    s = studio()
+    chain = s.chain
+    console.print(f"chain {chain.chain_id} at {chain.rpc_url}, sender {chain.address}")
+    deployed = {k: v for k, v in chain.deployments.get(chain.chain_id).items() if not k.startswith("_")}
+    for name, addr in deployed.items():
+        console.print(f"  {name:18} {addr}")
+    if "ProvenanceLog" in deployed:
+        cp = latest_on_chain(chain)
+        console.print(f"anchored checkpoint: size {cp.size}, root {cp.root.hex()} (block {cp.block})")
+    console.print(f"local log: {s.log.size} leaves")
+    pending = chain.journal.pending(chain.chain_id, chain.address)
+    console.print(f"pending journal entries: {len(pending)}")
+
+
+@app.command()
+def reconcile() -> None:
+    """Settle transactions a crashed run left pending: confirm, rebroadcast or mark replaced."""
+    s = studio()
+    outcomes = s.chain.reconcile()
+    if not outcomes:
+        console.print("journal is clean: nothing pending")
+    for tx, outcome in outcomes:
+        console.print(f"{tx}: {outcome}")

@@ -1,0 +1,61 @@
+"""`mintloom keys init|show|rotate`: the organisation's signing identity and chain account."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import typer
+from rich.table import Table
+
+from mintloom.cli.console import console, key_password, workspace
+from mintloom.provenance.keys import KeyInfo, KeyStore
+
+app = typer.Typer(help="Create, show and rotate the workspace's keys.", no_args_is_help=True)
+
+
+def _show(info: KeyInfo) -> None:
+    t = Table(show_header=False, box=None)
+    for k, v in (
+        ("organisation", info.organisation),
+        ("algorithm", info.alg),
+        ("root CA (sha256)", info.ca_fingerprint),
+        ("signer (sha256)", info.signer_fingerprint),
+        ("signer valid until", info.signer_not_after),
+        ("chain account", info.eth_address),
+        ("rotations", str(info.rotations)),
+    ):
+        t.add_row(f"[bold]{k}[/]", v)
+    console.print(t)
+
+
+@app.command()
+def init(
+    organisation: Annotated[str | None, typer.Option(help="Organisation named in the certificates.")] = None,
+    alg: Annotated[str, typer.Option(help="Signature algorithm: es256 or ed25519.")] = "es256",
+) -> None:
+    """Create the root CA, a signer certificate and a chain account, encrypted with a password."""
+    ws = workspace()
+    org = organisation or ws.settings().provenance.organisation
+    if alg not in ("es256", "ed25519"):
+        raise typer.BadParameter("alg must be es256 or ed25519")
+    chosen: Literal["es256", "ed25519"] = "ed25519" if alg == "ed25519" else "es256"
+    _show(KeyStore(ws.keys_dir).init(org, chosen, key_password(confirm=True)))
+
+
+@app.command()
+def show() -> None:
+    """Show the identity: fingerprints, validity, chain address (no password needed)."""
+    _show(KeyStore(workspace().keys_dir).info())
+
+
+@app.command()
+def rotate(
+    alg: Annotated[str | None, typer.Option(help="Switch algorithm while rotating.")] = None,
+) -> None:
+    """Issue a new signer certificate from the same root; earlier assets keep verifying."""
+    if alg is not None and alg not in ("es256", "ed25519"):
+        raise typer.BadParameter("alg must be es256 or ed25519")
+    chosen: Literal["es256", "ed25519"] | None = (
+        None if alg is None else ("ed25519" if alg == "ed25519" else "es256")
+    )
+    _show(KeyStore(workspace().keys_dir).rotate(key_password(), chosen))

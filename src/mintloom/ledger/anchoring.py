@@ -1,0 +1,111 @@
+"""Anchor the transparency log's checkpoints in ``ProvenanceLog``.
+
+``anchor_log`` takes the log's latest signed checkpoint (making one if the log grew), reads the
+latest anchored checkpoint on chain, proves consistency from it and sends ``anchor``. It is
+idempotent and crash-safe: if the checkpoint is already on chain (a previous run crashed after
+sending, or the journal reconciled it) the anchoring transaction is found from the contract's
+``CheckpointAnchored`` event and written into the receipts without sending anything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mintloom.errors import LedgerError
+from mintloom.ledger.client import ChainClient
+from mintloom.provenance.keys import Signer
+from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
+from mintloom.types import TxHash
+
+CONTRACT = "ProvenanceLog"
+
+
+@dataclass(frozen=True)
+class OnChainCheckpoint:
+    size: int
+    root: bytes
+    timestamp: int
+    block: int
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    size: int
+    previous_size: int
+    root: str
+    tx_hash: TxHash | None
+    block: int | None
+    gas_used: int | None
+    receipts_updated: int
+    already_anchored: bool
+
+
+def ensure_provenance_log(chain: ChainClient) -> str:
+    """The ``ProvenanceLog`` address on this chain, deploying it (sender = admin and anchorer)
+    if the workspace has none there yet."""
+    known = chain.deployments.get(chain.chain_id).get(CONTRACT)
+    if known is not None and chain.has_code(known):
+        return known
+    return chain.deploy(CONTRACT, chain.address, chain.address)
+
+
+def latest_on_chain(chain: ChainClient) -> OnChainCheckpoint:
+    size, ts, block, root = chain.call(CONTRACT, "latest")
+    return OnChainCheckpoint(int(size), bytes(root), int(ts), int(block))
+
+
+def _anchoring_event(chain: ChainClient, size: int) -> tuple[str, int]:
+    """(tx hash, block) of the event that anchored ``size``."""
+    event = chain.contract(CONTRACT).events.CheckpointAnchored
+    try:
+        logs: list[Any] = event.get_logs(argument_filters={"size": size}, from_block=0)
+    except Exception as exc:
+        raise LedgerError(f"cannot read CheckpointAnchored events: {exc}") from exc
+    if not logs:
+        raise LedgerError(f"checkpoint {size} is anchored but its CheckpointAnchored event was not found")
+    entry = logs[-1]
+    return "0x" + bytes(entry["transactionHash"]).hex(), int(entry["blockNumber"])
+
+
+def anchor_log(chain: ChainClient, tlog: TransparencyLog, signer: Signer) -> AnchorResult:
+    """Anchor the log's current state and write the transaction into every covered receipt."""
+    tlog.reload()
+    if tlog.size == 0:
+        raise LedgerError("the log is empty: nothing to anchor", hint="run a campaign first")
+    cp: SignedCheckpoint | None = tlog.latest_checkpoint()
+    if cp is None or cp.size < tlog.size:
+        cp = tlog.checkpoint(signer)
+        tlog.issue_receipts(cp)
+    address = ensure_provenance_log(chain)
+    on_chain = latest_on_chain(chain)
+
+    if on_chain.size > tlog.size:
+        raise LedgerError(
+            f"the contract at {address} has a checkpoint of size {on_chain.size}, larger than this log "
+            f"({tlog.size} leaves): it anchors another log",
+        )
+    if on_chain.size > 0 and tlog.root(on_chain.size) != on_chain.root:
+        raise LedgerError(
+            f"this log's root at size {on_chain.size} differs from the one anchored at {address}: "
+            "the local log is not the anchored history (forked or rewritten)",
+        )
+    if on_chain.size == cp.size:
+        tx, block = _anchoring_event(chain, cp.size)
+        updated = tlog.record_anchor(cp.size, chain.chain_id, address, tx, block)
+        return AnchorResult(cp.size, cp.size, cp.root, TxHash(tx), block, None, updated, True)
+
+    proof = tlog.consistency_proof(on_chain.size, cp.size) if on_chain.size > 0 else []
+    result = chain.transact(
+        CONTRACT,
+        "anchor",
+        cp.size,
+        bytes.fromhex(cp.root),
+        proof,
+        kind=f"anchor:{cp.size}",
+        payload={"size": cp.size, "root": cp.root, "previous": on_chain.size},
+    )
+    updated = tlog.record_anchor(cp.size, chain.chain_id, address, result.tx_hash, result.block)
+    return AnchorResult(
+        cp.size, on_chain.size, cp.root, result.tx_hash, result.block, result.gas_used, updated, False
+    )

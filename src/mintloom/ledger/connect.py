@@ -1,0 +1,45 @@
+"""Open the chain a workspace is configured for.
+
+By default that is the workspace's embedded anvil node, started on demand (state persisted in
+``.mintloom/chain/``) and used with anvil's first development account. With ``chain.rpc_url``
+set, any JSON-RPC endpoint is used the same way, with ``chain.private_key`` or, failing that,
+the workspace key store's Ethereum account.
+"""
+
+from __future__ import annotations
+
+from mintloom.config import Settings
+from mintloom.errors import LedgerError
+from mintloom.ledger.client import ChainClient, Deployments
+from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
+from mintloom.provenance.keys import KeyStore
+from mintloom.store.db import Database
+from mintloom.workspace import Workspace
+
+
+def managed_node(ws: Workspace, settings: Settings) -> AnvilNode:
+    c = settings.chain
+    return AnvilNode(ws.chain_dir, port=c.anvil_port, state_interval=c.state_interval)
+
+
+def open_chain(
+    ws: Workspace, settings: Settings, db: Database, *, password: str | None = None
+) -> ChainClient:
+    """A :class:`ChainClient` for the workspace, reconciled with its journal."""
+    c = settings.chain
+    if c.rpc_url is None:
+        info = managed_node(ws, settings).start()
+        url, key = info.rpc_url, c.private_key or ANVIL_DEV_KEY
+    else:
+        url = c.rpc_url
+        if c.private_key is not None:
+            key = c.private_key
+        else:
+            store = KeyStore(ws.keys_dir)
+            if not store.exists():
+                raise LedgerError(
+                    f"no key to send transactions to {url}",
+                    hint="set chain.private_key (MINTLOOM_CHAIN__PRIVATE_KEY) or run `mintloom keys init`",
+                )
+            key = "0x" + store.eth_private_key(password).hex()
+    return ChainClient(url, key, db, Deployments(ws.chain_dir / "deployments.json"), timeout=c.timeout_s)

@@ -1,0 +1,130 @@
+"""Write-ahead journal of chain transactions.
+
+Before a transaction is broadcast, its intent — kind, payload, sender, nonce and the *signed raw
+transaction* — is committed to the catalog. After a crash :meth:`Journal.pending` lists what was
+sent or about to be sent but never confirmed; the client reconciles each entry by looking its
+hash up on chain and, if the chain never saw it, rebroadcasting the same signed bytes. The same
+nonce means the transaction can be applied at most once: never sent twice, never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mintloom.store.db import Base, Database
+
+PENDING, CONFIRMED, FAILED, REPLACED, ORPHANED = "pending", "confirmed", "failed", "replaced", "orphaned"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class JournalEntry(Base):
+    __tablename__ = "ledger_journal"
+    __table_args__ = (UniqueConstraint("chain_id", "sender", "nonce", name="uq_journal_nonce"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    sender: Mapped[str] = mapped_column(String(42))
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), index=True, default=PENDING)
+    block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    gas_used: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    contract_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class Journal:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def record_intent(
+        self,
+        *,
+        chain_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        sender: str,
+        nonce: int,
+        tx_hash: str,
+        raw: bytes,
+    ) -> int:
+        with self.db.session() as s:
+            entry = JournalEntry(
+                chain_id=chain_id,
+                kind=kind,
+                payload=json.dumps(payload, sort_keys=True, default=str),
+                sender=sender,
+                nonce=nonce,
+                tx_hash=tx_hash,
+                raw_tx=raw,
+                status=PENDING,
+            )
+            s.add(entry)
+            s.flush()
+            return entry.id
+
+    def finish(
+        self,
+        tx_hash: str,
+        status: str,
+        *,
+        block: int | None = None,
+        gas_used: int | None = None,
+        contract_address: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        with self.db.session() as s:
+            entry = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).one()
+            entry.status = status
+            entry.block = block
+            entry.gas_used = gas_used
+            entry.contract_address = contract_address
+            entry.error = error
+            entry.updated_at = _now()
+
+    def pending(self, chain_id: int, sender: str) -> list[JournalEntry]:
+        with self.db.session() as s:
+            return list(
+                s.scalars(
+                    select(JournalEntry)
+                    .where(JournalEntry.chain_id == chain_id, JournalEntry.sender == sender)
+                    .where(JournalEntry.status == PENDING)
+                    .order_by(JournalEntry.nonce)
+                )
+            )
+
+    def orphan(self, chain_id: int) -> int:
+        """Mark every entry of ``chain_id`` orphaned (the chain was reset under the same id);
+        their nonces are released so the new chain's transactions can be journaled."""
+        with self.db.session() as s:
+            rows = list(s.scalars(select(JournalEntry).where(JournalEntry.chain_id == chain_id)))
+            for row in rows:
+                row.status = ORPHANED
+                row.chain_id = -chain_id
+                row.nonce = -row.id
+                row.updated_at = _now()
+            return len(rows)
+
+    def get(self, tx_hash: str) -> JournalEntry | None:
+        with self.db.session() as s:
+            return s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).first()
+
+    def entries(self, chain_id: int, kind: str | None = None) -> list[JournalEntry]:
+        with self.db.session() as s:
+            q = select(JournalEntry).where(JournalEntry.chain_id == chain_id)
+            if kind is not None:
+                q = q.where(JournalEntry.kind == kind)
+            return list(s.scalars(q.order_by(JournalEntry.id)))

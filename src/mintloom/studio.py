@@ -1,0 +1,85 @@
+"""The public entry object: one workspace with its settings, catalog, keys, log and chain.
+
+>>> studio = Studio.open()            # the workspace above the current directory
+>>> studio.anchor()                   # anchor the log's current checkpoint on chain
+
+Everything is opened lazily, so commands that never touch the chain never start a node.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mintloom.config import Settings
+from mintloom.provenance.keys import KeyStore, LocalSigner
+from mintloom.provenance.log import TransparencyLog
+from mintloom.store.db import Database, open_database
+from mintloom.workspace import Workspace
+
+if TYPE_CHECKING:
+    from mintloom.ledger.anchoring import AnchorResult
+    from mintloom.ledger.client import ChainClient
+    from mintloom.provenance.content_credentials import C2paAssetSigner
+
+
+class Studio:
+    def __init__(self, workspace: Workspace, *, password: str | None = None) -> None:
+        self.workspace = workspace
+        self._password = password
+
+    @classmethod
+    def open(cls, start: Path | None = None, *, password: str | None = None) -> Studio:
+        return cls(Workspace.find(start), password=password)
+
+    # -- parts ------------------------------------------------------------------------------------
+    @cached_property
+    def settings(self) -> Settings:
+        return self.workspace.settings()
+
+    @cached_property
+    def db(self) -> Database:
+        return open_database(self.workspace.database_url(self.settings))
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        return KeyStore(self.workspace.keys_dir)
+
+    @cached_property
+    def log(self) -> TransparencyLog:
+        return TransparencyLog(self.db)
+
+    @cached_property
+    def signer(self) -> LocalSigner:
+        return self.keys.signer(self._password)
+
+    @cached_property
+    def asset_signer(self) -> C2paAssetSigner:
+        from mintloom.provenance.content_credentials import C2paAssetSigner
+
+        return C2paAssetSigner(self.signer)
+
+    @cached_property
+    def chain(self) -> ChainClient:
+        from mintloom.ledger.connect import open_chain
+
+        return open_chain(self.workspace, self.settings, self.db, password=self._password)
+
+    def ensure_keys(self) -> None:
+        """Create the organisation keys on first use (organisation name from the config)."""
+        if not self.keys.exists():
+            p = self.settings.provenance
+            self.keys.init(
+                p.organisation, "ed25519" if p.signing_alg == "ed25519" else "es256", self._password
+            )
+
+    # -- jobs -------------------------------------------------------------------------------------
+    def anchor(self) -> AnchorResult:
+        from mintloom.ledger.anchoring import anchor_log
+
+        return anchor_log(self.chain, self.log, self.signer)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.dispose()
