@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
+import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {MerkleProofs} from "./MerkleProofs.sol";
+import {ProvenanceLog} from "./ProvenanceLog.sol";
+
+/// @notice Decides whether a registered asset may get derivatives (implemented by LicenseMarket).
+interface IDerivativeGuard {
+    function isDerivable(uint256 parentTokenId) external view returns (bool);
+}
+
+/// @title CreativeAssets: ERC-721 for assets proven to be in the ProvenanceLog
+/// @notice Lazy registration: an asset is minted only when someone needs it on chain, by proving
+/// its log leaf is included in an anchored checkpoint. The leaf is recomputed here from the asset's
+/// CIDv1 (raw codec, sha2-256) and its manifest hash, so a token id (= the sha256 digest of the
+/// asset) can only be minted for the exact content the log committed to.
+/// A derivative (non-zero parent) is accepted only if the configured derivative guard (the
+/// LicenseMarket) says the parent's attached terms allow derivatives; with no guard configured,
+/// derivatives are refused (fail-closed).
+contract CreativeAssets is ERC721, ERC2981, AccessControl {
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    /// @dev CIDv1 prefix: version 1, raw codec (0x55), sha2-256 (0x12), 32-byte digest (0x20).
+    bytes4 private constant CID_PREFIX = 0x01551220;
+    bytes private constant BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+
+    struct Record {
+        bytes32 manifestHash;
+        uint256 parent;
+        uint64 leafIndex;
+        bool registered;
+    }
+
+    ProvenanceLog private immutable _log;
+    IDerivativeGuard private _guard;
+    mapping(uint256 tokenId => Record) private _records;
+    uint256 private _count;
+
+    event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
+    event DerivativeGuardSet(address guard);
+
+    error AlreadyRegistered(uint256 tokenId);
+    error NotInLog();
+    error UnknownParent(uint256 parent);
+    error DerivativeNotAllowed(uint256 parentTokenId);
+    error UnknownAsset(uint256 tokenId);
+    error ZeroDigest();
+
+    constructor(address admin, ProvenanceLog log, address royaltyReceiver, uint96 royaltyBps)
+        ERC721("mintloom creative assets", "MLOOM")
+    {
+        _log = log;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(REGISTRAR_ROLE, admin);
+        _setDefaultRoyalty(royaltyReceiver, royaltyBps);
+    }
+
+    /// @notice Mint the asset with sha256 digest `cidDigest` to `to`, proving its log leaf
+    /// sha256(0x00 ‖ CIDv1 ‖ manifestHash) is at `leafIndex` in anchored checkpoint `checkpointSize`.
+    /// @param parentTokenId the asset this one derives from (0 = none); must be registered and derivable
+    /// @return tokenId uint256(cidDigest)
+    function register(
+        address to,
+        bytes32 cidDigest,
+        bytes32 manifestHash,
+        uint64 leafIndex,
+        uint64 checkpointSize,
+        bytes32[] calldata proof,
+        uint256 parentTokenId
+    ) external onlyRole(REGISTRAR_ROLE) returns (uint256 tokenId) {
+        if (cidDigest == bytes32(0)) revert ZeroDigest();
+        tokenId = uint256(cidDigest);
+        if (_records[tokenId].registered) revert AlreadyRegistered(tokenId);
+        if (parentTokenId != 0) {
+            if (!_records[parentTokenId].registered) revert UnknownParent(parentTokenId);
+            IDerivativeGuard guard = _guard;
+            if (address(guard) == address(0) || !guard.isDerivable(parentTokenId)) {
+                revert DerivativeNotAllowed(parentTokenId);
+            }
+        }
+        bytes32 leafHash = MerkleProofs.hashLeaf(leafData(cidDigest, manifestHash));
+        if (!_log.verifyInclusion(leafHash, leafIndex, checkpointSize, proof)) revert NotInLog();
+
+        _records[tokenId] = Record(manifestHash, parentTokenId, leafIndex, true);
+        unchecked {
+            ++_count;
+        }
+        emit AssetRegistered(tokenId, leafIndex, parentTokenId, to);
+        _safeMint(to, tokenId);
+    }
+
+    /// @notice Set the derivative guard (the LicenseMarket). Admin only.
+    function setDerivativeGuard(IDerivativeGuard guard) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _guard = guard;
+        emit DerivativeGuardSet(address(guard));
+    }
+
+    /// @notice Set the ERC-2981 default royalty. Admin only.
+    function setDefaultRoyalty(address receiver, uint96 royaltyBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setDefaultRoyalty(receiver, royaltyBps);
+    }
+
+    /// @notice The derivative guard (address(0) = none: derivatives refused).
+    function derivativeGuard() external view returns (IDerivativeGuard) {
+        return _guard;
+    }
+
+    /// @notice The ProvenanceLog assets are proven against.
+    function provenanceLog() external view returns (ProvenanceLog) {
+        return _log;
+    }
+
+    /// @notice Whether `tokenId` is registered.
+    function isRegistered(uint256 tokenId) public view returns (bool) {
+        return _records[tokenId].registered;
+    }
+
+    /// @notice Log leaf index of a registered asset; reverts UnknownAsset.
+    function leafIndexOf(uint256 tokenId) external view returns (uint64) {
+        return _record(tokenId).leafIndex;
+    }
+
+    /// @notice Parent token id of a registered asset (0 = none); reverts UnknownAsset.
+    function parentOf(uint256 tokenId) external view returns (uint256) {
+        return _record(tokenId).parent;
+    }
+
+    /// @notice Manifest hash of a registered asset; reverts UnknownAsset.
+    function manifestHashOf(uint256 tokenId) external view returns (bytes32) {
+        return _record(tokenId).manifestHash;
+    }
+
+    /// @notice Number of registered assets.
+    function totalRegistered() external view returns (uint256) {
+        return _count;
+    }
+
+    /// @notice The 68-byte log leaf data: CIDv1 (0x01 0x55 0x12 0x20 ‖ digest) ‖ manifestHash.
+    function leafData(bytes32 cidDigest, bytes32 manifestHash) public pure returns (bytes memory) {
+        return abi.encodePacked(CID_PREFIX, cidDigest, manifestHash);
+    }
+
+    /// @notice CIDv1 (raw, sha2-256) of `tokenId` as multibase base32 lower-case ("b…").
+    function cidOf(uint256 tokenId) public pure returns (string memory) {
+        return string(abi.encodePacked("b", _base32(abi.encodePacked(CID_PREFIX, bytes32(tokenId)))));
+    }
+
+    /// @notice "ipfs://" + CIDv1 base32 of the asset. Reverts for unminted tokens.
+    function tokenURI(uint256 tokenId) public view override returns (string memory) {
+        _requireOwned(tokenId);
+        return string(abi.encodePacked("ipfs://", cidOf(tokenId)));
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, ERC2981, AccessControl) returns (bool) {
+        return super.supportsInterface(interfaceId);
+    }
+
+    function _record(uint256 tokenId) private view returns (Record storage r) {
+        r = _records[tokenId];
+        if (!r.registered) revert UnknownAsset(tokenId);
+    }
+
+    /// @dev RFC 4648 base32, lower-case alphabet, no padding.
+    function _base32(bytes memory data) private pure returns (bytes memory out) {
+        uint256 bits = data.length * 8;
+        out = new bytes((bits + 4) / 5);
+        bytes memory alphabet = BASE32_ALPHABET;
+        uint256 buffer = 0;
+        uint256 nbits = 0;
+        uint256 j = 0;
+        for (uint256 i = 0; i < data.length; ++i) {
+            buffer = (buffer << 8) | uint8(data[i]);
+            nbits += 8;
+            while (nbits >= 5) {
+                nbits -= 5;
+                out[j++] = alphabet[(buffer >> nbits) & 31];
+            }
+            // forge-lint: disable-next-line(incorrect-shift)
+            buffer &= (1 << nbits) - 1; // keep the nbits < 5 unconsumed bits
+        }
+        if (nbits > 0) out[j] = alphabet[(buffer << (5 - nbits)) & 31];
+    }
+}

@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AnchoredRanges} from "./AnchoredRanges.sol";
+import {ProvenanceLog} from "./ProvenanceLog.sol";
+
+/// @title LineageRegistry: datasets, models and the generated assets they produced
+/// @notice Anyone can register a dataset (as its curator) or a model (as its trainer, declaring the
+/// datasets it was trained on). LINKER_ROLE links ranges of ProvenanceLog leaves (generated assets)
+/// to the model and datasets that produced them, one transaction per anchored checkpoint.
+contract LineageRegistry is AccessControl, AnchoredRanges {
+    bytes32 public constant LINKER_ROLE = keccak256("LINKER_ROLE");
+    /// @notice Bound on the dataset list of a model or of a link, keeping gas predictable.
+    uint256 public constant MAX_DATASETS = 64;
+
+    struct Dataset {
+        bytes32 datasheetHash;
+        bytes32 cidDigest;
+        address curator;
+        bool aiTrainingAllowed;
+        uint64 registeredAt;
+        string license;
+    }
+
+    struct Model {
+        bytes32 weightsHash;
+        address trainer;
+        uint64 registeredAt;
+        string license;
+        uint256[] trainedOn;
+    }
+
+    struct Link {
+        uint256 modelId;
+        uint256[] datasetIds;
+    }
+
+    Dataset[] private _datasets; // id = position + 1
+    Model[] private _models; // id = position + 1
+    mapping(bytes32 datasheetHash => uint256 id) private _datasetIds;
+    mapping(bytes32 weightsHash => uint256 id) private _modelIds;
+    Link[] private _links; // parallel to the stored leaf ranges
+
+    event DatasetRegistered(
+        uint256 indexed datasetId,
+        bytes32 indexed datasheetHash,
+        address indexed curator,
+        bytes32 cidDigest,
+        string license,
+        bool aiTrainingAllowed
+    );
+    event ModelRegistered(
+        uint256 indexed modelId,
+        bytes32 indexed weightsHash,
+        address indexed trainer,
+        uint256[] trainedOn,
+        string license
+    );
+    event AssetsLinked(
+        uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 indexed modelId, uint256[] datasetIds
+    );
+
+    error DatasetExists(uint256 datasetId);
+    error ModelExists(uint256 modelId);
+    error UnknownDataset(uint256 datasetId);
+    error UnknownModel(uint256 modelId);
+    error TooManyDatasets(uint256 count);
+    error EmptyLineage();
+
+    constructor(address admin, ProvenanceLog log) AnchoredRanges(log) {
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(LINKER_ROLE, admin);
+    }
+
+    /// @notice Register a dataset with msg.sender as curator. Ids start at 1.
+    /// @param datasheetHash hash of the dataset's datasheet; unique per dataset
+    /// @param cidDigest sha256 digest of the dataset archive (CIDv1 raw multihash digest)
+    /// @param license SPDX id or license URI
+    /// @param aiTrainingAllowed whether the curator permits training AI models on it
+    function registerDataset(bytes32 datasheetHash, bytes32 cidDigest, string calldata license, bool aiTrainingAllowed)
+        external
+        returns (uint256 datasetId)
+    {
+        uint256 existing = _datasetIds[datasheetHash];
+        if (existing != 0) revert DatasetExists(existing);
+        _datasets.push(
+            Dataset(datasheetHash, cidDigest, msg.sender, aiTrainingAllowed, uint64(block.timestamp), license)
+        );
+        datasetId = _datasets.length;
+        _datasetIds[datasheetHash] = datasetId;
+        emit DatasetRegistered(datasetId, datasheetHash, msg.sender, cidDigest, license, aiTrainingAllowed);
+    }
+
+    /// @notice Register a model with msg.sender as trainer, declaring the datasets it was trained on.
+    function registerModel(bytes32 weightsHash, uint256[] calldata trainedOn, string calldata license)
+        external
+        returns (uint256 modelId)
+    {
+        uint256 existing = _modelIds[weightsHash];
+        if (existing != 0) revert ModelExists(existing);
+        _checkDatasets(trainedOn);
+        Model storage m = _models.push();
+        m.weightsHash = weightsHash;
+        m.trainer = msg.sender;
+        m.registeredAt = uint64(block.timestamp);
+        m.license = license;
+        m.trainedOn = trainedOn;
+        modelId = _models.length;
+        _modelIds[weightsHash] = modelId;
+        emit ModelRegistered(modelId, weightsHash, msg.sender, trainedOn, license);
+    }
+
+    /// @notice Link log leaves `[fromIndex, toIndex)` of anchored checkpoint `checkpointSize` to the
+    /// model (0 = none) and datasets that produced them. Ranges are append-only and may not overlap.
+    function linkAssets(
+        uint64 checkpointSize,
+        uint64 fromIndex,
+        uint64 toIndex,
+        uint256 modelId,
+        uint256[] calldata datasetIds
+    ) external onlyRole(LINKER_ROLE) {
+        if (modelId == 0 && datasetIds.length == 0) revert EmptyLineage();
+        if (modelId > _models.length) revert UnknownModel(modelId);
+        _checkDatasets(datasetIds);
+        _appendRange(checkpointSize, fromIndex, toIndex);
+        _links.push(Link(modelId, datasetIds));
+        emit AssetsLinked(checkpointSize, fromIndex, toIndex, modelId, datasetIds);
+    }
+
+    /// @notice The model (0 = none) and datasets linked to log leaf `leafIndex`; (0, []) if unlinked.
+    function lineageOf(uint64 leafIndex) external view returns (uint256 modelId, uint256[] memory datasetIds) {
+        (bool found, uint256 pos) = _findRange(leafIndex);
+        if (!found) return (0, new uint256[](0));
+        Link storage l = _links[pos];
+        return (l.modelId, l.datasetIds);
+    }
+
+    /// @notice The dataset with id `datasetId`; reverts UnknownDataset.
+    function dataset(uint256 datasetId) external view returns (Dataset memory) {
+        if (datasetId == 0 || datasetId > _datasets.length) revert UnknownDataset(datasetId);
+        return _datasets[datasetId - 1];
+    }
+
+    /// @notice The model with id `modelId`; reverts UnknownModel.
+    function model(uint256 modelId) external view returns (Model memory) {
+        if (modelId == 0 || modelId > _models.length) revert UnknownModel(modelId);
+        return _models[modelId - 1];
+    }
+
+    /// @notice Id of the dataset registered with `datasheetHash` (0 = none).
+    function datasetIdOf(bytes32 datasheetHash) external view returns (uint256) {
+        return _datasetIds[datasheetHash];
+    }
+
+    /// @notice Id of the model registered with `weightsHash` (0 = none).
+    function modelIdOf(bytes32 weightsHash) external view returns (uint256) {
+        return _modelIds[weightsHash];
+    }
+
+    /// @notice Number of registered datasets (ids 1..count).
+    function datasetCount() external view returns (uint256) {
+        return _datasets.length;
+    }
+
+    /// @notice Number of registered models (ids 1..count).
+    function modelCount() external view returns (uint256) {
+        return _models.length;
+    }
+
+    /// @notice Datasets a model declares it was trained on whose curator did not allow AI training.
+    function restrictedTrainingData(uint256 modelId) external view returns (uint256[] memory restricted) {
+        if (modelId == 0 || modelId > _models.length) revert UnknownModel(modelId);
+        uint256[] storage ids = _models[modelId - 1].trainedOn;
+        restricted = new uint256[](ids.length);
+        uint256 n = 0;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            if (!_datasets[ids[i] - 1].aiTrainingAllowed) restricted[n++] = ids[i];
+        }
+        assembly ("memory-safe") {
+            mstore(restricted, n)
+        }
+    }
+
+    function _checkDatasets(uint256[] calldata ids) private view {
+        if (ids.length > MAX_DATASETS) revert TooManyDatasets(ids.length);
+        uint256 count = _datasets.length;
+        for (uint256 i = 0; i < ids.length; ++i) {
+            if (ids[i] == 0 || ids[i] > count) revert UnknownDataset(ids[i]);
+        }
+    }
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
+import {Fixture} from "./utils/Fixture.sol";
+import {RefMerkle} from "./utils/RefMerkle.sol";
+import {ProvenanceLog} from "../src/ProvenanceLog.sol";
+import {CreativeAssets, IDerivativeGuard} from "../src/CreativeAssets.sol";
+import {LicenseTemplates} from "../src/LicenseTemplates.sol";
+
+contract RejectAllGuard is IDerivativeGuard {
+    function isDerivable(uint256) external pure returns (bool) {
+        return false;
+    }
+}
+
+contract CreativeAssetsTest is Fixture {
+    event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
+
+    address internal alice = makeAddr("alice");
+
+    function setUp() public override {
+        super.setUp();
+        _anchor(0, N);
+    }
+
+    function test_register() public {
+        uint256 id = _tokenId(3);
+        vm.expectEmit(true, true, true, true, address(assets));
+        emit AssetRegistered(id, 3, 0, alice);
+        uint256 got = _register(3, alice, 0);
+        vm.assertEq(got, id, "token id = digest");
+        vm.assertEq(assets.ownerOf(id), alice, "owner");
+        vm.assertTrue(assets.isRegistered(id), "registered");
+        vm.assertEq(uint256(assets.leafIndexOf(id)), 3, "leaf index");
+        vm.assertEq(assets.parentOf(id), 0, "no parent");
+        vm.assertEq(assets.manifestHashOf(id), manifests[3], "manifest");
+        vm.assertEq(assets.totalRegistered(), 1, "count");
+        vm.assertFalse(assets.isRegistered(_tokenId(4)), "other not registered");
+    }
+
+    function test_leafDataMatchesLogFormat() public view {
+        bytes memory data = assets.leafData(digests[0], manifests[0]);
+        vm.assertEq(data.length, 68, "68 bytes");
+        vm.assertEq(RefMerkle.leaf(data), leafHashes[0], "leaf hash");
+    }
+
+    function test_tokenURI_knownCid() public {
+        bytes32 digest = sha256("hello world");
+        bytes32 manifest = keccak256("m");
+        bytes32 leafHash = RefMerkle.leaf(abi.encodePacked(bytes4(0x01551220), digest, manifest));
+        ProvenanceLog log2 = new ProvenanceLog(admin, anchorer);
+        CreativeAssets assets2 = new CreativeAssets(admin, log2, royaltyReceiver, 0);
+        vm.prank(anchorer);
+        log2.anchor(1, leafHash, new bytes32[](0));
+        vm.prank(admin);
+        uint256 id = assets2.register(alice, digest, manifest, 0, 1, new bytes32[](0), 0);
+        vm.assertEq(
+            assets2.tokenURI(id), "ipfs://bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e", "tokenURI"
+        );
+        vm.assertEq(assets2.cidOf(id), "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e", "cid");
+    }
+
+    function testFuzz_cidMatchesReferenceBase32(bytes32 digest) public view {
+        bytes memory cid = abi.encodePacked(bytes4(0x01551220), digest);
+        vm.assertEq(assets.cidOf(uint256(digest)), string(abi.encodePacked("b", _refBase32(cid))), "base32");
+    }
+
+    function testFuzz_registerAnyLeaf(uint256 i, uint256 wrong) public {
+        i = bound(i, 0, N - 1);
+        wrong = bound(wrong, 0, N - 1);
+        bytes32[] memory proof = _proof(i, N);
+        bytes32 d = digests[i];
+        bytes32 m = manifests[i];
+        if (wrong != i) {
+            vm.prank(admin);
+            vm.expectRevert(CreativeAssets.NotInLog.selector);
+            assets.register(alice, d, m, uint64(wrong), uint64(N), proof, 0);
+        }
+        vm.prank(admin);
+        uint256 id = assets.register(alice, d, m, uint64(i), uint64(N), proof, 0);
+        vm.assertEq(uint256(assets.leafIndexOf(id)), i, "leaf index");
+    }
+
+    function test_RevertWhen_alreadyRegistered() public {
+        uint256 id = _register(1, alice, 0);
+        bytes32[] memory proof = _proof(1, N);
+        bytes32 d = digests[1];
+        bytes32 m = manifests[1];
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.AlreadyRegistered.selector, id));
+        assets.register(alice, d, m, 1, uint64(N), proof, 0);
+    }
+
+    function test_RevertWhen_notInLog() public {
+        bytes32[] memory proof = _proof(2, N);
+        bytes32 d = digests[2];
+        bytes32 m = manifests[2];
+        vm.startPrank(admin);
+        vm.expectRevert(CreativeAssets.NotInLog.selector);
+        assets.register(alice, d, keccak256("forged manifest"), 2, uint64(N), proof, 0);
+        vm.expectRevert(CreativeAssets.NotInLog.selector);
+        assets.register(alice, d, m, 2, uint64(N - 1), proof, 0); // unanchored size
+        vm.expectRevert(CreativeAssets.NotInLog.selector);
+        assets.register(alice, d, m, 2, uint64(N), new bytes32[](0), 0);
+        vm.stopPrank();
+    }
+
+    function test_RevertWhen_zeroDigest() public {
+        vm.prank(admin);
+        vm.expectRevert(CreativeAssets.ZeroDigest.selector);
+        assets.register(alice, bytes32(0), bytes32(0), 0, uint64(N), new bytes32[](0), 0);
+    }
+
+    function test_RevertWhen_unknownParent() public {
+        bytes32[] memory proof = _proof(2, N);
+        bytes32 d = digests[2];
+        bytes32 m = manifests[2];
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownParent.selector, 42));
+        assets.register(alice, d, m, 2, uint64(N), proof, 42);
+    }
+
+    function test_derivativeAllowedByParentTerms() public {
+        uint256 parent = _register(0, alice, 0);
+        _attach(0, 1, templates.NON_COMMERCIAL_REMIX());
+        uint256 child = _register(1, alice, parent);
+        vm.assertEq(assets.parentOf(child), parent, "parent");
+    }
+
+    function test_RevertWhen_derivativeNotAllowed() public {
+        uint256 parent = _register(0, alice, 0);
+        bytes32[] memory proof = _proof(1, N);
+        bytes32 d = digests[1];
+        bytes32 m = manifests[1];
+        // no terms attached at all
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
+        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        // only terms without derivatives
+        _attach(0, 1, templates.COMMERCIAL_USE());
+        _attach(0, 1, templates.COMMERCIAL_NO_AI());
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
+        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+    }
+
+    function test_RevertWhen_derivativeGuardUnsetOrRefuses() public {
+        uint256 parent = _register(0, alice, 0);
+        _attach(0, 1, templates.NON_COMMERCIAL_REMIX());
+        bytes32[] memory proof = _proof(1, N);
+        bytes32 d = digests[1];
+        bytes32 m = manifests[1];
+        RejectAllGuard rejecter = new RejectAllGuard();
+        vm.startPrank(admin);
+        assets.setDerivativeGuard(rejecter);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
+        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        assets.setDerivativeGuard(IDerivativeGuard(address(0)));
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
+        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        vm.stopPrank();
+        vm.assertEq(address(assets.derivativeGuard()), address(0), "guard unset");
+    }
+
+    function test_RevertWhen_unauthorized() public {
+        bytes32[] memory proof = _proof(0, N);
+        bytes32 d = digests[0];
+        bytes32 m = manifests[0];
+        bytes32 role = assets.REGISTRAR_ROLE();
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, mallory, role));
+        assets.register(mallory, d, m, 0, uint64(N), proof, 0);
+        bytes32 adminRole = assets.DEFAULT_ADMIN_ROLE();
+        vm.prank(mallory);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, mallory, adminRole)
+        );
+        assets.setDerivativeGuard(IDerivativeGuard(address(0)));
+    }
+
+    function test_RevertWhen_unknownAssetViews() public {
+        uint256 id = _tokenId(5);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownAsset.selector, id));
+        assets.leafIndexOf(id);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownAsset.selector, id));
+        assets.parentOf(id);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownAsset.selector, id));
+        assets.manifestHashOf(id);
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, id));
+        assets.tokenURI(id);
+    }
+
+    function test_royaltyAndInterfaces() public {
+        uint256 id = _register(0, alice, 0);
+        (address receiver, uint256 amount) = assets.royaltyInfo(id, 10_000);
+        vm.assertEq(receiver, royaltyReceiver, "receiver");
+        vm.assertEq(amount, 500, "5%");
+        vm.prank(admin);
+        assets.setDefaultRoyalty(alice, 250);
+        (receiver, amount) = assets.royaltyInfo(id, 10_000);
+        vm.assertEq(receiver, alice, "new receiver");
+        vm.assertEq(amount, 250, "2.5%");
+        vm.assertTrue(assets.supportsInterface(type(IERC721).interfaceId), "721");
+        vm.assertTrue(assets.supportsInterface(type(IERC2981).interfaceId), "2981");
+        vm.assertTrue(assets.supportsInterface(type(IAccessControl).interfaceId), "AccessControl");
+    }
+
+    /// @dev Reference RFC 4648 base32 (lower case, no padding), one bit at a time.
+    function _refBase32(bytes memory data) internal pure returns (bytes memory out) {
+        bytes memory alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        uint256 nbits = data.length * 8;
+        out = new bytes((nbits + 4) / 5);
+        for (uint256 c = 0; c < out.length; ++c) {
+            uint256 v = 0;
+            for (uint256 b = 0; b < 5; ++b) {
+                uint256 bit = c * 5 + b;
+                uint256 x = 0;
+                if (bit < nbits) x = (uint8(data[bit / 8]) >> (7 - (bit % 8))) & 1;
+                v = (v << 1) | x;
+            }
+            out[c] = alphabet[v];
+        }
+    }
+}

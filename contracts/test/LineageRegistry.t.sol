@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {MintTest} from "./utils/MintTest.sol";
+import {RefMerkle} from "./utils/RefMerkle.sol";
+import {ProvenanceLog} from "../src/ProvenanceLog.sol";
+import {AnchoredRanges} from "../src/AnchoredRanges.sol";
+import {LineageRegistry} from "../src/LineageRegistry.sol";
+
+contract LineageRegistryTest is MintTest {
+    event DatasetRegistered(
+        uint256 indexed datasetId,
+        bytes32 indexed datasheetHash,
+        address indexed curator,
+        bytes32 cidDigest,
+        string license,
+        bool aiTrainingAllowed
+    );
+    event ModelRegistered(
+        uint256 indexed modelId,
+        bytes32 indexed weightsHash,
+        address indexed trainer,
+        uint256[] trainedOn,
+        string license
+    );
+    event AssetsLinked(
+        uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 indexed modelId, uint256[] datasetIds
+    );
+
+    ProvenanceLog internal log;
+    LineageRegistry internal reg;
+    address internal admin = makeAddr("admin");
+    address internal anchorer = makeAddr("anchorer");
+    address internal curator = makeAddr("curator");
+    address internal trainer = makeAddr("trainer");
+    address internal mallory = makeAddr("mallory");
+    bytes32[] internal leaves;
+
+    function setUp() public {
+        log = new ProvenanceLog(admin, anchorer);
+        reg = new LineageRegistry(admin, log);
+        leaves = RefMerkle.leaves(7, 200);
+        bytes32 root = RefMerkle.root(leaves, 100);
+        vm.prank(anchorer);
+        log.anchor(100, root, new bytes32[](0));
+    }
+
+    function _ids(uint256 a) internal pure returns (uint256[] memory x) {
+        x = new uint256[](1);
+        x[0] = a;
+    }
+
+    function _ids(uint256 a, uint256 b) internal pure returns (uint256[] memory x) {
+        x = new uint256[](2);
+        x[0] = a;
+        x[1] = b;
+    }
+
+    function _dataset(string memory name, bool ai) internal returns (uint256) {
+        vm.prank(curator);
+        return reg.registerDataset(keccak256(bytes(name)), sha256(bytes(name)), "CC-BY-4.0", ai);
+    }
+
+    function _model(string memory name, uint256[] memory trainedOn) internal returns (uint256) {
+        vm.prank(trainer);
+        return reg.registerModel(keccak256(bytes(name)), trainedOn, "Apache-2.0");
+    }
+
+    function test_registerDataset() public {
+        bytes32 sheet = keccak256("sheet");
+        vm.expectEmit(true, true, true, true, address(reg));
+        emit DatasetRegistered(1, sheet, curator, bytes32(uint256(7)), "CC0-1.0", true);
+        vm.prank(curator);
+        uint256 id = reg.registerDataset(sheet, bytes32(uint256(7)), "CC0-1.0", true);
+        vm.assertEq(id, 1, "ids from 1");
+        LineageRegistry.Dataset memory d = reg.dataset(1);
+        vm.assertEq(d.curator, curator, "curator");
+        vm.assertEq(d.datasheetHash, sheet, "sheet");
+        vm.assertEq(d.cidDigest, bytes32(uint256(7)), "cid");
+        vm.assertEq(d.license, "CC0-1.0", "license");
+        vm.assertTrue(d.aiTrainingAllowed, "ai");
+        vm.assertEq(reg.datasetIdOf(sheet), 1, "by hash");
+        vm.assertEq(reg.datasetCount(), 1, "count");
+        vm.assertEq(_dataset("second", false), 2, "second id");
+    }
+
+    function test_RevertWhen_datasetExists() public {
+        _dataset("a", true);
+        bytes32 sheet = keccak256("a");
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.DatasetExists.selector, 1));
+        reg.registerDataset(sheet, bytes32(0), "x", false);
+    }
+
+    function test_registerModel() public {
+        uint256 a = _dataset("a", true);
+        uint256 b = _dataset("b", false);
+        bytes32 w = keccak256("weights");
+        vm.expectEmit(true, true, true, true, address(reg));
+        emit ModelRegistered(1, w, trainer, _ids(a, b), "MIT");
+        vm.prank(trainer);
+        uint256 id = reg.registerModel(w, _ids(a, b), "MIT");
+        vm.assertEq(id, 1, "ids from 1");
+        LineageRegistry.Model memory m = reg.model(1);
+        vm.assertEq(m.trainer, trainer, "trainer");
+        vm.assertEq(m.weightsHash, w, "weights");
+        vm.assertEq(m.trainedOn.length, 2, "datasets");
+        vm.assertEq(m.trainedOn[1], b, "dataset b");
+        vm.assertEq(reg.modelIdOf(w), 1, "by hash");
+        vm.assertEq(reg.modelCount(), 1, "count");
+        uint256[] memory restricted = reg.restrictedTrainingData(1);
+        vm.assertEq(restricted.length, 1, "one restricted dataset");
+        vm.assertEq(restricted[0], b, "b forbids AI training");
+    }
+
+    function test_RevertWhen_modelErrors() public {
+        uint256 a = _dataset("a", true);
+        _model("w", _ids(a));
+        bytes32 w = keccak256("w");
+        bytes32 w2 = keccak256("w2");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.ModelExists.selector, 1));
+        reg.registerModel(w, _ids(a), "x");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 9));
+        reg.registerModel(w2, _ids(a, 9), "x");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 0));
+        reg.registerModel(w2, _ids(0), "x");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.TooManyDatasets.selector, 65));
+        reg.registerModel(w2, new uint256[](65), "x");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownModel.selector, 2));
+        reg.model(2);
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 0));
+        reg.dataset(0);
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownModel.selector, 0));
+        reg.restrictedTrainingData(0);
+    }
+
+    function test_linkAssetsAndLineageOf() public {
+        uint256 a = _dataset("a", true);
+        uint256 b = _dataset("b", true);
+        uint256 m = _model("w", _ids(a, b));
+        vm.expectEmit(true, true, false, true, address(reg));
+        emit AssetsLinked(100, 10, 20, m, _ids(a));
+        vm.startPrank(admin);
+        reg.linkAssets(100, 10, 20, m, _ids(a));
+        reg.linkAssets(100, 20, 30, 0, _ids(b)); // datasets only
+        reg.linkAssets(100, 50, 100, m, new uint256[](0)); // gap 30..50
+        vm.stopPrank();
+        (uint256 model, uint256[] memory ds) = reg.lineageOf(10);
+        vm.assertEq(model, m, "first leaf");
+        vm.assertEq(ds[0], a, "dataset");
+        (model, ds) = reg.lineageOf(19);
+        vm.assertEq(model, m, "last leaf of range");
+        (model, ds) = reg.lineageOf(20);
+        vm.assertEq(model, 0, "no model");
+        vm.assertEq(ds[0], b, "second range");
+        (model, ds) = reg.lineageOf(35);
+        vm.assertEq(model, 0, "gap");
+        vm.assertEq(ds.length, 0, "gap");
+        (model, ds) = reg.lineageOf(9);
+        vm.assertEq(model, 0, "before");
+        (model,) = reg.lineageOf(99);
+        vm.assertEq(model, m, "third range");
+        vm.assertEq(reg.rangeCount(), 3, "ranges");
+        vm.assertEq(uint256(reg.rangeAt(2).fromIndex), 50, "rangeAt");
+    }
+
+    function test_RevertWhen_linkErrors() public {
+        uint256 a = _dataset("a", true);
+        uint256 m = _model("w", _ids(a));
+        vm.startPrank(admin);
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.InvalidRange.selector, 5, 5));
+        reg.linkAssets(100, 5, 5, m, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeNotAnchored.selector, 100, 101));
+        reg.linkAssets(100, 5, 101, m, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeNotAnchored.selector, 50, 10));
+        reg.linkAssets(50, 5, 10, m, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownModel.selector, 2));
+        reg.linkAssets(100, 5, 10, 2, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 3));
+        reg.linkAssets(100, 5, 10, m, _ids(3));
+        vm.expectRevert(LineageRegistry.EmptyLineage.selector);
+        reg.linkAssets(100, 5, 10, 0, new uint256[](0));
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.TooManyDatasets.selector, 65));
+        reg.linkAssets(100, 5, 10, m, new uint256[](65));
+        reg.linkAssets(100, 5, 10, m, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 9, 12));
+        reg.linkAssets(100, 9, 12, m, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 0, 5));
+        reg.linkAssets(100, 0, 5, m, _ids(a));
+        vm.stopPrank();
+        bytes32 role = reg.LINKER_ROLE();
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, mallory, role));
+        reg.linkAssets(100, 10, 20, m, _ids(a));
+    }
+
+    function testFuzz_lineageLookup(uint256 seed, uint64 probe) public {
+        uint256 a = _dataset("a", true);
+        _model("m1", _ids(a));
+        _model("m2", _ids(a));
+        // random partition of [0, 100) into consecutive ranges with gaps; range k -> model 1 + k % 2
+        uint64[] memory bounds = new uint64[](11);
+        uint64 cursor = 0;
+        uint256 count = 0;
+        vm.startPrank(admin);
+        while (count < 10 && cursor < 99) {
+            uint64 gap = uint64(uint256(keccak256(abi.encode(seed, count, "gap"))) % 5);
+            uint64 len = 1 + uint64(uint256(keccak256(abi.encode(seed, count))) % 15);
+            uint64 from = cursor + gap;
+            if (from >= 100) break;
+            uint64 to = from + len > 100 ? 100 : from + len;
+            reg.linkAssets(100, from, to, 1 + (count % 2), new uint256[](0));
+            bounds[count] = from;
+            cursor = to;
+            ++count;
+        }
+        vm.stopPrank();
+        probe = uint64(bound(probe, 0, 120));
+        uint256 expected = 0;
+        for (uint256 k = 0; k < count; ++k) {
+            AnchoredRanges.LeafRange memory r = reg.rangeAt(k);
+            vm.assertEq(uint256(r.fromIndex), uint256(bounds[k]), "sorted");
+            if (probe >= r.fromIndex && probe < r.toIndex) expected = 1 + (k % 2);
+        }
+        (uint256 model,) = reg.lineageOf(probe);
+        vm.assertEq(model, expected, "binary search = linear scan");
+    }
+}
