@@ -1,0 +1,105 @@
+"""The engine interface: requests in, artifacts out.
+
+Every engine is a pure function of its :class:`GenerationRequest`: the same request yields
+byte-identical :class:`Artifact` data (no timestamps, no global random state, fixed encoder
+settings). Model-backed engines record ``model_id``/``model_hash`` and mark their output as
+``trainedAlgorithmicMedia`` (the IPTC digital source type that C2PA manifests carry).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field, field_validator
+
+ParamValue = str | int | float | bool
+
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class BrandStyle(BaseModel, frozen=True):
+    """A brand kit as the engines see it."""
+
+    palette: tuple[str, ...] = Field(min_length=2)  # '#rrggbb'
+    font: str = "sans"
+    logo_png: bytes | None = None
+    tone: str = "neutral"
+
+    @field_validator("palette")
+    @classmethod
+    def _hex_colours(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for colour in value:
+            if not _HEX.match(colour):
+                raise ValueError(f"palette colour {colour!r} is not '#rrggbb'")
+        return tuple(c.lower() for c in value)
+
+
+class Format(BaseModel, frozen=True):
+    """An output format (ad placement)."""
+
+    name: str
+    width: int = Field(gt=0, le=8192)
+    height: int = Field(gt=0, le=8192)
+
+
+class GenerationRequest(BaseModel, frozen=True):
+    """One asset to generate."""
+
+    kind: Literal["image", "copy", "audio"]
+    seed: int
+    locale: str  # BCP 47
+    brand: BrandStyle
+    format: Format | None = None
+    # image: headline, body, cta (already localized); copy: template variables
+    texts: dict[str, str] = {}
+    params: dict[str, ParamValue] = {}
+
+
+class Artifact(BaseModel, frozen=True):
+    """What an engine produced, with everything needed to reproduce and label it."""
+
+    data: bytes
+    media_type: str
+    extension: str
+    engine: str
+    engine_version: str
+    seed: int
+    parameters: dict[str, ParamValue]
+    model_id: str | None = None
+    model_hash: str | None = None
+    digital_source_type: Literal["algorithmicMedia", "trainedAlgorithmicMedia"] = "algorithmicMedia"
+    # auto-tagging: dimensions, dominant colours [{name, hex}], locale, text, engine
+    tags: dict[str, object] = {}
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A generator. ``generate`` must be deterministic in its request."""
+
+    name: str
+    version: str
+
+    def generate(self, request: GenerationRequest) -> Artifact: ...
+
+
+def engine_registry() -> dict[str, Engine]:
+    """The built-in engines by name.
+
+    Model engines are listed too; their heavy dependencies (httpx, transformers, torch) are
+    imported only when they generate.
+    """
+    from mintloom.engines.audio import SoundLogo
+    from mintloom.engines.copy import CopyEngine
+    from mintloom.engines.image import ImageCompositor
+    from mintloom.engines.openai_compat import OpenAICompatEngine
+    from mintloom.engines.transformers_text import TransformersTextEngine
+
+    engines: list[Engine] = [
+        ImageCompositor(),
+        CopyEngine(),
+        SoundLogo(),
+        OpenAICompatEngine(),
+        TransformersTextEngine(),
+    ]
+    return {e.name: e for e in engines}

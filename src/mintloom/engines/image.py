@@ -1,0 +1,629 @@
+"""ImageCompositor: brand-styled display ads, laid out per format.
+
+A design is a *recipe* drawn from the seed and the brand palette alone (colour roles, gradient
+angle, a smooth noise field, decorative shapes in normalised coordinates). Rendering a recipe at
+a format lays the text out afresh for that aspect ratio, so :meth:`ImageCompositor.derive` gives a
+reflow of the same design, never a stretched copy.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageColor, ImageDraw
+
+from mintloom.engines.base import Artifact, Format, GenerationRequest, ParamValue
+from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
+from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
+from mintloom.errors import EngineError
+
+# line spacing (em) for headlines per script; body text gets 0.15 em more
+_SPACING: dict[Script, float] = {
+    "latin": 1.12,
+    "arabic": 1.5,
+    "hebrew": 1.15,
+    "ja": 1.3,
+    "zh": 1.3,
+    "ko": 1.3,
+}
+
+LayoutClass = Literal["square", "portrait", "landscape", "skyscraper", "leaderboard"]
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(name="square", width=1080, height=1080),
+        Format(name="story", width=1080, height=1920),
+        Format(name="link", width=1200, height=628),
+        Format(name="landscape-hd", width=1920, height=1080),
+        Format(name="medium-rectangle", width=300, height=250),
+        Format(name="leaderboard", width=728, height=90),
+        Format(name="skyscraper", width=160, height=600),
+    )
+}
+DEFAULT_FORMAT = FORMATS["square"]
+PNG_COMPRESS_LEVEL = 6
+RECIPE_VERSION = 1
+
+Colour = tuple[int, int, int]
+
+
+def hex_to_rgb(value: str) -> Colour:
+    return (int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16))
+
+
+def rgb_to_hex(rgb: Colour) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def relative_luminance(rgb: Colour) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = rgb
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast_ratio(a: float, b: float) -> float:
+    """WCAG contrast ratio between two relative luminances."""
+    hi, lo = max(a, b), min(a, b)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@functools.cache
+def _css_colours() -> tuple[tuple[str, Colour], ...]:
+    out: list[tuple[str, Colour]] = []
+    for name in sorted(ImageColor.colormap):
+        rgb = ImageColor.getrgb(name)
+        out.append((name, (rgb[0], rgb[1], rgb[2])))
+    return tuple(out)
+
+
+def nearest_css_name(rgb: Colour) -> str:
+    """The nearest CSS named colour (redmean-weighted RGB distance)."""
+
+    def dist(c: Colour) -> float:
+        rmean = (rgb[0] + c[0]) / 2
+        dr, dg, db = rgb[0] - c[0], rgb[1] - c[1], rgb[2] - c[2]
+        return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
+
+    return min(_css_colours(), key=lambda nc: (dist(nc[1]), nc[0]))[0]
+
+
+def dominant_colours(img: Image.Image, count: int = 4) -> list[dict[str, object]]:
+    """The most common colours of ``img`` as ``[{name, hex, share}]``, most common first."""
+    small = img.convert("RGB").resize((64, 64), Image.Resampling.BOX)
+    quant = small.quantize(colors=count, method=Image.Quantize.MEDIANCUT)
+    palette = quant.getpalette() or []
+    counts = sorted(quant.getcolors() or [], key=lambda c: (-c[0], c[1]))
+    total = 64 * 64
+    out: list[dict[str, object]] = []
+    for n, idx in counts:
+        i = int(idx) * 3  # type: ignore[call-overload]
+        rgb = (palette[i], palette[i + 1], palette[i + 2])
+        out.append({"name": nearest_css_name(rgb), "hex": rgb_to_hex(rgb), "share": round(n / total, 3)})
+    return out
+
+
+# --- the recipe -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shape:
+    kind: Literal["disc", "ring"]
+    cx: float  # normalised to the canvas
+    cy: float
+    r: float  # normalised to sqrt(width * height)
+    colour: Colour
+    alpha: float
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything about a design that does not depend on the format."""
+
+    base: Colour
+    second: Colour
+    accent: Colour
+    angle: float
+    noise: NDArray[np.float32] = field(compare=False)
+    noise_amp: float
+    shapes: tuple[Shape, ...]
+
+    @classmethod
+    def from_seed(cls, seed: int, palette: tuple[str, ...]) -> Recipe:
+        rng = np.random.default_rng([seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF, RECIPE_VERSION])
+        colours = [hex_to_rgb(c) for c in palette]
+        order = [int(i) for i in rng.permutation(len(colours))]
+        base, second = colours[order[0]], colours[order[1]]
+        # the accent is the palette colour most unlike the base (a CTA must stand out)
+        accent = max(
+            (colours[i] for i in order[2:]) if len(colours) > 2 else [second],
+            key=lambda c: (
+                contrast_ratio(relative_luminance(c), relative_luminance(base))
+                + sum(abs(a - b) for a, b in zip(c, base, strict=True)) / 255
+            ),
+        )
+        noise = rng.random((5, 5), dtype=np.float32)
+        others = [c for c in colours if c != base] or [second]
+        shapes: list[Shape] = []
+        # one hero disc of the second colour, mostly off-canvas at the end side (away from text)
+        shapes.append(
+            Shape(
+                "disc",
+                float(rng.uniform(0.92, 1.12)),
+                float(rng.choice([rng.uniform(-0.15, 0.08), rng.uniform(0.92, 1.15)])),
+                float(rng.uniform(0.26, 0.38)),
+                second,
+                float(rng.uniform(0.85, 1.0)),
+            )
+        )
+        for _ in range(int(rng.integers(2, 5))):
+            kind: Literal["disc", "ring"] = "ring" if rng.random() < 0.5 else "disc"
+            colour = others[int(rng.integers(0, len(others)))]
+            # keep shapes toward the edges so the text areas stay calm
+            cx = float(rng.choice([rng.uniform(-0.12, 0.1), rng.uniform(0.8, 1.12)]))
+            cy = float(rng.uniform(-0.1, 1.1))
+            r = float(rng.uniform(0.06, 0.2))
+            shapes.append(Shape(kind, cx, cy, r, colour, float(rng.uniform(0.2, 0.45))))
+        return cls(
+            base=base,
+            second=second,
+            accent=accent,
+            angle=float(rng.uniform(0, 2 * math.pi)),
+            noise=noise,
+            noise_amp=float(rng.uniform(0.25, 0.5)),
+            shapes=tuple(shapes),
+        )
+
+    def summary(self) -> dict[str, ParamValue]:
+        return {
+            "base": rgb_to_hex(self.base),
+            "second": rgb_to_hex(self.second),
+            "accent": rgb_to_hex(self.accent),
+            "angle": round(self.angle, 6),
+            "shapes": len(self.shapes),
+        }
+
+
+def render_background(recipe: Recipe, width: int, height: int, mirror: bool = False) -> Image.Image:
+    """Gradient in the base colour warped by a smooth noise field, plus anti-aliased shapes.
+
+    ``mirror`` flips the shapes left to right (right-to-left layouts put their text on the right).
+    """
+    xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+    ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
+    t = (xs - 0.5) * math.cos(recipe.angle) + (ys - 0.5) * math.sin(recipe.angle) + 0.5
+    noise_img = Image.fromarray(recipe.noise, mode="F").resize((width, height), Image.Resampling.BICUBIC)
+    noise = np.asarray(noise_img, dtype=np.float32)
+    t = np.clip(t + recipe.noise_amp * (noise - 0.5), 0.0, 1.0)
+    t = t * t * (3 - 2 * t)  # smoothstep, stays in [0, 1]
+    # a calm field: the base colour and a lighter (or, for light bases, darker) shade of it, so
+    # text placed anywhere on it has one background tone to contrast with
+    a = np.array(recipe.base, dtype=np.float32)
+    b = a * 0.8 if relative_luminance(recipe.base) > 0.35 else a + (255 - a) * 0.2
+    rgb = a[None, None, :] + t[..., None] * (b - a)[None, None, :]
+
+    scale = math.sqrt(width * height)
+    for shape in recipe.shapes:
+        cx = (1 - shape.cx if mirror else shape.cx) * width
+        cy, r = shape.cy * height, shape.r * scale
+        x0, x1 = max(0, int(cx - r - 2)), min(width, int(cx + r + 3))
+        y0, y1 = max(0, int(cy - r - 2)), min(height, int(cy + r + 3))
+        if x0 >= x1 or y0 >= y1:
+            continue
+        gx = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5 - cx
+        gy = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5 - cy
+        d = np.sqrt(gx * gx + gy * gy)
+        if shape.kind == "disc":
+            cover = np.clip(r - d + 0.5, 0.0, 1.0)
+        else:
+            ring_w = max(2.0, r * 0.08)
+            cover = np.clip(ring_w / 2 - np.abs(d - r) + 0.5, 0.0, 1.0)
+        alpha = (cover * shape.alpha)[..., None]
+        colour = np.array(shape.colour, dtype=np.float32)
+        region = rgb[y0:y1, x0:x1]
+        rgb[y0:y1, x0:x1] = region * (1 - alpha) + colour * alpha
+    # every pixel is a convex mix of colours in [0, 255], so rounding needs no clip
+    rgb += 0.5
+    return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+
+
+# --- layout templates -------------------------------------------------------------------------
+
+
+def layout_class(width: int, height: int) -> LayoutClass:
+    aspect = width / height
+    if aspect >= 3.0:
+        return "leaderboard"
+    if aspect <= 0.4:
+        return "skyscraper"
+    if aspect < 0.8:
+        return "portrait"
+    if aspect <= 1.3:
+        return "square"
+    return "landscape"
+
+
+@dataclass(frozen=True)
+class Template:
+    kind: LayoutClass
+    logo: Box
+    text: Box  # headline + body stack
+    cta: Box  # room for the button
+    centered: bool
+    margin: int
+    rtl: bool
+
+
+def _mirror(box: Box, width: int) -> Box:
+    return Box(width - box.x1, box.y0, width - box.x0, box.y1)
+
+
+def template_for(width: int, height: int, rtl: bool) -> Template:
+    kind = layout_class(width, height)
+    short = min(width, height)
+    W, H = width, height
+    if kind == "leaderboard":
+        m = max(6, round(0.1 * H))
+        logo_w = min(round(1.6 * (H - 2 * m)), round(0.16 * W))
+        cta_w = round(0.22 * W)
+        logo = Box(m, m, m + logo_w, H - m)
+        cta = Box(W - m - cta_w, m, W - m, H - m)
+        text = Box(logo.x1 + m, m, cta.x0 - m, H - m)
+        centered = False
+    elif kind == "skyscraper":
+        m = max(8, round(0.08 * W))
+        logo = Box(m, m, W - m, m + round(0.1 * H))
+        text = Box(m, round(0.2 * H), W - m, round(0.79 * H))
+        cta = Box(m, round(0.83 * H), W - m, H - m)
+        centered = True
+    elif kind == "portrait":
+        m = round(0.07 * short)
+        logo = Box(m, m, W - m, m + round(0.08 * H))
+        text = Box(m, round(0.26 * H), W - m, round(0.74 * H))
+        cta = Box(m, round(0.8 * H), W - m, round(0.9 * H))
+        centered = True
+    elif kind == "square":
+        m = round(0.07 * short)
+        logo = Box(m, m, m + round(0.3 * W), m + round(0.12 * H))
+        text = Box(m, round(0.25 * H), W - m, round(0.75 * H))
+        cta = Box(m, round(0.8 * H), W - m, H - m)
+        centered = False
+    else:  # landscape
+        m = round(0.07 * short)
+        logo = Box(m, m, m + round(0.22 * W), m + round(0.13 * H))
+        text = Box(m, round(0.27 * H), round(0.62 * W), round(0.74 * H))
+        cta = Box(m, round(0.79 * H), round(0.62 * W), H - m)
+        centered = False
+    if rtl and not centered:
+        logo, text, cta = _mirror(logo, W), _mirror(text, W), _mirror(cta, W)
+    return Template(kind, logo, text, cta, centered, m, rtl)
+
+
+# --- the compositor ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlacedText:
+    field: str
+    region: Box  # the box the text was fitted into
+    ink: Box  # the pixels actually drawn
+    size: int
+    lines: tuple[str, ...]
+    colour: str
+
+
+@dataclass(frozen=True)
+class Composition:
+    image: Image.Image
+    template: Template
+    recipe: Recipe
+    texts: tuple[PlacedText, ...]
+    logo: Box | None
+    button: Box | None
+
+
+def _candidates(recipe: Recipe, palette: tuple[str, ...]) -> list[Colour]:
+    seen: list[Colour] = []
+    for c in [*(hex_to_rgb(p) for p in palette), (255, 255, 255), (17, 17, 17)]:
+        if c not in seen:
+            seen.append(c)
+    return seen
+
+
+def _region_luminances(img: Image.Image, box: Box) -> tuple[float, float, float]:
+    """5th percentile, mean and 95th percentile relative luminance of ``img`` inside ``box``."""
+    crop = img.crop((box.x0, box.y0, box.x1, box.y1)).convert("RGB")
+    if crop.width * crop.height > 4096:
+        f = math.sqrt(crop.width * crop.height / 4096)
+        crop = crop.resize(
+            (max(1, round(crop.width / f)), max(1, round(crop.height / f))), Image.Resampling.BOX
+        )
+    arr = np.asarray(crop, dtype=np.float64) / 255.0
+    lin = np.where(arr <= 0.04045, arr / 12.92, ((arr + 0.055) / 1.055) ** 2.4)
+    lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+    return float(np.percentile(lum, 5)), float(lum.mean()), float(np.percentile(lum, 95))
+
+
+def pick_text_colour(bg: tuple[float, float, float], candidates: list[Colour]) -> tuple[Colour, float]:
+    """The candidate with the best worst-case contrast against the area behind the text.
+
+    Brand colours win when they reach WCAG AA (4.5:1); otherwise white or near-black.
+    """
+    scored = [(min(contrast_ratio(relative_luminance(c), lum) for lum in bg), c) for c in candidates]
+    brand = [sc for sc in scored[:-2] if sc[0] >= 4.5]
+    best = max(brand) if brand else max(scored)
+    return best[1], best[0]
+
+
+class ImageCompositor:
+    """Procedural background + logo + headline/body/CTA, laid out per format. PNG out."""
+
+    name = "compositor"
+    version = "1.0.0"
+
+    def generate(self, request: GenerationRequest) -> Artifact:
+        if request.kind != "image":
+            raise EngineError(f"the compositor makes images, not {request.kind!r}")
+        comp = self.compose(request)
+        fmt = request.format or DEFAULT_FORMAT
+        buf = io.BytesIO()
+        comp.image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+        parameters: dict[str, ParamValue] = {
+            **request.params,
+            "format": fmt.name,
+            "width": fmt.width,
+            "height": fmt.height,
+            "layout": comp.template.kind,
+            "recipe_version": RECIPE_VERSION,
+        }
+        tags: dict[str, object] = {
+            "engine": self.name,
+            "dimensions": {"width": fmt.width, "height": fmt.height},
+            "format": fmt.name,
+            "layout": comp.template.kind,
+            "colors": dominant_colours(comp.image),
+            "locale": request.locale,
+            "text": {p.field: request.texts[p.field] for p in comp.texts},
+            "boxes": {p.field: p.ink.as_list() for p in comp.texts},
+            "recipe": comp.recipe.summary(),
+        }
+        return Artifact(
+            data=buf.getvalue(),
+            media_type="image/png",
+            extension="png",
+            engine=self.name,
+            engine_version=self.version,
+            seed=request.seed,
+            parameters=parameters,
+            tags=tags,
+        )
+
+    def derive(self, request: GenerationRequest, fmt: Format) -> Artifact:
+        """The same design (seed, palette, text) reflowed for another format."""
+        return self.generate(request.model_copy(update={"format": fmt}))
+
+    # -- composition ---------------------------------------------------------------------------
+
+    def compose(self, request: GenerationRequest) -> Composition:
+        fmt = request.format or DEFAULT_FORMAT
+        W, H = fmt.width, fmt.height
+        if W < 64 or H < 48:
+            raise EngineError(f"format {fmt.name} ({W}x{H}) is too small for an ad")
+        rtl = is_rtl_locale(request.locale)
+        recipe = Recipe.from_seed(request.seed, request.brand.palette)
+        tpl = template_for(W, H, rtl)
+        img = render_background(recipe, W, H, mirror=rtl).convert("RGBA")
+        where = f"the {fmt.name} format ({W}x{H})"
+        area = math.sqrt(W * H)
+        lang = language_of(request.locale)
+
+        def style(text: str, weight: Literal["regular", "bold"]) -> TextStyle:
+            script = script_for(text, request.locale)
+            rtl_text = rtl or script in ("arabic", "hebrew")
+            return TextStyle(script, weight, "rtl" if rtl_text else "ltr", lang)
+
+        texts = {k: v for k, v in request.texts.items() if k in ("headline", "body", "cta") and v.strip()}
+        head_min = max(11, round(0.03 * area))
+        body_min = max(9, round(0.018 * area))
+        specs = []
+        if "headline" in texts:
+            st = style(texts["headline"], "bold")
+            specs.append(FieldSpec("headline", texts["headline"], st, 1.0, head_min, _SPACING[st.script]))
+        if "body" in texts:
+            st = style(texts["body"], "regular")
+            specs.append(FieldSpec("body", texts["body"], st, 0.45, body_min, _SPACING[st.script] + 0.15))
+        blocks = fit_stack(specs, tpl.text, max_base=max(head_min, round(0.11 * area)), where=where)
+
+        placed: list[PlacedText] = []
+        draw = ImageDraw.Draw(img)
+        candidates = _candidates(recipe, request.brand.palette)
+
+        # vertical centring of the stack inside its box
+        gap = round(0.45 * blocks[-1].size) if len(blocks) > 1 else 0
+        total = sum(b.height for b in blocks) + gap * max(0, len(blocks) - 1)
+        y = tpl.text.y0 + (tpl.text.height - total) // 2
+        positioned: list[tuple[Block, int, Box]] = []
+        for block in blocks:
+            positioned.append((block, y, self._text_area(block, tpl.text, y, tpl.centered)))
+            y += block.height + gap
+        colours = [pick_text_colour(_region_luminances(img, area), candidates) for _, _, area in positioned]
+        if positioned and min(score for _, score in colours) < 3.0:
+            # no colour reads on this patch of background: one panel behind the whole stack
+            union = Box(
+                min(p[2].x0 for p in positioned),
+                positioned[0][2].y0,
+                max(p[2].x1 for p in positioned),
+                positioned[-1][2].y1,
+            )
+            self._scrim(img, union, colours[0][0], blocks[-1].size)
+            colours = [
+                pick_text_colour(_region_luminances(img, area), candidates) for _, _, area in positioned
+            ]
+        for (block, by, _), (colour, _) in zip(positioned, colours, strict=True):
+            placed.append(self._draw_block(draw, block, tpl.text, by, centered=tpl.centered, colour=colour))
+
+        button = None
+        if "cta" in texts:
+            pt, button = self._draw_button(
+                img,
+                draw,
+                texts["cta"],
+                st=style(texts["cta"], "bold"),
+                tpl=tpl,
+                recipe=recipe,
+                area=area,
+                where=where,
+            )
+            placed.append(pt)
+
+        logo_box = self._place_logo(img, request.brand.logo_png, tpl, rtl)
+        return Composition(img.convert("RGB"), tpl, recipe, tuple(placed), logo_box, button)
+
+    @staticmethod
+    def _left(width: int, region: Box, centered: bool, rtl: bool) -> int:
+        """Left edge of something ``width`` wide aligned in ``region``: centred, or to the start side."""
+        if centered:
+            return region.x0 + (region.width - width) // 2
+        return region.x1 - width if rtl else region.x0
+
+    def _text_area(self, block: Block, region: Box, y: int, centered: bool) -> Box:
+        bx0 = self._left(block.width, region, centered, block.spec.style.direction == "rtl")
+        return Box(bx0, y, bx0 + block.width, y + block.height)
+
+    def _draw_block(
+        self, draw: ImageDraw.ImageDraw, block: Block, region: Box, y: int, *, centered: bool, colour: Colour
+    ) -> PlacedText:
+        st = block.spec.style
+        font = block.font
+        ink: Box | None = None
+        for i, line in enumerate(block.lines):
+            width, overhang = line_geometry(font, line, st)
+            x = self._left(width, region, centered, st.direction == "rtl") - overhang
+            ly = y + i * block.line_h
+            draw.text(
+                (x, ly),
+                line,
+                font=font,
+                fill=colour,
+                anchor="la",
+                direction=st.direction,
+                language=st.language,
+            )
+            x0, y0, x1, y1 = draw.textbbox(
+                (x, ly), line, font=font, anchor="la", direction=st.direction, language=st.language
+            )
+            lb = Box(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
+            ink = (
+                lb
+                if ink is None
+                else Box(min(ink.x0, lb.x0), min(ink.y0, lb.y0), max(ink.x1, lb.x1), max(ink.y1, lb.y1))
+            )
+        if ink is None:
+            raise EngineError(f"{block.spec.field!r} produced no lines")
+        return PlacedText(block.spec.field, region, ink, block.size, block.lines, rgb_to_hex(colour))
+
+    @staticmethod
+    def _scrim(img: Image.Image, area: Box, text_colour: Colour, size: int) -> None:
+        """A translucent panel behind text whose background is too busy for any colour to read."""
+        pad = max(4, round(0.35 * size))
+        dark = relative_luminance(text_colour) > 0.4
+        fill = (0, 0, 0, 150) if dark else (255, 255, 255, 170)
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        ImageDraw.Draw(layer).rounded_rectangle(
+            (area.x0 - pad, area.y0 - pad, area.x1 + pad, area.y1 + pad), radius=pad, fill=fill
+        )
+        img.alpha_composite(layer)
+
+    def _draw_button(
+        self,
+        img: Image.Image,
+        draw: ImageDraw.ImageDraw,
+        text: str,
+        *,
+        st: TextStyle,
+        tpl: Template,
+        recipe: Recipe,
+        area: float,
+        where: str,
+    ) -> tuple[PlacedText, Box]:
+        room = tpl.cta
+        cta_min = max(9, round(0.02 * area))
+        # padding scales with the label size: width = text + 1.6 em, height = line + 0.5 em
+        spec = FieldSpec("cta", text, st, 1.0, cta_min, 1.0)
+        max_size = max(cta_min, round(0.045 * area), round(0.38 * room.height))
+        block = fit_line(spec, room.width, room.height, max_size=max_size, where=where, pad_x=0.8, pad_y=0.25)
+        bw = min(room.width, block.width + round(1.6 * block.size))
+        bh = min(room.height, block.extent + round(0.5 * block.size))
+        if tpl.centered:
+            bx0 = room.x0 + (room.width - bw) // 2
+        elif tpl.rtl != (tpl.kind == "leaderboard"):  # start side; a leaderboard's outer edge
+            bx0 = room.x1 - bw
+        else:
+            bx0 = room.x0
+        by0 = room.y0 + (room.height - bh) // 2
+        button = Box(bx0, by0, bx0 + bw, by0 + bh)
+        # shadow then button in the accent colour
+        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+        ld = ImageDraw.Draw(layer)
+        radius = max(3, bh // 2 if tpl.kind in ("portrait", "skyscraper") else bh // 4)
+        off = max(1, bh // 14)
+        ld.rounded_rectangle(
+            (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, fill=(0, 0, 0, 60)
+        )
+        img.alpha_composite(layer)
+        draw = ImageDraw.Draw(img)
+        draw.rounded_rectangle(
+            (button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=recipe.accent
+        )
+        acc = relative_luminance(recipe.accent)
+        colour = max(
+            [(255, 255, 255), (17, 17, 17)], key=lambda c: contrast_ratio(relative_luminance(c), acc)
+        )
+        cx, cy = (button.x0 + button.x1) // 2, (button.y0 + button.y1) // 2
+        line = block.lines[0]
+        draw.text(
+            (cx, cy),
+            line,
+            font=block.font,
+            fill=colour,
+            anchor="mm",
+            direction=st.direction,
+            language=st.language,
+        )
+        x0, y0, x1, y1 = draw.textbbox(
+            (cx, cy), line, font=block.font, anchor="mm", direction=st.direction, language=st.language
+        )
+        ink = Box(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
+        return PlacedText("cta", room, ink, block.size, block.lines, rgb_to_hex(colour)), button
+
+    @staticmethod
+    def _place_logo(img: Image.Image, logo_png: bytes | None, tpl: Template, rtl: bool) -> Box | None:
+        if not logo_png:
+            return None
+        try:
+            with Image.open(io.BytesIO(logo_png)) as src:
+                logo = src.convert("RGBA")
+        except (OSError, ValueError) as exc:
+            raise EngineError("the brand logo is not a readable image") from exc
+        box = tpl.logo
+        scale = min(box.width / logo.width, box.height / logo.height)
+        w, h = max(1, int(logo.width * scale)), max(1, int(logo.height * scale))
+        logo = logo.resize((w, h), Image.Resampling.LANCZOS)
+        if tpl.centered:
+            x = box.x0 + (box.width - w) // 2
+        elif rtl:
+            x = box.x1 - w
+        else:
+            x = box.x0
+        y = box.y0 + (box.height - h) // 2
+        img.alpha_composite(logo, (x, y))
+        return Box(x, y, x + w, y + h)

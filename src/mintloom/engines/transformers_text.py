@@ -1,0 +1,118 @@
+"""A local Hugging Face causal LM as a copy engine (optional extra: ``mintloom[transformers]``).
+
+The model is loaded from a local folder only (``local_files_only``; nothing is fetched from a
+hub). ``model_hash`` is the SHA-256 over the folder's weight files (name and bytes, sorted by
+name), so an artifact names exactly the weights that made it. Decoding is greedy with the torch
+seed fixed, so the same request on the same weights gives the same text. transformers and torch
+are imported only when the engine generates.
+
+Parameters: ``model_path`` (request.params, or the constructor), ``prompt`` (or texts['prompt']),
+``max_new_tokens`` (default 40).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from mintloom.engines.base import Artifact, GenerationRequest, ParamValue
+from mintloom.errors import EngineError, SpecError
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
+
+
+def weights_hash(folder: Path) -> str:
+    """SHA-256 over (name, bytes) of every weights file in ``folder``, by name."""
+    if not folder.is_dir():
+        raise EngineError(f"model folder {folder} does not exist")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+    if not files:
+        raise EngineError(f"no weights files ({', '.join(WEIGHT_SUFFIXES)}) in {folder}")
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def _load(path: str) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    model.eval()
+    return tokenizer, model
+
+
+class TransformersTextEngine:
+    name = "transformers-text"
+    version = "1.0.0"
+
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+
+    def generate(self, request: GenerationRequest) -> Artifact:
+        if request.kind != "copy":
+            raise EngineError(f"the transformers engine makes copy, not {request.kind!r}")
+        raw_path = request.params.get("model_path")
+        path = Path(str(raw_path)) if raw_path is not None else self.model_path
+        if path is None:
+            raise SpecError("transformers-text needs params['model_path'] (a local model folder)")
+        if not path.is_dir():
+            raise EngineError(f"model folder {path} does not exist")
+        prompt = request.params.get("prompt", request.texts.get("prompt"))
+        if not isinstance(prompt, str) or not prompt:
+            raise SpecError("transformers-text needs params['prompt'] or texts['prompt']")
+        max_new = request.params.get("max_new_tokens", 40)
+        if isinstance(max_new, bool) or not isinstance(max_new, int) or not 1 <= max_new <= 2048:
+            raise SpecError(f"max_new_tokens must be an integer in 1..2048, not {max_new!r}")
+        try:
+            import torch
+        except ImportError as exc:
+            raise EngineError(
+                "the transformers engine needs torch and transformers",
+                hint="pip install 'mintloom[transformers]'",
+            ) from exc
+        model_hash = weights_hash(path)
+        try:
+            tokenizer, model = _load(str(path.resolve()))
+            torch.manual_seed(request.seed)
+            inputs = tokenizer(prompt, return_tensors="pt")
+            pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+            with torch.no_grad():
+                output = model.generate(
+                    **inputs,
+                    do_sample=False,
+                    num_beams=1,
+                    max_new_tokens=max_new,
+                    pad_token_id=pad_id,
+                )
+            new_tokens = output[0][inputs["input_ids"].shape[1] :]
+            text = str(tokenizer.decode(new_tokens, skip_special_tokens=True))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise EngineError(f"generating with the model at {path} failed: {exc}") from exc
+        model_id = str(getattr(model.config, "_name_or_path", "") or path.name)
+        parameters: dict[str, ParamValue] = {
+            **request.params,
+            "model_path": str(path),
+            "max_new_tokens": max_new,
+            "decoding": "greedy",
+        }
+        return Artifact(
+            data=text.encode("utf-8"),
+            media_type="text/plain; charset=utf-8",
+            extension="txt",
+            engine=self.name,
+            engine_version=self.version,
+            seed=request.seed,
+            parameters=parameters,
+            model_id=model_id,
+            model_hash=model_hash,
+            digital_source_type="trainedAlgorithmicMedia",
+            tags={"engine": self.name, "locale": request.locale, "text": text, "model": model_id},
+        )

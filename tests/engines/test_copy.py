@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mintloom.engines.base import BrandStyle, GenerationRequest
+from mintloom.engines.copy import CopyEngine
+from mintloom.errors import EngineError, MintloomError, SpecError
+
+NBSP = "\xa0"
+
+
+def copy_request(
+    brand: BrandStyle, template: str, locale: str, **params: str | int | float | bool
+) -> GenerationRequest:
+    return GenerationRequest(
+        kind="copy", seed=1, locale=locale, brand=brand, params={"template": template, **params}
+    )
+
+
+def render(template: str, locale: str, **variables: object) -> str:
+    return CopyEngine().render(template, dict(variables), locale)
+
+
+def test_currency_per_locale() -> None:
+    assert render("{{ p | currency('EUR') }}", "de-DE", p=1234.5) == f"1.234,50{NBSP}€"
+    assert render("{{ p | currency('USD') }}", "en-US", p=1234.5) == "$1,234.50"
+    assert render("{{ p | currency('JPY') }}", "ja-JP", p=1234) == "￥1,234"
+    ar = render("{{ p | currency('EGP') }}", "ar-EG", p=1234.5)
+    assert "1,234.50" in ar and ("ج.م." in ar or "EGP" in ar)
+    # strings from a spreadsheet are numbers too
+    assert render("{{ p | currency('EUR') }}", "fr-FR", p="1234.5") == f"1{chr(0x202F)}234,50{NBSP}€"
+
+
+def test_number_percent_date() -> None:
+    assert render("{{ n | number }}", "de-DE", n=1234567) == "1.234.567"
+    assert render("{{ n | number(2) }}", "en-US", n=3.14159) == "3.14"
+    assert render("{{ s | percent }}", "de-DE", s=0.25) == f"25{NBSP}%"
+    assert render("{{ s | percent }}", "ja-JP", s=0.25) == "25%"
+    assert render("{{ d | date('long') }}", "de-DE", d="2025-12-31") == "31. Dezember 2025"
+    assert render("{{ d | date('long') }}", "ja-JP", d="2025-12-31") == "2025年12月31日"
+    assert "ديسمبر" in render("{{ d | date('long') }}", "ar-EG", d="2025-12-31")
+
+
+def test_generate_uses_texts_and_params(brand: BrandStyle) -> None:
+    req = GenerationRequest(
+        kind="copy",
+        seed=3,
+        locale="de-DE",
+        brand=brand,
+        texts={"name": "Anna"},
+        params={"template": "Hallo {{ name }}, nur {{ price | currency('EUR') }}!", "price": 19.99},
+    )
+    art = CopyEngine().generate(req)
+    assert art.data.decode("utf-8") == f"Hallo Anna, nur 19,99{NBSP}€!"
+    assert art.media_type.startswith("text/plain") and art.extension == "txt"
+    assert art.engine == "copy" and art.tags["locale"] == "de-DE"
+    assert CopyEngine().generate(req).data == art.data
+
+
+def test_missing_variable_is_named(brand: BrandStyle) -> None:
+    with pytest.raises(SpecError, match="first_name"):
+        CopyEngine().generate(copy_request(brand, "Hi {{ first_name }}", "en"))
+
+
+def test_missing_template_and_unknown_locale(brand: BrandStyle) -> None:
+    with pytest.raises(SpecError, match="template"):
+        CopyEngine().generate(GenerationRequest(kind="copy", seed=1, locale="en", brand=brand))
+    with pytest.raises(SpecError, match="locale"):
+        CopyEngine().generate(copy_request(brand, "x", "xx-QQ"))
+
+
+def test_sandbox_blocks_internals(brand: BrandStyle) -> None:
+    with pytest.raises(MintloomError):
+        CopyEngine().generate(copy_request(brand, "{{ ''.__class__.__mro__[1].__subclasses__() }}", "en"))
+
+
+def test_bad_filter_input(brand: BrandStyle) -> None:
+    with pytest.raises(EngineError, match="filter"):
+        CopyEngine().generate(copy_request(brand, "{{ p | currency('EUR') }}", "en", p="lots"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="{}%#"), max_size=60
+    )
+)
+def test_plain_text_passes_through(text: str) -> None:
+    # Jinja normalises line endings, so control characters are left out
+    assert render(text, "en-US") == text

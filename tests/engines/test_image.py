@@ -1,0 +1,279 @@
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mintloom.engines.base import BrandStyle, Format, GenerationRequest
+from mintloom.engines.fonts import load_font, script_for
+from mintloom.engines.image import (
+    FORMATS,
+    ImageCompositor,
+    Recipe,
+    contrast_ratio,
+    layout_class,
+    nearest_css_name,
+    relative_luminance,
+)
+from mintloom.engines.layout import Box, tokenize
+from mintloom.errors import EngineError, LayoutError
+
+EN = {
+    "headline": "Summer sale: everything you love, half the price",
+    "body": "Free delivery on orders over $50. Ends Sunday.",
+    "cta": "Shop now",
+}
+AR = {
+    "headline": "تخفيضات الصيف: كل ما تحبه بنصف السعر",
+    "body": "توصيل مجاني للطلبات فوق ٥٠ دولارًا. ينتهي العرض يوم الأحد.",
+    "cta": "تسوق الآن",
+}
+HE = {"headline": "מבצע קיץ: הכל בחצי מחיר", "body": "משלוח חינם בהזמנות מעל 200 ₪", "cta": "לקנייה"}
+JA = {
+    "headline": "夏のセール：お気に入りが半額に",
+    "body": "5,000円以上のご注文で送料無料。日曜日まで。",
+    "cta": "今すぐ購入",
+}
+ZH = {"headline": "夏季大促：心仪好物半价", "body": "满200元包邮，活动截至周日。", "cta": "立即购买"}
+KO = {"headline": "여름 세일: 좋아하는 모든 것을 반값에", "body": "5만원 이상 무료 배송", "cta": "지금 구매"}
+
+CASES = [("en-US", EN), ("ar-EG", AR), ("he-IL", HE), ("ja-JP", JA), ("zh-CN", ZH), ("ko-KR", KO)]
+
+
+def request(
+    brand: BrandStyle, fmt: Format, locale: str = "en-US", texts: dict[str, str] = EN, seed: int = 7
+) -> GenerationRequest:
+    return GenerationRequest(kind="image", seed=seed, locale=locale, brand=brand, format=fmt, texts=texts)
+
+
+def test_generate_is_deterministic(brand: BrandStyle) -> None:
+    eng = ImageCompositor()
+    req = request(brand, FORMATS["square"])
+    a, b = eng.generate(req), eng.generate(req)
+    assert a.data == b.data
+    assert a.data[:8] == b"\x89PNG\r\n\x1a\n"
+    # a second engine instance, too
+    assert ImageCompositor().generate(req).data == a.data
+    assert a.media_type == "image/png" and a.extension == "png"
+    assert a.engine == "compositor" and a.seed == 7
+    assert a.digital_source_type == "algorithmicMedia"
+
+
+def test_png_has_no_metadata_chunks(brand: BrandStyle) -> None:
+    data = ImageCompositor().generate(request(brand, FORMATS["leaderboard"])).data
+    pos, chunks = 8, []
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos + 4 : pos + 8])
+        pos += 12 + length
+    assert set(chunks) <= {b"IHDR", b"IDAT", b"IEND"}
+
+
+def test_different_seeds_differ(brand: BrandStyle) -> None:
+    eng = ImageCompositor()
+    a = eng.generate(request(brand, FORMATS["square"], seed=1))
+    b = eng.generate(request(brand, FORMATS["square"], seed=2))
+    assert a.data != b.data
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS.values()), ids=list(FORMATS))
+@pytest.mark.parametrize(("locale", "texts"), CASES, ids=[c[0] for c in CASES])
+def test_every_format_lays_text_inside_the_canvas(
+    brand: BrandStyle, fmt: Format, locale: str, texts: dict[str, str]
+) -> None:
+    eng = ImageCompositor()
+    comp = eng.compose(request(brand, fmt, locale, texts))
+    assert comp.image.size == (fmt.width, fmt.height)
+    canvas = Box(0, 0, fmt.width, fmt.height)
+    placed = {p.field: p for p in comp.texts}
+    assert set(placed) == {"headline", "body", "cta"}
+    for p in comp.texts:
+        assert canvas.contains(p.ink), (p.field, p.ink)
+        if p.field != "cta":
+            assert p.region.contains(p.ink), (p.field, p.region, p.ink)
+    assert comp.button is not None
+    assert comp.template.cta.contains(comp.button)
+    assert comp.button.contains(placed["cta"].ink)
+    # fields never overlap each other or the logo
+    boxes = [p.ink for p in comp.texts] + ([comp.logo] if comp.logo else [])
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert not a.intersects(b), (a, b)
+    # text is legible: WCAG AA large-text contrast at least
+    for p in comp.texts:
+        assert p.size >= 9
+
+
+def test_artifact_tags(brand: BrandStyle) -> None:
+    art = ImageCompositor().generate(request(brand, FORMATS["link"], "de-DE"))
+    tags = art.tags
+    assert tags["dimensions"] == {"width": 1200, "height": 628}
+    assert tags["locale"] == "de-DE"
+    assert tags["engine"] == "compositor"
+    assert tags["text"] == EN
+    colors = tags["colors"]
+    assert isinstance(colors, list) and 1 <= len(colors) <= 4
+    for c in colors:
+        assert isinstance(c["name"], str) and c["hex"].startswith("#") and len(c["hex"]) == 7
+    assert art.parameters["layout"] == "landscape"
+    img = Image.open(io.BytesIO(art.data))
+    assert img.size == (1200, 628) and img.mode == "RGB"
+
+
+def test_derive_reflows_the_same_design(brand: BrandStyle) -> None:
+    eng = ImageCompositor()
+    req = request(brand, FORMATS["square"], seed=42)
+    base = eng.generate(req)
+    for name in ("story", "leaderboard", "skyscraper"):
+        variant = eng.derive(req, FORMATS[name])
+        assert variant.tags["recipe"] == base.tags["recipe"]  # same palette roles, angle, shapes
+        img = Image.open(io.BytesIO(variant.data))
+        assert img.size == (FORMATS[name].width, FORMATS[name].height)
+        assert variant.tags["layout"] == layout_class(img.width, img.height)
+        assert variant.tags["text"] == base.tags["text"]
+    other = eng.generate(request(brand, FORMATS["square"], seed=43))
+    assert other.tags["recipe"] != base.tags["recipe"]
+
+
+def test_recipe_depends_on_seed_and_palette_only() -> None:
+    a = Recipe.from_seed(5, ("#112233", "#445566", "#778899"))
+    b = Recipe.from_seed(5, ("#112233", "#445566", "#778899"))
+    assert a.summary() == b.summary() and np.array_equal(a.noise, b.noise)
+    assert Recipe.from_seed(6, ("#112233", "#445566", "#778899")).summary() != a.summary()
+
+
+def test_layout_error_names_the_field(brand: BrandStyle) -> None:
+    long = " ".join(["Unbelievable"] * 120)
+    with pytest.raises(LayoutError, match="'headline'") as exc:
+        ImageCompositor().generate(request(brand, FORMATS["leaderboard"], texts={**EN, "headline": long}))
+    assert "728x90" in str(exc.value)
+    with pytest.raises(LayoutError, match="'cta'"):
+        ImageCompositor().generate(
+            request(
+                brand, FORMATS["skyscraper"], texts={**EN, "cta": "Click here to claim your discount today"}
+            )
+        )
+    with pytest.raises(LayoutError, match="'body'"):
+        ImageCompositor().generate(
+            request(brand, FORMATS["medium-rectangle"], texts={**EN, "body": "Words " * 400})
+        )
+
+
+def test_wrong_kind_and_tiny_format(brand: BrandStyle) -> None:
+    with pytest.raises(EngineError):
+        ImageCompositor().generate(GenerationRequest(kind="copy", seed=1, locale="en", brand=brand, texts=EN))
+    with pytest.raises(EngineError, match="too small"):
+        ImageCompositor().generate(request(brand, Format(name="tiny", width=20, height=20)))
+
+
+def _text_pixels(brand: BrandStyle, locale: str, texts: dict[str, str], field: str) -> np.ndarray:
+    comp = ImageCompositor().compose(request(brand, FORMATS["square"], locale, texts))
+    ink = next(p.ink for p in comp.texts if p.field == field)
+    return np.asarray(comp.image.crop((ink.x0, ink.y0, ink.x1, ink.y1)).convert("L"), dtype=np.int16)
+
+
+@pytest.mark.parametrize(("locale", "texts"), CASES[1:], ids=[c[0] for c in CASES[1:]])
+def test_complex_scripts_render_real_glyphs(brand: BrandStyle, locale: str, texts: dict[str, str]) -> None:
+    # the headline area is not blank: strong light/dark structure from glyphs
+    crop = _text_pixels(brand, locale, texts, "headline")
+    assert crop.size > 0 and crop.std() > 20
+    # and none of the characters is tofu: each glyph differs from the font's .notdef
+    script = script_for(texts["headline"], locale)
+    font = load_font(script, "bold", 48)
+
+    def glyph(ch: str) -> bytes:
+        im = Image.new("L", (96, 96))
+        ImageDraw.Draw(im).text((16, 16), ch, font=font, fill=255)
+        return im.tobytes()
+
+    notdef = glyph("\U000f0000")  # an unassigned private-use code point renders as .notdef
+    blank = glyph(" ")
+    for ch in sorted(set(texts["headline"]) - {" "}):
+        drawn = glyph(ch)
+        assert drawn != notdef, (locale, ch)
+        assert drawn != blank, (locale, ch)
+
+
+def test_rtl_text_is_right_aligned_and_shaped(brand: BrandStyle) -> None:
+    comp = ImageCompositor().compose(request(brand, FORMATS["square"], "ar-EG", AR))
+    head = next(p for p in comp.texts if p.field == "headline")
+    # start-aligned layouts hug the right edge in RTL
+    assert head.region.x1 - head.ink.x1 <= 4
+    assert head.region.x1 > comp.image.width // 2
+    # shaping: joined Arabic is narrower than the same letters in isolated forms
+    font = load_font("arabic", "bold", 40)
+    word = "تخفيضات"
+    joined = font.getlength(word, direction="rtl", language="ar")
+    isolated = sum(font.getlength(c, direction="rtl", language="ar") for c in word)
+    assert joined < isolated
+    # bidi: the first logical character is drawn at the right end
+    first = font.getmask("ت").getbbox()
+    assert first is not None
+
+
+def test_rtl_mirrors_the_layout(brand: BrandStyle) -> None:
+    ltr = ImageCompositor().compose(request(brand, FORMATS["link"], "en", EN))
+    rtl = ImageCompositor().compose(request(brand, FORMATS["link"], "he-IL", HE))
+    assert ltr.template.text.x0 == 1200 - rtl.template.text.x1
+    assert ltr.logo is not None and rtl.logo is not None
+    assert ltr.logo.x0 < 600 < rtl.logo.x1
+
+
+def test_cjk_wraps_by_character() -> None:
+    tokens = tokenize("夏のセール：お気に入り。")
+    assert [t.text for t in tokens][:4] == ["夏", "の", "セー", "ル："]  # 'ー' and '：' never start a line
+    # closing punctuation never starts a line
+    assert all(t.text[0] not in "。：、" for t in tokens)
+    latin = tokenize("Shop the summer sale")
+    assert [t.text for t in latin] == ["Shop", "the", "summer", "sale"]
+    assert [t.space_before for t in latin] == [False, True, True, True]
+    mixed = tokenize("Summer セール now")
+    assert [t.text for t in mixed] == ["Summer", "セー", "ル", "now"]
+
+
+def test_text_colour_contrasts_with_background(brand: BrandStyle) -> None:
+    for seed in range(6):
+        comp = ImageCompositor().compose(request(brand, FORMATS["square"], seed=seed))
+        for p in comp.texts:
+            if p.field == "cta":
+                continue
+            crop = comp.image.crop((p.region.x0, p.ink.y0, p.region.x1, p.ink.y1))
+            mean = tuple(int(v) for v in np.asarray(crop).reshape(-1, 3).mean(axis=0))
+            txt = tuple(int(p.colour[i : i + 2], 16) for i in (1, 3, 5))
+            ratio = contrast_ratio(relative_luminance(txt), relative_luminance(mean))  # type: ignore[arg-type]
+            assert ratio >= 3.0, (seed, p.field, p.colour, mean)
+
+
+def test_nearest_css_name() -> None:
+    assert nearest_css_name((255, 0, 0)) == "red"
+    assert nearest_css_name((250, 250, 250)) in {"snow", "whitesmoke", "white", "ghostwhite", "seashell"}
+    assert nearest_css_name((11, 61, 145)) in {
+        "darkslateblue",
+        "midnightblue",
+        "navy",
+        "darkblue",
+        "royalblue",
+    }
+
+
+def test_logo_is_placed_and_bad_logo_rejected(brand: BrandStyle) -> None:
+    comp = ImageCompositor().compose(request(brand, FORMATS["square"]))
+    assert comp.logo is not None and comp.template.logo.contains(comp.logo)
+    bad = brand.model_copy(update={"logo_png": b"not a png"})
+    with pytest.raises(EngineError, match="logo"):
+        ImageCompositor().generate(request(bad, FORMATS["square"]))
+
+
+def test_hashes_are_stable_across_formats(brand: BrandStyle) -> None:
+    eng = ImageCompositor()
+    digests = {
+        name: hashlib.sha256(eng.generate(request(brand, f)).data).hexdigest() for name, f in FORMATS.items()
+    }
+    again = {
+        name: hashlib.sha256(eng.generate(request(brand, f)).data).hexdigest() for name, f in FORMATS.items()
+    }
+    assert digests == again
+    assert len(set(digests.values())) == len(FORMATS)

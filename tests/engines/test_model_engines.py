@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from mintloom.engines.base import BrandStyle, GenerationRequest, engine_registry
+from mintloom.engines.openai_compat import OpenAICompatEngine
+from mintloom.engines.transformers_text import TransformersTextEngine, weights_hash
+from mintloom.errors import EngineError, SpecError
+
+
+class _Handler(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, object]]] = []
+    headers_seen: ClassVar[list[str]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append({"path": self.path, "body": body})
+        type(self).headers_seen.append(self.headers.get("Authorization", ""))
+        if type(self).status != 200:
+            self.send_response(type(self).status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "nope"}')
+            return
+        answer = {
+            "id": "chatcmpl-1",
+            "model": body["model"] + "-served",
+            "system_fingerprint": "fp_test",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "  Sommerschlussverkauf!  "}}
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 3},
+        }
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    _Handler.received = []
+    _Handler.headers_seen = []
+    _Handler.status = 200
+    httpd = HTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_openai_compat_client(server: str, brand: BrandStyle) -> None:
+    pytest.importorskip("httpx")
+    req = GenerationRequest(
+        kind="copy",
+        seed=99,
+        locale="de-DE",
+        brand=brand,
+        texts={"product": "Sandalen"},
+        params={
+            "template": "Schreibe eine Headline für {{ product }}",
+            "model": "tiny",
+            "api_key": "sk-test",
+        },
+    )
+    art = OpenAICompatEngine(base_url=server).generate(req)
+    assert art.data == b"Sommerschlussverkauf!"
+    assert art.model_id == "tiny-served" and art.model_hash == "fp_test"
+    assert art.digital_source_type == "trainedAlgorithmicMedia"
+    assert "api_key" not in art.parameters and art.parameters["temperature"] == 0
+    sent = _Handler.received[0]
+    assert sent["path"] == "/v1/chat/completions"
+    body = sent["body"]
+    assert isinstance(body, dict)
+    assert body["temperature"] == 0 and body["seed"] == 99 and body["model"] == "tiny"
+    assert body["messages"][-1]["content"] == "Schreibe eine Headline für Sandalen"
+    assert _Handler.headers_seen[0] == "Bearer sk-test"
+
+
+def test_openai_compat_errors(server: str, brand: BrandStyle) -> None:
+    pytest.importorskip("httpx")
+    req = GenerationRequest(
+        kind="copy", seed=1, locale="en", brand=brand, params={"prompt": "hi", "model": "m"}
+    )
+    _Handler.status = 500
+    with pytest.raises(EngineError, match="500"):
+        OpenAICompatEngine(base_url=server).generate(req)
+    with pytest.raises(SpecError):
+        OpenAICompatEngine().generate(req)  # no base_url
+    with pytest.raises(EngineError, match="failed"):
+        OpenAICompatEngine(base_url="http://127.0.0.1:9/v1", timeout=2).generate(req)
+
+
+def test_registry_has_the_builtins() -> None:
+    reg = engine_registry()
+    assert {"compositor", "copy", "soundlogo", "openai-compat", "transformers-text"} <= set(reg)
+    for name, engine in reg.items():
+        assert engine.name == name and engine.version
+
+
+def test_weights_hash(tmp_path: Path) -> None:
+    (tmp_path / "model.safetensors").write_bytes(b"abc")
+    (tmp_path / "config.json").write_text("{}")
+    h = weights_hash(tmp_path)
+    (tmp_path / "config.json").write_text('{"x": 1}')
+    assert weights_hash(tmp_path) == h  # config is not weights
+    (tmp_path / "model.safetensors").write_bytes(b"abd")
+    assert weights_hash(tmp_path) != h
+    with pytest.raises(EngineError, match="does not exist"):
+        weights_hash(tmp_path / "nowhere")
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(EngineError, match="no weights"):
+        weights_hash(tmp_path)
+
+
+def test_transformers_tiny_gpt2(tmp_path: Path, brand: BrandStyle) -> None:
+    pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    tokenizers = pytest.importorskip("tokenizers")
+    import torch
+
+    words = [
+        "<unk>",
+        "<eos>",
+        "summer",
+        "sale",
+        "now",
+        "shop",
+        "the",
+        "best",
+        "deals",
+        "today",
+        "half",
+        "price",
+    ]
+    vocab = {w: i for i, w in enumerate(words)}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=len(words), n_positions=64, n_embd=32, n_layer=1, n_head=2, eos_token_id=1, bos_token_id=1
+    )
+    model = transformers.GPT2LMHeadModel(config)
+    folder = tmp_path / "tiny-gpt2"
+    model.save_pretrained(folder)
+    fast.save_pretrained(folder)
+
+    req = GenerationRequest(
+        kind="copy",
+        seed=7,
+        locale="en",
+        brand=brand,
+        params={"model_path": str(folder), "prompt": "summer sale", "max_new_tokens": 8},
+    )
+    a = TransformersTextEngine().generate(req)
+    b = TransformersTextEngine().generate(req)
+    assert a.data == b.data
+    assert a.model_hash == weights_hash(folder) and len(a.model_hash or "") == 64
+    assert a.digital_source_type == "trainedAlgorithmicMedia" and a.model_id
+    assert set(a.data.decode().split()) <= set(words)
