@@ -12,6 +12,7 @@ from mintloom import __version__
 from mintloom.cli import chain as chain_cli
 from mintloom.cli import keys as keys_cli
 from mintloom.cli import node as node_cli
+from mintloom.cli import run as run_cli
 from mintloom.cli.console import console, err_console
 from mintloom.cli.doctor import doctor
 from mintloom.errors import MintloomError
@@ -30,6 +31,8 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(chain_cli.app, name="chain")
 app.command()(chain_cli.deploy)
 app.command()(chain_cli.anchor)
+app.command()(run_cli.run)
+app.command()(run_cli.plan)
 app.command()(doctor)
 
 

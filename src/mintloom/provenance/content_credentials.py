@@ -32,6 +32,13 @@ GENERATION_LABEL = "mintloom.generation"
 TRAINING_LABEL = "cawg.training-mining"
 TEXT_BINDING_LABEL = "mintloom.text-carrier"
 SIDECAR_MEDIA_TYPES = frozenset({"text/plain", "text/markdown", "application/json"})
+
+
+def base_media_type(media_type: str) -> str:
+    """``text/plain; charset=utf-8`` → ``text/plain``."""
+    return media_type.split(";", 1)[0].strip().lower()
+
+
 _EMBED_MEDIA_TYPES = {
     "image/png": "image/png",
     "image/jpeg": "image/jpeg",
@@ -75,7 +82,13 @@ def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
         }
         return {"label": "c2pa.actions", "data": {"actions": [created]}}
     opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}
-    derived = {"action": record.action, "softwareAgent": agent, "digitalSourceType": str(record.source_type)}
+    derived: dict[str, Any] = {"action": record.action, "softwareAgent": agent,
+                               "digitalSourceType": str(record.source_type)}  # fmt: skip
+    if record.action == "c2pa.translated":
+        derived["parameters"] = {
+            "sourceLanguage": record.source_locale or "und",
+            "targetLanguage": record.locale,
+        }
     return {"label": "c2pa.actions", "data": {"actions": [opened, derived]}}
 
 
@@ -108,6 +121,7 @@ class C2paAssetSigner:
         title: str,
         parent: Parent | None = None,
     ) -> SignedAsset:
+        media_type = base_media_type(media_type)
         sidecar = media_type in SIDECAR_MEDIA_TYPES
         if not sidecar and not embeds(media_type):
             raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
@@ -134,10 +148,12 @@ class C2paAssetSigner:
                 builder.set_no_embed()
             if parent is not None:
                 ingredient = {"title": parent.title, "relationship": "parentOf", "label": "parent"}
-                is_text = parent.media_type in SIDECAR_MEDIA_TYPES
+                is_text = base_media_type(parent.media_type) in SIDECAR_MEDIA_TYPES
                 parent_source = text_carrier(parent.data) if is_text else parent.data
                 builder.add_ingredient(
-                    ingredient, _ingredient_format(parent.media_type), io.BytesIO(parent_source)
+                    ingredient,
+                    _ingredient_format(base_media_type(parent.media_type)),
+                    io.BytesIO(parent_source),
                 )
             out = io.BytesIO()
             manifest_bytes = builder.sign(self._c2pa_signer(), fmt, io.BytesIO(source), out)
@@ -219,6 +235,7 @@ def read_credentials(
 
     Never raises for bad input: a file that cannot be parsed yields a report with ``error`` set.
     """
+    media_type = base_media_type(media_type)
     is_text = media_type in SIDECAR_MEDIA_TYPES
     if is_text and sidecar is None:
         return CredentialReport(present=False, error="text assets carry their credential in a .c2pa sidecar")

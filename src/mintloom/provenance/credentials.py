@@ -47,6 +47,8 @@ class GenerationRecord(BaseModel):
         pattern="^[0-9a-f]{64}$", description="salted sha-256 of the audience segment, never the segment"
     )
     locale: str
+    source_locale: str | None = None
+    """For ``c2pa.translated``: the locale of the parent it was translated from."""
     format: str | None = None
     action: DerivationAction = "c2pa.created"
     source_type: DigitalSourceType = DigitalSourceType.ALGORITHMIC

@@ -15,10 +15,11 @@ import base64
 import hashlib
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, insert, select, update
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import LogError
 from mintloom.provenance.cid import parse_cid
@@ -168,11 +169,15 @@ class TransparencyLog:
     def index_of(self, cid: str) -> int | None:
         return self._index.get(cid)
 
-    def append_batch(self, entries: Sequence[tuple[str, bytes]]) -> list[int]:
+    def append_batch(
+        self, entries: Sequence[tuple[str, bytes]], *, session: Session | None = None
+    ) -> list[int]:
         """Append (CID, manifest hash) entries in one transaction; returns their leaf indices.
 
         An entry whose CID is already in the log keeps its original index (appending is
-        idempotent, so a resumed run never logs an asset twice)."""
+        idempotent, so a resumed run never logs an asset twice). With ``session`` the leaves are
+        written in the caller's transaction (with the catalog rows of the same assets); if that
+        transaction is rolled back the caller must :meth:`reload`."""
         new: list[tuple[str, bytes, bytes]] = []
         seen: dict[str, int] = {}
         result: list[int] = []
@@ -195,14 +200,21 @@ class TransparencyLog:
             {"index": start + i, "cid": cid, "manifest_hash": mh, "leaf_hash": lh}
             for i, (cid, mh, lh) in enumerate(new)
         ]
-        with self.db.session() as s:
-            stored = s.scalar(select(LogLeaf.index).order_by(LogLeaf.index.desc()).limit(1))
-            if (stored if stored is not None else -1) != start - 1:
-                raise LogError("the log was appended to by another process; reload and retry")
-            s.execute(insert(LogLeaf), rows)
+        if session is not None:
+            self._insert(session, start, rows)
+        else:
+            with self.db.session() as s:
+                self._insert(s, start, rows)
         self._tree.extend_hashes(lh for _, _, lh in new)
         self._index.update(seen)
         return result
+
+    @staticmethod
+    def _insert(s: Session, start: int, rows: list[dict[str, Any]]) -> None:
+        stored = s.scalar(select(LogLeaf.index).order_by(LogLeaf.index.desc()).limit(1))
+        if (stored if stored is not None else -1) != start - 1:
+            raise LogError("the log was appended to by another process; reload and retry")
+        s.execute(insert(LogLeaf), rows)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self, signer: Signer, timestamp: int | None = None) -> SignedCheckpoint:

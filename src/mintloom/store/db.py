@@ -20,7 +20,11 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from mintloom.errors import CatalogError
 
 # Modules that declare tables on Base. Each subsystem adds its own module here.
-TABLE_MODULES: tuple[str, ...] = ("mintloom.provenance.log", "mintloom.ledger.journal")
+TABLE_MODULES: tuple[str, ...] = (
+    "mintloom.provenance.log",
+    "mintloom.ledger.journal",
+    "mintloom.store.catalog",
+)
 
 
 class Base(DeclarativeBase):

@@ -1,0 +1,129 @@
+"""Executors: where generation jobs run. A small Protocol so a Ray or queue executor fits later.
+
+Workers only *generate* (the expensive, embarrassingly parallel part) and fingerprint images;
+signing, logging and cataloguing happen in the calling process, which owns the keys and the
+database transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from functools import cache
+from typing import Protocol, TypeVar
+
+from mintloom.campaign.plan import Job
+from mintloom.engines.base import Artifact, Engine
+from mintloom.errors import ExecutionError, MintloomError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A finished job: its artifact, or the error that stopped it."""
+
+    job_key: str
+    artifact: Artifact | None
+    fingerprints: tuple[tuple[int, int], ...] = ()
+    """(pHash, dHash) of the image and of its registration views (light crops), for soft binding."""
+    error: str | None = None
+    error_type: str | None = None
+
+
+class Executor(Protocol):
+    workers: int
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """Apply ``fn`` to every item, yielding results as they finish."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SerialExecutor:
+    """Runs jobs in the calling process (tests, debugging, one worker)."""
+
+    workers = 1
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        for item in items:
+            yield fn(item)
+
+    def close(self) -> None:
+        return None
+
+
+class ProcessExecutor:
+    """A local process pool with a bounded number of jobs in flight (memory stays flat)."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or max(1, (os.cpu_count() or 1))
+        self._pool: ProcessPoolExecutor | None = None
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+        pool = self._pool
+        it = iter(items)
+        in_flight: set[Future[R]] = set()
+        limit = self.workers * 4
+        try:
+            for item in it:
+                in_flight.add(pool.submit(fn, item))
+                if len(in_flight) >= limit:
+                    done, in_flight = _wait_some(in_flight)
+                    for f in done:
+                        yield f.result()
+            while in_flight:
+                done, in_flight = _wait_some(in_flight)
+                for f in done:
+                    yield f.result()
+        finally:
+            for f in in_flight:
+                f.cancel()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _wait_some(futures: set[Future[R]]) -> tuple[set[Future[R]], set[Future[R]]]:
+    done, rest = wait(futures, return_when=FIRST_COMPLETED)
+    return set(done), set(rest)
+
+
+def make_executor(workers: int) -> Executor:
+    if workers < 1:
+        raise ExecutionError("--workers must be at least 1")
+    return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
+
+
+@cache
+def _engines() -> dict[str, Engine]:
+    """The engine registry, built once per worker process."""
+    from mintloom.engines.base import engine_registry
+
+    return engine_registry()
+
+
+def generate_job(job: Job) -> Generated:
+    """Worker entry point: run the job's engine and fingerprint image output. Errors are
+    returned, not raised, so the parent can name the job that failed."""
+    try:
+        engine = _engines().get(job.engine)
+        if engine is None:
+            raise ExecutionError(f"no engine named {job.engine!r}")
+        artifact = engine.generate(job.request)
+        fps: tuple[tuple[int, int], ...] = ()
+        if job.kind == "image":
+            from mintloom.verify.fingerprint import registration_fingerprints
+
+            fps = tuple((fp.phash, fp.dhash) for fp in registration_fingerprints(artifact.data))
+        return Generated(job.key, artifact, fps)
+    except MintloomError as exc:
+        return Generated(job.key, None, error=exc.message, error_type=type(exc).__name__)

@@ -1,0 +1,325 @@
+"""Run a campaign: plan → generate (executor) → sign (C2PA) → store + log → checkpoint.
+
+Finished assets are committed in batches; each batch writes its blobs first (content-addressed,
+so a crash leaves at most unreferenced blobs), then the catalog rows, the lineage edges, the
+finished jobs and the transparency-log leaves in one database transaction. A crash or an error
+therefore never leaves a half-written asset, and re-running the same spec resumes: jobs whose
+key is finished are skipped. At the end the log gets a signed checkpoint and every new asset a
+receipt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
+from mintloom.campaign.plan import Job, Plan, ordered, plan_campaign
+from mintloom.campaign.spec import LoadedSpec
+from mintloom.engines.base import Engine, engine_registry
+from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
+from mintloom.provenance.cid import cid_for
+from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord, Parent, SignedAsset
+from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow, JobRow, LineageEdge, to_signed64
+from mintloom.studio import Studio
+
+Progress = Callable[[str, int, int], None]
+"""(stage, done, total) callback; the CLI turns it into a progress bar."""
+
+Gate = Callable[[Plan], None]
+"""Checked before anything is generated; raises to refuse the run (licence gate)."""
+
+
+@dataclass
+class RunSummary:
+    campaign: str
+    planned: int
+    skipped: int
+    generated: dict[str, int] = field(default_factory=dict)
+    log_size: int = 0
+    checkpoint_size: int = 0
+    out_dir: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def new_assets(self) -> int:
+        return sum(self.generated.values())
+
+
+@dataclass
+class _Signed:
+    job: Job
+    gen: Generated
+    signed: SignedAsset
+    cid: str
+
+
+class _Batch:
+    def __init__(self) -> None:
+        self.items: list[_Signed] = []
+
+
+def segment_commitment(salt: bytes, segment: str | None) -> str:
+    """Salted hash of the audience segment: links assets of one segment without revealing it."""
+    return hashlib.sha256(salt + (segment or "").encode()).hexdigest()
+
+
+class CampaignRunner:
+    def __init__(
+        self,
+        studio: Studio,
+        loaded: LoadedSpec,
+        *,
+        workers: int = 1,
+        batch_size: int = 64,
+        progress: Progress | None = None,
+        gate: Gate | None = None,
+        executor: Executor | None = None,
+        engines: dict[str, Engine] | None = None,
+    ) -> None:
+        self.studio = studio
+        self.loaded = loaded
+        self.spec = loaded.spec
+        self.workers = workers
+        self.batch_size = batch_size
+        self.progress = progress or (lambda _s, _d, _t: None)
+        self.gate = gate
+        self._executor = executor
+        self.engines = engines or engine_registry()
+        self.catalog = Catalog(studio.db)
+        self.blobs = LocalBlobStore(studio.workspace.blobs_dir)
+        self.out_dir = studio.workspace.out_dir / self.spec.campaign
+        self._cid_of: dict[str, str] = {}
+        self._jobs: dict[str, Job] = {}
+
+    def plan(self) -> Plan:
+        return plan_campaign(self.loaded, self.engines)
+
+    def run(self) -> RunSummary:
+        t0 = time.perf_counter()
+        plan = self.plan()
+        if self.gate is not None:
+            self.gate(plan)
+        studio = self.studio
+        signer = studio.asset_signer  # fails early (wrong password) before any work
+        existing = self.catalog.campaign(self.spec.campaign)
+        salt = existing.salt if existing is not None else os.urandom(32)
+        self.catalog.ensure_campaign(self.spec.campaign, self.loaded.spec_hash, salt)
+        done = self.catalog.done_jobs(self.spec.campaign)
+        self._cid_of = dict(done)
+        todo = list(ordered([j for j in plan.jobs if j.key not in done]))
+        summary = RunSummary(
+            self.spec.campaign, len(plan.jobs), len(plan.jobs) - len(todo), out_dir=self.out_dir
+        )
+        by_key = plan.by_key()
+        self._jobs = by_key
+        signed_parents: dict[str, tuple[bytes, str, str]] = {}  # job key -> (bytes, media type, cid)
+        waiting: dict[str, list[Generated]] = {}
+        batch = _Batch()
+        total = len(todo)
+        finished = 0
+        self.progress("generate", 0, total)
+
+        def parent_of(job: Job) -> tuple[bytes, str, str] | None:
+            if job.parent is None:
+                return None
+            if job.parent in signed_parents:
+                return signed_parents[job.parent]
+            cid = done.get(job.parent)
+            if cid is None:
+                return None
+            row = self.catalog.asset(cid)
+            if row is None:
+                raise CatalogError(f"finished job {job.parent} points at a missing asset {cid}")
+            hit = (self.blobs.get(cid), row.media_type, cid)
+            signed_parents[job.parent] = hit
+            return hit
+
+        def accept(gen: Generated) -> None:
+            nonlocal finished
+            job = by_key[gen.job_key]
+            parent = parent_of(job)
+            if job.parent is not None and parent is None:
+                waiting.setdefault(job.parent, []).append(gen)
+                return
+            item = self._sign(signer, job, gen, salt, parent)
+            signed_parents[job.key] = (item.signed.data, item.signed.media_type, item.cid)
+            self._cid_of[job.key] = item.cid
+            batch.items.append(item)
+            finished += 1
+            self.progress("generate", finished, total)
+            if len(batch.items) >= self.batch_size:
+                self._flush(batch, summary)
+            for child in waiting.pop(job.key, []):
+                accept(child)
+
+        executor = self._executor or make_executor(self.workers)
+        try:
+            for gen in executor.map_unordered(generate_job, todo):
+                if gen.error is not None:
+                    self._flush(batch, summary)
+                    job = by_key[gen.job_key]
+                    cls = LayoutError if gen.error_type == "LayoutError" else ExecutionError
+                    raise cls(
+                        f"job {job.title} ({job.kind}, segment {job.segment}, locale {job.locale}, "
+                        f"format {job.format}) failed: {gen.error}",
+                        hint="fix the spec and run again: finished assets are kept and skipped",
+                    )
+                accept(gen)
+            self._flush(batch, summary)
+        finally:
+            if self._executor is None:
+                executor.close()
+        if waiting:
+            missing = ", ".join(sorted(waiting))
+            raise ExecutionError(f"variants wait for parents that never finished: {missing}")
+
+        log = studio.log
+        log.reload()
+        summary.log_size = log.size
+        if log.size:
+            cp = log.checkpoint(studio.signer)
+            log.issue_receipts(cp)
+            summary.checkpoint_size = cp.size
+        summary.seconds = time.perf_counter() - t0
+        return summary
+
+    # -- steps ------------------------------------------------------------------------------------
+    def _sign(
+        self, signer: object, job: Job, gen: Generated, salt: bytes, parent: tuple[bytes, str, str] | None
+    ) -> _Signed:
+        art = gen.artifact
+        assert art is not None
+        lineage = self.spec.lineage
+        record = GenerationRecord(
+            engine=art.engine,
+            engine_version=art.engine_version,
+            model_id=art.model_id or lineage.model,
+            model_hash=art.model_hash,
+            dataset_ids=lineage.datasets,
+            template_hash=job.template_hash,
+            seed=art.seed,
+            parameters=dict(art.parameters),
+            campaign=self.spec.campaign,
+            segment_commitment=segment_commitment(salt, job.segment),
+            locale=job.locale or "und",
+            source_locale=self._source_locale(job),
+            format=job.format,
+            action=job.action,
+            source_type=DigitalSourceType.TRAINED_ALGORITHMIC
+            if art.digital_source_type == "trainedAlgorithmicMedia"
+            else DigitalSourceType.ALGORITHMIC,
+            ai_training=lineage.ai_training,
+            job_id=job.key,
+        )
+        par = None
+        if parent is not None:
+            par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
+        from mintloom.provenance.content_credentials import C2paAssetSigner
+
+        assert isinstance(signer, C2paAssetSigner)
+        signed = signer.sign(
+            art.data, art.media_type, record, title=f"{job.title}.{art.extension}", parent=par
+        )
+        return _Signed(job, gen, signed, cid_for(signed.data))
+
+    def _source_locale(self, job: Job) -> str | None:
+        if job.action != "c2pa.translated" or job.parent is None:
+            return None
+        parent = self._jobs.get(job.parent)
+        return None if parent is None else parent.locale
+
+    def _flush(self, batch: _Batch, summary: RunSummary) -> None:
+        if not batch.items:
+            return
+        items, batch.items = batch.items, []
+        sidecars: dict[str, str] = {}
+        for it in items:  # blobs first: content-addressed, harmless if the transaction fails
+            self.blobs.put(it.signed.data)
+            if it.signed.sidecar:
+                sidecars[it.cid] = self.blobs.put(it.signed.manifest)
+        log = self.studio.log
+        try:
+            with self.studio.db.session() as s:
+                indices = log.append_batch([(it.cid, it.signed.manifest_hash) for it in items], session=s)
+                assets: list[AssetRow] = []
+                jobs: list[JobRow] = []
+                edges: list[LineageEdge] = []
+                fps: list[FingerprintRow] = []
+                for it, idx in zip(items, indices, strict=True):
+                    assets.append(self._asset_row(it, idx, sidecars.get(it.cid)))
+                    fps.extend(FingerprintRow(cid=it.cid, phash=to_signed64(p), dhash=to_signed64(d))
+                               for p, d in it.gen.fingerprints)  # fmt: skip
+                    jobs.append(JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind,
+                                       segment=it.job.segment, locale=it.job.locale, format=it.job.format,
+                                       asset_cid=it.cid))  # fmt: skip
+                    if it.job.parent is not None:
+                        parent_cid = self._parent_cid(it.job.parent)
+                        edges.append(LineageEdge(parent_cid=parent_cid, child_cid=it.cid,
+                                                 relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
+                Catalog.add(s, assets, jobs, edges, fps)
+        except BaseException:
+            log.reload()  # the leaves were rolled back with the rows
+            raise
+        for it in items:
+            self._export(it, sidecars.get(it.cid) is not None)
+            summary.generated[it.job.kind] = summary.generated.get(it.job.kind, 0) + 1
+
+    def _parent_cid(self, parent_key: str) -> str:
+        cid = self._cid_of.get(parent_key)
+        if cid is None:
+            raise MintloomError(f"parent job {parent_key} has no asset")
+        return cid
+
+    def _asset_row(self, it: _Signed, leaf_index: int, sidecar_cid: str | None) -> AssetRow:
+        art, job = it.gen.artifact, it.job
+        assert art is not None
+        fmt = job.request.format
+        tags = {**art.tags, "kind": job.kind, "engine": art.engine}
+        return AssetRow(
+            cid=it.cid,
+            content_cid=cid_for(art.data),
+            campaign=self.spec.campaign,
+            job_key=job.key,
+            kind=job.kind,
+            media_type=art.media_type,
+            extension=art.extension,
+            sidecar_cid=sidecar_cid,
+            manifest_hash=it.signed.manifest_hash,
+            leaf_index=leaf_index,
+            segment=job.segment,
+            locale=job.locale,
+            format=job.format,
+            width=fmt.width if fmt and job.kind == "image" else None,
+            height=fmt.height if fmt and job.kind == "image" else None,
+            engine=art.engine,
+            engine_version=art.engine_version,
+            model_id=art.model_id,
+            seed=art.seed,
+            tags=json.dumps(tags, sort_keys=True, default=str),
+            path=f"{job.title}.{art.extension}",
+        )
+
+    def _export(self, it: _Signed, sidecar: bool) -> None:
+        art = it.gen.artifact
+        assert art is not None
+        target = self.out_dir / f"{it.job.title}.{art.extension}"
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(target.name + ".tmp")
+            tmp.write_bytes(it.signed.data)
+            tmp.replace(target)
+            if sidecar:
+                target.with_name(target.name + ".c2pa").write_bytes(it.signed.manifest)
+        except OSError as exc:
+            raise ExecutionError(f"cannot export {target}: {exc}") from exc
+
+
+def run_campaign(studio: Studio, loaded: LoadedSpec, **kw: object) -> RunSummary:
+    return CampaignRunner(studio, loaded, **kw).run()  # type: ignore[arg-type]

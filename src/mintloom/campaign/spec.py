@@ -1,0 +1,334 @@
+"""The campaign spec: a YAML file validated by pydantic, with errors that point at the line.
+
+A spec names the brand kit (palette, font, logo, tone, a message catalog per locale), the
+audience (CSV or JSON rows, one per segment), the locales (BCP 47), the formats (named screen
+sizes), copy templates (Jinja2, rendered sandboxed), the sound logo and the lineage (which
+registered datasets and model made it). Paths in the spec are relative to the spec file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mintloom.engines.base import BrandStyle, Format
+from mintloom.errors import SpecError
+
+# Named placements; any other format is given as {name, width, height}.
+STANDARD_FORMATS: dict[str, tuple[int, int]] = {
+    "square": (1080, 1080),
+    "story": (1080, 1920),
+    "landscape": (1200, 628),
+    "fullhd": (1920, 1080),
+    "medium-rectangle": (300, 250),
+    "leaderboard": (728, 90),
+    "skyscraper": (160, 600),
+}
+TEXT_FIELDS = ("headline", "body", "cta")
+_SEGMENT_KEYS = ("segment",)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BrandKit(_Model):
+    name: str = Field(min_length=1)
+    palette: tuple[str, ...] = Field(min_length=2)
+    font: str = "sans"
+    logo: Path | None = None
+    tone: str = "neutral"
+    messages: dict[str, dict[str, str]] = Field(min_length=1)
+    """Per locale, the message templates (headline, body, cta and any extra keys)."""
+
+    @field_validator("palette")
+    @classmethod
+    def _palette(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        return BrandStyle.model_validate({"palette": v}).palette
+
+
+class FormatSpec(_Model):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    width: int = Field(gt=0, le=8192)
+    height: int = Field(gt=0, le=8192)
+
+
+class CopySpec(_Model):
+    templates: dict[str, str] = Field(default_factory=dict)
+    """Named long-form copy templates; each renders one text asset per segment and locale."""
+
+
+class AudioSpec(_Model):
+    enabled: bool = True
+    format: Literal["wav", "flac"] = "wav"
+    seconds: float = Field(default=2.5, gt=0.5, le=10)
+
+
+class LineageSpec(_Model):
+    """What made the assets: ids of registered datasets and the model (see `mintloom dataset`)."""
+
+    datasets: tuple[str, ...] = ()
+    model: str | None = None
+    ai_training: Literal["allowed", "notAllowed", "constrained"] = "notAllowed"
+
+
+class ShareSpec(_Model):
+    role: Literal["brand", "artist", "data", "model", "other"]
+    account: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{40}$")
+    """The payee; for data/model roles it defaults to the curator/trainer recorded on chain."""
+    bps: int = Field(gt=0, le=10_000)
+
+
+_DEFAULT_TERMS: dict[str, str | int] = {
+    "image": "commercial-remix",
+    "copy": "commercial-use",
+    "audio": "commercial-use",
+}
+
+
+class GovernanceSpec(_Model):
+    terms: dict[str, str | int] = Field(default_factory=lambda: dict(_DEFAULT_TERMS))
+    """Per output kind (image, copy, audio), a license flavour name or a registered terms id."""
+    split: tuple[ShareSpec, ...] = ()
+
+    @field_validator("split")
+    @classmethod
+    def _sums(cls, v: tuple[ShareSpec, ...]) -> tuple[ShareSpec, ...]:
+        if v and sum(s.bps for s in v) != 10_000:
+            raise ValueError(f"split shares must add up to 10000 bps (100%), got {sum(s.bps for s in v)}")
+        return v
+
+
+class CampaignSpec(_Model):
+    campaign: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    seed: int = 0
+    brand: BrandKit
+    audience: Path | list[dict[str, Any]]
+    locales: tuple[str, ...] = Field(min_length=1)
+    formats: tuple[str | FormatSpec, ...] = Field(min_length=1)
+    master: str = "square"
+    copy_: CopySpec = Field(default_factory=CopySpec, alias="copy")
+    audio: AudioSpec = Field(default_factory=AudioSpec)
+    lineage: LineageSpec = Field(default_factory=LineageSpec)
+    governance: GovernanceSpec = Field(default_factory=GovernanceSpec)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("locales")
+    @classmethod
+    def _locales(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in v:
+            try:
+                Locale.parse(tag, sep="-")
+            except (UnknownLocaleError, ValueError) as exc:
+                raise ValueError(f"unknown locale {tag!r} (expected a BCP 47 tag such as en-US)") from exc
+        if len(set(v)) != len(v):
+            raise ValueError("locales are listed twice")
+        return v
+
+    @field_validator("formats")
+    @classmethod
+    def _formats(cls, v: tuple[str | FormatSpec, ...]) -> tuple[str | FormatSpec, ...]:
+        for f in v:
+            if isinstance(f, str) and f not in STANDARD_FORMATS:
+                known = ", ".join(STANDARD_FORMATS)
+                raise ValueError(f"unknown format {f!r}; use one of {known} or give {{name, width, height}}")
+        return v
+
+    @model_validator(mode="after")
+    def _catalog_complete(self) -> CampaignSpec:
+        for loc in self.locales:
+            msgs = self.brand.messages.get(loc)
+            if msgs is None:
+                raise ValueError(f"brand.messages has no entry for locale {loc!r}")
+            for key in TEXT_FIELDS:
+                if not msgs.get(key):
+                    raise ValueError(f"brand.messages[{loc!r}] is missing the key {key!r}")
+        if self.master not in {f.name for f in self.resolved_formats()}:
+            raise ValueError(f"master format {self.master!r} is not among the formats")
+        return self
+
+    def resolved_formats(self) -> list[Format]:
+        out = []
+        for f in self.formats:
+            if isinstance(f, str):
+                w, h = STANDARD_FORMATS[f]
+                out.append(Format(name=f, width=w, height=h))
+            else:
+                out.append(Format(name=f.name, width=f.width, height=f.height))
+        return out
+
+
+class Segment(_Model):
+    """One audience row: a segment id and the variables its copy is personalised with."""
+
+    segment: str = Field(min_length=1, max_length=64)
+    row: int
+    variables: dict[str, str]
+
+
+class LoadedSpec(BaseModel):
+    """A validated spec with its inputs read: audience rows, logo bytes, content hash."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    spec: CampaignSpec
+    path: Path
+    segments: tuple[Segment, ...]
+    logo_png: bytes | None
+    spec_hash: str
+    """sha-256 over the spec text and every input file: changes when anything changes."""
+
+    def brand_style(self) -> BrandStyle:
+        b = self.spec.brand
+        return BrandStyle(palette=b.palette, font=b.font, logo_png=self.logo_png, tone=b.tone)
+
+
+# --- loading -----------------------------------------------------------------------------------
+def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its nearest existing ancestor)."""
+    line = None if node is None else node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            key = "copy" if part == "copy_" else part
+            nxt = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+            if nxt is None:
+                break
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _format_errors(exc: ValidationError, root: yaml.Node | None, path: Path) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and p.startswith(("str", "FormatSpec")))]
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(root, loc)
+        prefix = f"{path}:{line}" if line else str(path)
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        lines.append(f"{prefix}: {where}: {msg}")
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _read_audience(src: Path | list[dict[str, Any]], base: Path) -> tuple[list[dict[str, Any]], bytes, str]:
+    if isinstance(src, list):
+        return src, json.dumps(src, sort_keys=True).encode(), "audience"
+    p = src if src.is_absolute() else base / src
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read audience file {p}: {exc.strerror or exc}") from exc
+    if p.suffix.lower() == ".json":
+        try:
+            rows = json.loads(raw)
+        except ValueError as exc:
+            raise SpecError(f"{p}: not valid JSON: {exc}") from exc
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise SpecError(f"{p}: expected a JSON array of objects, one per audience segment")
+        return rows, raw, str(p)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{p}: not UTF-8 text") from exc
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header or any(not h.strip() for h in header):
+        raise SpecError(f"{p}: the first row must name every column (segment, name, offer, …)")
+    header = [h.strip() for h in header]
+    rows = []
+    for n, cells in enumerate(reader, start=2):
+        if not cells or all(not c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise SpecError(f"{p}:{n}: row has {len(cells)} fields, the header has {len(header)}")
+        rows.append(dict(zip(header, (c.strip() for c in cells), strict=True)))
+    return rows, raw, str(p)
+
+
+def _segments(rows: list[dict[str, Any]], where: str) -> tuple[Segment, ...]:
+    if not rows:
+        raise SpecError(f"{where}: the audience has no rows")
+    out: list[Segment] = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows, start=1):
+        seg = row.get("segment")
+        if not isinstance(seg, str) or not seg.strip():
+            raise SpecError(f"{where}: row {i}: the field 'segment' is missing or empty")
+        if seg in seen:
+            raise SpecError(f"{where}: row {i}: segment {seg!r} appears twice")
+        seen.add(seg)
+        bad = [k for k, v in row.items() if not isinstance(v, str | int | float) or isinstance(v, bool)]
+        if bad:
+            raise SpecError(f"{where}: row {i}: field {bad[0]!r} must be a string or a number")
+        try:
+            out.append(Segment(segment=seg, row=i, variables={str(k): str(v) for k, v in row.items()}))
+        except ValidationError as exc:
+            raise SpecError(f"{where}: row {i}: {exc.errors()[0]['msg']}") from exc
+    return tuple(out)
+
+
+def _read_logo(logo: Path | None, base: Path) -> tuple[bytes | None, bytes]:
+    if logo is None:
+        return None, b""
+    from PIL import Image, UnidentifiedImageError
+
+    p = logo if logo.is_absolute() else base / logo
+    try:
+        raw = p.read_bytes()
+        with Image.open(io.BytesIO(raw)) as im:
+            im.load()
+            buf = io.BytesIO()
+            im.convert("RGBA").save(buf, "PNG", compress_level=6)
+    except OSError as exc:
+        if isinstance(exc, UnidentifiedImageError):
+            raise SpecError(f"brand.logo: {p} is not an image Pillow can read") from exc
+        raise SpecError(f"brand.logo: cannot read {p}: {exc.strerror or exc}") from exc
+    return buf.getvalue(), raw
+
+
+def parse_spec(text: str, path: Path) -> CampaignSpec:
+    """Validate spec text; errors name the file, line and field."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        raise SpecError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a campaign spec is a YAML mapping (campaign:, brand:, audience:, …)")
+    try:
+        return CampaignSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(f"invalid campaign spec\n{_format_errors(exc, root, path)}") from exc
+
+
+def load_spec(path: Path) -> LoadedSpec:
+    """Read, validate and load a campaign spec with its audience and logo."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read campaign spec {path}: {exc}") from exc
+    spec = parse_spec(text, path)
+    base = path.parent
+    rows, audience_raw, where = _read_audience(spec.audience, base)
+    segments = _segments(rows, where)
+    logo_png, logo_raw = _read_logo(spec.brand.logo, base)
+    h = hashlib.sha256()
+    for part in (text.encode(), audience_raw, logo_raw):
+        h.update(hashlib.sha256(part).digest())
+    return LoadedSpec(spec=spec, path=path, segments=segments, logo_png=logo_png, spec_hash=h.hexdigest())

@@ -1,0 +1,70 @@
+"""`mintloom run campaign.yaml` and `mintloom plan campaign.yaml`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, TaskID
+from rich.table import Table
+
+from mintloom.cli.console import console, progress, studio
+
+
+@contextmanager
+def progress_callback() -> Iterator[object]:
+    """A (stage, done, total) callback drawing one Rich bar per stage."""
+    bars: dict[str, TaskID] = {}
+    with progress() as bar:
+
+        def update(stage: str, done: int, total: int, bar: Progress = bar) -> None:
+            if stage not in bars:
+                bars[stage] = bar.add_task(stage, total=total)
+            bar.update(bars[stage], completed=done, total=total)
+
+        yield update
+
+
+def plan(spec: Annotated[Path, typer.Argument(help="Campaign spec (YAML).")]) -> None:
+    """Show what a campaign would produce, without generating anything."""
+    from mintloom.campaign.plan import plan_campaign
+    from mintloom.campaign.spec import load_spec
+    from mintloom.engines.base import engine_registry
+
+    loaded = load_spec(spec)
+    p = plan_campaign(loaded, engine_registry())
+    t = Table("kind", "jobs", title=f"campaign {p.campaign}")
+    for kind in ("image", "copy", "audio"):
+        t.add_row(kind, str(p.count(kind)))
+    console.print(t)
+    console.print(f"{len(loaded.segments)} segments × {len(loaded.spec.locales)} locales × "
+                  f"{len(loaded.spec.formats)} formats")  # fmt: skip
+
+
+def run(
+    spec: Annotated[Path, typer.Argument(help="Campaign spec (YAML).")],
+    workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = None,
+    anchor: Annotated[bool, typer.Option(help="Anchor the log's checkpoint on chain afterwards.")] = False,
+) -> None:
+    """Generate, sign, log and catalogue every asset of a campaign (resumes where it stopped)."""
+    from mintloom.campaign.run import CampaignRunner
+    from mintloom.campaign.spec import load_spec
+
+    s = studio(password=True)
+    s.ensure_keys()
+    loaded = load_spec(spec)
+    n = workers or s.settings.engine.workers
+    with progress_callback() as cb:
+        summary = CampaignRunner(s, loaded, workers=n, progress=cb).run()  # type: ignore[arg-type]
+    made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new"
+    console.print(
+        f"[green]{summary.campaign}[/]: {summary.planned} planned, {summary.skipped} already done, "
+        f"made {made} in {summary.seconds:.1f}s; log size {summary.log_size}"
+    )
+    console.print(f"outputs in {summary.out_dir}")
+    if anchor:
+        r = s.anchor()
+        console.print(f"anchored checkpoint {r.size} in {r.tx_hash}")

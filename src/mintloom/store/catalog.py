@@ -1,0 +1,181 @@
+"""Catalog tables: campaigns, jobs, assets (with auto-tags and fingerprints) and lineage edges.
+
+Rows are written by the campaign runner in one transaction per batch together with the
+transparency-log leaves of the same assets, so the catalog never holds an asset that is not in
+the log, nor a finished job without its asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from mintloom.errors import CatalogError
+from mintloom.store.db import Base, Database
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CampaignRow(Base):
+    __tablename__ = "campaigns"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec_hash: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    """Secret salt of the segment commitments in manifests; never leaves the catalog."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    segment: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(35), nullable=True)
+    format: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    asset_cid: Mapped[str] = mapped_column(String(80), index=True)
+    finished_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class AssetRow(Base):
+    __tablename__ = "assets"
+    cid: Mapped[str] = mapped_column(String(80), primary_key=True)
+    """CID of the file as distributed (with its embedded manifest)."""
+    content_cid: Mapped[str] = mapped_column(String(80), index=True)
+    """CID of the engine output before signing: identical for identical specs and seeds."""
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"), index=True)
+    job_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    media_type: Mapped[str] = mapped_column(String(64))
+    extension: Mapped[str] = mapped_column(String(8))
+    sidecar_cid: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    manifest_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    segment: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    locale: Mapped[str | None] = mapped_column(String(35), nullable=True, index=True)
+    format: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    engine: Mapped[str] = mapped_column(String(64))
+    engine_version: Mapped[str] = mapped_column(String(32))
+    model_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    tags: Mapped[str] = mapped_column(Text, default="{}")
+    path: Mapped[str] = mapped_column(Text)
+    """Readable export path relative to the workspace's out/ folder."""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+    def tag_dict(self) -> dict[str, Any]:
+        value = json.loads(self.tags)
+        return value if isinstance(value, dict) else {}
+
+
+class FingerprintRow(Base):
+    """Perceptual fingerprints of an image asset: the image itself and its registration views."""
+
+    __tablename__ = "fingerprints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cid: Mapped[str] = mapped_column(ForeignKey("assets.cid"), index=True)
+    phash: Mapped[int] = mapped_column(BigInteger)
+    """Unsigned 64-bit hashes are stored two's-complement in signed BIGINT columns."""
+    dhash: Mapped[int] = mapped_column(BigInteger)
+
+
+class LineageEdge(Base):
+    __tablename__ = "lineage"
+    parent_cid: Mapped[str] = mapped_column(ForeignKey("assets.cid"), primary_key=True)
+    child_cid: Mapped[str] = mapped_column(ForeignKey("assets.cid"), primary_key=True)
+    relation: Mapped[str] = mapped_column(String(32))
+
+
+def to_signed64(value: int) -> int:
+    """Store a 64-bit unsigned hash in a signed BIGINT column."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def from_signed64(value: int) -> int:
+    return value + (1 << 64) if value < 0 else value
+
+
+class Catalog:
+    """Read access to the catalog (writes go through the campaign runner's batches)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def asset(self, cid: str) -> AssetRow | None:
+        with self.db.session() as s:
+            return s.get(AssetRow, cid)
+
+    def assets(self, campaign: str | None = None, *, kind: str | None = None) -> list[AssetRow]:
+        with self.db.session() as s:
+            q = select(AssetRow)
+            if campaign is not None:
+                q = q.where(AssetRow.campaign == campaign)
+            if kind is not None:
+                q = q.where(AssetRow.kind == kind)
+            return list(s.scalars(q.order_by(AssetRow.leaf_index)))
+
+    def parents(self, cid: str) -> list[tuple[str, str]]:
+        with self.db.session() as s:
+            rows = s.execute(
+                select(LineageEdge.parent_cid, LineageEdge.relation).where(LineageEdge.child_cid == cid)
+            )
+            return [(p, r) for p, r in rows]
+
+    def done_jobs(self, campaign: str) -> dict[str, str]:
+        """job key → asset CID for the campaign's finished jobs."""
+        with self.db.session() as s:
+            rows = s.execute(select(JobRow.key, JobRow.asset_cid).where(JobRow.campaign == campaign))
+            return {k: c for k, c in rows}
+
+    def campaign(self, name: str) -> CampaignRow | None:
+        with self.db.session() as s:
+            return s.get(CampaignRow, name)
+
+    def ensure_campaign(self, name: str, spec_hash: str, salt: bytes) -> CampaignRow:
+        with self.db.session() as s:
+            row = s.get(CampaignRow, name)
+            if row is None:
+                row = CampaignRow(name=name, spec_hash=spec_hash, salt=salt)
+                s.add(row)
+            else:
+                row.spec_hash = spec_hash
+                row.updated_at = _now()
+            s.flush()
+            return row
+
+    def fingerprints(self) -> list[tuple[str, int, int]]:
+        """(cid, phash, dhash) rows of every image asset, hashes as unsigned 64-bit ints."""
+        with self.db.session() as s:
+            rows = s.execute(select(FingerprintRow.cid, FingerprintRow.phash, FingerprintRow.dhash))
+            return [(c, from_signed64(p), from_signed64(d)) for c, p, d in rows]
+
+    @staticmethod
+    def add(
+        session: Session,
+        assets: list[AssetRow],
+        jobs: list[JobRow],
+        edges: list[LineageEdge],
+        fingerprints: list[FingerprintRow],
+    ) -> None:
+        try:
+            session.add_all(assets)
+            session.flush()
+            session.add_all(fingerprints)
+            session.add_all(edges)
+            session.add_all(jobs)
+            session.flush()
+        except Exception as exc:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if isinstance(exc, SQLAlchemyError):
+                raise CatalogError(f"cannot write {len(assets)} assets to the catalog: {exc}") from exc
+            raise

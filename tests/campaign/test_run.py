@@ -1,0 +1,141 @@
+"""Running a campaign end to end: determinism, resume, credentials, atomic batches."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.spec import load_spec
+from mintloom.errors import LayoutError
+from mintloom.provenance.content_credentials import read_credentials
+from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow, JobRow, LineageEdge
+from mintloom.studio import Studio
+from mintloom.workspace import Workspace
+from tests.conftest import PASSWORD
+
+from .conftest import SPEC, write_campaign
+
+
+def run(studio: Studio, spec_path: Path, **kw: object) -> CampaignRunner:
+    runner = CampaignRunner(studio, load_spec(spec_path), batch_size=5, **kw)  # type: ignore[arg-type]
+    runner.run()
+    return runner
+
+
+def counts(studio: Studio) -> tuple[int, int, int, int]:
+    with studio.db.session() as s:
+        return (
+            s.scalar(select(func.count()).select_from(AssetRow)) or 0,
+            s.scalar(select(func.count()).select_from(JobRow)) or 0,
+            s.scalar(select(func.count()).select_from(LineageEdge)) or 0,
+            studio.log.size,
+        )
+
+
+def test_campaign_renders_every_variant_with_valid_credentials(studio: Studio, spec_path: Path) -> None:
+    runner = CampaignRunner(studio, load_spec(spec_path), batch_size=5)
+    summary = runner.run()
+    # 2 segments × 2 locales × 3 formats images, 2 × 2 copy, 1 sound logo
+    assert summary.generated == {"image": 12, "copy": 4, "audio": 1}
+    assert counts(studio) == (17, 17, 8 + 2, 17)  # 8 resized + 2 translated edges
+    assert summary.checkpoint_size == 17
+
+    blobs, catalog = LocalBlobStore(studio.workspace.blobs_dir), Catalog(studio.db)
+    anchors = studio.keys.trust_anchor_pem()
+    for row in catalog.assets("tiny"):
+        data = blobs.get(row.cid)
+        sidecar = blobs.get(row.sidecar_cid) if row.sidecar_cid else None
+        cred = read_credentials(data, row.media_type, trust_anchors_pem=anchors, sidecar=sidecar)
+        assert cred.trusted and cred.hash_binding_valid, (row.path, cred.failures)
+        assert cred.generation is not None and cred.generation.campaign == "tiny"
+        assert cred.generation.segment_commitment != row.segment  # a salted hash, never the segment
+        assert cred.manifest_hash == row.manifest_hash.hex()
+        parents = catalog.parents(row.cid)
+        if row.kind == "image" and row.format != "square":
+            assert parents and parents[0][1] == "resized" and "c2pa.resized" in cred.actions
+            assert [i.relationship for i in cred.ingredients] == ["parentOf"] and cred.ingredients[0].valid
+        if row.kind == "image" and row.format == "square" and row.locale == "ar-EG":
+            assert parents[0][1] == "translated" and "c2pa.translated" in cred.actions
+        receipt = studio.log.receipt(row.cid)
+        assert receipt is not None and receipt.verify() and receipt.leaf_index == row.leaf_index
+        assert (studio.workspace.out_dir / "tiny" / row.path).read_bytes() == data
+        tags = row.tag_dict()
+        assert tags["kind"] == row.kind
+        if row.kind == "image":
+            assert tags["dimensions"] == {"width": row.width, "height": row.height}
+            assert all(c["hex"].startswith("#") and c["name"] for c in tags["colors"])
+            assert tags["locale"] == row.locale
+
+    # a flipped byte in a signed image is reported as tampered
+    png = next(r for r in catalog.assets("tiny", kind="image"))
+    data = bytearray(blobs.get(png.cid))
+    data[-40] ^= 0xFF
+    cred = read_credentials(bytes(data), "image/png", trust_anchors_pem=anchors)
+    assert cred.present and (cred.tampered or not cred.hash_binding_valid)
+
+    with studio.db.session() as s:  # every image has its fingerprint and registration views
+        assert s.scalar(select(func.count()).select_from(FingerprintRow)) == 12 * 11
+
+
+def test_same_spec_twice_gives_identical_content_cids_and_resume_skips(
+    studio: Studio, spec_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run(studio, spec_path)
+    first = {
+        (r.kind, r.locale, r.segment, r.format): r.content_cid for r in Catalog(studio.db).assets("tiny")
+    }
+
+    other_ws = Workspace.init(tmp_path / "other")
+    other = Studio(other_ws, password=PASSWORD)
+    other.ensure_keys()
+    copied = write_campaign(tmp_path / "copy")
+    run(other, copied)
+    second = {
+        (r.kind, r.locale, r.segment, r.format): r.content_cid for r in Catalog(other.db).assets("tiny")
+    }
+    assert first == second and len(first) == 17
+
+    again = CampaignRunner(studio, load_spec(spec_path)).run()  # resume: nothing left to do
+    assert again.skipped == 17 and again.new_assets == 0
+    assert counts(studio)[0] == 17
+
+
+def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tmp_path: Path) -> None:
+    long = "a headline that is far too long " * 12
+    spec = SPEC.replace('headline: "{{ name }}, {{ offer }}% off"', 'headline: "{{ name }} ' + long + '"')
+    path = write_campaign(tmp_path / "bad", spec)
+    with pytest.raises(LayoutError) as err:
+        run(studio, path)
+    assert "leaderboard" in str(err.value) or "medium-rectangle" in str(err.value)
+    assets, jobs, _edges, leaves = counts(studio)
+    assert assets == jobs == leaves  # no asset without its job and its log leaf
+    with studio.db.session() as s:
+        orphans = s.scalars(select(JobRow.asset_cid).where(JobRow.asset_cid.not_in(select(AssetRow.cid))))
+        assert list(orphans) == []
+
+    fixed = write_campaign(tmp_path / "bad")  # fix the spec (same campaign name): resume completes
+    summary = CampaignRunner(studio, load_spec(fixed)).run()
+    assert summary.planned == 17
+    assert counts(studio)[1] >= 17
+
+
+def test_blob_store_layout_and_corruption(tmp_path: Path) -> None:
+    from mintloom.errors import BlobError
+    from mintloom.provenance.cid import cid_for
+
+    store = LocalBlobStore(tmp_path / "blobs")
+    cid = store.put(b"hello world")
+    assert cid == cid_for(b"hello world") == "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"
+    assert store.path(cid).parent.name == cid[-3:-1]  # flatfs next-to-last/2
+    assert store.get(cid) == b"hello world" and store.put(b"hello world") == cid
+    store.path(cid).write_bytes(b"hello w0rld")
+    with pytest.raises(BlobError, match="corrupted"):
+        store.get(cid)
+    with pytest.raises(BlobError, match="not in the store"):
+        store.get(cid_for(b"other"))
+    shutil.rmtree(tmp_path / "blobs")
