@@ -10,6 +10,7 @@ import pytest
 from mintloom.ledger.node import AnvilNode, NodeInfo, find_foundry_tool
 from mintloom.provenance.keys import KeyStore
 from mintloom.store.db import Database, open_database
+from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 
 PASSWORD = "correct horse battery"
@@ -47,3 +48,12 @@ def anvil(workspace: Workspace) -> Iterator[NodeInfo]:
         yield info
     finally:
         node.stop()
+
+
+@pytest.fixture
+def studio(workspace: Workspace) -> Iterator[Studio]:
+    """The workspace as a Studio with its organisation keys created."""
+    s = Studio(workspace, password=PASSWORD)
+    s.ensure_keys()
+    yield s
+    s.close()

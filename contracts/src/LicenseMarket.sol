@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -26,7 +27,7 @@ import {RoyaltyVault} from "./RoyaltyVault.sol";
 ///
 /// As the CreativeAssets derivative guard, an asset is derivable iff at least one of its attached,
 /// unexpired terms has derivativesAllowed.
-contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRanges, IDerivativeGuard {
+contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRanges, IDerivativeGuard, Multicall {
     using SafeERC20 for IERC20;
 
     bytes32 public constant ATTACHER_ROLE = keccak256("ATTACHER_ROLE");

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {AnchoredRanges} from "./AnchoredRanges.sol";
 import {ProvenanceLog} from "./ProvenanceLog.sol";
 
@@ -9,7 +10,7 @@ import {ProvenanceLog} from "./ProvenanceLog.sol";
 /// @notice Anyone can register a dataset (as its curator) or a model (as its trainer, declaring the
 /// datasets it was trained on). LINKER_ROLE links ranges of ProvenanceLog leaves (generated assets)
 /// to the model and datasets that produced them, one transaction per anchored checkpoint.
-contract LineageRegistry is AccessControl, AnchoredRanges {
+contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     bytes32 public constant LINKER_ROLE = keccak256("LINKER_ROLE");
     /// @notice Bound on the dataset list of a model or of a link, keeping gas predictable.
     uint256 public constant MAX_DATASETS = 64;

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
@@ -25,7 +26,7 @@ import {ProvenanceLog} from "./ProvenanceLog.sol";
 /// gas), and the token's own split receives the rest. An ancestor without an assigned split cannot be
 /// paid; its share stays with the token's split. ERC-20 amounts are measured as the balance change,
 /// so fee-on-transfer tokens are credited what actually arrived.
-contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges {
+contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multicall {
     using SafeERC20 for IERC20;
 
     bytes32 public constant SPLIT_ASSIGNER_ROLE = keccak256("SPLIT_ASSIGNER_ROLE");

@@ -108,6 +108,27 @@ contract LicenseMarketTest is Fixture {
         vm.assertFalse(market.isAttached(id, nonCommercialRemix), "not attached");
     }
 
+    /// One transaction per checkpoint: every range of a checkpoint attached through Multicall.
+    function test_attachRangesInOneMulticall() public {
+        bytes[] memory calls = new bytes[](3);
+        calls[0] = abi.encodeCall(LicenseMarket.attachTerms, (uint64(N), 0, 12, commercialRemix));
+        calls[1] = abi.encodeCall(LicenseMarket.attachTerms, (uint64(N), 12, 20, commercialUse));
+        calls[2] = abi.encodeCall(LicenseMarket.attachTerms, (uint64(N), 20, 21, nonCommercialRemix));
+        vm.prank(admin);
+        market.multicall(calls);
+        vm.assertEq(market.termsOfLeaf(11)[0], commercialRemix, "first range");
+        vm.assertEq(market.termsOfLeaf(12)[0], commercialUse, "second range");
+        vm.assertEq(market.termsOfLeaf(20)[0], nonCommercialRemix, "third range");
+        vm.assertEq(market.rangeCount(), 3, "three ranges");
+        // the batch is atomic and keeps the caller: an outsider's multicall is refused as a whole
+        calls = new bytes[](1);
+        calls[0] = abi.encodeCall(LicenseMarket.attachTerms, (uint64(N), 21, 22, commercialUse));
+        bytes32 role = market.ATTACHER_ROLE();
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, mallory, role));
+        market.multicall(calls);
+    }
+
     function test_RevertWhen_attachTermsErrors() public {
         vm.startPrank(admin);
         vm.expectRevert(abi.encodeWithSelector(LicenseMarket.UnknownTerms.selector, 0));

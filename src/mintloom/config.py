@@ -62,6 +62,15 @@ class ProvenanceSettings(BaseModel):
     batch_size: int = Field(default=1024, ge=1)
 
 
+class GovernanceSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    standard_fee_wei: int = Field(
+        default=10**16, ge=0, description="fee of the standard commercial licence flavours (0.01 ETH)"
+    )
+    royalty_bps: int = Field(default=500, ge=0, le=10_000, description="ERC-2981 royalty on resales")
+
+
 class Settings(BaseSettings):
     """All settings of one workspace."""
 
@@ -77,6 +86,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = ChainSettings()
     engine: EngineSettings = EngineSettings()
     provenance: ProvenanceSettings = ProvenanceSettings()
+    governance: GovernanceSettings = GovernanceSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -130,4 +140,8 @@ workers = 1
 [provenance]
 signing_alg = "es256"
 organisation = "mintloom workspace"
+
+[governance]
+standard_fee_wei = 10000000000000000   # 0.01 ETH for the standard commercial licences
+royalty_bps = 500                      # ERC-2981 royalty on resales
 """

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mintloom.studio import Studio
-from mintloom.workspace import Workspace
-from tests.conftest import PASSWORD
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "lumen"
 
@@ -58,11 +54,3 @@ def write_campaign(folder: Path, spec: str = SPEC, audience: str = AUDIENCE) -> 
 @pytest.fixture
 def spec_path(tmp_path: Path) -> Path:
     return write_campaign(tmp_path / "campaign")
-
-
-@pytest.fixture
-def studio(workspace: Workspace) -> Iterator[Studio]:
-    s = Studio(workspace, password=PASSWORD)
-    s.ensure_keys()
-    yield s
-    s.close()

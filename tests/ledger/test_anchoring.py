@@ -11,7 +11,7 @@ from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.anchoring import anchor_log, latest_on_chain
 from mintloom.ledger.client import ChainClient, Deployments
 from mintloom.ledger.journal import CONFIRMED, ORPHANED
-from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo
+from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, dev_key
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog
@@ -23,7 +23,7 @@ from tests.conftest import PASSWORD
 pytestmark = pytest.mark.xdist_group("anvil")
 
 # anvil's second development account: funded, but holds no role
-OTHER_DEV_KEY = "0x59c6995e998f97a5a0044966f0caa3ed0f8a8a1d3e9c8d7bd24fa7a2a3b6c2e8"
+OTHER_DEV_KEY = dev_key(1)
 
 
 def entries(n: int, offset: int = 0, tag: str = "asset") -> list[tuple[str, bytes]]:

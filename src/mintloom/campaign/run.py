@@ -29,6 +29,8 @@ from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow, JobRow, LineageEdge, to_signed64
 from mintloom.studio import Studio
 
+KIND_ORDER = ("image", "copy", "audio")
+
 Progress = Callable[[str, int, int], None]
 """(stage, done, total) callback; the CLI turns it into a progress bar."""
 
@@ -161,18 +163,21 @@ class CampaignRunner:
 
         executor = self._executor or make_executor(self.workers)
         try:
-            for gen in executor.map_unordered(generate_job, todo):
-                if gen.error is not None:
-                    self._flush(batch, summary)
-                    job = by_key[gen.job_key]
-                    cls = LayoutError if gen.error_type == "LayoutError" else ExecutionError
-                    raise cls(
-                        f"job {job.title} ({job.kind}, segment {job.segment}, locale {job.locale}, "
-                        f"format {job.format}) failed: {gen.error}",
-                        hint="fix the spec and run again: finished assets are kept and skipped",
-                    )
-                accept(gen)
-            self._flush(batch, summary)
+            # One phase per kind: each run's leaves of one kind are contiguous in the log, so the
+            # licence terms of a checkpoint attach as a few leaf ranges, not per asset.
+            for kind in KIND_ORDER:
+                for gen in executor.map_unordered(generate_job, [j for j in todo if j.kind == kind]):
+                    if gen.error is not None:
+                        self._flush(batch, summary)
+                        job = by_key[gen.job_key]
+                        cls = LayoutError if gen.error_type == "LayoutError" else ExecutionError
+                        raise cls(
+                            f"job {job.title} ({job.kind}, segment {job.segment}, locale {job.locale}, "
+                            f"format {job.format}) failed: {gen.error}",
+                            hint="fix the spec and run again: finished assets are kept and skipped",
+                        )
+                    accept(gen)
+                self._flush(batch, summary)
         finally:
             if self._executor is None:
                 executor.close()

@@ -16,7 +16,7 @@ def deploy() -> None:
 
     s = studio()
     chain = s.chain
-    addresses = deploy_all(chain)
+    addresses = deploy_all(chain, s.settings.governance)
     t = Table("contract", "address", title=f"chain {chain.chain_id}")
     for name, addr in addresses.items():
         t.add_row(name, addr)

@@ -48,8 +48,14 @@ def run(
     spec: Annotated[Path, typer.Argument(help="Campaign spec (YAML).")],
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = None,
     anchor: Annotated[bool, typer.Option(help="Anchor the log's checkpoint on chain afterwards.")] = False,
+    publish: Annotated[
+        bool, typer.Option(help="Anchor, then attach licence terms, royalty split and lineage on chain.")
+    ] = False,
 ) -> None:
-    """Generate, sign, log and catalogue every asset of a campaign (resumes where it stopped)."""
+    """Generate, sign, log and catalogue every asset of a campaign (resumes where it stopped).
+
+    With ingredients in the spec's lineage, their on-chain licence terms are checked first and a
+    run that would violate them is refused."""
     from mintloom.campaign.run import CampaignRunner
     from mintloom.campaign.spec import load_spec
 
@@ -57,14 +63,30 @@ def run(
     s.ensure_keys()
     loaded = load_spec(spec)
     n = workers or s.settings.engine.workers
+    gate = None
+    if loaded.spec.lineage.datasets or loaded.spec.lineage.model:
+        from mintloom.governance.gate import license_gate
+        from mintloom.ledger.deploy import deploy_all
+
+        deploy_all(s.chain, s.settings.governance)
+        gate = license_gate(s.chain, s.db, loaded.spec)
     with progress_callback() as cb:
-        summary = CampaignRunner(s, loaded, workers=n, progress=cb).run()  # type: ignore[arg-type]
+        summary = CampaignRunner(s, loaded, workers=n, progress=cb, gate=gate).run()  # type: ignore[arg-type]
     made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new"
     console.print(
         f"[green]{summary.campaign}[/]: {summary.planned} planned, {summary.skipped} already done, "
         f"made {made} in {summary.seconds:.1f}s; log size {summary.log_size}"
     )
     console.print(f"outputs in {summary.out_dir}")
-    if anchor:
+    if anchor or publish:
         r = s.anchor()
         console.print(f"anchored checkpoint {r.size} in {r.tx_hash}")
+    if publish:
+        from mintloom.governance.publish import publish_campaign
+        from mintloom.ledger.deploy import deploy_all
+
+        deploy_all(s.chain, s.settings.governance)
+        p = publish_campaign(s.chain, s.db, loaded.spec, progress=console.print)
+        console.print(
+            f"terms, split #{p.split_id} and lineage attached in {len(p.transactions)} transaction(s)"
+        )

@@ -37,7 +37,14 @@ from mintloom.types import Address, TxHash
 
 log = get_logger(__name__)
 
-KNOWN_CONTRACTS: tuple[str, ...] = ("ProvenanceLog",)
+KNOWN_CONTRACTS: tuple[str, ...] = (
+    "ProvenanceLog",
+    "LineageRegistry",
+    "CreativeAssets",
+    "LicenseTemplates",
+    "RoyaltyVault",
+    "LicenseMarket",
+)
 
 
 @dataclass(frozen=True)
@@ -264,8 +271,27 @@ class ChainClient:
         payload: dict[str, Any] | None = None,
     ) -> TxResult:
         """Estimate (decoding any revert by name), then sign, journal, send and await ``fn(*args)``."""
-        what = f"{contract}.{fn}"
         call = self.contract(contract).functions[fn](*args)
+        payload = payload or {"contract": contract, "fn": fn, "args": _jsonable(args)}
+        return self._transact_call(call, f"{contract}.{fn}", value, kind, payload)
+
+    def transact_at(
+        self,
+        address: str,
+        abi: list[dict[str, Any]],
+        fn: str,
+        *args: Any,
+        value: int = 0,
+        kind: str | None = None,
+    ) -> TxResult:
+        """Like :meth:`transact` for a contract mintloom did not deploy (an ERC-20, say)."""
+        c = self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+        payload = {"contract": address, "fn": fn, "args": _jsonable(args)}
+        return self._transact_call(c.functions[fn](*args), f"{address}.{fn}", value, kind, payload)
+
+    def _transact_call(
+        self, call: Any, what: str, value: int, kind: str | None, payload: dict[str, Any]
+    ) -> TxResult:
         try:
             gas = int(call.estimate_gas({"from": self.account.address, "value": value}))
             tx = call.build_transaction(_draft(self.account.address, gas, value))
@@ -273,9 +299,7 @@ class ChainClient:
             raise self._translate(exc, what) from exc
         except Web3Exception as exc:
             raise LedgerError(f"{what} could not be prepared: {exc}") from exc
-        return self._send(
-            tx, kind or what, payload or {"contract": contract, "fn": fn, "args": _jsonable(args)}
-        )
+        return self._send(tx, kind or what, payload)
 
     def deploy(self, name: str, *args: Any) -> Address:
         """Deploy ``name`` and record its address for this chain id."""

@@ -34,6 +34,16 @@ ENV_ANVIL = "MINTLOOM_ANVIL"
 DEV_CHAIN_ID = 31337
 # anvil's deterministic dev mnemonic ("test test ... junk") account 0; only for the embedded node.
 ANVIL_DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
+
+def dev_key(index: int) -> str:
+    """Private key of anvil's funded development account ``index`` (public, for local chains only)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    acct = Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}")
+    return "0x" + bytes(acct.key).hex()
 
 
 def _platform_package(tool: str) -> str:

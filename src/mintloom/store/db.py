@@ -23,6 +23,7 @@ from mintloom.errors import CatalogError
 TABLE_MODULES: tuple[str, ...] = (
     "mintloom.provenance.log",
     "mintloom.ledger.journal",
+    "mintloom.ledger.lineage",
     "mintloom.store.catalog",
 )
 

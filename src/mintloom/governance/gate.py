@@ -1,0 +1,92 @@
+"""License-gated generation: refuse a run whose ingredients' terms forbid it.
+
+Before anything is generated, every ingredient named in the spec's ``lineage`` is checked
+against what is recorded on chain:
+
+* each dataset and the model must be registered (an unregistered ingredient's terms are
+  unknown, so using it cannot be shown to be allowed);
+* a model trained on a dataset whose terms forbid AI training is refused;
+* datasets that forbid AI training cannot feed a model-backed generation, nor outputs whose
+  own terms allow AI training;
+* a non-commercial dataset or model licence (``NC`` / ``non-commercial``) cannot produce
+  outputs licensed for commercial use.
+
+Each refusal is a :class:`~mintloom.errors.LicenseViolation` naming the ingredient and the term.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from mintloom.campaign.plan import Plan
+from mintloom.campaign.spec import CampaignSpec
+from mintloom.errors import LicenseViolation
+from mintloom.governance.licenses import resolve_terms, terms_of
+from mintloom.ledger.client import ChainClient
+from mintloom.ledger.lineage import Names, dataset_info, model_info
+from mintloom.store.db import Database
+
+_NON_COMMERCIAL = re.compile(r"(^|[-_ ])NC([-_ ]|$)|non[- ]?commercial", re.IGNORECASE)
+
+
+def is_non_commercial(license: str) -> bool:
+    return bool(_NON_COMMERCIAL.search(license))
+
+
+def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
+    names = Names(db, chain.chain_id)
+    lineage = spec.lineage
+    kinds = {"image", "copy"} | ({"audio"} if spec.audio.enabled else set())
+    commercial = any(terms_of(chain, resolve_terms(spec.governance.terms[k])).commercial_use
+                     for k in kinds if k in spec.governance.terms)  # fmt: skip
+
+    def registered(kind: str, name: str) -> int:
+        found = names.get(kind, name)
+        if found is None:
+            raise LicenseViolation(
+                f"{kind} {name!r} is not registered on chain {chain.chain_id}: its licence terms are unknown",
+                hint=f"register it first: `mintloom {kind} register {name} …`",
+            )
+        return found
+
+    for ds in lineage.datasets:
+        info = dataset_info(chain, registered("dataset", ds))
+        if not info.ai_training_allowed and lineage.model is not None:
+            raise LicenseViolation(
+                f"dataset {ds!r} forbids AI training and data mining (aiTrainingAllowed = false), "
+                f"but the campaign generates with model {lineage.model!r}"
+            )
+        if not info.ai_training_allowed and lineage.ai_training == "allowed":
+            raise LicenseViolation(
+                f"dataset {ds!r} forbids AI training, so its outputs cannot declare ai_training: allowed"
+            )
+        if commercial and is_non_commercial(info.license):
+            raise LicenseViolation(
+                f"dataset {ds!r} is licensed {info.license!r} (non-commercial) "
+                "but the outputs get commercial terms"
+            )
+    if lineage.model is not None:
+        model_id = registered("model", lineage.model)
+        info_m = model_info(chain, model_id)
+        for ds_id in info_m.trained_on:
+            ds_info = dataset_info(chain, ds_id)
+            if not ds_info.ai_training_allowed:
+                raise LicenseViolation(
+                    f"model {lineage.model!r} was trained on dataset #{ds_id} whose terms forbid AI training "
+                    f"(licence {ds_info.license!r})"
+                )
+        if commercial and is_non_commercial(info_m.license):
+            raise LicenseViolation(
+                f"model {lineage.model!r} is licensed {info_m.license!r} (non-commercial) "
+                "but the outputs get commercial terms"
+            )
+
+
+def license_gate(chain: ChainClient, db: Database, spec: CampaignSpec) -> Callable[[Plan], None]:
+    """A runner gate (``Plan -> None``) that checks the lineage once before generating."""
+
+    def gate(_plan: Plan) -> None:
+        check_lineage(chain, db, spec)
+
+    return gate

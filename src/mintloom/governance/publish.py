@@ -1,0 +1,122 @@
+"""Attach a campaign's licence terms, royalty split and lineage on chain, in batch.
+
+After a checkpoint is anchored, the campaign's new leaves in it get, per contract, one
+``multicall`` transaction whatever the number of assets: ``LicenseMarket.attachTerms`` for each
+run of consecutive leaves sharing terms (the runner logs each kind contiguously), ``RoyaltyVault
+.assignSplit`` for each run of the campaign's leaves, and ``LineageRegistry.linkAssets`` with the
+registered model and datasets. Ranges on chain are append-only; each contract's last range end is
+read back, so publishing again only covers leaves that are new since.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mintloom.campaign.spec import CampaignSpec
+from mintloom.governance.licenses import resolve_terms
+from mintloom.governance.royalties import Share, ensure_split, resolve_split
+from mintloom.ledger.anchoring import latest_on_chain
+from mintloom.ledger.client import ChainClient
+from mintloom.ledger.lineage import Names
+from mintloom.store.catalog import Catalog
+from mintloom.store.db import Database
+
+
+@dataclass
+class PublishResult:
+    checkpoint_size: int
+    terms_ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    """(from, to, terms id)"""
+    split_id: int | None = None
+    split: list[Share] = field(default_factory=list)
+    split_ranges: list[tuple[int, int]] = field(default_factory=list)
+    lineage_ranges: list[tuple[int, int]] = field(default_factory=list)
+    transactions: list[str] = field(default_factory=list)
+    gas_used: int = 0
+
+
+def runs(leaves: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Maximal ranges [from, to) of consecutive leaf indices with the same value, from
+    (leaf index, value) pairs sorted by index."""
+    out: list[tuple[int, int, int]] = []
+    for idx, value in leaves:
+        if out and out[-1][1] == idx and out[-1][2] == value:
+            out[-1] = (out[-1][0], idx + 1, value)
+        else:
+            out.append((idx, idx + 1, value))
+    return out
+
+
+def _last_end(chain: ChainClient, contract: str) -> int:
+    n = int(chain.call(contract, "rangeCount"))
+    return 0 if n == 0 else int(chain.call(contract, "rangeAt", n - 1)[1])
+
+
+def _multicall(
+    chain: ChainClient,
+    contract: str,
+    fn: str,
+    calls: list[tuple[Any, ...]],
+    *,
+    kind: str,
+    result: PublishResult,
+) -> None:
+    if not calls:
+        return
+    c = chain.contract(contract)
+    data = [c.encode_abi(fn, args=list(args)) for args in calls]
+    tx = chain.transact(contract, "multicall", data, kind=kind)
+    result.transactions.append(tx.tx_hash)
+    result.gas_used += tx.gas_used
+
+
+def publish_campaign(
+    chain: ChainClient,
+    db: Database,
+    spec: CampaignSpec,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> PublishResult:
+    say = progress or (lambda _m: None)
+    size = latest_on_chain(chain).size
+    result = PublishResult(size)
+    assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size]
+    assets.sort(key=lambda a: a.leaf_index)
+    kind_terms = {k: resolve_terms(v) for k, v in spec.governance.terms.items()}
+
+    # licence terms, one range per run of equal terms
+    start = _last_end(chain, "LicenseMarket")
+    leaves = [
+        (a.leaf_index, kind_terms[a.kind]) for a in assets if a.leaf_index >= start and a.kind in kind_terms
+    ]
+    result.terms_ranges = runs(leaves)
+    say(f"attaching terms to {len(leaves)} assets in {len(result.terms_ranges)} range(s)")
+    calls: list[tuple[Any, ...]] = [(size, f, t, tid) for f, t, tid in result.terms_ranges]
+    _multicall(chain, "LicenseMarket", "attachTerms", calls, kind=f"attach-terms:{spec.campaign}:{size}",
+               result=result)  # fmt: skip
+
+    # royalty split
+    result.split = resolve_split(chain, db, spec)
+    result.split_id = ensure_split(chain, db, spec.campaign, result.split)
+    start = _last_end(chain, "RoyaltyVault")
+    ranges = runs([(a.leaf_index, 0) for a in assets if a.leaf_index >= start])
+    result.split_ranges = [(f, t) for f, t, _ in ranges]
+    say(f"assigning split #{result.split_id} in {len(ranges)} range(s)")
+    calls = [(size, f, t, result.split_id) for f, t in result.split_ranges]
+    _multicall(chain, "RoyaltyVault", "assignSplit", calls, kind=f"assign-split:{spec.campaign}:{size}",
+               result=result)  # fmt: skip
+
+    # lineage links
+    names = Names(db, chain.chain_id)
+    model = names.get("model", spec.lineage.model) if spec.lineage.model else 0
+    datasets = [d for d in (names.get("dataset", n) for n in spec.lineage.datasets) if d is not None]
+    if model or datasets:
+        start = _last_end(chain, "LineageRegistry")
+        ranges = runs([(a.leaf_index, 0) for a in assets if a.leaf_index >= start])
+        result.lineage_ranges = [(f, t) for f, t, _ in ranges]
+        calls = [(size, f, t, model or 0, datasets) for f, t in result.lineage_ranges]
+        _multicall(chain, "LineageRegistry", "linkAssets", calls, kind=f"link-lineage:{spec.campaign}:{size}",
+                   result=result)  # fmt: skip
+    return result

@@ -1,0 +1,99 @@
+"""Royalty splits (``RoyaltyVault``): who is paid what share, and pull-payment claims.
+
+A campaign's split comes from its spec (``governance.split``): the brand (the workspace's chain
+account), named accounts (artists), and the data curators and model trainer recorded on chain in
+the lineage — the data share is divided equally among the curators of the campaign's datasets
+(the rounding remainder goes to the first). Duplicate payees are merged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from web3 import Web3
+
+from mintloom.campaign.spec import CampaignSpec
+from mintloom.errors import GovernanceError
+from mintloom.governance.licenses import ETH
+from mintloom.ledger.client import ChainClient
+from mintloom.ledger.lineage import Names, dataset_info, model_info
+from mintloom.store.db import Database
+
+CONTRACT = "RoyaltyVault"
+
+
+@dataclass(frozen=True)
+class Share:
+    account: str
+    bps: int
+    role: str
+
+
+def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[Share]:
+    """Turn the spec's roles into accounts and basis points (sum 10000)."""
+    if not spec.governance.split:
+        return [Share(chain.address, 10_000, "brand")]
+    names = Names(db, chain.chain_id)
+    shares: list[Share] = []
+    for s in spec.governance.split:
+        if s.account is not None:
+            shares.append(Share(Web3.to_checksum_address(s.account), s.bps, s.role))
+        elif s.role == "brand":
+            shares.append(Share(chain.address, s.bps, s.role))
+        elif s.role == "data":
+            if not spec.lineage.datasets:
+                raise GovernanceError("split gives a 'data' share but lineage.datasets is empty")
+            curators = [
+                dataset_info(chain, names.require("dataset", d)).curator for d in spec.lineage.datasets
+            ]
+            each, rest = divmod(s.bps, len(curators))
+            shares.extend(Share(c, each + (rest if i == 0 else 0), "data") for i, c in enumerate(curators))
+        elif s.role == "model":
+            if spec.lineage.model is None:
+                raise GovernanceError("split gives a 'model' share but lineage.model is not set")
+            shares.append(
+                Share(model_info(chain, names.require("model", spec.lineage.model)).trainer, s.bps, "model")
+            )
+        else:
+            raise GovernanceError(f"split role {s.role!r} needs an account")
+    merged: dict[str, Share] = {}
+    for sh in shares:
+        key = sh.account.lower()
+        prev = merged.get(key)
+        merged[key] = sh if prev is None else Share(prev.account, prev.bps + sh.bps, f"{prev.role}+{sh.role}")
+    return [s for s in merged.values() if s.bps > 0]
+
+
+def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[Share]) -> int:
+    """The campaign's split id on this chain, created on first use."""
+    names = Names(db, chain.chain_id)
+    known = names.get("split", campaign)
+    if known is not None:
+        return known
+    chain.transact(CONTRACT, "createSplit", [s.account for s in shares], [s.bps for s in shares],
+                   kind=f"split:{campaign}")  # fmt: skip
+    split_id = int(chain.call(CONTRACT, "splitCount"))
+    names.set("split", campaign, split_id)
+    return split_id
+
+
+def claimable(chain: ChainClient, account: str | None = None, currency: str = ETH) -> int:
+    return int(
+        chain.call(CONTRACT, "claimable", Web3.to_checksum_address(account or chain.address), currency)
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    account: str
+    amount: int
+    tx_hash: str | None
+
+
+def claim(chain: ChainClient, currency: str = ETH) -> Claim:
+    """Withdraw the sender's balance (pull payment). Nothing owed → a clear error, not a revert."""
+    owed = claimable(chain, chain.address, currency)
+    if owed == 0:
+        raise GovernanceError(f"nothing to claim for {chain.address}")
+    result = chain.transact(CONTRACT, "claim", currency, kind=f"claim:{chain.address}")
+    return Claim(chain.address, owed, result.tx_hash)

@@ -1,0 +1,83 @@
+"""Lazy registration: an asset becomes an ERC-721 token only when it matters economically.
+
+Any asset in an anchored checkpoint can be registered by presenting its receipt's RFC 9162
+inclusion proof, which ``CreativeAssets`` verifies on chain against the anchored root. The token
+id is the CID's sha-256 digest; a derived variant is registered with its parent (registered
+first, recursively), which is what routes LAP royalties upstream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mintloom.errors import LedgerError
+from mintloom.ledger.client import ChainClient
+from mintloom.provenance.cid import digest_of
+from mintloom.provenance.log import TransparencyLog
+from mintloom.store.catalog import Catalog
+
+CONTRACT = "CreativeAssets"
+MAX_PARENT_DEPTH = 8
+
+
+def token_id(cid: str) -> int:
+    return int.from_bytes(digest_of(cid), "big")
+
+
+@dataclass(frozen=True)
+class Registration:
+    cid: str
+    token_id: int
+    parent_token_id: int
+    tx_hash: str | None
+    gas_used: int | None
+    already: bool
+
+
+def is_registered(chain: ChainClient, cid: str) -> bool:
+    return bool(chain.call(CONTRACT, "isRegistered", token_id(cid)))
+
+
+def register_asset(
+    chain: ChainClient,
+    log: TransparencyLog,
+    catalog: Catalog,
+    cid: str,
+    *,
+    owner: str | None = None,
+    _depth: int = 0,
+) -> Registration:
+    """Register ``cid`` (and its unregistered parents) in ``CreativeAssets``; idempotent."""
+    tid = token_id(cid)
+    if chain.call(CONTRACT, "isRegistered", tid):
+        return Registration(cid, tid, int(chain.call(CONTRACT, "parentOf", tid)), None, None, True)
+    receipt = log.receipt(cid)
+    if receipt is None:
+        raise LedgerError(
+            f"{cid} is not in the log", hint="only assets made by a campaign run can be registered"
+        )
+    if receipt.anchor is None:
+        raise LedgerError(
+            f"{cid} is in the log but its checkpoint is not anchored yet", hint="run `mintloom anchor`"
+        )
+    parent_tid = 0
+    parents = catalog.parents(cid)
+    if parents:
+        if _depth >= MAX_PARENT_DEPTH:
+            raise LedgerError(f"{cid}: derivation chain deeper than {MAX_PARENT_DEPTH}")
+        parent = register_asset(chain, log, catalog, parents[0][0], owner=owner, _depth=_depth + 1)
+        parent_tid = parent.token_id
+    proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
+    result = chain.transact(
+        CONTRACT,
+        "register",
+        owner or chain.address,
+        digest_of(cid),
+        bytes.fromhex(receipt.manifest_hash),
+        receipt.leaf_index,
+        receipt.tree_size,
+        proof,
+        parent_tid,
+        kind=f"register:{cid}",
+    )
+    return Registration(cid, tid, parent_tid, result.tx_hash, result.gas_used, False)
