@@ -29,7 +29,7 @@ contracts: $(STAMP_NPM)
 	$(FORGE) build
 
 demo: setup contracts
-	$(BIN)/python -m mintloom.demo
+	$(BIN)/mintloom demo
 
 test: test-sol test-py
 

@@ -35,10 +35,14 @@ def address(key: str) -> str:
 
 
 def party(studio: Studio, node: NodeInfo, key: str) -> ChainClient:
-    return ChainClient(node.rpc_url, key, studio.db, Deployments(studio.workspace.chain_dir / "deployments.json"))
+    return ChainClient(
+        node.rpc_url, key, studio.db, Deployments(studio.workspace.chain_dir / "deployments.json")
+    )
 
 
-GOVERNED = SPEC + f"""
+GOVERNED = (
+    SPEC
+    + f"""
 lineage:
   datasets: ["brand-photos"]
   model: "layout-model"
@@ -50,6 +54,7 @@ governance:
     - {{role: data, bps: 1000}}
     - {{role: model, bps: 1000}}
 """
+)
 
 
 def test_runs_groups_consecutive_equal_values() -> None:
@@ -78,7 +83,10 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     studio.anchor()
     published = publish_campaign(chain, studio.db, loaded.spec)
     # images, then copy + audio (both commercial-use): two ranges, one multicall per contract
-    assert [t for _, _, t in published.terms_ranges] == [FLAVOURS["commercial-remix"], FLAVOURS["commercial-use"]]
+    assert [t for _, _, t in published.terms_ranges] == [
+        FLAVOURS["commercial-remix"],
+        FLAVOURS["commercial-use"],
+    ]
     assert len(published.transactions) == 3
     assert chain.call("LineageRegistry", "lineageOf", 0) == [1, [1]]
     assert publish_campaign(chain, studio.db, loaded.spec).transactions == []  # nothing new to attach
