@@ -96,6 +96,23 @@ def _database() -> Check:
     return Check("database", True, f"{name} {ver}  ({engine_url_safe(url)})")
 
 
+def _fonts() -> Check:
+    from mintloom.engines.fonts import font_path, has_raqm
+
+    found, missing = [], []
+    for script in ("latin", "arabic", "hebrew", "ja", "zh", "ko"):
+        try:
+            font_path(script)
+            found.append(script)
+        except MintloomError:
+            missing.append(script)
+    shaping = "raqm shaping" if has_raqm() else "NO raqm: right-to-left text cannot be shaped"
+    detail = f"Noto for {', '.join(found)}; {shaping}"
+    if missing:
+        detail += f"; missing {', '.join(missing)}"
+    return Check("fonts", not missing and has_raqm(), detail)
+
+
 def collect() -> list[Check]:
     return [
         Check("mintloom", True, _pkg("mintloom") or "source tree"),
@@ -105,11 +122,12 @@ def collect() -> list[Check]:
         _c2pa(),
         Check("web3", bool(_pkg("web3")), f"web3.py {_pkg('web3')}"),
         _database(),
+        _fonts(),
     ]
 
 
 def doctor() -> None:
-    """Report which components are available (anvil, forge, solc, c2pa, web3, database)."""
+    """Report which components are available (anvil, forge, solc, c2pa, web3, database, fonts)."""
     checks = collect()
     table = Table(title="mintloom doctor")
     table.add_column("component")
