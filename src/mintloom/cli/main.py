@@ -10,9 +10,13 @@ import typer
 
 from mintloom import __version__
 from mintloom.cli import chain as chain_cli
+from mintloom.cli import demo as demo_cli
+from mintloom.cli import governance as governance_cli
 from mintloom.cli import keys as keys_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli import run as run_cli
+from mintloom.cli import serve as serve_cli
+from mintloom.cli import verify as verify_cli
 from mintloom.cli.console import console, err_console
 from mintloom.cli.doctor import doctor
 from mintloom.errors import MintloomError
@@ -29,11 +33,19 @@ app = typer.Typer(
 app.add_typer(node_cli.app, name="node")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(chain_cli.app, name="chain")
+app.add_typer(governance_cli.license_app, name="license")
+app.add_typer(governance_cli.royalties_app, name="royalties")
+app.add_typer(governance_cli.dataset_app, name="dataset")
+app.add_typer(governance_cli.model_app, name="model")
+app.command()(governance_cli.register)
 app.command()(chain_cli.deploy)
 app.command()(chain_cli.anchor)
 app.command()(run_cli.run)
 app.command()(run_cli.plan)
 app.command()(doctor)
+app.command()(demo_cli.demo)
+app.command()(serve_cli.serve)
+app.command()(verify_cli.verify)
 
 
 def _version(value: bool) -> None:
@@ -69,7 +81,8 @@ def init(
 def run() -> None:
     """Console-script entry point: every MintloomError becomes a message and its exit code."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False turns typer.Exit(code) into a return value: pass it on
+        code = app(standalone_mode=False)
     except MintloomError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}")
         if exc.hint:
@@ -87,6 +100,7 @@ def run() -> None:
             exc.show(file=sys.stderr)
             sys.exit(exc.exit_code)
         raise
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -257,7 +257,7 @@ def read_credentials(
             ok, bad = _codes(reader.get_validation_results())
             active = reader.get_active_manifest() or {}
             manifest_store = json.loads(reader.json())
-    except (c2pa.C2paError, ValueError) as exc:
+    except (c2pa.C2paError, ValueError, KeyError) as exc:  # KeyError: no active manifest in the store
         return CredentialReport(present=True, error=f"unreadable Content Credential: {exc}")
     label = manifest_store.get("active_manifest")
     generation = None

@@ -1,0 +1,202 @@
+"""`mintloom verify PATH`: origin, licence, history and chain proof of a file or a folder of files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from mintloom.cli.console import console, progress
+from mintloom.errors import VerifyError, WorkspaceError
+from mintloom.verify.report import Verdict, VerifyReport
+
+if TYPE_CHECKING:
+    from mintloom.verify.verifier import VerifyContext
+
+#: Verdicts from most to least severe: a folder's exit code is its worst file's.
+SEVERITY: tuple[Verdict, ...] = (Verdict.TAMPERED, Verdict.UNTRUSTED, Verdict.UNKNOWN, Verdict.VERIFIED)
+COLOURS: dict[Verdict, str] = {
+    Verdict.VERIFIED: "bold green",
+    Verdict.TAMPERED: "bold red",
+    Verdict.UNTRUSTED: "bold yellow",
+    Verdict.UNKNOWN: "bold magenta",
+}
+_STATUS = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "skip": "[dim]skip[/]", "info": "[cyan]info[/]"}
+_MEANING = {
+    Verdict.VERIFIED: "bound to a trusted Content Credential and proven in the log",
+    Verdict.TAMPERED: "the content no longer matches what was signed",
+    Verdict.UNTRUSTED: "the credential or a proof does not check out",
+    Verdict.UNKNOWN: "no provenance found for this file",
+}
+
+
+def worst(verdicts: list[Verdict]) -> Verdict:
+    """The most severe verdict (VERIFIED for none)."""
+    for v in SEVERITY:
+        if v in verdicts:
+            return v
+    return Verdict.VERIFIED
+
+
+def verify(
+    path: Annotated[Path, typer.Argument(help="A file, or a folder whose media files are all verified.")],
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Do not consult the chain.")] = False,
+    receipt: Annotated[
+        Path | None, typer.Option("--receipt", help="Log receipt (JSON) of the file, if not beside it.")
+    ] = None,
+    trust: Annotated[
+        Path | None, typer.Option("--trust", help="Trust anchors (PEM) instead of the workspace's root.")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Files verified in parallel.")] = 4,
+) -> None:
+    """Verify files: Content Credential, ingredients, log receipt, chain anchor and licence.
+
+    Exit code 0 VERIFIED, 20 TAMPERED, 21 UNTRUSTED, 22 UNKNOWN (a folder: its worst file).
+    """
+    from mintloom.verify.verifier import media_files, report_json, verify_many, verify_path
+
+    if not path.exists():
+        raise VerifyError(f"no such file or folder: {path}")
+    if receipt is not None and path.is_dir():
+        raise VerifyError("--receipt applies to one file, not a folder", hint="receipts beside files "
+                          "(NAME.receipt.json) are picked up automatically")  # fmt: skip
+    ctx, where = _context(offline=offline, trust=trust)
+    if path.is_dir():
+        files = media_files(path)
+        with progress() as bar:
+            task = bar.add_task("verify", total=len(files))
+            reports = list(verify_many(files, ctx, workers=workers, on_done=lambda _r: bar.advance(task)))
+        verdict = worst([r.verdict for r in reports])
+        if as_json:
+            typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2, ensure_ascii=False))
+        else:
+            _print_folder(path, reports, verdict, where)
+    else:
+        report = verify_path(path, ctx, receipt_file=receipt)
+        verdict = report.verdict
+        if as_json:
+            typer.echo(report_json(report))
+        else:
+            _print_file(report, where)
+    # sys.exit, not typer.Exit: the entry point runs click with standalone_mode=False, which turns
+    # typer.Exit into a return value and would lose the verdict's exit code.
+    sys.exit(verdict.exit_code)
+
+
+def _context(*, offline: bool, trust: Path | None) -> tuple[VerifyContext, str]:
+    """The verification context and a line saying what it could consult."""
+    from mintloom.cli.console import studio
+    from mintloom.verify.verifier import VerifyContext
+
+    anchors = None
+    if trust is not None:
+        try:
+            anchors = trust.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise VerifyError(f"cannot read trust anchors {trust}: {exc}") from exc
+        if "-----BEGIN CERTIFICATE-----" not in anchors:
+            raise VerifyError(f"{trust} holds no PEM certificate")
+    try:
+        s = studio()
+        ctx = VerifyContext.from_studio(s, offline=offline)
+        where = f"workspace {s.workspace.root}"
+    except WorkspaceError:
+        ctx = VerifyContext(chain_error=None if offline else "not in a mintloom workspace")
+        where = "no workspace: only the file's own credential is checked"
+    if anchors is not None:
+        ctx.trust_anchors_pem = anchors
+        where += f"; trust anchors from {trust}"
+    elif ctx.trust_anchors_pem is None:
+        where += "; no trust anchors (pass --trust PEM, e.g. a workspace's .mintloom/keys/ca.pem)"
+    return ctx, where
+
+
+def _verdict_line(report: VerifyReport) -> Text:
+    v = report.verdict
+    return Text.assemble((f" {v.value} ", f"{COLOURS[v]} reverse"), "  ", (_MEANING[v], COLOURS[v]))
+
+
+def _binding(report: VerifyReport) -> str:
+    if report.binding == "hard":
+        return "hard (the file's own embedded or sidecar Content Credential)"
+    if report.binding == "fingerprint":
+        return (
+            f"matched by fingerprint to CID {report.matched_cid} "
+            f"(pHash distance {report.fingerprint_distance}): metadata stripped or re-encoded"
+        )
+    return "none"
+
+
+def _print_file(report: VerifyReport, where: str) -> None:
+    console.print(Panel(_verdict_line(report), title=report.file, expand=False))
+    facts = Table.grid(padding=(0, 2))
+    facts.add_column(style="bold")
+    facts.add_column(overflow="fold")
+    facts.add_row("media type", report.media_type or "-")
+    facts.add_row("cid", report.cid or "-")
+    facts.add_row("binding", _binding(report))
+    o = report.origin
+    if o:
+        facts.add_row("engine", f"{o.get('engine')} ({o.get('source_type')})")
+        facts.add_row(
+            "model", f"{o.get('model') or '-'}" + (f" {o['model_hash']}" if o.get("model_hash") else "")
+        )
+        facts.add_row("datasets", ", ".join(o.get("datasets") or []) or "-")
+        facts.add_row(
+            "campaign", f"{o.get('campaign')}  locale {o.get('locale')}  format {o.get('format') or '-'}"
+        )
+        facts.add_row("seed", str(o.get("seed")))
+        facts.add_row("ai training", str(o.get("ai_training")))
+    actions = [h["action"] for h in report.history if "action" in h]
+    ingredients = [h for h in report.history if "ingredient" in h]
+    if actions:
+        facts.add_row("actions", " → ".join(actions))
+    for ing in ingredients:
+        ok = "[green]valid[/]" if ing.get("valid") else "[red]invalid[/]"
+        facts.add_row("ingredient", f"{ing['ingredient']} ({ing['relationship']}) {ok}")
+    if report.receipt:
+        r = report.receipt
+        anchor = r.get("anchor")
+        tx = f"tx {anchor['tx_hash']} (chain {anchor['chain_id']})" if anchor else "not anchored"
+        facts.add_row("receipt", f"leaf {r['leaf_index']} of {r['tree_size']}, root {r['root'][:16]}…, {tx}")
+    lic = report.license
+    if lic is not None:
+        facts.add_row(
+            "registered", f"yes, token {lic.token_id} owned by {lic.owner}" if lic.registered else "no"
+        )
+        if lic.terms_ids:
+            facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
+        for t in lic.terms:
+            facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.items()))
+    console.print(facts)
+    checks = Table("check", "result", "detail", title="checks", title_justify="left")
+    for c in report.checks:
+        checks.add_row(c.name, _STATUS.get(c.status, c.status), c.detail)
+    console.print(checks)
+    console.print(f"[dim]{where}[/]")
+
+
+def _print_folder(folder: Path, reports: list[VerifyReport], verdict: Verdict, where: str) -> None:
+    counts = Counter(r.verdict for r in reports)
+    summary = Table("verdict", "files", title=f"{len(reports)} files in {folder}", title_justify="left")
+    for v in SEVERITY:
+        if counts.get(v):
+            summary.add_row(Text(v.value, COLOURS[v]), str(counts[v]))
+    console.print(summary)
+    files = Table("file", "verdict", "binding", "why", title="files", title_justify="left")
+    for r in reports:
+        failed = [c.detail for c in r.checks if c.status == "fail"]
+        name = str(Path(r.file).relative_to(folder)) if Path(r.file).is_relative_to(folder) else r.file
+        files.add_row(name, Text(r.verdict.value, COLOURS[r.verdict]), r.binding, failed[0] if failed else "")
+    console.print(files)
+    console.print(Text.assemble("overall ", (f" {verdict.value} ", f"{COLOURS[verdict]} reverse")))
+    console.print(f"[dim]{where}[/]")

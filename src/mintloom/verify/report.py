@@ -1,0 +1,88 @@
+"""The typed verification report shared by the CLI and the HTTP API.
+
+Verdicts:
+
+* ``VERIFIED``  — the file is bound to a trusted Content Credential (or matched by fingerprint to
+  an asset that is), its log receipt proves inclusion, and (online) the checkpoint is anchored.
+* ``TAMPERED``  — a credential is present but the content no longer matches what was signed.
+* ``UNTRUSTED`` — the credential or a proof does not check out: unknown signer, invalid
+  signature, a receipt for another asset, a checkpoint the chain does not know.
+* ``UNKNOWN``   — no provenance at all: not a media file, no credential and no fingerprint match.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class Verdict(StrEnum):
+    VERIFIED = "VERIFIED"
+    TAMPERED = "TAMPERED"
+    UNTRUSTED = "UNTRUSTED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self]
+
+
+EXIT_CODES: dict[Verdict, int] = {
+    Verdict.VERIFIED: 0,
+    Verdict.TAMPERED: 20,
+    Verdict.UNTRUSTED: 21,
+    Verdict.UNKNOWN: 22,
+}
+
+Status = Literal["pass", "fail", "skip", "info"]
+
+
+class Check(BaseModel):
+    name: str
+    status: Status
+    detail: str
+    effect: Verdict | None = None
+    """The verdict a failure of this check implies."""
+
+
+class LicenseInfo(BaseModel):
+    terms_ids: list[int] = Field(default_factory=list)
+    terms: list[dict[str, Any]] = Field(default_factory=list)
+    registered: bool = False
+    token_id: str | None = None
+    owner: str | None = None
+
+
+class VerifyReport(BaseModel):
+    file: str
+    media_type: str | None = None
+    cid: str | None = None
+    verdict: Verdict = Verdict.UNKNOWN
+    binding: Literal["hard", "fingerprint", "none"] = "none"
+    """How the file was tied to its provenance: its own embedded manifest (hard) or a
+    perceptual fingerprint match to a registered asset (for stripped or re-encoded copies)."""
+    matched_cid: str | None = None
+    fingerprint_distance: int | None = None
+    checks: list[Check] = Field(default_factory=list)
+    origin: dict[str, Any] = Field(default_factory=dict)
+    """What made it: engine, model, datasets, template hash, seed, campaign, locale, format."""
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    """Actions and ingredients, newest first: created, translated, resized, …"""
+    receipt: dict[str, Any] | None = None
+    license: LicenseInfo | None = None
+
+    def add(self, name: str, status: Status, detail: str, effect: Verdict | None = None) -> None:
+        self.checks.append(Check(name=name, status=status, detail=detail, effect=effect))
+
+    def decide(self) -> Verdict:
+        """The verdict follows from the checks: any failure's effect wins, most severe first."""
+        effects = {c.effect for c in self.checks if c.status == "fail" and c.effect is not None}
+        for v in (Verdict.TAMPERED, Verdict.UNTRUSTED, Verdict.UNKNOWN):
+            if v in effects:
+                self.verdict = v
+                return v
+        bound = self.binding != "none"
+        self.verdict = Verdict.VERIFIED if bound else Verdict.UNKNOWN
+        return self.verdict

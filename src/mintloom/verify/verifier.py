@@ -1,0 +1,426 @@
+"""Verify a file: Content Credential, ingredient chain, log receipt, chain anchor, licence.
+
+One function, :func:`verify_bytes`, used by ``mintloom verify`` and the HTTP API. It never
+raises for bad input: every problem becomes a failed check with the verdict it implies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mintloom.errors import MintloomError, VerifyError
+from mintloom.provenance.cid import cid_for
+from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
+from mintloom.provenance.log import Receipt
+from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
+
+if TYPE_CHECKING:
+    from mintloom.ledger.client import ChainClient
+    from mintloom.provenance.log import TransparencyLog
+    from mintloom.store.blobs import LocalBlobStore
+    from mintloom.store.catalog import Catalog
+    from mintloom.studio import Studio
+    from mintloom.verify.index import FingerprintIndex
+
+MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".wav", ".flac", ".txt"}
+
+
+def sniff(data: bytes, name: str = "") -> str | None:
+    """Media type by magic bytes (extension only decides between text and nothing)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data.startswith(b"fLaC"):
+        return "audio/flac"
+    if name.lower().endswith(".txt"):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return None if "\x00" in text else "text/plain"
+    return None
+
+
+@dataclass
+class VerifyContext:
+    """What a verification can consult. Everything is optional: with nothing but the trust
+    anchors a file's own credential is still checked."""
+
+    trust_anchors_pem: str | None = None
+    catalog: Catalog | None = None
+    log: TransparencyLog | None = None
+    blobs: LocalBlobStore | None = None
+    chain: ChainClient | None = None
+    chain_error: str | None = None
+    _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_studio(cls, studio: Studio, *, offline: bool = False) -> VerifyContext:
+        from mintloom.store.blobs import LocalBlobStore
+        from mintloom.store.catalog import Catalog
+
+        anchors = studio.keys.trust_anchor_pem() if studio.keys.exists() else None
+        ctx = cls(anchors, Catalog(studio.db), studio.log, LocalBlobStore(studio.workspace.blobs_dir))
+        if not offline:
+            try:
+                ctx.chain = studio.chain
+            except MintloomError as exc:
+                ctx.chain_error = exc.message
+        return ctx
+
+    def fingerprint_index(self) -> tuple[FingerprintIndex, list[str]] | None:
+        if self._index is None and self.catalog is not None:
+            import numpy as np
+
+            from mintloom.verify.index import FingerprintIndex
+
+            rows = self.catalog.fingerprints()
+            cids = sorted({c for c, _, _ in rows})
+            pos = {c: i for i, c in enumerate(cids)}
+            ids = [pos[c] for c, _, _ in rows]
+            index = FingerprintIndex.build(
+                ids,
+                np.array([p for _, p, _ in rows], np.uint64),
+                np.array([d for _, _, d in rows], np.uint64),
+            )
+            self._index = (index, cids)
+        return self._index
+
+
+def _credential_checks(
+    report: VerifyReport, cred: CredentialReport, anchors: str | None, label: str = "credential"
+) -> bool:
+    """Record the credential checks; True if the credential binds the file to a trusted signer."""
+    if cred.error:
+        report.add(label, "fail", cred.error, Verdict.TAMPERED)
+        return False
+    if not cred.hash_binding_valid:
+        bad = ", ".join(f for f in cred.failures if "mismatch" in f) or "content hash mismatch"
+        report.add(
+            "hash binding", "fail", f"the content no longer matches what was signed ({bad})", Verdict.TAMPERED
+        )
+        return False
+    report.add("hash binding", "pass", "the content is exactly what was signed")
+    if not cred.signature_valid:
+        report.add(
+            "signature", "fail", f"claim signature invalid ({', '.join(cred.failures)})", Verdict.UNTRUSTED
+        )
+        return False
+    report.add("signature", "pass", f"claim signature valid, signed by {cred.signer}")
+    if not cred.trusted:
+        why = (
+            "no trust anchors are known here (outside a workspace): pass --trust PEM to check who signed it"
+            if anchors is None
+            else "it does not chain to a trusted root (a foreign organisation or an unknown key)"
+        )
+        report.add("trust", "fail", f"signer {cred.signer!r} is not trusted: {why}", Verdict.UNTRUSTED)
+        return False
+    report.add("trust", "pass", f"signer {cred.signer!r} chains to the trusted root")
+    bad_ing = [i for i in cred.ingredients if not i.valid]
+    if bad_ing:
+        names = ", ".join(f"{i.title} ({', '.join(i.failures) or 'no manifest'})" for i in bad_ing)
+        report.add("ingredients", "fail", f"ingredient credentials invalid: {names}", Verdict.UNTRUSTED)
+        return False
+    if cred.ingredients:
+        report.add("ingredients", "pass", f"{len(cred.ingredients)} ingredient credential(s) valid")
+    return True
+
+
+def _describe(report: VerifyReport, cred: CredentialReport) -> None:
+    if cred.generation is not None:
+        g = cred.generation
+        report.origin = {
+            "engine": f"{g.engine} {g.engine_version}",
+            "model": g.model_id,
+            "model_hash": g.model_hash,
+            "datasets": list(g.dataset_ids),
+            "template_hash": g.template_hash,
+            "seed": g.seed,
+            "campaign": g.campaign,
+            "locale": g.locale,
+            "format": g.format,
+            "source_type": str(g.source_type).rsplit("/", 1)[-1],
+            "ai_training": g.ai_training,
+        }
+    report.history = [{"action": a} for a in cred.actions] + [
+        {"ingredient": i.title, "relationship": i.relationship, "valid": i.valid} for i in cred.ingredients
+    ]
+
+
+def _receipt_checks(
+    report: VerifyReport, ctx: VerifyContext, subject: str, manifest_hash: str | None, given: Receipt | None
+) -> Receipt | None:
+    receipt = given
+    if receipt is None and ctx.log is not None:
+        try:
+            receipt = ctx.log.receipt(subject)
+        except MintloomError as exc:
+            report.add("log receipt", "skip", f"catalog unavailable: {exc.message}")
+            return None
+    if receipt is None:
+        report.add("log receipt", "skip", "no receipt for this asset here (pass --receipt FILE)")
+        return None
+    if receipt.cid != subject:
+        report.add(
+            "log receipt", "fail", f"the receipt is for another asset ({receipt.cid})", Verdict.UNTRUSTED
+        )
+        return None
+    if manifest_hash is not None and receipt.manifest_hash != manifest_hash:
+        report.add("log receipt", "fail", "the receipt names a different manifest than the file carries",
+                   Verdict.UNTRUSTED)  # fmt: skip
+        return None
+    if not receipt.verify():
+        report.add("inclusion proof", "fail", "the inclusion proof does not lead to the checkpoint root",
+                   Verdict.UNTRUSTED)  # fmt: skip
+        return None
+    report.add(
+        "inclusion proof", "pass", f"leaf {receipt.leaf_index} is in the log of size {receipt.tree_size}"
+    )
+    if not receipt.checkpoint.verify_signature(ctx.trust_anchors_pem):
+        report.add(
+            "checkpoint", "fail", "the checkpoint signature is invalid or untrusted", Verdict.UNTRUSTED
+        )
+        return None
+    report.add("checkpoint", "pass", "checkpoint signed by the trusted log operator")
+    report.receipt = {
+        "leaf_index": receipt.leaf_index,
+        "tree_size": receipt.tree_size,
+        "root": receipt.checkpoint.root,
+        "anchor": receipt.anchor.model_dump() if receipt.anchor else None,
+    }
+    return receipt
+
+
+def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> None:
+    if ctx.chain is None:
+        why = "offline" if ctx.chain_error is None else f"chain unavailable: {ctx.chain_error}"
+        report.add("anchor", "skip", why)
+        return
+    chain = ctx.chain
+    try:
+        root = bytes(chain.call("ProvenanceLog", "rootAt", receipt.tree_size)).hex()
+    except MintloomError as exc:
+        name = getattr(exc, "error_name", None)
+        if name == "UnknownCheckpoint":
+            if receipt.anchor is None:
+                report.add("anchor", "skip", f"checkpoint {receipt.tree_size} is not anchored yet")
+            else:
+                report.add("anchor", "fail", f"the chain has no checkpoint of size {receipt.tree_size}",
+                           Verdict.UNTRUSTED)  # fmt: skip
+        else:
+            report.add("anchor", "skip", f"cannot read the chain: {exc.message}")
+        return
+    if root != receipt.checkpoint.root:
+        report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
+        return
+    where = f" in tx {receipt.anchor.tx_hash}" if receipt.anchor else ""
+    report.add("anchor", "pass", f"checkpoint {receipt.tree_size} anchored on chain {chain.chain_id}{where}")
+    report.license = read_license(chain, receipt)
+
+
+def read_license(chain: ChainClient, receipt: Receipt) -> LicenseInfo | None:
+    """Licence terms attached to the asset's leaf and its registration, if those contracts exist."""
+    deployed = chain.deployments.get(chain.chain_id)
+    info = LicenseInfo()
+    try:
+        if "LicenseMarket" in deployed:
+            info.terms_ids = [int(t) for t in chain.call("LicenseMarket", "termsOfLeaf", receipt.leaf_index)]
+            from mintloom.governance.licenses import describe_terms
+
+            info.terms = [describe_terms(chain, t) for t in info.terms_ids]
+        if "CreativeAssets" in deployed:
+            from mintloom.provenance.cid import digest_of
+
+            token = int.from_bytes(digest_of(receipt.cid), "big")
+            info.token_id = hex(token)
+            info.registered = bool(chain.call("CreativeAssets", "isRegistered", token))
+            if info.registered:
+                info.owner = str(chain.call("CreativeAssets", "ownerOf", token))
+    except (MintloomError, ImportError):  # contracts unreadable, or the governance module absent
+        return None
+    return info
+
+
+def verify_bytes(
+    data: bytes,
+    name: str,
+    ctx: VerifyContext,
+    *,
+    sidecar: bytes | None = None,
+    receipt: Receipt | None = None,
+) -> VerifyReport:
+    """Verify one file's bytes. Never raises for bad input: problems become failed checks."""
+    report = VerifyReport(file=name)
+    # a sidecar says the file is a text asset, even if its bytes were damaged into non-UTF-8
+    media_type = sniff(data, name) or ("text/plain" if sidecar is not None else None)
+    report.media_type = media_type
+    if media_type is None:
+        report.add(
+            "format", "fail", "not a supported media file (PNG, JPEG, WAV, FLAC or text)", Verdict.UNKNOWN
+        )
+        report.decide()
+        return report
+    report.cid = cid_for(data)
+    anchors = ctx.trust_anchors_pem
+    cred = _read(data, media_type, anchors, sidecar)
+    bound: tuple[str, str | None] | None = None
+    if cred.present:
+        if _credential_checks(report, cred, anchors):
+            report.binding = "hard"
+            bound = (report.cid, cred.manifest_hash)
+        _describe(report, cred)
+    elif _carries_manifest(data, media_type):
+        # c2pa cannot parse the container or locate the manifest (truncated, chunk lengths or
+        # types broken) although a manifest store is embedded: damaged after signing.
+        why = cred.error or "manifest not found"
+        detail = f"a Content Credential is embedded but the file is damaged or truncated ({why})"
+        report.add("credential", "fail", detail, Verdict.TAMPERED)
+    else:
+        bound = _soft_bind(report, ctx, data, media_type)
+    if bound is not None:
+        rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
+        if rec is not None:
+            _chain_checks(report, ctx, rec)
+    report.decide()
+    return report
+
+
+#: Every C2PA manifest store starts with a JUMBF superbox whose description box ("jumd") carries the
+#: C2PA type UUID, whose first four bytes spell "c2pa".
+_MANIFEST_STORE_MARK = b"jumdc2pa"
+
+
+def _carries_manifest(data: bytes, media_type: str) -> bool:
+    """An embedded C2PA manifest store is somewhere in the bytes (even if the container is broken)."""
+    return embeds(media_type) and _MANIFEST_STORE_MARK in data
+
+
+def _read(
+    data: bytes, media_type: str, anchors: str | None, sidecar: bytes | None = None
+) -> CredentialReport:
+    """:func:`read_credentials`, with anything c2pa raises for malformed input made a report error."""
+    try:
+        return read_credentials(data, media_type, trust_anchors_pem=anchors, sidecar=sidecar)
+    except Exception as exc:  # c2pa-python raises KeyError etc. for some malformed manifest stores
+        return CredentialReport(
+            present=True, error=f"unreadable Content Credential: {type(exc).__name__}: {exc}"
+        )
+
+
+def _soft_bind(
+    report: VerifyReport, ctx: VerifyContext, data: bytes, media_type: str
+) -> tuple[str, str | None] | None:
+    """No credential in the file: find the registered original by perceptual fingerprint.
+
+    Returns the original's CID and manifest hash when the original's own credential checks out.
+    """
+    if not media_type.startswith("image/"):
+        report.add("credential", "fail", "no Content Credential in the file", Verdict.UNKNOWN)
+        return None
+    from mintloom.verify.fingerprint import fingerprint
+
+    found = ctx.fingerprint_index()
+    if found is None or len(found[0]) == 0:
+        report.add("credential", "fail", "no Content Credential in the file, and no registered assets "
+                   "here to match it against", Verdict.UNKNOWN)  # fmt: skip
+        return None
+    try:
+        fp = fingerprint(data)
+    except VerifyError as exc:
+        report.add("credential", "fail", f"no Content Credential, and {exc.message}", Verdict.UNKNOWN)
+        return None
+    match = found[0].nearest(fp)
+    if match is None:
+        report.add("credential", "fail", "no Content Credential and no registered asset looks like it",
+                   Verdict.UNKNOWN)  # fmt: skip
+        return None
+    cid = found[1][match.id]
+    report.matched_cid, report.fingerprint_distance = cid, match.phash_distance
+    report.add("fingerprint", "pass", f"metadata stripped or re-encoded: matched by fingerprint to {cid} "
+               f"(pHash distance {match.phash_distance}, dHash {match.dhash_distance})")  # fmt: skip
+    row = ctx.catalog.asset(cid) if ctx.catalog is not None else None
+    try:
+        if ctx.blobs is None or row is None:
+            raise VerifyError("it is not in this workspace's store")
+        original = ctx.blobs.get(cid)
+    except MintloomError as exc:
+        report.add("original", "fail", f"the matched original is unavailable: {exc.message}", Verdict.UNKNOWN)
+        return None
+    cred = _read(original, row.media_type, ctx.trust_anchors_pem)
+    if not _credential_checks(report, cred, ctx.trust_anchors_pem, "original credential"):
+        return None
+    report.binding = "fingerprint"
+    _describe(report, cred)
+    return cid, cred.manifest_hash
+
+
+# --- files and folders ---------------------------------------------------------------------------
+def read_receipt(path: Path) -> Receipt:
+    """A receipt JSON file (as written by ``mintloom receipt`` or next to an exported asset)."""
+    try:
+        return Receipt.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise VerifyError(f"cannot read receipt {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise VerifyError(f"{path} is not a mintloom receipt: {str(exc).splitlines()[0]}") from exc
+
+
+def verify_path(path: Path, ctx: VerifyContext, *, receipt_file: Path | None = None) -> VerifyReport:
+    """Verify a file; ``NAME.c2pa`` beside it is its sidecar and ``NAME.receipt.json`` its receipt
+    unless ``receipt_file`` is given."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        report = VerifyReport(file=str(path))
+        report.add("read", "fail", f"cannot read the file: {exc.strerror or exc}", Verdict.UNKNOWN)
+        report.decide()
+        return report
+    sidecar_path = path.with_name(path.name + ".c2pa")
+    try:
+        sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
+    except OSError:
+        sidecar = None
+    receipt, receipt_error = None, None
+    rpath = receipt_file or path.with_name(path.name + ".receipt.json")
+    if receipt_file is not None or rpath.is_file():
+        try:
+            receipt = read_receipt(rpath)
+        except VerifyError as exc:
+            receipt_error = exc.message
+    report = verify_bytes(data, str(path), ctx, sidecar=sidecar, receipt=receipt)
+    if receipt_error is not None:
+        report.add("log receipt", "fail", receipt_error, Verdict.UNTRUSTED)
+        report.decide()
+    return report
+
+
+def media_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+
+
+def verify_many(
+    paths: Sequence[Path],
+    ctx: VerifyContext,
+    *,
+    workers: int = 4,
+    on_done: Callable[[VerifyReport], None] | None = None,
+) -> Iterator[VerifyReport]:
+    """Verify files in parallel threads (c2pa and hashing release the GIL), yielding in order."""
+    ctx.fingerprint_index()  # build once, before the threads share it
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for report in pool.map(lambda p: verify_path(p, ctx), paths):
+            if on_done is not None:
+                on_done(report)
+            yield report
+
+
+def report_json(report: VerifyReport) -> str:
+    return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False)

@@ -1,0 +1,425 @@
+"""verify_bytes / verify_path / verify_many against the assets of a real signed campaign.
+
+Every verdict is produced from real files: the tiny campaign (12 PNGs, 4 texts with sidecars, one
+WAV) is generated, signed, logged and checkpointed once per module, and the files are then
+verified, damaged, stripped, re-encoded or re-signed by a foreign organisation.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.spec import load_spec
+from mintloom.ledger.node import NodeInfo
+from mintloom.provenance.content_credentials import C2paAssetSigner
+from mintloom.provenance.credentials import GenerationRecord
+from mintloom.provenance.keys import KeyStore
+from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.studio import Studio
+from mintloom.verify.report import Verdict, VerifyReport
+from mintloom.verify.verifier import (
+    VerifyContext,
+    media_files,
+    report_json,
+    verify_bytes,
+    verify_many,
+    verify_path,
+)
+from mintloom.workspace import Workspace
+from tests.campaign.conftest import write_campaign
+from tests.conftest import PASSWORD
+
+
+@dataclass
+class Campaign:
+    studio: Studio
+    ctx: VerifyContext
+    catalog: Catalog
+    blobs: LocalBlobStore
+    out: Path
+
+    def row(self, kind: str, fmt: str | None = None, locale: str = "en-US") -> AssetRow:
+        return next(
+            r
+            for r in self.catalog.assets("tiny", kind=kind)
+            if (fmt is None or r.format == fmt) and (kind == "audio" or r.locale == locale)
+        )
+
+    def data(self, row: AssetRow) -> bytes:
+        return self.blobs.get(row.cid)
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
+    root = tmp_path_factory.mktemp("verify")
+    studio = Studio(Workspace.init(root / "ws"), password=PASSWORD)
+    studio.ensure_keys()
+    CampaignRunner(studio, load_spec(write_campaign(root / "campaign")), batch_size=5).run()
+    ctx = VerifyContext.from_studio(studio, offline=True)
+    yield Campaign(studio, ctx, Catalog(studio.db), LocalBlobStore(studio.workspace.blobs_dir),
+                   studio.workspace.out_dir / "tiny")  # fmt: skip
+    studio.close()
+
+
+def statuses(report: VerifyReport) -> dict[str, str]:
+    return {c.name: c.status for c in report.checks}
+
+
+def png_chunks(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, offset, total length incl. length/type/CRC) of every chunk."""
+    out, pos = [], 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        out.append((data[pos + 4 : pos + 8], pos, 12 + length))
+        pos += 12 + length
+    return out
+
+
+def chunk(data: bytes, ctype: bytes) -> tuple[int, int]:
+    _, pos, size = next(c for c in png_chunks(data) if c[0] == ctype)
+    return pos, size
+
+
+def png_bytes(img: Image.Image, fmt: str = "PNG", **kw: object) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **kw)
+    return buf.getvalue()
+
+
+# --- VERIFIED --------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("kind", "fmt"), [("image", "square"), ("image", "leaderboard"), ("audio", None)])
+def test_signed_png_and_wav_are_verified_with_origin_and_receipt(
+    campaign: Campaign, kind: str, fmt: str | None
+) -> None:
+    row = campaign.row(kind, fmt)
+    report = verify_bytes(campaign.data(row), row.path, campaign.ctx)
+    assert report.verdict is Verdict.VERIFIED and report.verdict.exit_code == 0
+    assert report.binding == "hard" and report.cid == row.cid
+    checks = statuses(report)
+    for name in ("hash binding", "signature", "trust", "inclusion proof", "checkpoint"):
+        assert checks[name] == "pass", report.checks
+    assert checks["anchor"] == "skip"  # offline
+    assert report.origin["campaign"] == "tiny" and report.origin["seed"] == row.seed
+    assert report.origin["format"] == row.format
+    assert report.receipt is not None and report.receipt["leaf_index"] == row.leaf_index
+    assert report.receipt["tree_size"] == 17 and report.receipt["anchor"] is None
+    if fmt == "leaderboard":  # a variant: resized from its master, the ingredient checks out
+        assert checks["ingredients"] == "pass"
+        assert [h["action"] for h in report.history if "action" in h] == ["c2pa.opened", "c2pa.resized"]
+        assert any(h.get("relationship") == "parentOf" and h["valid"] for h in report.history)
+    json.loads(report_json(report))
+
+
+def test_text_with_its_sidecar_is_verified_and_without_it_is_unknown(campaign: Campaign) -> None:
+    row = campaign.row("copy")
+    path = campaign.out / row.path
+    assert path.with_name(path.name + ".c2pa").is_file()
+    report = verify_path(path, campaign.ctx)
+    assert report.verdict is Verdict.VERIFIED and report.binding == "hard"
+    assert report.media_type == "text/plain" and statuses(report)["inclusion proof"] == "pass"
+
+    bare = verify_bytes(path.read_bytes(), "note.txt", campaign.ctx)
+    assert bare.verdict is Verdict.UNKNOWN and bare.binding == "none"
+    # an edited text no longer matches its sidecar
+    edited = verify_bytes(path.read_bytes() + b"!", "note.txt", campaign.ctx, sidecar=campaign.blobs.get(
+        row.sidecar_cid or ""))  # fmt: skip
+    assert edited.verdict is Verdict.TAMPERED
+
+
+def test_whole_campaign_folder_verifies_in_parallel_in_order(campaign: Campaign) -> None:
+    files = media_files(campaign.out)
+    assert len(files) == 17 and not any(f.suffix == ".c2pa" for f in files)
+    seen: list[str] = []
+    reports = list(verify_many(files, campaign.ctx, workers=4, on_done=lambda r: seen.append(r.file)))
+    assert [r.file for r in reports] == [str(f) for f in files] == seen
+    assert {r.verdict for r in reports} == {Verdict.VERIFIED}
+
+
+@pytest.mark.chain
+@pytest.mark.xdist_group("anvil")
+def test_online_verification_passes_the_anchor_check(
+    workspace: Workspace, anvil: NodeInfo, tmp_path: Path
+) -> None:
+    studio = Studio(workspace, password=PASSWORD)
+    studio.ensure_keys()
+    try:
+        CampaignRunner(studio, load_spec(write_campaign(tmp_path / "campaign")), batch_size=5).run()
+        row = Catalog(studio.db).assets("tiny", kind="image")[0]
+        data = LocalBlobStore(workspace.blobs_dir).get(row.cid)
+
+        before = verify_bytes(data, row.path, VerifyContext.from_studio(studio))
+        assert before.verdict is Verdict.VERIFIED and statuses(before)["anchor"] == "skip"
+
+        anchored = studio.anchor()
+        assert anchored.tx_hash is not None and not anchored.already_anchored
+        ctx = VerifyContext.from_studio(studio)
+        assert ctx.chain is not None and ctx.chain_error is None
+        report = verify_bytes(data, row.path, ctx)
+        assert report.verdict is Verdict.VERIFIED, report.checks
+        anchor = next(c for c in report.checks if c.name == "anchor")
+        assert anchor.status == "pass" and anchored.tx_hash in anchor.detail
+        assert report.receipt is not None and report.receipt["anchor"]["tx_hash"] == anchored.tx_hash
+        # a stripped copy reaches the same anchored proof through its fingerprint
+        stripped = png_bytes(Image.open(io.BytesIO(data)))
+        soft = verify_bytes(stripped, "copy.png", ctx)
+        assert soft.verdict is Verdict.VERIFIED and soft.binding == "fingerprint"
+        assert statuses(soft)["anchor"] == "pass"
+    finally:
+        studio.close()
+
+
+# --- matched by fingerprint ------------------------------------------------------------------------
+def _stripped(img: Image.Image) -> bytes:
+    return png_bytes(img)
+
+
+def _jpeg80(img: Image.Image) -> bytes:
+    return png_bytes(img.convert("RGB"), "JPEG", quality=80)
+
+
+def _half(img: Image.Image) -> bytes:
+    return png_bytes(img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS))
+
+
+def _crop3(img: Image.Image) -> bytes:
+    dx, dy = round(img.width * 0.03), round(img.height * 0.03)
+    return png_bytes(img.crop((dx, dy, img.width - dx, img.height - dy)))
+
+
+@pytest.mark.parametrize("transform", [_stripped, _jpeg80, _half, _crop3], ids=lambda f: f.__name__[1:])
+@pytest.mark.parametrize("fmt", ["square", "leaderboard"])
+def test_stripped_or_reencoded_copy_is_matched_by_fingerprint(
+    campaign: Campaign, transform: Callable[[Image.Image], bytes], fmt: str
+) -> None:
+    row = campaign.row("image", fmt)
+    copy = transform(Image.open(io.BytesIO(campaign.data(row))))
+    assert b"caBX" not in copy
+    report = verify_bytes(copy, "copy", campaign.ctx)
+    assert report.verdict is Verdict.VERIFIED, report.checks
+    assert report.binding == "fingerprint" and report.matched_cid == row.cid
+    assert report.cid != row.cid and report.fingerprint_distance is not None
+    checks = statuses(report)
+    assert checks["fingerprint"] == "pass" and checks["trust"] == "pass"
+    assert checks["inclusion proof"] == "pass"  # the original's receipt, its manifest hash matching
+    assert report.origin["format"] == fmt and report.receipt is not None
+    assert report.receipt["leaf_index"] == row.leaf_index
+
+
+# --- TAMPERED --------------------------------------------------------------------------------------
+def test_flipped_pixel_byte_is_tampered(campaign: Campaign) -> None:
+    data = bytearray(campaign.data(campaign.row("image", "square")))
+    pos, size = chunk(bytes(data), b"IDAT")
+    data[pos + size // 2] ^= 0x01
+    report = verify_bytes(bytes(data), "square.png", campaign.ctx)
+    assert report.verdict is Verdict.TAMPERED and report.verdict.exit_code == 20
+    assert statuses(report)["hash binding"] == "fail"
+    assert report.origin["campaign"] == "tiny"  # still says what it claims to be
+
+
+def test_flipped_sample_in_wav_is_tampered(campaign: Campaign) -> None:
+    data = bytearray(campaign.data(campaign.row("audio")))
+    data[len(data) // 2] ^= 0x10
+    report = verify_bytes(bytes(data), "sound-logo.wav", campaign.ctx)
+    assert report.verdict is Verdict.TAMPERED
+
+
+def test_valid_manifest_pasted_onto_another_image_is_tampered(campaign: Campaign) -> None:
+    donor = campaign.data(campaign.row("image", "square"))
+    pos, size = chunk(donor, b"caBX")
+    manifest_chunk = donor[pos : pos + size]
+    # a different image: the ar-EG master with its own manifest removed, then the donor's pasted in
+    target = campaign.data(campaign.row("image", "square", "ar-EG"))
+    tpos, tsize = chunk(target, b"caBX")
+    bare = target[:tpos] + target[tpos + tsize :]
+    ihdr_end = 8 + 25
+    pasted = bare[:ihdr_end] + manifest_chunk + bare[ihdr_end:]
+    assert [c[0] for c in png_chunks(pasted)][:2] == [b"IHDR", b"caBX"]
+    report = verify_bytes(pasted, "pasted.png", campaign.ctx)
+    assert report.verdict is Verdict.TAMPERED
+    assert statuses(report)["hash binding"] == "fail"
+
+    # also onto a foreign image that was never signed
+    foreign = png_bytes(Image.new("RGB", (300, 200), (200, 30, 60)))
+    pasted2 = foreign[:ihdr_end] + manifest_chunk + foreign[ihdr_end:]
+    assert verify_bytes(pasted2, "x.png", campaign.ctx).verdict is Verdict.TAMPERED
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.9, 0.2])
+def test_truncated_png_is_tampered(campaign: Campaign, keep: float) -> None:
+    data = campaign.data(campaign.row("image", "square"))
+    report = verify_bytes(data[: int(len(data) * keep)], "square.png", campaign.ctx)
+    assert report.verdict is Verdict.TAMPERED, report.checks
+    assert "damaged or truncated" in report.checks[0].detail
+
+
+def test_recompressed_idat_is_tampered(campaign: Campaign) -> None:
+    """Same pixels, different bytes: the hard binding is over bytes, so this is a modification."""
+    data = campaign.data(campaign.row("image", "square"))
+    idats = [c for c in png_chunks(data) if c[0] == b"IDAT"]
+    raw = zlib.decompress(b"".join(data[p + 8 : p + s - 4] for _, p, s in idats))
+    body = zlib.compress(raw, 1)
+    new_idat = len(body).to_bytes(4, "big") + b"IDAT" + body + zlib.crc32(b"IDAT" + body).to_bytes(4, "big")
+    first, last = idats[0][1], idats[-1][1] + idats[-1][2]
+    rebuilt = data[:first] + new_idat + data[last:]
+    assert Image.open(io.BytesIO(rebuilt)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
+    assert verify_bytes(rebuilt, "square.png", campaign.ctx).verdict is Verdict.TAMPERED
+
+
+# --- UNTRUSTED -------------------------------------------------------------------------------------
+def test_asset_signed_by_a_foreign_organisation_is_untrusted(campaign: Campaign, keystore: KeyStore) -> None:
+    foreign = C2paAssetSigner(keystore.signer(PASSWORD))  # "Test Org", not this workspace's root
+    record = GenerationRecord(engine="elsewhere", engine_version="1", seed=3, campaign="other",
+                              segment_commitment="ab" * 32, locale="en-US")  # fmt: skip
+    img = Image.fromarray(np.random.default_rng(3).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    signed = foreign.sign(png_bytes(img), "image/png", record, title="foreign.png").data
+    report = verify_bytes(signed, "foreign.png", campaign.ctx)
+    assert report.verdict is Verdict.UNTRUSTED and report.verdict.exit_code == 21
+    checks = statuses(report)
+    assert checks["hash binding"] == "pass" and checks["signature"] == "pass" and checks["trust"] == "fail"
+    assert "foreign organisation" in next(c.detail for c in report.checks if c.name == "trust")
+    assert report.binding == "none" and report.origin["campaign"] == "other"
+
+    # trusting that organisation's root instead makes the same file verified (no receipt here)
+    theirs = VerifyContext(trust_anchors_pem=keystore.trust_anchor_pem())
+    ok = verify_bytes(signed, "foreign.png", theirs)
+    assert ok.verdict is Verdict.VERIFIED and statuses(ok)["log receipt"] == "skip"
+
+
+def test_without_trust_anchors_a_signed_file_is_untrusted_and_says_why(campaign: Campaign) -> None:
+    row = campaign.row("image", "square")
+    report = verify_bytes(campaign.data(row), "square.png", VerifyContext())
+    assert report.verdict is Verdict.UNTRUSTED
+    trust = next(c for c in report.checks if c.name == "trust")
+    assert trust.status == "fail" and "--trust" in trust.detail
+    assert report.origin["campaign"] == "tiny"  # the credential itself is still read
+
+
+def test_receipt_for_another_asset_is_untrusted(campaign: Campaign, tmp_path: Path) -> None:
+    square, other = campaign.row("image", "square"), campaign.row("image", "leaderboard")
+    wrong = campaign.studio.log.receipt(other.cid)
+    assert wrong is not None
+    path = tmp_path / "square.png"
+    path.write_bytes(campaign.data(square))
+    rfile = tmp_path / "wrong.receipt.json"
+    rfile.write_text(wrong.model_dump_json())
+    report = verify_path(path, campaign.ctx, receipt_file=rfile)
+    assert report.verdict is Verdict.UNTRUSTED
+    check = next(c for c in report.checks if c.name == "log receipt")
+    assert check.status == "fail" and other.cid in check.detail
+
+    # a receipt whose proof was altered does not lead to the checkpoint root
+    right = campaign.studio.log.receipt(square.cid)
+    assert right is not None and right.inclusion_proof
+    forged = right.model_copy(update={"inclusion_proof": ["00" * 32, *right.inclusion_proof[1:]]})
+    bad = verify_bytes(campaign.data(square), "square.png", campaign.ctx, receipt=forged)
+    assert bad.verdict is Verdict.UNTRUSTED and statuses(bad)["inclusion proof"] == "fail"
+
+    # an unreadable receipt file is reported, the credential is still checked
+    rfile.write_text("{not json")
+    broken = verify_path(path, campaign.ctx, receipt_file=rfile)
+    assert broken.verdict is Verdict.UNTRUSTED and statuses(broken)["trust"] == "pass"
+
+
+# --- UNKNOWN ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "name"),
+    [(b"%PDF-1.7 not a media file", "doc.pdf"), (b"\x00\x01\x02 binary", "notes.txt"), (b"", "empty.png")],
+)
+def test_non_media_file_is_unknown(campaign: Campaign, data: bytes, name: str) -> None:
+    report = verify_bytes(data, name, campaign.ctx)
+    assert report.verdict is Verdict.UNKNOWN and report.verdict.exit_code == 22
+    assert report.binding == "none" and statuses(report) == {"format": "fail"}
+
+
+def test_unregistered_image_without_metadata_is_unknown(campaign: Campaign) -> None:
+    rng = np.random.default_rng(11)
+    y, x = np.mgrid[0:400, 0:400]
+    img = np.stack([(x * 0.6 + rng.integers(0, 40)) % 255, (y * 0.4) % 255, (x + y) % 255], -1)
+    noise = Image.fromarray(rng.integers(0, 255, (300, 300, 3), dtype=np.uint8))
+    for data in (png_bytes(Image.fromarray(img.astype(np.uint8))), png_bytes(noise, "JPEG")):
+        report = verify_bytes(data, "random", campaign.ctx)
+        assert report.verdict is Verdict.UNKNOWN and report.matched_cid is None
+        assert statuses(report) == {"credential": "fail"}
+
+
+def test_missing_file_is_unknown(campaign: Campaign, tmp_path: Path) -> None:
+    report = verify_path(tmp_path / "nope.png", campaign.ctx)
+    assert report.verdict is Verdict.UNKNOWN and statuses(report) == {"read": "fail"}
+
+
+# --- never raises ----------------------------------------------------------------------------------
+VERDICTS = set(Verdict)
+
+
+def _check(report: VerifyReport) -> None:
+    assert report.verdict in VERDICTS
+    assert report.verdict.exit_code in {0, 20, 21, 22}
+    if report.verdict is Verdict.VERIFIED:
+        assert report.binding != "none"
+    json.loads(report_json(report))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    prefix=st.sampled_from(
+        [b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF\x00\x00\x00\x00WAVE", b"fLaC"]
+    ),
+    body=st.binary(max_size=2048),
+    name=st.sampled_from(["a.png", "b.txt", "c.wav", "d.bin"]),
+)
+def test_random_bytes_never_raise(campaign: Campaign, prefix: bytes, body: bytes, name: str) -> None:
+    _check(verify_bytes(prefix + body, name, campaign.ctx))
+
+
+_op = st.tuples(
+    st.sampled_from(["flip", "truncate", "insert"]), st.floats(0, 1), st.binary(min_size=1, max_size=16)
+)
+
+
+def _mutate(data: bytes, ops: list[tuple[str, float, bytes]]) -> bytes:
+    out = bytearray(data)
+    for kind, where, payload in ops:
+        at = min(int(where * len(out)), max(len(out) - 1, 0))
+        if kind == "flip" and out:
+            out[at] ^= payload[0] or 0xFF
+        elif kind == "truncate":
+            del out[at:]
+        else:
+            out[at:at] = payload
+    return bytes(out)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(which=st.sampled_from(["image", "audio"]), ops=st.lists(_op, min_size=1, max_size=3))
+def test_mutated_signed_files_never_raise(
+    campaign: Campaign, which: str, ops: list[tuple[str, float, bytes]]
+) -> None:
+    row = campaign.row(which, "medium-rectangle" if which == "image" else None)
+    original = campaign.data(row)
+    mutated = _mutate(original, ops)
+    report = verify_bytes(mutated, row.path, campaign.ctx)
+    _check(report)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.floats(0, 1, exclude_max=True), mask=st.integers(1, 255))
+def test_any_flip_inside_image_data_is_tampered(campaign: Campaign, where: float, mask: int) -> None:
+    data = bytearray(campaign.data(campaign.row("image", "medium-rectangle")))
+    idats = [c for c in png_chunks(bytes(data)) if c[0] == b"IDAT"]
+    start, end = idats[0][1], idats[-1][1] + idats[-1][2]
+    data[start + int(where * (end - start))] ^= mask
+    report = verify_bytes(bytes(data), "m.png", campaign.ctx)
+    assert report.verdict is Verdict.TAMPERED, report.checks

@@ -1,0 +1,164 @@
+"""`mintloom verify`: exit codes per verdict, --json, folders, and use outside a workspace."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.spec import load_spec
+from mintloom.cli.main import app
+from mintloom.errors import VerifyError
+from mintloom.studio import Studio
+from mintloom.workspace import Workspace
+from tests.campaign.conftest import write_campaign
+from tests.conftest import PASSWORD
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
+    root = tmp_path_factory.mktemp("verify-cli")
+    studio = Studio(Workspace.init(root / "ws"), password=PASSWORD)
+    studio.ensure_keys()
+    CampaignRunner(studio, load_spec(write_campaign(root / "campaign")), batch_size=5).run()
+    studio.close()
+    yield studio.workspace
+
+
+@pytest.fixture
+def inside(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    monkeypatch.setenv("MINTLOOM_WORKSPACE", str(ws.root))
+    monkeypatch.setenv("COLUMNS", "200")
+    return ws
+
+
+@pytest.fixture
+def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("MINTLOOM_WORKSPACE", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["verify", *args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def square(ws: Workspace) -> Path:
+    return ws.out_dir / "tiny" / "en-US" / "students" / "square.png"
+
+
+def test_signed_file_verified_exit_0_with_details(inside: Workspace) -> None:
+    code, out, _ = invoke("--offline", str(square(inside)))
+    assert code == 0, out
+    assert "VERIFIED" in out and "binding" in out and "hard" in out
+    for needle in ("campaign", "tiny", "en-US", "square", "c2pa.created", "leaf", "inclusion proof", "pass"):
+        assert needle in out, needle
+    assert "skip" in out and "offline" in out
+
+
+def test_json_report_and_exit_codes_per_verdict(inside: Workspace, tmp_path: Path) -> None:
+    original = square(inside).read_bytes()
+    code, out, _ = invoke("--offline", "--json", str(square(inside)))
+    report = json.loads(out)
+    assert code == 0 and report["verdict"] == "VERIFIED" and report["binding"] == "hard"
+
+    tampered = bytearray(original)
+    tampered[-100] ^= 0x01
+    (tmp_path / "t.png").write_bytes(bytes(tampered))
+    code, out, _ = invoke("--offline", "--json", str(tmp_path / "t.png"))
+    assert (code, json.loads(out)["verdict"]) == (20, "TAMPERED")
+
+    receipt = tmp_path / "other.receipt.json"
+    leader = inside.out_dir / "tiny" / "en-US" / "students" / "leaderboard.png"
+    code, out, _ = invoke("--offline", "--json", str(leader))
+    leader_report = json.loads(out)
+    studio = Studio(inside, password=PASSWORD)
+    rec = studio.log.receipt(leader_report["cid"])
+    studio.close()
+    assert rec is not None
+    receipt.write_text(rec.model_dump_json())
+    code, out, _ = invoke("--offline", "--json", "--receipt", str(receipt), str(square(inside)))
+    assert (code, json.loads(out)["verdict"]) == (21, "UNTRUSTED")
+
+    (tmp_path / "notes.bin").write_bytes(b"just some bytes")
+    code, out, _ = invoke("--offline", "--json", str(tmp_path / "notes.bin"))
+    assert (code, json.loads(out)["verdict"]) == (22, "UNKNOWN")
+
+
+def test_stripped_copy_matched_by_fingerprint(inside: Workspace, tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    Image.open(square(inside)).save(buf, "PNG")
+    (tmp_path / "copy.png").write_bytes(buf.getvalue())
+    code, out, _ = invoke("--offline", str(tmp_path / "copy.png"))
+    assert code == 0 and "matched by fingerprint to CID" in out
+
+
+def test_folder_summary_and_worst_exit_code(inside: Workspace, tmp_path: Path) -> None:
+    code, out, _ = invoke("--offline", "--workers", "3", str(inside.out_dir / "tiny"))
+    assert code == 0 and "17 files" in out and "VERIFIED" in out and "sound-logo.wav" in out
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    data = square(inside).read_bytes()
+    (folder / "ok.png").write_bytes(data)
+    (folder / "bad.png").write_bytes(data[: len(data) // 2])
+    (folder / "sub").mkdir()
+    (folder / "sub" / "notes.txt").write_text("no credential here")
+    (folder / "ignored.pdf").write_bytes(b"%PDF")
+    code, out, _ = invoke("--offline", "--json", str(folder))
+    reports = json.loads(out)
+    assert code == 20  # the worst: TAMPERED
+    assert sorted((Path(r["file"]).name, r["verdict"]) for r in reports) == [
+        ("bad.png", "TAMPERED"), ("notes.txt", "UNKNOWN"), ("ok.png", "VERIFIED")]  # fmt: skip
+    code, out, _ = invoke("--offline", str(folder))
+    assert code == 20 and "TAMPERED" in out and "UNKNOWN" in out
+
+
+def test_outside_a_workspace_untrusted_unless_trust_given(ws: Workspace, outside: Path) -> None:
+    code, out, _ = invoke(str(square(ws)))
+    assert code == 21 and "UNTRUSTED" in out and "--trust" in out
+    code, out, _ = invoke("--json", "--trust", str(ws.keys_dir / "ca.pem"), str(square(ws)))
+    report = json.loads(out)
+    assert code == 0 and report["verdict"] == "VERIFIED"
+    assert {c["name"]: c["status"] for c in report["checks"]}["log receipt"] == "skip"
+
+
+def test_usage_errors_are_verify_errors(inside: Workspace, tmp_path: Path) -> None:
+    with pytest.raises(VerifyError, match="no such file"):
+        invoke(str(tmp_path / "missing.png"))
+    with pytest.raises(VerifyError, match="--receipt applies to one file"):
+        invoke("--receipt", str(tmp_path / "r.json"), str(inside.out_dir))
+    (tmp_path / "bad.pem").write_text("nothing")
+    with pytest.raises(VerifyError, match="no PEM certificate"):
+        invoke("--trust", str(tmp_path / "bad.pem"), str(square(inside)))
+
+
+def test_console_script_exit_code(ws: Workspace, tmp_path: Path) -> None:
+    """Through the real entry point (its error boundary), the verdict's code reaches the shell."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MINTLOOM_WORKSPACE"}
+    data = bytearray(square(ws).read_bytes())
+    data[-100] ^= 0x01
+    (tmp_path / "t.png").write_bytes(bytes(data))
+    cmd = [sys.executable, "-m", "mintloom.cli.main", "verify", "--offline"]
+    ok = subprocess.run([*cmd, str(square(ws))], cwd=ws.root, env=env, capture_output=True, timeout=120,
+                        check=False)  # fmt: skip
+    bad = subprocess.run([*cmd, str(tmp_path / "t.png")], cwd=ws.root, env=env, capture_output=True,
+                         timeout=120, check=False)  # fmt: skip
+    missing = subprocess.run([*cmd, str(tmp_path / "nope.png")], cwd=ws.root, env=env, capture_output=True,
+                             timeout=120, check=False)  # fmt: skip
+    assert (ok.returncode, bad.returncode) == (0, 20), ok.stderr + bad.stderr
+    assert missing.returncode not in (0, 20, 21, 22) and b"no such file" in missing.stderr
