@@ -57,7 +57,7 @@ def demo(
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
     from mintloom.studio import Studio
-    from mintloom.verify.verifier import VerifyContext, verify_bytes
+    from mintloom.verify.verifier import VerifyContext, media_files, verify_bytes, verify_many
     from mintloom.workspace import Workspace
 
     t0 = time.perf_counter()
@@ -102,7 +102,7 @@ def demo(
         studio, loaded, workers=n_workers, gate=license_gate(chain, studio.db, loaded.spec)
     )
     with progress_callback() as cb:
-        runner.progress = cb  # type: ignore[assignment]
+        runner.progress = cb
         summary = runner.run()
     made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new (resumed)"
     console.print(f"    {summary.planned} assets planned, {summary.skipped} already done, made {made}")
@@ -146,6 +146,16 @@ def demo(
         paid.add_row(roles.get(client.address.lower(), "-"), client.address, f"{owed / 1e18:.4f} ETH")
     console.print(paid)
 
+    say(f"verifying every output of the campaign ({ws.out_dir / loaded.spec.campaign})")
+    ctx = VerifyContext.from_studio(studio)
+    files = media_files(ws.out_dir / loaded.spec.campaign)
+    counts: dict[str, int] = {}
+    with progress_callback() as cb:
+        for i, report in enumerate(verify_many(files, ctx), start=1):
+            counts[report.verdict.value] = counts.get(report.verdict.value, 0) + 1
+            cb("verify", i, len(files))
+    console.print("    " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+
     say("verifying an original, a tampered copy and a stripped copy")
     blobs = LocalBlobStore(ws.blobs_dir)
     original = blobs.get(variant.cid)
@@ -158,7 +168,6 @@ def demo(
     samples.mkdir(parents=True, exist_ok=True)
     (samples / "tampered.png").write_bytes(bytes(tampered))
     (samples / "stripped.jpg").write_bytes(buf.getvalue())
-    ctx = VerifyContext.from_studio(studio)
     verdicts = Table("file", "verdict", "binding", "why")
     for name, data in (("original " + variant.path, original), ("tampered.png", bytes(tampered)),
                        ("stripped.jpg (metadata removed, JPEG)", buf.getvalue())):  # fmt: skip

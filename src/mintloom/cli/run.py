@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +15,7 @@ from mintloom.cli.console import console, progress, studio
 
 
 @contextmanager
-def progress_callback() -> Iterator[object]:
+def progress_callback() -> Iterator[Callable[[str, int, int], None]]:
     """A (stage, done, total) callback drawing one Rich bar per stage."""
     bars: dict[str, TaskID] = {}
     with progress() as bar:
@@ -71,7 +71,7 @@ def run(
         deploy_all(s.chain, s.settings.governance)
         gate = license_gate(s.chain, s.db, loaded.spec)
     with progress_callback() as cb:
-        summary = CampaignRunner(s, loaded, workers=n, progress=cb, gate=gate).run()  # type: ignore[arg-type]
+        summary = CampaignRunner(s, loaded, workers=n, progress=cb, gate=gate).run()
     made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new"
     console.print(
         f"[green]{summary.campaign}[/]: {summary.planned} planned, {summary.skipped} already done, "
