@@ -21,6 +21,7 @@ from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import register_dataset, register_model
 from mintloom.ledger.node import NodeInfo, dev_key
 from mintloom.market.licensing import buy_license, license_balance
+from mintloom.provenance.cid import digest_of
 from mintloom.store.catalog import Catalog
 from mintloom.studio import Studio
 from tests.campaign.conftest import SPEC, write_campaign
@@ -97,9 +98,27 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     assert reg.parent_token_id != 0 and chain.call("CreativeAssets", "isRegistered", reg.parent_token_id)
     uri = chain.call("CreativeAssets", "tokenURI", token_id(variant.cid))
     assert uri == f"ipfs://{variant.cid}"
+    receipt = studio.log.receipt(variant.cid)
+    assert receipt is not None
+    proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
+    args = (
+        digest_of(variant.cid),
+        bytes.fromhex(receipt.manifest_hash),
+        receipt.leaf_index,
+        receipt.tree_size,
+    )
     with pytest.raises(ContractError) as err:  # double registration, named
-        chain.transact("CreativeAssets", "register", chain.address, bytes(32), bytes(32), 0, 1, [], 0)
-    assert err.value.error_name in {"ZeroDigest", "NotInLog"}
+        chain.transact("CreativeAssets", "register", chain.address, *args, proof, reg.parent_token_id)
+    assert err.value.error_name == "AlreadyRegistered" and err.value.error_args == (token_id(variant.cid),)
+    forged = [bytes(32), *proof[1:]]  # another asset with a forged proof: not in the anchored log
+    other = next(a for a in catalog.assets("tiny", kind="copy"))
+    other_receipt = studio.log.receipt(other.cid)
+    assert other_receipt is not None
+    with pytest.raises(ContractError) as err:
+        chain.transact("CreativeAssets", "register", chain.address, digest_of(other.cid),
+                       bytes.fromhex(other_receipt.manifest_hash), other_receipt.leaf_index,
+                       other_receipt.tree_size, forged, 0)  # fmt: skip
+    assert err.value.error_name == "NotInLog"
     assert register_asset(chain, studio.log, catalog, variant.cid).already
 
     buyer = party(studio, anvil, BUYER)
