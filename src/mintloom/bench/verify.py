@@ -10,16 +10,15 @@ pHash/dHash, index lookup, then the original's credential and receipt.
 from __future__ import annotations
 
 import io
-import shutil
 import statistics
 import time
 from pathlib import Path
 
 from PIL import Image
 
-import mintloom
 from mintloom.bench import Figure
 from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.campaign.spec import load_spec
 from mintloom.errors import MintloomError
 from mintloom.store.blobs import LocalBlobStore
@@ -32,50 +31,14 @@ from mintloom.workspace import Workspace
 PASSWORD = "bench-password"
 RUNS = 30
 
-SPEC = """\
-campaign: bench-verify
-seed: 11
-brand:
-  name: Lumen
-  palette: ["#1d3557", "#e63946", "#f1faee"]
-  logo: logo.png
-  messages:
-    en-US:
-      headline: "{{ name }}, {{ offer }}% off"
-      body: "From {{ price | currency(currency) }} in {{ city }}"
-      cta: "Claim"
-    de-DE:
-      headline: "{{ name }}, {{ offer }} % Rabatt"
-      body: "Ab {{ price | currency(currency) }} in {{ city }}"
-      cta: "Sichern"
-audience: audience.csv
-locales: [en-US, de-DE]
-formats: [square]
-audio:
-  enabled: false
-"""
-
-AUDIENCE = """segment,name,city,offer,currency,price
-students,Alex,Berlin,15,EUR,3.90
-runners,Casey,Osaka,18,JPY,520
-makers,Robin,Lyon,12,EUR,4.20
-nightowls,Sam,Austin,20,USD,4.50
-"""
-
-
-def _logo() -> Path:
-    return Path(mintloom.__file__).resolve().parents[2] / "examples" / "lumen" / "brand" / "logo.png"
-
 
 def _campaign(work: Path) -> Studio:
-    folder = work / "campaign"
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(_logo(), folder / "logo.png")
-    (folder / "audience.csv").write_text(AUDIENCE, encoding="utf-8")
-    (folder / "campaign.yaml").write_text(SPEC, encoding="utf-8")
+    spec = sample_spec(campaign="bench-verify", seed=11, locales=("en-US", "de-DE"), formats=("square",),
+                       copy=False, audio=False)  # fmt: skip
+    path = write_sample_campaign(work / "campaign", spec, sample_audience(4))
     studio = Studio(Workspace.init(work / "ws"), password=PASSWORD)
     studio.ensure_keys()
-    CampaignRunner(studio, load_spec(folder / "campaign.yaml"), batch_size=8).run()
+    CampaignRunner(studio, load_spec(path), batch_size=8).run()
     return studio
 
 

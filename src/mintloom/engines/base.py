@@ -73,6 +73,33 @@ class Artifact(BaseModel, frozen=True):
     tags: dict[str, object] = {}
 
 
+def text_artifact(
+    engine: Engine,
+    request: GenerationRequest,
+    text: str,
+    parameters: dict[str, ParamValue],
+    *,
+    model_id: str | None = None,
+    model_hash: str | None = None,
+    tags: dict[str, object] | None = None,
+) -> Artifact:
+    """The artifact of a text engine: UTF-8 ``text/plain``, tagged with its locale and text; with a
+    model it is marked ``trainedAlgorithmicMedia``."""
+    return Artifact(
+        data=text.encode("utf-8"),
+        media_type="text/plain; charset=utf-8",
+        extension="txt",
+        engine=engine.name,
+        engine_version=engine.version,
+        seed=request.seed,
+        parameters=parameters,
+        model_id=model_id,
+        model_hash=model_hash,
+        digital_source_type="trainedAlgorithmicMedia" if model_id else "algorithmicMedia",
+        tags={"engine": engine.name, "locale": request.locale, "text": text, **(tags or {})},
+    )
+
+
 @runtime_checkable
 class Engine(Protocol):
     """A generator. ``generate`` must be deterministic in its request."""

@@ -23,7 +23,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue
+from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
 from mintloom.errors import EngineError, SpecError
 
 RESERVED_PARAMS = frozenset({"template"})
@@ -110,13 +110,4 @@ class CopyEngine:
         variables.update(request.texts)
         text = self.render(template, variables, request.locale)
         parameters: dict[str, ParamValue] = dict(request.params)
-        return Artifact(
-            data=text.encode("utf-8"),
-            media_type="text/plain; charset=utf-8",
-            extension="txt",
-            engine=self.name,
-            engine_version=self.version,
-            seed=request.seed,
-            parameters=parameters,
-            tags={"engine": self.name, "locale": request.locale, "text": text, "characters": len(text)},
-        )
+        return text_artifact(self, request, text, parameters, tags={"characters": len(text)})

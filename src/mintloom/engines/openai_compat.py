@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue
+from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
 from mintloom.errors import EngineError, SpecError
 
 _SECRET_PARAMS = frozenset({"api_key"})
@@ -110,22 +110,12 @@ class OpenAICompatEngine:
             k: v for k, v in request.params.items() if k not in _SECRET_PARAMS
         }
         parameters.update({"temperature": 0, "max_tokens": max_tokens, "base_url": base_url})
-        return Artifact(
-            data=text.encode("utf-8"),
-            media_type="text/plain; charset=utf-8",
-            extension="txt",
-            engine=self.name,
-            engine_version=self.version,
-            seed=request.seed,
-            parameters=parameters,
+        return text_artifact(
+            self,
+            request,
+            text,
+            parameters,
             model_id=served_model,
             model_hash=str(fingerprint) if fingerprint else None,
-            digital_source_type="trainedAlgorithmicMedia",
-            tags={
-                "engine": self.name,
-                "locale": request.locale,
-                "text": text,
-                "model": served_model,
-                "usage": body.get("usage", {}),
-            },
+            tags={"model": served_model, "usage": body.get("usage", {})},
         )

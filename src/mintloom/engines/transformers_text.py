@@ -17,7 +17,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue
+from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
 from mintloom.errors import EngineError, SpecError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
@@ -103,16 +103,12 @@ class TransformersTextEngine:
             "max_new_tokens": max_new,
             "decoding": "greedy",
         }
-        return Artifact(
-            data=text.encode("utf-8"),
-            media_type="text/plain; charset=utf-8",
-            extension="txt",
-            engine=self.name,
-            engine_version=self.version,
-            seed=request.seed,
-            parameters=parameters,
+        return text_artifact(
+            self,
+            request,
+            text,
+            parameters,
             model_id=model_id,
             model_hash=model_hash,
-            digital_source_type="trainedAlgorithmicMedia",
-            tags={"engine": self.name, "locale": request.locale, "text": text, "model": model_id},
+            tags={"model": model_id},
         )

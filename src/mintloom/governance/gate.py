@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from mintloom.campaign.plan import Plan
 from mintloom.campaign.spec import CampaignSpec
-from mintloom.errors import LicenseViolation
+from mintloom.errors import LedgerError, LicenseViolation
 from mintloom.governance.licenses import resolve_terms, terms_of
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names, dataset_info, model_info
@@ -42,13 +42,10 @@ def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
                      for k in kinds if k in spec.governance.terms)  # fmt: skip
 
     def registered(kind: str, name: str) -> int:
-        found = names.get(kind, name)
-        if found is None:
-            raise LicenseViolation(
-                f"{kind} {name!r} is not registered on chain {chain.chain_id}: its licence terms are unknown",
-                hint=f"register it first: `mintloom {kind} register {name} …`",
-            )
-        return found
+        try:
+            return names.require(kind, name)
+        except LedgerError as exc:
+            raise LicenseViolation(f"{exc.message}: its licence terms are unknown", hint=exc.hint) from exc
 
     for ds in lineage.datasets:
         info = dataset_info(chain, registered("dataset", ds))
