@@ -133,20 +133,28 @@ def fingerprint_image(img: Image.Image) -> Fingerprint:
     norm = normalise(img)
     if norm.width < 2 or norm.height < 2:
         raise VerifyError(f"image is too small to fingerprint ({norm.width}x{norm.height})")
-    small = _working_copy(norm)
-    ph = imagehash.phash(small, hash_size=8)
-    dh = imagehash.dhash(small, hash_size=8)
+    return _hash(_working_copy(norm).convert("L"))
+
+
+def _hash(grey: Image.Image) -> Fingerprint:
+    """pHash and dHash of a normalised, reduced, greyscale image (imagehash converts to
+    greyscale first anyway, so converting once up front gives the same hashes)."""
+    ph = imagehash.phash(grey, hash_size=8)
+    dh = imagehash.dhash(grey, hash_size=8)
     return Fingerprint(phash=_bits_to_int(ph.hash), dhash=_bits_to_int(dh.hash))
 
 
 def registration_views(img: Image.Image) -> list[Image.Image]:
     """The original plus the crops in :data:`REGISTRATION_CROPS`, all normalised."""
-    norm = normalise(img)
-    w, h = norm.size
+    return _crops(normalise(img))
+
+
+def _crops(img: Image.Image) -> list[Image.Image]:
+    w, h = img.size
     views = []
     for le, to, ri, bo in REGISTRATION_CROPS:
         box = (round(w * le), round(h * to), w - round(w * ri), h - round(h * bo))
-        views.append(norm.crop(box) if box != (0, 0, w, h) else norm)
+        views.append(img.crop(box) if box != (0, 0, w, h) else img)
     return views
 
 
@@ -157,8 +165,12 @@ def registration_fingerprints(image_bytes: bytes) -> list[Fingerprint]:
     crop of up to 5% per side land within a few bits of one of them.
     """
     with _decoded(image_bytes) as img:
-        # reduce once, crop the small copy: the views are the same crops at working size
-        return [fingerprint_image(v) for v in registration_views(_working_copy(normalise(img)))]
+        norm = normalise(img)
+        if norm.width < 2 or norm.height < 2:
+            raise VerifyError(f"image is too small to fingerprint ({norm.width}x{norm.height})")
+        # reduce and convert once, then crop: the views are the same crops at working size
+        grey = _working_copy(norm).convert("L")
+        return [_hash(v) for v in _crops(grey)]
 
 
 def fingerprint(image_bytes: bytes) -> Fingerprint:
