@@ -37,7 +37,9 @@ def test_cli_workflow_end_to_end(tmp_path: Path) -> None:
         rotated = ok(cli(ws, "keys", "rotate"))
         assert "rotations" in rotated and " 1 " in rotated
 
-        spec = write_sample_campaign(tmp_path / "campaign", sample_spec(locales=("en-US",), formats=("square",)))
+        spec = write_sample_campaign(
+            tmp_path / "campaign", sample_spec(locales=("en-US",), formats=("square",))
+        )
         planned = ok(cli(ws, "plan", str(spec)))
         assert "image" in planned
         ran = ok(cli(ws, "run", str(spec), "--publish"))
