@@ -60,23 +60,42 @@ def _date(value: Any) -> dt.date:
     raise TypeError(f"{type(value).__name__} is not a date")
 
 
+# Zero code points of the CLDR numbering systems that locales use by default (Babel formats
+# separators per numbering system but always writes ASCII digits).
+_ZEROS = {"arab": 0x0660, "arabext": 0x06F0, "beng": 0x09E6, "deva": 0x0966, "mymr": 0x1040, "thai": 0x0E50,
+          "tibt": 0x0F20, "khmr": 0x17E0, "laoo": 0x0ED0, "nkoo": 0x07C0, "olck": 0x1C50, "mtei": 0xABF0,
+          "vaii": 0xA620, "adlm": 0x1E950}  # fmt: skip
+
+
+def native_digits(locale: Locale) -> dict[int, str]:
+    """Translation table from ASCII digits to the locale's default digits (Arabic-Indic for
+    ar-EG, Persian for fa-IR, Bengali for bn-BD; empty where the default is Latin)."""
+    zero = _ZEROS.get(str(getattr(locale, "default_numbering_system", "latn")))
+    return {} if zero is None else {ord("0") + d: chr(zero + d) for d in range(10)}
+
+
 def make_filters(locale: Locale) -> dict[str, Callable[..., str]]:
+    """Babel filters that write numbers with the locale's own digits and separators."""
+    system = "default"
+    native = native_digits(locale)
+
     def currency(amount: Any, code: str) -> str:
-        return str(format_currency(_number(amount), code.upper(), locale=locale))
+        text = format_currency(_number(amount), code.upper(), locale=locale, numbering_system=system)
+        return str(text).translate(native)
 
     def number(value: Any, digits: int | None = None) -> str:
         n = _number(value)
-        if digits is not None:
-            fmt = "#,##0." + "0" * digits if digits > 0 else "#,##0"
-            return str(format_decimal(n, format=fmt, locale=locale))
-        return str(format_decimal(n, locale=locale))
+        fmt = None if digits is None else ("#,##0." + "0" * digits if digits > 0 else "#,##0")
+        return str(format_decimal(n, format=fmt, locale=locale, numbering_system=system)).translate(native)
 
     def percent(value: Any, digits: int = 0) -> str:
         fmt = None if digits == 0 else "#,##0." + "0" * digits + "%"
-        return str(format_percent(_number(value), format=fmt, locale=locale))
+        return str(
+            format_percent(_number(value), format=fmt, locale=locale, numbering_system=system)
+        ).translate(native)
 
     def date(value: Any, style: str = "medium") -> str:
-        return str(format_date(_date(value), format=style, locale=locale))
+        return str(format_date(_date(value), format=style, locale=locale)).translate(native)
 
     return {"currency": currency, "number": number, "percent": percent, "date": date}
 
