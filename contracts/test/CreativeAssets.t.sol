@@ -18,8 +18,6 @@ contract RejectAllGuard is IDerivativeGuard {
 }
 
 contract CreativeAssetsTest is Fixture {
-    event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
-
     address internal alice = makeAddr("alice");
 
     function setUp() public override {
@@ -30,7 +28,7 @@ contract CreativeAssetsTest is Fixture {
     function test_register() public {
         uint256 id = _tokenId(3);
         vm.expectEmit(true, true, true, true, address(assets));
-        emit AssetRegistered(id, 3, 0, alice);
+        emit CreativeAssets.AssetRegistered(id, 3, 0, alice);
         uint256 got = _register(3, alice, 0);
         vm.assertEq(got, id, "token id = digest");
         vm.assertEq(assets.ownerOf(id), alice, "owner");

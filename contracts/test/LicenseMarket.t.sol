@@ -51,18 +51,6 @@ contract ReentrantLicensee is IERC1155Receiver {
 }
 
 contract LicenseMarketTest is Fixture {
-    event TermsAttached(uint256 indexed termsId, uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex);
-    event LicensePurchased(
-        uint256 indexed tokenId,
-        uint256 indexed termsId,
-        uint256 indexed licenseId,
-        address buyer,
-        address to,
-        uint256 amount,
-        address currency,
-        uint256 fee
-    );
-
     address internal alice = makeAddr("alice");
     address internal bob = makeAddr("bob");
     address internal carol = makeAddr("carol");
@@ -91,7 +79,7 @@ contract LicenseMarketTest is Fixture {
 
     function test_attachTermsAndLookup() public {
         vm.expectEmit(true, true, false, true, address(market));
-        emit TermsAttached(commercialUse, uint64(N), 0, 8);
+        emit LicenseMarket.TermsAttached(commercialUse, uint64(N), 0, 8);
         _attach(0, 8, commercialUse);
         _attach(0, 8, commercialRemix); // same range: adds terms
         _attach(10, 12, nonCommercialRemix);
@@ -173,7 +161,7 @@ contract LicenseMarketTest is Fixture {
         uint256 t = _sellable(0, alice, commercialUse);
         uint256 licenseId = uint256(keccak256(abi.encode(t, commercialUse)));
         vm.expectEmit(true, true, true, true, address(market));
-        emit LicensePurchased(t, commercialUse, licenseId, buyer, licensee, 3, address(0), 3 * STANDARD_FEE);
+        emit LicenseMarket.LicensePurchased(t, commercialUse, licenseId, buyer, licensee, 3, address(0), 3 * STANDARD_FEE);
         vm.prank(buyer);
         uint256 got = market.buyLicense{value: 3 * STANDARD_FEE}(t, commercialUse, 3, licensee);
         vm.assertEq(got, licenseId, "license id");

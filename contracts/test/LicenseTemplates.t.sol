@@ -5,8 +5,6 @@ import {MintTest} from "./utils/MintTest.sol";
 import {LicenseTemplates} from "../src/LicenseTemplates.sol";
 
 contract LicenseTemplatesTest is MintTest {
-    event TermsRegistered(uint256 indexed termsId, bytes32 indexed termsHash);
-
     LicenseTemplates internal templates;
 
     function setUp() public {
@@ -52,7 +50,7 @@ contract LicenseTemplatesTest is MintTest {
         LicenseTemplates.Terms memory t = _custom(500, 3, "DE", 0);
         bytes32 h = keccak256(abi.encode(t));
         vm.expectEmit(true, true, false, true, address(templates));
-        emit TermsRegistered(5, h);
+        emit LicenseTemplates.TermsRegistered(5, h);
         uint256 id = templates.registerTerms(t);
         vm.assertEq(id, 5, "next id");
         vm.assertEq(templates.registerTerms(t), 5, "same id again");

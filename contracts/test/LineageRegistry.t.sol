@@ -9,25 +9,6 @@ import {AnchoredRanges} from "../src/AnchoredRanges.sol";
 import {LineageRegistry} from "../src/LineageRegistry.sol";
 
 contract LineageRegistryTest is MintTest {
-    event DatasetRegistered(
-        uint256 indexed datasetId,
-        bytes32 indexed datasheetHash,
-        address indexed curator,
-        bytes32 cidDigest,
-        string license,
-        bool aiTrainingAllowed
-    );
-    event ModelRegistered(
-        uint256 indexed modelId,
-        bytes32 indexed weightsHash,
-        address indexed trainer,
-        uint256[] trainedOn,
-        string license
-    );
-    event AssetsLinked(
-        uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 indexed modelId, uint256[] datasetIds
-    );
-
     ProvenanceLog internal log;
     LineageRegistry internal reg;
     address internal admin = makeAddr("admin");
@@ -70,7 +51,7 @@ contract LineageRegistryTest is MintTest {
     function test_registerDataset() public {
         bytes32 sheet = keccak256("sheet");
         vm.expectEmit(true, true, true, true, address(reg));
-        emit DatasetRegistered(1, sheet, curator, bytes32(uint256(7)), "CC0-1.0", true);
+        emit LineageRegistry.DatasetRegistered(1, sheet, curator, bytes32(uint256(7)), "CC0-1.0", true);
         vm.prank(curator);
         uint256 id = reg.registerDataset(sheet, bytes32(uint256(7)), "CC0-1.0", true);
         vm.assertEq(id, 1, "ids from 1");
@@ -98,7 +79,7 @@ contract LineageRegistryTest is MintTest {
         uint256 b = _dataset("b", false);
         bytes32 w = keccak256("weights");
         vm.expectEmit(true, true, true, true, address(reg));
-        emit ModelRegistered(1, w, trainer, _ids(a, b), "MIT");
+        emit LineageRegistry.ModelRegistered(1, w, trainer, _ids(a, b), "MIT");
         vm.prank(trainer);
         uint256 id = reg.registerModel(w, _ids(a, b), "MIT");
         vm.assertEq(id, 1, "ids from 1");
@@ -140,7 +121,7 @@ contract LineageRegistryTest is MintTest {
         uint256 b = _dataset("b", true);
         uint256 m = _model("w", _ids(a, b));
         vm.expectEmit(true, true, false, true, address(reg));
-        emit AssetsLinked(100, 10, 20, m, _ids(a));
+        emit LineageRegistry.AssetsLinked(100, 10, 20, m, _ids(a));
         vm.startPrank(admin);
         reg.linkAssets(100, 10, 20, m, _ids(a));
         reg.linkAssets(100, 20, 30, 0, _ids(b)); // datasets only

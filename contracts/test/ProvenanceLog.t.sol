@@ -7,8 +7,6 @@ import {RefMerkle} from "./utils/RefMerkle.sol";
 import {ProvenanceLog} from "../src/ProvenanceLog.sol";
 
 contract ProvenanceLogTest is MintTest {
-    event CheckpointAnchored(uint64 indexed size, bytes32 root, uint64 previousSize);
-
     ProvenanceLog internal log;
     address internal admin = makeAddr("admin");
     address internal anchorer = makeAddr("anchorer");
@@ -31,7 +29,7 @@ contract ProvenanceLogTest is MintTest {
     function test_anchorSequence() public {
         bytes32[] memory l = leaves;
         vm.expectEmit(true, false, false, true, address(log));
-        emit CheckpointAnchored(5, RefMerkle.root(l, 5), 0);
+        emit ProvenanceLog.CheckpointAnchored(5, RefMerkle.root(l, 5), 0);
         _anchor(0, 5);
         _anchor(5, 13);
         _anchor(13, 64);

@@ -31,10 +31,6 @@ contract ReentrantClaimer {
 }
 
 contract RoyaltyVaultTest is Fixture {
-    event Deposited(uint256 indexed splitId, address indexed currency, address indexed from, uint256 amount);
-    event Claimed(address indexed account, address indexed currency, uint256 amount);
-    event SplitAssigned(uint256 indexed splitId, uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex);
-
     address internal alice = makeAddr("alice");
     address internal bob = makeAddr("bob");
     address internal carol = makeAddr("carol");
@@ -104,7 +100,7 @@ contract RoyaltyVaultTest is Fixture {
         uint256 id = _split3();
         vm.deal(buyer, 1 ether);
         vm.expectEmit(true, true, true, true, address(vault));
-        emit Deposited(id, address(0), buyer, 1001);
+        emit RoyaltyVault.Deposited(id, address(0), buyer, 1001);
         vm.prank(buyer);
         vault.deposit{value: 1001}(id, address(0), 1001);
         // floor(1001*3333/1e4)=333, floor(1001*1667/1e4)=166, first gets the rest 502
@@ -142,7 +138,7 @@ contract RoyaltyVaultTest is Fixture {
         vm.assertEq(vault.claimable(alice, address(usd)), 5000, "alice");
         vm.assertEq(vault.claimable(alice, address(0)), 0, "currencies are separate");
         vm.expectEmit(true, true, false, true, address(vault));
-        emit Claimed(bob, address(usd), 3333);
+        emit RoyaltyVault.Claimed(bob, address(usd), 3333);
         vm.prank(bob);
         vault.claim(address(usd));
         vm.assertEq(usd.balanceOf(bob), 3333, "paid");
@@ -252,7 +248,7 @@ contract RoyaltyVaultTest is Fixture {
         uint256 a = _split1(alice);
         uint256 b = _split1(bob);
         vm.expectEmit(true, true, false, true, address(vault));
-        emit SplitAssigned(a, uint64(N), 0, 4);
+        emit RoyaltyVault.SplitAssigned(a, uint64(N), 0, 4);
         _assignSplit(0, 4, a);
         _assignSplit(6, 10, b);
         vm.assertEq(vault.splitOfLeaf(0), a, "leaf 0");
