@@ -83,43 +83,42 @@ def _read(path: Path, what: str) -> bytes:
         raise LedgerError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
 
 
+def _register_once(
+    chain: ChainClient, db: Database, kind: str, name: str, *, digest: bytes, call: tuple[object, ...]
+) -> Registered:
+    """Send ``register<Kind>(digest, *call)`` unless the contract already knows ``digest`` (its
+    ``<Kind>Exists`` error), then record the on-chain id under ``name``."""
+    try:
+        fn = f"register{kind.capitalize()}"
+        chain.transact(CONTRACT, fn, digest, *call)
+        created = True
+    except ContractError as exc:
+        if exc.error_name != f"{kind.capitalize()}Exists":
+            raise
+        created = False
+    onchain = int(chain.call(CONTRACT, f"{kind}IdOf", digest))
+    Names(db, chain.chain_id).set(kind, name, onchain)
+    return Registered(name, onchain, digest.hex(), created)
+
+
 def register_dataset(
     chain: ChainClient, db: Database, name: str, datasheet: Path, *, license: str, ai_training: bool
 ) -> Registered:
-    """Register a dataset by its datasheet (hash and CID) under ``name``."""
+    """Register a dataset by its datasheet (hash and CID) under ``name``; the sender is its curator."""
     data = _read(datasheet, "datasheet")
     digest = hashlib.sha256(data).digest()
-    names = Names(db, chain.chain_id)
-    try:
-        chain.transact(CONTRACT, "registerDataset", digest, digest_of(cid_for(data)), license, ai_training)
-        created = True
-    except ContractError as exc:
-        if exc.error_name != "DatasetExists":
-            raise
-        created = False
-    onchain = int(chain.call(CONTRACT, "datasetIdOf", digest))
-    names.set("dataset", name, onchain)
-    return Registered(name, onchain, digest.hex(), created)
+    return _register_once(chain, db, "dataset", name, digest=digest,
+                          call=(digest_of(cid_for(data)), license, ai_training))  # fmt: skip
 
 
 def register_model(
     chain: ChainClient, db: Database, name: str, weights: Path, *, trained_on: list[str], license: str
 ) -> Registered:
-    """Register a model by the hash of its weights file, trained on datasets known by name."""
+    """Register a model by the hash of its weights file, trained on datasets known by name; the
+    sender is its trainer."""
     data = _read(weights, "weights file")
-    digest = hashlib.sha256(data).digest()
-    names = Names(db, chain.chain_id)
-    ids = [names.require("dataset", d) for d in trained_on]
-    try:
-        chain.transact(CONTRACT, "registerModel", digest, ids, license)
-        created = True
-    except ContractError as exc:
-        if exc.error_name != "ModelExists":
-            raise
-        created = False
-    onchain = int(chain.call(CONTRACT, "modelIdOf", digest))
-    names.set("model", name, onchain)
-    return Registered(name, onchain, digest.hex(), created)
+    ids = [Names(db, chain.chain_id).require("dataset", d) for d in trained_on]
+    return _register_once(chain, db, "model", name, digest=hashlib.sha256(data).digest(), call=(ids, license))
 
 
 @dataclass(frozen=True)
