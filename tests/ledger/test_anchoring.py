@@ -10,13 +10,13 @@ import pytest
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.anchoring import anchor_log, latest_on_chain
 from mintloom.ledger.client import ChainClient, Deployments
-from mintloom.ledger.journal import CONFIRMED, ORPHANED
+from mintloom.ledger.journal import CONFIRMED, ORPHANED, REPLACED
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, dev_key
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog
 from mintloom.provenance.merkle import MerkleTree, hash_leaf, leaf_data
-from mintloom.store.db import Database
+from mintloom.store.db import Database, open_database
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
 
@@ -173,3 +173,30 @@ def test_reset_chain_forgets_deployments_and_orphans_journal(
     with pytest.raises(LedgerError, match="not deployed"):
         chain.address_of("ProvenanceLog")
     assert ORPHANED  # status name exported for callers
+
+
+def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(
+    workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    tlog.append_batch(entries(2))
+    anchor_log(chain, tlog, signer)
+    tlog.append_batch(entries(2, 2))
+
+    def lost(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("the node never got it")
+
+    monkeypatch.setattr(chain.w3.eth, "send_raw_transaction", lost)
+    with pytest.raises(LedgerError):
+        anchor_log(chain, tlog, signer)
+    monkeypatch.undo()
+    (lost_entry,) = chain.journal.pending(chain.chain_id, chain.address)
+
+    # another process with the same key (and its own journal) uses that nonce first
+    other_db = open_database(f"sqlite:///{workspace.state_dir / 'other.db'}")
+    other = ChainClient(anvil.rpc_url, ANVIL_DEV_KEY, other_db, chain.deployments)
+    tlog.append_batch(entries(1, 4))
+    anchor_log(other, tlog, signer)  # anchors size 5 with a different transaction at that nonce
+    assert chain.reconcile() == [(lost_entry.tx_hash, REPLACED)]
+    assert chain.journal.pending(chain.chain_id, chain.address) == []
+    assert latest_on_chain(chain).size == 5  # never sent twice: the lost anchor can no longer land
