@@ -21,6 +21,7 @@ from mintloom.workspace import Workspace
 if TYPE_CHECKING:
     from mintloom.ledger.anchoring import AnchorResult
     from mintloom.ledger.client import ChainClient
+    from mintloom.ledger.node import AnvilNode
     from mintloom.provenance.content_credentials import C2paAssetSigner
 
 
@@ -28,6 +29,7 @@ class Studio:
     def __init__(self, workspace: Workspace, *, password: str | None = None) -> None:
         self.workspace = workspace
         self._password = password
+        self._own_node: AnvilNode | None = None
 
     @classmethod
     def open(cls, start: Path | None = None, *, password: str | None = None) -> Studio:
@@ -62,8 +64,14 @@ class Studio:
 
     @cached_property
     def chain(self) -> ChainClient:
-        from mintloom.ledger.connect import open_chain
+        """The configured chain. An embedded node this studio had to start is stopped again by
+        :meth:`close` (its state persists); one that was already running is left running."""
+        from mintloom.ledger.connect import managed_node, open_chain
 
+        if self.settings.chain.rpc_url is None:
+            node = managed_node(self.workspace, self.settings)
+            if node.running() is None:
+                self._own_node = node
         return open_chain(self.workspace, self.settings, self.db, password=self._password)
 
     def ensure_keys(self) -> None:
@@ -81,5 +89,16 @@ class Studio:
         return anchor_log(self.chain, self.log, self.signer)
 
     def close(self) -> None:
+        """Release the database and stop an embedded node this studio started."""
+        if self._own_node is not None:
+            self._own_node.stop()
+            self._own_node = None
+            self.__dict__.pop("chain", None)
         if "db" in self.__dict__:
             self.db.dispose()
+
+    def __enter__(self) -> Studio:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

@@ -165,14 +165,39 @@ def test_anchor_that_never_left_is_rebroadcast_on_reconcile(
 def test_reset_chain_forgets_deployments_and_orphans_journal(
     workspace: Workspace, anvil: NodeInfo, db: Database
 ) -> None:
-    deployments = Deployments(workspace.chain_dir / "deployments.json")
-    deployments.set(anvil.chain_id, "_genesis", "0x" + "11" * 32)  # as if another chain had this id
-    deployments.set(anvil.chain_id, "ProvenanceLog", "0x" + "22" * 20)
     chain = client(workspace, anvil, db)
-    assert "ProvenanceLog" not in chain.deployments.get(chain.chain_id)
+    chain.deployments.set(anvil.chain_id, "ProvenanceLog", "0x" + "22" * 20)
+    # the journal remembers a confirmed transaction at nonce 7, which this fresh chain never saw
+    tx = "0x" + "33" * 32
+    chain.journal.record_intent(chain_id=anvil.chain_id, kind="deploy:ProvenanceLog", payload={},
+                                sender=chain.address, nonce=7, tx_hash=tx, raw=b"\x02")  # fmt: skip
+    chain.journal.finish("0x" + "33" * 32, CONFIRMED, block=3, gas_used=1)
+    reopened = client(workspace, anvil, db)
+    assert "ProvenanceLog" not in reopened.deployments.get(reopened.chain_id)
     with pytest.raises(LedgerError, match="not deployed"):
-        chain.address_of("ProvenanceLog")
-    assert ORPHANED  # status name exported for callers
+        reopened.address_of("ProvenanceLog")
+    assert reopened.journal.get("0x" + "33" * 32).status == ORPHANED  # type: ignore[union-attr]
+    assert reopened.journal.entries(anvil.chain_id) == []  # its nonces are free for the new chain
+
+
+def test_restarted_node_keeps_deployments_and_journal(
+    workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
+) -> None:
+    from mintloom.ledger.node import AnvilNode
+
+    chain, tlog = client(workspace, anvil, db), TransparencyLog(db)
+    tlog.append_batch(entries(3))
+    anchor_log(chain, tlog, keystore.signer(PASSWORD))
+    node = AnvilNode(workspace.chain_dir)
+    for _ in range(3):  # stop and start: state reloads, nothing is taken for a reset
+        node.stop()
+        info = node.start()
+        again = ChainClient(
+            info.rpc_url, ANVIL_DEV_KEY, db, Deployments(workspace.chain_dir / "deployments.json")
+        )
+        assert again.deployments.get(again.chain_id)["ProvenanceLog"] == chain.address_of("ProvenanceLog")
+        assert latest_on_chain(again).size == 3
+        assert all(e.status == CONFIRMED for e in again.journal.entries(again.chain_id))
 
 
 def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(

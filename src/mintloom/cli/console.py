@@ -68,6 +68,18 @@ def key_password(*, confirm: bool = False) -> str | None:
     return value
 
 
+_OPEN: list[Studio] = []
+
+
 def studio(*, password: bool = False) -> Studio:
-    """The workspace's :class:`Studio`; with ``password`` the key password is obtained first."""
-    return Studio(workspace(), password=key_password() if password else None)
+    """The workspace's :class:`Studio`; with ``password`` the key password is obtained first.
+    It is closed when the command ends (see :func:`close_studios`)."""
+    s = Studio(workspace(), password=key_password() if password else None)
+    _OPEN.append(s)
+    return s
+
+
+def close_studios() -> None:
+    """Close every studio a command opened: an embedded node started for the command stops."""
+    while _OPEN:
+        _OPEN.pop().close()

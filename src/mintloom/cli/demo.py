@@ -180,10 +180,7 @@ def demo(
     console.print(verdicts)
 
     gas = sum(e.gas_used or 0 for e in chain.journal.entries(chain.chain_id))
-    if studio.settings.chain.rpc_url is None:  # the embedded node: stop it, its state is kept
-        from mintloom.ledger.connect import managed_node
-
-        managed_node(ws, studio.settings).stop()
+    studio.close()  # stops the embedded node if the demo started it; its state is kept
     body = (
         f"assets: {len(catalog.assets(loaded.spec.campaign))} in campaign {loaded.spec.campaign} "
         f"({len(images)} images), log size {studio.log.size}, anchored checkpoint {anchored.size}\n"
@@ -195,6 +192,6 @@ def demo(
         f"  mintloom verify {samples}\n"
         f"  mintloom license show {variant.cid}\n"
         f"  mintloom chain status      mintloom royalties show      mintloom serve\n"
-        f"the embedded chain was stopped; commands that need it start it again from {ws.chain_dir}"
+        f"commands that need the embedded chain start it from {ws.chain_dir} and stop it when done"
     )
     console.print(Panel(body, title="mintloom demo done", border_style="green"))

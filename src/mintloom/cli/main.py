@@ -17,7 +17,7 @@ from mintloom.cli import node as node_cli
 from mintloom.cli import run as run_cli
 from mintloom.cli import serve as serve_cli
 from mintloom.cli import verify as verify_cli
-from mintloom.cli.console import console, err_console
+from mintloom.cli.console import close_studios, console, err_console
 from mintloom.cli.doctor import doctor
 from mintloom.errors import MintloomError
 from mintloom.logs import configure
@@ -82,7 +82,10 @@ def run() -> None:
     """Console-script entry point: every MintloomError becomes a message and its exit code."""
     try:
         # standalone_mode=False turns typer.Exit(code) into a return value: pass it on
-        code = app(standalone_mode=False)
+        try:
+            code = app(standalone_mode=False)
+        finally:
+            close_studios()
     except MintloomError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}")
         if exc.hint:

@@ -99,17 +99,6 @@ class Deployments:
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
         tmp.replace(self.path)
 
-    def genesis_matches(self, chain_id: int, genesis: str) -> bool:
-        """Remember the chain's genesis hash; False if a different chain had this id before
-        (an embedded node whose state was reset), in which case its addresses are forgotten."""
-        known = self.get(chain_id).get("_genesis")
-        if known == genesis:
-            return True
-        if known is not None:
-            self.forget(chain_id)
-        self.set(chain_id, "_genesis", genesis)
-        return known is None
-
     def forget(self, chain_id: int) -> None:
         data = self._all()
         if data.pop(str(chain_id), None) is not None:
@@ -144,15 +133,29 @@ class ChainClient:
         self._nonce: int | None = None
         self._artifacts: dict[str, Artifact] = {}
         self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
-        try:
-            genesis = "0x" + bytes(self.w3.eth.get_block(0)["hash"]).hex()
-        except Exception as exc:
-            raise LedgerError(f"cannot read the genesis block of {rpc_url}: {exc}") from exc
-        if not deployments.genesis_matches(self._chain_id, genesis):
-            dropped = self.journal.orphan(self._chain_id)
-            log.warning("chain was reset: forgot its deployments", extra={"journal_entries": dropped})
+        self._detect_reset()
         if reconcile:
             self.reconcile()
+
+    def _detect_reset(self) -> None:
+        """An embedded chain can be reset under the same chain id (its state file deleted). The
+        journal then holds confirmed transactions the chain no longer has: the account's nonce is
+        behind them. Their deployments are forgotten and the entries orphaned, so nothing points
+        at contracts that no longer exist."""
+        top = self.journal.max_confirmed_nonce(self._chain_id, self.account.address)
+        if top is None:
+            return
+        try:
+            mined = int(self.w3.eth.get_transaction_count(self.account.address, "latest"))
+        except Exception as exc:
+            raise LedgerError(f"cannot read the account nonce at {self.rpc_url}: {exc}") from exc
+        if mined <= top:
+            dropped = self.journal.orphan(self._chain_id)
+            self.deployments.forget(self._chain_id)
+            log.warning(
+                "chain was reset (its history lost): forgot its deployments",
+                extra={"chain_id": self._chain_id, "journal_entries": dropped},
+            )
 
     # -- identity ---------------------------------------------------------------------------------
     @property

@@ -13,7 +13,17 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, String, Text, UniqueConstraint, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mintloom.store.db import Base, Database
@@ -103,6 +113,16 @@ class Journal:
                     .where(JournalEntry.chain_id == chain_id, JournalEntry.sender == sender)
                     .where(JournalEntry.status == PENDING)
                     .order_by(JournalEntry.nonce)
+                )
+            )
+
+    def max_confirmed_nonce(self, chain_id: int, sender: str) -> int | None:
+        with self.db.session() as s:
+            return s.scalar(
+                select(func.max(JournalEntry.nonce)).where(
+                    JournalEntry.chain_id == chain_id,
+                    JournalEntry.sender == sender,
+                    JournalEntry.status == CONFIRMED,
                 )
             )
 
