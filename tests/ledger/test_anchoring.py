@@ -187,7 +187,7 @@ def test_restarted_node_keeps_deployments_and_journal(
 
     chain, tlog = client(workspace, anvil, db), TransparencyLog(db)
     tlog.append_batch(entries(3))
-    anchor_log(chain, tlog, keystore.signer(PASSWORD))
+    first = anchor_log(chain, tlog, keystore.signer(PASSWORD))
     node = AnvilNode(workspace.chain_dir)
     for _ in range(3):  # stop and start: state reloads, nothing is taken for a reset
         node.stop()
@@ -198,6 +198,8 @@ def test_restarted_node_keeps_deployments_and_journal(
         assert again.deployments.get(again.chain_id)["ProvenanceLog"] == chain.address_of("ProvenanceLog")
         assert latest_on_chain(again).size == 3
         assert all(e.status == CONFIRMED for e in again.journal.entries(again.chain_id))
+        same = anchor_log(again, tlog, keystore.signer(PASSWORD))  # finds its transaction again
+        assert same.already_anchored and same.tx_hash == first.tx_hash
 
 
 def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(
