@@ -163,6 +163,8 @@ def _print_file(report: VerifyReport, where: str) -> None:
     for ing in ingredients:
         ok = "[green]valid[/]" if ing.get("valid") else "[red]invalid[/]"
         facts.add_row("ingredient", f"{ing['ingredient']} ({ing['relationship']}) {ok}")
+    for step in (h for h in report.history if "derived_from" in h):
+        facts.add_row("lineage", f"{step['relation']} from {step['asset'] or ''} {step['derived_from']}")
     if report.receipt:
         r = report.receipt
         anchor = r.get("anchor")

@@ -286,11 +286,32 @@ def verify_bytes(
     else:
         bound = _soft_bind(report, ctx, data, media_type)
     if bound is not None:
+        _lineage(report, ctx, bound[0])
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
         if rec is not None:
             _chain_checks(report, ctx, rec)
     report.decide()
     return report
+
+
+def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = 8) -> None:
+    """Walk the derivation chain past the direct ingredient: each ancestor (translated from,
+    resized from, …) as the catalog records it, up to the created master."""
+    if ctx.catalog is None:
+        return
+    try:
+        current = cid
+        for _ in range(depth):
+            parents = ctx.catalog.parents(current)
+            if not parents:
+                return
+            parent, relation = parents[0]
+            row = ctx.catalog.asset(parent)
+            where = f"{row.locale}/{row.segment}/{row.format}" if row is not None else None
+            report.history.append({"derived_from": parent, "relation": relation, "asset": where})
+            current = parent
+    except MintloomError:  # a catalog problem only shortens the history
+        return
 
 
 #: Every C2PA manifest store starts with a JUMBF superbox whose description box ("jumd") carries the
