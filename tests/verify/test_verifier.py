@@ -120,6 +120,12 @@ def test_signed_png_and_wav_are_verified_with_origin_and_receipt(
         assert checks["ingredients"] == "pass"
         assert [h["action"] for h in report.history if "action" in h] == ["c2pa.opened", "c2pa.resized"]
         assert any(h.get("relationship") == "parentOf" and h["valid"] for h in report.history)
+        steps = [(h["relation"], h["asset"]) for h in report.history if "derived_from" in h]
+        if row.locale == "en-US":
+            assert steps == [("resized", f"en-US/{row.segment}/square")]
+        else:  # resized from its locale's master, which was translated from the first locale's
+            assert steps == [("resized", f"{row.locale}/{row.segment}/square"),
+                             ("translated", f"en-US/{row.segment}/square")]  # fmt: skip
     json.loads(report_json(report))
 
 
