@@ -12,7 +12,7 @@ from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
 from mintloom.errors import ContractError, GovernanceError, LicenseViolation, MarketError
 from mintloom.governance.gate import check_lineage, license_gate
-from mintloom.governance.licenses import FLAVOURS, terms_of
+from mintloom.governance.licenses import FLAVOURS, Terms, register_terms, terms_of
 from mintloom.governance.publish import publish_campaign, runs
 from mintloom.governance.royalties import claim, claimable
 from mintloom.ledger.assets import register_asset, token_id
@@ -194,3 +194,64 @@ def test_gate_refuses_ingredients_whose_terms_forbid_the_run(
     only_data = load_spec(write_campaign(tmp_path / "d", GOVERNED.replace('  model: "layout-model"\n', "")))
     with pytest.raises(LicenseViolation, match="non-commercial"):
         check_lineage(chain, studio.db, only_data.spec)
+
+
+def test_licence_paid_in_an_erc20_is_split_in_that_token(
+    studio: Studio, anvil: NodeInfo, tmp_path: Path
+) -> None:
+    chain = studio.chain
+    deploy_all(chain)
+    token = chain.deploy("TestERC20")
+    erc20 = chain.w3.eth.contract(
+        address=Web3.to_checksum_address(token), abi=chain.artifact("TestERC20").abi
+    )
+    buyer = party(studio, anvil, BUYER)
+    chain.transact_at(token, chain.artifact("TestERC20").abi, "mint", buyer.address, 10**21)
+    fee = 5 * 10**18
+    terms_id = register_terms(chain, Terms(commercial_use=True, derivatives_allowed=True, minting_fee=fee,
+                                           currency=token, uri="mintloom:terms/tst-remix"))  # fmt: skip
+    assert (
+        register_terms(
+            chain,
+            Terms(
+                commercial_use=True,
+                derivatives_allowed=True,
+                minting_fee=fee,
+                currency=token,
+                uri="mintloom:terms/tst-remix",
+            ),
+        )
+        == terms_id
+    )  # idempotent
+    spec = (
+        SPEC
+        + f"""governance:
+  terms: {{image: {terms_id}, copy: commercial-use, audio: commercial-use}}
+  split:
+    - {{role: brand, bps: 7000}}
+    - {{role: artist, account: "{address(ARTIST)}", bps: 3000}}
+"""
+    )
+    loaded = load_spec(write_campaign(tmp_path / "c", spec))
+    CampaignRunner(studio, loaded).run()
+    studio.anchor()
+    publish_campaign(chain, studio.db, loaded.spec)
+    catalog = Catalog(studio.db)
+    master = next(
+        a for a in catalog.assets("tiny", kind="image") if a.format == "square" and a.locale == "en-US"
+    )
+    register_asset(chain, studio.log, catalog, master.cid)
+
+    purchase = buy_license(buyer, master.cid, terms_id, amount=2)
+    assert (purchase.fee, purchase.currency.lower()) == (2 * fee, token.lower())
+    assert erc20.functions.balanceOf(buyer.address).call() == 10**21 - 2 * fee
+    assert claimable(chain, chain.address, token) == 2 * fee * 7000 // 10_000
+    assert claimable(chain, address(ARTIST), token) == 2 * fee * 3000 // 10_000
+    assert claimable(chain, chain.address) == 0  # nothing in ETH
+    artist = party(studio, anvil, ARTIST)
+    got = claim(artist, token)
+    assert got.amount == 3 * 10**18 and erc20.functions.balanceOf(artist.address).call() == 3 * 10**18
+    claim(chain, token)
+    assert (
+        erc20.functions.balanceOf(chain.address_of("RoyaltyVault")).call() == 0
+    )  # no token unit left behind
