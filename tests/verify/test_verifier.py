@@ -429,3 +429,28 @@ def test_any_flip_inside_image_data_is_tampered(campaign: Campaign, where: float
     data[start + int(where * (end - start))] ^= mask
     report = verify_bytes(bytes(data), "m.png", campaign.ctx)
     assert report.verdict is Verdict.TAMPERED, report.checks
+
+
+def test_look_alike_registered_assets_are_reported(campaign: Campaign) -> None:
+    import numpy as np
+
+    from mintloom.verify.fingerprint import fingerprint
+    from mintloom.verify.index import FingerprintIndex
+    from mintloom.verify.verifier import VerifyContext
+
+    row = campaign.row("image", "square")
+    buf = io.BytesIO()
+    with Image.open(io.BytesIO(campaign.data(row))) as img:
+        img.save(buf, "PNG")  # stripped copy
+    fp = fingerprint(buf.getvalue())
+    twins = FingerprintIndex.build(
+        [0, 1], np.array([fp.phash] * 2, np.uint64), np.array([fp.dhash] * 2, np.uint64)
+    )
+    ctx = VerifyContext(
+        campaign.ctx.trust_anchors_pem, campaign.ctx.catalog, campaign.ctx.log, campaign.ctx.blobs
+    )
+    ctx._index = (twins, [row.cid, "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"])
+    report = verify_bytes(buf.getvalue(), "twin.png", ctx)
+    assert report.matched_cid == row.cid and report.verdict is Verdict.VERIFIED
+    (info,) = [c for c in report.checks if c.name == "fingerprint ambiguity"]
+    assert info.status == "info" and "1 other registered asset(s) look almost the same" in info.detail

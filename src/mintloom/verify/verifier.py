@@ -316,6 +316,8 @@ def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = 8)
 
 #: Every C2PA manifest store starts with a JUMBF superbox whose description box ("jumd") carries the
 #: C2PA type UUID, whose first four bytes spell "c2pa".
+AMBIGUITY_BITS = 2
+"""Other fingerprint matches within this many bits of the best are reported as look-alikes."""
 _MANIFEST_STORE_MARK = b"jumdc2pa"
 
 
@@ -358,15 +360,25 @@ def _soft_bind(
     except VerifyError as exc:
         report.add("credential", "fail", f"no Content Credential, and {exc.message}", Verdict.UNKNOWN)
         return None
-    match = found[0].nearest(fp)
-    if match is None:
+    matches = found[0].matches(fp)
+    if not matches:
         report.add("credential", "fail", "no Content Credential and no registered asset looks like it",
                    Verdict.UNKNOWN)  # fmt: skip
         return None
+    match = matches[0]
     cid = found[1][match.id]
     report.matched_cid, report.fingerprint_distance = cid, match.phash_distance
     report.add("fingerprint", "pass", f"metadata stripped or re-encoded: matched by fingerprint to {cid} "
                f"(pHash distance {match.phash_distance}, dHash {match.dhash_distance})")  # fmt: skip
+    best = match.phash_distance + match.dhash_distance
+    close = [
+        found[1][m.id] for m in matches[1:] if m.phash_distance + m.dhash_distance <= best + AMBIGUITY_BITS
+    ]
+    if close:
+        shown = ", ".join(close[:3]) + ("…" if len(close) > 3 else "")
+        report.add("fingerprint ambiguity", "info",
+                   f"{len(close)} other registered asset(s) look almost the same ({shown}); "
+                   "the closest was chosen")  # fmt: skip
     row = ctx.catalog.asset(cid) if ctx.catalog is not None else None
     try:
         if ctx.blobs is None or row is None:
