@@ -179,6 +179,12 @@ def _print_file(report: VerifyReport, where: str) -> None:
             facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
         for t in lic.terms:
             facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.items()))
+        if lic.model is not None:
+            m = lic.model
+            facts.add_row("model on chain", f"#{m['id']} by {m['trainer']} ({m['license']})")
+        for d in lic.datasets:
+            ai = "AI training allowed" if d["ai_training_allowed"] else "no AI training"
+            facts.add_row("dataset on chain", f"#{d['id']} by {d['curator']} ({d['license']}, {ai})")
     console.print(facts)
     checks = Table("check", "result", "detail", title="checks", title_justify="left")
     for c in report.checks:

@@ -53,6 +53,10 @@ class LicenseInfo(BaseModel):
     registered: bool = False
     token_id: str | None = None
     owner: str | None = None
+    model: dict[str, Any] | None = None
+    """On-chain lineage: the model linked to the asset's leaf (id, trainer, licence)."""
+    datasets: list[dict[str, Any]] = Field(default_factory=list)
+    """On-chain lineage: linked datasets (id, curator, licence, AI training allowed)."""
 
 
 class VerifyReport(BaseModel):

@@ -227,7 +227,8 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
 
 
 def read_license(chain: ChainClient, receipt: Receipt) -> LicenseInfo | None:
-    """Licence terms attached to the asset's leaf and its registration, if those contracts exist."""
+    """Licence terms attached to the asset's leaf, its registration and its on-chain lineage (model
+    and datasets), as far as those contracts are deployed."""
     deployed = chain.deployments.get(chain.chain_id)
     info = LicenseInfo()
     try:
@@ -244,6 +245,17 @@ def read_license(chain: ChainClient, receipt: Receipt) -> LicenseInfo | None:
             info.registered = bool(chain.call("CreativeAssets", "isRegistered", token))
             if info.registered:
                 info.owner = str(chain.call("CreativeAssets", "ownerOf", token))
+        if "LineageRegistry" in deployed:
+            from mintloom.ledger.lineage import dataset_info, model_info
+
+            model_id, dataset_ids = chain.call("LineageRegistry", "lineageOf", receipt.leaf_index)
+            if model_id:
+                m = model_info(chain, int(model_id))
+                info.model = {"id": m.onchain_id, "trainer": m.trainer, "license": m.license}
+            for d_id in dataset_ids:
+                d = dataset_info(chain, int(d_id))
+                info.datasets.append({"id": d.onchain_id, "curator": d.curator, "license": d.license,
+                                      "ai_training_allowed": d.ai_training_allowed})  # fmt: skip
     except (MintloomError, ImportError):  # contracts unreadable, or the governance module absent
         return None
     return info
