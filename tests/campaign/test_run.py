@@ -139,3 +139,22 @@ def test_blob_store_layout_and_corruption(tmp_path: Path) -> None:
     with pytest.raises(BlobError, match="not in the store"):
         store.get(cid_for(b"other"))
     shutil.rmtree(tmp_path / "blobs")
+
+
+def test_manifests_carry_no_audience_data(studio: Studio, spec_path: Path) -> None:
+    import io
+
+    import c2pa
+
+    CampaignRunner(studio, load_spec(spec_path)).run()
+    blobs = LocalBlobStore(studio.workspace.blobs_dir)
+    audience = ("students", "runners", "Alex", "Casey", "Berlin", "Osaka")
+    for row in Catalog(studio.db).assets("tiny"):
+        if row.sidecar_cid is not None:
+            reader = c2pa.Reader("image/svg+xml", io.BytesIO(b"<svg/>"), blobs.get(row.sidecar_cid))
+        else:
+            reader = c2pa.Reader(row.media_type, io.BytesIO(blobs.get(row.cid)))
+        with reader:
+            manifest_json = reader.json()
+        leaked = [word for word in audience if word in manifest_json]
+        assert leaked == [], (row.path, leaked)

@@ -230,7 +230,12 @@ class CampaignRunner:
 
         assert isinstance(signer, C2paAssetSigner)
         signed = signer.sign(
-            art.data, art.media_type, record, title=f"{job.title}.{art.extension}", parent=par
+            # the manifest's title names the campaign and job, never the audience segment
+            art.data,
+            art.media_type,
+            record,
+            title=f"{self.spec.campaign}-{job.key[:16]}.{art.extension}",
+            parent=par,
         )
         return _Signed(job, gen, signed, cid_for(signed.data))
 
