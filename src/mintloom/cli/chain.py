@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.table import Table
 
@@ -66,3 +69,26 @@ def reconcile() -> None:
         console.print("journal is clean: nothing pending")
     for tx, outcome in outcomes:
         console.print(f"{tx}: {outcome}")
+
+
+def receipt(
+    cid: Annotated[str, typer.Argument(help="Asset CID.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file (e.g. FILE.receipt.json).")
+    ] = None,
+) -> None:
+    """An asset's log receipt (JSON): inclusion proof, signed checkpoint, anchoring transaction.
+    Shipped beside the file as NAME.receipt.json, it lets anyone verify without this workspace."""
+    from mintloom.errors import LogError
+
+    r = studio().log.receipt(cid)
+    if r is None:
+        raise LogError(f"{cid} has no receipt in this workspace's log")
+    text = r.model_dump_json(indent=2)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        console.print(
+            f"receipt written to {out}{'' if r.anchor else ' (not anchored yet: run `mintloom anchor`)'}"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
@@ -59,3 +60,16 @@ def rotate(
         None if alg is None else ("ed25519" if alg == "ed25519" else "es256")
     )
     _show(KeyStore(workspace().keys_dir).rotate(key_password(), chosen))
+
+
+@app.command("trust-anchor")
+def trust_anchor(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the PEM to this file.")] = None,
+) -> None:
+    """The organisation's root certificate (PEM): what others pass to `mintloom verify --trust`."""
+    pem = KeyStore(workspace().keys_dir).trust_anchor_pem()
+    if out is None:
+        typer.echo(pem, nl=False)
+    else:
+        out.write_text(pem, encoding="utf-8")
+        console.print(f"root certificate written to {out}")

@@ -57,6 +57,13 @@ def verify(
         Path | None, typer.Option("--trust", help="Trust anchors (PEM) instead of the workspace's root.")
     ] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Files verified in parallel.")] = 4,
+    rpc: Annotated[
+        str | None,
+        typer.Option("--rpc", help="JSON-RPC URL to check anchors on (no workspace or key needed)."),
+    ] = None,
+    contracts: Annotated[
+        Path | None, typer.Option("--contracts", help="deployments.json pinning the contract addresses.")
+    ] = None,
 ) -> None:
     """Verify files: Content Credential, ingredients, log receipt, chain anchor and licence.
 
@@ -69,7 +76,7 @@ def verify(
     if receipt is not None and path.is_dir():
         raise VerifyError("--receipt applies to one file, not a folder", hint="receipts beside files "
                           "(NAME.receipt.json) are picked up automatically")  # fmt: skip
-    ctx, where = _context(offline=offline, trust=trust)
+    ctx, where = _context(offline=offline, trust=trust, rpc=rpc, contracts=contracts)
     if path.is_dir():
         files = media_files(path)
         with progress() as bar:
@@ -92,7 +99,9 @@ def verify(
     sys.exit(verdict.exit_code)
 
 
-def _context(*, offline: bool, trust: Path | None) -> tuple[VerifyContext, str]:
+def _context(
+    *, offline: bool, trust: Path | None, rpc: str | None = None, contracts: Path | None = None
+) -> tuple[VerifyContext, str]:
     """The verification context and a line saying what it could consult."""
     from mintloom.cli.console import studio
     from mintloom.verify.verifier import VerifyContext
@@ -112,6 +121,14 @@ def _context(*, offline: bool, trust: Path | None) -> tuple[VerifyContext, str]:
     except WorkspaceError:
         ctx = VerifyContext(chain_error=None if offline else "not in a mintloom workspace")
         where = "no workspace: only the file's own credential is checked"
+    if rpc is not None and not offline:
+        from mintloom.ledger.reader import ChainReader
+
+        ctx.chain = ChainReader.from_deployments(rpc, contracts) if contracts else ChainReader(rpc)
+        ctx.chain_error = None
+        where += f"; chain {ctx.chain.chain_id} at {rpc}"
+    elif contracts is not None:
+        raise VerifyError("--contracts needs --rpc")
     if anchors is not None:
         ctx.trust_anchors_pem = anchors
         where += f"; trust anchors from {trust}"

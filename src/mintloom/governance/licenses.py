@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mintloom.errors import GovernanceError
 from mintloom.ledger.client import ChainClient
+from mintloom.ledger.reader import ChainReader
 
 CONTRACT = "LicenseTemplates"
 ETH = "0x" + "00" * 20
@@ -61,17 +62,17 @@ def resolve_terms(ref: str | int) -> int:
     raise GovernanceError(f"unknown licence terms {ref!r}; use a terms id or one of {', '.join(FLAVOURS)}")
 
 
-def terms_of(chain: ChainClient, terms_id: int) -> Terms:
+def terms_of(chain: ChainReader, terms_id: int) -> Terms:
     return Terms.from_tuple(chain.call(CONTRACT, "terms", terms_id))
 
 
-def describe_terms(chain: ChainClient, terms_id: int) -> dict[str, Any]:
+def describe_terms(chain: ChainReader, terms_id: int) -> dict[str, Any]:
     t = terms_of(chain, terms_id)
     name = next((n for n, i in FLAVOURS.items() if i == terms_id), None)
     return {"id": terms_id, "name": name, **t.model_dump()}
 
 
-def list_terms(chain: ChainClient) -> list[dict[str, Any]]:
+def list_terms(chain: ChainReader) -> list[dict[str, Any]]:
     return [describe_terms(chain, i) for i in range(1, int(chain.call(CONTRACT, "termsCount")) + 1)]
 
 

@@ -17,6 +17,7 @@ from mintloom.errors import GovernanceError
 from mintloom.governance.licenses import ETH
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names, dataset_info, model_info
+from mintloom.ledger.reader import ChainReader
 from mintloom.store.db import Database
 
 CONTRACT = "RoyaltyVault"
@@ -77,10 +78,13 @@ def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[S
     return split_id
 
 
-def claimable(chain: ChainClient, account: str | None = None, currency: str = ETH) -> int:
-    return int(
-        chain.call(CONTRACT, "claimable", Web3.to_checksum_address(account or chain.address), currency)
-    )
+def claimable(chain: ChainReader, account: str | None = None, currency: str = ETH) -> int:
+    """What ``account`` (default: the client's own sender) can claim in ``currency``."""
+    if account is None:
+        if not isinstance(chain, ChainClient):
+            raise GovernanceError("claimable() needs an account when reading without a key")
+        account = chain.address
+    return int(chain.call(CONTRACT, "claimable", Web3.to_checksum_address(account), currency))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ name and arguments (:class:`~mintloom.errors.ContractError`).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,22 +28,13 @@ from web3.exceptions import (
 )
 
 from mintloom.errors import ContractError, LedgerError
-from mintloom.ledger.contracts import Artifact, ErrorDecoder, load_artifact
 from mintloom.ledger.journal import CONFIRMED, FAILED, REPLACED, Journal
+from mintloom.ledger.reader import ChainReader
 from mintloom.logs import get_logger
 from mintloom.store.db import Database
 from mintloom.types import Address, TxHash
 
 log = get_logger(__name__)
-
-KNOWN_CONTRACTS: tuple[str, ...] = (
-    "ProvenanceLog",
-    "LineageRegistry",
-    "CreativeAssets",
-    "LicenseTemplates",
-    "RoyaltyVault",
-    "LicenseMarket",
-)
 
 
 @dataclass(frozen=True)
@@ -107,7 +97,7 @@ class Deployments:
             tmp.replace(self.path)
 
 
-class ChainClient:
+class ChainClient(ChainReader):
     """A :class:`Chain` over web3.py with a local key."""
 
     def __init__(
@@ -120,19 +110,12 @@ class ChainClient:
         timeout: float = 60.0,
         reconcile: bool = True,
     ) -> None:
-        self.rpc_url = rpc_url
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
-        try:
-            self._chain_id = int(self.w3.eth.chain_id)
-        except Exception as exc:  # requests/connection errors come in many types
-            raise LedgerError(f"cannot reach the chain at {rpc_url}: {exc}") from exc
+        super().__init__(rpc_url)
         self.account: LocalAccount = Account.from_key(private_key)
         self.journal = Journal(db)
         self.deployments = deployments
         self.timeout = timeout
         self._nonce: int | None = None
-        self._artifacts: dict[str, Artifact] = {}
-        self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
         self._detect_reset()
         if reconcile:
             self.reconcile()
@@ -159,55 +142,21 @@ class ChainClient:
 
     # -- identity ---------------------------------------------------------------------------------
     @property
-    def chain_id(self) -> int:
-        return self._chain_id
-
-    @property
     def address(self) -> Address:
         return Address(self.account.address)
 
-    def artifact(self, name: str) -> Artifact:
-        if name not in self._artifacts:
-            self._artifacts[name] = load_artifact(name)
-        return self._artifacts[name]
+    def addresses(self) -> dict[str, str]:
+        """Addresses recorded for this chain in the workspace (over any learned in memory)."""
+        recorded = {k: v for k, v in self.deployments.get(self.chain_id).items() if not k.startswith("_")}
+        return {**super().addresses(), **recorded}
 
     def address_of(self, name: str) -> Address:
-        addr = self.deployments.get(self.chain_id).get(name)
+        addr = self.addresses().get(name)
         if addr is None:
             raise LedgerError(
                 f"{name} is not deployed on chain {self.chain_id}", hint="run `mintloom deploy`"
             )
         return Address(addr)
-
-    def has_code(self, address: str) -> bool:
-        return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
-
-    def contract(self, name: str) -> Any:
-        return self.w3.eth.contract(
-            address=Web3.to_checksum_address(self.address_of(name)), abi=self.artifact(name).abi
-        )
-
-    # -- errors -----------------------------------------------------------------------------------
-    def _translate(self, exc: Exception, what: str) -> ContractError:
-        data = getattr(exc, "data", None)
-        if isinstance(data, dict):
-            data = data.get("data")
-        decoded = self.decoder.decode(data if isinstance(data, str | bytes) else None)
-        if decoded is None:
-            msg = str(exc)
-            return ContractError(f"{what} reverted: {msg}")
-        name, args = decoded
-        shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
-        return ContractError(f"{what} reverted with {name}({shown})", error_name=name, args=args)
-
-    # -- reads ------------------------------------------------------------------------------------
-    def call(self, contract: str, fn: str, *args: Any) -> Any:
-        try:
-            return self.contract(contract).functions[fn](*args).call()
-        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise self._translate(exc, f"{contract}.{fn}") from exc
-        except Web3Exception as exc:
-            raise LedgerError(f"{contract}.{fn} failed: {exc}") from exc
 
     # -- writes -----------------------------------------------------------------------------------
     def _fees(self) -> dict[str, int]:
@@ -381,12 +330,3 @@ def _jsonable(args: tuple[Any, ...]) -> list[Any]:
         else:
             out.append(a)
     return out
-
-
-def wait_until(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False

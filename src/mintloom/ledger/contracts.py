@@ -16,6 +16,16 @@ from mintloom.errors import LedgerError
 
 ENV_ARTIFACTS = "MINTLOOM_CONTRACTS_OUT"
 
+# the contracts mintloom deploys; their ABIs decode custom errors by name
+KNOWN_CONTRACTS: tuple[str, ...] = (
+    "ProvenanceLog",
+    "LineageRegistry",
+    "CreativeAssets",
+    "LicenseTemplates",
+    "RoyaltyVault",
+    "LicenseMarket",
+)
+
 
 @dataclass(frozen=True)
 class Artifact:

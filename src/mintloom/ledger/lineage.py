@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.client import ChainClient
+from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.cid import cid_for, digest_of
 from mintloom.store.db import Base, Database
 
@@ -137,11 +138,11 @@ class ModelInfo:
     trained_on: tuple[int, ...]
 
 
-def dataset_info(chain: ChainClient, onchain_id: int) -> DatasetInfo:
+def dataset_info(chain: ChainReader, onchain_id: int) -> DatasetInfo:
     _h, _cid, curator, ai, _at, lic = chain.call(CONTRACT, "dataset", onchain_id)
     return DatasetInfo(onchain_id, str(curator), str(lic), bool(ai))
 
 
-def model_info(chain: ChainClient, onchain_id: int) -> ModelInfo:
+def model_info(chain: ChainReader, onchain_id: int) -> ModelInfo:
     _h, trainer, _at, lic, trained_on = chain.call(CONTRACT, "model", onchain_id)
     return ModelInfo(onchain_id, str(trainer), str(lic), tuple(int(t) for t in trained_on))

@@ -20,7 +20,7 @@ from mintloom.provenance.log import Receipt
 from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
 
 if TYPE_CHECKING:
-    from mintloom.ledger.client import ChainClient
+    from mintloom.ledger.reader import ChainReader
     from mintloom.provenance.log import TransparencyLog
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
@@ -58,7 +58,7 @@ class VerifyContext:
     catalog: Catalog | None = None
     log: TransparencyLog | None = None
     blobs: LocalBlobStore | None = None
-    chain: ChainClient | None = None
+    chain: ChainReader | None = None
     chain_error: str | None = None
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
 
@@ -205,6 +205,9 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         report.add("anchor", "skip", why)
         return
     chain = ctx.chain
+    pinned = "ProvenanceLog" in chain.addresses()
+    if not pinned and receipt.anchor is not None and receipt.anchor.chain_id == chain.chain_id:
+        chain.learn("ProvenanceLog", receipt.anchor.contract)  # a third party without deployments
     try:
         root = bytes(chain.call("ProvenanceLog", "rootAt", receipt.tree_size)).hex()
     except MintloomError as exc:
@@ -222,14 +225,16 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
         return
     where = f" in tx {receipt.anchor.tx_hash}" if receipt.anchor else ""
-    report.add("anchor", "pass", f"checkpoint {receipt.tree_size} anchored on chain {chain.chain_id}{where}")
+    caveat = "" if pinned else " (contract address taken from the receipt; pin it with --contracts)"
+    detail = f"checkpoint {receipt.tree_size} anchored on chain {chain.chain_id}{where}{caveat}"
+    report.add("anchor", "pass", detail)
     report.license = read_license(chain, receipt)
 
 
-def read_license(chain: ChainClient, receipt: Receipt) -> LicenseInfo | None:
+def read_license(chain: ChainReader, receipt: Receipt) -> LicenseInfo | None:
     """Licence terms attached to the asset's leaf, its registration and its on-chain lineage (model
     and datasets), as far as those contracts are deployed."""
-    deployed = chain.deployments.get(chain.chain_id)
+    deployed = chain.addresses()
     info = LicenseInfo()
     try:
         if "LicenseMarket" in deployed:

@@ -1,0 +1,98 @@
+"""Read-only access to mintloom's contracts on any JSON-RPC endpoint, without a key or a
+workspace: what a third party (a journalist, a marketplace) needs to check an anchor, and the
+base of :class:`~mintloom.ledger.client.ChainClient`.
+
+Contract addresses come from a ``deployments.json`` (as a workspace writes it) or are learned at
+run time, e.g. from a receipt whose anchor names the ``ProvenanceLog`` contract (kept in memory
+only, never written anywhere).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3Exception
+
+from mintloom.errors import ContractError, LedgerError
+from mintloom.ledger.contracts import KNOWN_CONTRACTS, Artifact, ErrorDecoder, load_artifact
+from mintloom.types import Address
+
+
+class ChainReader:
+    def __init__(self, rpc_url: str, addresses: dict[str, str] | None = None, *, timeout: float = 30) -> None:
+        self.rpc_url = rpc_url
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        try:
+            self._chain_id = int(self.w3.eth.chain_id)
+        except Exception as exc:  # requests/connection errors come in many types
+            raise LedgerError(f"cannot reach the chain at {rpc_url}: {exc}") from exc
+        self._learned = {k: v for k, v in (addresses or {}).items() if not k.startswith("_")}
+        self._artifacts: dict[str, Artifact] = {}
+        self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
+
+    @classmethod
+    def from_deployments(cls, rpc_url: str, path: Path) -> ChainReader:
+        """A reader with the addresses a workspace recorded (``.mintloom/chain/deployments.json``)."""
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise LedgerError(f"cannot read contract addresses from {path}: {exc}") from exc
+        reader = cls(rpc_url)
+        for name, address in dict(data.get(str(reader.chain_id), {})).items():
+            reader.learn(name, address)
+        return reader
+
+    # -- identity and addresses -------------------------------------------------------------------
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    def addresses(self) -> dict[str, str]:
+        return dict(self._learned)
+
+    def learn(self, name: str, address: str) -> None:
+        """Use ``address`` for ``name`` unless one is known (memory only)."""
+        if not name.startswith("_"):
+            self._learned.setdefault(name, Web3.to_checksum_address(address))
+
+    def address_of(self, name: str) -> Address:
+        addr = self.addresses().get(name)
+        if addr is None:
+            raise LedgerError(f"no address known for {name} on chain {self.chain_id}")
+        return Address(addr)
+
+    def artifact(self, name: str) -> Artifact:
+        if name not in self._artifacts:
+            self._artifacts[name] = load_artifact(name)
+        return self._artifacts[name]
+
+    def has_code(self, address: str) -> bool:
+        return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
+
+    def contract(self, name: str) -> Any:
+        return self.w3.eth.contract(
+            address=Web3.to_checksum_address(self.address_of(name)), abi=self.artifact(name).abi
+        )
+
+    # -- errors and reads -------------------------------------------------------------------------
+    def _translate(self, exc: Exception, what: str) -> ContractError:
+        data = getattr(exc, "data", None)
+        if isinstance(data, dict):
+            data = data.get("data")
+        decoded = self.decoder.decode(data if isinstance(data, str | bytes) else None)
+        if decoded is None:
+            return ContractError(f"{what} reverted: {exc}")
+        name, args = decoded
+        shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
+        return ContractError(f"{what} reverted with {name}({shown})", error_name=name, args=args)
+
+    def call(self, contract: str, fn: str, *args: Any) -> Any:
+        try:
+            return self.contract(contract).functions[fn](*args).call()
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise self._translate(exc, f"{contract}.{fn}") from exc
+        except Web3Exception as exc:
+            raise LedgerError(f"{contract}.{fn} failed: {exc}") from exc
