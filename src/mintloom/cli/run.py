@@ -49,10 +49,15 @@ def run(
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1, help="Worker processes.")] = None,
     anchor: Annotated[bool, typer.Option(help="Anchor the log's checkpoint on chain afterwards.")] = False,
     publish: Annotated[
-        bool, typer.Option(help="Anchor, then attach licence terms, royalty split and lineage on chain.")
-    ] = False,
+        bool,
+        typer.Option(
+            help="Anchor, then attach licence terms, royalty split and lineage on chain "
+            "(--no-publish: stop after generating, signing and logging)."
+        ),
+    ] = True,
 ) -> None:
-    """Generate, sign, log and catalogue every asset of a campaign (resumes where it stopped).
+    """Generate, sign, log and catalogue every asset of a campaign (resumes where it stopped),
+    then anchor the log and attach the spec's licence terms and royalty split on chain.
 
     With ingredients in the spec's lineage, their on-chain licence terms are checked first and a
     run that would violate them is refused."""
