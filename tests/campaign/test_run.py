@@ -158,3 +158,19 @@ def test_manifests_carry_no_audience_data(studio: Studio, spec_path: Path) -> No
             manifest_json = reader.json()
         leaked = [word for word in audience if word in manifest_json]
         assert leaked == [], (row.path, leaked)
+
+
+def test_identical_outputs_of_different_jobs_are_one_asset(studio: Studio, tmp_path: Path) -> None:
+    from .conftest import SPEC
+
+    same = SPEC.replace(
+        'note: "{{ name }}: {{ offer }}% until {{ deadline | date }}"', 'note: "Lumen: warm up"'
+    )
+    runner = run(studio, write_campaign(tmp_path / "same", same))
+    done = Catalog(studio.db).done_jobs("tiny")
+    copies = Catalog(studio.db).assets("tiny", kind="copy")
+    assert len(copies) == 1  # the same text for both segments and locales: one asset, logged once
+    assert len(done) == 17 and len(set(done.values())) == 14
+    assert studio.log.size == 14 and runner.plan().count("copy") == 4
+    again = CampaignRunner(studio, load_spec(tmp_path / "same" / "campaign.yaml")).run()
+    assert again.skipped == 17 and again.new_assets == 0

@@ -46,6 +46,22 @@ def test_missing_catalog_key_is_named(tmp_path: Path) -> None:
         load_spec(path)
 
 
+def test_whole_spec_checks_point_at_their_field(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, SPEC.replace("formats: [square, leaderboard, medium-rectangle]",
+                                                 "formats: [leaderboard, medium-rectangle]"))  # fmt: skip
+    with pytest.raises(SpecError) as err:
+        load_spec(path)
+    assert "campaign.yaml" in str(err.value) and "master: master format 'square' is not among" in str(
+        err.value
+    )
+    line = SPEC.splitlines().index("    ar-EG:") + 1
+    bad = SPEC.replace('      cta: "احصل عليه"\n', "")
+    with pytest.raises(
+        SpecError, match=rf"campaign.yaml:{line}: brand.messages.ar-EG: .*missing the key 'cta'"
+    ):
+        load_spec(write_campaign(tmp_path / "m", bad))
+
+
 def test_unknown_format_and_bad_palette(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, SPEC.replace("leaderboard", "billboard").replace('"#f1faee"', '"white"'))
     with pytest.raises(SpecError) as err:

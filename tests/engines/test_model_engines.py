@@ -14,6 +14,8 @@ from mintloom.engines.openai_compat import OpenAICompatEngine
 from mintloom.engines.transformers_text import TransformersTextEngine, weights_hash
 from mintloom.errors import EngineError, SpecError
 
+from .tiny_model import WORDS, build_tiny_gpt2
+
 
 class _Handler(BaseHTTPRequestHandler):
     received: ClassVar[list[dict[str, object]]] = []
@@ -130,36 +132,8 @@ def test_weights_hash(tmp_path: Path) -> None:
 
 def test_transformers_tiny_gpt2(tmp_path: Path, brand: BrandStyle) -> None:
     pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
-    tokenizers = pytest.importorskip("tokenizers")
-    import torch
-
-    words = [
-        "<unk>",
-        "<eos>",
-        "summer",
-        "sale",
-        "now",
-        "shop",
-        "the",
-        "best",
-        "deals",
-        "today",
-        "half",
-        "price",
-    ]
-    vocab = {w: i for i, w in enumerate(words)}
-    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>")
-    torch.manual_seed(0)
-    config = transformers.GPT2Config(
-        vocab_size=len(words), n_positions=64, n_embd=32, n_layer=1, n_head=2, eos_token_id=1, bos_token_id=1
-    )
-    model = transformers.GPT2LMHeadModel(config)
-    folder = tmp_path / "tiny-gpt2"
-    model.save_pretrained(folder)
-    fast.save_pretrained(folder)
+    pytest.importorskip("transformers")
+    folder = build_tiny_gpt2(tmp_path / "tiny-gpt2")
 
     req = GenerationRequest(
         kind="copy",
@@ -173,4 +147,4 @@ def test_transformers_tiny_gpt2(tmp_path: Path, brand: BrandStyle) -> None:
     assert a.data == b.data
     assert a.model_hash == weights_hash(folder) and len(a.model_hash or "") == 64
     assert a.digital_source_type == "trainedAlgorithmicMedia" and a.model_id
-    assert set(a.data.decode().split()) <= set(words)
+    assert set(a.data.decode().split()) <= set(WORDS)

@@ -144,11 +144,10 @@ def plan_campaign(loaded: LoadedSpec, engines: dict[str, Engine]) -> Plan:
                     segment=seg.segment, locale=loc, fmt=fmt.name,
                     title=f"{loc}/{seg.segment}/{fmt.name}", template=template_text)  # fmt: skip
             for name, tmpl in spec.copy_.templates.items():
-                req = GenerationRequest(kind="copy", seed=design_seed, locale=loc, brand=brand,
-                                        texts=seg.variables,
-                                        params={"template": tmpl, "name": name})  # fmt: skip
-                add("copy", copy_engine, req, parent=None, action="c2pa.created", segment=seg.segment,
-                    locale=loc, fmt=None, title=f"{loc}/{seg.segment}/{name}", template=tmpl)  # fmt: skip
+                req = _copy_request(loaded, copy_engine, tmpl, name, seg, locale=loc, seed=design_seed)
+                add("copy", engines[spec.copy_.engine], req, parent=None, action="c2pa.created",
+                    segment=seg.segment, locale=loc, fmt=None, title=f"{loc}/{seg.segment}/{name}",
+                    template=tmpl)  # fmt: skip
     if spec.audio.enabled:
         req = GenerationRequest(kind="audio", seed=derive_seed(spec.seed, spec.campaign, "sound-logo"),
                                 locale=first_locale, brand=brand,
@@ -167,6 +166,24 @@ def plan_campaign(loaded: LoadedSpec, engines: dict[str, Engine]) -> Plan:
         )
     _check_unique(jobs)
     return Plan(campaign=spec.campaign, jobs=tuple(jobs))
+
+
+def _copy_request(
+    loaded: LoadedSpec, copy_engine: Engine, template: str, name: str, seg: Segment, *, locale: str, seed: int
+) -> GenerationRequest:
+    """A copy job: the template rendered by the copy engine, or rendered as the prompt of a model
+    engine (whose settings come from ``copy.model``)."""
+    spec, brand = loaded.spec, loaded.brand_style()
+    if spec.copy_.engine == "copy":
+        return GenerationRequest(kind="copy", seed=seed, locale=locale, brand=brand, texts=seg.variables,
+                                 params={"template": template, "name": name})  # fmt: skip
+    prompt = render_text(
+        copy_engine, template, seg, locale=locale, brand=brand, field=f"copy.templates.{name}"
+    )
+    params: dict[str, str | int | float | bool] = {**spec.copy_.model, "prompt": prompt, "name": name}
+    if "model_path" in params:  # relative to the spec file, absolute in the job (workers run anywhere)
+        params["model_path"] = str((loaded.path.parent / str(params["model_path"])).resolve())
+    return GenerationRequest(kind="copy", seed=seed, locale=locale, brand=brand, params=params)
 
 
 def _check_unique(jobs: list[Job]) -> None:

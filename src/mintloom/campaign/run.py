@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import select
+
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
 from mintloom.campaign.plan import Job, Plan, ordered, plan_campaign
 from mintloom.campaign.spec import LoadedSpec
@@ -257,22 +259,32 @@ class CampaignRunner:
         log = self.studio.log
         try:
             with self.studio.db.session() as s:
-                indices = log.append_batch([(it.cid, it.signed.manifest_hash) for it in items], session=s)
+                # Identical bytes are one asset (content addressing): a job whose output another
+                # job already produced points at that asset instead of logging it twice.
+                known = set(s.scalars(select(AssetRow.cid).where(AssetRow.cid.in_({it.cid for it in items}))))
+                fresh: dict[str, _Signed] = {}
+                for it in items:
+                    if it.cid not in known:
+                        fresh.setdefault(it.cid, it)
+                indices = log.append_batch(
+                    [(c, it.signed.manifest_hash) for c, it in fresh.items()], session=s
+                )
                 assets: list[AssetRow] = []
                 jobs: list[JobRow] = []
                 edges: list[LineageEdge] = []
                 fps: list[FingerprintRow] = []
-                for it, idx in zip(items, indices, strict=True):
-                    assets.append(self._asset_row(it, idx, sidecars.get(it.cid)))
-                    fps.extend(FingerprintRow(cid=it.cid, phash=to_signed64(p), dhash=to_signed64(d))
+                for (cid, it), idx in zip(fresh.items(), indices, strict=True):
+                    assets.append(self._asset_row(it, idx, sidecars.get(cid)))
+                    fps.extend(FingerprintRow(cid=cid, phash=to_signed64(p), dhash=to_signed64(d))
                                for p, d in it.gen.fingerprints)  # fmt: skip
+                    if it.job.parent is not None:
+                        parent_cid = self._parent_cid(it.job.parent)
+                        edges.append(LineageEdge(parent_cid=parent_cid, child_cid=cid,
+                                                 relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
+                for it in items:
                     jobs.append(JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind,
                                        segment=it.job.segment, locale=it.job.locale, format=it.job.format,
                                        asset_cid=it.cid))  # fmt: skip
-                    if it.job.parent is not None:
-                        parent_cid = self._parent_cid(it.job.parent)
-                        edges.append(LineageEdge(parent_cid=parent_cid, child_cid=it.cid,
-                                                 relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
                 Catalog.add(s, assets, jobs, edges, fps)
         except BaseException:
             log.reload()  # the leaves were rolled back with the rows

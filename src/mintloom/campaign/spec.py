@@ -65,6 +65,20 @@ class FormatSpec(_Model):
 class CopySpec(_Model):
     templates: dict[str, str] = Field(default_factory=dict)
     """Named long-form copy templates; each renders one text asset per segment and locale."""
+    engine: Literal["copy", "openai-compat", "transformers-text"] = "copy"
+    """``copy`` renders the templates as the text; a model engine gets the rendered template as
+    its prompt and writes the text (recorded as trainedAlgorithmicMedia with its model)."""
+    model: dict[str, str | int | float] = Field(default_factory=dict)
+    """Model engine settings: ``base_url``/``model``/``max_tokens`` (openai-compat; the API key
+    comes from $OPENAI_API_KEY, never from the spec), ``model_path``/``max_new_tokens``
+    (transformers-text; a path relative to the spec file)."""
+
+    @field_validator("model")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, str | int | float]) -> dict[str, str | int | float]:
+        if "api_key" in v:
+            raise ValueError("api_key does not belong in a spec: set OPENAI_API_KEY in the environment")
+        return v
 
 
 class AudioSpec(_Model):
@@ -149,12 +163,14 @@ class CampaignSpec(_Model):
         for loc in self.locales:
             msgs = self.brand.messages.get(loc)
             if msgs is None:
-                raise ValueError(f"brand.messages has no entry for locale {loc!r}")
+                raise ValueError(f"@brand.messages: no entry for locale {loc!r}")
             for key in TEXT_FIELDS:
                 if not msgs.get(key):
-                    raise ValueError(f"brand.messages[{loc!r}] is missing the key {key!r}")
+                    raise ValueError(
+                        f"@brand.messages.{loc}: brand.messages[{loc!r}] is missing the key {key!r}"
+                    )
         if self.master not in {f.name for f in self.resolved_formats()}:
-            raise ValueError(f"master format {self.master!r} is not among the formats")
+            raise ValueError(f"@master: master format {self.master!r} is not among the formats")
         return self
 
     def resolved_formats(self) -> list[Format]:
@@ -200,15 +216,16 @@ def _line_of(node: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             key = "copy" if part == "copy_" else part
-            nxt = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
-            if nxt is None:
+            pair = next(((k, v) for k, v in node.value if getattr(k, "value", None) == key), None)
+            if pair is None:
                 break
-            node = nxt
+            line = pair[0].start_mark.line + 1  # the key's line: where a reader looks for the field
+            node = pair[1]
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             break
-        line = node.start_mark.line + 1
     return line
 
 
@@ -220,6 +237,12 @@ def _format_errors(exc: ValidationError, root: yaml.Node | None, path: Path) -> 
         line = _line_of(root, loc)
         prefix = f"{path}:{line}" if line else str(path)
         msg = str(err["msg"]).removeprefix("Value error, ")
+        if not loc and msg.startswith("@"):  # whole-spec checks name their field: "@a.b: message"
+            field, _, msg = msg[1:].partition(": ")
+            loc = list[int | str](field.split("."))
+            where = field
+            line = _line_of(root, loc)
+            prefix = f"{path}:{line}" if line else str(path)
         lines.append(f"{prefix}: {where}: {msg}")
     return "\n".join(dict.fromkeys(lines))
 

@@ -5,14 +5,15 @@ Ollama's compatible endpoint). Requests are made as reproducible as the server a
 ``temperature`` 0 and the request seed are always sent. httpx is imported only when used.
 
 Parameters (request.params, falling back to the engine's constructor arguments):
-``base_url``, ``model``, ``api_key`` (never recorded in the artifact), ``prompt`` or ``template``
-(a Jinja2 template rendered by :class:`~mintloom.engines.copy.CopyEngine` first), ``system``,
-``max_tokens``, ``timeout``.
+``base_url``, ``model``, ``api_key`` (else $OPENAI_API_KEY; never recorded in the artifact),
+``prompt`` or ``template`` (a Jinja2 template rendered by
+:class:`~mintloom.engines.copy.CopyEngine` first), ``system``, ``max_tokens``, ``timeout``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
@@ -67,7 +68,7 @@ class OpenAICompatEngine:
         model = self._param(request, "model", self.model)
         if not base_url or not model:
             raise SpecError("openai-compat needs base_url and model (params or engine config)")
-        api_key = self._param(request, "api_key", self.api_key)
+        api_key = self._param(request, "api_key", self.api_key or os.environ.get("OPENAI_API_KEY"))
         system = self._param(
             request,
             "system",
@@ -104,6 +105,8 @@ class OpenAICompatEngine:
             text = str(body["choices"][0]["message"]["content"]).strip()
         except (KeyError, IndexError, TypeError) as exc:
             raise EngineError(f"{url} returned no choices[0].message.content") from exc
+        if not text:
+            raise EngineError(f"{url} returned an empty completion", hint="check the prompt and max_tokens")
         served_model = str(body.get("model") or model)
         fingerprint = body.get("system_fingerprint")
         parameters: dict[str, ParamValue] = {

@@ -96,6 +96,9 @@ class TransformersTextEngine:
             text = str(tokenizer.decode(new_tokens, skip_special_tokens=True))
         except (OSError, ValueError, RuntimeError) as exc:
             raise EngineError(f"generating with the model at {path} failed: {exc}") from exc
+        if not text.strip():
+            raise EngineError(f"the model at {path} wrote no text for this prompt",
+                              hint="raise max_new_tokens or change the copy template")  # fmt: skip
         model_id = str(getattr(model.config, "_name_or_path", "") or path.name)
         parameters: dict[str, ParamValue] = {
             **request.params,
