@@ -35,6 +35,26 @@ def client(ws: Workspace, node: NodeInfo, db: Database, key: str = ANVIL_DEV_KEY
     return ChainClient(node.rpc_url, key, db, Deployments(ws.chain_dir / "deployments.json"), **kw)
 
 
+def anchor_lost_in_transit(
+    chain: ChainClient, tlog: TransparencyLog, signer: Any, monkeypatch: pytest.MonkeyPatch, *, grow: int
+) -> Any:
+    """Anchor 2 leaves, grow the log by ``grow`` and try to anchor again while the connection
+    drops the transaction: it is journaled, never reached the node. Returns its journal entry."""
+    tlog.append_batch(entries(2))
+    anchor_log(chain, tlog, signer)
+    tlog.append_batch(entries(grow, 2))
+
+    def unreachable(*_: Any, **__: Any) -> Any:
+        raise ConnectionError("connection reset")
+
+    monkeypatch.setattr(chain.w3.eth, "send_raw_transaction", unreachable)
+    with pytest.raises(LedgerError, match=f"sending anchor:{2 + grow} failed"):
+        anchor_log(chain, tlog, signer)
+    monkeypatch.undo()
+    (entry,) = chain.journal.pending(chain.chain_id, chain.address)
+    return entry
+
+
 def test_two_checkpoints_anchor_and_receipts_carry_the_transaction(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
 ) -> None:
@@ -144,17 +164,8 @@ def test_anchor_that_never_left_is_rebroadcast_on_reconcile(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
-    tlog.append_batch(entries(2))
-    anchor_log(chain, tlog, signer)
-    tlog.append_batch(entries(1, 2))
-
-    def unreachable(*_: Any, **__: Any) -> Any:
-        raise ConnectionError("connection reset")
-
-    monkeypatch.setattr(chain.w3.eth, "send_raw_transaction", unreachable)
-    with pytest.raises(LedgerError, match="sending anchor:3 failed"):
-        anchor_log(chain, tlog, signer)
-    monkeypatch.undo()
+    lost = anchor_lost_in_transit(chain, tlog, signer, monkeypatch, grow=1)
+    assert lost.kind == "anchor:3"
     assert latest_on_chain(chain).size == 2  # the transaction never reached the node
 
     restarted = client(workspace, anvil, db)
@@ -206,18 +217,7 @@ def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
-    tlog.append_batch(entries(2))
-    anchor_log(chain, tlog, signer)
-    tlog.append_batch(entries(2, 2))
-
-    def lost(*_: Any, **__: Any) -> Any:
-        raise ConnectionError("the node never got it")
-
-    monkeypatch.setattr(chain.w3.eth, "send_raw_transaction", lost)
-    with pytest.raises(LedgerError):
-        anchor_log(chain, tlog, signer)
-    monkeypatch.undo()
-    (lost_entry,) = chain.journal.pending(chain.chain_id, chain.address)
+    lost_entry = anchor_lost_in_transit(chain, tlog, signer, monkeypatch, grow=2)
 
     # another process with the same key (and its own journal) uses that nonce first
     other_db = open_database(f"sqlite:///{workspace.state_dir / 'other.db'}")
