@@ -57,3 +57,16 @@ def studio(workspace: Workspace) -> Iterator[Studio]:
     s.ensure_keys()
     yield s
     s.close()
+
+
+def sample_studio(root: Path) -> Studio:
+    """A new workspace under ``root`` where the sample campaign (17 assets, campaign "tiny") has
+    run; the caller closes the returned studio."""
+    from mintloom.campaign.run import CampaignRunner
+    from mintloom.campaign.sample import write_sample_campaign
+    from mintloom.campaign.spec import load_spec
+
+    studio = Studio(Workspace.init(root / "ws"), password=PASSWORD)
+    studio.ensure_keys()
+    CampaignRunner(studio, load_spec(write_sample_campaign(root / "campaign")), batch_size=5).run()
+    return studio

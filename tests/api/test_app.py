@@ -16,8 +16,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mintloom.api.app import create_app, status_for
-from mintloom.campaign.run import CampaignRunner
-from mintloom.campaign.spec import load_spec
 from mintloom.errors import BlobError, CatalogError, LedgerError, MintloomError, SpecError, VerifyError
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.log import Receipt, SignedCheckpoint
@@ -25,22 +23,15 @@ from mintloom.provenance.merkle import verify_consistency, verify_inclusion
 from mintloom.store.catalog import Catalog
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.campaign.conftest import write_campaign
-from tests.conftest import PASSWORD
+from tests.conftest import sample_studio
 
 
 @pytest.fixture(scope="module")
 def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     """A workspace where the tiny campaign of tests/campaign was run once for the whole module."""
-    root = tmp_path_factory.mktemp("api")
-    ws = Workspace.init(root / "ws")
-    writer = Studio(ws, password=PASSWORD)
-    writer.ensure_keys()
-    try:
-        CampaignRunner(writer, load_spec(write_campaign(root / "campaign")), batch_size=5).run()
-    finally:
-        writer.close()
-    yield ws
+    writer = sample_studio(tmp_path_factory.mktemp("api"))
+    writer.close()
+    yield writer.workspace
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,7 @@ from mintloom.verify.verifier import (
 )
 from mintloom.workspace import Workspace
 from tests.campaign.conftest import write_campaign
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sample_studio
 
 
 @dataclass
@@ -64,10 +64,7 @@ class Campaign:
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
-    root = tmp_path_factory.mktemp("verify")
-    studio = Studio(Workspace.init(root / "ws"), password=PASSWORD)
-    studio.ensure_keys()
-    CampaignRunner(studio, load_spec(write_campaign(root / "campaign")), batch_size=5).run()
+    studio = sample_studio(tmp_path_factory.mktemp("verify"))
     ctx = VerifyContext.from_studio(studio, offline=True)
     yield Campaign(studio, ctx, Catalog(studio.db), LocalBlobStore(studio.workspace.blobs_dir),
                    studio.workspace.out_dir / "tiny")  # fmt: skip

@@ -13,22 +13,16 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from mintloom.campaign.run import CampaignRunner
-from mintloom.campaign.spec import load_spec
 from mintloom.cli.main import app
 from mintloom.errors import VerifyError
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.campaign.conftest import write_campaign
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sample_studio
 
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    root = tmp_path_factory.mktemp("verify-cli")
-    studio = Studio(Workspace.init(root / "ws"), password=PASSWORD)
-    studio.ensure_keys()
-    CampaignRunner(studio, load_spec(write_campaign(root / "campaign")), batch_size=5).run()
+    studio = sample_studio(tmp_path_factory.mktemp("verify-cli"))
     studio.close()
     yield studio.workspace
 
