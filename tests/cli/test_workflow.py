@@ -61,6 +61,12 @@ def test_cli_workflow_end_to_end(tmp_path: Path) -> None:
         assert "claimed 0.010000 ETH" in ok(cli(ws, "royalties", "claim"))
         assert ok(cli(ws, "license", "terms")).count("never") >= 4
 
+        car = tmp_path / "tiny.car"
+        assert "5 assets" in ok(cli(ws, "export", "tiny", "--car", str(car)))
+        from mintloom.store.car import read_car
+
+        roots, blocks = read_car(car)
+        assert cid in roots and len(roots) == 5 and len(list(blocks)) == 7  # 5 assets + 2 text sidecars
         verified = cli(ws, "verify", str(out))
         assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
         status = ok(cli(ws, "chain", "status"))

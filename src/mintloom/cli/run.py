@@ -95,3 +95,24 @@ def run(
         console.print(
             f"terms, split #{p.split_id} and lineage attached in {len(p.transactions)} transaction(s)"
         )
+
+
+def export(
+    campaign: Annotated[str, typer.Argument(help="Campaign name.")],
+    car: Annotated[Path, typer.Option("--car", help="CARv1 file to write.")],
+) -> None:
+    """Write a campaign's assets (and text sidecars) as a CARv1 archive: `ipfs dag import` then
+    serves every asset under the CID mintloom logged, anchored and registered."""
+    from mintloom.errors import CatalogError
+    from mintloom.store.blobs import LocalBlobStore
+    from mintloom.store.car import write_car
+    from mintloom.store.catalog import Catalog
+
+    s = studio()
+    rows = Catalog(s.db).assets(campaign)
+    if not rows:
+        raise CatalogError(f"no assets in campaign {campaign!r}", hint="see `mintloom plan` / `mintloom run`")
+    blobs = LocalBlobStore(s.workspace.blobs_dir)
+    cids = [r.cid for r in rows] + [r.sidecar_cid for r in rows if r.sidecar_cid]
+    n = write_car(car, [r.cid for r in rows], ((c, blobs.get(c)) for c in cids))
+    console.print(f"{n} blocks ({len(rows)} assets) written to {car}")
