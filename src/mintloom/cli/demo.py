@@ -191,6 +191,8 @@ def demo(
         f"  mintloom verify {ws.out_dir / loaded.spec.campaign / variant.path}\n"
         f"  mintloom verify {samples}\n"
         f"  mintloom license show {variant.cid}\n"
+        f"  mintloom receipt {variant.cid} --out story.png.receipt.json\n"
+        f"  mintloom export {loaded.spec.campaign} --car {loaded.spec.campaign}.car\n"
         f"  mintloom chain status      mintloom royalties show      mintloom serve\n"
         f"commands that need the embedded chain start it from {ws.chain_dir} and stop it when done"
     )
