@@ -26,7 +26,13 @@ from mintloom.campaign.spec import LoadedSpec
 from mintloom.engines.base import Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.provenance.cid import cid_for
-from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord, Parent, SignedAsset
+from mintloom.provenance.credentials import (
+    AssetSigner,
+    DigitalSourceType,
+    GenerationRecord,
+    Parent,
+    SignedAsset,
+)
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow, JobRow, LineageEdge, to_signed64
 from mintloom.studio import Studio
@@ -199,7 +205,12 @@ class CampaignRunner:
 
     # -- steps ------------------------------------------------------------------------------------
     def _sign(
-        self, signer: object, job: Job, gen: Generated, salt: bytes, parent: tuple[bytes, str, str] | None
+        self,
+        signer: AssetSigner,
+        job: Job,
+        gen: Generated,
+        salt: bytes,
+        parent: tuple[bytes, str, str] | None,
     ) -> _Signed:
         art = gen.artifact
         assert art is not None
@@ -228,9 +239,6 @@ class CampaignRunner:
         par = None
         if parent is not None:
             par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
-        from mintloom.provenance.content_credentials import C2paAssetSigner
-
-        assert isinstance(signer, C2paAssetSigner)
         signed = signer.sign(
             # the manifest's title names the campaign and job, never the audience segment
             art.data,
@@ -341,7 +349,3 @@ class CampaignRunner:
                 target.with_name(target.name + ".c2pa").write_bytes(it.signed.manifest)
         except OSError as exc:
             raise ExecutionError(f"cannot export {target}: {exc}") from exc
-
-
-def run_campaign(studio: Studio, loaded: LoadedSpec, **kw: object) -> RunSummary:
-    return CampaignRunner(studio, loaded, **kw).run()  # type: ignore[arg-type]
