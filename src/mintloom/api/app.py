@@ -263,33 +263,18 @@ class _Verifier:
     def context(self, offline: bool = False) -> VerifyContext:
         with self._lock:
             log = self.studio.log
-            _sync_log(self.studio)
+            log.refresh()
             ctx = self._ctx
             if ctx is None:
                 ctx = VerifyContext.from_studio(self.studio, offline=self.offline)
             elif self._indexed_size != log.size:
-                ctx = VerifyContext(ctx.trust_anchors_pem, ctx.catalog, ctx.log, ctx.blobs, ctx.chain,
-                                    ctx.chain_error)  # fmt: skip
+                ctx = replace(ctx, _index=None)  # the same context, its fingerprint index rebuilt
             if ctx is not self._ctx:
                 ctx.fingerprint_index()  # lazily built inside; never concurrently
                 self._ctx, self._indexed_size = ctx, log.size
         if offline and ctx.chain is not None:
             return replace(ctx, chain=None, chain_error=None)
         return ctx
-
-
-_log_lock = threading.Lock()
-
-
-def _sync_log(studio: Studio) -> None:
-    """Reload the in-memory Merkle tree if another process appended to the log."""
-    log = studio.log
-    with studio.db.session() as s:
-        stored = s.scalar(select(func.count()).select_from(LogLeaf)) or 0
-    if stored != log.size:
-        with _log_lock:
-            if stored != log.size:
-                log.reload()
 
 
 def _cid(raw: str) -> CID:
@@ -369,7 +354,7 @@ def create_app(
     @app.get("/health", tags=["meta"])
     def health() -> HealthOut:
         """Liveness, version, workspace and the size of the transparency log."""
-        _sync_log(studio)
+        studio.log.refresh()
         cp = studio.log.latest_checkpoint()
         return HealthOut(
             version=__version__,
@@ -505,7 +490,7 @@ def create_app(
     ) -> InclusionProofOut:
         """RFC 9162 inclusion proof of an asset's leaf in the tree of ``size`` leaves."""
         c = _cid(cid)
-        _sync_log(studio)
+        studio.log.refresh()
         log = studio.log
         with studio.db.session() as s:
             leaf = s.scalars(select(LogLeaf).where(LogLeaf.cid == c)).first()
@@ -537,7 +522,7 @@ def create_app(
         new: Annotated[int | None, Query(ge=1, description="newer size (default: latest checkpoint)")] = None,
     ) -> ConsistencyProofOut:
         """RFC 9162 proof that the tree of ``old`` leaves is a prefix of the tree of ``new``."""
-        _sync_log(studio)
+        studio.log.refresh()
         log = studio.log
         n = _default_size() if new is None else new
         if n > log.size:

@@ -70,11 +70,6 @@ class _Signed:
     cid: str
 
 
-class _Batch:
-    def __init__(self) -> None:
-        self.items: list[_Signed] = []
-
-
 def segment_commitment(salt: bytes, segment: str | None) -> str:
     """Salted hash of the audience segment: links assets of one segment without revealing it."""
     return hashlib.sha256(salt + (segment or "").encode()).hexdigest()
@@ -129,9 +124,11 @@ class CampaignRunner:
         )
         by_key = plan.by_key()
         self._jobs = by_key
+        # signed bytes are kept only for jobs that still have a child to sign (the parentOf ingredient)
+        is_parent = {j.parent for j in todo if j.parent is not None}
         signed_parents: dict[str, tuple[bytes, str, str]] = {}  # job key -> (bytes, media type, cid)
         waiting: dict[str, list[Generated]] = {}
-        batch = _Batch()
+        batch: list[_Signed] = []
         total = len(todo)
         finished = 0
         self.progress("generate", 0, total)
@@ -159,12 +156,13 @@ class CampaignRunner:
                 waiting.setdefault(job.parent, []).append(gen)
                 return
             item = self._sign(signer, job, gen, salt, parent)
-            signed_parents[job.key] = (item.signed.data, item.signed.media_type, item.cid)
+            if job.key in is_parent:
+                signed_parents[job.key] = (item.signed.data, item.signed.media_type, item.cid)
             self._cid_of[job.key] = item.cid
-            batch.items.append(item)
+            batch.append(item)
             finished += 1
             self.progress("generate", finished, total)
-            if len(batch.items) >= self.batch_size:
+            if len(batch) >= self.batch_size:
                 self._flush(batch, summary)
             for child in waiting.pop(job.key, []):
                 accept(child)
@@ -194,7 +192,7 @@ class CampaignRunner:
             raise ExecutionError(f"variants wait for parents that never finished: {missing}")
 
         log = studio.log
-        log.reload()
+        log.refresh()
         summary.log_size = log.size
         if log.size:
             cp = log.checkpoint(studio.signer)
@@ -255,10 +253,11 @@ class CampaignRunner:
         parent = self._jobs.get(job.parent)
         return None if parent is None else parent.locale
 
-    def _flush(self, batch: _Batch, summary: RunSummary) -> None:
-        if not batch.items:
+    def _flush(self, batch: list[_Signed], summary: RunSummary) -> None:
+        if not batch:
             return
-        items, batch.items = batch.items, []
+        items = list(batch)
+        batch.clear()
         sidecars: dict[str, str] = {}
         for it in items:  # blobs first: content-addressed, harmless if the transaction fails
             self.blobs.put(it.signed.data)

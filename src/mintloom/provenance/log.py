@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, insert, select, update
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import LogError
@@ -142,6 +143,7 @@ class TransparencyLog:
         self.origin = origin
         self._tree = MerkleTree()
         self._index: dict[str, int] = {}
+        self._reload_lock = threading.Lock()
         self.reload()
 
     def reload(self) -> None:
@@ -158,6 +160,16 @@ class TransparencyLog:
                 index[cid] = idx
         tree.extend_hashes(hashes)
         self._tree, self._index = tree, index
+
+    def refresh(self) -> None:
+        """Reload only if the stored log has another size than the one in memory (another process
+        appended): leaves are append-only, so their count says whether anything changed."""
+        with self.db.session() as s:
+            stored = s.scalar(select(func.count()).select_from(LogLeaf)) or 0
+        if stored != self.size:
+            with self._reload_lock:
+                if stored != self.size:
+                    self.reload()
 
     @property
     def size(self) -> int:
