@@ -30,6 +30,7 @@ class Studio:
         self.workspace = workspace
         self._password = password
         self._own_node: AnvilNode | None = None
+        self._contracts: dict[str, str] | None = None
 
     @classmethod
     def open(cls, start: Path | None = None, *, password: str | None = None) -> Studio:
@@ -74,6 +75,15 @@ class Studio:
                 self._own_node = node
         return open_chain(self.workspace, self.settings, self.db, password=self._password)
 
+    def contracts(self) -> dict[str, str]:
+        """Name → address of every mintloom contract on the configured chain, deploying what is
+        missing on first use (once per studio)."""
+        if self._contracts is None:
+            from mintloom.ledger.deploy import deploy_all
+
+            self._contracts = deploy_all(self.chain, self.settings.governance)
+        return dict(self._contracts)
+
     def ensure_keys(self) -> None:
         """Create the organisation keys on first use (organisation name from the config)."""
         if not self.keys.exists():
@@ -93,6 +103,7 @@ class Studio:
         if self._own_node is not None:
             self._own_node.stop()
             self._own_node = None
+            self._contracts = None
             self.__dict__.pop("chain", None)
         if "db" in self.__dict__:
             self.db.dispose()

@@ -16,10 +16,11 @@ from mintloom.governance.licenses import FLAVOURS, Terms, register_terms, terms_
 from mintloom.governance.publish import publish_campaign, runs
 from mintloom.governance.royalties import claim, claimable
 from mintloom.ledger.assets import register_asset, token_id
-from mintloom.ledger.client import ChainClient, Deployments
+from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import register_dataset, register_model
 from mintloom.ledger.node import NodeInfo, dev_key
+from mintloom.ledger.reader import Deployments
 from mintloom.market.licensing import buy_license, license_balance
 from mintloom.provenance.cid import digest_of
 from mintloom.store.catalog import Catalog

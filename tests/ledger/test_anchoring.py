@@ -9,9 +9,10 @@ import pytest
 
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.anchoring import anchor_log, latest_on_chain
-from mintloom.ledger.client import ChainClient, Deployments
+from mintloom.ledger.client import ChainClient
 from mintloom.ledger.journal import CONFIRMED, ORPHANED, REPLACED
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, dev_key
+from mintloom.ledger.reader import Deployments
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog

@@ -8,9 +8,10 @@ from pathlib import Path
 from mintloom.bench import Figure
 from mintloom.ledger.anchoring import anchor_log
 from mintloom.ledger.assets import register_asset
-from mintloom.ledger.client import ChainClient, Deployments
+from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
+from mintloom.ledger.reader import Deployments
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog

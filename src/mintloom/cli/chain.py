@@ -15,11 +15,9 @@ app = typer.Typer(help="Contracts, anchoring and the transaction journal.", no_a
 
 def deploy() -> None:
     """Deploy mintloom's contracts on the configured chain (skips those already there)."""
-    from mintloom.ledger.deploy import deploy_all
-
     s = studio()
     chain = s.chain
-    addresses = deploy_all(chain, s.settings.governance)
+    addresses = s.contracts()
     t = Table("contract", "address", title=f"chain {chain.chain_id}")
     for name, addr in addresses.items():
         t.add_row(name, addr)
@@ -49,7 +47,7 @@ def status() -> None:
     s = studio()
     chain = s.chain
     console.print(f"chain {chain.chain_id} at {chain.rpc_url}, sender {chain.address}")
-    deployed = {k: v for k, v in chain.deployments.get(chain.chain_id).items() if not k.startswith("_")}
+    deployed = chain.deployments.get(chain.chain_id)
     for name, addr in deployed.items():
         console.print(f"  {name:18} {addr}")
     if "ProvenanceLog" in deployed:

@@ -50,7 +50,6 @@ def demo(
     from mintloom.governance.royalties import claim, claimable
     from mintloom.ledger.assets import register_asset
     from mintloom.ledger.client import ChainClient
-    from mintloom.ledger.deploy import deploy_all
     from mintloom.ledger.lineage import register_dataset, register_model
     from mintloom.ledger.node import dev_key
     from mintloom.market.licensing import buy_license, license_balance
@@ -78,7 +77,7 @@ def demo(
 
     chain = studio.chain
     say(f"chain {chain.chain_id} at {chain.rpc_url} (managed anvil, state in {ws.chain_dir})")
-    addresses = deploy_all(chain, studio.settings.governance)
+    addresses = studio.contracts()
     for name, addr in addresses.items():
         console.print(f"    {name:16} {addr}")
 

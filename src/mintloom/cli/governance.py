@@ -24,10 +24,9 @@ def _eth(wei: int) -> str:
 def terms() -> None:
     """List the licence terms registered on chain (ids 1-4 are the standard flavours)."""
     from mintloom.governance.licenses import list_terms
-    from mintloom.ledger.deploy import deploy_all
 
     s = studio()
-    deploy_all(s.chain, s.settings.governance)
+    s.contracts()
     t = Table("id", "name", "commercial", "derivatives", "AI training", "rev share", "fee", "expiry")
     for d in list_terms(s.chain):
         t.add_row(str(d["id"]), d["name"] or "custom", str(d["commercial_use"]),
@@ -44,10 +43,9 @@ def attach(
     """Attach terms, the royalty split and lineage to the campaign's anchored assets (batched)."""
     from mintloom.campaign.spec import load_spec
     from mintloom.governance.publish import publish_campaign
-    from mintloom.ledger.deploy import deploy_all
 
     s = studio()
-    deploy_all(s.chain, s.settings.governance)
+    s.contracts()
     loaded = load_spec(spec)
     r = publish_campaign(s.chain, s.db, loaded.spec, progress=console.print)
     console.print(f"checkpoint {r.checkpoint_size}: {len(r.terms_ranges)} terms range(s), "
@@ -141,11 +139,10 @@ def dataset_register(
     ] = False,
 ) -> None:
     """Register a dataset (datasheet hash, CID, licence, curator = sender)."""
-    from mintloom.ledger.deploy import deploy_all
     from mintloom.ledger.lineage import register_dataset
 
     s = studio()
-    deploy_all(s.chain, s.settings.governance)
+    s.contracts()
     r = register_dataset(s.chain, s.db, name, datasheet, license=license_, ai_training=ai_training)
     console.print(f"dataset {name!r} is #{r.onchain_id}{'' if r.created else ' (already registered)'}")
 
@@ -158,10 +155,9 @@ def model_register(
     license_: Annotated[str, typer.Option("--license", help="Licence of the model.")],
 ) -> None:
     """Register a model (weights hash, training datasets, licence, trainer = sender)."""
-    from mintloom.ledger.deploy import deploy_all
     from mintloom.ledger.lineage import register_model
 
     s = studio()
-    deploy_all(s.chain, s.settings.governance)
+    s.contracts()
     r = register_model(s.chain, s.db, name, weights, trained_on=trained_on, license=license_)
     console.print(f"model {name!r} is #{r.onchain_id}{'' if r.created else ' (already registered)'}")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, cast, get_args
 
 import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, key_password, workspace
-from mintloom.provenance.keys import KeyInfo, KeyStore
+from mintloom.provenance.keys import Alg, KeyInfo, KeyStore
 
 app = typer.Typer(help="Create, show and rotate the workspace's keys.", no_args_is_help=True)
 
@@ -29,6 +29,12 @@ def _show(info: KeyInfo) -> None:
     console.print(t)
 
 
+def _alg(value: str) -> Alg:
+    if value not in get_args(Alg):
+        raise typer.BadParameter("alg must be es256 or ed25519")
+    return cast(Alg, value)
+
+
 @app.command()
 def init(
     organisation: Annotated[str | None, typer.Option(help="Organisation named in the certificates.")] = None,
@@ -37,10 +43,7 @@ def init(
     """Create the root CA, a signer certificate and a chain account, encrypted with a password."""
     ws = workspace()
     org = organisation or ws.settings().provenance.organisation
-    if alg not in ("es256", "ed25519"):
-        raise typer.BadParameter("alg must be es256 or ed25519")
-    chosen: Literal["es256", "ed25519"] = "ed25519" if alg == "ed25519" else "es256"
-    _show(KeyStore(ws.keys_dir).init(org, chosen, key_password(confirm=True)))
+    _show(KeyStore(ws.keys_dir).init(org, _alg(alg), key_password(confirm=True)))
 
 
 @app.command()
@@ -54,12 +57,7 @@ def rotate(
     alg: Annotated[str | None, typer.Option(help="Switch algorithm while rotating.")] = None,
 ) -> None:
     """Issue a new signer certificate from the same root; earlier assets keep verifying."""
-    if alg is not None and alg not in ("es256", "ed25519"):
-        raise typer.BadParameter("alg must be es256 or ed25519")
-    chosen: Literal["es256", "ed25519"] | None = (
-        None if alg is None else ("ed25519" if alg == "ed25519" else "es256")
-    )
-    _show(KeyStore(workspace().keys_dir).rotate(key_password(), chosen))
+    _show(KeyStore(workspace().keys_dir).rotate(key_password(), None if alg is None else _alg(alg)))
 
 
 @app.command("trust-anchor")

@@ -71,9 +71,8 @@ def run(
     gate = None
     if loaded.spec.lineage.datasets or loaded.spec.lineage.model:
         from mintloom.governance.gate import license_gate
-        from mintloom.ledger.deploy import deploy_all
 
-        deploy_all(s.chain, s.settings.governance)
+        s.contracts()
         gate = license_gate(s.chain, s.db, loaded.spec)
     with progress_callback() as cb:
         summary = CampaignRunner(s, loaded, workers=n, progress=cb, gate=gate).run()
@@ -88,9 +87,8 @@ def run(
         console.print(f"anchored checkpoint {r.size} in {r.tx_hash}")
     if publish:
         from mintloom.governance.publish import publish_campaign
-        from mintloom.ledger.deploy import deploy_all
 
-        deploy_all(s.chain, s.settings.governance)
+        s.contracts()
         p = publish_campaign(s.chain, s.db, loaded.spec, progress=console.print)
         console.print(
             f"terms, split #{p.split_id} and lineage attached in {len(p.transactions)} transaction(s)"

@@ -44,10 +44,7 @@ class AnchorResult:
 def ensure_provenance_log(chain: ChainClient) -> str:
     """The ``ProvenanceLog`` address on this chain, deploying it (sender = admin and anchorer)
     if the workspace has none there yet."""
-    known = chain.deployments.get(chain.chain_id).get(CONTRACT)
-    if known is not None and chain.has_code(known):
-        return known
-    return chain.deploy(CONTRACT, chain.address, chain.address)
+    return chain.ensure_deployed(CONTRACT, chain.address, chain.address)
 
 
 def latest_on_chain(chain: ChainClient) -> OnChainCheckpoint:
@@ -70,7 +67,7 @@ def _anchoring_event(chain: ChainClient, size: int) -> tuple[str, int]:
 
 def anchor_log(chain: ChainClient, tlog: TransparencyLog, signer: Signer) -> AnchorResult:
     """Anchor the log's current state and write the transaction into every covered receipt."""
-    tlog.reload()
+    tlog.refresh()
     if tlog.size == 0:
         raise LedgerError("the log is empty: nothing to anchor", hint="run a campaign first")
     cp: SignedCheckpoint | None = tlog.latest_checkpoint()

@@ -9,9 +9,7 @@ name and arguments (:class:`~mintloom.errors.ContractError`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from eth_account import Account
@@ -29,7 +27,7 @@ from web3.exceptions import (
 
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.journal import CONFIRMED, FAILED, REPLACED, Journal
-from mintloom.ledger.reader import ChainReader
+from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import get_logger
 from mintloom.store.db import Database
 from mintloom.types import Address, TxHash
@@ -61,40 +59,6 @@ class Chain(Protocol):
     ) -> TxResult: ...
 
     def deploy(self, name: str, *args: Any) -> Address: ...
-
-
-class Deployments:
-    """Contract addresses per chain id, in ``.mintloom/chain/deployments.json`` (atomic writes)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def _all(self) -> dict[str, dict[str, str]]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise LedgerError(f"cannot read {self.path}: {exc}") from exc
-        return data if isinstance(data, dict) else {}
-
-    def get(self, chain_id: int) -> dict[str, str]:
-        return dict(self._all().get(str(chain_id), {}))
-
-    def set(self, chain_id: int, name: str, address: str) -> None:
-        data = self._all()
-        data.setdefault(str(chain_id), {})[name] = address
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-        tmp.replace(self.path)
-
-    def forget(self, chain_id: int) -> None:
-        data = self._all()
-        if data.pop(str(chain_id), None) is not None:
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-            tmp.replace(self.path)
 
 
 class ChainClient(ChainReader):
@@ -147,8 +111,7 @@ class ChainClient(ChainReader):
 
     def addresses(self) -> dict[str, str]:
         """Addresses recorded for this chain in the workspace (over any learned in memory)."""
-        recorded = {k: v for k, v in self.deployments.get(self.chain_id).items() if not k.startswith("_")}
-        return {**super().addresses(), **recorded}
+        return {**super().addresses(), **self.deployments.get(self.chain_id)}
 
     def address_of(self, name: str) -> Address:
         addr = self.addresses().get(name)
@@ -252,6 +215,13 @@ class ChainClient(ChainReader):
         except Web3Exception as exc:
             raise LedgerError(f"{what} could not be prepared: {exc}") from exc
         return self._send(tx, kind or what, payload)
+
+    def ensure_deployed(self, name: str, *args: Any) -> Address:
+        """The recorded address of ``name`` on this chain if code is there, else a new deployment."""
+        known = self.deployments.get(self.chain_id).get(name)
+        if known is not None and self.has_code(known):
+            return Address(known)
+        return self.deploy(name, *args)
 
     def deploy(self, name: str, *args: Any) -> Address:
         """Deploy ``name`` and record its address for this chain id."""

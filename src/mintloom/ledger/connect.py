@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from mintloom.config import Settings
 from mintloom.errors import LedgerError
-from mintloom.ledger.client import ChainClient, Deployments
+from mintloom.ledger.client import ChainClient
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
+from mintloom.ledger.reader import Deployments
 from mintloom.provenance.keys import KeyStore
 from mintloom.store.db import Database
 from mintloom.workspace import Workspace

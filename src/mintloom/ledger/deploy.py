@@ -13,25 +13,18 @@ from mintloom.ledger.anchoring import ensure_provenance_log
 from mintloom.ledger.client import ChainClient
 
 
-def _ensure(chain: ChainClient, name: str, *args: object) -> str:
-    known = chain.deployments.get(chain.chain_id).get(name)
-    if known is not None and chain.has_code(known):
-        return known
-    return chain.deploy(name, *args)
-
-
 def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None) -> dict[str, str]:
     """Deploy every contract missing on this chain; returns name → address."""
     g = governance or GovernanceSettings()
     me = chain.address
     log = ensure_provenance_log(chain)
     out = {"ProvenanceLog": log}
-    out["LineageRegistry"] = _ensure(chain, "LineageRegistry", me, log)
-    out["CreativeAssets"] = _ensure(chain, "CreativeAssets", me, log, me, g.royalty_bps)
-    out["LicenseTemplates"] = _ensure(chain, "LicenseTemplates", g.standard_fee_wei)
-    out["RoyaltyVault"] = _ensure(chain, "RoyaltyVault", me, log, out["CreativeAssets"])
-    out["LicenseMarket"] = _ensure(
-        chain, "LicenseMarket", me, log, out["CreativeAssets"], out["LicenseTemplates"], out["RoyaltyVault"]
+    out["LineageRegistry"] = chain.ensure_deployed("LineageRegistry", me, log)
+    out["CreativeAssets"] = chain.ensure_deployed("CreativeAssets", me, log, me, g.royalty_bps)
+    out["LicenseTemplates"] = chain.ensure_deployed("LicenseTemplates", g.standard_fee_wei)
+    out["RoyaltyVault"] = chain.ensure_deployed("RoyaltyVault", me, log, out["CreativeAssets"])
+    out["LicenseMarket"] = chain.ensure_deployed(
+        "LicenseMarket", me, log, out["CreativeAssets"], out["LicenseTemplates"], out["RoyaltyVault"]
     )
     guard = str(chain.call("CreativeAssets", "derivativeGuard"))
     if guard.lower() != out["LicenseMarket"].lower():

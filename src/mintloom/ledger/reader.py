@@ -21,6 +21,41 @@ from mintloom.ledger.contracts import KNOWN_CONTRACTS, Artifact, ErrorDecoder, l
 from mintloom.types import Address
 
 
+class Deployments:
+    """Contract addresses per chain id, in ``.mintloom/chain/deployments.json`` (atomic writes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _all(self) -> dict[str, dict[str, str]]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise LedgerError(f"cannot read {self.path}: {exc}") from exc
+        return data if isinstance(data, dict) else {}
+
+    def _write(self, data: dict[str, dict[str, str]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        tmp.replace(self.path)
+
+    def get(self, chain_id: int) -> dict[str, str]:
+        return dict(self._all().get(str(chain_id), {}))
+
+    def set(self, chain_id: int, name: str, address: str) -> None:
+        data = self._all()
+        data.setdefault(str(chain_id), {})[name] = address
+        self._write(data)
+
+    def forget(self, chain_id: int) -> None:
+        data = self._all()
+        if data.pop(str(chain_id), None) is not None:
+            self._write(data)
+
+
 class ChainReader:
     def __init__(self, rpc_url: str, addresses: dict[str, str] | None = None, *, timeout: float = 30) -> None:
         self.rpc_url = rpc_url
@@ -29,19 +64,17 @@ class ChainReader:
             self._chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # requests/connection errors come in many types
             raise LedgerError(f"cannot reach the chain at {rpc_url}: {exc}") from exc
-        self._learned = {k: v for k, v in (addresses or {}).items() if not k.startswith("_")}
+        self._learned = dict(addresses or {})
         self._artifacts: dict[str, Artifact] = {}
         self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
 
     @classmethod
     def from_deployments(cls, rpc_url: str, path: Path) -> ChainReader:
         """A reader with the addresses a workspace recorded (``.mintloom/chain/deployments.json``)."""
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise LedgerError(f"cannot read contract addresses from {path}: {exc}") from exc
+        if not path.is_file():
+            raise LedgerError(f"cannot read contract addresses from {path}: no such file")
         reader = cls(rpc_url)
-        for name, address in dict(data.get(str(reader.chain_id), {})).items():
+        for name, address in Deployments(path).get(reader.chain_id).items():
             reader.learn(name, address)
         return reader
 
@@ -55,8 +88,7 @@ class ChainReader:
 
     def learn(self, name: str, address: str) -> None:
         """Use ``address`` for ``name`` unless one is known (memory only)."""
-        if not name.startswith("_"):
-            self._learned.setdefault(name, Web3.to_checksum_address(address))
+        self._learned.setdefault(name, Web3.to_checksum_address(address))
 
     def address_of(self, name: str) -> Address:
         addr = self.addresses().get(name)

@@ -243,9 +243,9 @@ def read_license(chain: ChainReader, receipt: Receipt) -> LicenseInfo | None:
 
             info.terms = [describe_terms(chain, t) for t in info.terms_ids]
         if "CreativeAssets" in deployed:
-            from mintloom.provenance.cid import digest_of
+            from mintloom.ledger.assets import token_id
 
-            token = int.from_bytes(digest_of(receipt.cid), "big")
+            token = token_id(receipt.cid)
             info.token_id = hex(token)
             info.registered = bool(chain.call("CreativeAssets", "isRegistered", token))
             if info.registered:
