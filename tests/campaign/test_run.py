@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -174,3 +175,44 @@ def test_identical_outputs_of_different_jobs_are_one_asset(studio: Studio, tmp_p
     assert studio.log.size == 14 and runner.plan().count("copy") == 4
     again = CampaignRunner(studio, load_spec(tmp_path / "same" / "campaign.yaml")).run()
     assert again.skipped == 17 and again.new_assets == 0
+
+
+# --- every shipped file verifies ---------------------------------------------------------------
+def verify_folder(folder: Path) -> tuple[int, list[dict[str, object]]]:
+    """`mintloom verify FOLDER --offline --json` (the workspace from $MINTLOOM_WORKSPACE)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mintloom.cli.main import app
+
+    result = CliRunner().invoke(app, ["verify", "--offline", "--json", str(folder)])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_duplicate_outputs_ship_the_logged_manifest(studio: Studio, tmp_path: Path) -> None:
+    """Two audience rows that render the same copy, and the same copy in a second campaign, are one
+    asset logged once: every job's exported file (and sidecar) must be the logged one, so every
+    file verifies — not only the first job's."""
+    from mintloom.campaign.sample import sample_spec
+
+    row = "Alex,Berlin,15,EUR,3.90,2026-12-31\n"
+    audience = f"segment,name,city,offer,currency,price,deadline\nstudents,{row}clones,{row}"
+    for name in ("tiny", "twin"):
+        spec = sample_spec(campaign=name, formats=("square",), audio=False)
+        run(studio, write_campaign(tmp_path / name, spec, audience))
+    out = studio.workspace.out_dir
+    texts = sorted(out.rglob("*.txt"))
+    assert len(texts) == 8 and len({p.read_bytes() for p in texts}) == 2  # 8 jobs, 2 distinct texts
+    assert studio.log.size == 2 * 4 + 2  # 4 images per campaign, the copy logged once per text
+
+    code, reports = verify_folder(out)
+    verdicts = {str(Path(str(r["file"])).relative_to(out)): r["verdict"] for r in reports}
+    assert len(verdicts) == 16 and set(verdicts.values()) == {"VERIFIED"}, verdicts
+    assert code == 0
+    blobs = LocalBlobStore(studio.workspace.blobs_dir)
+    for row_ in Catalog(studio.db).assets(kind="copy"):  # the catalog names the logged sidecar too
+        assert row_.sidecar_cid is not None
+        assert hashlib.sha256(blobs.get(row_.sidecar_cid)).digest() == row_.manifest_hash

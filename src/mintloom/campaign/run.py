@@ -1,11 +1,13 @@
-"""Run a campaign: plan → generate (executor) → sign (C2PA) → store + log → checkpoint.
+"""Run a campaign: plan → generate (executor) → sign (C2PA) → store + log → export → checkpoint.
 
 Finished assets are committed in batches; each batch writes its blobs first (content-addressed,
 so a crash leaves at most unreferenced blobs), then the catalog rows, the lineage edges, the
-finished jobs and the transparency-log leaves in one database transaction. A crash or an error
-therefore never leaves a half-written asset, and re-running the same spec resumes: jobs whose
-key is finished are skipped. At the end the log gets a signed checkpoint and every new asset a
-receipt.
+finished jobs, their exports and the transparency-log leaves in one database transaction. A
+crash or an error therefore never leaves a half-written asset, and re-running the same spec
+resumes: jobs whose key is finished are skipped, and their exported files are checked and
+rewritten from the blob store if a crash (or anything else) lost them. Files are exported
+atomically (temp file, fsync, rename). At the end the log gets a signed checkpoint and every
+new asset a receipt.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
 from mintloom.campaign.plan import Job, Plan, ordered, plan_campaign
 from mintloom.campaign.spec import LoadedSpec
 from mintloom.engines.base import Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
+from mintloom.faults import crash_point
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.credentials import (
     AssetSigner,
@@ -34,7 +38,16 @@ from mintloom.provenance.credentials import (
     SignedAsset,
 )
 from mintloom.store.blobs import LocalBlobStore
-from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow, JobRow, LineageEdge, to_signed64
+from mintloom.store.catalog import (
+    AssetRow,
+    Catalog,
+    ExportRow,
+    FingerprintRow,
+    JobRow,
+    LineageEdge,
+    logged_sidecar,
+    to_signed64,
+)
 from mintloom.studio import Studio
 
 KIND_ORDER = ("image", "copy", "audio")
@@ -56,6 +69,8 @@ class RunSummary:
     checkpoint_size: int = 0
     out_dir: Path | None = None
     seconds: float = 0.0
+    restored: int = 0
+    """Files of already finished jobs that were missing or damaged and were written again."""
 
     @property
     def new_assets(self) -> int:
@@ -68,6 +83,11 @@ class _Signed:
     gen: Generated
     signed: SignedAsset
     cid: str
+
+    @property
+    def extension(self) -> str:
+        assert self.gen.artifact is not None
+        return self.gen.artifact.extension
 
 
 def segment_commitment(salt: bytes, segment: str | None) -> str:
@@ -122,6 +142,7 @@ class CampaignRunner:
         summary = RunSummary(
             self.spec.campaign, len(plan.jobs), len(plan.jobs) - len(todo), out_dir=self.out_dir
         )
+        summary.restored = self._restore(plan, done)
         by_key = plan.by_key()
         self._jobs = by_key
         # signed bytes are kept only for jobs that still have a child to sign (the parentOf ingredient)
@@ -162,6 +183,7 @@ class CampaignRunner:
             batch.append(item)
             finished += 1
             self.progress("generate", finished, total)
+            crash_point("run.job")
             if len(batch) >= self.batch_size:
                 self._flush(batch, summary)
             for child in waiting.pop(job.key, []):
@@ -191,11 +213,13 @@ class CampaignRunner:
             missing = ", ".join(sorted(waiting))
             raise ExecutionError(f"variants wait for parents that never finished: {missing}")
 
+        crash_point("run.before_checkpoint")
         log = studio.log
         log.refresh()
         summary.log_size = log.size
         if log.size:
             cp = log.checkpoint(studio.signer)
+            crash_point("run.before_receipts")
             log.issue_receipts(cp)
             summary.checkpoint_size = cp.size
         summary.seconds = time.perf_counter() - t0
@@ -258,47 +282,55 @@ class CampaignRunner:
             return
         items = list(batch)
         batch.clear()
-        sidecars: dict[str, str] = {}
         for it in items:  # blobs first: content-addressed, harmless if the transaction fails
             self.blobs.put(it.signed.data)
-            if it.signed.sidecar:
-                sidecars[it.cid] = self.blobs.put(it.signed.manifest)
         log = self.studio.log
         try:
             with self.studio.db.session() as s:
-                # Identical bytes are one asset (content addressing): a job whose output another
-                # job already produced points at that asset instead of logging it twice.
-                known = set(s.scalars(select(AssetRow.cid).where(AssetRow.cid.in_({it.cid for it in items}))))
-                fresh: dict[str, _Signed] = {}
-                for it in items:
-                    if it.cid not in known:
-                        fresh.setdefault(it.cid, it)
-                indices = log.append_batch(
-                    [(c, it.signed.manifest_hash) for c, it in fresh.items()], session=s
-                )
-                assets: list[AssetRow] = []
-                jobs: list[JobRow] = []
-                edges: list[LineageEdge] = []
-                fps: list[FingerprintRow] = []
-                for (cid, it), idx in zip(fresh.items(), indices, strict=True):
-                    assets.append(self._asset_row(it, idx, sidecars.get(cid)))
-                    fps.extend(FingerprintRow(cid=cid, phash=to_signed64(p), dhash=to_signed64(d))
-                               for p, d in it.gen.fingerprints)  # fmt: skip
-                    if it.job.parent is not None:
-                        parent_cid = self._parent_cid(it.job.parent)
-                        edges.append(LineageEdge(parent_cid=parent_cid, child_cid=cid,
-                                                 relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
-                for it in items:
-                    jobs.append(JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind,
-                                       segment=it.job.segment, locale=it.job.locale, format=it.job.format,
-                                       asset_cid=it.cid))  # fmt: skip
-                Catalog.add(s, assets, jobs, edges, fps)
+                exports = self._commit(s, items)
         except BaseException:
             log.reload()  # the leaves were rolled back with the rows
             raise
-        for it in items:
-            self._export(it, sidecars.get(it.cid) is not None)
+        crash_point("run.after_commit")
+        for it, exp in zip(items, exports, strict=True):
+            sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
+            self._export(exp.path, it.signed.data, sidecar)
             summary.generated[it.job.kind] = summary.generated.get(it.job.kind, 0) + 1
+
+    def _commit(self, s: Session, items: list[_Signed]) -> list[ExportRow]:
+        """Write a batch's assets, log leaves, lineage, jobs and exports in the session ``s``.
+
+        Identical bytes are one asset (content addressing): a job whose output another job
+        already produced points at that asset instead of logging it twice, and ships that asset's
+        logged manifest, so every exported file is exactly what the log names."""
+        rows = s.execute(select(AssetRow.cid, AssetRow.sidecar_cid, AssetRow.manifest_hash)
+                         .where(AssetRow.cid.in_({it.cid for it in items})))  # fmt: skip
+        sidecar_of = {c: logged_sidecar(sc, mh) for c, sc, mh in rows}
+        fresh: dict[str, _Signed] = {}
+        for it in items:
+            if it.cid not in sidecar_of:
+                fresh.setdefault(it.cid, it)
+        indices = self.studio.log.append_batch(
+            [(c, it.signed.manifest_hash) for c, it in fresh.items()], session=s
+        )
+        assets: list[AssetRow] = []
+        edges: list[LineageEdge] = []
+        fps: list[FingerprintRow] = []
+        for (cid, it), idx in zip(fresh.items(), indices, strict=True):
+            sidecar_of[cid] = self.blobs.put(it.signed.manifest) if it.signed.sidecar else None
+            assets.append(self._asset_row(it, idx, sidecar_of[cid]))
+            fps.extend(FingerprintRow(cid=cid, phash=to_signed64(p), dhash=to_signed64(d))
+                       for p, d in it.gen.fingerprints)  # fmt: skip
+            if it.job.parent is not None:
+                edges.append(LineageEdge(parent_cid=self._parent_cid(it.job.parent), child_cid=cid,
+                                         relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
+        jobs = [JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind, segment=it.job.segment,
+                       locale=it.job.locale, format=it.job.format, asset_cid=it.cid)
+                for it in items]  # fmt: skip
+        exports = [ExportRow(campaign=self.spec.campaign, path=self._path(it.job, it.extension),
+                             cid=it.cid, sidecar_cid=sidecar_of[it.cid]) for it in items]  # fmt: skip
+        Catalog.add(s, assets, jobs, edges, fps, exports=exports)
+        return exports
 
     def _parent_cid(self, parent_key: str) -> str:
         cid = self._cid_of.get(parent_key)
@@ -335,16 +367,75 @@ class CampaignRunner:
             path=f"{job.title}.{art.extension}",
         )
 
-    def _export(self, it: _Signed, sidecar: bool) -> None:
-        art = it.gen.artifact
-        assert art is not None
-        target = self.out_dir / f"{it.job.title}.{art.extension}"
+    @staticmethod
+    def _path(job: Job, extension: str) -> str:
+        """Where a job's file goes, relative to the campaign's output folder."""
+        return f"{job.title}.{extension}"
+
+    def _restore(self, plan: Plan, done: dict[str, str]) -> int:
+        """Record the finished jobs of ``plan`` as the campaign's exports, and rewrite from the
+        blob store each of their files (or sidecars) that is missing or differs from the logged
+        bytes: a crash between a batch's commit and its export loses nothing. Stale temp files of
+        an interrupted export are removed. Returns how many files were rewritten."""
+        self._remove_stale_tmp()
+        assets = self.catalog.job_assets(self.spec.campaign)
+        exports: list[ExportRow] = []
+        for job in plan.jobs:
+            if job.key not in done:
+                continue
+            row = assets.get(job.key)
+            if row is None:
+                raise CatalogError(f"finished job {job.title} points at a missing asset {done[job.key]}")
+            exports.append(ExportRow(campaign=self.spec.campaign, path=self._path(job, row.extension),
+                                     cid=row.cid, sidecar_cid=row.logged_sidecar_cid))  # fmt: skip
+        self.catalog.set_exports(self.spec.campaign, exports)
+        restored = 0
+        for i, exp in enumerate(exports, 1):
+            if not self._intact(exp):
+                sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
+                self._export(exp.path, self.blobs.get(exp.cid), sidecar)
+                restored += 1
+            self.progress("check outputs", i, len(exports))
+        return restored
+
+    def _intact(self, exp: ExportRow) -> bool:
+        """The exported file (and sidecar) holds the logged bytes: size first, then the hash."""
+        target = self.out_dir / exp.path
+        pairs = [(target, exp.cid)]
+        if exp.sidecar_cid is not None:
+            pairs.append((target.with_name(target.name + ".c2pa"), exp.sidecar_cid))
+        for path, cid in pairs:
+            try:
+                if path.stat().st_size != self.blobs.size(cid) or cid_for(path.read_bytes()) != cid:
+                    return False
+            except OSError:
+                return False
+        return True
+
+    def _remove_stale_tmp(self) -> None:
+        try:
+            for tmp in self.out_dir.rglob("*.tmp"):
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise ExecutionError(f"cannot clean up temp files in {self.out_dir}: {exc}") from exc
+
+    def _export(self, path: str, data: bytes, sidecar: bytes | None) -> None:
+        """Write one exported file (sidecar first) atomically: temp file, fsync, rename."""
+        target = self.out_dir / path
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.name + ".tmp")
-            tmp.write_bytes(it.signed.data)
-            tmp.replace(target)
-            if sidecar:
-                target.with_name(target.name + ".c2pa").write_bytes(it.signed.manifest)
+            if sidecar is not None:
+                _write_atomic(target.with_name(target.name + ".c2pa"), sidecar)
+            _write_atomic(target, data)
         except OSError as exc:
             raise ExecutionError(f"cannot export {target}: {exc}") from exc
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    crash_point("run.export")
+    tmp.replace(target)

@@ -68,3 +68,12 @@ class LocalBlobStore:
 
     def has(self, cid: str) -> bool:
         return self.path(cid).is_file()
+
+    def size(self, cid: str) -> int:
+        """Size of a stored blob, without reading it (a cheap first check against a copy)."""
+        try:
+            return self.path(cid).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobError(f"blob {cid} is not in the store") from exc
+        except OSError as exc:
+            raise BlobError(f"cannot read blob {cid}: {exc}") from exc

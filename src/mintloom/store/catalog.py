@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import CatalogError
+from mintloom.provenance.cid import cid_from_digest
 from mintloom.store.db import Base, Database
 
 
@@ -75,6 +77,29 @@ class AssetRow(Base):
     def tag_dict(self) -> dict[str, Any]:
         value = json.loads(self.tags)
         return value if isinstance(value, dict) else {}
+
+    @property
+    def logged_sidecar_cid(self) -> str | None:
+        return logged_sidecar(self.sidecar_cid, self.manifest_hash)
+
+
+def logged_sidecar(sidecar_cid: str | None, manifest_hash: bytes) -> str | None:
+    """The sidecar the log names for an asset with a sidecar: the blob whose sha-256 is the
+    logged manifest hash (so a row whose ``sidecar_cid`` names another job's manifest, as
+    older versions could write for duplicates in one batch, still ships the logged one)."""
+    return None if sidecar_cid is None else cid_from_digest(bytes(manifest_hash))
+
+
+class ExportRow(Base):
+    """A file the campaign's latest run exported: its path under ``out/<campaign>/`` and the logged
+    asset (and sidecar) it must hold. Written in the batch transaction of its job, so a rerun can
+    restore a file lost to a crash, and ``mintloom verify DIR`` can report one that is missing."""
+
+    __tablename__ = "exports"
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    cid: Mapped[str] = mapped_column(ForeignKey("assets.cid"), index=True)
+    sidecar_cid: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class FingerprintRow(Base):
@@ -152,6 +177,30 @@ class Catalog:
             s.flush()
             return row
 
+    def job_assets(self, campaign: str) -> dict[str, AssetRow]:
+        """job key → asset for the campaign's finished jobs (the asset may belong to another
+        campaign that made the same bytes first)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(JobRow.key, AssetRow).join(AssetRow, AssetRow.cid == JobRow.asset_cid)
+                .where(JobRow.campaign == campaign)
+            )  # fmt: skip
+            return {k: a for k, a in rows}
+
+    def exports(self, campaign: str | None = None) -> list[ExportRow]:
+        """The files campaigns' latest runs exported (all campaigns, or one)."""
+        with self.db.session() as s:
+            q = select(ExportRow)
+            if campaign is not None:
+                q = q.where(ExportRow.campaign == campaign)
+            return list(s.scalars(q.order_by(ExportRow.campaign, ExportRow.path)))
+
+    def set_exports(self, campaign: str, rows: list[ExportRow]) -> None:
+        """Replace a campaign's exports (a new run's plan may drop files an older spec made)."""
+        with self.db.session() as s:
+            s.execute(delete(ExportRow).where(ExportRow.campaign == campaign))
+            s.add_all(rows)
+
     def fingerprints(self) -> list[tuple[str, int, int]]:
         """(cid, phash, dhash) rows of every image asset, hashes as unsigned 64-bit ints."""
         with self.db.session() as s:
@@ -165,6 +214,8 @@ class Catalog:
         jobs: list[JobRow],
         edges: list[LineageEdge],
         fingerprints: list[FingerprintRow],
+        *,
+        exports: Sequence[ExportRow] = (),
     ) -> None:
         try:
             session.add_all(assets)
@@ -172,6 +223,12 @@ class Catalog:
             session.add_all(fingerprints)
             session.add_all(edges)
             session.add_all(jobs)
+            for campaign in {e.campaign for e in exports}:  # a path's new export replaces the old
+                paths = [e.path for e in exports if e.campaign == campaign]
+                session.execute(
+                    delete(ExportRow).where(ExportRow.campaign == campaign, ExportRow.path.in_(paths))
+                )
+            session.add_all(exports)
             session.flush()
         except Exception as exc:
             from sqlalchemy.exc import SQLAlchemyError
