@@ -156,3 +156,34 @@ def test_console_script_exit_code(ws: Workspace, tmp_path: Path) -> None:
                              timeout=120, check=False)  # fmt: skip
     assert (ok.returncode, bad.returncode) == (0, 20), ok.stderr + bad.stderr
     assert missing.returncode not in (0, 20, 21, 22) and b"no such file" in missing.stderr
+
+
+def test_folder_reports_exported_files_that_are_missing(inside: Workspace, tmp_path: Path) -> None:
+    """A campaign output folder (or one inside it, or out/ itself) that lacks a file the campaign
+    exported there — lost to a crash, deleted, or overwritten by other bytes — is MISSING (23),
+    even if every file still present verifies."""
+    out = inside.out_dir
+    gone, swapped = square(inside), out / "tiny" / "ar-EG" / "runners" / "square.png"
+    kept = {p: p.read_bytes() for p in (gone, swapped)}
+    try:
+        gone.unlink()
+        swapped.write_bytes((out / "tiny" / "ar-EG" / "runners" / "leaderboard.png").read_bytes())
+        code, text, _ = invoke("--offline", "--json", str(out / "tiny"))
+        reports = json.loads(text)
+        missing = {Path(r["file"]).relative_to(out / "tiny").as_posix(): r["checks"][0]["detail"]
+                   for r in reports if r["verdict"] == "MISSING"}  # fmt: skip
+        assert code == 23 and missing.keys() == {"en-US/students/square.png", "ar-EG/runners/square.png"}
+        assert "absent" in missing["en-US/students/square.png"]
+        assert "other bytes" in missing["ar-EG/runners/square.png"]  # a valid file, but not the one
+        assert [r["verdict"] for r in reports].count("VERIFIED") == 16  # every file still there
+        assert invoke("--offline", str(out))[0] == 23  # out/ itself, and a folder inside the campaign's
+        code, text, _ = invoke("--offline", str(out / "tiny" / "en-US"))
+        assert code == 23 and "MISSING" in text and "students/square.png" in text
+        assert invoke("--offline", str(out / "tiny" / "ar-EG" / "students"))[0] == 0  # nothing lost there
+        (tmp_path / "elsewhere").mkdir()  # a folder outside out/ holds no campaign's exports
+        (tmp_path / "elsewhere" / "ok.png").write_bytes(kept[swapped])
+        assert invoke("--offline", str(tmp_path / "elsewhere"))[0] == 0
+    finally:
+        for p, data in kept.items():
+            p.write_bytes(data)
+    assert invoke("--offline", str(out / "tiny"))[0] == 0

@@ -21,12 +21,19 @@ if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
 
 #: Verdicts from most to least severe: a folder's exit code is its worst file's.
-SEVERITY: tuple[Verdict, ...] = (Verdict.TAMPERED, Verdict.UNTRUSTED, Verdict.UNKNOWN, Verdict.VERIFIED)
+SEVERITY: tuple[Verdict, ...] = (
+    Verdict.TAMPERED,
+    Verdict.UNTRUSTED,
+    Verdict.MISSING,
+    Verdict.UNKNOWN,
+    Verdict.VERIFIED,
+)
 COLOURS: dict[Verdict, str] = {
     Verdict.VERIFIED: "bold green",
     Verdict.TAMPERED: "bold red",
     Verdict.UNTRUSTED: "bold yellow",
     Verdict.UNKNOWN: "bold magenta",
+    Verdict.MISSING: "bold red",
 }
 _STATUS = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "skip": "[dim]skip[/]", "info": "[cyan]info[/]"}
 _MEANING = {
@@ -34,6 +41,7 @@ _MEANING = {
     Verdict.TAMPERED: "the content no longer matches what was signed",
     Verdict.UNTRUSTED: "the credential or a proof does not check out",
     Verdict.UNKNOWN: "no provenance found for this file",
+    Verdict.MISSING: "a file the campaign exported here is absent or holds other bytes",
 }
 
 
@@ -67,9 +75,10 @@ def verify(
 ) -> None:
     """Verify files: Content Credential, ingredients, log receipt, chain anchor and licence.
 
-    Exit code 0 VERIFIED, 20 TAMPERED, 21 UNTRUSTED, 22 UNKNOWN (a folder: its worst file).
+    Exit code 0 VERIFIED, 20 TAMPERED, 21 UNTRUSTED, 22 UNKNOWN (a folder: its worst file);
+    23 MISSING: a folder in the workspace's out/ lacks a file its campaign exported there.
     """
-    from mintloom.verify.verifier import media_files, report_json, verify_many, verify_path
+    from mintloom.verify.verifier import media_files, missing_exports, report_json, verify_many, verify_path
 
     if not path.exists():
         raise VerifyError(f"no such file or folder: {path}")
@@ -82,6 +91,7 @@ def verify(
         with progress() as bar:
             task = bar.add_task("verify", total=len(files))
             reports = list(verify_many(files, ctx, workers=workers, on_done=lambda _r: bar.advance(task)))
+        reports += missing_exports(path, ctx, reports)
         verdict = worst([r.verdict for r in reports])
         if as_json:
             typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2, ensure_ascii=False))

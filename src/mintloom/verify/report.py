@@ -8,6 +8,8 @@ Verdicts:
 * ``UNTRUSTED`` — the credential or a proof does not check out: unknown signer, invalid
   signature, a receipt for another asset, a checkpoint the chain does not know.
 * ``UNKNOWN``   — no provenance at all: not a media file, no credential and no fingerprint match.
+* ``MISSING``   — (folders only) a file the workspace's campaign exported here is absent, or holds
+  other bytes: the folder does not hold everything the campaign shipped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Verdict(StrEnum):
     TAMPERED = "TAMPERED"
     UNTRUSTED = "UNTRUSTED"
     UNKNOWN = "UNKNOWN"
+    MISSING = "MISSING"
 
     @property
     def exit_code(self) -> int:
@@ -34,6 +37,7 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.TAMPERED: 20,
     Verdict.UNTRUSTED: 21,
     Verdict.UNKNOWN: 22,
+    Verdict.MISSING: 23,
 }
 
 Status = Literal["pass", "fail", "skip", "info"]
@@ -83,7 +87,7 @@ class VerifyReport(BaseModel):
     def decide(self) -> Verdict:
         """The verdict follows from the checks: any failure's effect wins, most severe first."""
         effects = {c.effect for c in self.checks if c.status == "fail" and c.effect is not None}
-        for v in (Verdict.TAMPERED, Verdict.UNTRUSTED, Verdict.UNKNOWN):
+        for v in (Verdict.TAMPERED, Verdict.UNTRUSTED, Verdict.MISSING, Verdict.UNKNOWN):
             if v in effects:
                 self.verdict = v
                 return v

@@ -60,6 +60,8 @@ class VerifyContext:
     blobs: LocalBlobStore | None = None
     chain: ChainReader | None = None
     chain_error: str | None = None
+    out_dir: Path | None = None
+    """The workspace's output folder: a folder verified in it is checked for missing exports."""
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -69,6 +71,7 @@ class VerifyContext:
 
         anchors = studio.keys.trust_anchor_pem() if studio.keys.exists() else None
         ctx = cls(anchors, Catalog(studio.db), studio.log, LocalBlobStore(studio.workspace.blobs_dir))
+        ctx.out_dir = studio.workspace.out_dir
         if not offline:
             try:
                 ctx.chain = studio.chain
@@ -470,6 +473,31 @@ def verify_many(
             if on_done is not None:
                 on_done(report)
             yield report
+
+
+def missing_exports(folder: Path, ctx: VerifyContext, reports: Sequence[VerifyReport]) -> list[VerifyReport]:
+    """A MISSING report for every file a workspace campaign exported under ``folder`` (a campaign
+    output folder, inside one, or around the workspace's ``out/``) that ``reports`` do not show
+    holding the exported asset: lost to a crash, deleted, or replaced by other bytes."""
+    if ctx.catalog is None or ctx.out_dir is None:
+        return []
+    out, here = ctx.out_dir.resolve(), folder.resolve()
+    if not (here.is_relative_to(out) or out.is_relative_to(here)):
+        return []
+    inside = here.relative_to(out).parts if here.is_relative_to(out) else ()
+    seen = {Path(r.file).resolve(): r.cid for r in reports}
+    missing: list[VerifyReport] = []
+    for exp in ctx.catalog.exports(inside[0] if inside else None):
+        target = out / exp.campaign / exp.path
+        if not target.is_relative_to(here) or seen.get(target) == exp.cid:
+            continue
+        report = VerifyReport(file=str(folder / target.relative_to(here)), cid=exp.cid)
+        state = "holds other bytes" if target.exists() else "is absent"
+        report.add("exported file", "fail", f"campaign {exp.campaign!r} exported asset {exp.cid} here, but "
+                   f"the file {state}: run the campaign again to restore it", Verdict.MISSING)  # fmt: skip
+        report.decide()
+        missing.append(report)
+    return missing
 
 
 def report_json(report: VerifyReport) -> str:
