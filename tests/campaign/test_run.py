@@ -216,3 +216,33 @@ def test_duplicate_outputs_ship_the_logged_manifest(studio: Studio, tmp_path: Pa
     for row_ in Catalog(studio.db).assets(kind="copy"):  # the catalog names the logged sidecar too
         assert row_.sidecar_cid is not None
         assert hashlib.sha256(blobs.get(row_.sidecar_cid)).digest() == row_.manifest_hash
+
+
+def test_rerun_restores_lost_or_damaged_exports(studio: Studio, tmp_path: Path) -> None:
+    """A finished job's file that is missing (a crash between the batch commit and the export),
+    damaged (same size, other bytes) or left as a temp file is rewritten from the blob store by
+    the next run, which otherwise has nothing to do."""
+    from mintloom.campaign.sample import sample_audience, sample_spec
+
+    spec = sample_spec(formats=("square",), audio=False).replace(
+        'note: "{{ name }}: {{ offer }}% until {{ deadline | date }}"', 'note: "Lumen: warm up"'
+    )
+    path = write_campaign(tmp_path / "c", spec, sample_audience(1))
+    run(studio, path)
+    folder = studio.workspace.out_dir / "tiny"
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert len(before) == 6  # 2 images, 2 texts (one asset) with their sidecars
+    (folder / "en-US/students/square.png").unlink()
+    damaged = bytearray(before[folder / "ar-EG/students/square.png"])
+    damaged[-50] ^= 0xFF
+    (folder / "ar-EG/students/square.png").write_bytes(bytes(damaged))
+    (folder / "ar-EG/students/note.txt.c2pa").unlink()  # the duplicate job's (logged) sidecar
+    sidecar = folder / "en-US/students/note.txt.c2pa"
+    sidecar.write_bytes(b"x" * len(before[sidecar]))
+    (folder / "en-US/students/square.png.tmp").write_bytes(b"half an image")
+
+    summary = CampaignRunner(studio, load_spec(path)).run()
+    assert (summary.skipped, summary.new_assets, summary.restored) == (4, 0, 4)
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # no temp file left
+    code, reports = verify_folder(folder)
+    assert code == 0 and [r["verdict"] for r in reports] == ["VERIFIED"] * 4

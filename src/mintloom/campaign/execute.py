@@ -7,7 +7,12 @@ database transaction.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -66,7 +71,7 @@ class ProcessExecutor:
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, initializer=die_with_parent)
         pool = self._pool
         it = iter(items)
         in_flight: set[Future[R]] = set()
@@ -90,6 +95,45 @@ class ProcessExecutor:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Pool initializer: a worker dies with the process that started it. Otherwise a killed
+    ``mintloom run`` leaves its workers (hundreds of MB each) waiting forever on the job queue.
+    Linux delivers SIGKILL on the parent's death (``prctl``); elsewhere a thread watches."""
+    parent = os.getppid()
+    if not _parent_death_signal():
+        watch_parent(parent)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+
+def _parent_death_signal() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where that is unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent: int, interval: float = 0.5) -> threading.Thread:
+    """Portable fallback: a daemon thread that ends the process once it is orphaned (its parent
+    pid changes when the parent dies)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    thread = threading.Thread(target=watch, name="mintloom-watch-parent", daemon=True)
+    thread.start()
+    return thread
 
 
 def _wait_some(futures: set[Future[R]]) -> tuple[set[Future[R]], set[Future[R]]]:
