@@ -81,6 +81,8 @@ def run(
         f"[green]{summary.campaign}[/]: {summary.planned} planned, {summary.skipped} already done, "
         f"made {made} in {summary.seconds:.1f}s; log size {summary.log_size}"
     )
+    if summary.restored:
+        console.print(f"[yellow]{summary.restored} missing or damaged output file(s) written again[/]")
     console.print(f"outputs in {summary.out_dir}")
     if anchor or publish:
         r = s.anchor()
