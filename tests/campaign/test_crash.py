@@ -110,29 +110,30 @@ def assert_recovered(studio: Studio, plan: Plan) -> None:
         ("run.before_receipts", 0),  # checkpoint signed, no receipt issued
     ],
 )
-def test_killed_run_recovers_on_rerun(keyed: Path, tmp_path: Path, point: str, verify_before: int) -> None:
+def test_killed_run_recovers_on_rerun(
+    keyed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str, verify_before: int
+) -> None:
+    """SIGKILL at ``point``; `verify out/` must not call an incomplete folder fine, and one rerun
+    must leave the workspace exactly as an uninterrupted run would."""
     ws = new_workspace(keyed, tmp_path)
     spec = write_campaign(tmp_path / "campaign", SPEC, AUDIENCE)
     proc = mintloom_run(ws.root, spec, crash=point)
     output = proc.communicate(timeout=300)[0].decode(errors="replace")
     assert proc.returncode == -signal.SIGKILL, output
+    assert bool(list(ws.out_dir.rglob("*.tmp"))) == point.startswith("run.export")
 
-    os.environ["MINTLOOM_WORKSPACE"] = str(ws.root)  # the verify CLI finds the workspace
+    monkeypatch.setenv("MINTLOOM_WORKSPACE", str(ws.root))  # for the verify CLI
+    assert verify_out(ws)[0] == verify_before
+    studio = Studio(ws, password=PASSWORD)
     try:
-        # before the rerun, a folder missing committed outputs is not reported as fine
-        assert verify_out(ws)[0] == verify_before
-        studio = Studio(ws, password=PASSWORD)
-        try:
-            runner = CampaignRunner(studio, load_spec(spec))
-            summary = runner.run()
-            assert summary.planned == 7 and (summary.restored > 0) == (verify_before == 23)
-            assert_recovered(studio, runner.plan())
-            again = CampaignRunner(studio, load_spec(spec)).run()  # and a third run changes nothing
-            assert (again.skipped, again.new_assets, again.restored) == (7, 0, 0)
-        finally:
-            studio.close()
+        runner = CampaignRunner(studio, load_spec(spec))
+        summary = runner.run()
+        assert summary.planned == 7 and (summary.restored > 0) == (verify_before == 23)
+        assert_recovered(studio, runner.plan())
+        again = CampaignRunner(studio, load_spec(spec)).run()  # and a third run changes nothing
+        assert (again.skipped, again.new_assets, again.restored) == (7, 0, 0)
     finally:
-        os.environ.pop("MINTLOOM_WORKSPACE", None)
+        studio.close()
 
 
 # --- workers die with their parent ------------------------------------------------------------
