@@ -12,6 +12,7 @@ anchor covers them, so every receipt can be checked on chain with ``rootAt(tree_
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import threading
 import time
@@ -22,9 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mintloom.errors import LogError
+from mintloom.errors import LogError, ProvenanceError
 from mintloom.provenance.cid import parse_cid
-from mintloom.provenance.keys import Signer, verify_raw_signature
+from mintloom.provenance.keys import Signer, verify_chain, verify_raw_signature
 from mintloom.provenance.merkle import (
     MerkleTree,
     hash_leaf,
@@ -77,19 +78,41 @@ class SignedCheckpoint(BaseModel):
     signer_chain: str
     """PEM chain of the signer certificate (leaf first)."""
 
-    def verify_signature(self, trust_anchor_pem: str | None = None) -> bool:
-        """The note is well formed, matches the fields and is signed by the chain's leaf; with a
-        trust anchor, the chain must also end in it."""
+    def check(self, trust_anchor_pem: str | None = None) -> None:
+        """Raise unless the note is well formed, matches the fields and is signed by the chain's
+        leaf; with a trust anchor, the whole chain must also validate up to it as of the
+        checkpoint's timestamp (:func:`verify_chain`), else :class:`CertificateChainError`."""
         expected = _note_body(self.origin, self.size, bytes.fromhex(self.root), self.timestamp)
         if expected != self.note:
-            return False
-        if trust_anchor_pem is not None and trust_anchor_pem.strip() not in self.signer_chain:
-            return False
+            raise LogError("the checkpoint note does not match its fields")
+        chain = self.signer_chain.encode()
+        if trust_anchor_pem is not None:
+            verify_chain(chain, trust_anchor_pem, self.signed_at())
         try:
             sig = base64.b64decode(self.signature, validate=True)
-        except ValueError:
+        except ValueError as exc:
+            raise LogError("the checkpoint signature is not base64") from exc
+        try:
+            valid = verify_raw_signature(chain, self.note.encode(), sig)
+        except ValueError as exc:
+            raise LogError(f"the checkpoint's signer chain is unreadable: {exc}") from exc
+        if not valid:
+            raise LogError("the checkpoint signature does not verify with the signer certificate")
+
+    def signed_at(self) -> dt.datetime:
+        """The signed timestamp: the time the signer certificate must have been valid at."""
+        try:
+            return dt.datetime.fromtimestamp(self.timestamp, dt.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise LogError(f"checkpoint timestamp {self.timestamp} is out of range") from exc
+
+    def verify_signature(self, trust_anchor_pem: str | None = None) -> bool:
+        """:meth:`check` as a boolean."""
+        try:
+            self.check(trust_anchor_pem)
+        except ProvenanceError:
             return False
-        return verify_raw_signature(self.signer_chain.encode(), self.note.encode(), sig)
+        return True
 
     def signed_note(self) -> str:
         """The checkpoint as a C2SP signed note: body, blank line, signature line."""
