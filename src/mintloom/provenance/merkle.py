@@ -35,14 +35,15 @@ def hash_children(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 
 
-def leaf_data(cid: str, manifest_hash: bytes) -> bytes:
-    """The log entry of an asset: CIDv1 bytes (36) ‖ sha-256 of its C2PA manifest (32) = 68 bytes.
+def leaf_data(cid: str, manifest_hash: bytes, parent: str | None = None) -> bytes:
+    """The log entry of an asset: CIDv1 bytes (36) ‖ sha-256 of its C2PA manifest (32) = 68 bytes;
+    a derived asset appends its parent's CIDv1 (104 bytes), so its parent is proven with its leaf.
 
     The same layout is rebuilt on chain by ``CreativeAssets`` to verify lazy registrations.
     """
     if len(manifest_hash) != 32:
         raise LogError(f"manifest hash must be 32 bytes, got {len(manifest_hash)}")
-    return cid_bytes(cid) + manifest_hash
+    return cid_bytes(cid) + manifest_hash + (b"" if parent is None else cid_bytes(parent))
 
 
 @dataclass(frozen=True)
