@@ -181,6 +181,16 @@ def test_online_verification_passes_the_anchor_check(
         soft = verify_bytes(stripped, "copy.png", ctx)
         assert soft.verdict is Verdict.VERIFIED and soft.binding == "fingerprint"
         assert statuses(soft)["anchor"] == "pass"
+        # online too, a checkpoint re-signed by a forger with the genuine root appended is refused
+        genuine = studio.log.receipt(row.cid)
+        assert genuine is not None and ctx.trust_anchors_pem is not None
+        mallory = issue(
+            "Test Org mintloom signer", None, ca=False, issuer_name="Test Org Content Credentials Root CA"
+        )
+        chain_pem = mallory.pem() + ctx.trust_anchors_pem.encode()
+        forged = genuine.model_copy(update={"checkpoint": resign(genuine.checkpoint, mallory.key, chain_pem)})
+        refused = verify_bytes(data, row.path, ctx, receipt=forged)
+        assert refused.verdict is Verdict.UNTRUSTED and statuses(refused)["checkpoint"] == "fail"
     finally:
         studio.close()
 
