@@ -17,9 +17,11 @@ interface IDerivativeGuard {
 /// its log leaf is included in an anchored checkpoint. The leaf is recomputed here from the asset's
 /// CIDv1 (raw codec, sha2-256) and its manifest hash, so a token id (= the sha256 digest of the
 /// asset) can only be minted for the exact content the log committed to.
-/// A derivative (non-zero parent) is accepted only if the configured derivative guard (the
-/// LicenseMarket) says the parent's attached terms allow derivatives; with no guard configured,
-/// derivatives are refused (fail-closed).
+/// A derivative's log leaf also commits to its parent's CID (CID ‖ manifest hash ‖ parent CID), so
+/// the parent is proven with the leaf, not chosen by the registrar: omitting it or naming another
+/// one gives a leaf that is not in the log (NotInLog). A derivative is accepted only if the
+/// configured derivative guard (the LicenseMarket) says the parent's attached terms allow
+/// derivatives; with no guard configured, derivatives are refused (fail-closed).
 contract CreativeAssets is ERC721, ERC2981, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @dev CIDv1 prefix: version 1, raw codec (0x55), sha2-256 (0x12), 32-byte digest (0x20).
@@ -58,8 +60,9 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     }
 
     /// @notice Mint the asset with sha256 digest `cidDigest` to `to`, proving its log leaf
-    /// sha256(0x00 ‖ CIDv1 ‖ manifestHash) is at `leafIndex` in anchored checkpoint `checkpointSize`.
-    /// @param parentTokenId the asset this one derives from (0 = none); must be registered and derivable
+    /// sha256(0x00 ‖ CIDv1 ‖ manifestHash [‖ parent CIDv1]) is at `leafIndex` in anchored checkpoint
+    /// `checkpointSize`.
+    /// @param parentTokenId the parent the leaf commits to (0 = none); must be registered and derivable
     /// @return tokenId uint256(cidDigest)
     function register(
         address to,
@@ -80,7 +83,10 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
                 revert DerivativeNotAllowed(parentTokenId);
             }
         }
-        bytes32 leafHash = MerkleProofs.hashLeaf(leafData(cidDigest, manifestHash));
+        bytes memory data = parentTokenId == 0
+            ? leafData(cidDigest, manifestHash)
+            : derivativeLeafData(cidDigest, manifestHash, bytes32(parentTokenId));
+        bytes32 leafHash = MerkleProofs.hashLeaf(data);
         if (!_log.verifyInclusion(leafHash, leafIndex, checkpointSize, proof)) revert NotInLog();
 
         _records[tokenId] = Record(manifestHash, parentTokenId, leafIndex, true);
@@ -140,6 +146,15 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     /// @notice The 68-byte log leaf data: CIDv1 (0x01 0x55 0x12 0x20 ‖ digest) ‖ manifestHash.
     function leafData(bytes32 cidDigest, bytes32 manifestHash) public pure returns (bytes memory) {
         return abi.encodePacked(CID_PREFIX, cidDigest, manifestHash);
+    }
+
+    /// @notice The 104-byte log leaf data of a derivative: CIDv1 ‖ manifestHash ‖ parent CIDv1.
+    function derivativeLeafData(bytes32 cidDigest, bytes32 manifestHash, bytes32 parentDigest)
+        public
+        pure
+        returns (bytes memory)
+    {
+        return abi.encodePacked(CID_PREFIX, cidDigest, manifestHash, CID_PREFIX, parentDigest);
     }
 
     /// @notice CIDv1 (raw, sha2-256) of `tokenId` as multibase base32 lower-case ("b…").

@@ -8,8 +8,11 @@ import {ProvenanceLog} from "./ProvenanceLog.sol";
 
 /// @title LineageRegistry: datasets, models and the generated assets they produced
 /// @notice Anyone can register a dataset (as its curator) or a model (as its trainer, declaring the
-/// datasets it was trained on). LINKER_ROLE links ranges of ProvenanceLog leaves (generated assets)
-/// to the model and datasets that produced them, one transaction per anchored checkpoint.
+/// datasets it was trained on). An entry is keyed by its registrant and content hash, so nobody can
+/// squat a datasheet or weights hash: registering the same hash first only creates the squatter's own
+/// entry, and readers look entries up by the curator or trainer they expect. LINKER_ROLE links ranges
+/// of ProvenanceLog leaves (generated assets) to the model and datasets that produced them, one
+/// transaction per anchored checkpoint.
 contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     bytes32 public constant LINKER_ROLE = keccak256("LINKER_ROLE");
     /// @notice Bound on the dataset list of a model or of a link, keeping gas predictable.
@@ -39,8 +42,8 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
 
     Dataset[] private _datasets; // id = position + 1
     Model[] private _models; // id = position + 1
-    mapping(bytes32 datasheetHash => uint256 id) private _datasetIds;
-    mapping(bytes32 weightsHash => uint256 id) private _modelIds;
+    mapping(bytes32 curatorAndHash => uint256 id) private _datasetIds; // key: entryKey(curator, hash)
+    mapping(bytes32 trainerAndHash => uint256 id) private _modelIds; // key: entryKey(trainer, hash)
     Link[] private _links; // parallel to the stored leaf ranges
 
     event DatasetRegistered(
@@ -62,8 +65,11 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 indexed modelId, uint256[] datasetIds
     );
 
+    /// @notice msg.sender already registered this datasheet hash (as entry `datasetId`).
     error DatasetExists(uint256 datasetId);
+    /// @notice msg.sender already registered these weights (as entry `modelId`).
     error ModelExists(uint256 modelId);
+    error ZeroHash();
     error UnknownDataset(uint256 datasetId);
     error UnknownModel(uint256 modelId);
     error TooManyDatasets(uint256 count);
@@ -75,7 +81,7 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     }
 
     /// @notice Register a dataset with msg.sender as curator. Ids start at 1.
-    /// @param datasheetHash hash of the dataset's datasheet; unique per dataset
+    /// @param datasheetHash hash of the dataset's datasheet; unique per curator
     /// @param cidDigest sha256 digest of the dataset archive (CIDv1 raw multihash digest)
     /// @param license SPDX id or license URI
     /// @param aiTrainingAllowed whether the curator permits training AI models on it
@@ -83,13 +89,15 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         external
         returns (uint256 datasetId)
     {
-        uint256 existing = _datasetIds[datasheetHash];
+        if (datasheetHash == bytes32(0)) revert ZeroHash();
+        bytes32 key = entryKey(msg.sender, datasheetHash);
+        uint256 existing = _datasetIds[key];
         if (existing != 0) revert DatasetExists(existing);
         _datasets.push(
             Dataset(datasheetHash, cidDigest, msg.sender, aiTrainingAllowed, uint64(block.timestamp), license)
         );
         datasetId = _datasets.length;
-        _datasetIds[datasheetHash] = datasetId;
+        _datasetIds[key] = datasetId;
         emit DatasetRegistered(datasetId, datasheetHash, msg.sender, cidDigest, license, aiTrainingAllowed);
     }
 
@@ -98,7 +106,9 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         external
         returns (uint256 modelId)
     {
-        uint256 existing = _modelIds[weightsHash];
+        if (weightsHash == bytes32(0)) revert ZeroHash();
+        bytes32 key = entryKey(msg.sender, weightsHash);
+        uint256 existing = _modelIds[key];
         if (existing != 0) revert ModelExists(existing);
         _checkDatasets(trainedOn);
         Model storage m = _models.push();
@@ -108,7 +118,7 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         m.license = license;
         m.trainedOn = trainedOn;
         modelId = _models.length;
-        _modelIds[weightsHash] = modelId;
+        _modelIds[key] = modelId;
         emit ModelRegistered(modelId, weightsHash, msg.sender, trainedOn, license);
     }
 
@@ -149,14 +159,23 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         return _models[modelId - 1];
     }
 
-    /// @notice Id of the dataset registered with `datasheetHash` (0 = none).
-    function datasetIdOf(bytes32 datasheetHash) external view returns (uint256) {
-        return _datasetIds[datasheetHash];
+    /// @notice Id of the dataset `curator` registered with `datasheetHash` (0 = none).
+    function datasetIdOf(address curator, bytes32 datasheetHash) external view returns (uint256) {
+        return _datasetIds[entryKey(curator, datasheetHash)];
     }
 
-    /// @notice Id of the model registered with `weightsHash` (0 = none).
-    function modelIdOf(bytes32 weightsHash) external view returns (uint256) {
-        return _modelIds[weightsHash];
+    /// @notice Id of the model `trainer` registered with `weightsHash` (0 = none).
+    function modelIdOf(address trainer, bytes32 weightsHash) external view returns (uint256) {
+        return _modelIds[entryKey(trainer, weightsHash)];
+    }
+
+    /// @notice The key an entry is stored under: keccak256(registrant, content hash).
+    function entryKey(address registrant, bytes32 contentHash) public pure returns (bytes32 key) {
+        assembly ("memory-safe") {
+            mstore(0x00, registrant)
+            mstore(0x20, contentHash)
+            key := keccak256(0x00, 0x40)
+        }
     }
 
     /// @notice Number of registered datasets (ids 1..count).

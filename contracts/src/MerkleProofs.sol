@@ -57,7 +57,8 @@ library MerkleProofs {
     }
 
     /// @notice True iff `proof` shows the tree of `oldSize` leaves with root `oldRoot` is a
-    /// prefix of the tree of `newSize` leaves with root `newRoot`.
+    /// prefix of the tree of `newSize` leaves with root `newRoot`. `oldSize` 0 is undefined in
+    /// RFC 9162 and never verifies: a log's first checkpoint is handled by its caller.
     function verifyConsistency(
         uint256 oldSize,
         uint256 newSize,
@@ -65,9 +66,8 @@ library MerkleProofs {
         bytes32 oldRoot,
         bytes32 newRoot
     ) internal pure returns (bool) {
-        if (newSize < oldSize || proof.length > MAX_PROOF_LENGTH) return false;
+        if (oldSize == 0 || newSize < oldSize || proof.length > MAX_PROOF_LENGTH) return false;
         if (oldSize == newSize) return proof.length == 0 && oldRoot == newRoot;
-        if (oldSize == 0) return proof.length == 0;
         if (proof.length == 0) return false;
 
         uint256 fn = oldSize - 1;

@@ -46,9 +46,10 @@ contract ProvenanceLog is AccessControl {
         Checkpoint memory prev = _latest;
         if (newSize <= prev.size) revert CheckpointNotNewer(prev.size, newSize);
         if (newRoot == bytes32(0)) revert EmptyRoot();
-        if (!MerkleProofs.verifyConsistency(prev.size, newSize, consistencyProof, prev.root, newRoot)) {
-            revert InconsistentCheckpoint(prev.size, newSize);
-        }
+        bool consistent = prev.size == 0
+            ? consistencyProof.length == 0 // the first anchor: nothing to be consistent with
+            : MerkleProofs.verifyConsistency(prev.size, newSize, consistencyProof, prev.root, newRoot);
+        if (!consistent) revert InconsistentCheckpoint(prev.size, newSize);
         _latest = Checkpoint(newSize, uint64(block.timestamp), uint64(block.number), newRoot);
         _roots[newSize] = newRoot;
         unchecked {

@@ -26,16 +26,16 @@ contract CreativeAssetsTest is Fixture {
     }
 
     function test_register() public {
-        uint256 id = _tokenId(3);
+        uint256 id = _tokenId(13);
         vm.expectEmit(true, true, true, true, address(assets));
-        emit CreativeAssets.AssetRegistered(id, 3, 0, alice);
-        uint256 got = _register(3, alice, 0);
+        emit CreativeAssets.AssetRegistered(id, 13, 0, alice);
+        uint256 got = _register(13, alice, 0);
         vm.assertEq(got, id, "token id = digest");
         vm.assertEq(assets.ownerOf(id), alice, "owner");
         vm.assertTrue(assets.isRegistered(id), "registered");
-        vm.assertEq(uint256(assets.leafIndexOf(id)), 3, "leaf index");
+        vm.assertEq(uint256(assets.leafIndexOf(id)), 13, "leaf index");
         vm.assertEq(assets.parentOf(id), 0, "no parent");
-        vm.assertEq(assets.manifestHashOf(id), manifests[3], "manifest");
+        vm.assertEq(assets.manifestHashOf(id), manifests[13], "manifest");
         vm.assertEq(assets.totalRegistered(), 1, "count");
         vm.assertFalse(assets.isRegistered(_tokenId(4)), "other not registered");
     }
@@ -44,6 +44,42 @@ contract CreativeAssetsTest is Fixture {
         bytes memory data = assets.leafData(digests[0], manifests[0]);
         vm.assertEq(data.length, 68, "68 bytes");
         vm.assertEq(RefMerkle.leaf(data), leafHashes[0], "leaf hash");
+        bytes memory derived = assets.derivativeLeafData(digests[1], manifests[1], digests[0]);
+        vm.assertEq(derived.length, 104, "104 bytes with the parent CID");
+        vm.assertEq(RefMerkle.leaf(derived), leafHashes[1], "derivative leaf hash");
+    }
+
+    /// @dev The attack: register a derivative without its parent (no upstream royalties) or under
+    /// another parent. The leaf commits to the parent, so neither is in the log.
+    function test_RevertWhen_derivativeOmitsOrSwapsItsParent() public {
+        uint256 parent = _register(0, alice, 0);
+        _attach(0, 1, templates.NON_COMMERCIAL_REMIX());
+        uint256 decoy = _register(13, alice, 0);
+        _attach(13, 14, templates.NON_COMMERCIAL_REMIX());
+        bytes32[] memory proof = _proof(1, N);
+        bytes32 d = digests[1];
+        bytes32 m = manifests[1];
+        vm.startPrank(admin);
+        vm.expectRevert(CreativeAssets.NotInLog.selector);
+        assets.register(alice, d, m, 1, uint64(N), proof, 0); // parent omitted
+        vm.expectRevert(CreativeAssets.NotInLog.selector);
+        assets.register(alice, d, m, 1, uint64(N), proof, decoy); // another derivable parent
+        uint256 child = assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        vm.stopPrank();
+        vm.assertEq(assets.parentOf(child), parent, "the proven parent");
+    }
+
+    function testFuzz_onlyTheProvenParentIsAccepted(uint256 k) public {
+        _attach(0, N, templates.NON_COMMERCIAL_REMIX());
+        uint256 pick = bound(k, 12, N - 1); // a registered, derivable original that is not the parent
+        uint256 other = pick == 12 ? 0 : _register(pick, alice, 0); // …or no parent at all
+        _register(0, alice, 0);
+        bytes32[] memory proof = _proof(1, N);
+        bytes32 d = digests[1];
+        bytes32 m = manifests[1];
+        vm.prank(admin);
+        vm.expectRevert(CreativeAssets.NotInLog.selector);
+        assets.register(alice, d, m, 1, uint64(N), proof, other);
     }
 
     function test_tokenURI_knownCid() public {
@@ -68,7 +104,7 @@ contract CreativeAssetsTest is Fixture {
     }
 
     function testFuzz_registerAnyLeaf(uint256 i, uint256 wrong) public {
-        i = bound(i, 0, N - 1);
+        i = bound(i, 13, N - 1); // the originals after the fixture's derivation chains
         wrong = bound(wrong, 0, N - 1);
         bytes32[] memory proof = _proof(i, N);
         bytes32 d = digests[i];
@@ -84,13 +120,13 @@ contract CreativeAssetsTest is Fixture {
     }
 
     function test_RevertWhen_alreadyRegistered() public {
-        uint256 id = _register(1, alice, 0);
-        bytes32[] memory proof = _proof(1, N);
-        bytes32 d = digests[1];
-        bytes32 m = manifests[1];
+        uint256 id = _register(20, alice, 0);
+        bytes32[] memory proof = _proof(20, N);
+        bytes32 d = digests[20];
+        bytes32 m = manifests[20];
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.AlreadyRegistered.selector, id));
-        assets.register(alice, d, m, 1, uint64(N), proof, 0);
+        assets.register(alice, d, m, 20, uint64(N), proof, 0);
     }
 
     function test_RevertWhen_notInLog() public {

@@ -90,7 +90,7 @@ contract LicenseMarketTest is Fixture {
         vm.assertEq(market.termsOfLeaf(8).length, 0, "gap");
         vm.assertEq(market.termsOfLeaf(11)[0], nonCommercialRemix, "third range");
         vm.assertEq(market.termsOfLeaf(12).length, 0, "after");
-        uint256 id = _register(3, alice, 0);
+        uint256 id = _register(0, alice, 0); // an original inside the first two ranges
         vm.assertEq(market.termsOfToken(id).length, 2, "by token");
         vm.assertTrue(market.isAttached(id, commercialRemix), "attached");
         vm.assertFalse(market.isAttached(id, nonCommercialRemix), "not attached");
@@ -185,7 +185,7 @@ contract LicenseMarketTest is Fixture {
 
     function test_RevertWhen_buyLicenseErrors() public {
         uint256 t = _sellable(0, alice, commercialUse);
-        uint256 untermed = _register(5, alice, 0);
+        uint256 untermed = _register(20, alice, 0);
         vm.startPrank(buyer);
         vm.expectRevert(abi.encodeWithSelector(LicenseMarket.FeeTooLow.selector, 2 * STANDARD_FEE, STANDARD_FEE));
         market.buyLicense{value: STANDARD_FEE}(t, commercialUse, 2, licensee);

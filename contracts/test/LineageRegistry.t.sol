@@ -39,8 +39,9 @@ contract LineageRegistryTest is MintTest {
     }
 
     function _dataset(string memory name, bool ai) internal returns (uint256) {
+        bytes32 digest = sha256(bytes(name)); // before the prank: precompile calls consume pranks
         vm.prank(curator);
-        return reg.registerDataset(keccak256(bytes(name)), sha256(bytes(name)), "CC-BY-4.0", ai);
+        return reg.registerDataset(keccak256(bytes(name)), digest, "CC-BY-4.0", ai);
     }
 
     function _model(string memory name, uint256[] memory trainedOn) internal returns (uint256) {
@@ -61,7 +62,8 @@ contract LineageRegistryTest is MintTest {
         vm.assertEq(d.cidDigest, bytes32(uint256(7)), "cid");
         vm.assertEq(d.license, "CC0-1.0", "license");
         vm.assertTrue(d.aiTrainingAllowed, "ai");
-        vm.assertEq(reg.datasetIdOf(sheet), 1, "by hash");
+        vm.assertEq(reg.datasetIdOf(curator, sheet), 1, "by curator and hash");
+        vm.assertEq(reg.datasetIdOf(mallory, sheet), 0, "nobody else holds it");
         vm.assertEq(reg.datasetCount(), 1, "count");
         vm.assertEq(_dataset("second", false), 2, "second id");
     }
@@ -69,9 +71,57 @@ contract LineageRegistryTest is MintTest {
     function test_RevertWhen_datasetExists() public {
         _dataset("a", true);
         bytes32 sheet = keccak256("a");
-        vm.prank(mallory);
+        vm.prank(curator);
         vm.expectRevert(abi.encodeWithSelector(LineageRegistry.DatasetExists.selector, 1));
         reg.registerDataset(sheet, bytes32(0), "x", false);
+        vm.prank(curator);
+        vm.expectRevert(LineageRegistry.ZeroHash.selector);
+        reg.registerDataset(bytes32(0), bytes32(0), "x", false);
+    }
+
+    /// @dev The attack: register someone else's datasheet first with permissive terms. It only
+    /// creates the squatter's own entry; the curator still registers hers, and lookups by the
+    /// expected curator never see the squatter's.
+    function test_squattingADatasheetHashDoesNotTakeItOver() public {
+        bytes32 sheet = keccak256("brand photos");
+        vm.prank(mallory);
+        uint256 squat = reg.registerDataset(sheet, bytes32(0), "CC0-1.0", true);
+        vm.expectEmit(true, true, true, true, address(reg));
+        emit LineageRegistry.DatasetRegistered(2, sheet, curator, bytes32(0), "CC-BY-NC-4.0", false);
+        vm.prank(curator);
+        uint256 mine = reg.registerDataset(sheet, bytes32(0), "CC-BY-NC-4.0", false);
+        vm.assertEq(mine, 2, "the curator gets her own entry");
+        vm.assertEq(reg.datasetIdOf(curator, sheet), mine, "curator's entry");
+        vm.assertEq(reg.datasetIdOf(mallory, sheet), squat, "squatter's entry");
+        vm.assertEq(reg.dataset(mine).curator, curator, "curator recorded");
+        vm.assertFalse(reg.dataset(mine).aiTrainingAllowed, "her terms, not the squatter's");
+    }
+
+    function test_squattingModelWeightsDoesNotTakeThemOver() public {
+        uint256 a = _dataset("a", true);
+        bytes32 w = keccak256("w");
+        vm.prank(mallory);
+        uint256 squat = reg.registerModel(w, _ids(a), "CC0-1.0");
+        uint256 mine = _model("w", _ids(a));
+        vm.assertNotEq(mine, squat, "distinct entries");
+        vm.assertEq(reg.modelIdOf(trainer, w), mine, "trainer's entry");
+        vm.assertEq(reg.model(mine).trainer, trainer, "trainer recorded");
+    }
+
+    function testFuzz_entriesAreBoundToTheirRegistrant(address a, address b, bytes32 h, bool ai) public {
+        vm.assume(a != b && h != bytes32(0));
+        vm.prank(a);
+        uint256 first = reg.registerDataset(h, bytes32(0), "A", ai);
+        vm.prank(b);
+        uint256 second = reg.registerDataset(h, bytes32(0), "B", !ai);
+        vm.assertEq(reg.datasetIdOf(a, h), first, "a's entry");
+        vm.assertEq(reg.datasetIdOf(b, h), second, "b's entry");
+        vm.assertEq(reg.dataset(first).curator, a, "a curates first");
+        vm.assertEq(reg.dataset(second).curator, b, "b curates second");
+        vm.assertEq(reg.dataset(second).aiTrainingAllowed, !ai, "b's own terms");
+        vm.prank(a);
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.DatasetExists.selector, first));
+        reg.registerDataset(h, bytes32(0), "A again", ai);
     }
 
     function test_registerModel() public {
@@ -88,7 +138,7 @@ contract LineageRegistryTest is MintTest {
         vm.assertEq(m.weightsHash, w, "weights");
         vm.assertEq(m.trainedOn.length, 2, "datasets");
         vm.assertEq(m.trainedOn[1], b, "dataset b");
-        vm.assertEq(reg.modelIdOf(w), 1, "by hash");
+        vm.assertEq(reg.modelIdOf(trainer, w), 1, "by trainer and hash");
         vm.assertEq(reg.modelCount(), 1, "count");
         uint256[] memory restricted = reg.restrictedTrainingData(1);
         vm.assertEq(restricted.length, 1, "one restricted dataset");
@@ -100,6 +150,7 @@ contract LineageRegistryTest is MintTest {
         _model("w", _ids(a));
         bytes32 w = keccak256("w");
         bytes32 w2 = keccak256("w2");
+        vm.prank(trainer);
         vm.expectRevert(abi.encodeWithSelector(LineageRegistry.ModelExists.selector, 1));
         reg.registerModel(w, _ids(a), "x");
         vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 9));
@@ -206,5 +257,66 @@ contract LineageRegistryTest is MintTest {
         }
         (uint256 model,) = reg.lineageOf(probe);
         vm.assertEq(model, expected, "binary search = linear scan");
+    }
+}
+
+/// @dev Registers datasets from a few senders over a few hashes, remembering what it registered.
+contract RegistryHandler is MintTest {
+    LineageRegistry internal immutable reg;
+    address[] public senders;
+    bytes32[] public hashes;
+    uint256[] public ids;
+
+    constructor(LineageRegistry r) {
+        reg = r;
+        senders.push(makeAddr("curator"));
+        senders.push(makeAddr("mallory"));
+        senders.push(makeAddr("eve"));
+        for (uint256 i = 1; i <= 4; ++i) hashes.push(keccak256(abi.encode(i)));
+    }
+
+    function register(uint256 who, uint256 which, bool ai) external {
+        address sender = senders[who % senders.length];
+        bytes32 h = hashes[which % hashes.length];
+        if (reg.datasetIdOf(sender, h) != 0) return;
+        vm.prank(sender);
+        ids.push(reg.registerDataset(h, bytes32(0), "x", ai));
+    }
+
+    function count() external view returns (uint256) {
+        return ids.length;
+    }
+}
+
+contract LineageRegistryInvariantTest is MintTest {
+    LineageRegistry internal reg;
+    RegistryHandler internal handler;
+
+    function setUp() public {
+        reg = new LineageRegistry(makeAddr("admin"), new ProvenanceLog(makeAddr("admin"), makeAddr("anchorer")));
+        handler = new RegistryHandler(reg);
+    }
+
+    function targetContracts() public view returns (address[] memory t) {
+        t = new address[](1);
+        t[0] = address(handler);
+    }
+
+    /// @dev Every entry is found under its own registrant and hash, and under nobody else's.
+    /// forge-config: default.invariant.runs = 16
+    /// forge-config: default.invariant.depth = 24
+    function invariant_entriesAreKeyedByTheirRegistrant() public view {
+        uint256 n = reg.datasetCount();
+        vm.assertEq(n, handler.count(), "every registration made one entry");
+        for (uint256 id = 1; id <= n; ++id) {
+            LineageRegistry.Dataset memory d = reg.dataset(id);
+            vm.assertEq(reg.datasetIdOf(d.curator, d.datasheetHash), id, "found under its curator");
+            for (uint256 s = 0; s < 3; ++s) {
+                address other = handler.senders(s);
+                if (other != d.curator) {
+                    vm.assertNotEq(reg.datasetIdOf(other, d.datasheetHash), id, "never under another");
+                }
+            }
+        }
     }
 }

@@ -105,6 +105,19 @@ contract MerkleProofsTest is MintTest {
         vm.assertFalse(h.consistency(m, n, forkProof, oldRoot, forkRoot), "fork is inconsistent");
     }
 
+    /// @dev RFC 9162 leaves PROOF(0, n) undefined: from size 0 nothing verifies, even an empty proof.
+    function testFuzz_consistencyFromSizeZeroNeverVerifies(uint256 seed, uint256 n, uint8 len) public view {
+        n = bound(n, 0, 70);
+        bytes32[] memory l = RefMerkle.leaves(seed, n == 0 ? 1 : n);
+        bytes32 newRoot = RefMerkle.root(l, n == 0 ? 1 : n);
+        bytes32[] memory proof = new bytes32[](bound(len, 0, 3));
+        for (uint256 i = 0; i < proof.length; ++i) proof[i] = l[i % l.length];
+        bytes32 emptyRoot = sha256("");
+        vm.assertFalse(h.consistency(0, n, proof, emptyRoot, newRoot), "size 0 with the empty root");
+        vm.assertFalse(h.consistency(0, n, proof, bytes32(0), newRoot), "size 0 with a zero root");
+        vm.assertFalse(h.consistency(0, n, proof, newRoot, newRoot), "size 0 with the new root");
+    }
+
     function testFuzz_garbageNeverVerifiesOrReverts(uint256 a, uint256 b, bytes32 x, uint8 len) public view {
         bytes32[] memory proof = new bytes32[](bound(len, 0, 70));
         for (uint256 i = 0; i < proof.length; ++i) proof[i] = keccak256(abi.encode(x, i));

@@ -83,6 +83,15 @@ class LogError(ProvenanceError):
     """Merkle log append, proof or checkpoint failure (including proofs that do not verify)."""
 
 
+class CertificateChainError(ProvenanceError):
+    """A signer's certificate chain does not validate up to the trusted root under mintloom's
+    profile; ``reason`` names why (see :class:`mintloom.provenance.keys.ChainFailure`)."""
+
+    def __init__(self, message: str, *, reason: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.reason = reason
+
+
 # --- ledger ---------------------------------------------------------------------------------
 class LedgerError(MintloomError):
     """Chain node, contracts or the write-ahead journal."""
@@ -123,6 +132,19 @@ class GovernanceError(MintloomError):
 
 class LicenseViolation(GovernanceError):
     """A job would use an ingredient against its license terms."""
+
+
+class UntrustedIngredient(LicenseViolation):
+    """A dataset or model entry on chain was registered by another party than the one expected
+    (the workspace's account or the pinned curator/trainer): its terms cannot be relied on."""
+
+
+class RegistrantMismatch(GovernanceError):
+    """A dataset or model name is already held by another registrant; ``holder`` is its address."""
+
+    def __init__(self, message: str, *, holder: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.holder = holder
 
 
 class MarketError(MintloomError):

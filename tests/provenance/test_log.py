@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 
 import pytest
 
@@ -8,7 +9,7 @@ from mintloom.errors import LogError
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import Receipt, TransparencyLog
-from mintloom.provenance.merkle import verify_consistency
+from mintloom.provenance.merkle import hash_leaf, leaf_data, verify_consistency
 from mintloom.store.db import Database
 
 from .conftest import PASSWORD
@@ -36,7 +37,7 @@ def test_checkpoint_signature_and_receipts(db: Database, keystore: KeyStore) -> 
     log = TransparencyLog(db, origin="example.org/log")
     signer = keystore.signer(PASSWORD)
     log.append_batch(entries(5))
-    cp1 = log.checkpoint(signer, timestamp=1_700_000_000)
+    cp1 = log.checkpoint(signer, timestamp=int(time.time()) - 60)  # within the signer's validity
     assert cp1.size == 5 and cp1.verify_signature(keystore.trust_anchor_pem())
     assert cp1.signed_note().startswith("example.org/log\n5\n")
     assert log.checkpoint(signer) == cp1  # unchanged tree: same checkpoint
@@ -100,3 +101,24 @@ def test_concurrent_writer_is_detected(db: Database) -> None:
         b.append_batch(entries(2, 3))
     b.reload()
     assert b.append_batch(entries(2, 3)) == [3, 4]
+
+
+def test_a_derived_leaf_commits_to_its_parent(db: Database, keystore: KeyStore) -> None:
+    log = TransparencyLog(db)
+    (master, mh0), (variant, mh1), (other, mh2) = entries(3)
+    with pytest.raises(LogError, match="not in the log"):  # a parent must be logged first
+        log.append_batch([(variant, mh1)], parents={variant: master})
+    assert log.append_batch([(master, mh0), (variant, mh1), (other, mh2)], parents={variant: master}) == [
+        0,
+        1,
+        2,
+    ]
+    log.issue_receipts(log.checkpoint(keystore.signer(PASSWORD)))
+    r = log.receipt(variant)
+    assert r is not None and r.parent == master and r.verify()
+    assert hash_leaf(leaf_data(variant, mh1, master)) == log._tree.leaf_hash(1)
+    assert not r.model_copy(update={"parent": None}).verify()  # the parent cannot be dropped…
+    assert not r.model_copy(update={"parent": other}).verify()  # …or swapped
+    plain = log.receipt(master)
+    assert plain is not None and plain.parent is None and plain.verify()
+    assert TransparencyLog(db).receipt(variant) == r  # survives a reload

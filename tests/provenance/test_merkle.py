@@ -190,3 +190,47 @@ def test_leaf_data_layout() -> None:
     assert data[4:36] == hashlib.sha256(b"hello world").digest()
     with pytest.raises(LogError):
         leaf_data(cid, b"\x11" * 31)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 40), st.integers(0, 33).filter(lambda n: n != 32), st.data())
+def test_hashes_that_are_not_32_bytes_are_refused(n: int, bad_len: int, data: st.DataObject) -> None:
+    t, leaves = _tree(n + 2, n + 2)
+    size = n + 2
+    index = data.draw(st.integers(0, size - 1), label="index")
+    proof, root, bad = t.inclusion_proof(index, size), t.root(size), b"\x07" * bad_len
+    assert verify_inclusion(index, size, leaves[index], proof, root)
+    assert not verify_inclusion(index, size, bad, proof, root)  # a short or long leaf hash
+    assert not verify_inclusion(index, size, leaves[index], proof, bad)  # a short or long root
+    with pytest.raises(LogError, match="32 bytes"):
+        root_from_inclusion_proof(index, size, bad, proof)
+    old = data.draw(st.integers(1, size), label="old")
+    cons = t.consistency_proof(old, size)
+    assert verify_consistency(old, size, cons, t.root(old), root)
+    assert not verify_consistency(old, size, cons, bad, root)
+    assert not verify_consistency(old, size, cons, t.root(old), bad)
+    # a truncated root that is a prefix of the genuine one is still refused
+    assert not verify_consistency(old, size, cons, t.root(old)[: bad_len % 32], root)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 40),
+    st.lists(st.binary(min_size=32, max_size=32), max_size=3),
+    st.binary(min_size=32, max_size=32),
+)
+def test_consistency_from_size_zero_only_as_the_first_anchor(
+    n: int, proof: list[bytes], any_root: bytes
+) -> None:
+    t, _ = _tree(max(n, 1), max(n, 1))
+    new_root = t.root(n)
+    # RFC 9162 leaves PROOF(0, n) undefined: by default nothing verifies from size 0
+    assert not verify_consistency(0, n, [], EMPTY_ROOT, new_root)
+    assert not verify_consistency(0, n, proof, any_root, new_root)
+    with pytest.raises(LogError):
+        t.consistency_proof(0, n)
+    # explicitly the first anchor: from the empty tree, with an empty proof, to a non-empty tree
+    assert verify_consistency(0, n, [], EMPTY_ROOT, new_root, first_anchor=True) is (n > 0)
+    assert not verify_consistency(0, n, [], any_root, new_root, first_anchor=True) or any_root == EMPTY_ROOT
+    if proof:
+        assert not verify_consistency(0, n, proof, EMPTY_ROOT, new_root, first_anchor=True)

@@ -41,6 +41,7 @@ from mintloom.verify.verifier import (
 from mintloom.workspace import Workspace
 from tests.campaign.conftest import write_campaign
 from tests.conftest import PASSWORD, sample_studio
+from tests.provenance.certs import issue, resign
 
 
 @dataclass
@@ -180,6 +181,16 @@ def test_online_verification_passes_the_anchor_check(
         soft = verify_bytes(stripped, "copy.png", ctx)
         assert soft.verdict is Verdict.VERIFIED and soft.binding == "fingerprint"
         assert statuses(soft)["anchor"] == "pass"
+        # online too, a checkpoint re-signed by a forger with the genuine root appended is refused
+        genuine = studio.log.receipt(row.cid)
+        assert genuine is not None and ctx.trust_anchors_pem is not None
+        mallory = issue(
+            "Test Org mintloom signer", None, ca=False, issuer_name="Test Org Content Credentials Root CA"
+        )
+        chain_pem = mallory.pem() + ctx.trust_anchors_pem.encode()
+        forged = genuine.model_copy(update={"checkpoint": resign(genuine.checkpoint, mallory.key, chain_pem)})
+        refused = verify_bytes(data, row.path, ctx, receipt=forged)
+        assert refused.verdict is Verdict.UNTRUSTED and statuses(refused)["checkpoint"] == "fail"
     finally:
         studio.close()
 
@@ -334,6 +345,27 @@ def test_receipt_for_another_asset_is_untrusted(campaign: Campaign, tmp_path: Pa
     rfile.write_text("{not json")
     broken = verify_path(path, campaign.ctx, receipt_file=rfile)
     assert broken.verdict is Verdict.UNTRUSTED and statuses(broken)["trust"] == "pass"
+
+
+def test_checkpoint_resigned_by_a_forger_with_the_genuine_root_appended_is_untrusted(
+    campaign: Campaign,
+) -> None:
+    row = campaign.row("image", "square")
+    genuine = campaign.studio.log.receipt(row.cid)
+    assert genuine is not None and campaign.ctx.trust_anchors_pem is not None
+    root_pem = campaign.ctx.trust_anchors_pem.encode()
+    mallory = issue(
+        "Test Org mintloom signer", None, ca=False, issuer_name="Test Org Content Credentials Root CA"
+    )
+    forged = genuine.model_copy(
+        update={"checkpoint": resign(genuine.checkpoint, mallory.key, mallory.pem() + root_pem)}
+    )
+    report = verify_bytes(campaign.data(row), "square.png", campaign.ctx, receipt=forged)
+    assert report.verdict is Verdict.UNTRUSTED
+    check = next(c for c in report.checks if c.name == "checkpoint")
+    assert check.status == "fail" and "(untrusted)" in check.detail
+    ok = verify_bytes(campaign.data(row), "square.png", campaign.ctx, receipt=genuine)
+    assert ok.verdict is Verdict.VERIFIED and statuses(ok)["checkpoint"] == "pass"
 
 
 # --- UNKNOWN ---------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ import {RoyaltyVault} from "../../src/RoyaltyVault.sol";
 import {LicenseMarket} from "../../src/LicenseMarket.sol";
 
 /// @notice Full mintloom stack over a log of N assets whose leaves are
-/// sha256(0x00 ‖ 0x01551220 ‖ digest_i ‖ manifest_i), built independently of the contracts.
+/// sha256(0x00 ‖ 0x01551220 ‖ digest_i ‖ manifest_i [‖ 0x01551220 ‖ digest_parent]), built
+/// independently of the contracts. Assets 1-9, 11 and 12 derive from the asset before them
+/// (chains 0 <- 1 <- … <- 9 and 10 <- 11 <- 12); every other asset is an original.
 abstract contract Fixture is MintTest {
     uint256 internal constant N = 32;
     uint256 internal constant STANDARD_FEE = 0.01 ether;
@@ -47,8 +49,15 @@ abstract contract Fixture is MintTest {
             bytes32 m = keccak256(abi.encodePacked("manifest", i));
             digests.push(d);
             manifests.push(m);
-            leafHashes.push(RefMerkle.leaf(abi.encodePacked(bytes4(0x01551220), d, m)));
+            bytes memory data = abi.encodePacked(bytes4(0x01551220), d, m);
+            if (_isDerivative(i)) data = abi.encodePacked(data, bytes4(0x01551220), digests[i - 1]);
+            leafHashes.push(RefMerkle.leaf(data));
         }
+    }
+
+    /// @dev Whether asset i's leaf commits to asset i-1 as its parent.
+    function _isDerivative(uint256 i) internal pure returns (bool) {
+        return (i >= 1 && i <= 9) || i == 11 || i == 12;
     }
 
     function _anchor(uint256 oldSize, uint256 newSize) internal {

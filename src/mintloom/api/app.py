@@ -39,7 +39,6 @@ from mintloom.errors import (
 )
 from mintloom.provenance.cid import parse_cid
 from mintloom.provenance.log import LogLeaf, Receipt, SignedCheckpoint
-from mintloom.provenance.merkle import hash_leaf, leaf_data
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.studio import Studio
@@ -494,7 +493,8 @@ def create_app(
         log = studio.log
         with studio.db.session() as s:
             leaf = s.scalars(select(LogLeaf).where(LogLeaf.cid == c)).first()
-            index, mh = (None, b"") if leaf is None else (leaf.index, bytes(leaf.manifest_hash))
+            index, mh, lh = (None, b"", b"") if leaf is None else (leaf.index, bytes(leaf.manifest_hash),
+                                                                   bytes(leaf.leaf_hash))  # fmt: skip
         if index is None:
             raise NotFoundError(f"{c} is not in the log")
         n = _default_size() if size is None else size
@@ -510,7 +510,7 @@ def create_app(
             leaf_index=index,
             tree_size=n,
             manifest_hash=mh.hex(),
-            leaf_hash=hash_leaf(leaf_data(c, mh)).hex(),
+            leaf_hash=lh.hex(),
             root=log.root(n).hex(),
             proof=[p.hex() for p in proof],
             checkpoint=_checkpoint_at(n),

@@ -310,8 +310,9 @@ class CampaignRunner:
         for it in items:
             if it.cid not in sidecar_of:
                 fresh.setdefault(it.cid, it)
+        parents = {c: self._parent_cid(it.job.parent) for c, it in fresh.items() if it.job.parent}
         indices = self.studio.log.append_batch(
-            [(c, it.signed.manifest_hash) for c, it in fresh.items()], session=s
+            [(c, it.signed.manifest_hash) for c, it in fresh.items()], session=s, parents=parents
         )
         assets: list[AssetRow] = []
         edges: list[LineageEdge] = []

@@ -138,7 +138,8 @@ def dataset_register(
         bool, typer.Option(help="Whether AI training and data mining is allowed.")
     ] = False,
 ) -> None:
-    """Register a dataset (datasheet hash, CID, licence, curator = sender)."""
+    """Register a dataset (datasheet hash, CID, licence, curator = sender). Refuses a name another
+    account already holds; a squatter's entry for the same datasheet is never adopted."""
     from mintloom.ledger.lineage import register_dataset
 
     s = studio()
@@ -154,10 +155,41 @@ def model_register(
     trained_on: Annotated[list[str], typer.Option(help="Dataset names it was trained on.")],
     license_: Annotated[str, typer.Option("--license", help="Licence of the model.")],
 ) -> None:
-    """Register a model (weights hash, training datasets, licence, trainer = sender)."""
+    """Register a model (weights hash, training datasets, licence, trainer = sender). Refuses a name
+    another account already holds; a squatter's entry for the same weights is never adopted."""
     from mintloom.ledger.lineage import register_model
 
     s = studio()
     s.contracts()
     r = register_model(s.chain, s.db, name, weights, trained_on=trained_on, license=license_)
     console.print(f"model {name!r} is #{r.onchain_id}{'' if r.created else ' (already registered)'}")
+
+
+@dataset_app.command("pin")
+def dataset_pin(
+    name: Annotated[str, typer.Argument(help="Name the campaign specs use.")],
+    datasheet: Annotated[Path, typer.Option(help="The third party's datasheet file.")],
+    curator: Annotated[str, typer.Option(help="Address of the curator whose entry to trust.")],
+) -> None:
+    """Use a third-party dataset: the entry its curator registered for this datasheet, and no other."""
+    from mintloom.ledger.lineage import pin
+
+    s = studio()
+    s.contracts()
+    r = pin(s.chain, s.db, "dataset", name, content=datasheet, registrant=curator)
+    console.print(f"dataset {name!r} is #{r.onchain_id}, curated by {curator}")
+
+
+@model_app.command("pin")
+def model_pin(
+    name: Annotated[str, typer.Argument(help="Name the campaign specs use.")],
+    weights: Annotated[Path, typer.Option(help="The third party's weights file.")],
+    trainer: Annotated[str, typer.Option(help="Address of the trainer whose entry to trust.")],
+) -> None:
+    """Use a third-party model: the entry its trainer registered for these weights, and no other."""
+    from mintloom.ledger.lineage import pin
+
+    s = studio()
+    s.contracts()
+    r = pin(s.chain, s.db, "model", name, content=weights, registrant=trainer)
+    console.print(f"model {name!r} is #{r.onchain_id}, trained by {trainer}")

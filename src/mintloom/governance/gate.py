@@ -3,8 +3,10 @@
 Before anything is generated, every ingredient named in the spec's ``lineage`` is checked
 against what is recorded on chain:
 
-* each dataset and the model must be registered (an unregistered ingredient's terms are
-  unknown, so using it cannot be shown to be allowed);
+* each dataset and the model must be registered, by the party expected to hold it (the
+  registrant recorded when it was registered here, or the pinned third-party curator/trainer);
+  an unregistered ingredient's terms are unknown, and an entry somebody else registered for the
+  same datasheet or weights is not ours to rely on (:class:`UntrustedIngredient`);
 * a model trained on a dataset whose terms forbid AI training is refused;
 * datasets that forbid AI training cannot feed a model-backed generation, nor outputs whose
   own terms allow AI training;
@@ -18,15 +20,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import TypeVar
 
 from mintloom.campaign.plan import Plan
 from mintloom.campaign.spec import CampaignSpec
 from mintloom.errors import LedgerError, LicenseViolation
 from mintloom.governance.licenses import resolve_terms, terms_of
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.lineage import Names, dataset_info, model_info
+from mintloom.ledger.lineage import DatasetInfo, ModelInfo, dataset_info, resolve_dataset, resolve_model
 from mintloom.store.db import Database
 
+_Info = TypeVar("_Info", DatasetInfo, ModelInfo)
 _NON_COMMERCIAL = re.compile(r"(^|[-_ ])NC([-_ ]|$)|non[- ]?commercial", re.IGNORECASE)
 
 
@@ -35,20 +39,19 @@ def is_non_commercial(license: str) -> bool:
 
 
 def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
-    names = Names(db, chain.chain_id)
     lineage = spec.lineage
     kinds = {"image", "copy"} | ({"audio"} if spec.audio.enabled else set())
     commercial = any(terms_of(chain, resolve_terms(spec.governance.terms[k])).commercial_use
                      for k in kinds if k in spec.governance.terms)  # fmt: skip
 
-    def registered(kind: str, name: str) -> int:
+    def registered(resolve: Callable[[ChainClient, Database, str], _Info], name: str) -> _Info:
         try:
-            return names.require(kind, name)
+            return resolve(chain, db, name)
         except LedgerError as exc:
             raise LicenseViolation(f"{exc.message}: its licence terms are unknown", hint=exc.hint) from exc
 
     for ds in lineage.datasets:
-        info = dataset_info(chain, registered("dataset", ds))
+        info = registered(resolve_dataset, ds)
         if not info.ai_training_allowed and lineage.model is not None:
             raise LicenseViolation(
                 f"dataset {ds!r} forbids AI training and data mining (aiTrainingAllowed = false), "
@@ -64,8 +67,7 @@ def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
                 "but the outputs get commercial terms"
             )
     if lineage.model is not None:
-        model_id = registered("model", lineage.model)
-        info_m = model_info(chain, model_id)
+        info_m = registered(resolve_model, lineage.model)
         for ds_id in info_m.trained_on:
             ds_info = dataset_info(chain, ds_id)
             if not ds_info.ai_training_allowed:

@@ -3,7 +3,9 @@
 A campaign's split comes from its spec (``governance.split``): the brand (the workspace's chain
 account), named accounts (artists), and the data curators and model trainer recorded on chain in
 the lineage — the data share is divided equally among the curators of the campaign's datasets
-(the rounding remainder goes to the first). Duplicate payees are merged.
+(the rounding remainder goes to the first). Only entries held by their expected registrant are
+paid (``resolve_dataset``/``resolve_model``): a squatter's entry for the same datasheet is not.
+Duplicate payees are merged.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from mintloom.campaign.spec import CampaignSpec
 from mintloom.errors import GovernanceError
 from mintloom.governance.licenses import ETH
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.lineage import Names, dataset_info, model_info
+from mintloom.ledger.lineage import Names, resolve_dataset, resolve_model
 from mintloom.ledger.reader import ChainReader
 from mintloom.store.db import Database
 
@@ -34,7 +36,6 @@ def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[
     """Turn the spec's roles into accounts and basis points (sum 10000)."""
     if not spec.governance.split:
         return [Share(chain.address, 10_000, "brand")]
-    names = Names(db, chain.chain_id)
     shares: list[Share] = []
     for s in spec.governance.split:
         if s.account is not None:
@@ -44,17 +45,13 @@ def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[
         elif s.role == "data":
             if not spec.lineage.datasets:
                 raise GovernanceError("split gives a 'data' share but lineage.datasets is empty")
-            curators = [
-                dataset_info(chain, names.require("dataset", d)).curator for d in spec.lineage.datasets
-            ]
+            curators = [resolve_dataset(chain, db, d).curator for d in spec.lineage.datasets]
             each, rest = divmod(s.bps, len(curators))
             shares.extend(Share(c, each + (rest if i == 0 else 0), "data") for i, c in enumerate(curators))
         elif s.role == "model":
             if spec.lineage.model is None:
                 raise GovernanceError("split gives a 'model' share but lineage.model is not set")
-            shares.append(
-                Share(model_info(chain, names.require("model", spec.lineage.model)).trainer, s.bps, "model")
-            )
+            shares.append(Share(resolve_model(chain, db, spec.lineage.model).trainer, s.bps, "model"))
         else:
             raise GovernanceError(f"split role {s.role!r} needs an account")
     merged: dict[str, Share] = {}

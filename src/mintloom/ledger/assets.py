@@ -2,8 +2,9 @@
 
 Any asset in an anchored checkpoint can be registered by presenting its receipt's RFC 9162
 inclusion proof, which ``CreativeAssets`` verifies on chain against the anchored root. The token
-id is the CID's sha-256 digest; a derived variant is registered with its parent (registered
-first, recursively), which is what routes LAP royalties upstream.
+id is the CID's sha-256 digest; a derived variant's leaf commits to its parent, which is
+registered first (recursively) and named in the registration: the contract checks it against
+the leaf, so the parent that routes LAP royalties upstream is the logged one, never a choice.
 """
 
 from __future__ import annotations
@@ -61,11 +62,10 @@ def register_asset(
             f"{cid} is in the log but its checkpoint is not anchored yet", hint="run `mintloom anchor`"
         )
     parent_tid = 0
-    parents = catalog.parents(cid)
-    if parents:
+    if receipt.parent is not None:  # the parent the log committed to, not the catalog's say
         if _depth >= MAX_PARENT_DEPTH:
             raise LedgerError(f"{cid}: derivation chain deeper than {MAX_PARENT_DEPTH}")
-        parent = register_asset(chain, log, catalog, parents[0][0], owner=owner, _depth=_depth + 1)
+        parent = register_asset(chain, log, catalog, receipt.parent, owner=owner, _depth=_depth + 1)
         parent_tid = parent.token_id
     proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
     result = chain.transact(

@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -31,10 +32,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mintloom.errors import KeyStoreError
+from mintloom.errors import CertificateChainError, KeyStoreError
 
 Alg = Literal["es256", "ed25519"]
 ENV_PASSWORD = "MINTLOOM_KEY_PASSWORD"
@@ -97,6 +99,123 @@ def verify_raw_signature(cert_pem: bytes, data: bytes, signature: bytes) -> bool
     except InvalidSignature:
         return False
     return True
+
+
+class ChainFailure(StrEnum):
+    """Why a certificate chain was refused (``CertificateChainError.reason``)."""
+
+    MALFORMED = "malformed"
+    """Not a PEM chain of X.509 certificates."""
+    UNTRUSTED = "untrusted"
+    """No valid path of signatures leads from the leaf to the trusted root (a forged or foreign
+    chain, or the genuine root merely appended to it)."""
+    EXPIRED = "expired"
+    """A certificate on the path was not valid at the time of signing."""
+    WRONG_USAGE = "wrong-usage"
+    """The leaf is a CA, or lacks digitalSignature key usage or a signing EKU."""
+    NOT_A_CA = "not-a-ca"
+    """A certificate used as an issuer is not a CA allowed to sign certificates."""
+
+
+#: EKUs a signer certificate may carry under C2PA's profile (emailProtection, documentSigning).
+SIGNER_EKUS = frozenset({ExtendedKeyUsageOID.EMAIL_PROTECTION, ObjectIdentifier("1.3.6.1.5.5.7.3.36")})
+MAX_CHAIN_DEPTH = 4
+
+
+def _refuse(reason: ChainFailure, message: str) -> CertificateChainError:
+    return CertificateChainError(
+        f"certificate chain refused ({reason}): {message}",
+        reason=reason.value,
+        hint="only signers issued by the organisation's root CA are trusted",
+    )
+
+
+def _load_chain(chain_pem: bytes) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(chain_pem)
+    except ValueError as exc:
+        raise _refuse(ChainFailure.MALFORMED, str(exc)) from exc
+    if not certs or len(certs) > MAX_CHAIN_DEPTH + 1:
+        raise _refuse(ChainFailure.MALFORMED, f"{len(certs)} certificates")
+    return certs
+
+
+def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _check_leaf_profile(leaf: x509.Certificate) -> None:
+    bc, ku, eku = (_ext(leaf, k) for k in (x509.BasicConstraints, x509.KeyUsage, x509.ExtendedKeyUsage))
+    if isinstance(bc, x509.BasicConstraints) and bc.ca:
+        raise _refuse(ChainFailure.WRONG_USAGE, "the signing certificate is a CA")
+    if not isinstance(ku, x509.KeyUsage) or not ku.digital_signature:
+        raise _refuse(ChainFailure.WRONG_USAGE, "the signing certificate lacks digitalSignature key usage")
+    if not isinstance(eku, x509.ExtendedKeyUsage) or not SIGNER_EKUS.intersection(eku):
+        raise _refuse(ChainFailure.WRONG_USAGE, "the signing certificate has no signing EKU")
+
+
+def _check_issuer_profile(cert: x509.Certificate) -> None:
+    bc, ku = _ext(cert, x509.BasicConstraints), _ext(cert, x509.KeyUsage)
+    if not isinstance(bc, x509.BasicConstraints) or not bc.ca:
+        raise _refuse(ChainFailure.NOT_A_CA, f"{cert.subject.rfc4514_string()} is not a CA")
+    if not isinstance(ku, x509.KeyUsage) or not ku.key_cert_sign:
+        raise _refuse(ChainFailure.NOT_A_CA, f"{cert.subject.rfc4514_string()} may not sign certificates")
+
+
+def _check_validity(certs: list[x509.Certificate], at: dt.datetime) -> None:
+    for cert in certs:
+        if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+            raise _refuse(
+                ChainFailure.EXPIRED,
+                f"{cert.subject.rfc4514_string()} is valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%d}, not at {at:%Y-%m-%d %H:%M}",
+            )
+
+
+def _leaf_extensions(_policy: verification.Policy, _cert: x509.Certificate, ext: object) -> None:
+    """Extension callback for the leaf: the profile was checked already; this keeps the library
+    from demanding WebPKI's clientAuth EKU and subjectAltName."""
+
+
+def _path_verifier(roots: list[x509.Certificate], at: dt.datetime) -> verification.ClientVerifier:
+    crit = verification.Criticality.AGNOSTIC
+    ee = (
+        verification.ExtensionPolicy.permit_all()
+        .require_present(x509.ExtendedKeyUsage, crit, _leaf_extensions)
+        .require_present(x509.KeyUsage, crit, _leaf_extensions)
+    )
+    return (
+        verification.PolicyBuilder()
+        .store(verification.Store(roots))
+        .time(at)
+        .max_chain_depth(MAX_CHAIN_DEPTH)
+        .extension_policies(ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(), ee_policy=ee)
+        .build_client_verifier()
+    )
+
+
+def verify_chain(chain_pem: bytes, trust_anchor_pem: str | bytes, at: dt.datetime) -> x509.Certificate:
+    """Validate a signer chain (leaf first) up to the trusted root(s) as of ``at``: every
+    signature on the path, validity, CA basic constraints and path length, key usage and EKU.
+    Returns the leaf; raises :class:`CertificateChainError` naming the failure."""
+    certs = _load_chain(chain_pem)
+    anchors = trust_anchor_pem.encode() if isinstance(trust_anchor_pem, str) else trust_anchor_pem
+    roots = _load_chain(anchors)
+    leaf, rest = certs[0], certs[1:]
+    _check_leaf_profile(leaf)
+    root_fps = {r.fingerprint(hashes.SHA256()) for r in roots}
+    intermediates = [c for c in rest if c.fingerprint(hashes.SHA256()) not in root_fps]
+    for cert in intermediates:
+        _check_issuer_profile(cert)
+    _check_validity([leaf, *intermediates], at)
+    try:
+        _path_verifier(roots, at).verify(leaf, intermediates)
+    except verification.VerificationError as exc:
+        raise _refuse(ChainFailure.UNTRUSTED, str(exc).split(" (encountered")[0]) from exc
+    return leaf
 
 
 def _name(common_name: str, organisation: str) -> x509.Name:

@@ -12,19 +12,20 @@ anchor covers them, so every receipt can be checked on chain with ``rootAt(tree_
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, func, insert, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mintloom.errors import LogError
+from mintloom.errors import LogError, ProvenanceError
 from mintloom.provenance.cid import parse_cid
-from mintloom.provenance.keys import Signer, verify_raw_signature
+from mintloom.provenance.keys import Signer, verify_chain, verify_raw_signature
 from mintloom.provenance.merkle import (
     MerkleTree,
     hash_leaf,
@@ -41,6 +42,14 @@ class LogLeaf(Base):
     cid: Mapped[str] = mapped_column(String(80), unique=True, index=True)
     manifest_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class LogLeafParent(Base):
+    """The parent a derived asset's leaf commits to (part of its leaf data)."""
+
+    __tablename__ = "log_leaf_parents"
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    parent_cid: Mapped[str] = mapped_column(String(80))
 
 
 class LogCheckpoint(Base):
@@ -77,19 +86,41 @@ class SignedCheckpoint(BaseModel):
     signer_chain: str
     """PEM chain of the signer certificate (leaf first)."""
 
-    def verify_signature(self, trust_anchor_pem: str | None = None) -> bool:
-        """The note is well formed, matches the fields and is signed by the chain's leaf; with a
-        trust anchor, the chain must also end in it."""
+    def check(self, trust_anchor_pem: str | None = None) -> None:
+        """Raise unless the note is well formed, matches the fields and is signed by the chain's
+        leaf; with a trust anchor, the whole chain must also validate up to it as of the
+        checkpoint's timestamp (:func:`verify_chain`), else :class:`CertificateChainError`."""
         expected = _note_body(self.origin, self.size, bytes.fromhex(self.root), self.timestamp)
         if expected != self.note:
-            return False
-        if trust_anchor_pem is not None and trust_anchor_pem.strip() not in self.signer_chain:
-            return False
+            raise LogError("the checkpoint note does not match its fields")
+        chain = self.signer_chain.encode()
+        if trust_anchor_pem is not None:
+            verify_chain(chain, trust_anchor_pem, self.signed_at())
         try:
             sig = base64.b64decode(self.signature, validate=True)
-        except ValueError:
+        except ValueError as exc:
+            raise LogError("the checkpoint signature is not base64") from exc
+        try:
+            valid = verify_raw_signature(chain, self.note.encode(), sig)
+        except ValueError as exc:
+            raise LogError(f"the checkpoint's signer chain is unreadable: {exc}") from exc
+        if not valid:
+            raise LogError("the checkpoint signature does not verify with the signer certificate")
+
+    def signed_at(self) -> dt.datetime:
+        """The signed timestamp: the time the signer certificate must have been valid at."""
+        try:
+            return dt.datetime.fromtimestamp(self.timestamp, dt.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise LogError(f"checkpoint timestamp {self.timestamp} is out of range") from exc
+
+    def verify_signature(self, trust_anchor_pem: str | None = None) -> bool:
+        """:meth:`check` as a boolean."""
+        try:
+            self.check(trust_anchor_pem)
+        except ProvenanceError:
             return False
-        return verify_raw_signature(self.signer_chain.encode(), self.note.encode(), sig)
+        return True
 
     def signed_note(self) -> str:
         """The checkpoint as a C2SP signed note: body, blank line, signature line."""
@@ -109,6 +140,8 @@ class Receipt(BaseModel):
     version: int = 1
     cid: CID
     manifest_hash: str = Field(pattern="^[0-9a-f]{64}$")
+    parent: CID | None = None
+    """For a derived asset, the parent its leaf commits to (what ``CreativeAssets`` registers)."""
     leaf_index: int = Field(ge=0)
     tree_size: int = Field(ge=1)
     inclusion_proof: list[str]
@@ -116,7 +149,7 @@ class Receipt(BaseModel):
     anchor: Anchor | None = None
 
     def leaf_hash(self) -> bytes:
-        return hash_leaf(leaf_data(self.cid, bytes.fromhex(self.manifest_hash)))
+        return hash_leaf(leaf_data(self.cid, bytes.fromhex(self.manifest_hash), self.parent))
 
     def verify(self) -> bool:
         """The inclusion proof leads from this asset's leaf to the checkpoint's root."""
@@ -182,15 +215,21 @@ class TransparencyLog:
         return self._index.get(cid)
 
     def append_batch(
-        self, entries: Sequence[tuple[str, bytes]], *, session: Session | None = None
+        self,
+        entries: Sequence[tuple[str, bytes]],
+        *,
+        session: Session | None = None,
+        parents: Mapping[str, str] | None = None,
     ) -> list[int]:
         """Append (CID, manifest hash) entries in one transaction; returns their leaf indices.
 
-        An entry whose CID is already in the log keeps its original index (appending is
-        idempotent, so a resumed run never logs an asset twice). With ``session`` the leaves are
-        written in the caller's transaction (with the catalog rows of the same assets); if that
-        transaction is rolled back the caller must :meth:`reload`."""
-        new: list[tuple[str, bytes, bytes]] = []
+        ``parents`` maps a derived asset's CID to its parent's, which must be in the log already
+        (or earlier in the batch); the leaf commits to it. An entry whose CID is already in the
+        log keeps its original index (appending is idempotent, so a resumed run never logs an
+        asset twice). With ``session`` the leaves are written in the caller's transaction (with
+        the catalog rows of the same assets); if that transaction is rolled back the caller must
+        :meth:`reload`."""
+        new: list[tuple[str, bytes, bytes, str | None]] = []
         seen: dict[str, int] = {}
         result: list[int] = []
         start = self.size
@@ -202,31 +241,43 @@ class TransparencyLog:
             if known is not None:
                 result.append(known)
                 continue
+            parent = self._parent((parents or {}).get(cid), seen)
             idx = start + len(new)
             seen[cid] = idx
-            new.append((cid, mh, hash_leaf(leaf_data(cid, mh))))
+            new.append((cid, mh, hash_leaf(leaf_data(cid, mh, parent)), parent))
             result.append(idx)
         if not new:
             return result
         rows = [
             {"index": start + i, "cid": cid, "manifest_hash": mh, "leaf_hash": lh}
-            for i, (cid, mh, lh) in enumerate(new)
+            for i, (cid, mh, lh, _) in enumerate(new)
         ]
+        links = [{"index": start + i, "parent_cid": p} for i, (*_, p) in enumerate(new) if p is not None]
         if session is not None:
-            self._insert(session, start, rows)
+            self._insert(session, start, rows, links)
         else:
             with self.db.session() as s:
-                self._insert(s, start, rows)
-        self._tree.extend_hashes(lh for _, _, lh in new)
+                self._insert(s, start, rows, links)
+        self._tree.extend_hashes(lh for _, _, lh, _ in new)
         self._index.update(seen)
         return result
 
+    def _parent(self, parent: str | None, seen: dict[str, int]) -> str | None:
+        if parent is None:
+            return None
+        cid = parse_cid(parent)
+        if cid not in self._index and cid not in seen:
+            raise LogError(f"parent {cid} is not in the log: log a parent before what derives from it")
+        return cid
+
     @staticmethod
-    def _insert(s: Session, start: int, rows: list[dict[str, Any]]) -> None:
+    def _insert(s: Session, start: int, rows: list[dict[str, Any]], links: list[dict[str, Any]]) -> None:
         stored = s.scalar(select(LogLeaf.index).order_by(LogLeaf.index.desc()).limit(1))
         if (stored if stored is not None else -1) != start - 1:
             raise LogError("the log was appended to by another process; reload and retry")
         s.execute(insert(LogLeaf), rows)
+        if links:
+            s.execute(insert(LogLeafParent), links)
 
     # -- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self, signer: Signer, timestamp: int | None = None) -> SignedCheckpoint:
@@ -289,12 +340,14 @@ class TransparencyLog:
 
     # -- receipts ---------------------------------------------------------------------------------
     def _receipt(
-        self, cid: str, index: int, mh: bytes, cp: SignedCheckpoint, anchor: Anchor | None
+        self, leaf: tuple[int, str, bytes, str | None], cp: SignedCheckpoint, anchor: Anchor | None
     ) -> Receipt:
+        index, cid, mh, parent = leaf
         proof = self._tree.inclusion_proof(index, cp.size)
         return Receipt(
             cid=CID(cid),
             manifest_hash=mh.hex(),
+            parent=None if parent is None else CID(parent),
             leaf_index=index,
             tree_size=cp.size,
             inclusion_proof=[p.hex() for p in proof],
@@ -315,15 +368,16 @@ class TransparencyLog:
                 )
             }
             leaves = s.execute(
-                select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash).where(
-                    LogLeaf.index < checkpoint.size
-                )
+                select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash, LogLeafParent.parent_cid)
+                .outerjoin(LogLeafParent, LogLeafParent.index == LogLeaf.index)
+                .where(LogLeaf.index < checkpoint.size)
             ).all()
             inserts, updates = [], []
-            for idx, cid, mh in leaves:
+            for idx, cid, mh, parent in leaves:
                 current = have.get(cid)
+                leaf = (idx, cid, bytes(mh), parent)
                 if current is None:
-                    r = self._receipt(cid, idx, bytes(mh), checkpoint, anchor)
+                    r = self._receipt(leaf, checkpoint, anchor)
                     inserts.append(
                         {
                             "cid": cid,
@@ -334,7 +388,7 @@ class TransparencyLog:
                         }
                     )
                 elif anchor is not None and not current:
-                    r = self._receipt(cid, idx, bytes(mh), checkpoint, anchor)
+                    r = self._receipt(leaf, checkpoint, anchor)
                     updates.append(
                         {"cid": cid, "tree_size": checkpoint.size, "anchored": 1, "body": r.model_dump_json()}
                     )

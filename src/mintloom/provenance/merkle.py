@@ -24,6 +24,7 @@ EMPTY_ROOT = _sha256(b"").digest()
 LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 MAX_PROOF_LENGTH = 64
+HASH_SIZE = 32
 
 
 def hash_leaf(data: bytes) -> bytes:
@@ -34,14 +35,15 @@ def hash_children(left: bytes, right: bytes) -> bytes:
     return _sha256(NODE_PREFIX + left + right).digest()
 
 
-def leaf_data(cid: str, manifest_hash: bytes) -> bytes:
-    """The log entry of an asset: CIDv1 bytes (36) ‖ sha-256 of its C2PA manifest (32) = 68 bytes.
+def leaf_data(cid: str, manifest_hash: bytes, parent: str | None = None) -> bytes:
+    """The log entry of an asset: CIDv1 bytes (36) ‖ sha-256 of its C2PA manifest (32) = 68 bytes;
+    a derived asset appends its parent's CIDv1 (104 bytes), so its parent is proven with its leaf.
 
     The same layout is rebuilt on chain by ``CreativeAssets`` to verify lazy registrations.
     """
     if len(manifest_hash) != 32:
         raise LogError(f"manifest hash must be 32 bytes, got {len(manifest_hash)}")
-    return cid_bytes(cid) + manifest_hash
+    return cid_bytes(cid) + manifest_hash + (b"" if parent is None else cid_bytes(parent))
 
 
 @dataclass(frozen=True)
@@ -192,12 +194,13 @@ class MerkleTree:
         return proof
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
-        """RFC 9162 PROOF(old_size, D[new_size])."""
+        """RFC 9162 PROOF(old_size, D[new_size]) for 1 <= old_size <= new_size (the RFC leaves
+        m = 0 undefined: the first anchor of a log needs no proof, see :func:`verify_consistency`)."""
         n = self.size if new_size is None else new_size
         self._check_size(n)
-        if not 0 <= old_size <= n:
-            raise LogError(f"consistency proof needs 0 <= old size ({old_size}) <= new size ({n})")
-        if old_size in (0, n):
+        if not 1 <= old_size <= n:
+            raise LogError(f"consistency proof needs 1 <= old size ({old_size}) <= new size ({n})")
+        if old_size == n:
             return []
         return self._subproof(old_size, 0, n, True)
 
@@ -215,7 +218,9 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
     """Recompute the root from an audit path; raises LogError if the proof is malformed."""
     if not 0 <= index < size:
         raise LogError(f"leaf index {index} out of range for tree size {size}")
-    if len(proof) > MAX_PROOF_LENGTH or any(len(p) != 32 for p in proof):
+    if len(leaf) != HASH_SIZE:
+        raise LogError(f"a leaf hash must be {HASH_SIZE} bytes, got {len(leaf)}")
+    if len(proof) > MAX_PROOF_LENGTH or any(len(p) != HASH_SIZE for p in proof):
         raise LogError("malformed inclusion proof")
     fn, sn = index, size - 1
     r = leaf
@@ -238,6 +243,8 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequenc
 
 
 def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> bool:
+    if len(root) != HASH_SIZE:
+        return False
     try:
         return root_from_inclusion_proof(index, size, leaf, proof) == root
     except LogError:
@@ -245,17 +252,26 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
 
 
 def verify_consistency(
-    old_size: int, new_size: int, proof: Sequence[bytes], old_root: bytes, new_root: bytes
+    old_size: int,
+    new_size: int,
+    proof: Sequence[bytes],
+    old_root: bytes,
+    new_root: bytes,
+    *,
+    first_anchor: bool = False,
 ) -> bool:
-    """RFC 9162 §2.1.4.2: does ``proof`` show the tree at old_size is a prefix of new_size's?"""
+    """RFC 9162 §2.1.4.2: does ``proof`` show the tree at old_size is a prefix of new_size's?
+
+    Every hash must be 32 bytes. ``old_size`` 0 (undefined in the RFC) is accepted only with
+    ``first_anchor``: the first checkpoint of a log, from the empty tree, with an empty proof."""
     if old_size < 0 or new_size < old_size or len(proof) > MAX_PROOF_LENGTH:
         return False
-    if any(len(p) != 32 for p in proof):
+    if any(len(h) != HASH_SIZE for h in (*proof, old_root, new_root)):
         return False
+    if old_size == 0:
+        return first_anchor and new_size > 0 and not proof and old_root == EMPTY_ROOT
     if old_size == new_size:
         return not proof and old_root == new_root
-    if old_size == 0:
-        return not proof  # every tree extends the empty tree
     if not proof:
         return False
     path = list(proof)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mintloom.errors import MintloomError, VerifyError
+from mintloom.errors import CertificateChainError, MintloomError, ProvenanceError, VerifyError
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
 from mintloom.provenance.log import Receipt
@@ -187,12 +187,8 @@ def _receipt_checks(
     report.add(
         "inclusion proof", "pass", f"leaf {receipt.leaf_index} is in the log of size {receipt.tree_size}"
     )
-    if not receipt.checkpoint.verify_signature(ctx.trust_anchors_pem):
-        report.add(
-            "checkpoint", "fail", "the checkpoint signature is invalid or untrusted", Verdict.UNTRUSTED
-        )
+    if not _checkpoint_check(report, receipt, ctx.trust_anchors_pem):
         return None
-    report.add("checkpoint", "pass", "checkpoint signed by the trusted log operator")
     report.receipt = {
         "leaf_index": receipt.leaf_index,
         "tree_size": receipt.tree_size,
@@ -200,6 +196,26 @@ def _receipt_checks(
         "anchor": receipt.anchor.model_dump() if receipt.anchor else None,
     }
     return receipt
+
+
+def _checkpoint_check(report: VerifyReport, receipt: Receipt, anchors: str | None) -> bool:
+    """The checkpoint is signed by a signer whose whole chain validates up to the trusted root."""
+    if anchors is None:
+        report.add("checkpoint", "fail", "no trust anchors: the checkpoint's signer cannot be trusted",
+                   Verdict.UNTRUSTED)  # fmt: skip
+        return False
+    try:
+        receipt.checkpoint.check(anchors)
+    except CertificateChainError as exc:
+        report.add("checkpoint", "fail", f"the checkpoint's signer is not trusted: {exc.message}",
+                   Verdict.UNTRUSTED)  # fmt: skip
+        return False
+    except ProvenanceError as exc:
+        report.add("checkpoint", "fail", f"the checkpoint signature is invalid: {exc.message}",
+                   Verdict.UNTRUSTED)  # fmt: skip
+        return False
+    report.add("checkpoint", "pass", "checkpoint signed by the trusted log operator")
+    return True
 
 
 def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> None:
