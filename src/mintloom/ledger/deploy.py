@@ -8,9 +8,13 @@ only what is missing (addresses are kept per chain id in ``.mintloom/chain/deplo
 
 from __future__ import annotations
 
+from sqlalchemy import delete
+
 from mintloom.config import GovernanceSettings
 from mintloom.ledger.anchoring import ensure_provenance_log
 from mintloom.ledger.client import ChainClient
+from mintloom.ledger.lineage import ChainName
+from mintloom.store.db import Database
 
 
 def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None) -> dict[str, str]:
@@ -31,3 +35,12 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
         chain.transact("CreativeAssets", "setDerivativeGuard", out["LicenseMarket"])
         chain.transact("CreativeAssets", "setDefaultRoyalty", out["RoyaltyVault"], g.royalty_bps)
     return out
+
+
+def reset_chain(chain: ChainClient, db: Database) -> int:
+    """Start over on a chain that lost this workspace's history (the explicit answer to
+    ``ChainResetError``): forget its deployments, orphan its journal and drop the on-chain ids
+    (splits, datasets, models) recorded for it. Returns how many journal entries were orphaned."""
+    with db.session() as s:
+        s.execute(delete(ChainName).where(ChainName.chain_id == chain.chain_id))
+    return chain.reset()
