@@ -196,6 +196,7 @@ def _add_intent_column(db: Database) -> None:
         if not has_it():
             with db.engine.begin() as conn:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN intent VARCHAR(64)"))
+                conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_intent ON {table} (intent)"))
     except SQLAlchemyError as exc:
         if not has_it():  # another process adding it at the same time is fine
             raise CatalogError(f"cannot add the intent column to {table}: {exc}") from exc
