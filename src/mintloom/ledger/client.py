@@ -116,8 +116,7 @@ class ChainClient(ChainReader):
         lost: list[JournalEntry] = []
         for sender in sorted({e.sender for e in entries}):
             lost.extend(self._lost(sender, [e for e in entries if e.sender == sender]))
-        lost.sort(key=lambda e: e.id)
-        for entry in lost:
+        for entry in _sending_order(lost):
             self._replay(entry)
         if lost:
             self._nonce = None
@@ -451,6 +450,16 @@ class ChainClient(ChainReader):
         except ContractError:
             return FAILED
         return CONFIRMED
+
+
+def _sending_order(entries: list[JournalEntry]) -> list[JournalEntry]:
+    """Entries in journal order, except that each sender's go in nonce order (a node mines a
+    nonce only after the previous one)."""
+    slots = sorted(entries, key=lambda e: e.id)
+    queues: dict[str, list[JournalEntry]] = {}
+    for e in sorted(entries, key=lambda e: e.nonce, reverse=True):
+        queues.setdefault(e.sender, []).append(e)
+    return [queues[e.sender].pop() for e in slots]
 
 
 def _draft(sender: str, gas_estimate: int, value: int) -> Any:

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from mintloom.errors import CatalogError
+from mintloom.errors import CatalogError, JournalError
 from mintloom.store.db import Base, Database
 
 PENDING, CONFIRMED, FAILED, REPLACED, ORPHANED = "pending", "confirmed", "failed", "replaced", "orphaned"
@@ -83,7 +83,15 @@ class Journal:
         raw: bytes,
         intent: str | None = None,
     ) -> int:
+        """Journal a signed transaction before it is sent. The very same bytes as an orphaned
+        entry's (same key, nonce and fields on a chain started over) replace that entry."""
         with self.db.session() as s:
+            old = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).first()
+            if old is not None and old.status != ORPHANED:
+                raise JournalError(f"{tx_hash} is already journaled ({old.kind}, {old.status})")
+            if old is not None:
+                s.delete(old)
+                s.flush()
             entry = JournalEntry(
                 intent=intent,
                 chain_id=chain_id,
