@@ -175,6 +175,30 @@ def test_split_created_before_a_crash_is_not_created_twice(
     assert int(rerun.call("RoyaltyVault", "splitCount")) == 1
 
 
+def test_node_killed_under_a_running_publish_is_a_ledger_error_then_replayed(
+    workspace: Workspace, node: AnvilNode, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chain, tlog = open_client(workspace, node, db), TransparencyLog(db)
+    deployed = deploy_all(chain)
+    tlog.append_batch(entries(2))
+    anchor_log(chain, tlog, keystore.signer(PASSWORD))
+
+    def node_dies(name: str) -> None:
+        if name == "tx-sent-split":  # the node dies with the split sent, nothing persisted
+            kill_node(node)
+
+    monkeypatch.setattr(client_module, "crash_point", node_dies)
+    with pytest.raises(LedgerError, match="lost the chain"):
+        ensure_split(chain, db, "camp", [Share(chain.address, 10_000, "brand")])
+    monkeypatch.undo()
+    again = open_client(workspace, node, db)
+    assert again.deployments.get(again.chain_id) == deployed
+    assert latest_on_chain(again).size == 2
+    assert ensure_split(again, db, "camp", [Share(again.address, 10_000, "brand")]) == 1
+    assert int(again.call("RoyaltyVault", "splitCount")) == 1
+    assert nonce(again) == len(again.journal.entries(again.chain_id))
+
+
 def test_split_id_is_taken_from_its_event_when_another_sender_interleaves(
     workspace: Workspace, node: AnvilNode, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

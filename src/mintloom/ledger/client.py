@@ -241,7 +241,10 @@ class ChainClient(ChainReader):
         return n
 
     def _send(self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None) -> TxResult:
-        tx = {**tx, "chainId": self.chain_id, "nonce": self._next_nonce(), **self._fees()}
+        try:
+            tx = {**tx, "chainId": self.chain_id, "nonce": self._next_nonce(), **self._fees()}
+        except OSError as exc:
+            raise LedgerError(f"cannot reach the chain at {self.rpc_url} to send {kind}: {exc}") from exc
         signed = self.account.sign_transaction(tx)
         raw = bytes(signed.raw_transaction)
         tx_hash = "0x" + bytes(signed.hash).hex()
@@ -289,6 +292,11 @@ class ChainClient(ChainReader):
             raise LedgerError(
                 f"{kind} {tx_hash} not mined within {self.timeout:.0f}s; it stays in the journal",
                 hint="run `mintloom chain reconcile` later",
+            ) from exc
+        except OSError as exc:  # requests' connection errors: the node went away
+            raise LedgerError(
+                f"lost the chain at {self.rpc_url} while waiting for {kind} {tx_hash}: {exc}",
+                hint="it stays in the journal: the next command replays or confirms it",
             ) from exc
         return self._settle(tx_hash, kind, receipt)
 
@@ -358,7 +366,7 @@ class ChainClient(ChainReader):
             tx = call.build_transaction(_draft(self.account.address, gas, value))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._translate(exc, what) from exc
-        except Web3Exception as exc:
+        except (Web3Exception, OSError) as exc:
             raise LedgerError(f"{what} could not be prepared: {exc}") from exc
         return self._send(tx, kind or what, payload, intent)
 
