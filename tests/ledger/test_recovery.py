@@ -199,6 +199,19 @@ def test_node_killed_under_a_running_publish_is_a_ledger_error_then_replayed(
     assert nonce(again) == len(again.journal.entries(again.chain_id))
 
 
+def test_deploy_killed_between_its_two_wiring_calls_completes_both(
+    workspace: Workspace, node: AnvilNode, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crash_at(monkeypatch, "tx-confirmed-wire")  # right after setDerivativeGuard
+    with pytest.raises(Crash):
+        deploy_all(open_client(workspace, node, db))
+    monkeypatch.undo()
+    again = open_client(workspace, node, db)
+    out = deploy_all(again)
+    receiver, bps = again.call("CreativeAssets", "royaltyInfo", 0, 10_000)
+    assert receiver == out["RoyaltyVault"] and bps == 500
+
+
 def test_split_id_is_taken_from_its_event_when_another_sender_interleaves(
     workspace: Workspace, node: AnvilNode, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -169,7 +169,7 @@ class ChainClient(ChainReader):
         try:
             self.w3.eth.send_raw_transaction(entry.raw_tx)
         except Exception as exc:
-            if "already known" not in str(exc).lower():
+            if not any(w in str(exc).lower() for w in ("already known", "already imported")):
                 raise ChainResetError(
                     f"the node refused to replay {entry.kind} {entry.tx_hash}: {exc}", hint=RESET_HINT
                 ) from exc
@@ -317,19 +317,20 @@ class ChainClient(ChainReader):
         value: int = 0,
         kind: str | None = None,
         payload: dict[str, Any] | None = None,
-        once: bool = True,
+        once: bool | None = None,
     ) -> TxResult:
         """Estimate (decoding any revert by name), then sign, journal, send and await ``fn(*args)``.
 
-        With ``once`` (the default) this write is sent at most once: if the journal already holds
-        a confirmed transaction of the same intent, its result is returned and nothing is sent.
-        Writes meant to repeat with the same arguments (a claim, a second purchase) pass False."""
+        A write named by a ``kind`` is sent at most once (``once``, default: whether ``kind`` is
+        given): if the journal already holds a confirmed transaction of the same intent, its
+        result is returned and nothing is sent. Unnamed writes are those the contract makes
+        idempotent itself (a duplicate registration reverts by name); writes meant to repeat
+        with the same arguments (a claim, a second purchase) pass ``once=False``."""
         call = self.contract(contract).functions[fn](*args)
         payload = payload or {"contract": contract, "fn": fn, "args": _jsonable(args)}
         what = f"{contract}.{fn}"
-        intent = (
-            intent_key(kind or what, self.address_of(contract), fn, _jsonable(args), value) if once else None
-        )
+        target = self.address_of(contract)
+        intent = intent_key(kind or what, target, fn, _jsonable(args), value) if _once(once, kind) else None
         return self._transact_call(call, what, value, kind, payload, intent=intent)
 
     def transact_at(
@@ -340,13 +341,13 @@ class ChainClient(ChainReader):
         *args: Any,
         value: int = 0,
         kind: str | None = None,
-        once: bool = True,
+        once: bool | None = None,
     ) -> TxResult:
         """Like :meth:`transact` for a contract mintloom did not deploy (an ERC-20, say)."""
         c = self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
         payload = {"contract": address, "fn": fn, "args": _jsonable(args)}
         what = f"{address}.{fn}"
-        intent = intent_key(kind or what, address, fn, _jsonable(args), value) if once else None
+        intent = intent_key(kind or what, address, fn, _jsonable(args), value) if _once(once, kind) else None
         return self._transact_call(c.functions[fn](*args), what, value, kind, payload, intent=intent)
 
     def _transact_call(
@@ -458,6 +459,10 @@ class ChainClient(ChainReader):
         except ContractError:
             return FAILED
         return CONFIRMED
+
+
+def _once(once: bool | None, kind: str | None) -> bool:
+    return kind is not None if once is None else once
 
 
 def _sending_order(entries: list[JournalEntry]) -> list[JournalEntry]:

@@ -30,10 +30,14 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
     out["LicenseMarket"] = chain.ensure_deployed(
         "LicenseMarket", me, log, out["CreativeAssets"], out["LicenseTemplates"], out["RoyaltyVault"]
     )
+    # each wiring step is checked on its own: a crash between the two must not skip the second
     guard = str(chain.call("CreativeAssets", "derivativeGuard"))
     if guard.lower() != out["LicenseMarket"].lower():
-        chain.transact("CreativeAssets", "setDerivativeGuard", out["LicenseMarket"])
-        chain.transact("CreativeAssets", "setDefaultRoyalty", out["RoyaltyVault"], g.royalty_bps)
+        chain.transact("CreativeAssets", "setDerivativeGuard", out["LicenseMarket"], kind="wire:guard")
+    receiver, _ = chain.call("CreativeAssets", "royaltyInfo", 0, 10_000)
+    if str(receiver).lower() != out["RoyaltyVault"].lower():
+        vault = out["RoyaltyVault"]
+        chain.transact("CreativeAssets", "setDefaultRoyalty", vault, g.royalty_bps, kind="wire:royalty")
     return out
 
 
