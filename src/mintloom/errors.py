@@ -123,6 +123,11 @@ class JournalError(LedgerError):
     """The ledger journal is inconsistent with the chain."""
 
 
+class ChainResetError(JournalError):
+    """The chain no longer holds the history the journal recorded and the journal cannot replay
+    it (another chain under the same id, a wiped node): nothing is redeployed without being told."""
+
+
 # --- governance and market ------------------------------------------------------------------
 class GovernanceError(MintloomError):
     """License terms, license gating and royalty splits."""

@@ -67,13 +67,30 @@ class Studio:
     def chain(self) -> ChainClient:
         """The configured chain. An embedded node this studio had to start is stopped again by
         :meth:`close` (its state persists); one that was already running is left running."""
-        from mintloom.ledger.connect import managed_node, open_chain
+        from mintloom.ledger.connect import open_chain
 
-        if self.settings.chain.rpc_url is None:
+        self._claim_node()
+        return open_chain(self.workspace, self.settings, self.db, password=self._password)
+
+    def _claim_node(self) -> None:
+        from mintloom.ledger.connect import managed_node
+
+        if self.settings.chain.rpc_url is None and self._own_node is None:
             node = managed_node(self.workspace, self.settings)
             if node.running() is None:
                 self._own_node = node
-        return open_chain(self.workspace, self.settings, self.db, password=self._password)
+
+    def reset_chain(self) -> int:
+        """Forget the configured chain's deployments, journal and on-chain names, after a
+        ``ChainResetError`` said it lost this workspace's history; `deploy` then starts over."""
+        from mintloom.ledger.connect import open_chain
+        from mintloom.ledger.deploy import reset_chain
+
+        self._claim_node()
+        raw = open_chain(self.workspace, self.settings, self.db, password=self._password, recover=False)
+        self.__dict__.pop("chain", None)
+        self._contracts = None
+        return reset_chain(raw, self.db)
 
     def contracts(self) -> dict[str, str]:
         """Name → address of every mintloom contract on the configured chain, deploying what is

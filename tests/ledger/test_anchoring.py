@@ -10,7 +10,7 @@ import pytest
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.anchoring import anchor_log, latest_on_chain
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.journal import CONFIRMED, ORPHANED, REPLACED
+from mintloom.ledger.journal import CONFIRMED, REPLACED
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, dev_key
 from mintloom.ledger.reader import Deployments
 from mintloom.provenance.cid import cid_for
@@ -172,24 +172,6 @@ def test_anchor_that_never_left_is_rebroadcast_on_reconcile(
     restarted = client(workspace, anvil, db)
     assert latest_on_chain(restarted).size == 3  # rebroadcast from the journal, exactly once
     assert [e.status for e in restarted.journal.entries(restarted.chain_id, "anchor:3")] == [CONFIRMED]
-
-
-def test_reset_chain_forgets_deployments_and_orphans_journal(
-    workspace: Workspace, anvil: NodeInfo, db: Database
-) -> None:
-    chain = client(workspace, anvil, db)
-    chain.deployments.set(anvil.chain_id, "ProvenanceLog", "0x" + "22" * 20)
-    # the journal remembers a confirmed transaction at nonce 7, which this fresh chain never saw
-    tx = "0x" + "33" * 32
-    chain.journal.record_intent(chain_id=anvil.chain_id, kind="deploy:ProvenanceLog", payload={},
-                                sender=chain.address, nonce=7, tx_hash=tx, raw=b"\x02")  # fmt: skip
-    chain.journal.finish("0x" + "33" * 32, CONFIRMED, block=3, gas_used=1)
-    reopened = client(workspace, anvil, db)
-    assert "ProvenanceLog" not in reopened.deployments.get(reopened.chain_id)
-    with pytest.raises(LedgerError, match="not deployed"):
-        reopened.address_of("ProvenanceLog")
-    assert reopened.journal.get("0x" + "33" * 32).status == ORPHANED  # type: ignore[union-attr]
-    assert reopened.journal.entries(anvil.chain_id) == []  # its nonces are free for the new chain
 
 
 def test_restarted_node_keeps_deployments_and_journal(

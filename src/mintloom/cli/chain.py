@@ -9,13 +9,21 @@ import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, studio
+from mintloom.studio import Studio
 
 app = typer.Typer(help="Contracts, anchoring and the transaction journal.", no_args_is_help=True)
 
 
-def deploy() -> None:
+def deploy(
+    reset: Annotated[
+        bool,
+        typer.Option("--reset", help="First forget this chain's deployments and journal (`chain reset`)."),
+    ] = False,
+) -> None:
     """Deploy mintloom's contracts on the configured chain (skips those already there)."""
     s = studio()
+    if reset:
+        _reset(s)
     chain = s.chain
     addresses = s.contracts()
     t = Table("contract", "address", title=f"chain {chain.chain_id}")
@@ -56,6 +64,27 @@ def status() -> None:
     console.print(f"local log: {s.log.size} leaves")
     pending = chain.journal.pending(chain.chain_id, chain.address)
     console.print(f"pending journal entries: {len(pending)}")
+
+
+def _reset(s: Studio) -> None:
+    dropped = s.reset_chain()
+    console.print(f"[yellow]chain reset[/]: deployments forgotten, {dropped} journal entries orphaned")
+
+
+@app.command()
+def reset(
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm: the contracts will be deployed anew.")] = False,
+) -> None:
+    """Forget this chain's deployments, journal and on-chain ids after mintloom refused it as
+    reset (its history lost and not replayable); `mintloom deploy` then deploys anew."""
+    if not yes:
+        from mintloom.errors import LedgerError
+
+        raise LedgerError(
+            "`chain reset` forgets every contract and transaction this workspace recorded on the chain",
+            hint="run it again with --yes if the chain was really wiped",
+        )
+    _reset(studio())
 
 
 @app.command()

@@ -63,14 +63,22 @@ def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[
 
 
 def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[Share]) -> int:
-    """The campaign's split id on this chain, created on first use."""
+    """The campaign's split id on this chain, created on first use.
+
+    The id is read from the ``SplitCreated`` event of the creating transaction (another sender may
+    create splits in between, so ``splitCount()`` is not ours). ``createSplit`` is journaled with
+    its intent: a rerun after a crash between sending it and recording the id finds that
+    transaction and reads its event instead of creating a second split."""
     names = Names(db, chain.chain_id)
     known = names.get("split", campaign)
     if known is not None:
         return known
-    chain.transact(CONTRACT, "createSplit", [s.account for s in shares], [s.bps for s in shares],
-                   kind=f"split:{campaign}")  # fmt: skip
-    split_id = int(chain.call(CONTRACT, "splitCount"))
+    tx = chain.transact(CONTRACT, "createSplit", [s.account for s in shares], [s.bps for s in shares],
+                        kind=f"split:{campaign}")  # fmt: skip
+    created = chain.events(CONTRACT, "SplitCreated", tx.tx_hash)
+    if len(created) != 1:
+        raise GovernanceError(f"createSplit {tx.tx_hash} emitted {len(created)} SplitCreated events, not 1")
+    split_id = int(created[0]["args"]["splitId"])
     names.set("split", campaign, split_id)
     return split_id
 
@@ -96,5 +104,5 @@ def claim(chain: ChainClient, currency: str = ETH) -> Claim:
     owed = claimable(chain, chain.address, currency)
     if owed == 0:
         raise GovernanceError(f"nothing to claim for {chain.address}")
-    result = chain.transact(CONTRACT, "claim", currency, kind=f"claim:{chain.address}")
+    result = chain.transact(CONTRACT, "claim", currency, kind=f"claim:{chain.address}", once=False)
     return Claim(chain.address, owed, result.tx_hash)

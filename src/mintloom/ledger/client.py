@@ -5,10 +5,19 @@ so the same code works on the embedded anvil node and on any JSON-RPC endpoint. 
 through the write-ahead :class:`~mintloom.ledger.journal.Journal`; opening a client reconciles
 whatever a crashed process left pending. Reverts are decoded into the Solidity custom error's
 name and arguments (:class:`~mintloom.errors.ContractError`).
+
+Crash rules: every write has an *intent* (what it means); a rerun that finds a journal entry of
+the same intent reads its outcome back instead of sending again. Opening a client replays, from
+the journal's signed bytes and in their order, transactions a node lost with its last blocks; a
+chain that cannot be brought back to the journal's history raises
+:class:`~mintloom.errors.ChainResetError` and nothing is redeployed until `mintloom chain reset`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -24,15 +33,29 @@ from web3.exceptions import (
     TransactionNotFound,
     Web3Exception,
 )
+from web3.logs import DISCARD
 
-from mintloom.errors import ContractError, LedgerError
-from mintloom.ledger.journal import CONFIRMED, FAILED, REPLACED, Journal
+from mintloom.errors import ChainResetError, ContractError, LedgerError
+from mintloom.faults import crash_point
+from mintloom.ledger.journal import CONFIRMED, FAILED, PENDING, REPLACED, Journal, JournalEntry
 from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import get_logger
 from mintloom.store.db import Database
 from mintloom.types import Address, TxHash
 
 log = get_logger(__name__)
+
+RESET_HINT = (
+    "if this chain was really wiped, run `mintloom chain reset` (forgets this chain's deployments "
+    "and journal) and then `mintloom deploy`; otherwise point mintloom back at the chain it used"
+)
+
+
+def intent_key(kind: str, target: str, fn: str, args: Any, value: int = 0) -> str:
+    """A stable hash of one logical write: the same kind, target, function, arguments and value
+    mean the same write, whichever process or nonce sends it."""
+    body = json.dumps([kind, target.lower(), fn, args, value], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -80,29 +103,108 @@ class ChainClient(ChainReader):
         self.deployments = deployments
         self.timeout = timeout
         self._nonce: int | None = None
-        self._detect_reset()
         if reconcile:
+            self.recover()
             self.reconcile()
 
-    def _detect_reset(self) -> None:
-        """An embedded chain can be reset under the same chain id (its state file deleted). The
-        journal then holds confirmed transactions the chain no longer has: the account's nonce is
-        behind them. Their deployments are forgotten and the entries orphaned, so nothing points
-        at contracts that no longer exist."""
-        top = self.journal.max_confirmed_nonce(self._chain_id, self.account.address)
-        if top is None:
-            return
+    def recover(self) -> list[str]:
+        """Bring the chain back to the journal's history: replay, in sending order, transactions
+        it lost (a node killed before persisting its last blocks), then check every recorded
+        deployment still has code. Returns the replayed hashes; raises
+        :class:`ChainResetError` when the chain is not the one the journal wrote to."""
+        entries = self.journal.replayable(self.chain_id)
+        lost: list[JournalEntry] = []
+        for sender in sorted({e.sender for e in entries}):
+            lost.extend(self._lost(sender, [e for e in entries if e.sender == sender]))
+        for entry in _sending_order(lost):
+            self._replay(entry)
+        if lost:
+            self._nonce = None
+        self._check_deployments()
+        return [e.tx_hash for e in lost]
+
+    def _mined_nonce(self, sender: str) -> int:
         try:
-            mined = int(self.w3.eth.get_transaction_count(self.account.address, "latest"))
+            return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(sender), "latest"))
         except Exception as exc:
             raise LedgerError(f"cannot read the account nonce at {self.rpc_url}: {exc}") from exc
-        if mined <= top:
-            dropped = self.journal.orphan(self._chain_id)
-            self.deployments.forget(self._chain_id)
-            log.warning(
-                "chain was reset (its history lost): forgot its deployments",
-                extra={"chain_id": self._chain_id, "journal_entries": dropped},
+
+    def _lost(self, sender: str, rows: list[JournalEntry]) -> list[JournalEntry]:
+        """``sender``'s journaled transactions the chain lost, checked to be replayable."""
+        mined = self._mined_nonce(sender)
+        kept = [e for e in rows if e.nonce < mined and e.status != PENDING]
+        if kept:
+            last = max(kept, key=lambda e: e.nonce)
+            if self._receipt(last.tx_hash) is None:
+                raise ChainResetError(
+                    f"chain {self.chain_id} at {self.rpc_url} has another transaction at nonce "
+                    f"{last.nonce} of {sender} than the journaled {last.kind} {last.tx_hash}: "
+                    "it is not the chain this workspace wrote to",
+                    hint=RESET_HINT,
+                )
+        behind = sorted((e for e in rows if e.nonce >= mined), key=lambda e: e.nonce)
+        if all(e.status == PENDING for e in behind):
+            return []  # nothing settled was lost: reconcile() handles what is pending
+        nonces = [e.nonce for e in behind]
+        if nonces != list(range(mined, mined + len(nonces))):
+            raise ChainResetError(
+                f"chain {self.chain_id} at {self.rpc_url} lost transactions of {sender} that the "
+                f"journal cannot replay (account nonce {mined}, journal resumes at {nonces[0]})",
+                hint=RESET_HINT,
             )
+        return behind
+
+    def _receipt(self, tx_hash: str) -> Any:
+        try:
+            return self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            return None
+        except Exception as exc:
+            raise LedgerError(f"cannot read the receipt of {tx_hash} at {self.rpc_url}: {exc}") from exc
+
+    def _replay(self, entry: JournalEntry) -> None:
+        """Rebroadcast one lost transaction's signed bytes and wait until it is mined again with
+        the outcome it had; a different outcome means the chain's history differs."""
+        log.warning("replaying a transaction the node lost", extra={"tx": entry.tx_hash, "kind": entry.kind})
+        try:
+            self.w3.eth.send_raw_transaction(entry.raw_tx)
+        except Exception as exc:
+            if not any(w in str(exc).lower() for w in ("already known", "already imported")):
+                raise ChainResetError(
+                    f"the node refused to replay {entry.kind} {entry.tx_hash}: {exc}", hint=RESET_HINT
+                ) from exc
+        try:
+            result: TxResult | None = self._await(entry.tx_hash, entry.kind)
+        except ContractError:
+            result = None
+        if (result is None) != (entry.status == FAILED) and entry.status != PENDING:
+            raise ChainResetError(
+                f"replaying {entry.kind} {entry.tx_hash} on chain {self.chain_id} did not give the "
+                f"journaled outcome ({entry.status}): the chain's history differs",
+                hint=RESET_HINT,
+            )
+
+    def _check_deployments(self) -> None:
+        for name, address in sorted(self.deployments.get(self.chain_id).items()):
+            if not self.has_code(address):
+                raise ChainResetError(
+                    f"{name} recorded at {address} has no code on chain {self.chain_id} at "
+                    f"{self.rpc_url}, and the journal cannot restore it",
+                    hint=RESET_HINT,
+                )
+
+    def reset(self) -> int:
+        """Forget this chain's deployments and orphan its journal entries (their nonces are freed
+        for the new chain): the explicit answer to :class:`ChainResetError`. Returns how many
+        journal entries were orphaned."""
+        dropped = self.journal.orphan(self.chain_id)
+        self.deployments.forget(self.chain_id)
+        self._nonce = None
+        log.warning(
+            "chain reset: deployments forgotten",
+            extra={"chain_id": self.chain_id, "journal_entries": dropped},
+        )
+        return dropped
 
     # -- identity ---------------------------------------------------------------------------------
     @property
@@ -138,22 +240,48 @@ class ChainClient(ChainReader):
         self._nonce += 1
         return n
 
-    def _send(self, tx: dict[str, Any], kind: str, payload: dict[str, Any]) -> TxResult:
-        tx = {**tx, "chainId": self.chain_id, "nonce": self._next_nonce(), **self._fees()}
+    def _send(self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None) -> TxResult:
+        try:
+            tx = {**tx, "chainId": self.chain_id, "nonce": self._next_nonce(), **self._fees()}
+        except OSError as exc:
+            raise LedgerError(f"cannot reach the chain at {self.rpc_url} to send {kind}: {exc}") from exc
         signed = self.account.sign_transaction(tx)
         raw = bytes(signed.raw_transaction)
         tx_hash = "0x" + bytes(signed.hash).hex()
         self.journal.record_intent(
             chain_id=self.chain_id, kind=kind, payload=payload, sender=self.account.address,
-            nonce=tx["nonce"], tx_hash=tx_hash, raw=raw,
+            nonce=tx["nonce"], tx_hash=tx_hash, raw=raw, intent=intent,
         )  # fmt: skip
+        point = kind.split(":", maxsplit=1)[0].replace(".", "-")
+        crash_point(f"tx-journaled-{point}")
         try:
             self.w3.eth.send_raw_transaction(raw)
         except Exception as exc:
             self._nonce = None  # resync from the chain next time
             # The intent stays pending: reconcile() will find it mined, rebroadcast or mark it replaced.
             raise LedgerError(f"sending {kind} failed: {exc}", hint="run `mintloom chain reconcile`") from exc
-        return self._await(tx_hash, kind)
+        crash_point(f"tx-sent-{point}")
+        result = self._await(tx_hash, kind)
+        crash_point(f"tx-confirmed-{point}")
+        return result
+
+    def _earlier(self, intent: str | None) -> TxResult | None:
+        """The outcome of an earlier transaction with this intent (a rerun after a crash), settling
+        it first if it is still pending; None when there is none or it failed or was replaced."""
+        if intent is None:
+            return None
+        entry = self.journal.by_intent(self.chain_id, self.account.address, intent)
+        if entry is not None and entry.status == PENDING:
+            self._reconcile_one(entry.tx_hash, entry.kind, entry.nonce, entry.raw_tx)
+            self._nonce = None
+            entry = self.journal.get(entry.tx_hash)
+        if entry is None or entry.status != CONFIRMED:
+            return None
+        log.info(
+            "already sent: reading the journaled outcome", extra={"tx": entry.tx_hash, "kind": entry.kind}
+        )
+        address = Address(entry.contract_address) if entry.contract_address else None
+        return TxResult(TxHash(entry.tx_hash), entry.block or 0, entry.gas_used or 0, address)
 
     def _await(self, tx_hash: str, kind: str) -> TxResult:
         try:
@@ -164,6 +292,11 @@ class ChainClient(ChainReader):
             raise LedgerError(
                 f"{kind} {tx_hash} not mined within {self.timeout:.0f}s; it stays in the journal",
                 hint="run `mintloom chain reconcile` later",
+            ) from exc
+        except OSError as exc:  # requests' connection errors: the node went away
+            raise LedgerError(
+                f"lost the chain at {self.rpc_url} while waiting for {kind} {tx_hash}: {exc}",
+                hint="it stays in the journal: the next command replays or confirms it",
             ) from exc
         return self._settle(tx_hash, kind, receipt)
 
@@ -184,11 +317,21 @@ class ChainClient(ChainReader):
         value: int = 0,
         kind: str | None = None,
         payload: dict[str, Any] | None = None,
+        once: bool | None = None,
     ) -> TxResult:
-        """Estimate (decoding any revert by name), then sign, journal, send and await ``fn(*args)``."""
+        """Estimate (decoding any revert by name), then sign, journal, send and await ``fn(*args)``.
+
+        A write named by a ``kind`` is sent at most once (``once``, default: whether ``kind`` is
+        given): if the journal already holds a confirmed transaction of the same intent, its
+        result is returned and nothing is sent. Unnamed writes are those the contract makes
+        idempotent itself (a duplicate registration reverts by name); writes meant to repeat
+        with the same arguments (a claim, a second purchase) pass ``once=False``."""
         call = self.contract(contract).functions[fn](*args)
         payload = payload or {"contract": contract, "fn": fn, "args": _jsonable(args)}
-        return self._transact_call(call, f"{contract}.{fn}", value, kind, payload)
+        what = f"{contract}.{fn}"
+        target = self.address_of(contract)
+        intent = intent_key(kind or what, target, fn, _jsonable(args), value) if _once(once, kind) else None
+        return self._transact_call(call, what, value, kind, payload, intent=intent)
 
     def transact_at(
         self,
@@ -198,42 +341,76 @@ class ChainClient(ChainReader):
         *args: Any,
         value: int = 0,
         kind: str | None = None,
+        once: bool | None = None,
     ) -> TxResult:
         """Like :meth:`transact` for a contract mintloom did not deploy (an ERC-20, say)."""
         c = self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
         payload = {"contract": address, "fn": fn, "args": _jsonable(args)}
-        return self._transact_call(c.functions[fn](*args), f"{address}.{fn}", value, kind, payload)
+        what = f"{address}.{fn}"
+        intent = intent_key(kind or what, address, fn, _jsonable(args), value) if _once(once, kind) else None
+        return self._transact_call(c.functions[fn](*args), what, value, kind, payload, intent=intent)
 
     def _transact_call(
-        self, call: Any, what: str, value: int, kind: str | None, payload: dict[str, Any]
+        self,
+        call: Any,
+        what: str,
+        value: int,
+        kind: str | None,
+        payload: dict[str, Any],
+        *,
+        intent: str | None,
     ) -> TxResult:
+        if (done := self._earlier(intent)) is not None:
+            return done
         try:
             gas = int(call.estimate_gas({"from": self.account.address, "value": value}))
             tx = call.build_transaction(_draft(self.account.address, gas, value))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._translate(exc, what) from exc
-        except Web3Exception as exc:
+        except (Web3Exception, OSError) as exc:
             raise LedgerError(f"{what} could not be prepared: {exc}") from exc
-        return self._send(tx, kind or what, payload)
+        return self._send(tx, kind or what, payload, intent)
+
+    def events(self, contract: str, event: str, tx_hash: str) -> list[Any]:
+        """``contract``'s ``event`` logs emitted by the mined transaction ``tx_hash``."""
+        receipt = self._receipt(tx_hash)
+        if receipt is None:
+            raise LedgerError(
+                f"{tx_hash} is not mined on chain {self.chain_id}", hint="run `mintloom chain reconcile`"
+            )
+        c = self.contract(contract)
+        decoded: Iterable[Any] = c.events[event]().process_receipt(receipt, errors=DISCARD)
+        return [e for e in decoded if str(e["address"]).lower() == str(c.address).lower()]
 
     def ensure_deployed(self, name: str, *args: Any) -> Address:
-        """The recorded address of ``name`` on this chain if code is there, else a new deployment."""
+        """The recorded address of ``name`` on this chain, else a new deployment. A recorded
+        contract whose code is gone is refused (:class:`ChainResetError`), never redeployed."""
         known = self.deployments.get(self.chain_id).get(name)
-        if known is not None and self.has_code(known):
-            return Address(known)
-        return self.deploy(name, *args)
+        if known is None:
+            return self.deploy(name, *args)
+        if not self.has_code(known):
+            raise ChainResetError(
+                f"{name} recorded at {known} has no code on chain {self.chain_id}", hint=RESET_HINT
+            )
+        return Address(known)
 
     def deploy(self, name: str, *args: Any) -> Address:
-        """Deploy ``name`` and record its address for this chain id."""
+        """Deploy ``name`` and record its address for this chain id (once: a deployment the
+        journal already holds, confirmed, is recorded instead of sent again)."""
         art = self.artifact(name)
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-        try:
-            ctor = factory.constructor(*args)
-            gas = int(ctor.estimate_gas({"from": self.account.address}))
-            tx = ctor.build_transaction(_draft(self.account.address, gas, 0))
-        except (ContractCustomError, ContractLogicError) as exc:
-            raise self._translate(exc, f"deploy {name}") from exc
-        result = self._send(tx, f"deploy:{name}", {"contract": name, "args": _jsonable(args)})
+        code = hashlib.sha256(art.bytecode.encode()).hexdigest()
+        intent = intent_key(f"deploy:{name}", code, "constructor", _jsonable(args))
+        result = self._earlier(intent)
+        if result is None:
+            try:
+                ctor = factory.constructor(*args)
+                gas = int(ctor.estimate_gas({"from": self.account.address}))
+                tx = ctor.build_transaction(_draft(self.account.address, gas, 0))
+            except (ContractCustomError, ContractLogicError) as exc:
+                raise self._translate(exc, f"deploy {name}") from exc
+            payload = {"contract": name, "args": _jsonable(args)}
+            result = self._send(tx, f"deploy:{name}", payload, intent)
         if result.contract_address is None:
             raise LedgerError(f"deploying {name} produced no contract address")
         self.deployments.set(self.chain_id, name, result.contract_address)
@@ -282,6 +459,20 @@ class ChainClient(ChainReader):
         except ContractError:
             return FAILED
         return CONFIRMED
+
+
+def _once(once: bool | None, kind: str | None) -> bool:
+    return kind is not None if once is None else once
+
+
+def _sending_order(entries: list[JournalEntry]) -> list[JournalEntry]:
+    """Entries in journal order, except that each sender's go in nonce order (a node mines a
+    nonce only after the previous one)."""
+    slots = sorted(entries, key=lambda e: e.id)
+    queues: dict[str, list[JournalEntry]] = {}
+    for e in sorted(entries, key=lambda e: e.nonce, reverse=True):
+        queues.setdefault(e.sender, []).append(e)
+    return [queues[e.sender].pop() for e in slots]
 
 
 def _draft(sender: str, gas_estimate: int, value: int) -> Any:

@@ -24,9 +24,10 @@ def managed_node(ws: Workspace, settings: Settings) -> AnvilNode:
 
 
 def open_chain(
-    ws: Workspace, settings: Settings, db: Database, *, password: str | None = None
+    ws: Workspace, settings: Settings, db: Database, *, password: str | None = None, recover: bool = True
 ) -> ChainClient:
-    """A :class:`ChainClient` for the workspace, reconciled with its journal."""
+    """A :class:`ChainClient` for the workspace, recovered and reconciled with its journal
+    (``recover=False`` only for `mintloom chain reset`, which must open a chain it refuses)."""
     c = settings.chain
     if c.rpc_url is None:
         info = managed_node(ws, settings).start()
@@ -43,4 +44,5 @@ def open_chain(
                     hint="set chain.private_key (MINTLOOM_CHAIN__PRIVATE_KEY) or run `mintloom keys init`",
                 )
             key = "0x" + store.eth_private_key(password).hex()
-    return ChainClient(url, key, db, Deployments(ws.chain_dir / "deployments.json"), timeout=c.timeout_s)
+    deployments = Deployments(ws.chain_dir / "deployments.json")
+    return ChainClient(url, key, db, deployments, timeout=c.timeout_s, reconcile=recover)

@@ -8,9 +8,13 @@ only what is missing (addresses are kept per chain id in ``.mintloom/chain/deplo
 
 from __future__ import annotations
 
+from sqlalchemy import delete
+
 from mintloom.config import GovernanceSettings
 from mintloom.ledger.anchoring import ensure_provenance_log
 from mintloom.ledger.client import ChainClient
+from mintloom.ledger.lineage import ChainName
+from mintloom.store.db import Database
 
 
 def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None) -> dict[str, str]:
@@ -26,8 +30,21 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
     out["LicenseMarket"] = chain.ensure_deployed(
         "LicenseMarket", me, log, out["CreativeAssets"], out["LicenseTemplates"], out["RoyaltyVault"]
     )
+    # each wiring step is checked on its own: a crash between the two must not skip the second
     guard = str(chain.call("CreativeAssets", "derivativeGuard"))
     if guard.lower() != out["LicenseMarket"].lower():
-        chain.transact("CreativeAssets", "setDerivativeGuard", out["LicenseMarket"])
-        chain.transact("CreativeAssets", "setDefaultRoyalty", out["RoyaltyVault"], g.royalty_bps)
+        chain.transact("CreativeAssets", "setDerivativeGuard", out["LicenseMarket"], kind="wire:guard")
+    receiver, _ = chain.call("CreativeAssets", "royaltyInfo", 0, 10_000)
+    if str(receiver).lower() != out["RoyaltyVault"].lower():
+        vault = out["RoyaltyVault"]
+        chain.transact("CreativeAssets", "setDefaultRoyalty", vault, g.royalty_bps, kind="wire:royalty")
     return out
+
+
+def reset_chain(chain: ChainClient, db: Database) -> int:
+    """Start over on a chain that lost this workspace's history (the explicit answer to
+    ``ChainResetError``): forget its deployments, orphan its journal and drop the on-chain ids
+    (splits, datasets, models) recorded for it. Returns how many journal entries were orphaned."""
+    with db.session() as s:
+        s.execute(delete(ChainName).where(ChainName.chain_id == chain.chain_id))
+    return chain.reset()

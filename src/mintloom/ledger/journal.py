@@ -22,10 +22,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    inspect,
     select,
+    text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mintloom.errors import CatalogError, JournalError
 from mintloom.store.db import Base, Database
 
 PENDING, CONFIRMED, FAILED, REPLACED, ORPHANED = "pending", "confirmed", "failed", "replaced", "orphaned"
@@ -46,6 +50,8 @@ class JournalEntry(Base):
     sender: Mapped[str] = mapped_column(String(42))
     nonce: Mapped[int] = mapped_column(BigInteger)
     tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    intent: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    """hash of the logical write (see :func:`mintloom.ledger.client.intent_key`)"""
     raw_tx: Mapped[bytes] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), index=True, default=PENDING)
     block: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -56,9 +62,14 @@ class JournalEntry(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
+# statuses of an entry whose nonce the chain consumed (or will): what a lost block is replayed from
+SENT = (PENDING, CONFIRMED, FAILED)
+
+
 class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
+        _add_intent_column(db)
 
     def record_intent(
         self,
@@ -70,9 +81,19 @@ class Journal:
         nonce: int,
         tx_hash: str,
         raw: bytes,
+        intent: str | None = None,
     ) -> int:
+        """Journal a signed transaction before it is sent. The very same bytes as an orphaned
+        entry's (same key, nonce and fields on a chain started over) replace that entry."""
         with self.db.session() as s:
+            old = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).first()
+            if old is not None and old.status != ORPHANED:
+                raise JournalError(f"{tx_hash} is already journaled ({old.kind}, {old.status})")
+            if old is not None:
+                s.delete(old)
+                s.flush()
             entry = JournalEntry(
+                intent=intent,
                 chain_id=chain_id,
                 kind=kind,
                 payload=json.dumps(payload, sort_keys=True, default=str),
@@ -138,6 +159,27 @@ class Journal:
                 row.updated_at = _now()
             return len(rows)
 
+    def by_intent(self, chain_id: int, sender: str, intent: str) -> JournalEntry | None:
+        """The latest entry of ``sender`` for this logical write on ``chain_id``, if any."""
+        with self.db.session() as s:
+            return s.scalars(
+                select(JournalEntry)
+                .where(JournalEntry.chain_id == chain_id, JournalEntry.sender == sender)
+                .where(JournalEntry.intent == intent)
+                .order_by(JournalEntry.id.desc())
+            ).first()
+
+    def replayable(self, chain_id: int) -> list[JournalEntry]:
+        """Every entry of ``chain_id`` whose nonce the chain consumed or will, in sending order."""
+        with self.db.session() as s:
+            return list(
+                s.scalars(
+                    select(JournalEntry)
+                    .where(JournalEntry.chain_id == chain_id, JournalEntry.status.in_(SENT))
+                    .order_by(JournalEntry.id)
+                )
+            )
+
     def get(self, tx_hash: str) -> JournalEntry | None:
         with self.db.session() as s:
             return s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).first()
@@ -148,3 +190,21 @@ class Journal:
             if kind is not None:
                 q = q.where(JournalEntry.kind == kind)
             return list(s.scalars(q.order_by(JournalEntry.id)))
+
+
+def _add_intent_column(db: Database) -> None:
+    """Catalogs made before intents existed get the (nullable) column; ``create_all`` only adds
+    whole tables."""
+    table = JournalEntry.__tablename__
+
+    def has_it() -> bool:
+        return "intent" in {c["name"] for c in inspect(db.engine).get_columns(table)}
+
+    try:
+        if not has_it():
+            with db.engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN intent VARCHAR(64)"))
+                conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_intent ON {table} (intent)"))
+    except SQLAlchemyError as exc:
+        if not has_it():  # another process adding it at the same time is fine
+            raise CatalogError(f"cannot add the intent column to {table}: {exc}") from exc

@@ -6,6 +6,11 @@ configured, and persists its whole state with ``--state`` under the workspace; w
 in its own session so it outlives the command that started it and is reused by the next
 one; :meth:`AnvilNode.stop` signals it by its own pid (checked to still be anvil) so state is
 dumped on the way out.
+
+Start is crash-safe: the pid is recorded right after the spawn, before waiting for the RPC, and
+every start looks (in ``/proc``) for anvil processes on this workspace's state file — one a
+killed command left behind is adopted, any other is killed — so two nodes never rewrite the same
+state file. Blocks a killed node did not persist are replayed from the journal by the client.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from mintloom.errors import NodeError
+from mintloom.faults import crash_point
 from mintloom.logs import get_logger
 
 log = get_logger(__name__)
@@ -190,7 +196,7 @@ class AnvilNode:
 
     def start(self) -> NodeInfo:
         """Start anvil (or reuse the running one) and wait until its RPC answers."""
-        if (info := self.running()) is not None:
+        if (info := self._adopt()) is not None:
             log.debug("reusing anvil", extra={"pid": info.pid, "port": info.port})
             return info
         binary = self.binary()
@@ -204,7 +210,7 @@ class AnvilNode:
             "--host", "127.0.0.1",
             "--port", str(port),
             "--chain-id", str(self.chain_id),
-            "--state", str(self.state_file),
+            "--state", self._state_arg(),
             "--state-interval", str(self.state_interval),
             "--gas-limit", "60000000",
         ]  # fmt: skip
@@ -224,37 +230,89 @@ class AnvilNode:
         except OSError as exc:
             raise NodeError(f"cannot start anvil ({binary}): {exc}") from exc
         url = f"http://127.0.0.1:{port}"
+        self._write_info(NodeInfo(proc.pid, port, url, str(self.state_file), self.chain_id))
+        crash_point("node-spawned")
+        got = self._wait_ready(proc, url)
+        info = NodeInfo(proc.pid, port, url, str(self.state_file), got)
+        self._write_info(info)
+        log.info("anvil started", extra={"pid": proc.pid, "url": url})
+        return info
+
+    def _state_arg(self) -> str:
+        return str(self.state_file.absolute())
+
+    def _write_info(self, info: NodeInfo) -> None:
+        tmp = self.info_file.with_suffix(".tmp")
+        try:
+            tmp.write_text(json.dumps(info.__dict__))
+            tmp.replace(self.info_file)
+        except OSError as exc:
+            raise NodeError(f"cannot record the node in {self.info_file}: {exc}") from exc
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes], url: str) -> int:
+        """The chain id once ``url`` answers; a node that exits or never answers is stopped."""
         deadline = time.monotonic() + self.start_timeout
         while True:
             if proc.poll() is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    self.info_file.unlink()
                 raise NodeError(
                     f"anvil exited with code {proc.returncode} during start-up; see {self.log_file}",
                     hint="is the port taken, or the state file unreadable?",
                 )
-            try:
-                got = int(rpc_call(url, "eth_chainId", timeout=1.0), 16)
-                break
-            except (OSError, NodeError, urllib.error.URLError, ValueError):
-                if time.monotonic() > deadline:
-                    self._terminate(proc.pid)
-                    raise NodeError(
-                        f"anvil did not answer on {url} within {self.start_timeout:.0f}s"
-                    ) from None
-                time.sleep(0.05)
-        info = NodeInfo(proc.pid, port, url, str(self.state_file), got)
-        tmp = self.info_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info.__dict__))
-        tmp.replace(self.info_file)
-        log.info("anvil started", extra={"pid": proc.pid, "url": url})
-        return info
+            if (got := _answers(url)) is not None:
+                return got
+            if time.monotonic() > deadline:
+                self._terminate(proc.pid)
+                with contextlib.suppress(FileNotFoundError):
+                    self.info_file.unlink()
+                raise NodeError(f"anvil did not answer on {url} within {self.start_timeout:.0f}s")
+            time.sleep(0.05)
+
+    def _adopt(self) -> NodeInfo | None:
+        """The node already serving this workspace's state file — the recorded one, or one a
+        command killed during start-up left behind — after killing every other anvil on it."""
+        found = _anvils_on(self._state_arg())
+        if found is None:  # no procfs: trust the pid file
+            return self.running()
+        recorded = self._read_info()
+        found.sort(key=lambda pp: pp[0] != (recorded.pid if recorded else None))
+        chosen: NodeInfo | None = None
+        for pid, port in found:
+            if chosen is None and port is not None:
+                url = f"http://127.0.0.1:{port}"
+                if (got := self._await_orphan(pid, url)) is not None:
+                    chosen = NodeInfo(pid, port, url, str(self.state_file), got)
+                    continue
+            log.warning("killing a stray anvil on this workspace's state file", extra={"pid": pid})
+            _kill(pid)
+        if chosen is not None and chosen != recorded:
+            log.warning("adopting an anvil left running on this workspace", extra={"pid": chosen.pid})
+            self._write_info(chosen)
+        return chosen
+
+    def _await_orphan(self, pid: int, url: str) -> int | None:
+        """The chain id of a found anvil once it answers (it may still be starting up)."""
+        deadline = time.monotonic() + self.start_timeout
+        while _reap_or_alive(pid):
+            if (got := _answers(url)) is not None:
+                return got
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+        return None
 
     def stop(self, timeout: float = 15.0) -> bool:
-        """Stop the node by its own pid; anvil writes its state on SIGTERM. True if one was stopped."""
+        """Stop the node by its own pid; anvil writes its state on SIGTERM. Any other anvil on
+        this workspace's state file is killed first. True if a node was stopped."""
         info = self._read_info()
-        stopped = False
-        if info is not None and _pid_is_anvil(info.pid):
-            self._terminate(info.pid, timeout)
-            stopped = True
+        pid = info.pid if info is not None and _pid_is_anvil(info.pid) else None
+        stray = [p for p, _ in _anvils_on(self._state_arg()) or [] if p != pid]
+        for p in stray:
+            _kill(p)
+        if pid is not None:
+            self._terminate(pid, timeout)
+        stopped = pid is not None or bool(stray)
         with contextlib.suppress(FileNotFoundError):
             self.info_file.unlink()
         return stopped
@@ -289,6 +347,49 @@ class AnvilNode:
             ) from None
         except OSError as exc:
             raise NodeError(f"cannot read anvil state {self.state_file}: {exc}") from exc
+
+
+def _answers(url: str) -> int | None:
+    """The chain id served at ``url``, or None if nothing answers (yet)."""
+    try:
+        return int(rpc_call(url, "eth_chainId", timeout=1.0), 16)
+    except (OSError, NodeError, urllib.error.URLError, ValueError):
+        return None
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    return args[args.index(name) + 1] if name in args[:-1] else None
+
+
+def _anvils_on(state: str) -> list[tuple[int, int | None]] | None:
+    """(pid, port) of every live anvil whose ``--state`` is ``state``; None without procfs."""
+    proc = Path("/proc")
+    if not (proc / "self" / "cmdline").exists():
+        return None
+    found: list[tuple[int, int | None]] = []
+    for d in proc.iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            args = [a.decode(errors="replace") for a in (d / "cmdline").read_bytes().split(b"\0")]
+        except OSError:
+            continue
+        if not args or "anvil" not in Path(args[0]).name or _flag(args, "--state") != state:
+            continue
+        if not _reap_or_alive(int(d.name)):
+            continue
+        port = _flag(args, "--port")
+        found.append((int(d.name), int(port) if port and port.isdigit() else None))
+    return found
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL (no state dump over the file another node owns) and reap ``pid``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while _reap_or_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _reap_or_alive(pid: int) -> bool:

@@ -126,5 +126,5 @@ class ChainReader:
             return self.contract(contract).functions[fn](*args).call()
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._translate(exc, f"{contract}.{fn}") from exc
-        except Web3Exception as exc:
+        except (Web3Exception, OSError) as exc:  # OSError: requests' connection errors
             raise LedgerError(f"{contract}.{fn} failed: {exc}") from exc

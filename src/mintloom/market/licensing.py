@@ -56,10 +56,11 @@ def buy_license(
     fee, currency = quote(chain, terms_id, amount)
     value = fee if currency.lower() == ETH else 0
     if currency.lower() != ETH and fee:
-        chain.transact_at(currency, _ERC20_ABI, "approve", chain.address_of(CONTRACT), fee, kind="approve")
+        spender = chain.address_of(CONTRACT)
+        chain.transact_at(currency, _ERC20_ABI, "approve", spender, fee, kind="approve", once=False)
     recipient = Web3.to_checksum_address(to or chain.address)
     tx = chain.transact(CONTRACT, "buyLicense", tid, terms_id, amount, recipient, value=value,
-                        kind=f"buy-license:{cid}:{terms_id}")  # fmt: skip
+                        kind=f"buy-license:{cid}:{terms_id}", once=False)  # fmt: skip
     license_id = int(chain.call(CONTRACT, "licenseIdOf", tid, terms_id))
     return Purchase(cid, tid, terms_id, license_id, amount, fee, currency, tx.tx_hash, tx.gas_used)
 
