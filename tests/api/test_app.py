@@ -439,3 +439,40 @@ def test_serve_command_runs_uvicorn_with_the_workspace(
     assert result.exit_code == 0, result.output
     assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
     assert seen["health"]["offline"] is True and "workspace" not in seen["health"]
+
+
+# --- public fields only ---------------------------------------------------------------------------
+def test_only_public_fields_are_served(
+    client: TestClient, api_studio: Studio, assets: list[dict[str, Any]]
+) -> None:
+    """No audience segment, personalised text or path of the machine in any response."""
+    from mintloom.api.app import AssetTags
+
+    private = ("students", "runners", "Alex", "Casey", "Berlin", "Osaka", str(api_studio.workspace.root))
+    responses = [client.get(p) for p in ("/health", "/assets?limit=500", "/openapi.json", "/log/checkpoint")]
+    for a in assets:
+        responses += [client.get(f"/assets/{a['cid']}{s}") for s in ("", "/receipt", "/sidecar")]
+    blobs = LocalBlobStore(api_studio.workspace.blobs_dir)
+    catalog = Catalog(api_studio.db)
+    for a in assets:  # a derived variant's history names its ancestors: by CID, not by segment
+        if catalog.parents(a["cid"]):
+            files = {"file": ("v.png", blobs.get(a["cid"]), "image/png")}
+            report = client.post("/verify", files=files, params={"offline": "true"})
+            assert any("derived_from" in h for h in report.json()["history"])
+            responses.append(report)
+    for r in responses:
+        assert r.status_code in (200, 404)
+        for value in private:
+            assert value not in r.text, (r.url, value)
+    for a in assets:
+        assert set(a["tags"]) <= set(AssetTags.model_fields) and "text" not in a["tags"]
+    components = client.get("/openapi.json").json()["components"]["schemas"]
+    assert not {"segment", "path"} & set(components["AssetDetail"]["properties"])
+    assert "workspace" not in components["HealthOut"]["properties"]
+
+
+def test_personalised_copy_is_not_served(client: TestClient, assets: list[dict[str, Any]]) -> None:
+    copy = _first(assets, "copy")
+    body = _error(client.get(f"/assets/{copy['cid']}/content"), 403)
+    assert "personalised copy" in body["error"] and body["hint"]
+    assert client.get(f"/assets/{copy['cid']}/sidecar").status_code == 200  # its credential is public

@@ -276,7 +276,7 @@ class CampaignRunner:
         sidecars: dict[str, str] = {}
         for it in items:  # blobs first: content-addressed, harmless if the transaction fails
             self.blobs.put(it.signed.data)
-            if it.signed.sidecar:
+            if it.signed.sidecar and it.cid not in sidecars:  # the first is logged (as in `fresh`)
                 sidecars[it.cid] = self.blobs.put(it.signed.manifest)
         log = self.studio.log
         try:
@@ -311,8 +311,9 @@ class CampaignRunner:
         except BaseException:
             log.reload()  # the leaves were rolled back with the rows
             raise
+        logged = {cid: it.signed.manifest for cid, it in fresh.items() if it.signed.sidecar}
         for it in items:
-            self._export(it, sidecars.get(it.cid) is not None)
+            self._export(it, self._logged_sidecar(it, logged))
             summary.generated[it.job.kind] = summary.generated.get(it.job.kind, 0) + 1
 
     def _parent_cid(self, parent_key: str) -> str:
@@ -350,7 +351,19 @@ class CampaignRunner:
             path=f"{job.title}.{art.extension}",
         )
 
-    def _export(self, it: _Signed, sidecar: bool) -> None:
+    def _logged_sidecar(self, it: _Signed, logged: dict[str, bytes]) -> bytes | None:
+        """The sidecar manifest logged for the item's text: a job whose text another job already
+        produced ships that job's manifest (its own was never logged, so it would not verify)."""
+        if not it.signed.sidecar:
+            return None
+        if it.cid in logged:
+            return logged[it.cid]
+        row = self.catalog.asset(it.cid)
+        if row is None or row.sidecar_cid is None:
+            raise CatalogError(f"asset {it.cid} has no logged sidecar manifest")
+        return self.blobs.get(row.sidecar_cid)
+
+    def _export(self, it: _Signed, sidecar: bytes | None) -> None:
         art = it.gen.artifact
         assert art is not None
         target = self.out_dir / f"{it.job.title}.{art.extension}"
@@ -359,7 +372,7 @@ class CampaignRunner:
             tmp = target.with_name(target.name + ".tmp")
             tmp.write_bytes(it.signed.data)
             tmp.replace(target)
-            if sidecar:
-                target.with_name(target.name + ".c2pa").write_bytes(it.signed.manifest)
+            if sidecar is not None:
+                target.with_name(target.name + ".c2pa").write_bytes(sidecar)
         except OSError as exc:
             raise ExecutionError(f"cannot export {target}: {exc}") from exc
