@@ -28,7 +28,7 @@ from web3.exceptions import (
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.journal import CONFIRMED, FAILED, REPLACED, Journal
 from mintloom.ledger.reader import ChainReader, Deployments
-from mintloom.logs import get_logger
+from mintloom.logs import get_logger, public_url, scrub_url
 from mintloom.store.db import Database
 from mintloom.types import Address, TxHash
 
@@ -95,7 +95,8 @@ class ChainClient(ChainReader):
         try:
             mined = int(self.w3.eth.get_transaction_count(self.account.address, "latest"))
         except Exception as exc:
-            raise LedgerError(f"cannot read the account nonce at {self.rpc_url}: {exc}") from exc
+            where, detail = public_url(self.rpc_url), scrub_url(str(exc), self.rpc_url)
+            raise LedgerError(f"cannot read the account nonce at {where}: {detail}") from exc
         if mined <= top:
             dropped = self.journal.orphan(self._chain_id)
             self.deployments.forget(self._chain_id)
