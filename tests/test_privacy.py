@@ -6,8 +6,9 @@ password, the API key and the model folder. The campaigns run through the CLI on
 (generate, sign, log, anchor, publish), then receipts and CARs are exported and the HTTP API is
 queried. The rule the test asserts, stream by stream:
 
-* **Leaves the workspace, so carries no audience value, secret or local path** (in any of the
-  encodings :func:`forms` lists, including an unsalted sha-256): every C2PA manifest (raw bytes
+* **Leaves the workspace, so carries no audience value, secret, local path or job key** (a job
+  key is an unsalted hash over audience values; each in any of the encodings :func:`forms`
+  lists, including an unsalted sha-256): every C2PA manifest (raw bytes
   and the manifest store JSON c2pa decodes, ingredients included), every ``.c2pa`` sidecar, every
   receipt, every transaction's calldata and event log on the chain, every API response, and every
   block of a CAR except the ones below.
@@ -233,6 +234,8 @@ def test_no_audience_value_secret_or_path_leaves_the_workspace(
     try:
         rows = Catalog(studio.db).assets()
         assert sorted({r.kind for r in rows}) == ["audio", "copy", "image"]
+        # a job key is an unsalted hash over the audience values: as private as they are
+        public += tuple(k[:16] for c in ENGINES for k in Catalog(studio.db).done_jobs(c))
         _check_assets(studio, rows, tmp_path, streams, public)
         _exports(workspace, rows, tmp_path, streams, (public, private))
         for name, data in chain_bytes(anvil):

@@ -228,6 +228,7 @@ class CampaignRunner:
         art = gen.artifact
         assert art is not None
         lineage = self.spec.lineage
+        job_id = salted_commitment(salt, "job", job.key)  # the key hashes audience data
         record = GenerationRecord(
             engine=art.engine,
             engine_version=art.engine_version,
@@ -247,17 +248,17 @@ class CampaignRunner:
             if art.digital_source_type == "trainedAlgorithmicMedia"
             else DigitalSourceType.ALGORITHMIC,
             ai_training=lineage.ai_training,
-            job_id=salted_commitment(salt, "job", job.key),  # the key hashes audience data
+            job_id=job_id,
         )
         par = None
         if parent is not None:
             par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
         signed = signer.sign(
-            # the manifest's title names the campaign and job, never the audience segment
+            # the title names the campaign and the (salted) job, never the segment or the raw key
             art.data,
             art.media_type,
             record,
-            title=f"{self.spec.campaign}-{job.key[:16]}.{art.extension}",
+            title=f"{self.spec.campaign}-{job_id[:16]}.{art.extension}",
             parent=par,
         )
         return _Signed(job, gen, signed, cid_for(signed.data))
