@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -46,3 +47,29 @@ def configure(level: str = "WARNING") -> None:
 
 def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(name if name.startswith("mintloom") else f"mintloom.{name}")
+
+
+def public_url(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, for messages: the path, query and user info of an RPC
+    URL often hold an API key (``https://mainnet.example.io/v3/KEY``)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "?", parts.port
+    except ValueError:
+        return "<url>"
+    hidden = "/…" if parts.path.strip("/") or parts.query or parts.username else ""
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{hidden}"
+
+
+def scrub_url(text: str, url: str) -> str:
+    """``text`` (an exception's message, say) with the secret-bearing parts of ``url`` hidden."""
+    try:
+        parts = urlsplit(url)
+        secrets = (parts.password, parts.username, parts.path.strip("/"), parts.query)
+    except ValueError:
+        return text.replace(url, "<url>")
+    text = text.replace(url, public_url(url))
+    for secret in secrets:
+        if secret and len(secret) >= 6:
+            text = text.replace(secret, "…")
+    return text

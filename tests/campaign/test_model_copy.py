@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from mintloom.campaign.sample import sample_spec
 from mintloom.campaign.spec import load_spec
 from mintloom.engines.transformers_text import weights_hash
 from mintloom.errors import SpecError
+from mintloom.provenance.cid import cid_for
 from mintloom.provenance.content_credentials import read_credentials
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
@@ -43,6 +45,13 @@ def test_model_written_copy_is_recorded_as_trained_media(studio: Studio, tmp_pat
     assert summary.generated == {"image": 2, "copy": 2}
     # both segments got the same text: one asset (content-addressed), both jobs point at it
     assert len({cid for cid in Catalog(studio.db).done_jobs("tiny").values()}) == 3
+    # each job's exported text carries the manifest that was logged for it, so both verify
+    texts = sorted((studio.workspace.out_dir / "tiny").rglob("*.txt"))
+    assert len(texts) == 2
+    for txt in texts:
+        receipt = studio.log.receipt(cid_for(txt.read_bytes()))
+        sidecar = txt.with_name(txt.name + ".c2pa").read_bytes()
+        assert receipt is not None and receipt.manifest_hash == hashlib.sha256(sidecar).hexdigest()
 
     blobs = LocalBlobStore(studio.workspace.blobs_dir)
     anchors = studio.keys.trust_anchor_pem()

@@ -118,7 +118,7 @@ def test_artifact_tags(brand: BrandStyle) -> None:
     assert isinstance(colors, list) and 1 <= len(colors) <= 4
     for c in colors:
         assert isinstance(c["name"], str) and c["hex"].startswith("#") and len(c["hex"]) == 7
-    assert art.parameters["layout"] == "landscape"
+    assert art.parameters.layout == "landscape"
     img = Image.open(io.BytesIO(art.data))
     assert img.size == (1200, 628) and img.mode == "RGB"
 

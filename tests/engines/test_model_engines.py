@@ -84,7 +84,7 @@ def test_openai_compat_client(server: str, brand: BrandStyle) -> None:
     assert art.data == b"Sommerschlussverkauf!"
     assert art.model_id == "tiny-served" and art.model_hash == "fp_test"
     assert art.digital_source_type == "trainedAlgorithmicMedia"
-    assert "api_key" not in art.parameters and art.parameters["temperature"] == 0
+    assert art.parameters.temperature == 0 and art.parameters.max_tokens == 256
     sent = _Handler.received[0]
     assert sent["path"] == "/v1/chat/completions"
     body = sent["body"]

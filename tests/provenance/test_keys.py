@@ -64,3 +64,101 @@ def test_rotation_keeps_old_assets_verifiable(tmp_path: Path) -> None:
     anchors = ks.trust_anchor_pem()
     assert read_credentials(old.data, "image/png", trust_anchors_pem=anchors).trusted
     assert read_credentials(new.data, "image/png", trust_anchors_pem=anchors).trusted
+
+
+# --- KDF strength and migration ----------------------------------------------------------------------
+def _asn1(pem: bytes, tmp_path: Path) -> str:
+    """openssl's own parse of the PEM's ASN.1: an independent reader of the KDF parameters."""
+    import subprocess
+
+    src = tmp_path / "k.pem"
+    src.write_bytes(pem)
+    cmd = ["openssl", "asn1parse", "-in", str(src)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=True).stdout
+
+
+def _ints(asn1: str) -> list[int]:
+    return [int(line.rsplit(":", 1)[1], 16) for line in asn1.splitlines() if "prim: INTEGER" in line]
+
+
+def _weak_pem(key: object) -> bytes:
+    """A key file as mintloom wrote them before: cryptography's PKCS#8, PBKDF2 at 2,048 rounds."""
+    from cryptography.hazmat.primitives import serialization
+
+    enc = serialization.BestAvailableEncryption(PASSWORD.encode())
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)  # type: ignore[attr-defined, no-any-return]
+
+
+@pytest.mark.parametrize("alg", ["es256", "ed25519"])
+def test_new_keys_use_scrypt(tmp_path: Path, alg: str) -> None:
+    from mintloom.provenance.pkcs8 import kdf_of
+
+    ks = KeyStore(tmp_path / "keys")
+    ks.init("Org", alg, password=PASSWORD)  # type: ignore[arg-type]
+    ks.rotate(PASSWORD)
+    for name in ("ca.key.pem", "signer.key.pem"):
+        pem = (ks.dir / name).read_bytes()
+        asn1 = _asn1(pem, tmp_path)
+        assert ":PBES2" in asn1 and ":scrypt" in asn1 and ":aes-256-cbc" in asn1, asn1
+        assert "PBKDF2" not in asn1
+        n, r, p, length = _ints(asn1)[:4]
+        assert (n, r, p, length) == (2**17, 8, 1, 32)
+        params = kdf_of(pem)
+        assert params.kdf == "scrypt" and params.cost == 2**17 and params.strong
+
+
+def test_a_weak_key_file_is_migrated_on_first_unlock_and_still_signs(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from mintloom.provenance.pkcs8 import kdf_of
+
+    ks = KeyStore(tmp_path / "keys")
+    ks.init("Org", "es256", password=PASSWORD)
+    path = ks.dir / "signer.key.pem"
+    key = serialization.load_pem_private_key(path.read_bytes(), PASSWORD.encode())
+    path.write_bytes(_weak_pem(key))
+    old = kdf_of(path.read_bytes())
+    assert (old.kdf, old.cost, old.strong) == ("pbkdf2", 2048, False)
+    assert "PBKDF2" in _asn1(path.read_bytes(), tmp_path)
+
+    with pytest.raises(KeyStoreError, match="wrong key password"):
+        ks.signer("not the password")
+    assert kdf_of(path.read_bytes()).cost == 2048  # a failed unlock never rewrites
+
+    signer = ks.signer(PASSWORD)
+    sig = signer.sign(b"checkpoint")
+    assert verify_raw_signature(signer.certificate_chain_pem, b"checkpoint", sig)
+    migrated = path.read_bytes()
+    asn1 = _asn1(migrated, tmp_path)
+    assert ":scrypt" in asn1 and "PBKDF2" not in asn1 and _ints(asn1)[:3] == [2**17, 8, 1]
+    assert path.stat().st_mode & 0o077 == 0
+    backups = [p.name for p in ks.dir.iterdir() if "signer.key" in p.name and p.name != "signer.key.pem"]
+    assert backups == []  # no copy under the weak KDF is left behind
+    again = serialization.load_pem_private_key(migrated, PASSWORD.encode())
+    plain = (serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    assert again.private_bytes(*plain) == key.private_bytes(*plain)  # the same key, re-encrypted
+    ks.signer(PASSWORD)
+    assert path.read_bytes() == migrated  # a strong file is left alone
+
+
+def test_the_ca_key_migrates_when_rotating(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    from mintloom.provenance.pkcs8 import kdf_of
+
+    ks = KeyStore(tmp_path / "keys")
+    ks.init("Org", "es256", password=PASSWORD)
+    ca = ks.dir / "ca.key.pem"
+    ca.write_bytes(_weak_pem(serialization.load_pem_private_key(ca.read_bytes(), PASSWORD.encode())))
+    ks.rotate(PASSWORD)
+    assert kdf_of(ca.read_bytes()).strong
+
+
+def test_kdf_reader_refuses_what_is_not_an_encrypted_key() -> None:
+    from mintloom.provenance.pkcs8 import kdf_of
+
+    garbled = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    plain = b"-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n"
+    for junk in (b"", garbled, plain):
+        with pytest.raises(KeyStoreError, match="not an encrypted PKCS#8"):
+            kdf_of(junk)

@@ -2,11 +2,14 @@
 
 >>> app = create_app(Studio.open(), offline=True)     # then: uvicorn.run(app)
 
-Read-only: nothing here signs, appends or touches the workspace keys (so no key password is
-needed). ``POST /verify`` runs :func:`~mintloom.verify.verifier.verify_bytes`, the same function
-as ``mintloom verify``, with one :class:`~mintloom.verify.verifier.VerifyContext` shared by all
-requests. Every :class:`~mintloom.errors.MintloomError` becomes ``{"error", "hint"}`` with a status
-chosen by subsystem; so do FastAPI's own HTTP and validation errors.
+Read-only: nothing here signs, appends or touches the workspace keys (no key password is
+needed). Public only, until clients authenticate: no response carries an audience segment's name,
+personalised copy (tags, or the content of a ``copy`` asset) or a path of the machine; every field
+served is listed in its response model. ``POST /verify`` runs
+:func:`~mintloom.verify.verifier.verify_bytes`, the same function as ``mintloom verify``, with one
+:class:`~mintloom.verify.verifier.VerifyContext` shared by all requests. Every
+:class:`~mintloom.errors.MintloomError` becomes ``{"error", "hint"}`` with a status chosen by
+subsystem; so do FastAPI's own HTTP and validation errors.
 """
 
 from __future__ import annotations
@@ -73,6 +76,12 @@ class PayloadTooLargeError(ApiError):
     status_code = 413
 
 
+class PrivateContentError(ApiError):
+    """Personalised content (a copy asset's text) asked of an API that does not authenticate."""
+
+    status_code = 403
+
+
 def status_for(exc: MintloomError) -> int:
     """HTTP status of a mintloom error, by subsystem."""
     if isinstance(exc, ApiError):
@@ -102,15 +111,46 @@ class ErrorOut(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """Public: no path of the machine."""
+
     status: str = "ok"
     version: str
-    workspace: str
     log_size: int = Field(ge=0)
     checkpoint_size: int | None = None
     offline: bool
 
 
+class Colour(BaseModel):
+    name: str
+    hex: str
+
+
+class Dimensions(BaseModel):
+    width: int
+    height: int
+
+
+class AssetTags(BaseModel):
+    """The public auto-tags of an asset: what it looks or sounds like, never its text. An
+    allow-list: tags the catalog holds beyond these (text, text boxes) are not served."""
+
+    engine: str | None = None
+    kind: str | None = None
+    locale: str | None = None
+    format: str | None = None
+    layout: str | None = None
+    dimensions: Dimensions | None = None
+    colors: list[Colour] | None = None
+    model: str | None = None
+    duration_s: float | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+    scale: str | None = None
+
+
 class AssetSummary(BaseModel):
+    """Public fields of an asset: no segment, no text, no path."""
+
     cid: str
     kind: str
     media_type: str
@@ -120,7 +160,7 @@ class AssetSummary(BaseModel):
     width: int | None = None
     height: int | None = None
     leaf_index: int = Field(ge=0)
-    tags: dict[str, Any] = Field(default_factory=dict)
+    tags: AssetTags = Field(default_factory=AssetTags)
 
 
 class AssetPage(BaseModel):
@@ -140,12 +180,10 @@ class AssetDetail(AssetSummary):
     """CID of the engine output before signing."""
     sidecar_cid: str | None = None
     manifest_hash: str
-    segment: str | None = None
     engine: str
     engine_version: str
     model_id: str | None = None
     seed: int
-    path: str
     created_at: str
     parents: list[LineageParent] = Field(default_factory=list)
 
@@ -199,8 +237,30 @@ def _summary_fields(row: AssetRow) -> dict[str, Any]:
         "width": row.width,
         "height": row.height,
         "leaf_index": row.leaf_index,
-        "tags": row.tag_dict(),
+        "tags": public_tags(row.tag_dict()),
     }
+
+
+_PUBLIC_HISTORY = frozenset({"action", "ingredient", "relationship", "valid", "derived_from", "relation"})
+
+
+def public_report(report: VerifyReport) -> VerifyReport:
+    """The report with only the public keys of its history entries (an allow-list)."""
+    history = [{k: v for k, v in h.items() if k in _PUBLIC_HISTORY} for h in report.history]
+    return report.model_copy(update={"history": history})
+
+
+def public_tags(tags: dict[str, Any]) -> AssetTags:
+    """The allow-listed tags, each dropped if it does not have its public type."""
+    kept: dict[str, Any] = {}
+    for name in AssetTags.model_fields:
+        if name in tags:
+            try:
+                AssetTags.model_validate({name: tags[name]})
+            except ValueError:
+                continue
+            kept[name] = tags[name]
+    return AssetTags.model_validate(kept)
 
 
 # --- request size limit ---------------------------------------------------------------------------
@@ -352,12 +412,11 @@ def create_app(
     # -- health -----------------------------------------------------------------------------------
     @app.get("/health", tags=["meta"])
     def health() -> HealthOut:
-        """Liveness, version, workspace and the size of the transparency log."""
+        """Liveness, version and the size of the transparency log (public: never the workspace path)."""
         studio.log.refresh()
         cp = studio.log.latest_checkpoint()
         return HealthOut(
             version=__version__,
-            workspace=str(studio.workspace.root),
             log_size=studio.log.size,
             checkpoint_size=None if cp is None else cp.size,
             offline=offline,
@@ -370,11 +429,11 @@ def create_app(
         campaign: Annotated[str | None, Query(max_length=64)] = None,
         kind: Annotated[str | None, Query(max_length=16, description="image, copy or audio")] = None,
         locale: Annotated[str | None, Query(max_length=35, description="BCP 47 tag, e.g. en-US")] = None,
-        segment: Annotated[str | None, Query(max_length=64, description="audience segment")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0)] = 0,
     ) -> AssetPage:
-        """Assets in log order, filtered and paginated."""
+        """Assets in log order, filtered and paginated. Public fields only: no audience segment (nor a
+        filter by one, which would confirm a guessed name), no text, no path."""
         conds = []
         if campaign is not None:
             conds.append(AssetRow.campaign == campaign)
@@ -382,8 +441,6 @@ def create_app(
             conds.append(AssetRow.kind == kind)
         if locale is not None:
             conds.append(AssetRow.locale == locale)
-        if segment is not None:
-            conds.append(AssetRow.segment == segment)
         with studio.db.session() as s:
             total = s.scalar(select(func.count()).select_from(AssetRow).where(*conds)) or 0
             rows = s.scalars(
@@ -401,7 +458,7 @@ def create_app(
 
     @app.get("/assets/{cid}", tags=["assets"], responses=ERRORS)
     def get_asset(cid: CidPath) -> AssetDetail:
-        """One asset with its lineage parents."""
+        """One asset with its lineage parents: public fields only (no segment, text or path)."""
         row = _asset(cid)
         parents = [LineageParent(cid=p, relation=r) for p, r in catalog.parents(row.cid)]
         return AssetDetail(
@@ -409,12 +466,10 @@ def create_app(
             content_cid=row.content_cid,
             sidecar_cid=row.sidecar_cid,
             manifest_hash=bytes(row.manifest_hash).hex(),
-            segment=row.segment,
             engine=row.engine,
             engine_version=row.engine_version,
             model_id=row.model_id,
             seed=row.seed,
-            path=row.path,
             created_at=row.created_at.isoformat(),
             parents=parents,
         )
@@ -433,16 +488,25 @@ def create_app(
 
     content_response: dict[int | str, dict[str, Any]] = {
         200: {"content": {"application/octet-stream": {}}, "description": "The file as distributed"},
+        403: {"model": ErrorOut, "description": "Personalised copy: not served without authentication"},
         **ERRORS,
     }
 
     @app.get("/assets/{cid}/content", tags=["assets"], response_class=Response, responses=content_response)
     def get_content(cid: CidPath) -> Response:
-        """The asset's bytes (with its embedded Content Credential), served with its media type."""
+        """The asset's bytes (with its embedded Content Credential), served with its media type.
+        Images and audio only: a ``copy`` asset is personalised text (403 until clients authenticate)."""
         row = _asset(cid)
+        if row.kind == "copy":
+            raise PrivateContentError(
+                f"asset {row.cid} is personalised copy, which this API does not serve",
+                hint="read it in the workspace (out/ or `mintloom export`); its sidecar manifest is public",
+            )
         return _blob(row.cid, row.media_type, f"{row.cid}.{row.extension}")
 
-    @app.get("/assets/{cid}/sidecar", tags=["assets"], response_class=Response, responses=content_response)
+    sidecar_response = {k: v for k, v in content_response.items() if k != 403}
+
+    @app.get("/assets/{cid}/sidecar", tags=["assets"], response_class=Response, responses=sidecar_response)
     def get_sidecar(cid: CidPath) -> Response:
         """The asset's detached C2PA manifest, for formats that carry it beside the file."""
         row = _asset(cid)
@@ -549,16 +613,26 @@ def create_app(
         offline: Annotated[bool, Query(description="Do not consult the chain")] = False,
     ) -> VerifyReport:
         """Verify a file exactly as ``mintloom verify`` does. The verdict (VERIFIED, TAMPERED,
-        UNTRUSTED, UNKNOWN) is in the report: the status is 200 whatever it is."""
+        UNTRUSTED, UNKNOWN) is in the report: the status is 200 whatever it is. The history names
+        ancestors by CID and relation only (the catalog's label holds the audience segment)."""
         data = await file.read()
         side = None if sidecar is None else await sidecar.read()
         if len(data) + len(side or b"") > max_upload_bytes:
             raise PayloadTooLargeError(f"the upload exceeds {max_upload_bytes} bytes")
         ctx = await run_in_threadpool(verifier.context, offline)
         name = file.filename or "upload"
-        return await run_in_threadpool(lambda: verify_bytes(data, name, ctx, sidecar=side or None))
+        report = await run_in_threadpool(lambda: verify_bytes(data, name, ctx, sidecar=side or None))
+        return public_report(report)
 
     return app
 
 
-__all__ = ["DEFAULT_MAX_UPLOAD", "ApiError", "create_app", "status_for"]
+__all__ = [
+    "DEFAULT_MAX_UPLOAD",
+    "ApiError",
+    "PrivateContentError",
+    "create_app",
+    "public_report",
+    "public_tags",
+    "status_for",
+]

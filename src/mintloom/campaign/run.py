@@ -33,6 +33,7 @@ from mintloom.provenance.cid import cid_for
 from mintloom.provenance.credentials import (
     AssetSigner,
     DigitalSourceType,
+    GenerationParameters,
     GenerationRecord,
     Parent,
     SignedAsset,
@@ -93,6 +94,20 @@ class _Signed:
 def segment_commitment(salt: bytes, segment: str | None) -> str:
     """Salted hash of the audience segment: links assets of one segment without revealing it."""
     return hashlib.sha256(salt + (segment or "").encode()).hexdigest()
+
+
+def salted_commitment(salt: bytes, domain: str, value: str) -> str:
+    """Salted, domain-separated sha-256 of a value a manifest must not reveal (a rendered prompt,
+    a job key hashed from audience data): provable by whoever holds the salt, opaque to others."""
+    return hashlib.sha256(salt + domain.encode() + b"\0" + value.encode()).hexdigest()
+
+
+def recorded_parameters(art_params: GenerationParameters, job: Job, salt: bytes) -> GenerationParameters:
+    """The artifact's allow-listed parameters plus, for a model engine, the prompt's commitment."""
+    prompt = job.request.params.get("prompt")
+    if not isinstance(prompt, str):
+        return art_params
+    return art_params.model_copy(update={"prompt_commitment": salted_commitment(salt, "prompt", prompt)})
 
 
 class CampaignRunner:
@@ -237,6 +252,7 @@ class CampaignRunner:
         art = gen.artifact
         assert art is not None
         lineage = self.spec.lineage
+        job_id = salted_commitment(salt, "job", job.key)  # the key hashes audience data
         record = GenerationRecord(
             engine=art.engine,
             engine_version=art.engine_version,
@@ -245,7 +261,7 @@ class CampaignRunner:
             dataset_ids=lineage.datasets,
             template_hash=job.template_hash,
             seed=art.seed,
-            parameters=dict(art.parameters),
+            parameters=recorded_parameters(art.parameters, job, salt),
             campaign=self.spec.campaign,
             segment_commitment=segment_commitment(salt, job.segment),
             locale=job.locale or "und",
@@ -256,17 +272,17 @@ class CampaignRunner:
             if art.digital_source_type == "trainedAlgorithmicMedia"
             else DigitalSourceType.ALGORITHMIC,
             ai_training=lineage.ai_training,
-            job_id=job.key,
+            job_id=job_id,
         )
         par = None
         if parent is not None:
             par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
         signed = signer.sign(
-            # the manifest's title names the campaign and job, never the audience segment
+            # the title names the campaign and the (salted) job, never the segment or the raw key
             art.data,
             art.media_type,
             record,
-            title=f"{self.spec.campaign}-{job.key[:16]}.{art.extension}",
+            title=f"{self.spec.campaign}-{job_id[:16]}.{art.extension}",
             parent=par,
         )
         return _Signed(job, gen, signed, cid_for(signed.data))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, studio
+from mintloom.logs import public_url
 from mintloom.studio import Studio
 
 app = typer.Typer(help="Contracts, anchoring and the transaction journal.", no_args_is_help=True)
@@ -54,7 +55,7 @@ def status() -> None:
 
     s = studio()
     chain = s.chain
-    console.print(f"chain {chain.chain_id} at {chain.rpc_url}, sender {chain.address}")
+    console.print(f"chain {chain.chain_id} at {public_url(chain.rpc_url)}, sender {chain.address}")
     deployed = chain.deployments.get(chain.chain_id)
     for name, addr in deployed.items():
         console.print(f"  {name:18} {addr}")

@@ -13,7 +13,7 @@ import io
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
@@ -21,6 +21,9 @@ from rich.table import Table
 
 from mintloom.cli.console import console
 from mintloom.cli.run import progress_callback
+
+if TYPE_CHECKING:
+    from mintloom.workspace import Workspace
 
 DEMO_PASSWORD = "mintloom-demo-password"
 """Key password of the demo workspace (demo only; real workspaces use MINTLOOM_KEY_PASSWORD)."""
@@ -60,6 +63,7 @@ def demo(
     from mintloom.workspace import Workspace
 
     t0 = time.perf_counter()
+    own_password = bool(os.environ.get("MINTLOOM_KEY_PASSWORD"))
     password = os.environ.get("MINTLOOM_KEY_PASSWORD") or DEMO_PASSWORD
     ws = Workspace.init(directory)
     studio = Studio(ws, password=password)
@@ -180,19 +184,52 @@ def demo(
 
     gas = sum(e.gas_used or 0 for e in chain.journal.entries(chain.chain_id))
     studio.close()  # stops the embedded node if the demo started it; its state is kept
-    body = (
-        f"assets: {len(catalog.assets(loaded.spec.campaign))} in campaign {loaded.spec.campaign} "
-        f"({len(images)} images), log size {studio.log.size}, anchored checkpoint {anchored.size}\n"
+    body = summary_text(
+        ws,
+        campaign=loaded.spec.campaign,
+        assets=len(catalog.assets(loaded.spec.campaign)),
+        images=len(images),
+        log_size=studio.log.size,
+        anchored=anchored.size,
+        gas=gas,
+        seconds=time.perf_counter() - t0,
+        variant=(variant.cid, variant.path),
+        samples=samples,
+        own_password=own_password,
+    )
+    console.print(Panel(body, title="mintloom demo done", border_style="green"))
+
+
+def summary_text(
+    ws: Workspace,
+    *,
+    campaign: str,
+    assets: int,
+    images: int,
+    log_size: int,
+    anchored: int,
+    gas: int,
+    seconds: float,
+    variant: tuple[str, str],
+    samples: Path,
+    own_password: bool,
+) -> str:
+    """The closing panel's text. Never a password: a key password the user set is named, not
+    shown (only the demo's own, published in this file, is spelled out)."""
+    cid, path = variant
+    password = "<your key password>" if own_password else DEMO_PASSWORD
+    return (
+        f"assets: {assets} in campaign {campaign} ({images} images), log size {log_size}, "
+        f"anchored checkpoint {anchored}\n"
         f"gas used by this workspace's transactions: {gas:,}\n"
-        f"outputs: {ws.out_dir / loaded.spec.campaign}\n"
-        f"time: {time.perf_counter() - t0:.0f}s\n\n"
+        f"outputs: {ws.out_dir / campaign}\n"
+        f"time: {seconds:.0f}s\n\n"
         f"explore (export MINTLOOM_WORKSPACE={ws.root} MINTLOOM_KEY_PASSWORD={password}):\n"
-        f"  mintloom verify {ws.out_dir / loaded.spec.campaign / variant.path}\n"
+        f"  mintloom verify {ws.out_dir / campaign / path}\n"
         f"  mintloom verify {samples}\n"
-        f"  mintloom license show {variant.cid}\n"
-        f"  mintloom receipt {variant.cid} --out story.png.receipt.json\n"
-        f"  mintloom export {loaded.spec.campaign} --car {loaded.spec.campaign}.car\n"
+        f"  mintloom license show {cid}\n"
+        f"  mintloom receipt {cid} --out story.png.receipt.json\n"
+        f"  mintloom export {campaign} --car {campaign}.car\n"
         f"  mintloom chain status      mintloom royalties show      mintloom serve\n"
         f"commands that need the embedded chain start it from {ws.chain_dir} and stop it when done"
     )
-    console.print(Panel(body, title="mintloom demo done", border_style="green"))

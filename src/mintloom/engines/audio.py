@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from mintloom.engines.base import Artifact, GenerationRequest, ParamValue
 from mintloom.errors import EngineError
+from mintloom.provenance.credentials import GenerationParameters
 
 SAMPLE_RATE = 44_100
 PEAK = 0.89  # -1 dBFS
@@ -138,7 +139,9 @@ class SoundLogo:
             sf.write(buf, pcm, SAMPLE_RATE, format=fmt.upper(), subtype="PCM_16")
         except (RuntimeError, sf.LibsndfileError) as exc:
             raise EngineError(f"encoding the sound logo as {fmt} failed: {exc}") from exc
-        parameters: dict[str, ParamValue] = {**request.params, **info, "format": fmt}
+        parameters = GenerationParameters.model_validate(
+            {**info, "format": fmt, "seconds": request.params.get("seconds")}
+        )
         return Artifact(
             data=buf.getvalue(),
             media_type="audio/wav" if fmt == "wav" else "audio/flac",

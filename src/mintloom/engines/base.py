@@ -4,6 +4,10 @@ Every engine is a pure function of its :class:`GenerationRequest`: the same requ
 byte-identical :class:`Artifact` data (no timestamps, no global random state, fixed encoder
 settings). Model-backed engines record ``model_id``/``model_hash`` and mark their output as
 ``trainedAlgorithmicMedia`` (the IPTC digital source type that C2PA manifests carry).
+
+What an engine records is typed (:class:`~mintloom.provenance.credentials.GenerationParameters`,
+an allow-list): request params are never copied into an artifact wholesale, so a prompt, an
+audience value or a local path has no way into a signed manifest.
 """
 
 from __future__ import annotations
@@ -12,6 +16,8 @@ import re
 from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, field_validator
+
+from mintloom.provenance.credentials import GenerationParameters
 
 ParamValue = str | int | float | bool
 
@@ -65,7 +71,8 @@ class Artifact(BaseModel, frozen=True):
     engine: str
     engine_version: str
     seed: int
-    parameters: dict[str, ParamValue]
+    parameters: GenerationParameters
+    """What the manifest may say about the engine's settings (an allow-list)."""
     model_id: str | None = None
     model_hash: str | None = None
     digital_source_type: Literal["algorithmicMedia", "trainedAlgorithmicMedia"] = "algorithmicMedia"
@@ -77,14 +84,15 @@ def text_artifact(
     engine: Engine,
     request: GenerationRequest,
     text: str,
-    parameters: dict[str, ParamValue],
+    parameters: GenerationParameters,
     *,
     model_id: str | None = None,
     model_hash: str | None = None,
+    trained: bool = False,
     tags: dict[str, object] | None = None,
 ) -> Artifact:
     """The artifact of a text engine: UTF-8 ``text/plain``, tagged with its locale and text; with a
-    model it is marked ``trainedAlgorithmicMedia``."""
+    model (``trained``) it is marked ``trainedAlgorithmicMedia``."""
     return Artifact(
         data=text.encode("utf-8"),
         media_type="text/plain; charset=utf-8",
@@ -95,8 +103,18 @@ def text_artifact(
         parameters=parameters,
         model_id=model_id,
         model_hash=model_hash,
-        digital_source_type="trainedAlgorithmicMedia" if model_id else "algorithmicMedia",
+        digital_source_type="trainedAlgorithmicMedia" if trained or model_id else "algorithmicMedia",
         tags={"engine": engine.name, "locale": request.locale, "text": text, **(tags or {})},
+    )
+
+
+def recorded_copy_parameters(request: GenerationRequest, **settings: ParamValue) -> GenerationParameters:
+    """What a copy manifest records: the template's name and the engine settings, never the
+    template's variables, the rendered text or the prompt (the template itself is recorded as
+    ``template_hash``; a prompt as its salted commitment, added by the runner)."""
+    name = request.params.get("name")
+    return GenerationParameters.model_validate(
+        {"template_name": None if name is None else str(name), **settings}
     )
 
 

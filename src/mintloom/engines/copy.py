@@ -23,7 +23,7 @@ from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
+from mintloom.engines.base import Artifact, GenerationRequest, recorded_copy_parameters, text_artifact
 from mintloom.errors import EngineError, SpecError
 
 RESERVED_PARAMS = frozenset({"template"})
@@ -128,5 +128,5 @@ class CopyEngine:
         variables: dict[str, object] = {k: v for k, v in request.params.items() if k not in RESERVED_PARAMS}
         variables.update(request.texts)
         text = self.render(template, variables, request.locale)
-        parameters: dict[str, ParamValue] = dict(request.params)
-        return text_artifact(self, request, text, parameters, tags={"characters": len(text)})
+        return text_artifact(self, request, text, recorded_copy_parameters(request),
+                             tags={"characters": len(text)})  # fmt: skip

@@ -22,6 +22,7 @@ from mintloom.engines.base import Artifact, Format, GenerationRequest, ParamValu
 from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.errors import EngineError
+from mintloom.provenance.credentials import GenerationParameters
 
 # line spacing (em) for headlines per script; body text gets 0.15 em more
 _SPACING: dict[Script, float] = {
@@ -377,14 +378,15 @@ class ImageCompositor:
         fmt = request.format or DEFAULT_FORMAT
         buf = io.BytesIO()
         comp.image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
-        parameters: dict[str, ParamValue] = {
-            **request.params,
-            "format": fmt.name,
-            "width": fmt.width,
-            "height": fmt.height,
-            "layout": comp.template.kind,
-            "recipe_version": RECIPE_VERSION,
-        }
+        campaign = request.params.get("campaign")
+        parameters = GenerationParameters(
+            campaign=None if campaign is None else str(campaign),
+            format=fmt.name,
+            width=fmt.width,
+            height=fmt.height,
+            layout=comp.template.kind,
+            recipe_version=RECIPE_VERSION,
+        )
         tags: dict[str, object] = {
             "engine": self.name,
             "dimensions": {"width": fmt.width, "height": fmt.height},

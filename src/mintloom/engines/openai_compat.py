@@ -8,18 +8,27 @@ Parameters (request.params, falling back to the engine's constructor arguments):
 ``base_url``, ``model``, ``api_key`` (else $OPENAI_API_KEY; never recorded in the artifact),
 ``prompt`` or ``template`` (a Jinja2 template rendered by
 :class:`~mintloom.engines.copy.CopyEngine` first), ``system``, ``max_tokens``, ``timeout``.
+
+The artifact records only the served model id, the server's system fingerprint, the template
+name, ``temperature`` and ``max_tokens``: never the prompt, the URL or the key.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
+from mintloom.engines.base import Artifact, GenerationRequest, recorded_copy_parameters, text_artifact
 from mintloom.errors import EngineError, SpecError
 
-_SECRET_PARAMS = frozenset({"api_key"})
+_FINGERPRINT = re.compile(r"^[0-9A-Za-z_.:-]{1,128}$")
+
+
+def _fingerprint(value: object) -> str | None:
+    """The server's ``system_fingerprint`` if it looks like one (it is recorded as model_hash)."""
+    return value if isinstance(value, str) and _FINGERPRINT.match(value) else None
 
 
 class OpenAICompatEngine:
@@ -108,17 +117,13 @@ class OpenAICompatEngine:
         if not text:
             raise EngineError(f"{url} returned an empty completion", hint="check the prompt and max_tokens")
         served_model = str(body.get("model") or model)
-        fingerprint = body.get("system_fingerprint")
-        parameters: dict[str, ParamValue] = {
-            k: v for k, v in request.params.items() if k not in _SECRET_PARAMS
-        }
-        parameters.update({"temperature": 0, "max_tokens": max_tokens, "base_url": base_url})
         return text_artifact(
             self,
             request,
             text,
-            parameters,
+            recorded_copy_parameters(request, temperature=0, max_tokens=max_tokens),
             model_id=served_model,
-            model_hash=str(fingerprint) if fingerprint else None,
-            tags={"model": served_model, "usage": body.get("usage", {})},
+            model_hash=_fingerprint(body.get("system_fingerprint")),
+            trained=True,
+            tags={"model": served_model},
         )

@@ -7,17 +7,19 @@ seed fixed, so the same request on the same weights gives the same text. transfo
 are imported only when the engine generates.
 
 Parameters: ``model_path`` (request.params, or the constructor), ``prompt`` (or texts['prompt']),
-``max_new_tokens`` (default 40).
+``max_new_tokens`` (default 40), ``model_id`` (the name manifests show, e.g. ``org/model``).
+The artifact records the model id and weights hash, never the folder or the prompt.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue, text_artifact
+from mintloom.engines.base import Artifact, GenerationRequest, recorded_copy_parameters, text_artifact
 from mintloom.errors import EngineError, SpecError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".h5", ".msgpack")
@@ -37,6 +39,23 @@ def weights_hash(folder: Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)?$")
+
+
+def _model_id(request: GenerationRequest, model_hash: str) -> str:
+    """The model's recorded name: ``model_id`` from the spec (a hub-style name), else one derived
+    from the weights hash. Never the folder: transformers names a local model by its path."""
+    given = request.params.get("model_id")
+    if given is None:
+        return f"local-{model_hash[:16]}"
+    if not isinstance(given, str) or not _MODEL_ID.match(given) or ".." in given:
+        raise SpecError(
+            f"model_id must be a name like 'org/model', not {given!r}",
+            hint="the model folder goes in model_path; model_id is what manifests show",
+        )
+    return given
 
 
 @functools.lru_cache(maxsize=2)
@@ -99,19 +118,14 @@ class TransformersTextEngine:
         if not text.strip():
             raise EngineError(f"the model at {path} wrote no text for this prompt",
                               hint="raise max_new_tokens or change the copy template")  # fmt: skip
-        model_id = str(getattr(model.config, "_name_or_path", "") or path.name)
-        parameters: dict[str, ParamValue] = {
-            **request.params,
-            "model_path": str(path),
-            "max_new_tokens": max_new,
-            "decoding": "greedy",
-        }
+        model_id = _model_id(request, model_hash)
         return text_artifact(
             self,
             request,
             text,
-            parameters,
+            recorded_copy_parameters(request, max_new_tokens=max_new, decoding="greedy"),
             model_id=model_id,
             model_hash=model_hash,
+            trained=True,
             tags={"model": model_id},
         )

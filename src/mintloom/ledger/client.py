@@ -39,7 +39,7 @@ from mintloom.errors import ChainResetError, ContractError, LedgerError
 from mintloom.faults import crash_point
 from mintloom.ledger.journal import CONFIRMED, FAILED, PENDING, REPLACED, Journal, JournalEntry
 from mintloom.ledger.reader import ChainReader, Deployments
-from mintloom.logs import get_logger
+from mintloom.logs import get_logger, public_url, scrub_url
 from mintloom.store.db import Database
 from mintloom.types import Address, TxHash
 
@@ -127,7 +127,8 @@ class ChainClient(ChainReader):
         try:
             return int(self.w3.eth.get_transaction_count(Web3.to_checksum_address(sender), "latest"))
         except Exception as exc:
-            raise LedgerError(f"cannot read the account nonce at {self.rpc_url}: {exc}") from exc
+            where, detail = public_url(self.rpc_url), scrub_url(str(exc), self.rpc_url)
+            raise LedgerError(f"cannot read the account nonce at {where}: {detail}") from exc
 
     def _lost(self, sender: str, rows: list[JournalEntry]) -> list[JournalEntry]:
         """``sender``'s journaled transactions the chain lost, checked to be replayable."""
@@ -137,7 +138,7 @@ class ChainClient(ChainReader):
             last = max(kept, key=lambda e: e.nonce)
             if self._receipt(last.tx_hash) is None:
                 raise ChainResetError(
-                    f"chain {self.chain_id} at {self.rpc_url} has another transaction at nonce "
+                    f"chain {self.chain_id} at {public_url(self.rpc_url)} has another transaction at nonce "
                     f"{last.nonce} of {sender} than the journaled {last.kind} {last.tx_hash}: "
                     "it is not the chain this workspace wrote to",
                     hint=RESET_HINT,
@@ -148,7 +149,7 @@ class ChainClient(ChainReader):
         nonces = [e.nonce for e in behind]
         if nonces != list(range(mined, mined + len(nonces))):
             raise ChainResetError(
-                f"chain {self.chain_id} at {self.rpc_url} lost transactions of {sender} that the "
+                f"chain {self.chain_id} at {public_url(self.rpc_url)} lost transactions of {sender} that the "
                 f"journal cannot replay (account nonce {mined}, journal resumes at {nonces[0]})",
                 hint=RESET_HINT,
             )
@@ -160,7 +161,8 @@ class ChainClient(ChainReader):
         except TransactionNotFound:
             return None
         except Exception as exc:
-            raise LedgerError(f"cannot read the receipt of {tx_hash} at {self.rpc_url}: {exc}") from exc
+            where, detail = public_url(self.rpc_url), scrub_url(str(exc), self.rpc_url)
+            raise LedgerError(f"cannot read the receipt of {tx_hash} at {where}: {detail}") from exc
 
     def _replay(self, entry: JournalEntry) -> None:
         """Rebroadcast one lost transaction's signed bytes and wait until it is mined again with
@@ -189,7 +191,7 @@ class ChainClient(ChainReader):
             if not self.has_code(address):
                 raise ChainResetError(
                     f"{name} recorded at {address} has no code on chain {self.chain_id} at "
-                    f"{self.rpc_url}, and the journal cannot restore it",
+                    f"{public_url(self.rpc_url)}, and the journal cannot restore it",
                     hint=RESET_HINT,
                 )
 
@@ -244,7 +246,9 @@ class ChainClient(ChainReader):
         try:
             tx = {**tx, "chainId": self.chain_id, "nonce": self._next_nonce(), **self._fees()}
         except OSError as exc:
-            raise LedgerError(f"cannot reach the chain at {self.rpc_url} to send {kind}: {exc}") from exc
+            raise LedgerError(
+                f"cannot reach the chain at {public_url(self.rpc_url)} to send {kind}: {exc}"
+            ) from exc
         signed = self.account.sign_transaction(tx)
         raw = bytes(signed.raw_transaction)
         tx_hash = "0x" + bytes(signed.hash).hex()
@@ -295,7 +299,7 @@ class ChainClient(ChainReader):
             ) from exc
         except OSError as exc:  # requests' connection errors: the node went away
             raise LedgerError(
-                f"lost the chain at {self.rpc_url} while waiting for {kind} {tx_hash}: {exc}",
+                f"lost the chain at {public_url(self.rpc_url)} while waiting for {kind} {tx_hash}: {exc}",
                 hint="it stays in the journal: the next command replays or confirms it",
             ) from exc
         return self._settle(tx_hash, kind, receipt)

@@ -13,6 +13,7 @@ from mintloom.errors import LedgerError
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
 from mintloom.ledger.reader import Deployments
+from mintloom.logs import public_url
 from mintloom.provenance.keys import KeyStore
 from mintloom.store.db import Database
 from mintloom.workspace import Workspace
@@ -40,7 +41,7 @@ def open_chain(
             store = KeyStore(ws.keys_dir)
             if not store.exists():
                 raise LedgerError(
-                    f"no key to send transactions to {url}",
+                    f"no key to send transactions to {public_url(url)}",
                     hint="set chain.private_key (MINTLOOM_CHAIN__PRIVATE_KEY) or run `mintloom keys init`",
                 )
             key = "0x" + store.eth_private_key(password).hex()

@@ -18,6 +18,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 
 from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.contracts import KNOWN_CONTRACTS, Artifact, ErrorDecoder, load_artifact
+from mintloom.logs import public_url, scrub_url
 from mintloom.types import Address
 
 
@@ -63,7 +64,8 @@ class ChainReader:
         try:
             self._chain_id = int(self.w3.eth.chain_id)
         except Exception as exc:  # requests/connection errors come in many types
-            raise LedgerError(f"cannot reach the chain at {rpc_url}: {exc}") from exc
+            detail = scrub_url(str(exc), rpc_url)
+            raise LedgerError(f"cannot reach the chain at {public_url(rpc_url)}: {detail}") from exc
         self._learned = dict(addresses or {})
         self._artifacts: dict[str, Artifact] = {}
         self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])

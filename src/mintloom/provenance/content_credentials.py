@@ -127,7 +127,7 @@ class C2paAssetSigner:
             raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
         assertions: list[dict[str, Any]] = [
             _actions(record, parent is not None),
-            {"label": GENERATION_LABEL, "data": record.model_dump(mode="json")},
+            {"label": GENERATION_LABEL, "data": record.model_dump(mode="json", exclude_none=True)},
             _training_assertion(record.ai_training),
         ]
         if sidecar:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
@@ -29,6 +29,46 @@ DerivationAction = Literal["c2pa.created", "c2pa.resized", "c2pa.translated", "c
 TrainingUse = Literal["allowed", "notAllowed", "constrained"]
 
 
+Hex64 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+SpecName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/\\\x00-\x1f]+$")]
+"""A name the spec author chose (format, layout, template): never a path."""
+
+
+class GenerationParameters(BaseModel):
+    """The engine settings a manifest may record: a typed allow-list, not a filter.
+
+    Every field is a setting of an engine, chosen by the spec author or the engine itself; none
+    can hold audience data, free text, a prompt, a URL or a local path, and anything else is
+    refused (``extra="forbid"``). A prompt is recorded only as its salted commitment.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # images (compositor)
+    campaign: SpecName | None = None
+    format: SpecName | None = None
+    width: int | None = Field(default=None, gt=0)
+    height: int | None = Field(default=None, gt=0)
+    layout: SpecName | None = None
+    recipe_version: int | None = None
+    # sound logo
+    seconds: float | None = Field(default=None, gt=0)
+    scale: SpecName | None = None
+    root_midi: int | None = None
+    notes: int | None = Field(default=None, ge=0)
+    duration: float | None = Field(default=None, ge=0)
+    sample_rate: int | None = Field(default=None, gt=0)
+    # copy (templates and model engines)
+    template_name: SpecName | None = None
+    prompt_commitment: Hex64 | None = Field(
+        default=None, description="salted sha-256 of the rendered prompt, never the prompt"
+    )
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_new_tokens: int | None = Field(default=None, gt=0)
+    decoding: Literal["greedy"] | None = None
+
+
 class GenerationRecord(BaseModel):
     """The ``mintloom.generation`` assertion: what made this asset. Never holds personal data."""
 
@@ -36,12 +76,24 @@ class GenerationRecord(BaseModel):
 
     engine: str = Field(min_length=1)
     engine_version: str = Field(min_length=1)
-    model_id: str | None = None
-    model_hash: str | None = Field(default=None, description="hex sha-256 of the model weights/program")
+    model_id: str | None = Field(
+        default=None,
+        max_length=128,
+        pattern=r"^[^/~.\\\x00-\x1f][^\\\x00-\x1f]*$",
+        description="the model's name (hub id, registered name or served model): never a path",
+    )
+    model_hash: str | None = Field(
+        default=None,
+        max_length=128,
+        pattern=r"^[0-9A-Za-z_.:-]+$",
+        description="hex sha-256 of the model weights (or the server's system fingerprint)",
+    )
     dataset_ids: tuple[str, ...] = ()
-    template_hash: str | None = Field(default=None, description="hex sha-256 of the copy/layout template")
+    template_hash: Hex64 | None = Field(
+        default=None, description="sha-256 of the copy/prompt/layout template"
+    )
     seed: int
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: GenerationParameters = Field(default_factory=GenerationParameters)
     campaign: str = Field(min_length=1)
     segment_commitment: str = Field(
         pattern="^[0-9a-f]{64}$", description="salted sha-256 of the audience segment, never the segment"
@@ -53,7 +105,14 @@ class GenerationRecord(BaseModel):
     action: DerivationAction = "c2pa.created"
     source_type: DigitalSourceType = DigitalSourceType.ALGORITHMIC
     ai_training: TrainingUse = "notAllowed"
-    job_id: str | None = None
+    job_id: Hex64 | None = Field(default=None, description="salted commitment of the job key")
+
+    @field_validator("model_id")
+    @classmethod
+    def _not_a_path(cls, value: str | None) -> str | None:
+        if value is not None and ".." in value:
+            raise ValueError("model_id is a name, not a path")
+        return value
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ Layout under ``.mintloom/keys/`` (directory mode 0700, private files 0600)::
 
     ca.pem            root CA certificate (the trust anchor verifiers are given)
     ca.key.pem        its private key, PKCS#8 encrypted with the workspace key password
+                      (PBES2 with scrypt N=2^17, r=8, p=1: :mod:`~mintloom.provenance.pkcs8`;
+                      files with a weaker KDF are re-encrypted when they are first unlocked)
     signer.pem        current signer certificate chain (leaf, then CA)
     signer.key.pem    its private key, encrypted
     eth.json          Ethereum account, Web3 Secret Storage (keystore v3), same password
@@ -37,6 +39,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mintloom.errors import CertificateChainError, KeyStoreError
+from mintloom.logs import get_logger
+from mintloom.provenance.pkcs8 import encrypt_pkcs8, kdf_of
+
+_log = get_logger(__name__)
 
 Alg = Literal["es256", "ed25519"]
 ENV_PASSWORD = "MINTLOOM_KEY_PASSWORD"
@@ -390,13 +396,10 @@ class KeyStore:
             self.dir.chmod(0o700)
             ca_key, ca_cert = make_ca(organisation)
             key, cert = issue_signer(ca_key, ca_cert, organisation, alg)
-            enc = serialization.BestAvailableEncryption(pw)
             acct = Account.create()
             keystore = Account.encrypt(acct.key, pw.decode())
-            _write_private(self.dir / "ca.key.pem", ca_key.private_bytes(serialization.Encoding.PEM,
-                           serialization.PrivateFormat.PKCS8, enc))  # fmt: skip
-            _write_private(self.dir / "signer.key.pem", key.private_bytes(serialization.Encoding.PEM,
-                           serialization.PrivateFormat.PKCS8, enc))  # fmt: skip
+            _write_private(self.dir / "ca.key.pem", encrypt_pkcs8(ca_key, pw))
+            _write_private(self.dir / "signer.key.pem", encrypt_pkcs8(key, pw))
             _write_private(self.dir / "eth.json", json.dumps(keystore).encode())
             self.ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
             self.signer_pem.write_bytes(
@@ -427,9 +430,7 @@ class KeyStore:
         (retired / f"signer-{stamp}-{_fingerprint(old_cert)[:12]}.pem").write_bytes(
             self.signer_pem.read_bytes()
         )
-        enc = serialization.BestAvailableEncryption(pw)
-        _write_private(self.dir / "signer.key.pem", key.private_bytes(serialization.Encoding.PEM,
-                       serialization.PrivateFormat.PKCS8, enc))  # fmt: skip
+        _write_private(self.dir / "signer.key.pem", encrypt_pkcs8(key, pw))
         self.signer_pem.write_bytes(
             cert.public_bytes(serialization.Encoding.PEM) + ca_cert.public_bytes(serialization.Encoding.PEM)
         )
@@ -460,7 +461,29 @@ class KeyStore:
             ) from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
             raise KeyStoreError(f"{path.name} holds an unsupported key type")
+        if not kdf_of(data).strong:
+            self._migrate(path, key, password)
         return key
+
+    def _migrate(self, path: Path, key: PrivateKey, password: str | None) -> None:
+        """Re-encrypt a key file written with a weak KDF (2,048 PBKDF2 rounds before scrypt).
+
+        The new file is checked to decrypt to the same key, then atomically replaces the old one;
+        no backup is kept, since a copy under the weak KDF is what the migration removes. A key
+        directory that cannot be written leaves the key usable and is retried on the next unlock.
+        """
+        pw = self._password(password)
+        pem = encrypt_pkcs8(key, pw)
+        again = serialization.load_pem_private_key(pem, password=pw)
+        plain = (serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        if again.private_bytes(*plain) != key.private_bytes(*plain):
+            raise KeyStoreError(f"re-encrypting {path.name} did not round-trip; the old file is kept")
+        try:
+            _write_private(path, pem)
+        except OSError as exc:
+            _log.warning("cannot re-encrypt %s with the stronger KDF: %s", path.name, exc)
+            return
+        _log.info("re-encrypted %s with scrypt (its KDF was weak)", path.name)
 
     def signer(self, password: str | None = None) -> LocalSigner:
         key = self._load_private(self.dir / "signer.key.pem", password)

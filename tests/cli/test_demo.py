@@ -1,0 +1,54 @@
+"""`mintloom demo` end to end on a one-segment campaign: it never prints the key password."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
+from mintloom.cli.demo import DEMO_PASSWORD, summary_text
+from mintloom.workspace import Workspace
+
+pytestmark = pytest.mark.xdist_group("anvil")
+
+CANARY = "cnry-demo-password-Wq83"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "lumen"
+LINEAGE = """lineage:
+  datasets: ["lumen-brand-photography-2026"]
+  model: "lumen-layout-v1"
+"""
+
+
+def tiny_demo_spec(folder: Path) -> Path:
+    """The demo's campaign cut to one segment, one locale, a master and a story variant."""
+    spec = sample_spec(locales=("en-US",), formats=("square", "story"), copy=False, audio=False)
+    path = write_sample_campaign(folder, spec + LINEAGE, sample_audience(segments=1))
+    shutil.copytree(EXAMPLES / "lineage", folder / "lineage")
+    return path
+
+
+def test_demo_never_prints_the_key_password(tmp_path: Path) -> None:
+    spec = tiny_demo_spec(tmp_path / "campaign")
+    env = {k: v for k, v in os.environ.items() if k != "MINTLOOM_WORKSPACE"}
+    env.update(MINTLOOM_KEY_PASSWORD=CANARY, COLUMNS="200")
+    r = subprocess.run([sys.executable, "-m", "mintloom.cli.main", "demo", str(tmp_path / "ws"), "--spec",
+                        str(spec), "-w", "1"], capture_output=True, text=True, env=env, timeout=600,
+                       check=False)  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "mintloom demo done" in r.stdout and "MINTLOOM_KEY_PASSWORD=<your key password>" in r.stdout
+    for stream in (r.stdout, r.stderr):
+        assert CANARY not in stream
+
+
+def test_the_demo_summary_names_only_its_own_published_password(tmp_path: Path) -> None:
+    ws = Workspace.init(tmp_path / "ws")
+    args = {"campaign": "c", "assets": 3, "images": 2, "log_size": 3, "anchored": 3, "gas": 1,
+            "seconds": 1.0, "variant": ("bafk", "en-US/s/story.png"), "samples": tmp_path}  # fmt: skip
+    mine = summary_text(ws, own_password=True, **args)  # type: ignore[arg-type]
+    assert DEMO_PASSWORD not in mine and "MINTLOOM_KEY_PASSWORD=<your key password>" in mine
+    assert f"MINTLOOM_KEY_PASSWORD={DEMO_PASSWORD}" in summary_text(ws, own_password=False, **args)  # type: ignore[arg-type]
