@@ -35,6 +35,8 @@ _PREFIXES = {codec: bytes([_CID_VERSION, codec, SHA2_256, 32]) for codec in (RAW
 
 Block = tuple[CID, bytes]
 """A block of a DAG: its CID and its bytes."""
+_Bytes = bytes | memoryview
+"""A chunk: memoryview slices spare :func:`cid_for` a copy of the file."""
 
 
 def sha256(data: bytes) -> bytes:
@@ -59,16 +61,21 @@ def cid_for(data: bytes) -> CID:
     """The CID ``ipfs add --cid-version 1 --raw-leaves`` gives ``data``."""
     if len(data) <= CHUNK_SIZE:
         return raw_cid(data)
-    return cid_for_stream(data[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
+    view = memoryview(data)
+    return _root(view[i : i + CHUNK_SIZE] for i in range(0, len(data), CHUNK_SIZE))
 
 
 def cid_for_stream(pieces: Iterable[bytes]) -> CID:
     """:func:`cid_for` of the concatenation of ``pieces`` (any sizes), in bounded memory."""
-    last: Block | None = None
-    for block in dag_blocks(pieces):
-        last = block
-    assert last is not None  # dag_blocks always yields at least the root
-    return last[0]
+    return _root(pieces)
+
+
+def _root(pieces: Iterable[_Bytes]) -> CID:
+    last: CID | None = None
+    for last, _ in _blocks(pieces, CHUNK_SIZE, MAX_LINKS):  # noqa: B007 (the root comes last)
+        pass
+    assert last is not None  # there is always at least the root
+    return last
 
 
 def cid_for_file(path: Path) -> CID:
@@ -97,11 +104,16 @@ def dag_blocks(
     ``ipfs add`` writes them, the root last. (Other sizes than kubo's defaults are for tests.)"""
     if chunk_size < 1 or max_links < 2:
         raise ProvenanceError(f"invalid UnixFS layout: chunk size {chunk_size}, {max_links} links per node")
+    for cid, block in _blocks(pieces, chunk_size, max_links):
+        yield cid, bytes(block)
+
+
+def _blocks(pieces: Iterable[_Bytes], chunk_size: int, max_links: int) -> Iterator[tuple[CID, _Bytes]]:
     chunks = _chunks(pieces, chunk_size)
     first = next(chunks)
     second = next(chunks, None)
     if second is None:
-        yield raw_cid(first), first
+        yield _raw(first), first
         return
     dag = _Balanced(max_links)
     for chunk in (first, second):
@@ -111,11 +123,19 @@ def dag_blocks(
     yield from dag.finish()
 
 
-def _chunks(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
+def _raw(chunk: _Bytes) -> CID:
+    return cid_from_digest(hashlib.sha256(chunk).digest())
+
+
+def _chunks(pieces: Iterable[_Bytes], size: int) -> Iterator[_Bytes]:
     """Fixed-size chunks (the last shorter); one empty chunk for no bytes."""
     buf = bytearray()
     emitted = False
     for piece in pieces:
+        if not buf and len(piece) == size:  # already a whole chunk (cid_for's slices): no copy
+            yield piece
+            emitted = True
+            continue
         buf += piece
         while len(buf) >= size:
             yield bytes(buf[:size])
@@ -132,8 +152,8 @@ class _Balanced:
         self.max_links = max_links
         self.levels: list[list[Link]] = [[]]
 
-    def leaf(self, chunk: bytes) -> Iterator[Block]:
-        cid = raw_cid(chunk)
+    def leaf(self, chunk: _Bytes) -> Iterator[tuple[CID, _Bytes]]:
+        cid = _raw(chunk)
         yield cid, chunk
         yield from self._add(0, Link(cid_bytes(cid), len(chunk), len(chunk)))
 
