@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from mintloom.errors import BlobError
 from mintloom.provenance.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, raw_cid
-from mintloom.store.car import asset_blocks, header, read_car, varint, write_car
+from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.car import asset_blocks, header, read_car, store_blocks, varint, write_car
 from tests.provenance.ipfs_reference import reference
 
 HELLO = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # CIDv1 raw of b"hello world"
@@ -133,3 +134,22 @@ def test_unsupported_block_cid_refused_by_name(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     with pytest.raises(BlobError, match="unsupported CID"):
         list(read_car(path)[1])
+
+
+def test_a_store_exports_small_big_and_legacy_blobs(tmp_path: Path) -> None:
+    """What `mintloom export` writes: each blob's blocks, read from the store a chunk at a time."""
+    store = LocalBlobStore(tmp_path / "blobs")
+    small, big, old = b"small", _big(2 * CHUNK_SIZE + 1, 7), _big(CHUNK_SIZE + 9, 8)
+    cids = [store.put(small), store.put(big)]
+    legacy = raw_cid(old)  # stored by a run before UnixFS CIDs
+    store.path(legacy).parent.mkdir(parents=True, exist_ok=True)
+    store.path(legacy).write_bytes(old)
+    path = tmp_path / "s.car"
+    assert write_car(path, [*cids, legacy], store_blocks(store, [*cids, legacy])) == 1 + 4 + 1
+    roots, blocks = read_car(path)
+    got = dict(blocks)
+    assert roots == [*cids, legacy] and got[cids[0]] == small and got[legacy] == old
+    assert codec_of(cids[1]) == DAG_PB_CODEC and len(got[cids[1]]) < 200  # the root node, not the file
+    store.path(cids[1]).write_bytes(big[:-1] + b"!")  # a blob damaged on disk is not exported
+    with pytest.raises(BlobError, match="not its CID"):
+        write_car(path, cids, store_blocks(store, cids))

@@ -27,9 +27,10 @@ from mintloom.provenance.cid import (
     sha256,
 )
 from mintloom.provenance.unixfs import varint
+from mintloom.store.blobs import LocalBlobStore
 from mintloom.types import CID
 
-__all__ = ["asset_blocks", "header", "read_car", "read_varint", "varint", "write_car"]
+__all__ = ["asset_blocks", "header", "read_car", "read_varint", "store_blocks", "varint", "write_car"]
 
 _CID_TAG = 42
 _CID_LEN = 36
@@ -76,6 +77,12 @@ def _cbor_head(major: int, n: int) -> bytes:
         if n < 1 << (8 * size):
             return bytes([major << 5 | info]) + n.to_bytes(size, "big")
     raise ValueError("CBOR length too large")
+
+
+def store_blocks(store: LocalBlobStore, cids: Iterable[str]) -> Iterator[Block]:
+    """The blocks of each blob in ``store``, read a chunk at a time (bounded memory)."""
+    for cid in cids:
+        yield from asset_blocks(cid, store.chunks(cid))
 
 
 def header(roots: Iterable[str]) -> bytes:
