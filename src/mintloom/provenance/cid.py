@@ -91,12 +91,6 @@ def cid_matches(cid: str, data: bytes) -> bool:
     return len(data) > CHUNK_SIZE and cid_for(data) == cid
 
 
-def candidate_cids(data: bytes) -> list[CID]:
-    """The CIDs ``data`` may be logged under: its IPFS CID, then a pre-UnixFS raw CID if larger."""
-    cid = cid_for(data)
-    return [cid] if len(data) <= CHUNK_SIZE else [cid, raw_cid(data)]
-
-
 def dag_blocks(
     pieces: Iterable[bytes], *, chunk_size: int = CHUNK_SIZE, max_links: int = MAX_LINKS
 ) -> Iterator[Block]:
