@@ -15,8 +15,9 @@ interface IDerivativeGuard {
 /// @title CreativeAssets: ERC-721 for assets proven to be in the ProvenanceLog
 /// @notice Lazy registration: an asset is minted only when someone needs it on chain, by proving
 /// its log leaf is included in an anchored checkpoint. The leaf is recomputed here from the asset's
-/// CIDv1 (raw codec, sha2-256) and its manifest hash, so a token id (= the sha256 digest of the
-/// asset) can only be minted for the exact content the log committed to.
+/// CIDv1 (sha2-256; raw codec, or dag-pb for a file over 256 KiB, which IPFS imports as a UnixFS
+/// DAG) and its manifest hash, so a token id (= the CID's sha256 digest) can only be minted for the
+/// exact content the log committed to. The codec is kept so `tokenURI` names the IPFS CID.
 /// A derivative's log leaf also commits to its parent's CID (CID ‖ manifest hash ‖ parent CID), so
 /// the parent is proven with the leaf, not chosen by the registrar: omitting it or naming another
 /// one gives a leaf that is not in the log (NotInLog). A derivative is accepted only if the
@@ -24,8 +25,9 @@ interface IDerivativeGuard {
 /// derivatives; with no guard configured, derivatives are refused (fail-closed).
 contract CreativeAssets is ERC721, ERC2981, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
-    /// @dev CIDv1 prefix: version 1, raw codec (0x55), sha2-256 (0x12), 32-byte digest (0x20).
-    bytes4 private constant CID_PREFIX = 0x01551220;
+    /// @dev CIDv1 prefix: version 1, codec, sha2-256 (0x12), 32-byte digest (0x20).
+    bytes1 private constant CODEC_RAW = 0x55;
+    bytes1 private constant CODEC_DAG_PB = 0x70;
     bytes private constant BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
 
     struct Record {
@@ -33,6 +35,7 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         uint256 parent;
         uint64 leafIndex;
         bool registered;
+        bytes1 codec;
     }
 
     ProvenanceLog private immutable _log;
@@ -59,7 +62,7 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         _setDefaultRoyalty(royaltyReceiver, royaltyBps);
     }
 
-    /// @notice Mint the asset with sha256 digest `cidDigest` to `to`, proving its log leaf
+    /// @notice Mint the asset with raw CID digest `cidDigest` to `to`, proving its log leaf
     /// sha256(0x00 ‖ CIDv1 ‖ manifestHash [‖ parent CIDv1]) is at `leafIndex` in anchored checkpoint
     /// `checkpointSize`.
     /// @param parentTokenId the parent the leaf commits to (0 = none); must be registered and derivable
@@ -73,6 +76,32 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         bytes32[] calldata proof,
         uint256 parentTokenId
     ) external onlyRole(REGISTRAR_ROLE) returns (uint256 tokenId) {
+        return _register(to, CODEC_RAW, cidDigest, manifestHash, leafIndex, checkpointSize, proof, parentTokenId);
+    }
+
+    /// @notice `register` for an asset whose CID is a UnixFS DAG root (dag-pb codec, files over 256 KiB).
+    function registerDagPb(
+        address to,
+        bytes32 cidDigest,
+        bytes32 manifestHash,
+        uint64 leafIndex,
+        uint64 checkpointSize,
+        bytes32[] calldata proof,
+        uint256 parentTokenId
+    ) external onlyRole(REGISTRAR_ROLE) returns (uint256 tokenId) {
+        return _register(to, CODEC_DAG_PB, cidDigest, manifestHash, leafIndex, checkpointSize, proof, parentTokenId);
+    }
+
+    function _register(
+        address to,
+        bytes1 codec,
+        bytes32 cidDigest,
+        bytes32 manifestHash,
+        uint64 leafIndex,
+        uint64 checkpointSize,
+        bytes32[] calldata proof,
+        uint256 parentTokenId
+    ) private returns (uint256 tokenId) {
         if (cidDigest == bytes32(0)) revert ZeroDigest();
         tokenId = uint256(cidDigest);
         if (_records[tokenId].registered) revert AlreadyRegistered(tokenId);
@@ -83,13 +112,14 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
                 revert DerivativeNotAllowed(parentTokenId);
             }
         }
-        bytes memory data = parentTokenId == 0
-            ? leafData(cidDigest, manifestHash)
-            : derivativeLeafData(cidDigest, manifestHash, bytes32(parentTokenId));
+        bytes memory data = _leafData(codec, cidDigest, manifestHash);
+        if (parentTokenId != 0) {
+            data = abi.encodePacked(data, _cidPrefix(_records[parentTokenId].codec), bytes32(parentTokenId));
+        }
         bytes32 leafHash = MerkleProofs.hashLeaf(data);
         if (!_log.verifyInclusion(leafHash, leafIndex, checkpointSize, proof)) revert NotInLog();
 
-        _records[tokenId] = Record(manifestHash, parentTokenId, leafIndex, true);
+        _records[tokenId] = Record(manifestHash, parentTokenId, leafIndex, true, codec);
         unchecked {
             ++_count;
         }
@@ -143,23 +173,25 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         return _count;
     }
 
-    /// @notice The 68-byte log leaf data: CIDv1 (0x01 0x55 0x12 0x20 ‖ digest) ‖ manifestHash.
+    /// @notice The 68-byte log leaf data of a raw CID: CIDv1 (0x01 0x55 0x12 0x20 ‖ digest) ‖ manifestHash.
     function leafData(bytes32 cidDigest, bytes32 manifestHash) public pure returns (bytes memory) {
-        return abi.encodePacked(CID_PREFIX, cidDigest, manifestHash);
+        return _leafData(CODEC_RAW, cidDigest, manifestHash);
     }
 
-    /// @notice The 104-byte log leaf data of a derivative: CIDv1 ‖ manifestHash ‖ parent CIDv1.
+    /// @notice The 104-byte log leaf data of a derivative with raw CIDs: CIDv1 ‖ manifestHash ‖ parent CIDv1.
     function derivativeLeafData(bytes32 cidDigest, bytes32 manifestHash, bytes32 parentDigest)
         public
         pure
         returns (bytes memory)
     {
-        return abi.encodePacked(CID_PREFIX, cidDigest, manifestHash, CID_PREFIX, parentDigest);
+        return abi.encodePacked(_leafData(CODEC_RAW, cidDigest, manifestHash), _cidPrefix(CODEC_RAW), parentDigest);
     }
 
-    /// @notice CIDv1 (raw, sha2-256) of `tokenId` as multibase base32 lower-case ("b…").
-    function cidOf(uint256 tokenId) public pure returns (string memory) {
-        return string(abi.encodePacked("b", _base32(abi.encodePacked(CID_PREFIX, bytes32(tokenId)))));
+    /// @notice CIDv1 (sha2-256) of `tokenId` as multibase base32 lower-case ("b…"): dag-pb if it was
+    /// registered as a UnixFS DAG, else raw.
+    function cidOf(uint256 tokenId) public view returns (string memory) {
+        bytes1 codec = _records[tokenId].codec == CODEC_DAG_PB ? CODEC_DAG_PB : CODEC_RAW;
+        return string(abi.encodePacked("b", _base32(abi.encodePacked(_cidPrefix(codec), bytes32(tokenId)))));
     }
 
     /// @notice "ipfs://" + CIDv1 base32 of the asset. Reverts for unminted tokens.
@@ -170,6 +202,14 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
 
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, ERC2981, AccessControl) returns (bool) {
         return super.supportsInterface(interfaceId);
+    }
+
+    function _leafData(bytes1 codec, bytes32 cidDigest, bytes32 manifestHash) private pure returns (bytes memory) {
+        return abi.encodePacked(_cidPrefix(codec), cidDigest, manifestHash);
+    }
+
+    function _cidPrefix(bytes1 codec) private pure returns (bytes4) {
+        return bytes4(abi.encodePacked(bytes1(0x01), codec, bytes1(0x12), bytes1(0x20)));
     }
 
     function _record(uint256 tokenId) private view returns (Record storage r) {

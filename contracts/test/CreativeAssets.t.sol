@@ -98,6 +98,40 @@ contract CreativeAssetsTest is Fixture {
         vm.assertEq(assets2.cidOf(id), "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e", "cid");
     }
 
+    /// A file over 256 KiB has a UnixFS (dag-pb) CID: registered as such it names that CID, and the
+    /// codec is bound by the log leaf, so neither entry point accepts the other codec's leaf.
+    function test_registerDagPb_namesTheUnixfsCid() public {
+        // ipfs add --cid-version 1 --raw-leaves of 262145 bytes 0..250 repeated (ipfs-unixfs-importer)
+        string memory cid = "bafybeiexg2oqkfnj56l7fcmawswqbijt5shq4b5rg6a546uwpkqqzwjioi";
+        bytes32 digest = 0x97369d0515a9ef97f28980b4ad00a133ec8f0e07b13781de7a967aa10cd92872;
+        bytes32 manifest = keccak256("m");
+        bytes32[] memory leaves = new bytes32[](2);
+        leaves[0] = RefMerkle.leaf(abi.encodePacked(bytes4(0x01701220), digest, manifest));
+        leaves[1] = RefMerkle.leaf(abi.encodePacked(bytes4(0x01551220), digest ^ bytes32(uint256(1)), manifest));
+        ProvenanceLog log2 = new ProvenanceLog(admin, anchorer);
+        CreativeAssets assets2 = new CreativeAssets(admin, log2, royaltyReceiver, 0);
+        bytes32 root = RefMerkle.root(leaves, 2); // sha256 is a precompile call: not under a prank
+        vm.prank(anchorer);
+        log2.anchor(2, root, new bytes32[](0));
+        bytes32[] memory proof0 = RefMerkle.inclusion(leaves, 0, 2);
+        bytes32[] memory proof1 = RefMerkle.inclusion(leaves, 1, 2);
+
+        vm.startPrank(admin);
+        vm.expectRevert(CreativeAssets.NotInLog.selector); // the dag-pb leaf is not a raw CID's
+        assets2.register(alice, digest, manifest, 0, 2, proof0, 0);
+        vm.expectRevert(CreativeAssets.NotInLog.selector); // nor the raw leaf a dag-pb CID's
+        assets2.registerDagPb(alice, digest ^ bytes32(uint256(1)), manifest, 1, 2, proof1, 0);
+        uint256 id = assets2.registerDagPb(alice, digest, manifest, 0, 2, proof0, 0);
+        uint256 raw = assets2.register(alice, digest ^ bytes32(uint256(1)), manifest, 1, 2, proof1, 0);
+        vm.stopPrank();
+
+        vm.assertEq(id, uint256(digest), "token id = digest");
+        vm.assertEq(assets2.cidOf(id), cid, "dag-pb cid");
+        vm.assertEq(assets2.tokenURI(id), string(abi.encodePacked("ipfs://", cid)), "tokenURI");
+        bytes memory rawCid = abi.encodePacked(bytes4(0x01551220), bytes32(raw));
+        vm.assertEq(assets2.cidOf(raw), string(abi.encodePacked("b", _refBase32(rawCid))), "raw cid");
+    }
+
     function testFuzz_cidMatchesReferenceBase32(bytes32 digest) public view {
         bytes memory cid = abi.encodePacked(bytes4(0x01551220), digest);
         vm.assertEq(assets.cidOf(uint256(digest)), string(abi.encodePacked("b", _refBase32(cid))), "base32");

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mintloom.errors import ProvenanceError
-from mintloom.provenance.cid import cid_bytes, cid_for, digest_of, parse_cid
+from mintloom.provenance.cid import DAG_PB_CODEC, cid_bytes, cid_for, codec_of, digest_of, parse_cid
 
 # Public vectors: `ipfs add --cid-version 1 --raw-leaves` of these exact bytes.
 VECTORS = {
@@ -40,8 +40,22 @@ def test_parse_never_crashes_on_garbage(text: str) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "Qmabc", "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi", "b!!!!", "bafkrei"],
+    [
+        "",
+        "Qmabc",
+        "bafyreibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe",  # dag-cbor codec
+        "bafkrgibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe",  # sha2-512 code, 32 bytes
+        "b!!!!",
+        "bafkrei",
+    ],
 )
 def test_rejects_unsupported(bad: str) -> None:
     with pytest.raises(ProvenanceError):
         parse_cid(bad)
+
+
+def test_dag_pb_cids_parse_and_keep_their_codec() -> None:
+    """A UnixFS root CID (what IPFS gives a file over 256 KiB) is a valid mintloom CID."""
+    cid = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
+    assert parse_cid(cid) == cid and codec_of(cid) == DAG_PB_CODEC
+    assert parse_cid(cid.upper().replace("B", "b", 1)) == cid

@@ -341,7 +341,7 @@ def _cid(raw: str) -> CID:
         return parse_cid(raw)
     except ProvenanceError as exc:
         raise InvalidInputError(
-            exc.message, hint="CIDs are base32 CIDv1 (raw, sha2-256): 'bafkrei...'"
+            exc.message, hint="CIDs are base32 CIDv1 (sha2-256, raw 'bafkrei...' or dag-pb 'bafybei...')"
         ) from exc
 
 

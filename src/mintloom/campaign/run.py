@@ -29,7 +29,7 @@ from mintloom.campaign.spec import LoadedSpec
 from mintloom.engines.base import Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.faults import crash_point
-from mintloom.provenance.cid import cid_for
+from mintloom.provenance.cid import cid_for, cid_matches
 from mintloom.provenance.credentials import (
     AssetSigner,
     DigitalSourceType,
@@ -423,7 +423,7 @@ class CampaignRunner:
             pairs.append((target.with_name(target.name + ".c2pa"), exp.sidecar_cid))
         for path, cid in pairs:
             try:
-                if path.stat().st_size != self.blobs.size(cid) or cid_for(path.read_bytes()) != cid:
+                if path.stat().st_size != self.blobs.size(cid) or not cid_matches(cid, path.read_bytes()):
                     return False
             except OSError:
                 return False

@@ -105,7 +105,7 @@ def export(
     serves every asset under the CID mintloom logged, anchored and registered."""
     from mintloom.errors import CatalogError
     from mintloom.store.blobs import LocalBlobStore
-    from mintloom.store.car import write_car
+    from mintloom.store.car import store_blocks, write_car
     from mintloom.store.catalog import Catalog
 
     s = studio()
@@ -114,5 +114,5 @@ def export(
         raise CatalogError(f"no assets in campaign {campaign!r}", hint="see `mintloom plan` / `mintloom run`")
     blobs = LocalBlobStore(s.workspace.blobs_dir)
     cids = [r.cid for r in rows] + [r.sidecar_cid for r in rows if r.sidecar_cid]
-    n = write_car(car, [r.cid for r in rows], ((c, blobs.get(c)) for c in cids))
+    n = write_car(car, [r.cid for r in rows], store_blocks(blobs, cids))
     console.print(f"{n} blocks ({len(rows)} assets) written to {car}")

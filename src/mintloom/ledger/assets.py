@@ -2,9 +2,10 @@
 
 Any asset in an anchored checkpoint can be registered by presenting its receipt's RFC 9162
 inclusion proof, which ``CreativeAssets`` verifies on chain against the anchored root. The token
-id is the CID's sha-256 digest; a derived variant's leaf commits to its parent, which is
-registered first (recursively) and named in the registration: the contract checks it against
-the leaf, so the parent that routes LAP royalties upstream is the logged one, never a choice.
+id is the CID's sha-256 digest (a UnixFS dag-pb CID goes through ``registerDagPb`` so the contract
+rebuilds the same leaf and names the same CID); a derived variant's leaf commits to its parent,
+which is registered first (recursively) and named in the registration: the contract checks it
+against the leaf, so the parent that routes LAP royalties upstream is the logged one, never a choice.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 from mintloom.errors import LedgerError
 from mintloom.ledger.client import ChainClient
-from mintloom.provenance.cid import digest_of
+from mintloom.provenance.cid import DAG_PB_CODEC, codec_of, digest_of
 from mintloom.provenance.log import TransparencyLog
 from mintloom.store.catalog import Catalog
 
@@ -70,7 +71,7 @@ def register_asset(
     proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
     result = chain.transact(
         CONTRACT,
-        "register",
+        "registerDagPb" if codec_of(cid) == DAG_PB_CODEC else "register",
         owner or chain.address,
         digest_of(cid),
         bytes.fromhex(receipt.manifest_hash),

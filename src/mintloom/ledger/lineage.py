@@ -22,7 +22,7 @@ from web3 import Web3
 from mintloom.errors import ContractError, LedgerError, RegistrantMismatch, UntrustedIngredient
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.reader import ChainReader
-from mintloom.provenance.cid import cid_for, digest_of
+from mintloom.provenance.cid import digest_of, raw_cid
 from mintloom.store.db import Base, Database
 
 CONTRACT = "LineageRegistry"
@@ -185,8 +185,9 @@ def register_dataset(
     """Register a dataset by its datasheet (hash and CID) under ``name``; the sender is its curator."""
     data = _read(datasheet, "datasheet")
     digest = hashlib.sha256(data).digest()
+    # LineageRegistry keeps a bare digest read as a raw CIDv1 (its NatSpec), not a UnixFS DAG root
     return _register_once(chain, db, "dataset", name, digest=digest,
-                          call=(digest_of(cid_for(data)), license, ai_training))  # fmt: skip
+                          call=(digest_of(raw_cid(data)), license, ai_training))  # fmt: skip
 
 
 def register_model(

@@ -1,4 +1,5 @@
-"""Content-addressed blob store keyed by CIDv1 (raw codec, sha2-256).
+"""Content-addressed blob store keyed by CIDv1: whole files, each under its IPFS CID (raw or
+UnixFS dag-pb, see :mod:`mintloom.provenance.cid`), or under the raw CID an older run logged.
 
 The local layout follows IPFS flatfs ``next-to-last/2``: ``blobs/<2 chars>/<cid>`` where the two
 characters are the next-to-last two of the base32 CID, so a folder of blobs can be added to an
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from mintloom.errors import BlobError
-from mintloom.provenance.cid import cid_for, parse_cid
+from mintloom.provenance.cid import CHUNK_SIZE, cid_for, cid_matches, parse_cid
 from mintloom.types import CID
 
 
@@ -62,7 +64,7 @@ class LocalBlobStore:
             raise BlobError(f"blob {cid} is not in the store") from exc
         except OSError as exc:
             raise BlobError(f"cannot read blob {cid}: {exc}") from exc
-        if cid_for(data) != cid:
+        if not cid_matches(cid, data):
             raise BlobError(f"blob {cid} is corrupted on disk ({p}): its content no longer matches its CID")
         return data
 
@@ -73,6 +75,16 @@ class LocalBlobStore:
         """Size of a stored blob, without reading it (a cheap first check against a copy)."""
         try:
             return self.path(cid).stat().st_size
+        except FileNotFoundError as exc:
+            raise BlobError(f"blob {cid} is not in the store") from exc
+        except OSError as exc:
+            raise BlobError(f"cannot read blob {cid}: {exc}") from exc
+
+    def chunks(self, cid: str) -> Iterator[bytes]:
+        """The blob's bytes one chunk at a time (unchecked: the CAR writer checks the blocks)."""
+        try:
+            with self.path(cid).open("rb") as f:
+                yield from iter(lambda: f.read(CHUNK_SIZE), b"")
         except FileNotFoundError as exc:
             raise BlobError(f"blob {cid} is not in the store") from exc
         except OSError as exc:

@@ -1,38 +1,56 @@
 """CARv1 archives of blobs: publish assets to IPFS under exactly their mintloom CIDs.
 
-Every blob is one raw block (CIDv1, raw codec, sha2-256), so a CAR with those blocks, imported
-with ``ipfs dag import``, serves each asset under the CID that mintloom logged, anchored and
-registered on chain. Format (https://ipld.io/specs/transport/car/carv1/): a varint-prefixed
+An asset of at most 262144 bytes is one raw block; a larger one is the UnixFS DAG ``ipfs add``
+builds (raw leaves under dag-pb nodes, see :mod:`mintloom.provenance.cid`), and every block of
+it goes into the archive, so ``ipfs dag import`` serves each asset under the CID that mintloom
+logged, anchored and registered on chain (a pre-UnixFS raw CID of a large asset: one raw block).
+Format (https://ipld.io/specs/transport/car/carv1/): a varint-prefixed
 DAG-CBOR header ``{"roots": [CID…], "version": 1}``, then per block a varint-prefixed
 ``CID bytes ‖ block bytes``. The roots are the archive's assets.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from mintloom.errors import BlobError
-from mintloom.provenance.cid import RAW_CODEC, SHA2_256, cid_bytes, cid_from_digest
+from mintloom.errors import BlobError, MintloomError
+from mintloom.provenance.cid import (
+    RAW_CODEC,
+    Block,
+    cid_bytes,
+    cid_from_digest,
+    codec_of,
+    dag_blocks,
+    parse_cid,
+    sha256,
+)
+from mintloom.provenance.unixfs import varint
+from mintloom.store.blobs import LocalBlobStore
 from mintloom.types import CID
 
+__all__ = ["asset_blocks", "header", "read_car", "read_varint", "store_blocks", "varint", "write_car"]
+
 _CID_TAG = 42
-RAW_SHA256_PREFIX = bytes([0x01, RAW_CODEC, SHA2_256, 32])
-"""CIDv1 ‖ raw codec ‖ sha2-256 multihash code ‖ digest length: the prefix of every mintloom CID."""
+_CID_LEN = 36
+"""CIDv1 ‖ codec ‖ sha2-256 multihash code ‖ digest length ‖ 32-byte digest."""
 
 
-def varint(n: int) -> bytes:
-    """Unsigned LEB128, as multiformats and CAR use it."""
-    if n < 0:
-        raise ValueError("varint of a negative number")
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+def asset_blocks(cid: str, pieces: Iterable[bytes]) -> Iterator[Block]:
+    """The blocks that make the content of ``pieces`` resolvable under ``cid`` (root last).
+
+    A dag-pb CID gets its UnixFS DAG; a raw CID (small, or logged before UnixFS) one raw block.
+    Raises :class:`BlobError` if the content does not have that CID.
+    """
+    if codec_of(cid) == RAW_CODEC:
+        yield parse_cid(cid), b"".join(pieces)  # write_car checks that it hashes to the CID
+        return
+    root: str | None = None
+    for root, block in dag_blocks(pieces):
+        yield root, block
+    if root != cid:
+        raise BlobError(f"content for {cid} builds the UnixFS DAG {root}, not its CID")
 
 
 def read_varint(stream: BinaryIO) -> int | None:
@@ -61,6 +79,12 @@ def _cbor_head(major: int, n: int) -> bytes:
     raise ValueError("CBOR length too large")
 
 
+def store_blocks(store: LocalBlobStore, cids: Iterable[str]) -> Iterator[Block]:
+    """The blocks of each blob in ``store``, read a chunk at a time (bounded memory)."""
+    for cid in cids:
+        yield from asset_blocks(cid, store.chunks(cid))
+
+
 def header(roots: Iterable[str]) -> bytes:
     """DAG-CBOR ``{"roots": [...], "version": 1}`` (keys in DAG-CBOR order: shorter first)."""
     rs = list(roots)
@@ -74,19 +98,22 @@ def header(roots: Iterable[str]) -> bytes:
 
 
 def write_car(path: Path, roots: list[str], blocks: Iterable[tuple[str, bytes]]) -> int:
-    """Write a CARv1; returns the number of blocks. Each block's bytes must hash to its CID."""
-    count = 0
+    """Write a CARv1; returns the number of blocks written (a block shared by several assets
+    once). Each block's bytes must hash to its CID."""
+    seen: set[str] = set()
     tmp = path.with_name(path.name + ".tmp")
     try:
         with tmp.open("wb") as f:
             h = header(roots)
             f.write(varint(len(h)) + h)
             for cid, data in blocks:
-                if cid_from_digest(hashlib.sha256(data).digest()) != cid:
-                    raise BlobError(f"block {cid} does not hash to its CID")
+                if cid in seen:
+                    continue
                 raw = cid_bytes(cid)
+                if sha256(data) != raw[4:]:
+                    raise BlobError(f"block {cid} does not hash to its CID")
                 f.write(varint(len(raw) + len(data)) + raw + data)
-                count += 1
+                seen.add(cid)
         tmp.replace(path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -94,12 +121,12 @@ def write_car(path: Path, roots: list[str], blocks: Iterable[tuple[str, bytes]])
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return count
+    return len(seen)
 
 
 def read_car(path: Path) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
-    """Roots and blocks of a CARv1 written by :func:`write_car` (raw sha2-256 blocks), each block
-    checked against its CID."""
+    """Roots and blocks of a CARv1 written by :func:`write_car` (raw or dag-pb sha2-256 blocks),
+    each block checked against its CID."""
     f = path.open("rb")
     size = read_varint(f)
     if size is None:
@@ -112,13 +139,11 @@ def read_car(path: Path) -> tuple[list[CID], Iterator[tuple[CID, bytes]]]:
         with f:
             while (n := read_varint(f)) is not None:
                 section = f.read(n)
-                if len(section) != n or n < 36:
+                if len(section) != n or n < _CID_LEN:
                     raise BlobError(f"{path}: truncated block section")
-                if section[:4] != RAW_SHA256_PREFIX:
-                    raise BlobError(f"{path}: block with an unsupported CID (not raw sha2-256)")
-                cid = cid_from_digest(section[4:36])
-                data = section[36:]
-                if hashlib.sha256(data).digest() != section[4:36]:
+                cid = _cid_at(section, 0, path)
+                data = section[_CID_LEN:]
+                if sha256(data) != section[4:_CID_LEN]:
                     raise BlobError(f"{path}: block {cid} does not hash to its CID")
                 yield cid, data
 
@@ -145,8 +170,19 @@ def _parse_header(head: bytes, path: Path) -> list[CID]:
         if head[pos : pos + len(link_head)] != link_head:
             raise BlobError(f"{path}: unsupported CAR root")
         pos += len(link_head)
-        roots.append(cid_from_digest(head[pos + 4 : pos + 36]))
-        pos += 36
+        roots.append(_cid_at(head, pos, path))
+        pos += _CID_LEN
     if not roots:
         raise BlobError(f"{path}: CAR archive without roots")
     return roots
+
+
+def _cid_at(buf: bytes, pos: int, path: Path) -> CID:
+    """The binary CID at ``pos``: CIDv1, raw or dag-pb, sha2-256; anything else is refused."""
+    raw = buf[pos : pos + _CID_LEN]
+    if len(raw) != _CID_LEN or raw[0] != 1 or raw[2:4] != b"\x12\x20":
+        raise BlobError(f"{path}: block with an unsupported CID (not CIDv1 sha2-256)")
+    try:
+        return cid_from_digest(raw[4:], raw[1])
+    except MintloomError as exc:
+        raise BlobError(f"{path}: block with an unsupported CID ({exc.message})") from exc

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mintloom.errors import CertificateChainError, MintloomError, ProvenanceError, VerifyError
-from mintloom.provenance.cid import cid_for
+from mintloom.provenance.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
 from mintloom.provenance.log import Receipt
 from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
@@ -304,7 +304,7 @@ def verify_bytes(
         )
         report.decide()
         return report
-    report.cid = cid_for(data)
+    report.cid = _logged_cid(ctx, data, receipt)
     anchors = ctx.trust_anchors_pem
     cred = _read(data, media_type, anchors, sidecar)
     bound: tuple[str, str | None] | None = None
@@ -328,6 +328,23 @@ def verify_bytes(
             _chain_checks(report, ctx, rec)
     report.decide()
     return report
+
+
+def _logged_cid(ctx: VerifyContext, data: bytes, given: Receipt | None) -> str:
+    """The CID the file is logged under: its IPFS CID, or for a file over one chunk the single
+    raw-block CID that runs before UnixFS CIDs logged (the receipt or the log says which)."""
+    cid = cid_for(data)
+    if len(data) <= CHUNK_SIZE or (given is not None and given.cid == cid):
+        return cid
+    legacy = raw_cid(data)
+    if given is not None:
+        return legacy if given.cid == legacy else cid
+    try:
+        if ctx.log is not None and ctx.log.receipt(cid) is None and ctx.log.receipt(legacy) is not None:
+            return legacy
+    except MintloomError:
+        pass  # the receipt check reports an unavailable catalog
+    return cid
 
 
 def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = 8) -> None:
