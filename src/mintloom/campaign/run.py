@@ -35,6 +35,7 @@ from mintloom.provenance.credentials import (
 )
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow, JobRow, LineageEdge, to_signed64
+from mintloom.store.files import contained
 from mintloom.studio import Studio
 
 KIND_ORDER = ("image", "copy", "audio")
@@ -338,7 +339,7 @@ class CampaignRunner:
     def _export(self, it: _Signed, sidecar: bool) -> None:
         art = it.gen.artifact
         assert art is not None
-        target = self.out_dir / f"{it.job.title}.{art.extension}"
+        target = contained(self.studio.workspace.out_dir, self.out_dir / f"{it.job.title}.{art.extension}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(target.name + ".tmp")
