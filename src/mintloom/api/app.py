@@ -53,6 +53,11 @@ DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
 """Largest request body ``POST /verify`` accepts (file, sidecar and multipart framing)."""
 
 MAX_PAGE = 500
+MAX_INDEX = 2**53
+"""Largest offset or tree size a query may name: above any real log, below SQLite's 64-bit integers."""
+DEFAULT_MAX_VERIFICATIONS = 2
+"""``POST /verify`` requests decoding at once; more get 503 with Retry-After (each may hold an
+image of up to 40 MP decoded)."""
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -72,6 +77,13 @@ class InvalidInputError(ApiError):
 
 class PayloadTooLargeError(ApiError):
     status_code = 413
+
+
+class BusyError(ApiError):
+    """Every verification slot is taken: the client retries after ``Retry-After`` seconds."""
+
+    status_code = 503
+    retry_after = 1
 
 
 def status_for(exc: MintloomError) -> int:
@@ -296,10 +308,15 @@ CidPath = Annotated[str, Path(description="CIDv1 (base32, raw, sha2-256) of the 
 
 
 def create_app(
-    studio: Studio, *, offline: bool = False, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    studio: Studio,
+    *,
+    offline: bool = False,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    max_verifications: int = DEFAULT_MAX_VERIFICATIONS,
 ) -> FastAPI:
     """The API over ``studio``'s workspace. ``offline`` never consults the chain when verifying."""
     verifier = _Verifier(studio, offline)
+    slots = threading.BoundedSemaphore(max_verifications)
     # open the shared parts now, so concurrent first requests don't race on the cached properties
     _ = studio.db, studio.log
     catalog = Catalog(studio.db)
@@ -319,6 +336,7 @@ def create_app(
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
     app.state.studio = studio
     app.state.verifier = verifier
+    app.state.verify_slots = slots
 
     # -- errors -----------------------------------------------------------------------------------
     async def mintloom_error(_request: Request, exc: Exception) -> Response:
@@ -327,7 +345,10 @@ def create_app(
         if status >= 500:
             logger.error("request failed: %s", exc, exc_info=exc)
         error, hint = _public(exc, status)
-        return JSONResponse(ErrorOut(error=error, hint=hint).model_dump(), status_code=status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        return JSONResponse(
+            ErrorOut(error=error, hint=hint).model_dump(), status_code=status, headers=headers
+        )
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -373,7 +394,7 @@ def create_app(
         locale: Annotated[str | None, Query(max_length=35, description="BCP 47 tag, e.g. en-US")] = None,
         segment: Annotated[str | None, Query(max_length=64, description="audience segment")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
     ) -> AssetPage:
         """Assets in log order, filtered and paginated."""
         conds = []
@@ -485,7 +506,7 @@ def create_app(
     def inclusion_proof(
         cid: Annotated[str, Query(description="CID of the asset")],
         size: Annotated[
-            int | None, Query(ge=1, description="tree size (default: the latest checkpoint's)")
+            int | None, Query(ge=1, le=MAX_INDEX, description="tree size (default: the latest checkpoint's)")
         ] = None,
     ) -> InclusionProofOut:
         """RFC 9162 inclusion proof of an asset's leaf in the tree of ``size`` leaves."""
@@ -518,8 +539,10 @@ def create_app(
 
     @app.get("/log/proof/consistency", tags=["log"], responses={422: ERRORS[422]})
     def consistency_proof(
-        old: Annotated[int, Query(ge=1, description="older tree size")],
-        new: Annotated[int | None, Query(ge=1, description="newer size (default: latest checkpoint)")] = None,
+        old: Annotated[int, Query(ge=1, le=MAX_INDEX, description="older tree size")],
+        new: Annotated[
+            int | None, Query(ge=1, le=MAX_INDEX, description="newer size (default: latest checkpoint)")
+        ] = None,
     ) -> ConsistencyProofOut:
         """RFC 9162 proof that the tree of ``old`` leaves is a prefix of the tree of ``new``."""
         studio.log.refresh()
@@ -541,7 +564,14 @@ def create_app(
     @app.post(
         "/verify",
         tags=["verify"],
-        responses={413: {"model": ErrorOut, "description": "Upload too large"}, 422: ERRORS[422]},
+        responses={
+            413: {"model": ErrorOut, "description": "Upload too large"},
+            422: ERRORS[422],
+            503: {
+                "model": ErrorOut,
+                "description": "Every verification slot is busy: retry after Retry-After",
+            },
+        },
     )
     async def verify(
         file: Annotated[UploadFile, File(description="The media file to verify")],
@@ -550,13 +580,18 @@ def create_app(
     ) -> VerifyReport:
         """Verify a file exactly as ``mintloom verify`` does. The verdict (VERIFIED, TAMPERED,
         UNTRUSTED, UNKNOWN) is in the report: the status is 200 whatever it is."""
-        data = await file.read()
-        side = None if sidecar is None else await sidecar.read()
-        if len(data) + len(side or b"") > max_upload_bytes:
-            raise PayloadTooLargeError(f"the upload exceeds {max_upload_bytes} bytes")
-        ctx = await run_in_threadpool(verifier.context, offline)
-        name = file.filename or "upload"
-        return await run_in_threadpool(lambda: verify_bytes(data, name, ctx, sidecar=side or None))
+        if not slots.acquire(blocking=False):
+            raise BusyError(f"all {max_verifications} verification slots are busy", hint="retry shortly")
+        try:
+            data = await file.read()
+            side = None if sidecar is None else await sidecar.read()
+            if len(data) + len(side or b"") > max_upload_bytes:
+                raise PayloadTooLargeError(f"the upload exceeds {max_upload_bytes} bytes")
+            ctx = await run_in_threadpool(verifier.context, offline)
+            name = file.filename or "upload"
+            return await run_in_threadpool(lambda: verify_bytes(data, name, ctx, sidecar=side or None))
+        finally:
+            slots.release()
 
     return app
 
