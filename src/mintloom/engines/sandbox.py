@@ -37,6 +37,8 @@ MAX_RANGE = 10_000
 """Items ``range()`` may produce."""
 TIME_LIMIT = 2.0
 """Seconds one template may render for."""
+MAX_CALL_DEPTH = 64
+"""Nested calls (macros calling macros, recursive loops): deep C recursion would crash the thread."""
 
 _PADDING = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 _GROWING = frozenset({"append", "extend", "insert", "update", "add", "setdefault"})
@@ -166,6 +168,7 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
+        self._depth = 0
         self.globals["range"] = _bounded_range
         self.globals.pop("lipsum", None)  # lipsum(n=10**9) would write gigabytes
         self.filters.update({k: _bounded_filter(k, v) for k, v in self.filters.items()})
@@ -184,7 +187,13 @@ class BoundedSandbox(SandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _check_call(__obj, args, kwargs)
-        return _check_value(super().call(__context, __obj, *args, **kwargs))
+        __self._depth += 1
+        try:
+            if __self._depth > MAX_CALL_DEPTH:
+                raise TemplateLimitError(f"calls nested more than {MAX_CALL_DEPTH} deep (a recursive macro?)")
+            return _check_value(super().call(__context, __obj, *args, **kwargs))
+        finally:
+            __self._depth -= 1
 
     def concat(self, parts: Iterable[Any]) -> str:
         texts = [str(p) for p in parts]
