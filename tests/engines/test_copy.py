@@ -142,8 +142,6 @@ def test_hostile_templates_are_refused_quickly(brand: BrandStyle, attack: str) -
         "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",  # crashed the render thread's C stack
         "{% set l = [[1]] %}{% for x in l recursive %}{{ loop(l) }}{% endfor %}",
         "{% macro f() %}{{ caller() }}{% endmacro %}" + "{% call f() %}" * 500 + "x" + "{% endcall %}" * 500,
-        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
-        "{% if 1 %}" * 3000 + "{% endif %}" * 3000,
     ],
 )
 def test_arithmetic_recursion_and_nesting_are_template_errors(template: str) -> None:

@@ -227,23 +227,33 @@ def run_with_deadline(fn: Callable[[], T], seconds: float = TIME_LIMIT) -> T:
 
     def target() -> None:
         try:
-            result.append(fn())
-        except BaseException as exc:  # handed to the caller's thread
-            failure.append(exc)
+            try:
+                result.append(fn())
+            except BaseException as exc:  # handed to the caller's thread
+                failure.append(exc)
+        except _Timeout:  # a repeated interruption that arrived while handing over
+            failure.append(_Timeout())
 
     worker = threading.Thread(target=target, name="mintloom-template", daemon=True)
     start = time.monotonic()
     worker.start()
     worker.join(seconds)
-    if worker.is_alive() and worker.ident is not None:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(_Timeout))
-        worker.join(1.0)
+    _interrupt(worker)
     if worker.is_alive() or any(isinstance(e, _Timeout) for e in failure):
         raise TemplateLimitError(f"rendering took longer than {seconds:g} s (stopped after "
                                  f"{time.monotonic() - start:.1f} s)")  # fmt: skip
     if failure:
         raise failure[0]
     return result[0]
+
+
+def _interrupt(worker: threading.Thread, patience: float = 2.0) -> None:
+    """Raise :class:`_Timeout` in ``worker`` until it ends: an interruption that lands where
+    Python ignores exceptions (a weakref callback, a ``__del__``) is simply sent again."""
+    give_up = time.monotonic() + patience
+    while worker.is_alive() and worker.ident is not None and time.monotonic() < give_up:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(worker.ident), ctypes.py_object(_Timeout))
+        worker.join(0.1)
 
 
 __all__ = [
