@@ -18,3 +18,11 @@ def png_bomb(width: int, height: int) -> bytes:
     idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM) in MB. Unlike ``ru_maxrss``, it is not
+    inherited from the parent a subprocess was forked from (Linux carries that over exec)."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
+    return kb / 1024

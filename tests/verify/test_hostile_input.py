@@ -79,8 +79,8 @@ def _peak_rss_mb(code: str) -> tuple[float, str]:
     """Run ``code`` in a fresh interpreter; its peak RSS in MB and its output."""
     script = textwrap.dedent(code) + textwrap.dedent(
         """
-        import resource
-        print("RSS", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        from tests.bombs import peak_rss_mb
+        print("RSS", peak_rss_mb())
         """
     )
     r = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,

@@ -56,8 +56,9 @@ MAX_PAGE = 500
 MAX_INDEX = 2**53
 """Largest offset or tree size a query may name: above any real log, below SQLite's 64-bit integers."""
 DEFAULT_MAX_VERIFICATIONS = 2
-"""``POST /verify`` requests decoding at once; more get 503 with Retry-After (each may hold an
-image of up to 40 MP decoded)."""
+"""``POST /verify`` requests verifying at once (each may hold an image of up to 40 MP decoded);
+others wait up to :data:`DEFAULT_VERIFY_WAIT` seconds for a slot, then get 503 with Retry-After."""
+DEFAULT_VERIFY_WAIT = 5.0
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -313,6 +314,7 @@ def create_app(
     offline: bool = False,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     max_verifications: int = DEFAULT_MAX_VERIFICATIONS,
+    verify_wait: float = DEFAULT_VERIFY_WAIT,
 ) -> FastAPI:
     """The API over ``studio``'s workspace. ``offline`` never consults the chain when verifying."""
     verifier = _Verifier(studio, offline)
@@ -580,7 +582,7 @@ def create_app(
     ) -> VerifyReport:
         """Verify a file exactly as ``mintloom verify`` does. The verdict (VERIFIED, TAMPERED,
         UNTRUSTED, UNKNOWN) is in the report: the status is 200 whatever it is."""
-        if not slots.acquire(blocking=False):
+        if not await run_in_threadpool(slots.acquire, True, verify_wait):
             raise BusyError(f"all {max_verifications} verification slots are busy", hint="retry shortly")
         try:
             data = await file.read()
