@@ -45,8 +45,24 @@ class SpecError(CampaignError):
     """The campaign spec or its inputs (audience rows, brand kit) are invalid."""
 
 
+class UnsafeNameError(SpecError):
+    """A name that becomes a path component (segment, template, format, locale) is not a safe slug."""
+
+
+class UnsafeTextError(SpecError):
+    """Spec or audience text carries control characters (NUL, ESC, ...) or expands without bound."""
+
+
+class SpecInputError(SpecError):
+    """A spec, audience or logo file is not a regular file, or exceeds its size or pixel cap."""
+
+
 class ExecutionError(CampaignError):
     """A job failed while executing a plan."""
+
+
+class OutputPathError(ExecutionError):
+    """An output path would resolve outside the workspace's output folder (e.g. through a symlink)."""
 
 
 # --- engines --------------------------------------------------------------------------------
@@ -58,6 +74,10 @@ class EngineError(MintloomError):
 
 class LayoutError(EngineError):
     """Text cannot be laid out in its box at any allowed size."""
+
+
+class CopyTemplateError(EngineError):
+    """A copy template failed, or exceeded the sandbox's limits (time, output size, range)."""
 
 
 # --- provenance -----------------------------------------------------------------------------
@@ -163,6 +183,14 @@ class VerifyError(MintloomError):
     """Verification could not run at all (a bad verdict is a result, not an error)."""
 
     exit_code = 9
+
+
+class VerifyInputError(VerifyError):
+    """The file to verify is not a regular file or exceeds the size cap."""
+
+
+class ImageTooLargeError(VerifyInputError):
+    """An image's header declares more pixels than verification decodes (a decompression bomb)."""
 
 
 # --- storage --------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -9,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.campaign.spec import load_spec, parse_spec
-from mintloom.errors import SpecError
+from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
+from mintloom.store.files import MAX_AUDIENCE_BYTES, MAX_IMAGE_BYTES, MAX_SPEC_BYTES
+from tests.bombs import png_bomb
 
 from .conftest import AUDIENCE, SPEC, write_campaign
 
@@ -110,3 +115,140 @@ def test_parser_never_crashes_on_garbage(text: str) -> None:
         parse_spec(text, Path("fuzz.yaml"))
     except SpecError as exc:
         assert str(exc)
+
+
+# --- hostile input ------------------------------------------------------------------------------
+@pytest.mark.parametrize("segment", ["../../../tmp/x", "..", ".", "a/b", "/etc", ".hidden", "x" * 65, "a\\b"])
+def test_segment_names_that_are_paths_are_refused(tmp_path: Path, segment: str) -> None:
+    audience = AUDIENCE.replace("runners,", f'"{segment}",')
+    with pytest.raises(UnsafeNameError) as err:
+        load_spec(write_campaign(tmp_path, audience=audience))
+    assert "audience.csv: row 2: field 'segment'" in str(err.value) and "not a safe name" in str(err.value)
+    assert err.value.exit_code == 3
+
+
+def test_json_audience_segment_with_nul_or_traversal_is_refused(tmp_path: Path) -> None:
+    spec = SPEC.replace("audience: audience.csv", "audience: audience.json")
+    row = {"segment": "students", "name": "Alex", "city": "Berlin", "offer": 15, "currency": "EUR",
+           "price": 3.9, "deadline": "2026-12-31"}  # fmt: skip
+    for bad in ("stu\x00dents", "../../out"):
+        path = write_campaign(tmp_path, spec)
+        (tmp_path / "audience.json").write_text(json.dumps([{**row, "segment": bad}]))
+        with pytest.raises(UnsafeNameError, match=r"audience\.json: row 1: field 'segment'"):
+            load_spec(path)
+    (tmp_path / "audience.json").write_text(json.dumps([{**row, "name": "Al\x00ex"}]))
+    with pytest.raises(UnsafeTextError, match=r"audience\.json: row 1: field 'name' contains a control"):
+        load_spec(path)
+
+
+def test_inline_audience_with_control_characters_names_the_spec(tmp_path: Path) -> None:
+    inline = 'audience:\n  - {segment: students, name: "Al\\x1bex", city: B, offer: 1}\n'
+    spec = SPEC.replace("audience: audience.csv\n", inline)
+    with pytest.raises(UnsafeTextError) as err:
+        load_spec(write_campaign(tmp_path, spec))
+    line = spec.splitlines().index(inline.splitlines()[1]) + 1
+    assert f"campaign.yaml:{line}: audience.0.name: contains a control character ('\\x1b')" in str(err.value)
+
+
+def test_control_characters_anywhere_in_the_spec_point_at_their_line(tmp_path: Path) -> None:
+    spec = SPEC.replace('cta: "Claim"', 'cta: "Cl\\0aim"')
+    with pytest.raises(UnsafeTextError) as err:
+        load_spec(write_campaign(tmp_path, spec))
+    line = next(i for i, ln in enumerate(spec.splitlines(), 1) if "Cl\\0aim" in ln)
+    assert f"campaign.yaml:{line}: brand.messages.en-US.cta: contains a control character" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["../../../tmp/x", "..", "a/b", ".env"])
+def test_copy_template_names_that_are_paths_are_refused(tmp_path: Path, name: str) -> None:
+    spec = SPEC.replace("    note: ", f'    "{name}": ')
+    with pytest.raises(SpecError) as err:
+        load_spec(write_campaign(tmp_path, spec))
+    line = next(i for i, ln in enumerate(spec.splitlines(), 1) if name in ln)
+    assert f"campaign.yaml:{line}: copy.templates" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("formats: [square, leaderboard, medium-rectangle]",
+         "formats: [square, {name: '../x', width: 10, height: 10}]", "formats"),
+        ("formats: [square, leaderboard, medium-rectangle]",
+         "formats: [square, {name: " + "a" * 65 + ", width: 10, height: 10}]", "formats"),
+        ("campaign: tiny", "campaign: ../../tmp", "campaign"),
+    ],
+)  # fmt: skip
+def test_format_and_campaign_names_that_are_paths_are_refused(
+    tmp_path: Path, old: str, new: str, field: str
+) -> None:
+    with pytest.raises(SpecError, match=rf"campaign\.yaml:\d+: {field}"):
+        load_spec(write_campaign(tmp_path, SPEC.replace(old, new)))
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    bomb = "bomb:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+    )
+    spec = bomb + SPEC.replace("audience: audience.csv", "audience: [{segment: s, x: *i}]")
+    start = time.perf_counter()
+    with pytest.raises(UnsafeTextError, match="expands to more than"):
+        load_spec(write_campaign(tmp_path, spec))
+    assert time.perf_counter() - start < 5
+
+
+# --- inputs that are not regular files, or too large ---------------------------------------------
+def test_spec_from_dev_zero_or_a_fifo_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecInputError, match="campaign spec: /dev/zero is not a regular file"):
+        load_spec(Path("/dev/zero"))
+    fifo = tmp_path / "spec.yaml"
+    os.mkfifo(fifo)
+    start = time.perf_counter()
+    with pytest.raises(SpecInputError, match="is not a regular file"):
+        load_spec(fifo)  # no writer: a blocking open would hang forever
+    assert time.perf_counter() - start < 2
+
+
+def test_audience_through_a_symlink_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path)
+    (tmp_path / "audience.csv").unlink()
+    (tmp_path / "audience.csv").symlink_to("/dev/zero")
+    with pytest.raises(SpecInputError, match=r"audience file: .*audience\.csv is not a regular file"):
+        load_spec(path)
+
+
+def test_logo_fifo_symlink_and_oversized_are_refused(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path)
+    logo = tmp_path / "logo.png"
+    logo.unlink()
+    os.mkfifo(logo)
+    with pytest.raises(SpecInputError, match=r"brand\.logo: .* is not a regular file"):
+        load_spec(path)
+    logo.unlink()
+    logo.symlink_to("/dev/zero")
+    with pytest.raises(SpecInputError, match=r"brand\.logo: .* is not a regular file"):
+        load_spec(path)
+    logo.unlink()
+    with logo.open("wb") as f:
+        f.truncate(MAX_IMAGE_BYTES + 1)  # sparse: costs no disk
+    with pytest.raises(
+        SpecInputError, match=rf"brand\.logo: .* is {MAX_IMAGE_BYTES + 1} bytes, over the limit"
+    ):
+        load_spec(path)
+
+
+def test_oversized_spec_and_audience_are_refused(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path)
+    with (tmp_path / "audience.csv").open("r+b") as f:
+        f.truncate(MAX_AUDIENCE_BYTES + 1)
+    with pytest.raises(SpecInputError, match=r"audience file: .* over the limit"):
+        load_spec(path)
+    with path.open("ab") as f:
+        f.truncate(MAX_SPEC_BYTES + 1)
+    with pytest.raises(SpecInputError, match=r"campaign spec: .* over the limit"):
+        load_spec(path)
+
+
+def test_logo_pixel_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path)
+    (tmp_path / "logo.png").write_bytes(png_bomb(9400, 9400))
+    with pytest.raises(SpecInputError, match=r"brand\.logo: .* is 9400x9400 pixels, over the limit"):
+        load_spec(path)

@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.engines.base import BrandStyle, GenerationRequest
 from mintloom.engines.copy import CopyEngine
-from mintloom.errors import EngineError, MintloomError, SpecError
+from mintloom.engines.sandbox import TIME_LIMIT
+from mintloom.errors import CopyTemplateError, EngineError, MintloomError, SpecError
 
 NBSP = "\xa0"
 
@@ -92,3 +98,92 @@ def test_bad_filter_input(brand: BrandStyle) -> None:
 def test_plain_text_passes_through(text: str) -> None:
     # Jinja normalises line endings, so control characters are left out
     assert render(text, "en-US") == text
+
+
+# --- hostile templates: each is refused by name, quickly, without the memory it asks for ---------
+ATTACKS = {
+    "huge range": "{{ range(10**9)|list }}",
+    "string repeat": "{{ 'x' * 3000000000 }}",
+    "list repeat": "{{ [1] * 10**9 }}",
+    "nested loops": "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}",
+    "nested output": "{% for i in range(10000) %}{% for j in range(10000) %}x{% endfor %}{% endfor %}",
+    "doubling ~": "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}",
+    "doubling +": "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}",
+    "big power": "{{ 10 ** 100000000 }}",
+    "squaring": "{% set ns = namespace(n=3) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}"
+    "{% endfor %}",
+    "ljust": "{{ 'x'.ljust(10**9) }}",
+    "%-width": "{{ '%0999999999d' % 1 }}",
+    "format width": "{{ '{:>999999999}'.format(1) }}",
+    "center filter": "{{ 'x' | center(10**9) }}",
+    "replace": "{{ ('x' * 90000).replace('', 'yy') }}",
+    "number digits": "{{ 3 | number(10**9) }}",
+    "growing list": "{% set l = [] %}{% for i in range(10000) %}{% for j in range(10000) %}"
+    "{{ l.append(1) or '' }}{% endfor %}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_hostile_templates_are_refused_quickly(brand: BrandStyle, attack: str) -> None:
+    start = time.perf_counter()
+    with pytest.raises(CopyTemplateError, match="copy template 'note'") as err:
+        CopyEngine().generate(copy_request(brand, ATTACKS[attack], "en-US", name="note"))
+    assert time.perf_counter() - start < TIME_LIMIT + 1.5
+    assert err.value.exit_code == 4
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ 1 / 0 }}",
+        "{{ 2.0 ** 99999 }}",
+        "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",  # crashed the render thread's C stack
+        "{% set l = [[1]] %}{% for x in l recursive %}{{ loop(l) }}{% endfor %}",
+        "{% macro f() %}{{ caller() }}{% endmacro %}" + "{% call f() %}" * 500 + "x" + "{% endcall %}" * 500,
+    ],
+)
+def test_arithmetic_recursion_and_nesting_are_template_errors(template: str) -> None:
+    with pytest.raises(CopyTemplateError, match=r"copy template (failed|exceeds the sandbox's limits)"):
+        render(template, "en-US")
+
+
+def test_legitimate_templates_still_render() -> None:
+    out = render(
+        "{{ p | currency('EUR') }} {{ d | date }} {{ 3 | number(2) }} {{ 0.25 | percent }} "
+        "{{ ['a', 'b'] | join(', ') }} {{ 'x' * 3 }} {{ 2 ** 10 }} {{ 'a' ~ 'b' }} {{ '%05d' % 3 }} "
+        "{{ '{:>3}'.format('a') }} {% for i in range(3) %}{{ i }}{% endfor %} {{ 2 ** 4000 > 1 }}",
+        "de-DE",
+        p=1234.5,
+        d="2026-12-31",
+    )
+    assert out == f"1.234,50{NBSP}€ 31.12.2026 3,00 25{NBSP}% a, b xxx 1024 ab 00003   a 012 True"
+    assert len(render("{{ 'x' * 100000 }}", "en-US")) == 100000
+
+
+def test_attacks_stay_within_a_memory_limit() -> None:
+    """In a process limited to 1 GiB of address space every attack is a clean error (the original
+    sandbox died with MemoryError or ran for minutes)."""
+    script = textwrap.dedent(
+        f"""
+        import resource, sys, time
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from mintloom.engines.copy import CopyEngine
+        from mintloom.errors import CopyTemplateError
+        for name, template in {ATTACKS!r}.items():
+            start = time.perf_counter()
+            try:
+                CopyEngine().render(template, {{}}, "en-US", name=name)
+            except CopyTemplateError as exc:
+                assert name in exc.message, exc.message
+            else:
+                sys.exit(f"{{name}} rendered")
+            assert time.perf_counter() - start < 4, name
+        print("all refused")
+        """
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert r.returncode == 0 and "all refused" in r.stdout, r.stdout + r.stderr

@@ -55,6 +55,12 @@ DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
 """Largest request body ``POST /verify`` accepts (file, sidecar and multipart framing)."""
 
 MAX_PAGE = 500
+MAX_INDEX = 2**53
+"""Largest offset or tree size a query may name: above any real log, below SQLite's 64-bit integers."""
+DEFAULT_MAX_VERIFICATIONS = 2
+"""``POST /verify`` requests verifying at once (each may hold an image of up to 40 MP decoded);
+others wait up to :data:`DEFAULT_VERIFY_WAIT` seconds for a slot, then get 503 with Retry-After."""
+DEFAULT_VERIFY_WAIT = 5.0
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -80,6 +86,13 @@ class PrivateContentError(ApiError):
     """Personalised content (a copy asset's text) asked of an API that does not authenticate."""
 
     status_code = 403
+
+
+class BusyError(ApiError):
+    """Every verification slot is taken: the client retries after ``Retry-After`` seconds."""
+
+    status_code = 503
+    retry_after = 1
 
 
 def status_for(exc: MintloomError) -> int:
@@ -355,10 +368,16 @@ CidPath = Annotated[str, Path(description="CIDv1 (base32, raw, sha2-256) of the 
 
 
 def create_app(
-    studio: Studio, *, offline: bool = False, max_upload_bytes: int = DEFAULT_MAX_UPLOAD
+    studio: Studio,
+    *,
+    offline: bool = False,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
+    max_verifications: int = DEFAULT_MAX_VERIFICATIONS,
+    verify_wait: float = DEFAULT_VERIFY_WAIT,
 ) -> FastAPI:
     """The API over ``studio``'s workspace. ``offline`` never consults the chain when verifying."""
     verifier = _Verifier(studio, offline)
+    slots = threading.BoundedSemaphore(max_verifications)
     # open the shared parts now, so concurrent first requests don't race on the cached properties
     _ = studio.db, studio.log
     catalog = Catalog(studio.db)
@@ -378,6 +397,7 @@ def create_app(
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
     app.state.studio = studio
     app.state.verifier = verifier
+    app.state.verify_slots = slots
 
     # -- errors -----------------------------------------------------------------------------------
     async def mintloom_error(_request: Request, exc: Exception) -> Response:
@@ -386,7 +406,10 @@ def create_app(
         if status >= 500:
             logger.error("request failed: %s", exc, exc_info=exc)
         error, hint = _public(exc, status)
-        return JSONResponse(ErrorOut(error=error, hint=hint).model_dump(), status_code=status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+        return JSONResponse(
+            ErrorOut(error=error, hint=hint).model_dump(), status_code=status, headers=headers
+        )
 
     async def http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -430,7 +453,7 @@ def create_app(
         kind: Annotated[str | None, Query(max_length=16, description="image, copy or audio")] = None,
         locale: Annotated[str | None, Query(max_length=35, description="BCP 47 tag, e.g. en-US")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_INDEX)] = 0,
     ) -> AssetPage:
         """Assets in log order, filtered and paginated. Public fields only: no audience segment (nor a
         filter by one, which would confirm a guessed name), no text, no path."""
@@ -548,7 +571,7 @@ def create_app(
     def inclusion_proof(
         cid: Annotated[str, Query(description="CID of the asset")],
         size: Annotated[
-            int | None, Query(ge=1, description="tree size (default: the latest checkpoint's)")
+            int | None, Query(ge=1, le=MAX_INDEX, description="tree size (default: the latest checkpoint's)")
         ] = None,
     ) -> InclusionProofOut:
         """RFC 9162 inclusion proof of an asset's leaf in the tree of ``size`` leaves."""
@@ -582,8 +605,10 @@ def create_app(
 
     @app.get("/log/proof/consistency", tags=["log"], responses={422: ERRORS[422]})
     def consistency_proof(
-        old: Annotated[int, Query(ge=1, description="older tree size")],
-        new: Annotated[int | None, Query(ge=1, description="newer size (default: latest checkpoint)")] = None,
+        old: Annotated[int, Query(ge=1, le=MAX_INDEX, description="older tree size")],
+        new: Annotated[
+            int | None, Query(ge=1, le=MAX_INDEX, description="newer size (default: latest checkpoint)")
+        ] = None,
     ) -> ConsistencyProofOut:
         """RFC 9162 proof that the tree of ``old`` leaves is a prefix of the tree of ``new``."""
         studio.log.refresh()
@@ -605,7 +630,14 @@ def create_app(
     @app.post(
         "/verify",
         tags=["verify"],
-        responses={413: {"model": ErrorOut, "description": "Upload too large"}, 422: ERRORS[422]},
+        responses={
+            413: {"model": ErrorOut, "description": "Upload too large"},
+            422: ERRORS[422],
+            503: {
+                "model": ErrorOut,
+                "description": "Every verification slot is busy: retry after Retry-After",
+            },
+        },
     )
     async def verify(
         file: Annotated[UploadFile, File(description="The media file to verify")],
@@ -615,14 +647,19 @@ def create_app(
         """Verify a file exactly as ``mintloom verify`` does. The verdict (VERIFIED, TAMPERED,
         UNTRUSTED, UNKNOWN) is in the report: the status is 200 whatever it is. The history names
         ancestors by CID and relation only (the catalog's label holds the audience segment)."""
-        data = await file.read()
-        side = None if sidecar is None else await sidecar.read()
-        if len(data) + len(side or b"") > max_upload_bytes:
-            raise PayloadTooLargeError(f"the upload exceeds {max_upload_bytes} bytes")
-        ctx = await run_in_threadpool(verifier.context, offline)
-        name = file.filename or "upload"
-        report = await run_in_threadpool(lambda: verify_bytes(data, name, ctx, sidecar=side or None))
-        return public_report(report)
+        if not await run_in_threadpool(slots.acquire, True, verify_wait):
+            raise BusyError(f"all {max_verifications} verification slots are busy", hint="retry shortly")
+        try:
+            data = await file.read()
+            side = None if sidecar is None else await sidecar.read()
+            if len(data) + len(side or b"") > max_upload_bytes:
+                raise PayloadTooLargeError(f"the upload exceeds {max_upload_bytes} bytes")
+            ctx = await run_in_threadpool(verifier.context, offline)
+            name = file.filename or "upload"
+            report = await run_in_threadpool(lambda: verify_bytes(data, name, ctx, sidecar=side or None))
+            return public_report(report)
+        finally:
+            slots.release()
 
     return app
 

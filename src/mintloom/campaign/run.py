@@ -49,6 +49,7 @@ from mintloom.store.catalog import (
     logged_sidecar,
     to_signed64,
 )
+from mintloom.store.files import contained
 from mintloom.studio import Studio
 
 KIND_ORDER = ("image", "copy", "audio")
@@ -438,7 +439,7 @@ class CampaignRunner:
 
     def _export(self, path: str, data: bytes, sidecar: bytes | None) -> None:
         """Write one exported file (sidecar first) atomically: temp file, fsync, rename."""
-        target = self.out_dir / path
+        target = contained(self.studio.workspace.out_dir, self.out_dir / path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if sidecar is not None:

@@ -12,16 +12,34 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from mintloom.engines.base import BrandStyle, Format
-from mintloom.errors import SpecError
+from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
+from mintloom.store.files import (
+    MAX_AUDIENCE_BYTES,
+    MAX_IMAGE_BYTES,
+    MAX_LOGO_PIXELS,
+    MAX_SPEC_BYTES,
+    SAFE_NAME,
+    is_safe_name,
+    read_regular,
+)
 
 # Named placements; any other format is given as {name, width, height}.
 STANDARD_FORMATS: dict[str, tuple[int, int]] = {
@@ -35,6 +53,12 @@ STANDARD_FORMATS: dict[str, tuple[int, int]] = {
 }
 TEXT_FIELDS = ("headline", "body", "cta")
 _SEGMENT_KEYS = ("segment",)
+SafeName = Annotated[str, StringConstraints(pattern=SAFE_NAME)]
+"""A name that becomes a path component (see :data:`mintloom.store.files.SAFE_NAME`)."""
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters no spec or audience text may carry (tab, LF and CR are text)."""
+MAX_SPEC_VALUES = 100_000
+"""Scalars a spec may expand to: YAML aliases can make a small file a huge tree."""
 
 
 class _Model(BaseModel):
@@ -57,13 +81,13 @@ class BrandKit(_Model):
 
 
 class FormatSpec(_Model):
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
     width: int = Field(gt=0, le=8192)
     height: int = Field(gt=0, le=8192)
 
 
 class CopySpec(_Model):
-    templates: dict[str, str] = Field(default_factory=dict)
+    templates: dict[SafeName, str] = Field(default_factory=dict)
     """Named long-form copy templates; each renders one text asset per segment and locale."""
     engine: Literal["copy", "openai-compat", "transformers-text"] = "copy"
     """``copy`` renders the templates as the text; a model engine gets the rendered template as
@@ -141,6 +165,8 @@ class CampaignSpec(_Model):
     @classmethod
     def _locales(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         for tag in v:
+            if not is_safe_name(tag):
+                raise ValueError(f"locale {tag!r} is not a safe name (it names an output folder)")
             try:
                 Locale.parse(tag, sep="-")
             except (UnknownLocaleError, ValueError) as exc:
@@ -247,14 +273,13 @@ def _format_errors(exc: ValidationError, root: yaml.Node | None, path: Path) -> 
     return "\n".join(dict.fromkeys(lines))
 
 
-def _read_audience(src: Path | list[dict[str, Any]], base: Path) -> tuple[list[dict[str, Any]], bytes, str]:
+def _read_audience(
+    src: Path | list[dict[str, Any]], spec_path: Path
+) -> tuple[list[dict[str, Any]], bytes, str]:
     if isinstance(src, list):
-        return src, json.dumps(src, sort_keys=True).encode(), "audience"
-    p = src if src.is_absolute() else base / src
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise SpecError(f"cannot read audience file {p}: {exc.strerror or exc}") from exc
+        return src, json.dumps(src, sort_keys=True).encode(), f"{spec_path}: audience"
+    p = src if src.is_absolute() else spec_path.parent / src
+    raw = read_regular(p, limit=MAX_AUDIENCE_BYTES, what="audience file", error=SpecInputError)
     if p.suffix.lower() == ".json":
         try:
             rows = json.loads(raw)
@@ -291,12 +316,20 @@ def _segments(rows: list[dict[str, Any]], where: str) -> tuple[Segment, ...]:
         seg = row.get("segment")
         if not isinstance(seg, str) or not seg.strip():
             raise SpecError(f"{where}: row {i}: the field 'segment' is missing or empty")
+        if not is_safe_name(seg):
+            raise UnsafeNameError(
+                f"{where}: row {i}: field 'segment': {seg!r} is not a safe name (it names an output folder)",
+                hint="1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+            )
         if seg in seen:
             raise SpecError(f"{where}: row {i}: segment {seg!r} appears twice")
         seen.add(seg)
         bad = [k for k, v in row.items() if not isinstance(v, str | int | float) or isinstance(v, bool)]
         if bad:
             raise SpecError(f"{where}: row {i}: field {bad[0]!r} must be a string or a number")
+        for k, v in row.items():
+            if _CONTROL.search(f"{k}{v}"):
+                raise UnsafeTextError(f"{where}: row {i}: field {k!r} contains a control character")
         try:
             out.append(Segment(segment=seg, row=i, variables={str(k): str(v) for k, v in row.items()}))
         except ValidationError as exc:
@@ -310,9 +343,12 @@ def _read_logo(logo: Path | None, base: Path) -> tuple[bytes | None, bytes]:
     from PIL import Image, UnidentifiedImageError
 
     p = logo if logo.is_absolute() else base / logo
+    raw = read_regular(p, limit=MAX_IMAGE_BYTES, what="brand.logo", error=SpecInputError)
     try:
-        raw = p.read_bytes()
         with Image.open(io.BytesIO(raw)) as im:
+            if im.width * im.height > MAX_LOGO_PIXELS:
+                raise SpecInputError(f"brand.logo: {p} is {im.width}x{im.height} pixels, "
+                                     f"over the limit of {MAX_LOGO_PIXELS}")  # fmt: skip
             im.load()
             buf = io.BytesIO()
             im.convert("RGBA").save(buf, "PNG", compress_level=6)
@@ -334,21 +370,50 @@ def parse_spec(text: str, path: Path) -> CampaignSpec:
         raise SpecError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(data, dict):
         raise SpecError(f"{path}: a campaign spec is a YAML mapping (campaign:, brand:, audience:, …)")
+    _check_text(data, root, path)
     try:
         return CampaignSpec.model_validate(data)
     except ValidationError as exc:
         raise SpecError(f"invalid campaign spec\n{_format_errors(exc, root, path)}") from exc
 
 
+def _scalars(node: object, loc: tuple[int | str, ...] = ()) -> Iterator[tuple[tuple[int | str, ...], object]]:
+    """Every scalar of the loaded YAML with its location, aliases expanded as pydantic sees them."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield (*loc, str(k)), k
+            yield from _scalars(v, (*loc, str(k)))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _scalars(v, (*loc, i))
+    else:
+        yield loc, node
+
+
+def _check_text(data: dict[str, Any], root: yaml.Node | None, path: Path) -> None:
+    """Refuse control characters in any string, and alias bombs, before anything else looks."""
+    for n, (loc, value) in enumerate(_scalars(data)):
+        if n >= MAX_SPEC_VALUES:
+            raise UnsafeTextError(f"{path}: the spec expands to more than {MAX_SPEC_VALUES} values "
+                                  "(YAML aliases?)")  # fmt: skip
+        bad = _CONTROL.search(value) if isinstance(value, str) else None
+        if bad is not None:
+            line = _line_of(root, list(loc))
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            prefix = f"{path}:{line}" if line else str(path)
+            raise UnsafeTextError(f"{prefix}: {where}: contains a control character ({bad[0]!r})")
+
+
 def load_spec(path: Path) -> LoadedSpec:
     """Read, validate and load a campaign spec with its audience and logo."""
+    raw = read_regular(path, limit=MAX_SPEC_BYTES, what="campaign spec", error=SpecInputError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read campaign spec {path}: {exc}") from exc
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")  # as read_text did
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"cannot read campaign spec {path}: not UTF-8 text ({exc})") from exc
     spec = parse_spec(text, path)
     base = path.parent
-    rows, audience_raw, where = _read_audience(spec.audience, base)
+    rows, audience_raw, where = _read_audience(spec.audience, path)
     segments = _segments(rows, where)
     logo_png, logo_raw = _read_logo(spec.brand.logo, base)
     h = hashlib.sha256()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -85,7 +85,7 @@ def run() -> None:
     try:
         # standalone_mode=False turns typer.Exit(code) into a return value: pass it on
         try:
-            code = app(standalone_mode=False)
+            code = app(standalone_mode=False, prog_name="mintloom")
         finally:
             close_studios()
     except MintloomError as exc:
@@ -98,14 +98,34 @@ def run() -> None:
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors arrive as ClickException subclasses
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show(file=sys.stderr)
-            sys.exit(exc.exit_code)
-        raise
+    except _USAGE_ERRORS as exc:
+        _show_usage_error(exc)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """Click's exception roots: Typer vendors click (``typer.TyperException``) in recent releases,
+    older ones raise ``click.ClickException`` from the separate package."""
+    try:
+        import click
+    except ImportError:  # pragma: no cover - typer without the click package
+        return (typer.TyperException,)
+    return (typer.TyperException, click.ClickException)
+
+
+_USAGE_ERRORS = _usage_errors()
+
+
+def _show_usage_error(exc: Exception) -> NoReturn:
+    """What click's standalone mode prints: the usage line, a help hint and ``Error: message``
+    (exit 2 for usage errors), never a traceback."""
+    show = getattr(exc, "show", None)
+    if callable(show):
+        show(file=sys.stderr)
+    else:  # pragma: no cover - every click exception has show()
+        err_console.print(f"error: {exc}")
+    code = getattr(exc, "exit_code", 2)
+    sys.exit(code if isinstance(code, int) else 2)
 
 
 if __name__ == "__main__":  # pragma: no cover

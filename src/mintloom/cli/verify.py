@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from mintloom.cli.console import console, progress
-from mintloom.errors import VerifyError, WorkspaceError
+from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
+from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.verify.report import Verdict, VerifyReport
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def verify(
         else:
             _print_folder(path, reports, verdict, where)
     else:
-        report = verify_path(path, ctx, receipt_file=receipt)
+        report = verify_path(path, ctx, receipt_file=receipt, strict=True)
         verdict = report.verdict
         if as_json:
             typer.echo(report_json(report))
@@ -118,10 +119,11 @@ def _context(
 
     anchors = None
     if trust is not None:
+        raw = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchors", error=VerifyInputError)
         try:
-            anchors = trust.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise VerifyError(f"cannot read trust anchors {trust}: {exc}") from exc
+            anchors = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise VerifyError(f"cannot read trust anchors {trust}: not UTF-8 text") from exc
         if "-----BEGIN CERTIFICATE-----" not in anchors:
             raise VerifyError(f"{trust} holds no PEM certificate")
     try:

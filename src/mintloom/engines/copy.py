@@ -1,8 +1,8 @@
 """CopyEngine: localized ad copy from Jinja2 templates with Babel formatting filters.
 
-Templates run in a :class:`~jinja2.sandbox.SandboxedEnvironment` with ``StrictUndefined``, so a
-template cannot reach Python internals and a missing variable is an error naming it, never an
-empty string in a published ad. Filters format for ``request.locale``::
+Templates run in a :class:`~mintloom.engines.sandbox.BoundedSandbox` with ``StrictUndefined``, so
+a template cannot reach Python internals nor exhaust time or memory, and a missing variable is an
+error naming it, never an empty string in a published ad. Filters format for ``request.locale``::
 
     {{ price | currency("EUR") }}   -> 1.234,50 €   (de-DE)
     {{ count | number }}            -> 1.234
@@ -21,12 +21,24 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import StrictUndefined, TemplateError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
 
 from mintloom.engines.base import Artifact, GenerationRequest, recorded_copy_parameters, text_artifact
-from mintloom.errors import EngineError, SpecError
+from mintloom.engines.sandbox import (
+    MAX_OUTPUT,
+    MAX_RANGE,
+    TIME_LIMIT,
+    BoundedSandbox,
+    TemplateLimitError,
+    collect_bounded,
+    run_with_deadline,
+)
+from mintloom.errors import CopyTemplateError, EngineError, SpecError
 
 RESERVED_PARAMS = frozenset({"template"})
+MAX_DIGITS = 20
+"""Decimal places the ``number`` and ``percent`` filters write at most."""
+_LIMITS_HINT = (f"a template renders at most {MAX_OUTPUT} characters in {TIME_LIMIT:g} s, "
+                f"with range() of at most {MAX_RANGE} items")  # fmt: skip
 
 
 def babel_locale(tag: str) -> Locale:
@@ -60,6 +72,11 @@ def _date(value: Any) -> dt.date:
     raise TypeError(f"{type(value).__name__} is not a date")
 
 
+def _digits(digits: int | None) -> None:
+    if digits is not None and not 0 <= digits <= MAX_DIGITS:
+        raise ValueError(f"digits must be between 0 and {MAX_DIGITS}, got {digits}")
+
+
 # Zero code points of the CLDR numbering systems that locales use by default (Babel formats
 # separators per numbering system but always writes ASCII digits).
 _ZEROS = {"arab": 0x0660, "arabext": 0x06F0, "beng": 0x09E6, "deva": 0x0966, "mymr": 0x1040, "thai": 0x0E50,
@@ -85,10 +102,12 @@ def make_filters(locale: Locale) -> dict[str, Callable[..., str]]:
 
     def number(value: Any, digits: int | None = None) -> str:
         n = _number(value)
+        _digits(digits)
         fmt = None if digits is None else ("#,##0." + "0" * digits if digits > 0 else "#,##0")
         return str(format_decimal(n, format=fmt, locale=locale, numbering_system=system)).translate(native)
 
     def percent(value: Any, digits: int = 0) -> str:
+        _digits(digits)
         fmt = None if digits == 0 else "#,##0." + "0" * digits + "%"
         return str(
             format_percent(_number(value), format=fmt, locale=locale, numbering_system=system)
@@ -106,18 +125,26 @@ class CopyEngine:
     name = "copy"
     version = "1.0.0"
 
-    def render(self, template: str, variables: dict[str, object], locale: str) -> str:
-        env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        env.filters.update(make_filters(babel_locale(locale)))
+    def render(
+        self, template: str, variables: dict[str, object], locale: str, *, name: str = "copy template"
+    ) -> str:
+        """The rendered text; a template over the sandbox's limits (output size, time, range,
+        value sizes) is a :class:`CopyTemplateError` naming it, raised in well under a second."""
+        env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+        env.add_filters(make_filters(babel_locale(locale)))
         try:
-            compiled = env.from_string(template)
-            return compiled.render(**variables)
+            return run_with_deadline(lambda: collect_bounded(env.from_string(template).generate(**variables)))
         except UndefinedError as exc:
-            raise SpecError(f"copy template uses an undefined variable: {exc.message}") from exc
+            raise SpecError(f"{name} uses an undefined variable: {exc.message}") from exc
+        except TemplateLimitError as exc:
+            raise CopyTemplateError(f"{name} exceeds the sandbox's limits: {exc.message}",
+                                    hint=_LIMITS_HINT) from exc  # fmt: skip
         except TemplateError as exc:
-            raise EngineError(f"copy template failed: {exc}") from exc
+            raise CopyTemplateError(f"{name} failed: {exc}") from exc
         except (TypeError, ValueError, decimal.InvalidOperation, UnknownLocaleError) as exc:
-            raise EngineError(f"copy template filter failed: {exc}") from exc
+            raise EngineError(f"{name}: filter failed: {exc}") from exc
+        except (ArithmeticError, RecursionError, MemoryError) as exc:  # 1/0, 2.0**9999, macro loops
+            raise CopyTemplateError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
 
     def generate(self, request: GenerationRequest) -> Artifact:
         if request.kind != "copy":
@@ -127,6 +154,8 @@ class CopyEngine:
             raise SpecError("a copy request needs params['template'] (a Jinja2 template string)")
         variables: dict[str, object] = {k: v for k, v in request.params.items() if k not in RESERVED_PARAMS}
         variables.update(request.texts)
-        text = self.render(template, variables, request.locale)
+        name = request.params.get("name")
+        text = self.render(template, variables, request.locale,
+                           name="copy template" if name is None else f"copy template {name!r}")  # fmt: skip
         return text_artifact(self, request, text, recorded_copy_parameters(request),
                              tags={"characters": len(text)})  # fmt: skip

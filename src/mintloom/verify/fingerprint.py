@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from pydantic import BaseModel, ConfigDict, Field
 
-from mintloom.errors import VerifyError
+from mintloom.errors import ImageTooLargeError, VerifyError
 
 HASH_BITS = 64
 _MASK64 = (1 << HASH_BITS) - 1
@@ -183,6 +183,38 @@ def fingerprint(image_bytes: bytes) -> Fingerprint:
         return fingerprint_image(img)
 
 
+MAX_PIXELS = 40_000_000
+"""Largest image decoded for a fingerprint (checked in the header first): about 160 MB of RGBA,
+well under Pillow's own bomb limit (89 MP warns, 179 MP refuses) which costs gigabytes."""
+LARGE_SIDE = 8 * WORKING_SIZE
+"""Images with a longer side are shrunk to working size while decoding (JPEG draft) or right
+after (box reduce), before normalising makes copies; smaller ones hash exactly as they always did."""
+
+
+def _check_pixels(img: Image.Image) -> None:
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageTooLargeError(
+            f"cannot fingerprint: the image is {img.width}x{img.height} pixels, "
+            f"over the limit of {MAX_PIXELS // 1_000_000} megapixels (a decompression bomb?)"
+        )
+
+
+def _shrink_early(img: Image.Image) -> Image.Image:
+    """A large image reduced to about :data:`WORKING_SIZE`: by the JPEG decoder's draft mode (before
+    :meth:`~PIL.Image.Image.load`) and then by a box reduce of what was decoded."""
+    if max(img.size) < LARGE_SIDE:
+        img.load()
+        return img
+    k = max(img.size) // LARGE_SIDE
+    img.draft(img.mode, (img.width // k, img.height // k))  # JPEG: decode at 1/2..1/8 scale
+    img.load()
+    k = max(img.size) // WORKING_SIZE  # what _working_copy would reduce by: it then keeps the size
+    try:
+        return img.reduce(k)
+    except ValueError:  # modes reduce() does not take (P, 1, I;16): convert first
+        return img.convert("RGBA").reduce(k)
+
+
 @contextmanager
 def _decoded(image_bytes: bytes) -> Iterator[Image.Image]:
     if not image_bytes:
@@ -190,8 +222,9 @@ def _decoded(image_bytes: bytes) -> Iterator[Image.Image]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(image_bytes))
-            img.load()
+            opened = Image.open(io.BytesIO(image_bytes))
+            _check_pixels(opened)
+            img = _shrink_early(opened)
     except UnidentifiedImageError as exc:
         raise VerifyError("cannot fingerprint: the file is not a recognised image format") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

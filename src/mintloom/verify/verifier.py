@@ -13,10 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mintloom.errors import CertificateChainError, MintloomError, ProvenanceError, VerifyError
+from mintloom.errors import (
+    CertificateChainError,
+    MintloomError,
+    ProvenanceError,
+    VerifyError,
+    VerifyInputError,
+)
 from mintloom.provenance.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
 from mintloom.provenance.log import Receipt
+from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
 from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
 
 if TYPE_CHECKING:
@@ -451,28 +458,37 @@ def _soft_bind(
 # --- files and folders ---------------------------------------------------------------------------
 def read_receipt(path: Path) -> Receipt:
     """A receipt JSON file (as written by ``mintloom receipt`` or next to an exported asset)."""
+    raw = read_regular(path, limit=MAX_SMALL_TEXT_BYTES, what="receipt", error=VerifyInputError)
     try:
-        return Receipt.model_validate_json(path.read_bytes())
-    except OSError as exc:
-        raise VerifyError(f"cannot read receipt {path}: {exc.strerror or exc}") from exc
+        return Receipt.model_validate_json(raw)
     except ValueError as exc:
         raise VerifyError(f"{path} is not a mintloom receipt: {str(exc).splitlines()[0]}") from exc
 
 
-def verify_path(path: Path, ctx: VerifyContext, *, receipt_file: Path | None = None) -> VerifyReport:
+def verify_path(
+    path: Path, ctx: VerifyContext, *, receipt_file: Path | None = None, strict: bool = False
+) -> VerifyReport:
     """Verify a file; ``NAME.c2pa`` beside it is its sidecar and ``NAME.receipt.json`` its receipt
-    unless ``receipt_file`` is given."""
+    unless ``receipt_file`` is given. A file that is not a regular file, or is over
+    :data:`~mintloom.store.files.MAX_VERIFY_BYTES`, is a failed check (``strict``: a
+    :class:`VerifyInputError`)."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
+        data = read_regular(path, limit=MAX_VERIFY_BYTES, what="file to verify", error=VerifyInputError)
+    except VerifyInputError as exc:
+        if strict:
+            raise
         report = VerifyReport(file=str(path))
-        report.add("read", "fail", f"cannot read the file: {exc.strerror or exc}", Verdict.UNKNOWN)
+        report.add("read", "fail", exc.message, Verdict.UNKNOWN)
         report.decide()
         return report
     sidecar_path = path.with_name(path.name + ".c2pa")
     try:
-        sidecar = sidecar_path.read_bytes() if sidecar_path.is_file() else None
-    except OSError:
+        sidecar = (
+            read_regular(sidecar_path, limit=MAX_SIDECAR_BYTES, what="sidecar", error=VerifyInputError)
+            if sidecar_path.is_file()
+            else None
+        )
+    except VerifyInputError:
         sidecar = None
     receipt, receipt_error = None, None
     rpath = receipt_file or path.with_name(path.name + ".receipt.json")

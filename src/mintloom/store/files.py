@@ -1,0 +1,89 @@
+"""Hostile-input guards for files: one bounded reader, safe path names, output containment.
+
+Every file a user names (spec, audience, logo, a file to verify) is read by :func:`read_regular`:
+only a regular file (never a device such as ``/dev/zero``, a FIFO or a folder, also not through a
+symlink), opened non-blocking so a FIFO cannot hang, and never more than its kind's cap.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from mintloom.errors import MintloomError, OutputPathError
+
+MiB = 1024 * 1024
+MAX_SPEC_BYTES = 1 * MiB
+MAX_AUDIENCE_BYTES = 32 * MiB
+MAX_IMAGE_BYTES = 16 * MiB
+"""Brand images (the logo)."""
+MAX_LOGO_PIXELS = 16_000_000
+MAX_VERIFY_BYTES = 256 * MiB
+"""A file given to ``mintloom verify`` (the API has its own, smaller, upload cap)."""
+MAX_SIDECAR_BYTES = 16 * MiB
+MAX_SMALL_TEXT_BYTES = 1 * MiB
+"""Receipts and trust-anchor PEM files."""
+
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+"""What a name that becomes a path component may be: no separators, no leading dot (so never
+``.`` or ``..``), at most 64 characters."""
+_SAFE_NAME_RE = re.compile(SAFE_NAME)
+
+
+def is_safe_name(name: str) -> bool:
+    """True if ``name`` can be used as one path component as it is."""
+    return _SAFE_NAME_RE.fullmatch(name) is not None
+
+
+def read_regular(path: Path, *, limit: int, what: str, error: type[MintloomError]) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit`` of them; ``error`` otherwise.
+
+    The type and size are checked on the opened descriptor, so a symlink or a swap between check
+    and read cannot smuggle in a device; reading stops at ``limit + 1`` bytes whatever fstat said.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{what}: {path} is not a regular file (a device, FIFO or folder)",
+                        hint="give the path of an ordinary file")  # fmt: skip
+        if st.st_size > limit:
+            raise error(f"{what}: {path} is {st.st_size} bytes, over the limit of {limit}")
+        data = _read_at_most(fd, limit + 1)
+    except OSError as exc:
+        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise error(f"{what}: {path} grew over the limit of {limit} bytes while being read")
+    return data
+
+
+def _read_at_most(fd: int, n: int) -> bytes:
+    chunks: list[bytes] = []
+    left = n
+    while left > 0:
+        chunk = os.read(fd, min(left, MiB))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def contained(root: Path, target: Path) -> Path:
+    """``target`` unchanged, if it resolves inside ``root`` (symlinks anywhere on the way
+    followed); :class:`OutputPathError` otherwise: defence in depth behind name validation."""
+    base = root.resolve()
+    full = target.resolve()
+    if not full.is_relative_to(base):
+        raise OutputPathError(
+            f"refusing to write {target}: it resolves to {full}, outside the output folder {base}",
+            hint="remove the symlink in the output folder, or rename the asset",
+        )
+    return target
