@@ -48,7 +48,7 @@ wheel: setup contracts
 
 # the wheel installed in a fresh venv outside the repo: doctor, init, keys, run the example, verify
 wheel-smoke: wheel
-	tools/wheel-smoke.sh dist/mintloom-*.whl
+	PYTHON=$(PYTHON) tools/wheel-smoke.sh dist/mintloom-*.whl
 
 bench: setup contracts
 	$(BIN)/python -m mintloom.bench

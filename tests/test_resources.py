@@ -96,7 +96,7 @@ def test_anvil_variable_naming_no_file_is_refused_by_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MINTLOOM_ANVIL", str(tmp_path / "no-such-anvil"))
-    with pytest.raises(NodeError, match="MINTLOOM_ANVIL=.*no-such-anvil is not a file") as err:
+    with pytest.raises(NodeError, match=r"MINTLOOM_ANVIL=.*no-such-anvil is not a file") as err:
         AnvilNode(tmp_path / "chain").binary()
     assert err.value.hint is not None and "npm install -g @foundry-rs/anvil" in err.value.hint
 

@@ -6,6 +6,7 @@
 set -euo pipefail
 
 wheel=$(realpath "${1:?usage: $0 path/to/mintloom-*.whl}")
+python=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')   # the real one, not a shim
 repo=$(cd "$(dirname "$0")/.." && pwd)
 anvil=$(ls "$repo"/node_modules/@foundry-rs/anvil-*/bin/anvil 2>/dev/null | head -n1 || true)
 [ -x "$anvil" ] || { echo "wheel-smoke: no anvil in $repo/node_modules (run make setup)" >&2; exit 1; }
@@ -25,6 +26,7 @@ unset PYTHONPATH VIRTUAL_ENV
 for var in $(env | sed -n 's/^\(MINTLOOM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$var"; done
 mkdir -p "$tmp/bin" "$tmp/empty"
 ln -s "$anvil" "$tmp/bin/anvil"
+export PIP_CACHE_DIR="${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pip}"   # reused across runs
 export PATH="$tmp/venv/bin:$tmp/bin:/usr/local/bin:/usr/bin:/bin"
 export HOME="$tmp/home" MINTLOOM_KEY_PASSWORD="wheel-smoke-password"
 
@@ -32,8 +34,9 @@ start=$(date +%s)
 step() { echo "== wheel-smoke [$(($(date +%s) - start))s] $*"; }
 
 step "venv + pip install $(basename "$wheel")"
-python3 -m venv "$tmp/venv"
-"$tmp/venv/bin/python" -m pip install --quiet "$wheel"
+"$python" -m venv "$tmp/venv"
+# dependencies from the package index, at the versions the tests ran with (requirements.lock)
+"$tmp/venv/bin/python" -m pip install --quiet --no-compile -c "$repo/requirements.lock" "$wheel"
 [ "$(command -v mintloom)" = "$tmp/venv/bin/mintloom" ]
 
 cd "$tmp/empty"
@@ -76,4 +79,4 @@ assert len(reports) >= 30 and verdicts == {"VERIFIED"}, (len(reports), verdicts)
 print(f"{len(reports)} files VERIFIED")
 EOF
 
-step "done"
+step "done: the installed wheel works outside the repo"
