@@ -180,7 +180,9 @@ class AnvilNode:
         b = self._binary or find_foundry_tool("anvil", ENV_ANVIL)
         if b is None:
             if explicit := os.environ.get(ENV_ANVIL):
-                raise NodeError(f"{ENV_ANVIL}={explicit} is not a file", hint=ANVIL_INSTALL_HINT)
+                raise NodeError(
+                    f"anvil not found: {ENV_ANVIL}={explicit} is not a file", hint=ANVIL_INSTALL_HINT
+                )
             raise NodeError("anvil not found: the embedded chain needs it", hint=ANVIL_INSTALL_HINT)
         return b
 
