@@ -99,10 +99,12 @@ print(json.dumps(found))
 """
 
 
-def _outside(site: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _outside(
+    site: Path, cwd: Path, *args: str, path: str = "/usr/bin:/bin"
+) -> subprocess.CompletedProcess[str]:
     """Run Python on the unpacked wheel from ``cwd``: no checkout, no MINTLOOM_*, no anvil on PATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MINTLOOM_")}
-    env.update(PYTHONPATH=str(site), PATH="/usr/bin:/bin", HOME=str(cwd), COLUMNS="200")
+    env.update(PYTHONPATH=str(site), PATH=path, HOME=str(cwd), COLUMNS="200")
     return subprocess.run(
         [sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
     )
@@ -158,3 +160,29 @@ def test_a_wheel_without_compiled_contracts_is_not_built(tmp_path: Path) -> None
     assert r.returncode != 0
     assert "ProvenanceLog.json is missing (run forge build)" in r.stdout + r.stderr
     assert not list((tmp_path / "dist").glob("*.whl"))
+
+
+@pytest.mark.parametrize("layout", ["nested", "hoisted"])
+def test_anvil_installed_by_npm_globally_is_run_as_its_platform_binary(
+    unpacked: Path, tmp_path: Path, layout: str
+) -> None:
+    """`npm install -g @foundry-rs/anvil` puts a node wrapper on PATH; mintloom must start the real
+    binary, or the pid it records is node's and the node is neither reused nor stopped."""
+    from mintloom.ledger.node import _platform_package
+
+    scope = tmp_path / "npm" / "lib" / "node_modules" / "@foundry-rs"
+    wrapper = scope / "anvil" / "bin.mjs"
+    wrapper.parent.mkdir(parents=True)
+    wrapper.write_text("#!/usr/bin/env node\n")
+    wrapper.chmod(0o755)
+    home = scope / "anvil" / "node_modules" / "@foundry-rs" if layout == "nested" else scope
+    binary = home / _platform_package("anvil") / "bin" / "anvil"
+    binary.parent.mkdir(parents=True)
+    binary.write_bytes(b"\x7fELF")
+    binary.chmod(0o755)
+    (tmp_path / "npm" / "bin").mkdir()
+    (tmp_path / "npm" / "bin" / "anvil").symlink_to(wrapper)
+    probe = "from mintloom.ledger.node import find_foundry_tool; print(find_foundry_tool('anvil'))"
+    r = _outside(unpacked, tmp_path, "-c", probe, path=f"{tmp_path / 'npm' / 'bin'}:/usr/bin:/bin")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(binary)

@@ -8,8 +8,7 @@ set -euo pipefail
 wheel=$(realpath "${1:?usage: $0 path/to/mintloom-*.whl}")
 python=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')   # the real one, not a shim
 repo=$(cd "$(dirname "$0")/.." && pwd)
-anvil=$(ls "$repo"/node_modules/@foundry-rs/anvil-*/bin/anvil 2>/dev/null | head -n1 || true)
-[ -x "$anvil" ] || { echo "wheel-smoke: no anvil in $repo/node_modules (run make setup)" >&2; exit 1; }
+anvil_version=$(node -p "require('$repo/package.json').dependencies['@foundry-rs/anvil']")
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mintloom-wheel-smoke.XXXXXX")
 cleanup() {
@@ -20,18 +19,22 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # nothing of the checkout may leak in: no PYTHONPATH, no MINTLOOM_* override, no repo .venv on PATH
 unset PYTHONPATH VIRTUAL_ENV
 for var in $(env | sed -n 's/^\(MINTLOOM_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$var"; done
-mkdir -p "$tmp/bin" "$tmp/empty"
-ln -s "$anvil" "$tmp/bin/anvil"
+mkdir -p "$tmp/empty"
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pip}"   # reused across runs
-export PATH="$tmp/venv/bin:$tmp/bin:/usr/local/bin:/usr/bin:/bin"
-export HOME="$tmp/home" MINTLOOM_KEY_PASSWORD="wheel-smoke-password"
+export PATH="$tmp/venv/bin:$tmp/npm/bin:$PATH"
+export HOME="$tmp/home" MINTLOOM_KEY_PASSWORD="wheel-smoke-password" NPM_CONFIG_UPDATE_NOTIFIER=false
 
 start=$(date +%s)
 step() { echo "== wheel-smoke [$(($(date +%s) - start))s] $*"; }
+
+step "npm install -g @foundry-rs/anvil@$anvil_version (as a user would; prefix in the temp folder)"
+npm install -g --prefix "$tmp/npm" --no-audit --no-fund --loglevel=error "@foundry-rs/anvil@$anvil_version"
+[ "$(command -v anvil)" = "$tmp/npm/bin/anvil" ]
 
 step "venv + pip install $(basename "$wheel")"
 "$python" -m venv "$tmp/venv"
@@ -45,6 +48,9 @@ from mintloom import resources as r
 assert r.source_tree() is None, "the installed package must not see a source tree"
 for located in (r.contracts_dir(), r.examples_dir(), r.font_dirs()[-1]):
     assert located.origin == "package" and located.path.is_dir(), located
+from mintloom.ledger.node import find_foundry_tool
+anvil = find_foundry_tool("anvil")  # the platform binary behind npm's node wrapper on PATH
+assert anvil is not None and anvil.name == "anvil" and "/@foundry-rs/anvil-" in str(anvil), anvil
 EOF
 
 step "mintloom doctor"

@@ -71,6 +71,23 @@ def _npm_platform_binary(tool: str, start: Path) -> Path | None:
     return None
 
 
+def _unwrap_npm(found: Path, tool: str) -> Path:
+    """`npm install -g` puts a node wrapper (``bin.mjs``) on PATH: use the platform binary it would
+    spawn, so the node's pid is anvil's own (checked before reuse and stop) and signals reach it."""
+    wrapper = found.resolve()
+    if wrapper.name != "bin.mjs":
+        return found
+    exe = tool + (".exe" if os.name == "nt" else "")
+    package = wrapper.parent  # .../@foundry-rs/<tool>
+    for cand in (
+        package / "node_modules" / "@foundry-rs" / _platform_package(tool) / "bin" / exe,  # nested
+        package.parent / _platform_package(tool) / "bin" / exe,  # hoisted
+    ):
+        if cand.is_file():
+            return cand
+    return found
+
+
 def find_foundry_tool(tool: str, env_var: str | None = None) -> Path | None:
     """Locate a Foundry binary: ``$env_var``; the npm platform package in the mintloom checkout
     or in a node_modules at or above the current folder; PATH (``npm install -g``); foundryup's
@@ -82,7 +99,7 @@ def find_foundry_tool(tool: str, env_var: str | None = None) -> Path | None:
         if start is not None and (found := _npm_platform_binary(tool, start)) is not None:
             return found
     if on_path := shutil.which(tool):
-        return Path(on_path)
+        return _unwrap_npm(Path(on_path), tool)
     foundryup = Path.home() / ".foundry" / "bin" / tool
     return foundryup if foundryup.is_file() else None
 
