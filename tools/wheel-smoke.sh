@@ -29,18 +29,18 @@ export PIP_CACHE_DIR="${PIP_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pip}"   #
 export PATH="$tmp/venv/bin:$tmp/npm/bin:$PATH"
 export HOME="$tmp/home" MINTLOOM_KEY_PASSWORD="wheel-smoke-password" NPM_CONFIG_UPDATE_NOTIFIER=false
 
-start=$(date +%s)
-step() { echo "== wheel-smoke [$(($(date +%s) - start))s] $*"; }
+start=$(date +%s) steps=0
+step() { steps=$((steps + 1)); echo "== wheel-smoke [$(($(date +%s) - start))s] $*"; }
 
 step "npm install -g @foundry-rs/anvil@$anvil_version (as a user would; prefix in the temp folder)"
 npm install -g --prefix "$tmp/npm" --no-audit --no-fund --loglevel=error "@foundry-rs/anvil@$anvil_version"
-[ "$(command -v anvil)" = "$tmp/npm/bin/anvil" ]
+[ "$(command -v anvil)" = "$tmp/npm/bin/anvil" ] || { echo "wheel-smoke: anvil on PATH is $(command -v anvil)" >&2; exit 1; }
 
 step "venv + pip install $(basename "$wheel")"
 "$python" -m venv "$tmp/venv"
 # dependencies from the package index, at the versions the tests ran with (requirements.lock)
 "$tmp/venv/bin/python" -m pip install --quiet --no-compile -c "$repo/requirements.lock" "$wheel"
-[ "$(command -v mintloom)" = "$tmp/venv/bin/mintloom" ]
+[ "$(command -v mintloom)" = "$tmp/venv/bin/mintloom" ] || { echo "wheel-smoke: wrong mintloom on PATH" >&2; exit 1; }
 
 cd "$tmp/empty"
 "$tmp/venv/bin/python" - <<'EOF'
@@ -85,4 +85,5 @@ assert len(reports) >= 30 and verdicts == {"VERIFIED"}, (len(reports), verdicts)
 print(f"{len(reports)} files VERIFIED")
 EOF
 
-step "done: the installed wheel works outside the repo"
+echo "== wheel-smoke [$(($(date +%s) - start))s] done: the installed wheel works outside the repo"
+echo "wheel-smoke: $steps passed, 0 failed"   # set -e: any failing step has exited non-zero
