@@ -11,7 +11,7 @@ FORGE  := node_modules/.bin/forge
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-py test-sol bench lint fmt contracts clean
+.PHONY: setup demo test test-py test-sol bench lint fmt contracts wheel wheel-smoke clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -39,6 +39,17 @@ test-sol: $(STAMP_NPM)
 test-py: setup contracts
 	$(BIN)/pytest -n 2 --dist loadgroup
 
+# the wheel carries the compiled contracts (slim abi + bytecode), the Noto fonts with their OFL and
+# the examples as package data (hatch_build.py), so it needs contracts/out and node_modules first
+wheel: setup contracts
+	rm -f dist/mintloom-*.whl
+	$(PY) -m pip wheel --no-deps --quiet -w dist .
+	@ls -l dist/mintloom-*.whl
+
+# the wheel installed in a fresh venv outside the repo: doctor, init, keys, run the example, verify
+wheel-smoke: wheel
+	PYTHON=$(PYTHON) tools/wheel-smoke.sh dist/mintloom-*.whl
+
 bench: setup contracts
 	$(BIN)/python -m mintloom.bench
 
@@ -52,4 +63,4 @@ fmt: setup
 	$(BIN)/ruff check --fix src tests
 
 clean:
-	rm -rf $(VENV) node_modules contracts/out contracts/cache
+	rm -rf $(VENV) node_modules contracts/out contracts/cache dist

@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import mintloom
+from mintloom.campaign.examples import example_source
 
 MESSAGES: dict[str, tuple[str, str, str]] = {
     "en-US": ("{{ name }}, {{ offer }}% off", "From {{ price | currency(currency) }} in {{ city }}", "Claim"),
@@ -64,7 +64,7 @@ def sample_audience(segments: int = 2) -> str:
 
 
 def logo_path() -> Path:
-    return Path(mintloom.__file__).resolve().parents[2] / "examples" / "lumen" / "brand" / "logo.png"
+    return example_source("lumen") / "brand" / "logo.png"
 
 
 def write_sample_campaign(folder: Path, spec: str | None = None, audience: str | None = None) -> Path:

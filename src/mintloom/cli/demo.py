@@ -33,9 +33,9 @@ ARTIST, CURATOR, TRAINER, BUYER = 1, 2, 3, 5
 
 
 def _examples() -> Path:
-    import mintloom
+    from mintloom.campaign.examples import example_source
 
-    return Path(mintloom.__file__).resolve().parents[2] / "examples" / "lumen"
+    return example_source("lumen")
 
 
 def demo(

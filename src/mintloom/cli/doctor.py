@@ -14,7 +14,8 @@ from rich.table import Table
 
 from mintloom.cli.console import console
 from mintloom.errors import MintloomError, WorkspaceError
-from mintloom.ledger.node import ENV_ANVIL, find_foundry_tool, tool_version
+from mintloom.ledger.node import ANVIL_INSTALL_HINT, ENV_ANVIL, find_foundry_tool, tool_version
+from mintloom.resources import Located, contracts_dir, examples_dir
 from mintloom.workspace import Workspace
 
 
@@ -33,14 +34,40 @@ def _pkg(name: str) -> str:
         return ""
 
 
-def _foundry(tool: str, env: str | None) -> Check:
+_ORIGINS = {"env": "from the environment", "source": "source tree", "package": "package data"}
+
+
+def _where(found: Located) -> str:
+    return f"{_ORIGINS[found.origin]}: {found.path}"
+
+
+def _foundry(tool: str, env: str | None, missing: str, required: bool = True) -> Check:
     path = find_foundry_tool(tool, env)
     if path is None:
-        return Check(tool, False, "not found (npm @foundry-rs/" + tool + "; run `make setup`)")
+        return Check(tool, False, f"not found; {missing}", required)
     try:
-        return Check(tool, True, f"{tool_version(path)}  ({path})")
+        return Check(tool, True, f"{tool_version(path)}  ({path})", required)
     except MintloomError as exc:
-        return Check(tool, False, str(exc))
+        return Check(tool, False, str(exc), required)
+
+
+def _contracts() -> Check:
+    """Every artifact mintloom deploys loads (abi and bytecode), and from where."""
+    from mintloom.ledger.contracts import KNOWN_CONTRACTS, load_artifact
+
+    where = contracts_dir()
+    try:
+        for name in KNOWN_CONTRACTS:
+            load_artifact(name)
+    except MintloomError as exc:
+        return Check("contracts", False, f"{exc.message} ({_where(where)})")
+    return Check("contracts", True, f"{len(KNOWN_CONTRACTS)} artifacts ({_where(where)})")
+
+
+def _examples() -> Check:
+    where = examples_dir()
+    ok = (where.path / "lumen" / "campaign.yaml").is_file()
+    return Check("examples", ok, f"lumen ({_where(where)})" if ok else f"missing in {where.path}", False)
 
 
 def _solc() -> Check:
@@ -108,6 +135,8 @@ def _fonts() -> Check:
             missing.append(script)
     shaping = "raqm shaping" if has_raqm() else "NO raqm: right-to-left text cannot be shaped"
     detail = f"Noto for {', '.join(found)}; {shaping}"
+    if found:
+        detail += f" ({font_path(found[0]).parent})"
     if missing:
         detail += f"; missing {', '.join(missing)}"
     return Check("fonts", not missing and has_raqm(), detail)
@@ -116,18 +145,21 @@ def _fonts() -> Check:
 def collect() -> list[Check]:
     return [
         Check("mintloom", True, _pkg("mintloom") or "source tree"),
-        _foundry("anvil", ENV_ANVIL),
-        _foundry("forge", None),
+        _foundry("anvil", ENV_ANVIL, ANVIL_INSTALL_HINT),
+        _contracts(),
+        _foundry("forge", None, "needed only to build the contracts from source (`make setup`)", False),
         _solc(),
         _c2pa(),
         Check("web3", bool(_pkg("web3")), f"web3.py {_pkg('web3')}"),
         _database(),
         _fonts(),
+        _examples(),
     ]
 
 
 def doctor() -> None:
-    """Report which components are available (anvil, forge, solc, c2pa, web3, database, fonts)."""
+    """Report which components are available (anvil, contracts, forge, solc, c2pa, web3, database,
+    fonts, examples) and where each was found; exit 1 when a required one is missing."""
     checks = collect()
     table = Table(title="mintloom doctor")
     table.add_column("component")

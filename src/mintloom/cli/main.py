@@ -69,8 +69,15 @@ def _root(
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Workspace folder (created if missing).")] = Path("."),
+    example: Annotated[
+        str | None, typer.Option(help="Also write this example campaign (lumen) into the workspace.")
+    ] = None,
+    segments: Annotated[
+        int | None, typer.Option(min=1, help="Keep only this many audience rows of the example.")
+    ] = None,
 ) -> None:
     """Create a workspace: mintloom.toml and .mintloom/ (catalog, blobs, keys, chain state)."""
+    from mintloom.campaign.examples import write_example
     from mintloom.store.db import open_database
 
     ws = Workspace.init(directory)
@@ -78,6 +85,9 @@ def init(
     db.dispose()
     console.print(f"[green]workspace ready[/] at {ws.root}")
     console.print(f"  config   {ws.config_file}\n  state    {ws.state_dir}\n  outputs  {ws.out_dir}")
+    if example is not None:
+        spec = write_example(example, ws.root / example, segments=segments)
+        console.print(f"  example  {spec}  (mintloom run {spec.relative_to(ws.root)})")
 
 
 def run() -> None:

@@ -1,9 +1,10 @@
 """Font files for the compositor, chosen by script.
 
 The fonts are the OFL Noto families shipped as TTF files by the ``@expo-google-fonts/noto-sans*``
-npm packages, which ``make setup`` installs into ``node_modules`` (see package.json). Nothing is
-downloaded at run time. ``MINTLOOM_FONT_DIR`` may point at another folder holding the same
-file names (``NotoSansJP_700Bold.ttf`` ...), e.g. for an installed wheel without node_modules.
+npm packages, which ``make setup`` installs into ``node_modules`` (see package.json); a built wheel
+carries copies with their licences in its package data. Nothing is downloaded at run time.
+``MINTLOOM_FONT_DIR`` may point at another folder holding the same file names
+(``NotoSansJP_700Bold.ttf`` ...); see :mod:`mintloom.resources` for the lookup order.
 
 Complex-script shaping (Arabic joining, bidi reordering) needs Pillow's raqm layout, which
 Pillow's own wheels bundle; it loads the system ``libfribidi.so.0`` (Debian ``libfribidi0``).
@@ -12,7 +13,6 @@ Pillow's own wheels bundle; it loads the system ``libfribidi.so.0`` (Debian ``li
 from __future__ import annotations
 
 import functools
-import os
 import unicodedata
 from pathlib import Path
 from typing import Literal
@@ -20,19 +20,10 @@ from typing import Literal
 from PIL import ImageFont, features
 
 from mintloom.errors import EngineError
+from mintloom.resources import ENV_FONTS, FONT_PACKAGES, FONT_WEIGHTS, font_dirs, font_file
 
 Script = Literal["latin", "arabic", "hebrew", "ja", "zh", "ko"]
 Weight = Literal["regular", "bold"]
-
-_PACKAGES: dict[Script, tuple[str, str]] = {
-    "latin": ("noto-sans", "NotoSans"),
-    "arabic": ("noto-sans-arabic", "NotoSansArabic"),
-    "hebrew": ("noto-sans-hebrew", "NotoSansHebrew"),
-    "ja": ("noto-sans-jp", "NotoSansJP"),
-    "zh": ("noto-sans-sc", "NotoSansSC"),
-    "ko": ("noto-sans-kr", "NotoSansKR"),
-}
-_WEIGHTS: dict[Weight, str] = {"regular": "400Regular", "bold": "700Bold"}
 
 RTL_LANGUAGES = frozenset({"ar", "he", "iw", "fa", "ur", "yi", "ps", "sd", "ug", "ckb"})
 CJK_LANGUAGES = frozenset({"ja", "zh", "ko"})
@@ -105,33 +96,18 @@ def script_for(text: str, locale: str) -> Script:
     return by_lang.get(lang, "latin")
 
 
-def _search_roots() -> list[Path]:
-    roots: list[Path] = []
-    env = os.environ.get("MINTLOOM_FONT_DIR")
-    if env:
-        roots.append(Path(env))
-    here = Path(__file__).resolve()
-    for parent in [Path.cwd(), *here.parents]:
-        candidate = parent / "node_modules" / "@expo-google-fonts"
-        if candidate.is_dir():
-            roots.append(candidate)
-    return roots
-
-
 @functools.cache
 def font_path(script: Script, weight: Weight = "regular") -> Path:
     """The TTF file for ``script`` at ``weight``; :class:`EngineError` when not installed."""
-    package, stem = _PACKAGES[script]
-    folder = _WEIGHTS[weight]
-    filename = f"{stem}_{folder}.ttf"
-    for root in _search_roots():
-        for candidate in (root / package / folder / filename, root / filename):
+    package, folder, filename = FONT_PACKAGES[script][0], FONT_WEIGHTS[weight], font_file(script, weight)
+    for root in font_dirs():
+        for candidate in (root.path / package / folder / filename, root.path / filename):
             if candidate.is_file():
                 return candidate
     raise EngineError(
         f"font {filename} for script {script!r} is not installed",
-        hint="run `make setup` (npm installs @expo-google-fonts/* into node_modules) "
-        "or set MINTLOOM_FONT_DIR to a folder holding the Noto TTF files",
+        hint="in a checkout run `make setup` (npm installs @expo-google-fonts/* into node_modules); "
+        f"an installed wheel ships them (reinstall it); or set {ENV_FONTS} to a folder of the Noto TTF files",
     )
 
 

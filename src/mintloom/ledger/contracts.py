@@ -1,9 +1,14 @@
-"""Compiled contract artifacts (forge output in ``contracts/out``) and custom-error decoding."""
+"""Compiled contract artifacts and custom-error decoding.
+
+An artifact is forge's output (``<Name>.sol/<Name>.json`` in ``contracts/out``) or the slim copy an
+installed wheel ships (``<Name>.json``: abi, bytecode and deployedBytecode only); see
+:mod:`mintloom.resources` for where they are looked up.
+"""
 
 from __future__ import annotations
 
 import json
-import os
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -13,18 +18,10 @@ from eth_abi.abi import decode as abi_decode
 from eth_utils.crypto import keccak
 
 from mintloom.errors import LedgerError
+from mintloom.resources import CONTRACTS, ENV_CONTRACTS, contracts_dir
 
-ENV_ARTIFACTS = "MINTLOOM_CONTRACTS_OUT"
-
-# the contracts mintloom deploys; their ABIs decode custom errors by name
-KNOWN_CONTRACTS: tuple[str, ...] = (
-    "ProvenanceLog",
-    "LineageRegistry",
-    "CreativeAssets",
-    "LicenseTemplates",
-    "RoyaltyVault",
-    "LicenseMarket",
-)
+KNOWN_CONTRACTS: tuple[str, ...] = CONTRACTS
+_HEX = re.compile(r"(0x)?[0-9a-fA-F]+")
 
 
 @dataclass(frozen=True)
@@ -35,29 +32,46 @@ class Artifact:
 
 
 def artifacts_dir() -> Path:
-    """``$MINTLOOM_CONTRACTS_OUT`` or ``contracts/out`` of the source tree this package runs from."""
-    if env := os.environ.get(ENV_ARTIFACTS):
-        return Path(env)
-    here = Path(__file__).resolve()
-    for d in here.parents:
-        if (d / "foundry.toml").is_file():
-            return d / "contracts" / "out"
-    return Path.cwd() / "contracts" / "out"
+    """``$MINTLOOM_CONTRACTS_OUT``, else the checkout's ``contracts/out``, else the package data."""
+    return contracts_dir().path
+
+
+def _artifact_file(name: str, directory: Path) -> Path:
+    forge = directory / f"{name}.sol" / f"{name}.json"
+    return forge if forge.is_file() else directory / f"{name}.json"
+
+
+def _hint() -> str:
+    where = contracts_dir()
+    if where.origin == "source":
+        return "run `make contracts` in the mintloom checkout"
+    if where.origin == "env":
+        return f"{ENV_CONTRACTS} must name a folder of forge artifacts (forge build's out/)"
+    return f"reinstall mintloom (the wheel ships its contracts) or set {ENV_CONTRACTS}"
+
+
+def _bytecode(data: dict[str, Any], path: Path) -> str:
+    code = data.get("bytecode")
+    if isinstance(code, dict):  # forge: {"object": "0x...", "sourceMap": ...}
+        code = code.get("object")
+    if not isinstance(code, str) or not _HEX.fullmatch(code):
+        raise LedgerError(f"contract artifact {path} has no valid bytecode", hint=_hint())
+    return code if code.startswith("0x") else "0x" + code
 
 
 @cache
 def load_artifact(name: str, directory: Path | None = None) -> Artifact:
-    path = (directory or artifacts_dir()) / f"{name}.sol" / f"{name}.json"
+    path = _artifact_file(name, directory or artifacts_dir())
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
-        raise LedgerError(
-            f"contract artifact {name} not found at {path}", hint="run `make contracts`"
-        ) from exc
+        raise LedgerError(f"contract artifact {name} not found at {path}", hint=_hint()) from exc
     except (OSError, ValueError) as exc:
-        raise LedgerError(f"cannot read contract artifact {path}: {exc}") from exc
-    code = data.get("bytecode", {}).get("object", "")
-    return Artifact(name=name, abi=data["abi"], bytecode=code if code.startswith("0x") else "0x" + code)
+        raise LedgerError(f"cannot read contract artifact {path}: {exc}", hint=_hint()) from exc
+    abi = data.get("abi") if isinstance(data, dict) else None
+    if not isinstance(abi, list) or not all(isinstance(e, dict) for e in abi):
+        raise LedgerError(f"contract artifact {path} has no valid abi", hint=_hint())
+    return Artifact(name=name, abi=abi, bytecode=_bytecode(data, path))
 
 
 def _signature(entry: dict[str, Any]) -> str:

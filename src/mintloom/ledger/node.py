@@ -33,6 +33,7 @@ from typing import Any
 from mintloom.errors import NodeError
 from mintloom.faults import crash_point
 from mintloom.logs import get_logger
+from mintloom.resources import source_tree
 
 log = get_logger(__name__)
 
@@ -59,22 +60,54 @@ def _platform_package(tool: str) -> str:
     return f"{tool}-{system}-{arch}"
 
 
+ANVIL_INSTALL_HINT = (
+    "install anvil: `npm install -g @foundry-rs/anvil` (puts `anvil` on PATH) or Foundry's "
+    "`foundryup` (https://getfoundry.sh); or set MINTLOOM_ANVIL to the anvil binary; "
+    "or point chain.rpc_url at another node. In a mintloom checkout `make setup` installs it"
+)
+
+
+def _npm_platform_binary(tool: str, start: Path) -> Path | None:
+    """The binary of ``@foundry-rs/<tool>-<platform>`` in a node_modules at or above ``start``."""
+    exe = tool + (".exe" if os.name == "nt" else "")
+    for d in (start, *start.parents):
+        cand = d / "node_modules" / "@foundry-rs" / _platform_package(tool) / "bin" / exe
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _unwrap_npm(found: Path, tool: str) -> Path:
+    """`npm install -g` puts a node wrapper (``bin.mjs``) on PATH: use the platform binary it would
+    spawn, so the node's pid is anvil's own (checked before reuse and stop) and signals reach it."""
+    wrapper = found.resolve()
+    if wrapper.name != "bin.mjs":
+        return found
+    exe = tool + (".exe" if os.name == "nt" else "")
+    package = wrapper.parent  # .../@foundry-rs/<tool>
+    for cand in (
+        package / "node_modules" / "@foundry-rs" / _platform_package(tool) / "bin" / exe,  # nested
+        package.parent / _platform_package(tool) / "bin" / exe,  # hoisted
+    ):
+        if cand.is_file():
+            return cand
+    return found
+
+
 def find_foundry_tool(tool: str, env_var: str | None = None) -> Path | None:
-    """Locate a Foundry binary: ``$env_var``, the npm platform package near the source tree or cwd, PATH."""
+    """Locate a Foundry binary: ``$env_var``; the npm platform package in the mintloom checkout
+    or in a node_modules at or above the current folder; PATH (``npm install -g``); foundryup's
+    ``~/.foundry/bin``."""
     if env_var and (explicit := os.environ.get(env_var)):
         p = Path(explicit)
         return p if p.is_file() else None
-    exe = tool + (".exe" if os.name == "nt" else "")
-    starts = [Path(__file__).resolve().parent, Path.cwd().resolve()]
-    for start in starts:
-        for d in (start, *start.parents):
-            nm = d / "node_modules" / "@foundry-rs"
-            if nm.is_dir():
-                cand = nm / _platform_package(tool) / "bin" / exe
-                if cand.is_file():
-                    return cand
-    found = shutil.which(tool)
-    return Path(found) if found else None
+    for start in (source_tree(), Path.cwd().resolve()):
+        if start is not None and (found := _npm_platform_binary(tool, start)) is not None:
+            return found
+    if on_path := shutil.which(tool):
+        return _unwrap_npm(Path(on_path), tool)
+    foundryup = Path.home() / ".foundry" / "bin" / tool
+    return foundryup if foundryup.is_file() else None
 
 
 def tool_version(binary: Path) -> str:
@@ -169,11 +202,11 @@ class AnvilNode:
     def binary(self) -> Path:
         b = self._binary or find_foundry_tool("anvil", ENV_ANVIL)
         if b is None:
-            raise NodeError(
-                "anvil not found: the embedded chain needs the npm package @foundry-rs/anvil",
-                hint="run `make setup` (npm ci) in the mintloom checkout, set MINTLOOM_ANVIL to the anvil "
-                "binary, or point chain.rpc_url at another node",
-            )
+            if explicit := os.environ.get(ENV_ANVIL):
+                raise NodeError(
+                    f"anvil not found: {ENV_ANVIL}={explicit} is not a file", hint=ANVIL_INSTALL_HINT
+                )
+            raise NodeError("anvil not found: the embedded chain needs it", hint=ANVIL_INSTALL_HINT)
         return b
 
     def _read_info(self) -> NodeInfo | None:
