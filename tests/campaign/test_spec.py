@@ -110,3 +110,20 @@ def test_parser_never_crashes_on_garbage(text: str) -> None:
         parse_spec(text, Path("fuzz.yaml"))
     except SpecError as exc:
         assert str(exc)
+
+
+@pytest.mark.parametrize("segment", ["../../../escaped", "students/.", "..", "a\\b", "tab\there"])
+def test_segment_that_is_not_a_plain_name_is_refused(tmp_path: Path, segment: str) -> None:
+    """A segment names a folder under out/<campaign>/<locale>/: a hostile audience row must not
+    write outside it (``../..``) nor alias another segment's files (``students/.``)."""
+    row = "Alex,Berlin,15,EUR,3.90,2026-12-31"
+    audience = f"segment,name,city,offer,currency,price,deadline\nstudents,{row}\n{segment},{row}\n"
+    with pytest.raises(SpecError, match=r"row 2: .*not a plain name"):
+        load_spec(write_campaign(tmp_path, audience=audience))
+
+
+def test_copy_template_name_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
+    spec = SPEC.replace("templates:\n", 'templates:\n    ../../outside: "x"\n', 1)
+    assert spec != SPEC
+    with pytest.raises(SpecError, match="not a plain name"):
+        load_spec(write_campaign(tmp_path, spec))

@@ -34,6 +34,16 @@ STANDARD_FORMATS: dict[str, tuple[int, int]] = {
     "skyscraper": (160, 600),
 }
 TEXT_FIELDS = ("headline", "body", "cta")
+
+
+def _path_component(name: str) -> str:
+    """A segment or template name becomes a folder or file name under out/: it must be one path
+    component, so a hostile audience row cannot write outside the campaign's folder."""
+    if name.strip() in {"", ".", ".."} or any(c in name for c in "/\\") or not name.isprintable():
+        raise ValueError(f"{name!r} is not a plain name (no '/', '\\', '.', '..' or control characters)")
+    return name
+
+
 _SEGMENT_KEYS = ("segment",)
 
 
@@ -65,6 +75,14 @@ class FormatSpec(_Model):
 class CopySpec(_Model):
     templates: dict[str, str] = Field(default_factory=dict)
     """Named long-form copy templates; each renders one text asset per segment and locale."""
+
+    @field_validator("templates")
+    @classmethod
+    def _names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name in v:
+            _path_component(name)
+        return v
+
     engine: Literal["copy", "openai-compat", "transformers-text"] = "copy"
     """``copy`` renders the templates as the text; a model engine gets the rendered template as
     its prompt and writes the text (recorded as trainedAlgorithmicMedia with its model)."""
@@ -190,6 +208,11 @@ class Segment(_Model):
     segment: str = Field(min_length=1, max_length=64)
     row: int
     variables: dict[str, str]
+
+    @field_validator("segment")
+    @classmethod
+    def _plain(cls, v: str) -> str:
+        return _path_component(v)
 
 
 class LoadedSpec(BaseModel):
