@@ -501,7 +501,8 @@ def missing_exports(folder: Path, ctx: VerifyContext, reports: Sequence[VerifyRe
     if not (here.is_relative_to(out) or out.is_relative_to(here)):
         return []
     inside = here.relative_to(out).parts if here.is_relative_to(out) else ()
-    seen = {Path(r.file).resolve(): r.cid for r in reports}
+    # the file's own path (its folder resolved, not a symlink it may be): one report per path
+    seen = {Path(r.file).parent.resolve() / Path(r.file).name: r.cid for r in reports}
     missing: list[VerifyReport] = []
     for exp in ctx.catalog.exports(inside[0] if inside else None):
         target = out / exp.campaign / exp.path
