@@ -187,7 +187,7 @@ def _receipt_checks(
     report.add(
         "inclusion proof", "pass", f"leaf {receipt.leaf_index} is in the log of size {receipt.tree_size}"
     )
-    if not _checkpoint_check(report, receipt, ctx.trust_anchors_pem):
+    if not _same_log(report, ctx, receipt) or not _checkpoint_check(report, receipt, ctx.trust_anchors_pem):
         return None
     report.receipt = {
         "leaf_index": receipt.leaf_index,
@@ -196,6 +196,19 @@ def _receipt_checks(
         "anchor": receipt.anchor.model_dump() if receipt.anchor else None,
     }
     return receipt
+
+
+def _same_log(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> bool:
+    """In a workspace, a checkpoint of a size its log reached must have the log's root at that size:
+    another root signed for the same size is a forked log (e.g. signed with a retired key)."""
+    if ctx.log is None:
+        return True
+    ctx.log.refresh()
+    if receipt.tree_size > ctx.log.size or ctx.log.root(receipt.tree_size).hex() == receipt.checkpoint.root:
+        return True
+    why = f"the receipt's checkpoint of size {receipt.tree_size} has another root than this workspace's log"
+    report.add("checkpoint", "fail", f"{why} at that size: a forked or forged log", Verdict.UNTRUSTED)
+    return False
 
 
 def _checkpoint_check(report: VerifyReport, receipt: Receipt, anchors: str | None) -> bool:
