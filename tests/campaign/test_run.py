@@ -246,3 +246,28 @@ def test_rerun_restores_lost_or_damaged_exports(studio: Studio, tmp_path: Path) 
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # no temp file left
     code, reports = verify_folder(folder)
     assert code == 0 and [r["verdict"] for r in reports] == ["VERIFIED"] * 4
+
+
+def test_symlinked_export_is_reported_once_and_replaced_by_a_rerun(studio: Studio, tmp_path: Path) -> None:
+    """An exported file replaced by a symlink (here to a copy of the right bytes outside out/) is
+    one file to `verify`, not a VERIFIED and a MISSING report for the same path; the next run
+    writes the real file back in place of the link, so out/ holds only files mintloom wrote."""
+    from mintloom.campaign.sample import sample_audience, sample_spec
+
+    path = write_campaign(tmp_path / "c", sample_spec(formats=("square",), audio=False, copy=False),
+                          sample_audience(1))  # fmt: skip
+    run(studio, path)
+    folder = studio.workspace.out_dir / "tiny"
+    target = folder / "en-US/students/square.png"
+    elsewhere = tmp_path / "elsewhere.png"
+    elsewhere.write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(elsewhere)
+
+    code, reports = verify_folder(folder)
+    files = [Path(str(r["file"])).relative_to(folder).as_posix() for r in reports]
+    assert sorted(files) == ["ar-EG/students/square.png", "en-US/students/square.png"], reports
+    assert code == 0
+    summary = CampaignRunner(studio, load_spec(path)).run()
+    assert summary.restored == 1 and not target.is_symlink()
+    assert target.read_bytes() == elsewhere.read_bytes()

@@ -283,3 +283,19 @@ def test_unreachable_chain_is_a_ledger_error(workspace: Workspace, db: Database)
         ChainClient(
             f"http://127.0.0.1:{free_port()}", ANVIL_DEV_KEY, db, Deployments(workspace.chain_dir / "d.json")
         )
+
+
+def test_two_clients_of_one_workspace_sending_in_turn_both_succeed(
+    workspace: Workspace, node: AnvilNode, db: Database
+) -> None:
+    """`mintloom serve` and a CLI command of the same workspace send from the same account in
+    turn: a client's cached nonce must not collide with the other's journaled transaction."""
+    first = open_client(workspace, node, db)
+    deploy_all(first)
+    second = open_client(workspace, node, db)
+    split = ("RoyaltyVault", "createSplit", [first.address], [10_000])
+    first.transact(*split, once=False)  # caches its next nonce
+    second.transact(*split, once=False)  # takes that nonce
+    first.transact(*split, once=False)
+    assert int(first.call("RoyaltyVault", "splitCount")) == 3
+    assert nonce(first) == len(first.journal.entries(first.chain_id))

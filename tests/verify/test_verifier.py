@@ -483,3 +483,63 @@ def test_look_alike_registered_assets_are_reported(campaign: Campaign) -> None:
     assert report.matched_cid == row.cid and report.verdict is Verdict.VERIFIED
     (info,) = [c for c in report.checks if c.name == "fingerprint ambiguity"]
     assert info.status == "info" and "1 other registered asset(s) look almost the same" in info.detail
+
+
+def test_receipt_from_a_forked_log_is_untrusted(campaign: Campaign, tmp_path: Path) -> None:
+    """Whoever holds a signer key of this organisation (a retired one after `keys rotate`, say)
+    can sign a file and a checkpoint of a log of his own. In the workspace, a checkpoint of a size
+    its log reached but with another root is a fork of the log, not a proof: UNTRUSTED."""
+    from mintloom.provenance.cid import cid_for
+    from mintloom.provenance.log import TransparencyLog
+    from mintloom.store.db import open_database
+
+    signer = campaign.studio.signer
+    record = GenerationRecord(engine="forger", engine_version="1", seed=5, campaign="tiny",
+                              segment_commitment="cd" * 32, locale="en-US")  # fmt: skip
+    img = Image.fromarray(np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    signed = C2paAssetSigner(signer).sign(png_bytes(img), "image/png", record, title="fake.png")
+    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    fork.append_batch([(cid_for(signed.data), signed.manifest_hash)])
+    fork.issue_receipts(fork.checkpoint(signer))
+    receipt = fork.receipt(cid_for(signed.data))
+    assert receipt is not None and receipt.tree_size <= campaign.studio.log.size
+
+    report = verify_bytes(signed.data, "fake.png", campaign.ctx, receipt=receipt)
+    assert report.verdict is Verdict.UNTRUSTED, statuses(report)
+    check = next(c for c in report.checks if c.name == "checkpoint")
+    assert check.status == "fail" and "forked or forged log" in check.detail
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="`keys rotate` only files the old signer certificate under retired/: nothing refuses a "
+    "credential or checkpoint it signs afterwards (no retirement record checked, no revocation)",
+)
+def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
+    studio: Studio, tmp_path: Path
+) -> None:
+    """A signer key is rotated out (it leaked, say). Its holder signs a file and a checkpoint of a
+    log of his own, larger than the workspace's: the workspace must not call that file VERIFIED."""
+    from mintloom.provenance.cid import cid_for
+    from mintloom.provenance.log import TransparencyLog
+    from mintloom.store.db import open_database
+
+    retired = studio.signer
+    studio.keys.rotate(PASSWORD)
+    record = GenerationRecord(engine="forger", engine_version="1", seed=6, campaign="tiny",
+                              segment_commitment="ef" * 32, locale="en-US")  # fmt: skip
+    img = Image.fromarray(np.random.default_rng(6).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    signed = C2paAssetSigner(retired).sign(png_bytes(img), "image/png", record, title="fake.png")
+    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    fork.append_batch([(cid_for(signed.data), signed.manifest_hash)])
+    fork.issue_receipts(fork.checkpoint(retired))
+    receipt = fork.receipt(cid_for(signed.data))
+    assert receipt is not None
+
+    fresh = Studio(studio.workspace, password=PASSWORD)
+    try:
+        report = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True),
+                              receipt=receipt)  # fmt: skip
+    finally:
+        fresh.close()
+    assert report.verdict is Verdict.UNTRUSTED, statuses(report)

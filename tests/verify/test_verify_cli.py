@@ -187,3 +187,33 @@ def test_folder_reports_exported_files_that_are_missing(inside: Workspace, tmp_p
         for p, data in kept.items():
             p.write_bytes(data)
     assert invoke("--offline", str(out / "tiny"))[0] == 0
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Size and mtime of each file (SQLite's own -wal/-shm aside: opening the catalog makes them)."""
+    files = [p for p in sorted(root.rglob("*")) if p.is_file() and not p.name.endswith(("-wal", "-shm"))]
+    return {p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="online verify opens a full ChainClient (Studio.chain): it starts the embedded node, "
+    "writes its state file and log, and replays/rebroadcasts journaled transactions",
+)
+def test_online_verify_of_a_workspace_whose_node_is_down_writes_nothing(
+    inside: Workspace, tmp_path: Path
+) -> None:
+    """A read path never writes: `mintloom verify` (online) of a workspace whose node is down must
+    leave the workspace as it was — no node started, no state file, no journal replay."""
+    from mintloom.ledger.connect import managed_node
+
+    node = managed_node(inside, inside.settings())
+    folder = inside.out_dir / "tiny" / "en-US" / "students"
+    assert node.running() is None
+    before = _tree(inside.root)
+    try:
+        code, out, _ = invoke(str(folder))
+        assert code == 0, out
+        assert _tree(inside.root) == before and node.running() is None
+    finally:
+        node.stop()

@@ -423,8 +423,12 @@ class CampaignRunner:
         if exp.sidecar_cid is not None:
             pairs.append((target.with_name(target.name + ".c2pa"), exp.sidecar_cid))
         for path, cid in pairs:
-            try:
-                if path.stat().st_size != self.blobs.size(cid) or not cid_matches(cid, path.read_bytes()):
+            try:  # a symlink is not a file we wrote, even if it points at the right bytes
+                if (
+                    path.is_symlink()
+                    or path.stat().st_size != self.blobs.size(cid)
+                    or not cid_matches(cid, path.read_bytes())
+                ):
                     return False
             except OSError:
                 return False

@@ -63,7 +63,8 @@ def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[
 
 
 def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[Share]) -> int:
-    """The campaign's split id on this chain, created on first use.
+    """The campaign's split id on this chain, created on first use and again when the spec's
+    shares no longer match it.
 
     The id is read from the ``SplitCreated`` event of the creating transaction (another sender may
     create splits in between, so ``splitCount()`` is not ours). ``createSplit`` is journaled with
@@ -71,8 +72,8 @@ def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[S
     transaction and reads its event instead of creating a second split."""
     names = Names(db, chain.chain_id)
     known = names.get("split", campaign)
-    if known is not None:
-        return known
+    if known is not None and _paid_by(chain, known) == _payees(shares):
+        return known  # a changed spec split gets a new split, for the leaves published from now on
     tx = chain.transact(CONTRACT, "createSplit", [s.account for s in shares], [s.bps for s in shares],
                         kind=f"split:{campaign}")  # fmt: skip
     created = chain.events(CONTRACT, "SplitCreated", tx.tx_hash)
@@ -81,6 +82,15 @@ def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[S
     split_id = int(created[0]["args"]["splitId"])
     names.set("split", campaign, split_id)
     return split_id
+
+
+def _payees(shares: list[Share]) -> list[tuple[str, int]]:
+    return [(s.account.lower(), s.bps) for s in shares]
+
+
+def _paid_by(chain: ChainClient, split_id: int) -> list[tuple[str, int]]:
+    recipients, bps = chain.call(CONTRACT, "split", split_id)
+    return [(str(a).lower(), int(b)) for a, b in zip(recipients, bps, strict=True)]
 
 
 def claimable(chain: ChainReader, account: str | None = None, currency: str = ETH) -> int:

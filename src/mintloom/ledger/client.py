@@ -236,10 +236,11 @@ class ChainClient(ChainReader):
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
     def _next_nonce(self) -> int:
-        if self._nonce is None:
-            self._nonce = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
-        n = self._nonce
-        self._nonce += 1
+        """Read from the node before every send: another client of the workspace (`mintloom serve`
+        beside a CLI command) may have used the account since, and its nonce is journaled."""
+        pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
+        n = pending if self._nonce is None else max(self._nonce, pending)
+        self._nonce = n + 1
         return n
 
     def _send(self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None) -> TxResult:

@@ -194,7 +194,7 @@ def _receipt_checks(
     report.add(
         "inclusion proof", "pass", f"leaf {receipt.leaf_index} is in the log of size {receipt.tree_size}"
     )
-    if not _checkpoint_check(report, receipt, ctx.trust_anchors_pem):
+    if not _same_log(report, ctx, receipt) or not _checkpoint_check(report, receipt, ctx.trust_anchors_pem):
         return None
     report.receipt = {
         "leaf_index": receipt.leaf_index,
@@ -203,6 +203,19 @@ def _receipt_checks(
         "anchor": receipt.anchor.model_dump() if receipt.anchor else None,
     }
     return receipt
+
+
+def _same_log(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> bool:
+    """In a workspace, a checkpoint of a size its log reached must have the log's root at that size:
+    another root signed for the same size is a forked log (e.g. signed with a retired key)."""
+    if ctx.log is None:
+        return True
+    ctx.log.refresh()
+    if receipt.tree_size > ctx.log.size or ctx.log.root(receipt.tree_size).hex() == receipt.checkpoint.root:
+        return True
+    why = f"the receipt's checkpoint of size {receipt.tree_size} has another root than this workspace's log"
+    report.add("checkpoint", "fail", f"{why} at that size: a forked or forged log", Verdict.UNTRUSTED)
+    return False
 
 
 def _checkpoint_check(report: VerifyReport, receipt: Receipt, anchors: str | None) -> bool:
@@ -534,7 +547,8 @@ def missing_exports(folder: Path, ctx: VerifyContext, reports: Sequence[VerifyRe
     if not (here.is_relative_to(out) or out.is_relative_to(here)):
         return []
     inside = here.relative_to(out).parts if here.is_relative_to(out) else ()
-    seen = {Path(r.file).resolve(): r.cid for r in reports}
+    # the file's own path (its folder resolved, not a symlink it may be): one report per path
+    seen = {Path(r.file).parent.resolve() / Path(r.file).name: r.cid for r in reports}
     missing: list[VerifyReport] = []
     for exp in ctx.catalog.exports(inside[0] if inside else None):
         target = out / exp.campaign / exp.path
