@@ -86,4 +86,4 @@ print(f"{len(reports)} files VERIFIED")
 EOF
 
 echo "== wheel-smoke [$(($(date +%s) - start))s] done: the installed wheel works outside the repo"
-echo "wheel-smoke: $steps passed, 0 failed"   # set -e: any failing step has exited non-zero
+echo "wheel-smoke: all $steps steps passed"   # set -e: any failing step has exited non-zero
