@@ -8,7 +8,9 @@ import hashlib
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -299,3 +301,104 @@ def test_two_clients_of_one_workspace_sending_in_turn_both_succeed(
     first.transact(*split, once=False)
     assert int(first.call("RoyaltyVault", "splitCount")) == 3
     assert nonce(first) == len(first.journal.entries(first.chain_id))
+
+
+def test_a_replay_that_hands_out_another_split_id_is_refused_by_name(
+    workspace: Workspace, node: AnvilNode, db: Database
+) -> None:
+    """The node lost our createSplit and another account's split landed first on the restarted
+    node: the replay succeeds but gets split id 2, not the journaled 1, so payments meant for
+    our split would go to the stranger's. Refused, at this open and every later one."""
+    chain = open_client(workspace, node, db)
+    deploy_all(chain)
+    node.stop()  # the state file holds the deployments
+    chain = open_client(workspace, node, db)
+    ours = chain.transact("RoyaltyVault", "createSplit", [chain.address], [10_000], kind="split:camp")
+    assert chain.events("RoyaltyVault", "SplitCreated", ours.tx_hash)[0]["args"]["splitId"] == 1
+    kill_node(node)  # our split is lost
+    stranger_db = open_database(f"sqlite:///{workspace.state_dir / 'stranger.db'}")
+    stranger = open_client(workspace, node, stranger_db, dev_key(1))  # its journal is empty
+    stranger.transact("RoyaltyVault", "createSplit", [stranger.address], [10_000], once=False)
+
+    with pytest.raises(ChainResetError, match=f"split:camp {ours.tx_hash} .*other events") as err:
+        open_client(workspace, node, db)
+    assert "mintloom chain reset" in str(err.value.hint)
+    assert int(stranger.call("RoyaltyVault", "splitCount")) == 2  # ours came back as split 2
+    with pytest.raises(ChainResetError, match="other events"):
+        open_client(workspace, node, db)  # the mined replay is still refused, not forgotten
+
+
+def test_a_journal_without_kept_outcomes_falls_back_to_the_status(
+    workspace: Workspace, node: AnvilNode, db: Database
+) -> None:
+    """Entries confirmed before outcomes were kept (outcome NULL) are replayed as before: the
+    status alone decides, and the normal lost-blocks replay passes."""
+    chain = open_client(workspace, node, db)
+    deploy_all(chain)
+    node.stop()
+    chain = open_client(workspace, node, db)
+    ours = chain.transact("RoyaltyVault", "createSplit", [chain.address], [10_000], kind="split:camp")
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_journal SET outcome = NULL"))
+    kill_node(node)
+    again = open_client(workspace, node, db)
+    assert int(again.call("RoyaltyVault", "splitCount")) == 1
+    assert again.journal.get(ours.tx_hash).outcome is not None  # type: ignore[union-attr]
+
+
+def test_two_clients_journaling_at_one_nonce_send_at_distinct_nonces(
+    workspace: Workspace, node: AnvilNode, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first client has journaled its transaction at nonce N but not sent it when the
+    second reads the node's pending nonce (still N) and journals: the second takes N+1 from
+    the journal, both confirm, and the journal holds no second entry at N."""
+    first = open_client(workspace, node, db)
+    deploy_all(first)
+    second = open_client(workspace, node, db)
+    n = nonce(first)
+    split = ("RoyaltyVault", "createSplit", [first.address], [10_000])
+    other_split = ("RoyaltyVault", "createSplit", [first.address, "0x" + "11" * 20], [5_000, 5_000])
+    pool = ThreadPoolExecutor(max_workers=1)
+    later: list[Future[Any]] = []
+
+    def second_journals_meanwhile(name: str) -> None:
+        if name == "tx-journaled-first" and not later:
+            later.append(pool.submit(second.transact, *other_split, kind="second:x"))
+            deadline = time.monotonic() + 10
+            while not later[0].done() and len(first.journal.pending(first.chain_id, first.address)) < 2:
+                assert time.monotonic() < deadline, "the second client never journaled"
+                time.sleep(0.02)
+
+    monkeypatch.setattr(client_module, "crash_point", second_journals_meanwhile)
+    try:
+        one = first.transact(*split, kind="first:x")
+        two = later[0].result(timeout=20)
+    finally:
+        pool.shutdown(wait=True)
+    rows = {e.tx_hash: e for e in first.journal.entries(first.chain_id)}
+    assert (rows[one.tx_hash].nonce, rows[two.tx_hash].nonce) == (n, n + 1)
+    assert all(e.status == CONFIRMED for e in rows.values())  # no orphan, nothing pending
+    assert int(first.call("RoyaltyVault", "splitCount")) == 2
+    assert nonce(first) == len(rows) == n + 2
+
+
+def test_a_nonce_taken_while_signing_is_signed_again_at_the_next(
+    workspace: Workspace, node: AnvilNode, db: Database
+) -> None:
+    """Another client journals the very nonce this one is signing at: the clash is not a
+    catalog error, the transaction is signed again at the next nonce and only that is kept."""
+    chain = open_client(workspace, node, db)
+    other = Journal(open_database(f"sqlite:///{db.engine.url.database}"))
+    signed: list[int] = []
+
+    def sign(at: int) -> tuple[str, bytes]:
+        if not signed:  # the other client wins the race for this nonce
+            other.record_intent(chain_id=chain.chain_id, kind="other", payload={}, sender=chain.address,
+                                nonce=at, tx_hash="0x" + "55" * 32, raw=b"\x02")  # fmt: skip
+        signed.append(at)
+        return "0x" + f"{at:064x}", bytes([at])
+
+    entry = chain.journal.record_signed(chain_id=chain.chain_id, kind="mine", payload={},
+                                        sender=chain.address, least_nonce=0, sign=sign)  # fmt: skip
+    assert signed == [0, 1] and entry.nonce == 1
+    assert [(e.kind, e.nonce) for e in chain.journal.entries(chain.chain_id)] == [("other", 0), ("mine", 1)]

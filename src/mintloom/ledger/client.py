@@ -15,6 +15,7 @@ chain that cannot be brought back to the journal's history raises
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
@@ -136,7 +137,10 @@ class ChainClient(ChainReader):
         kept = [e for e in rows if e.nonce < mined and e.status != PENDING]
         if kept:
             last = max(kept, key=lambda e: e.nonce)
-            if self._receipt(last.tx_hash) is None:
+            receipt = self._receipt(last.tx_hash)
+            if receipt is not None:  # a replay refused at an earlier open is refused again
+                self._check_outcome(last, receipt, "checking")
+            else:
                 raise ChainResetError(
                     f"chain {self.chain_id} at {public_url(self.rpc_url)} has another transaction at nonce "
                     f"{last.nonce} of {sender} than the journaled {last.kind} {last.tx_hash}: "
@@ -166,7 +170,10 @@ class ChainClient(ChainReader):
 
     def _replay(self, entry: JournalEntry) -> None:
         """Rebroadcast one lost transaction's signed bytes and wait until it is mined again with
-        the outcome it had; a different outcome means the chain's history differs."""
+        the outcome it had: the same status and, when the journal kept them (entries confirmed
+        before outcomes were kept fall back to the status), the same event logs. Another
+        sender's transaction that landed first can make a replayed ``createSplit`` succeed with
+        another split id: its logs differ, and the journal is left as it was."""
         log.warning("replaying a transaction the node lost", extra={"tx": entry.tx_hash, "kind": entry.kind})
         try:
             self.w3.eth.send_raw_transaction(entry.raw_tx)
@@ -175,14 +182,30 @@ class ChainClient(ChainReader):
                 raise ChainResetError(
                     f"the node refused to replay {entry.kind} {entry.tx_hash}: {exc}", hint=RESET_HINT
                 ) from exc
-        try:
-            result: TxResult | None = self._await(entry.tx_hash, entry.kind)
-        except ContractError:
-            result = None
-        if (result is None) != (entry.status == FAILED) and entry.status != PENDING:
+        receipt = self._wait_receipt(entry.tx_hash, entry.kind)
+        failed = int(receipt["status"]) != 1
+        if entry.status != PENDING and failed != (entry.status == FAILED):
             raise ChainResetError(
                 f"replaying {entry.kind} {entry.tx_hash} on chain {self.chain_id} did not give the "
                 f"journaled outcome ({entry.status}): the chain's history differs",
+                hint=RESET_HINT,
+            )
+        self._check_outcome(entry, receipt, "replaying")
+        with contextlib.suppress(ContractError):  # journaled as failed, and failed again
+            self._settle(entry.tx_hash, entry.kind, receipt)
+
+    def _check_outcome(self, entry: JournalEntry, receipt: Any, doing: str) -> None:
+        """Refuse a mined ``entry`` whose event logs differ from those journaled at confirmation."""
+        if entry.status != CONFIRMED or entry.outcome is None:
+            return  # pending, failed, or journaled before outcomes were kept: the status decides
+        got = logs_hash(receipt)
+        if got != entry.outcome:
+            raise ChainResetError(
+                f"{doing} {entry.kind} {entry.tx_hash} on chain {self.chain_id} found other events than "
+                f"journaled ({len(receipt['logs'])} logs hashing to {got[:16]}…, journaled "
+                f"{entry.outcome[:16]}…): "
+                "a transaction the journal does not know landed before it, so the ids it handed out "
+                "(a split id, say) differ from those recorded",
                 hint=RESET_HINT,
             )
 
@@ -235,28 +258,31 @@ class ChainClient(ChainReader):
             tip = 1_000_000_000
         return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
 
-    def _next_nonce(self) -> int:
+    def _pending_nonce(self) -> int:
         """Read from the node before every send: another client of the workspace (`mintloom serve`
-        beside a CLI command) may have used the account since, and its nonce is journaled."""
+        beside a CLI command) may have used the account since."""
         pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
-        n = pending if self._nonce is None else max(self._nonce, pending)
-        self._nonce = n + 1
-        return n
+        return pending if self._nonce is None else max(self._nonce, pending)
 
     def _send(self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None) -> TxResult:
         try:
-            tx = {**tx, "chainId": self.chain_id, "nonce": self._next_nonce(), **self._fees()}
+            tx = {**tx, "chainId": self.chain_id, **self._fees()}
+            least = self._pending_nonce()
         except OSError as exc:
             raise LedgerError(
                 f"cannot reach the chain at {public_url(self.rpc_url)} to send {kind}: {exc}"
             ) from exc
-        signed = self.account.sign_transaction(tx)
-        raw = bytes(signed.raw_transaction)
-        tx_hash = "0x" + bytes(signed.hash).hex()
-        self.journal.record_intent(
+
+        def sign(nonce: int) -> tuple[str, bytes]:
+            signed = self.account.sign_transaction({**tx, "nonce": nonce})
+            return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
+
+        entry = self.journal.record_signed(
             chain_id=self.chain_id, kind=kind, payload=payload, sender=self.account.address,
-            nonce=tx["nonce"], tx_hash=tx_hash, raw=raw, intent=intent,
+            least_nonce=least, sign=sign, intent=intent,
         )  # fmt: skip
+        self._nonce = entry.nonce + 1
+        tx_hash, raw = entry.tx_hash, entry.raw_tx
         point = kind.split(":", maxsplit=1)[0].replace(".", "-")
         crash_point(f"tx-journaled-{point}")
         try:
@@ -289,6 +315,9 @@ class ChainClient(ChainReader):
         return TxResult(TxHash(entry.tx_hash), entry.block or 0, entry.gas_used or 0, address)
 
     def _await(self, tx_hash: str, kind: str) -> TxResult:
+        return self._settle(tx_hash, kind, self._wait_receipt(tx_hash, kind))
+
+    def _wait_receipt(self, tx_hash: str, kind: str) -> Any:
         try:
             receipt = self.w3.eth.wait_for_transaction_receipt(
                 HexStr(tx_hash), timeout=self.timeout, poll_latency=0.05
@@ -303,7 +332,7 @@ class ChainClient(ChainReader):
                 f"lost the chain at {public_url(self.rpc_url)} while waiting for {kind} {tx_hash}: {exc}",
                 hint="it stays in the journal: the next command replays or confirms it",
             ) from exc
-        return self._settle(tx_hash, kind, receipt)
+        return receipt
 
     def _settle(self, tx_hash: str, kind: str, receipt: Any) -> TxResult:
         block, gas = int(receipt["blockNumber"]), int(receipt["gasUsed"])
@@ -311,7 +340,10 @@ class ChainClient(ChainReader):
         if int(receipt["status"]) != 1:
             self.journal.finish(tx_hash, FAILED, block=block, gas_used=gas, error="reverted")
             raise ContractError(f"{kind} {tx_hash} reverted on chain (block {block})")
-        self.journal.finish(tx_hash, CONFIRMED, block=block, gas_used=gas, contract_address=contract_address)
+        self.journal.finish(
+            tx_hash, CONFIRMED, block=block, gas_used=gas, contract_address=contract_address,
+            outcome=logs_hash(receipt),
+        )  # fmt: skip
         return TxResult(TxHash(tx_hash), block, gas, Address(contract_address) if contract_address else None)
 
     def transact(
@@ -464,6 +496,19 @@ class ChainClient(ChainReader):
         except ContractError:
             return FAILED
         return CONFIRMED
+
+
+def logs_hash(receipt: Any) -> str:
+    """A hash of a receipt's event logs (emitter, topics, data, in order): what the transaction
+    handed out (a split id, a token id) and what a replay of it must hand out again."""
+    logs = [
+        [str(g["address"]).lower(), [_hex(t) for t in g["topics"]], _hex(g["data"])] for g in receipt["logs"]
+    ]
+    return hashlib.sha256(json.dumps(logs).encode()).hexdigest()
+
+
+def _hex(value: Any) -> str:
+    return bytes(value).hex() if isinstance(value, bytes) else str(value).lower().removeprefix("0x")
 
 
 def _once(once: bool | None, kind: str | None) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import (
@@ -26,8 +27,8 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import CatalogError, JournalError
 from mintloom.store.db import Base, Database
@@ -58,12 +59,28 @@ class JournalEntry(Base):
     gas_used: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     contract_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """hash of the confirmed receipt's logs (:func:`mintloom.ledger.client.logs_hash`): what a
+    replay must reproduce; None on entries journaled before outcomes were kept"""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
 # statuses of an entry whose nonce the chain consumed (or will): what a lost block is replayed from
 SENT = (PENDING, CONFIRMED, FAILED)
+
+# a signer: the nonce to sign at -> (tx hash, signed raw bytes)
+Signer = Callable[[int], tuple[str, bytes]]
+
+NONCE_TRIES = 8
+
+
+class NonceTaken(JournalError):
+    """Another client journaled a transaction at this nonce first (caught: signed again)."""
+
+    def __init__(self, nonce: int) -> None:
+        super().__init__(f"nonce {nonce} is already journaled")
+        self.nonce = nonce
 
 
 class Journal:
@@ -86,26 +103,65 @@ class Journal:
         """Journal a signed transaction before it is sent. The very same bytes as an orphaned
         entry's (same key, nonce and fields on a chain started over) replace that entry."""
         with self.db.session() as s:
-            old = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).first()
-            if old is not None and old.status != ORPHANED:
-                raise JournalError(f"{tx_hash} is already journaled ({old.kind}, {old.status})")
-            if old is not None:
-                s.delete(old)
-                s.flush()
             entry = JournalEntry(
-                intent=intent,
-                chain_id=chain_id,
-                kind=kind,
-                payload=json.dumps(payload, sort_keys=True, default=str),
-                sender=sender,
-                nonce=nonce,
-                tx_hash=tx_hash,
-                raw_tx=raw,
-                status=PENDING,
-            )
-            s.add(entry)
-            s.flush()
+                intent=intent, chain_id=chain_id, kind=kind, sender=sender, nonce=nonce,
+                payload=_dump(payload), tx_hash=tx_hash, raw_tx=raw, status=PENDING,
+            )  # fmt: skip
+            try:
+                _insert(s, entry)
+            except NonceTaken as clash:
+                raise CatalogError(f"nonce {nonce} of {sender} is already journaled") from clash
             return entry.id
+
+    def record_signed(
+        self,
+        *,
+        chain_id: int,
+        kind: str,
+        payload: dict[str, Any],
+        sender: str,
+        least_nonce: int,
+        sign: Signer,
+        intent: str | None = None,
+    ) -> JournalEntry:
+        """Allocate ``sender``'s next nonce, sign at it and journal the transaction, all in one
+        catalog transaction. The nonce is past both ``least_nonce`` (the node's pending count) and
+        every nonce journaled on ``chain_id``: another client of the workspace may have journaled
+        one it has not sent yet. When that client journals the same nonce first, the transaction
+        is signed again at the next one (a bounded number of times): two signed transactions are
+        never journaled, hence never sent, at one nonce."""
+        draft = JournalEntry(intent=intent, chain_id=chain_id, kind=kind, sender=sender,
+                             payload=_dump(payload), status=PENDING)  # fmt: skip
+        tries, nonce = 0, least_nonce
+        while True:
+            try:
+                return self._record_next(draft, nonce, sign)
+            except NonceTaken as clash:
+                tries, nonce = tries + 1, clash.nonce + 1
+                if tries >= NONCE_TRIES:
+                    raise JournalError(
+                        f"could not journal {kind}: {tries} nonces of {sender} were taken by other "
+                        "clients of this workspace while signing",
+                        hint="retry when the other mintloom command or server is idle",
+                    ) from clash
+
+    def _record_next(self, draft: JournalEntry, least: int, sign: Signer) -> JournalEntry:
+        """Journal ``draft`` signed at the first nonce past ``least`` and the journal's highest."""
+        with self.db.session() as s:
+            top = s.scalar(
+                select(func.max(JournalEntry.nonce)).where(
+                    JournalEntry.chain_id == draft.chain_id, JournalEntry.sender == draft.sender
+                )
+            )
+            nonce = least if top is None else max(least, int(top) + 1)
+            tx_hash, raw = sign(nonce)
+            entry = JournalEntry(
+                intent=draft.intent, chain_id=draft.chain_id, kind=draft.kind, sender=draft.sender,
+                payload=draft.payload, status=PENDING, nonce=nonce, tx_hash=tx_hash, raw_tx=raw,
+            )  # fmt: skip
+            _insert(s, entry)
+            s.expunge(entry)
+            return entry
 
     def finish(
         self,
@@ -116,6 +172,7 @@ class Journal:
         gas_used: int | None = None,
         contract_address: str | None = None,
         error: str | None = None,
+        outcome: str | None = None,
     ) -> None:
         with self.db.session() as s:
             entry = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).one()
@@ -124,6 +181,7 @@ class Journal:
             entry.gas_used = gas_used
             entry.contract_address = contract_address
             entry.error = error
+            entry.outcome = outcome
             entry.updated_at = _now()
 
     def pending(self, chain_id: int, sender: str) -> list[JournalEntry]:
@@ -192,19 +250,47 @@ class Journal:
             return list(s.scalars(q.order_by(JournalEntry.id)))
 
 
+def _dump(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, sort_keys=True, default=str)
+
+
+def _insert(s: Session, entry: JournalEntry) -> None:
+    """Add ``entry`` (replacing an orphaned entry of the very same bytes); a clash on its nonce
+    raises :class:`NonceTaken` carrying the nonce."""
+    old = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == entry.tx_hash)).first()
+    if old is not None and old.status != ORPHANED:
+        raise JournalError(f"{entry.tx_hash} is already journaled ({old.kind}, {old.status})")
+    if old is not None:
+        s.delete(old)
+        s.flush()
+    s.add(entry)
+    try:
+        s.flush()
+    except IntegrityError as exc:
+        if "nonce" not in str(exc.orig).lower():
+            raise
+        raise NonceTaken(entry.nonce) from exc
+
+
 def _add_intent_column(db: Database) -> None:
-    """Catalogs made before intents existed get the (nullable) column; ``create_all`` only adds
-    whole tables."""
+    """Catalogs made before intents (or kept outcomes) existed get the nullable columns;
+    ``create_all`` only adds whole tables."""
+    _add_column(db, "intent", "VARCHAR(64)", index=True)
+    _add_column(db, "outcome", "VARCHAR(64)", index=False)
+
+
+def _add_column(db: Database, name: str, sql_type: str, *, index: bool) -> None:
     table = JournalEntry.__tablename__
 
     def has_it() -> bool:
-        return "intent" in {c["name"] for c in inspect(db.engine).get_columns(table)}
+        return name in {c["name"] for c in inspect(db.engine).get_columns(table)}
 
     try:
         if not has_it():
             with db.engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN intent VARCHAR(64)"))
-                conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_intent ON {table} (intent)"))
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}"))
+                if index:
+                    conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_{name} ON {table} ({name})"))
     except SQLAlchemyError as exc:
         if not has_it():  # another process adding it at the same time is fine
-            raise CatalogError(f"cannot add the intent column to {table}: {exc}") from exc
+            raise CatalogError(f"cannot add the {name} column to {table}: {exc}") from exc
