@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -538,9 +539,45 @@ def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
     try:
         report = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True),
                               receipt=receipt)  # fmt: skip
+        bare = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True))
     finally:
         fresh.close()
     assert report.verdict is Verdict.UNTRUSTED, statuses(report)
+    check = next(c for c in report.checks if c.name == "checkpoint")
+    assert check.status == "fail" and "(retired)" in check.detail, check.detail
+    # without a receipt, nothing shows the credential was signed before the retirement
+    assert bare.verdict is Verdict.UNTRUSTED, statuses(bare)
+    assert statuses(bare)["retired signer"] == "fail"
+
+
+def test_retired_signer_is_refused_by_a_third_party_holding_the_exported_trust_bundle(
+    studio: Studio, tmp_path: Path
+) -> None:
+    """Outside the workspace, `keys trust-anchor` exports the root and the CA-signed retirement
+    list: a credential and checkpoint the retired key signs after the rotation are UNTRUSTED, while
+    an asset it signed and logged before the rotation still verifies."""
+    from mintloom.provenance.keys import split_trust_bundle
+    from mintloom.provenance.log import TransparencyLog
+    from mintloom.store.db import open_database
+
+    retired = studio.signer
+    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    before = _forged_png(retired, 7)
+    fork.append_batch([(cid_for(before.data), before.manifest_hash)])
+    fork.issue_receipts(fork.checkpoint(retired))
+    studio.keys.rotate(PASSWORD)
+    after = _forged_png(retired, 8)
+    fork.append_batch([(cid_for(after.data), after.manifest_hash)])
+    fork.issue_receipts(fork.checkpoint(retired))
+
+    anchors, retirements = split_trust_bundle(studio.keys.trust_bundle_pem())
+    assert list(retirements) == [x509.load_pem_x509_certificate(retired.chain_pem).serial_number]
+    ctx = VerifyContext(trust_anchors_pem=anchors, retired=retirements)
+    old = verify_bytes(before.data, "old.png", ctx, receipt=fork.receipt(cid_for(before.data)))
+    assert old.verdict is Verdict.VERIFIED and statuses(old)["retired signer"] == "pass", old.checks
+    new = verify_bytes(after.data, "new.png", ctx, receipt=fork.receipt(cid_for(after.data)))
+    assert new.verdict is Verdict.UNTRUSTED, statuses(new)
+    assert statuses(new)["checkpoint"] == "fail" and statuses(new)["retired signer"] == "fail"
 
 
 def _forged_png(signer: LocalSigner, seed: int) -> SignedAsset:
