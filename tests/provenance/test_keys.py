@@ -162,3 +162,35 @@ def test_kdf_reader_refuses_what_is_not_an_encrypted_key() -> None:
     for junk in (b"", garbled, plain):
         with pytest.raises(KeyStoreError, match="not an encrypted PKCS#8"):
             kdf_of(junk)
+
+
+def test_rotation_publishes_a_ca_signed_retirement_list_and_a_forged_one_is_refused(tmp_path: Path) -> None:
+    """The trust bundle lists each retired signer with its rotation time under the CA's signature;
+    a list a forger signs (to un-retire a key, or retire the current one) is refused by name."""
+    import datetime as dt
+
+    from cryptography import x509
+
+    from mintloom.errors import CertificateChainError
+    from mintloom.provenance.keys import check_not_retired, make_retirement_crl, split_trust_bundle
+    from tests.provenance.certs import issue
+
+    keystore = KeyStore(tmp_path / "keys")
+    keystore.init("Org", "es256", password=PASSWORD)
+    old = x509.load_pem_x509_certificates(keystore.signer(PASSWORD).chain_pem)[0]
+    keystore.rotate(PASSWORD)
+    anchors, retired = split_trust_bundle(keystore.trust_bundle_pem())
+    assert anchors.strip() == keystore.trust_anchor_pem().strip()
+    when = retired[old.serial_number]
+    assert when == keystore.retirements()[old.serial_number] and when.microsecond == 0
+    check_not_retired(old, when - dt.timedelta(seconds=1), retired)
+    with pytest.raises(CertificateChainError, match="retired") as refused:
+        check_not_retired(old, when, retired)
+    assert refused.value.reason == "retired"
+
+    mallory = issue("Mallory Root", None, ca=True, path_length=0)  # names itself after the real CA:
+    real_ca = x509.load_pem_x509_certificate(anchors.encode())
+    forged = make_retirement_crl(mallory.key, real_ca, {12345: when}).decode()
+    with pytest.raises(CertificateChainError, match="not signed by a trusted root") as bad:
+        split_trust_bundle(anchors + forged)
+    assert bad.value.reason == "untrusted"

@@ -58,6 +58,16 @@ def test_verify_outside_any_workspace_with_receipt_trust_and_rpc(
     for name in ("hash binding", "trust", "inclusion proof", "checkpoint", "anchor"):
         assert checks[name]["status"] == "pass", checks
     assert "taken from the receipt" in checks["anchor"]["detail"]
+    assert checks["anchor time"]["status"] == "pass", checks
+
+    # after a rotation the export carries the CA-signed retirement list; `verify --trust` honours
+    # it, and the file the retired key signed before the rotation still verifies
+    assert cli(tmp_path, "keys", "rotate", workspace=ws).returncode == 0
+    bundle = cli(tmp_path, "keys", "trust-anchor", "--out", str(public / "org.pem"), workspace=ws)
+    assert bundle.returncode == 0 and "BEGIN X509 CRL" in (public / "org.pem").read_text()
+    again = json.loads(cli(outsider, *args, "--rpc", anvil.rpc_url).stdout)
+    assert again["verdict"] == "VERIFIED", again["checks"]
+    assert {c["name"]: c["status"] for c in again["checks"]}["retired signer"] == "pass"
 
     pinned = cli(outsider, *args, "--rpc", anvil.rpc_url, "--contracts",
                  str(studio.workspace.chain_dir / "deployments.json"))  # fmt: skip

@@ -7,6 +7,7 @@ verified, damaged, stripped, re-encoded or re-signed by a foreign organisation.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import zlib
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -23,9 +25,11 @@ from PIL import Image
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
 from mintloom.ledger.node import NodeInfo
-from mintloom.provenance.content_credentials import C2paAssetSigner
+from mintloom.provenance.cid import cid_for
+from mintloom.provenance.content_credentials import C2paAssetSigner, SignedAsset
 from mintloom.provenance.credentials import GenerationRecord
-from mintloom.provenance.keys import KeyStore
+from mintloom.provenance.keys import KeyStore, LocalSigner
+from mintloom.provenance.log import Receipt
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.studio import Studio
@@ -41,7 +45,7 @@ from mintloom.verify.verifier import (
 from mintloom.workspace import Workspace
 from tests.campaign.conftest import write_campaign
 from tests.conftest import PASSWORD, sample_studio
-from tests.provenance.certs import issue, resign
+from tests.provenance.certs import NOW, issue, resign
 
 
 @dataclass
@@ -510,11 +514,6 @@ def test_receipt_from_a_forked_log_is_untrusted(campaign: Campaign, tmp_path: Pa
     assert check.status == "fail" and "forked or forged log" in check.detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`keys rotate` only files the old signer certificate under retired/: nothing refuses a "
-    "credential or checkpoint it signs afterwards (no retirement record checked, no revocation)",
-)
 def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
     studio: Studio, tmp_path: Path
 ) -> None:
@@ -540,6 +539,91 @@ def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
     try:
         report = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True),
                               receipt=receipt)  # fmt: skip
+        bare = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True))
     finally:
         fresh.close()
     assert report.verdict is Verdict.UNTRUSTED, statuses(report)
+    check = next(c for c in report.checks if c.name == "checkpoint")
+    assert check.status == "fail" and "(retired)" in check.detail, check.detail
+    # without a receipt, nothing shows the credential was signed before the retirement
+    assert bare.verdict is Verdict.UNTRUSTED, statuses(bare)
+    assert statuses(bare)["retired signer"] == "fail"
+
+
+def test_retired_signer_is_refused_by_a_third_party_holding_the_exported_trust_bundle(
+    studio: Studio, tmp_path: Path
+) -> None:
+    """Outside the workspace, `keys trust-anchor` exports the root and the CA-signed retirement
+    list: a credential and checkpoint the retired key signs after the rotation are UNTRUSTED, while
+    an asset it signed and logged before the rotation still verifies."""
+    from mintloom.provenance.keys import split_trust_bundle
+    from mintloom.provenance.log import TransparencyLog
+    from mintloom.store.db import open_database
+
+    retired = studio.signer
+    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    before = _forged_png(retired, 7)
+    fork.append_batch([(cid_for(before.data), before.manifest_hash)])
+    fork.issue_receipts(fork.checkpoint(retired))
+    studio.keys.rotate(PASSWORD)
+    after = _forged_png(retired, 8)
+    fork.append_batch([(cid_for(after.data), after.manifest_hash)])
+    fork.issue_receipts(fork.checkpoint(retired))
+
+    anchors, retirements = split_trust_bundle(studio.keys.trust_bundle_pem())
+    assert list(retirements) == [x509.load_pem_x509_certificate(retired.chain_pem).serial_number]
+    ctx = VerifyContext(trust_anchors_pem=anchors, retired=retirements)
+    old = verify_bytes(before.data, "old.png", ctx, receipt=fork.receipt(cid_for(before.data)))
+    assert old.verdict is Verdict.VERIFIED and statuses(old)["retired signer"] == "pass", old.checks
+    new = verify_bytes(after.data, "new.png", ctx, receipt=fork.receipt(cid_for(after.data)))
+    assert new.verdict is Verdict.UNTRUSTED, statuses(new)
+    assert statuses(new)["checkpoint"] == "fail" and statuses(new)["retired signer"] == "fail"
+
+
+def _forged_png(signer: LocalSigner, seed: int) -> SignedAsset:
+    record = GenerationRecord(engine="forger", engine_version="1", seed=seed, campaign="tiny",
+                              segment_commitment="ab" * 32, locale="en-US")  # fmt: skip
+    img = Image.fromarray(np.random.default_rng(seed).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    return C2paAssetSigner(signer).sign(png_bytes(img), "image/png", record, title=f"f{seed}.png")
+
+
+@pytest.mark.chain
+@pytest.mark.xdist_group("anvil")
+def test_anchor_block_time_bounds_the_checkpoint_time_it_claims(studio: Studio, anvil: NodeInfo) -> None:
+    """A checkpoint's time is its signer's claim. Online, the block that anchored it is the latest
+    it can have been signed: one claiming a later time is refused, and so is one anchored after its
+    signer certificate expired (a holder of the expired key backdating it); offline both pass."""
+    from mintloom.ledger.node import rpc_call
+
+    ca = issue("Anchor Test Root", None, ca=True, path_length=0, not_after=NOW + dt.timedelta(days=365))
+    leaf = issue("Anchor Test signer", ca, ca=False, not_after=NOW + dt.timedelta(days=20))
+    signer = LocalSigner(leaf.key, leaf.pem() + ca.pem())
+
+    def log_and_anchor(seed: int, claimed: dt.datetime) -> tuple[bytes, Receipt]:
+        signed = _forged_png(signer, seed)
+        studio.log.append_batch([(cid_for(signed.data), signed.manifest_hash)])
+        studio.log.issue_receipts(studio.log.checkpoint(signer, timestamp=int(claimed.timestamp())))
+        studio.anchor()
+        receipt = studio.log.receipt(cid_for(signed.data))
+        assert receipt is not None and receipt.anchor is not None
+        return signed.data, receipt
+
+    honest = log_and_anchor(1, dt.datetime.now(dt.UTC))
+    future = log_and_anchor(2, NOW + dt.timedelta(days=10))  # within the leaf's validity
+    rpc_call(anvil.rpc_url, "evm_increaseTime", [30 * 86400])  # the leaf has expired on chain
+    backdated = log_and_anchor(3, dt.datetime.now(dt.UTC))
+
+    online = VerifyContext.from_studio(studio)
+    offline = VerifyContext.from_studio(studio, offline=True)
+    assert online.chain is not None
+    for ctx in (online, offline):
+        ctx.trust_anchors_pem = ca.pem().decode()
+    ok = verify_bytes(honest[0], "honest.png", online, receipt=honest[1])
+    assert ok.verdict is Verdict.VERIFIED and statuses(ok)["anchor time"] == "pass", ok.checks
+    for (data, receipt), why in ((future, "after the block that anchored it"),
+                                 (backdated, "after its signer certificate expired")):  # fmt: skip
+        assert verify_bytes(data, "x.png", offline, receipt=receipt).verdict is Verdict.VERIFIED
+        report = verify_bytes(data, "x.png", online, receipt=receipt)
+        assert report.verdict is Verdict.UNTRUSTED, statuses(report)
+        check = next(c for c in report.checks if c.name == "anchor time")
+        assert check.status == "fail" and why in check.detail, check.detail

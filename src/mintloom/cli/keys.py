@@ -64,8 +64,9 @@ def rotate(
 def trust_anchor(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the PEM to this file.")] = None,
 ) -> None:
-    """The organisation's root certificate (PEM): what others pass to `mintloom verify --trust`."""
-    pem = KeyStore(workspace().keys_dir).trust_anchor_pem()
+    """The organisation's root certificate (PEM) and, after a rotation, the CA-signed list of retired
+    signers: what others pass to `mintloom verify --trust`."""
+    pem = KeyStore(workspace().keys_dir).trust_bundle_pem()
     if out is None:
         typer.echo(pem, nl=False)
     else:

@@ -115,9 +115,10 @@ def _context(
 ) -> tuple[VerifyContext, str]:
     """The verification context and a line saying what it could consult."""
     from mintloom.cli.console import studio
+    from mintloom.provenance.keys import split_trust_bundle
     from mintloom.verify.verifier import VerifyContext
 
-    anchors = None
+    anchors, retired = None, None
     if trust is not None:
         raw = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchors", error=VerifyInputError)
         try:
@@ -126,6 +127,7 @@ def _context(
             raise VerifyError(f"cannot read trust anchors {trust}: not UTF-8 text") from exc
         if "-----BEGIN CERTIFICATE-----" not in anchors:
             raise VerifyError(f"{trust} holds no PEM certificate")
+        anchors, retired = split_trust_bundle(anchors)
     try:
         s = studio()
         ctx = VerifyContext.from_studio(s, offline=offline)
@@ -142,8 +144,9 @@ def _context(
     elif contracts is not None:
         raise VerifyError("--contracts needs --rpc")
     if anchors is not None:
-        ctx.trust_anchors_pem = anchors
+        ctx.trust_anchors_pem, ctx.retired = anchors, retired or {}
         where += f"; trust anchors from {trust}"
+        where += f" ({len(ctx.retired)} retired signer(s))" if ctx.retired else ""
     elif ctx.trust_anchors_pem is None:
         where += "; no trust anchors (pass --trust PEM, e.g. a workspace's .mintloom/keys/ca.pem)"
     return ctx, where

@@ -9,6 +9,7 @@ only, never written anywhere).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -130,3 +131,18 @@ class ChainReader:
             raise self._translate(exc, f"{contract}.{fn}") from exc
         except (Web3Exception, OSError) as exc:  # OSError: requests' connection errors
             raise LedgerError(f"{contract}.{fn} failed: {exc}") from exc
+
+    def anchored_at(self, size: int) -> dt.datetime | None:
+        """Timestamp of the block that first anchored checkpoint ``size`` in ProvenanceLog (its
+        ``CheckpointAnchored`` event), or None if no such event: the latest a checkpoint of that
+        size can have been signed, whatever time it claims."""
+        try:
+            event = self.contract("ProvenanceLog").events.CheckpointAnchored
+            logs = event.get_logs(argument_filters={"size": size}, from_block=0, to_block="latest")
+            if not logs:
+                return None
+            first = min(int(entry["blockNumber"]) for entry in logs)
+            stamp = int(self.w3.eth.get_block(first)["timestamp"])
+        except (Web3Exception, OSError, KeyError, ValueError) as exc:
+            raise LedgerError(f"cannot read when checkpoint {size} was anchored: {exc}") from exc
+        return dt.datetime.fromtimestamp(stamp, dt.UTC)

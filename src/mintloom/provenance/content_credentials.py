@@ -205,6 +205,8 @@ class CredentialReport(BaseModel):
     actions: list[str] = Field(default_factory=list)
     ingredients: list[IngredientReport] = Field(default_factory=list)
     signer: str | None = None
+    signer_serial: int | None = None
+    """Serial number of the signing certificate (to match against retired signers)."""
     manifest_hash: str | None = None
     """sha-256 (hex) of the manifest store bytes, when they were available."""
     error: str | None = None
@@ -300,8 +302,14 @@ def read_credentials(
         actions=actions,
         ingredients=ingredients,
         signer=sig_info.get("common_name") or sig_info.get("issuer"),
+        signer_serial=_serial(sig_info.get("cert_serial_number")),
         manifest_hash=manifest_hash,
     )
+
+
+def _serial(value: object) -> int | None:
+    """c2pa reports the signing certificate's serial as a decimal string."""
+    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 def _embedded_manifest_hash(data: bytes, fmt: str) -> str | None:

@@ -11,6 +11,8 @@ Layout under ``.mintloom/keys/`` (directory mode 0700, private files 0600)::
     eth.json          Ethereum account, Web3 Secret Storage (keystore v3), same password
     keys.json         metadata (algorithm, organisation, fingerprints, rotation history)
     retired/          earlier signer certificates after `mintloom keys rotate`
+    retired.crl.pem   CRL signed by the CA: every retired signer's serial and retirement time
+                      (exported with the root by `mintloom keys trust-anchor`, honoured by `verify --trust`)
 
 Signer certificates satisfy C2PA's profile: an end-entity (basicConstraints CA=false) with
 digitalSignature key usage and the emailProtection EKU, issued by our CA, which has
@@ -22,8 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
+import re
 import secrets
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -121,6 +127,12 @@ class ChainFailure(StrEnum):
     """The leaf is a CA, or lacks digitalSignature key usage or a signing EKU."""
     NOT_A_CA = "not-a-ca"
     """A certificate used as an issuer is not a CA allowed to sign certificates."""
+    RETIRED = "retired"
+    """The leaf was retired by `mintloom keys rotate` before the time of signing."""
+
+
+Retirements = Mapping[int, dt.datetime]
+"""Retired signer certificates: serial number → time of retirement (signing at or after it is refused)."""
 
 
 #: EKUs a signer certificate may carry under C2PA's profile (emailProtection, documentSigning).
@@ -203,9 +215,12 @@ def _path_verifier(roots: list[x509.Certificate], at: dt.datetime) -> verificati
     )
 
 
-def verify_chain(chain_pem: bytes, trust_anchor_pem: str | bytes, at: dt.datetime) -> x509.Certificate:
+def verify_chain(
+    chain_pem: bytes, trust_anchor_pem: str | bytes, at: dt.datetime, retired: Retirements | None = None
+) -> x509.Certificate:
     """Validate a signer chain (leaf first) up to the trusted root(s) as of ``at``: every
-    signature on the path, validity, CA basic constraints and path length, key usage and EKU.
+    signature on the path, validity, CA basic constraints and path length, key usage and EKU,
+    and that the leaf was not retired at ``at``.
     Returns the leaf; raises :class:`CertificateChainError` naming the failure."""
     certs = _load_chain(chain_pem)
     anchors = trust_anchor_pem.encode() if isinstance(trust_anchor_pem, str) else trust_anchor_pem
@@ -221,7 +236,72 @@ def verify_chain(chain_pem: bytes, trust_anchor_pem: str | bytes, at: dt.datetim
         _path_verifier(roots, at).verify(leaf, intermediates)
     except verification.VerificationError as exc:
         raise _refuse(ChainFailure.UNTRUSTED, str(exc).split(" (encountered")[0]) from exc
+    check_not_retired(leaf, at, retired or {})
     return leaf
+
+
+def check_not_retired(leaf: x509.Certificate, at: dt.datetime, retired: Retirements) -> None:
+    """Refuse a signature made with ``leaf`` at or after its retirement (a whole second that
+    `rotate` waited for, so the old key's checkpoints from before it all claim earlier seconds)."""
+    when = retired.get(leaf.serial_number)
+    if when is not None and at >= when:
+        raise _refuse(
+            ChainFailure.RETIRED,
+            f"{leaf.subject.rfc4514_string()} (serial {leaf.serial_number:x}) was retired at "
+            f"{when:%Y-%m-%d %H:%M:%S}Z, not before {at:%Y-%m-%d %H:%M:%S}Z",
+        )
+
+
+def make_retirement_crl(
+    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, retired: Retirements
+) -> bytes:
+    """A CRL (PEM) signed by the CA listing each retired signer with its retirement time: what
+    lets a third party holding only the exported trust anchor honour rotations."""
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(ca_cert.not_valid_after_utc)
+    )
+    for serial, when in sorted(retired.items()):
+        entry = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(when)
+            .add_extension(x509.CRLReason(x509.ReasonFlags.superseded), critical=False)
+            .build()
+        )
+        builder = builder.add_revoked_certificate(entry)
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+_CRL_BLOCK = re.compile(r"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----\n?", re.DOTALL)
+
+
+def split_trust_bundle(pem: str) -> tuple[str, dict[int, dt.datetime]]:
+    """Split a trust-anchor file into its certificates and the retirements its CRLs record. A CRL
+    counts only if one of the file's root certificates signed it (else :class:`CertificateChainError`)."""
+    crls = _CRL_BLOCK.findall(pem)
+    certs_pem = _CRL_BLOCK.sub("", pem)
+    roots = _load_chain(certs_pem.encode())
+    retired: dict[int, dt.datetime] = {}
+    for block in crls:
+        try:
+            crl = x509.load_pem_x509_crl(block.encode())
+        except ValueError as exc:
+            raise _refuse(ChainFailure.MALFORMED, f"unreadable retirement list: {exc}") from exc
+        if not any(_crl_signed_by(crl, root) for root in roots):
+            raise _refuse(ChainFailure.UNTRUSTED, "the retirement list is not signed by a trusted root")
+        for entry in crl:
+            retired[entry.serial_number] = entry.revocation_date_utc
+    return certs_pem, retired
+
+
+def _crl_signed_by(crl: x509.CertificateRevocationList, root: x509.Certificate) -> bool:
+    pub = root.public_key()
+    ok_type = isinstance(pub, ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey)
+    return ok_type and crl.issuer == root.subject and crl.is_signature_valid(pub)  # type: ignore[arg-type]
 
 
 def _name(common_name: str, organisation: str) -> x509.Name:
@@ -310,6 +390,21 @@ def _fingerprint(cert: x509.Certificate) -> str:
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
+def _next_whole_second() -> dt.datetime:
+    """Wait for the next whole second and return it: checkpoint times are whole seconds, so every
+    checkpoint the old key signed before the rotation claims an earlier second than its retirement."""
+    now = time.time()
+    time.sleep(math.floor(now) + 1 - now)
+    return dt.datetime.fromtimestamp(math.floor(now) + 1, dt.UTC)
+
+
+def _parse_stamp(stamp: str) -> dt.datetime:
+    try:
+        return dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+    except ValueError as exc:
+        raise KeyStoreError(f"keys.json: rotation time {stamp!r} is malformed") from exc
+
+
 def _write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + f".tmp-{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -360,6 +455,10 @@ class KeyStore:
     @property
     def signer_pem(self) -> Path:
         return self.dir / "signer.pem"
+
+    @property
+    def crl_pem(self) -> Path:
+        return self.dir / "retired.crl.pem"
 
     @property
     def meta_file(self) -> Path:
@@ -426,7 +525,7 @@ class KeyStore:
         retired = self.dir / "retired"
         retired.mkdir(exist_ok=True)
         old_cert = x509.load_pem_x509_certificates(self.signer_pem.read_bytes())[0]
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        stamp = _next_whole_second().strftime("%Y%m%dT%H%M%SZ")
         (retired / f"signer-{stamp}-{_fingerprint(old_cert)[:12]}.pem").write_bytes(
             self.signer_pem.read_bytes()
         )
@@ -437,7 +536,29 @@ class KeyStore:
         meta.alg = new_alg
         meta.rotations.append(_Rotation(at=stamp, retired=_fingerprint(old_cert), new=_fingerprint(cert)))
         _write_private(self.meta_file, meta.model_dump_json(indent=2).encode())
+        self.crl_pem.write_bytes(make_retirement_crl(ca_key, ca_cert, self.retirements()))
         return self.info()
+
+    def retirements(self) -> dict[int, dt.datetime]:
+        """Serial → retirement time of every signer certificate `rotate` retired (from the rotation
+        records in keys.json and the certificates filed under retired/)."""
+        when = {r.retired: _parse_stamp(r.at) for r in self._meta().rotations}
+        found: dict[int, dt.datetime] = {}
+        for path in sorted((self.dir / "retired").glob("signer-*.pem")):
+            try:
+                cert = x509.load_pem_x509_certificates(path.read_bytes())[0]
+            except (OSError, ValueError) as exc:
+                raise KeyStoreError(f"cannot read retired certificate {path.name}: {exc}") from exc
+            at = when.get(_fingerprint(cert))
+            if at is not None:
+                found[cert.serial_number] = at
+        return found
+
+    def trust_bundle_pem(self) -> str:
+        """The root certificate followed by the CA-signed retirement list (once keys were rotated):
+        what third parties pass to `mintloom verify --trust`."""
+        crl = self.crl_pem.read_text() if self.crl_pem.is_file() else ""
+        return self.trust_anchor_pem() + crl
 
     # -- loading ----------------------------------------------------------------------------------
     def _meta(self) -> _Meta:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import LogError, ProvenanceError
 from mintloom.provenance.cid import parse_cid
-from mintloom.provenance.keys import Signer, verify_chain, verify_raw_signature
+from mintloom.provenance.keys import Retirements, Signer, verify_chain, verify_raw_signature
 from mintloom.provenance.merkle import (
     MerkleTree,
     hash_leaf,
@@ -86,16 +86,18 @@ class SignedCheckpoint(BaseModel):
     signer_chain: str
     """PEM chain of the signer certificate (leaf first)."""
 
-    def check(self, trust_anchor_pem: str | None = None) -> None:
+    def check(self, trust_anchor_pem: str | None = None, retired: Retirements | None = None) -> None:
         """Raise unless the note is well formed, matches the fields and is signed by the chain's
         leaf; with a trust anchor, the whole chain must also validate up to it as of the
-        checkpoint's timestamp (:func:`verify_chain`), else :class:`CertificateChainError`."""
+        checkpoint's timestamp (:func:`verify_chain`; a leaf in ``retired`` must have been
+        retired after it), else :class:`CertificateChainError`. The timestamp is the signer's own
+        claim: only an on-chain anchor bounds it (see the verifier)."""
         expected = _note_body(self.origin, self.size, bytes.fromhex(self.root), self.timestamp)
         if expected != self.note:
             raise LogError("the checkpoint note does not match its fields")
         chain = self.signer_chain.encode()
         if trust_anchor_pem is not None:
-            verify_chain(chain, trust_anchor_pem, self.signed_at())
+            verify_chain(chain, trust_anchor_pem, self.signed_at(), retired)
         try:
             sig = base64.b64decode(self.signature, validate=True)
         except ValueError as exc:

@@ -6,12 +6,15 @@ raises for bad input: every problem becomes a failed check with the verdict it i
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from cryptography import x509
 
 from mintloom.errors import (
     CertificateChainError,
@@ -69,6 +72,9 @@ class VerifyContext:
     chain_error: str | None = None
     out_dir: Path | None = None
     """The workspace's output folder: a folder verified in it is checked for missing exports."""
+    retired: dict[int, dt.datetime] = field(default_factory=dict)
+    """Retired signer certificates (serial → retirement time): the workspace's rotation records,
+    or the CA-signed retirement list in a ``--trust`` file."""
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
 
     @classmethod
@@ -79,6 +85,8 @@ class VerifyContext:
         anchors = studio.keys.trust_anchor_pem() if studio.keys.exists() else None
         ctx = cls(anchors, Catalog(studio.db), studio.log, LocalBlobStore(studio.workspace.blobs_dir))
         ctx.out_dir = studio.workspace.out_dir
+        if studio.keys.exists():
+            ctx.retired = studio.keys.retirements()
         if not offline:
             try:
                 ctx.chain = studio.chain
@@ -194,7 +202,7 @@ def _receipt_checks(
     report.add(
         "inclusion proof", "pass", f"leaf {receipt.leaf_index} is in the log of size {receipt.tree_size}"
     )
-    if not _same_log(report, ctx, receipt) or not _checkpoint_check(report, receipt, ctx.trust_anchors_pem):
+    if not _same_log(report, ctx, receipt) or not _checkpoint_check(report, receipt, ctx):
         return None
     report.receipt = {
         "leaf_index": receipt.leaf_index,
@@ -218,14 +226,16 @@ def _same_log(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> boo
     return False
 
 
-def _checkpoint_check(report: VerifyReport, receipt: Receipt, anchors: str | None) -> bool:
-    """The checkpoint is signed by a signer whose whole chain validates up to the trusted root."""
+def _checkpoint_check(report: VerifyReport, receipt: Receipt, ctx: VerifyContext) -> bool:
+    """The checkpoint is signed by a signer whose whole chain validates up to the trusted root and
+    who was not retired at the (self-declared) time it claims."""
+    anchors = ctx.trust_anchors_pem
     if anchors is None:
         report.add("checkpoint", "fail", "no trust anchors: the checkpoint's signer cannot be trusted",
                    Verdict.UNTRUSTED)  # fmt: skip
         return False
     try:
-        receipt.checkpoint.check(anchors)
+        receipt.checkpoint.check(anchors, ctx.retired)
     except CertificateChainError as exc:
         report.add("checkpoint", "fail", f"the checkpoint's signer is not trusted: {exc.message}",
                    Verdict.UNTRUSTED)  # fmt: skip
@@ -234,8 +244,56 @@ def _checkpoint_check(report: VerifyReport, receipt: Receipt, anchors: str | Non
         report.add("checkpoint", "fail", f"the checkpoint signature is invalid: {exc.message}",
                    Verdict.UNTRUSTED)  # fmt: skip
         return False
-    report.add("checkpoint", "pass", "checkpoint signed by the trusted log operator")
+    report.add("checkpoint", "pass", "checkpoint signed by the trusted log operator (at the time it "
+               "claims, which only an on-chain anchor bounds)")  # fmt: skip
     return True
+
+
+def _retired_credential(report: VerifyReport, ctx: VerifyContext, cred: CredentialReport,
+                        receipt: Receipt | None) -> None:  # fmt: skip
+    """A credential signed by a retired signer carries no trusted signing time: only a trusted
+    checkpoint signed before the retirement proves it was made while the key was current."""
+    at = ctx.retired.get(cred.signer_serial) if cred.signer_serial is not None else None
+    if at is None:
+        return
+    if receipt is not None and receipt.checkpoint.signed_at() < at:
+        report.add("retired signer", "pass", f"signed with a signer retired at {_utc(at)}, "
+                   "and logged in a checkpoint from before its retirement")  # fmt: skip
+        return
+    report.add("retired signer", "fail", f"the credential is signed with a signer certificate retired at "
+               f"{_utc(at)}, and no trusted checkpoint from before the retirement proves "
+               "it was signed earlier", Verdict.UNTRUSTED)  # fmt: skip
+
+
+def _utc(when: dt.datetime) -> str:
+    return f"{when:%Y-%m-%d %H:%M:%S}Z"
+
+
+def _anchor_time_check(report: VerifyReport, chain: ChainReader, receipt: Receipt) -> bool:
+    """The anchoring block bounds the checkpoint's self-declared time: it cannot have been signed
+    later, and its signer certificate must still have been valid when it was anchored (else a
+    holder of an expired key could backdate a checkpoint and have it anchored now)."""
+    try:
+        anchored = chain.anchored_at(receipt.tree_size)
+    except MintloomError as exc:
+        report.add("anchor time", "skip", f"cannot read when it was anchored: {exc.message}")
+        return True
+    if anchored is None:
+        report.add("anchor time", "skip", "no anchoring event found for this checkpoint")
+        return True
+    claimed = receipt.checkpoint.signed_at()
+    leaf = x509.load_pem_x509_certificates(receipt.checkpoint.signer_chain.encode())[0]
+    if claimed > anchored:
+        why = f"claims {_utc(claimed)}, after the block that anchored it ({_utc(anchored)})"
+    elif anchored > leaf.not_valid_after_utc:
+        why = (f"was anchored at {_utc(anchored)}, after its signer certificate expired "
+               f"({_utc(leaf.not_valid_after_utc)}): the earlier time it claims is not evidence")  # fmt: skip
+    else:
+        report.add("anchor time", "pass", f"signed no later than block time {_utc(anchored)}, "
+                   "while its signer certificate was valid")  # fmt: skip
+        return True
+    report.add("anchor time", "fail", f"the checkpoint {why}", Verdict.UNTRUSTED)
+    return False
 
 
 def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> None:
@@ -262,6 +320,8 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         return
     if root != receipt.checkpoint.root:
         report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
+        return
+    if not _anchor_time_check(report, chain, receipt):
         return
     where = f" in tx {receipt.anchor.tx_hash}" if receipt.anchor else ""
     caveat = "" if pinned else " (contract address taken from the receipt; pin it with --contracts)"
@@ -346,6 +406,8 @@ def verify_bytes(
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
         if rec is not None:
             _chain_checks(report, ctx, rec)
+        if report.binding == "hard":
+            _retired_credential(report, ctx, cred, rec)
     report.decide()
     return report
 
