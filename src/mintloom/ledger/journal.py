@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Integer,
     LargeBinary,
@@ -58,6 +59,10 @@ class JournalEntry(Base):
     gas_used: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     contract_address: Mapped[str | None] = mapped_column(String(42), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """For a repeatable write (a purchase): whether its outcome reached the caller that sent it.
+    A crashed sender's write stays undelivered, and the next identical write reports it instead
+    of sending again. None for other writes (and entries made before this column)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -69,7 +74,7 @@ SENT = (PENDING, CONFIRMED, FAILED)
 class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
-        _add_intent_column(db)
+        _add_columns(db)
 
     def record_intent(
         self,
@@ -82,6 +87,7 @@ class Journal:
         tx_hash: str,
         raw: bytes,
         intent: str | None = None,
+        repeatable: bool = False,
     ) -> int:
         """Journal a signed transaction before it is sent. The very same bytes as an orphaned
         entry's (same key, nonce and fields on a chain started over) replace that entry."""
@@ -102,6 +108,7 @@ class Journal:
                 tx_hash=tx_hash,
                 raw_tx=raw,
                 status=PENDING,
+                delivered=False if repeatable else None,
             )
             s.add(entry)
             s.flush()
@@ -125,6 +132,25 @@ class Journal:
             entry.contract_address = contract_address
             entry.error = error
             entry.updated_at = _now()
+
+    def mark_delivered(self, tx_hash: str) -> None:
+        """The sender of a repeatable write has its outcome: a later identical write is new."""
+        with self.db.session() as s:
+            entry = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).one()
+            entry.delivered = True
+            entry.updated_at = _now()
+
+    def undelivered(self, chain_id: int, sender: str, intent: str) -> JournalEntry | None:
+        """The oldest repeatable write of this intent, pending or confirmed, whose sender died
+        before it had the outcome."""
+        with self.db.session() as s:
+            return s.scalars(
+                select(JournalEntry)
+                .where(JournalEntry.chain_id == chain_id, JournalEntry.sender == sender)
+                .where(JournalEntry.intent == intent, JournalEntry.delivered.is_(False))
+                .where(JournalEntry.status.in_((PENDING, CONFIRMED)))
+                .order_by(JournalEntry.id)
+            ).first()
 
     def pending(self, chain_id: int, sender: str) -> list[JournalEntry]:
         with self.db.session() as s:
@@ -192,19 +218,25 @@ class Journal:
             return list(s.scalars(q.order_by(JournalEntry.id)))
 
 
-def _add_intent_column(db: Database) -> None:
-    """Catalogs made before intents existed get the (nullable) column; ``create_all`` only adds
-    whole tables."""
+def _add_columns(db: Database) -> None:
+    """Catalogs made before intents (or delivery) existed get the nullable columns;
+    ``create_all`` only adds whole tables."""
+    _add_column(db, "intent", "VARCHAR(64)", index=True)
+    _add_column(db, "delivered", "BOOLEAN", index=False)
+
+
+def _add_column(db: Database, name: str, ddl: str, *, index: bool) -> None:
     table = JournalEntry.__tablename__
 
     def has_it() -> bool:
-        return "intent" in {c["name"] for c in inspect(db.engine).get_columns(table)}
+        return name in {c["name"] for c in inspect(db.engine).get_columns(table)}
 
     try:
         if not has_it():
             with db.engine.begin() as conn:
-                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN intent VARCHAR(64)"))
-                conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_intent ON {table} (intent)"))
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {ddl}"))
+                if index:
+                    conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{table}_{name} ON {table} ({name})"))
     except SQLAlchemyError as exc:
         if not has_it():  # another process adding it at the same time is fine
-            raise CatalogError(f"cannot add the intent column to {table}: {exc}") from exc
+            raise CatalogError(f"cannot add the {name} column to {table}: {exc}") from exc
