@@ -123,6 +123,11 @@ class NodeError(LedgerError):
     """The managed anvil node cannot be found, started, reached or stopped."""
 
 
+class LedgerInputError(LedgerError):
+    """A file given to the ledger (datasheet, weights, ``deployments.json``) that is not a regular
+    file (a device, FIFO or folder) or is over its size cap."""
+
+
 class ContractError(LedgerError):
     """A contract call reverted; ``error_name`` is the decoded Solidity custom error if any."""
 

@@ -31,6 +31,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mintloom import __version__
+from mintloom.campaign.run import seed_commitment
 from mintloom.errors import (
     ConfigError,
     LedgerError,
@@ -196,7 +197,8 @@ class AssetDetail(AssetSummary):
     engine: str
     engine_version: str
     model_id: str | None = None
-    seed: int
+    seed_commitment: str | None = None
+    """Salted commitment of the engine seed (the seed itself is derived from the segment name)."""
     created_at: str
     parents: list[LineageParent] = Field(default_factory=list)
 
@@ -479,6 +481,10 @@ def create_app(
             raise NotFoundError(f"no asset {cid} in this catalog")
         return row
 
+    def _seed_commitment(row: AssetRow) -> str | None:
+        campaign = catalog.campaign(row.campaign)
+        return None if campaign is None else seed_commitment(campaign.salt, row.seed)
+
     @app.get("/assets/{cid}", tags=["assets"], responses=ERRORS)
     def get_asset(cid: CidPath) -> AssetDetail:
         """One asset with its lineage parents: public fields only (no segment, text or path)."""
@@ -492,7 +498,7 @@ def create_app(
             engine=row.engine,
             engine_version=row.engine_version,
             model_id=row.model_id,
-            seed=row.seed,
+            seed_commitment=_seed_commitment(row),
             created_at=row.created_at.isoformat(),
             parents=parents,
         )

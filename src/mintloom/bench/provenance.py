@@ -68,7 +68,7 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     ks = KeyStore(work / "keys")
     ks.init("bench", "es256", password="bench-password")
     signer = C2paAssetSigner(ks.signer("bench-password"))
-    record = GenerationRecord(engine="bench", engine_version="1", seed=1, campaign="bench",
+    record = GenerationRecord(engine="bench", engine_version="1", seed_commitment="0" * 64, campaign="bench",
                               segment_commitment="00" * 32, locale="en")  # fmt: skip
     engine = ImageCompositor()
     brand = BrandStyle(palette=("#1d3557", "#e63946", "#f1faee", "#a8dadc"))

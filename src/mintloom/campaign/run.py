@@ -103,6 +103,12 @@ def salted_commitment(salt: bytes, domain: str, value: str) -> str:
     return hashlib.sha256(salt + domain.encode() + b"\0" + value.encode()).hexdigest()
 
 
+def seed_commitment(salt: bytes, seed: int) -> str:
+    """What a manifest says about the engine seed: the seed is derived from the spec seed and the
+    segment name, so the raw seed would confirm a guessed segment offline."""
+    return salted_commitment(salt, "seed", str(seed))
+
+
 def recorded_parameters(art_params: GenerationParameters, job: Job, salt: bytes) -> GenerationParameters:
     """The artifact's allow-listed parameters plus, for a model engine, the prompt's commitment."""
     prompt = job.request.params.get("prompt")
@@ -261,7 +267,7 @@ class CampaignRunner:
             model_hash=art.model_hash,
             dataset_ids=lineage.datasets,
             template_hash=job.template_hash,
-            seed=art.seed,
+            seed_commitment=seed_commitment(salt, art.seed),
             parameters=recorded_parameters(art.parameters, job, salt),
             campaign=self.spec.campaign,
             segment_commitment=segment_commitment(salt, job.segment),

@@ -65,6 +65,8 @@ def buy(
 
     p = buy_license(studio().chain, cid, terms_ref, amount=amount, to=to)
     console.print(f"[green]licence {hex(p.license_id)}[/] ×{p.amount} for {_eth(p.fee)} in {p.tx_hash}")
+    if p.resumed:
+        console.print("  (sent by an interrupted earlier `license buy`: reported, not bought again)")
 
 
 @license_app.command("show")

@@ -186,7 +186,7 @@ def _print_file(report: VerifyReport, where: str) -> None:
         facts.add_row(
             "campaign", f"{o.get('campaign')}  locale {o.get('locale')}  format {o.get('format') or '-'}"
         )
-        facts.add_row("seed", str(o.get("seed")))
+        facts.add_row("seed commitment", str(o.get("seed_commitment") or "-"))
         facts.add_row("ai training", str(o.get("ai_training")))
     actions = [h["action"] for h in report.history if "action" in h]
     ingredients = [h for h in report.history if "ingredient" in h]

@@ -65,6 +65,8 @@ class TxResult:
     block: int
     gas_used: int
     contract_address: Address | None = None
+    resumed: bool = False
+    """Sent by an interrupted earlier run and reported now instead of being sent again."""
 
 
 class Chain(Protocol):
@@ -264,7 +266,9 @@ class ChainClient(ChainReader):
         pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
         return pending if self._nonce is None else max(self._nonce, pending)
 
-    def _send(self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None) -> TxResult:
+    def _send(
+        self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None, *, repeatable: bool
+    ) -> TxResult:
         try:
             tx = {**tx, "chainId": self.chain_id, **self._fees()}
             least = self._pending_nonce()
@@ -279,7 +283,7 @@ class ChainClient(ChainReader):
 
         entry = self.journal.record_signed(
             chain_id=self.chain_id, kind=kind, payload=payload, sender=self.account.address,
-            least_nonce=least, sign=sign, intent=intent,
+            least_nonce=least, sign=sign, intent=intent, repeatable=repeatable,
         )  # fmt: skip
         self._nonce = entry.nonce + 1
         tx_hash, raw = entry.tx_hash, entry.raw_tx
@@ -294,7 +298,33 @@ class ChainClient(ChainReader):
         crash_point(f"tx-sent-{point}")
         result = self._await(tx_hash, kind)
         crash_point(f"tx-confirmed-{point}")
+        if repeatable:
+            self.journal.mark_delivered(tx_hash)
         return result
+
+    def _undelivered(self, intent: str | None) -> TxResult | None:
+        """For a repeatable write (a purchase): the identical one a crashed process sent and never
+        had the outcome of, settled now and reported as this write's result; None when every
+        earlier identical write reached its caller (then this one is a deliberate new write)."""
+        if intent is None:
+            return None
+        while (entry := self.journal.undelivered(self.chain_id, self.account.address, intent)) is not None:
+            if entry.status == PENDING:
+                self._reconcile_one(entry.tx_hash, entry.kind, entry.nonce, entry.raw_tx)
+                self._nonce = None
+            settled = self.journal.get(entry.tx_hash)
+            if settled is None or settled.status == PENDING:
+                raise LedgerError(
+                    f"{entry.kind} {entry.tx_hash} from an interrupted run is still pending",
+                    hint="run `mintloom chain reconcile` later; it is not sent again",
+                )
+            self.journal.mark_delivered(entry.tx_hash)
+            if settled.status == CONFIRMED:
+                log.info("reporting the write an interrupted run sent",
+                         extra={"tx": settled.tx_hash, "kind": settled.kind})  # fmt: skip
+                tx = TxHash(settled.tx_hash)
+                return TxResult(tx, settled.block or 0, settled.gas_used or 0, resumed=True)
+        return None
 
     def _earlier(self, intent: str | None) -> TxResult | None:
         """The outcome of an earlier transaction with this intent (a rerun after a crash), settling
@@ -362,13 +392,15 @@ class ChainClient(ChainReader):
         given): if the journal already holds a confirmed transaction of the same intent, its
         result is returned and nothing is sent. Unnamed writes are those the contract makes
         idempotent itself (a duplicate registration reverts by name); writes meant to repeat
-        with the same arguments (a claim, a second purchase) pass ``once=False``."""
+        with the same arguments (a claim, a second purchase) pass ``once=False`` with a ``kind``:
+        an identical one that an interrupted run sent (pending, or confirmed but never reported
+        to its caller) is settled and reported instead of being sent again."""
         call = self.contract(contract).functions[fn](*args)
         payload = payload or {"contract": contract, "fn": fn, "args": _jsonable(args)}
         what = f"{contract}.{fn}"
         target = self.address_of(contract)
-        intent = intent_key(kind or what, target, fn, _jsonable(args), value) if _once(once, kind) else None
-        return self._transact_call(call, what, value, kind, payload, intent=intent)
+        intent = intent_key(kind or what, target, fn, _jsonable(args), value) if kind or once else None
+        return self._transact_call(call, what, value, kind, payload, intent=intent, once=_once(once, kind))
 
     def transact_at(
         self,
@@ -384,8 +416,9 @@ class ChainClient(ChainReader):
         c = self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
         payload = {"contract": address, "fn": fn, "args": _jsonable(args)}
         what = f"{address}.{fn}"
-        intent = intent_key(kind or what, address, fn, _jsonable(args), value) if _once(once, kind) else None
-        return self._transact_call(c.functions[fn](*args), what, value, kind, payload, intent=intent)
+        intent = intent_key(kind or what, address, fn, _jsonable(args), value) if kind or once else None
+        call = c.functions[fn](*args)
+        return self._transact_call(call, what, value, kind, payload, intent=intent, once=_once(once, kind))
 
     def _transact_call(
         self,
@@ -396,8 +429,10 @@ class ChainClient(ChainReader):
         payload: dict[str, Any],
         *,
         intent: str | None,
+        once: bool,
     ) -> TxResult:
-        if (done := self._earlier(intent)) is not None:
+        done = self._earlier(intent) if once else self._undelivered(intent)
+        if done is not None:
             return done
         try:
             gas = int(call.estimate_gas({"from": self.account.address, "value": value}))
@@ -406,7 +441,7 @@ class ChainClient(ChainReader):
             raise self._translate(exc, what) from exc
         except (Web3Exception, OSError) as exc:
             raise LedgerError(f"{what} could not be prepared: {exc}") from exc
-        return self._send(tx, kind or what, payload, intent)
+        return self._send(tx, kind or what, payload, intent, repeatable=not once and intent is not None)
 
     def events(self, contract: str, event: str, tx_hash: str) -> list[Any]:
         """``contract``'s ``event`` logs emitted by the mined transaction ``tx_hash``."""
@@ -447,7 +482,7 @@ class ChainClient(ChainReader):
             except (ContractCustomError, ContractLogicError) as exc:
                 raise self._translate(exc, f"deploy {name}") from exc
             payload = {"contract": name, "args": _jsonable(args)}
-            result = self._send(tx, f"deploy:{name}", payload, intent)
+            result = self._send(tx, f"deploy:{name}", payload, intent, repeatable=False)
         if result.contract_address is None:
             raise LedgerError(f"deploying {name} produced no contract address")
         self.deployments.set(self.chain_id, name, result.contract_address)

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Integer,
     LargeBinary,
@@ -62,6 +63,10 @@ class JournalEntry(Base):
     outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """hash of the confirmed receipt's logs (:func:`mintloom.ledger.client.logs_hash`): what a
     replay must reproduce; None on entries journaled before outcomes were kept"""
+    delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    """For a repeatable write (a purchase): whether its outcome reached the caller that sent it.
+    A crashed sender's write stays undelivered, and the next identical write reports it instead
+    of sending again. None for other writes (and entries made before this column)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -86,7 +91,7 @@ class NonceTaken(JournalError):
 class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
-        _add_intent_column(db)
+        _add_columns(db)
 
     def record_intent(
         self,
@@ -99,6 +104,7 @@ class Journal:
         tx_hash: str,
         raw: bytes,
         intent: str | None = None,
+        repeatable: bool = False,
     ) -> int:
         """Journal a signed transaction before it is sent. The very same bytes as an orphaned
         entry's (same key, nonce and fields on a chain started over) replace that entry."""
@@ -106,6 +112,7 @@ class Journal:
             entry = JournalEntry(
                 intent=intent, chain_id=chain_id, kind=kind, sender=sender, nonce=nonce,
                 payload=_dump(payload), tx_hash=tx_hash, raw_tx=raw, status=PENDING,
+                delivered=False if repeatable else None,
             )  # fmt: skip
             try:
                 _insert(s, entry)
@@ -123,6 +130,7 @@ class Journal:
         least_nonce: int,
         sign: Signer,
         intent: str | None = None,
+        repeatable: bool = False,
     ) -> JournalEntry:
         """Allocate ``sender``'s next nonce, sign at it and journal the transaction, all in one
         catalog transaction. The nonce is past both ``least_nonce`` (the node's pending count) and
@@ -131,7 +139,8 @@ class Journal:
         is signed again at the next one (a bounded number of times): two signed transactions are
         never journaled, hence never sent, at one nonce."""
         draft = JournalEntry(intent=intent, chain_id=chain_id, kind=kind, sender=sender,
-                             payload=_dump(payload), status=PENDING)  # fmt: skip
+                             payload=_dump(payload), status=PENDING,
+                             delivered=False if repeatable else None)  # fmt: skip
         tries, nonce = 0, least_nonce
         while True:
             try:
@@ -158,6 +167,7 @@ class Journal:
             entry = JournalEntry(
                 intent=draft.intent, chain_id=draft.chain_id, kind=draft.kind, sender=draft.sender,
                 payload=draft.payload, status=PENDING, nonce=nonce, tx_hash=tx_hash, raw_tx=raw,
+                delivered=draft.delivered,
             )  # fmt: skip
             _insert(s, entry)
             s.expunge(entry)
@@ -183,6 +193,25 @@ class Journal:
             entry.error = error
             entry.outcome = outcome
             entry.updated_at = _now()
+
+    def mark_delivered(self, tx_hash: str) -> None:
+        """The sender of a repeatable write has its outcome: a later identical write is new."""
+        with self.db.session() as s:
+            entry = s.scalars(select(JournalEntry).where(JournalEntry.tx_hash == tx_hash)).one()
+            entry.delivered = True
+            entry.updated_at = _now()
+
+    def undelivered(self, chain_id: int, sender: str, intent: str) -> JournalEntry | None:
+        """The oldest repeatable write of this intent, pending or confirmed, whose sender died
+        before it had the outcome."""
+        with self.db.session() as s:
+            return s.scalars(
+                select(JournalEntry)
+                .where(JournalEntry.chain_id == chain_id, JournalEntry.sender == sender)
+                .where(JournalEntry.intent == intent, JournalEntry.delivered.is_(False))
+                .where(JournalEntry.status.in_((PENDING, CONFIRMED)))
+                .order_by(JournalEntry.id)
+            ).first()
 
     def pending(self, chain_id: int, sender: str) -> list[JournalEntry]:
         with self.db.session() as s:
@@ -272,11 +301,12 @@ def _insert(s: Session, entry: JournalEntry) -> None:
         raise NonceTaken(entry.nonce) from exc
 
 
-def _add_intent_column(db: Database) -> None:
-    """Catalogs made before intents (or kept outcomes) existed get the nullable columns;
+def _add_columns(db: Database) -> None:
+    """Catalogs made before intents (or kept outcomes, or delivery) existed get the nullable columns;
     ``create_all`` only adds whole tables."""
     _add_column(db, "intent", "VARCHAR(64)", index=True)
     _add_column(db, "outcome", "VARCHAR(64)", index=False)
+    _add_column(db, "delivered", "BOOLEAN", index=False)
 
 
 def _add_column(db: Database, name: str, sql_type: str, *, index: bool) -> None:

@@ -19,11 +19,18 @@ from sqlalchemy import BigInteger, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from web3 import Web3
 
-from mintloom.errors import ContractError, LedgerError, RegistrantMismatch, UntrustedIngredient
+from mintloom.errors import (
+    ContractError,
+    LedgerError,
+    LedgerInputError,
+    RegistrantMismatch,
+    UntrustedIngredient,
+)
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.cid import digest_of, raw_cid
 from mintloom.store.db import Base, Database
+from mintloom.store.files import MAX_DATASHEET_BYTES, MAX_WEIGHTS_BYTES, read_regular, sha256_regular
 
 CONTRACT = "LineageRegistry"
 
@@ -124,10 +131,14 @@ class Registered:
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise LedgerError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
+    return read_regular(path, limit=MAX_DATASHEET_BYTES, what=what, error=LedgerInputError)
+
+
+def _content_digest(kind: str, path: Path) -> bytes:
+    """sha-256 of a datasheet (read whole, bounded) or of a weights file (hashed streaming)."""
+    if kind == "dataset":
+        return hashlib.sha256(_read(path, "datasheet")).digest()
+    return sha256_regular(path, limit=MAX_WEIGHTS_BYTES, what="weights file", error=LedgerInputError)
 
 
 def _refuse_other_holder(chain: ChainClient, db: Database, kind: str, name: str) -> None:
@@ -167,7 +178,7 @@ def pin(
 ) -> Registered:
     """Use under ``name`` the entry that ``registrant`` (a third-party curator or trainer) made for
     this datasheet or weights file; refuses if that party registered no such entry."""
-    digest = hashlib.sha256(_read(content, "datasheet" if kind == "dataset" else "weights file")).digest()
+    digest = _content_digest(kind, content)
     address = Web3.to_checksum_address(registrant)
     onchain = int(chain.call(CONTRACT, f"{kind}IdOf", address, digest))
     if onchain == 0:
@@ -195,9 +206,9 @@ def register_model(
 ) -> Registered:
     """Register a model by the hash of its weights file, trained on datasets known by name; the
     sender is its trainer."""
-    data = _read(weights, "weights file")
+    digest = _content_digest("model", weights)
     ids = [Names(db, chain.chain_id).require("dataset", d) for d in trained_on]
-    return _register_once(chain, db, "model", name, digest=hashlib.sha256(data).digest(), call=(ids, license))
+    return _register_once(chain, db, "model", name, digest=digest, call=(ids, license))
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3Exception
 
-from mintloom.errors import ContractError, LedgerError
+from mintloom.errors import ContractError, LedgerError, LedgerInputError
 from mintloom.ledger.contracts import KNOWN_CONTRACTS, Artifact, ErrorDecoder, load_artifact
 from mintloom.logs import public_url, scrub_url
+from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.types import Address
 
 
@@ -30,11 +32,13 @@ class Deployments:
         self.path = path
 
     def _all(self) -> dict[str, dict[str, str]]:
-        try:
-            data = json.loads(self.path.read_text())
-        except FileNotFoundError:
+        if not os.path.lexists(self.path):
             return {}
-        except (OSError, ValueError) as exc:
+        raw = read_regular(self.path, limit=MAX_SMALL_TEXT_BYTES, what="contract addresses",
+                           error=LedgerInputError)  # fmt: skip
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
             raise LedgerError(f"cannot read {self.path}: {exc}") from exc
         return data if isinstance(data, dict) else {}
 
@@ -43,6 +47,10 @@ class Deployments:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
         tmp.replace(self.path)
+
+    def per_chain(self) -> dict[str, dict[str, str]]:
+        """Every recorded address, by chain id (as a string) and contract name."""
+        return self._all()
 
     def get(self, chain_id: int) -> dict[str, str]:
         return dict(self._all().get(str(chain_id), {}))
@@ -74,10 +82,11 @@ class ChainReader:
     @classmethod
     def from_deployments(cls, rpc_url: str, path: Path) -> ChainReader:
         """A reader with the addresses a workspace recorded (``.mintloom/chain/deployments.json``)."""
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise LedgerError(f"cannot read contract addresses from {path}: no such file")
+        recorded = Deployments(path).per_chain()  # read (and refused) before any connection
         reader = cls(rpc_url)
-        for name, address in Deployments(path).get(reader.chain_id).items():
+        for name, address in recorded.get(str(reader.chain_id), {}).items():
             reader.learn(name, address)
         return reader
 

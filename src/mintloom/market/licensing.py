@@ -35,6 +35,8 @@ class Purchase:
     currency: str
     tx_hash: str
     gas_used: int
+    resumed: bool = False
+    """Sent by an interrupted earlier ``buy`` and reported now: not bought a second time."""
 
 
 def quote(chain: ChainClient, terms: str | int, amount: int = 1) -> tuple[int, str]:
@@ -45,7 +47,11 @@ def quote(chain: ChainClient, terms: str | int, amount: int = 1) -> tuple[int, s
 def buy_license(
     chain: ChainClient, cid: str, terms: str | int, *, amount: int = 1, to: str | None = None
 ) -> Purchase:
-    """Buy ``amount`` licences of ``cid`` under ``terms`` for ``to`` (default: the sender)."""
+    """Buy ``amount`` licences of ``cid`` under ``terms`` for ``to`` (default: the sender).
+
+    An identical purchase an interrupted run sent and never reported (killed after sending) is
+    settled and returned instead of buying again; one that was reported is a deliberate earlier
+    purchase, and this one is sent."""
     if amount < 1:
         raise MarketError("amount must be at least 1")
     tid, terms_id = token_id(cid), resolve_terms(terms)
@@ -62,7 +68,8 @@ def buy_license(
     tx = chain.transact(CONTRACT, "buyLicense", tid, terms_id, amount, recipient, value=value,
                         kind=f"buy-license:{cid}:{terms_id}", once=False)  # fmt: skip
     license_id = int(chain.call(CONTRACT, "licenseIdOf", tid, terms_id))
-    return Purchase(cid, tid, terms_id, license_id, amount, fee, currency, tx.tx_hash, tx.gas_used)
+    return Purchase(cid, tid, terms_id, license_id, amount, fee, currency, tx.tx_hash, tx.gas_used,
+                    resumed=tx.resumed)  # fmt: skip
 
 
 def license_balance(chain: ChainClient, account: str, cid: str, terms: str | int) -> int:

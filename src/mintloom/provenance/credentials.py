@@ -92,7 +92,13 @@ class GenerationRecord(BaseModel):
     template_hash: Hex64 | None = Field(
         default=None, description="sha-256 of the copy/prompt/layout template"
     )
-    seed: int
+    seed_commitment: Hex64 | None = Field(
+        default=None,
+        description="salted commitment of the engine seed: the seed is derived from segment names",
+    )
+    seed: int | None = Field(
+        default=None, description="legacy manifests only (the raw seed); mintloom no longer writes it"
+    )
     parameters: GenerationParameters = Field(default_factory=GenerationParameters)
     campaign: str = Field(min_length=1)
     segment_commitment: str = Field(

@@ -7,6 +7,7 @@ symlink), opened non-blocking so a FIFO cannot hang, and never more than its kin
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -24,7 +25,11 @@ MAX_VERIFY_BYTES = 256 * MiB
 """A file given to ``mintloom verify`` (the API has its own, smaller, upload cap)."""
 MAX_SIDECAR_BYTES = 16 * MiB
 MAX_SMALL_TEXT_BYTES = 1 * MiB
-"""Receipts and trust-anchor PEM files."""
+"""Receipts, trust-anchor PEM files and ``deployments.json``."""
+MAX_DATASHEET_BYTES = 64 * MiB
+"""A dataset's datasheet (read whole: hashed and content-addressed)."""
+MAX_WEIGHTS_BYTES = 1024 * 1024 * MiB
+"""A model's weights file (1 TiB; hashed a chunk at a time, never held in memory)."""
 
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 """What a name that becomes a path component may be: no separators, no leading dot (so never
@@ -43,6 +48,39 @@ def read_regular(path: Path, *, limit: int, what: str, error: type[MintloomError
     The type and size are checked on the opened descriptor, so a symlink or a swap between check
     and read cannot smuggle in a device; reading stops at ``limit + 1`` bytes whatever fstat said.
     """
+    fd = _open_regular(path, limit=limit, what=what, error=error)
+    try:
+        data = _read_at_most(fd, limit + 1)
+    except OSError as exc:
+        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise error(f"{what}: {path} grew over the limit of {limit} bytes while being read")
+    return data
+
+
+def sha256_regular(path: Path, *, limit: int, what: str, error: type[MintloomError]) -> bytes:
+    """The sha-256 digest of the regular file ``path`` (checked as :func:`read_regular` does),
+    hashed a chunk at a time so a file of any size up to ``limit`` costs no memory."""
+    fd = _open_regular(path, limit=limit, what=what, error=error)
+    digest, total = hashlib.sha256(), 0
+    try:
+        while chunk := os.read(fd, MiB):
+            total += len(chunk)
+            if total > limit:
+                raise error(f"{what}: {path} grew over the limit of {limit} bytes while being read")
+            digest.update(chunk)
+    except OSError as exc:
+        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+    return digest.digest()
+
+
+def _open_regular(path: Path, *, limit: int, what: str, error: type[MintloomError]) -> int:
+    """A descriptor on ``path`` if it is a regular file of at most ``limit`` bytes (opened
+    non-blocking, so a FIFO cannot hang the open); ``error`` otherwise. The caller closes it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
@@ -54,14 +92,13 @@ def read_regular(path: Path, *, limit: int, what: str, error: type[MintloomError
                         hint="give the path of an ordinary file")  # fmt: skip
         if st.st_size > limit:
             raise error(f"{what}: {path} is {st.st_size} bytes, over the limit of {limit}")
-        data = _read_at_most(fd, limit + 1)
     except OSError as exc:
-        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
-    finally:
         os.close(fd)
-    if len(data) > limit:
-        raise error(f"{what}: {path} grew over the limit of {limit} bytes while being read")
-    return data
+        raise error(f"{what}: cannot read {path}: {exc.strerror or exc}") from exc
+    except MintloomError:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _read_at_most(fd: int, n: int) -> bytes:

@@ -75,7 +75,7 @@ class VerifyReport(BaseModel):
     fingerprint_distance: int | None = None
     checks: list[Check] = Field(default_factory=list)
     origin: dict[str, Any] = Field(default_factory=dict)
-    """What made it: engine, model, datasets, template hash, seed, campaign, locale, format."""
+    """What made it: engine, model, datasets, template hash, seed commitment, campaign, locale, format."""
     history: list[dict[str, Any]] = Field(default_factory=list)
     """Actions and ingredients, newest first: created, translated, resized, …"""
     receipt: dict[str, Any] | None = None

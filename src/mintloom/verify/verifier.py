@@ -161,7 +161,7 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
             "model_hash": g.model_hash,
             "datasets": list(g.dataset_ids),
             "template_hash": g.template_hash,
-            "seed": g.seed,
+            "seed_commitment": g.seed_commitment,
             "campaign": g.campaign,
             "locale": g.locale,
             "format": g.format,
