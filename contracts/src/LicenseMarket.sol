@@ -36,7 +36,7 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
     CreativeAssets private immutable _assets;
     LicenseTemplates private immutable _templates;
     RoyaltyVault private immutable _vault;
-    uint256[][] private _rangeTerms; // parallel to the stored leaf ranges
+    uint256[][] private _rangeTerms; // indexed by the stored leaf ranges' data slot
 
     event TermsAttached(uint256 indexed termsId, uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex);
     event LicensePurchased(
@@ -73,8 +73,8 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
     }
 
     /// @notice Attach `termsId` to log leaves `[fromIndex, toIndex)` of anchored checkpoint
-    /// `checkpointSize`. The range must come after every stored range, or equal a stored range
-    /// exactly (then the terms are added to it).
+    /// `checkpointSize`. The range must share no leaf with a stored range (it may fill a gap), or
+    /// equal a stored range exactly (then the terms are added to it).
     function attachTerms(uint64 checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 termsId)
         external
         onlyRole(ATTACHER_ROLE)
@@ -84,7 +84,7 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
         LeafRange memory r = found ? rangeAt(pos) : LeafRange(0, 0);
         if (found && r.fromIndex == fromIndex && r.toIndex == toIndex) {
             _checkAnchoredRange(checkpointSize, fromIndex, toIndex);
-            uint256[] storage list = _rangeTerms[pos];
+            uint256[] storage list = _rangeTerms[_slotAt(pos)];
             uint256 n = list.length;
             if (n >= MAX_TERMS_PER_RANGE) revert TooManyTerms();
             for (uint256 i = 0; i < n; ++i) {
@@ -92,7 +92,7 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
             }
             list.push(termsId);
         } else {
-            _appendRange(checkpointSize, fromIndex, toIndex);
+            _addRange(checkpointSize, fromIndex, toIndex, _rangeTerms.length);
             _rangeTerms.push().push(termsId);
         }
         emit TermsAttached(termsId, checkpointSize, fromIndex, toIndex);
@@ -100,8 +100,8 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
 
     /// @notice Terms ids attached to log leaf `leafIndex` (empty if none).
     function termsOfLeaf(uint64 leafIndex) public view returns (uint256[] memory) {
-        (bool found, uint256 pos) = _findRange(leafIndex);
-        return found ? _rangeTerms[pos] : new uint256[](0);
+        (bool found, uint256 slot) = _findSlot(leafIndex);
+        return found ? _rangeTerms[slot] : new uint256[](0);
     }
 
     /// @notice Terms ids attached to the leaf of registered asset `tokenId`; reverts UnknownToken.

@@ -44,7 +44,7 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     Model[] private _models; // id = position + 1
     mapping(bytes32 curatorAndHash => uint256 id) private _datasetIds; // key: entryKey(curator, hash)
     mapping(bytes32 trainerAndHash => uint256 id) private _modelIds; // key: entryKey(trainer, hash)
-    Link[] private _links; // parallel to the stored leaf ranges
+    Link[] private _links; // indexed by the stored leaf ranges' data slot
 
     event DatasetRegistered(
         uint256 indexed datasetId,
@@ -123,7 +123,8 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     }
 
     /// @notice Link log leaves `[fromIndex, toIndex)` of anchored checkpoint `checkpointSize` to the
-    /// model (0 = none) and datasets that produced them. Ranges are append-only and may not overlap.
+    /// model (0 = none) and datasets that produced them. The range may go after the last one or
+    /// fill a gap; it may not overlap one.
     function linkAssets(
         uint64 checkpointSize,
         uint64 fromIndex,
@@ -134,16 +135,16 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         if (modelId == 0 && datasetIds.length == 0) revert EmptyLineage();
         if (modelId > _models.length) revert UnknownModel(modelId);
         _checkDatasets(datasetIds);
-        _appendRange(checkpointSize, fromIndex, toIndex);
+        _addRange(checkpointSize, fromIndex, toIndex, _links.length);
         _links.push(Link(modelId, datasetIds));
         emit AssetsLinked(checkpointSize, fromIndex, toIndex, modelId, datasetIds);
     }
 
     /// @notice The model (0 = none) and datasets linked to log leaf `leafIndex`; (0, []) if unlinked.
     function lineageOf(uint64 leafIndex) external view returns (uint256 modelId, uint256[] memory datasetIds) {
-        (bool found, uint256 pos) = _findRange(leafIndex);
+        (bool found, uint256 slot) = _findSlot(leafIndex);
         if (!found) return (0, new uint256[](0));
-        Link storage l = _links[pos];
+        Link storage l = _links[slot];
         return (l.modelId, l.datasetIds);
     }
 

@@ -42,7 +42,7 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
 
     CreativeAssets private immutable _assets;
     Split[] private _splits; // id = position + 1
-    uint256[] private _rangeSplits; // parallel to the stored leaf ranges
+    uint256[] private _rangeSplits; // indexed by the stored leaf ranges' data slot
     mapping(address account => mapping(address currency => uint256)) private _balances;
     mapping(address currency => uint256) private _totalOwed;
 
@@ -98,13 +98,13 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
     }
 
     /// @notice Assign `splitId` to log leaves `[fromIndex, toIndex)` of anchored checkpoint
-    /// `checkpointSize`. Ranges are append-only and may not overlap.
+    /// `checkpointSize`. The range may go after the last one or fill a gap; it may not overlap one.
     function assignSplit(uint64 checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 splitId)
         external
         onlyRole(SPLIT_ASSIGNER_ROLE)
     {
         _requireSplit(splitId);
-        _appendRange(checkpointSize, fromIndex, toIndex);
+        _addRange(checkpointSize, fromIndex, toIndex, _rangeSplits.length);
         _rangeSplits.push(splitId);
         emit SplitAssigned(splitId, checkpointSize, fromIndex, toIndex);
     }
@@ -182,8 +182,8 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
 
     /// @notice Split assigned to log leaf `leafIndex` (0 = none).
     function splitOfLeaf(uint64 leafIndex) public view returns (uint256) {
-        (bool found, uint256 pos) = _findRange(leafIndex);
-        return found ? _rangeSplits[pos] : 0;
+        (bool found, uint256 slot) = _findSlot(leafIndex);
+        return found ? _rangeSplits[slot] : 0;
     }
 
     /// @notice Split of registered asset `tokenId` via its leaf (0 = none or unregistered).

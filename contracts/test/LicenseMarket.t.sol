@@ -96,6 +96,26 @@ contract LicenseMarketTest is Fixture {
         vm.assertFalse(market.isAttached(id, nonCommercialRemix), "not attached");
     }
 
+    /// A campaign published after a later one: its range goes into the gap before, keeps its own
+    /// terms, and a second terms id added to the inserted range lands on it, not on its neighbour.
+    function test_attachTermsIntoAGap() public {
+        vm.startPrank(admin);
+        market.attachTerms(uint64(N), 12, 20, commercialUse);
+        market.attachTerms(uint64(N), 0, 12, commercialRemix);
+        market.attachTerms(uint64(N), 0, 12, nonCommercialRemix);
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 11, 13));
+        market.attachTerms(uint64(N), 11, 13, commercialUse);
+        vm.stopPrank();
+        vm.assertEq(market.rangeAt(0).fromIndex, 0, "inserted first");
+        uint256[] memory first = market.termsOfLeaf(11);
+        vm.assertEq(first.length, 2, "two terms on the inserted range");
+        vm.assertEq(first[0], commercialRemix, "its own terms");
+        vm.assertEq(first[1], nonCommercialRemix, "added to it");
+        uint256[] memory later = market.termsOfLeaf(12);
+        vm.assertEq(later.length, 1, "the later range untouched");
+        vm.assertEq(later[0], commercialUse, "the later range's terms");
+    }
+
     /// One transaction per checkpoint: every range of a checkpoint attached through Multicall.
     function test_attachRangesInOneMulticall() public {
         bytes[] memory calls = new bytes[](3);

@@ -197,6 +197,26 @@ contract LineageRegistryTest is MintTest {
         vm.assertEq(uint256(reg.rangeAt(2).fromIndex), 50, "rangeAt");
     }
 
+    /// Lineage linked into a gap before and between stored ranges keeps each range's own link.
+    function test_linkAssetsIntoAGap() public {
+        uint256 a = _dataset("a", true);
+        uint256 b = _dataset("b", true);
+        uint256 m = _model("w", _ids(a, b));
+        vm.startPrank(admin);
+        reg.linkAssets(100, 50, 60, m, new uint256[](0));
+        reg.linkAssets(100, 10, 20, 0, _ids(a));
+        reg.linkAssets(100, 20, 50, 0, _ids(b));
+        vm.stopPrank();
+        (uint256 model, uint256[] memory ds) = reg.lineageOf(10);
+        vm.assertEq(model, 0, "inserted first: no model");
+        vm.assertEq(ds[0], a, "inserted first: its dataset");
+        (, ds) = reg.lineageOf(49);
+        vm.assertEq(ds[0], b, "inserted between");
+        (model,) = reg.lineageOf(59);
+        vm.assertEq(model, m, "stored range keeps its link");
+        vm.assertEq(uint256(reg.rangeAt(2).fromIndex), 50, "sorted");
+    }
+
     function test_RevertWhen_linkErrors() public {
         uint256 a = _dataset("a", true);
         uint256 m = _model("w", _ids(a));
@@ -218,8 +238,8 @@ contract LineageRegistryTest is MintTest {
         reg.linkAssets(100, 5, 10, m, _ids(a));
         vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 9, 12));
         reg.linkAssets(100, 9, 12, m, _ids(a));
-        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 0, 5));
-        reg.linkAssets(100, 0, 5, m, _ids(a));
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 0, 6));
+        reg.linkAssets(100, 0, 6, m, _ids(a));
         vm.stopPrank();
         bytes32 role = reg.LINKER_ROLE();
         vm.prank(mallory);

@@ -261,6 +261,23 @@ contract RoyaltyVaultTest is Fixture {
         vm.assertEq(vault.splitOfToken(_tokenId(7)), 0, "unregistered token");
     }
 
+    /// A split assigned into the gap before a stored range: each leaf keeps its own split.
+    function test_assignSplitIntoAGap() public {
+        uint256 a = _split1(alice);
+        uint256 b = _split1(bob);
+        _assignSplit(6, 10, b);
+        _assignSplit(0, 4, a);
+        _assignSplit(4, 6, b);
+        vm.assertEq(vault.splitOfLeaf(3), a, "inserted before");
+        vm.assertEq(vault.splitOfLeaf(5), b, "filled the gap");
+        vm.assertEq(vault.splitOfLeaf(6), b, "first stored range");
+        vm.assertEq(vault.splitOfLeaf(10), 0, "after");
+        vm.assertEq(vault.splitOfToken(_register(0, alice, 0)), a, "token in the inserted range");
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(AnchoredRanges.RangeOverlap.selector, 3, 5));
+        vault.assignSplit(uint64(N), 3, 5, a);
+    }
+
     function test_RevertWhen_assignSplitErrors() public {
         uint256 a = _split1(alice);
         vm.startPrank(admin);

@@ -4,8 +4,9 @@ After a checkpoint is anchored, the campaign's new leaves in it get, per contrac
 ``multicall`` transaction whatever the number of assets: ``LicenseMarket.attachTerms`` for each
 run of consecutive leaves sharing terms (the runner logs each kind contiguously), ``RoyaltyVault
 .assignSplit`` for each run of the campaign's leaves, and ``LineageRegistry.linkAssets`` with the
-registered model and datasets. Ranges on chain are append-only; each contract's last range end is
-read back, so publishing again only covers leaves that are new since.
+registered model and datasets. Each contract's ranges over the campaign's span are read back and
+only the campaign's leaves in none of them are covered, so publishing again (a rerun after a crash)
+attaches nothing twice, and a campaign published after a later one fills its gap in the ranges.
 """
 
 from __future__ import annotations
@@ -49,9 +50,27 @@ def runs(leaves: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return out
 
 
-def _last_end(chain: ChainClient, contract: str) -> int:
-    n = int(chain.call(contract, "rangeCount"))
-    return 0 if n == 0 else int(chain.call(contract, "rangeAt", n - 1)[1])
+def uncovered(leaves: Sequence[tuple[int, int]], covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The (leaf index, value) pairs, sorted by index, whose index lies in none of the sorted,
+    disjoint ranges [from, to) of ``covered``."""
+    out: list[tuple[int, int]] = []
+    pos = 0
+    for idx, value in leaves:
+        while pos < len(covered) and covered[pos][1] <= idx:
+            pos += 1
+        if pos == len(covered) or idx < covered[pos][0]:
+            out.append((idx, value))
+    return out
+
+
+def _to_cover(chain: ChainClient, contract: str, leaves: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+    """Runs of ``leaves`` that no range of ``contract`` covers yet (one read of the ranges over
+    the leaves' span)."""
+    if not leaves:
+        return []
+    got = chain.call(contract, "rangesOverlapping", leaves[0][0], leaves[-1][0] + 1)
+    covered = [(int(r[0]), int(r[1])) for r in got]
+    return runs(uncovered(leaves, covered))
 
 
 def _multicall(
@@ -87,12 +106,10 @@ def publish_campaign(
     kind_terms = {k: resolve_terms(v) for k, v in spec.governance.terms.items()}
 
     # licence terms, one range per run of equal terms
-    start = _last_end(chain, "LicenseMarket")
-    leaves = [
-        (a.leaf_index, kind_terms[a.kind]) for a in assets if a.leaf_index >= start and a.kind in kind_terms
-    ]
-    result.terms_ranges = runs(leaves)
-    say(f"attaching terms to {len(leaves)} assets in {len(result.terms_ranges)} range(s)")
+    leaves = [(a.leaf_index, kind_terms[a.kind]) for a in assets if a.kind in kind_terms]
+    result.terms_ranges = _to_cover(chain, "LicenseMarket", leaves)
+    count = sum(t - f for f, t, _ in result.terms_ranges)
+    say(f"attaching terms to {count} assets in {len(result.terms_ranges)} range(s)")
     calls: list[tuple[Any, ...]] = [(size, f, t, tid) for f, t, tid in result.terms_ranges]
     _multicall(chain, "LicenseMarket", "attachTerms", calls, kind=f"attach-terms:{spec.campaign}:{size}",
                result=result)  # fmt: skip
@@ -100,8 +117,8 @@ def publish_campaign(
     # royalty split
     result.split = resolve_split(chain, db, spec)
     result.split_id = ensure_split(chain, db, spec.campaign, result.split)
-    start = _last_end(chain, "RoyaltyVault")
-    ranges = runs([(a.leaf_index, 0) for a in assets if a.leaf_index >= start])
+    every = [(a.leaf_index, 0) for a in assets]
+    ranges = _to_cover(chain, "RoyaltyVault", every)
     result.split_ranges = [(f, t) for f, t, _ in ranges]
     say(f"assigning split #{result.split_id} in {len(ranges)} range(s)")
     calls = [(size, f, t, result.split_id) for f, t in result.split_ranges]
@@ -113,8 +130,7 @@ def publish_campaign(
     model = names.get("model", spec.lineage.model) if spec.lineage.model else 0
     datasets = [d for d in (names.get("dataset", n) for n in spec.lineage.datasets) if d is not None]
     if model or datasets:
-        start = _last_end(chain, "LineageRegistry")
-        ranges = runs([(a.leaf_index, 0) for a in assets if a.leaf_index >= start])
+        ranges = _to_cover(chain, "LineageRegistry", every)
         result.lineage_ranges = [(f, t) for f, t, _ in ranges]
         calls = [(size, f, t, model or 0, datasets) for f, t in result.lineage_ranges]
         _multicall(chain, "LineageRegistry", "linkAssets", calls, kind=f"link-lineage:{spec.campaign}:{size}",
