@@ -148,6 +148,11 @@ class JournalError(LedgerError):
     """The ledger journal is inconsistent with the chain."""
 
 
+class ContractsOutdatedError(LedgerError):
+    """A contract recorded on this chain was deployed from other code than this mintloom ships
+    (an upgrade changed the contracts): using it with today's ABI would fail or mislead."""
+
+
 class ChainResetError(JournalError):
     """The chain no longer holds the history the journal recorded and the journal cannot replay
     it (another chain under the same id, a wiped node): nothing is redeployed without being told."""

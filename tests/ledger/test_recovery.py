@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from mintloom.errors import ChainResetError, LedgerError
+from mintloom.errors import ChainResetError, ContractsOutdatedError, LedgerError
 from mintloom.governance.royalties import Share, ensure_split
 from mintloom.ledger import client as client_module
 from mintloom.ledger.anchoring import anchor_log, latest_on_chain
@@ -132,6 +132,29 @@ def test_a_recorded_contract_without_code_is_refused_not_redeployed(
     with pytest.raises(ChainResetError, match="has no code"):
         deploy_all(chain)  # a client opened before: ensure_deployed refuses too
     assert nonce(chain) == 0  # nothing was sent
+
+
+@pytest.mark.parametrize("record", ["other code", "not recorded"])
+def test_contracts_deployed_from_other_code_are_refused_until_reset(
+    workspace: Workspace, node: AnvilNode, db: Database, record: str
+) -> None:
+    """An upgrade that changed the contracts must not drive the old ones with the new ABI (a
+    revert deep in publish); deployments by an earlier mintloom recorded no code at all."""
+    chain = open_client(workspace, node, db)
+    before = deploy_all(chain)
+    codes = workspace.chain_dir / "deployments-code.json"
+    if record == "other code":
+        chain.deployments.set_code(chain.chain_id, "CreativeAssets", "00" * 32)
+    else:
+        codes.unlink()
+    sent = nonce(chain)
+    with pytest.raises(ContractsOutdatedError, match="deployed from other code") as err:
+        deploy_all(open_client(workspace, node, db))
+    assert "deploy --reset" in str(err.value.hint) and nonce(chain) == sent  # nothing was sent
+    reset_chain(chain, db)
+    after = deploy_all(open_client(workspace, node, db))
+    assert after["CreativeAssets"] != before["CreativeAssets"]
+    assert deploy_all(open_client(workspace, node, db)) == after  # recorded with its code now
 
 
 def test_a_confirmed_write_is_read_back_not_sent_again(

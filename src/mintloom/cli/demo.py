@@ -23,6 +23,7 @@ from mintloom.cli.console import console
 from mintloom.cli.run import progress_callback
 
 if TYPE_CHECKING:
+    from mintloom.studio import Studio
     from mintloom.workspace import Workspace
 
 DEMO_PASSWORD = "mintloom-demo-password"
@@ -81,7 +82,7 @@ def demo(
 
     chain = studio.chain
     say(f"chain {chain.chain_id} at {chain.rpc_url} (managed anvil, state in {ws.chain_dir})")
-    addresses = studio.contracts()
+    addresses = _contracts(studio)
     for name, addr in addresses.items():
         console.print(f"    {name:16} {addr}")
 
@@ -198,6 +199,20 @@ def demo(
         own_password=own_password,
     )
     console.print(Panel(body, title="mintloom demo done", border_style="green"))
+
+
+def _contracts(studio: Studio) -> dict[str, str]:
+    """The demo's contracts. A demo workspace made by an earlier mintloom whose contracts changed
+    since starts its chain over (its own workspace: the catalog and files are kept and published
+    again); any other workspace is told to run `mintloom deploy --reset`."""
+    from mintloom.errors import ContractsOutdatedError
+
+    try:
+        return studio.contracts()
+    except ContractsOutdatedError as exc:
+        console.print(f"    [yellow]{exc.message}[/]: starting this demo's chain over")
+        studio.reset_chain()
+        return studio.contracts()
 
 
 def summary_text(

@@ -36,7 +36,7 @@ from web3.exceptions import (
 )
 from web3.logs import DISCARD
 
-from mintloom.errors import ChainResetError, ContractError, LedgerError
+from mintloom.errors import ChainResetError, ContractError, ContractsOutdatedError, LedgerError
 from mintloom.faults import crash_point
 from mintloom.ledger.journal import CONFIRMED, FAILED, PENDING, REPLACED, Journal, JournalEntry
 from mintloom.ledger.reader import ChainReader, Deployments
@@ -464,6 +464,12 @@ class ChainClient(ChainReader):
             raise ChainResetError(
                 f"{name} recorded at {known} has no code on chain {self.chain_id}", hint=RESET_HINT
             )
+        if self.deployments.code_of(self.chain_id, name) != _code_hash(self.artifact(name).bytecode):
+            raise ContractsOutdatedError(
+                f"{name} at {known} on chain {self.chain_id} was deployed from other code than this "
+                "mintloom's contracts (they changed in an upgrade)",
+                hint="`mintloom deploy --reset` deploys today's contracts on this chain and publishes anew",
+            )
         return Address(known)
 
     def deploy(self, name: str, *args: Any) -> Address:
@@ -471,7 +477,7 @@ class ChainClient(ChainReader):
         journal already holds, confirmed, is recorded instead of sent again)."""
         art = self.artifact(name)
         factory = self.w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
-        code = hashlib.sha256(art.bytecode.encode()).hexdigest()
+        code = _code_hash(art.bytecode)
         intent = intent_key(f"deploy:{name}", code, "constructor", _jsonable(args))
         result = self._earlier(intent)
         if result is None:
@@ -485,6 +491,7 @@ class ChainClient(ChainReader):
             result = self._send(tx, f"deploy:{name}", payload, intent, repeatable=False)
         if result.contract_address is None:
             raise LedgerError(f"deploying {name} produced no contract address")
+        self.deployments.set_code(self.chain_id, name, code)  # first: an address always has its code
         self.deployments.set(self.chain_id, name, result.contract_address)
         return result.contract_address
 
@@ -558,6 +565,11 @@ def _sending_order(entries: list[JournalEntry]) -> list[JournalEntry]:
     for e in sorted(entries, key=lambda e: e.nonce, reverse=True):
         queues.setdefault(e.sender, []).append(e)
     return [queues[e.sender].pop() for e in slots]
+
+
+def _code_hash(bytecode: str) -> str:
+    """What a deployment records of its creation code, to tell an upgraded contract apart."""
+    return hashlib.sha256(bytecode.encode()).hexdigest()
 
 
 def _draft(sender: str, gas_estimate: int, value: int) -> Any:

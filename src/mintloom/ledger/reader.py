@@ -64,6 +64,21 @@ class Deployments:
         data = self._all()
         if data.pop(str(chain_id), None) is not None:
             self._write(data)
+        codes = Deployments(self._codes_path)
+        if codes.get(chain_id):
+            codes.forget(chain_id)
+
+    @property
+    def _codes_path(self) -> Path:
+        return self.path.with_name(self.path.stem + "-code.json")
+
+    def code_of(self, chain_id: int, name: str) -> str | None:
+        """sha-256 of the creation code ``name`` was deployed from (None: not recorded, e.g. a
+        deployment made by an earlier mintloom)."""
+        return Deployments(self._codes_path).get(chain_id).get(name)
+
+    def set_code(self, chain_id: int, name: str, code_hash: str) -> None:
+        Deployments(self._codes_path).set(chain_id, name, code_hash)
 
 
 class ChainReader:
