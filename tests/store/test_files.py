@@ -11,7 +11,7 @@ from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import write_sample_campaign
 from mintloom.campaign.spec import load_spec
 from mintloom.errors import OutputPathError, SpecError, VerifyError
-from mintloom.store.files import contained, is_safe_name, read_regular
+from mintloom.store.files import contained, is_safe_name, read_regular, write_atomic
 from mintloom.studio import Studio
 
 
@@ -73,3 +73,18 @@ def test_a_symlink_planted_in_out_is_not_followed_by_export(studio: Studio, tmp_
     with pytest.raises(OutputPathError, match="outside the output folder"):
         CampaignRunner(studio, spec, batch_size=5).run()
     assert list(outside.iterdir()) == []
+
+
+def test_write_atomic_never_writes_through_a_planted_symlink(tmp_path: Path) -> None:
+    """A symlink at the export's name or at its temp file's name points outside: the write
+    replaces the link and leaves the file it pointed at untouched."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "x.png"
+    target.symlink_to(outside)
+    (out / "x.png.tmp").symlink_to(outside)
+    write_atomic(contained(out, target), b"new bytes")
+    assert not target.is_symlink() and target.read_bytes() == b"new bytes"
+    assert outside.read_bytes() == b"keep me" and not (out / "x.png.tmp").exists()

@@ -49,7 +49,7 @@ from mintloom.store.catalog import (
     logged_sidecar,
     to_signed64,
 )
-from mintloom.store.files import contained
+from mintloom.store.files import contained, write_atomic
 from mintloom.studio import Studio
 
 KIND_ORDER = ("image", "copy", "audio")
@@ -460,10 +460,4 @@ class CampaignRunner:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    crash_point("run.export")
-    tmp.replace(target)
+    write_atomic(target, data, before_rename=lambda: crash_point("run.export"))

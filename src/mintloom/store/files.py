@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from mintloom.errors import MintloomError, OutputPathError
@@ -114,13 +115,31 @@ def _read_at_most(fd: int, n: int) -> bytes:
 
 
 def contained(root: Path, target: Path) -> Path:
-    """``target`` unchanged, if it resolves inside ``root`` (symlinks anywhere on the way
-    followed); :class:`OutputPathError` otherwise: defence in depth behind name validation."""
+    """``target`` unchanged, if the folder it is written into resolves inside ``root`` (symlinks
+    on the way followed) and its own name is a plain one; :class:`OutputPathError` otherwise:
+    defence in depth behind name validation. ``target`` itself may be a symlink: it is replaced by
+    the atomic rename (:func:`write_atomic`), never written through."""
     base = root.resolve()
-    full = target.resolve()
-    if not full.is_relative_to(base):
+    folder = target.parent.resolve()
+    if not folder.is_relative_to(base) or target.name in ("", ".", ".."):
         raise OutputPathError(
-            f"refusing to write {target}: it resolves to {full}, outside the output folder {base}",
+            f"refusing to write {target}: its folder resolves to {folder}, outside the output folder {base}",
             hint="remove the symlink in the output folder, or rename the asset",
         )
     return target
+
+
+def write_atomic(target: Path, data: bytes, *, before_rename: Callable[[], None] | None = None) -> None:
+    """Write ``target`` as a whole or not at all: a fresh temp file beside it (never opened
+    through a symlink planted there), fsynced, then renamed over ``target`` (replacing, not
+    following, a symlink at that name)."""
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    if before_rename is not None:
+        before_rename()
+    tmp.replace(target)
