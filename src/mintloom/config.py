@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,8 +21,23 @@ from mintloom.errors import ConfigError
 CONFIG_FILE = "mintloom.toml"
 
 
-class ChainSettings(BaseModel):
+class _Section(BaseModel):
+    """A settings table that refuses unknown keys but skips retired ones, so a ``mintloom.toml``
+    written by an older ``mintloom init`` still loads."""
+
     model_config = ConfigDict(extra="forbid")
+    retired: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_retired(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in cls.retired}
+        return data
+
+
+class ChainSettings(_Section):
+    retired: ClassVar[frozenset[str]] = frozenset({"confirmations"})
 
     rpc_url: str | None = Field(
         default=None, description="JSON-RPC URL; unset means the managed embedded anvil node"
@@ -34,7 +49,6 @@ class ChainSettings(BaseModel):
     )
     anvil_port: int | None = Field(default=None, ge=1024, le=65535, description="fixed port, else free")
     state_interval: int = Field(default=1, ge=1, description="seconds between anvil state dumps")
-    confirmations: int = Field(default=1, ge=1)
     timeout_s: float = Field(default=60.0, gt=0)
 
     @field_validator("rpc_url")
@@ -45,21 +59,17 @@ class ChainSettings(BaseModel):
         return v
 
 
-class EngineSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class EngineSettings(_Section):
+    retired: ClassVar[frozenset[str]] = frozenset({"openai_base_url", "openai_model", "transformers_path"})
 
     workers: int = Field(default=1, ge=1, le=256)
-    openai_base_url: str | None = None
-    openai_model: str | None = None
-    transformers_path: str | None = None
 
 
-class ProvenanceSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ProvenanceSettings(_Section):
+    retired: ClassVar[frozenset[str]] = frozenset({"batch_size"})
 
     signing_alg: str = Field(default="es256", pattern="^(es256|ed25519)$")
     organisation: str = "mintloom workspace"
-    batch_size: int = Field(default=1024, ge=1)
 
 
 class GovernanceSettings(BaseModel):
@@ -132,7 +142,6 @@ log_level = "WARNING"
 # rpc_url = "http://127.0.0.1:8545"   # unset: mintloom starts and stops its own anvil node
 # private_key = "0x..."               # unset: the workspace account (anvil dev account 0)
 state_interval = 1
-confirmations = 1
 
 [engine]
 workers = 1

@@ -183,7 +183,7 @@ class RegistrantMismatch(GovernanceError):
 
 
 class MarketError(MintloomError):
-    """Listing, licensing purchases, fractional ownership and rewards."""
+    """Licence purchases (ERC-1155 licence tokens)."""
 
     exit_code = 8
 

@@ -7,16 +7,9 @@ from typing import NewType
 CID = NewType("CID", str)
 """IPFS-compatible CIDv1 (base32, ``b...``), sha2-256 multihash."""
 
-AssetId = NewType("AssetId", str)
-"""Catalog id of an asset: its CID string (assets are content-addressed)."""
-
 JobId = NewType("JobId", str)
 """Stable content key of a planned job (hex sha-256 of its canonical description)."""
 
-CampaignId = NewType("CampaignId", str)
-LeafIndex = NewType("LeafIndex", int)
-ChainId = NewType("ChainId", int)
-TermsId = NewType("TermsId", int)
 Address = NewType("Address", str)
 """EIP-55 checksummed Ethereum address."""
 TxHash = NewType("TxHash", str)

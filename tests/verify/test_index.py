@@ -1,8 +1,6 @@
-"""Multi-index hashing: exact agreement with a linear scan, thresholds, incremental adds, persistence."""
+"""Multi-index hashing: exact agreement with a linear scan, thresholds, incremental adds."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ from hypothesis import strategies as st
 
 from mintloom.errors import VerifyError
 from mintloom.verify.fingerprint import Fingerprint
-from mintloom.verify.index import FingerprintIndex, popcount, suggested_m
+from mintloom.verify.index import FingerprintIndex, popcount
 
 
 def _random(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -95,33 +93,6 @@ def test_empty_index() -> None:
     assert idx.within(1, 10).size == 0
 
 
-def test_save_load_round_trip(tmp_path: Path) -> None:
-    rng = np.random.default_rng(3)
-    ph, dh = _random(rng, 2000), _random(rng, 2000)
-    idx = FingerprintIndex.build(range(2000), ph, dh, m=5)
-    path = tmp_path / "fp.npz"
-    idx.save(path)
-    loaded = FingerprintIndex.load(path)
-    assert loaded.m == 5 and len(loaded) == 2000
-    for i in rng.integers(0, 2000, 20):
-        q = Fingerprint(phash=_flip(int(ph[i]), 4, rng), dhash=int(dh[i]))
-        assert loaded.nearest(q) == idx.nearest(q)
-        assert loaded.nearest(q) is not None
-
-
-def test_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(VerifyError):
-        FingerprintIndex.load(tmp_path / "missing.npz")
-    bad = tmp_path / "bad.npz"
-    bad.write_bytes(b"not a zip")
-    with pytest.raises(VerifyError):
-        FingerprintIndex.load(bad)
-    with bad.open("wb") as fh:
-        np.savez(fh, version=np.int64(1), m=np.int64(4), ids=np.zeros(1, np.int64))
-    with pytest.raises(VerifyError):
-        FingerprintIndex.load(bad)
-
-
 def test_input_validation() -> None:
     with pytest.raises(VerifyError):
         FingerprintIndex(m=1)
@@ -134,9 +105,3 @@ def test_input_validation() -> None:
         idx.within(1, 65)
     with pytest.raises(VerifyError):
         idx.within(2**64, 1)
-
-
-def test_suggested_m() -> None:
-    assert suggested_m(1_000_000) == 3
-    assert suggested_m(10) == 8
-    assert 2 <= suggested_m(2**40) <= 8

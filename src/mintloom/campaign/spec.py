@@ -52,7 +52,6 @@ STANDARD_FORMATS: dict[str, tuple[int, int]] = {
     "skyscraper": (160, 600),
 }
 TEXT_FIELDS = ("headline", "body", "cta")
-_SEGMENT_KEYS = ("segment",)
 SafeName = Annotated[str, StringConstraints(pattern=SAFE_NAME)]
 """A name that becomes a path component (see :data:`mintloom.store.files.SAFE_NAME`)."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
-
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -24,8 +20,6 @@ from mintloom.workspace import Workspace
 console = Console()
 err_console = Console(stderr=True)
 
-T = TypeVar("T")
-
 
 def progress() -> Progress:
     """The progress bar every long-running command uses (quiet when not a terminal)."""
@@ -40,12 +34,6 @@ def progress() -> Progress:
         console=err_console,
         transient=False,
     )
-
-
-@contextmanager
-def tracked(items: Iterable[T], total: int, description: str) -> Iterator[Iterable[T]]:
-    with progress() as bar:
-        yield bar.track(items, total=total, description=description)
 
 
 def workspace() -> Workspace:

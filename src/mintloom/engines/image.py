@@ -2,8 +2,8 @@
 
 A design is a *recipe* drawn from the seed and the brand palette alone (colour roles, gradient
 angle, a smooth noise field, decorative shapes in normalised coordinates). Rendering a recipe at
-a format lays the text out afresh for that aspect ratio, so :meth:`ImageCompositor.derive` gives a
-reflow of the same design, never a stretched copy.
+a format lays the text out afresh for that aspect ratio, so generating one request at another
+format gives a reflow of the same design, never a stretched copy.
 """
 
 from __future__ import annotations
@@ -408,10 +408,6 @@ class ImageCompositor:
             parameters=parameters,
             tags=tags,
         )
-
-    def derive(self, request: GenerationRequest, fmt: Format) -> Artifact:
-        """The same design (seed, palette, text) reflowed for another format."""
-        return self.generate(request.model_copy(update={"format": fmt}))
 
     # -- composition ---------------------------------------------------------------------------
 

@@ -36,10 +36,6 @@ class Registration:
     already: bool
 
 
-def is_registered(chain: ChainClient, cid: str) -> bool:
-    return bool(chain.call(CONTRACT, "isRegistered", token_id(cid)))
-
-
 def register_asset(
     chain: ChainClient,
     log: TransparencyLog,

@@ -1,1 +1,1 @@
-"""Listing, licensing, fractional ownership and rewards."""
+"""Licence purchases: ERC-1155 licence tokens bought under an asset's attached terms."""

@@ -322,7 +322,9 @@ def _embedded_manifest_hash(data: bytes, fmt: str) -> str | None:
 
 
 def extract_manifest_store(data: bytes, media_type: str) -> bytes:
-    """The JUMBF manifest store embedded in a PNG (caBX chunk), JPEG (APP11) or WAV/FLAC (C2PA chunk)."""
+    """The JUMBF manifest store embedded in a PNG (caBX chunk), JPEG (APP11) or WAV (C2PA chunk).
+
+    Other containers (FLAC among them) are not parsed here and raise ManifestError."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return _png_cabx(data)
     if data.startswith(b"\xff\xd8"):

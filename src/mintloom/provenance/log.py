@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -411,7 +410,3 @@ class TransparencyLog:
         with self.db.session() as s:
             row = s.get(ReceiptRow, cid)
             return None if row is None else Receipt.model_validate_json(row.body)
-
-
-def manifest_digest(manifest: bytes) -> bytes:
-    return hashlib.sha256(manifest).digest()

@@ -20,11 +20,9 @@ layout (see ``tests/verify/test_fingerprint.py`` and the module docstring of
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -41,8 +39,6 @@ PHASH_MAX_DISTANCE = 10
 DHASH_MAX_DISTANCE = 12
 #: ... and the sum of both distances is within this.
 COMBINED_MAX_DISTANCE = 20
-
-_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -252,36 +248,3 @@ class FingerprintIndex:
             fp, max_distance, max_dhash_distance=max_dhash_distance, max_combined=max_combined
         )
         return found[0] if found else None
-
-    # --- persistence ---------------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        """Write the rows to an ``.npz`` (tables are rebuilt on load; they cost less than the read)."""
-        if not self._built:
-            self._rebuild()
-        try:
-            with Path(path).open("wb") as fh:
-                np.savez(fh, version=np.int64(_FORMAT_VERSION), m=np.int64(self.m), ids=self._ids,
-                         phashes=self._phashes, dhashes=self._dhashes)  # fmt: skip
-        except OSError as exc:
-            raise VerifyError(f"cannot write fingerprint index {path}: {exc}") from exc
-
-    @classmethod
-    def load(cls, path: Path) -> FingerprintIndex:
-        try:
-            with np.load(Path(path), allow_pickle=False) as z:
-                version, m = int(z["version"]), int(z["m"])
-                ids, ph, dh = z["ids"], z["phashes"], z["dhashes"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise VerifyError(f"cannot read fingerprint index {path}: {exc}") from exc
-        if version != _FORMAT_VERSION:
-            raise VerifyError(
-                f"fingerprint index {path} has format version {version}, expected {_FORMAT_VERSION}"
-            )
-        if ph.dtype != np.uint64 or dh.dtype != np.uint64 or ids.dtype != np.int64:
-            raise VerifyError(f"fingerprint index {path} has wrong array types")
-        return cls.build(ids, ph, dh, m=m)
-
-
-def suggested_m(n_rows: int) -> int:
-    """Norouzi et al.'s rule of thumb ``m ≈ 64 / log2(n)``, clamped to 2..8."""
-    return max(2, min(8, round(HASH_BITS / math.log2(max(n_rows, 2)))))
