@@ -52,3 +52,20 @@ def test_the_demo_summary_names_only_its_own_published_password(tmp_path: Path) 
     mine = summary_text(ws, own_password=True, **args)  # type: ignore[arg-type]
     assert DEMO_PASSWORD not in mine and "MINTLOOM_KEY_PASSWORD=<your key password>" in mine
     assert f"MINTLOOM_KEY_PASSWORD={DEMO_PASSWORD}" in summary_text(ws, own_password=False, **args)  # type: ignore[arg-type]
+
+
+def test_a_demo_that_fails_after_starting_its_node_stops_it(tmp_path: Path) -> None:
+    """The demo's chain is stopped on every way out, not only after its last step: here the
+    example's lineage files are missing, so registering the dataset fails after the node started."""
+    from mintloom.ledger.node import _anvils_on
+
+    spec = tiny_demo_spec(tmp_path / "campaign")
+    shutil.rmtree(tmp_path / "campaign" / "lineage")
+    env = {k: v for k, v in os.environ.items() if k != "MINTLOOM_WORKSPACE"}
+    r = subprocess.run([sys.executable, "-m", "mintloom.cli.main", "demo", str(tmp_path / "ws"), "--spec",
+                        str(spec), "-w", "1"], capture_output=True, text=True, env=env, timeout=300,
+                       check=False)  # fmt: skip
+    assert r.returncode != 0 and "error:" in r.stderr, r.stdout + r.stderr
+    assert "deployed" in r.stdout or "ProvenanceLog" in r.stdout  # it got past starting the chain
+    state = Workspace(tmp_path / "ws").chain_dir / "anvil-state.json"
+    assert _anvils_on(str(state)) == []

@@ -67,6 +67,12 @@ def studio(*, password: bool = False) -> Studio:
     return s
 
 
+def closed_at_exit(s: Studio) -> Studio:
+    """Close ``s`` when the command ends, failed or not, like :func:`studio` does."""
+    _OPEN.append(s)
+    return s
+
+
 def close_studios() -> None:
     """Close every studio a command opened: an embedded node started for the command stops."""
     while _OPEN:

@@ -19,7 +19,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from mintloom.cli.console import console
+from mintloom.cli.console import closed_at_exit, console
 from mintloom.cli.run import progress_callback
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ def demo(
     own_password = bool(os.environ.get("MINTLOOM_KEY_PASSWORD"))
     password = os.environ.get("MINTLOOM_KEY_PASSWORD") or DEMO_PASSWORD
     ws = Workspace.init(directory)
-    studio = Studio(ws, password=password)
+    studio = closed_at_exit(Studio(ws, password=password))  # a failed step stops the node too
     step = 0
 
     def say(text: str) -> None:
