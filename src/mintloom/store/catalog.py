@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import CatalogError
-from mintloom.provenance.cid import cid_from_digest
+from mintloom.provenance.cid import RAW_CODEC, cid_from_digest, codec_of
 from mintloom.store.db import Base, Database
 
 
@@ -84,10 +84,14 @@ class AssetRow(Base):
 
 
 def logged_sidecar(sidecar_cid: str | None, manifest_hash: bytes) -> str | None:
-    """The sidecar the log names for an asset with a sidecar: the blob whose sha-256 is the
-    logged manifest hash (so a row whose ``sidecar_cid`` names another job's manifest, as
-    older versions could write for duplicates in one batch, still ships the logged one)."""
-    return None if sidecar_cid is None else cid_from_digest(bytes(manifest_hash))
+    """The sidecar the log names for an asset with a sidecar. Rows written now name it already,
+    under whatever CID the blob store gave it (a UnixFS DAG CID above 256 KiB). Older versions
+    stored sidecars as raw blocks and could name another job's manifest for duplicates in one
+    batch: a raw CID whose digest is not the logged manifest hash is replaced by the raw CID of
+    the logged one."""
+    if sidecar_cid is None or codec_of(sidecar_cid) != RAW_CODEC:
+        return sidecar_cid
+    return cid_from_digest(bytes(manifest_hash))
 
 
 class ExportRow(Base):
