@@ -12,7 +12,6 @@ new asset a receipt.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from mintloom.engines.base import Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.faults import crash_point
 from mintloom.provenance.cid import cid_for, cid_matches
+from mintloom.provenance.commitments import salted_commitment, seed_commitment, segment_commitment
 from mintloom.provenance.credentials import (
     AssetSigner,
     DigitalSourceType,
@@ -90,23 +90,6 @@ class _Signed:
     def extension(self) -> str:
         assert self.gen.artifact is not None
         return self.gen.artifact.extension
-
-
-def segment_commitment(salt: bytes, segment: str | None) -> str:
-    """Salted hash of the audience segment: links assets of one segment without revealing it."""
-    return hashlib.sha256(salt + (segment or "").encode()).hexdigest()
-
-
-def salted_commitment(salt: bytes, domain: str, value: str) -> str:
-    """Salted, domain-separated sha-256 of a value a manifest must not reveal (a rendered prompt,
-    a job key hashed from audience data): provable by whoever holds the salt, opaque to others."""
-    return hashlib.sha256(salt + domain.encode() + b"\0" + value.encode()).hexdigest()
-
-
-def seed_commitment(salt: bytes, seed: int) -> str:
-    """What a manifest says about the engine seed: the seed is derived from the spec seed and the
-    segment name, so the raw seed would confirm a guessed segment offline."""
-    return salted_commitment(salt, "seed", str(seed))
 
 
 def recorded_parameters(art_params: GenerationParameters, job: Job, salt: bytes) -> GenerationParameters:

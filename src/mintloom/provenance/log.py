@@ -16,6 +16,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -168,6 +169,16 @@ def _note_body(origin: str, size: int, root: bytes, timestamp: int) -> str:
     return f"{origin}\n{size}\n{base64.b64encode(root).decode()}\ntimestamp {timestamp}\n"
 
 
+@dataclass(frozen=True)
+class StoredLeaf:
+    """A leaf as stored: its index, the (CID, manifest hash) entry and the RFC 9162 leaf hash."""
+
+    index: int
+    cid: str
+    manifest_hash: bytes
+    leaf_hash: bytes
+
+
 # --- the log --------------------------------------------------------------------------------------
 class TransparencyLog:
     """Append-only log of (CID, manifest hash) entries over the catalog database."""
@@ -214,6 +225,14 @@ class TransparencyLog:
 
     def index_of(self, cid: str) -> int | None:
         return self._index.get(cid)
+
+    def leaf(self, cid: str) -> StoredLeaf | None:
+        """The stored leaf of ``cid``, read from the database (None if it was never logged)."""
+        with self.db.session() as s:
+            row = s.scalars(select(LogLeaf).where(LogLeaf.cid == cid)).first()
+            if row is None:
+                return None
+            return StoredLeaf(row.index, row.cid, bytes(row.manifest_hash), bytes(row.leaf_hash))
 
     def append_batch(
         self,

@@ -10,10 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.functions import count
 
 from mintloom.errors import CatalogError
 from mintloom.provenance.cid import RAW_CODEC, cid_from_digest, codec_of
@@ -133,6 +135,14 @@ def from_signed64(value: int) -> int:
     return value + (1 << 64) if value < 0 else value
 
 
+@dataclass(frozen=True)
+class AssetSlice:
+    """One page of a filtered asset listing and how many assets match the filters in all."""
+
+    total: int
+    rows: list[AssetRow]
+
+
 class Catalog:
     """Read access to the catalog (writes go through the campaign runner's batches)."""
 
@@ -151,6 +161,24 @@ class Catalog:
             if kind is not None:
                 q = q.where(AssetRow.kind == kind)
             return list(s.scalars(q.order_by(AssetRow.leaf_index)))
+
+    def asset_page(
+        self,
+        *,
+        campaign: str | None = None,
+        kind: str | None = None,
+        locale: str | None = None,
+        limit: int,
+        offset: int = 0,
+    ) -> AssetSlice:
+        """Assets in log order matching every filter given, ``limit`` of them from ``offset``, with
+        the count of all that match: read in one transaction, so the page and the total agree."""
+        given = ((AssetRow.campaign, campaign), (AssetRow.kind, kind), (AssetRow.locale, locale))
+        conds = [col == value for col, value in given if value is not None]
+        with self.db.session() as s:
+            total = s.scalar(select(count()).select_from(AssetRow).where(*conds)) or 0
+            q = select(AssetRow).where(*conds).order_by(AssetRow.leaf_index).limit(limit).offset(offset)
+            return AssetSlice(total, list(s.scalars(q)))
 
     def parents(self, cid: str) -> list[tuple[str, str]]:
         with self.db.session() as s:

@@ -1,0 +1,1 @@
+"""One router per resource: meta (health), assets, log (checkpoints and proofs), verify."""
