@@ -1,8 +1,8 @@
 """FastAPI dependencies: the parts of the workspace every request reads, opened once per app.
 
 :func:`install` opens them when the app is built and keeps them on ``app.state``; routes ask for
-them through the ``...Dep`` aliases (``Depends``). Read-only: the studio is opened without a key
-password, and nothing here signs, appends or writes to the workspace.
+them through the ``...Dep`` aliases (``Depends``). Read-only: nothing here needs the key password,
+signs, appends or writes to the workspace.
 """
 
 from __future__ import annotations
