@@ -5,12 +5,14 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from mintloom.engines.base import BrandStyle, GenerationRequest, engine_registry
+from mintloom.engines.copy import CopyEngine
 from mintloom.engines.openai_compat import OpenAICompatEngine
+from mintloom.engines.params import CopyTemplate, OpenAICompatParams, TransformersParams
 from mintloom.engines.transformers_text import TransformersTextEngine, weights_hash
 from mintloom.errors import EngineError, SpecError
 
@@ -66,21 +68,26 @@ def server() -> Iterator[str]:
         httpd.server_close()
 
 
-def test_openai_compat_client(server: str, brand: BrandStyle) -> None:
+def _template(source: str, **variables: str) -> CopyTemplate:
+    return CopyTemplate(source=source, variables=variables, name="headline")
+
+
+def test_openai_compat_client(server: str, brand: BrandStyle, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("httpx")
-    req = GenerationRequest(
-        kind="copy",
-        seed=99,
-        locale="de-DE",
-        brand=brand,
-        texts={"product": "Sandalen"},
-        params={
-            "template": "Schreibe eine Headline für {{ product }}",
-            "model": "tiny",
-            "api_key": "sk-test",
-        },
+    params = OpenAICompatParams(
+        template=_template("Schreibe eine Headline für {{ product }}", product="Sandalen"), model="tiny"
     )
-    art = OpenAICompatEngine(base_url=server).generate(req)
+    req = GenerationRequest(kind="copy", seed=99, locale="de-DE", brand=brand, params=params)
+    renders: list[str] = []
+    real_render = CopyEngine.render
+
+    def counting_render(self: CopyEngine, template: str, *args: Any, **kwargs: Any) -> str:
+        renders.append(template)
+        return real_render(self, template, *args, **kwargs)
+
+    monkeypatch.setattr(CopyEngine, "render", counting_render)
+    art = OpenAICompatEngine(base_url=server, api_key="sk-test").generate(req)
+    assert renders == ["Schreibe eine Headline für {{ product }}"]  # rendered once, by the engine
     assert art.data == b"Sommerschlussverkauf!"
     assert art.model_id == "tiny-served" and art.model_hash == "fp_test"
     assert art.digital_source_type == "trainedAlgorithmicMedia"
@@ -92,13 +99,14 @@ def test_openai_compat_client(server: str, brand: BrandStyle) -> None:
     assert body["temperature"] == 0 and body["seed"] == 99 and body["model"] == "tiny"
     assert body["messages"][-1]["content"] == "Schreibe eine Headline für Sandalen"
     assert _Handler.headers_seen[0] == "Bearer sk-test"
+    assert art.prompt == "Schreibe eine Headline für Sandalen"  # for the runner's salted commitment
+    assert "Sandalen" not in art.model_dump_json() and art.parameters.template_name == "headline"
 
 
 def test_openai_compat_errors(server: str, brand: BrandStyle) -> None:
     pytest.importorskip("httpx")
-    req = GenerationRequest(
-        kind="copy", seed=1, locale="en", brand=brand, params={"prompt": "hi", "model": "m"}
-    )
+    params = OpenAICompatParams(template=_template("hi"), model="m")
+    req = GenerationRequest(kind="copy", seed=1, locale="en", brand=brand, params=params)
     _Handler.status = 500
     with pytest.raises(EngineError, match="500"):
         OpenAICompatEngine(base_url=server).generate(req)
@@ -135,13 +143,8 @@ def test_transformers_tiny_gpt2(tmp_path: Path, brand: BrandStyle) -> None:
     pytest.importorskip("transformers")
     folder = build_tiny_gpt2(tmp_path / "tiny-gpt2")
 
-    req = GenerationRequest(
-        kind="copy",
-        seed=7,
-        locale="en",
-        brand=brand,
-        params={"model_path": str(folder), "prompt": "summer sale", "max_new_tokens": 8},
-    )
+    params = TransformersParams(model_path=str(folder), template=_template("summer sale"), max_new_tokens=8)
+    req = GenerationRequest(kind="copy", seed=7, locale="en", brand=brand, params=params)
     a = TransformersTextEngine().generate(req)
     b = TransformersTextEngine().generate(req)
     assert a.data == b.data
