@@ -20,8 +20,7 @@ from mintloom.engines.base import engine_registry
 from mintloom.engines.copy import CopyEngine
 from mintloom.engines.params import CopyParams, ImageParams, OpenAICompatParams
 from mintloom.errors import SpecError
-from tests.engines.test_model_engines import _Handler
-from tests.engines.test_model_engines import server  # noqa: F401 (the real local chat-completions stub)
+from tests.engines.chat_stub import ChatHandler, serve_chat
 
 from .conftest import write_campaign
 
@@ -40,6 +39,12 @@ def renders(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(CopyEngine, "render", counting)
     yield seen
+
+
+@pytest.fixture
+def server() -> Iterator[str]:
+    with serve_chat() as url:  # the real local chat-completions stub
+        yield url
 
 
 def _plan(tmp_path: Path, spec: str | None = None, audience: str | None = None) -> Plan:
@@ -103,7 +108,7 @@ def test_openai_copy_job_renders_its_template_once(tmp_path: Path, server: str, 
     assert done.artifact is not None, done.error
     note = "{{ name }}: {{ offer }}% until {{ deadline | date }}"
     assert renders == [note]  # once per job, by the engine
-    prompt = _Handler.received[-1]["body"]["messages"][-1]["content"]  # type: ignore[index]
+    prompt = ChatHandler.received[-1]["body"]["messages"][-1]["content"]  # type: ignore[index]
     assert prompt == done.artifact.prompt and prompt.startswith("Alex: 15% until")
 
 
