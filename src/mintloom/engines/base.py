@@ -13,6 +13,7 @@ audience value or a local path has no way into a signed manifest.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from importlib import metadata
 from typing import Literal, Protocol, TypeVar, runtime_checkable
@@ -165,29 +166,29 @@ def engine_registry() -> dict[str, Engine]:
 
 @functools.cache
 def _load_engines() -> tuple[tuple[str, Engine], ...]:
-    found: dict[str, tuple[Engine, str]] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        origin = f"entry point {ep.name} = {ep.value} ({_dist_name(ep)})"
-        if ep.name in found:
-            raise EngineError(
-                f"two engines are named {ep.name!r}: {found[ep.name][1]} and {origin}",
-                hint="uninstall one of the packages",
-            )
-        found[ep.name] = (_load_engine(ep, origin), origin)
-    if not found:
+    points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    if not points:
         raise EngineError(
             f"no engines are registered under {ENTRY_POINT_GROUP!r}",
             hint="reinstall mintloom (pip install -e .) so its entry points are recorded",
         )
-    return tuple((name, engine) for name, (engine, _) in sorted(found.items()))
+    for first, second in itertools.pairwise(points):
+        if first.name == second.name:
+            raise EngineError(
+                f"two engines are named {first.name!r}: {_origin(first)} and {_origin(second)}",
+                hint="uninstall one of the packages",
+            )
+    return tuple((ep.name, _load_engine(ep)) for ep in points)
 
 
-def _dist_name(ep: metadata.EntryPoint) -> str:
-    return ep.dist.name if ep.dist is not None else "unknown distribution"
+def _origin(ep: metadata.EntryPoint) -> str:
+    dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+    return f"entry point {ep.name} = {ep.value} ({dist})"
 
 
-def _load_engine(ep: metadata.EntryPoint, origin: str) -> Engine:
+def _load_engine(ep: metadata.EntryPoint) -> Engine:
     """The engine an entry point names (a class or factory called without arguments)."""
+    origin = _origin(ep)
     try:
         factory = ep.load()
         engine = factory() if callable(factory) else factory
