@@ -418,6 +418,53 @@ def render_messages(params: ImageParams, locale: str) -> dict[str, str]:
     return {k: v for k, v in texts.items() if v}
 
 
+def _button_box(tpl: Template, width: int, height: int) -> Box:
+    """A button at most ``width`` x ``height`` in the CTA room: centred, or on the start side (a
+    leaderboard's on its outer edge), centred vertically."""
+    room = tpl.cta
+    bw, bh = min(room.width, width), min(room.height, height)
+    if tpl.centered:
+        bx0 = room.x0 + (room.width - bw) // 2
+    elif tpl.rtl != (tpl.kind == "leaderboard"):
+        bx0 = room.x1 - bw
+    else:
+        bx0 = room.x0
+    by0 = room.y0 + (room.height - bh) // 2
+    return Box(bx0, by0, bx0 + bw, by0 + bh)
+
+
+def _draw_button_shape(
+    img: Image.Image, button: Box, kind: LayoutClass, accent: Colour
+) -> ImageDraw.ImageDraw:
+    """Shadow, then the rounded button in the accent colour; a fresh draw on ``img`` for its label."""
+    bh = button.height
+    radius = max(3, bh // 2 if kind in ("portrait", "skyscraper") else bh // 4)
+    off = max(1, bh // 14)
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rounded_rectangle(
+        (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, fill=(0, 0, 0, 60)
+    )
+    img.alpha_composite(layer)
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=accent)
+    return draw
+
+
+def _tags(comp: Composition, fmt: Format, locale: str) -> dict[str, object]:
+    """What the catalog indexes an ad by: size, layout, dominant colours, texts and their boxes."""
+    return {
+        "engine": ImageCompositor.name,
+        "dimensions": {"width": fmt.width, "height": fmt.height},
+        "format": fmt.name,
+        "layout": comp.template.kind,
+        "colors": dominant_colours(comp.image),
+        "locale": locale,
+        "text": {p.field: comp.messages[p.field] for p in comp.texts},
+        "boxes": {p.field: p.ink.as_list() for p in comp.texts},
+        "recipe": comp.recipe.summary(),
+    }
+
+
 class ImageCompositor:
     """Procedural background + logo + headline/body/CTA, laid out per format. PNG out."""
 
@@ -439,17 +486,6 @@ class ImageCompositor:
             layout=comp.template.kind,
             recipe_version=RECIPE_VERSION,
         )
-        tags: dict[str, object] = {
-            "engine": self.name,
-            "dimensions": {"width": fmt.width, "height": fmt.height},
-            "format": fmt.name,
-            "layout": comp.template.kind,
-            "colors": dominant_colours(comp.image),
-            "locale": request.locale,
-            "text": {p.field: comp.messages[p.field] for p in comp.texts},
-            "boxes": {p.field: p.ink.as_list() for p in comp.texts},
-            "recipe": comp.recipe.summary(),
-        }
         return Artifact(
             data=buf.getvalue(),
             media_type="image/png",
@@ -458,7 +494,7 @@ class ImageCompositor:
             engine_version=self.version,
             seed=request.seed,
             parameters=parameters,
-            tags=tags,
+            tags=_tags(comp, fmt, request.locale),
         )
 
     # -- composition ---------------------------------------------------------------------------
@@ -472,17 +508,7 @@ class ImageCompositor:
         placed = self._place_stack(canvas, texts, candidates)
         button = None
         if "cta" in texts:
-            st = canvas.style(texts["cta"], "bold")
-            pt, button = self._draw_button(
-                canvas.img,
-                ImageDraw.Draw(canvas.img),
-                texts["cta"],
-                st=st,
-                tpl=canvas.tpl,
-                recipe=canvas.recipe,
-                area=canvas.area,
-                where=canvas.where,
-            )
+            pt, button = self._draw_button(canvas, texts["cta"])
             placed.append(pt)
         logo_box = self._place_logo(canvas.img, request.brand.logo_png, canvas.tpl, canvas.rtl)
         return Composition(
@@ -589,55 +615,27 @@ class ImageCompositor:
         )
         img.alpha_composite(layer)
 
-    def _draw_button(
-        self,
-        img: Image.Image,
-        draw: ImageDraw.ImageDraw,
-        text: str,
-        *,
-        st: TextStyle,
-        tpl: Template,
-        recipe: Recipe,
-        area: float,
-        where: str,
-    ) -> tuple[PlacedText, Box]:
-        room = tpl.cta
-        cta_min = max(9, round(0.02 * area))
+    def _draw_button(self, canvas: _Canvas, text: str) -> tuple[PlacedText, Box]:
+        """The CTA on a button in the accent colour (with a soft shadow), in the template's CTA room."""
+        room, st = canvas.tpl.cta, canvas.style(text, "bold")
+        cta_min = max(9, round(0.02 * canvas.area))
         # padding scales with the label size: width = text + 1.6 em, height = line + 0.5 em
         spec = FieldSpec("cta", text, st, 1.0, cta_min, 1.0)
-        max_size = max(cta_min, round(0.045 * area), round(0.38 * room.height))
-        block = fit_line(spec, room.width, room.height, max_size=max_size, where=where, pad_x=0.8, pad_y=0.25)
-        bw = min(room.width, block.width + round(1.6 * block.size))
-        bh = min(room.height, block.extent + round(0.5 * block.size))
-        if tpl.centered:
-            bx0 = room.x0 + (room.width - bw) // 2
-        elif tpl.rtl != (tpl.kind == "leaderboard"):  # start side; a leaderboard's outer edge
-            bx0 = room.x1 - bw
-        else:
-            bx0 = room.x0
-        by0 = room.y0 + (room.height - bh) // 2
-        button = Box(bx0, by0, bx0 + bw, by0 + bh)
-        # shadow then button in the accent colour
-        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-        ld = ImageDraw.Draw(layer)
-        radius = max(3, bh // 2 if tpl.kind in ("portrait", "skyscraper") else bh // 4)
-        off = max(1, bh // 14)
-        ld.rounded_rectangle(
-            (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, fill=(0, 0, 0, 60)
+        max_size = max(cta_min, round(0.045 * canvas.area), round(0.38 * room.height))
+        block = fit_line(
+            spec, room.width, room.height, max_size=max_size, where=canvas.where, pad_x=0.8, pad_y=0.25
         )
-        img.alpha_composite(layer)
-        draw = ImageDraw.Draw(img)
-        draw.rounded_rectangle(
-            (button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=recipe.accent
+        button = _button_box(
+            canvas.tpl, block.width + round(1.6 * block.size), block.extent + round(0.5 * block.size)
         )
-        acc = relative_luminance(recipe.accent)
+        draw = _draw_button_shape(canvas.img, button, canvas.tpl.kind, canvas.recipe.accent)
+        acc = relative_luminance(canvas.recipe.accent)
         colour = max(
             [(255, 255, 255), (17, 17, 17)], key=lambda c: contrast_ratio(relative_luminance(c), acc)
         )
-        cx, cy = (button.x0 + button.x1) // 2, (button.y0 + button.y1) // 2
-        line = block.lines[0]
+        centre, line = ((button.x0 + button.x1) // 2, (button.y0 + button.y1) // 2), block.lines[0]
         draw.text(
-            (cx, cy),
+            centre,
             line,
             font=block.font,
             fill=colour,
@@ -646,7 +644,7 @@ class ImageCompositor:
             language=st.language,
         )
         x0, y0, x1, y1 = draw.textbbox(
-            (cx, cy), line, font=block.font, anchor="mm", direction=st.direction, language=st.language
+            centre, line, font=block.font, anchor="mm", direction=st.direction, language=st.language
         )
         ink = Box(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
         return PlacedText("cta", room, ink, block.size, block.lines, rgb_to_hex(colour)), button
