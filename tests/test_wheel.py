@@ -186,3 +186,17 @@ def test_anvil_installed_by_npm_globally_is_run_as_its_platform_binary(
     r = _outside(unpacked, tmp_path, "-c", probe, path=f"{tmp_path / 'npm' / 'bin'}:/usr/bin:/bin")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(binary)
+
+
+def test_the_wheel_registers_the_engines(wheel: Path) -> None:
+    """The engine registry is the installed entry points: the wheel must carry them."""
+    import configparser
+    import tomllib
+
+    with zipfile.ZipFile(wheel) as zf:
+        name = next(n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt"))
+        text = zf.read(name).decode()
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert dict(parser["mintloom.engines"]) == declared["mintloom.engines"]

@@ -1,18 +1,21 @@
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import numpy as np
 import pytest
 import soundfile as sf
+from pydantic import ValidationError
 
 from mintloom.engines.audio import SAMPLE_RATE, SoundLogo
 from mintloom.engines.base import BrandStyle, GenerationRequest
+from mintloom.engines.params import AudioParams, ImageParams
 from mintloom.errors import EngineError
 
 
-def audio_request(brand: BrandStyle, seed: int = 5, **params: str | int | float | bool) -> GenerationRequest:
-    return GenerationRequest(kind="audio", seed=seed, locale="en", brand=brand, params=params)
+def audio_request(brand: BrandStyle, seed: int = 5, **params: Any) -> GenerationRequest:
+    return GenerationRequest(kind="audio", seed=seed, locale="en", brand=brand, params=AudioParams(**params))
 
 
 def test_wav_is_deterministic_and_well_formed(brand: BrandStyle) -> None:
@@ -41,10 +44,10 @@ def test_seed_and_palette_change_the_melody(brand: BrandStyle) -> None:
 
 
 def test_flac_and_duration(brand: BrandStyle) -> None:
-    art = SoundLogo().generate(audio_request(brand, format="flac", duration=3.0))
+    art = SoundLogo().generate(audio_request(brand, format="flac", seconds=3.0))
     assert art.data[:4] == b"fLaC" and art.extension == "flac"
-    assert art.data == SoundLogo().generate(audio_request(brand, format="flac", duration=3.0)).data
-    wav = SoundLogo().generate(audio_request(brand, duration=3.0))
+    assert art.data == SoundLogo().generate(audio_request(brand, format="flac", seconds=3.0)).data
+    wav = SoundLogo().generate(audio_request(brand, seconds=3.0))
     a, _ = sf.read(io.BytesIO(art.data), dtype="int16")
     b, _ = sf.read(io.BytesIO(wav.data), dtype="int16")
     assert np.array_equal(a, b)  # lossless: the same samples
@@ -52,9 +55,26 @@ def test_flac_and_duration(brand: BrandStyle) -> None:
 
 
 def test_bad_params(brand: BrandStyle) -> None:
-    with pytest.raises(EngineError, match="format"):
-        SoundLogo().generate(audio_request(brand, format="mp3"))
-    with pytest.raises(EngineError, match="duration"):
-        SoundLogo().generate(audio_request(brand, duration=60))
-    with pytest.raises(EngineError):
-        SoundLogo().generate(GenerationRequest(kind="image", seed=1, locale="en", brand=brand))
+    # typed parameters: an unknown format, an out-of-range length or a misspelt name cannot be built
+    with pytest.raises(ValidationError, match="format"):
+        audio_request(brand, format="mp3")
+    with pytest.raises(ValidationError, match="seconds"):
+        audio_request(brand, seconds=60)
+    with pytest.raises(ValidationError, match="duration"):
+        audio_request(brand, duration=3.0)  # what 1.0.0 read, and no spec could set
+    with pytest.raises(EngineError, match="makes audio"):
+        SoundLogo().generate(
+            GenerationRequest(kind="image", seed=1, locale="en", brand=brand, params=AudioParams())
+        )
+    with pytest.raises(EngineError, match="takes AudioParams"):
+        SoundLogo().generate(
+            GenerationRequest(kind="audio", seed=1, locale="en", brand=brand, params=ImageParams())
+        )
+
+
+def test_the_spec_length_is_the_length(brand: BrandStyle) -> None:
+    """audio.seconds sets the sound logo's length (1.0.0 ignored it and always made 2.4 s)."""
+    for seconds in (1.5, 2.5, 4.0):
+        art = SoundLogo().generate(audio_request(brand, seconds=seconds))
+        assert sf.info(io.BytesIO(art.data)).frames == int(SAMPLE_RATE * seconds)
+        assert art.parameters.seconds == seconds == art.parameters.duration

@@ -8,9 +8,11 @@ import time
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from mintloom.engines.base import BrandStyle, GenerationRequest
 from mintloom.engines.copy import CopyEngine
+from mintloom.engines.params import CopyParams, CopyTemplate, ImageParams
 from mintloom.engines.sandbox import TIME_LIMIT
 from mintloom.errors import CopyTemplateError, EngineError, MintloomError, SpecError
 
@@ -18,11 +20,10 @@ NBSP = "\xa0"
 
 
 def copy_request(
-    brand: BrandStyle, template: str, locale: str, **params: str | int | float | bool
+    brand: BrandStyle, template: str, locale: str, name: str | None = None, **variables: str | float
 ) -> GenerationRequest:
-    return GenerationRequest(
-        kind="copy", seed=1, locale=locale, brand=brand, params={"template": template, **params}
-    )
+    params = CopyParams(template=CopyTemplate(source=template, variables=variables, name=name))
+    return GenerationRequest(kind="copy", seed=1, locale=locale, brand=brand, params=params)
 
 
 def render(template: str, locale: str, **variables: object) -> str:
@@ -51,19 +52,24 @@ def test_number_percent_date() -> None:
     assert render("{{ n | number }}", "fa-IR", n=1234) == "۱٬۲۳۴"
 
 
-def test_generate_uses_texts_and_params(brand: BrandStyle) -> None:
+def test_generate_renders_the_template_with_its_variables(brand: BrandStyle) -> None:
+    template = "Hallo {{ name }}, nur {{ price | currency('EUR') }}!"
     req = GenerationRequest(
         kind="copy",
         seed=3,
         locale="de-DE",
         brand=brand,
-        texts={"name": "Anna"},
-        params={"template": "Hallo {{ name }}, nur {{ price | currency('EUR') }}!", "price": 19.99},
+        params=CopyParams(
+            template=CopyTemplate(
+                source=template, variables={"name": "Anna", "price": 19.99}, name="greeting"
+            )
+        ),
     )
     art = CopyEngine().generate(req)
     assert art.data.decode("utf-8") == f"Hallo Anna, nur 19,99{NBSP}€!"
     assert art.media_type.startswith("text/plain") and art.extension == "txt"
     assert art.engine == "copy" and art.tags["locale"] == "de-DE"
+    assert art.parameters.template_name == "greeting" and art.prompt is None
     assert CopyEngine().generate(req).data == art.data
 
 
@@ -73,8 +79,12 @@ def test_missing_variable_is_named(brand: BrandStyle) -> None:
 
 
 def test_missing_template_and_unknown_locale(brand: BrandStyle) -> None:
-    with pytest.raises(SpecError, match="template"):
-        CopyEngine().generate(GenerationRequest(kind="copy", seed=1, locale="en", brand=brand))
+    with pytest.raises(ValidationError, match="template"):
+        CopyParams()  # type: ignore[call-arg]
+    with pytest.raises(EngineError, match="takes CopyParams, not ImageParams"):
+        CopyEngine().generate(
+            GenerationRequest(kind="copy", seed=1, locale="en", brand=brand, params=ImageParams())
+        )
     with pytest.raises(SpecError, match="locale"):
         CopyEngine().generate(copy_request(brand, "x", "xx-QQ"))
 

@@ -18,6 +18,7 @@ from mintloom.engines.image import (
     relative_luminance,
 )
 from mintloom.engines.layout import Box, tokenize
+from mintloom.engines.params import ImageParams
 from mintloom.errors import EngineError, LayoutError
 
 EN = {
@@ -45,7 +46,9 @@ CASES = [("en-US", EN), ("ar-EG", AR), ("he-IL", HE), ("ja-JP", JA), ("zh-CN", Z
 def request(
     brand: BrandStyle, fmt: Format, locale: str = "en-US", texts: dict[str, str] = EN, seed: int = 7
 ) -> GenerationRequest:
-    return GenerationRequest(kind="image", seed=seed, locale=locale, brand=brand, format=fmt, texts=texts)
+    return GenerationRequest(
+        kind="image", seed=seed, locale=locale, brand=brand, format=fmt, params=ImageParams(**texts)
+    )
 
 
 def test_generate_is_deterministic(brand: BrandStyle) -> None:
@@ -148,7 +151,9 @@ def test_layout_error_names_the_field(brand: BrandStyle) -> None:
 
 def test_wrong_kind_and_tiny_format(brand: BrandStyle) -> None:
     with pytest.raises(EngineError):
-        ImageCompositor().generate(GenerationRequest(kind="copy", seed=1, locale="en", brand=brand, texts=EN))
+        ImageCompositor().generate(
+            GenerationRequest(kind="copy", seed=1, locale="en", brand=brand, params=ImageParams(**EN))
+        )
     with pytest.raises(EngineError, match="too small"):
         ImageCompositor().generate(request(brand, Format(name="tiny", width=20, height=20)))
 

@@ -9,18 +9,19 @@ from pathlib import Path
 from mintloom.bench import Figure
 from mintloom.engines.base import BrandStyle, GenerationRequest
 from mintloom.engines.image import FORMATS, ImageCompositor
+from mintloom.engines.params import ImageParams
 
-_TEXTS = {
-    "headline": "Summer sale: everything you love, half the price",
-    "body": "Free delivery on orders over $50. Ends Sunday.",
-    "cta": "Shop now",
-}
+_TEXTS = ImageParams(
+    headline="Summer sale: everything you love, half the price",
+    body="Free delivery on orders over $50. Ends Sunday.",
+    cta="Shop now",
+)
 _BRAND = BrandStyle(palette=("#0b3d91", "#1e88e5", "#ffb300", "#fafafa"))
 
 
 def _request(seed: int) -> GenerationRequest:
     return GenerationRequest(
-        kind="image", seed=seed, locale="en-US", brand=_BRAND, format=FORMATS["square"], texts=_TEXTS
+        kind="image", seed=seed, locale="en-US", brand=_BRAND, format=FORMATS["square"], params=_TEXTS
     )
 
 

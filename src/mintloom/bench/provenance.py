@@ -62,6 +62,7 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     verify side) are reported beside it."""
     from mintloom.engines.base import BrandStyle, Format, GenerationRequest
     from mintloom.engines.image import ImageCompositor
+    from mintloom.engines.params import ImageParams
     from mintloom.provenance.merkle import hash_leaf, leaf_data
     from mintloom.verify.fingerprint import registration_fingerprints
 
@@ -76,9 +77,9 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     gen_s = sign_s = fp_s = 0.0
     rounds = 12
     for i in range(rounds):
-        texts = {"headline": f"Winter warm-up {i}", "body": "Fresh roasts from €3.90.", "cta": "Claim 15%"}
+        texts = ImageParams(headline=f"Winter warm-up {i}", body="Fresh roasts from €3.90.", cta="Claim 15%")
         request = GenerationRequest(kind="image", seed=1000 + i, locale="en-US", brand=brand, format=square,
-                                    texts=texts)  # fmt: skip
+                                    params=texts)  # fmt: skip
         t0 = time.perf_counter()
         png = engine.generate(request).data
         t1 = time.perf_counter()

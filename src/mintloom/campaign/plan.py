@@ -7,22 +7,31 @@ design re-laid out, recorded as parent → child). Masters of the second and lat
 derived from the first locale's master (``c2pa.translated``).
 
 A job's key is the sha-256 of everything that determines its output (engine and version,
-request, parent key, lineage), so an unchanged job keeps its key across runs and a resumed run
-skips it, while any change to its inputs gives it a new key.
+request with its typed parameters: templates and the variables they read, seed, format, brand;
+parent key, lineage), so an unchanged job keeps its key across runs and a resumed run skips it,
+while any change to its inputs gives it a new key.
+
+Planning renders nothing: templates are parsed (to find the variables they read and refuse a
+missing one early) and travel to the engines unrendered; each engine renders once, when it
+generates.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mintloom.campaign.spec import TEXT_FIELDS, LoadedSpec, Segment
-from mintloom.engines.base import BrandStyle, Engine, GenerationRequest
-from mintloom.errors import EngineError, SpecError
+from mintloom.engines.base import BrandStyle, Engine, Format, GenerationRequest
+from mintloom.engines.copy import template_variables
+from mintloom.engines.params import AudioParams, CopyTemplate, EngineParams, ImageParams, ParamValue
+from mintloom.errors import CopyTemplateError, SpecError
 from mintloom.provenance.credentials import DerivationAction
 from mintloom.types import JobId
 
@@ -69,7 +78,14 @@ def derive_seed(*parts: object) -> int:
 
 
 def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, extra: dict[str, Any]) -> JobId:
-    body = request.model_dump(exclude={"brand"})
+    fmt = None if request.format is None else request.format.model_dump()
+    body = {
+        "kind": request.kind,
+        "seed": request.seed,
+        "locale": request.locale,
+        "format": fmt,
+        **request.params.key_fields(),
+    }
     brand = request.brand.model_dump(exclude={"logo_png"})
     brand["logo"] = _sha(request.brand.logo_png) if request.brand.logo_png else None
     doc = {"engine": engine.name, "version": engine.version, "request": body, "brand": brand,
@@ -77,113 +93,187 @@ def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, ext
     return JobId(_sha(json.dumps(doc, sort_keys=True, default=str)))
 
 
-def render_text(
-    copy_engine: Engine, template: str, seg: Segment, *, locale: str, brand: BrandStyle, field: str
-) -> str:
-    """Render one message template for a segment and locale with the copy engine's sandbox."""
-    req = GenerationRequest(kind="copy", seed=0, locale=locale, brand=brand, texts=seg.variables,
-                            params={"template": template})  # fmt: skip
+def needed_variables(source: str, seg: Segment, *, locale: str, field: str) -> dict[str, ParamValue]:
+    """The audience variables a template reads (it is parsed, never rendered); a variable it
+    needs that the segment's row lacks is a :class:`SpecError` naming row, locale and field."""
+    where = f"audience row {seg.row} (segment {seg.segment!r}), {locale}, {field}"
     try:
-        return copy_engine.generate(req).data.decode("utf-8").strip()
-    except (EngineError, SpecError) as exc:
+        required, optional = template_variables(source, what=field)
+    except CopyTemplateError as exc:
+        raise SpecError(f"{where}: {exc.message}") from exc
+    missing = sorted(required - seg.variables.keys())
+    if missing:
         raise SpecError(
-            f"audience row {seg.row} (segment {seg.segment!r}), {locale}, {field}: {exc.message}"
-        ) from exc
-
-
-def plan_campaign(loaded: LoadedSpec, engines: dict[str, Engine]) -> Plan:
-    spec = loaded.spec
-    brand = loaded.brand_style()
-    lineage = spec.lineage.model_dump()
-    formats = spec.resolved_formats()
-    master_fmt = next(f for f in formats if f.name == spec.master)
-    image, copy_engine, audio = engines["compositor"], engines["copy"], engines["soundlogo"]
-    jobs: list[Job] = []
-
-    def add(kind: Kind, engine: Engine, request: GenerationRequest, *, parent: JobId | None,
-            action: DerivationAction, segment: str | None, locale: str | None, fmt: str | None,
-            title: str, template: str | None = None) -> JobId:  # fmt: skip
-        th = _sha(template) if template is not None else None
-        key = _job_key(
-            engine, request, parent, {"lineage": lineage, "template": th, "campaign": spec.campaign}
+            f"{where}: the template uses {missing[0]!r}, which the audience row does not have",
+            hint="add the column to the audience, or guard it with 'is defined'",
         )
-        jobs.append(Job(key=key, kind=kind, engine=engine.name, segment=segment, locale=locale,
-                        format=fmt, parent=parent, action=action, request=request, template_hash=th,
-                        title=title))  # fmt: skip
+    return {k: seg.variables[k] for k in sorted(required | optional) if k in seg.variables}
+
+
+@dataclass
+class _Planner:
+    """The jobs of one spec, added in plan order."""
+
+    loaded: LoadedSpec
+    engines: dict[str, Engine]
+    jobs: list[Job] = field(default_factory=list)
+
+    @functools.cached_property
+    def brand(self) -> BrandStyle:
+        return self.loaded.brand_style()
+
+    def add(
+        self,
+        engine: Engine,
+        request: GenerationRequest,
+        *,
+        parent: JobId | None = None,
+        action: DerivationAction = "c2pa.created",
+        segment: str | None = None,
+        fmt: str | None = None,
+        title: str,
+        template: str | None = None,
+    ) -> JobId:
+        spec = self.loaded.spec
+        th = _sha(template) if template is not None else None
+        extra = {"lineage": spec.lineage.model_dump(), "template": th, "campaign": spec.campaign}
+        key = _job_key(engine, request, parent, extra)
+        self.jobs.append(
+            Job(
+                key=key,
+                kind=request.kind,
+                engine=engine.name,
+                segment=segment,
+                locale=None if request.kind == "audio" else request.locale,
+                format=fmt,
+                parent=parent,
+                action=action,
+                request=request,
+                template_hash=th,
+                title=title,
+            )
+        )
         return key
 
-    first_locale = spec.locales[0]
-    for seg in loaded.segments:
+    def segment(self, seg: Segment) -> None:
+        """Per locale: the master image, its variants in the other formats, the copy texts."""
+        spec = self.loaded.spec
         first_master: JobId | None = None
         for loc in spec.locales:
             # One design per segment and locale, shared by all its formats. Locales get their own
             # background so a stripped copy's fingerprint tells translations apart.
-            design_seed = derive_seed(spec.seed, spec.campaign, seg.segment, loc)
-            msgs = spec.brand.messages[loc]
-            texts = {
-                f: render_text(copy_engine, msgs[f], seg, locale=loc, brand=brand, field=f)
-                for f in TEXT_FIELDS
-            }
-            template_text = "\n".join(msgs[f] for f in TEXT_FIELDS)
-
-            def image_request(fmt: Any, texts: dict[str, str] = texts, loc: str = loc,
-                              design_seed: int = design_seed) -> GenerationRequest:  # fmt: skip
-                return GenerationRequest(kind="image", seed=design_seed, locale=loc, brand=brand, format=fmt,
-                                         texts=texts, params={"campaign": spec.campaign})  # fmt: skip
-
-            master = add("image", image, image_request(master_fmt), parent=first_master,
-                         action="c2pa.created" if first_master is None else "c2pa.translated",
-                         segment=seg.segment, locale=loc, fmt=master_fmt.name,
-                         title=f"{loc}/{seg.segment}/{master_fmt.name}", template=template_text)  # fmt: skip
-            if loc == first_locale:
-                first_master = master
-            for fmt in formats:
-                if fmt.name == master_fmt.name:
-                    continue
-                add("image", image, image_request(fmt), parent=master, action="c2pa.resized",
-                    segment=seg.segment, locale=loc, fmt=fmt.name,
-                    title=f"{loc}/{seg.segment}/{fmt.name}", template=template_text)  # fmt: skip
+            seed = derive_seed(spec.seed, spec.campaign, seg.segment, loc)
+            master = self.images(seg, loc, seed, first_master)
+            first_master = first_master or master
             for name, tmpl in spec.copy_.templates.items():
-                req = _copy_request(loaded, copy_engine, tmpl, name, seg, locale=loc, seed=design_seed)
-                add("copy", engines[spec.copy_.engine], req, parent=None, action="c2pa.created",
-                    segment=seg.segment, locale=loc, fmt=None, title=f"{loc}/{seg.segment}/{name}",
-                    template=tmpl)  # fmt: skip
-    if spec.audio.enabled:
-        req = GenerationRequest(kind="audio", seed=derive_seed(spec.seed, spec.campaign, "sound-logo"),
-                                locale=first_locale, brand=brand,
-                                params={"format": spec.audio.format,
-                                        "seconds": spec.audio.seconds})  # fmt: skip
-        add(
-            "audio",
-            audio,
-            req,
-            parent=None,
-            action="c2pa.created",
-            segment=None,
-            locale=None,
-            fmt=None,
+                self.copy(seg, loc, seed, name, tmpl)
+
+    def images(self, seg: Segment, loc: str, seed: int, first_master: JobId | None) -> JobId:
+        """The master image for a segment and locale, then its variants; the master's key."""
+        spec, image = self.loaded.spec, self.engines["compositor"]
+        params = self._image_params(seg, loc)
+        template = "\n".join((params.headline, params.body, params.cta))
+        formats = spec.resolved_formats()
+        master_fmt = next(f for f in formats if f.name == spec.master)
+        master = self.add(
+            image,
+            self._request("image", seed, loc, params, master_fmt),
+            parent=first_master,
+            action="c2pa.created" if first_master is None else "c2pa.translated",
+            segment=seg.segment,
+            fmt=master_fmt.name,
+            title=f"{loc}/{seg.segment}/{master_fmt.name}",
+            template=template,
+        )
+        for fmt in formats:
+            if fmt.name != master_fmt.name:
+                self.add(
+                    image,
+                    self._request("image", seed, loc, params, fmt),
+                    parent=master,
+                    action="c2pa.resized",
+                    segment=seg.segment,
+                    fmt=fmt.name,
+                    title=f"{loc}/{seg.segment}/{fmt.name}",
+                    template=template,
+                )
+        return master
+
+    def _image_params(self, seg: Segment, loc: str) -> ImageParams:
+        """The locale's brand messages with the variables they read from the segment's row."""
+        msgs = {f: self.loaded.spec.brand.messages[loc][f] for f in TEXT_FIELDS}
+        variables: dict[str, ParamValue] = {}
+        for f, source in msgs.items():
+            variables.update(needed_variables(source, seg, locale=loc, field=f))
+        return ImageParams(**msgs, variables=variables, campaign=self.loaded.spec.campaign)
+
+    def copy(self, seg: Segment, loc: str, seed: int, name: str, source: str) -> None:
+        """A copy job: the template for the copy engine, or the prompt of a model engine (whose
+        settings are ``copy.model``, validated against the engine's parameter model)."""
+        engine = self._copy_engine()
+        needed_variables(source, seg, locale=loc, field=f"copy.templates.{name}")
+        # the whole row, as copy job keys always hashed it (so they stay what they were)
+        template = CopyTemplate(source=source, variables=dict(seg.variables), name=name)
+        settings: dict[str, object] = {**self.loaded.spec.copy_.model, "template": template}
+        if "model_path" in settings:  # relative to the spec file, absolute in the job (workers run anywhere)
+            settings["model_path"] = str((self.loaded.path.parent / str(settings["model_path"])).resolve())
+        try:
+            params = engine.params_type.model_validate(settings)
+        except ValidationError as exc:
+            known = ", ".join(sorted(set(engine.params_type.model_fields) - {"template"})) or "none"
+            raise SpecError(
+                f"copy.model does not fit the {engine.name} engine: {_first_error(exc)}",
+                hint=f"the settings it takes: {known}",
+            ) from exc
+        self.add(
+            engine,
+            self._request("copy", seed, loc, params),
+            segment=seg.segment,
+            title=f"{loc}/{seg.segment}/{name}",
+            template=source,
+        )
+
+    def sound_logo(self) -> None:
+        spec = self.loaded.spec
+        params = AudioParams(format=spec.audio.format, seconds=spec.audio.seconds)
+        seed = derive_seed(spec.seed, spec.campaign, "sound-logo")
+        self.add(
+            self.engines["soundlogo"],
+            self._request("audio", seed, spec.locales[0], params),
             title="sound-logo",
         )
-    _check_unique(jobs)
-    return Plan(campaign=spec.campaign, jobs=tuple(jobs))
+
+    def _copy_engine(self) -> Engine:
+        name = self.loaded.spec.copy_.engine
+        if name not in self.engines:
+            raise SpecError(
+                f"copy.engine {name!r} is not an installed engine",
+                hint=f"installed: {', '.join(sorted(self.engines))}",
+            )
+        return self.engines[name]
+
+    def _request(
+        self, kind: Kind, seed: int, locale: str, params: EngineParams, fmt: Format | None = None
+    ) -> GenerationRequest:
+        return GenerationRequest(
+            kind=kind, seed=seed, locale=locale, brand=self.brand, format=fmt, params=params
+        )
 
 
-def _copy_request(
-    loaded: LoadedSpec, copy_engine: Engine, template: str, name: str, seg: Segment, *, locale: str, seed: int
-) -> GenerationRequest:
-    """A copy job: the template rendered by the copy engine, or rendered as the prompt of a model
-    engine (whose settings come from ``copy.model``)."""
-    spec, brand = loaded.spec, loaded.brand_style()
-    if spec.copy_.engine == "copy":
-        return GenerationRequest(kind="copy", seed=seed, locale=locale, brand=brand, texts=seg.variables,
-                                 params={"template": template, "name": name})  # fmt: skip
-    prompt = render_text(
-        copy_engine, template, seg, locale=locale, brand=brand, field=f"copy.templates.{name}"
-    )
-    params: dict[str, str | int | float | bool] = {**spec.copy_.model, "prompt": prompt, "name": name}
-    if "model_path" in params:  # relative to the spec file, absolute in the job (workers run anywhere)
-        params["model_path"] = str((loaded.path.parent / str(params["model_path"])).resolve())
-    return GenerationRequest(kind="copy", seed=seed, locale=locale, brand=brand, params=params)
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
+
+
+def plan_campaign(loaded: LoadedSpec, engines: dict[str, Engine]) -> Plan:
+    """Every job of a spec, each with its key, without generating (or rendering) anything."""
+    planner = _Planner(loaded, engines)
+    for seg in loaded.segments:
+        planner.segment(seg)
+    if loaded.spec.audio.enabled:
+        planner.sound_logo()
+    _check_unique(planner.jobs)
+    return Plan(campaign=loaded.spec.campaign, jobs=tuple(planner.jobs))
 
 
 def _check_unique(jobs: list[Job]) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
 from mintloom.campaign.plan import Job, Plan, ordered, plan_campaign
 from mintloom.campaign.spec import LoadedSpec
-from mintloom.engines.base import Engine, engine_registry
+from mintloom.engines.base import Artifact, Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.faults import crash_point
 from mintloom.provenance.cid import cid_for, cid_matches
@@ -92,12 +92,14 @@ class _Signed:
         return self.gen.artifact.extension
 
 
-def recorded_parameters(art_params: GenerationParameters, job: Job, salt: bytes) -> GenerationParameters:
-    """The artifact's allow-listed parameters plus, for a model engine, the prompt's commitment."""
-    prompt = job.request.params.get("prompt")
-    if not isinstance(prompt, str):
-        return art_params
-    return art_params.model_copy(update={"prompt_commitment": salted_commitment(salt, "prompt", prompt)})
+def recorded_parameters(art: Artifact, salt: bytes) -> GenerationParameters:
+    """The artifact's allow-listed parameters plus, for a model engine, its prompt's commitment
+    (the engine rendered the prompt, so only the artifact knows it)."""
+    if art.prompt is None:
+        return art.parameters
+    return art.parameters.model_copy(
+        update={"prompt_commitment": salted_commitment(salt, "prompt", art.prompt)}
+    )
 
 
 class CampaignRunner:
@@ -251,7 +253,7 @@ class CampaignRunner:
             dataset_ids=lineage.datasets,
             template_hash=job.template_hash,
             seed_commitment=seed_commitment(salt, art.seed),
-            parameters=recorded_parameters(art.parameters, job, salt),
+            parameters=recorded_parameters(art, salt),
             campaign=self.spec.campaign,
             segment_commitment=segment_commitment(salt, job.segment),
             locale=job.locale or "und",

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from mintloom.engines.base import BrandStyle, Format
+from mintloom.engines.params import AudioParams
 from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
 from mintloom.store.files import (
     MAX_AUDIENCE_BYTES,
@@ -88,13 +89,15 @@ class FormatSpec(_Model):
 class CopySpec(_Model):
     templates: dict[SafeName, str] = Field(default_factory=dict)
     """Named long-form copy templates; each renders one text asset per segment and locale."""
-    engine: Literal["copy", "openai-compat", "transformers-text"] = "copy"
-    """``copy`` renders the templates as the text; a model engine gets the rendered template as
-    its prompt and writes the text (recorded as trainedAlgorithmicMedia with its model)."""
+    engine: SafeName = "copy"
+    """An installed engine (``mintloom.engines`` entry point): ``copy`` renders the templates as
+    the text; a model engine (``openai-compat``, ``transformers-text``, a third-party one) renders
+    a template as its prompt and writes the text (recorded as trainedAlgorithmicMedia)."""
     model: dict[str, str | int | float] = Field(default_factory=dict)
-    """Model engine settings: ``base_url``/``model``/``max_tokens`` (openai-compat; the API key
-    comes from $OPENAI_API_KEY, never from the spec), ``model_path``/``max_new_tokens``
-    (transformers-text; a path relative to the spec file)."""
+    """The engine's settings, under the names of its parameter model (an unknown one is refused
+    when planning): ``base_url``/``model``/``system``/``max_tokens``/``timeout`` (openai-compat; the
+    API key comes from $OPENAI_API_KEY, never from the spec), ``model_path``/``model_id``/
+    ``max_new_tokens`` (transformers-text; a path relative to the spec file)."""
 
     @field_validator("model")
     @classmethod
@@ -104,10 +107,10 @@ class CopySpec(_Model):
         return v
 
 
-class AudioSpec(_Model):
+class AudioSpec(AudioParams):
+    """The sound logo: the engine's parameters (format, seconds), and whether to make one."""
+
     enabled: bool = True
-    format: Literal["wav", "flac"] = "wav"
-    seconds: float = Field(default=2.5, gt=0.5, le=10)
 
 
 class LineageSpec(_Model):

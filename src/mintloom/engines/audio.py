@@ -3,8 +3,8 @@
 The seed picks the scale, the notes and the rhythm; the palette picks the timbre (the hue of the
 first colour sets the harmonic mix, its lightness the register). Notes get an attack/decay/release
 envelope, the mix is peak-normalised below full scale (no clipping) and encoded as 16-bit PCM WAV,
-or FLAC with ``params['format'] = 'flac'``. Encoding is deterministic: the same request gives the
-same bytes.
+or FLAC (:class:`~mintloom.engines.params.AudioParams`: the spec's ``audio.format`` and
+``audio.seconds``). Encoding is deterministic: the same request gives the same bytes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import numpy as np
 import soundfile as sf
 from numpy.typing import NDArray
 
-from mintloom.engines.base import Artifact, GenerationRequest, ParamValue
+from mintloom.engines.base import Artifact, GenerationRequest, expect_params
+from mintloom.engines.params import AudioParams, ParamValue
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
 
@@ -48,7 +49,10 @@ class SoundLogo:
     """A 2-3 s melodic sound logo. WAV PCM_16 (default) or FLAC."""
 
     name = "soundlogo"
-    version = "1.0.0"
+    version = "1.1.0"
+    """1.1.0: ``audio.seconds`` sets the length (1.0.0 read a ``duration`` no spec could set and
+    always made 2.4 s)."""
+    params_type = AudioParams
 
     def synthesize(self, request: GenerationRequest) -> tuple[NDArray[np.float64], dict[str, ParamValue]]:
         seed = request.seed
@@ -61,12 +65,7 @@ class SoundLogo:
         scale = SCALES[scale_name]
         # register from lightness: light brands sit higher
         root_midi = 57 + round(light * 12) + int(rng.integers(-2, 3))
-        raw = request.params.get("duration", 2.4)
-        if isinstance(raw, bool) or not isinstance(raw, int | float):
-            raise EngineError(f"sound logo duration must be a number of seconds, not {raw!r}")
-        duration = float(raw)
-        if not 0.5 <= duration <= 10.0:
-            raise EngineError(f"sound logo duration {duration}s is outside 0.5-10 s")
+        duration = expect_params(self, request, "audio", AudioParams).seconds
 
         n_notes = int(rng.integers(4, 7))
         # rhythm: note lengths in beats, the last note held
@@ -127,11 +126,7 @@ class SoundLogo:
         return out, info
 
     def generate(self, request: GenerationRequest) -> Artifact:
-        if request.kind != "audio":
-            raise EngineError(f"the sound logo engine makes audio, not {request.kind!r}")
-        fmt = str(request.params.get("format", "wav")).lower()
-        if fmt not in ("wav", "flac"):
-            raise EngineError(f"unsupported audio format {fmt!r} (wav or flac)")
+        fmt = expect_params(self, request, "audio", AudioParams).format
         signal, info = self.synthesize(request)
         pcm = np.round(signal * 32767).astype(np.int16)
         buf = io.BytesIO()
@@ -139,9 +134,7 @@ class SoundLogo:
             sf.write(buf, pcm, SAMPLE_RATE, format=fmt.upper(), subtype="PCM_16")
         except (RuntimeError, sf.LibsndfileError) as exc:
             raise EngineError(f"encoding the sound logo as {fmt} failed: {exc}") from exc
-        parameters = GenerationParameters.model_validate(
-            {**info, "format": fmt, "seconds": request.params.get("seconds")}
-        )
+        parameters = GenerationParameters.model_validate({**info, "format": fmt, "seconds": info["duration"]})
         return Artifact(
             data=buf.getvalue(),
             media_type="audio/wav" if fmt == "wav" else "audio/flac",

@@ -12,14 +12,19 @@ audience value or a local path has no way into a signed manifest.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
-from typing import Literal, Protocol, runtime_checkable
+from importlib import metadata
+from typing import Literal, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SerializeAsAny, field_validator
 
+from mintloom.engines.params import CopyTemplate, EngineParams, ParamValue
+from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
 
-ParamValue = str | int | float | bool
+P = TypeVar("P", bound=EngineParams)
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -50,16 +55,15 @@ class Format(BaseModel, frozen=True):
 
 
 class GenerationRequest(BaseModel, frozen=True):
-    """One asset to generate."""
+    """One asset to generate: what every engine shares, and the engine's own typed parameters."""
 
     kind: Literal["image", "copy", "audio"]
     seed: int
     locale: str  # BCP 47
     brand: BrandStyle
     format: Format | None = None
-    # image: headline, body, cta (already localized); copy: template variables
-    texts: dict[str, str] = {}
-    params: dict[str, ParamValue] = {}
+    params: SerializeAsAny[EngineParams]
+    """An instance of the generating engine's ``params_type``."""
 
 
 class Artifact(BaseModel, frozen=True):
@@ -78,6 +82,9 @@ class Artifact(BaseModel, frozen=True):
     digital_source_type: Literal["algorithmicMedia", "trainedAlgorithmicMedia"] = "algorithmicMedia"
     # auto-tagging: dimensions, dominant colours [{name, hex}], locale, text, engine
     tags: dict[str, object] = {}
+    prompt: str | None = Field(default=None, repr=False, exclude=True)
+    """A model engine's rendered prompt: never recorded as is, only as the runner's salted
+    commitment (it is rendered here, at generate time, so the plan cannot know it)."""
 
 
 def text_artifact(
@@ -90,6 +97,7 @@ def text_artifact(
     model_hash: str | None = None,
     trained: bool = False,
     tags: dict[str, object] | None = None,
+    prompt: str | None = None,
 ) -> Artifact:
     """The artifact of a text engine: UTF-8 ``text/plain``, tagged with its locale and text; with a
     model (``trained``) it is marked ``trainedAlgorithmicMedia``."""
@@ -105,17 +113,27 @@ def text_artifact(
         model_hash=model_hash,
         digital_source_type="trainedAlgorithmicMedia" if trained or model_id else "algorithmicMedia",
         tags={"engine": engine.name, "locale": request.locale, "text": text, **(tags or {})},
+        prompt=prompt,
     )
 
 
-def recorded_copy_parameters(request: GenerationRequest, **settings: ParamValue) -> GenerationParameters:
+def recorded_copy_parameters(template: CopyTemplate, **settings: ParamValue) -> GenerationParameters:
     """What a copy manifest records: the template's name and the engine settings, never the
     template's variables, the rendered text or the prompt (the template itself is recorded as
     ``template_hash``; a prompt as its salted commitment, added by the runner)."""
-    name = request.params.get("name")
-    return GenerationParameters.model_validate(
-        {"template_name": None if name is None else str(name), **settings}
-    )
+    return GenerationParameters.model_validate({"template_name": template.name, **settings})
+
+
+def expect_params(engine: Engine, request: GenerationRequest, kind: str, params_type: type[P]) -> P:
+    """The request's parameters, refused by name unless the request is of ``kind`` and carries
+    ``params_type`` (the engine's own)."""
+    if request.kind != kind:
+        raise EngineError(f"the {engine.name} engine makes {kind}, not {request.kind!r}")
+    if not isinstance(request.params, params_type):
+        raise EngineError(
+            f"the {engine.name} engine takes {params_type.__name__}, not {type(request.params).__name__}"
+        )
+    return request.params
 
 
 @runtime_checkable
@@ -125,26 +143,66 @@ class Engine(Protocol):
     name: str
     version: str
 
+    @property
+    def params_type(self) -> type[EngineParams]:
+        """The parameter model its requests carry (the spec's fields map onto its names)."""
+        ...
+
     def generate(self, request: GenerationRequest) -> Artifact: ...
 
 
+ENTRY_POINT_GROUP = "mintloom.engines"
+
+
 def engine_registry() -> dict[str, Engine]:
-    """The built-in engines by name.
+    """Every installed engine by name: the entry points of group ``mintloom.engines`` (mintloom's
+    own in its pyproject, a third-party engine's in its package), loaded once per process.
 
-    Model engines are listed too; their heavy dependencies (httpx, transformers, torch) are
-    imported only when they generate.
+    Model engines import their heavy dependencies (httpx, transformers, torch) only when they
+    generate, so listing them costs nothing.
     """
-    from mintloom.engines.audio import SoundLogo
-    from mintloom.engines.copy import CopyEngine
-    from mintloom.engines.image import ImageCompositor
-    from mintloom.engines.openai_compat import OpenAICompatEngine
-    from mintloom.engines.transformers_text import TransformersTextEngine
+    return dict(_load_engines())
 
-    engines: list[Engine] = [
-        ImageCompositor(),
-        CopyEngine(),
-        SoundLogo(),
-        OpenAICompatEngine(),
-        TransformersTextEngine(),
-    ]
-    return {e.name: e for e in engines}
+
+@functools.cache
+def _load_engines() -> tuple[tuple[str, Engine], ...]:
+    points = sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+    if not points:
+        raise EngineError(
+            f"no engines are registered under {ENTRY_POINT_GROUP!r}",
+            hint="reinstall mintloom (pip install -e .) so its entry points are recorded",
+        )
+    for first, second in itertools.pairwise(points):
+        if first.name == second.name:
+            raise EngineError(
+                f"two engines are named {first.name!r}: {_origin(first)} and {_origin(second)}",
+                hint="uninstall one of the packages",
+            )
+    return tuple((ep.name, _load_engine(ep)) for ep in points)
+
+
+def _origin(ep: metadata.EntryPoint) -> str:
+    dist = ep.dist.name if ep.dist is not None else "unknown distribution"
+    return f"entry point {ep.name} = {ep.value} ({dist})"
+
+
+def _load_engine(ep: metadata.EntryPoint) -> Engine:
+    """The engine an entry point names (a class or factory called without arguments)."""
+    origin = _origin(ep)
+    try:
+        factory = ep.load()
+        engine = factory() if callable(factory) else factory
+    except Exception as exc:  # foreign code: any failure to import or construct it
+        raise EngineError(f"{origin} failed to load: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(engine, Engine):
+        raise EngineError(
+            f"{origin} is not an engine",
+            hint="an engine has name, version, params_type and generate(request)",
+        )
+    if engine.name != ep.name:
+        raise EngineError(
+            f"{origin} names itself {engine.name!r}", hint="the entry point's name must be the engine's name"
+        )
+    if not (isinstance(engine.params_type, type) and issubclass(engine.params_type, EngineParams)):
+        raise EngineError(f"{origin}: params_type is not an EngineParams model")
+    return engine

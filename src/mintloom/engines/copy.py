@@ -20,9 +20,16 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
-from jinja2 import StrictUndefined, TemplateError, UndefinedError
+from jinja2 import StrictUndefined, TemplateError, UndefinedError, meta, nodes
 
-from mintloom.engines.base import Artifact, GenerationRequest, recorded_copy_parameters, text_artifact
+from mintloom.engines.base import (
+    Artifact,
+    GenerationRequest,
+    expect_params,
+    recorded_copy_parameters,
+    text_artifact,
+)
+from mintloom.engines.params import CopyParams, CopyTemplate
 from mintloom.engines.sandbox import (
     MAX_OUTPUT,
     MAX_RANGE,
@@ -34,7 +41,6 @@ from mintloom.engines.sandbox import (
 )
 from mintloom.errors import CopyTemplateError, EngineError, SpecError
 
-RESERVED_PARAMS = frozenset({"template"})
 MAX_DIGITS = 20
 """Decimal places the ``number`` and ``percent`` filters write at most."""
 _LIMITS_HINT = (f"a template renders at most {MAX_OUTPUT} characters in {TIME_LIMIT:g} s, "
@@ -120,10 +126,11 @@ def make_filters(locale: Locale) -> dict[str, Callable[..., str]]:
 
 
 class CopyEngine:
-    """Sandboxed Jinja2 + Babel. ``params['template']`` is the template; vars are texts + params."""
+    """Sandboxed Jinja2 + Babel: the request's template, rendered with its variables."""
 
     name = "copy"
     version = "1.0.0"
+    params_type = CopyParams
 
     def render(
         self, template: str, variables: dict[str, object], locale: str, *, name: str = "copy template"
@@ -146,16 +153,44 @@ class CopyEngine:
         except (ArithmeticError, RecursionError, MemoryError) as exc:  # 1/0, 2.0**9999, macro loops
             raise CopyTemplateError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
 
+    def render_template(self, template: CopyTemplate, locale: str, *, what: str = "copy template") -> str:
+        """A :class:`CopyTemplate` rendered with its own variables (``what`` names it in errors)."""
+        name = what if template.name is None else f"{what} {template.name!r}"
+        return self.render(template.source, dict(template.variables), locale, name=name)
+
     def generate(self, request: GenerationRequest) -> Artifact:
-        if request.kind != "copy":
-            raise EngineError(f"the copy engine makes copy, not {request.kind!r}")
-        template = request.params.get("template")
-        if not isinstance(template, str):
-            raise SpecError("a copy request needs params['template'] (a Jinja2 template string)")
-        variables: dict[str, object] = {k: v for k, v in request.params.items() if k not in RESERVED_PARAMS}
-        variables.update(request.texts)
-        name = request.params.get("name")
-        text = self.render(template, variables, request.locale,
-                           name="copy template" if name is None else f"copy template {name!r}")  # fmt: skip
-        return text_artifact(self, request, text, recorded_copy_parameters(request),
+        params = expect_params(self, request, "copy", CopyParams)
+        text = self.render_template(params.template, request.locale)
+        return text_artifact(self, request, text, recorded_copy_parameters(params.template),
                              tags={"characters": len(text)})  # fmt: skip
+
+
+_OPTIONAL_TESTS = frozenset({"defined", "undefined"})
+_OPTIONAL_FILTERS = frozenset({"default", "d"})
+
+
+def template_variables(source: str, *, what: str = "copy template") -> tuple[frozenset[str], frozenset[str]]:
+    """The audience variables a template reads, without rendering it: ``(required, optional)``,
+    where optional ones are tested with ``is defined`` or given a ``default`` somewhere.
+
+    Parsing is bounded by the template's length; a syntax error is a :class:`CopyTemplateError`."""
+    env = BoundedSandbox(undefined=StrictUndefined)
+    env.add_filters(make_filters(babel_locale("en")))  # their names, for the check that they exist
+    try:
+        ast = env.parse(source)
+        names = meta.find_undeclared_variables(ast) - set(env.globals)
+    except TemplateError as exc:
+        raise CopyTemplateError(f"{what} is not a valid template: {exc}") from exc
+    except RecursionError as exc:
+        raise CopyTemplateError(f"{what} nests too deeply to parse") from exc
+    optional = {
+        n.node.name
+        for n in ast.find_all(nodes.Test)
+        if n.name in _OPTIONAL_TESTS and isinstance(n.node, nodes.Name)
+    }
+    optional |= {
+        n.node.name
+        for n in ast.find_all(nodes.Filter)
+        if n.name in _OPTIONAL_FILTERS and isinstance(n.node, nodes.Name)
+    }
+    return frozenset(names - optional), frozenset(names & optional)

@@ -18,9 +18,11 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageColor, ImageDraw
 
-from mintloom.engines.base import Artifact, Format, GenerationRequest, ParamValue
+from mintloom.engines.base import Artifact, Format, GenerationRequest, expect_params
+from mintloom.engines.copy import CopyEngine
 from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
+from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
 
@@ -330,6 +332,8 @@ class Composition:
     texts: tuple[PlacedText, ...]
     logo: Box | None
     button: Box | None
+    messages: dict[str, str]
+    """The rendered headline, body and CTA."""
 
 
 def _candidates(recipe: Recipe, palette: tuple[str, ...]) -> list[Colour]:
@@ -365,39 +369,123 @@ def pick_text_colour(bg: tuple[float, float, float], candidates: list[Colour]) -
     return best[1], best[0]
 
 
+@dataclass
+class _Canvas:
+    """One composition in progress: the design, its layout template and the image drawn on."""
+
+    img: Image.Image
+    tpl: Template
+    recipe: Recipe
+    locale: str
+    rtl: bool
+    area: float
+    where: str
+
+    @classmethod
+    def start(cls, request: GenerationRequest, fmt: Format) -> _Canvas:
+        W, H = fmt.width, fmt.height
+        if W < 64 or H < 48:
+            raise EngineError(f"format {fmt.name} ({W}x{H}) is too small for an ad")
+        rtl = is_rtl_locale(request.locale)
+        recipe = Recipe.from_seed(request.seed, request.brand.palette)
+        img = render_background(recipe, W, H, mirror=rtl).convert("RGBA")
+        return cls(
+            img,
+            template_for(W, H, rtl),
+            recipe,
+            request.locale,
+            rtl,
+            math.sqrt(W * H),
+            f"the {fmt.name} format ({W}x{H})",
+        )
+
+    def style(self, text: str, weight: Literal["regular", "bold"]) -> TextStyle:
+        script = script_for(text, self.locale)
+        rtl_text = self.rtl or script in ("arabic", "hebrew")
+        return TextStyle(script, weight, "rtl" if rtl_text else "ltr", language_of(self.locale))
+
+
+def render_messages(params: ImageParams, locale: str) -> dict[str, str]:
+    """The ad's headline, body and CTA: the brand's message templates rendered (once, here) with
+    the audience variables, stripped; empty ones left out."""
+    copy = CopyEngine()
+    texts = {}
+    for field_name in ("headline", "body", "cta"):
+        source = getattr(params, field_name)
+        if source.strip():
+            template = CopyTemplate(source=source, variables=params.variables, name=field_name)
+            texts[field_name] = copy.render_template(template, locale, what="brand message").strip()
+    return {k: v for k, v in texts.items() if v}
+
+
+def _button_box(tpl: Template, width: int, height: int) -> Box:
+    """A button at most ``width`` x ``height`` in the CTA room: centred, or on the start side (a
+    leaderboard's on its outer edge), centred vertically."""
+    room = tpl.cta
+    bw, bh = min(room.width, width), min(room.height, height)
+    if tpl.centered:
+        bx0 = room.x0 + (room.width - bw) // 2
+    elif tpl.rtl != (tpl.kind == "leaderboard"):
+        bx0 = room.x1 - bw
+    else:
+        bx0 = room.x0
+    by0 = room.y0 + (room.height - bh) // 2
+    return Box(bx0, by0, bx0 + bw, by0 + bh)
+
+
+def _draw_button_shape(
+    img: Image.Image, button: Box, kind: LayoutClass, accent: Colour
+) -> ImageDraw.ImageDraw:
+    """Shadow, then the rounded button in the accent colour; a fresh draw on ``img`` for its label."""
+    bh = button.height
+    radius = max(3, bh // 2 if kind in ("portrait", "skyscraper") else bh // 4)
+    off = max(1, bh // 14)
+    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rounded_rectangle(
+        (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, fill=(0, 0, 0, 60)
+    )
+    img.alpha_composite(layer)
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=accent)
+    return draw
+
+
+def _tags(comp: Composition, fmt: Format, locale: str) -> dict[str, object]:
+    """What the catalog indexes an ad by: size, layout, dominant colours, texts and their boxes."""
+    return {
+        "engine": ImageCompositor.name,
+        "dimensions": {"width": fmt.width, "height": fmt.height},
+        "format": fmt.name,
+        "layout": comp.template.kind,
+        "colors": dominant_colours(comp.image),
+        "locale": locale,
+        "text": {p.field: comp.messages[p.field] for p in comp.texts},
+        "boxes": {p.field: p.ink.as_list() for p in comp.texts},
+        "recipe": comp.recipe.summary(),
+    }
+
+
 class ImageCompositor:
     """Procedural background + logo + headline/body/CTA, laid out per format. PNG out."""
 
     name = "compositor"
     version = "1.0.0"
+    params_type = ImageParams
 
     def generate(self, request: GenerationRequest) -> Artifact:
-        if request.kind != "image":
-            raise EngineError(f"the compositor makes images, not {request.kind!r}")
+        params = expect_params(self, request, "image", ImageParams)
         comp = self.compose(request)
         fmt = request.format or DEFAULT_FORMAT
         buf = io.BytesIO()
         comp.image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
-        campaign = request.params.get("campaign")
         parameters = GenerationParameters(
-            campaign=None if campaign is None else str(campaign),
+            campaign=params.campaign,
             format=fmt.name,
             width=fmt.width,
             height=fmt.height,
             layout=comp.template.kind,
             recipe_version=RECIPE_VERSION,
         )
-        tags: dict[str, object] = {
-            "engine": self.name,
-            "dimensions": {"width": fmt.width, "height": fmt.height},
-            "format": fmt.name,
-            "layout": comp.template.kind,
-            "colors": dominant_colours(comp.image),
-            "locale": request.locale,
-            "text": {p.field: request.texts[p.field] for p in comp.texts},
-            "boxes": {p.field: p.ink.as_list() for p in comp.texts},
-            "recipe": comp.recipe.summary(),
-        }
         return Artifact(
             data=buf.getvalue(),
             media_type="image/png",
@@ -406,46 +494,48 @@ class ImageCompositor:
             engine_version=self.version,
             seed=request.seed,
             parameters=parameters,
-            tags=tags,
+            tags=_tags(comp, fmt, request.locale),
         )
 
     # -- composition ---------------------------------------------------------------------------
 
     def compose(self, request: GenerationRequest) -> Composition:
-        fmt = request.format or DEFAULT_FORMAT
-        W, H = fmt.width, fmt.height
-        if W < 64 or H < 48:
-            raise EngineError(f"format {fmt.name} ({W}x{H}) is too small for an ad")
-        rtl = is_rtl_locale(request.locale)
-        recipe = Recipe.from_seed(request.seed, request.brand.palette)
-        tpl = template_for(W, H, rtl)
-        img = render_background(recipe, W, H, mirror=rtl).convert("RGBA")
-        where = f"the {fmt.name} format ({W}x{H})"
-        area = math.sqrt(W * H)
-        lang = language_of(request.locale)
+        """The ad for ``request``: background, text stack, button and logo, drawn in that order."""
+        params = expect_params(self, request, "image", ImageParams)
+        texts = render_messages(params, request.locale)
+        canvas = _Canvas.start(request, request.format or DEFAULT_FORMAT)
+        candidates = _candidates(canvas.recipe, request.brand.palette)
+        placed = self._place_stack(canvas, texts, candidates)
+        button = None
+        if "cta" in texts:
+            pt, button = self._draw_button(canvas, texts["cta"])
+            placed.append(pt)
+        logo_box = self._place_logo(canvas.img, request.brand.logo_png, canvas.tpl, canvas.rtl)
+        return Composition(
+            canvas.img.convert("RGB"), canvas.tpl, canvas.recipe, tuple(placed), logo_box, button, texts
+        )
 
-        def style(text: str, weight: Literal["regular", "bold"]) -> TextStyle:
-            script = script_for(text, request.locale)
-            rtl_text = rtl or script in ("arabic", "hebrew")
-            return TextStyle(script, weight, "rtl" if rtl_text else "ltr", lang)
-
-        texts = {k: v for k, v in request.texts.items() if k in ("headline", "body", "cta") and v.strip()}
-        head_min = max(11, round(0.03 * area))
-        body_min = max(9, round(0.018 * area))
+    def _fit_stack(self, canvas: _Canvas, texts: dict[str, str]) -> list[Block]:
+        """Headline and body at the largest sizes that stack inside the template's text box."""
+        head_min = max(11, round(0.03 * canvas.area))
+        body_min = max(9, round(0.018 * canvas.area))
         specs = []
         if "headline" in texts:
-            st = style(texts["headline"], "bold")
+            st = canvas.style(texts["headline"], "bold")
             specs.append(FieldSpec("headline", texts["headline"], st, 1.0, head_min, _SPACING[st.script]))
         if "body" in texts:
-            st = style(texts["body"], "regular")
+            st = canvas.style(texts["body"], "regular")
             specs.append(FieldSpec("body", texts["body"], st, 0.45, body_min, _SPACING[st.script] + 0.15))
-        blocks = fit_stack(specs, tpl.text, max_base=max(head_min, round(0.11 * area)), where=where)
+        max_base = max(head_min, round(0.11 * canvas.area))
+        return fit_stack(specs, canvas.tpl.text, max_base=max_base, where=canvas.where)
 
-        placed: list[PlacedText] = []
-        draw = ImageDraw.Draw(img)
-        candidates = _candidates(recipe, request.brand.palette)
-
-        # vertical centring of the stack inside its box
+    def _place_stack(
+        self, canvas: _Canvas, texts: dict[str, str], candidates: list[Colour]
+    ) -> list[PlacedText]:
+        """The headline/body stack, centred vertically in its box, each block in the colour that
+        reads best on the background behind it (over a scrim when none does)."""
+        blocks = self._fit_stack(canvas, texts)
+        tpl, img = canvas.tpl, canvas.img
         gap = round(0.45 * blocks[-1].size) if len(blocks) > 1 else 0
         total = sum(b.height for b in blocks) + gap * max(0, len(blocks) - 1)
         y = tpl.text.y0 + (tpl.text.height - total) // 2
@@ -463,28 +553,12 @@ class ImageCompositor:
                 positioned[-1][2].y1,
             )
             self._scrim(img, union, colours[0][0], blocks[-1].size)
-            colours = [
-                pick_text_colour(_region_luminances(img, area), candidates) for _, _, area in positioned
-            ]
-        for (block, by, _), (colour, _) in zip(positioned, colours, strict=True):
-            placed.append(self._draw_block(draw, block, tpl.text, by, centered=tpl.centered, colour=colour))
-
-        button = None
-        if "cta" in texts:
-            pt, button = self._draw_button(
-                img,
-                draw,
-                texts["cta"],
-                st=style(texts["cta"], "bold"),
-                tpl=tpl,
-                recipe=recipe,
-                area=area,
-                where=where,
-            )
-            placed.append(pt)
-
-        logo_box = self._place_logo(img, request.brand.logo_png, tpl, rtl)
-        return Composition(img.convert("RGB"), tpl, recipe, tuple(placed), logo_box, button)
+            colours = [pick_text_colour(_region_luminances(img, a), candidates) for _, _, a in positioned]
+        draw = ImageDraw.Draw(img)
+        return [
+            self._draw_block(draw, block, tpl.text, by, centered=tpl.centered, colour=colour)
+            for (block, by, _), (colour, _) in zip(positioned, colours, strict=True)
+        ]
 
     @staticmethod
     def _left(width: int, region: Box, centered: bool, rtl: bool) -> int:
@@ -541,55 +615,27 @@ class ImageCompositor:
         )
         img.alpha_composite(layer)
 
-    def _draw_button(
-        self,
-        img: Image.Image,
-        draw: ImageDraw.ImageDraw,
-        text: str,
-        *,
-        st: TextStyle,
-        tpl: Template,
-        recipe: Recipe,
-        area: float,
-        where: str,
-    ) -> tuple[PlacedText, Box]:
-        room = tpl.cta
-        cta_min = max(9, round(0.02 * area))
+    def _draw_button(self, canvas: _Canvas, text: str) -> tuple[PlacedText, Box]:
+        """The CTA on a button in the accent colour (with a soft shadow), in the template's CTA room."""
+        room, st = canvas.tpl.cta, canvas.style(text, "bold")
+        cta_min = max(9, round(0.02 * canvas.area))
         # padding scales with the label size: width = text + 1.6 em, height = line + 0.5 em
         spec = FieldSpec("cta", text, st, 1.0, cta_min, 1.0)
-        max_size = max(cta_min, round(0.045 * area), round(0.38 * room.height))
-        block = fit_line(spec, room.width, room.height, max_size=max_size, where=where, pad_x=0.8, pad_y=0.25)
-        bw = min(room.width, block.width + round(1.6 * block.size))
-        bh = min(room.height, block.extent + round(0.5 * block.size))
-        if tpl.centered:
-            bx0 = room.x0 + (room.width - bw) // 2
-        elif tpl.rtl != (tpl.kind == "leaderboard"):  # start side; a leaderboard's outer edge
-            bx0 = room.x1 - bw
-        else:
-            bx0 = room.x0
-        by0 = room.y0 + (room.height - bh) // 2
-        button = Box(bx0, by0, bx0 + bw, by0 + bh)
-        # shadow then button in the accent colour
-        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-        ld = ImageDraw.Draw(layer)
-        radius = max(3, bh // 2 if tpl.kind in ("portrait", "skyscraper") else bh // 4)
-        off = max(1, bh // 14)
-        ld.rounded_rectangle(
-            (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, fill=(0, 0, 0, 60)
+        max_size = max(cta_min, round(0.045 * canvas.area), round(0.38 * room.height))
+        block = fit_line(
+            spec, room.width, room.height, max_size=max_size, where=canvas.where, pad_x=0.8, pad_y=0.25
         )
-        img.alpha_composite(layer)
-        draw = ImageDraw.Draw(img)
-        draw.rounded_rectangle(
-            (button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=recipe.accent
+        button = _button_box(
+            canvas.tpl, block.width + round(1.6 * block.size), block.extent + round(0.5 * block.size)
         )
-        acc = relative_luminance(recipe.accent)
+        draw = _draw_button_shape(canvas.img, button, canvas.tpl.kind, canvas.recipe.accent)
+        acc = relative_luminance(canvas.recipe.accent)
         colour = max(
             [(255, 255, 255), (17, 17, 17)], key=lambda c: contrast_ratio(relative_luminance(c), acc)
         )
-        cx, cy = (button.x0 + button.x1) // 2, (button.y0 + button.y1) // 2
-        line = block.lines[0]
+        centre, line = ((button.x0 + button.x1) // 2, (button.y0 + button.y1) // 2), block.lines[0]
         draw.text(
-            (cx, cy),
+            centre,
             line,
             font=block.font,
             fill=colour,
@@ -598,7 +644,7 @@ class ImageCompositor:
             language=st.language,
         )
         x0, y0, x1, y1 = draw.textbbox(
-            (cx, cy), line, font=block.font, anchor="mm", direction=st.direction, language=st.language
+            centre, line, font=block.font, anchor="mm", direction=st.direction, language=st.language
         )
         ink = Box(math.floor(x0), math.floor(y0), math.ceil(x1), math.ceil(y1))
         return PlacedText("cta", room, ink, block.size, block.lines, rgb_to_hex(colour)), button

@@ -1,0 +1,92 @@
+"""Typed engine parameters: what a spec's fields become in a job's request.
+
+Each engine reads one frozen parameter model (its ``params_type``) under the names the spec uses
+(``copy.templates`` → ``template``, ``copy.model.max_tokens`` → ``max_tokens``, ``audio.seconds`` →
+``seconds``), so a spec field and the engine cannot drift apart: an unknown name is refused when
+the plan builds the request, not ignored at generate time.
+
+Templates travel unrendered (:class:`CopyTemplate`): an engine renders them once, when it
+generates, so planning never runs a template.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ParamValue = str | int | float | bool
+
+
+class EngineParams(BaseModel):
+    """Base of every engine's parameter model (third-party engines subclass it too)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def key_fields(self) -> dict[str, object]:
+        """What a job key hashes of these parameters (besides kind, seed, locale and format)."""
+        return {"params": self.model_dump(mode="json")}
+
+
+class CopyTemplate(BaseModel):
+    """A Jinja2 template and the audience variables it reads, rendered by the engine."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    variables: dict[str, ParamValue] = {}
+    name: str | None = None
+    """The template's name in the spec (``copy.templates.<name>``); manifests record it."""
+
+
+class CopyParams(EngineParams):
+    """The ``copy`` engine: the template is the text."""
+
+    template: CopyTemplate
+
+    def key_fields(self) -> dict[str, object]:
+        # the shape job keys hashed before parameters were typed, so copy jobs keep their keys
+        return {
+            "texts": dict(self.template.variables),
+            "params": {"template": self.template.source, "name": self.template.name},
+        }
+
+
+class ImageParams(EngineParams):
+    """The compositor: the brand's message templates (``brand.messages.<locale>``) and the
+    variables they read; format and brand travel on the request."""
+
+    headline: str = ""
+    body: str = ""
+    cta: str = ""
+    variables: dict[str, ParamValue] = {}
+    campaign: str | None = None
+
+
+class AudioParams(EngineParams):
+    """The sound logo (``audio.format``, ``audio.seconds``)."""
+
+    format: Literal["wav", "flac"] = "wav"
+    seconds: float = Field(default=2.5, gt=0.5, le=10)
+
+
+class OpenAICompatParams(EngineParams):
+    """``copy.engine: openai-compat``: the template renders to the prompt; the rest is
+    ``copy.model``. The API key is never a parameter (``$OPENAI_API_KEY`` or the constructor)."""
+
+    template: CopyTemplate
+    base_url: str | None = None
+    model: str | None = None
+    system: str | None = None
+    max_tokens: int = Field(default=256, ge=1, le=32_768)
+    timeout: float | None = Field(default=None, gt=0, le=600)
+
+
+class TransformersParams(EngineParams):
+    """``copy.engine: transformers-text``: the template renders to the prompt; ``model_path`` is a
+    local folder, ``model_id`` the name manifests show."""
+
+    template: CopyTemplate
+    model_path: str | None = None
+    model_id: str | None = None
+    max_new_tokens: int = Field(default=40, ge=1, le=2048)

@@ -1,0 +1,60 @@
+"""A real local chat-completions server (OpenAI-compatible) for the model engine tests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+
+class ChatHandler(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, object]]] = []
+    headers_seen: ClassVar[list[str]] = []
+    status: ClassVar[int] = 200
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).received.append({"path": self.path, "body": body})
+        type(self).headers_seen.append(self.headers.get("Authorization", ""))
+        if type(self).status != 200:
+            self.send_response(type(self).status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "nope"}')
+            return
+        answer = {
+            "id": "chatcmpl-1",
+            "model": body["model"] + "-served",
+            "system_fingerprint": "fp_test",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "  Sommerschlussverkauf!  "}}
+            ],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 3},
+        }
+        data = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve_chat() -> Iterator[str]:
+    """The server's base URL (``.../v1``) while it runs; requests land in ``ChatHandler.received``."""
+    ChatHandler.received = []
+    ChatHandler.headers_seen = []
+    ChatHandler.status = 200
+    httpd = HTTPServer(("127.0.0.1", 0), ChatHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
