@@ -167,7 +167,8 @@ def test_online_verification_passes_the_anchor_check(
     studio = Studio(workspace, password=PASSWORD)
     studio.ensure_keys()
     try:
-        CampaignRunner(studio, load_spec(write_campaign(tmp_path / "campaign")), batch_size=5).run()
+        spec = load_spec(write_campaign(tmp_path / "campaign"))
+        CampaignRunner(studio.run_parts(), spec, batch_size=5).run()
         row = Catalog(studio.db).assets("tiny", kind="image")[0]
         data = LocalBlobStore(workspace.blobs_dir).get(row.cid)
 
