@@ -79,4 +79,3 @@ def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
                 f"model {lineage.model!r} is licensed {info_m.license!r} (non-commercial) "
                 "but the outputs get commercial terms"
             )
-
