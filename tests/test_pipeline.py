@@ -3,6 +3,10 @@ licence gate before planning, a rerun that resumes without regenerating, resendi
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from mintloom.provenance.log import LogCheckpoint, LogLeaf, ReceiptRow
 from mintloom.store.catalog import AssetRow, Catalog, JobRow
 from mintloom.store.db import Database
 from mintloom.studio import Studio
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.xdist_group("anvil")
 
@@ -162,3 +167,31 @@ def test_stages_resume_one_by_one_and_anchoring_an_anchored_log_sends_nothing(
 def test_publishing_without_anchoring_is_refused_by_name() -> None:
     with pytest.raises(ConfigError, match="publishing needs an anchored checkpoint"):
         PipelineOptions(anchor=False, publish=True)
+
+
+@pytest.mark.parametrize("point", ["run.before_receipts", "tx-sent-anchor"])
+def test_a_run_killed_between_checkpoint_and_receipts_resumes_with_each_receipt_anchored_once(
+    studio: Studio, anvil: NodeInfo, tmp_path: Path, point: str
+) -> None:
+    """`mintloom run` (anchoring follows, so the checkpoint stage issues no receipts) SIGKILLed
+    after signing the checkpoint or after sending the anchor: the rerun reuses the checkpoint,
+    sends no second anchor and writes every receipt once, anchored."""
+    spec = campaign(tmp_path / "c")
+    env = {**os.environ, "MINTLOOM_WORKSPACE": str(studio.workspace.root), "MINTLOOM_KEY_PASSWORD": PASSWORD,
+           "MINTLOOM_CRASH_AT": point}  # fmt: skip
+    killed = subprocess.run([sys.executable, "-m", "mintloom.cli.main", "run", str(spec)], env=env,
+                            capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert counts(studio)["ReceiptRow"] == 0 and counts(studio)["LogCheckpoint"] == 1
+
+    writes = receipt_writes(studio.db)
+    result = Pipeline(studio).run(spec)
+    assert result.summary.new_assets == 0 and result.anchor is not None
+    assert result.anchor.already_anchored == (point == "tx-sent-anchor")
+    assert writes == ["INSERT"]
+    assert counts(studio)["ReceiptRow"] == studio.log.size == 7 and counts(studio)["LogCheckpoint"] == 1
+    assert len(studio.chain.journal.entries(studio.chain.chain_id, "anchor:7")) == 1
+    for a in Catalog(studio.db).assets("tiny"):
+        receipt = studio.log.receipt(a.cid)
+        assert receipt is not None and receipt.anchor is not None
+        assert receipt.anchor.tx_hash == result.anchor.tx_hash
