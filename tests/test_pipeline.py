@@ -195,3 +195,18 @@ def test_a_run_killed_between_checkpoint_and_receipts_resumes_with_each_receipt_
         receipt = studio.log.receipt(a.cid)
         assert receipt is not None and receipt.anchor is not None
         assert receipt.anchor.tx_hash == result.anchor.tx_hash
+
+
+def test_the_runner_is_handed_its_parts_and_never_reaches_up() -> None:
+    """campaign/ sits below ledger, governance, verify and the studio: the runner and the writer
+    import none of them (the studio hands them ``RunParts``)."""
+    import ast
+
+    import mintloom
+
+    above = tuple(f"mintloom.{m}" for m in ("studio", "pipeline", "ledger", "governance", "verify"))
+    for name in ("run.py", "writer.py"):
+        tree = ast.parse((Path(mintloom.__file__).parent / "campaign" / name).read_text())
+        imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        assert [m for m in imported if m.startswith(above)] == [], name
