@@ -68,5 +68,6 @@ def sample_studio(root: Path) -> Studio:
 
     studio = Studio(Workspace.init(root / "ws"), password=PASSWORD)
     studio.ensure_keys()
-    CampaignRunner(studio, load_spec(write_sample_campaign(root / "campaign")), batch_size=5).run()
+    spec = load_spec(write_sample_campaign(root / "campaign"))
+    CampaignRunner(studio.run_parts(), spec, batch_size=5).run()
     return studio

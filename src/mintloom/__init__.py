@@ -2,11 +2,10 @@
 
 The public API is small::
 
-    from mintloom import Studio, load_spec, CampaignRunner, VerifyContext, verify_path
+    from mintloom import Studio, Pipeline, PipelineOptions, VerifyContext, verify_path
 
     with Studio.open(password=...) as studio:           # the workspace above the current folder
-        CampaignRunner(studio, load_spec(Path("campaign.yaml")), workers=4).run()
-        studio.anchor()
+        Pipeline(studio).run(Path("campaign.yaml"), PipelineOptions(workers=4))  # run, anchor, publish
         report = verify_path(Path("out/..."), VerifyContext.from_studio(studio))
 
 Names are imported lazily, so ``import mintloom`` stays cheap (engine worker processes import it).
@@ -23,6 +22,7 @@ from mintloom.errors import MintloomError
 if TYPE_CHECKING:
     from mintloom.campaign.run import CampaignRunner, RunSummary
     from mintloom.campaign.spec import load_spec
+    from mintloom.pipeline import Pipeline, PipelineOptions
     from mintloom.studio import Studio
     from mintloom.verify.report import Verdict, VerifyReport
     from mintloom.verify.verifier import VerifyContext, verify_path
@@ -37,14 +37,16 @@ _LAZY = {
     "load_spec": "mintloom.campaign.spec",
     "CampaignRunner": "mintloom.campaign.run",
     "RunSummary": "mintloom.campaign.run",
+    "Pipeline": "mintloom.pipeline",
+    "PipelineOptions": "mintloom.pipeline",
     "VerifyContext": "mintloom.verify.verifier",
     "verify_path": "mintloom.verify.verifier",
     "VerifyReport": "mintloom.verify.report",
     "Verdict": "mintloom.verify.report",
 }
 
-__all__ = ["CampaignRunner", "MintloomError", "RunSummary", "Studio", "Verdict", "VerifyContext",
-           "VerifyReport", "__version__", "load_spec", "verify_path"]  # fmt: skip
+__all__ = ["CampaignRunner", "MintloomError", "Pipeline", "PipelineOptions", "RunSummary", "Studio",
+           "Verdict", "VerifyContext", "VerifyReport", "__version__", "load_spec", "verify_path"]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

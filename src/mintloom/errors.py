@@ -148,6 +148,11 @@ class JournalError(LedgerError):
     """The ledger journal is inconsistent with the chain."""
 
 
+class NotDeployedError(LedgerError):
+    """A mintloom contract is not deployed on this chain: nothing deploys implicitly, deploying
+    is its own step (`mintloom deploy`, ``Studio.contracts()``)."""
+
+
 class ContractsOutdatedError(LedgerError):
     """A contract recorded on this chain was deployed from other code than this mintloom ships
     (an upgrade changed the contracts): using it with today's ABI would fail or mislead."""

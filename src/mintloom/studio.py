@@ -19,6 +19,7 @@ from mintloom.store.db import Database, open_database
 from mintloom.workspace import Workspace
 
 if TYPE_CHECKING:
+    from mintloom.campaign.run import RunParts
     from mintloom.ledger.anchoring import AnchorResult
     from mintloom.ledger.client import ChainClient
     from mintloom.ledger.node import AnvilNode
@@ -109,8 +110,19 @@ class Studio:
                 p.organisation, "ed25519" if p.signing_alg == "ed25519" else "es256", self._password
             )
 
+    def run_parts(self) -> RunParts:
+        """What a campaign runner writes to (opening the signing key now: a wrong password fails
+        before any work)."""
+        from mintloom.campaign.run import RunParts
+        from mintloom.store.blobs import LocalBlobStore
+
+        blobs = LocalBlobStore(self.workspace.blobs_dir)
+        return RunParts(self.db, self.log, self.asset_signer, self.signer, blobs, self.workspace.out_dir)
+
     # -- jobs -------------------------------------------------------------------------------------
     def anchor(self) -> AnchorResult:
+        """Anchor the log's latest checkpoint (a new one if the log grew). Deploys nothing: call
+        :meth:`contracts` first on a chain without mintloom's contracts."""
         from mintloom.ledger.anchoring import anchor_log
 
         return anchor_log(self.chain, self.log, self.signer)

@@ -126,11 +126,11 @@ def test_killed_run_recovers_on_rerun(
     assert verify_out(ws)[0] == verify_before
     studio = Studio(ws, password=PASSWORD)
     try:
-        runner = CampaignRunner(studio, load_spec(spec))
+        runner = CampaignRunner(studio.run_parts(), load_spec(spec))
         summary = runner.run()
         assert summary.planned == 7 and (summary.restored > 0) == (verify_before == 23)
         assert_recovered(studio, runner.plan())
-        again = CampaignRunner(studio, load_spec(spec)).run()  # and a third run changes nothing
+        again = CampaignRunner(studio.run_parts(), load_spec(spec)).run()  # and a third run changes nothing
         assert (again.skipped, again.new_assets, again.restored) == (7, 0, 0)
     finally:
         studio.close()

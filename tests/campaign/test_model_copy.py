@@ -41,7 +41,7 @@ def test_model_written_copy_is_recorded_as_trained_media(studio: Studio, tmp_pat
     folder = tmp_path / "c"
     path = write_campaign(folder, spec_text())
     build_tiny_gpt2(folder / "tiny-gpt2")
-    summary = CampaignRunner(studio, load_spec(path)).run()
+    summary = CampaignRunner(studio.run_parts(), load_spec(path)).run()
     assert summary.generated == {"image": 2, "copy": 2}
     # both segments got the same text: one asset (content-addressed), both jobs point at it
     assert len({cid for cid in Catalog(studio.db).done_jobs("tiny").values()}) == 3
@@ -69,7 +69,7 @@ def test_model_written_copy_is_recorded_as_trained_media(studio: Studio, tmp_pat
     other = Studio(Workspace.init(tmp_path / "other"), password=PASSWORD)
     other.ensure_keys()
     try:
-        CampaignRunner(other, load_spec(path)).run()
+        CampaignRunner(other.run_parts(), load_spec(path)).run()
         again = [r.content_cid for r in Catalog(other.db).assets("tiny", kind="copy")]
         assert again == [r.content_cid for r in copies] and len(again) == 1
     finally:
@@ -84,7 +84,7 @@ def test_a_model_that_writes_nothing_fails_the_job_by_name(studio: Studio, tmp_p
     path = write_campaign(folder, spec_text().replace("summer sale now", "{{ name }} {{ city }}"))
     build_tiny_gpt2(folder / "tiny-gpt2")
     with pytest.raises(ExecutionError, match=r"note.*wrote no text for this prompt"):
-        CampaignRunner(studio, load_spec(path)).run()
+        CampaignRunner(studio.run_parts(), load_spec(path)).run()
     assert Catalog(studio.db).assets("tiny", kind="copy") == []  # the images before it are kept
 
 

@@ -23,7 +23,7 @@ from .conftest import SPEC, write_campaign
 
 
 def run(studio: Studio, spec_path: Path, **kw: object) -> CampaignRunner:
-    runner = CampaignRunner(studio, load_spec(spec_path), batch_size=5, **kw)  # type: ignore[arg-type]
+    runner = CampaignRunner(studio.run_parts(), load_spec(spec_path), batch_size=5, **kw)  # type: ignore[arg-type]
     runner.run()
     return runner
 
@@ -39,7 +39,7 @@ def counts(studio: Studio) -> tuple[int, int, int, int]:
 
 
 def test_campaign_renders_every_variant_with_valid_credentials(studio: Studio, spec_path: Path) -> None:
-    runner = CampaignRunner(studio, load_spec(spec_path), batch_size=5)
+    runner = CampaignRunner(studio.run_parts(), load_spec(spec_path), batch_size=5)
     summary = runner.run()
     # 2 segments × 2 locales × 3 formats images, 2 × 2 copy, 1 sound logo
     assert summary.generated == {"image": 12, "copy": 4, "audio": 1}
@@ -101,7 +101,7 @@ def test_same_spec_twice_gives_identical_content_cids_and_resume_skips(
     }
     assert first == second and len(first) == 17
 
-    again = CampaignRunner(studio, load_spec(spec_path)).run()  # resume: nothing left to do
+    again = CampaignRunner(studio.run_parts(), load_spec(spec_path)).run()  # resume: nothing left to do
     assert again.skipped == 17 and again.new_assets == 0
     assert counts(studio)[0] == 17
 
@@ -120,7 +120,7 @@ def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tm
         assert list(orphans) == []
 
     fixed = write_campaign(tmp_path / "bad")  # fix the spec (same campaign name): resume completes
-    summary = CampaignRunner(studio, load_spec(fixed)).run()
+    summary = CampaignRunner(studio.run_parts(), load_spec(fixed)).run()
     assert summary.planned == 17
     assert counts(studio)[1] >= 17
 
@@ -147,7 +147,7 @@ def test_manifests_carry_no_audience_data(studio: Studio, spec_path: Path) -> No
 
     import c2pa
 
-    CampaignRunner(studio, load_spec(spec_path)).run()
+    CampaignRunner(studio.run_parts(), load_spec(spec_path)).run()
     blobs = LocalBlobStore(studio.workspace.blobs_dir)
     audience = ("students", "runners", "Alex", "Casey", "Berlin", "Osaka")
     for row in Catalog(studio.db).assets("tiny"):
@@ -173,7 +173,7 @@ def test_identical_outputs_of_different_jobs_are_one_asset(studio: Studio, tmp_p
     assert len(copies) == 1  # the same text for both segments and locales: one asset, logged once
     assert len(done) == 17 and len(set(done.values())) == 14
     assert studio.log.size == 14 and runner.plan().count("copy") == 4
-    again = CampaignRunner(studio, load_spec(tmp_path / "same" / "campaign.yaml")).run()
+    again = CampaignRunner(studio.run_parts(), load_spec(tmp_path / "same" / "campaign.yaml")).run()
     assert again.skipped == 17 and again.new_assets == 0
 
 
@@ -241,7 +241,7 @@ def test_rerun_restores_lost_or_damaged_exports(studio: Studio, tmp_path: Path) 
     sidecar.write_bytes(b"x" * len(before[sidecar]))
     (folder / "en-US/students/square.png.tmp").write_bytes(b"half an image")
 
-    summary = CampaignRunner(studio, load_spec(path)).run()
+    summary = CampaignRunner(studio.run_parts(), load_spec(path)).run()
     assert (summary.skipped, summary.new_assets, summary.restored) == (4, 0, 4)
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before  # no temp file left
     code, reports = verify_folder(folder)
@@ -268,6 +268,6 @@ def test_symlinked_export_is_reported_once_and_replaced_by_a_rerun(studio: Studi
     files = [Path(str(r["file"])).relative_to(folder).as_posix() for r in reports]
     assert sorted(files) == ["ar-EG/students/square.png", "en-US/students/square.png"], reports
     assert code == 0
-    summary = CampaignRunner(studio, load_spec(path)).run()
+    summary = CampaignRunner(studio.run_parts(), load_spec(path)).run()
     assert summary.restored == 1 and not target.is_symlink()
     assert target.read_bytes() == elsewhere.read_bytes()

@@ -11,7 +11,7 @@ from web3 import Web3
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
 from mintloom.errors import ContractError, GovernanceError, LicenseViolation, MarketError
-from mintloom.governance.gate import check_lineage, license_gate
+from mintloom.governance.gate import check_lineage
 from mintloom.governance.licenses import FLAVOURS, Terms, register_terms, terms_of
 from mintloom.governance.publish import publish_campaign, runs
 from mintloom.governance.royalties import claim, claimable
@@ -22,6 +22,7 @@ from mintloom.ledger.lineage import register_dataset, register_model
 from mintloom.ledger.node import NodeInfo, dev_key
 from mintloom.ledger.reader import Deployments
 from mintloom.market.licensing import buy_license, license_balance
+from mintloom.pipeline import Pipeline, PipelineOptions
 from mintloom.provenance.cid import digest_of
 from mintloom.store.catalog import Catalog
 from mintloom.studio import Studio
@@ -81,8 +82,7 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
 
     loaded = load_spec(write_campaign(tmp_path / "c", GOVERNED))
-    CampaignRunner(studio, loaded, gate=license_gate(chain, studio.db, loaded.spec)).run()
-    studio.anchor()
+    Pipeline(studio).run(loaded, PipelineOptions(publish=False))  # gate, run, checkpoint, anchor
     published = publish_campaign(chain, studio.db, loaded.spec)
     # images, then copy + audio (both commercial-use): two ranges, one multicall per contract
     assert [t for _, _, t in published.terms_ranges] == [
@@ -199,7 +199,7 @@ def test_gate_refuses_ingredients_whose_terms_forbid_the_run(
     register_model(party(studio, anvil, TRAINER), studio.db, "layout-model", weights,
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
     with pytest.raises(LicenseViolation, match=r"dataset 'brand-photos' forbids AI training"):
-        CampaignRunner(studio, loaded, gate=license_gate(chain, studio.db, loaded.spec)).run()
+        Pipeline(studio).run(loaded)
     assert Catalog(studio.db).assets("tiny") == []  # refused before anything was generated
 
     nc_sheet = tmp_path / "nc.md"
@@ -248,7 +248,7 @@ def test_licence_paid_in_an_erc20_is_split_in_that_token(
 """
     )
     loaded = load_spec(write_campaign(tmp_path / "c", spec))
-    CampaignRunner(studio, loaded).run()
+    CampaignRunner(studio.run_parts(), loaded).run()
     studio.anchor()
     publish_campaign(chain, studio.db, loaded.spec)
     catalog = Catalog(studio.db)

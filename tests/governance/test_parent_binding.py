@@ -37,7 +37,7 @@ def test_derivative_registration_takes_the_parent_from_the_proven_leaf(
     register_model(party(studio, anvil, TRAINER), studio.db, "layout-model", weights,
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
     loaded = load_spec(write_campaign(tmp_path / "c", GOVERNED))
-    CampaignRunner(studio, loaded).run()
+    CampaignRunner(studio.run_parts(), loaded).run()
     studio.anchor()
     publish_campaign(chain, studio.db, loaded.spec)  # images get commercial-remix: derivable
 

@@ -35,7 +35,7 @@ def test_a_campaign_published_after_a_later_one_still_gets_its_terms_and_split(
     for name in ("early", "late"):
         text = sample_spec(campaign=name, formats=("square",), copy=False, audio=False)
         specs[name] = load_spec(write_campaign(tmp_path / name, text, sample_audience(1)))
-        CampaignRunner(studio, specs[name]).run()
+        CampaignRunner(studio.run_parts(), specs[name]).run()
     studio.anchor()
     publish_campaign(chain, studio.db, specs["late"].spec)
     publish_campaign(chain, studio.db, specs["early"].spec)
@@ -54,7 +54,7 @@ def _run_two(studio: Studio, tmp_path: Path) -> dict[str, LoadedSpec]:
     for name in ("early", "late"):
         text = sample_spec(campaign=name, formats=("square",), copy=False, audio=False)
         specs[name] = load_spec(write_campaign(tmp_path / name, text, sample_audience(1)))
-        CampaignRunner(studio, specs[name]).run()
+        CampaignRunner(studio.run_parts(), specs[name]).run()
     studio.anchor()
     return specs
 

@@ -55,7 +55,7 @@ def _published_asset(studio: Studio, tmp_path: Path) -> str:
     chain = studio.chain
     deploy_all(chain, studio.settings.governance)
     loaded = load_spec(write_campaign(tmp_path / "c", SPEC, sample_audience(1)))
-    CampaignRunner(studio, loaded).run()
+    CampaignRunner(studio.run_parts(), loaded).run()
     studio.anchor()
     publish_campaign(chain, studio.db, loaded.spec)
     catalog = Catalog(studio.db)

@@ -6,16 +6,17 @@ import hashlib
 from typing import Any
 
 import pytest
+from sqlalchemy import event, func, select
 
-from mintloom.errors import ContractError, LedgerError
-from mintloom.ledger.anchoring import anchor_log, latest_on_chain
+from mintloom.errors import ContractError, LedgerError, NotDeployedError
+from mintloom.ledger.anchoring import anchor_log, ensure_provenance_log, latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.journal import CONFIRMED, REPLACED
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, dev_key
 from mintloom.ledger.reader import Deployments
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
-from mintloom.provenance.log import TransparencyLog
+from mintloom.provenance.log import LogCheckpoint, ReceiptRow, TransparencyLog
 from mintloom.provenance.merkle import MerkleTree, hash_leaf, leaf_data
 from mintloom.store.db import Database, open_database
 from mintloom.workspace import Workspace
@@ -34,6 +35,13 @@ def entries(n: int, offset: int = 0, tag: str = "asset") -> list[tuple[str, byte
 
 def client(ws: Workspace, node: NodeInfo, db: Database, key: str = ANVIL_DEV_KEY, **kw: Any) -> ChainClient:
     return ChainClient(node.rpc_url, key, db, Deployments(ws.chain_dir / "deployments.json"), **kw)
+
+
+def deployed(ws: Workspace, node: NodeInfo, db: Database) -> ChainClient:
+    """A client of a chain where ``ProvenanceLog`` was deployed explicitly (anchoring never deploys)."""
+    chain = client(ws, node, db)
+    ensure_provenance_log(chain)
+    return chain
 
 
 def anchor_lost_in_transit(
@@ -59,7 +67,7 @@ def anchor_lost_in_transit(
 def test_two_checkpoints_anchor_and_receipts_carry_the_transaction(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
 ) -> None:
-    chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    chain, tlog, signer = deployed(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
     tlog.append_batch(entries(3))
     first = anchor_log(chain, tlog, signer)
     assert (first.size, first.previous_size, first.already_anchored) == (3, 0, False)
@@ -89,7 +97,7 @@ def test_two_checkpoints_anchor_and_receipts_carry_the_transaction(
 def test_forked_stale_and_unauthorized_checkpoints_are_rejected_by_name(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
 ) -> None:
-    chain, tlog = client(workspace, anvil, db), TransparencyLog(db)
+    chain, tlog = deployed(workspace, anvil, db), TransparencyLog(db)
     tlog.append_batch(entries(4))
     anchor_log(chain, tlog, keystore.signer(PASSWORD))
 
@@ -118,7 +126,7 @@ def test_forked_stale_and_unauthorized_checkpoints_are_rejected_by_name(
 def test_local_log_that_diverged_from_the_anchored_one_is_refused(
     workspace: Workspace, anvil: NodeInfo, db: Database, tmp_path: Any, keystore: KeyStore
 ) -> None:
-    chain = client(workspace, anvil, db)
+    chain = deployed(workspace, anvil, db)
     tlog = TransparencyLog(db)
     tlog.append_batch(entries(3))
     anchor_log(chain, tlog, keystore.signer(PASSWORD))
@@ -134,7 +142,7 @@ def test_local_log_that_diverged_from_the_anchored_one_is_refused(
 def test_anchor_sent_but_not_confirmed_is_reconciled_not_resent(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    chain, tlog, signer = deployed(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
     tlog.append_batch(entries(2))
     anchor_log(chain, tlog, signer)  # deploys, anchors 2
     tlog.append_batch(entries(3, 2))
@@ -164,7 +172,7 @@ def test_anchor_sent_but_not_confirmed_is_reconciled_not_resent(
 def test_anchor_that_never_left_is_rebroadcast_on_reconcile(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    chain, tlog, signer = deployed(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
     lost = anchor_lost_in_transit(chain, tlog, signer, monkeypatch, grow=1)
     assert lost.kind == "anchor:3"
     assert latest_on_chain(chain).size == 2  # the transaction never reached the node
@@ -179,7 +187,7 @@ def test_restarted_node_keeps_deployments_and_journal(
 ) -> None:
     from mintloom.ledger.node import AnvilNode
 
-    chain, tlog = client(workspace, anvil, db), TransparencyLog(db)
+    chain, tlog = deployed(workspace, anvil, db), TransparencyLog(db)
     tlog.append_batch(entries(3))
     first = anchor_log(chain, tlog, keystore.signer(PASSWORD))
     node = AnvilNode(workspace.chain_dir)
@@ -199,7 +207,7 @@ def test_restarted_node_keeps_deployments_and_journal(
 def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(
     workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    chain, tlog, signer = client(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    chain, tlog, signer = deployed(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
     lost_entry = anchor_lost_in_transit(chain, tlog, signer, monkeypatch, grow=2)
 
     # another process with the same key (and its own journal) uses that nonce first
@@ -210,3 +218,48 @@ def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(
     assert chain.reconcile() == [(lost_entry.tx_hash, REPLACED)]
     assert chain.journal.pending(chain.chain_id, chain.address) == []
     assert latest_on_chain(chain).size == 5  # never sent twice: the lost anchor can no longer land
+
+
+def test_anchoring_never_deploys_a_contract(
+    workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
+) -> None:
+    """Deploying is its own step: a chain without ProvenanceLog is refused by name, untouched."""
+    chain, tlog = client(workspace, anvil, db), TransparencyLog(db)
+    tlog.append_batch(entries(2))
+    with pytest.raises(NotDeployedError, match="ProvenanceLog is not deployed"):
+        anchor_log(chain, tlog, keystore.signer(PASSWORD))
+    assert chain.addresses() == {}
+    assert chain.journal.entries(chain.chain_id) == []
+
+
+def receipt_writes(db: Database) -> list[str]:
+    """Records every INSERT/UPDATE statement on the receipts table from now on."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        head = statement.lstrip().upper()
+        table = ReceiptRow.__tablename__.upper()
+        if head.startswith((f"INSERT INTO {table} ", f"UPDATE {table} ")):
+            seen.append(head.split()[0])
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    return seen
+
+
+def test_anchoring_writes_each_receipt_once_and_an_anchored_log_not_at_all(
+    workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
+) -> None:
+    chain, tlog, signer = deployed(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    tlog.append_batch(entries(3))
+    writes = receipt_writes(db)
+    first = anchor_log(chain, tlog, signer)  # signs checkpoint 3: its receipts are born anchored
+    assert (first.size, first.receipts_updated, writes) == (3, 3, ["INSERT"])
+    receipt = tlog.receipt(entries(1)[0][0])
+    assert receipt is not None and receipt.anchor is not None and receipt.anchor.tx_hash == first.tx_hash
+
+    writes.clear()
+    again = anchor_log(chain, tlog, signer)  # covered and anchored: no checkpoint, no receipt, no tx
+    assert again.already_anchored and again.receipts_updated == 0 and writes == []
+    assert len(chain.journal.entries(chain.chain_id, "anchor:3")) == 1
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(LogCheckpoint)) == 1

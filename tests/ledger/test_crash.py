@@ -46,7 +46,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = write_sample_campaign(root / "campaign", SPEC, sample_audience(1))
     with Studio(Workspace.init(root / "ws"), password=PASSWORD) as studio:
         studio.ensure_keys()
-        CampaignRunner(studio, load_spec(spec)).run()
+        CampaignRunner(studio.run_parts(), load_spec(spec)).run()
         studio.contracts()
     return root
 

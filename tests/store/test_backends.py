@@ -81,7 +81,8 @@ class CatalogConformance:
         studio = Studio(ws, password=PASSWORD)
         studio.ensure_keys()
         try:
-            summary = CampaignRunner(studio, load_spec(write_campaign(tmp_path / "c")), batch_size=4).run()
+            spec = load_spec(write_campaign(tmp_path / "c"))
+            summary = CampaignRunner(studio.run_parts(), spec, batch_size=4).run()
             assert summary.generated == {"image": 12, "copy": 4, "audio": 1}
             assert studio.db.engine.url.render_as_string() == database_url
             catalog = Catalog(studio.db)
@@ -91,7 +92,7 @@ class CatalogConformance:
             with studio.db.session() as s:
                 assert s.scalar(select(func.count()).select_from(AssetRow)) == 17
                 assert s.scalar(select(func.count()).select_from(FingerprintRow)) == 132
-            resumed = CampaignRunner(studio, load_spec(write_campaign(tmp_path / "c"))).run()
+            resumed = CampaignRunner(studio.run_parts(), load_spec(write_campaign(tmp_path / "c"))).run()
             assert resumed.skipped == 17 and resumed.new_assets == 0
         finally:
             studio.close()

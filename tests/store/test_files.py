@@ -71,7 +71,7 @@ def test_a_symlink_planted_in_out_is_not_followed_by_export(studio: Studio, tmp_
     (studio.workspace.out_dir / "tiny").symlink_to(outside)
     spec = load_spec(write_sample_campaign(tmp_path / "campaign"))
     with pytest.raises(OutputPathError, match="outside the output folder"):
-        CampaignRunner(studio, spec, batch_size=5).run()
+        CampaignRunner(studio.run_parts(), spec, batch_size=5).run()
     assert list(outside.iterdir()) == []
 
 

@@ -38,7 +38,7 @@ def _campaign(work: Path) -> Studio:
     path = write_sample_campaign(work / "campaign", spec, sample_audience(4))
     studio = Studio(Workspace.init(work / "ws"), password=PASSWORD)
     studio.ensure_keys()
-    CampaignRunner(studio, load_spec(path), batch_size=8).run()
+    CampaignRunner(studio.run_parts(), load_spec(path), batch_size=8).run()
     return studio
 
 

@@ -1,13 +1,16 @@
-"""Run a campaign: plan → generate (executor) → sign (C2PA) → store + log → export → checkpoint.
+"""Run a campaign: generate (executor) → sign (C2PA) → store + log → export, then checkpoint.
 
-Finished assets are committed in batches; each batch writes its blobs first (content-addressed,
-so a crash leaves at most unreferenced blobs), then the catalog rows, the lineage edges, the
-finished jobs, their exports and the transparency-log leaves in one database transaction. A
-crash or an error therefore never leaves a half-written asset, and re-running the same spec
-resumes: jobs whose key is finished are skipped, and their exported files are checked and
-rewritten from the blob store if a crash (or anything else) lost them. Files are exported
-atomically (temp file, fsync, rename). At the end the log gets a signed checkpoint and every
-new asset a receipt.
+The runner is handed its parts (:class:`RunParts`) and never reaches up to the studio or the
+chain: the licence gate, anchoring and publishing are stages of :mod:`mintloom.pipeline`.
+
+Finished assets are committed in batches through the one :class:`CatalogWriter`; each batch
+writes its blobs first (content-addressed, so a crash leaves at most unreferenced blobs), then
+the catalog rows, the lineage edges, the finished jobs, their exports and the transparency-log
+leaves in one database transaction. A crash or an error therefore never leaves a half-written
+asset, and re-running the same spec resumes: jobs whose key is finished are skipped, and their
+exported files are checked and rewritten from the blob store if a crash (or anything else) lost
+them. Files are exported atomically (temp file, fsync, rename). :func:`checkpoint_log` then signs
+a checkpoint of the log and gives every new asset a receipt.
 """
 
 from __future__ import annotations
@@ -15,19 +18,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
-from mintloom.campaign.plan import Job, Plan, ordered, plan_campaign
+from mintloom.campaign.plan import Job, Kind, Plan, ordered, plan_campaign
 from mintloom.campaign.spec import LoadedSpec
+from mintloom.campaign.writer import BatchRows, BatchTransaction, CatalogWriter
 from mintloom.engines.base import Artifact, Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.faults import crash_point
+from mintloom.progress import Progress, ProgressSink, Stage, no_progress
 from mintloom.provenance.cid import cid_for, cid_matches
 from mintloom.provenance.commitments import salted_commitment, seed_commitment, segment_commitment
 from mintloom.provenance.credentials import (
@@ -38,6 +40,8 @@ from mintloom.provenance.credentials import (
     Parent,
     SignedAsset,
 )
+from mintloom.provenance.keys import Signer
+from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import (
     AssetRow,
@@ -46,19 +50,38 @@ from mintloom.store.catalog import (
     FingerprintRow,
     JobRow,
     LineageEdge,
-    logged_sidecar,
     to_signed64,
 )
+from mintloom.store.db import Database
 from mintloom.store.files import contained, write_atomic
-from mintloom.studio import Studio
 
-KIND_ORDER = ("image", "copy", "audio")
+PHASES: tuple[Kind, ...] = ("image", "copy", "audio")
+"""The order the runner generates, signs and logs the kinds in, one kind after the other.
 
-Progress = Callable[[str, int, int], None]
-"""(stage, done, total) callback; the CLI turns it into a progress bar."""
+A run's leaves of one kind are therefore contiguous in the log, so publishing attaches a
+checkpoint's licence terms (set per kind) as one leaf range per kind instead of one per asset.
+Publishing stays correct without it (it derives its ranges from the leaves), only costlier."""
 
-Gate = Callable[[Plan], None]
-"""Checked before anything is generated; raises to refuse the run (licence gate)."""
+
+def phases(jobs: list[Job]) -> Iterator[tuple[Kind, list[Job]]]:
+    """``jobs`` split per kind in :data:`PHASES` order, keeping their order (parents first)."""
+    for kind in PHASES:
+        yield kind, [j for j in jobs if j.kind == kind]
+
+
+@dataclass(frozen=True)
+class RunParts:
+    """What a run writes to, handed in by the studio (campaign sits below it)."""
+
+    db: Database
+    log: TransparencyLog
+    asset_signer: AssetSigner
+    """Signs each asset's Content Credential."""
+    signer: Signer
+    """Signs the log's checkpoints."""
+    blobs: LocalBlobStore
+    out_root: Path
+    """The workspace's out/ folder; a campaign exports into ``out_root / campaign``."""
 
 
 @dataclass
@@ -102,148 +125,177 @@ def recorded_parameters(art: Artifact, salt: bytes) -> GenerationParameters:
     )
 
 
+@dataclass
+class _RunState:
+    """One run's bookkeeping: the jobs, what is finished, what waits for its parent, the batch."""
+
+    salt: bytes
+    jobs: dict[str, Job]
+    done: dict[str, str]
+    """Job key → asset CID of jobs finished before this run."""
+    is_parent: set[str]
+    total: int
+    summary: RunSummary
+    cid_of: dict[str, str] = field(default_factory=dict)
+    signed_parents: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)
+    """Job key → (signed bytes, media type, CID), kept only for jobs with a child still to sign."""
+    waiting: dict[str, list[Generated]] = field(default_factory=dict)
+    batch: list[_Signed] = field(default_factory=list)
+    finished: int = 0
+
+
+def checkpoint_log(log: TransparencyLog, signer: Signer, *, receipts: bool = True) -> SignedCheckpoint | None:
+    """Sign a checkpoint of the whole log (the stored one if it covers the log already) and, with
+    ``receipts``, give every leaf without one a receipt (skipped when anchoring follows, which
+    writes them once, anchored). None when the log is empty."""
+    crash_point("run.before_checkpoint")
+    log.refresh()
+    if not log.size:
+        return None
+    cp = log.checkpoint(signer)
+    crash_point("run.before_receipts")
+    if receipts:
+        log.issue_receipts(cp)
+    return cp
+
+
 class CampaignRunner:
     def __init__(
         self,
-        studio: Studio,
+        parts: RunParts,
         loaded: LoadedSpec,
         *,
         workers: int = 1,
         batch_size: int = 64,
-        progress: Progress | None = None,
-        gate: Gate | None = None,
+        progress: ProgressSink = no_progress,
         executor: Executor | None = None,
         engines: dict[str, Engine] | None = None,
     ) -> None:
-        self.studio = studio
+        self.parts = parts
         self.loaded = loaded
         self.spec = loaded.spec
         self.workers = workers
         self.batch_size = batch_size
-        self.progress = progress or (lambda _s, _d, _t: None)
-        self.gate = gate
+        self.progress = progress
         self._executor = executor
         self.engines = engines or engine_registry()
-        self.catalog = Catalog(studio.db)
-        self.blobs = LocalBlobStore(studio.workspace.blobs_dir)
-        self.out_dir = studio.workspace.out_dir / self.spec.campaign
-        self._cid_of: dict[str, str] = {}
-        self._jobs: dict[str, Job] = {}
+        self.catalog = Catalog(parts.db)
+        self.writer = CatalogWriter(parts.db, parts.log)
+        self.blobs = parts.blobs
+        self.out_dir = parts.out_root / self.spec.campaign
 
     def plan(self) -> Plan:
         return plan_campaign(self.loaded, self.engines)
 
     def run(self) -> RunSummary:
+        """Plan, generate what is not finished yet, then checkpoint the log."""
+        summary = self.generate(self.plan())
+        cp = checkpoint_log(self.parts.log, self.parts.signer)
+        summary.checkpoint_size = cp.size if cp is not None else 0
+        return summary
+
+    def generate(self, plan: Plan) -> RunSummary:
+        """Generate, sign, store, log and export every job of ``plan`` not finished yet."""
         t0 = time.perf_counter()
-        plan = self.plan()
-        if self.gate is not None:
-            self.gate(plan)
-        studio = self.studio
-        signer = studio.asset_signer  # fails early (wrong password) before any work
+        state = self._start(plan)
+        executor = self._executor or make_executor(self.workers)
+        try:
+            for _kind, jobs in phases([j for j in ordered(list(plan.jobs)) if j.key not in state.done]):
+                for gen in executor.map_unordered(generate_job, jobs):
+                    self._accept(state, gen)
+                self._flush(state)
+        finally:
+            if self._executor is None:
+                executor.close()
+        if state.waiting:
+            missing = ", ".join(sorted(state.waiting))
+            raise ExecutionError(f"variants wait for parents that never finished: {missing}")
+        self.parts.log.refresh()
+        state.summary.log_size = self.parts.log.size
+        state.summary.seconds = time.perf_counter() - t0
+        return state.summary
+
+    # -- run state --------------------------------------------------------------------------------
+    def _start(self, plan: Plan) -> _RunState:
+        """Record the campaign, restore the finished jobs' files and set up the run's state."""
         existing = self.catalog.campaign(self.spec.campaign)
         salt = existing.salt if existing is not None else os.urandom(32)
-        self.catalog.ensure_campaign(self.spec.campaign, self.loaded.spec_hash, salt)
+        self.writer.ensure_campaign(self.spec.campaign, self.loaded.spec_hash, salt)
         done = self.catalog.done_jobs(self.spec.campaign)
-        self._cid_of = dict(done)
-        todo = list(ordered([j for j in plan.jobs if j.key not in done]))
+        todo = [j for j in plan.jobs if j.key not in done]
         summary = RunSummary(
             self.spec.campaign, len(plan.jobs), len(plan.jobs) - len(todo), out_dir=self.out_dir
         )
         summary.restored = self._restore(plan, done)
-        by_key = plan.by_key()
-        self._jobs = by_key
-        # signed bytes are kept only for jobs that still have a child to sign (the parentOf ingredient)
-        is_parent = {j.parent for j in todo if j.parent is not None}
-        signed_parents: dict[str, tuple[bytes, str, str]] = {}  # job key -> (bytes, media type, cid)
-        waiting: dict[str, list[Generated]] = {}
-        batch: list[_Signed] = []
-        total = len(todo)
-        finished = 0
-        self.progress("generate", 0, total)
+        state = _RunState(salt, plan.by_key(), done, {j.parent for j in todo if j.parent is not None},
+                          len(todo), summary, cid_of=dict(done))  # fmt: skip
+        self.progress(Progress(Stage.GENERATE, 0, state.total))
+        return state
 
-        def parent_of(job: Job) -> tuple[bytes, str, str] | None:
-            if job.parent is None:
-                return None
-            if job.parent in signed_parents:
-                return signed_parents[job.parent]
-            cid = done.get(job.parent)
-            if cid is None:
-                return None
-            row = self.catalog.asset(cid)
-            if row is None:
-                raise CatalogError(f"finished job {job.parent} points at a missing asset {cid}")
-            hit = (self.blobs.get(cid), row.media_type, cid)
-            signed_parents[job.parent] = hit
-            return hit
-
-        def accept(gen: Generated) -> None:
-            nonlocal finished
-            job = by_key[gen.job_key]
-            parent = parent_of(job)
+    def _accept(self, state: _RunState, gen: Generated) -> None:
+        """Sign a finished job, then any of its children that waited for it (depth first)."""
+        self._raise_failed(state, gen)
+        ready = [gen]
+        while ready:
+            current = ready.pop()
+            job = state.jobs[current.job_key]
+            parent = self._parent_of(state, job)
             if job.parent is not None and parent is None:
-                waiting.setdefault(job.parent, []).append(gen)
-                return
-            item = self._sign(signer, job, gen, salt, parent)
-            if job.key in is_parent:
-                signed_parents[job.key] = (item.signed.data, item.signed.media_type, item.cid)
-            self._cid_of[job.key] = item.cid
-            batch.append(item)
-            finished += 1
-            self.progress("generate", finished, total)
-            crash_point("run.job")
-            if len(batch) >= self.batch_size:
-                self._flush(batch, summary)
-            for child in waiting.pop(job.key, []):
-                accept(child)
+                state.waiting.setdefault(job.parent, []).append(current)
+                continue
+            self._sign_one(state, job, current, parent)
+            ready.extend(reversed(state.waiting.pop(job.key, [])))
 
-        executor = self._executor or make_executor(self.workers)
-        try:
-            # One phase per kind: each run's leaves of one kind are contiguous in the log, so the
-            # licence terms of a checkpoint attach as a few leaf ranges, not per asset.
-            for kind in KIND_ORDER:
-                for gen in executor.map_unordered(generate_job, [j for j in todo if j.kind == kind]):
-                    if gen.error is not None:
-                        self._flush(batch, summary)
-                        job = by_key[gen.job_key]
-                        cls = LayoutError if gen.error_type == "LayoutError" else ExecutionError
-                        raise cls(
-                            f"job {job.title} ({job.kind}, segment {job.segment}, locale {job.locale}, "
-                            f"format {job.format}) failed: {gen.error}",
-                            hint="fix the spec and run again: finished assets are kept and skipped",
-                        )
-                    accept(gen)
-                self._flush(batch, summary)
-        finally:
-            if self._executor is None:
-                executor.close()
-        if waiting:
-            missing = ", ".join(sorted(waiting))
-            raise ExecutionError(f"variants wait for parents that never finished: {missing}")
+    def _raise_failed(self, state: _RunState, gen: Generated) -> None:
+        """A failed job stops the run; the finished batch is committed first."""
+        if gen.error is None:
+            return
+        self._flush(state)
+        job = state.jobs[gen.job_key]
+        cls = LayoutError if gen.error_type == "LayoutError" else ExecutionError
+        raise cls(
+            f"job {job.title} ({job.kind}, segment {job.segment}, locale {job.locale}, "
+            f"format {job.format}) failed: {gen.error}",
+            hint="fix the spec and run again: finished assets are kept and skipped",
+        )
 
-        crash_point("run.before_checkpoint")
-        log = studio.log
-        log.refresh()
-        summary.log_size = log.size
-        if log.size:
-            cp = log.checkpoint(studio.signer)
-            crash_point("run.before_receipts")
-            log.issue_receipts(cp)
-            summary.checkpoint_size = cp.size
-        summary.seconds = time.perf_counter() - t0
-        return summary
+    def _parent_of(self, state: _RunState, job: Job) -> tuple[bytes, str, str] | None:
+        """The signed parent of ``job`` (bytes, media type, CID), or None if it is not signed yet."""
+        if job.parent is None:
+            return None
+        if job.parent in state.signed_parents:
+            return state.signed_parents[job.parent]
+        cid = state.done.get(job.parent)
+        if cid is None:
+            return None
+        row = self.catalog.asset(cid)
+        if row is None:
+            raise CatalogError(f"finished job {job.parent} points at a missing asset {cid}")
+        hit = (self.blobs.get(cid), row.media_type, cid)
+        state.signed_parents[job.parent] = hit
+        return hit
+
+    def _sign_one(
+        self, state: _RunState, job: Job, gen: Generated, parent: tuple[bytes, str, str] | None
+    ) -> None:
+        item = self._sign(state, job, gen, parent)
+        if job.key in state.is_parent:
+            state.signed_parents[job.key] = (item.signed.data, item.signed.media_type, item.cid)
+        state.cid_of[job.key] = item.cid
+        state.batch.append(item)
+        state.finished += 1
+        self.progress(Progress(Stage.GENERATE, state.finished, state.total))
+        crash_point("run.job")
+        if len(state.batch) >= self.batch_size:
+            self._flush(state)
 
     # -- steps ------------------------------------------------------------------------------------
     def _sign(
-        self,
-        signer: AssetSigner,
-        job: Job,
-        gen: Generated,
-        salt: bytes,
-        parent: tuple[bytes, str, str] | None,
+        self, state: _RunState, job: Job, gen: Generated, parent: tuple[bytes, str, str] | None
     ) -> _Signed:
         art = gen.artifact
         assert art is not None
-        lineage = self.spec.lineage
+        lineage, salt = self.spec.lineage, state.salt
         job_id = salted_commitment(salt, "job", job.key)  # the key hashes audience data
         record = GenerationRecord(
             engine=art.engine,
@@ -257,7 +309,7 @@ class CampaignRunner:
             campaign=self.spec.campaign,
             segment_commitment=segment_commitment(salt, job.segment),
             locale=job.locale or "und",
-            source_locale=self._source_locale(job),
+            source_locale=_source_locale(state, job),
             format=job.format,
             action=job.action,
             source_type=DigitalSourceType.TRAINED_ALGORITHMIC
@@ -269,7 +321,7 @@ class CampaignRunner:
         par = None
         if parent is not None:
             par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
-        signed = signer.sign(
+        signed = self.parts.asset_signer.sign(
             # the title names the campaign and the (salted) job, never the segment or the raw key
             art.data,
             art.media_type,
@@ -279,73 +331,59 @@ class CampaignRunner:
         )
         return _Signed(job, gen, signed, cid_for(signed.data))
 
-    def _source_locale(self, job: Job) -> str | None:
-        if job.action != "c2pa.translated" or job.parent is None:
-            return None
-        parent = self._jobs.get(job.parent)
-        return None if parent is None else parent.locale
-
-    def _flush(self, batch: list[_Signed], summary: RunSummary) -> None:
-        if not batch:
+    def _flush(self, state: _RunState) -> None:
+        """Commit the batch (blobs, then rows and leaves in one transaction), then export it."""
+        if not state.batch:
             return
-        items = list(batch)
-        batch.clear()
+        items = list(state.batch)
+        state.batch.clear()
         for it in items:  # blobs first: content-addressed, harmless if the transaction fails
             self.blobs.put(it.signed.data)
-        log = self.studio.log
-        try:
-            with self.studio.db.session() as s:
-                exports = self._commit(s, items)
-        except BaseException:
-            log.reload()  # the leaves were rolled back with the rows
-            raise
+        with self.writer.batch() as tx:
+            exports = self._commit(tx, items, state.cid_of)
         crash_point("run.after_commit")
+        generated = state.summary.generated
         for it, exp in zip(items, exports, strict=True):
             sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
             self._export(exp.path, it.signed.data, sidecar)
-            summary.generated[it.job.kind] = summary.generated.get(it.job.kind, 0) + 1
+            generated[it.job.kind] = generated.get(it.job.kind, 0) + 1
 
-    def _commit(self, s: Session, items: list[_Signed]) -> list[ExportRow]:
-        """Write a batch's assets, log leaves, lineage, jobs and exports in the session ``s``.
+    def _commit(self, tx: BatchTransaction, items: list[_Signed], cid_of: dict[str, str]) -> list[ExportRow]:
+        """Write a batch's assets, log leaves, lineage, jobs and exports in the transaction ``tx``.
 
         Identical bytes are one asset (content addressing): a job whose output another job
         already produced points at that asset instead of logging it twice, and ships that asset's
         logged manifest, so every exported file is exactly what the log names."""
-        rows = s.execute(select(AssetRow.cid, AssetRow.sidecar_cid, AssetRow.manifest_hash)
-                         .where(AssetRow.cid.in_({it.cid for it in items})))  # fmt: skip
-        sidecar_of = {c: logged_sidecar(sc, mh) for c, sc, mh in rows}
+        sidecar_of = tx.logged_sidecars({it.cid for it in items})
         fresh: dict[str, _Signed] = {}
         for it in items:
             if it.cid not in sidecar_of:
                 fresh.setdefault(it.cid, it)
-        parents = {c: self._parent_cid(it.job.parent) for c, it in fresh.items() if it.job.parent}
-        indices = self.studio.log.append_batch(
-            [(c, it.signed.manifest_hash) for c, it in fresh.items()], session=s, parents=parents
-        )
-        assets: list[AssetRow] = []
-        edges: list[LineageEdge] = []
-        fps: list[FingerprintRow] = []
+        parents = {c: _parent_cid(cid_of, it.job.parent) for c, it in fresh.items() if it.job.parent}
+        indices = tx.append_leaves([(c, it.signed.manifest_hash) for c, it in fresh.items()], parents)
+        rows = BatchRows()
         for (cid, it), idx in zip(fresh.items(), indices, strict=True):
             sidecar_of[cid] = self.blobs.put(it.signed.manifest) if it.signed.sidecar else None
-            assets.append(self._asset_row(it, idx, sidecar_of[cid]))
-            fps.extend(FingerprintRow(cid=cid, phash=to_signed64(p), dhash=to_signed64(d))
-                       for p, d in it.gen.fingerprints)  # fmt: skip
-            if it.job.parent is not None:
-                edges.append(LineageEdge(parent_cid=self._parent_cid(it.job.parent), child_cid=cid,
-                                         relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
-        jobs = [JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind, segment=it.job.segment,
-                       locale=it.job.locale, format=it.job.format, asset_cid=it.cid)
-                for it in items]  # fmt: skip
-        exports = [ExportRow(campaign=self.spec.campaign, path=self._path(it.job, it.extension),
-                             cid=it.cid, sidecar_cid=sidecar_of[it.cid]) for it in items]  # fmt: skip
-        Catalog.add(s, assets, jobs, edges, fps, exports=exports)
-        return exports
+            self._add_asset(rows, it, idx, sidecar_of[cid], parents.get(cid))
+        for it in items:
+            rows.jobs.append(JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind,
+                                    segment=it.job.segment, locale=it.job.locale, format=it.job.format,
+                                    asset_cid=it.cid))  # fmt: skip
+            rows.exports.append(ExportRow(campaign=self.spec.campaign, path=self._path(it.job, it.extension),
+                                          cid=it.cid, sidecar_cid=sidecar_of[it.cid]))  # fmt: skip
+        tx.add(rows)
+        return rows.exports
 
-    def _parent_cid(self, parent_key: str) -> str:
-        cid = self._cid_of.get(parent_key)
-        if cid is None:
-            raise MintloomError(f"parent job {parent_key} has no asset")
-        return cid
+    def _add_asset(
+        self, rows: BatchRows, it: _Signed, leaf_index: int, sidecar_cid: str | None, parent_cid: str | None
+    ) -> None:
+        """A new asset's row, fingerprints and lineage edge."""
+        rows.assets.append(self._asset_row(it, leaf_index, sidecar_cid))
+        rows.fingerprints.extend(FingerprintRow(cid=it.cid, phash=to_signed64(p), dhash=to_signed64(d))
+                                 for p, d in it.gen.fingerprints)  # fmt: skip
+        if parent_cid is not None:
+            rows.edges.append(LineageEdge(parent_cid=parent_cid, child_cid=it.cid,
+                                          relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
 
     def _asset_row(self, it: _Signed, leaf_index: int, sidecar_cid: str | None) -> AssetRow:
         art, job = it.gen.artifact, it.job
@@ -397,14 +435,14 @@ class CampaignRunner:
                 raise CatalogError(f"finished job {job.title} points at a missing asset {done[job.key]}")
             exports.append(ExportRow(campaign=self.spec.campaign, path=self._path(job, row.extension),
                                      cid=row.cid, sidecar_cid=row.logged_sidecar_cid))  # fmt: skip
-        self.catalog.set_exports(self.spec.campaign, exports)
+        self.writer.set_exports(self.spec.campaign, exports)
         restored = 0
         for i, exp in enumerate(exports, 1):
             if not self._intact(exp):
                 sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
                 self._export(exp.path, self.blobs.get(exp.cid), sidecar)
                 restored += 1
-            self.progress("check outputs", i, len(exports))
+            self.progress(Progress(Stage.CHECK_OUTPUTS, i, len(exports)))
         return restored
 
     def _intact(self, exp: ExportRow) -> bool:
@@ -434,7 +472,7 @@ class CampaignRunner:
 
     def _export(self, path: str, data: bytes, sidecar: bytes | None) -> None:
         """Write one exported file (sidecar first) atomically: temp file, fsync, rename."""
-        target = contained(self.studio.workspace.out_dir, self.out_dir / path)
+        target = contained(self.parts.out_root, self.out_dir / path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if sidecar is not None:
@@ -446,3 +484,18 @@ class CampaignRunner:
 
 def _write_atomic(target: Path, data: bytes) -> None:
     write_atomic(target, data, before_rename=lambda: crash_point("run.export"))
+
+
+def _source_locale(state: _RunState, job: Job) -> str | None:
+    """The locale a translated master was translated from."""
+    if job.action != "c2pa.translated" or job.parent is None:
+        return None
+    parent = state.jobs.get(job.parent)
+    return None if parent is None else parent.locale
+
+
+def _parent_cid(cid_of: dict[str, str], parent_key: str) -> str:
+    cid = cid_of.get(parent_key)
+    if cid is None:
+        raise MintloomError(f"parent job {parent_key} has no asset")
+    return cid

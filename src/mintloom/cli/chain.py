@@ -34,8 +34,10 @@ def deploy(
 
 
 def anchor() -> None:
-    """Anchor the log's current checkpoint and write the transaction into every covered receipt."""
+    """Deploy mintloom's contracts if missing, anchor the log's current checkpoint and write the
+    transaction into every covered receipt."""
     s = studio(password=True)
+    s.contracts()  # the explicit deploy step: anchoring itself never deploys
     r = s.anchor()
     if r.already_anchored:
         console.print(

@@ -21,8 +21,14 @@ from rich.table import Table
 
 from mintloom.cli.console import closed_at_exit, console
 from mintloom.cli.run import progress_callback
+from mintloom.progress import Progress, Stage
 
 if TYPE_CHECKING:
+    from mintloom.campaign.spec import LoadedSpec
+    from mintloom.governance.publish import PublishResult
+    from mintloom.ledger.anchoring import AnchorResult
+    from mintloom.ledger.client import ChainClient
+    from mintloom.store.catalog import AssetRow
     from mintloom.studio import Studio
     from mintloom.workspace import Workspace
 
@@ -39,28 +45,26 @@ def _examples() -> Path:
     return example_source("lumen")
 
 
+class _Steps:
+    """Numbers the demo's steps as it prints them."""
+
+    def __init__(self) -> None:
+        self.step = 0
+
+    def say(self, text: str) -> None:
+        self.step += 1
+        console.print(f"[bold cyan]{self.step:>2}.[/] {text}")
+
+
 def demo(
     directory: Annotated[Path, typer.Argument(help="Workspace for the demo.")] = Path("demo-workspace"),
     workers: Annotated[int | None, typer.Option("--workers", "-w", min=1)] = None,
     spec: Annotated[Path | None, typer.Option(help="Campaign spec (default: examples/lumen).")] = None,
 ) -> None:
     """Run the example campaign end to end: generate, sign, log, anchor, license, pay, verify."""
-    from PIL import Image
-
-    from mintloom.campaign.run import CampaignRunner
     from mintloom.campaign.spec import load_spec
-    from mintloom.governance.gate import license_gate
-    from mintloom.governance.publish import publish_campaign
-    from mintloom.governance.royalties import claim, claimable
-    from mintloom.ledger.assets import register_asset
-    from mintloom.ledger.client import ChainClient
-    from mintloom.ledger.lineage import register_dataset, register_model
-    from mintloom.ledger.node import dev_key
-    from mintloom.market.licensing import buy_license, license_balance
-    from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
     from mintloom.studio import Studio
-    from mintloom.verify.verifier import VerifyContext, media_files, verify_bytes, verify_many
     from mintloom.workspace import Workspace
 
     t0 = time.perf_counter()
@@ -68,128 +72,24 @@ def demo(
     password = os.environ.get("MINTLOOM_KEY_PASSWORD") or DEMO_PASSWORD
     ws = Workspace.init(directory)
     studio = closed_at_exit(Studio(ws, password=password))  # a failed step stops the node too
-    step = 0
-
-    def say(text: str) -> None:
-        nonlocal step
-        step += 1
-        console.print(f"[bold cyan]{step:>2}.[/] {text}")
-
-    say(f"workspace {ws.root}")
-    studio.ensure_keys()
-    info = studio.keys.info()
-    console.print(f"    organisation keys: {info.organisation}, {info.alg}, CA {info.ca_fingerprint[:16]}…")
-
-    chain = studio.chain
-    say(f"chain {chain.chain_id} at {chain.rpc_url} (managed anvil, state in {ws.chain_dir})")
-    addresses = _contracts(studio)
-    for name, addr in addresses.items():
-        console.print(f"    {name:16} {addr}")
-
-    def party(index: int) -> ChainClient:
-        return ChainClient(chain.rpc_url, dev_key(index), studio.db, chain.deployments)
-
+    steps = _Steps()
+    _start(steps, studio)
     examples = spec.parent if spec else _examples()
     loaded = load_spec(spec or examples / "campaign.yaml")
-    say("registering the example dataset (by its curator) and model (by its trainer)")
-    ds = register_dataset(party(CURATOR), studio.db, loaded.spec.lineage.datasets[0],
-                          examples / "lineage" / "brand-photography.md", license="CC-BY-4.0",
-                          ai_training=True)  # fmt: skip
-    model_name = loaded.spec.lineage.model or "lumen-layout-v1"
-    md = register_model(party(TRAINER), studio.db, model_name, examples / "lineage" / "layout-model.json",
-                        trained_on=[ds.name], license="Apache-2.0")  # fmt: skip
-    console.print(f"    dataset #{ds.onchain_id} {ds.name}, model #{md.onchain_id} {md.name}")
-
-    n_workers = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    say(f"running campaign {loaded.spec.campaign} with {n_workers} worker(s) (licence gate checked first)")
-    runner = CampaignRunner(
-        studio, loaded, workers=n_workers, gate=license_gate(chain, studio.db, loaded.spec)
-    )
-    with progress_callback() as cb:
-        runner.progress = cb
-        summary = runner.run()
-    made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new (resumed)"
-    console.print(f"    {summary.planned} assets planned, {summary.skipped} already done, made {made}")
-
-    say("anchoring the transparency log's checkpoint on chain")
-    anchored = studio.anchor()
-    console.print(f"    checkpoint {anchored.size} (root {anchored.root[:16]}…) in {anchored.tx_hash}")
-
-    say("attaching licence terms, royalty split and lineage (batched per checkpoint)")
-    pub = publish_campaign(chain, studio.db, loaded.spec)
-    console.print(f"    {len(pub.terms_ranges)} terms range(s), split #{pub.split_id}: "
-                  + ", ".join(f"{s.role} {s.bps / 100:.0f}%" for s in pub.split)
-                  + f"; {len(pub.transactions)} transaction(s)")  # fmt: skip
-
-    catalog = Catalog(studio.db)
-    images = catalog.assets(loaded.spec.campaign, kind="image")
-    variant = next(a for a in images if a.format == "story" and a.locale == loaded.spec.locales[-1])
-    say(f"registering one asset lazily: {variant.path}")
-    reg = register_asset(chain, studio.log, catalog, variant.cid)
-    console.print(f"    token {hex(reg.token_id)[:18]}… (parent {hex(reg.parent_token_id)[:18]}…)"
-                  + (" already registered" if reg.already else f", gas {reg.gas_used}"))  # fmt: skip
-
-    buyer = party(BUYER)
-    terms_name = str(loaded.spec.governance.terms.get("image", "commercial-remix"))
-    if license_balance(chain, buyer.address, variant.cid, terms_name) == 0:
-        say(f"a buyer licenses it under {terms_name}")
-        purchase = buy_license(buyer, variant.cid, terms_name)
-        console.print(
-            f"    paid {purchase.fee / 1e18:.4f} ETH, licence token {hex(purchase.license_id)[:18]}…"
-        )
-    else:
-        say("the buyer already holds a licence (resumed run)")
-
-    say("every contributor claims its royalty share (pull payments)")
-    paid = Table("contributor", "account", "claimed")
-    roles = {s.account.lower(): s.role for s in pub.split}
-    for client in (chain, party(ARTIST), party(CURATOR), party(TRAINER)):
-        owed = claimable(chain, client.address)
-        if owed:
-            claim(client)
-        paid.add_row(roles.get(client.address.lower(), "-"), client.address, f"{owed / 1e18:.4f} ETH")
-    console.print(paid)
-
-    say(f"verifying every output of the campaign ({ws.out_dir / loaded.spec.campaign})")
-    ctx = VerifyContext.from_studio(studio)
-    files = media_files(ws.out_dir / loaded.spec.campaign)
-    counts: dict[str, int] = {}
-    with progress_callback() as cb:
-        for i, report in enumerate(verify_many(files, ctx), start=1):
-            counts[report.verdict.value] = counts.get(report.verdict.value, 0) + 1
-            cb("verify", i, len(files))
-    console.print("    " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
-
-    say("verifying an original, a tampered copy and a stripped copy")
-    blobs = LocalBlobStore(ws.blobs_dir)
-    original = blobs.get(variant.cid)
-    tampered = bytearray(original)
-    tampered[len(tampered) // 2] ^= 0xFF
-    buf = io.BytesIO()
-    with Image.open(io.BytesIO(original)) as im:
-        im.convert("RGB").save(buf, "JPEG", quality=85)
-    samples = ws.out_dir / "verify-samples"
-    samples.mkdir(parents=True, exist_ok=True)
-    (samples / "tampered.png").write_bytes(bytes(tampered))
-    (samples / "stripped.jpg").write_bytes(buf.getvalue())
-    verdicts = Table("file", "verdict", "binding", "why")
-    for name, data in (("original " + variant.path, original), ("tampered.png", bytes(tampered)),
-                       ("stripped.jpg (metadata removed, JPEG)", buf.getvalue())):  # fmt: skip
-        r = verify_bytes(data, name, ctx)
-        failed = [c.detail for c in r.checks if c.status == "fail"]
-        colour = {"VERIFIED": "green", "TAMPERED": "red"}.get(r.verdict.value, "yellow")
-        verdicts.add_row(
-            name, f"[{colour}]{r.verdict.value}[/]", r.binding, failed[0] if failed else "all checks passed"
-        )
-    console.print(verdicts)
-
-    gas = sum(e.gas_used or 0 for e in chain.journal.entries(chain.chain_id))
+    _register_ingredients(steps, studio, loaded, examples)
+    anchored, pub = _run_campaign(steps, studio, loaded, workers)
+    variant = _register_variant(steps, studio, loaded)
+    _license_and_claim(steps, studio, loaded, variant, pub)
+    _verify_outputs(steps, studio, loaded)
+    samples = _verify_samples(steps, studio, variant)
+    gas = sum(e.gas_used or 0 for e in studio.chain.journal.entries(studio.chain.chain_id))
     studio.close()  # stops the embedded node if the demo started it; its state is kept
+    catalog = Catalog(studio.db)
     body = summary_text(
         ws,
         campaign=loaded.spec.campaign,
         assets=len(catalog.assets(loaded.spec.campaign)),
-        images=len(images),
+        images=len(catalog.assets(loaded.spec.campaign, kind="image")),
         log_size=studio.log.size,
         anchored=anchored.size,
         gas=gas,
@@ -199,6 +99,173 @@ def demo(
         own_password=own_password,
     )
     console.print(Panel(body, title="mintloom demo done", border_style="green"))
+
+
+def _start(steps: _Steps, studio: Studio) -> None:
+    """The workspace's keys, and the chain with mintloom's contracts."""
+    ws = studio.workspace
+    steps.say(f"workspace {ws.root}")
+    studio.ensure_keys()
+    info = studio.keys.info()
+    console.print(f"    organisation keys: {info.organisation}, {info.alg}, CA {info.ca_fingerprint[:16]}…")
+    chain = studio.chain
+    steps.say(f"chain {chain.chain_id} at {chain.rpc_url} (managed anvil, state in {ws.chain_dir})")
+    for name, addr in _contracts(studio).items():
+        console.print(f"    {name:16} {addr}")
+
+
+def _party(studio: Studio, index: int) -> ChainClient:
+    """The studio's chain, sending as anvil development account ``index`` (another party)."""
+    from mintloom.ledger.client import ChainClient
+    from mintloom.ledger.node import dev_key
+
+    chain = studio.chain
+    return ChainClient(chain.rpc_url, dev_key(index), studio.db, chain.deployments)
+
+
+def _register_ingredients(steps: _Steps, studio: Studio, loaded: LoadedSpec, examples: Path) -> None:
+    """The example dataset (by its curator) and model (by its trainer), for the licence gate."""
+    from mintloom.ledger.lineage import register_dataset, register_model
+
+    steps.say("registering the example dataset (by its curator) and model (by its trainer)")
+    ds = register_dataset(_party(studio, CURATOR), studio.db, loaded.spec.lineage.datasets[0],
+                          examples / "lineage" / "brand-photography.md", license="CC-BY-4.0",
+                          ai_training=True)  # fmt: skip
+    model_name = loaded.spec.lineage.model or "lumen-layout-v1"
+    md = register_model(_party(studio, TRAINER), studio.db, model_name,
+                        examples / "lineage" / "layout-model.json", trained_on=[ds.name],
+                        license="Apache-2.0")  # fmt: skip
+    console.print(f"    dataset #{ds.onchain_id} {ds.name}, model #{md.onchain_id} {md.name}")
+
+
+def _run_campaign(
+    steps: _Steps, studio: Studio, loaded: LoadedSpec, workers: int | None
+) -> tuple[AnchorResult, PublishResult]:
+    """The pipeline, one narrated stage after the other: gate, plan, generate, anchor, publish."""
+    from mintloom.pipeline import Pipeline
+
+    n_workers = workers or max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    steps.say(
+        f"running campaign {loaded.spec.campaign} with {n_workers} worker(s) (licence gate checked first)"
+    )
+    with progress_callback() as cb:
+        pipeline = Pipeline(studio, progress=cb)
+        logged = pipeline.generate(pipeline.plan(pipeline.gate(loaded)), workers=n_workers)
+    summary = logged.summary
+    made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new (resumed)"
+    console.print(f"    {summary.planned} assets planned, {summary.skipped} already done, made {made}")
+
+    steps.say("anchoring the transparency log's checkpoint on chain")
+    anchored = pipeline.anchor(pipeline.checkpoint(logged, receipts=False))
+    a = anchored.anchor
+    console.print(f"    checkpoint {a.size} (root {a.root[:16]}…) in {a.tx_hash}")
+
+    steps.say("attaching licence terms, royalty split and lineage (batched per checkpoint)")
+    pub = pipeline.publish(anchored)
+    console.print(f"    {len(pub.terms_ranges)} terms range(s), split #{pub.split_id}: "
+                  + ", ".join(f"{s.role} {s.bps / 100:.0f}%" for s in pub.split)
+                  + f"; {len(pub.transactions)} transaction(s)")  # fmt: skip
+    return a, pub
+
+
+def _register_variant(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> AssetRow:
+    """One story variant of the last locale, registered as a token (lazily, on demand)."""
+    from mintloom.ledger.assets import register_asset
+    from mintloom.store.catalog import Catalog
+
+    catalog = Catalog(studio.db)
+    images = catalog.assets(loaded.spec.campaign, kind="image")
+    variant = next(a for a in images if a.format == "story" and a.locale == loaded.spec.locales[-1])
+    steps.say(f"registering one asset lazily: {variant.path}")
+    reg = register_asset(studio.chain, studio.log, catalog, variant.cid)
+    console.print(f"    token {hex(reg.token_id)[:18]}… (parent {hex(reg.parent_token_id)[:18]}…)"
+                  + (" already registered" if reg.already else f", gas {reg.gas_used}"))  # fmt: skip
+    return variant
+
+
+def _license_and_claim(
+    steps: _Steps, studio: Studio, loaded: LoadedSpec, variant: AssetRow, pub: PublishResult
+) -> None:
+    """A buyer licenses the variant; every contributor then claims its share."""
+    from mintloom.governance.royalties import claim, claimable
+    from mintloom.market.licensing import buy_license, license_balance
+
+    chain, buyer = studio.chain, _party(studio, BUYER)
+    terms_name = str(loaded.spec.governance.terms.get("image", "commercial-remix"))
+    if license_balance(chain, buyer.address, variant.cid, terms_name) == 0:
+        steps.say(f"a buyer licenses it under {terms_name}")
+        purchase = buy_license(buyer, variant.cid, terms_name)
+        console.print(
+            f"    paid {purchase.fee / 1e18:.4f} ETH, licence token {hex(purchase.license_id)[:18]}…"
+        )
+    else:
+        steps.say("the buyer already holds a licence (resumed run)")
+
+    steps.say("every contributor claims its royalty share (pull payments)")
+    paid = Table("contributor", "account", "claimed")
+    roles = {s.account.lower(): s.role for s in pub.split}
+    for client in (chain, _party(studio, ARTIST), _party(studio, CURATOR), _party(studio, TRAINER)):
+        owed = claimable(chain, client.address)
+        if owed:
+            claim(client)
+        paid.add_row(roles.get(client.address.lower(), "-"), client.address, f"{owed / 1e18:.4f} ETH")
+    console.print(paid)
+
+
+def _verify_outputs(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> None:
+    """Every exported file of the campaign, verified; the verdicts counted."""
+    from mintloom.verify.verifier import VerifyContext, media_files, verify_many
+
+    folder = studio.workspace.out_dir / loaded.spec.campaign
+    steps.say(f"verifying every output of the campaign ({folder})")
+    ctx = VerifyContext.from_studio(studio)
+    files = media_files(folder)
+    counts: dict[str, int] = {}
+    with progress_callback() as cb:
+        for i, report in enumerate(verify_many(files, ctx), start=1):
+            counts[report.verdict.value] = counts.get(report.verdict.value, 0) + 1
+            cb(Progress(Stage.VERIFY, i, len(files)))
+    console.print("    " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+
+
+def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow) -> Path:
+    """The variant as logged, with one byte flipped, and re-encoded without metadata: three
+    verdicts side by side. Returns the folder the two altered copies are written to."""
+    from mintloom.verify.verifier import VerifyContext, verify_bytes
+
+    steps.say("verifying an original, a tampered copy and a stripped copy")
+    original, tampered, stripped = _samples(studio, variant)
+    samples = studio.workspace.out_dir / "verify-samples"
+    samples.mkdir(parents=True, exist_ok=True)
+    (samples / "tampered.png").write_bytes(tampered)
+    (samples / "stripped.jpg").write_bytes(stripped)
+    ctx = VerifyContext.from_studio(studio)
+    verdicts = Table("file", "verdict", "binding", "why")
+    for name, data in (("original " + variant.path, original), ("tampered.png", tampered),
+                       ("stripped.jpg (metadata removed, JPEG)", stripped)):  # fmt: skip
+        r = verify_bytes(data, name, ctx)
+        failed = [c.detail for c in r.checks if c.status == "fail"]
+        colour = {"VERIFIED": "green", "TAMPERED": "red"}.get(r.verdict.value, "yellow")
+        verdicts.add_row(
+            name, f"[{colour}]{r.verdict.value}[/]", r.binding, failed[0] if failed else "all checks passed"
+        )
+    console.print(verdicts)
+    return samples
+
+
+def _samples(studio: Studio, variant: AssetRow) -> tuple[bytes, bytes, bytes]:
+    """(original, one byte flipped, re-encoded as JPEG without metadata)."""
+    from PIL import Image
+
+    from mintloom.store.blobs import LocalBlobStore
+
+    original = LocalBlobStore(studio.workspace.blobs_dir).get(variant.cid)
+    tampered = bytearray(original)
+    tampered[len(tampered) // 2] ^= 0xFF
+    buf = io.BytesIO()
+    with Image.open(io.BytesIO(original)) as im:
+        im.convert("RGB").save(buf, "JPEG", quality=85)
+    return original, bytes(tampered), buf.getvalue()
 
 
 def _contracts(studio: Studio) -> dict[str, str]:

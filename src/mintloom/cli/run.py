@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, TaskID
+from rich.progress import TaskID
 from rich.table import Table
 
 from mintloom.cli.console import console, progress, studio
+from mintloom.progress import Progress, ProgressSink, Stage
+
+if TYPE_CHECKING:
+    from mintloom.pipeline import PipelineResult
 
 
 @contextmanager
-def progress_callback() -> Iterator[Callable[[str, int, int], None]]:
-    """A (stage, done, total) callback drawing one Rich bar per stage."""
-    bars: dict[str, TaskID] = {}
+def progress_callback() -> Iterator[ProgressSink]:
+    """A pipeline progress sink drawing one Rich bar per counting stage (generate, check outputs,
+    verify); one-shot stages draw none."""
     with progress() as bar:
+        bars: dict[Stage, TaskID] = {}
 
-        def update(stage: str, done: int, total: int, bar: Progress = bar) -> None:
-            if stage not in bars:
-                bars[stage] = bar.add_task(stage, total=total)
-            bar.update(bars[stage], completed=done, total=total)
+        def update(event: Progress) -> None:
+            if not event.stage.counts_items:
+                return
+            if event.stage not in bars:
+                bars[event.stage] = bar.add_task(event.stage.value, total=event.total)
+            bar.update(bars[event.stage], completed=event.done, total=event.total)
 
         yield update
 
@@ -61,21 +68,20 @@ def run(
 
     With ingredients in the spec's lineage, their on-chain licence terms are checked first and a
     run that would violate them is refused."""
-    from mintloom.campaign.run import CampaignRunner
-    from mintloom.campaign.spec import load_spec
+    from mintloom.pipeline import Pipeline, PipelineOptions
 
     s = studio(password=True)
     s.ensure_keys()
-    loaded = load_spec(spec)
     n = workers or s.settings.engine.workers
-    gate = None
-    if loaded.spec.lineage.datasets or loaded.spec.lineage.model:
-        from mintloom.governance.gate import license_gate
-
-        s.contracts()
-        gate = license_gate(s.chain, s.db, loaded.spec)
+    options = PipelineOptions(workers=n, anchor=anchor or publish, publish=publish)
     with progress_callback() as cb:
-        summary = CampaignRunner(s, loaded, workers=n, progress=cb, gate=gate).run()
+        result = Pipeline(s, progress=cb).run(spec, options)
+    report_run(result)
+
+
+def report_run(result: PipelineResult) -> None:
+    """What `mintloom run` prints after the pipeline: the run, the anchor, the publication."""
+    summary = result.summary
     made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new"
     console.print(
         f"[green]{summary.campaign}[/]: {summary.planned} planned, {summary.skipped} already done, "
@@ -84,14 +90,13 @@ def run(
     if summary.restored:
         console.print(f"[yellow]{summary.restored} missing or damaged output file(s) written again[/]")
     console.print(f"outputs in {summary.out_dir}")
-    if anchor or publish:
-        r = s.anchor()
-        console.print(f"anchored checkpoint {r.size} in {r.tx_hash}")
-    if publish:
-        from mintloom.governance.publish import publish_campaign
-
-        s.contracts()
-        p = publish_campaign(s.chain, s.db, loaded.spec, progress=console.print)
+    if result.anchor is not None:
+        console.print(f"anchored checkpoint {result.anchor.size} in {result.anchor.tx_hash}")
+    p = result.publish
+    if p is not None:
+        count = sum(t - f for f, t, _ in p.terms_ranges)
+        console.print(f"attaching terms to {count} assets in {len(p.terms_ranges)} range(s)")
+        console.print(f"assigning split #{p.split_id} in {len(p.split_ranges)} range(s)")
         console.print(
             f"terms, split #{p.split_id} and lineage attached in {len(p.transactions)} transaction(s)"
         )

@@ -1,7 +1,7 @@
 """License-gated generation: refuse a run whose ingredients' terms forbid it.
 
-Before anything is generated, every ingredient named in the spec's ``lineage`` is checked
-against what is recorded on chain:
+Before anything is planned or generated (the pipeline's gate stage, :mod:`mintloom.pipeline`),
+every ingredient named in the spec's ``lineage`` is checked against what is recorded on chain:
 
 * each dataset and the model must be registered, by the party expected to hold it (the
   registrant recorded when it was registered here, or the pinned third-party curator/trainer);
@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from mintloom.campaign.plan import Plan
 from mintloom.campaign.spec import CampaignSpec
 from mintloom.errors import LedgerError, LicenseViolation
 from mintloom.governance.licenses import resolve_terms, terms_of
@@ -80,12 +79,3 @@ def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
                 f"model {lineage.model!r} is licensed {info_m.license!r} (non-commercial) "
                 "but the outputs get commercial terms"
             )
-
-
-def license_gate(chain: ChainClient, db: Database, spec: CampaignSpec) -> Callable[[Plan], None]:
-    """A runner gate (``Plan -> None``) that checks the lineage once before generating."""
-
-    def gate(_plan: Plan) -> None:
-        check_lineage(chain, db, spec)
-
-    return gate

@@ -2,11 +2,15 @@
 
 After a checkpoint is anchored, the campaign's new leaves in it get, per contract, one
 ``multicall`` transaction whatever the number of assets: ``LicenseMarket.attachTerms`` for each
-run of consecutive leaves sharing terms (the runner logs each kind contiguously), ``RoyaltyVault
+run of consecutive leaves sharing terms, ``RoyaltyVault
 .assignSplit`` for each run of the campaign's leaves, and ``LineageRegistry.linkAssets`` with the
 registered model and datasets. Each contract's ranges over the campaign's span are read back and
 only the campaign's leaves in none of them are covered, so publishing again (a rerun after a crash)
 attaches nothing twice, and a campaign published after a later one fills its gap in the ranges.
+
+The ranges come from the leaves themselves, so any leaf order is published correctly; they stay
+few because the runner logs one kind after another (``campaign.run.PHASES``, a documented
+property of the run), giving one terms range per kind and run rather than one per asset.
 """
 
 from __future__ import annotations

@@ -1,10 +1,15 @@
 """Anchor the transparency log's checkpoints in ``ProvenanceLog``.
 
-``anchor_log`` takes the log's latest signed checkpoint (making one if the log grew), reads the
-latest anchored checkpoint on chain, proves consistency from it and sends ``anchor``. It is
-idempotent and crash-safe: if the checkpoint is already on chain (a previous run crashed after
-sending, or the journal reconciled it) the anchoring transaction is found from the contract's
-``CheckpointAnchored`` event and written into the receipts without sending anything again.
+``anchor_checkpoint`` anchors a signed checkpoint: it reads the latest anchored checkpoint on
+chain, proves consistency from it and sends ``anchor``, then writes the transaction into the
+receipts the checkpoint covers that are not anchored yet (an anchored receipt is never written
+again). It is idempotent and crash-safe: if the checkpoint is already on chain (a previous run
+crashed after sending, or the journal reconciled it) the anchoring transaction is found from the
+contract's ``CheckpointAnchored`` event without sending anything again. ``anchor_log`` first
+takes the log's latest signed checkpoint, signing a new one only if the log grew past it.
+
+Nothing here deploys: a chain without ``ProvenanceLog`` is refused (:class:`NotDeployedError`);
+deploying is its own step (`mintloom deploy`, ``Studio.contracts()``, the pipeline's deploy stage).
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ class AnchorResult:
 
 
 def ensure_provenance_log(chain: ChainClient) -> str:
-    """The ``ProvenanceLog`` address on this chain, deploying it (sender = admin and anchorer)
-    if the workspace has none there yet."""
+    """Deploy ``ProvenanceLog`` (sender = admin and anchorer) if the workspace has none on this
+    chain yet; its address. Only the deploy step calls this."""
     return chain.ensure_deployed(CONTRACT, chain.address, chain.address)
 
 
@@ -66,27 +71,23 @@ def _anchoring_event(chain: ChainClient, size: int) -> tuple[str, int]:
 
 
 def anchor_log(chain: ChainClient, tlog: TransparencyLog, signer: Signer) -> AnchorResult:
-    """Anchor the log's current state and write the transaction into every covered receipt."""
+    """Anchor the log's current state: its latest checkpoint if that covers the log, else a new
+    one (its receipts are then written once, already anchored)."""
     tlog.refresh()
     if tlog.size == 0:
         raise LedgerError("the log is empty: nothing to anchor", hint="run a campaign first")
-    cp: SignedCheckpoint | None = tlog.latest_checkpoint()
+    cp = tlog.latest_checkpoint()
     if cp is None or cp.size < tlog.size:
         cp = tlog.checkpoint(signer)
-        tlog.issue_receipts(cp)
-    address = ensure_provenance_log(chain)
-    on_chain = latest_on_chain(chain)
+    return anchor_checkpoint(chain, tlog, cp)
 
-    if on_chain.size > tlog.size:
-        raise LedgerError(
-            f"the contract at {address} has a checkpoint of size {on_chain.size}, larger than this log "
-            f"({tlog.size} leaves): it anchors another log",
-        )
-    if on_chain.size > 0 and tlog.root(on_chain.size) != on_chain.root:
-        raise LedgerError(
-            f"this log's root at size {on_chain.size} differs from the one anchored at {address}: "
-            "the local log is not the anchored history (forked or rewritten)",
-        )
+
+def anchor_checkpoint(chain: ChainClient, tlog: TransparencyLog, cp: SignedCheckpoint) -> AnchorResult:
+    """Anchor ``cp`` (a checkpoint of ``tlog``) unless it is on chain already, and write the
+    transaction into every covered receipt that does not name it yet."""
+    address = chain.address_of(CONTRACT)  # NotDeployedError: deploying is not this step's job
+    on_chain = latest_on_chain(chain)
+    _check_same_history(tlog, on_chain, address)
     if on_chain.size == cp.size:
         tx, block = _anchoring_event(chain, cp.size)
         updated = tlog.record_anchor(cp.size, chain.chain_id, address, tx, block)
@@ -106,3 +107,17 @@ def anchor_log(chain: ChainClient, tlog: TransparencyLog, signer: Signer) -> Anc
     return AnchorResult(
         cp.size, on_chain.size, cp.root, result.tx_hash, result.block, result.gas_used, updated, False
     )
+
+
+def _check_same_history(tlog: TransparencyLog, on_chain: OnChainCheckpoint, address: str) -> None:
+    """Refuse a contract that anchors another log, or a local log that forked from it."""
+    if on_chain.size > tlog.size:
+        raise LedgerError(
+            f"the contract at {address} has a checkpoint of size {on_chain.size}, larger than this log "
+            f"({tlog.size} leaves): it anchors another log",
+        )
+    if on_chain.size > 0 and tlog.root(on_chain.size) != on_chain.root:
+        raise LedgerError(
+            f"this log's root at size {on_chain.size} differs from the one anchored at {address}: "
+            "the local log is not the anchored history (forked or rewritten)",
+        )

@@ -36,7 +36,13 @@ from web3.exceptions import (
 )
 from web3.logs import DISCARD
 
-from mintloom.errors import ChainResetError, ContractError, ContractsOutdatedError, LedgerError
+from mintloom.errors import (
+    ChainResetError,
+    ContractError,
+    ContractsOutdatedError,
+    LedgerError,
+    NotDeployedError,
+)
 from mintloom.faults import crash_point
 from mintloom.ledger.journal import CONFIRMED, FAILED, PENDING, REPLACED, Journal, JournalEntry
 from mintloom.ledger.reader import ChainReader, Deployments
@@ -245,7 +251,7 @@ class ChainClient(ChainReader):
     def address_of(self, name: str) -> Address:
         addr = self.addresses().get(name)
         if addr is None:
-            raise LedgerError(
+            raise NotDeployedError(
                 f"{name} is not deployed on chain {self.chain_id}", hint="run `mintloom deploy`"
             )
         return Address(addr)

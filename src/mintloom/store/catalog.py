@@ -1,7 +1,7 @@
 """Catalog tables: campaigns, jobs, assets (with auto-tags and fingerprints) and lineage edges.
 
-Rows are written by the campaign runner in one transaction per batch together with the
-transparency-log leaves of the same assets, so the catalog never holds an asset that is not in
+Rows are written by ``campaign.writer.CatalogWriter`` in one transaction per batch together with
+the transparency-log leaves of the same assets, so the catalog never holds an asset that is not in
 the log, nor a finished job without its asset.
 """
 
@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, select
+from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import count
 
-from mintloom.errors import CatalogError
 from mintloom.provenance.cid import RAW_CODEC, cid_from_digest, codec_of
 from mintloom.store.db import Base, Database
 
@@ -144,7 +142,7 @@ class AssetSlice:
 
 
 class Catalog:
-    """Read access to the catalog (writes go through the campaign runner's batches)."""
+    """Read access to the catalog; every write goes through ``campaign.writer.CatalogWriter``."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -197,18 +195,6 @@ class Catalog:
         with self.db.session() as s:
             return s.get(CampaignRow, name)
 
-    def ensure_campaign(self, name: str, spec_hash: str, salt: bytes) -> CampaignRow:
-        with self.db.session() as s:
-            row = s.get(CampaignRow, name)
-            if row is None:
-                row = CampaignRow(name=name, spec_hash=spec_hash, salt=salt)
-                s.add(row)
-            else:
-                row.spec_hash = spec_hash
-                row.updated_at = _now()
-            s.flush()
-            return row
-
     def job_assets(self, campaign: str) -> dict[str, AssetRow]:
         """job key → asset for the campaign's finished jobs (the asset may belong to another
         campaign that made the same bytes first)."""
@@ -227,44 +213,8 @@ class Catalog:
                 q = q.where(ExportRow.campaign == campaign)
             return list(s.scalars(q.order_by(ExportRow.campaign, ExportRow.path)))
 
-    def set_exports(self, campaign: str, rows: list[ExportRow]) -> None:
-        """Replace a campaign's exports (a new run's plan may drop files an older spec made)."""
-        with self.db.session() as s:
-            s.execute(delete(ExportRow).where(ExportRow.campaign == campaign))
-            s.add_all(rows)
-
     def fingerprints(self) -> list[tuple[str, int, int]]:
         """(cid, phash, dhash) rows of every image asset, hashes as unsigned 64-bit ints."""
         with self.db.session() as s:
             rows = s.execute(select(FingerprintRow.cid, FingerprintRow.phash, FingerprintRow.dhash))
             return [(c, from_signed64(p), from_signed64(d)) for c, p, d in rows]
-
-    @staticmethod
-    def add(
-        session: Session,
-        assets: list[AssetRow],
-        jobs: list[JobRow],
-        edges: list[LineageEdge],
-        fingerprints: list[FingerprintRow],
-        *,
-        exports: Sequence[ExportRow] = (),
-    ) -> None:
-        try:
-            session.add_all(assets)
-            session.flush()
-            session.add_all(fingerprints)
-            session.add_all(edges)
-            session.add_all(jobs)
-            for campaign in {e.campaign for e in exports}:  # a path's new export replaces the old
-                paths = [e.path for e in exports if e.campaign == campaign]
-                session.execute(
-                    delete(ExportRow).where(ExportRow.campaign == campaign, ExportRow.path.in_(paths))
-                )
-            session.add_all(exports)
-            session.flush()
-        except Exception as exc:
-            from sqlalchemy.exc import SQLAlchemyError
-
-            if isinstance(exc, SQLAlchemyError):
-                raise CatalogError(f"cannot write {len(assets)} assets to the catalog: {exc}") from exc
-            raise

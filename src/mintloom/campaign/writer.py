@@ -1,0 +1,113 @@
+"""The one writer of the catalog and the transparency log.
+
+A campaign run writes through :class:`CatalogWriter` only: the campaign row, the exports a run
+restores, and per batch the assets, their fingerprints and lineage edges, the finished jobs,
+their exports and the log leaves, in one database transaction. So the catalog never holds an
+asset that is not in the log, nor a finished job without its asset; ``Catalog`` only reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from mintloom.errors import CatalogError
+from mintloom.provenance.log import TransparencyLog
+from mintloom.store.catalog import (
+    AssetRow,
+    CampaignRow,
+    ExportRow,
+    FingerprintRow,
+    JobRow,
+    LineageEdge,
+    logged_sidecar,
+)
+from mintloom.store.db import Database
+
+
+@dataclass
+class BatchRows:
+    """The catalog rows of one batch (log leaves are appended separately, in the same transaction)."""
+
+    assets: list[AssetRow] = field(default_factory=list)
+    jobs: list[JobRow] = field(default_factory=list)
+    edges: list[LineageEdge] = field(default_factory=list)
+    fingerprints: list[FingerprintRow] = field(default_factory=list)
+    exports: list[ExportRow] = field(default_factory=list)
+
+
+class BatchTransaction:
+    """One open batch: read what is already catalogued, append leaves, add rows; all or nothing."""
+
+    def __init__(self, session: Session, log: TransparencyLog) -> None:
+        self._s = session
+        self._log = log
+
+    def logged_sidecars(self, cids: Collection[str]) -> dict[str, str | None]:
+        """CID → logged sidecar CID of those ``cids`` already catalogued (identical bytes made before)."""
+        rows = self._s.execute(
+            select(AssetRow.cid, AssetRow.sidecar_cid, AssetRow.manifest_hash).where(AssetRow.cid.in_(cids))
+        )
+        return {c: logged_sidecar(sc, mh) for c, sc, mh in rows}
+
+    def append_leaves(self, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str]) -> list[int]:
+        """Log (CID, manifest hash) entries in this transaction; returns their leaf indices."""
+        return self._log.append_batch(entries, session=self._s, parents=parents)
+
+    def add(self, rows: BatchRows) -> None:
+        """Add the batch's rows; a path's new export replaces the old one."""
+        s = self._s
+        try:
+            s.add_all(rows.assets)
+            s.flush()
+            s.add_all(rows.fingerprints)
+            s.add_all(rows.edges)
+            s.add_all(rows.jobs)
+            for campaign in {e.campaign for e in rows.exports}:
+                paths = [e.path for e in rows.exports if e.campaign == campaign]
+                s.execute(delete(ExportRow).where(ExportRow.campaign == campaign, ExportRow.path.in_(paths)))
+            s.add_all(rows.exports)
+            s.flush()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot write {len(rows.assets)} assets to the catalog: {exc}") from exc
+
+
+class CatalogWriter:
+    """Writes the catalog and the log of one database (see the module docstring)."""
+
+    def __init__(self, db: Database, log: TransparencyLog) -> None:
+        self.db = db
+        self.log = log
+
+    @contextmanager
+    def batch(self) -> Iterator[BatchTransaction]:
+        """One transaction for a batch's rows and leaves; on failure the log forgets the leaves
+        that were rolled back with the rows."""
+        try:
+            with self.db.session() as s:
+                yield BatchTransaction(s, self.log)
+        except BaseException:
+            self.log.reload()
+            raise
+
+    def ensure_campaign(self, name: str, spec_hash: str, salt: bytes) -> None:
+        """Create the campaign row, or record the spec a new run uses (the salt never changes)."""
+        with self.db.session() as s:
+            row = s.get(CampaignRow, name)
+            if row is None:
+                s.add(CampaignRow(name=name, spec_hash=spec_hash, salt=salt))
+            else:
+                row.spec_hash = spec_hash
+                row.updated_at = dt.datetime.now(dt.UTC)
+
+    def set_exports(self, campaign: str, rows: list[ExportRow]) -> None:
+        """Replace a campaign's exports (a new run's plan may drop files an older spec made)."""
+        with self.db.session() as s:
+            s.execute(delete(ExportRow).where(ExportRow.campaign == campaign))
+            s.add_all(rows)
