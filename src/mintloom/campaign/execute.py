@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
-from functools import cache
 from typing import Protocol, TypeVar
 
 from mintloom.campaign.plan import Job
-from mintloom.engines.base import Artifact, Engine
+from mintloom.engines.base import Artifact, engine_registry
 from mintloom.errors import ExecutionError, MintloomError
 
 T = TypeVar("T")
@@ -147,19 +146,11 @@ def make_executor(workers: int) -> Executor:
     return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
 
 
-@cache
-def _engines() -> dict[str, Engine]:
-    """The engine registry, built once per worker process."""
-    from mintloom.engines.base import engine_registry
-
-    return engine_registry()
-
-
 def generate_job(job: Job) -> Generated:
     """Worker entry point: run the job's engine and fingerprint image output. Errors are
     returned, not raised, so the parent can name the job that failed."""
     try:
-        engine = _engines().get(job.engine)
+        engine = engine_registry().get(job.engine)  # loaded once per worker process
         if engine is None:
             raise ExecutionError(f"no engine named {job.engine!r}")
         artifact = engine.generate(job.request)
