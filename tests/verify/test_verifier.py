@@ -470,7 +470,7 @@ def test_any_flip_inside_image_data_is_tampered(campaign: Campaign, where: float
 def test_look_alike_registered_assets_are_reported(campaign: Campaign) -> None:
     import numpy as np
 
-    from mintloom.verify.fingerprint import fingerprint
+    from mintloom.provenance.fingerprint import fingerprint
     from mintloom.verify.index import FingerprintIndex
     from mintloom.verify.verifier import VerifyContext
 

@@ -483,7 +483,7 @@ def _soft_bind(
     if not media_type.startswith("image/"):
         report.add("credential", "fail", "no Content Credential in the file", Verdict.UNKNOWN)
         return None
-    from mintloom.verify.fingerprint import fingerprint
+    from mintloom.provenance.fingerprint import fingerprint
 
     found = ctx.fingerprint_index()
     if found is None or len(found[0]) == 0:
