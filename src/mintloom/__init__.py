@@ -7,7 +7,7 @@ The public API is small::
     with Studio.open(password=...) as studio:           # the workspace above the current folder
         CampaignRunner(studio, load_spec(Path("campaign.yaml")), workers=4).run()
         studio.anchor()
-        report = verify_path(Path("out/..."), VerifyContext.from_studio(studio))
+        report = verify_path(Path("out/..."), studio.verify_context())
 
 Names are imported lazily, so ``import mintloom`` stays cheap (engine worker processes import it).
 """

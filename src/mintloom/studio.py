@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from mintloom.ledger.anchoring import AnchorResult
     from mintloom.ledger.client import ChainClient
     from mintloom.ledger.node import AnvilNode
+    from mintloom.ledger.reader import ChainReader
     from mintloom.provenance.content_credentials import C2paAssetSigner
+    from mintloom.verify.verifier import VerifyContext
 
 
 class Studio:
@@ -71,6 +73,21 @@ class Studio:
 
         self._claim_node()
         return open_chain(self.workspace, self.settings, self.db, password=self._password)
+
+    def chain_reader(self) -> ChainReader:
+        """The configured chain, read-only, for read paths: unlike :attr:`chain` it never starts
+        the embedded node (a :class:`~mintloom.errors.NodeError` if it is down), needs no key
+        and never reconciles or replays the journal."""
+        from mintloom.ledger.connect import open_reader
+
+        return open_reader(self.workspace, self.settings)
+
+    def verify_context(self, *, offline: bool = False) -> VerifyContext:
+        """What ``mintloom verify`` consults here; online, the chain through :meth:`chain_reader`
+        (a chain that cannot be read is reported by the anchor check, nothing is started)."""
+        from mintloom.chain_lookup import workspace_context
+
+        return workspace_context(self, offline=offline)
 
     def _claim_node(self) -> None:
         from mintloom.ledger.connect import managed_node

@@ -16,8 +16,8 @@ from PIL import Image
 
 from mintloom.bench.fingerprint import synthetic_ad
 from mintloom.errors import ImageTooLargeError
-from mintloom.store.files import MAX_VERIFY_BYTES
 from mintloom.provenance.fingerprint import MAX_PIXELS, fingerprint
+from mintloom.store.files import MAX_VERIFY_BYTES
 from mintloom.verify.report import Verdict
 from mintloom.verify.verifier import VerifyContext, verify_path
 from tests.bombs import png_bomb

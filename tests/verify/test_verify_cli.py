@@ -195,11 +195,6 @@ def _tree(root: Path) -> dict[str, tuple[int, int]]:
     return {p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns) for p in files}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="online verify opens a full ChainClient (Studio.chain): it starts the embedded node, "
-    "writes its state file and log, and replays/rebroadcasts journaled transactions",
-)
 def test_online_verify_of_a_workspace_whose_node_is_down_writes_nothing(
     inside: Workspace, tmp_path: Path
 ) -> None:

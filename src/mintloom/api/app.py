@@ -340,7 +340,7 @@ class _Verifier:
             log.refresh()
             ctx = self._ctx
             if ctx is None:
-                ctx = VerifyContext.from_studio(self.studio, offline=self.offline)
+                ctx = self.studio.verify_context(offline=self.offline)
             elif self._indexed_size != log.size:
                 ctx = replace(ctx, _index=None)  # the same context, its fingerprint index rebuilt
             if ctx is not self._ctx:

@@ -62,8 +62,8 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     verify side) are reported beside it."""
     from mintloom.engines.base import BrandStyle, Format, GenerationRequest
     from mintloom.engines.image import ImageCompositor
-    from mintloom.provenance.merkle import hash_leaf, leaf_data
     from mintloom.provenance.fingerprint import registration_fingerprints
+    from mintloom.provenance.merkle import hash_leaf, leaf_data
 
     ks = KeyStore(work / "keys")
     ks.init("bench", "es256", password="bench-password")

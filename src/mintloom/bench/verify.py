@@ -71,7 +71,7 @@ def run(work: Path) -> list[Figure]:
             with Image.open(io.BytesIO(data)) as img:
                 img.save(buf, "PNG")
             stripped.append(buf.getvalue())
-        ctx = VerifyContext.from_studio(studio, offline=True)
+        ctx = studio.verify_context(offline=True)
         hard = _median_ms(signed, ctx, "hard")
         soft = _median_ms(stripped, ctx, "fingerprint")
     finally:

@@ -60,7 +60,7 @@ def demo(
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
     from mintloom.studio import Studio
-    from mintloom.verify.verifier import VerifyContext, media_files, verify_bytes, verify_many
+    from mintloom.verify.verifier import media_files, verify_bytes, verify_many
     from mintloom.workspace import Workspace
 
     t0 = time.perf_counter()
@@ -151,7 +151,7 @@ def demo(
     console.print(paid)
 
     say(f"verifying every output of the campaign ({ws.out_dir / loaded.spec.campaign})")
-    ctx = VerifyContext.from_studio(studio)
+    ctx = studio.verify_context()
     files = media_files(ws.out_dir / loaded.spec.campaign)
     counts: dict[str, int] = {}
     with progress_callback() as cb:

@@ -3,16 +3,16 @@
 By default that is the workspace's embedded anvil node, started on demand (state persisted in
 ``.mintloom/chain/``) and used with anvil's first development account. With ``chain.rpc_url``
 set, any JSON-RPC endpoint is used the same way, with ``chain.private_key`` or, failing that,
-the workspace key store's Ethereum account.
+the workspace key store's Ethereum account. Read paths open a :func:`open_reader` instead.
 """
 
 from __future__ import annotations
 
 from mintloom.config import Settings
-from mintloom.errors import LedgerError
+from mintloom.errors import LedgerError, NodeError
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
-from mintloom.ledger.reader import Deployments
+from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import public_url
 from mintloom.provenance.keys import KeyStore
 from mintloom.store.db import Database
@@ -47,3 +47,23 @@ def open_chain(
             key = "0x" + store.eth_private_key(password).hex()
     deployments = Deployments(ws.chain_dir / "deployments.json")
     return ChainClient(url, key, db, deployments, timeout=c.timeout_s, reconcile=recover)
+
+
+def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
+    """A read-only :class:`ChainReader` on the workspace's chain, with its recorded contract
+    addresses. Unlike :func:`open_chain` it writes nothing: it never starts the embedded node,
+    needs no key and leaves the journal alone (a read path must not replay or rebroadcast)."""
+    c = settings.chain
+    if c.rpc_url is None:
+        info = managed_node(ws, settings).running()
+        if info is None:
+            raise NodeError("the workspace's embedded chain node is not running",
+                            hint="start it with `mintloom node start`")  # fmt: skip
+        url = info.rpc_url
+    else:
+        url = c.rpc_url
+    recorded = Deployments(ws.chain_dir / "deployments.json").per_chain()  # read (and refused) first
+    reader = ChainReader(url, timeout=c.timeout_s)
+    for name, address in recorded.get(str(reader.chain_id), {}).items():
+        reader.learn(name, address)
+    return reader
