@@ -8,6 +8,8 @@ the workspace key store's Ethereum account. Read paths open a :func:`open_reader
 
 from __future__ import annotations
 
+from eth_account import Account
+
 from mintloom.config import Settings
 from mintloom.errors import LedgerError, NodeError
 from mintloom.ledger.client import ChainClient
@@ -16,6 +18,7 @@ from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import public_url
 from mintloom.provenance.keys import KeyStore
 from mintloom.store.db import Database
+from mintloom.types import Address
 from mintloom.workspace import Workspace
 
 
@@ -67,3 +70,16 @@ def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
     for name, address in recorded.get(str(reader.chain_id), {}).items():
         reader.learn(name, address)
     return reader
+
+
+def sender_address(ws: Workspace, settings: Settings) -> Address:
+    """The account :func:`open_chain` sends from, found without its key (or the key password):
+    what a read about "my" balance needs."""
+    c = settings.chain
+    if c.private_key is not None or c.rpc_url is None:
+        return Address(Account.from_key(c.private_key or ANVIL_DEV_KEY).address)
+    store = KeyStore(ws.keys_dir)
+    if not store.exists():
+        raise LedgerError(f"no account is configured for {public_url(c.rpc_url)}",
+                          hint="set chain.private_key or run `mintloom keys init`")  # fmt: skip
+    return Address(store.info().eth_address)
