@@ -1,4 +1,4 @@
-"""Read commands read: `license terms`, `license show` and `royalties show` go through the
+"""Read commands read: `license terms|show`, `royalties show` and `chain status` go through the
 read-only chain reader, so they need no key password and never open the writing client (which
 reconciles and replays the journal)."""
 
@@ -39,6 +39,10 @@ def test_read_commands_need_no_key_password(
     assert f"{account}: 0.000000 ETH claimable" in mine.output
     unknown = runner.invoke(app, ["license", "show", cid_for(b"never made")])
     assert unknown.exit_code == 2 and "is not in this workspace's log" in unknown.output, unknown.output
+    status = runner.invoke(app, ["chain", "status"])
+    assert status.exit_code == 0, status.output
+    assert f"sender {account}" in status.output and "pending journal entries: 0" in status.output
+    assert "anchored checkpoint: size 0" in status.output
     # a command that sends still needs the key, and says so
     claim = runner.invoke(app, ["royalties", "claim"])
     assert claim.exit_code != 0 and "key password" in str(claim.exception or claim.output)
