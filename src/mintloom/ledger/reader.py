@@ -120,7 +120,8 @@ class ChainReader:
     def address_of(self, name: str) -> Address:
         addr = self.addresses().get(name)
         if addr is None:
-            raise LedgerError(f"no address known for {name} on chain {self.chain_id}")
+            hint = "in a workspace run `mintloom deploy`; outside one pass --contracts"
+            raise LedgerError(f"no address known for {name} on chain {self.chain_id}", hint=hint)
         return Address(addr)
 
     def artifact(self, name: str) -> Artifact:
