@@ -212,3 +212,13 @@ def test_online_verify_of_a_workspace_whose_node_is_down_writes_nothing(
         assert _tree(inside.root) == before and node.running() is None
     finally:
         node.stop()
+
+
+def test_online_verify_with_the_node_down_says_why_the_anchor_is_skipped(inside: Workspace) -> None:
+    """Nothing is started to answer: the anchor check is skipped and says how to get it checked."""
+    code, out, _ = invoke("--json", str(square(inside)))
+    report = json.loads(out)
+    (anchor,) = [c for c in report["checks"] if c["name"] == "anchor"]
+    assert code == 0 and report["verdict"] == "VERIFIED" and anchor["status"] == "skip"
+    assert "embedded chain node is not running" in anchor["detail"]
+    assert "mintloom node start" in anchor["detail"]
