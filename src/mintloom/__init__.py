@@ -2,12 +2,12 @@
 
 The public API is small::
 
-    from mintloom import Studio, load_spec, CampaignRunner, VerifyContext, verify_path
+    from mintloom import Studio, load_spec, CampaignRunner, verify_context, verify_path
 
     with Studio.open(password=...) as studio:           # the workspace above the current folder
         CampaignRunner(studio, load_spec(Path("campaign.yaml")), workers=4).run()
         studio.anchor()
-        report = verify_path(Path("out/..."), studio.verify_context())
+        report = verify_path(Path("out/..."), verify_context(studio))
 
 Names are imported lazily, so ``import mintloom`` stays cheap (engine worker processes import it).
 """
@@ -23,6 +23,7 @@ from mintloom.errors import MintloomError
 if TYPE_CHECKING:
     from mintloom.campaign.run import CampaignRunner, RunSummary
     from mintloom.campaign.spec import load_spec
+    from mintloom.chain_lookup import verify_context
     from mintloom.studio import Studio
     from mintloom.verify.report import Verdict, VerifyReport
     from mintloom.verify.verifier import VerifyContext, verify_path
@@ -38,13 +39,14 @@ _LAZY = {
     "CampaignRunner": "mintloom.campaign.run",
     "RunSummary": "mintloom.campaign.run",
     "VerifyContext": "mintloom.verify.verifier",
+    "verify_context": "mintloom.chain_lookup",
     "verify_path": "mintloom.verify.verifier",
     "VerifyReport": "mintloom.verify.report",
     "Verdict": "mintloom.verify.report",
 }
 
 __all__ = ["CampaignRunner", "MintloomError", "RunSummary", "Studio", "Verdict", "VerifyContext",
-           "VerifyReport", "__version__", "load_spec", "verify_path"]  # fmt: skip
+           "VerifyReport", "__version__", "load_spec", "verify_context", "verify_path"]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

@@ -1,8 +1,8 @@
 """The chain lookups ``verify`` is handed: a read-only :class:`ChainReader` on a workspace's chain
 or any JSON-RPC endpoint, answering the :class:`~mintloom.verify.lookup.ChainLookup` Protocol.
 
-This module sits above verify, ledger and governance (verify imports none of them), beside
-:mod:`mintloom.studio`, which builds a workspace's :class:`VerifyContext` through it.
+This module sits above verify, ledger, governance and :mod:`mintloom.studio` (verify imports none
+of them); :func:`verify_context` builds a workspace's :class:`VerifyContext`.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _dataset(chain: ChainReader, onchain_id: int) -> DatasetLineage:
                           ai_training_allowed=d.ai_training_allowed)  # fmt: skip
 
 
-def workspace_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
+def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
     """What verifying in ``studio``'s workspace consults: its trust anchors and retired signers,
     catalog, log, blobs and (online) its chain through a read-only reader. A chain that cannot
     be read (e.g. the embedded node is down) becomes ``chain_error``: nothing is started."""

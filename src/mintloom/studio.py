@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from mintloom.ledger.node import AnvilNode
     from mintloom.ledger.reader import ChainReader
     from mintloom.provenance.content_credentials import C2paAssetSigner
-    from mintloom.verify.verifier import VerifyContext
 
 
 class Studio:
@@ -85,13 +84,6 @@ class Studio:
             self._claim_node()
             managed_node(self.workspace, self.settings).start()
         return open_reader(self.workspace, self.settings)
-
-    def verify_context(self, *, offline: bool = False) -> VerifyContext:
-        """What ``mintloom verify`` consults here; online, the chain through :meth:`chain_reader`
-        (a chain that cannot be read is reported by the anchor check, nothing is started)."""
-        from mintloom.chain_lookup import workspace_context
-
-        return workspace_context(self, offline=offline)
 
     def _claim_node(self) -> None:
         from mintloom.ledger.connect import managed_node

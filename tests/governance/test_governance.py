@@ -141,12 +141,13 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     assert purchase.fee == fee and license_balance(chain, buyer.address, variant.cid, "commercial-remix") == 1
 
     # verify reads all of it back from the chain: anchor, terms, registration, lineage
+    from mintloom.chain_lookup import verify_context
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.verify.report import Verdict
     from mintloom.verify.verifier import verify_bytes
 
     report = verify_bytes(LocalBlobStore(studio.workspace.blobs_dir).get(variant.cid), "variant.png",
-                          studio.verify_context())  # fmt: skip
+                          verify_context(studio))  # fmt: skip
     assert report.verdict is Verdict.VERIFIED and report.license is not None
     assert [c.status for c in report.checks if c.name == "anchor"] == ["pass"]
     assert report.license.terms_ids == [FLAVOURS["commercial-remix"]] and report.license.registered

@@ -12,7 +12,7 @@ import pytest
 import mintloom.verify
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
-from mintloom.chain_lookup import ReaderLookup
+from mintloom.chain_lookup import ReaderLookup, verify_context
 from mintloom.errors import LedgerError, NodeError
 from mintloom.ledger.node import NodeInfo
 from mintloom.store.blobs import LocalBlobStore
@@ -127,7 +127,7 @@ def test_studio_chain_reader_never_starts_the_embedded_node(workspace: Workspace
     try:
         with pytest.raises(NodeError, match="embedded chain node is not running"):
             studio.chain_reader()
-        ctx = studio.verify_context()
+        ctx = verify_context(studio)
         assert ctx.chain is None and ctx.chain_error is not None
         assert "not running" in ctx.chain_error and "mintloom node start" in ctx.chain_error
         assert _files(workspace.root) == before

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mintloom import __version__
 from mintloom.campaign.run import seed_commitment
+from mintloom.chain_lookup import verify_context
 from mintloom.errors import (
     ConfigError,
     LedgerError,
@@ -340,7 +341,7 @@ class _Verifier:
             log.refresh()
             ctx = self._ctx
             if ctx is None:
-                ctx = self.studio.verify_context(offline=self.offline)
+                ctx = verify_context(self.studio, offline=self.offline)
             elif self._indexed_size != log.size:
                 ctx = replace(ctx, _index=None)  # the same context, its fingerprint index rebuilt
             if ctx is not self._ctx:

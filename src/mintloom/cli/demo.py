@@ -49,6 +49,7 @@ def demo(
 
     from mintloom.campaign.run import CampaignRunner
     from mintloom.campaign.spec import load_spec
+    from mintloom.chain_lookup import verify_context
     from mintloom.governance.gate import license_gate
     from mintloom.governance.publish import publish_campaign
     from mintloom.governance.royalties import claim, claimable
@@ -151,7 +152,7 @@ def demo(
     console.print(paid)
 
     say(f"verifying every output of the campaign ({ws.out_dir / loaded.spec.campaign})")
-    ctx = studio.verify_context()
+    ctx = verify_context(studio)
     files = media_files(ws.out_dir / loaded.spec.campaign)
     counts: dict[str, int] = {}
     with progress_callback() as cb:

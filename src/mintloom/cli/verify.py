@@ -114,6 +114,7 @@ def _context(
     *, offline: bool, trust: Path | None, rpc: str | None = None, contracts: Path | None = None
 ) -> tuple[VerifyContext, str]:
     """The verification context and a line saying what it could consult."""
+    from mintloom.chain_lookup import verify_context
     from mintloom.cli.console import studio
     from mintloom.provenance.keys import split_trust_bundle
     from mintloom.verify.verifier import VerifyContext
@@ -130,7 +131,7 @@ def _context(
         anchors, retired = split_trust_bundle(anchors)
     try:
         s = studio()
-        ctx = s.verify_context(offline=offline)
+        ctx = verify_context(s, offline=offline)
         where = f"workspace {s.workspace.root}"
     except WorkspaceError:
         ctx = VerifyContext(chain_error=None if offline else "not in a mintloom workspace")
