@@ -32,7 +32,6 @@ class ReaderLookup:
 
     def __init__(self, reader: ChainReader) -> None:
         self.reader = reader
-        self._pinned = _LOG in reader.addresses()
 
     @classmethod
     def connect(cls, rpc_url: str, deployments: Path | None = None) -> ReaderLookup:
@@ -46,10 +45,10 @@ class ReaderLookup:
 
     @property
     def pins_log(self) -> bool:
-        return self._pinned
+        return _LOG in self.reader.recorded()
 
     def _use(self, log_address: str | None) -> None:
-        if not self._pinned and log_address is not None:
+        if not self.pins_log and log_address is not None:
             self.reader.learn(_LOG, log_address)  # memory only: a third party without deployments
 
     def anchored_root(self, size: int, log_address: str | None) -> str | None:

@@ -74,6 +74,8 @@ def test_verify_context_takes_any_chain_lookup(workspace: Workspace, anvil: Node
     studio.ensure_keys()
     try:
         CampaignRunner(studio, load_spec(write_campaign(tmp_path / "campaign")), batch_size=5).run()
+        early = verify_context(studio)  # opened before the contracts are deployed, like a server
+        assert early.chain is not None and not early.chain.pins_log
         anchored = studio.anchor()
         row = Catalog(studio.db).assets("tiny", kind="image")[0]
         data = LocalBlobStore(workspace.blobs_dir).get(row.cid)
@@ -96,6 +98,11 @@ def test_verify_context_takes_any_chain_lookup(workspace: Workspace, anvil: Node
         pinned = ReaderLookup.connect(anvil.rpc_url, workspace.chain_dir / "deployments.json")
         assert pinned.pins_log
         status, detail = _status(verify(pinned), "anchor")
+        assert status == "pass" and "taken from the receipt" not in detail
+
+        # the workspace's recorded deployments are read at each lookup: the contract it deployed
+        # after the context was opened is pinned, not taken from the receipt
+        status, detail = _status(verify_bytes(data, row.path, early, receipt=receipt), "anchor")
         assert status == "pass" and "taken from the receipt" not in detail
 
         offline = verify(None)

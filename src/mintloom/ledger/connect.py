@@ -65,11 +65,9 @@ def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
         url = info.rpc_url
     else:
         url = c.rpc_url
-    recorded = Deployments(ws.chain_dir / "deployments.json").per_chain()  # read (and refused) first
-    reader = ChainReader(url, timeout=c.timeout_s)
-    for name, address in recorded.get(str(reader.chain_id), {}).items():
-        reader.learn(name, address)
-    return reader
+    deployments = Deployments(ws.chain_dir / "deployments.json")
+    deployments.per_chain()  # read (and refused) before any connection
+    return ChainReader(url, timeout=c.timeout_s, recorded=deployments)
 
 
 def sender_address(ws: Workspace, settings: Settings) -> Address:
