@@ -222,3 +222,27 @@ def test_online_verify_with_the_node_down_says_why_the_anchor_is_skipped(inside:
     assert code == 0 and report["verdict"] == "VERIFIED" and anchor["status"] == "skip"
     assert "embedded chain node is not running" in anchor["detail"]
     assert "mintloom node start" in anchor["detail"]
+
+
+def test_file_report_prints_the_typed_licence_and_lineage() -> None:
+    """The chain's answers are typed models: terms, model and datasets are all printed."""
+    from mintloom.cli.console import console
+    from mintloom.cli.verify import _print_file
+    from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, TermsInfo, VerifyReport
+
+    terms = TermsInfo(id=3, name="commercial-remix", commercial_use=True, derivatives_allowed=True,
+                      attribution_required=True, ai_training_allowed=False, rev_share_bps=500,
+                      minting_fee=10**16, currency="0x" + "00" * 20, territory="WW", expiry=0,
+                      uri="")  # fmt: skip
+    lic = LicenseInfo(terms_ids=[3], terms=[terms], registered=True, token_id="0x1", owner="0xOwner",
+                      model=ModelLineage(id=1, trainer="0xTrainer", license="MIT"),
+                      datasets=[DatasetLineage(id=2, curator="0xCurator", license="CC-BY-4.0",
+                                               ai_training_allowed=True)])  # fmt: skip
+    with console.capture() as captured:
+        _print_file(VerifyReport(file="x.png", license=lic), "here")
+    out = captured.get()
+    for needle in ("token 0x1 owned by 0xOwner", "name=commercial-remix", "rev_share_bps=500",
+                   "#1 by 0xTrainer (MIT)", "#2 by 0xCurator (CC-BY-4.0, AI training allowed)"):  # fmt: skip
+        assert needle in out, (needle, out)
+    with pytest.raises(ValueError, match="extra"):  # a field the chain grows is not dropped silently
+        TermsInfo(**terms.model_dump(), royalty_cap=1)
