@@ -2,11 +2,11 @@
 
 The public API is small::
 
-    from mintloom import Studio, Pipeline, PipelineOptions, VerifyContext, verify_path
+    from mintloom import Studio, Pipeline, PipelineOptions, verify_context, verify_path
 
     with Studio.open(password=...) as studio:           # the workspace above the current folder
         Pipeline(studio).run(Path("campaign.yaml"), PipelineOptions(workers=4))  # run, anchor, publish
-        report = verify_path(Path("out/..."), VerifyContext.from_studio(studio))
+        report = verify_path(Path("out/..."), verify_context(studio))
 
 Names are imported lazily, so ``import mintloom`` stays cheap (engine worker processes import it).
 """
@@ -22,6 +22,7 @@ from mintloom.errors import MintloomError
 if TYPE_CHECKING:
     from mintloom.campaign.run import CampaignRunner, RunSummary
     from mintloom.campaign.spec import load_spec
+    from mintloom.chain_lookup import verify_context
     from mintloom.pipeline import Pipeline, PipelineOptions
     from mintloom.studio import Studio
     from mintloom.verify.report import Verdict, VerifyReport
@@ -40,13 +41,15 @@ _LAZY = {
     "Pipeline": "mintloom.pipeline",
     "PipelineOptions": "mintloom.pipeline",
     "VerifyContext": "mintloom.verify.verifier",
+    "verify_context": "mintloom.chain_lookup",
     "verify_path": "mintloom.verify.verifier",
     "VerifyReport": "mintloom.verify.report",
     "Verdict": "mintloom.verify.report",
 }
 
 __all__ = ["CampaignRunner", "MintloomError", "Pipeline", "PipelineOptions", "RunSummary", "Studio",
-           "Verdict", "VerifyContext", "VerifyReport", "__version__", "load_spec", "verify_path"]  # fmt: skip
+           "Verdict", "VerifyContext", "VerifyReport", "__version__", "load_spec", "verify_context",
+           "verify_path"]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

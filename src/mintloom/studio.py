@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mintloom.ledger.anchoring import AnchorResult
     from mintloom.ledger.client import ChainClient
     from mintloom.ledger.node import AnvilNode
+    from mintloom.ledger.reader import ChainReader
     from mintloom.provenance.content_credentials import C2paAssetSigner
 
 
@@ -72,6 +73,18 @@ class Studio:
 
         self._claim_node()
         return open_chain(self.workspace, self.settings, self.db, password=self._password)
+
+    def chain_reader(self, *, start_node: bool = False) -> ChainReader:
+        """The configured chain, read-only, for read paths: unlike :attr:`chain` it needs no key
+        and never reconciles, replays or sends a transaction. The embedded node is started only
+        with ``start_node`` (and stopped by :meth:`close`); else a node that is down is a
+        :class:`~mintloom.errors.NodeError` (verification must start nothing)."""
+        from mintloom.ledger.connect import managed_node, open_reader
+
+        if start_node and self.settings.chain.rpc_url is None:
+            self._claim_node()
+            managed_node(self.workspace, self.settings).start()
+        return open_reader(self.workspace, self.settings)
 
     def _claim_node(self) -> None:
         from mintloom.ledger.connect import managed_node

@@ -141,18 +141,19 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     assert purchase.fee == fee and license_balance(chain, buyer.address, variant.cid, "commercial-remix") == 1
 
     # verify reads all of it back from the chain: anchor, terms, registration, lineage
+    from mintloom.chain_lookup import verify_context
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.verify.report import Verdict
-    from mintloom.verify.verifier import VerifyContext, verify_bytes
+    from mintloom.verify.verifier import verify_bytes
 
     report = verify_bytes(LocalBlobStore(studio.workspace.blobs_dir).get(variant.cid), "variant.png",
-                          VerifyContext.from_studio(studio))  # fmt: skip
+                          verify_context(studio))  # fmt: skip
     assert report.verdict is Verdict.VERIFIED and report.license is not None
     assert [c.status for c in report.checks if c.name == "anchor"] == ["pass"]
     assert report.license.terms_ids == [FLAVOURS["commercial-remix"]] and report.license.registered
     assert report.license.owner == chain.address
-    assert report.license.model is not None and report.license.model["trainer"] == address(TRAINER)
-    assert [d["curator"] for d in report.license.datasets] == [address(CURATOR)]
+    assert report.license.model is not None and report.license.model.trainer == address(TRAINER)
+    assert [d.curator for d in report.license.datasets] == [address(CURATOR)]
 
     expected = {
         chain.address: fee * 6000 // 10_000,

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
+from mintloom.chain_lookup import verify_context
 from mintloom.ledger.journal import CONFIRMED, Journal
 from mintloom.ledger.node import AnvilNode, _anvils_on
 from mintloom.ledger.reader import ChainReader
@@ -25,7 +26,7 @@ from mintloom.provenance.log import TransparencyLog
 from mintloom.store.db import open_database
 from mintloom.studio import Studio
 from mintloom.verify.report import Verdict
-from mintloom.verify.verifier import VerifyContext, media_files, verify_path
+from mintloom.verify.verifier import media_files, verify_path
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
 
@@ -93,7 +94,7 @@ def assert_recovered(ws: Path, deployed: dict[str, dict[str, str]]) -> None:
     assert len(_anvils_on(str(AnvilNode(workspace.chain_dir).state_file.absolute())) or []) == 1
     db.dispose()
     with Studio(workspace, password=PASSWORD) as studio:
-        ctx = VerifyContext.from_studio(studio)
+        ctx = verify_context(studio)
         reports = [verify_path(p, ctx) for p in media_files(ws / "out")]
     assert len(reports) == 2
     for r in reports:

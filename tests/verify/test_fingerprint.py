@@ -15,7 +15,7 @@ from PIL import Image
 
 from mintloom.bench.fingerprint import png_bytes, synthetic_ad
 from mintloom.errors import VerifyError
-from mintloom.verify.fingerprint import (
+from mintloom.provenance.fingerprint import (
     Fingerprint,
     fingerprint,
     fingerprint_image,

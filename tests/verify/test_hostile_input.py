@@ -16,8 +16,8 @@ from PIL import Image
 
 from mintloom.bench.fingerprint import synthetic_ad
 from mintloom.errors import ImageTooLargeError
+from mintloom.provenance.fingerprint import MAX_PIXELS, fingerprint
 from mintloom.store.files import MAX_VERIFY_BYTES
-from mintloom.verify.fingerprint import MAX_PIXELS, fingerprint
 from mintloom.verify.report import Verdict
 from mintloom.verify.verifier import VerifyContext, verify_path
 from tests.bombs import png_bomb
@@ -97,7 +97,7 @@ def test_pixel_bomb_is_refused_from_its_header(tmp_path: Path) -> None:
     rss, out = _peak_rss_mb(f"""
         from pathlib import Path
         from mintloom.errors import ImageTooLargeError
-        from mintloom.verify.fingerprint import fingerprint
+        from mintloom.provenance.fingerprint import fingerprint
         try:
             fingerprint(Path({str(bomb)!r}).read_bytes())
         except ImageTooLargeError as exc:
@@ -114,7 +114,7 @@ def test_largest_allowed_image_fingerprints_in_bounded_memory(tmp_path: Path) ->
     assert MAX_PIXELS >= 6300 * 6300
     rss, out = _peak_rss_mb(f"""
         from pathlib import Path
-        from mintloom.verify.fingerprint import fingerprint, registration_fingerprints
+        from mintloom.provenance.fingerprint import fingerprint, registration_fingerprints
         data = Path({str(big)!r}).read_bytes()
         print(fingerprint(data).hex(), len(registration_fingerprints(data)))
         """)  # fmt: skip

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.errors import VerifyError
-from mintloom.verify.fingerprint import Fingerprint
+from mintloom.provenance.fingerprint import Fingerprint
 from mintloom.verify.index import FingerprintIndex, popcount
 
 

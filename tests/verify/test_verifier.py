@@ -24,6 +24,7 @@ from PIL import Image
 
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
+from mintloom.chain_lookup import verify_context
 from mintloom.ledger.node import NodeInfo
 from mintloom.provenance.cid import cid_for
 from mintloom.provenance.content_credentials import C2paAssetSigner, SignedAsset
@@ -70,7 +71,7 @@ class Campaign:
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Campaign]:
     studio = sample_studio(tmp_path_factory.mktemp("verify"))
-    ctx = VerifyContext.from_studio(studio, offline=True)
+    ctx = verify_context(studio, offline=True)
     yield Campaign(studio, ctx, Catalog(studio.db), LocalBlobStore(studio.workspace.blobs_dir),
                    studio.workspace.out_dir / "tiny")  # fmt: skip
     studio.close()
@@ -172,13 +173,13 @@ def test_online_verification_passes_the_anchor_check(
         row = Catalog(studio.db).assets("tiny", kind="image")[0]
         data = LocalBlobStore(workspace.blobs_dir).get(row.cid)
 
-        before = verify_bytes(data, row.path, VerifyContext.from_studio(studio))
+        before = verify_bytes(data, row.path, verify_context(studio))
         assert before.verdict is Verdict.VERIFIED and statuses(before)["anchor"] == "skip"
 
         studio.contracts()  # deploying is its own step: anchoring never deploys
         anchored = studio.anchor()
         assert anchored.tx_hash is not None and not anchored.already_anchored
-        ctx = VerifyContext.from_studio(studio)
+        ctx = verify_context(studio)
         assert ctx.chain is not None and ctx.chain_error is None
         report = verify_bytes(data, row.path, ctx)
         assert report.verdict is Verdict.VERIFIED, report.checks
@@ -472,7 +473,7 @@ def test_any_flip_inside_image_data_is_tampered(campaign: Campaign, where: float
 def test_look_alike_registered_assets_are_reported(campaign: Campaign) -> None:
     import numpy as np
 
-    from mintloom.verify.fingerprint import fingerprint
+    from mintloom.provenance.fingerprint import fingerprint
     from mintloom.verify.index import FingerprintIndex
     from mintloom.verify.verifier import VerifyContext
 
@@ -542,9 +543,9 @@ def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
 
     fresh = Studio(studio.workspace, password=PASSWORD)
     try:
-        report = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True),
+        report = verify_bytes(signed.data, "fake.png", verify_context(fresh, offline=True),
                               receipt=receipt)  # fmt: skip
-        bare = verify_bytes(signed.data, "fake.png", VerifyContext.from_studio(fresh, offline=True))
+        bare = verify_bytes(signed.data, "fake.png", verify_context(fresh, offline=True))
     finally:
         fresh.close()
     assert report.verdict is Verdict.UNTRUSTED, statuses(report)
@@ -619,8 +620,8 @@ def test_anchor_block_time_bounds_the_checkpoint_time_it_claims(studio: Studio, 
     rpc_call(anvil.rpc_url, "evm_increaseTime", [30 * 86400])  # the leaf has expired on chain
     backdated = log_and_anchor(3, dt.datetime.now(dt.UTC))
 
-    online = VerifyContext.from_studio(studio)
-    offline = VerifyContext.from_studio(studio, offline=True)
+    online = verify_context(studio)
+    offline = verify_context(studio, offline=True)
     assert online.chain is not None
     for ctx in (online, offline):
         ctx.trust_anchors_pem = ca.pem().decode()

@@ -14,6 +14,7 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from starlette.datastructures import State
 
+from mintloom.chain_lookup import verify_context
 from mintloom.provenance.log import TransparencyLog
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
@@ -36,7 +37,7 @@ class ApiSettings:
 
 def build_verify_context(studio: Studio, offline: bool) -> VerifyContext:
     """The one place the API builds its verification context."""
-    return VerifyContext.from_studio(studio, offline=offline)
+    return verify_context(studio, offline=offline)
 
 
 class SharedVerifyContext:

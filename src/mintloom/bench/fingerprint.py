@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mintloom.bench import Figure
-from mintloom.verify.fingerprint import (
+from mintloom.provenance.fingerprint import (
     REGISTRATION_CROPS,
     Fingerprint,
     fingerprint,

@@ -63,8 +63,8 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     from mintloom.engines.base import BrandStyle, Format, GenerationRequest
     from mintloom.engines.image import ImageCompositor
     from mintloom.engines.params import ImageParams
+    from mintloom.provenance.fingerprint import registration_fingerprints
     from mintloom.provenance.merkle import hash_leaf, leaf_data
-    from mintloom.verify.fingerprint import registration_fingerprints
 
     ks = KeyStore(work / "keys")
     ks.init("bench", "es256", password="bench-password")
@@ -98,7 +98,7 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
                f"C2PA ES256 embed, CID, log leaf per 1080x1080 compositor PNG ({1000 * gen_s / n:.0f} ms)"),
         Figure("c2pa_sign_ms_per_png", 1000 * sign_s / n, "ms"),
         Figure("soft_binding_overhead_ratio", fp_s / gen_s, "fingerprints / (generate+encode)",
-               note="11 registration fingerprints per image, computed in the workers (verify side)"),
+               note="11 registration fingerprints per image, computed in the workers (soft binding)"),
     ]  # fmt: skip
 
 

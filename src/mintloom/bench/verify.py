@@ -20,6 +20,7 @@ from mintloom.bench import Figure
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.campaign.spec import load_spec
+from mintloom.chain_lookup import verify_context
 from mintloom.errors import MintloomError
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
@@ -71,7 +72,7 @@ def run(work: Path) -> list[Figure]:
             with Image.open(io.BytesIO(data)) as img:
                 img.save(buf, "PNG")
             stripped.append(buf.getvalue())
-        ctx = VerifyContext.from_studio(studio, offline=True)
+        ctx = verify_context(studio, offline=True)
         hard = _median_ms(signed, ctx, "hard")
         soft = _median_ms(stripped, ctx, "fingerprint")
     finally:

@@ -156,7 +156,7 @@ def generate_job(job: Job) -> Generated:
         artifact = engine.generate(job.request)
         fps: tuple[tuple[int, int], ...] = ()
         if job.kind == "image":
-            from mintloom.verify.fingerprint import registration_fingerprints
+            from mintloom.provenance.fingerprint import registration_fingerprints
 
             fps = tuple((fp.phash, fp.dhash) for fp in registration_fingerprints(artifact.data))
         return Generated(job.key, artifact, fps)

@@ -52,20 +52,23 @@ def anchor() -> None:
 
 @app.command()
 def status() -> None:
-    """Chain id, sender, deployed contracts, anchored checkpoint and pending journal entries."""
-    from mintloom.ledger.anchoring import latest_on_chain
+    """Chain id, sender, deployed contracts, anchored checkpoint and pending journal entries
+    (read only: pending entries are shown, not settled; `chain reconcile` settles them)."""
+    from mintloom.ledger.connect import sender_address
+    from mintloom.ledger.journal import Journal
 
     s = studio()
-    chain = s.chain
-    console.print(f"chain {chain.chain_id} at {public_url(chain.rpc_url)}, sender {chain.address}")
-    deployed = chain.deployments.get(chain.chain_id)
+    chain = s.chain_reader(start_node=True)
+    sender = sender_address(s.workspace, s.settings)
+    console.print(f"chain {chain.chain_id} at {public_url(chain.rpc_url)}, sender {sender}")
+    deployed = chain.addresses()
     for name, addr in deployed.items():
         console.print(f"  {name:18} {addr}")
     if "ProvenanceLog" in deployed:
-        cp = latest_on_chain(chain)
-        console.print(f"anchored checkpoint: size {cp.size}, root {cp.root.hex()} (block {cp.block})")
+        size, _ts, block, root = chain.call("ProvenanceLog", "latest")
+        console.print(f"anchored checkpoint: size {size}, root {bytes(root).hex()} (block {block})")
     console.print(f"local log: {s.log.size} leaves")
-    pending = chain.journal.pending(chain.chain_id, chain.address)
+    pending = Journal(s.db).pending(chain.chain_id, sender)
     console.print(f"pending journal entries: {len(pending)}")
 
 

@@ -214,11 +214,12 @@ def _license_and_claim(
 
 def _verify_outputs(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> None:
     """Every exported file of the campaign, verified; the verdicts counted."""
-    from mintloom.verify.verifier import VerifyContext, media_files, verify_many
+    from mintloom.chain_lookup import verify_context
+    from mintloom.verify.verifier import media_files, verify_many
 
     folder = studio.workspace.out_dir / loaded.spec.campaign
     steps.say(f"verifying every output of the campaign ({folder})")
-    ctx = VerifyContext.from_studio(studio)
+    ctx = verify_context(studio)
     files = media_files(folder)
     counts: dict[str, int] = {}
     with progress_callback() as cb:
@@ -231,7 +232,8 @@ def _verify_outputs(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> None:
 def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow) -> Path:
     """The variant as logged, with one byte flipped, and re-encoded without metadata: three
     verdicts side by side. Returns the folder the two altered copies are written to."""
-    from mintloom.verify.verifier import VerifyContext, verify_bytes
+    from mintloom.chain_lookup import verify_context
+    from mintloom.verify.verifier import verify_bytes
 
     steps.say("verifying an original, a tampered copy and a stripped copy")
     original, tampered, stripped = _samples(studio, variant)
@@ -239,7 +241,7 @@ def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow) -> Path:
     samples.mkdir(parents=True, exist_ok=True)
     (samples / "tampered.png").write_bytes(tampered)
     (samples / "stripped.jpg").write_bytes(stripped)
-    ctx = VerifyContext.from_studio(studio)
+    ctx = verify_context(studio)
     verdicts = Table("file", "verdict", "binding", "why")
     for name, data in (("original " + variant.path, original), ("tampered.png", tampered),
                        ("stripped.jpg (metadata removed, JPEG)", stripped)):  # fmt: skip

@@ -25,10 +25,8 @@ def terms() -> None:
     """List the licence terms registered on chain (ids 1-4 are the standard flavours)."""
     from mintloom.governance.licenses import list_terms
 
-    s = studio()
-    s.contracts()
     t = Table("id", "name", "commercial", "derivatives", "AI training", "rev share", "fee", "expiry")
-    for d in list_terms(s.chain):
+    for d in list_terms(studio().chain_reader(start_node=True)):
         t.add_row(str(d["id"]), d["name"] or "custom", str(d["commercial_use"]),
                   str(d["derivatives_allowed"]), str(d["ai_training_allowed"]),
                   f"{d['rev_share_bps'] / 100:.1f}%", _eth(d["minting_fee"]),
@@ -76,7 +74,7 @@ def show(cid: Annotated[str, typer.Argument(help="Asset CID.")]) -> None:
     from mintloom.ledger.assets import token_id
 
     s = studio()
-    chain = s.chain
+    chain = s.chain_reader(start_node=True)
     receipt = s.log.receipt(cid)
     if receipt is None:
         raise typer.BadParameter(f"{cid} is not in this workspace's log")
@@ -116,10 +114,11 @@ def royalties_show(
 ) -> None:
     """What an account can claim from the royalty vault."""
     from mintloom.governance.royalties import claimable
+    from mintloom.ledger.connect import sender_address
 
     s = studio()
-    who = account or s.chain.address
-    console.print(f"{who}: {_eth(claimable(s.chain, who))} claimable")
+    who = account or sender_address(s.workspace, s.settings)
+    console.print(f"{who}: {_eth(claimable(s.chain_reader(start_node=True), who))} claimable")
 
 
 @royalties_app.command("claim")

@@ -114,6 +114,7 @@ def _context(
     *, offline: bool, trust: Path | None, rpc: str | None = None, contracts: Path | None = None
 ) -> tuple[VerifyContext, str]:
     """The verification context and a line saying what it could consult."""
+    from mintloom.chain_lookup import verify_context
     from mintloom.cli.console import studio
     from mintloom.provenance.keys import split_trust_bundle
     from mintloom.verify.verifier import VerifyContext
@@ -130,15 +131,15 @@ def _context(
         anchors, retired = split_trust_bundle(anchors)
     try:
         s = studio()
-        ctx = VerifyContext.from_studio(s, offline=offline)
+        ctx = verify_context(s, offline=offline)
         where = f"workspace {s.workspace.root}"
     except WorkspaceError:
         ctx = VerifyContext(chain_error=None if offline else "not in a mintloom workspace")
         where = "no workspace: only the file's own credential is checked"
     if rpc is not None and not offline:
-        from mintloom.ledger.reader import ChainReader
+        from mintloom.chain_lookup import ReaderLookup
 
-        ctx.chain = ChainReader.from_deployments(rpc, contracts) if contracts else ChainReader(rpc)
+        ctx.chain = ReaderLookup.connect(rpc, contracts)
         ctx.chain_error = None
         where += f"; chain {ctx.chain.chain_id} at {rpc}"
     elif contracts is not None:
@@ -210,13 +211,13 @@ def _print_file(report: VerifyReport, where: str) -> None:
         if lic.terms_ids:
             facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
         for t in lic.terms:
-            facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.items()))
+            facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.model_dump().items()))
         if lic.model is not None:
             m = lic.model
-            facts.add_row("model on chain", f"#{m['id']} by {m['trainer']} ({m['license']})")
+            facts.add_row("model on chain", f"#{m.id} by {m.trainer} ({m.license})")
         for d in lic.datasets:
-            ai = "AI training allowed" if d["ai_training_allowed"] else "no AI training"
-            facts.add_row("dataset on chain", f"#{d['id']} by {d['curator']} ({d['license']}, {ai})")
+            ai = "AI training allowed" if d.ai_training_allowed else "no AI training"
+            facts.add_row("dataset on chain", f"#{d.id} by {d.curator} ({d.license}, {ai})")
     console.print(facts)
     checks = Table("check", "result", "detail", title="checks", title_justify="left")
     for c in report.checks:

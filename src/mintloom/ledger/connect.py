@@ -3,19 +3,22 @@
 By default that is the workspace's embedded anvil node, started on demand (state persisted in
 ``.mintloom/chain/``) and used with anvil's first development account. With ``chain.rpc_url``
 set, any JSON-RPC endpoint is used the same way, with ``chain.private_key`` or, failing that,
-the workspace key store's Ethereum account.
+the workspace key store's Ethereum account. Read paths open a :func:`open_reader` instead.
 """
 
 from __future__ import annotations
 
+from eth_account import Account
+
 from mintloom.config import Settings
-from mintloom.errors import LedgerError
+from mintloom.errors import LedgerError, NodeError
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
-from mintloom.ledger.reader import Deployments
+from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import public_url
 from mintloom.provenance.keys import KeyStore
 from mintloom.store.db import Database
+from mintloom.types import Address
 from mintloom.workspace import Workspace
 
 
@@ -47,3 +50,34 @@ def open_chain(
             key = "0x" + store.eth_private_key(password).hex()
     deployments = Deployments(ws.chain_dir / "deployments.json")
     return ChainClient(url, key, db, deployments, timeout=c.timeout_s, reconcile=recover)
+
+
+def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
+    """A read-only :class:`ChainReader` on the workspace's chain, with its recorded contract
+    addresses. Unlike :func:`open_chain` it writes nothing: it never starts the embedded node,
+    needs no key and leaves the journal alone (a read path must not replay or rebroadcast)."""
+    c = settings.chain
+    if c.rpc_url is None:
+        info = managed_node(ws, settings).running()
+        if info is None:
+            raise NodeError("the workspace's embedded chain node is not running",
+                            hint="start it with `mintloom node start`")  # fmt: skip
+        url = info.rpc_url
+    else:
+        url = c.rpc_url
+    deployments = Deployments(ws.chain_dir / "deployments.json")
+    deployments.per_chain()  # read (and refused) before any connection
+    return ChainReader(url, timeout=c.timeout_s, recorded=deployments)
+
+
+def sender_address(ws: Workspace, settings: Settings) -> Address:
+    """The account :func:`open_chain` sends from, found without its key (or the key password):
+    what a read about "my" balance needs."""
+    c = settings.chain
+    if c.private_key is not None or c.rpc_url is None:
+        return Address(Account.from_key(c.private_key or ANVIL_DEV_KEY).address)
+    store = KeyStore(ws.keys_dir)
+    if not store.exists():
+        raise LedgerError(f"no account is configured for {public_url(c.rpc_url)}",
+                          hint="set chain.private_key or run `mintloom keys init`")  # fmt: skip
+    return Address(store.info().eth_address)

@@ -82,8 +82,18 @@ class Deployments:
 
 
 class ChainReader:
-    def __init__(self, rpc_url: str, addresses: dict[str, str] | None = None, *, timeout: float = 30) -> None:
+    def __init__(
+        self,
+        rpc_url: str,
+        addresses: dict[str, str] | None = None,
+        *,
+        timeout: float = 30,
+        recorded: Deployments | None = None,
+    ) -> None:
+        """``recorded``: a ``deployments.json`` read at each lookup (so contracts a workspace
+        deploys later are found), its addresses over those learned in memory."""
         self.rpc_url = rpc_url
+        self._recorded = recorded
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         try:
             self._chain_id = int(self.w3.eth.chain_id)
@@ -99,11 +109,8 @@ class ChainReader:
         """A reader with the addresses a workspace recorded (``.mintloom/chain/deployments.json``)."""
         if not os.path.lexists(path):
             raise LedgerError(f"cannot read contract addresses from {path}: no such file")
-        recorded = Deployments(path).per_chain()  # read (and refused) before any connection
-        reader = cls(rpc_url)
-        for name, address in recorded.get(str(reader.chain_id), {}).items():
-            reader.learn(name, address)
-        return reader
+        Deployments(path).per_chain()  # read (and refused) before any connection
+        return cls(rpc_url, recorded=Deployments(path))
 
     # -- identity and addresses -------------------------------------------------------------------
     @property
@@ -111,7 +118,11 @@ class ChainReader:
         return self._chain_id
 
     def addresses(self) -> dict[str, str]:
-        return dict(self._learned)
+        return {**self._learned, **self.recorded()}
+
+    def recorded(self) -> dict[str, str]:
+        """Addresses from the deployments file (none without one): pinned, not learned."""
+        return self._recorded.get(self.chain_id) if self._recorded is not None else {}
 
     def learn(self, name: str, address: str) -> None:
         """Use ``address`` for ``name`` unless one is known (memory only)."""
@@ -120,7 +131,8 @@ class ChainReader:
     def address_of(self, name: str) -> Address:
         addr = self.addresses().get(name)
         if addr is None:
-            raise LedgerError(f"no address known for {name} on chain {self.chain_id}")
+            hint = "in a workspace run `mintloom deploy`; outside one pass --contracts"
+            raise LedgerError(f"no address known for {name} on chain {self.chain_id}", hint=hint)
         return Address(addr)
 
     def artifact(self, name: str) -> Artifact:

@@ -15,7 +15,7 @@ sorted values themselves; a probe is a ``searchsorted`` pair. At one million row
 :meth:`FingerprintIndex.nearest` confirms pHash candidates with the dHash. The default thresholds
 come from measurements on procedurally generated ad variants that share one brand palette and one
 layout (see ``tests/verify/test_fingerprint.py`` and the module docstring of
-:mod:`mintloom.verify.fingerprint`): see :data:`PHASH_MAX_DISTANCE` and :data:`DHASH_MAX_DISTANCE`.
+:mod:`mintloom.provenance.fingerprint`): see :data:`PHASH_MAX_DISTANCE` and :data:`DHASH_MAX_DISTANCE`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mintloom.errors import VerifyError
-from mintloom.verify.fingerprint import HASH_BITS, Fingerprint
+from mintloom.provenance.fingerprint import HASH_BITS, Fingerprint
 
 U64 = npt.NDArray[np.uint64]
 I64 = npt.NDArray[np.int64]

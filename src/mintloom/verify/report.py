@@ -17,7 +17,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Verdict(StrEnum):
@@ -51,16 +51,57 @@ class Check(BaseModel):
     """The verdict a failure of this check implies."""
 
 
+class TermsInfo(BaseModel):
+    """Licence terms attached to an asset's leaf, as the chain describes them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: int
+    name: str | None
+    """The standard flavour's name (``commercial-use`` …), None for custom terms."""
+    commercial_use: bool
+    derivatives_allowed: bool
+    attribution_required: bool
+    ai_training_allowed: bool
+    rev_share_bps: int
+    minting_fee: int
+    currency: str
+    territory: str
+    expiry: int
+    uri: str
+
+
+class ModelLineage(BaseModel):
+    """The model linked on chain to an asset's leaf."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    trainer: str
+    license: str
+
+
+class DatasetLineage(BaseModel):
+    """A dataset linked on chain to an asset's leaf."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    curator: str
+    license: str
+    ai_training_allowed: bool
+
+
 class LicenseInfo(BaseModel):
     terms_ids: list[int] = Field(default_factory=list)
-    terms: list[dict[str, Any]] = Field(default_factory=list)
+    terms: list[TermsInfo] = Field(default_factory=list)
     registered: bool = False
     token_id: str | None = None
     owner: str | None = None
-    model: dict[str, Any] | None = None
-    """On-chain lineage: the model linked to the asset's leaf (id, trainer, licence)."""
-    datasets: list[dict[str, Any]] = Field(default_factory=list)
-    """On-chain lineage: linked datasets (id, curator, licence, AI training allowed)."""
+    model: ModelLineage | None = None
+    """On-chain lineage: the model linked to the asset's leaf."""
+    datasets: list[DatasetLineage] = Field(default_factory=list)
+    """On-chain lineage: linked datasets."""
 
 
 class VerifyReport(BaseModel):

@@ -27,15 +27,14 @@ from mintloom.provenance.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
 from mintloom.provenance.log import Receipt
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
-from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
+from mintloom.verify.report import Verdict, VerifyReport
 
 if TYPE_CHECKING:
-    from mintloom.ledger.reader import ChainReader
     from mintloom.provenance.log import TransparencyLog
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
-    from mintloom.studio import Studio
     from mintloom.verify.index import FingerprintIndex
+    from mintloom.verify.lookup import ChainLookup
 
 MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".wav", ".flac", ".txt"}
 
@@ -62,37 +61,22 @@ def sniff(data: bytes, name: str = "") -> str | None:
 @dataclass
 class VerifyContext:
     """What a verification can consult. Everything is optional: with nothing but the trust
-    anchors a file's own credential is still checked."""
+    anchors a file's own credential is still checked. The caller builds it (see
+    :meth:`mintloom.studio.Studio.verify_context`); ``chain`` None is offline."""
 
     trust_anchors_pem: str | None = None
     catalog: Catalog | None = None
     log: TransparencyLog | None = None
     blobs: LocalBlobStore | None = None
-    chain: ChainReader | None = None
+    chain: ChainLookup | None = None
     chain_error: str | None = None
+    """Why ``chain`` is None although online verification was asked for (shown in the report)."""
     out_dir: Path | None = None
     """The workspace's output folder: a folder verified in it is checked for missing exports."""
     retired: dict[int, dt.datetime] = field(default_factory=dict)
     """Retired signer certificates (serial → retirement time): the workspace's rotation records,
     or the CA-signed retirement list in a ``--trust`` file."""
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_studio(cls, studio: Studio, *, offline: bool = False) -> VerifyContext:
-        from mintloom.store.blobs import LocalBlobStore
-        from mintloom.store.catalog import Catalog
-
-        anchors = studio.keys.trust_anchor_pem() if studio.keys.exists() else None
-        ctx = cls(anchors, Catalog(studio.db), studio.log, LocalBlobStore(studio.workspace.blobs_dir))
-        ctx.out_dir = studio.workspace.out_dir
-        if studio.keys.exists():
-            ctx.retired = studio.keys.retirements()
-        if not offline:
-            try:
-                ctx.chain = studio.chain
-            except MintloomError as exc:
-                ctx.chain_error = exc.message
-        return ctx
 
     def fingerprint_index(self) -> tuple[FingerprintIndex, list[str]] | None:
         if self._index is None and self.catalog is not None:
@@ -269,12 +253,12 @@ def _utc(when: dt.datetime) -> str:
     return f"{when:%Y-%m-%d %H:%M:%S}Z"
 
 
-def _anchor_time_check(report: VerifyReport, chain: ChainReader, receipt: Receipt) -> bool:
+def _anchor_time_check(report: VerifyReport, chain: ChainLookup, receipt: Receipt, log: str | None) -> bool:
     """The anchoring block bounds the checkpoint's self-declared time: it cannot have been signed
     later, and its signer certificate must still have been valid when it was anchored (else a
     holder of an expired key could backdate a checkpoint and have it anchored now)."""
     try:
-        anchored = chain.anchored_at(receipt.tree_size)
+        anchored = chain.anchored_at(receipt.tree_size, log)
     except MintloomError as exc:
         report.add("anchor time", "skip", f"cannot read when it was anchored: {exc.message}")
         return True
@@ -302,67 +286,33 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         report.add("anchor", "skip", why)
         return
     chain = ctx.chain
-    pinned = "ProvenanceLog" in chain.addresses()
-    if not pinned and receipt.anchor is not None and receipt.anchor.chain_id == chain.chain_id:
-        chain.learn("ProvenanceLog", receipt.anchor.contract)  # a third party without deployments
+    pinned, anchor = chain.pins_log, receipt.anchor
+    claimed = anchor.contract if anchor is not None and anchor.chain_id == chain.chain_id else None
     try:
-        root = bytes(chain.call("ProvenanceLog", "rootAt", receipt.tree_size)).hex()
+        root = chain.anchored_root(receipt.tree_size, claimed)
     except MintloomError as exc:
-        name = getattr(exc, "error_name", None)
-        if name == "UnknownCheckpoint":
-            if receipt.anchor is None:
-                report.add("anchor", "skip", f"checkpoint {receipt.tree_size} is not anchored yet")
-            else:
-                report.add("anchor", "fail", f"the chain has no checkpoint of size {receipt.tree_size}",
-                           Verdict.UNTRUSTED)  # fmt: skip
+        report.add("anchor", "skip", f"cannot read the chain: {exc.message}")
+        return
+    if root is None:
+        if receipt.anchor is None:
+            report.add("anchor", "skip", f"checkpoint {receipt.tree_size} is not anchored yet")
         else:
-            report.add("anchor", "skip", f"cannot read the chain: {exc.message}")
+            report.add("anchor", "fail", f"the chain has no checkpoint of size {receipt.tree_size}",
+                       Verdict.UNTRUSTED)  # fmt: skip
         return
     if root != receipt.checkpoint.root:
         report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
         return
-    if not _anchor_time_check(report, chain, receipt):
+    if not _anchor_time_check(report, chain, receipt, claimed):
         return
     where = f" in tx {receipt.anchor.tx_hash}" if receipt.anchor else ""
     caveat = "" if pinned else " (contract address taken from the receipt; pin it with --contracts)"
     detail = f"checkpoint {receipt.tree_size} anchored on chain {chain.chain_id}{where}{caveat}"
     report.add("anchor", "pass", detail)
-    report.license = read_license(chain, receipt)
-
-
-def read_license(chain: ChainReader, receipt: Receipt) -> LicenseInfo | None:
-    """Licence terms attached to the asset's leaf, its registration and its on-chain lineage (model
-    and datasets), as far as those contracts are deployed."""
-    deployed = chain.addresses()
-    info = LicenseInfo()
     try:
-        if "LicenseMarket" in deployed:
-            info.terms_ids = [int(t) for t in chain.call("LicenseMarket", "termsOfLeaf", receipt.leaf_index)]
-            from mintloom.governance.licenses import describe_terms
-
-            info.terms = [describe_terms(chain, t) for t in info.terms_ids]
-        if "CreativeAssets" in deployed:
-            from mintloom.ledger.assets import token_id
-
-            token = token_id(receipt.cid)
-            info.token_id = hex(token)
-            info.registered = bool(chain.call("CreativeAssets", "isRegistered", token))
-            if info.registered:
-                info.owner = str(chain.call("CreativeAssets", "ownerOf", token))
-        if "LineageRegistry" in deployed:
-            from mintloom.ledger.lineage import dataset_info, model_info
-
-            model_id, dataset_ids = chain.call("LineageRegistry", "lineageOf", receipt.leaf_index)
-            if model_id:
-                m = model_info(chain, int(model_id))
-                info.model = {"id": m.onchain_id, "trainer": m.trainer, "license": m.license}
-            for d_id in dataset_ids:
-                d = dataset_info(chain, int(d_id))
-                info.datasets.append({"id": d.onchain_id, "curator": d.curator, "license": d.license,
-                                      "ai_training_allowed": d.ai_training_allowed})  # fmt: skip
-    except (MintloomError, ImportError):  # contracts unreadable, or the governance module absent
-        return None
-    return info
+        report.license = chain.license(receipt.leaf_index, receipt.cid)
+    except MintloomError:  # the licence is extra information: unreadable contracts leave it out
+        report.license = None
 
 
 def verify_bytes(
@@ -483,7 +433,7 @@ def _soft_bind(
     if not media_type.startswith("image/"):
         report.add("credential", "fail", "no Content Credential in the file", Verdict.UNKNOWN)
         return None
-    from mintloom.verify.fingerprint import fingerprint
+    from mintloom.provenance.fingerprint import fingerprint
 
     found = ctx.fingerprint_index()
     if found is None or len(found[0]) == 0:

@@ -1,5 +1,9 @@
 """Perceptual fingerprints: the soft binding that finds a file's record after its metadata was stripped.
 
+Computed by the campaign workers when an image is registered (the original and its registration
+views go into the catalog) and by ``verify`` for a file without a credential: one module for both
+sides, so what is stored and what is looked up are the same hash.
+
 A :class:`Fingerprint` is a 64-bit pHash (DCT of a 32x32 greyscale thumbnail, 8x8 low frequencies
 against their median) plus a 64-bit dHash (horizontal gradient signs of a 9x8 thumbnail), both
 computed by the maintained ``imagehash`` library. The pHash is what the nearest-neighbour index

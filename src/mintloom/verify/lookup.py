@@ -1,0 +1,42 @@
+"""What verification reads from a chain, as a Protocol the caller passes in.
+
+``verify`` sits above the ledger and governance packages but imports neither: whoever builds a
+:class:`~mintloom.verify.verifier.VerifyContext` hands it a :class:`ChainLookup` (a workspace's
+chain, any JSON-RPC endpoint, or a test double), or None to verify offline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+from mintloom.verify.report import LicenseInfo
+
+
+class ChainLookup(Protocol):
+    """Read-only answers about anchors and licences. Methods raise a
+    :class:`~mintloom.errors.MintloomError` when the chain cannot be read."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def pins_log(self) -> bool:
+        """The ProvenanceLog address comes from the lookup's own records (a deployments file),
+        not from the receipt under test."""
+        ...
+
+    def anchored_root(self, size: int, log_address: str | None) -> str | None:
+        """Hex root the chain anchors for the checkpoint of ``size``, None if it anchors none.
+        ``log_address``: the ProvenanceLog the receipt names, used only when :attr:`pins_log` is
+        false."""
+        ...
+
+    def anchored_at(self, size: int, log_address: str | None) -> dt.datetime | None:
+        """Time of the block that first anchored checkpoint ``size``, None if no such block."""
+        ...
+
+    def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:
+        """Terms, registration and on-chain lineage of the asset, as far as those contracts are
+        deployed; None if they cannot be read."""
+        ...
