@@ -41,10 +41,10 @@ from mintloom.errors import (
     StoreError,
     VerifyError,
 )
-from mintloom.provenance.cid import parse_cid
 from mintloom.provenance.log import LogLeaf, Receipt, SignedCheckpoint
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.cid import parse_cid
 from mintloom.studio import Studio
 from mintloom.types import CID
 from mintloom.verify.report import VerifyReport

@@ -29,7 +29,6 @@ from mintloom.campaign.spec import LoadedSpec
 from mintloom.engines.base import Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.faults import crash_point
-from mintloom.provenance.cid import cid_for, cid_matches
 from mintloom.provenance.credentials import (
     AssetSigner,
     DigitalSourceType,
@@ -49,6 +48,7 @@ from mintloom.store.catalog import (
     logged_sidecar,
     to_signed64,
 )
+from mintloom.store.cid import cid_for, cid_matches
 from mintloom.store.files import contained, write_atomic
 from mintloom.studio import Studio
 
