@@ -12,19 +12,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 from mintloom.errors import BlobError
 from mintloom.store.cid import CHUNK_SIZE, cid_for, cid_matches, parse_cid
 from mintloom.types import CID
-
-
-class BlobStore(Protocol):
-    def put(self, data: bytes) -> CID: ...
-
-    def get(self, cid: str) -> bytes: ...
-
-    def has(self, cid: str) -> bool: ...
 
 
 class LocalBlobStore:
