@@ -80,3 +80,15 @@ def test_open_database_without_a_schema_creates_nothing(tmp_path: Path) -> None:
         assert inspect(db.engine).get_table_names() == []
     finally:
         db.dispose()
+
+
+def test_importing_studio_does_not_load_the_ledger(tmp_path: Path) -> None:
+    """The schema (and web3 with the ledger's tables) loads when a studio opens its database, not
+    when a module merely imports :mod:`mintloom.studio`."""
+    code = (
+        "import json, sys\n"
+        "import mintloom.studio\n"
+        "heavy = ('web3', 'mintloom.ledger.journal')\n"
+        "print(json.dumps({'loaded': sorted(m for m in heavy if m in sys.modules)}))\n"
+    )
+    assert _fresh(code, tmp_path)["loaded"] == []

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from mintloom.config import Settings
 from mintloom.provenance.keys import KeyStore, LocalSigner
 from mintloom.provenance.log import TransparencyLog
-from mintloom.schema import open_workspace_database
 from mintloom.store.db import Database
 from mintloom.workspace import Workspace
 
@@ -44,6 +43,8 @@ class Studio:
 
     @cached_property
     def db(self) -> Database:
+        from mintloom.schema import open_workspace_database  # the ledger's tables bring web3: lazily
+
         return open_workspace_database(self.workspace.database_url(self.settings))
 
     @cached_property
