@@ -9,7 +9,8 @@ import pytest
 
 from mintloom.ledger.node import AnvilNode, NodeInfo, find_foundry_tool
 from mintloom.provenance.keys import KeyStore
-from mintloom.store.db import Database, open_database
+from mintloom.schema import open_workspace_database
+from mintloom.store.db import Database
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 
@@ -26,7 +27,7 @@ def keystore(tmp_path_factory: pytest.TempPathFactory) -> KeyStore:
 
 @pytest.fixture
 def db(tmp_path: Path) -> Database:
-    return open_database(f"sqlite:///{tmp_path / 'catalog.db'}")
+    return open_workspace_database(f"sqlite:///{tmp_path / 'catalog.db'}")
 
 
 @pytest.fixture

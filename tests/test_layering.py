@@ -1,22 +1,23 @@
-"""Package layering: core packages never import cli/api, and no new import cycle appears.
+"""Package layering: each package imports only the packages below it in ``ORDER``, with no cycle.
 
 The graph is built statically (ast) over every module of src/mintloom. A node is a top-level
 package (``campaign``) or module (``errors``); the root package is ``mintloom``. Top-level and
 function-level imports are edges; imports under ``if TYPE_CHECKING:`` are kept apart (they never
-run). Modules named by string in ``store.db.TABLE_MODULES`` are imported at runtime, so they are
-edges too. The root's lazy ``_LAZY`` map is not an edge: it is the public facade, loaded only on
+run, so they cannot form a cycle, but they must still point down). A string that names a mintloom
+module (``"mintloom.ledger.journal"``, for ``importlib``) is an edge too, so a layer cannot reach
+up by name. The root's lazy ``_LAZY`` map is not an edge: it is the public facade, loaded only on
 attribute access from outside.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mintloom
-from mintloom.store.db import TABLE_MODULES
 
 SRC = Path(mintloom.__file__).parent
 ROOT = "mintloom"
@@ -24,22 +25,54 @@ FRONTENDS = frozenset({"cli", "api"})
 # Tools above the core that may import anything but cli/api.
 TOOLS = frozenset({"bench"})
 
+# Bottom -> top: a node may import only the nodes listed before it. A new package or top-level
+# module must be placed here (the test names it).
+ORDER: tuple[str, ...] = (
+    # foundation: no mintloom imports but each other
+    "errors", "types", "faults", "logs", "resources", "config", "workspace",
+    ROOT,  # __version__ and the error root; its TYPE_CHECKING facade imports are exempt
+    "store",  # database, catalog, blobs, content identifiers (cid, unixfs)
+    "provenance",  # keys, Content Credentials, the Merkle log
+    "engines",
+    "campaign",  # spec, plan, runner: handed its parts
+    "ledger",
+    "governance", "market",
+    "verify",  # chain/licence lookups come in through a Protocol
+    # top-level orchestration: whoever opens a workspace
+    "schema", "studio", "pipeline",
+    # frontends and tools
+    "api", "cli", "bench",
+)  # fmt: skip
+
+# Imports a package may not make although they point down: verify gets its chain and licence
+# lookups through a small Protocol instead of importing the ledger, governance or campaign.
+FORBIDDEN: dict[str, frozenset[str]] = {"verify": frozenset({"ledger", "governance", "market", "campaign"})}
+
+# Edges against ORDER or FORBIDDEN that other branches of issue 12 remove; each is pinned so it
+# cannot spread, and the test fails once it is gone so the entry is deleted. (src, dst) -> why.
+KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
+    # removed when wt-pipeline merges: CampaignRunner takes a Studio instead of its parts.
+    ("campaign", "studio"): "campaign.run imports mintloom.studio",
+    # removed when wt-verify merges: fingerprinting moves to provenance.
+    ("campaign", "verify"): "campaign.execute imports verify.fingerprint",
+    # removed when wt-verify merges: verify gets chain/licence lookups through a Protocol.
+    ("verify", "governance"): "verify.verifier imports governance.licenses",
+    ("verify", "ledger"): "verify.verifier imports ledger (reader, lineage)",
+    ("verify", "studio"): "VerifyContext.from_studio (TYPE_CHECKING import of Studio)",
+}
+
 # Cycles known today (each written from its smallest node). Remove an entry when it is broken;
-# a cycle not listed here fails the test. Why each exists:
+# a cycle not listed here fails the test.
 KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset(
     {
-        # provenance.log declares its table on store.db.Base; store.db imports it via TABLE_MODULES;
-        # store.blobs/car also use provenance.cid.
-        ("provenance", "store"),
-        # ledger.journal/lineage declare tables on store.db.Base (TABLE_MODULES); ledger uses store.
-        ("ledger", "store"),
-        # ledger -> provenance (anchoring uses the log), provenance.log -> store.db -> ledger tables.
-        ("ledger", "provenance", "store"),
-        # campaign.execute imports verify.fingerprint in a function; verify.verifier imports
-        # governance.licenses in a function; governance.gate/publish import campaign.
+        # removed when wt-verify merges: campaign.execute imports verify.fingerprint in a function;
+        # verify.verifier imports governance.licenses in a function; governance.gate/publish
+        # import campaign.
         ("campaign", "verify", "governance"),
     }
 )
+
+_MODULE_NAME = re.compile(r"mintloom\.(\w+)(?:\.\w+)*(?::\w+)?")
 
 
 @dataclass
@@ -47,10 +80,18 @@ class Graph:
     runtime: dict[str, set[str]] = field(default_factory=dict)
     type_only: dict[str, set[str]] = field(default_factory=dict)
 
+    def all_edges(self) -> dict[str, set[str]]:
+        nodes = self.runtime.keys() | self.type_only.keys()
+        return {n: self.runtime.get(n, set()) | self.type_only.get(n, set()) for n in nodes}
+
 
 def _node_of(path: Path) -> str:
     rel = path.relative_to(SRC).parts
     return ROOT if rel == ("__init__.py",) else rel[0].removesuffix(".py")
+
+
+def _nodes() -> set[str]:
+    return {_node_of(p) for p in SRC.rglob("*.py")}
 
 
 def _target(module: str) -> str | None:
@@ -79,8 +120,18 @@ def _imports(tree: ast.Module) -> Iterator[tuple[ast.stmt, str]]:
             yield node, node.module
 
 
+def _named_modules(tree: ast.Module, nodes: set[str]) -> Iterator[str]:
+    """Nodes named by a string constant such as ``"mintloom.ledger.journal"`` (an importlib target)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            match = _MODULE_NAME.fullmatch(node.value)
+            if match is not None and match.group(1) in nodes:
+                yield match.group(1)
+
+
 def build_graph() -> Graph:
     graph = Graph()
+    nodes = _nodes()
     for path in sorted(SRC.rglob("*.py")):
         src = _node_of(path)
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -91,12 +142,23 @@ def build_graph() -> Graph:
                 continue
             edges = graph.type_only if id(stmt) in typing_only else graph.runtime
             edges.setdefault(src, set()).add(dst)
-    for module in TABLE_MODULES:
-        dst = _target(module)
-        assert dst is not None
-        if dst != "store":
-            graph.runtime.setdefault("store", set()).add(dst)
+        if src != ROOT:  # the root's strings are its lazy facade
+            named = set(_named_modules(tree, nodes)) - {src}
+            graph.runtime.setdefault(src, set()).update(named)
     return graph
+
+
+def violations(
+    edges: dict[str, set[str]], order: tuple[str, ...], forbidden: dict[str, frozenset[str]]
+) -> set[tuple[str, str]]:
+    """Edges to a node at the same rank or above in ``order``, or to a node ``forbidden`` to the source."""
+    rank = {name: i for i, name in enumerate(order)}
+    return {
+        (src, dst)
+        for src, dsts in edges.items()
+        for dst in dsts
+        if rank[dst] >= rank[src] or dst in forbidden.get(src, frozenset())
+    }
 
 
 def elementary_cycles(edges: dict[str, set[str]]) -> set[tuple[str, ...]]:
@@ -116,17 +178,53 @@ def elementary_cycles(edges: dict[str, set[str]]) -> set[tuple[str, ...]]:
 
 
 def test_graph_sees_known_edges() -> None:
-    """The parser finds function-level and string-named imports (else the checks below are empty)."""
+    """The parser finds function-level and type-only imports (else the checks below are empty)."""
     graph = build_graph()
-    assert "verify" in graph.runtime["campaign"]  # function-level, campaign/execute.py
-    assert {"provenance", "ledger"} <= graph.runtime["store"]  # TABLE_MODULES strings
+    assert "ledger" in graph.runtime["studio"]  # function-level, Studio.chain
+    assert "ledger" in graph.runtime["schema"]
     assert "api" in graph.runtime["cli"]
-    assert "ledger" in graph.type_only["verify"]
+    assert "ledger" in graph.type_only["studio"]
+
+
+def test_string_named_modules_are_edges() -> None:
+    """A module named by string for importlib is an edge, so store cannot reach up by name."""
+    tree = ast.parse('TABLES = ("mintloom.ledger.journal", "mintloom.toml", "mintloom.engines.image:X")')
+    assert set(_named_modules(tree, {"ledger", "engines"})) == {"ledger", "engines"}
+
+
+def test_store_imports_neither_provenance_nor_ledger() -> None:
+    """The cycles of issue 12: tables are declared upward on store.db.Base, never imported by store."""
+    edges = build_graph().all_edges()
+    assert edges["store"] <= {"errors", "types"}, sorted(edges["store"])
+    text = "\n".join(p.read_text(encoding="utf-8") for p in (SRC / "store").rglob("*.py"))
+    assert "mintloom.provenance" not in text and "mintloom.ledger" not in text
+
+
+def _assert_placed(edges: dict[str, set[str]]) -> None:
+    named = set(edges) | {dst for dsts in edges.values() for dst in dsts} | _nodes()
+    unplaced = named - set(ORDER)
+    assert not unplaced, f"place these packages/modules in ORDER: {sorted(unplaced)}"
+
+
+def test_every_node_is_placed_in_the_order() -> None:
+    _assert_placed(build_graph().all_edges())
+
+
+def test_imports_point_down_the_order() -> None:
+    """Runtime and TYPE_CHECKING imports alike (the root's facade excepted) only import below."""
+    graph = build_graph()
+    edges = {**graph.all_edges(), ROOT: graph.runtime.get(ROOT, set())}
+    _assert_placed(edges)
+    found = violations(edges, ORDER, FORBIDDEN)
+    new = found - KNOWN_VIOLATIONS.keys()
+    gone = KNOWN_VIOLATIONS.keys() - found
+    assert not new, f"import(s) against the layering (src, dst): {sorted(new)}"
+    assert not gone, f"layering violation(s) removed, delete them from KNOWN_VIOLATIONS: {sorted(gone)}"
 
 
 def test_core_never_imports_frontends() -> None:
     graph = build_graph()
-    both = {n: graph.runtime.get(n, set()) | graph.type_only.get(n, set()) for n in graph.runtime}
+    both = graph.all_edges()
     offenders = {(src, dst) for src, dsts in both.items() if src not in FRONTENDS for dst in dsts & FRONTENDS}
     assert offenders == set(), f"core packages import a frontend: {sorted(offenders)}"
 
@@ -152,3 +250,13 @@ def test_cycle_finder_finds_a_planted_cycle() -> None:
     """The finder itself: a planted three-node cycle and a self-free chain."""
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set()}
     assert elementary_cycles(edges) == {("a", "b", "c")}
+
+
+def test_order_check_finds_planted_violations() -> None:
+    """The check itself: an edge up, an edge against the order and a forbidden edge down fail."""
+    edges = {"low": set(), "mid": {"low"}, "top": {"mid", "low"}, "peer": {"top"}}
+    order = ("low", "mid", "top", "peer")
+    assert violations(edges, order, {}) == set()
+    assert violations({**edges, "low": {"top"}}, order, {}) == {("low", "top")}
+    assert violations(edges, ("low", "mid", "peer", "top"), {}) == {("peer", "top")}
+    assert violations(edges, order, {"top": frozenset({"low"})}) == {("top", "low")}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from mintloom.config import Settings
 from mintloom.provenance.keys import KeyStore, LocalSigner
 from mintloom.provenance.log import TransparencyLog
-from mintloom.store.db import Database, open_database
+from mintloom.store.db import Database
 from mintloom.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -45,7 +45,9 @@ class Studio:
 
     @cached_property
     def db(self) -> Database:
-        return open_database(self.workspace.database_url(self.settings))
+        from mintloom.schema import open_workspace_database  # the ledger's tables bring web3: lazily
+
+        return open_workspace_database(self.workspace.database_url(self.settings))
 
     @cached_property
     def keys(self) -> KeyStore:

@@ -17,11 +17,11 @@ from PIL import Image
 
 from mintloom.api.app import create_app, status_for
 from mintloom.errors import BlobError, CatalogError, LedgerError, MintloomError, SpecError, VerifyError
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.provenance.merkle import verify_consistency, verify_inclusion
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import sample_studio

@@ -18,9 +18,9 @@ from PIL import Image
 
 import mintloom.api
 from mintloom.api.app import create_app
-from mintloom.provenance.cid import cid_for
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import sample_studio

@@ -12,10 +12,10 @@ from mintloom.campaign.sample import sample_spec
 from mintloom.campaign.spec import load_spec
 from mintloom.engines.transformers_text import weights_hash
 from mintloom.errors import SpecError
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.content_credentials import read_credentials
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD

@@ -127,7 +127,7 @@ def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tm
 
 def test_blob_store_layout_and_corruption(tmp_path: Path) -> None:
     from mintloom.errors import BlobError
-    from mintloom.provenance.cid import cid_for
+    from mintloom.store.cid import cid_for
 
     store = LocalBlobStore(tmp_path / "blobs")
     cid = store.put(b"hello world")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from mintloom.cli.main import app
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo
-from mintloom.provenance.cid import cid_for
+from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD

@@ -48,7 +48,7 @@ def test_cli_workflow_end_to_end(tmp_path: Path) -> None:
         assert "5 already done" in again and "nothing new" in again and "anchored" not in again
 
         out = ws / "out" / "tiny" / "en-US" / "students" / "square.png"
-        from mintloom.provenance.cid import cid_for
+        from mintloom.store.cid import cid_for
 
         cid = cid_for(out.read_bytes())
         assert "registered" in ok(cli(ws, "register", cid))

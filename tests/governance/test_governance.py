@@ -23,8 +23,8 @@ from mintloom.ledger.node import NodeInfo, dev_key
 from mintloom.ledger.reader import Deployments
 from mintloom.market.licensing import buy_license, license_balance
 from mintloom.pipeline import Pipeline, PipelineOptions
-from mintloom.provenance.cid import digest_of
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import digest_of
 from mintloom.studio import Studio
 from tests.campaign.conftest import SPEC, write_campaign
 

@@ -15,8 +15,8 @@ from mintloom.ledger.assets import register_asset, token_id
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import register_dataset, register_model
 from mintloom.ledger.node import NodeInfo
-from mintloom.provenance.cid import digest_of
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import digest_of
 from mintloom.studio import Studio
 from tests.campaign.conftest import write_campaign
 from tests.governance.test_governance import CURATOR, GOVERNED, TRAINER, party

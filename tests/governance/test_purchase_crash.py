@@ -26,8 +26,8 @@ from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.journal import CONFIRMED, Journal
 from mintloom.ledger.node import NodeInfo
 from mintloom.market.licensing import license_balance
+from mintloom.schema import open_workspace_database
 from mintloom.store.catalog import Catalog
-from mintloom.store.db import open_database
 from mintloom.studio import Studio
 from tests.campaign.conftest import write_campaign
 from tests.conftest import PASSWORD
@@ -113,7 +113,7 @@ def test_a_claim_killed_after_sending_pays_once(studio: Studio, anvil: NodeInfo,
 
 def test_catalog_from_before_delivery_gets_the_column_and_keeps_old_purchases_done(tmp_path: Path) -> None:
     """An entry journaled before delivery was tracked is never re-reported as a crashed purchase."""
-    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    db = open_workspace_database(f"sqlite:///{tmp_path / 'old.db'}")
     with db.engine.begin() as conn:
         conn.execute(text("ALTER TABLE ledger_journal DROP COLUMN delivered"))
         conn.execute(text(

@@ -19,7 +19,7 @@ from mintloom.governance.royalties import resolve_split
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import ChainName, dataset_info, pin, register_dataset, register_model
 from mintloom.ledger.node import NodeInfo
-from mintloom.provenance.cid import cid_for, digest_of
+from mintloom.store.cid import cid_for, digest_of
 from mintloom.studio import Studio
 from tests.campaign.conftest import write_campaign
 from tests.conftest import PASSWORD

@@ -14,11 +14,12 @@ from mintloom.ledger.client import ChainClient
 from mintloom.ledger.journal import CONFIRMED, REPLACED
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, dev_key
 from mintloom.ledger.reader import Deployments
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import LogCheckpoint, ReceiptRow, TransparencyLog
 from mintloom.provenance.merkle import MerkleTree, hash_leaf, leaf_data
-from mintloom.store.db import Database, open_database
+from mintloom.schema import open_workspace_database
+from mintloom.store.cid import cid_for
+from mintloom.store.db import Database
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
 
@@ -130,9 +131,9 @@ def test_local_log_that_diverged_from_the_anchored_one_is_refused(
     tlog = TransparencyLog(db)
     tlog.append_batch(entries(3))
     anchor_log(chain, tlog, keystore.signer(PASSWORD))
-    from mintloom.store.db import open_database
+    from mintloom.schema import open_workspace_database
 
-    other_db = open_database(f"sqlite:///{tmp_path / 'other.db'}")
+    other_db = open_workspace_database(f"sqlite:///{tmp_path / 'other.db'}")
     other = TransparencyLog(other_db)
     other.append_batch(entries(5, 0, "other"))
     with pytest.raises(LedgerError, match="not the anchored history"):
@@ -211,7 +212,7 @@ def test_journaled_transaction_whose_nonce_was_taken_is_marked_replaced(
     lost_entry = anchor_lost_in_transit(chain, tlog, signer, monkeypatch, grow=2)
 
     # another process with the same key (and its own journal) uses that nonce first
-    other_db = open_database(f"sqlite:///{workspace.state_dir / 'other.db'}")
+    other_db = open_workspace_database(f"sqlite:///{workspace.state_dir / 'other.db'}")
     other = ChainClient(anvil.rpc_url, ANVIL_DEV_KEY, other_db, chain.deployments)
     tlog.append_batch(entries(1, 4))
     anchor_log(other, tlog, signer)  # anchors size 5 with a different transaction at that nonce

@@ -23,7 +23,7 @@ from mintloom.ledger.journal import CONFIRMED, Journal
 from mintloom.ledger.node import AnvilNode, _anvils_on
 from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.log import TransparencyLog
-from mintloom.store.db import open_database
+from mintloom.schema import open_workspace_database
 from mintloom.studio import Studio
 from mintloom.verify.report import Verdict
 from mintloom.verify.verifier import media_files, verify_path
@@ -79,7 +79,7 @@ def assert_recovered(ws: Path, deployed: dict[str, dict[str, str]]) -> None:
     """Exit 0 already checked: now nothing twice on chain, the log anchored, files VERIFIED."""
     workspace = Workspace(ws)
     assert deployments(ws) == deployed  # the same contracts at the same addresses
-    db = open_database(workspace.database_url())
+    db = open_workspace_database(workspace.database_url())
     info = AnvilNode(workspace.chain_dir).start()
     chain = ChainReader.from_deployments(info.rpc_url, workspace.chain_dir / "deployments.json")
     sent = Journal(db).entries(chain.chain_id)
@@ -160,7 +160,7 @@ def test_wiped_chain_the_journal_cannot_restore_is_refused_by_name_until_reset(c
     deployed = deployments(copy)
     # the chain lost its state and the journal cannot replay it (orphaned, as if deployed from
     # another catalog): no silent redeploy, a named error and the command that starts over
-    db = open_database(Workspace(copy).database_url())
+    db = open_workspace_database(Workspace(copy).database_url())
     Journal(db).orphan(31337)
     db.dispose()
     (copy / ".mintloom" / "chain" / "anvil-state.json").unlink()

@@ -27,10 +27,11 @@ from mintloom.ledger.journal import CONFIRMED, ORPHANED, Journal
 from mintloom.ledger.lineage import Names
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode, _anvils_on, dev_key, rpc_call
 from mintloom.ledger.reader import Deployments
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog
-from mintloom.store.db import Database, open_database
+from mintloom.schema import open_workspace_database
+from mintloom.store.cid import cid_for
+from mintloom.store.db import Database
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
 
@@ -243,7 +244,7 @@ def test_split_id_is_taken_from_its_event_when_another_sender_interleaves(
     chain = open_client(workspace, node, db)
     deploy_all(chain)
     other = open_client(
-        workspace, node, open_database(f"sqlite:///{workspace.state_dir / 'o.db'}"), dev_key(1)
+        workspace, node, open_workspace_database(f"sqlite:///{workspace.state_dir / 'o.db'}"), dev_key(1)
     )
     stranger = [other.address, chain.address]
     real = ChainClient.transact
@@ -291,7 +292,7 @@ def test_anvil_left_on_the_state_file_is_adopted_and_a_second_one_killed(workspa
 
 
 def test_catalog_from_before_intents_gets_the_column(tmp_path: Path) -> None:
-    db = open_database(f"sqlite:///{tmp_path / 'old.db'}")
+    db = open_workspace_database(f"sqlite:///{tmp_path / 'old.db'}")
     with db.engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_ledger_journal_intent"))
         conn.execute(text("ALTER TABLE ledger_journal DROP COLUMN intent"))
@@ -339,7 +340,7 @@ def test_a_replay_that_hands_out_another_split_id_is_refused_by_name(
     ours = chain.transact("RoyaltyVault", "createSplit", [chain.address], [10_000], kind="split:camp")
     assert chain.events("RoyaltyVault", "SplitCreated", ours.tx_hash)[0]["args"]["splitId"] == 1
     kill_node(node)  # our split is lost
-    stranger_db = open_database(f"sqlite:///{workspace.state_dir / 'stranger.db'}")
+    stranger_db = open_workspace_database(f"sqlite:///{workspace.state_dir / 'stranger.db'}")
     stranger = open_client(workspace, node, stranger_db, dev_key(1))  # its journal is empty
     stranger.transact("RoyaltyVault", "createSplit", [stranger.address], [10_000], once=False)
 
@@ -411,7 +412,7 @@ def test_a_nonce_taken_while_signing_is_signed_again_at_the_next(
     """Another client journals the very nonce this one is signing at: the clash is not a
     catalog error, the transaction is signed again at the next nonce and only that is kept."""
     chain = open_client(workspace, node, db)
-    other = Journal(open_database(f"sqlite:///{db.engine.url.database}"))
+    other = Journal(open_workspace_database(f"sqlite:///{db.engine.url.database}"))
     signed: list[int] = []
 
     def sign(at: int) -> tuple[str, bytes]:

@@ -12,8 +12,8 @@ from mintloom.errors import ContractError
 from mintloom.ledger.assets import register_asset, token_id
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.node import NodeInfo
-from mintloom.provenance.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, digest_of, raw_cid
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, digest_of, raw_cid
 from mintloom.studio import Studio
 
 pytestmark = pytest.mark.xdist_group("anvil")

@@ -15,9 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mintloom.errors import CertificateChainError
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import ChainFailure, LocalSigner, issue_signer, verify_chain
 from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
+from mintloom.store.cid import cid_for
 from mintloom.store.db import Database
 from tests.provenance.certs import NOW, Issued, issue, resign
 

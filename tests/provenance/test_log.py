@@ -6,10 +6,10 @@ import time
 import pytest
 
 from mintloom.errors import LogError
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import Receipt, TransparencyLog
 from mintloom.provenance.merkle import hash_leaf, leaf_data, verify_consistency
+from mintloom.store.cid import cid_for
 from mintloom.store.db import Database
 
 from .conftest import PASSWORD

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.errors import LogError
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.merkle import (
     EMPTY_ROOT,
     MerkleTree,
@@ -18,6 +17,7 @@ from mintloom.provenance.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from mintloom.store.cid import cid_for
 
 # Public RFC 6962 reference vectors (certificate-transparency / transparency-dev test data).
 LEAVES = [bytes.fromhex(h) for h in ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",

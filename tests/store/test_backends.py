@@ -19,10 +19,11 @@ from mintloom.campaign.spec import load_spec
 from mintloom.errors import CatalogError, LogError
 from mintloom.ledger.journal import CONFIRMED, Journal
 from mintloom.ledger.lineage import Names
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog
+from mintloom.schema import open_workspace_database
 from mintloom.store.catalog import AssetRow, Catalog, FingerprintRow
+from mintloom.store.cid import cid_for
 from mintloom.store.db import Database, open_database
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
@@ -41,7 +42,7 @@ class CatalogConformance:
 
     @pytest.fixture
     def database(self, database_url: str) -> Iterator[Database]:
-        db = open_database(database_url)
+        db = open_workspace_database(database_url)
         yield db
         db.dispose()
 
@@ -108,7 +109,7 @@ class TestPostgreSQL(CatalogConformance):
     @pytest.fixture
     def database_url(self, postgres_server: str) -> str:
         name = f"mintloom_test_{next(_counter)}_{hashlib.sha256(str(Path.cwd()).encode()).hexdigest()[:6]}"
-        admin = open_database(f"{postgres_server}/postgres", create=False)
+        admin = open_database(f"{postgres_server}/postgres", schema=None)
         with admin.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         admin.dispose()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mintloom.errors import BlobError
-from mintloom.provenance.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, dag_blocks, raw_cid
 from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, dag_blocks, raw_cid
 
 BIG = random.Random(9).randbytes(2 * CHUNK_SIZE + 17)
 

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.errors import BlobError
-from mintloom.provenance.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, raw_cid
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.car import asset_blocks, header, read_car, store_blocks, varint, write_car
-from tests.provenance.ipfs_reference import reference
+from mintloom.store.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, raw_cid
+from tests.store.ipfs_reference import reference
 
 HELLO = "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e"  # CIDv1 raw of b"hello world"
 

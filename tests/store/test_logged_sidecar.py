@@ -6,8 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from mintloom.provenance.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.catalog import logged_sidecar
+from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 
 
 def test_a_sidecar_over_256_kib_keeps_its_dag_cid() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mintloom.provenance.cid import CHUNK_SIZE, DAG_PB_CODEC, RAW_CODEC, cid_for, codec_of, raw_cid
 from mintloom.provenance.credentials import GenerationRecord, SignedAsset
+from mintloom.store.cid import CHUNK_SIZE, DAG_PB_CODEC, RAW_CODEC, cid_for, codec_of, raw_cid
 from mintloom.studio import Studio
 from mintloom.verify.report import Verdict, VerifyReport
 from mintloom.verify.verifier import VerifyContext, verify_bytes, verify_path

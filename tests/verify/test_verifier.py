@@ -26,13 +26,13 @@ from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
 from mintloom.chain_lookup import verify_context
 from mintloom.ledger.node import NodeInfo
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.content_credentials import C2paAssetSigner, SignedAsset
 from mintloom.provenance.credentials import GenerationRecord
 from mintloom.provenance.keys import KeyStore, LocalSigner
 from mintloom.provenance.log import Receipt
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.verify.report import Verdict, VerifyReport
 from mintloom.verify.verifier import (
@@ -499,16 +499,16 @@ def test_receipt_from_a_forked_log_is_untrusted(campaign: Campaign, tmp_path: Pa
     """Whoever holds a signer key of this organisation (a retired one after `keys rotate`, say)
     can sign a file and a checkpoint of a log of his own. In the workspace, a checkpoint of a size
     its log reached but with another root is a fork of the log, not a proof: UNTRUSTED."""
-    from mintloom.provenance.cid import cid_for
     from mintloom.provenance.log import TransparencyLog
-    from mintloom.store.db import open_database
+    from mintloom.schema import open_workspace_database
+    from mintloom.store.cid import cid_for
 
     signer = campaign.studio.signer
     record = GenerationRecord(engine="forger", engine_version="1", seed=5, campaign="tiny",
                               segment_commitment="cd" * 32, locale="en-US")  # fmt: skip
     img = Image.fromarray(np.random.default_rng(5).integers(0, 255, (96, 128, 3), dtype=np.uint8))
     signed = C2paAssetSigner(signer).sign(png_bytes(img), "image/png", record, title="fake.png")
-    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    fork = TransparencyLog(open_workspace_database(f"sqlite:///{tmp_path / 'fork.db'}"))
     fork.append_batch([(cid_for(signed.data), signed.manifest_hash)])
     fork.issue_receipts(fork.checkpoint(signer))
     receipt = fork.receipt(cid_for(signed.data))
@@ -525,9 +525,9 @@ def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
 ) -> None:
     """A signer key is rotated out (it leaked, say). Its holder signs a file and a checkpoint of a
     log of his own, larger than the workspace's: the workspace must not call that file VERIFIED."""
-    from mintloom.provenance.cid import cid_for
     from mintloom.provenance.log import TransparencyLog
-    from mintloom.store.db import open_database
+    from mintloom.schema import open_workspace_database
+    from mintloom.store.cid import cid_for
 
     retired = studio.signer
     studio.keys.rotate(PASSWORD)
@@ -535,7 +535,7 @@ def test_file_signed_with_a_retired_signer_key_after_rotation_is_untrusted(
                               segment_commitment="ef" * 32, locale="en-US")  # fmt: skip
     img = Image.fromarray(np.random.default_rng(6).integers(0, 255, (96, 128, 3), dtype=np.uint8))
     signed = C2paAssetSigner(retired).sign(png_bytes(img), "image/png", record, title="fake.png")
-    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    fork = TransparencyLog(open_workspace_database(f"sqlite:///{tmp_path / 'fork.db'}"))
     fork.append_batch([(cid_for(signed.data), signed.manifest_hash)])
     fork.issue_receipts(fork.checkpoint(retired))
     receipt = fork.receipt(cid_for(signed.data))
@@ -564,10 +564,10 @@ def test_retired_signer_is_refused_by_a_third_party_holding_the_exported_trust_b
     an asset it signed and logged before the rotation still verifies."""
     from mintloom.provenance.keys import split_trust_bundle
     from mintloom.provenance.log import TransparencyLog
-    from mintloom.store.db import open_database
+    from mintloom.schema import open_workspace_database
 
     retired = studio.signer
-    fork = TransparencyLog(open_database(f"sqlite:///{tmp_path / 'fork.db'}"))
+    fork = TransparencyLog(open_workspace_database(f"sqlite:///{tmp_path / 'fork.db'}"))
     before = _forged_png(retired, 7)
     fork.append_batch([(cid_for(before.data), before.manifest_hash)])
     fork.issue_receipts(fork.checkpoint(retired))

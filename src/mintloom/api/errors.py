@@ -26,7 +26,7 @@ from mintloom.errors import (
     StoreError,
     VerifyError,
 )
-from mintloom.provenance.cid import parse_cid
+from mintloom.store.cid import parse_cid
 from mintloom.types import CID
 
 logger = logging.getLogger(__name__)

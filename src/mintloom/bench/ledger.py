@@ -12,11 +12,11 @@ from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.node import ANVIL_DEV_KEY, AnvilNode
 from mintloom.ledger.reader import Deployments
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog
+from mintloom.schema import open_workspace_database
 from mintloom.store.catalog import Catalog
-from mintloom.store.db import open_database
+from mintloom.store.cid import cid_for
 
 CHECKPOINTS = (1_000, 10_000, 100_000)
 
@@ -25,7 +25,7 @@ def run(work: Path) -> list[Figure]:
     keys = KeyStore(work / "keys")
     keys.init("bench", password="bench-password")
     signer = keys.signer("bench-password")
-    db = open_database(f"sqlite:///{work / 'catalog.db'}")
+    db = open_workspace_database(f"sqlite:///{work / 'catalog.db'}")
     log = TransparencyLog(db)
     node = AnvilNode(work / "chain")
     info = node.start()

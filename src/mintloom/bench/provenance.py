@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 from mintloom.bench import Figure
-from mintloom.provenance.cid import cid_for
 from mintloom.provenance.content_credentials import C2paAssetSigner
 from mintloom.provenance.credentials import GenerationRecord
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import TransparencyLog
 from mintloom.provenance.merkle import MerkleTree
-from mintloom.store.db import open_database
+from mintloom.schema import open_workspace_database
+from mintloom.store.cid import cid_for
 
 LEAVES = 1_000_000
 PROOFS = 200_000
@@ -42,7 +42,7 @@ def _merkle() -> list[Figure]:
 
 
 def _persisted(work: Path) -> list[Figure]:
-    db = open_database(f"sqlite:///{work / 'log.db'}")
+    db = open_workspace_database(f"sqlite:///{work / 'log.db'}")
     log = TransparencyLog(db)
     n = 100_000
     entries = [

@@ -30,7 +30,6 @@ from mintloom.engines.base import Artifact, Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
 from mintloom.faults import crash_point
 from mintloom.progress import Progress, ProgressSink, Stage, no_progress
-from mintloom.provenance.cid import cid_for, cid_matches
 from mintloom.provenance.commitments import salted_commitment, seed_commitment, segment_commitment
 from mintloom.provenance.credentials import (
     AssetSigner,
@@ -52,6 +51,7 @@ from mintloom.store.catalog import (
     LineageEdge,
     to_signed64,
 )
+from mintloom.store.cid import cid_for, cid_matches
 from mintloom.store.db import Database
 from mintloom.store.files import contained, write_atomic
 

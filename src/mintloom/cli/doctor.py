@@ -112,7 +112,7 @@ def _database() -> Check:
 
     url = ws.database_url()
     try:
-        db = open_database(url, create=False)
+        db = open_database(url, schema=None)
         with db.session() as s:
             s.execute(text("select 1"))
         name = db.engine.dialect.name

@@ -78,10 +78,10 @@ def init(
 ) -> None:
     """Create a workspace: mintloom.toml and .mintloom/ (catalog, blobs, keys, chain state)."""
     from mintloom.campaign.examples import write_example
-    from mintloom.store.db import open_database
+    from mintloom.schema import open_workspace_database
 
     ws = Workspace.init(directory)
-    db = open_database(ws.database_url())
+    db = open_workspace_database(ws.database_url())
     db.dispose()
     console.print(f"[green]workspace ready[/] at {ws.root}")
     console.print(f"  config   {ws.config_file}\n  state    {ws.state_dir}\n  outputs  {ws.out_dir}")

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 from mintloom.errors import LedgerError
 from mintloom.ledger.client import ChainClient
-from mintloom.provenance.cid import DAG_PB_CODEC, codec_of, digest_of
 from mintloom.provenance.log import TransparencyLog
 from mintloom.store.catalog import Catalog
+from mintloom.store.cid import DAG_PB_CODEC, codec_of, digest_of
 
 CONTRACT = "CreativeAssets"
 MAX_PARENT_DEPTH = 8

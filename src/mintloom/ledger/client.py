@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -75,26 +75,8 @@ class TxResult:
     """Sent by an interrupted earlier run and reported now instead of being sent again."""
 
 
-class Chain(Protocol):
-    """What the rest of mintloom needs from a chain backend."""
-
-    @property
-    def chain_id(self) -> int: ...
-
-    @property
-    def address(self) -> Address: ...
-
-    def call(self, contract: str, fn: str, *args: Any) -> Any: ...
-
-    def transact(
-        self, contract: str, fn: str, *args: Any, value: int = 0, kind: str | None = None
-    ) -> TxResult: ...
-
-    def deploy(self, name: str, *args: Any) -> Address: ...
-
-
 class ChainClient(ChainReader):
-    """A :class:`Chain` over web3.py with a local key."""
+    """The chain over web3.py with a local key: journaled, nonce-managed sends."""
 
     def __init__(
         self,

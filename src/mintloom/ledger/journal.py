@@ -224,16 +224,6 @@ class Journal:
                 )
             )
 
-    def max_confirmed_nonce(self, chain_id: int, sender: str) -> int | None:
-        with self.db.session() as s:
-            return s.scalar(
-                select(func.max(JournalEntry.nonce)).where(
-                    JournalEntry.chain_id == chain_id,
-                    JournalEntry.sender == sender,
-                    JournalEntry.status == CONFIRMED,
-                )
-            )
-
     def orphan(self, chain_id: int) -> int:
         """Mark every entry of ``chain_id`` orphaned (the chain was reset under the same id);
         their nonces are released so the new chain's transactions can be journaled."""

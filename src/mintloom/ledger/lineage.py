@@ -28,7 +28,7 @@ from mintloom.errors import (
 )
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.reader import ChainReader
-from mintloom.provenance.cid import digest_of, raw_cid
+from mintloom.store.cid import digest_of, raw_cid
 from mintloom.store.db import Base, Database
 from mintloom.store.files import MAX_DATASHEET_BYTES, MAX_WEIGHTS_BYTES, read_regular, sha256_regular
 

@@ -333,10 +333,6 @@ def _new_key(alg: Alg) -> PrivateKey:
     )
 
 
-def _sign_hash(key: PrivateKey) -> hashes.SHA256 | None:
-    return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
-
-
 def make_ca(organisation: str, days: int = 3650) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)

@@ -24,7 +24,6 @@ from sqlalchemy import BigInteger, Integer, LargeBinary, String, Text, func, ins
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import LogError, ProvenanceError
-from mintloom.provenance.cid import parse_cid
 from mintloom.provenance.keys import Retirements, Signer, verify_chain, verify_raw_signature
 from mintloom.provenance.merkle import (
     MerkleTree,
@@ -32,6 +31,7 @@ from mintloom.provenance.merkle import (
     leaf_data,
     root_from_inclusion_proof,
 )
+from mintloom.store.cid import parse_cid
 from mintloom.store.db import Base, Database
 from mintloom.types import CID
 

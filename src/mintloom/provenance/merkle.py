@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mintloom.errors import LogError
-from mintloom.provenance.cid import cid_bytes
+from mintloom.store.cid import cid_bytes
 
 _sha256 = hashlib.sha256
 EMPTY_ROOT = _sha256(b"").digest()

@@ -1,5 +1,5 @@
 """Content-addressed blob store keyed by CIDv1: whole files, each under its IPFS CID (raw or
-UnixFS dag-pb, see :mod:`mintloom.provenance.cid`), or under the raw CID an older run logged.
+UnixFS dag-pb, see :mod:`mintloom.store.cid`), or under the raw CID an older run logged.
 
 The local layout follows IPFS flatfs ``next-to-last/2``: ``blobs/<2 chars>/<cid>`` where the two
 characters are the next-to-last two of the base32 CID, so a folder of blobs can be added to an
@@ -12,19 +12,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 from mintloom.errors import BlobError
-from mintloom.provenance.cid import CHUNK_SIZE, cid_for, cid_matches, parse_cid
+from mintloom.store.cid import CHUNK_SIZE, cid_for, cid_matches, parse_cid
 from mintloom.types import CID
-
-
-class BlobStore(Protocol):
-    def put(self, data: bytes) -> CID: ...
-
-    def get(self, cid: str) -> bytes: ...
-
-    def has(self, cid: str) -> bool: ...
 
 
 class LocalBlobStore:

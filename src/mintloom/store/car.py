@@ -1,7 +1,7 @@
 """CARv1 archives of blobs: publish assets to IPFS under exactly their mintloom CIDs.
 
 An asset of at most 262144 bytes is one raw block; a larger one is the UnixFS DAG ``ipfs add``
-builds (raw leaves under dag-pb nodes, see :mod:`mintloom.provenance.cid`), and every block of
+builds (raw leaves under dag-pb nodes, see :mod:`mintloom.store.cid`), and every block of
 it goes into the archive, so ``ipfs dag import`` serves each asset under the CID that mintloom
 logged, anchored and registered on chain (a pre-UnixFS raw CID of a large asset: one raw block).
 Format (https://ipld.io/specs/transport/car/carv1/): a varint-prefixed
@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mintloom.errors import BlobError, MintloomError
-from mintloom.provenance.cid import (
+from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.cid import (
     RAW_CODEC,
     Block,
     cid_bytes,
@@ -26,8 +27,7 @@ from mintloom.provenance.cid import (
     parse_cid,
     sha256,
 )
-from mintloom.provenance.unixfs import varint
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.unixfs import varint
 from mintloom.types import CID
 
 __all__ = ["asset_blocks", "header", "read_car", "read_varint", "store_blocks", "varint", "write_car"]

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, S
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import count
 
-from mintloom.provenance.cid import RAW_CODEC, cid_from_digest, codec_of
+from mintloom.store.cid import RAW_CODEC, cid_from_digest, codec_of
 from mintloom.store.db import Base, Database
 
 

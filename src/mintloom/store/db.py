@@ -1,31 +1,23 @@
 """Database engine, declarative base and transactional sessions.
 
-Every subsystem declares its tables on :class:`Base` in its own module; :func:`open_database`
-imports the table modules listed in ``TABLE_MODULES`` so ``create_all`` sees all of them.
-SQLite (default) runs in WAL mode with foreign keys on; PostgreSQL works by URL.
+Every subsystem declares its tables on :class:`Base` in its own module. store knows none of the
+layers above it, so the caller names the schema to create (:mod:`mintloom.schema` collects every
+subsystem's tables for a workspace). SQLite (default) runs in WAL mode with foreign keys on;
+PostgreSQL works by URL.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from mintloom.errors import CatalogError
-
-# Modules that declare tables on Base. Each subsystem adds its own module here.
-TABLE_MODULES: tuple[str, ...] = (
-    "mintloom.provenance.log",
-    "mintloom.ledger.journal",
-    "mintloom.ledger.lineage",
-    "mintloom.store.catalog",
-)
 
 
 class Base(DeclarativeBase):
@@ -70,15 +62,18 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str, *, create: bool = True) -> Database:
-    for mod in TABLE_MODULES:
-        importlib.import_module(mod)
+def open_database(url: str, *, schema: MetaData | None) -> Database:
+    """The database at ``url``, creating the missing tables of ``schema`` (``None``: create nothing).
+
+    ``schema`` has no default: a caller that forgot it would get a database without the tables of
+    the modules it happened not to import.
+    """
     try:
         engine = create_engine(url, future=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
-        if create:
-            Base.metadata.create_all(engine)
+        if schema is not None:
+            schema.create_all(engine)
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot open catalog database {engine_url_safe(url)}: {exc}") from exc
     return Database(engine, sessionmaker(engine, expire_on_commit=False))

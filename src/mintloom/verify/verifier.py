@@ -23,9 +23,9 @@ from mintloom.errors import (
     VerifyError,
     VerifyInputError,
 )
-from mintloom.provenance.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
 from mintloom.provenance.log import Receipt
+from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
 from mintloom.verify.report import Verdict, VerifyReport
 

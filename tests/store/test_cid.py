@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mintloom.errors import ProvenanceError
-from mintloom.provenance.cid import DAG_PB_CODEC, cid_bytes, cid_for, codec_of, digest_of, parse_cid
+from mintloom.store.cid import DAG_PB_CODEC, cid_bytes, cid_for, codec_of, digest_of, parse_cid
 
 # Public vectors: `ipfs add --cid-version 1 --raw-leaves` of these exact bytes.
 VECTORS = {

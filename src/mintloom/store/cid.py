@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from mintloom.errors import ProvenanceError
-from mintloom.provenance.unixfs import Link, file_node
+from mintloom.store.unixfs import Link, file_node
 from mintloom.types import CID
 
 _CID_VERSION = 0x01

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.errors import ProvenanceError
-from mintloom.provenance.cid import (
+from mintloom.store.cid import (
     CHUNK_SIZE,
     DAG_PB_CODEC,
     MAX_LINKS,
@@ -35,7 +35,7 @@ from mintloom.provenance.cid import (
     raw_cid,
     sha256,
 )
-from tests.provenance.ipfs_reference import reference
+from tests.store.ipfs_reference import reference
 
 
 def pattern(n: int) -> bytes:
@@ -43,7 +43,7 @@ def pattern(n: int) -> bytes:
     return (bytes(range(251)) * (n // 251 + 1))[:n]
 
 
-# Generated with tests/provenance/unixfs_reference.mjs (ipfs-unixfs-importer 17.1.1, node 20) over
+# Generated with tests/store/unixfs_reference.mjs (ipfs-unixfs-importer 17.1.1, node 20) over
 # files holding pattern(size):  node unixfs_reference.mjs p0 p1 p262143 ...
 VECTORS = {
     0: "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku",

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from mintloom.provenance.cid import CHUNK_SIZE, MAX_LINKS
+from mintloom.store.cid import CHUNK_SIZE, MAX_LINKS
 
 SCRIPT = Path(__file__).with_name("unixfs_reference.mjs")
 
