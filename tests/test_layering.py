@@ -29,7 +29,7 @@ TOOLS = frozenset({"bench"})
 # module must be placed here (the test names it).
 ORDER: tuple[str, ...] = (
     # foundation: no mintloom imports but each other
-    "errors", "types", "faults", "logs", "resources", "config", "workspace",
+    "errors", "types", "faults", "logs", "progress", "resources", "config", "workspace",
     ROOT,  # __version__ and the error root; its TYPE_CHECKING facade imports are exempt
     "store",  # database, catalog, blobs, content identifiers (cid, unixfs)
     "provenance",  # keys, Content Credentials, the Merkle log
@@ -39,7 +39,7 @@ ORDER: tuple[str, ...] = (
     "governance", "market",
     "verify",  # chain/licence lookups come in through a Protocol
     # top-level orchestration: whoever opens a workspace
-    "schema", "studio", "pipeline",
+    "schema", "studio", "chain_lookup", "pipeline",
     # frontends and tools
     "api", "cli", "bench",
 )  # fmt: skip
@@ -47,30 +47,6 @@ ORDER: tuple[str, ...] = (
 # Imports a package may not make although they point down: verify gets its chain and licence
 # lookups through a small Protocol instead of importing the ledger, governance or campaign.
 FORBIDDEN: dict[str, frozenset[str]] = {"verify": frozenset({"ledger", "governance", "market", "campaign"})}
-
-# Edges against ORDER or FORBIDDEN that other branches of issue 12 remove; each is pinned so it
-# cannot spread, and the test fails once it is gone so the entry is deleted. (src, dst) -> why.
-KNOWN_VIOLATIONS: dict[tuple[str, str], str] = {
-    # removed when wt-pipeline merges: CampaignRunner takes a Studio instead of its parts.
-    ("campaign", "studio"): "campaign.run imports mintloom.studio",
-    # removed when wt-verify merges: fingerprinting moves to provenance.
-    ("campaign", "verify"): "campaign.execute imports verify.fingerprint",
-    # removed when wt-verify merges: verify gets chain/licence lookups through a Protocol.
-    ("verify", "governance"): "verify.verifier imports governance.licenses",
-    ("verify", "ledger"): "verify.verifier imports ledger (reader, lineage)",
-    ("verify", "studio"): "VerifyContext.from_studio (TYPE_CHECKING import of Studio)",
-}
-
-# Cycles known today (each written from its smallest node). Remove an entry when it is broken;
-# a cycle not listed here fails the test.
-KNOWN_CYCLES: frozenset[tuple[str, ...]] = frozenset(
-    {
-        # removed when wt-verify merges: campaign.execute imports verify.fingerprint in a function;
-        # verify.verifier imports governance.licenses in a function; governance.gate/publish
-        # import campaign.
-        ("campaign", "verify", "governance"),
-    }
-)
 
 _MODULE_NAME = re.compile(r"mintloom\.(\w+)(?:\.\w+)*(?::\w+)?")
 
@@ -216,10 +192,7 @@ def test_imports_point_down_the_order() -> None:
     edges = {**graph.all_edges(), ROOT: graph.runtime.get(ROOT, set())}
     _assert_placed(edges)
     found = violations(edges, ORDER, FORBIDDEN)
-    new = found - KNOWN_VIOLATIONS.keys()
-    gone = KNOWN_VIOLATIONS.keys() - found
-    assert not new, f"import(s) against the layering (src, dst): {sorted(new)}"
-    assert not gone, f"layering violation(s) removed, delete them from KNOWN_VIOLATIONS: {sorted(gone)}"
+    assert found == set(), f"import(s) against the layering (src, dst): {sorted(found)}"
 
 
 def test_core_never_imports_frontends() -> None:
@@ -235,15 +208,11 @@ def test_tools_are_not_imported_by_core() -> None:
     assert offenders == set(), f"core packages import bench: {sorted(offenders)}"
 
 
-def test_cycles_equal_the_known_list() -> None:
+def test_there_is_no_import_cycle() -> None:
     cycles = elementary_cycles(build_graph().runtime)
-    print("package-level import cycles:")
-    for cycle in sorted(cycles):
-        print("  " + " -> ".join([*cycle, cycle[0]]))
-    new = cycles - KNOWN_CYCLES
-    gone = KNOWN_CYCLES - cycles
-    assert not new, f"new import cycle(s): {sorted(new)}"
-    assert not gone, f"cycle(s) broken, remove them from KNOWN_CYCLES: {sorted(gone)}"
+    assert cycles == set(), "package-level import cycle(s): " + "; ".join(
+        " -> ".join([*cycle, cycle[0]]) for cycle in sorted(cycles)
+    )
 
 
 def test_cycle_finder_finds_a_planted_cycle() -> None:
