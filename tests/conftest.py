@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def shared_anvil(
     info, snapshot = _anvil_session
     if rpc_call(info.rpc_url, "evm_revert", [snapshot[0]]) is not True:
         pytest.fail("the shared anvil node could not revert to its snapshot")
+    # a revert rewinds the node's clock too: blocks would predate the checkpoints they anchor
+    rpc_call(info.rpc_url, "evm_setTime", [int(time.time())])
     snapshot[0] = rpc_call(info.rpc_url, "evm_snapshot")  # a snapshot is used up by its revert
     monkeypatch.setenv("MINTLOOM_CHAIN__RPC_URL", info.rpc_url)
     monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", ANVIL_DEV_KEY)
