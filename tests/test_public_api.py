@@ -11,12 +11,35 @@ import mintloom
 
 
 def test_public_names_resolve() -> None:
-    from mintloom import CampaignRunner, Studio, Verdict, VerifyContext, load_spec, verify_path
+    """Each lazy name is the very object its defining module exports, and ``__all__`` is exactly
+    the documented API (a name dropped from the lazy table, or pointed at the wrong module, fails)."""
+    from mintloom.campaign.run import CampaignRunner, RunSummary
+    from mintloom.campaign.spec import load_spec
+    from mintloom.chain_lookup import verify_context
+    from mintloom.errors import MintloomError
+    from mintloom.pipeline import Pipeline, PipelineOptions
+    from mintloom.studio import Studio
+    from mintloom.verify.report import Verdict, VerifyReport
+    from mintloom.verify.verifier import VerifyContext, verify_path
 
-    assert {Studio.__name__, CampaignRunner.__name__, VerifyContext.__name__} == {
-        "Studio", "CampaignRunner", "VerifyContext"}  # fmt: skip
-    assert callable(load_spec) and callable(verify_path) and Verdict.VERIFIED.exit_code == 0
-    assert set(mintloom.__all__) >= {"Studio", "MintloomError", "load_spec", "verify_path"}
+    expected = {
+        "CampaignRunner": CampaignRunner,
+        "MintloomError": MintloomError,
+        "Pipeline": Pipeline,
+        "PipelineOptions": PipelineOptions,
+        "RunSummary": RunSummary,
+        "Studio": Studio,
+        "Verdict": Verdict,
+        "VerifyContext": VerifyContext,
+        "VerifyReport": VerifyReport,
+        "load_spec": load_spec,
+        "verify_context": verify_context,
+        "verify_path": verify_path,
+    }
+    for name, obj in expected.items():
+        assert getattr(mintloom, name) is obj, name
+    assert sorted(mintloom.__all__) == sorted([*expected, "__version__"])
+    assert isinstance(mintloom.__version__, str) and mintloom.__version__
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = mintloom.nope  # type: ignore[attr-defined]
 

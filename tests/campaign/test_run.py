@@ -77,7 +77,7 @@ def test_campaign_renders_every_variant_with_valid_credentials(studio: Studio, s
     data = bytearray(blobs.get(png.cid))
     data[-40] ^= 0xFF
     cred = read_credentials(bytes(data), "image/png", trust_anchors_pem=anchors)
-    assert cred.present and (cred.tampered or not cred.hash_binding_valid)
+    assert cred.present and cred.tampered and not cred.hash_binding_valid, cred.failures
 
     with studio.db.session() as s:  # every image has its fingerprint and registration views
         assert s.scalar(select(func.count()).select_from(FingerprintRow)) == 12 * 11
@@ -112,9 +112,16 @@ def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tm
     path = write_campaign(tmp_path / "bad", spec)
     with pytest.raises(LayoutError) as err:
         run(studio, path)
-    assert "leaderboard" in str(err.value) or "medium-rectangle" in str(err.value)
-    assets, jobs, _edges, leaves = counts(studio)
-    assert assets == jobs == leaves  # no asset without its job and its log leaf
+    # one worker runs the jobs in plan order, images first: the two en-US masters are done, then
+    # the first variant, students' leaderboard, is refused before any other job runs
+    assert err.value.message == (
+        "job en-US/students/leaderboard (image, segment students, locale en-US, format leaderboard) "
+        "failed: 'headline' text does not fit the leaderboard format (728x90) beside the other text "
+        "even at the minimum size (box 417x72px)"
+    )
+    done = sorted(r.path for r in Catalog(studio.db).assets("tiny"))
+    assert done == ["en-US/runners/square.png", "en-US/students/square.png"]
+    assert counts(studio) == (2, 2, 0, 2)  # no asset without its job and its log leaf
     with studio.db.session() as s:
         orphans = s.scalars(select(JobRow.asset_cid).where(JobRow.asset_cid.not_in(select(AssetRow.cid))))
         assert list(orphans) == []
@@ -122,7 +129,11 @@ def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tm
     fixed = write_campaign(tmp_path / "bad")  # fix the spec (same campaign name): resume completes
     summary = CampaignRunner(studio.run_parts(), load_spec(fixed)).run()
     assert summary.planned == 17
-    assert counts(studio)[1] >= 17
+    # the fixed spec's jobs (2 segments × 2 locales × 3 formats + 2 × 2 copy + 1 sound logo) are
+    # all new, its headline differs; the 2 masters of the broken run are kept
+    assert summary.generated == {"image": 12, "copy": 4, "audio": 1} and summary.skipped == 0
+    jobs = 2 * 2 * 3 + 2 * 2 + 1
+    assert counts(studio) == (2 + jobs, 2 + jobs, 8 + 2, 2 + jobs)
 
 
 def test_blob_store_layout_and_corruption(tmp_path: Path) -> None:

@@ -66,19 +66,19 @@ def test_runs_groups_consecutive_equal_values() -> None:
 
 
 def test_campaign_licence_purchase_pays_every_contributor_exactly(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain, studio.settings.governance)
     datasheet, weights = tmp_path / "datasheet.md", tmp_path / "weights.bin"
     datasheet.write_text("# brand photos\nshot in-house, licensed for AI training\n")
     weights.write_bytes(b"\x00\x01layout-model-weights" * 100)
-    register_dataset(party(studio, anvil, CURATOR), studio.db, "brand-photos", datasheet,
+    register_dataset(party(studio, shared_anvil, CURATOR), studio.db, "brand-photos", datasheet,
                      license="CC-BY-4.0", ai_training=True)  # fmt: skip
-    again = register_dataset(party(studio, anvil, CURATOR), studio.db, "brand-photos", datasheet,
+    again = register_dataset(party(studio, shared_anvil, CURATOR), studio.db, "brand-photos", datasheet,
                              license="CC-BY-4.0", ai_training=True)  # fmt: skip
     assert not again.created and again.onchain_id == 1  # idempotent
-    register_model(party(studio, anvil, TRAINER), studio.db, "layout-model", weights,
+    register_model(party(studio, shared_anvil, TRAINER), studio.db, "layout-model", weights,
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
 
     loaded = load_spec(write_campaign(tmp_path / "c", GOVERNED))
@@ -122,7 +122,7 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     assert err.value.error_name == "NotInLog"
     assert register_asset(chain, studio.log, catalog, variant.cid).already
 
-    buyer = party(studio, anvil, BUYER)
+    buyer = party(studio, shared_anvil, BUYER)
     fee = terms_of(chain, FLAVOURS["commercial-remix"]).minting_fee
     assert fee == studio.settings.governance.standard_fee_wei
     with pytest.raises(ContractError) as err:  # fee too low, decoded by name
@@ -163,7 +163,7 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     }
     assert sum(expected.values()) == fee  # parent and child share one split: the upstream cut stays inside
     for key in (None, ARTIST, CURATOR, TRAINER):
-        client = chain if key is None else party(studio, anvil, key)
+        client = chain if key is None else party(studio, shared_anvil, key)
         owed = claimable(chain, client.address)
         assert owed == expected[client.address]
         before = chain.w3.eth.get_balance(client.address)
@@ -174,7 +174,7 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
         assert claimable(chain, client.address) == 0
     assert chain.w3.eth.get_balance(chain.address_of("RoyaltyVault")) == 0  # no wei lost or created
 
-    stranger = party(studio, anvil, STRANGER)
+    stranger = party(studio, shared_anvil, STRANGER)
     with pytest.raises(GovernanceError, match="nothing to claim"):
         claim(stranger)  # nobody can claim someone else's share: the vault pays only msg.sender
     with pytest.raises(ContractError) as err:
@@ -183,7 +183,7 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
 
 
 def test_gate_refuses_ingredients_whose_terms_forbid_the_run(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain)
@@ -193,11 +193,11 @@ def test_gate_refuses_ingredients_whose_terms_forbid_the_run(
 
     sheet = tmp_path / "scraped.md"
     sheet.write_text("scraped, no AI training")
-    register_dataset(party(studio, anvil, CURATOR), studio.db, "brand-photos", sheet,
+    register_dataset(party(studio, shared_anvil, CURATOR), studio.db, "brand-photos", sheet,
                      license="proprietary", ai_training=False)  # fmt: skip
     weights = tmp_path / "w.bin"
     weights.write_bytes(b"w" * 64)
-    register_model(party(studio, anvil, TRAINER), studio.db, "layout-model", weights,
+    register_model(party(studio, shared_anvil, TRAINER), studio.db, "layout-model", weights,
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
     with pytest.raises(LicenseViolation, match=r"dataset 'brand-photos' forbids AI training"):
         Pipeline(studio).run(loaded)
@@ -205,7 +205,7 @@ def test_gate_refuses_ingredients_whose_terms_forbid_the_run(
 
     nc_sheet = tmp_path / "nc.md"
     nc_sheet.write_text("non-commercial photos")
-    register_dataset(party(studio, anvil, CURATOR), studio.db, "brand-photos", nc_sheet,
+    register_dataset(party(studio, shared_anvil, CURATOR), studio.db, "brand-photos", nc_sheet,
                      license="CC-BY-NC-4.0", ai_training=True)  # fmt: skip
     only_data = load_spec(write_campaign(tmp_path / "d", GOVERNED.replace('  model: "layout-model"\n', "")))
     with pytest.raises(LicenseViolation, match="non-commercial"):
@@ -213,7 +213,7 @@ def test_gate_refuses_ingredients_whose_terms_forbid_the_run(
 
 
 def test_licence_paid_in_an_erc20_is_split_in_that_token(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain)
@@ -221,7 +221,7 @@ def test_licence_paid_in_an_erc20_is_split_in_that_token(
     erc20 = chain.w3.eth.contract(
         address=Web3.to_checksum_address(token), abi=chain.artifact("TestERC20").abi
     )
-    buyer = party(studio, anvil, BUYER)
+    buyer = party(studio, shared_anvil, BUYER)
     chain.transact_at(token, chain.artifact("TestERC20").abi, "mint", buyer.address, 10**21)
     fee = 5 * 10**18
     terms_id = register_terms(chain, Terms(commercial_use=True, derivatives_allowed=True, minting_fee=fee,
@@ -264,7 +264,7 @@ def test_licence_paid_in_an_erc20_is_split_in_that_token(
     assert claimable(chain, chain.address, token) == 2 * fee * 7000 // 10_000
     assert claimable(chain, address(ARTIST), token) == 2 * fee * 3000 // 10_000
     assert claimable(chain, chain.address) == 0  # nothing in ETH
-    artist = party(studio, anvil, ARTIST)
+    artist = party(studio, shared_anvil, ARTIST)
     got = claim(artist, token)
     assert got.amount == 3 * 10**18 and erc20.functions.balanceOf(artist.address).call() == 3 * 10**18
     claim(chain, token)

@@ -25,16 +25,16 @@ pytestmark = pytest.mark.xdist_group("anvil")
 
 
 def test_derivative_registration_takes_the_parent_from_the_proven_leaf(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain, studio.settings.governance)
     sheet, weights = tmp_path / "sheet.md", tmp_path / "w.bin"
     sheet.write_text("# brand photos\nlicensed for AI training\n")
     weights.write_bytes(b"w" * 64)
-    register_dataset(party(studio, anvil, CURATOR), studio.db, "brand-photos", sheet,
+    register_dataset(party(studio, shared_anvil, CURATOR), studio.db, "brand-photos", sheet,
                      license="CC-BY-4.0", ai_training=True)  # fmt: skip
-    register_model(party(studio, anvil, TRAINER), studio.db, "layout-model", weights,
+    register_model(party(studio, shared_anvil, TRAINER), studio.db, "layout-model", weights,
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
     loaded = load_spec(write_campaign(tmp_path / "c", GOVERNED))
     CampaignRunner(studio.run_parts(), loaded).run()

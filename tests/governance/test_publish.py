@@ -24,7 +24,7 @@ pytestmark = pytest.mark.xdist_group("anvil")
 
 
 def test_a_campaign_published_after_a_later_one_still_gets_its_terms_and_split(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     """Campaign "early" runs but is not published (a crash before publish, or --no-publish);
     campaign "late" runs and publishes; publishing "early" afterwards must still attach licence
@@ -67,7 +67,7 @@ def _state(chain: ChainClient, leaves: list[int]) -> list[tuple[list[int], int]]
 
 
 def test_the_earlier_campaign_fills_its_gap_and_leaves_the_later_one_as_it_was(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     """Publishing "early" after "late" covers exactly early's leaves, in one transaction per
     contract, with early's own terms; late's leaves keep what late attached."""

@@ -1,4 +1,4 @@
-"""Royalty splits on anvil: a campaign's split follows its spec."""
+"""Royalty splits on the session's anvil node: a campaign's split follows its spec."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mintloom.studio import Studio
 pytestmark = pytest.mark.xdist_group("anvil")
 
 
-def test_a_changed_split_is_the_one_new_leaves_get(studio: Studio, anvil: NodeInfo) -> None:
+def test_a_changed_split_is_the_one_new_leaves_get(studio: Studio, shared_anvil: NodeInfo) -> None:
     """The spec's split changes after the first publish (an artist is added): the split id
     publish assigns to new leaves must pay the new shares, not silently keep the old ones."""
     chain = studio.chain

@@ -34,9 +34,9 @@ DATA_ONLY = (
 )
 
 
-def squat(studio: Studio, anvil: NodeInfo, sheet: Path) -> int:
+def squat(studio: Studio, shared_anvil: NodeInfo, sheet: Path) -> int:
     """Mallory registers our datasheet first, with permissive terms and himself as curator."""
-    mallory = party(studio, anvil, STRANGER)
+    mallory = party(studio, shared_anvil, STRANGER)
     data = sheet.read_bytes()
     mallory.transact("LineageRegistry", "registerDataset", hashlib.sha256(data).digest(),
                      digest_of(cid_for(data)), "CC0-1.0", True)  # fmt: skip
@@ -44,13 +44,13 @@ def squat(studio: Studio, anvil: NodeInfo, sheet: Path) -> int:
 
 
 def test_squatted_datasheet_is_not_adopted_and_pays_nothing_to_the_squatter(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain)
     sheet = tmp_path / "sheet.md"
     sheet.write_text("# brand photos\nshot in-house; no AI training, non-commercial\n")
-    squatted = squat(studio, anvil, sheet)
+    squatted = squat(studio, shared_anvil, sheet)
     ours = register_dataset(
         chain, studio.db, "brand-photos", sheet, license="CC-BY-NC-4.0", ai_training=False
     )
@@ -72,21 +72,21 @@ def test_squatted_datasheet_is_not_adopted_and_pays_nothing_to_the_squatter(
 
 
 def test_gate_and_split_refuse_an_entry_registered_by_the_wrong_party(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain)
     sheet, weights = tmp_path / "sheet.md", tmp_path / "w.bin"
     sheet.write_text("# brand photos\nlicensed for AI training\n")
     weights.write_bytes(b"w" * 64)
-    curated = register_dataset(party(studio, anvil, CURATOR), studio.db, "brand-photos", sheet,
+    curated = register_dataset(party(studio, shared_anvil, CURATOR), studio.db, "brand-photos", sheet,
                                license="CC-BY-4.0", ai_training=True)  # fmt: skip
-    register_model(party(studio, anvil, TRAINER), studio.db, "layout-model", weights,
+    register_model(party(studio, shared_anvil, TRAINER), studio.db, "layout-model", weights,
                    trained_on=["brand-photos"], license="Apache-2.0")  # fmt: skip
     spec = load_spec(write_campaign(tmp_path / "c", GOVERNED)).spec
     check_lineage(chain, studio.db, spec)  # the genuine entries pass
 
-    squatted = squat(studio, anvil, sheet)  # what the old code silently adopted under our name
+    squatted = squat(studio, shared_anvil, sheet)  # what the old code silently adopted under our name
     with studio.db.session() as s:
         s.execute(update(ChainName).where(ChainName.name == "brand-photos").values(onchain_id=squatted))
     with pytest.raises(UntrustedIngredient, match=address(STRANGER)):
@@ -108,13 +108,13 @@ def cli(workspace: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_register_refuses_a_name_another_account_holds(
-    studio: Studio, anvil: NodeInfo, tmp_path: Path
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
 ) -> None:
     chain = studio.chain
     deploy_all(chain)
     sheet = tmp_path / "sheet.md"
     sheet.write_text("# brand photos\n")
-    register_dataset(party(studio, anvil, STRANGER), studio.db, "brand-photos", sheet,
+    register_dataset(party(studio, shared_anvil, STRANGER), studio.db, "brand-photos", sheet,
                      license="CC0-1.0", ai_training=True)  # fmt: skip
     with pytest.raises(RegistrantMismatch) as err:
         register_dataset(chain, studio.db, "brand-photos", sheet, license="CC-BY-4.0", ai_training=False)

@@ -66,9 +66,13 @@ def anchor_lost_in_transit(
 
 
 def test_two_checkpoints_anchor_and_receipts_carry_the_transaction(
-    workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
+    workspace: Workspace, shared_anvil: NodeInfo, db: Database, keystore: KeyStore
 ) -> None:
-    chain, tlog, signer = deployed(workspace, anvil, db), TransparencyLog(db), keystore.signer(PASSWORD)
+    chain, tlog, signer = (
+        deployed(workspace, shared_anvil, db),
+        TransparencyLog(db),
+        keystore.signer(PASSWORD),
+    )
     tlog.append_batch(entries(3))
     first = anchor_log(chain, tlog, signer)
     assert (first.size, first.previous_size, first.already_anchored) == (3, 0, False)
@@ -96,9 +100,9 @@ def test_two_checkpoints_anchor_and_receipts_carry_the_transaction(
 
 
 def test_forked_stale_and_unauthorized_checkpoints_are_rejected_by_name(
-    workspace: Workspace, anvil: NodeInfo, db: Database, keystore: KeyStore
+    workspace: Workspace, shared_anvil: NodeInfo, db: Database, keystore: KeyStore
 ) -> None:
-    chain, tlog = deployed(workspace, anvil, db), TransparencyLog(db)
+    chain, tlog = deployed(workspace, shared_anvil, db), TransparencyLog(db)
     tlog.append_batch(entries(4))
     anchor_log(chain, tlog, keystore.signer(PASSWORD))
 
@@ -116,7 +120,7 @@ def test_forked_stale_and_unauthorized_checkpoints_are_rejected_by_name(
         chain.transact("ProvenanceLog", "anchor", 4, tlog.root(), [])
     assert err.value.error_name == "CheckpointNotNewer"
 
-    intruder = client(workspace, anvil, db, key=OTHER_DEV_KEY)
+    intruder = client(workspace, shared_anvil, db, key=OTHER_DEV_KEY)
     tlog.append_batch(entries(2, 4))
     with pytest.raises(ContractError) as err:
         intruder.transact("ProvenanceLog", "anchor", 6, tlog.root(), tlog.consistency_proof(4, 6))
@@ -125,9 +129,9 @@ def test_forked_stale_and_unauthorized_checkpoints_are_rejected_by_name(
 
 
 def test_local_log_that_diverged_from_the_anchored_one_is_refused(
-    workspace: Workspace, anvil: NodeInfo, db: Database, tmp_path: Any, keystore: KeyStore
+    workspace: Workspace, shared_anvil: NodeInfo, db: Database, tmp_path: Any, keystore: KeyStore
 ) -> None:
-    chain = deployed(workspace, anvil, db)
+    chain = deployed(workspace, shared_anvil, db)
     tlog = TransparencyLog(db)
     tlog.append_batch(entries(3))
     anchor_log(chain, tlog, keystore.signer(PASSWORD))
@@ -137,7 +141,7 @@ def test_local_log_that_diverged_from_the_anchored_one_is_refused(
     other = TransparencyLog(other_db)
     other.append_batch(entries(5, 0, "other"))
     with pytest.raises(LedgerError, match="not the anchored history"):
-        anchor_log(client(workspace, anvil, other_db), other, keystore.signer(PASSWORD))
+        anchor_log(client(workspace, shared_anvil, other_db), other, keystore.signer(PASSWORD))
 
 
 def test_anchor_sent_but_not_confirmed_is_reconciled_not_resent(

@@ -19,7 +19,9 @@ from mintloom.studio import Studio
 pytestmark = pytest.mark.xdist_group("anvil")
 
 
-def test_big_assets_register_under_the_cid_they_were_logged_with(studio: Studio, anvil: NodeInfo) -> None:
+def test_big_assets_register_under_the_cid_they_were_logged_with(
+    studio: Studio, shared_anvil: NodeInfo
+) -> None:
     chain = studio.chain
     deploy_all(chain)
     rng = random.Random(5)

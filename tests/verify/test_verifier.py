@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from cryptography import x509
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -39,6 +39,7 @@ from mintloom.verify.verifier import (
     VerifyContext,
     media_files,
     report_json,
+    sniff,
     verify_bytes,
     verify_many,
     verify_path,
@@ -406,14 +407,13 @@ def test_missing_file_is_unknown(campaign: Campaign, tmp_path: Path) -> None:
 
 
 # --- never raises ----------------------------------------------------------------------------------
-VERDICTS = set(Verdict)
-
-
-def _check(report: VerifyReport) -> None:
-    assert report.verdict in VERDICTS
-    assert report.verdict.exit_code in {0, 20, 21, 22}
-    if report.verdict is Verdict.VERIFIED:
-        assert report.binding != "none"
+def _no_provenance(report: VerifyReport, data: bytes, name: str) -> None:
+    """Bytes that carry no credential and look like no registered asset: UNKNOWN, with the one
+    failed check that says why (not a media file at all, or a media file without a credential)."""
+    assert report.verdict is Verdict.UNKNOWN and report.verdict.exit_code == 22, report.checks
+    assert report.binding == "none" and report.matched_cid is None and report.receipt is None
+    expected = "format" if sniff(data, name) is None else "credential"
+    assert [(c.name, c.status, c.effect) for c in report.checks] == [(expected, "fail", Verdict.UNKNOWN)]
     json.loads(report_json(report))
 
 
@@ -425,13 +425,15 @@ def _check(report: VerifyReport) -> None:
     body=st.binary(max_size=2048),
     name=st.sampled_from(["a.png", "b.txt", "c.wav", "d.bin"]),
 )
-def test_random_bytes_never_raise(campaign: Campaign, prefix: bytes, body: bytes, name: str) -> None:
-    _check(verify_bytes(prefix + body, name, campaign.ctx))
+def test_random_bytes_never_raise_and_are_unknown(
+    campaign: Campaign, prefix: bytes, body: bytes, name: str
+) -> None:
+    _no_provenance(verify_bytes(prefix + body, name, campaign.ctx), prefix + body, name)
 
 
-_op = st.tuples(
-    st.sampled_from(["flip", "truncate", "insert"]), st.floats(0, 1), st.binary(min_size=1, max_size=16)
-)
+# positions spread evenly over the file (floats would cluster at 0 and 1, the container's header)
+_where = st.integers(0, 1 << 20).map(lambda n: n / (1 << 20))
+_op = st.tuples(st.sampled_from(["flip", "truncate", "insert"]), _where, st.binary(min_size=1, max_size=16))
 
 
 def _mutate(data: bytes, ops: list[tuple[str, float, bytes]]) -> bytes:
@@ -447,16 +449,51 @@ def _mutate(data: bytes, ops: list[tuple[str, float, bytes]]) -> bytes:
     return bytes(out)
 
 
+def manifest_span(data: bytes) -> tuple[int, int]:
+    """[start, end) of the embedded C2PA manifest store's container chunk (PNG ``caBX``, RIFF
+    ``C2PA``): the one byte range the hard binding's data hash excludes."""
+    if data.startswith(b"\x89PNG"):
+        pos, size = chunk(data, b"caBX")
+        return pos, pos + size
+    pos = 12
+    while pos + 8 <= len(data):
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        if data[pos : pos + 4] == b"C2PA":
+            return pos, pos + 8 + size + (size & 1)
+        pos += 8 + size + (size & 1)
+    raise AssertionError("no C2PA chunk in the WAV")
+
+
+def _only_inside(original: bytes, mutated: bytes, span: tuple[int, int]) -> bool:
+    """Whether every byte outside ``span`` (the bytes the data hash covers) is unchanged."""
+    head, tail = original[: span[0]], original[span[1] :]
+    return len(mutated) >= len(head) + len(tail) and mutated.startswith(head) and mutated.endswith(tail)
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(which=st.sampled_from(["image", "audio"]), ops=st.lists(_op, min_size=1, max_size=3))
-def test_mutated_signed_files_never_raise(
+@example(which="image", ops=[("flip", 0.8, b"\x01")])  # one bit of pixel data
+@example(which="audio", ops=[("flip", 0.5, b"\x01")])  # one bit of a sample
+def test_mutated_signed_files_are_never_verified(
     campaign: Campaign, which: str, ops: list[tuple[str, float, bytes]]
 ) -> None:
+    """A mutation that touches a byte the hash binding covers is never VERIFIED. The only bytes it
+    does not cover are the manifest store's own chunk, protected by the claim signature instead:
+    a mutation confined to it is stated as such, and if it still verifies (unsigned COSE padding),
+    the report says exactly what the untouched file's report says."""
     row = campaign.row(which, "medium-rectangle" if which == "image" else None)
     original = campaign.data(row)
     mutated = _mutate(original, ops)
     report = verify_bytes(mutated, row.path, campaign.ctx)
-    _check(report)
+    json.loads(report_json(report))
+    if mutated == original:  # two flips of one byte cancel out
+        assert report.verdict is Verdict.VERIFIED, report.checks
+    elif not _only_inside(original, mutated, manifest_span(original)):
+        assert report.verdict is not Verdict.VERIFIED, report.checks
+    elif report.verdict is Verdict.VERIFIED:
+        genuine = verify_bytes(original, row.path, campaign.ctx)
+        assert report.origin == genuine.origin and report.history == genuine.history
+        assert report.receipt == genuine.receipt
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
