@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from mintloom.cli.console import console
 from mintloom.cli.main import app
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo
 from mintloom.store.cid import cid_for
@@ -28,7 +29,7 @@ def test_read_commands_need_no_key_password(
         account = studio.keys.info().eth_address
     monkeypatch.delenv("MINTLOOM_CHAIN__PRIVATE_KEY")
     monkeypatch.delenv("MINTLOOM_KEY_PASSWORD", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setattr(console, "width", 200)  # the console was made at import, whatever COLUMNS says now
     runner = CliRunner()
 
     terms = runner.invoke(app, ["license", "terms"])
