@@ -107,8 +107,8 @@ def publish_campaign(
     result = PublishResult(size)
     assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size]
     assets.sort(key=lambda a: a.leaf_index)
-    _attach_terms(chain, spec, assets, result, say)
-    _assign_split(chain, db, spec, assets, result, say)
+    _attach_terms(chain, spec, assets, result, say=say)
+    _assign_split(chain, db, spec, assets, result, say=say)
     _link_lineage(chain, db, spec, assets, result)
     return result
 
@@ -118,6 +118,7 @@ def _attach_terms(
     spec: CampaignSpec,
     assets: list[AssetRow],
     result: PublishResult,
+    *,
     say: Callable[[str], None],
 ) -> None:
     """Licence terms by asset kind, one range per run of equal terms."""
@@ -138,6 +139,7 @@ def _assign_split(
     spec: CampaignSpec,
     assets: list[AssetRow],
     result: PublishResult,
+    *,
     say: Callable[[str], None],
 ) -> None:
     """The campaign's royalty split (created once), assigned to every asset."""
