@@ -270,9 +270,15 @@ class ChainClient(ChainReader):
             return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
 
         entry = self.journal.record_signed(
-            chain_id=self.chain_id, kind=kind, payload=payload, sender=self.account.address,
-            least_nonce=least, sign=sign, intent=intent, repeatable=repeatable,
-        )  # fmt: skip
+            chain_id=self.chain_id,
+            kind=kind,
+            payload=payload,
+            sender=self.account.address,
+            least_nonce=least,
+            sign=sign,
+            intent=intent,
+            repeatable=repeatable,
+        )
         self._nonce = entry.nonce + 1
         tx_hash, raw = entry.tx_hash, entry.raw_tx
         point = kind.split(":", maxsplit=1)[0].replace(".", "-")
@@ -308,8 +314,10 @@ class ChainClient(ChainReader):
                 )
             self.journal.mark_delivered(entry.tx_hash)
             if settled.status == CONFIRMED:
-                log.info("reporting the write an interrupted run sent",
-                         extra={"tx": settled.tx_hash, "kind": settled.kind})  # fmt: skip
+                log.info(
+                    "reporting the write an interrupted run sent",
+                    extra={"tx": settled.tx_hash, "kind": settled.kind},
+                )
                 tx = TxHash(settled.tx_hash)
                 return TxResult(tx, settled.block or 0, settled.gas_used or 0, resumed=True)
         return None
@@ -359,9 +367,13 @@ class ChainClient(ChainReader):
             self.journal.finish(tx_hash, FAILED, block=block, gas_used=gas, error="reverted")
             raise ContractError(f"{kind} {tx_hash} reverted on chain (block {block})")
         self.journal.finish(
-            tx_hash, CONFIRMED, block=block, gas_used=gas, contract_address=contract_address,
+            tx_hash,
+            CONFIRMED,
+            block=block,
+            gas_used=gas,
+            contract_address=contract_address,
             outcome=logs_hash(receipt),
-        )  # fmt: skip
+        )
         return TxResult(TxHash(tx_hash), block, gas, Address(contract_address) if contract_address else None)
 
     def transact(
@@ -562,8 +574,14 @@ def _code_hash(bytecode: str) -> str:
 
 def _draft(sender: str, gas_estimate: int, value: int) -> Any:
     """Transaction fields for build_transaction; nonce and fees are filled in by ``_send``."""
-    return {"from": sender, "value": value, "gas": gas_estimate * 12 // 10, "nonce": 0,
-            "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}  # fmt: skip
+    return {
+        "from": sender,
+        "value": value,
+        "gas": gas_estimate * 12 // 10,
+        "nonce": 0,
+        "maxFeePerGas": 0,
+        "maxPriorityFeePerGas": 0,
+    }
 
 
 def _jsonable(args: tuple[Any, ...]) -> list[Any]:

@@ -82,8 +82,11 @@ def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
         }
         return {"label": "c2pa.actions", "data": {"actions": [created]}}
     opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}
-    derived: dict[str, Any] = {"action": record.action, "softwareAgent": agent,
-                               "digitalSourceType": str(record.source_type)}  # fmt: skip
+    derived: dict[str, Any] = {
+        "action": record.action,
+        "softwareAgent": agent,
+        "digitalSourceType": str(record.source_type),
+    }
     if record.action == "c2pa.translated":
         derived["parameters"] = {
             "sourceLanguage": record.source_locale or "und",

@@ -374,7 +374,7 @@ def verify_bytes(
     report.cid = _logged_cid(ctx, data, receipt)
     anchors = ctx.trust_anchors_pem
     cred = _read(data, media_type, anchors, sidecar)
-    bound = _bind(report, ctx, data, media_type, cred, report.cid)
+    bound = _bind(report, ctx, data, media_type, cred, cid=report.cid)
     if bound is not None:
         _lineage(report, ctx, bound[0])
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
@@ -387,7 +387,13 @@ def verify_bytes(
 
 
 def _bind(
-    report: VerifyReport, ctx: VerifyContext, data: bytes, media_type: str, cred: CredentialReport, cid: str
+    report: VerifyReport,
+    ctx: VerifyContext,
+    data: bytes,
+    media_type: str,
+    cred: CredentialReport,
+    *,
+    cid: str,
 ) -> tuple[str, str | None] | None:
     """The CID and manifest hash the file is bound to: by its own credential, else by fingerprint."""
     if cred.present:
