@@ -311,14 +311,28 @@ def read_credentials(
             manifest_store = json.loads(reader.json())
     except (c2pa.C2paError, ValueError, KeyError) as exc:  # KeyError: no active manifest in the store
         return CredentialReport(present=True, error=f"unreadable Content Credential: {exc}")
-    generation, actions = _assertions(active, bad)
-    sig_info = active.get("signature_info") or {}
     manifest_hash = (
         hashlib.sha256(sidecar).hexdigest() if sidecar is not None else _embedded_manifest_hash(data, fmt)
     )
+    label = manifest_store.get("active_manifest")
+    return _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash)
+
+
+def _report(
+    active: dict[str, Any],
+    *,
+    state: str | None,
+    ok: list[str],
+    bad: list[str],
+    label: Any,
+    manifest_hash: str | None,
+) -> CredentialReport:
+    """The report on a manifest store c2pa could read: its validation codes and active manifest."""
+    generation, actions = _assertions(active, bad)
+    sig_info = active.get("signature_info") or {}
     return CredentialReport(
         present=True,
-        label=manifest_store.get("active_manifest"),
+        label=label,
         validation_state=state,
         signature_valid="claimSignature.validated" in ok
         and not any(b.startswith(_SIGNATURE_FAILS) for b in bad),
