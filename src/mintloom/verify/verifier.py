@@ -157,9 +157,10 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
     ]
 
 
-def _receipt_checks(
-    report: VerifyReport, ctx: VerifyContext, subject: str, manifest_hash: str | None, given: Receipt | None
+def _find_receipt(
+    report: VerifyReport, ctx: VerifyContext, subject: str, given: Receipt | None
 ) -> Receipt | None:
+    """The receipt given, else the workspace log's for ``subject``; a skipped check if there is none."""
     receipt = given
     if receipt is None and ctx.log is not None:
         try:
@@ -169,6 +170,14 @@ def _receipt_checks(
             return None
     if receipt is None:
         report.add("log receipt", "skip", "no receipt for this asset here (pass --receipt FILE)")
+    return receipt
+
+
+def _receipt_checks(
+    report: VerifyReport, ctx: VerifyContext, subject: str, manifest_hash: str | None, given: Receipt | None
+) -> Receipt | None:
+    receipt = _find_receipt(report, ctx, subject, given)
+    if receipt is None:
         return None
     if receipt.cid != subject:
         report.add(
