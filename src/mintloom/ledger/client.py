@@ -254,6 +254,33 @@ class ChainClient(ChainReader):
         pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
         return pending if self._nonce is None else max(self._nonce, pending)
 
+    def _journal_signed(
+        self,
+        tx: dict[str, Any],
+        kind: str,
+        payload: dict[str, Any],
+        intent: str | None,
+        *,
+        least: int,
+        repeatable: bool,
+    ) -> JournalEntry:
+        """Sign ``tx`` at the journal's next free nonce (at least ``least``) and journal it."""
+
+        def sign(nonce: int) -> tuple[str, bytes]:
+            signed = self.account.sign_transaction({**tx, "nonce": nonce})
+            return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
+
+        return self.journal.record_signed(
+            chain_id=self.chain_id,
+            kind=kind,
+            payload=payload,
+            sender=self.account.address,
+            least_nonce=least,
+            sign=sign,
+            intent=intent,
+            repeatable=repeatable,
+        )
+
     def _send(
         self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None, *, repeatable: bool
     ) -> TxResult:
@@ -264,21 +291,7 @@ class ChainClient(ChainReader):
             raise LedgerError(
                 f"cannot reach the chain at {public_url(self.rpc_url)} to send {kind}: {exc}"
             ) from exc
-
-        def sign(nonce: int) -> tuple[str, bytes]:
-            signed = self.account.sign_transaction({**tx, "nonce": nonce})
-            return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
-
-        entry = self.journal.record_signed(
-            chain_id=self.chain_id,
-            kind=kind,
-            payload=payload,
-            sender=self.account.address,
-            least_nonce=least,
-            sign=sign,
-            intent=intent,
-            repeatable=repeatable,
-        )
+        entry = self._journal_signed(tx, kind, payload, intent, least=least, repeatable=repeatable)
         self._nonce = entry.nonce + 1
         tx_hash, raw = entry.tx_hash, entry.raw_tx
         point = kind.split(":", maxsplit=1)[0].replace(".", "-")
