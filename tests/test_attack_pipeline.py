@@ -67,3 +67,41 @@ def test_a_run_whose_anchoring_dies_still_hands_out_receipts_and_anchors_them_la
     for a in assets:
         r = studio.log.receipt(a.cid)
         assert r is not None and r.anchor is not None
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        "pipeline.planned",
+        "run.job:3",
+        "pipeline.checkpointed",
+        "pipeline.anchored",
+        "tx-sent-attach-terms",
+        "tx-journaled-assign-split",
+    ],
+)
+def test_mintloom_run_killed_at_each_stage_boundary_finishes_on_rerun_sending_nothing_twice(
+    studio: Studio, anvil: NodeInfo, tmp_path: Path, point: str
+) -> None:
+    """SIGKILL `mintloom run` (anchor + publish) at a stage boundary, then run it again: every
+    asset verifies, has exactly one receipt and it is anchored, and each transaction kind
+    (anchor, terms, split) is in the journal once."""
+    spec = write_sample_campaign(tmp_path / "c", sample_spec(), sample_audience(1))
+    killed = cli(studio, "run", str(spec), MINTLOOM_CRASH_AT=point)
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    again = cli(studio, "run", str(spec))
+    assert again.returncode == 0, again.stdout + again.stderr
+    studio.log.refresh()
+    assets = Catalog(studio.db).assets("tiny")
+    n = studio.log.size
+    assert len(assets) == n == 9  # 1 segment × 2 locales × 3 formats, 2 copy, 1 sound logo
+    txs = {r.anchor.tx_hash for a in assets if (r := studio.log.receipt(a.cid)) and r.anchor}
+    assert len(txs) == 1, txs
+    with sqlite3.connect(studio.workspace.catalog_path) as conn:
+        assert conn.execute("select count(*) from log_receipts").fetchone()[0] == n
+    journal = studio.chain.journal
+    for kind in (f"anchor:{n}", f"attach-terms:tiny:{n}", f"assign-split:tiny:{n}"):
+        assert len(journal.entries(studio.chain.chain_id, kind)) == 1, kind
+    checked = cli(studio, "verify", "--json", str(studio.workspace.out_dir))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stdout.count('"VERIFIED"') == n and "UNTRUSTED" not in checked.stdout
