@@ -105,3 +105,34 @@ def test_mintloom_run_killed_at_each_stage_boundary_finishes_on_rerun_sending_no
     checked = cli(studio, "verify", "--json", str(studio.workspace.out_dir))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert checked.stdout.count('"VERIFIED"') == n and "UNTRUSTED" not in checked.stdout
+
+
+def test_two_concurrent_runs_on_one_workspace_log_and_send_everything_once(
+    studio: Studio, anvil: NodeInfo, tmp_path: Path
+) -> None:
+    """Two `mintloom run` processes on one workspace and spec at the same time: whatever each
+    says, after both (and one more run) every asset is logged once, the journal holds each
+    transaction kind once and every file verifies."""
+    spec = write_sample_campaign(tmp_path / "c", sample_spec(), sample_audience(1))
+    env = {**os.environ, "MINTLOOM_WORKSPACE": str(studio.workspace.root), "MINTLOOM_KEY_PASSWORD": PASSWORD}
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "mintloom.cli.main", "run", str(spec)], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
+    assert all("Traceback" not in o for o in outputs), outputs
+    assert any(p.returncode == 0 for p in procs), outputs
+    settle = cli(studio, "run", str(spec))
+    assert settle.returncode == 0, settle.stdout + settle.stderr
+    studio.log.refresh()
+    n = studio.log.size
+    assert len(Catalog(studio.db).assets("tiny")) == n == 9
+    with sqlite3.connect(studio.workspace.catalog_path) as conn:
+        assert conn.execute("select count(distinct cid) from log_leaves").fetchone()[0] == n
+        assert conn.execute("select count(*) from log_receipts where anchored = 1").fetchone()[0] == n
+    journal = studio.chain.journal
+    for kind in (f"anchor:{n}", f"attach-terms:tiny:{n}", f"assign-split:tiny:{n}"):
+        assert len(journal.entries(studio.chain.chain_id, kind)) == 1, kind
+    checked = cli(studio, "verify", "--json", str(studio.workspace.out_dir))
+    assert checked.returncode == 0 and checked.stdout.count('"VERIFIED"') == n, checked.stdout
