@@ -116,8 +116,12 @@ def test_two_concurrent_runs_on_one_workspace_log_and_send_everything_once(
     spec = write_sample_campaign(tmp_path / "c", sample_spec(), sample_audience(1))
     env = {**os.environ, "MINTLOOM_WORKSPACE": str(studio.workspace.root), "MINTLOOM_KEY_PASSWORD": PASSWORD}
     procs = [
-        subprocess.Popen([sys.executable, "-m", "mintloom.cli.main", "run", str(spec)], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+        subprocess.Popen(
+            [sys.executable, "-m", "mintloom.cli.main", "run", str(spec)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         for _ in range(2)
     ]
     outputs = [p.communicate(timeout=300)[0].decode(errors="replace") for p in procs]
