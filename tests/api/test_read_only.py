@@ -104,11 +104,6 @@ def test_no_request_writes_to_the_workspace(ran: Workspace) -> None:
     assert _snapshot(ran.root) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="online, the API's VerifyContext.from_studio opens a full ChainClient (Studio.chain): it "
-    "starts the embedded node, writes its state and reconciles the journal (issue 12, point 4)",
-)
 def test_online_api_of_a_workspace_whose_node_is_down_writes_nothing(ran: Workspace, tmp_path: Path) -> None:
     """Served online (`mintloom serve` without --offline) over a workspace whose node is down, the
     API must still leave the workspace as it was: no node started, no state file, no journal."""
