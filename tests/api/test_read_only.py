@@ -18,6 +18,7 @@ from PIL import Image
 
 import mintloom.api
 from mintloom.api.app import create_app
+from mintloom.campaign.writer import CatalogWriter
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
 from mintloom.store.cid import cid_for
@@ -191,7 +192,8 @@ def test_the_snapshot_sees_a_write_held_in_the_wal(ran: Workspace, tmp_path: Pat
     try:
         campaign = Catalog(studio.db).campaign("tiny")
         assert campaign is not None
-        Catalog(studio.db).ensure_campaign("tiny", campaign.spec_hash, campaign.salt)  # touches updated_at
+        writer = CatalogWriter(studio.db, studio.log)
+        writer.ensure_campaign("tiny", campaign.spec_hash, campaign.salt)  # touches updated_at
     finally:
         studio.close()
     after = _snapshot(copy.root)
