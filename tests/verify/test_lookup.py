@@ -73,9 +73,12 @@ def test_verify_context_takes_any_chain_lookup(workspace: Workspace, anvil: Node
     studio = Studio(workspace, password=PASSWORD)
     studio.ensure_keys()
     try:
-        CampaignRunner(studio, load_spec(write_campaign(tmp_path / "campaign")), batch_size=5).run()
+        CampaignRunner(
+            studio.run_parts(), load_spec(write_campaign(tmp_path / "campaign")), batch_size=5
+        ).run()
         early = verify_context(studio)  # opened before the contracts are deployed, like a server
         assert early.chain is not None and not early.chain.pins_log
+        studio.contracts()  # the explicit deploy step: anchoring never deploys
         anchored = studio.anchor()
         row = Catalog(studio.db).assets("tiny", kind="image")[0]
         data = LocalBlobStore(workspace.blobs_dir).get(row.cid)
