@@ -47,9 +47,21 @@ _LAZY = {
     "Verdict": "mintloom.verify.report",
 }
 
-__all__ = ["CampaignRunner", "MintloomError", "Pipeline", "PipelineOptions", "RunSummary", "Studio",
-           "Verdict", "VerifyContext", "VerifyReport", "__version__", "load_spec", "verify_context",
-           "verify_path"]  # fmt: skip
+__all__ = [
+    "CampaignRunner",
+    "MintloomError",
+    "Pipeline",
+    "PipelineOptions",
+    "RunSummary",
+    "Studio",
+    "Verdict",
+    "VerifyContext",
+    "VerifyReport",
+    "__version__",
+    "load_spec",
+    "verify_context",
+    "verify_path",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -97,8 +97,9 @@ class ReaderLookup:
 
 def _dataset(chain: ChainReader, onchain_id: int) -> DatasetLineage:
     d = dataset_info(chain, onchain_id)
-    return DatasetLineage(id=d.onchain_id, curator=d.curator, license=d.license,
-                          ai_training_allowed=d.ai_training_allowed)  # fmt: skip
+    return DatasetLineage(
+        id=d.onchain_id, curator=d.curator, license=d.license, ai_training_allowed=d.ai_training_allowed
+    )
 
 
 def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:

@@ -26,6 +26,7 @@ from mintloom.campaign.run import CampaignRunner, RunSummary, checkpoint_log
 from mintloom.campaign.spec import LoadedSpec, load_spec
 from mintloom.engines.base import engine_registry
 from mintloom.errors import ConfigError, LedgerError
+from mintloom.faults import crash_point
 from mintloom.progress import Progress, ProgressSink, Stage, no_progress
 
 if TYPE_CHECKING:
@@ -110,14 +111,19 @@ class Pipeline:
         opts = options or PipelineOptions()
         loaded = spec if isinstance(spec, LoadedSpec) else self.load(spec)
         gated = self.gate(loaded, deploy=opts.deploy)
-        logged = self.generate(self.plan(gated), workers=opts.workers, batch_size=opts.batch_size)
+        crash_point("pipeline.gated")
+        planned = self.plan(gated)
+        crash_point("pipeline.planned")
+        logged = self.generate(planned, workers=opts.workers, batch_size=opts.batch_size)
         checkpointed = self.checkpoint(logged, receipts=not opts.anchor)
+        crash_point("pipeline.checkpointed")
         result = PipelineResult(loaded, logged.summary, checkpointed.checkpoint)
         if not opts.anchor:
             return result
         if opts.deploy:
             self.deploy()
         anchored = self.anchor(checkpointed)
+        crash_point("pipeline.anchored")
         published = self.publish(anchored) if opts.publish else None
         return PipelineResult(loaded, logged.summary, checkpointed.checkpoint, anchored.anchor, published)
 

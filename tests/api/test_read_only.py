@@ -192,9 +192,8 @@ def test_the_snapshot_sees_a_write_held_in_the_wal(ran: Workspace, tmp_path: Pat
     try:
         campaign = Catalog(studio.db).campaign("tiny")
         assert campaign is not None
-        CatalogWriter(studio.db, studio.log).ensure_campaign(
-            "tiny", campaign.spec_hash, campaign.salt
-        )  # touches updated_at
+        writer = CatalogWriter(studio.db, studio.log)
+        writer.ensure_campaign("tiny", campaign.spec_hash, campaign.salt)  # touches updated_at
     finally:
         studio.close()
     after = _snapshot(copy.root)

@@ -139,3 +139,13 @@ def test_two_engines_with_one_name_are_refused(site: Path) -> None:
     install(site, "mintloom-impostor", {"copy": "echo_engine:EchoCopy"}, ECHO)
     with pytest.raises(EngineError, match=r"two engines are named 'copy'.*mintloom-impostor"):
         engine_registry()
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", ".hidden", "x\x1bname"])
+def test_an_engine_whose_name_is_not_a_safe_slug_is_refused_by_name(site: Path, name: str) -> None:
+    """An engine name lands in every manifest, catalog row and job key: a hostile package's
+    name with separators, a leading dot or control characters is refused, not registered."""
+    module = ECHO + f"\nclass Sly(EchoCopy):\n    name = {name!r}\n"
+    install(site, "mintloom-sly", {name: "echo_engine:Sly"}, module)
+    with pytest.raises(EngineError, match=r"not a safe engine name"):
+        engine_registry()

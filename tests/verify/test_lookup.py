@@ -78,7 +78,7 @@ def test_verify_context_takes_any_chain_lookup(workspace: Workspace, anvil: Node
         ).run()
         early = verify_context(studio)  # opened before the contracts are deployed, like a server
         assert early.chain is not None and not early.chain.pins_log
-        studio.contracts()
+        studio.contracts()  # the explicit deploy step: anchoring never deploys
         anchored = studio.anchor()
         row = Catalog(studio.db).assets("tiny", kind="image")[0]
         data = LocalBlobStore(workspace.blobs_dir).get(row.cid)

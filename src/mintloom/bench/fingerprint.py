@@ -112,8 +112,9 @@ def synthetic_ad(seed: int, headline: str | None = None, size: int = 1080) -> Im
     if rng.random() < 0.5:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=col(int(c_hero)))
     else:
-        draw.rounded_rectangle((cx - r, cy - 0.7 * r, cx + r, cy + 0.7 * r), radius=int(40 * s),
-                               fill=col(int(c_hero)))  # fmt: skip
+        draw.rounded_rectangle(
+            (cx - r, cy - 0.7 * r, cx + r, cy + 0.7 * r), radius=int(40 * s), fill=col(int(c_hero))
+        )
     for _ in range(int(rng.integers(3, 7))):
         ax, ay = rng.uniform(0.05, 0.95) * size, rng.uniform(0.25, 0.8) * size
         ar = rng.uniform(0.02, 0.08) * size
@@ -126,8 +127,9 @@ def synthetic_ad(seed: int, headline: str | None = None, size: int = 1080) -> Im
     text = headline if headline is not None else headline_for(seed)
     draw.text((size * 0.07, size * 0.07), text, fill=col(int(c_text)), font=_font(int(78 * s)))
     bx0, by0 = size * rng.uniform(0.25, 0.4), size * 0.83
-    draw.rounded_rectangle((bx0, by0, bx0 + 0.35 * size, by0 + 0.1 * size), radius=int(30 * s),
-                           fill=col(int(c_text)))  # fmt: skip
+    draw.rounded_rectangle(
+        (bx0, by0, bx0 + 0.35 * size, by0 + 0.1 * size), radius=int(30 * s), fill=col(int(c_text))
+    )
     draw.text((bx0 + 40 * s, by0 + 25 * s), "SHOP NOW", fill=col(int(c0)), font=_font(int(48 * s)))
     return img
 
@@ -213,12 +215,26 @@ def run(work: Path) -> list[Figure]:
     return [
         *figures,
         Figure("fingerprint_index_build_s_at_1M", build_s, "s", note=f"{n} rows, m={index.m}"),
-        Figure("fingerprint_lookup_ms_at_1M", float(np.percentile(both, 99)), "ms", 10, "<=",
-               f"p99 over {len(both)} near-duplicate and miss queries, radius {PHASH_MAX_DISTANCE}"),
-        Figure("fingerprint_lookup_near_ms_median", float(np.median(near_ms)), "ms",
-               note=f"<= 8 pHash bits flipped; {near_found}/{len(near)} found"),
+        Figure(
+            "fingerprint_lookup_ms_at_1M",
+            float(np.percentile(both, 99)),
+            "ms",
+            10,
+            "<=",
+            f"p99 over {len(both)} near-duplicate and miss queries, radius {PHASH_MAX_DISTANCE}",
+        ),
+        Figure(
+            "fingerprint_lookup_near_ms_median",
+            float(np.median(near_ms)),
+            "ms",
+            note=f"<= 8 pHash bits flipped; {near_found}/{len(near)} found",
+        ),
         Figure("fingerprint_lookup_near_ms_p99", float(np.percentile(near_ms, 99)), "ms"),
-        Figure("fingerprint_lookup_miss_ms_median", float(np.median(miss_ms)), "ms",
-               note=f"random and unindexed real ads; {miss_found}/{len(misses)} (false) matches"),
+        Figure(
+            "fingerprint_lookup_miss_ms_median",
+            float(np.median(miss_ms)),
+            "ms",
+            note=f"random and unindexed real ads; {miss_found}/{len(misses)} (false) matches",
+        ),
         Figure("fingerprint_lookup_miss_ms_p99", float(np.percentile(miss_ms, 99)), "ms"),
-    ]  # fmt: skip
+    ]

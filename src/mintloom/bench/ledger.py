@@ -35,8 +35,10 @@ def run(work: Path) -> list[Figure]:
         deploy_all(chain)
         previous = 0
         for size in CHECKPOINTS:
-            entries = [(cid_for(i.to_bytes(8, "big")), hashlib.sha256(i.to_bytes(8, "big")).digest())
-                       for i in range(previous, size)]  # fmt: skip
+            entries = [
+                (cid_for(i.to_bytes(8, "big")), hashlib.sha256(i.to_bytes(8, "big")).digest())
+                for i in range(previous, size)
+            ]
             for i in range(0, len(entries), 20_000):
                 log.append_batch(entries[i : i + 20_000])
             result = anchor_log(chain, log, signer)

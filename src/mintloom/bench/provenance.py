@@ -69,8 +69,14 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     ks = KeyStore(work / "keys")
     ks.init("bench", "es256", password="bench-password")
     signer = C2paAssetSigner(ks.signer("bench-password"))
-    record = GenerationRecord(engine="bench", engine_version="1", seed_commitment="0" * 64, campaign="bench",
-                              segment_commitment="00" * 32, locale="en")  # fmt: skip
+    record = GenerationRecord(
+        engine="bench",
+        engine_version="1",
+        seed_commitment="0" * 64,
+        campaign="bench",
+        segment_commitment="00" * 32,
+        locale="en",
+    )
     engine = ImageCompositor()
     brand = BrandStyle(palette=("#1d3557", "#e63946", "#f1faee", "#a8dadc"))
     square = Format(name="square", width=1080, height=1080)
@@ -78,8 +84,9 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
     rounds = 12
     for i in range(rounds):
         texts = ImageParams(headline=f"Winter warm-up {i}", body="Fresh roasts from €3.90.", cta="Claim 15%")
-        request = GenerationRequest(kind="image", seed=1000 + i, locale="en-US", brand=brand, format=square,
-                                    params=texts)  # fmt: skip
+        request = GenerationRequest(
+            kind="image", seed=1000 + i, locale="en-US", brand=brand, format=square, params=texts
+        )
         t0 = time.perf_counter()
         png = engine.generate(request).data
         t1 = time.perf_counter()
@@ -94,12 +101,22 @@ def _c2pa_overhead(work: Path) -> list[Figure]:
             fp_s += t3 - t2
     n = rounds - 1
     return [
-        Figure("provenance_overhead_ratio", sign_s / gen_s, "(sign+CID+leaf) / (generate+encode)", 0.10, "<=",
-               f"C2PA ES256 embed, CID, log leaf per 1080x1080 compositor PNG ({1000 * gen_s / n:.0f} ms)"),
+        Figure(
+            "provenance_overhead_ratio",
+            sign_s / gen_s,
+            "(sign+CID+leaf) / (generate+encode)",
+            0.10,
+            "<=",
+            f"C2PA ES256 embed, CID, log leaf per 1080x1080 compositor PNG ({1000 * gen_s / n:.0f} ms)",
+        ),
         Figure("c2pa_sign_ms_per_png", 1000 * sign_s / n, "ms"),
-        Figure("soft_binding_overhead_ratio", fp_s / gen_s, "fingerprints / (generate+encode)",
-               note="11 registration fingerprints per image, computed in the workers (soft binding)"),
-    ]  # fmt: skip
+        Figure(
+            "soft_binding_overhead_ratio",
+            fp_s / gen_s,
+            "fingerprints / (generate+encode)",
+            note="11 registration fingerprints per image, computed in the workers (soft binding)",
+        ),
+    ]
 
 
 def run(work: Path) -> list[Figure]:

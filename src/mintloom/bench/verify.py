@@ -34,8 +34,14 @@ RUNS = 30
 
 
 def _campaign(work: Path) -> Studio:
-    spec = sample_spec(campaign="bench-verify", seed=11, locales=("en-US", "de-DE"), formats=("square",),
-                       copy=False, audio=False)  # fmt: skip
+    spec = sample_spec(
+        campaign="bench-verify",
+        seed=11,
+        locales=("en-US", "de-DE"),
+        formats=("square",),
+        copy=False,
+        audio=False,
+    )
     path = write_sample_campaign(work / "campaign", spec, sample_audience(4))
     studio = Studio(Workspace.init(work / "ws"), password=PASSWORD)
     studio.ensure_keys()

@@ -88,8 +88,14 @@ def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, ext
     }
     brand = request.brand.model_dump(exclude={"logo_png"})
     brand["logo"] = _sha(request.brand.logo_png) if request.brand.logo_png else None
-    doc = {"engine": engine.name, "version": engine.version, "request": body, "brand": brand,
-           "parent": parent, **extra}  # fmt: skip
+    doc = {
+        "engine": engine.name,
+        "version": engine.version,
+        "request": body,
+        "brand": brand,
+        "parent": parent,
+        **extra,
+    }
     return JobId(_sha(json.dumps(doc, sort_keys=True, default=str)))
 
 

@@ -227,8 +227,15 @@ class CampaignRunner:
             self.spec.campaign, len(plan.jobs), len(plan.jobs) - len(todo), out_dir=self.out_dir
         )
         summary.restored = self._restore(plan, done)
-        state = _RunState(salt, plan.by_key(), done, {j.parent for j in todo if j.parent is not None},
-                          len(todo), summary, cid_of=dict(done))  # fmt: skip
+        state = _RunState(
+            salt,
+            plan.by_key(),
+            done,
+            {j.parent for j in todo if j.parent is not None},
+            len(todo),
+            summary,
+            cid_of=dict(done),
+        )
         self.progress(Progress(Stage.GENERATE, 0, state.total))
         return state
 
@@ -366,11 +373,25 @@ class CampaignRunner:
             sidecar_of[cid] = self.blobs.put(it.signed.manifest) if it.signed.sidecar else None
             self._add_asset(rows, it, idx, sidecar_of[cid], parents.get(cid))
         for it in items:
-            rows.jobs.append(JobRow(key=it.job.key, campaign=self.spec.campaign, kind=it.job.kind,
-                                    segment=it.job.segment, locale=it.job.locale, format=it.job.format,
-                                    asset_cid=it.cid))  # fmt: skip
-            rows.exports.append(ExportRow(campaign=self.spec.campaign, path=self._path(it.job, it.extension),
-                                          cid=it.cid, sidecar_cid=sidecar_of[it.cid]))  # fmt: skip
+            rows.jobs.append(
+                JobRow(
+                    key=it.job.key,
+                    campaign=self.spec.campaign,
+                    kind=it.job.kind,
+                    segment=it.job.segment,
+                    locale=it.job.locale,
+                    format=it.job.format,
+                    asset_cid=it.cid,
+                )
+            )
+            rows.exports.append(
+                ExportRow(
+                    campaign=self.spec.campaign,
+                    path=self._path(it.job, it.extension),
+                    cid=it.cid,
+                    sidecar_cid=sidecar_of[it.cid],
+                )
+            )
         tx.add(rows)
         return rows.exports
 
@@ -379,11 +400,16 @@ class CampaignRunner:
     ) -> None:
         """A new asset's row, fingerprints and lineage edge."""
         rows.assets.append(self._asset_row(it, leaf_index, sidecar_cid))
-        rows.fingerprints.extend(FingerprintRow(cid=it.cid, phash=to_signed64(p), dhash=to_signed64(d))
-                                 for p, d in it.gen.fingerprints)  # fmt: skip
+        rows.fingerprints.extend(
+            FingerprintRow(cid=it.cid, phash=to_signed64(p), dhash=to_signed64(d))
+            for p, d in it.gen.fingerprints
+        )
         if parent_cid is not None:
-            rows.edges.append(LineageEdge(parent_cid=parent_cid, child_cid=it.cid,
-                                          relation=it.job.action.removeprefix("c2pa.")))  # fmt: skip
+            rows.edges.append(
+                LineageEdge(
+                    parent_cid=parent_cid, child_cid=it.cid, relation=it.job.action.removeprefix("c2pa.")
+                )
+            )
 
     def _asset_row(self, it: _Signed, leaf_index: int, sidecar_cid: str | None) -> AssetRow:
         art, job = it.gen.artifact, it.job
@@ -433,8 +459,14 @@ class CampaignRunner:
             row = assets.get(job.key)
             if row is None:
                 raise CatalogError(f"finished job {job.title} points at a missing asset {done[job.key]}")
-            exports.append(ExportRow(campaign=self.spec.campaign, path=self._path(job, row.extension),
-                                     cid=row.cid, sidecar_cid=row.logged_sidecar_cid))  # fmt: skip
+            exports.append(
+                ExportRow(
+                    campaign=self.spec.campaign,
+                    path=self._path(job, row.extension),
+                    cid=row.cid,
+                    sidecar_cid=row.logged_sidecar_cid,
+                )
+            )
         self.writer.set_exports(self.spec.campaign, exports)
         restored = 0
         for i, exp in enumerate(exports, 1):

@@ -349,8 +349,9 @@ def _read_logo(logo: Path | None, base: Path) -> tuple[bytes | None, bytes]:
     try:
         with Image.open(io.BytesIO(raw)) as im:
             if im.width * im.height > MAX_LOGO_PIXELS:
-                raise SpecInputError(f"brand.logo: {p} is {im.width}x{im.height} pixels, "
-                                     f"over the limit of {MAX_LOGO_PIXELS}")  # fmt: skip
+                raise SpecInputError(
+                    f"brand.logo: {p} is {im.width}x{im.height} pixels, over the limit of {MAX_LOGO_PIXELS}"
+                )
             im.load()
             buf = io.BytesIO()
             im.convert("RGBA").save(buf, "PNG", compress_level=6)
@@ -396,8 +397,9 @@ def _check_text(data: dict[str, Any], root: yaml.Node | None, path: Path) -> Non
     """Refuse control characters in any string, and alias bombs, before anything else looks."""
     for n, (loc, value) in enumerate(_scalars(data)):
         if n >= MAX_SPEC_VALUES:
-            raise UnsafeTextError(f"{path}: the spec expands to more than {MAX_SPEC_VALUES} values "
-                                  "(YAML aliases?)")  # fmt: skip
+            raise UnsafeTextError(
+                f"{path}: the spec expands to more than {MAX_SPEC_VALUES} values (YAML aliases?)"
+            )
         bad = _CONTROL.search(value) if isinstance(value, str) else None
         if bad is not None:
             line = _line_of(root, list(loc))

@@ -63,7 +63,6 @@ def demo(
 ) -> None:
     """Run the example campaign end to end: generate, sign, log, anchor, license, pay, verify."""
     from mintloom.campaign.spec import load_spec
-    from mintloom.store.catalog import Catalog
     from mintloom.studio import Studio
     from mintloom.workspace import Workspace
 
@@ -84,21 +83,47 @@ def demo(
     samples = _verify_samples(steps, studio, variant)
     gas = sum(e.gas_used or 0 for e in studio.chain.journal.entries(studio.chain.chain_id))
     studio.close()  # stops the embedded node if the demo started it; its state is kept
+    body = _closing_text(
+        studio,
+        loaded,
+        anchored=anchored.size,
+        gas=gas,
+        variant=variant,
+        samples=samples,
+        own_password=own_password,
+        t0=t0,
+    )
+    console.print(Panel(body, title="mintloom demo done", border_style="green"))
+
+
+def _closing_text(
+    studio: Studio,
+    loaded: LoadedSpec,
+    *,
+    anchored: int,
+    gas: int,
+    variant: AssetRow,
+    samples: Path,
+    own_password: bool,
+    t0: float,
+) -> str:
+    """:func:`summary_text` filled in from the (closed) studio's catalog and log."""
+    from mintloom.store.catalog import Catalog
+
     catalog = Catalog(studio.db)
-    body = summary_text(
-        ws,
+    return summary_text(
+        studio.workspace,
         campaign=loaded.spec.campaign,
         assets=len(catalog.assets(loaded.spec.campaign)),
         images=len(catalog.assets(loaded.spec.campaign, kind="image")),
         log_size=studio.log.size,
-        anchored=anchored.size,
+        anchored=anchored,
         gas=gas,
         seconds=time.perf_counter() - t0,
         variant=(variant.cid, variant.path),
         samples=samples,
         own_password=own_password,
     )
-    console.print(Panel(body, title="mintloom demo done", border_style="green"))
 
 
 def _start(steps: _Steps, studio: Studio) -> None:
@@ -128,13 +153,23 @@ def _register_ingredients(steps: _Steps, studio: Studio, loaded: LoadedSpec, exa
     from mintloom.ledger.lineage import register_dataset, register_model
 
     steps.say("registering the example dataset (by its curator) and model (by its trainer)")
-    ds = register_dataset(_party(studio, CURATOR), studio.db, loaded.spec.lineage.datasets[0],
-                          examples / "lineage" / "brand-photography.md", license="CC-BY-4.0",
-                          ai_training=True)  # fmt: skip
+    ds = register_dataset(
+        _party(studio, CURATOR),
+        studio.db,
+        loaded.spec.lineage.datasets[0],
+        examples / "lineage" / "brand-photography.md",
+        license="CC-BY-4.0",
+        ai_training=True,
+    )
     model_name = loaded.spec.lineage.model or "lumen-layout-v1"
-    md = register_model(_party(studio, TRAINER), studio.db, model_name,
-                        examples / "lineage" / "layout-model.json", trained_on=[ds.name],
-                        license="Apache-2.0")  # fmt: skip
+    md = register_model(
+        _party(studio, TRAINER),
+        studio.db,
+        model_name,
+        examples / "lineage" / "layout-model.json",
+        trained_on=[ds.name],
+        license="Apache-2.0",
+    )
     console.print(f"    dataset #{ds.onchain_id} {ds.name}, model #{md.onchain_id} {md.name}")
 
 
@@ -162,9 +197,11 @@ def _run_campaign(
 
     steps.say("attaching licence terms, royalty split and lineage (batched per checkpoint)")
     pub = pipeline.publish(anchored)
-    console.print(f"    {len(pub.terms_ranges)} terms range(s), split #{pub.split_id}: "
-                  + ", ".join(f"{s.role} {s.bps / 100:.0f}%" for s in pub.split)
-                  + f"; {len(pub.transactions)} transaction(s)")  # fmt: skip
+    console.print(
+        f"    {len(pub.terms_ranges)} terms range(s), split #{pub.split_id}: "
+        + ", ".join(f"{s.role} {s.bps / 100:.0f}%" for s in pub.split)
+        + f"; {len(pub.transactions)} transaction(s)"
+    )
     return a, pub
 
 
@@ -178,8 +215,10 @@ def _register_variant(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> Asse
     variant = next(a for a in images if a.format == "story" and a.locale == loaded.spec.locales[-1])
     steps.say(f"registering one asset lazily: {variant.path}")
     reg = register_asset(studio.chain, studio.log, catalog, variant.cid)
-    console.print(f"    token {hex(reg.token_id)[:18]}… (parent {hex(reg.parent_token_id)[:18]}…)"
-                  + (" already registered" if reg.already else f", gas {reg.gas_used}"))  # fmt: skip
+    console.print(
+        f"    token {hex(reg.token_id)[:18]}… (parent {hex(reg.parent_token_id)[:18]}…)"
+        + (" already registered" if reg.already else f", gas {reg.gas_used}")
+    )
     return variant
 
 
@@ -243,8 +282,11 @@ def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow) -> Path:
     (samples / "stripped.jpg").write_bytes(stripped)
     ctx = verify_context(studio)
     verdicts = Table("file", "verdict", "binding", "why")
-    for name, data in (("original " + variant.path, original), ("tampered.png", tampered),
-                       ("stripped.jpg (metadata removed, JPEG)", stripped)):  # fmt: skip
+    for name, data in (
+        ("original " + variant.path, original),
+        ("tampered.png", tampered),
+        ("stripped.jpg (metadata removed, JPEG)", stripped),
+    ):
         r = verify_bytes(data, name, ctx)
         failed = [c.detail for c in r.checks if c.status == "fail"]
         colour = {"VERIFIED": "green", "TAMPERED": "red"}.get(r.verdict.value, "yellow")

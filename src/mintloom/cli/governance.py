@@ -27,10 +27,16 @@ def terms() -> None:
 
     t = Table("id", "name", "commercial", "derivatives", "AI training", "rev share", "fee", "expiry")
     for d in list_terms(studio().chain_reader(start_node=True)):
-        t.add_row(str(d["id"]), d["name"] or "custom", str(d["commercial_use"]),
-                  str(d["derivatives_allowed"]), str(d["ai_training_allowed"]),
-                  f"{d['rev_share_bps'] / 100:.1f}%", _eth(d["minting_fee"]),
-                  str(d["expiry"] or "never"))  # fmt: skip
+        t.add_row(
+            str(d["id"]),
+            d["name"] or "custom",
+            str(d["commercial_use"]),
+            str(d["derivatives_allowed"]),
+            str(d["ai_training_allowed"]),
+            f"{d['rev_share_bps'] / 100:.1f}%",
+            _eth(d["minting_fee"]),
+            str(d["expiry"] or "never"),
+        )
     console.print(t)
 
 
@@ -46,9 +52,11 @@ def attach(
     s.contracts()
     loaded = load_spec(spec)
     r = publish_campaign(s.chain, s.db, loaded.spec, progress=console.print)
-    console.print(f"checkpoint {r.checkpoint_size}: {len(r.terms_ranges)} terms range(s), "
-                  f"split #{r.split_id} ({', '.join(f'{x.role} {x.bps / 100:.0f}%' for x in r.split)}), "
-                  f"{len(r.transactions)} transaction(s), gas {r.gas_used}")  # fmt: skip
+    console.print(
+        f"checkpoint {r.checkpoint_size}: {len(r.terms_ranges)} terms range(s), "
+        f"split #{r.split_id} ({', '.join(f'{x.role} {x.bps / 100:.0f}%' for x in r.split)}), "
+        f"{len(r.transactions)} transaction(s), gas {r.gas_used}"
+    )
 
 
 @license_app.command("buy")
@@ -86,9 +94,11 @@ def show(cid: Annotated[str, typer.Argument(help="Asset CID.")]) -> None:
     console.print(f"asset {cid} (leaf {receipt.leaf_index}), token {hex(tid)}: {owner}")
     for t_id in chain.call("LicenseMarket", "termsOfLeaf", receipt.leaf_index):
         d = describe_terms(chain, int(t_id))
-        console.print(f"  terms #{d['id']} {d['name'] or ''}: commercial={d['commercial_use']} "
-                      f"derivatives={d['derivatives_allowed']} ai-training={d['ai_training_allowed']} "
-                      f"fee={_eth(d['minting_fee'])}")  # fmt: skip
+        console.print(
+            f"  terms #{d['id']} {d['name'] or ''}: commercial={d['commercial_use']} "
+            f"derivatives={d['derivatives_allowed']} ai-training={d['ai_training_allowed']} "
+            f"fee={_eth(d['minting_fee'])}"
+        )
     model, datasets = chain.call("LineageRegistry", "lineageOf", receipt.leaf_index)
     console.print(f"  lineage: model #{model}, datasets {list(datasets)}")
 

@@ -47,8 +47,10 @@ def plan(spec: Annotated[Path, typer.Argument(help="Campaign spec (YAML).")]) ->
     for kind in ("image", "copy", "audio"):
         t.add_row(kind, str(p.count(kind)))
     console.print(t)
-    console.print(f"{len(loaded.segments)} segments × {len(loaded.spec.locales)} locales × "
-                  f"{len(loaded.spec.formats)} formats")  # fmt: skip
+    console.print(
+        f"{len(loaded.segments)} segments × {len(loaded.spec.locales)} locales × "
+        f"{len(loaded.spec.formats)} formats"
+    )
 
 
 def run(

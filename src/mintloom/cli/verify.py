@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.panel import Panel
@@ -16,7 +17,7 @@ from rich.text import Text
 from mintloom.cli.console import console, progress
 from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import Verdict, VerifyReport
+from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
 
 if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
@@ -79,25 +80,18 @@ def verify(
     Exit code 0 VERIFIED, 20 TAMPERED, 21 UNTRUSTED, 22 UNKNOWN (a folder: its worst file);
     23 MISSING: a folder in the workspace's out/ lacks a file its campaign exported there.
     """
-    from mintloom.verify.verifier import media_files, missing_exports, report_json, verify_many, verify_path
+    from mintloom.verify.verifier import report_json, verify_path
 
     if not path.exists():
         raise VerifyError(f"no such file or folder: {path}")
     if receipt is not None and path.is_dir():
-        raise VerifyError("--receipt applies to one file, not a folder", hint="receipts beside files "
-                          "(NAME.receipt.json) are picked up automatically")  # fmt: skip
+        raise VerifyError(
+            "--receipt applies to one file, not a folder",
+            hint="receipts beside files (NAME.receipt.json) are picked up automatically",
+        )
     ctx, where = _context(offline=offline, trust=trust, rpc=rpc, contracts=contracts)
     if path.is_dir():
-        files = media_files(path)
-        with progress() as bar:
-            task = bar.add_task("verify", total=len(files))
-            reports = list(verify_many(files, ctx, workers=workers, on_done=lambda _r: bar.advance(task)))
-        reports += missing_exports(path, ctx, reports)
-        verdict = worst([r.verdict for r in reports])
-        if as_json:
-            typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2, ensure_ascii=False))
-        else:
-            _print_folder(path, reports, verdict, where)
+        verdict = _verify_folder(path, ctx, workers=workers, as_json=as_json, where=where)
     else:
         report = verify_path(path, ctx, receipt_file=receipt, strict=True)
         verdict = report.verdict
@@ -110,25 +104,46 @@ def verify(
     sys.exit(verdict.exit_code)
 
 
+def _verify_folder(folder: Path, ctx: VerifyContext, *, workers: int, as_json: bool, where: str) -> Verdict:
+    """Verify every media file under ``folder`` (and its missing exports); print; the worst verdict."""
+    from mintloom.verify.verifier import media_files, missing_exports, verify_many
+
+    files = media_files(folder)
+    with progress() as bar:
+        task = bar.add_task("verify", total=len(files))
+        reports = list(verify_many(files, ctx, workers=workers, on_done=lambda _r: bar.advance(task)))
+    reports += missing_exports(folder, ctx, reports)
+    verdict = worst([r.verdict for r in reports])
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2, ensure_ascii=False))
+    else:
+        _print_folder(folder, reports, verdict, where)
+    return verdict
+
+
+def _read_trust(trust: Path) -> tuple[str, dict[int, dt.datetime]]:
+    """The certificates and signer retirements of a ``--trust`` PEM file."""
+    from mintloom.provenance.keys import split_trust_bundle
+
+    raw = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchors", error=VerifyInputError)
+    try:
+        anchors = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise VerifyError(f"cannot read trust anchors {trust}: not UTF-8 text") from exc
+    if "-----BEGIN CERTIFICATE-----" not in anchors:
+        raise VerifyError(f"{trust} holds no PEM certificate")
+    return split_trust_bundle(anchors)
+
+
 def _context(
     *, offline: bool, trust: Path | None, rpc: str | None = None, contracts: Path | None = None
 ) -> tuple[VerifyContext, str]:
     """The verification context and a line saying what it could consult."""
     from mintloom.chain_lookup import verify_context
     from mintloom.cli.console import studio
-    from mintloom.provenance.keys import split_trust_bundle
     from mintloom.verify.verifier import VerifyContext
 
-    anchors, retired = None, None
-    if trust is not None:
-        raw = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchors", error=VerifyInputError)
-        try:
-            anchors = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise VerifyError(f"cannot read trust anchors {trust}: not UTF-8 text") from exc
-        if "-----BEGIN CERTIFICATE-----" not in anchors:
-            raise VerifyError(f"{trust} holds no PEM certificate")
-        anchors, retired = split_trust_bundle(anchors)
+    anchors, retired = _read_trust(trust) if trust is not None else (None, None)
     try:
         s = studio()
         ctx = verify_context(s, offline=offline)
@@ -177,7 +192,20 @@ def _print_file(report: VerifyReport, where: str) -> None:
     facts.add_row("media type", report.media_type or "-")
     facts.add_row("cid", report.cid or "-")
     facts.add_row("binding", _binding(report))
-    o = report.origin
+    _origin_rows(facts, report.origin)
+    _history_rows(facts, report)
+    if report.license is not None:
+        _license_rows(facts, report.license)
+    console.print(facts)
+    checks = Table("check", "result", "detail", title="checks", title_justify="left")
+    for c in report.checks:
+        checks.add_row(c.name, _STATUS.get(c.status, c.status), c.detail)
+    console.print(checks)
+    console.print(f"[dim]{where}[/]")
+
+
+def _origin_rows(facts: Table, o: dict[str, Any]) -> None:
+    """What the generation record says: engine, model, datasets, campaign."""
     if o:
         facts.add_row("engine", f"{o.get('engine')} ({o.get('source_type')})")
         facts.add_row(
@@ -189,6 +217,10 @@ def _print_file(report: VerifyReport, where: str) -> None:
         )
         facts.add_row("seed commitment", str(o.get("seed_commitment") or "-"))
         facts.add_row("ai training", str(o.get("ai_training")))
+
+
+def _history_rows(facts: Table, report: VerifyReport) -> None:
+    """Actions, ingredients, lineage steps and the log receipt."""
     actions = [h["action"] for h in report.history if "action" in h]
     ingredients = [h for h in report.history if "ingredient" in h]
     if actions:
@@ -203,27 +235,21 @@ def _print_file(report: VerifyReport, where: str) -> None:
         anchor = r.get("anchor")
         tx = f"tx {anchor['tx_hash']} (chain {anchor['chain_id']})" if anchor else "not anchored"
         facts.add_row("receipt", f"leaf {r['leaf_index']} of {r['tree_size']}, root {r['root'][:16]}…, {tx}")
-    lic = report.license
-    if lic is not None:
-        facts.add_row(
-            "registered", f"yes, token {lic.token_id} owned by {lic.owner}" if lic.registered else "no"
-        )
-        if lic.terms_ids:
-            facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
-        for t in lic.terms:
-            facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.model_dump().items()))
-        if lic.model is not None:
-            m = lic.model
-            facts.add_row("model on chain", f"#{m.id} by {m.trainer} ({m.license})")
-        for d in lic.datasets:
-            ai = "AI training allowed" if d.ai_training_allowed else "no AI training"
-            facts.add_row("dataset on chain", f"#{d.id} by {d.curator} ({d.license}, {ai})")
-    console.print(facts)
-    checks = Table("check", "result", "detail", title="checks", title_justify="left")
-    for c in report.checks:
-        checks.add_row(c.name, _STATUS.get(c.status, c.status), c.detail)
-    console.print(checks)
-    console.print(f"[dim]{where}[/]")
+
+
+def _license_rows(facts: Table, lic: LicenseInfo) -> None:
+    """Registration, licence terms and the on-chain model and dataset lineage."""
+    facts.add_row("registered", f"yes, token {lic.token_id} owned by {lic.owner}" if lic.registered else "no")
+    if lic.terms_ids:
+        facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
+    for t in lic.terms:
+        facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.model_dump().items()))
+    if lic.model is not None:
+        m = lic.model
+        facts.add_row("model on chain", f"#{m.id} by {m.trainer} ({m.license})")
+    for d in lic.datasets:
+        ai = "AI training allowed" if d.ai_training_allowed else "no AI training"
+        facts.add_row("dataset on chain", f"#{d.id} by {d.curator} ({d.license}, {ai})")
 
 
 def _print_folder(folder: Path, reports: list[VerifyReport], verdict: Verdict, where: str) -> None:

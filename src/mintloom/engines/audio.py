@@ -12,6 +12,7 @@ from __future__ import annotations
 import colorsys
 import io
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
@@ -66,27 +67,10 @@ class SoundLogo:
         # register from lightness: light brands sit higher
         root_midi = 57 + round(light * 12) + int(rng.integers(-2, 3))
         duration = expect_params(self, request, "audio", AudioParams).seconds
-
-        n_notes = int(rng.integers(4, 7))
-        # rhythm: note lengths in beats, the last note held
-        beats = rng.choice(np.array([0.5, 0.5, 1.0, 1.0, 1.5]), size=n_notes - 1)
-        beats = np.append(beats, 2.0 + rng.random())
-        times = np.concatenate([[0.0], np.cumsum(beats)[:-1]])
+        degrees, times, beats = _melody(rng, len(scale))
         melody_span = duration * 0.62  # the tail rings out
         beat_s = melody_span / float(times[-1]) if times[-1] > 0 else melody_span
-        degrees = [0]
-        for _ in range(n_notes - 1):
-            step = int(rng.choice([-2, -1, 1, 1, 2, 3, 4]))
-            degrees.append(int(np.clip(degrees[-1] + step, -2, 2 * len(scale))))
-        degrees[-1] = len(scale) if rng.random() < 0.6 else 0  # resolve to the (octave) tonic
-
-        # timbre from hue: harmonic amplitudes, brightness from saturation
-        n_harm = 6
-        k = np.arange(1, n_harm + 1, dtype=np.float64)
-        odd = (k % 2 == 1).astype(np.float64)
-        mix = 0.5 + 0.5 * math.cos(2 * math.pi * hue)
-        harmonics = (mix * odd + (1 - mix)) / k ** (1.6 - 0.8 * sat)
-        detune = 1.0 + 0.002 * (0.5 + 0.5 * math.sin(2 * math.pi * h2))
+        timbre = _Timbre.of(hue, sat, h2, light)
 
         total = int(SAMPLE_RATE * duration)
         out = np.zeros(total, dtype=np.float64)
@@ -96,30 +80,13 @@ class SoundLogo:
             freq = 440.0 * 2 ** ((midi - 69) / 12)
             start = int(start_beat * beat_s * SAMPLE_RATE)
             note_len = min(total - start, int((length * beat_s + 0.35) * SAMPLE_RATE))
-            if note_len <= 0:
-                continue
-            t = np.arange(note_len, dtype=np.float64) / SAMPLE_RATE
-            tone = np.zeros(note_len)
-            for h, amp in zip(k, harmonics, strict=True):
-                if freq * h < SAMPLE_RATE / 2:
-                    tone += amp * np.sin(2 * math.pi * freq * h * t)
-                    tone += 0.3 * amp * np.sin(2 * math.pi * freq * h * detune * t)
-            # envelope: 8 ms attack, exponential decay, 40 ms release to silence
-            attack = min(note_len, int(0.008 * SAMPLE_RATE))
-            env = np.exp(-t * (2.2 + 1.5 * (1 - light)))
-            env[:attack] *= np.linspace(0.0, 1.0, attack, endpoint=False)
-            release = min(note_len, int(0.04 * SAMPLE_RATE))
-            env[note_len - release :] *= np.linspace(1.0, 0.0, release)
-            out[start : start + note_len] += tone * env
-        fade = int(0.05 * SAMPLE_RATE)
-        out[-fade:] *= np.linspace(1.0, 0.0, fade)
-        peak = float(np.max(np.abs(out)))
-        if peak > 0:
-            out *= PEAK / peak
+            if note_len > 0:
+                out[start : start + note_len] += timbre.note(freq, note_len)
+        _master(out)
         info: dict[str, ParamValue] = {
             "scale": scale_name,
             "root_midi": root_midi,
-            "notes": n_notes,
+            "notes": len(degrees),
             "duration": duration,
             "sample_rate": SAMPLE_RATE,
         }
@@ -152,3 +119,66 @@ class SoundLogo:
                 "scale": info["scale"],
             },
         )
+
+
+def _melody(
+    rng: np.random.Generator, scale_len: int
+) -> tuple[list[int], NDArray[np.float64], NDArray[np.float64]]:
+    """Scale degrees, start times and lengths (in beats) of 4–6 notes; the last is held and resolves."""
+    n_notes = int(rng.integers(4, 7))
+    # rhythm: note lengths in beats, the last note held
+    beats = rng.choice(np.array([0.5, 0.5, 1.0, 1.0, 1.5]), size=n_notes - 1)
+    beats = np.append(beats, 2.0 + rng.random())
+    times = np.concatenate([[0.0], np.cumsum(beats)[:-1]])
+    degrees = [0]
+    for _ in range(n_notes - 1):
+        step = int(rng.choice([-2, -1, 1, 1, 2, 3, 4]))
+        degrees.append(int(np.clip(degrees[-1] + step, -2, 2 * scale_len)))
+    degrees[-1] = scale_len if rng.random() < 0.6 else 0  # resolve to the (octave) tonic
+    return degrees, times, beats
+
+
+@dataclass(frozen=True)
+class _Timbre:
+    """Harmonic amplitudes from hue, brightness from saturation, decay from lightness."""
+
+    k: NDArray[np.float64]
+    harmonics: NDArray[np.float64]
+    detune: float
+    light: float
+
+    @classmethod
+    def of(cls, hue: float, sat: float, h2: float, light: float) -> _Timbre:
+        n_harm = 6
+        k = np.arange(1, n_harm + 1, dtype=np.float64)
+        odd = (k % 2 == 1).astype(np.float64)
+        mix = 0.5 + 0.5 * math.cos(2 * math.pi * hue)
+        harmonics = (mix * odd + (1 - mix)) / k ** (1.6 - 0.8 * sat)
+        detune = 1.0 + 0.002 * (0.5 + 0.5 * math.sin(2 * math.pi * h2))
+        return cls(k, harmonics, detune, light)
+
+    def note(self, freq: float, note_len: int) -> NDArray[np.float64]:
+        """One enveloped note of ``note_len`` samples."""
+        t = np.arange(note_len, dtype=np.float64) / SAMPLE_RATE
+        tone = np.zeros(note_len)
+        for h, amp in zip(self.k, self.harmonics, strict=True):
+            if freq * h < SAMPLE_RATE / 2:
+                tone += amp * np.sin(2 * math.pi * freq * h * t)
+                tone += 0.3 * amp * np.sin(2 * math.pi * freq * h * self.detune * t)
+        # envelope: 8 ms attack, exponential decay, 40 ms release to silence
+        attack = min(note_len, int(0.008 * SAMPLE_RATE))
+        env = np.exp(-t * (2.2 + 1.5 * (1 - self.light)))
+        env[:attack] *= np.linspace(0.0, 1.0, attack, endpoint=False)
+        release = min(note_len, int(0.04 * SAMPLE_RATE))
+        env[note_len - release :] *= np.linspace(1.0, 0.0, release)
+        result: NDArray[np.float64] = tone * env
+        return result
+
+
+def _master(out: NDArray[np.float64]) -> None:
+    """Fade the last 50 ms and normalise to :data:`PEAK`, in place."""
+    fade = int(0.05 * SAMPLE_RATE)
+    out[-fade:] *= np.linspace(1.0, 0.0, fade)
+    peak = float(np.max(np.abs(out)))
+    if peak > 0:
+        out *= PEAK / peak

@@ -186,9 +186,18 @@ def _origin(ep: metadata.EntryPoint) -> str:
     return f"entry point {ep.name} = {ep.value} ({dist})"
 
 
+_ENGINE_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+"""An engine name: it lands in every manifest, catalog row and job key."""
+
+
 def _load_engine(ep: metadata.EntryPoint) -> Engine:
     """The engine an entry point names (a class or factory called without arguments)."""
     origin = _origin(ep)
+    if not _ENGINE_NAME.fullmatch(ep.name):
+        raise EngineError(
+            f"{origin}: {ep.name!r} is not a safe engine name",
+            hint="lowercase letters, digits, '.', '_' and '-', starting with a letter or digit",
+        )
     try:
         factory = ep.load()
         engine = factory() if callable(factory) else factory

@@ -43,8 +43,10 @@ from mintloom.errors import CopyTemplateError, EngineError, SpecError
 
 MAX_DIGITS = 20
 """Decimal places the ``number`` and ``percent`` filters write at most."""
-_LIMITS_HINT = (f"a template renders at most {MAX_OUTPUT} characters in {TIME_LIMIT:g} s, "
-                f"with range() of at most {MAX_RANGE} items")  # fmt: skip
+_LIMITS_HINT = (
+    f"a template renders at most {MAX_OUTPUT} characters in {TIME_LIMIT:g} s, "
+    f"with range() of at most {MAX_RANGE} items"
+)
 
 
 def babel_locale(tag: str) -> Locale:
@@ -85,9 +87,22 @@ def _digits(digits: int | None) -> None:
 
 # Zero code points of the CLDR numbering systems that locales use by default (Babel formats
 # separators per numbering system but always writes ASCII digits).
-_ZEROS = {"arab": 0x0660, "arabext": 0x06F0, "beng": 0x09E6, "deva": 0x0966, "mymr": 0x1040, "thai": 0x0E50,
-          "tibt": 0x0F20, "khmr": 0x17E0, "laoo": 0x0ED0, "nkoo": 0x07C0, "olck": 0x1C50, "mtei": 0xABF0,
-          "vaii": 0xA620, "adlm": 0x1E950}  # fmt: skip
+_ZEROS = {
+    "arab": 0x0660,
+    "arabext": 0x06F0,
+    "beng": 0x09E6,
+    "deva": 0x0966,
+    "mymr": 0x1040,
+    "thai": 0x0E50,
+    "tibt": 0x0F20,
+    "khmr": 0x17E0,
+    "laoo": 0x0ED0,
+    "nkoo": 0x07C0,
+    "olck": 0x1C50,
+    "mtei": 0xABF0,
+    "vaii": 0xA620,
+    "adlm": 0x1E950,
+}
 
 
 def native_digits(locale: Locale) -> dict[int, str]:
@@ -144,8 +159,9 @@ class CopyEngine:
         except UndefinedError as exc:
             raise SpecError(f"{name} uses an undefined variable: {exc.message}") from exc
         except TemplateLimitError as exc:
-            raise CopyTemplateError(f"{name} exceeds the sandbox's limits: {exc.message}",
-                                    hint=_LIMITS_HINT) from exc  # fmt: skip
+            raise CopyTemplateError(
+                f"{name} exceeds the sandbox's limits: {exc.message}", hint=_LIMITS_HINT
+            ) from exc
         except TemplateError as exc:
             raise CopyTemplateError(f"{name} failed: {exc}") from exc
         except (TypeError, ValueError, decimal.InvalidOperation, UnknownLocaleError) as exc:
@@ -161,8 +177,9 @@ class CopyEngine:
     def generate(self, request: GenerationRequest) -> Artifact:
         params = expect_params(self, request, "copy", CopyParams)
         text = self.render_template(params.template, request.locale)
-        return text_artifact(self, request, text, recorded_copy_parameters(params.template),
-                             tags={"characters": len(text)})  # fmt: skip
+        return text_artifact(
+            self, request, text, recorded_copy_parameters(params.template), tags={"characters": len(text)}
+        )
 
 
 _OPTIONAL_TESTS = frozenset({"defined", "undefined"})

@@ -53,28 +53,41 @@ def is_cjk_char(ch: str) -> bool:
     )
 
 
+def _char_script(ch: str, lang: str) -> Script | None:
+    """The script a character needs (Han by the locale's language), or None for Latin and the rest."""
+    cp = ord(ch)
+    if 0x0600 <= cp <= 0x06FF or 0x0750 <= cp <= 0x077F or 0xFB50 <= cp <= 0xFDFF or 0xFE70 <= cp <= 0xFEFF:
+        return "arabic"
+    if 0x0590 <= cp <= 0x05FF or 0xFB1D <= cp <= 0xFB4F:
+        return "hebrew"
+    if 0x3040 <= cp <= 0x30FF:
+        return "ja"
+    if 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F:
+        return "ko"
+    if is_cjk_char(ch):
+        return "ja" if lang == "ja" else "ko" if lang == "ko" else "zh"
+    return None
+
+
+_BY_LANG: dict[str, Script] = {
+    "ar": "arabic",
+    "fa": "arabic",
+    "ur": "arabic",
+    "he": "hebrew",
+    "iw": "hebrew",
+    "yi": "hebrew",
+    "ja": "ja",
+    "zh": "zh",
+    "ko": "ko",
+}
+
+
 def script_for(text: str, locale: str) -> Script:
     """Pick the font family for ``text`` in ``locale``: by the characters first, then the locale."""
     lang = language_of(locale)
     counts: dict[Script, int] = {}
     for ch in text:
-        cp = ord(ch)
-        s: Script | None = None
-        if (
-            0x0600 <= cp <= 0x06FF
-            or 0x0750 <= cp <= 0x077F
-            or 0xFB50 <= cp <= 0xFDFF
-            or 0xFE70 <= cp <= 0xFEFF
-        ):
-            s = "arabic"
-        elif 0x0590 <= cp <= 0x05FF or 0xFB1D <= cp <= 0xFB4F:
-            s = "hebrew"
-        elif 0x3040 <= cp <= 0x30FF:
-            s = "ja"
-        elif 0xAC00 <= cp <= 0xD7AF or 0x1100 <= cp <= 0x11FF or 0x3130 <= cp <= 0x318F:
-            s = "ko"
-        elif is_cjk_char(ch):
-            s = "ja" if lang == "ja" else "ko" if lang == "ko" else "zh"
+        s = _char_script(ch, lang)
         if s is not None:
             counts[s] = counts.get(s, 0) + 1
     if counts:
@@ -82,18 +95,7 @@ def script_for(text: str, locale: str) -> Script:
         if "ja" in counts and "zh" in counts:
             counts["ja"] += counts.pop("zh")
         return max(sorted(counts), key=lambda k: counts[k])
-    by_lang: dict[str, Script] = {
-        "ar": "arabic",
-        "fa": "arabic",
-        "ur": "arabic",
-        "he": "hebrew",
-        "iw": "hebrew",
-        "yi": "hebrew",
-        "ja": "ja",
-        "zh": "zh",
-        "ko": "ko",
-    }
-    return by_lang.get(lang, "latin")
+    return _BY_LANG.get(lang, "latin")
 
 
 @functools.cache

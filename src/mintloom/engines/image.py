@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -147,35 +148,10 @@ class Recipe:
         order = [int(i) for i in rng.permutation(len(colours))]
         base, second = colours[order[0]], colours[order[1]]
         # the accent is the palette colour most unlike the base (a CTA must stand out)
-        accent = max(
-            (colours[i] for i in order[2:]) if len(colours) > 2 else [second],
-            key=lambda c: (
-                contrast_ratio(relative_luminance(c), relative_luminance(base))
-                + sum(abs(a - b) for a, b in zip(c, base, strict=True)) / 255
-            ),
-        )
+        accent = max((colours[i] for i in order[2:]) if len(colours) > 2 else [second], key=_unlike(base))
+        # the draws below are in a fixed order: reordering them changes every image
         noise = rng.random((5, 5), dtype=np.float32)
-        others = [c for c in colours if c != base] or [second]
-        shapes: list[Shape] = []
-        # one hero disc of the second colour, mostly off-canvas at the end side (away from text)
-        shapes.append(
-            Shape(
-                "disc",
-                float(rng.uniform(0.92, 1.12)),
-                float(rng.choice([rng.uniform(-0.15, 0.08), rng.uniform(0.92, 1.15)])),
-                float(rng.uniform(0.26, 0.38)),
-                second,
-                float(rng.uniform(0.85, 1.0)),
-            )
-        )
-        for _ in range(int(rng.integers(2, 5))):
-            kind: Literal["disc", "ring"] = "ring" if rng.random() < 0.5 else "disc"
-            colour = others[int(rng.integers(0, len(others)))]
-            # keep shapes toward the edges so the text areas stay calm
-            cx = float(rng.choice([rng.uniform(-0.12, 0.1), rng.uniform(0.8, 1.12)]))
-            cy = float(rng.uniform(-0.1, 1.1))
-            r = float(rng.uniform(0.06, 0.2))
-            shapes.append(Shape(kind, cx, cy, r, colour, float(rng.uniform(0.2, 0.45))))
+        shapes = _shapes(rng, second, [c for c in colours if c != base] or [second])
         return cls(
             base=base,
             second=second,
@@ -183,7 +159,7 @@ class Recipe:
             angle=float(rng.uniform(0, 2 * math.pi)),
             noise=noise,
             noise_amp=float(rng.uniform(0.25, 0.5)),
-            shapes=tuple(shapes),
+            shapes=shapes,
         )
 
     def summary(self) -> dict[str, ParamValue]:
@@ -196,11 +172,59 @@ class Recipe:
         }
 
 
+def _unlike(base: Colour) -> Callable[[Colour], float]:
+    """How unlike ``base`` a colour is: its contrast ratio plus its channel distance."""
+
+    def key(c: Colour) -> float:
+        return (
+            contrast_ratio(relative_luminance(c), relative_luminance(base))
+            + sum(abs(a - b) for a, b in zip(c, base, strict=True)) / 255
+        )
+
+    return key
+
+
+def _shapes(rng: np.random.Generator, second: Colour, others: list[Colour]) -> tuple[Shape, ...]:
+    """A hero disc of the second colour, then 2–4 discs or rings of the other colours."""
+    shapes: list[Shape] = []
+    # one hero disc of the second colour, mostly off-canvas at the end side (away from text)
+    shapes.append(
+        Shape(
+            "disc",
+            float(rng.uniform(0.92, 1.12)),
+            float(rng.choice([rng.uniform(-0.15, 0.08), rng.uniform(0.92, 1.15)])),
+            float(rng.uniform(0.26, 0.38)),
+            second,
+            float(rng.uniform(0.85, 1.0)),
+        )
+    )
+    for _ in range(int(rng.integers(2, 5))):
+        kind: Literal["disc", "ring"] = "ring" if rng.random() < 0.5 else "disc"
+        colour = others[int(rng.integers(0, len(others)))]
+        # keep shapes toward the edges so the text areas stay calm
+        cx = float(rng.choice([rng.uniform(-0.12, 0.1), rng.uniform(0.8, 1.12)]))
+        cy = float(rng.uniform(-0.1, 1.1))
+        r = float(rng.uniform(0.06, 0.2))
+        shapes.append(Shape(kind, cx, cy, r, colour, float(rng.uniform(0.2, 0.45))))
+    return tuple(shapes)
+
+
 def render_background(recipe: Recipe, width: int, height: int, mirror: bool = False) -> Image.Image:
     """Gradient in the base colour warped by a smooth noise field, plus anti-aliased shapes.
 
     ``mirror`` flips the shapes left to right (right-to-left layouts put their text on the right).
     """
+    rgb = _field(recipe, width, height)
+    scale = math.sqrt(width * height)
+    for shape in recipe.shapes:
+        _paint(rgb, shape, (1 - shape.cx if mirror else shape.cx) * width, shape.cy * height, shape.r * scale)
+    # every pixel is a convex mix of colours in [0, 255], so rounding needs no clip
+    rgb += 0.5
+    return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+
+
+def _field(recipe: Recipe, width: int, height: int) -> NDArray[np.floating[Any]]:
+    """The background before shapes: a noise-warped gradient between the base and a shade of it."""
     xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     t = (xs - 0.5) * math.cos(recipe.angle) + (ys - 0.5) * math.sin(recipe.angle) + 0.5
@@ -212,31 +236,29 @@ def render_background(recipe: Recipe, width: int, height: int, mirror: bool = Fa
     # text placed anywhere on it has one background tone to contrast with
     a = np.array(recipe.base, dtype=np.float32)
     b = a * 0.8 if relative_luminance(recipe.base) > 0.35 else a + (255 - a) * 0.2
-    rgb = a[None, None, :] + t[..., None] * (b - a)[None, None, :]
+    rgb: NDArray[np.floating[Any]] = a[None, None, :] + t[..., None] * (b - a)[None, None, :]
+    return rgb
 
-    scale = math.sqrt(width * height)
-    for shape in recipe.shapes:
-        cx = (1 - shape.cx if mirror else shape.cx) * width
-        cy, r = shape.cy * height, shape.r * scale
-        x0, x1 = max(0, int(cx - r - 2)), min(width, int(cx + r + 3))
-        y0, y1 = max(0, int(cy - r - 2)), min(height, int(cy + r + 3))
-        if x0 >= x1 or y0 >= y1:
-            continue
-        gx = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5 - cx
-        gy = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5 - cy
-        d = np.sqrt(gx * gx + gy * gy)
-        if shape.kind == "disc":
-            cover = np.clip(r - d + 0.5, 0.0, 1.0)
-        else:
-            ring_w = max(2.0, r * 0.08)
-            cover = np.clip(ring_w / 2 - np.abs(d - r) + 0.5, 0.0, 1.0)
-        alpha = (cover * shape.alpha)[..., None]
-        colour = np.array(shape.colour, dtype=np.float32)
-        region = rgb[y0:y1, x0:x1]
-        rgb[y0:y1, x0:x1] = region * (1 - alpha) + colour * alpha
-    # every pixel is a convex mix of colours in [0, 255], so rounding needs no clip
-    rgb += 0.5
-    return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+
+def _paint(rgb: NDArray[np.floating[Any]], shape: Shape, cx: float, cy: float, r: float) -> None:
+    """Blend one anti-aliased disc or ring centred at (cx, cy) px with radius r px into ``rgb``."""
+    height, width = rgb.shape[:2]
+    x0, x1 = max(0, int(cx - r - 2)), min(width, int(cx + r + 3))
+    y0, y1 = max(0, int(cy - r - 2)), min(height, int(cy + r + 3))
+    if x0 >= x1 or y0 >= y1:
+        return
+    gx = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5 - cx
+    gy = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5 - cy
+    d = np.sqrt(gx * gx + gy * gy)
+    if shape.kind == "disc":
+        cover = np.clip(r - d + 0.5, 0.0, 1.0)
+    else:
+        ring_w = max(2.0, r * 0.08)
+        cover = np.clip(ring_w / 2 - np.abs(d - r) + 0.5, 0.0, 1.0)
+    alpha = (cover * shape.alpha)[..., None]
+    colour = np.array(shape.colour, dtype=np.float32)
+    region = rgb[y0:y1, x0:x1]
+    rgb[y0:y1, x0:x1] = region * (1 - alpha) + colour * alpha
 
 
 # --- layout templates -------------------------------------------------------------------------

@@ -254,6 +254,19 @@ def _blame(specs: Sequence[FieldSpec], box: Box, where: str) -> str:
     )
 
 
+def _one_line(
+    spec: FieldSpec, text: str, size: int, room: tuple[int, int], pad: tuple[float, float]
+) -> Block | None:
+    """``text`` on one line at ``size`` px, if it fits ``room`` with ``pad`` (em, each side)."""
+    font = load_font(spec.style.script, spec.style.weight, size)
+    width = round(_width(font, text, spec.style))
+    ext = extent(font)
+    px, py = round(2 * pad[0] * size), round(2 * pad[1] * size)
+    if width + px > room[0] or ext + py > room[1]:
+        return None
+    return Block(spec, size, (text,), line_height(font, spec.spacing), width, ext)
+
+
 def fit_line(
     spec: FieldSpec,
     max_width: int,
@@ -269,19 +282,11 @@ def fit_line(
     ``pad_x``/``pad_y`` (em, each side) must fit too, except at the minimum size, where the
     padding gives way before the label is called unfittable.
     """
-    tokens = tokenize(spec.text)
-
-    def single(size: int, padded: bool = True) -> Block | None:
-        font = load_font(spec.style.script, spec.style.weight, size)
-        text = "".join((" " if t.space_before else "") + t.text for t in tokens)
-        width = round(_width(font, text, spec.style))
-        ext = extent(font)
-        px, py = (round(2 * pad_x * size), round(2 * pad_y * size)) if padded else (0, 0)
-        if width + px > max_width or ext + py > max_height:
-            return None
-        return Block(spec, size, (text,), line_height(font, spec.spacing), width, ext)
-
-    best = single(spec.min_size) or single(spec.min_size, padded=False)
+    text = "".join((" " if t.space_before else "") + t.text for t in tokenize(spec.text))
+    room, pad = (max_width, max_height), (pad_x, pad_y)
+    best = _one_line(spec, text, spec.min_size, room, pad)
+    if best is None:  # at the minimum size the padding gives way first
+        best = _one_line(spec, text, spec.min_size, room, (0.0, 0.0))
     if best is None:
         raise LayoutError(
             f"{spec.field!r} text does not fit {where} on one line even at the minimum size "
@@ -291,7 +296,7 @@ def fit_line(
     lo, hi = spec.min_size, max(spec.min_size, max_size)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        found = single(mid)
+        found = _one_line(spec, text, mid, room, pad)
         if found is not None:
             best, lo = found, mid
         else:

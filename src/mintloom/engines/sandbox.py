@@ -240,8 +240,9 @@ def run_with_deadline(fn: Callable[[], T], seconds: float = TIME_LIMIT) -> T:
     worker.join(seconds)
     _interrupt(worker)
     if worker.is_alive() or any(isinstance(e, _Timeout) for e in failure):
-        raise TemplateLimitError(f"rendering took longer than {seconds:g} s (stopped after "
-                                 f"{time.monotonic() - start:.1f} s)")  # fmt: skip
+        raise TemplateLimitError(
+            f"rendering took longer than {seconds:g} s (stopped after {time.monotonic() - start:.1f} s)"
+        )
     if failure:
         raise failure[0]
     return result[0]

@@ -121,8 +121,10 @@ class TransformersTextEngine:
         model_hash = weights_hash(path)
         text = _greedy(path, prompt, request.seed, params.max_new_tokens)
         if not text.strip():
-            raise EngineError(f"the model at {path} wrote no text for this prompt",
-                              hint="raise max_new_tokens or change the copy template")  # fmt: skip
+            raise EngineError(
+                f"the model at {path} wrote no text for this prompt",
+                hint="raise max_new_tokens or change the copy template",
+            )
         model_id = _model_id(params.model_id, model_hash)
         return text_artifact(
             self,

@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable
 from typing import TypeVar
 
-from mintloom.campaign.spec import CampaignSpec
+from mintloom.campaign.spec import CampaignSpec, LineageSpec
 from mintloom.errors import LedgerError, LicenseViolation
 from mintloom.governance.licenses import resolve_terms, terms_of
 from mintloom.ledger.client import ChainClient
@@ -40,42 +40,55 @@ def is_non_commercial(license: str) -> bool:
 def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
     lineage = spec.lineage
     kinds = {"image", "copy"} | ({"audio"} if spec.audio.enabled else set())
-    commercial = any(terms_of(chain, resolve_terms(spec.governance.terms[k])).commercial_use
-                     for k in kinds if k in spec.governance.terms)  # fmt: skip
-
-    def registered(resolve: Callable[[ChainClient, Database, str], _Info], name: str) -> _Info:
-        try:
-            return resolve(chain, db, name)
-        except LedgerError as exc:
-            raise LicenseViolation(f"{exc.message}: its licence terms are unknown", hint=exc.hint) from exc
-
+    commercial = any(
+        terms_of(chain, resolve_terms(spec.governance.terms[k])).commercial_use
+        for k in kinds
+        if k in spec.governance.terms
+    )
     for ds in lineage.datasets:
-        info = registered(resolve_dataset, ds)
-        if not info.ai_training_allowed and lineage.model is not None:
-            raise LicenseViolation(
-                f"dataset {ds!r} forbids AI training and data mining (aiTrainingAllowed = false), "
-                f"but the campaign generates with model {lineage.model!r}"
-            )
-        if not info.ai_training_allowed and lineage.ai_training == "allowed":
-            raise LicenseViolation(
-                f"dataset {ds!r} forbids AI training, so its outputs cannot declare ai_training: allowed"
-            )
-        if commercial and is_non_commercial(info.license):
-            raise LicenseViolation(
-                f"dataset {ds!r} is licensed {info.license!r} (non-commercial) "
-                "but the outputs get commercial terms"
-            )
+        _check_dataset(ds, _registered(chain, db, resolve_dataset, ds), lineage, commercial=commercial)
     if lineage.model is not None:
-        info_m = registered(resolve_model, lineage.model)
-        for ds_id in info_m.trained_on:
-            ds_info = dataset_info(chain, ds_id)
-            if not ds_info.ai_training_allowed:
-                raise LicenseViolation(
-                    f"model {lineage.model!r} was trained on dataset #{ds_id} whose terms forbid AI training "
-                    f"(licence {ds_info.license!r})"
-                )
-        if commercial and is_non_commercial(info_m.license):
+        model = _registered(chain, db, resolve_model, lineage.model)
+        _check_model(chain, lineage.model, model, commercial=commercial)
+
+
+def _registered(
+    chain: ChainClient, db: Database, resolve: Callable[[ChainClient, Database, str], _Info], name: str
+) -> _Info:
+    """The on-chain record of a named ingredient; unregistered means its terms are unknown."""
+    try:
+        return resolve(chain, db, name)
+    except LedgerError as exc:
+        raise LicenseViolation(f"{exc.message}: its licence terms are unknown", hint=exc.hint) from exc
+
+
+def _check_dataset(ds: str, info: DatasetInfo, lineage: LineageSpec, *, commercial: bool) -> None:
+    if not info.ai_training_allowed and lineage.model is not None:
+        raise LicenseViolation(
+            f"dataset {ds!r} forbids AI training and data mining (aiTrainingAllowed = false), "
+            f"but the campaign generates with model {lineage.model!r}"
+        )
+    if not info.ai_training_allowed and lineage.ai_training == "allowed":
+        raise LicenseViolation(
+            f"dataset {ds!r} forbids AI training, so its outputs cannot declare ai_training: allowed"
+        )
+    if commercial and is_non_commercial(info.license):
+        raise LicenseViolation(
+            f"dataset {ds!r} is licensed {info.license!r} (non-commercial) "
+            "but the outputs get commercial terms"
+        )
+
+
+def _check_model(chain: ChainClient, model: str, info_m: ModelInfo, *, commercial: bool) -> None:
+    for ds_id in info_m.trained_on:
+        ds_info = dataset_info(chain, ds_id)
+        if not ds_info.ai_training_allowed:
             raise LicenseViolation(
-                f"model {lineage.model!r} is licensed {info_m.license!r} (non-commercial) "
-                "but the outputs get commercial terms"
+                f"model {model!r} was trained on dataset #{ds_id} whose terms forbid AI training "
+                f"(licence {ds_info.license!r})"
             )
+    if commercial and is_non_commercial(info_m.license):
+        raise LicenseViolation(
+            f"model {model!r} is licensed {info_m.license!r} (non-commercial) "
+            "but the outputs get commercial terms"
+        )

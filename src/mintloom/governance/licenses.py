@@ -39,16 +39,34 @@ class Terms(BaseModel):
     uri: str = ""
 
     def as_tuple(self) -> tuple[Any, ...]:
-        return (self.commercial_use, self.derivatives_allowed, self.attribution_required,
-                self.ai_training_allowed, self.rev_share_bps, self.minting_fee, self.currency,
-                self.territory.encode(), self.expiry, self.uri)  # fmt: skip
+        return (
+            self.commercial_use,
+            self.derivatives_allowed,
+            self.attribution_required,
+            self.ai_training_allowed,
+            self.rev_share_bps,
+            self.minting_fee,
+            self.currency,
+            self.territory.encode(),
+            self.expiry,
+            self.uri,
+        )
 
     @classmethod
     def from_tuple(cls, t: tuple[Any, ...] | list[Any]) -> Terms:
         c, d, a, ai, rev, fee, cur, terr, exp, uri = t
-        return cls(commercial_use=c, derivatives_allowed=d, attribution_required=a, ai_training_allowed=ai,
-                   rev_share_bps=rev, minting_fee=fee, currency=str(cur), territory=bytes(terr).decode(),
-                   expiry=exp, uri=uri)  # fmt: skip
+        return cls(
+            commercial_use=c,
+            derivatives_allowed=d,
+            attribution_required=a,
+            ai_training_allowed=ai,
+            rev_share_bps=rev,
+            minting_fee=fee,
+            currency=str(cur),
+            territory=bytes(terr).decode(),
+            expiry=exp,
+            uri=uri,
+        )
 
 
 def resolve_terms(ref: str | int) -> int:

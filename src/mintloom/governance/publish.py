@@ -25,7 +25,7 @@ from mintloom.governance.royalties import Share, ensure_split, resolve_split
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names
-from mintloom.store.catalog import Catalog
+from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.db import Database
 
 
@@ -107,36 +107,64 @@ def publish_campaign(
     result = PublishResult(size)
     assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size]
     assets.sort(key=lambda a: a.leaf_index)
-    kind_terms = {k: resolve_terms(v) for k, v in spec.governance.terms.items()}
+    _attach_terms(chain, spec, assets, result, say=say)
+    _assign_split(chain, db, spec, assets, result, say=say)
+    _link_lineage(chain, db, spec, assets, result)
+    return result
 
-    # licence terms, one range per run of equal terms
+
+def _attach_terms(
+    chain: ChainClient,
+    spec: CampaignSpec,
+    assets: list[AssetRow],
+    result: PublishResult,
+    *,
+    say: Callable[[str], None],
+) -> None:
+    """Licence terms by asset kind, one range per run of equal terms."""
+    size = result.checkpoint_size
+    kind_terms = {k: resolve_terms(v) for k, v in spec.governance.terms.items()}
     leaves = [(a.leaf_index, kind_terms[a.kind]) for a in assets if a.kind in kind_terms]
     result.terms_ranges = _to_cover(chain, "LicenseMarket", leaves)
     count = sum(t - f for f, t, _ in result.terms_ranges)
     say(f"attaching terms to {count} assets in {len(result.terms_ranges)} range(s)")
     calls: list[tuple[Any, ...]] = [(size, f, t, tid) for f, t, tid in result.terms_ranges]
-    _multicall(chain, "LicenseMarket", "attachTerms", calls, kind=f"attach-terms:{spec.campaign}:{size}",
-               result=result)  # fmt: skip
+    kind = f"attach-terms:{spec.campaign}:{size}"
+    _multicall(chain, "LicenseMarket", "attachTerms", calls, kind=kind, result=result)
 
-    # royalty split
+
+def _assign_split(
+    chain: ChainClient,
+    db: Database,
+    spec: CampaignSpec,
+    assets: list[AssetRow],
+    result: PublishResult,
+    *,
+    say: Callable[[str], None],
+) -> None:
+    """The campaign's royalty split (created once), assigned to every asset."""
+    size = result.checkpoint_size
     result.split = resolve_split(chain, db, spec)
     result.split_id = ensure_split(chain, db, spec.campaign, result.split)
-    every = [(a.leaf_index, 0) for a in assets]
-    ranges = _to_cover(chain, "RoyaltyVault", every)
+    ranges = _to_cover(chain, "RoyaltyVault", [(a.leaf_index, 0) for a in assets])
     result.split_ranges = [(f, t) for f, t, _ in ranges]
     say(f"assigning split #{result.split_id} in {len(ranges)} range(s)")
-    calls = [(size, f, t, result.split_id) for f, t in result.split_ranges]
-    _multicall(chain, "RoyaltyVault", "assignSplit", calls, kind=f"assign-split:{spec.campaign}:{size}",
-               result=result)  # fmt: skip
+    calls: list[tuple[Any, ...]] = [(size, f, t, result.split_id) for f, t in result.split_ranges]
+    kind = f"assign-split:{spec.campaign}:{size}"
+    _multicall(chain, "RoyaltyVault", "assignSplit", calls, kind=kind, result=result)
 
-    # lineage links
+
+def _link_lineage(
+    chain: ChainClient, db: Database, spec: CampaignSpec, assets: list[AssetRow], result: PublishResult
+) -> None:
+    """Link every asset to the spec's registered model and datasets (if any)."""
+    size = result.checkpoint_size
     names = Names(db, chain.chain_id)
     model = names.get("model", spec.lineage.model) if spec.lineage.model else 0
     datasets = [d for d in (names.get("dataset", n) for n in spec.lineage.datasets) if d is not None]
     if model or datasets:
-        ranges = _to_cover(chain, "LineageRegistry", every)
+        ranges = _to_cover(chain, "LineageRegistry", [(a.leaf_index, 0) for a in assets])
         result.lineage_ranges = [(f, t) for f, t, _ in ranges]
-        calls = [(size, f, t, model or 0, datasets) for f, t in result.lineage_ranges]
-        _multicall(chain, "LineageRegistry", "linkAssets", calls, kind=f"link-lineage:{spec.campaign}:{size}",
-                   result=result)  # fmt: skip
-    return result
+        calls: list[tuple[Any, ...]] = [(size, f, t, model or 0, datasets) for f, t in result.lineage_ranges]
+        kind = f"link-lineage:{spec.campaign}:{size}"
+        _multicall(chain, "LineageRegistry", "linkAssets", calls, kind=kind, result=result)

@@ -74,8 +74,13 @@ def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[S
     known = names.get("split", campaign)
     if known is not None and _paid_by(chain, known) == _payees(shares):
         return known  # a changed spec split gets a new split, for the leaves published from now on
-    tx = chain.transact(CONTRACT, "createSplit", [s.account for s in shares], [s.bps for s in shares],
-                        kind=f"split:{campaign}")  # fmt: skip
+    tx = chain.transact(
+        CONTRACT,
+        "createSplit",
+        [s.account for s in shares],
+        [s.bps for s in shares],
+        kind=f"split:{campaign}",
+    )
     created = chain.events(CONTRACT, "SplitCreated", tx.tx_hash)
     if len(created) != 1:
         raise GovernanceError(f"createSplit {tx.tx_hash} emitted {len(created)} SplitCreated events, not 1")

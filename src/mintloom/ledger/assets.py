@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from mintloom.errors import LedgerError
 from mintloom.ledger.client import ChainClient
-from mintloom.provenance.log import TransparencyLog
+from mintloom.provenance.log import Receipt, TransparencyLog
 from mintloom.store.catalog import Catalog
 from mintloom.store.cid import DAG_PB_CODEC, codec_of, digest_of
 
@@ -36,6 +36,20 @@ class Registration:
     already: bool
 
 
+def _anchored_receipt(log: TransparencyLog, cid: str) -> Receipt:
+    """The log receipt of ``cid``, which must be anchored: the contract checks its inclusion proof."""
+    receipt = log.receipt(cid)
+    if receipt is None:
+        raise LedgerError(
+            f"{cid} is not in the log", hint="only assets made by a campaign run can be registered"
+        )
+    if receipt.anchor is None:
+        raise LedgerError(
+            f"{cid} is in the log but its checkpoint is not anchored yet", hint="run `mintloom anchor`"
+        )
+    return receipt
+
+
 def register_asset(
     chain: ChainClient,
     log: TransparencyLog,
@@ -49,15 +63,7 @@ def register_asset(
     tid = token_id(cid)
     if chain.call(CONTRACT, "isRegistered", tid):
         return Registration(cid, tid, int(chain.call(CONTRACT, "parentOf", tid)), None, None, True)
-    receipt = log.receipt(cid)
-    if receipt is None:
-        raise LedgerError(
-            f"{cid} is not in the log", hint="only assets made by a campaign run can be registered"
-        )
-    if receipt.anchor is None:
-        raise LedgerError(
-            f"{cid} is in the log but its checkpoint is not anchored yet", hint="run `mintloom anchor`"
-        )
+    receipt = _anchored_receipt(log, cid)
     parent_tid = 0
     if receipt.parent is not None:  # the parent the log committed to, not the catalog's say
         if _depth >= MAX_PARENT_DEPTH:

@@ -254,6 +254,33 @@ class ChainClient(ChainReader):
         pending = int(self.w3.eth.get_transaction_count(self.account.address, "pending"))
         return pending if self._nonce is None else max(self._nonce, pending)
 
+    def _journal_signed(
+        self,
+        tx: dict[str, Any],
+        kind: str,
+        payload: dict[str, Any],
+        intent: str | None,
+        *,
+        least: int,
+        repeatable: bool,
+    ) -> JournalEntry:
+        """Sign ``tx`` at the journal's next free nonce (at least ``least``) and journal it."""
+
+        def sign(nonce: int) -> tuple[str, bytes]:
+            signed = self.account.sign_transaction({**tx, "nonce": nonce})
+            return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
+
+        return self.journal.record_signed(
+            chain_id=self.chain_id,
+            kind=kind,
+            payload=payload,
+            sender=self.account.address,
+            least_nonce=least,
+            sign=sign,
+            intent=intent,
+            repeatable=repeatable,
+        )
+
     def _send(
         self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None, *, repeatable: bool
     ) -> TxResult:
@@ -264,15 +291,7 @@ class ChainClient(ChainReader):
             raise LedgerError(
                 f"cannot reach the chain at {public_url(self.rpc_url)} to send {kind}: {exc}"
             ) from exc
-
-        def sign(nonce: int) -> tuple[str, bytes]:
-            signed = self.account.sign_transaction({**tx, "nonce": nonce})
-            return "0x" + bytes(signed.hash).hex(), bytes(signed.raw_transaction)
-
-        entry = self.journal.record_signed(
-            chain_id=self.chain_id, kind=kind, payload=payload, sender=self.account.address,
-            least_nonce=least, sign=sign, intent=intent, repeatable=repeatable,
-        )  # fmt: skip
+        entry = self._journal_signed(tx, kind, payload, intent, least=least, repeatable=repeatable)
         self._nonce = entry.nonce + 1
         tx_hash, raw = entry.tx_hash, entry.raw_tx
         point = kind.split(":", maxsplit=1)[0].replace(".", "-")
@@ -308,8 +327,10 @@ class ChainClient(ChainReader):
                 )
             self.journal.mark_delivered(entry.tx_hash)
             if settled.status == CONFIRMED:
-                log.info("reporting the write an interrupted run sent",
-                         extra={"tx": settled.tx_hash, "kind": settled.kind})  # fmt: skip
+                log.info(
+                    "reporting the write an interrupted run sent",
+                    extra={"tx": settled.tx_hash, "kind": settled.kind},
+                )
                 tx = TxHash(settled.tx_hash)
                 return TxResult(tx, settled.block or 0, settled.gas_used or 0, resumed=True)
         return None
@@ -359,9 +380,13 @@ class ChainClient(ChainReader):
             self.journal.finish(tx_hash, FAILED, block=block, gas_used=gas, error="reverted")
             raise ContractError(f"{kind} {tx_hash} reverted on chain (block {block})")
         self.journal.finish(
-            tx_hash, CONFIRMED, block=block, gas_used=gas, contract_address=contract_address,
+            tx_hash,
+            CONFIRMED,
+            block=block,
+            gas_used=gas,
+            contract_address=contract_address,
             outcome=logs_hash(receipt),
-        )  # fmt: skip
+        )
         return TxResult(TxHash(tx_hash), block, gas, Address(contract_address) if contract_address else None)
 
     def transact(
@@ -562,8 +587,14 @@ def _code_hash(bytecode: str) -> str:
 
 def _draft(sender: str, gas_estimate: int, value: int) -> Any:
     """Transaction fields for build_transaction; nonce and fees are filled in by ``_send``."""
-    return {"from": sender, "value": value, "gas": gas_estimate * 12 // 10, "nonce": 0,
-            "maxFeePerGas": 0, "maxPriorityFeePerGas": 0}  # fmt: skip
+    return {
+        "from": sender,
+        "value": value,
+        "gas": gas_estimate * 12 // 10,
+        "nonce": 0,
+        "maxFeePerGas": 0,
+        "maxPriorityFeePerGas": 0,
+    }
 
 
 def _jsonable(args: tuple[Any, ...]) -> list[Any]:

@@ -60,8 +60,10 @@ def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
     if c.rpc_url is None:
         info = managed_node(ws, settings).running()
         if info is None:
-            raise NodeError("the workspace's embedded chain node is not running",
-                            hint="start it with `mintloom node start`")  # fmt: skip
+            raise NodeError(
+                "the workspace's embedded chain node is not running",
+                hint="start it with `mintloom node start`",
+            )
         url = info.rpc_url
     else:
         url = c.rpc_url
@@ -78,6 +80,8 @@ def sender_address(ws: Workspace, settings: Settings) -> Address:
         return Address(Account.from_key(c.private_key or ANVIL_DEV_KEY).address)
     store = KeyStore(ws.keys_dir)
     if not store.exists():
-        raise LedgerError(f"no account is configured for {public_url(c.rpc_url)}",
-                          hint="set chain.private_key or run `mintloom keys init`")  # fmt: skip
+        raise LedgerError(
+            f"no account is configured for {public_url(c.rpc_url)}",
+            hint="set chain.private_key or run `mintloom keys init`",
+        )
     return Address(store.info().eth_address)

@@ -110,10 +110,17 @@ class Journal:
         entry's (same key, nonce and fields on a chain started over) replace that entry."""
         with self.db.session() as s:
             entry = JournalEntry(
-                intent=intent, chain_id=chain_id, kind=kind, sender=sender, nonce=nonce,
-                payload=_dump(payload), tx_hash=tx_hash, raw_tx=raw, status=PENDING,
+                intent=intent,
+                chain_id=chain_id,
+                kind=kind,
+                sender=sender,
+                nonce=nonce,
+                payload=_dump(payload),
+                tx_hash=tx_hash,
+                raw_tx=raw,
+                status=PENDING,
                 delivered=False if repeatable else None,
-            )  # fmt: skip
+            )
             try:
                 _insert(s, entry)
             except NonceTaken as clash:
@@ -138,9 +145,15 @@ class Journal:
         one it has not sent yet. When that client journals the same nonce first, the transaction
         is signed again at the next one (a bounded number of times): two signed transactions are
         never journaled, hence never sent, at one nonce."""
-        draft = JournalEntry(intent=intent, chain_id=chain_id, kind=kind, sender=sender,
-                             payload=_dump(payload), status=PENDING,
-                             delivered=False if repeatable else None)  # fmt: skip
+        draft = JournalEntry(
+            intent=intent,
+            chain_id=chain_id,
+            kind=kind,
+            sender=sender,
+            payload=_dump(payload),
+            status=PENDING,
+            delivered=False if repeatable else None,
+        )
         tries, nonce = 0, least_nonce
         while True:
             try:
@@ -165,10 +178,17 @@ class Journal:
             nonce = least if top is None else max(least, int(top) + 1)
             tx_hash, raw = sign(nonce)
             entry = JournalEntry(
-                intent=draft.intent, chain_id=draft.chain_id, kind=draft.kind, sender=draft.sender,
-                payload=draft.payload, status=PENDING, nonce=nonce, tx_hash=tx_hash, raw_tx=raw,
+                intent=draft.intent,
+                chain_id=draft.chain_id,
+                kind=draft.kind,
+                sender=draft.sender,
+                payload=draft.payload,
+                status=PENDING,
+                nonce=nonce,
+                tx_hash=tx_hash,
+                raw_tx=raw,
                 delivered=draft.delivered,
-            )  # fmt: skip
+            )
             _insert(s, entry)
             s.expunge(entry)
             return entry

@@ -197,8 +197,9 @@ def register_dataset(
     data = _read(datasheet, "datasheet")
     digest = hashlib.sha256(data).digest()
     # LineageRegistry keeps a bare digest read as a raw CIDv1 (its NatSpec), not a UnixFS DAG root
-    return _register_once(chain, db, "dataset", name, digest=digest,
-                          call=(digest_of(raw_cid(data)), license, ai_training))  # fmt: skip
+    return _register_once(
+        chain, db, "dataset", name, digest=digest, call=(digest_of(raw_cid(data)), license, ai_training)
+    )
 
 
 def register_model(

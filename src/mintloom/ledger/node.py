@@ -238,30 +238,11 @@ class AnvilNode:
         except OSError as exc:
             raise NodeError(f"cannot create chain directory {self.chain_dir}: {exc}") from exc
         port = self.port or free_port()
-        args = [
-            str(binary),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--chain-id", str(self.chain_id),
-            "--state", self._state_arg(),
-            "--state-interval", str(self.state_interval),
-            "--gas-limit", "60000000",
-        ]  # fmt: skip
+        args = self._anvil_args(binary, port)
         # anvil --state loads the file only if it exists and is valid; a truncated file from a
         # crash is kept aside instead of silently discarded.
         self._quarantine_bad_state()
-        try:
-            with self.log_file.open("ab") as logf:
-                proc = subprocess.Popen(
-                    args,
-                    stdout=logf,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,
-                    cwd=self.chain_dir,
-                )
-        except OSError as exc:
-            raise NodeError(f"cannot start anvil ({binary}): {exc}") from exc
+        proc = self._spawn(args)
         url = f"http://127.0.0.1:{port}"
         self._write_info(NodeInfo(proc.pid, port, url, str(self.state_file), self.chain_id))
         crash_point("node-spawned")
@@ -270,6 +251,33 @@ class AnvilNode:
         self._write_info(info)
         log.info("anvil started", extra={"pid": proc.pid, "url": url})
         return info
+
+    def _anvil_args(self, binary: Path, port: int) -> list[str]:
+        # one flag and its value per line: kept by hand, a formatter would put each on its own line
+        return [
+            str(binary),
+            "--host", "127.0.0.1",
+            "--port", str(port),
+            "--chain-id", str(self.chain_id),
+            "--state", self._state_arg(),
+            "--state-interval", str(self.state_interval),
+            "--gas-limit", "60000000",
+        ]  # fmt: skip
+
+    def _spawn(self, args: list[str]) -> subprocess.Popen[bytes]:
+        """Launch anvil detached (own session), its output appended to the node log."""
+        try:
+            with self.log_file.open("ab") as logf:
+                return subprocess.Popen(
+                    args,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                    cwd=self.chain_dir,
+                )
+        except OSError as exc:
+            raise NodeError(f"cannot start anvil ({args[0]}): {exc}") from exc
 
     def _state_arg(self) -> str:
         return str(self.state_file.absolute())

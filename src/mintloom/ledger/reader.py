@@ -34,8 +34,9 @@ class Deployments:
     def _all(self) -> dict[str, dict[str, str]]:
         if not os.path.lexists(self.path):
             return {}
-        raw = read_regular(self.path, limit=MAX_SMALL_TEXT_BYTES, what="contract addresses",
-                           error=LedgerInputError)  # fmt: skip
+        raw = read_regular(
+            self.path, limit=MAX_SMALL_TEXT_BYTES, what="contract addresses", error=LedgerInputError
+        )
         try:
             data = json.loads(raw)
         except ValueError as exc:

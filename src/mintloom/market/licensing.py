@@ -18,10 +18,14 @@ from mintloom.ledger.client import ChainClient
 CONTRACT = "LicenseMarket"
 
 _ERC20_ABI = [
-    {"type": "function", "name": "approve", "stateMutability": "nonpayable",
-     "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
-     "outputs": [{"name": "", "type": "bool"}]},
-]  # fmt: skip
+    {
+        "type": "function",
+        "name": "approve",
+        "stateMutability": "nonpayable",
+        "inputs": [{"name": "spender", "type": "address"}, {"name": "amount", "type": "uint256"}],
+        "outputs": [{"name": "", "type": "bool"}],
+    },
+]
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,21 @@ def buy_license(
         spender = chain.address_of(CONTRACT)
         chain.transact_at(currency, _ERC20_ABI, "approve", spender, fee, kind="approve", once=False)
     recipient = Web3.to_checksum_address(to or chain.address)
-    tx = chain.transact(CONTRACT, "buyLicense", tid, terms_id, amount, recipient, value=value,
-                        kind=f"buy-license:{cid}:{terms_id}", once=False)  # fmt: skip
+    tx = chain.transact(
+        CONTRACT,
+        "buyLicense",
+        tid,
+        terms_id,
+        amount,
+        recipient,
+        value=value,
+        kind=f"buy-license:{cid}:{terms_id}",
+        once=False,
+    )
     license_id = int(chain.call(CONTRACT, "licenseIdOf", tid, terms_id))
-    return Purchase(cid, tid, terms_id, license_id, amount, fee, currency, tx.tx_hash, tx.gas_used,
-                    resumed=tx.resumed)  # fmt: skip
+    return Purchase(
+        cid, tid, terms_id, license_id, amount, fee, currency, tx.tx_hash, tx.gas_used, resumed=tx.resumed
+    )
 
 
 def license_balance(chain: ChainClient, account: str, cid: str, terms: str | int) -> int:

@@ -82,14 +82,50 @@ def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
         }
         return {"label": "c2pa.actions", "data": {"actions": [created]}}
     opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}
-    derived: dict[str, Any] = {"action": record.action, "softwareAgent": agent,
-                               "digitalSourceType": str(record.source_type)}  # fmt: skip
+    derived: dict[str, Any] = {
+        "action": record.action,
+        "softwareAgent": agent,
+        "digitalSourceType": str(record.source_type),
+    }
     if record.action == "c2pa.translated":
         derived["parameters"] = {
             "sourceLanguage": record.source_locale or "und",
             "targetLanguage": record.locale,
         }
     return {"label": "c2pa.actions", "data": {"actions": [opened, derived]}}
+
+
+def _manifest(
+    record: GenerationRecord, media_type: str, *, title: str, has_parent: bool, sidecar: bool
+) -> dict[str, Any]:
+    """The manifest definition: actions, generation record, training use, and the text binding."""
+    assertions: list[dict[str, Any]] = [
+        _actions(record, has_parent),
+        {"label": GENERATION_LABEL, "data": record.model_dump(mode="json", exclude_none=True)},
+        _training_assertion(record.ai_training),
+    ]
+    if sidecar:
+        assertions.append(
+            {"label": TEXT_BINDING_LABEL, "data": {"mediaType": media_type, "carrier": "svg-b64"}}
+        )
+    return {
+        "claim_generator_info": [{"name": "mintloom", "version": __version__}],
+        "title": title,
+        "format": media_type,
+        "assertions": assertions,
+    }
+
+
+def _add_parent(builder: c2pa.Builder, parent: Parent) -> None:
+    """Record ``parent`` as the parentOf ingredient (text parents go in through their SVG carrier)."""
+    ingredient = {"title": parent.title, "relationship": "parentOf", "label": "parent"}
+    is_text = base_media_type(parent.media_type) in SIDECAR_MEDIA_TYPES
+    parent_source = text_carrier(parent.data) if is_text else parent.data
+    builder.add_ingredient(
+        ingredient,
+        _ingredient_format(base_media_type(parent.media_type)),
+        io.BytesIO(parent_source),
+    )
 
 
 class C2paAssetSigner:
@@ -125,21 +161,7 @@ class C2paAssetSigner:
         sidecar = media_type in SIDECAR_MEDIA_TYPES
         if not sidecar and not embeds(media_type):
             raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
-        assertions: list[dict[str, Any]] = [
-            _actions(record, parent is not None),
-            {"label": GENERATION_LABEL, "data": record.model_dump(mode="json", exclude_none=True)},
-            _training_assertion(record.ai_training),
-        ]
-        if sidecar:
-            assertions.append(
-                {"label": TEXT_BINDING_LABEL, "data": {"mediaType": media_type, "carrier": "svg-b64"}}
-            )
-        manifest = {
-            "claim_generator_info": [{"name": "mintloom", "version": __version__}],
-            "title": title,
-            "format": media_type,
-            "assertions": assertions,
-        }
+        manifest = _manifest(record, media_type, title=title, has_parent=parent is not None, sidecar=sidecar)
         fmt = _CARRIER_TYPE if sidecar else _EMBED_MEDIA_TYPES[media_type]
         source = text_carrier(data) if sidecar else data
         try:
@@ -147,14 +169,7 @@ class C2paAssetSigner:
             if sidecar:
                 builder.set_no_embed()
             if parent is not None:
-                ingredient = {"title": parent.title, "relationship": "parentOf", "label": "parent"}
-                is_text = base_media_type(parent.media_type) in SIDECAR_MEDIA_TYPES
-                parent_source = text_carrier(parent.data) if is_text else parent.data
-                builder.add_ingredient(
-                    ingredient,
-                    _ingredient_format(base_media_type(parent.media_type)),
-                    io.BytesIO(parent_source),
-                )
+                _add_parent(builder, parent)
             out = io.BytesIO()
             manifest_bytes = builder.sign(self._c2pa_signer(), fmt, io.BytesIO(source), out)
         except c2pa.C2paError as exc:
@@ -226,6 +241,45 @@ def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     return ok, bad
 
 
+def _reader_context(trust_anchors_pem: str | None) -> c2pa.Context:
+    """A c2pa context that checks trust only when anchors are given."""
+    settings: dict[str, Any] = {"verify": {"verify_trust": trust_anchors_pem is not None}}
+    if trust_anchors_pem is not None:
+        settings["trust"] = {"trust_anchors": trust_anchors_pem}
+    return c2pa.Context(settings=c2pa.Settings.from_dict(settings))
+
+
+def _assertions(active: dict[str, Any], bad: list[str]) -> tuple[GenerationRecord | None, list[str]]:
+    """The generation record and action names of the active manifest; a malformed record adds to ``bad``."""
+    generation = None
+    actions: list[str] = []
+    for a in active.get("assertions", []):
+        if a.get("label") == GENERATION_LABEL:
+            try:
+                generation = GenerationRecord.model_validate(a.get("data"))
+            except ValidationError:
+                bad.append("mintloom.generation.malformed")
+        elif str(a.get("label", "")).startswith("c2pa.actions"):
+            actions.extend(str(x.get("action")) for x in a.get("data", {}).get("actions", []))
+    return generation, actions
+
+
+def _ingredients(active: dict[str, Any]) -> list[IngredientReport]:
+    ingredients = []
+    for ing in active.get("ingredients", []):
+        _, ibad = _codes(ing.get("validation_results"))
+        ingredients.append(
+            IngredientReport(
+                title=str(ing.get("title", "")),
+                relationship=str(ing.get("relationship", "")),
+                active_manifest=ing.get("active_manifest"),
+                valid=not ibad and ing.get("active_manifest") is not None,
+                failures=ibad,
+            )
+        )
+    return ingredients
+
+
 def read_credentials(
     data: bytes,
     media_type: str,
@@ -243,12 +297,8 @@ def read_credentials(
         return CredentialReport(present=False, error="text assets carry their credential in a .c2pa sidecar")
     fmt = _CARRIER_TYPE if is_text else _EMBED_MEDIA_TYPES.get(media_type, media_type)
     source = text_carrier(data) if is_text else data
-    settings: dict[str, Any] = {"verify": {"verify_trust": trust_anchors_pem is not None}}
-    if trust_anchors_pem is not None:
-        settings["trust"] = {"trust_anchors": trust_anchors_pem}
     try:
-        ctx = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
-        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), sidecar, ctx)
+        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), sidecar, _reader_context(trust_anchors_pem))
     except c2pa.C2paError as exc:
         return CredentialReport(present=sidecar is not None, error=f"unreadable Content Credential: {exc}")
     if reader is None:
@@ -261,34 +311,25 @@ def read_credentials(
             manifest_store = json.loads(reader.json())
     except (c2pa.C2paError, ValueError, KeyError) as exc:  # KeyError: no active manifest in the store
         return CredentialReport(present=True, error=f"unreadable Content Credential: {exc}")
+    manifest_hash = (
+        hashlib.sha256(sidecar).hexdigest() if sidecar is not None else _embedded_manifest_hash(data, fmt)
+    )
     label = manifest_store.get("active_manifest")
-    generation = None
-    actions: list[str] = []
-    for a in active.get("assertions", []):
-        if a.get("label") == GENERATION_LABEL:
-            try:
-                generation = GenerationRecord.model_validate(a.get("data"))
-            except ValidationError:
-                bad.append("mintloom.generation.malformed")
-        elif str(a.get("label", "")).startswith("c2pa.actions"):
-            actions.extend(str(x.get("action")) for x in a.get("data", {}).get("actions", []))
-    ingredients = []
-    for ing in active.get("ingredients", []):
-        _, ibad = _codes(ing.get("validation_results"))
-        ingredients.append(
-            IngredientReport(
-                title=str(ing.get("title", "")),
-                relationship=str(ing.get("relationship", "")),
-                active_manifest=ing.get("active_manifest"),
-                valid=not ibad and ing.get("active_manifest") is not None,
-                failures=ibad,
-            )
-        )
+    return _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash)
+
+
+def _report(
+    active: dict[str, Any],
+    *,
+    state: str | None,
+    ok: list[str],
+    bad: list[str],
+    label: Any,
+    manifest_hash: str | None,
+) -> CredentialReport:
+    """The report on a manifest store c2pa could read: its validation codes and active manifest."""
+    generation, actions = _assertions(active, bad)
     sig_info = active.get("signature_info") or {}
-    if sidecar is not None:
-        manifest_hash: str | None = hashlib.sha256(sidecar).hexdigest()
-    else:
-        manifest_hash = _embedded_manifest_hash(data, fmt)
     return CredentialReport(
         present=True,
         label=label,
@@ -300,7 +341,7 @@ def read_credentials(
         failures=bad,
         generation=generation,
         actions=actions,
-        ingredients=ingredients,
+        ingredients=_ingredients(active),
         signer=sig_info.get("common_name") or sig_info.get("issuer"),
         signer_serial=_serial(sig_info.get("cert_serial_number")),
         manifest_hash=manifest_hash,

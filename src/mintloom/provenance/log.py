@@ -249,23 +249,8 @@ class TransparencyLog:
         asset twice). With ``session`` the leaves are written in the caller's transaction (with
         the catalog rows of the same assets); if that transaction is rolled back the caller must
         :meth:`reload`."""
-        new: list[tuple[str, bytes, bytes, str | None]] = []
-        seen: dict[str, int] = {}
-        result: list[int] = []
         start = self.size
-        for raw_cid, mh in entries:
-            cid = parse_cid(raw_cid)
-            if len(mh) != 32:
-                raise LogError(f"manifest hash of {cid} must be 32 bytes")
-            known = self._index.get(cid, seen.get(cid))
-            if known is not None:
-                result.append(known)
-                continue
-            parent = self._parent((parents or {}).get(cid), seen)
-            idx = start + len(new)
-            seen[cid] = idx
-            new.append((cid, mh, hash_leaf(leaf_data(cid, mh, parent)), parent))
-            result.append(idx)
+        new, seen, result = self._new_leaves(entries, parents or {}, start)
         if not new:
             return result
         rows = [
@@ -281,6 +266,29 @@ class TransparencyLog:
         self._tree.extend_hashes(lh for _, _, lh, _ in new)
         self._index.update(seen)
         return result
+
+    def _new_leaves(
+        self, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str], start: int
+    ) -> tuple[list[tuple[str, bytes, bytes, str | None]], dict[str, int], list[int]]:
+        """The leaves (CID, manifest hash, leaf hash, parent) not yet logged, their indices by CID,
+        and every entry's index (a CID already logged, or repeated in the batch, keeps its first)."""
+        new: list[tuple[str, bytes, bytes, str | None]] = []
+        seen: dict[str, int] = {}
+        result: list[int] = []
+        for raw_cid, mh in entries:
+            cid = parse_cid(raw_cid)
+            if len(mh) != 32:
+                raise LogError(f"manifest hash of {cid} must be 32 bytes")
+            known = self._index.get(cid, seen.get(cid))
+            if known is not None:
+                result.append(known)
+                continue
+            parent = self._parent(parents.get(cid), seen)
+            idx = start + len(new)
+            seen[cid] = idx
+            new.append((cid, mh, hash_leaf(leaf_data(cid, mh, parent)), parent))
+            result.append(idx)
+        return new, seen, result
 
     def _parent(self, parent: str | None, seen: dict[str, int]) -> str | None:
         if parent is None:
@@ -381,42 +389,50 @@ class TransparencyLog:
         if checkpoint.size > self.size or self._tree.root(checkpoint.size).hex() != checkpoint.root:
             raise LogError(f"checkpoint of size {checkpoint.size} does not match this log")
         with self.db.session() as s:
-            have = {
-                cid: anchored
-                for cid, anchored in s.execute(
-                    select(ReceiptRow.cid, ReceiptRow.anchored).where(ReceiptRow.leaf_index < checkpoint.size)
-                )
-            }
-            leaves = s.execute(
-                select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash, LogLeafParent.parent_cid)
-                .outerjoin(LogLeafParent, LogLeafParent.index == LogLeaf.index)
-                .where(LogLeaf.index < checkpoint.size)
-            ).all()
-            inserts, updates = [], []
-            for idx, cid, mh, parent in leaves:
-                current = have.get(cid)
-                leaf = (idx, cid, bytes(mh), parent)
-                if current is None:
-                    r = self._receipt(leaf, checkpoint, anchor)
-                    inserts.append(
-                        {
-                            "cid": cid,
-                            "leaf_index": idx,
-                            "tree_size": checkpoint.size,
-                            "anchored": int(anchor is not None),
-                            "body": r.model_dump_json(),
-                        }
-                    )
-                elif anchor is not None and not current:
-                    r = self._receipt(leaf, checkpoint, anchor)
-                    updates.append(
-                        {"cid": cid, "tree_size": checkpoint.size, "anchored": 1, "body": r.model_dump_json()}
-                    )
+            inserts, updates = self._receipt_rows(s, checkpoint, anchor)
             if inserts:
                 s.execute(insert(ReceiptRow), inserts)
             if updates:  # ORM bulk UPDATE by primary key
                 s.execute(update(ReceiptRow), updates)
         return len(inserts) + len(updates)
+
+    def _receipt_rows(
+        self, s: Session, checkpoint: SignedCheckpoint, anchor: Anchor | None
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Receipt rows to insert (leaves without one) and to update (unanchored, given ``anchor``)."""
+        have = {
+            cid: anchored
+            for cid, anchored in s.execute(
+                select(ReceiptRow.cid, ReceiptRow.anchored).where(ReceiptRow.leaf_index < checkpoint.size)
+            )
+        }
+        leaves = s.execute(
+            select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash, LogLeafParent.parent_cid)
+            .outerjoin(LogLeafParent, LogLeafParent.index == LogLeaf.index)
+            .where(LogLeaf.index < checkpoint.size)
+        ).all()
+        inserts: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
+        for idx, cid, mh, parent in leaves:
+            current = have.get(cid)
+            leaf = (idx, cid, bytes(mh), parent)
+            if current is None:
+                r = self._receipt(leaf, checkpoint, anchor)
+                inserts.append(
+                    {
+                        "cid": cid,
+                        "leaf_index": idx,
+                        "tree_size": checkpoint.size,
+                        "anchored": int(anchor is not None),
+                        "body": r.model_dump_json(),
+                    }
+                )
+            elif anchor is not None and not current:
+                r = self._receipt(leaf, checkpoint, anchor)
+                updates.append(
+                    {"cid": cid, "tree_size": checkpoint.size, "anchored": 1, "body": r.model_dump_json()}
+                )
+        return inserts, updates
 
     def record_anchor(self, tree_size: int, chain_id: int, contract: str, tx_hash: str, block: int) -> int:
         """Record the transaction anchoring checkpoint ``tree_size`` into every receipt it covers."""
@@ -426,6 +442,21 @@ class TransparencyLog:
         )
 
     def receipt(self, cid: str) -> Receipt | None:
+        """The stored receipt or, for a checkpointed leaf whose receipt waits for the anchor stage
+        (a run whose anchoring failed), one computed against the latest checkpoint, unanchored
+        and not stored: a read never writes, and the anchor stage still writes it once."""
         with self.db.session() as s:
             row = s.get(ReceiptRow, cid)
-            return None if row is None else Receipt.model_validate_json(row.body)
+            if row is not None:
+                return Receipt.model_validate_json(row.body)
+            leaf = s.execute(
+                select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash, LogLeafParent.parent_cid)
+                .outerjoin(LogLeafParent, LogLeafParent.index == LogLeaf.index)
+                .where(LogLeaf.cid == cid)
+            ).first()
+        cp = self.latest_checkpoint()
+        if leaf is None or cp is None or leaf[0] >= cp.size:
+            return None
+        self.refresh()
+        idx, leaf_cid, mh, parent = leaf
+        return self._receipt((idx, leaf_cid, bytes(mh), parent), cp, None)

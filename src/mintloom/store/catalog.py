@@ -200,9 +200,10 @@ class Catalog:
         campaign that made the same bytes first)."""
         with self.db.session() as s:
             rows = s.execute(
-                select(JobRow.key, AssetRow).join(AssetRow, AssetRow.cid == JobRow.asset_cid)
+                select(JobRow.key, AssetRow)
+                .join(AssetRow, AssetRow.cid == JobRow.asset_cid)
                 .where(JobRow.campaign == campaign)
-            )  # fmt: skip
+            )
             return {k: a for k, a in rows}
 
     def exports(self, campaign: str | None = None) -> list[ExportRow]:

@@ -89,8 +89,10 @@ def _open_regular(path: Path, *, limit: int, what: str, error: type[MintloomErro
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise error(f"{what}: {path} is not a regular file (a device, FIFO or folder)",
-                        hint="give the path of an ordinary file")  # fmt: skip
+            raise error(
+                f"{what}: {path} is not a regular file (a device, FIFO or folder)",
+                hint="give the path of an ordinary file",
+            )
         if st.st_size > limit:
             raise error(f"{what}: {path} is {st.st_size} bytes, over the limit of {limit}")
     except OSError as exc:

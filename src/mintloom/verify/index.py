@@ -149,8 +149,11 @@ class FingerprintIndex:
 
     def add_fingerprints(self, id_: int, fps: Sequence[Fingerprint]) -> None:
         """Append one asset's fingerprints (e.g. its registration views) under one id."""
-        self.add([id_] * len(fps), np.array([f.phash for f in fps], np.uint64),
-                 np.array([f.dhash for f in fps], np.uint64))  # fmt: skip
+        self.add(
+            [id_] * len(fps),
+            np.array([f.phash for f in fps], np.uint64),
+            np.array([f.dhash for f in fps], np.uint64),
+        )
 
     def _rebuild(self) -> None:
         if self._pending:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mintloom.provenance.log import TransparencyLog
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
-    from mintloom.verify.index import FingerprintIndex
+    from mintloom.verify.index import FingerprintIndex, Match
     from mintloom.verify.lookup import ChainLookup
 
 MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".wav", ".flac", ".txt"}
@@ -157,9 +157,10 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
     ]
 
 
-def _receipt_checks(
-    report: VerifyReport, ctx: VerifyContext, subject: str, manifest_hash: str | None, given: Receipt | None
+def _find_receipt(
+    report: VerifyReport, ctx: VerifyContext, subject: str, given: Receipt | None
 ) -> Receipt | None:
+    """The receipt given, else the workspace log's for ``subject``; a skipped check if there is none."""
     receipt = given
     if receipt is None and ctx.log is not None:
         try:
@@ -169,6 +170,14 @@ def _receipt_checks(
             return None
     if receipt is None:
         report.add("log receipt", "skip", "no receipt for this asset here (pass --receipt FILE)")
+    return receipt
+
+
+def _receipt_checks(
+    report: VerifyReport, ctx: VerifyContext, subject: str, manifest_hash: str | None, given: Receipt | None
+) -> Receipt | None:
+    receipt = _find_receipt(report, ctx, subject, given)
+    if receipt is None:
         return None
     if receipt.cid != subject:
         report.add(
@@ -176,12 +185,20 @@ def _receipt_checks(
         )
         return None
     if manifest_hash is not None and receipt.manifest_hash != manifest_hash:
-        report.add("log receipt", "fail", "the receipt names a different manifest than the file carries",
-                   Verdict.UNTRUSTED)  # fmt: skip
+        report.add(
+            "log receipt",
+            "fail",
+            "the receipt names a different manifest than the file carries",
+            Verdict.UNTRUSTED,
+        )
         return None
     if not receipt.verify():
-        report.add("inclusion proof", "fail", "the inclusion proof does not lead to the checkpoint root",
-                   Verdict.UNTRUSTED)  # fmt: skip
+        report.add(
+            "inclusion proof",
+            "fail",
+            "the inclusion proof does not lead to the checkpoint root",
+            Verdict.UNTRUSTED,
+        )
         return None
     report.add(
         "inclusion proof", "pass", f"leaf {receipt.leaf_index} is in the log of size {receipt.tree_size}"
@@ -215,38 +232,58 @@ def _checkpoint_check(report: VerifyReport, receipt: Receipt, ctx: VerifyContext
     who was not retired at the (self-declared) time it claims."""
     anchors = ctx.trust_anchors_pem
     if anchors is None:
-        report.add("checkpoint", "fail", "no trust anchors: the checkpoint's signer cannot be trusted",
-                   Verdict.UNTRUSTED)  # fmt: skip
+        report.add(
+            "checkpoint",
+            "fail",
+            "no trust anchors: the checkpoint's signer cannot be trusted",
+            Verdict.UNTRUSTED,
+        )
         return False
     try:
         receipt.checkpoint.check(anchors, ctx.retired)
     except CertificateChainError as exc:
-        report.add("checkpoint", "fail", f"the checkpoint's signer is not trusted: {exc.message}",
-                   Verdict.UNTRUSTED)  # fmt: skip
+        report.add(
+            "checkpoint", "fail", f"the checkpoint's signer is not trusted: {exc.message}", Verdict.UNTRUSTED
+        )
         return False
     except ProvenanceError as exc:
-        report.add("checkpoint", "fail", f"the checkpoint signature is invalid: {exc.message}",
-                   Verdict.UNTRUSTED)  # fmt: skip
+        report.add(
+            "checkpoint", "fail", f"the checkpoint signature is invalid: {exc.message}", Verdict.UNTRUSTED
+        )
         return False
-    report.add("checkpoint", "pass", "checkpoint signed by the trusted log operator (at the time it "
-               "claims, which only an on-chain anchor bounds)")  # fmt: skip
+    report.add(
+        "checkpoint",
+        "pass",
+        "checkpoint signed by the trusted log operator (at the time it "
+        "claims, which only an on-chain anchor bounds)",
+    )
     return True
 
 
-def _retired_credential(report: VerifyReport, ctx: VerifyContext, cred: CredentialReport,
-                        receipt: Receipt | None) -> None:  # fmt: skip
+def _retired_credential(
+    report: VerifyReport, ctx: VerifyContext, cred: CredentialReport, receipt: Receipt | None
+) -> None:
     """A credential signed by a retired signer carries no trusted signing time: only a trusted
     checkpoint signed before the retirement proves it was made while the key was current."""
     at = ctx.retired.get(cred.signer_serial) if cred.signer_serial is not None else None
     if at is None:
         return
     if receipt is not None and receipt.checkpoint.signed_at() < at:
-        report.add("retired signer", "pass", f"signed with a signer retired at {_utc(at)}, "
-                   "and logged in a checkpoint from before its retirement")  # fmt: skip
+        report.add(
+            "retired signer",
+            "pass",
+            f"signed with a signer retired at {_utc(at)}, "
+            "and logged in a checkpoint from before its retirement",
+        )
         return
-    report.add("retired signer", "fail", f"the credential is signed with a signer certificate retired at "
-               f"{_utc(at)}, and no trusted checkpoint from before the retirement proves "
-               "it was signed earlier", Verdict.UNTRUSTED)  # fmt: skip
+    report.add(
+        "retired signer",
+        "fail",
+        f"the credential is signed with a signer certificate retired at "
+        f"{_utc(at)}, and no trusted checkpoint from before the retirement proves "
+        "it was signed earlier",
+        Verdict.UNTRUSTED,
+    )
 
 
 def _utc(when: dt.datetime) -> str:
@@ -270,11 +307,16 @@ def _anchor_time_check(report: VerifyReport, chain: ChainLookup, receipt: Receip
     if claimed > anchored:
         why = f"claims {_utc(claimed)}, after the block that anchored it ({_utc(anchored)})"
     elif anchored > leaf.not_valid_after_utc:
-        why = (f"was anchored at {_utc(anchored)}, after its signer certificate expired "
-               f"({_utc(leaf.not_valid_after_utc)}): the earlier time it claims is not evidence")  # fmt: skip
+        why = (
+            f"was anchored at {_utc(anchored)}, after its signer certificate expired "
+            f"({_utc(leaf.not_valid_after_utc)}): the earlier time it claims is not evidence"
+        )
     else:
-        report.add("anchor time", "pass", f"signed no later than block time {_utc(anchored)}, "
-                   "while its signer certificate was valid")  # fmt: skip
+        report.add(
+            "anchor time",
+            "pass",
+            f"signed no later than block time {_utc(anchored)}, while its signer certificate was valid",
+        )
         return True
     report.add("anchor time", "fail", f"the checkpoint {why}", Verdict.UNTRUSTED)
     return False
@@ -297,8 +339,12 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         if receipt.anchor is None:
             report.add("anchor", "skip", f"checkpoint {receipt.tree_size} is not anchored yet")
         else:
-            report.add("anchor", "fail", f"the chain has no checkpoint of size {receipt.tree_size}",
-                       Verdict.UNTRUSTED)  # fmt: skip
+            report.add(
+                "anchor",
+                "fail",
+                f"the chain has no checkpoint of size {receipt.tree_size}",
+                Verdict.UNTRUSTED,
+            )
         return
     if root != receipt.checkpoint.root:
         report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
@@ -337,20 +383,7 @@ def verify_bytes(
     report.cid = _logged_cid(ctx, data, receipt)
     anchors = ctx.trust_anchors_pem
     cred = _read(data, media_type, anchors, sidecar)
-    bound: tuple[str, str | None] | None = None
-    if cred.present:
-        if _credential_checks(report, cred, anchors):
-            report.binding = "hard"
-            bound = (report.cid, cred.manifest_hash)
-        _describe(report, cred)
-    elif _carries_manifest(data, media_type):
-        # c2pa cannot parse the container or locate the manifest (truncated, chunk lengths or
-        # types broken) although a manifest store is embedded: damaged after signing.
-        why = cred.error or "manifest not found"
-        detail = f"a Content Credential is embedded but the file is damaged or truncated ({why})"
-        report.add("credential", "fail", detail, Verdict.TAMPERED)
-    else:
-        bound = _soft_bind(report, ctx, data, media_type)
+    bound = _bind(report, ctx, data, media_type, cred, cid=report.cid)
     if bound is not None:
         _lineage(report, ctx, bound[0])
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
@@ -360,6 +393,33 @@ def verify_bytes(
             _retired_credential(report, ctx, cred, rec)
     report.decide()
     return report
+
+
+def _bind(
+    report: VerifyReport,
+    ctx: VerifyContext,
+    data: bytes,
+    media_type: str,
+    cred: CredentialReport,
+    *,
+    cid: str,
+) -> tuple[str, str | None] | None:
+    """The CID and manifest hash the file is bound to: by its own credential, else by fingerprint."""
+    if cred.present:
+        bound = None
+        if _credential_checks(report, cred, ctx.trust_anchors_pem):
+            report.binding = "hard"
+            bound = (cid, cred.manifest_hash)
+        _describe(report, cred)
+        return bound
+    if _carries_manifest(data, media_type):
+        # c2pa cannot parse the container or locate the manifest (truncated, chunk lengths or
+        # types broken) although a manifest store is embedded: damaged after signing.
+        why = cred.error or "manifest not found"
+        detail = f"a Content Credential is embedded but the file is damaged or truncated ({why})"
+        report.add("credential", "fail", detail, Verdict.TAMPERED)
+        return None
+    return _soft_bind(report, ctx, data, media_type)
 
 
 def _logged_cid(ctx: VerifyContext, data: bytes, given: Receipt | None) -> str:
@@ -423,6 +483,60 @@ def _read(
         )
 
 
+def _fingerprint_match(report: VerifyReport, ctx: VerifyContext, data: bytes) -> str | None:
+    """The CID of the registered asset ``data`` looks like (closest first), noting near-ties."""
+    from mintloom.provenance.fingerprint import fingerprint
+
+    found = ctx.fingerprint_index()
+    if found is None or len(found[0]) == 0:
+        report.add(
+            "credential",
+            "fail",
+            "no Content Credential in the file, and no registered assets here to match it against",
+            Verdict.UNKNOWN,
+        )
+        return None
+    try:
+        fp = fingerprint(data)
+    except VerifyError as exc:
+        report.add("credential", "fail", f"no Content Credential, and {exc.message}", Verdict.UNKNOWN)
+        return None
+    matches = found[0].matches(fp)
+    if not matches:
+        report.add(
+            "credential",
+            "fail",
+            "no Content Credential and no registered asset looks like it",
+            Verdict.UNKNOWN,
+        )
+        return None
+    match = matches[0]
+    cid = found[1][match.id]
+    report.matched_cid, report.fingerprint_distance = cid, match.phash_distance
+    report.add(
+        "fingerprint",
+        "pass",
+        f"metadata stripped or re-encoded: matched by fingerprint to {cid} "
+        f"(pHash distance {match.phash_distance}, dHash {match.dhash_distance})",
+    )
+    _note_near_ties(report, matches, found[1])
+    return cid
+
+
+def _note_near_ties(report: VerifyReport, matches: list[Match], ids: list[str]) -> None:
+    """Say so when other registered assets are nearly as close as the chosen (first) match."""
+    match = matches[0]
+    best = match.phash_distance + match.dhash_distance
+    close = [ids[m.id] for m in matches[1:] if m.phash_distance + m.dhash_distance <= best + AMBIGUITY_BITS]
+    if close:
+        shown = ", ".join(close[:3]) + ("…" if len(close) > 3 else "")
+        report.add(
+            "fingerprint ambiguity",
+            "info",
+            f"{len(close)} other registered asset(s) look almost the same ({shown}); the closest was chosen",
+        )
+
+
 def _soft_bind(
     report: VerifyReport, ctx: VerifyContext, data: bytes, media_type: str
 ) -> tuple[str, str | None] | None:
@@ -433,37 +547,9 @@ def _soft_bind(
     if not media_type.startswith("image/"):
         report.add("credential", "fail", "no Content Credential in the file", Verdict.UNKNOWN)
         return None
-    from mintloom.provenance.fingerprint import fingerprint
-
-    found = ctx.fingerprint_index()
-    if found is None or len(found[0]) == 0:
-        report.add("credential", "fail", "no Content Credential in the file, and no registered assets "
-                   "here to match it against", Verdict.UNKNOWN)  # fmt: skip
+    cid = _fingerprint_match(report, ctx, data)
+    if cid is None:
         return None
-    try:
-        fp = fingerprint(data)
-    except VerifyError as exc:
-        report.add("credential", "fail", f"no Content Credential, and {exc.message}", Verdict.UNKNOWN)
-        return None
-    matches = found[0].matches(fp)
-    if not matches:
-        report.add("credential", "fail", "no Content Credential and no registered asset looks like it",
-                   Verdict.UNKNOWN)  # fmt: skip
-        return None
-    match = matches[0]
-    cid = found[1][match.id]
-    report.matched_cid, report.fingerprint_distance = cid, match.phash_distance
-    report.add("fingerprint", "pass", f"metadata stripped or re-encoded: matched by fingerprint to {cid} "
-               f"(pHash distance {match.phash_distance}, dHash {match.dhash_distance})")  # fmt: skip
-    best = match.phash_distance + match.dhash_distance
-    close = [
-        found[1][m.id] for m in matches[1:] if m.phash_distance + m.dhash_distance <= best + AMBIGUITY_BITS
-    ]
-    if close:
-        shown = ", ".join(close[:3]) + ("…" if len(close) > 3 else "")
-        report.add("fingerprint ambiguity", "info",
-                   f"{len(close)} other registered asset(s) look almost the same ({shown}); "
-                   "the closest was chosen")  # fmt: skip
     row = ctx.catalog.asset(cid) if ctx.catalog is not None else None
     try:
         if ctx.blobs is None or row is None:
@@ -568,8 +654,13 @@ def missing_exports(folder: Path, ctx: VerifyContext, reports: Sequence[VerifyRe
             continue
         report = VerifyReport(file=str(folder / target.relative_to(here)), cid=exp.cid)
         state = "holds other bytes" if target.exists() else "is absent"
-        report.add("exported file", "fail", f"campaign {exp.campaign!r} exported asset {exp.cid} here, but "
-                   f"the file {state}: run the campaign again to restore it", Verdict.MISSING)  # fmt: skip
+        report.add(
+            "exported file",
+            "fail",
+            f"campaign {exp.campaign!r} exported asset {exp.cid} here, but "
+            f"the file {state}: run the campaign again to restore it",
+            Verdict.MISSING,
+        )
         report.decide()
         missing.append(report)
     return missing
