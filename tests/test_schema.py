@@ -20,6 +20,7 @@ from mintloom.store.db import open_database
 EVERY_TABLE = {
     "campaigns", "jobs", "assets", "exports", "fingerprints", "lineage",  # store.catalog
     "log_leaves", "log_leaf_parents", "log_checkpoints", "log_receipts",  # provenance.log
+    "api_tokens",  # store.tokens
     "ledger_journal",  # ledger.journal
     "chain_names", "lineage_registrants",  # ledger.lineage
 }  # fmt: skip
@@ -67,6 +68,7 @@ def test_schema_lists_every_table_module() -> None:
     assert declared == EVERY_TABLE
     assert {m.__name__ for m in TABLE_MODULES} == {
         "mintloom.store.catalog",
+        "mintloom.store.tokens",
         "mintloom.provenance.log",
         "mintloom.ledger.journal",
         "mintloom.ledger.lineage",

@@ -221,3 +221,7 @@ class CatalogError(StoreError):
 
 class BlobError(StoreError):
     """A blob is missing or its bytes do not match its CID."""
+
+
+class TokenError(StoreError):
+    """An API token that cannot be created or revoked as asked (bad name or scope, duplicate, unknown)."""

@@ -1,6 +1,6 @@
 """The workspace database schema: every subsystem's tables, gathered above the subsystems.
 
-Tables are declared where they belong (catalog in store, log in provenance, journal and lineage
+Tables are declared where they belong (catalog and API tokens in store, log in provenance, journal and lineage
 in ledger), all on :class:`mintloom.store.db.Base`. This module imports each of them so
 :data:`SCHEMA` is complete before ``create_all`` runs; store itself never imports the layers above.
 """
@@ -11,10 +11,10 @@ from sqlalchemy import MetaData
 
 from mintloom.ledger import journal, lineage
 from mintloom.provenance import log
-from mintloom.store import catalog
+from mintloom.store import catalog, tokens
 from mintloom.store.db import Base, Database, open_database
 
-TABLE_MODULES = (catalog, log, journal, lineage)
+TABLE_MODULES = (catalog, tokens, log, journal, lineage)
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 
 SCHEMA: MetaData = Base.metadata

@@ -2,12 +2,15 @@
 
 >>> app = create_app(Studio.open(), offline=True)     # then: uvicorn.run(app)
 
-Read-only: nothing here signs, appends or touches the workspace keys (no key password is
-needed). Public only, until clients authenticate: no response carries an audience segment's name,
-personalised copy (tags, or the content of a ``copy`` asset) or a path of the machine; every field
-served is listed in its response model (:mod:`~mintloom.api.models`). ``POST /verify`` runs
-:func:`~mintloom.verify.verifier.verify_bytes`, the same function as ``mintloom verify``, with one
-:class:`~mintloom.verify.verifier.VerifyContext` shared by all requests (:mod:`~mintloom.api.deps`).
+The public routes are read-only: nothing there signs, appends or touches the workspace keys (no
+key password is needed). The one write path, ``POST /runs`` (:mod:`~mintloom.api.routers.runs`),
+needs an API token with the ``publish`` scope and runs :class:`~mintloom.pipeline.Pipeline` with
+the key password of the server's environment. Public responses: no response carries an audience
+segment's name, personalised copy (tags, or the content of a ``copy`` asset) or a path of the
+machine; every field served is listed in its response model (:mod:`~mintloom.api.models`).
+``POST /verify`` runs :func:`~mintloom.verify.verifier.verify_bytes`, the same function as
+``mintloom verify``, with one :class:`~mintloom.verify.verifier.VerifyContext` shared by all
+requests (:mod:`~mintloom.api.deps`).
 Errors become ``{"error", "hint"}`` with a status by subsystem (:mod:`~mintloom.api.errors`).
 """
 
@@ -31,7 +34,7 @@ from mintloom.api.limits import (
     UploadLimit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
-from mintloom.api.routers import assets, log, meta, verify
+from mintloom.api.routers import assets, log, meta, runs, verify
 from mintloom.studio import Studio
 
 
@@ -54,7 +57,7 @@ def create_app(
     deps.install(app.state, studio, settings)
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
     install_error_handlers(app)
-    for router in (meta.router, assets.router, log.router, verify.router):
+    for router in (meta.router, assets.router, log.router, verify.router, runs.router):
         app.include_router(router)
     return app
 

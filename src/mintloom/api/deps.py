@@ -2,7 +2,8 @@
 
 :func:`install` opens them when the app is built and keeps them on ``app.state``; routes ask for
 them through the ``...Dep`` aliases (``Depends``). Read-only: nothing here needs the key password,
-signs, appends or writes to the workspace.
+signs, appends or writes to the workspace (authenticated runs open their own studio:
+:mod:`~mintloom.api.runs`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Annotated, TypeVar
 from fastapi import Depends, Request
 from starlette.datastructures import State
 
+from mintloom.api.runs import RunManager
 from mintloom.chain_lookup import verify_context
 from mintloom.provenance.log import TransparencyLog
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
+from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
 from mintloom.verify.verifier import VerifyContext
 
@@ -79,6 +82,8 @@ def install(state: State, studio: Studio, settings: ApiSettings) -> None:
     state.blobs = LocalBlobStore(studio.workspace.blobs_dir)
     state.verifier = SharedVerifyContext(studio, settings.offline)
     state.verify_slots = threading.BoundedSemaphore(settings.max_verifications)
+    state.tokens = TokenStore(studio.db)
+    state.runs = RunManager(studio.workspace)
 
 
 def part(state: State, name: str, kind: type[T]) -> T:

@@ -56,6 +56,28 @@ class PrivateContentError(ApiError):
     status_code = 403
 
 
+class UnauthorizedError(ApiError):
+    """No token, or one that is unknown or revoked: the client sends ``Authorization: Bearer``."""
+
+    status_code = 401
+
+
+class ForbiddenError(ApiError):
+    """A valid token without the scope the route needs."""
+
+    status_code = 403
+
+
+class ConflictError(ApiError):
+    status_code = 409
+
+
+class UnavailableError(ApiError):
+    """The server is not set up for this request (e.g. runs without a key password)."""
+
+    status_code = 503
+
+
 class BusyError(ApiError):
     """Every verification slot is taken: the client retries after ``Retry-After`` seconds."""
 
@@ -109,8 +131,16 @@ async def mintloom_error(_request: Request, exc: Exception) -> Response:
     if status >= 500:
         logger.error("request failed: %s", exc, exc_info=exc)
     error, hint = public_error(exc)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, BusyError) else None
+    headers = _headers(exc)
     return JSONResponse(ErrorOut(error=error, hint=hint).model_dump(), status_code=status, headers=headers)
+
+
+def _headers(exc: MintloomError) -> dict[str, str] | None:
+    if isinstance(exc, BusyError):
+        return {"Retry-After": str(exc.retry_after)}
+    if isinstance(exc, UnauthorizedError):
+        return {"WWW-Authenticate": "Bearer"}
+    return None
 
 
 async def http_error(_request: Request, exc: Exception) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mintloom.provenance.log import SignedCheckpoint
 from mintloom.store.catalog import AssetRow
@@ -187,3 +187,54 @@ def public_tags(tags: dict[str, Any]) -> AssetTags:
                 continue
             kept[name] = tags[name]
     return AssetTags.model_validate(kept)
+
+
+# --- runs (authenticated) ------------------------------------------------------------------------
+class RunIn(BaseModel):
+    """A campaign run to start: ``spec`` is relative to the workspace root."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spec: str = Field(min_length=1, max_length=1024)
+    anchor: bool = True
+    publish: bool = True
+    workers: int = Field(default=1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _publish_needs_anchor(self) -> RunIn:
+        if self.publish and not self.anchor:
+            raise ValueError("publishing needs an anchored checkpoint: set anchor or unset publish")
+        return self
+
+
+class RunAccepted(BaseModel):
+    id: str
+    status: str
+
+
+class ProgressOut(BaseModel):
+    stage: str
+    done: int
+    total: int
+
+
+class RunSummaryOut(BaseModel):
+    """Counts and chain ids only: no segment name, no path, no copy text."""
+
+    campaign: str
+    planned: int
+    skipped: int
+    generated: dict[str, int]
+    log_size: int
+    checkpoint_size: int
+    anchored_size: int | None = None
+    anchor_tx: str | None = None
+    split_id: int | None = None
+
+
+class RunOut(BaseModel):
+    id: str
+    status: str
+    events: list[ProgressOut]
+    summary: RunSummaryOut | None = None
+    error: ErrorOut | None = None

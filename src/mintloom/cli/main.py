@@ -16,6 +16,7 @@ from mintloom.cli import keys as keys_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli import run as run_cli
 from mintloom.cli import serve as serve_cli
+from mintloom.cli import tokens as tokens_cli
 from mintloom.cli import verify as verify_cli
 from mintloom.cli.console import close_studios, console, err_console
 from mintloom.cli.doctor import doctor
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(node_cli.app, name="node")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(chain_cli.app, name="chain")
+app.add_typer(tokens_cli.app, name="tokens")
 app.add_typer(governance_cli.license_app, name="license")
 app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")

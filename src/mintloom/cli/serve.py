@@ -1,4 +1,5 @@
-"""`mintloom serve`: the read-only HTTP API of the workspace (catalog, log proofs, verify)."""
+"""`mintloom serve`: the HTTP API of the workspace (catalog, log proofs, verify: public, read-only;
+campaign runs: with a `mintloom tokens` token, and MINTLOOM_KEY_PASSWORD in the environment)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def serve(
 
     from mintloom.api.app import create_app
 
-    s = studio()  # read-only: no key password needed
+    s = studio()  # the public routes need no key password; runs read $MINTLOOM_KEY_PASSWORD
     try:
         app = create_app(s, offline=offline)
         console.print(
