@@ -80,10 +80,14 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     Image.open(io.BytesIO(blobs.get(image["cid"]))).convert("RGB").save(stripped, "JPEG", quality=85)
     assert _verify(c, stripped.getvalue(), "shared.jpg") == "VERIFIED"  # by fingerprint
     assert _verify(c, os.urandom(2048), "random.bin") == "UNKNOWN"
+    # the one write route, asked without a token or with a forged one, is refused and writes nothing
+    for headers in ({}, {"Authorization": "Bearer mlt_forged"}):
+        assert c.post("/runs", json={"spec": "c.yaml"}, headers=headers).status_code == 401
+        assert c.get("/runs/0", headers=headers).status_code == 401
     return {
         "/health", "/assets", "/assets/{cid}", "/assets/{cid}/content", "/assets/{cid}/sidecar",
         "/assets/{cid}/receipt", "/log/checkpoint", "/log/proof/inclusion", "/log/proof/consistency",
-        "/verify",
+        "/verify", "/runs", "/runs/{run_id}",
     }  # fmt: skip
 
 
