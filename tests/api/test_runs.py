@@ -100,6 +100,7 @@ def test_hostile_spec_paths_are_refused_and_nothing_is_written(
     outside = write_sample_campaign(tmp_path / "outside", SPEC, sample_audience(1))
     (ws.root / "link.yaml").symlink_to(outside)
     (ws.root / "linkdir").symlink_to(outside.parent)
+    (ws.root / "state").symlink_to(ws.state_dir)  # a link to the keys and catalog, inside the workspace
     rel_out = Path("..") / outside.relative_to(tmp_path)
     hostile = [
         "../outside/campaign.yaml",
@@ -116,6 +117,9 @@ def test_hostile_spec_paths_are_refused_and_nothing_is_written(
         "/dev/zero",
         "..",
         ".",
+        ".mintloom/catalog.db",
+        "campaign/../.mintloom/keys/../catalog.db",
+        "state/catalog.db",
     ]
     secret = token(studio, "publish")
     with client(studio) as c:

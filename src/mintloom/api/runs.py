@@ -52,7 +52,8 @@ class RunState:
 
 def spec_inside(root: Path, spec: str) -> Path:
     """The spec file named relative to the workspace ``root``, resolved, if it stays inside it
-    (no absolute path, ``..``, NUL, or symlink out) and is a file; :class:`InvalidInputError` else."""
+    (no absolute path, ``..``, NUL, or symlink out), is a file and is not in a hidden folder such as
+    the workspace state ``.mintloom/`` (keys, catalog); :class:`InvalidInputError` otherwise."""
     hint = "give a path relative to the workspace root, e.g. campaign/campaign.yaml"
     refused = InvalidInputError("the spec must name a file inside the workspace", hint=hint)
     if not spec or "\0" in spec or "\\" in spec or Path(spec).is_absolute() or ".." in Path(spec).parts:
@@ -62,9 +63,13 @@ def spec_inside(root: Path, spec: str) -> Path:
         target = contained(base, (base / spec).resolve(strict=True))
     except (OSError, RuntimeError, OutputPathError) as exc:
         raise refused from exc
-    if not target.is_relative_to(base) or not target.is_file():
+    if not target.is_relative_to(base) or not target.is_file() or _hidden(target.relative_to(base)):
         raise refused
     return target
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
 
 
 class RunManager:
