@@ -211,3 +211,24 @@ def test_a_run_through_the_api_succeeds_reports_progress_and_verifies(
     assert exported
     ctx = verify_context(studio)
     assert verify_path(exported[0], ctx).verdict.value == "VERIFIED"
+
+
+def test_a_failed_run_reports_its_error_without_a_traceback_or_path(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spec that does not load fails the run (message and hint, the workspace path masked) and
+    frees the workspace for the next run."""
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    ws = studio.workspace
+    (ws.root / "broken.yaml").write_text("name: [unclosed\n")
+    secret = token(studio, "publish")
+    with client(studio) as c:
+        for _ in range(2):  # the failure released the workspace: the second POST is accepted too
+            r = c.post("/runs", json={"spec": "broken.yaml"}, headers=bearer(secret))
+            assert r.status_code == 202, r.text
+            body = wait(c, r.json()["id"], bearer(secret), seconds=60)
+            assert body["status"] == "failed" and body["summary"] is None
+            assert body["error"]["error"] and "Traceback" not in str(body)
+            assert str(ws.root) not in str(body) and "broken.yaml" in body["error"]["error"]
+            assert [e["stage"] for e in body["events"]] == ["load"]  # started, never ended
+    assert nothing_ran(studio)

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 Status = Literal["queued", "running", "succeeded", "failed"]
 PASSWORD_ENV = "MINTLOOM_KEY_PASSWORD"
+MAX_RUNS = 100
+"""Runs remembered per app; the oldest are forgotten first (the one in progress is the newest)."""
 
 _BUSY: set[Path] = set()
 """Workspaces (resolved roots) with a run in progress, across every app of the process."""
@@ -97,6 +99,8 @@ class RunManager:
             _BUSY.add(root)
         state = RunState(uuid.uuid4().hex)
         self._runs[state.id] = state
+        while len(self._runs) > MAX_RUNS:
+            del self._runs[next(iter(self._runs))]
         worker = threading.Thread(target=self._run, args=(state, path, options, password, root), daemon=True)
         worker.start()
         return state
