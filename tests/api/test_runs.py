@@ -232,3 +232,24 @@ def test_a_failed_run_reports_its_error_without_a_traceback_or_path(
             assert str(ws.root) not in str(body) and "broken.yaml" in body["error"]["error"]
             assert [e["stage"] for e in body["events"]] == ["load"]  # started, never ended
     assert nothing_ran(studio)
+
+
+def test_authenticating_writes_nothing(workspace: Workspace) -> None:
+    """Checking a token (valid, revoked or forged) only reads: the workspace is byte-identical."""
+    from tests.api.test_read_only import _snapshot
+
+    with Studio(workspace) as s:
+        live = token(s, "read")
+        gone = token(s, "publish", name="gone")
+        TokenStore(s.db).revoke("gone")
+    before = _snapshot(workspace.root)
+    studio = Studio(workspace)  # as `mintloom serve` opens it
+    try:
+        with client(studio) as c:
+            assert c.get("/runs/nope", headers=bearer(live)).status_code == 404
+            assert c.post("/runs", json={"spec": "c.yaml"}, headers=bearer(live)).status_code == 403
+            for secret in (gone, "mlt_forged"):
+                assert c.get("/runs/nope", headers=bearer(secret)).status_code == 401
+    finally:
+        studio.close()
+    assert _snapshot(workspace.root) == before
