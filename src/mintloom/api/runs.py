@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 from mintloom.api.errors import ConflictError, InvalidInputError, UnavailableError, public_error
 from mintloom.errors import MintloomError, OutputPathError
 from mintloom.pipeline import Pipeline, PipelineOptions
-from mintloom.progress import Progress
+from mintloom.progress import Progress, Stage
 from mintloom.store.files import contained
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
@@ -43,13 +43,14 @@ _BUSY_LOCK = threading.Lock()
 class RunState:
     id: str
     status: Status = "queued"
-    events: list[Progress] = field(default_factory=list)
+    events: dict[Stage, Progress] = field(default_factory=dict)
+    """The latest event of each stage reached, in stage order (bounded, however many jobs)."""
     result: PipelineResult | None = None
     error: tuple[str, str | None] | None = None
 
     def record(self, event: Progress, /) -> None:
-        """The pipeline's progress sink (list.append is atomic: readers see a consistent prefix)."""
-        self.events.append(event)
+        """The pipeline's progress sink (one dict store, atomic under the GIL for readers)."""
+        self.events[event.stage] = event
 
 
 def spec_inside(root: Path, spec: str) -> Path:

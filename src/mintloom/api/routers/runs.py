@@ -49,7 +49,7 @@ def start_run(
 def get_run(
     run_id: str, runs: RunsDep, _token: Annotated[TokenInfo, Depends(require_scope("publish", "read"))]
 ) -> RunOut:
-    """A run's status, its progress events so far and its summary or error."""
+    """A run's status, the latest progress event of each stage reached and its summary or error."""
     state = runs.get(run_id)
     if state is None:
         raise NotFoundError(f"no run {run_id!r} on this server", hint="runs are forgotten when it restarts")
@@ -58,7 +58,9 @@ def get_run(
 
 def run_out(state: RunState) -> RunOut:
     """The public view of a run: counts and chain ids, never segment names, paths or copy text."""
-    events = [ProgressOut(stage=e.stage.value, done=e.done, total=e.total) for e in list(state.events)]
+    events = [
+        ProgressOut(stage=e.stage.value, done=e.done, total=e.total) for e in list(state.events.values())
+    ]
     error = None if state.error is None else ErrorOut(error=state.error[0], hint=state.error[1])
     return RunOut(id=state.id, status=state.status, events=events, summary=_summary(state), error=error)
 
