@@ -8,10 +8,9 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from mintloom.campaign.run import PHASES
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
@@ -21,9 +20,9 @@ from mintloom.pipeline import Pipeline, PipelineOptions
 from mintloom.progress import Progress, Stage
 from mintloom.provenance.log import LogCheckpoint, LogLeaf, ReceiptRow
 from mintloom.store.catalog import AssetRow, Catalog, JobRow
-from mintloom.store.db import Database
 from mintloom.studio import Studio
 from tests.conftest import PASSWORD
+from tests.ledger.test_anchoring import receipt_writes
 
 pytestmark = pytest.mark.xdist_group("anvil")
 
@@ -42,20 +41,6 @@ def stage_order(events: list[Progress]) -> list[Stage]:
         if e.stage not in order:
             order.append(e.stage)
     return order
-
-
-def receipt_writes(db: Database) -> list[str]:
-    """Every INSERT/UPDATE statement on the receipts table from now on."""
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        head = statement.lstrip().upper()
-        table = ReceiptRow.__tablename__.upper()
-        if head.startswith((f"INSERT INTO {table} ", f"UPDATE {table} ")):
-            seen.append(head.split()[0])
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    return seen
 
 
 def counts(studio: Studio) -> dict[str, int]:

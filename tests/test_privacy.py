@@ -32,9 +32,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -52,6 +50,7 @@ from mintloom.store.car import read_car
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
+from tests.engines.chat_stub import JsonHandler, serve
 from tests.engines.tiny_model import build_tiny_gpt2
 
 pytestmark = pytest.mark.xdist_group("anvil")
@@ -93,7 +92,7 @@ def spec(campaign: str, url: str) -> str:
 
 
 # --- the model server --------------------------------------------------------------------------------
-class _Echo(BaseHTTPRequestHandler):
+class _Echo(JsonHandler):
     """An OpenAI-compatible server whose completion is 'Ad: ' + the prompt (personalised copy)."""
 
     prompts: ClassVar[list[str]] = []
@@ -106,28 +105,14 @@ class _Echo(BaseHTTPRequestHandler):
         type(self).keys.append(self.headers.get("Authorization", ""))
         answer = {"model": body["model"], "system_fingerprint": "fp_cnry",
                   "choices": [{"message": {"role": "assistant", "content": f"Ad: {prompt}"}}]}  # fmt: skip
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.reply(answer)
 
 
 @pytest.fixture
 def model_server() -> Iterator[str]:
     _Echo.prompts, _Echo.keys = [], []
-    httpd = HTTPServer(("127.0.0.1", 0), _Echo)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(_Echo) as url:
+        yield url
 
 
 # --- searching ---------------------------------------------------------------------------------------

@@ -11,13 +11,11 @@ sidecars as c2pa decodes them, receipts, the HTTP API's asset and verify respons
 from __future__ import annotations
 
 import hashlib
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import c2pa
 import pytest
 from fastapi.testclient import TestClient
 
@@ -25,11 +23,11 @@ from mintloom.api.app import create_app
 from mintloom.campaign.plan import derive_seed
 from mintloom.campaign.run import seed_commitment
 from mintloom.campaign.sample import AUDIENCE_ROWS
-from mintloom.provenance.content_credentials import text_carrier
 from mintloom.store.blobs import LocalBlobStore
-from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.catalog import Catalog
 from mintloom.studio import Studio
 from tests.conftest import sample_studio
+from tests.test_privacy import manifest_json
 
 CAMPAIGN = "tiny"
 LOCALES = ("en-US", "ar-EG", "de-DE", "fr-FR")
@@ -64,15 +62,6 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
     s.close()
 
 
-def _manifest_json(row: AssetRow, data: bytes, sidecar: bytes | None) -> bytes:
-    if sidecar is not None:
-        reader = c2pa.Reader("image/svg+xml", io.BytesIO(text_carrier(data)), sidecar)
-    else:
-        reader = c2pa.Reader(row.media_type, io.BytesIO(data))
-    with reader:
-        return reader.json().encode()
-
-
 def _verify(client: TestClient, data: bytes, name: str, sidecar: bytes | None) -> bytes:
     files: dict[str, Any] = {"file": (name, data, "application/octet-stream")}
     if sidecar is not None:
@@ -96,7 +85,7 @@ def test_no_published_field_confirms_a_guessed_segment(studio: Studio) -> None:
         for row in rows:
             data = blobs.get(row.cid)
             sidecar = blobs.get(row.sidecar_cid) if row.sidecar_cid else None
-            manifest = _manifest_json(row, data, sidecar)
+            manifest = manifest_json(row, data, sidecar)
             assert seed_commitment(salt, row.seed).encode() in manifest  # the seed is committed to
             streams.append((f"manifest {row.path}", manifest))
             if sidecar is not None:

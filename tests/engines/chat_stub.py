@@ -10,7 +10,35 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 
-class ChatHandler(BaseHTTPRequestHandler):
+class JsonHandler(BaseHTTPRequestHandler):
+    """A handler answering JSON, quiet in the test output."""
+
+    def reply(self, payload: object) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local server with ``handler``: its base URL (``.../v1``) while it runs."""
+    httpd = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+class ChatHandler(JsonHandler):
     received: ClassVar[list[dict[str, object]]] = []
     headers_seen: ClassVar[list[str]] = []
     status: ClassVar[int] = 200
@@ -33,15 +61,7 @@ class ChatHandler(BaseHTTPRequestHandler):
             ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 3},
         }
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.reply(answer)
 
 
 @contextmanager
@@ -50,11 +70,5 @@ def serve_chat() -> Iterator[str]:
     ChatHandler.received = []
     ChatHandler.headers_seen = []
     ChatHandler.status = 200
-    httpd = HTTPServer(("127.0.0.1", 0), ChatHandler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serve(ChatHandler) as url:
+        yield url
