@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from mintloom.ledger.client import ChainClient
     from mintloom.store.catalog import AssetRow
     from mintloom.studio import Studio
+    from mintloom.verify.verifier import VerifyContext
     from mintloom.workspace import Workspace
 
 DEMO_PASSWORD = "mintloom-demo-password"
@@ -63,6 +64,7 @@ def demo(
 ) -> None:
     """Run the example campaign end to end: generate, sign, log, anchor, license, pay, verify."""
     from mintloom.campaign.spec import load_spec
+    from mintloom.chain_lookup import verify_context
     from mintloom.studio import Studio
     from mintloom.workspace import Workspace
 
@@ -79,8 +81,9 @@ def demo(
     anchored, pub = _run_campaign(steps, studio, loaded, workers)
     variant = _register_variant(steps, studio, loaded)
     _license_and_claim(steps, studio, loaded, variant, pub)
-    _verify_outputs(steps, studio, loaded)
-    samples = _verify_samples(steps, studio, variant)
+    ctx = verify_context(studio)  # one context (and fingerprint index) for both verify steps
+    _verify_outputs(steps, studio, loaded, ctx)
+    samples = _verify_samples(steps, studio, variant, ctx)
     gas = sum(e.gas_used or 0 for e in studio.chain.journal.entries(studio.chain.chain_id))
     studio.close()  # stops the embedded node if the demo started it; its state is kept
     body = _closing_text(
@@ -251,14 +254,12 @@ def _license_and_claim(
     console.print(paid)
 
 
-def _verify_outputs(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> None:
+def _verify_outputs(steps: _Steps, studio: Studio, loaded: LoadedSpec, ctx: VerifyContext) -> None:
     """Every exported file of the campaign, verified; the verdicts counted."""
-    from mintloom.chain_lookup import verify_context
     from mintloom.verify.verifier import media_files, verify_many
 
     folder = studio.workspace.out_dir / loaded.spec.campaign
     steps.say(f"verifying every output of the campaign ({folder})")
-    ctx = verify_context(studio)
     files = media_files(folder)
     counts: dict[str, int] = {}
     with progress_callback() as cb:
@@ -268,10 +269,9 @@ def _verify_outputs(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> None:
     console.print("    " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
 
 
-def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow) -> Path:
+def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow, ctx: VerifyContext) -> Path:
     """The variant as logged, with one byte flipped, and re-encoded without metadata: three
     verdicts side by side. Returns the folder the two altered copies are written to."""
-    from mintloom.chain_lookup import verify_context
     from mintloom.verify.verifier import verify_bytes
 
     steps.say("verifying an original, a tampered copy and a stripped copy")
@@ -280,7 +280,6 @@ def _verify_samples(steps: _Steps, studio: Studio, variant: AssetRow) -> Path:
     samples.mkdir(parents=True, exist_ok=True)
     (samples / "tampered.png").write_bytes(tampered)
     (samples / "stripped.jpg").write_bytes(stripped)
-    ctx = verify_context(studio)
     verdicts = Table("file", "verdict", "binding", "why")
     for name, data in (
         ("original " + variant.path, original),
