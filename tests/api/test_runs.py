@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from mintloom.api.app import create_app
+from mintloom.api.limits import MAX_RUN_BODY
 from mintloom.api.runs import PASSWORD_ENV
 from mintloom.campaign.sample import AUDIENCE_ROWS, sample_audience, sample_spec, write_sample_campaign
 from mintloom.chain_lookup import verify_context
@@ -88,6 +89,17 @@ def test_runs_need_a_live_token_with_the_scope(studio: Studio, monkeypatch: pyte
         for secret in (reader, publisher):  # either scope reads runs: an unknown one is 404
             assert c.get("/runs/abc", headers=bearer(secret)).status_code == 404
         assert c.get("/health").status_code == 200  # the public routes stay public
+    assert nothing_ran(studio)
+
+
+def test_a_gigantic_run_body_is_refused_before_it_is_read(studio: Studio) -> None:
+    """No token is needed to send a body: its size is refused first (declared or chunked)."""
+    huge = b'{"spec": "' + b"a" * (MAX_RUN_BODY + 1) + b'"}'
+    with client(studio) as c:
+        declared = c.post("/runs", content=huge, headers={"Content-Type": "application/json"})
+        chunked = c.post("/runs", content=iter([huge[:1000], huge[1000:]]), headers=bearer("mlt_x"))
+    assert (declared.status_code, chunked.status_code) == (413, 413), (declared.text, chunked.text)
+    assert str(MAX_RUN_BODY) in declared.json()["error"]
     assert nothing_ran(studio)
 
 

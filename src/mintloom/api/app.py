@@ -31,6 +31,7 @@ from mintloom.api.limits import (
     DEFAULT_VERIFY_WAIT,
     MAX_INDEX,
     MAX_PAGE,
+    MAX_RUN_BODY,
     UploadLimit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
@@ -56,6 +57,7 @@ def create_app(
     settings = deps.ApiSettings(offline, max_upload_bytes, max_verifications, verify_wait)
     deps.install(app.state, studio, settings)
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
+    app.add_middleware(UploadLimit, limit=MAX_RUN_BODY, paths=frozenset({"/runs"}))
     install_error_handlers(app)
     for router in (meta.router, assets.router, log.router, verify.router, runs.router):
         app.include_router(router)

@@ -11,6 +11,8 @@ from mintloom.api.models import ErrorOut
 DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
 """Largest request body ``POST /verify`` accepts (file, sidecar and multipart framing)."""
 
+MAX_RUN_BODY = 16 * 1024
+"""Largest ``POST /runs`` body: a spec path and a few options, refused before it is read or parsed."""
 MAX_PAGE = 500
 MAX_INDEX = 2**53
 """Largest offset or tree size a query may name: above any real log, below SQLite's 64-bit integers."""
