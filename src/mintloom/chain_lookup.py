@@ -11,13 +11,14 @@ import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mintloom.errors import ContractError, MintloomError
+from mintloom.errors import ConfigError, ContractError, MintloomError
 from mintloom.governance.licenses import FLAVOURS, terms_of
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
 from mintloom.ledger.reader import ChainReader
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
+from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, TermsInfo
 from mintloom.verify.verifier import VerifyContext
 
@@ -102,6 +103,22 @@ def _dataset(chain: ChainReader, onchain_id: int) -> DatasetLineage:
     )
 
 
+def tsa_roots(studio: Studio) -> str | None:
+    """The PEM roots of the time-stamping authorities the workspace trusts (``provenance.tsa_roots``)."""
+    name = studio.settings.provenance.tsa_roots
+    if name is None:
+        return None
+    path = studio.workspace.root / name
+    raw = read_regular(path, limit=MAX_SMALL_TEXT_BYTES, what="TSA roots", error=ConfigError)
+    text = raw.decode("utf-8", errors="replace")
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigError(
+            f"provenance.tsa_roots: {path} holds no PEM certificate",
+            hint="put the root certificate(s) of your time-stamping authority there, in PEM",
+        )
+    return text
+
+
 def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
     """What verifying in ``studio``'s workspace consults: its trust anchors and retired signers,
     catalog, log, blobs and (online) its chain through a read-only reader. A chain that cannot
@@ -114,6 +131,7 @@ def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
         blobs=LocalBlobStore(studio.workspace.blobs_dir),
         out_dir=studio.workspace.out_dir,
         retired=keys.retirements() if keys.exists() else {},
+        tsa_anchors_pem=tsa_roots(studio),
     )
     if not offline:
         try:

@@ -70,6 +70,23 @@ class ProvenanceSettings(_Section):
 
     signing_alg: str = Field(default="es256", pattern="^(es256|ed25519)$")
     organisation: str = "mintloom workspace"
+    tsa_url: str | None = Field(
+        default=None,
+        description="RFC 3161 time-stamping authority that counter-signs every claim signature; "
+        "unset means no trusted time (credentials then die with the signer certificate)",
+    )
+    tsa_roots: str | None = Field(
+        default=None,
+        description="PEM file (relative to the workspace) of the root certificates of the "
+        "time-stamping authorities verify trusts",
+    )
+
+    @field_validator("tsa_url")
+    @classmethod
+    def _tsa_http(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("tsa_url must start with http:// or https://")
+        return v
 
 
 class GovernanceSettings(BaseModel):
@@ -149,6 +166,8 @@ workers = 1
 [provenance]
 signing_alg = "es256"
 organisation = "mintloom workspace"
+# tsa_url = "http://timestamp.digicert.com"   # unset: no RFC 3161 time-stamp on credentials
+# tsa_roots = "tsa-roots.pem"                 # root certificates of the TSAs verify trusts
 
 [governance]
 standard_fee_wei = 10000000000000000   # 0.01 ETH for the standard commercial licences

@@ -95,6 +95,11 @@ class SigningError(ProvenanceError):
     """Signing a Content Credential failed; the asset stays unsigned and is never marked signed."""
 
 
+class TimeStampError(SigningError):
+    """The RFC 3161 time-stamping authority (``provenance.tsa_url``) could not be reached or gave
+    no usable time-stamp: nothing is signed, so no credential goes out without its trusted time."""
+
+
 class ManifestError(ProvenanceError):
     """A C2PA manifest is missing, corrupted, foreign or does not validate."""
 

@@ -65,7 +65,7 @@ class Studio:
     def asset_signer(self) -> C2paAssetSigner:
         from mintloom.provenance.content_credentials import C2paAssetSigner
 
-        return C2paAssetSigner(self.signer)
+        return C2paAssetSigner(self.signer, tsa_url=self.settings.provenance.tsa_url)
 
     @cached_property
     def chain(self) -> ChainClient:

@@ -45,6 +45,7 @@ def issue(
     not_before: dt.datetime = NOW - dt.timedelta(days=1),
     not_after: dt.datetime = NOW + dt.timedelta(days=30),
     issuer_name: str | None = None,
+    eku_critical: bool = False,
 ) -> Issued:
     """A certificate for ``subject`` signed by ``issuer`` (self-signed when None)."""
     key = ec.generate_private_key(ec.SECP256R1())
@@ -65,7 +66,7 @@ def issue(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if not ca and ekus:
-        b = b.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
+        b = b.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=eku_critical)
     if issuer is not None:
         b = b.add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False

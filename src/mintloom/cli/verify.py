@@ -37,7 +37,13 @@ COLOURS: dict[Verdict, str] = {
     Verdict.UNKNOWN: "bold magenta",
     Verdict.MISSING: "bold red",
 }
-_STATUS = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "skip": "[dim]skip[/]", "info": "[cyan]info[/]"}
+_STATUS = {
+    "pass": "[green]pass[/]",
+    "fail": "[red]fail[/]",
+    "skip": "[dim]skip[/]",
+    "info": "[cyan]info[/]",
+    "warn": "[yellow]warn[/]",
+}
 _MEANING = {
     Verdict.VERIFIED: "bound to a trusted Content Credential and proven in the log",
     Verdict.TAMPERED: "the content no longer matches what was signed",
@@ -192,6 +198,8 @@ def _print_file(report: VerifyReport, where: str) -> None:
     facts.add_row("media type", report.media_type or "-")
     facts.add_row("cid", report.cid or "-")
     facts.add_row("binding", _binding(report))
+    if report.signed_at is not None:
+        facts.add_row("signed at", f"{report.signed_at:%Y-%m-%d %H:%M:%S}Z (trusted RFC 3161 time-stamp)")
     _origin_rows(facts, report.origin)
     _history_rows(facts, report)
     if report.license is not None:

@@ -15,16 +15,17 @@ derived variants a ``parentOf`` ingredient carrying the parent's own signed mani
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import io
 import json
-from typing import Any
+from typing import Any, Literal
 
 import c2pa
 from pydantic import BaseModel, Field, ValidationError
 
 from mintloom import __version__
-from mintloom.errors import ManifestError, SigningError
+from mintloom.errors import ManifestError, SigningError, TimeStampError
 from mintloom.provenance.credentials import GenerationRecord, Parent, SignedAsset
 from mintloom.provenance.keys import Signer
 
@@ -49,6 +50,7 @@ _EMBED_MEDIA_TYPES = {
 }
 _CARRIER_TYPE = "image/svg+xml"
 _ALGS = {"es256": c2pa.C2paSigningAlg.ES256, "ed25519": c2pa.C2paSigningAlg.ED25519}
+_TSA_FAILURE_WORDS = ("http", "timestamp", "time stamp", "tsa")
 
 
 def text_carrier(data: bytes) -> bytes:
@@ -131,8 +133,9 @@ def _add_parent(builder: c2pa.Builder, parent: Parent) -> None:
 class C2paAssetSigner:
     """:class:`~mintloom.provenance.credentials.AssetSigner` over c2pa-python and a key :class:`Signer`."""
 
-    def __init__(self, signer: Signer) -> None:
+    def __init__(self, signer: Signer, *, tsa_url: str | None = None) -> None:
         self._signer = signer
+        self._tsa_url = tsa_url
         self._chain = signer.certificate_chain_pem.decode()
         # The chain's root is our CA: trusting it here makes parent ingredients validate (their
         # validation is recorded in the child's manifest). No claim thumbnail: it would cost more
@@ -146,7 +149,22 @@ class C2paAssetSigner:
         self._context = c2pa.Context(settings=c2pa.Settings.from_dict(settings))
 
     def _c2pa_signer(self) -> c2pa.Signer:
-        return c2pa.Signer.from_callback(self._signer.sign, _ALGS[self._signer.alg], self._chain, None)
+        """c2pa's signer; with a TSA URL c2pa counter-signs each claim signature with an RFC 3161
+        time-stamp (``sigTst2``), the trusted time validators check the certificate against."""
+        return c2pa.Signer.from_callback(
+            self._signer.sign, _ALGS[self._signer.alg], self._chain, self._tsa_url
+        )
+
+    def _failed(self, title: str, media_type: str, exc: c2pa.C2paError) -> SigningError:
+        """Name a time-stamping failure as such: signing itself makes no other HTTP request."""
+        text = str(exc)
+        if self._tsa_url is not None and any(w in text.lower() for w in _TSA_FAILURE_WORDS):
+            return TimeStampError(
+                f"time-stamping {title} at {self._tsa_url} failed: {text}",
+                hint="check that the TSA is up and reachable, or unset provenance.tsa_url to sign "
+                "without a trusted time",
+            )
+        return SigningError(f"C2PA signing of {title} ({media_type}) failed: {text}")
 
     def sign(
         self,
@@ -173,7 +191,7 @@ class C2paAssetSigner:
             out = io.BytesIO()
             manifest_bytes = builder.sign(self._c2pa_signer(), fmt, io.BytesIO(source), out)
         except c2pa.C2paError as exc:
-            raise SigningError(f"C2PA signing of {title} ({media_type}) failed: {exc}") from exc
+            raise self._failed(title, media_type, exc) from exc
         except Exception as exc:  # the signing callback (HSM/KMS) failed
             raise SigningError(f"signing {title} failed: {type(exc).__name__}: {exc}") from exc
         signed = data if sidecar else out.getvalue()
@@ -203,6 +221,9 @@ class IngredientReport(BaseModel):
     failures: list[str] = Field(default_factory=list)
 
 
+TimeStampState = Literal["trusted", "untrusted"]
+
+
 class CredentialReport(BaseModel):
     """What a file's Content Credential says, and whether c2pa validated it."""
 
@@ -224,6 +245,14 @@ class CredentialReport(BaseModel):
     """Serial number of the signing certificate (to match against retired signers)."""
     manifest_hash: str | None = None
     """sha-256 (hex) of the manifest store bytes, when they were available."""
+    time_stamp: TimeStampState | None = None
+    """The RFC 3161 time-stamp on the claim signature: by a trusted TSA, by an unknown one, or
+    None when there is none (a signature c2pa could not match to its time-stamp is a failure)."""
+    signed_at: dt.datetime | None = None
+    """The time-stamp's time: when the claim was signed, attested by the TSA."""
+    time_stamp_authority: str | None = None
+    signer_expired: bool = False
+    """The signer certificate has expired and no trusted time-stamp shows it signed while valid."""
     error: str | None = None
 
     @property
@@ -239,6 +268,25 @@ def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
     ok = [str(x.get("code")) for x in active.get("success", [])]
     bad = [str(x.get("code")) for x in active.get("failure", [])]
     return ok, bad
+
+
+def _informational(results: dict[str, Any] | None) -> list[str]:
+    active = (results or {}).get("activeManifest") or {}
+    return [str(x.get("code")) for x in active.get("informational", [])]
+
+
+def _tsa_name(results: dict[str, Any] | None) -> str | None:
+    """The TSA c2pa names when the time-stamp's digest matched (``…: <TSA subject CN>``)."""
+    active = (results or {}).get("activeManifest") or {}
+    for x in active.get("success", []):
+        if x.get("code") == "timeStamp.validated":
+            return str(x.get("explanation", "")).rpartition(": ")[2] or None
+    return None
+
+
+def _pem_certs(pem: str) -> list[str]:
+    marker = "-----BEGIN CERTIFICATE-----"
+    return [f"{marker}\n{part.strip()}\n" for part in pem.split(marker)[1:]]
 
 
 def _reader_context(trust_anchors_pem: str | None) -> c2pa.Context:
@@ -286,9 +334,12 @@ def read_credentials(
     *,
     trust_anchors_pem: str | None = None,
     sidecar: bytes | None = None,
+    tsa_anchors_pem: str | None = None,
 ) -> CredentialReport:
     """Read and validate the Content Credential of ``data``. No manifest → ``present=False``.
 
+    ``tsa_anchors_pem`` are the roots trusted for RFC 3161 time-stamps only (c2pa takes one list;
+    a signer chaining to one of them is refused, see :func:`_signer_under_tsa_root`).
     Never raises for bad input: a file that cannot be parsed yields a report with ``error`` set.
     """
     media_type = base_media_type(media_type)
@@ -297,8 +348,14 @@ def read_credentials(
         return CredentialReport(present=False, error="text assets carry their credential in a .c2pa sidecar")
     fmt = _CARRIER_TYPE if is_text else _EMBED_MEDIA_TYPES.get(media_type, media_type)
     source = text_carrier(data) if is_text else data
+    tsa_only = _tsa_only_roots(trust_anchors_pem, tsa_anchors_pem)
+    anchors = (
+        trust_anchors_pem + "\n" + "\n".join(tsa_only)
+        if trust_anchors_pem and tsa_only
+        else trust_anchors_pem
+    )
     try:
-        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), sidecar, _reader_context(trust_anchors_pem))
+        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), sidecar, _reader_context(anchors))
     except c2pa.C2paError as exc:
         return CredentialReport(present=sidecar is not None, error=f"unreadable Content Credential: {exc}")
     if reader is None:
@@ -306,7 +363,8 @@ def read_credentials(
     try:
         with reader:
             state = reader.get_validation_state()
-            ok, bad = _codes(reader.get_validation_results())
+            results = reader.get_validation_results()
+            ok, bad = _codes(results)
             active = reader.get_active_manifest() or {}
             manifest_store = json.loads(reader.json())
     except (c2pa.C2paError, ValueError, KeyError) as exc:  # KeyError: no active manifest in the store
@@ -315,7 +373,61 @@ def read_credentials(
         hashlib.sha256(sidecar).hexdigest() if sidecar is not None else _embedded_manifest_hash(data, fmt)
     )
     label = manifest_store.get("active_manifest")
-    return _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash)
+    report = _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash)
+    _add_time_stamp(report, active, ok, _informational(results), _tsa_name(results))
+    if report.trusted and tsa_only and _signer_under_tsa_root(fmt, source, sidecar, tsa_only):
+        report.trusted = False
+        report.validation_state = "Valid"
+        report.failures.append(SIGNER_UNDER_TSA_ROOT)
+    return report
+
+
+SIGNER_UNDER_TSA_ROOT = "mintloom.signingCredential.tsaRoot"
+"""Failure code: the signer chains to a root trusted for time-stamps only."""
+
+
+def _tsa_only_roots(trust_anchors_pem: str | None, tsa_anchors_pem: str | None) -> list[str]:
+    """The TSA roots that are not also content-signing anchors."""
+    if not trust_anchors_pem or not tsa_anchors_pem:
+        return []
+    signing = {"".join(c.split()) for c in _pem_certs(trust_anchors_pem)}
+    return [c for c in _pem_certs(tsa_anchors_pem) if "".join(c.split()) not in signing]
+
+
+def _signer_under_tsa_root(fmt: str, source: bytes, sidecar: bytes | None, tsa_only: list[str]) -> bool:
+    """c2pa trusts signers and TSAs from one list: re-read with the TSA roots alone to refuse a
+    content signer that is trusted only because a TSA's root is (a public TSA root issues more)."""
+    try:
+        reader = c2pa.Reader.try_create(
+            fmt, io.BytesIO(source), sidecar, _reader_context("\n".join(tsa_only))
+        )
+        if reader is None:
+            return False
+        with reader:
+            ok, _ = _codes(reader.get_validation_results())
+    except c2pa.C2paError:
+        return False
+    return "signingCredential.trusted" in ok
+
+
+def _add_time_stamp(
+    report: CredentialReport, active: dict[str, Any], ok: list[str], info: list[str], tsa: str | None
+) -> None:
+    """The claim signature's time-stamp: its time once c2pa matched it to the signature, and
+    whether the TSA chains to a trusted root (``timeStamp.trusted``) or not."""
+    report.signer_expired = "signingCredential.expired" in report.failures
+    if "timeStamp.validated" not in ok:
+        return
+    report.time_stamp = (
+        "trusted" if "timeStamp.trusted" in ok and "timeStamp.untrusted" not in info else "untrusted"
+    )
+    report.time_stamp_authority = tsa
+    when = (active.get("signature_info") or {}).get("time")
+    if isinstance(when, str):
+        try:
+            report.signed_at = dt.datetime.fromisoformat(when).astimezone(dt.UTC)
+        except ValueError:
+            report.failures.append("timeStamp.malformed")
 
 
 def _report(

@@ -14,6 +14,7 @@ Verdicts:
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -40,7 +41,8 @@ EXIT_CODES: dict[Verdict, int] = {
     Verdict.MISSING: 23,
 }
 
-Status = Literal["pass", "fail", "skip", "info"]
+Status = Literal["pass", "fail", "skip", "info", "warn"]
+"""``warn``: a weakness that does not change the verdict (e.g. no trusted signing time)."""
 
 
 class Check(BaseModel):
@@ -121,6 +123,10 @@ class VerifyReport(BaseModel):
     """Actions and ingredients, newest first: created, translated, resized, …"""
     receipt: dict[str, Any] | None = None
     license: LicenseInfo | None = None
+    signed_at: dt.datetime | None = None
+    """When the credential was signed, as a trusted RFC 3161 time-stamp attests (else None)."""
+    time_stamp: Literal["trusted", "untrusted"] | None = None
+    """The claim signature's time-stamp: by a trusted TSA, by an unknown one, or none."""
 
     def add(self, name: str, status: Status, detail: str, effect: Verdict | None = None) -> None:
         self.checks.append(Check(name=name, status=status, detail=detail, effect=effect))

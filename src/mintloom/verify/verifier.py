@@ -76,6 +76,8 @@ class VerifyContext:
     retired: dict[int, dt.datetime] = field(default_factory=dict)
     """Retired signer certificates (serial → retirement time): the workspace's rotation records,
     or the CA-signed retirement list in a ``--trust`` file."""
+    tsa_anchors_pem: str | None = None
+    """Roots trusted for RFC 3161 time-stamps only (``provenance.tsa_roots``), never for signers."""
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
 
     def fingerprint_index(self) -> tuple[FingerprintIndex, list[str]] | None:
@@ -121,6 +123,8 @@ def _credential_checks(
         why = (
             "no trust anchors are known here (outside a workspace): pass --trust PEM to check who signed it"
             if anchors is None
+            else _EXPIRED
+            if cred.signer_expired
             else "it does not chain to a trusted root (a foreign organisation or an unknown key)"
         )
         report.add("trust", "fail", f"signer {cred.signer!r} is not trusted: {why}", Verdict.UNTRUSTED)
@@ -134,6 +138,38 @@ def _credential_checks(
     if cred.ingredients:
         report.add("ingredients", "pass", f"{len(cred.ingredients)} ingredient credential(s) valid")
     return True
+
+
+_EXPIRED = (
+    "its certificate has expired, and no time-stamp from a trusted TSA shows the claim was "
+    "signed while it was valid"
+)
+
+
+def _time_checks(report: VerifyReport, cred: CredentialReport) -> None:
+    """When the claim was signed: an RFC 3161 time-stamp by a trusted TSA is evidence (and keeps
+    the credential valid after the signer certificate expires); without one, a warning."""
+    report.time_stamp = cred.time_stamp
+    if cred.time_stamp is None:
+        report.add(
+            "signing time",
+            "warn",
+            "no RFC 3161 time-stamp: the signing time is unattested, and the credential stops "
+            "validating when the signer certificate expires (set provenance.tsa_url)",
+        )
+        return
+    when = _utc(cred.signed_at) if cred.signed_at is not None else "an unreadable time"
+    by = f" by {cred.time_stamp_authority}" if cred.time_stamp_authority else ""
+    if cred.time_stamp == "trusted":
+        report.signed_at = cred.signed_at
+        report.add("signing time", "pass", f"signed at {when}, time-stamped{by} (a trusted TSA)")
+        return
+    report.add(
+        "signing time",
+        "warn",
+        f"time-stamped{by} at {when}, but that TSA does not chain to a trusted TSA root "
+        "(provenance.tsa_roots): the time is not evidence",
+    )
 
 
 def _describe(report: VerifyReport, cred: CredentialReport) -> None:
@@ -268,6 +304,13 @@ def _retired_credential(
     at = ctx.retired.get(cred.signer_serial) if cred.signer_serial is not None else None
     if at is None:
         return
+    if cred.time_stamp == "trusted" and cred.signed_at is not None and cred.signed_at < at:
+        report.add(
+            "retired signer",
+            "pass",
+            f"signed with a signer retired at {_utc(at)}, time-stamped by a trusted TSA before that",
+        )
+        return
     if receipt is not None and receipt.checkpoint.signed_at() < at:
         report.add(
             "retired signer",
@@ -382,7 +425,7 @@ def verify_bytes(
         return report
     report.cid = _logged_cid(ctx, data, receipt)
     anchors = ctx.trust_anchors_pem
-    cred = _read(data, media_type, anchors, sidecar)
+    cred = _read(data, media_type, anchors, sidecar, tsa=ctx.tsa_anchors_pem)
     bound = _bind(report, ctx, data, media_type, cred, cid=report.cid)
     if bound is not None:
         _lineage(report, ctx, bound[0])
@@ -410,6 +453,7 @@ def _bind(
         if _credential_checks(report, cred, ctx.trust_anchors_pem):
             report.binding = "hard"
             bound = (cid, cred.manifest_hash)
+            _time_checks(report, cred)
         _describe(report, cred)
         return bound
     if _carries_manifest(data, media_type):
@@ -472,11 +516,13 @@ def _carries_manifest(data: bytes, media_type: str) -> bool:
 
 
 def _read(
-    data: bytes, media_type: str, anchors: str | None, sidecar: bytes | None = None
+    data: bytes, media_type: str, anchors: str | None, sidecar: bytes | None = None, *, tsa: str | None
 ) -> CredentialReport:
     """:func:`read_credentials`, with anything c2pa raises for malformed input made a report error."""
     try:
-        return read_credentials(data, media_type, trust_anchors_pem=anchors, sidecar=sidecar)
+        return read_credentials(
+            data, media_type, trust_anchors_pem=anchors, sidecar=sidecar, tsa_anchors_pem=tsa
+        )
     except Exception as exc:  # c2pa-python raises KeyError etc. for some malformed manifest stores
         return CredentialReport(
             present=True, error=f"unreadable Content Credential: {type(exc).__name__}: {exc}"
@@ -558,9 +604,10 @@ def _soft_bind(
     except MintloomError as exc:
         report.add("original", "fail", f"the matched original is unavailable: {exc.message}", Verdict.UNKNOWN)
         return None
-    cred = _read(original, row.media_type, ctx.trust_anchors_pem)
+    cred = _read(original, row.media_type, ctx.trust_anchors_pem, tsa=ctx.tsa_anchors_pem)
     if not _credential_checks(report, cred, ctx.trust_anchors_pem, "original credential"):
         return None
+    _time_checks(report, cred)
     report.binding = "fingerprint"
     _describe(report, cred)
     return cid, cred.manifest_hash
