@@ -189,3 +189,27 @@ def test_tsa_answering_garbage_is_a_time_stamp_error(
         signer = C2paAssetSigner(keystore.signer(PASSWORD), tsa_url=url_of(server))
         with pytest.raises(TimeStampError):
             signer.sign(png_bytes(), "image/png", record(), title="a.png")
+
+
+def test_trusted_time_stamp_before_retirement_proves_a_retired_signer_signed_in_time(
+    keystore: KeyStore, tsa_identity: TsaIdentity, tsa_url: str
+) -> None:
+    """A signer retired after signing: without a receipt, only a trusted time-stamp from before
+    the retirement shows the credential was made while the key was current."""
+    anchors, tsa_roots = keystore.trust_anchor_pem(), tsa_identity.root_pem()
+    stamped = C2paAssetSigner(keystore.signer(PASSWORD), tsa_url=tsa_url).sign(
+        png_bytes(seed=6), "image/png", record(), title="s"
+    )
+    bare = C2paAssetSigner(keystore.signer(PASSWORD)).sign(
+        png_bytes(seed=7), "image/png", record(), title="b"
+    )
+    serial = read_credentials(bare.data, "image/png", trust_anchors_pem=anchors).signer_serial
+    assert serial is not None
+    retired = {serial: dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)}
+    ctx = VerifyContext(trust_anchors_pem=anchors, tsa_anchors_pem=tsa_roots, retired=retired)
+    ok = verify_bytes(stamped.data, "s.png", ctx)
+    check = next(c for c in ok.checks if c.name == "retired signer")
+    assert ok.verdict == Verdict.VERIFIED and check.status == "pass" and "time-stamped" in check.detail
+    assert verify_bytes(bare.data, "b.png", ctx).verdict == Verdict.UNTRUSTED
+    untrusted_tsa = VerifyContext(trust_anchors_pem=anchors, retired=retired)  # the TSA's root not configured
+    assert verify_bytes(stamped.data, "s.png", untrusted_tsa).verdict == Verdict.UNTRUSTED

@@ -107,3 +107,22 @@ def test_tsa_down_stops_the_run_with_nothing_half_written(tmp_path: Path) -> Non
         assert [p for p in studio.workspace.out_dir.rglob("*") if p.is_file()] == []
     finally:
         studio.close()
+
+
+def test_third_party_verifies_the_signing_time_with_tsa_roots(
+    stamped_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside the workspace: the time is evidence only with the TSA's root given (--tsa-roots)."""
+    monkeypatch.delenv("MINTLOOM_WORKSPACE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    square = stamped_ws.out_dir / "tiny" / "en-US" / "students" / "square.png"
+    ca = stamped_ws.keys_dir / "ca.pem"
+    runner = CliRunner()
+    base = ["verify", "--offline", "--json", "--trust", str(ca)]
+    plain = json.loads(runner.invoke(app, [*base, str(square)]).stdout)
+    assert (
+        plain["verdict"] == "VERIFIED" and plain["time_stamp"] == "untrusted" and plain["signed_at"] is None
+    )
+    roots = str(stamped_ws.root / "tsa-roots.pem")
+    timed = json.loads(runner.invoke(app, [*base, "--tsa-roots", roots, str(square)]).stdout)
+    assert timed["verdict"] == "VERIFIED" and timed["time_stamp"] == "trusted" and timed["signed_at"]

@@ -80,6 +80,12 @@ def verify(
     contracts: Annotated[
         Path | None, typer.Option("--contracts", help="deployments.json pinning the contract addresses.")
     ] = None,
+    tsa_roots: Annotated[
+        Path | None,
+        typer.Option(
+            "--tsa-roots", help="Roots (PEM) of the time-stamping authorities to trust for signing times."
+        ),
+    ] = None,
 ) -> None:
     """Verify files: Content Credential, ingredients, log receipt, chain anchor and licence.
 
@@ -96,6 +102,9 @@ def verify(
             hint="receipts beside files (NAME.receipt.json) are picked up automatically",
         )
     ctx, where = _context(offline=offline, trust=trust, rpc=rpc, contracts=contracts)
+    if tsa_roots is not None:
+        ctx.tsa_anchors_pem = _read_trust(tsa_roots)[0]
+        where += f"; TSA roots from {tsa_roots}"
     if path.is_dir():
         verdict = _verify_folder(path, ctx, workers=workers, as_json=as_json, where=where)
     else:
