@@ -213,3 +213,45 @@ def test_trusted_time_stamp_before_retirement_proves_a_retired_signer_signed_in_
     assert verify_bytes(bare.data, "b.png", ctx).verdict == Verdict.UNTRUSTED
     untrusted_tsa = VerifyContext(trust_anchors_pem=anchors, retired=retired)  # the TSA's root not configured
     assert verify_bytes(stamped.data, "s.png", untrusted_tsa).verdict == Verdict.UNTRUSTED
+
+
+_SIGNED_DATA_OID = b"\x06\x09\x2a\x86\x48\x86\xf7\x0d\x01\x07\x02"  # the TST's ContentInfo type
+
+
+def _token(data: bytes) -> tuple[int, bytes]:
+    """Offset and DER bytes of the one RFC 3161 token (a CMS ContentInfo) in a signed PNG."""
+    assert data.count(_SIGNED_DATA_OID) == 1
+    at = data.index(_SIGNED_DATA_OID) - 4
+    assert data[at : at + 2] == b"\x30\x82"
+    return at, data[at : at + 4 + int.from_bytes(data[at + 2 : at + 4], "big")]
+
+
+def test_time_stamp_moved_from_another_credential_is_ignored_by_name(
+    keystore: KeyStore, tsa_identity: TsaIdentity, tsa_url: str
+) -> None:
+    """The time-stamp sits in the signature's unprotected header: a forger can transplant an
+    older credential's token to backdate this one. It must not count as this claim's time."""
+    signer = C2paAssetSigner(keystore.signer(PASSWORD), tsa_url=tsa_url)
+    signed = [signer.sign(png_bytes(seed=10 + i), "image/png", record(), title="t").data for i in range(8)]
+    by_len: dict[int, bytes] = {}
+    pair = None
+    for data in signed:  # eight tokens over at most a few lengths: two have the same size
+        size = len(_token(data)[1])
+        if size in by_len:
+            pair = (by_len[size], data)
+            break
+        by_len[size] = data
+    assert pair is not None
+    donor, target = pair
+    at, own = _token(target)
+    forged = target[:at] + _token(donor)[1] + target[at + len(own) :]
+    anchors, tsa_roots = keystore.trust_anchor_pem(), tsa_identity.root_pem()
+    rep = read_credentials(forged, "image/png", trust_anchors_pem=anchors, tsa_anchors_pem=tsa_roots)
+    assert rep.time_stamp == "invalid" and rep.signed_at is None
+    assert rep.time_stamp_problem is not None and "timeStamp.mismatch" in rep.time_stamp_problem
+    report = verify_bytes(
+        forged, "t.png", VerifyContext(trust_anchors_pem=anchors, tsa_anchors_pem=tsa_roots)
+    )
+    check = next(c for c in report.checks if c.name == "signing time")
+    assert check.status == "warn" and "timeStamp.mismatch" in check.detail
+    assert report.signed_at is None and report.time_stamp == "invalid"

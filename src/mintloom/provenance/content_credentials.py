@@ -221,7 +221,7 @@ class IngredientReport(BaseModel):
     failures: list[str] = Field(default_factory=list)
 
 
-TimeStampState = Literal["trusted", "untrusted"]
+TimeStampState = Literal["trusted", "untrusted", "invalid"]
 
 
 class CredentialReport(BaseModel):
@@ -247,10 +247,12 @@ class CredentialReport(BaseModel):
     """sha-256 (hex) of the manifest store bytes, when they were available."""
     time_stamp: TimeStampState | None = None
     """The RFC 3161 time-stamp on the claim signature: by a trusted TSA, by an unknown one, or
-    None when there is none (a signature c2pa could not match to its time-stamp is a failure)."""
+    present but not matching the signature (``invalid``, treated as absent), or None."""
     signed_at: dt.datetime | None = None
     """The time-stamp's time: when the claim was signed, attested by the TSA."""
     time_stamp_authority: str | None = None
+    time_stamp_problem: str | None = None
+    """The c2pa codes of a time-stamp that is present but invalid (e.g. timeStamp.mismatch)."""
     signer_expired: bool = False
     """The signer certificate has expired and no trusted time-stamp shows it signed while valid."""
     error: str | None = None
@@ -417,6 +419,12 @@ def _add_time_stamp(
     whether the TSA chains to a trusted root (``timeStamp.trusted``) or not."""
     report.signer_expired = "signingCredential.expired" in report.failures
     if "timeStamp.validated" not in ok:
+        # c2pa treats a time-stamp that does not match the signature (moved from another
+        # credential, altered) as absent, noting timeStamp.mismatch/malformed: so do we, by name
+        broken = [c for c in info + report.failures if c.startswith("timeStamp.")]
+        if broken:
+            report.time_stamp = "invalid"
+            report.time_stamp_problem = ", ".join(broken)
         return
     report.time_stamp = (
         "trusted" if "timeStamp.trusted" in ok and "timeStamp.untrusted" not in info else "untrusted"

@@ -125,8 +125,9 @@ class VerifyReport(BaseModel):
     license: LicenseInfo | None = None
     signed_at: dt.datetime | None = None
     """When the credential was signed, as a trusted RFC 3161 time-stamp attests (else None)."""
-    time_stamp: Literal["trusted", "untrusted"] | None = None
-    """The claim signature's time-stamp: by a trusted TSA, by an unknown one, or none."""
+    time_stamp: Literal["trusted", "untrusted", "invalid"] | None = None
+    """The claim signature's time-stamp: by a trusted TSA, by an unknown one, not matching the
+    signature (ignored), or none."""
 
     def add(self, name: str, status: Status, detail: str, effect: Verdict | None = None) -> None:
         self.checks.append(Check(name=name, status=status, detail=detail, effect=effect))

@@ -158,6 +158,14 @@ def _time_checks(report: VerifyReport, cred: CredentialReport) -> None:
             "validating when the signer certificate expires (set provenance.tsa_url)",
         )
         return
+    if cred.time_stamp == "invalid":
+        report.add(
+            "signing time",
+            "warn",
+            f"the time-stamp does not belong to this claim signature ({cred.time_stamp_problem}): "
+            "moved from another credential or altered, it is ignored",
+        )
+        return
     when = _utc(cred.signed_at) if cred.signed_at is not None else "an unreadable time"
     by = f" by {cred.time_stamp_authority}" if cred.time_stamp_authority else ""
     if cred.time_stamp == "trusted":
