@@ -14,7 +14,8 @@ import c2pa
 import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from mintloom.errors import SigningError, TimeStampError
+from mintloom.config import DEFAULT_CONFIG, load_settings
+from mintloom.errors import ConfigError, SigningError, TimeStampError
 from mintloom.provenance.content_credentials import (
     SIGNER_UNDER_TSA_ROOT,
     C2paAssetSigner,
@@ -255,3 +256,14 @@ def test_time_stamp_moved_from_another_credential_is_ignored_by_name(
     check = next(c for c in report.checks if c.name == "signing time")
     assert check.status == "warn" and "timeStamp.mismatch" in check.detail
     assert report.signed_at is None and report.time_stamp == "invalid"
+
+
+def test_tsa_url_is_optional_and_must_be_http(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "mintloom.toml"
+    config.write_text(DEFAULT_CONFIG)
+    assert load_settings(config).provenance.tsa_url is None  # the default and demo config: no TSA
+    monkeypatch.setenv("MINTLOOM_PROVENANCE__TSA_URL", "http://127.0.0.1:3180/tsa")
+    assert load_settings(config).provenance.tsa_url == "http://127.0.0.1:3180/tsa"
+    monkeypatch.setenv("MINTLOOM_PROVENANCE__TSA_URL", "file:///etc/passwd")
+    with pytest.raises(ConfigError, match="tsa_url"):
+        load_settings(config)
