@@ -38,6 +38,8 @@ class Sizes:
     """Audience rows of the breakdown run: 8 is the whole demo (224 images)."""
     scaling_segments: int = 2
     """Audience rows of the scaling runs (56 images per worker count)."""
+    scaling_jobs: int | None = None
+    """At most this many of those images (None: all)."""
 
 
 def load() -> str:
@@ -119,9 +121,9 @@ def executor_rate(executor: Executor, jobs: list[Job]) -> float:
     return done / (time.perf_counter() - t0)
 
 
-def scaling(work: Path, segments: int) -> list[Figure]:
+def scaling(work: Path, segments: int, limit: int | None = None) -> list[Figure]:
     """``make_executor(1)`` (what ``--workers 1`` runs) against the 2-process executor."""
-    jobs = image_jobs(work / "scaling", segments)
+    jobs = image_jobs(work / "scaling", segments)[:limit]
     one_ex = make_executor(1)
     try:
         one = executor_rate(one_ex, jobs)
@@ -147,7 +149,8 @@ def scaling(work: Path, segments: int) -> list[Figure]:
 
 
 def measure(work: Path, sizes: Sizes) -> list[Figure]:
-    return [*breakdown(run_demo_mix(work / "mix", sizes.segments)), *scaling(work, sizes.scaling_segments)]
+    mix = breakdown(run_demo_mix(work / "mix", sizes.segments))
+    return [*mix, *scaling(work, sizes.scaling_segments, sizes.scaling_jobs)]
 
 
 def run(work: Path) -> list[Figure]:
