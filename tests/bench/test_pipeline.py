@@ -30,6 +30,8 @@ def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
     assert figs["pipeline_image_ms_total"].value == pytest.approx(sum(ms.values()))
     scaling = figs["image_2_worker_scaling"]
     assert scaling.value > 0 and scaling.target == 1.8 and "generate_job" in scaling.note
+    cpu = figs["image_2_worker_scaling_cpu"]
+    assert cpu.value > 0 and cpu.target == 1.8 and "in the parent" in cpu.note
 
 
 def test_executor_rate_runs_the_runner_job_through_both_executors(tmp_path: Path) -> None:
@@ -38,7 +40,10 @@ def test_executor_rate_runs_the_runner_job_through_both_executors(tmp_path: Path
     serial = make_executor(1)
     pool = ProcessExecutor(2)
     try:
-        assert executor_rate(serial, jobs) > 0
-        assert executor_rate(pool, jobs) > 0  # generate_job and its result pickle across processes
+        one = executor_rate(serial, jobs)
+        two = executor_rate(pool, jobs)  # generate_job and its result pickle across processes
     finally:
         pool.close()
+    assert one.per_s > 0 and two.per_s > 0
+    assert one.worker_cpu > 0 and two.worker_cpu > 0  # the jobs' CPU, measured in the workers
+    assert two.cpu_bound_wall(2) >= two.worker_cpu / 2
