@@ -20,8 +20,17 @@ contract ProvenanceLog is AccessControl {
         bytes32 root;
     }
 
-    Checkpoint private _latest;
-    uint256 private _count;
+    /// @dev The latest checkpoint's size, time and block plus the checkpoint count, packed in one
+    /// slot; its root is `_roots[size]`. A first anchor therefore writes two fresh slots (this
+    /// and the root) instead of four, which keeps a fresh 100k-asset checkpoint under 1 gas/asset.
+    struct Head {
+        uint64 size;
+        uint64 timestamp;
+        uint64 blockNumber;
+        uint64 count;
+    }
+
+    Head private _head;
     mapping(uint64 size => bytes32 root) private _roots;
 
     /// @notice A checkpoint was anchored after its consistency with the previous one was proven.
@@ -43,29 +52,29 @@ contract ProvenanceLog is AccessControl {
         external
         onlyRole(ANCHORER_ROLE)
     {
-        Checkpoint memory prev = _latest;
+        Head memory prev = _head;
         if (newSize <= prev.size) revert CheckpointNotNewer(prev.size, newSize);
         if (newRoot == bytes32(0)) revert EmptyRoot();
         bool consistent = prev.size == 0
             ? consistencyProof.length == 0 // the first anchor: nothing to be consistent with
-            : MerkleProofs.verifyConsistency(prev.size, newSize, consistencyProof, prev.root, newRoot);
+            : MerkleProofs.verifyConsistency(prev.size, newSize, consistencyProof, _roots[prev.size], newRoot);
         if (!consistent) revert InconsistentCheckpoint(prev.size, newSize);
-        _latest = Checkpoint(newSize, uint64(block.timestamp), uint64(block.number), newRoot);
-        _roots[newSize] = newRoot;
         unchecked {
-            ++_count;
+            _head = Head(newSize, uint64(block.timestamp), uint64(block.number), prev.count + 1);
         }
+        _roots[newSize] = newRoot;
         emit CheckpointAnchored(newSize, newRoot, prev.size);
     }
 
     /// @notice The latest anchored checkpoint (size 0 and a zero root before the first).
     function latest() external view returns (Checkpoint memory) {
-        return _latest;
+        Head memory head = _head;
+        return Checkpoint(head.size, head.timestamp, head.blockNumber, _roots[head.size]);
     }
 
     /// @notice Number of checkpoints anchored so far.
     function checkpointCount() external view returns (uint256) {
-        return _count;
+        return _head.count;
     }
 
     /// @notice Root anchored for tree size `size`; reverts if that size was never anchored.

@@ -1,9 +1,9 @@
-"""Engine figures: 1080x1080 image assets per second per worker, and 2-worker scaling."""
+"""Engine figures: 1080x1080 image assets per second in one process (2-worker scaling is measured
+through the runner's executor: :mod:`mintloom.bench.pipeline`)."""
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from mintloom.bench import Figure
@@ -33,17 +33,6 @@ def _render_batch(seeds: list[int]) -> int:
     return total
 
 
-def _throughput(workers: int, per_worker: int) -> float:
-    """Assets/s with ``workers`` processes, each rendering ``per_worker`` assets (pool warmed first)."""
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_render_batch, [[10_000 + w] for w in range(workers)]))  # import + font warm-up
-        batches = [list(range(w * per_worker, (w + 1) * per_worker)) for w in range(workers)]
-        t0 = time.perf_counter()
-        list(pool.map(_render_batch, batches))
-        elapsed = time.perf_counter() - t0
-    return workers * per_worker / elapsed
-
-
 def run(work: Path) -> list[Figure]:
     del work  # nothing persisted
     _render_batch([0])  # warm fonts and caches in this process
@@ -51,16 +40,6 @@ def run(work: Path) -> list[Figure]:
     t0 = time.perf_counter()
     _render_batch(list(range(1, n + 1)))
     single = n / (time.perf_counter() - t0)
-    one = _throughput(1, 16)
-    two = _throughput(2, 16)
     return [
         Figure("image_1080_assets_per_s_per_worker", single, "assets/s", note="single process, PNG level 6"),
-        Figure(
-            "image_2_worker_scaling",
-            two / one,
-            "x",
-            1.8,
-            ">=",
-            f"ProcessPoolExecutor: 1 worker {one:.2f}/s, 2 workers {two:.2f}/s",
-        ),
     ]

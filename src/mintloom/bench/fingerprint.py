@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import time
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from mintloom.bench import Figure
+from mintloom.bench.pipeline import load
 from mintloom.provenance.fingerprint import (
     REGISTRATION_CROPS,
     Fingerprint,
@@ -140,9 +142,22 @@ def png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-RANDOM_ROWS = 1_000_000
+ROWS = 1_000_000
+TEMPLATES = 2_000
+"""Clustered data: ``TEMPLATES`` designs × ``ROWS // TEMPLATES`` near-identical variants each."""
 REAL_ADS = 40
 QUERIES = 2_000
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each measurement is (the tests run small ones)."""
+
+    rows: int = ROWS
+    templates: int = TEMPLATES
+    real_ads: int = REAL_ADS
+    queries: int = QUERIES
+    ad_size: int = 1080
 
 
 def _compute(pngs: list[bytes]) -> list[Figure]:
@@ -160,81 +175,193 @@ def _compute(pngs: list[bytes]) -> list[Figure]:
             "fingerprint_registration_ms_per_1080_png",
             reg,
             "ms",
-            note=f"{len(REGISTRATION_CROPS)} views (original + crops)",
+            note=f"{len(REGISTRATION_CROPS)} views (original + crops), from the PNG (verify side)",
         ),
     ]
 
 
-def _lookups(index: FingerprintIndex, queries: list[Fingerprint]) -> tuple[np.ndarray, int]:
-    times = np.empty(len(queries))
-    found = 0
-    for i, q in enumerate(queries):
+@dataclass(frozen=True)
+class Lookups:
+    """Per-query times (ms), candidates scanned, and how many queries matched."""
+
+    ms: np.ndarray
+    scanned: np.ndarray
+    found: int
+    right: int
+    """Matches whose id is the expected one (or, clustered, in the expected design)."""
+
+
+def _lookups(index: FingerprintIndex, queries: list[Fingerprint], expect: list[int | None]) -> Lookups:
+    times, scanned = np.empty(len(queries)), np.empty(len(queries), np.int64)
+    found = right = 0
+    for i, (q, want) in enumerate(zip(queries, expect, strict=True)):
         t0 = time.perf_counter()
         m = index.nearest(q)
         times[i] = time.perf_counter() - t0
+        scanned[i] = index.scanned(q.phash)
         found += m is not None
-    return times * 1e3, found
+        right += m is not None and want is not None and _same(m.id, want)
+    return Lookups(times * 1e3, scanned, found, right)
 
 
-def run(work: Path) -> list[Figure]:
-    ads = [synthetic_ad(9000 + i) for i in range(REAL_ADS)]
-    pngs = [png_bytes(img) for img in ads]
-    figures = _compute(pngs)
+_CLUSTER = 1 << 40
+"""Clustered ids are ``design * _CLUSTER + variant``: a match is right when the design is."""
 
-    rng = np.random.default_rng(11)
-    ph = rng.integers(0, 2**64 - 1, RANDOM_ROWS, dtype=np.uint64, endpoint=True)
-    dh = rng.integers(0, 2**64 - 1, RANDOM_ROWS, dtype=np.uint64, endpoint=True)
-    ids = np.arange(RANDOM_ROWS, dtype=np.int64)
-    real = [registration_fingerprints(p) for p in pngs[:10]]
+
+def _same(found: int, want: int) -> bool:
+    return found == want or (found >= _CLUSTER and found // _CLUSTER == want // _CLUSTER)
+
+
+def _flip(rng: np.random.Generator, h: int, most: int) -> int:
+    for b in rng.choice(64, int(rng.integers(0, most + 1)), replace=False):
+        h ^= 1 << int(b)
+    return h
+
+
+def uniform_rows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` rows of independent random hashes: the best case for multi-index hashing."""
+    ph = rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+    dh = rng.integers(0, 2**64 - 1, n, dtype=np.uint64, endpoint=True)
+    return np.arange(n, dtype=np.int64), ph, dh
+
+
+def clustered_rows(
+    rng: np.random.Generator, n: int, templates: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``templates`` designs × ``n // templates`` variants: each variant is its design's hashes
+    with 0–6 pHash and 0–8 dHash bits flipped (a changed headline, colour or crop of one
+    template, as a campaign makes them), so every query lands in a dense cluster."""
+    per = n // templates
+    base_p = rng.integers(0, 2**64 - 1, templates, dtype=np.uint64, endpoint=True)
+    base_d = rng.integers(0, 2**64 - 1, templates, dtype=np.uint64, endpoint=True)
+    ph = np.repeat(base_p, per) ^ _flip_masks(rng, templates * per, 6)
+    dh = np.repeat(base_d, per) ^ _flip_masks(rng, templates * per, 8)
+    design, variant = np.divmod(np.arange(templates * per, dtype=np.int64), per)
+    return design * _CLUSTER + variant, ph, dh
+
+
+def _flip_masks(rng: np.random.Generator, n: int, most: int) -> np.ndarray:
+    """``n`` 64-bit masks with 0..``most`` bits set (vectorised; bits may coincide, so fewer)."""
+    masks = np.zeros(n, np.uint64)
+    counts = rng.integers(0, most + 1, n)
+    for k in range(most):
+        bits = rng.integers(0, 64, n).astype(np.uint64)
+        masks |= np.where(counts > k, np.uint64(1) << bits, np.uint64(0))
+    return masks
+
+
+def _queries(
+    rng: np.random.Generator, ids: np.ndarray, ph: np.ndarray, dh: np.ndarray, count: int
+) -> tuple[list[Fingerprint], list[int | None]]:
+    """Near-duplicates of indexed rows: up to 8 pHash and 4 dHash bits flipped."""
+    out: list[Fingerprint] = []
+    want: list[int | None] = []
+    for row in rng.integers(0, len(ids), count):
+        out.append(Fingerprint(phash=_flip(rng, int(ph[row]), 8), dhash=_flip(rng, int(dh[row]), 4)))
+        want.append(int(ids[row]))
+    return out, want
+
+
+def _index(
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray], real: list[list[Fingerprint]]
+) -> tuple[FingerprintIndex, float]:
+    """The index of ``rows`` plus the registration views of real ads (ids -1, -2, ...)."""
     t0 = time.perf_counter()
-    index = FingerprintIndex.build(ids, ph, dh)
+    index = FingerprintIndex.build(*rows)
     for i, fps in enumerate(real):
-        index.add_fingerprints(RANDOM_ROWS + i, fps)
+        index.add_fingerprints(-1 - i, fps)
     index.nearest(Fingerprint(phash=0, dhash=0))  # forces the lazy rebuild
-    build_s = time.perf_counter() - t0
+    return index, time.perf_counter() - t0
 
-    near: list[Fingerprint] = []
-    for _ in range(QUERIES):
-        row = int(rng.integers(RANDOM_ROWS))
-        p, d = int(ph[row]), int(dh[row])
-        for b in rng.choice(64, int(rng.integers(0, 9)), replace=False):
-            p ^= 1 << int(b)
-        for b in rng.choice(64, int(rng.integers(0, 5)), replace=False):
-            d ^= 1 << int(b)
-        near.append(Fingerprint(phash=p, dhash=d))
-    near += [fingerprint(p) for p in pngs[:10]]
-    misses = [
-        Fingerprint(phash=int(a), dhash=int(b))
-        for a, b in rng.integers(0, 2**64 - 1, (QUERIES, 2), dtype=np.uint64, endpoint=True)
-    ]
-    misses += [fingerprint(p) for p in pngs[10:]]
-    near_ms, near_found = _lookups(index, near)
-    miss_ms, miss_found = _lookups(index, misses)
-    both = np.concatenate([near_ms, miss_ms])
-    n = len(index)
+
+def _suite(
+    name: str,
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray],
+    pngs: list[bytes],
+    sizes: Sizes,
+    rng: np.random.Generator,
+) -> list[Figure]:
+    """Lookup figures on one data set: near-duplicates of indexed rows and of indexed real ads,
+    and misses (random hashes and real ads that were never indexed: hard negatives that share
+    the brand palette and layout)."""
+    indexed = pngs[: len(pngs) // 4]
+    index, build_s = _index(rows, [registration_fingerprints(p) for p in indexed])
+    near, want = _queries(rng, *rows, sizes.queries)
+    near += [fingerprint(p) for p in indexed]
+    want += [-1 - i for i in range(len(indexed))]
+    randoms = rng.integers(0, 2**64 - 1, (sizes.queries, 2), dtype=np.uint64, endpoint=True)
+    unrelated = [fingerprint(p) for p in pngs[len(indexed) :]]
+    misses = [Fingerprint(phash=int(a), dhash=int(b)) for a, b in randoms] + unrelated
+    hit, miss = _lookups(index, near, want), _lookups(index, misses, [None] * len(misses))
+    false_real = _lookups(index, unrelated, [None] * len(unrelated)).found
+    both = np.concatenate([hit.ms, miss.ms])
+    scanned = np.concatenate([hit.scanned, miss.scanned])
+    n, where = len(index), f"{name} data, {len(index)} rows"
+    data = (
+        "independent random hashes"
+        if name == "uniform"
+        else f"{sizes.templates} designs x {sizes.rows // sizes.templates} near-identical variants"
+    )
     return [
-        *figures,
-        Figure("fingerprint_index_build_s_at_1M", build_s, "s", note=f"{n} rows, m={index.m}"),
+        Figure(f"fingerprint_index_build_s_{name}", build_s, "s", note=f"{n} rows, m={index.m}"),
         Figure(
-            "fingerprint_lookup_ms_at_1M",
+            f"fingerprint_lookup_ms_{name}",
             float(np.percentile(both, 99)),
             "ms",
             10,
             "<=",
-            f"p99 over {len(both)} near-duplicate and miss queries, radius {PHASH_MAX_DISTANCE}",
+            f"p99 over {len(both)} near-duplicate and miss queries, radius {PHASH_MAX_DISTANCE}, "
+            f"{data} + {len(indexed)} real ads' registration views; {load()}",
         ),
         Figure(
-            "fingerprint_lookup_near_ms_median",
-            float(np.median(near_ms)),
-            "ms",
-            note=f"<= 8 pHash bits flipped; {near_found}/{len(near)} found",
+            f"fingerprint_lookup_scanned_{name}_median",
+            float(np.median(scanned)),
+            "candidates/query",
+            note=f"rows a query checks in full ({where}); p99 {np.percentile(scanned, 99):.0f}, "
+            f"max {scanned.max()}",
         ),
-        Figure("fingerprint_lookup_near_ms_p99", float(np.percentile(near_ms, 99)), "ms"),
         Figure(
-            "fingerprint_lookup_miss_ms_median",
-            float(np.median(miss_ms)),
-            "ms",
-            note=f"random and unindexed real ads; {miss_found}/{len(misses)} (false) matches",
+            f"fingerprint_lookup_near_found_{name}",
+            hit.right / len(near),
+            "fraction",
+            note=f"<= 8 pHash / 4 dHash bits flipped: {hit.right}/{len(near)} matched the right "
+            f"{'design' if name == 'clustered' else 'row'} ({hit.found} matched anything)",
         ),
-        Figure("fingerprint_lookup_miss_ms_p99", float(np.percentile(miss_ms, 99)), "ms"),
+        Figure(
+            f"fingerprint_false_matches_{name}",
+            false_real,
+            "matches",
+            0,
+            "<=",
+            f"unrelated real ads (same palette and layout, never indexed): {false_real}/{len(unrelated)} "
+            f"matched; random hashes: {miss.found - false_real}/{len(misses) - len(unrelated)}",
+        ),
     ]
+
+
+def measure(work: Path, sizes: Sizes) -> list[Figure]:
+    del work  # nothing persisted
+    ads = [synthetic_ad(9000 + i, size=sizes.ad_size) for i in range(sizes.real_ads)]
+    pngs = [png_bytes(img) for img in ads]
+    figures = _compute(pngs)
+    rng = np.random.default_rng(11)
+    uniform = _suite("uniform", uniform_rows(rng, sizes.rows), pngs, sizes, rng)
+    clustered = _suite("clustered", clustered_rows(rng, sizes.rows, sizes.templates), pngs, sizes, rng)
+    worst = max(f.value for f in [*uniform, *clustered] if f.name.startswith("fingerprint_lookup_ms_"))
+    return [
+        *figures,
+        *uniform,
+        *clustered,
+        Figure(
+            "fingerprint_lookup_ms_at_1M",
+            worst,
+            "ms",
+            10,
+            "<=",
+            f"the worse p99 of uniform and clustered data ({sizes.rows} rows each)",
+        ),
+    ]
+
+
+def run(work: Path) -> list[Figure]:
+    return measure(work, Sizes())

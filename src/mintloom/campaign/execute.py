@@ -18,8 +18,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from PIL import Image
+
 from mintloom.campaign.plan import Job
-from mintloom.engines.base import Artifact, engine_registry
+from mintloom.engines.base import Artifact, RendersPixels, engine_registry
 from mintloom.errors import ExecutionError, MintloomError
 
 T = TypeVar("T")
@@ -36,6 +38,8 @@ class Generated:
     """(pHash, dHash) of the image and of its registration views (light crops), for soft binding."""
     error: str | None = None
     error_type: str | None = None
+    seconds: tuple[tuple[str, float], ...] = ()
+    """Worker-side time per stage (generate, encode, fingerprint), for the runner's stage clock."""
 
 
 class Executor(Protocol):
@@ -153,12 +157,32 @@ def generate_job(job: Job) -> Generated:
         engine = engine_registry().get(job.engine)  # loaded once per worker process
         if engine is None:
             raise ExecutionError(f"no engine named {job.engine!r}")
-        artifact = engine.generate(job.request)
+        t0 = time.perf_counter()
+        pixels = None
+        if isinstance(engine, RendersPixels):
+            rendered = engine.render_pixels(job.request)
+            artifact, pixels = rendered.artifact, rendered.pixels
+            seconds = [("generate", rendered.generate_s), ("encode", rendered.encode_s)]
+        else:
+            artifact = engine.generate(job.request)
+            seconds = [("generate", time.perf_counter() - t0)]
         fps: tuple[tuple[int, int], ...] = ()
         if job.kind == "image":
-            from mintloom.provenance.fingerprint import registration_fingerprints
-
-            fps = tuple((fp.phash, fp.dhash) for fp in registration_fingerprints(artifact.data))
-        return Generated(job.key, artifact, fps)
+            t1 = time.perf_counter()
+            fps = _fingerprints(artifact, pixels)
+            seconds.append(("fingerprint", time.perf_counter() - t1))
+        return Generated(job.key, artifact, fps, seconds=tuple(seconds))
     except MintloomError as exc:
         return Generated(job.key, None, error=exc.message, error_type=type(exc).__name__)
+
+
+def _fingerprints(artifact: Artifact, pixels: Image.Image | None) -> tuple[tuple[int, int], ...]:
+    """(pHash, dHash) of the registration views: from the pixels the engine encoded as PNG
+    (lossless, so the same hashes as decoding the file), else from the file."""
+    from mintloom.provenance.fingerprint import registration_fingerprints, registration_fingerprints_image
+
+    if pixels is not None and artifact.media_type == "image/png":
+        fps = registration_fingerprints_image(pixels)
+    else:
+        fps = registration_fingerprints(artifact.data)
+    return tuple((fp.phash, fp.dhash) for fp in fps)

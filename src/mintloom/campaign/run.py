@@ -19,6 +19,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,6 +85,34 @@ class RunParts:
     """The workspace's out/ folder; a campaign exports into ``out_root / campaign``."""
 
 
+STAGES: tuple[str, ...] = ("generate", "encode", "fingerprint", "sign", "cid", "log", "catalog", "export")
+"""The stages a run's time is clocked in: the first three in the workers, the rest here.
+``log`` is appending the leaves; ``catalog`` is the blobs, the rows and the commit around it."""
+
+
+@dataclass
+class StageClock:
+    """Seconds per kind and stage of one run: a few ``perf_counter`` calls per asset, so that
+    the slowest stage is visible (``mintloom.bench`` reads it) without a profiler."""
+
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def get(self, kind: str, stage: str) -> float:
+        return self.seconds.get(kind, {}).get(stage, 0.0)
+
+    def add(self, kind: str, stage: str, dt: float) -> None:
+        per_kind = self.seconds.setdefault(kind, {})
+        per_kind[stage] = per_kind.get(stage, 0.0) + dt
+
+    @contextmanager
+    def timed(self, kind: str, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(kind, stage, time.perf_counter() - t0)
+
+
 @dataclass
 class RunSummary:
     campaign: str
@@ -96,6 +125,7 @@ class RunSummary:
     seconds: float = 0.0
     restored: int = 0
     """Files of already finished jobs that were missing or damaged and were written again."""
+    clock: StageClock = field(default_factory=StageClock)
 
     @property
     def new_assets(self) -> int:
@@ -242,6 +272,9 @@ class CampaignRunner:
     def _accept(self, state: _RunState, gen: Generated) -> None:
         """Sign a finished job, then any of its children that waited for it (depth first)."""
         self._raise_failed(state, gen)
+        kind = state.jobs[gen.job_key].kind
+        for stage, dt in gen.seconds:
+            state.summary.clock.add(kind, stage, dt)
         ready = [gen]
         while ready:
             current = ready.pop()
@@ -328,15 +361,19 @@ class CampaignRunner:
         par = None
         if parent is not None:
             par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
-        signed = self.parts.asset_signer.sign(
-            # the title names the campaign and the (salted) job, never the segment or the raw key
-            art.data,
-            art.media_type,
-            record,
-            title=f"{self.spec.campaign}-{job_id[:16]}.{art.extension}",
-            parent=par,
-        )
-        return _Signed(job, gen, signed, cid_for(signed.data))
+        clock = state.summary.clock
+        with clock.timed(job.kind, "sign"):
+            signed = self.parts.asset_signer.sign(
+                # the title names the campaign and the (salted) job, never the segment or the raw key
+                art.data,
+                art.media_type,
+                record,
+                title=f"{self.spec.campaign}-{job_id[:16]}.{art.extension}",
+                parent=par,
+            )
+        with clock.timed(job.kind, "cid"):
+            cid = cid_for(signed.data)
+        return _Signed(job, gen, signed, cid)
 
     def _flush(self, state: _RunState) -> None:
         """Commit the batch (blobs, then rows and leaves in one transaction), then export it."""
@@ -344,18 +381,25 @@ class CampaignRunner:
             return
         items = list(state.batch)
         state.batch.clear()
+        clock, kind = state.summary.clock, items[0].job.kind  # a batch is one kind (PHASES)
+        t0, log_before = time.perf_counter(), clock.get(kind, "log")
         for it in items:  # blobs first: content-addressed, harmless if the transaction fails
             self.blobs.put(it.signed.data)
         with self.writer.batch() as tx:
-            exports = self._commit(tx, items, state.cid_of)
+            exports = self._commit(tx, items, state.cid_of, clock)
+        logging = clock.get(kind, "log") - log_before
+        clock.add(kind, "catalog", time.perf_counter() - t0 - logging)
         crash_point("run.after_commit")
         generated = state.summary.generated
-        for it, exp in zip(items, exports, strict=True):
-            sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
-            self._export(exp.path, it.signed.data, sidecar)
-            generated[it.job.kind] = generated.get(it.job.kind, 0) + 1
+        with clock.timed(kind, "export"):
+            for it, exp in zip(items, exports, strict=True):
+                sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
+                self._export(exp.path, it.signed.data, sidecar)
+                generated[it.job.kind] = generated.get(it.job.kind, 0) + 1
 
-    def _commit(self, tx: BatchTransaction, items: list[_Signed], cid_of: dict[str, str]) -> list[ExportRow]:
+    def _commit(
+        self, tx: BatchTransaction, items: list[_Signed], cid_of: dict[str, str], clock: StageClock
+    ) -> list[ExportRow]:
         """Write a batch's assets, log leaves, lineage, jobs and exports in the transaction ``tx``.
 
         Identical bytes are one asset (content addressing): a job whose output another job
@@ -367,7 +411,8 @@ class CampaignRunner:
             if it.cid not in sidecar_of:
                 fresh.setdefault(it.cid, it)
         parents = {c: _parent_cid(cid_of, it.job.parent) for c, it in fresh.items() if it.job.parent}
-        indices = tx.append_leaves([(c, it.signed.manifest_hash) for c, it in fresh.items()], parents)
+        with clock.timed(items[0].job.kind, "log"):
+            indices = tx.append_leaves([(c, it.signed.manifest_hash) for c, it in fresh.items()], parents)
         rows = BatchRows()
         for (cid, it), idx in zip(fresh.items(), indices, strict=True):
             sidecar_of[cid] = self.blobs.put(it.signed.manifest) if it.signed.sidecar else None

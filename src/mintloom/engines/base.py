@@ -15,9 +15,11 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal, Protocol, TypeVar, runtime_checkable
 
+from PIL import Image
 from pydantic import BaseModel, Field, SerializeAsAny, field_validator
 
 from mintloom.engines.params import CopyTemplate, EngineParams, ParamValue
@@ -149,6 +151,24 @@ class Engine(Protocol):
         ...
 
     def generate(self, request: GenerationRequest) -> Artifact: ...
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """An image engine's artifact with the pixels it encoded losslessly (so the worker fingerprints
+    them without decoding the file again), and how long drawing and encoding took."""
+
+    artifact: Artifact
+    pixels: Image.Image
+    generate_s: float
+    encode_s: float
+
+
+@runtime_checkable
+class RendersPixels(Protocol):
+    """An engine that can also hand over its lossless output's pixels (see :class:`Rendered`)."""
+
+    def render_pixels(self, request: GenerationRequest) -> Rendered: ...
 
 
 ENTRY_POINT_GROUP = "mintloom.engines"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageColor, ImageDraw
 
-from mintloom.engines.base import Artifact, Format, GenerationRequest, expect_params
+from mintloom.engines.base import Artifact, Format, GenerationRequest, Rendered, expect_params
 from mintloom.engines.copy import CopyEngine
 from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
@@ -495,11 +496,19 @@ class ImageCompositor:
     params_type = ImageParams
 
     def generate(self, request: GenerationRequest) -> Artifact:
+        return self.render_pixels(request).artifact
+
+    def render_pixels(self, request: GenerationRequest) -> Rendered:
+        """The artifact plus the RGB pixels its PNG holds, timed (drawing, then encoding)."""
         params = expect_params(self, request, "image", ImageParams)
+        t0 = time.perf_counter()
         comp = self.compose(request)
         fmt = request.format or DEFAULT_FORMAT
+        tags = _tags(comp, fmt, request.locale)
+        t1 = time.perf_counter()
         buf = io.BytesIO()
         comp.image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+        t2 = time.perf_counter()
         parameters = GenerationParameters(
             campaign=params.campaign,
             format=fmt.name,
@@ -508,7 +517,7 @@ class ImageCompositor:
             layout=comp.template.kind,
             recipe_version=RECIPE_VERSION,
         )
-        return Artifact(
+        artifact = Artifact(
             data=buf.getvalue(),
             media_type="image/png",
             extension="png",
@@ -516,8 +525,9 @@ class ImageCompositor:
             engine_version=self.version,
             seed=request.seed,
             parameters=parameters,
-            tags=_tags(comp, fmt, request.locale),
+            tags=tags,
         )
+        return Rendered(artifact, comp.image, t1 - t0, t2 - t1)
 
     # -- composition ---------------------------------------------------------------------------
 

@@ -198,6 +198,11 @@ class FingerprintIndex:
             return np.zeros(0, np.int32)
         return np.unique(np.concatenate(parts))
 
+    def scanned(self, phash: int, radius: int = PHASH_MAX_DISTANCE) -> int:
+        """How many rows a radius-``radius`` search for ``phash`` checks in full (its candidates):
+        the work a query costs, which clustered data (many near-identical variants) drives up."""
+        return len(self._candidates(phash, radius))
+
     def within(self, phash: int, radius: int) -> npt.NDArray[np.int64]:
         """Row numbers (sorted) whose pHash is within ``radius`` bits of ``phash``; exact."""
         if not 0 <= phash < 1 << HASH_BITS:

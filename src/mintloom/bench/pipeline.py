@@ -1,0 +1,200 @@
+"""Pipeline figures on the demo mix (the shipped ``lumen`` example: 7 formats × 4 locales per
+segment, all but one image per segment signed with a ``parentOf`` ingredient), measured on what a
+user runs: the campaign runner itself, clocked by its own stage timers (:class:`StageClock`).
+
+- per-image time by stage (generate, encode, fingerprint, sign, CID, log, catalog, export);
+- the provenance overhead: sign + fingerprint + CID + log leaves over generate + encode;
+- 2-worker scaling of the runner's own executor (:func:`generate_job`: engine, registration
+  fingerprints, pickling of the results back to the parent).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mintloom.bench import Figure
+from mintloom.campaign.examples import write_example
+from mintloom.campaign.execute import Executor, Generated, ProcessExecutor, generate_job, make_executor
+from mintloom.campaign.plan import Job
+from mintloom.campaign.run import STAGES, CampaignRunner, RunSummary
+from mintloom.campaign.spec import load_spec
+from mintloom.studio import Studio
+from mintloom.workspace import Workspace
+
+PASSWORD = "mintloom-bench-password"
+OVERHEAD = ("sign", "fingerprint", "cid", "log")
+"""What provenance adds to an image (the numerator of ``provenance_overhead_ratio``)."""
+GENERATION = ("generate", "encode")
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much of the demo mix each measurement runs (the tests use smaller ones)."""
+
+    segments: int = 8
+    """Audience rows of the breakdown run: 8 is the whole demo (224 images)."""
+    scaling_segments: int = 2
+    """Audience rows of the scaling runs (56 images per worker count)."""
+    scaling_jobs: int | None = None
+    """At most this many of those images (None: all)."""
+
+
+def load() -> str:
+    """The 1/5/15-minute load average, for the notes (the machine is shared)."""
+    one, five, fifteen = os.getloadavg()
+    return f"load {one:.1f}/{five:.1f}/{fifteen:.1f}"
+
+
+def _studio(work: Path) -> Studio:
+    studio = Studio(Workspace.init(work), password=PASSWORD)
+    studio.ensure_keys()
+    return studio
+
+
+def run_demo_mix(work: Path, segments: int) -> RunSummary:
+    """The demo campaign (``segments`` audience rows) run once, in one process, from scratch."""
+    spec = write_example("lumen", work / "campaign", segments=segments)
+    studio = _studio(work / "ws")
+    try:
+        return CampaignRunner(studio.run_parts(), load_spec(spec), workers=1).run()
+    finally:
+        studio.close()
+
+
+def breakdown(summary: RunSummary) -> list[Figure]:
+    """Per-image milliseconds by stage, and the provenance overhead ratio, from a run's clock."""
+    per_stage = summary.clock.seconds.get("image", {})
+    n = summary.generated.get("image", 0)
+    if not n:
+        raise RuntimeError("the demo mix made no images")
+    ms = {stage: 1000 * per_stage.get(stage, 0.0) / n for stage in STAGES}
+    slowest = max(ms, key=lambda s: ms[s])
+    where = f"per image, demo mix ({n} images, {summary.planned} assets), runner stage clock, {load()}"
+    figures = [Figure(f"pipeline_image_ms_{stage}", ms[stage], "ms", note=where) for stage in STAGES]
+    figures.append(
+        Figure("pipeline_image_ms_total", sum(ms.values()), "ms", note=f"{where}; slowest stage: {slowest}")
+    )
+    generation = sum(ms[s] for s in GENERATION)
+    figures += [
+        Figure(
+            "provenance_overhead_ratio",
+            sum(ms[s] for s in OVERHEAD) / generation,
+            "(sign+fingerprint+CID+log) / (generate+encode)",
+            0.10,
+            "<=",
+            f"demo mix through the runner: C2PA ES256 embed with parentOf ingredients, "
+            f"11 registration fingerprints, CID, log leaves; {where}",
+        ),
+        Figure(
+            "soft_binding_overhead_ratio",
+            ms["fingerprint"] / generation,
+            "fingerprint / (generate+encode)",
+            note="11 registration views per image, computed in the workers from the encoded pixels",
+        ),
+        Figure("c2pa_sign_ms_per_png", ms["sign"], "ms", note=where),
+    ]
+    return figures
+
+
+def image_jobs(work: Path, segments: int) -> list[Job]:
+    """The demo mix's image jobs, planned as the runner plans them."""
+    spec = write_example("lumen", work, segments=segments)
+    from mintloom.campaign.plan import plan_campaign
+    from mintloom.engines.base import engine_registry
+
+    return [j for j in plan_campaign(load_spec(spec), engine_registry()).jobs if j.kind == "image"]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """One executor's pass over the jobs: wall-clock rate and the CPU seconds it took."""
+
+    per_s: float
+    worker_cpu: float
+    """CPU seconds inside ``generate_job`` summed over the workers."""
+    parent_cpu: float
+    """CPU seconds of the calling process (submitting, unpickling results)."""
+
+    def cpu_bound_wall(self, workers: int) -> float:
+        """Wall time on ``workers`` idle cores: the workers' share, or the parent if it is slower."""
+        return max(self.worker_cpu / workers, self.parent_cpu)
+
+
+def timed_job(job: Job) -> tuple[Generated, float]:
+    """:func:`generate_job` and the CPU seconds it took in its worker (picklable, top level)."""
+    t0 = time.process_time()
+    gen = generate_job(job)
+    return gen, time.process_time() - t0
+
+
+def executor_rate(executor: Executor, jobs: list[Job]) -> Rate:
+    """Image jobs per second through ``executor`` (warmed first: worker start-up, fonts)."""
+    warm = jobs[: executor.workers * 2]
+    for gen, _cpu in executor.map_unordered(timed_job, warm):
+        assert gen.error is None, gen.error
+    t0, p0 = time.perf_counter(), time.process_time()
+    done, worker_cpu = 0, 0.0
+    for gen, cpu in executor.map_unordered(timed_job, jobs):
+        assert gen.error is None, gen.error
+        done += 1
+        worker_cpu += cpu
+    parent = time.process_time() - p0
+    if executor.workers == 1:  # the serial executor runs the jobs in this process
+        parent -= worker_cpu
+    return Rate(done / (time.perf_counter() - t0), worker_cpu, max(parent, 0.0))
+
+
+def scaling(work: Path, segments: int, limit: int | None = None) -> list[Figure]:
+    """``make_executor(1)`` (what ``--workers 1`` runs) against the 2-process executor. On a shared
+    machine the wall-clock ratio says more about the neighbours than about mintloom, so the CPU
+    each side spent is reported too: the speed-up two idle cores would give."""
+    jobs = image_jobs(work / "scaling", segments)[:limit]
+    one_ex = make_executor(1)
+    try:
+        one = executor_rate(one_ex, jobs)
+    finally:
+        one_ex.close()
+    two_ex = ProcessExecutor(2)
+    try:
+        two = executor_rate(two_ex, jobs)
+    finally:
+        two_ex.close()
+    ideal_two = two.cpu_bound_wall(2)
+    cpu_ratio = one.cpu_bound_wall(1) / ideal_two if ideal_two else 0.0
+    where = f"runner executor (generate_job: render, fingerprints, pickling) on {len(jobs)} demo-mix images"
+    return [
+        Figure(
+            "image_2_worker_scaling",
+            two.per_s / one.per_s,
+            "x",
+            1.8,
+            ">=",
+            f"{where}, wall clock: 1 worker {one.per_s:.2f}/s, 2 workers {two.per_s:.2f}/s; {load()} "
+            "(2 cores shared with other jobs: see image_2_worker_scaling_cpu)",
+        ),
+        Figure(
+            "image_2_worker_scaling_cpu",
+            cpu_ratio,
+            "x",
+            1.8,
+            ">=",
+            f"{where}, from CPU seconds (as on two idle cores): 1 worker "
+            f"{one.worker_cpu + one.parent_cpu:.1f} s; 2 workers {two.worker_cpu:.1f} s in the workers, "
+            f"{two.parent_cpu:.1f} s in the parent",
+        ),
+        Figure(
+            "image_demo_mix_assets_per_s_per_worker", one.per_s, "assets/s", note="generate_job, 1 worker"
+        ),
+    ]
+
+
+def measure(work: Path, sizes: Sizes) -> list[Figure]:
+    mix = breakdown(run_demo_mix(work / "mix", sizes.segments))
+    return [*mix, *scaling(work, sizes.scaling_segments, sizes.scaling_jobs)]
+
+
+def run(work: Path) -> list[Figure]:
+    return measure(work, Sizes())

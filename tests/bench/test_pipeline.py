@@ -1,0 +1,49 @@
+"""The pipeline benchmark at a small size: it runs the real runner and reads its stage clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mintloom.bench import Figure
+from mintloom.bench.pipeline import GENERATION, OVERHEAD, Sizes, executor_rate, image_jobs, measure
+from mintloom.campaign.execute import ProcessExecutor, make_executor
+from mintloom.campaign.run import STAGES
+
+
+def _by_name(figures: list[Figure]) -> dict[str, Figure]:
+    names = [f.name for f in figures]
+    assert len(names) == len(set(names)), names
+    return {f.name: f for f in figures}
+
+
+def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
+    figs = _by_name(measure(tmp_path, Sizes(segments=1, scaling_segments=1, scaling_jobs=4)))
+    for stage in STAGES:  # every stage of the real path was clocked
+        assert figs[f"pipeline_image_ms_{stage}"].value > 0, stage
+    assert "28 images" in figs["pipeline_image_ms_generate"].note  # 7 formats x 4 locales, 1 segment
+    ms = {s: figs[f"pipeline_image_ms_{s}"].value for s in STAGES}
+    ratio = figs["provenance_overhead_ratio"]
+    assert ratio.value == pytest.approx(sum(ms[s] for s in OVERHEAD) / sum(ms[s] for s in GENERATION))
+    assert ratio.target == 0.10 and ratio.compare == "<=" and "parentOf" in ratio.note
+    assert figs["pipeline_image_ms_total"].value == pytest.approx(sum(ms.values()))
+    scaling = figs["image_2_worker_scaling"]
+    assert scaling.value > 0 and scaling.target == 1.8 and "generate_job" in scaling.note
+    cpu = figs["image_2_worker_scaling_cpu"]
+    assert cpu.value > 0 and cpu.target == 1.8 and "in the parent" in cpu.note
+
+
+def test_executor_rate_runs_the_runner_job_through_both_executors(tmp_path: Path) -> None:
+    jobs = image_jobs(tmp_path, 1)[:3]
+    assert len(jobs) == 3 and all(j.kind == "image" for j in jobs)
+    serial = make_executor(1)
+    pool = ProcessExecutor(2)
+    try:
+        one = executor_rate(serial, jobs)
+        two = executor_rate(pool, jobs)  # generate_job and its result pickle across processes
+    finally:
+        pool.close()
+    assert one.per_s > 0 and two.per_s > 0
+    assert one.worker_cpu > 0 and two.worker_cpu > 0  # the jobs' CPU, measured in the workers
+    assert two.cpu_bound_wall(2) >= two.worker_cpu / 2
