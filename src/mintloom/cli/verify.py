@@ -17,7 +17,7 @@ from rich.text import Text
 from mintloom.cli.console import console, progress
 from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
+from mintloom.verify.report import CredentialSummary, LicenseInfo, Verdict, VerifyReport
 
 if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
@@ -40,7 +40,7 @@ COLOURS: dict[Verdict, str] = {
 _STATUS = {"pass": "[green]pass[/]", "fail": "[red]fail[/]", "skip": "[dim]skip[/]", "info": "[cyan]info[/]"}
 _MEANING = {
     Verdict.VERIFIED: "bound to a trusted Content Credential and proven in the log",
-    Verdict.TAMPERED: "the content no longer matches what was signed",
+    Verdict.TAMPERED: "the content or the signed claim was altered after signing",
     Verdict.UNTRUSTED: "the credential or a proof does not check out",
     Verdict.UNKNOWN: "no provenance found for this file",
     Verdict.MISSING: "a file the campaign exported here is absent or holds other bytes",
@@ -192,6 +192,8 @@ def _print_file(report: VerifyReport, where: str) -> None:
     facts.add_row("media type", report.media_type or "-")
     facts.add_row("cid", report.cid or "-")
     facts.add_row("binding", _binding(report))
+    if report.credential is not None:
+        _credential_rows(facts, report.credential)
     _origin_rows(facts, report.origin)
     _history_rows(facts, report)
     if report.license is not None:
@@ -202,6 +204,27 @@ def _print_file(report: VerifyReport, where: str) -> None:
         checks.add_row(c.name, _STATUS.get(c.status, c.status), c.detail)
     console.print(checks)
     console.print(f"[dim]{where}[/]")
+
+
+_CREDENTIAL_STATUS = {
+    "trusted": "[green]valid, trusted signer[/]",
+    "valid-untrusted": "[yellow]valid but untrusted signer[/]",
+    "invalid": "[red]invalid[/]",
+    "tampered": "[red]tampered: content or claim altered after signing[/]",
+    "unreadable": "[red]unreadable[/]",
+}
+
+
+def _credential_rows(facts: Table, c: CredentialSummary) -> None:
+    """Any signer's credential: its state, claim generator, signer, signing time and actions."""
+    facts.add_row("credential", _CREDENTIAL_STATUS[c.status])
+    facts.add_row("claim generator", c.signer.claim_generator or "-")
+    facts.add_row("signer", c.signer.subject or "-")
+    facts.add_row("issued by", c.signer.issuer or "-")
+    facts.add_row("signed at", c.signer.signed_at or "- (no signing time in the credential)")
+    for a in c.actions:
+        extra = ", ".join(x for x in (a.source_type, a.software_agent and f"by {a.software_agent}") if x)
+        facts.add_row("action", a.action + (f" ({extra})" if extra else ""))
 
 
 def _origin_rows(facts: Table, o: dict[str, Any]) -> None:
@@ -223,7 +246,7 @@ def _history_rows(facts: Table, report: VerifyReport) -> None:
     """Actions, ingredients, lineage steps and the log receipt."""
     actions = [h["action"] for h in report.history if "action" in h]
     ingredients = [h for h in report.history if "ingredient" in h]
-    if actions:
+    if actions and report.credential is None:
         facts.add_row("actions", " → ".join(actions))
     for ing in ingredients:
         ok = "[green]valid[/]" if ing.get("valid") else "[red]invalid[/]"
