@@ -95,6 +95,11 @@ class SigningError(ProvenanceError):
     """Signing a Content Credential failed; the asset stays unsigned and is never marked signed."""
 
 
+class SourceTypeMismatchError(SigningError):
+    """A generation record's digital source type contradicts what it names (procedural output
+    naming a trained model, or model output naming a procedural recipe): never signed."""
+
+
 class ManifestError(ProvenanceError):
     """A C2PA manifest is missing, corrupted, foreign or does not validate."""
 

@@ -516,6 +516,10 @@ class ImageCompositor:
             engine_version=self.version,
             seed=request.seed,
             parameters=parameters,
+            model_id=params.messages_model,
+            digital_source_type="compositeWithTrainedAlgorithmicMedia"
+            if params.messages_model
+            else "algorithmicMedia",
             tags=_tags(comp, fmt, request.locale),
         )
 
