@@ -24,7 +24,7 @@ from mintloom.campaign.sample import sample_spec
 from mintloom.campaign.spec import load_spec
 from mintloom.errors import SourceTypeMismatchError
 from mintloom.provenance.content_credentials import C2paAssetSigner
-from mintloom.provenance.credentials import IPTC, DigitalSourceType, GenerationRecord
+from mintloom.provenance.credentials import IPTC, DigitalSourceType, GenerationRecord, derived_source_type
 from mintloom.studio import Studio
 from tests.engines.chat_stub import serve_chat
 from tests.provenance.conftest import png_bytes
@@ -83,6 +83,41 @@ def test_procedural_outputs_say_algorithmic_media_and_name_no_model(studio: Stud
             assert generation["recipe"] == RECIPE
             assert RECIPE not in json.dumps(assertion(active, "c2pa.actions"))
             assert generation["source_type"] == DigitalSourceType.ALGORITHMIC
+
+
+def test_verify_reports_the_procedural_recipe_not_a_model(studio: Studio, tmp_path: Path) -> None:
+    from mintloom.cli.console import console
+    from mintloom.cli.verify import _print_file
+    from mintloom.verify.report import LicenseInfo, ModelLineage
+    from mintloom.verify.verifier import VerifyContext, verify_bytes
+
+    spec = sample_spec(locales=("en-US",), formats=("square",), copy=False, audio=False) + LINEAGE
+    CampaignRunner(studio.run_parts(), load_spec(write_campaign(tmp_path / "c", spec))).run()
+    path = exported(studio, "tiny", ".png")[0]
+    ctx = VerifyContext(trust_anchors_pem=studio.keys.trust_anchor_pem())
+    report = verify_bytes(path.read_bytes(), path.name, ctx)
+    assert report.origin["model"] is None and report.origin["recipe"] == RECIPE
+    assert report.origin["source_type"] == "algorithmicMedia"
+    assert report.credential is not None and report.credential.status == "trusted"
+    actions = [(a.action, a.source_type) for a in report.credential.actions]
+    assert actions == [("c2pa.created", "algorithmicMedia")]
+    # the chain's lineage names the registered recipe under its model registry: shown as the recipe
+    report.license = LicenseInfo(model=ModelLineage(id=1, trainer="0xTrainer", license="Apache-2.0"))
+    with console.capture() as captured:
+        _print_file(report, "here")
+    out = captured.get()
+    assert f"{RECIPE} (procedural: no trained model ran)" in out and "recipe on chain" in out
+    assert "model on chain" not in out
+
+
+def test_a_procedural_variant_of_model_output_is_a_composite() -> None:
+    """mintloom re-renders variants: a procedural engine's variant of model output composites it."""
+    algorithmic, trained = DigitalSourceType.ALGORITHMIC, DigitalSourceType.TRAINED_ALGORITHMIC
+    composite = DigitalSourceType.COMPOSITE_WITH_TRAINED
+    assert derived_source_type(algorithmic, True) is composite
+    assert derived_source_type(algorithmic, False) is algorithmic
+    assert derived_source_type(trained, True) is trained
+    assert derived_source_type(composite, False) is composite
 
 
 @pytest.fixture

@@ -197,7 +197,7 @@ def _print_file(report: VerifyReport, where: str) -> None:
     _origin_rows(facts, report.origin)
     _history_rows(facts, report)
     if report.license is not None:
-        _license_rows(facts, report.license)
+        _license_rows(facts, report.license, report.origin)
     console.print(facts)
     checks = Table("check", "result", "detail", title="checks", title_justify="left")
     for c in report.checks:
@@ -234,6 +234,8 @@ def _origin_rows(facts: Table, o: dict[str, Any]) -> None:
         facts.add_row(
             "model", f"{o.get('model') or '-'}" + (f" {o['model_hash']}" if o.get("model_hash") else "")
         )
+        if o.get("recipe"):
+            facts.add_row("recipe", f"{o['recipe']} (procedural: no trained model ran)")
         facts.add_row("datasets", ", ".join(o.get("datasets") or []) or "-")
         facts.add_row(
             "campaign", f"{o.get('campaign')}  locale {o.get('locale')}  format {o.get('format') or '-'}"
@@ -260,7 +262,13 @@ def _history_rows(facts: Table, report: VerifyReport) -> None:
         facts.add_row("receipt", f"leaf {r['leaf_index']} of {r['tree_size']}, root {r['root'][:16]}…, {tx}")
 
 
-def _license_rows(facts: Table, lic: LicenseInfo) -> None:
+def _model_role(origin: dict[str, Any]) -> str:
+    """What the model registered on chain was for this asset: a procedural asset names no model,
+    so its lineage entry is the recipe it ran."""
+    return "recipe" if origin.get("source_type") == "algorithmicMedia" else "model"
+
+
+def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> None:
     """Registration, licence terms and the on-chain model and dataset lineage."""
     facts.add_row("registered", f"yes, token {lic.token_id} owned by {lic.owner}" if lic.registered else "no")
     if lic.terms_ids:
@@ -269,7 +277,7 @@ def _license_rows(facts: Table, lic: LicenseInfo) -> None:
         facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.model_dump().items()))
     if lic.model is not None:
         m = lic.model
-        facts.add_row("model on chain", f"#{m.id} by {m.trainer} ({m.license})")
+        facts.add_row(f"{_model_role(origin)} on chain", f"#{m.id} by {m.trainer} ({m.license})")
     for d in lic.datasets:
         ai = "AI training allowed" if d.ai_training_allowed else "no AI training"
         facts.add_row("dataset on chain", f"#{d.id} by {d.curator} ({d.license}, {ai})")

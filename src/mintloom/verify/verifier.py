@@ -180,6 +180,7 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
             "engine": f"{g.engine} {g.engine_version}",
             "model": g.model_id,
             "model_hash": g.model_hash,
+            "recipe": g.recipe,
             "datasets": list(g.dataset_ids),
             "template_hash": g.template_hash,
             "seed_commitment": g.seed_commitment,
