@@ -4,8 +4,10 @@ tests/fixtures/c2pa-rs): who signed them with what, "valid but untrusted signer"
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,29 @@ def test_folder_of_foreign_files_exits_with_the_worst(tmp_path: Path) -> None:
     assert result.exit_code == Verdict.TAMPERED.exit_code
     assert reports["CA.jpg"]["credential"]["status"] == "valid-untrusted"
     assert reports["E-sig-CA.jpg"]["credential"]["status"] == "tampered"
+
+
+def test_a_signing_credential_expired_since_is_invalid_not_valid_untrusted(tmp_path: Path) -> None:
+    """No time-stamp proves it was signed while the certificate was valid: c2pa calls it
+    signingCredential.expired, which is "invalid" (UNTRUSTED), not a valid, untrusted signer."""
+    from mintloom.provenance.content_credentials import C2paAssetSigner
+    from mintloom.provenance.keys import LocalSigner
+    from tests.provenance.certs import issue
+    from tests.provenance.conftest import png_bytes, record
+
+    root = issue("Short-lived Root", None, ca=True)
+    leaf = issue(
+        "Short-lived Signer", root, ca=False, not_after=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)
+    )
+    signer = C2paAssetSigner(LocalSigner(leaf.key, leaf.pem() + root.pem()))
+    signed = signer.sign(png_bytes(), "image/png", record(), title="short.png").data
+    time.sleep(max(0.0, (leaf.cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).total_seconds()) + 1.5)
+    (tmp_path / "short.png").write_bytes(signed)
+    result = CliRunner().invoke(app, ["verify", str(tmp_path / "short.png"), "--offline", "--json"])
+    report = json.loads(result.stdout)
+    assert result.exit_code == Verdict.UNTRUSTED.exit_code
+    assert report["credential"]["status"] == "invalid"
+    assert "signingCredential.expired" in report["credential"]["failures"]
+    sig = checks(report)["signature"]
+    assert sig["status"] == "fail" and sig["effect"] == "UNTRUSTED" and "invalid" in sig["detail"]
+    assert report["credential"]["signer"]["subject"] == "CN=Short-lived Signer"

@@ -271,6 +271,17 @@ class CredentialReport(BaseModel):
         after signing, which is tampering, not an unknown signer."""
         return any(f in _ALTERED_CLAIM for f in self.failures)
 
+    @property
+    def credential_invalid(self) -> bool:
+        """The signature or its signing credential is invalid (expired, revoked, unfit for
+        signing…), as opposed to valid and merely signed by someone not trusted here."""
+        return not self.signature_valid or any(
+            f.startswith(("signingCredential.", "claimSignature."))
+            and f != "signingCredential.untrusted"
+            and f not in _ALTERED_CLAIM
+            for f in self.failures
+        )
+
 
 _SIGNATURE_FAILS = ("claimSignature.", "signingCredential.invalid", "signingCredential.revoked")
 _ALTERED_CLAIM = frozenset({"claimSignature.mismatch", "assertion.hashedURI.mismatch"})

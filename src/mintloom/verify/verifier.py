@@ -141,8 +141,9 @@ def _signature_check(report: VerifyReport, cred: CredentialReport) -> bool:
         detail = f"the signed claim was altered after signing: its signature no longer matches ({codes})"
         report.add("signature", "fail", detail, Verdict.TAMPERED)
         return False
-    if not cred.signature_valid:
-        report.add("signature", "fail", f"claim signature invalid ({codes})", Verdict.UNTRUSTED)
+    if cred.credential_invalid:
+        detail = f"claim signature or signing credential invalid ({codes})"
+        report.add("signature", "fail", detail, Verdict.UNTRUSTED)
         return False
     report.add("signature", "pass", f"claim signature valid, signed by {_signer_name(cred)}")
     return True
@@ -158,7 +159,7 @@ def _credential_status(cred: CredentialReport) -> CredentialStatus:
         return "unreadable"
     if not cred.hash_binding_valid or cred.claim_altered:
         return "tampered"
-    if not cred.signature_valid:
+    if cred.credential_invalid:
         return "invalid"
     return "trusted" if cred.trusted else "valid-untrusted"
 
