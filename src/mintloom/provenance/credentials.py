@@ -120,7 +120,8 @@ class GenerationRecord(BaseModel):
         default=None,
         max_length=128,
         pattern=r"^[^/~.\\\x00-\x1f][^\\\x00-\x1f]*$",
-        description="the model's name (hub id, registered name or served model): never a path",
+        description="the trained model whose output is in the asset (hub id, registered name or "
+        "served model): never a path, never set for algorithmicMedia",
     )
     model_hash: str | None = Field(
         default=None,
@@ -130,8 +131,9 @@ class GenerationRecord(BaseModel):
     )
     recipe: ModelName | None = Field(
         default=None,
-        description="the registered, versioned procedural recipe a procedural engine ran (the "
-        "spec's lineage.model, e.g. lumen-layout-v1): a template, not a trained model",
+        description="procedural output only: the campaign's registered, versioned procedural recipe "
+        "(the spec's lineage.model, e.g. lumen-layout-v1), which on-chain lineage links to the asset: "
+        "a template, not a trained model",
     )
     dataset_ids: tuple[str, ...] = ()
     template_hash: Hex64 | None = Field(
