@@ -100,6 +100,11 @@ class TimeStampError(SigningError):
     no usable time-stamp: nothing is signed, so no credential goes out without its trusted time."""
 
 
+class SourceTypeMismatchError(SigningError):
+    """A generation record's digital source type contradicts what it names (procedural output
+    naming a trained model, or model output naming a procedural recipe): never signed."""
+
+
 class ManifestError(ProvenanceError):
     """A C2PA manifest is missing, corrupted, foreign or does not validate."""
 

@@ -64,6 +64,22 @@ def test_generate_is_deterministic(brand: BrandStyle) -> None:
     assert a.digital_source_type == "algorithmicMedia"
 
 
+def test_model_written_messages_make_a_composite_naming_the_model(brand: BrandStyle) -> None:
+    """Same pixels as the procedural ad, but the text is a model's: the label and model say so,
+    and the job key changes only for ads that have a messages model."""
+    plain = request(brand, FORMATS["square"])
+    params = ImageParams(**EN, messages_model="acme/ad-writer-7b")
+    written = plain.model_copy(update={"params": params})
+    a, b = ImageCompositor().generate(plain), ImageCompositor().generate(written)
+    assert a.data == b.data
+    assert (a.digital_source_type, a.model_id) == ("algorithmicMedia", None)
+    assert b.digital_source_type == "compositeWithTrainedAlgorithmicMedia"
+    assert b.model_id == "acme/ad-writer-7b"
+    unset = ImageParams(**EN).key_fields()["params"]
+    assert isinstance(unset, dict) and "messages_model" not in unset
+    assert ImageParams(**EN).key_fields() != params.key_fields()
+
+
 def test_png_has_no_metadata_chunks(brand: BrandStyle) -> None:
     data = ImageCompositor().generate(request(brand, FORMATS["leaderboard"])).data
     pos, chunks = 8, []

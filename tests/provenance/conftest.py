@@ -48,7 +48,7 @@ def record(**over: object) -> GenerationRecord:
     base: dict[str, object] = {
         "engine": "compositor",
         "engine_version": "1",
-        "model_id": "procedural",
+        "recipe": "procedural-v1",
         "dataset_ids": ("ds-1",),
         "template_hash": "ab" * 32,
         "seed": 7,

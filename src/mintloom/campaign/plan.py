@@ -211,7 +211,10 @@ class _Planner:
         variables: dict[str, ParamValue] = {}
         for f, source in msgs.items():
             variables.update(needed_variables(source, seg, locale=loc, field=f))
-        return ImageParams(**msgs, variables=variables, campaign=self.loaded.spec.campaign)
+        spec = self.loaded.spec
+        return ImageParams(
+            **msgs, variables=variables, campaign=spec.campaign, messages_model=spec.brand.messages_model
+        )
 
     def copy(self, seg: Segment, loc: str, seed: int, name: str, source: str) -> None:
         """A copy job: the template for the copy engine, or the prompt of a model engine (whose

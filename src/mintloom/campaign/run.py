@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
 from mintloom.campaign.plan import Job, Kind, Plan, ordered, plan_campaign
@@ -39,6 +40,7 @@ from mintloom.provenance.credentials import (
     GenerationRecord,
     Parent,
     SignedAsset,
+    derived_source_type,
 )
 from mintloom.provenance.keys import Signer
 from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
@@ -138,11 +140,31 @@ class _Signed:
     gen: Generated
     signed: SignedAsset
     cid: str
+    model_id: str | None
+    """The trained model the manifest names (None: procedural output)."""
 
     @property
     def extension(self) -> str:
         assert self.gen.artifact is not None
         return self.gen.artifact.extension
+
+
+class _SignedParent(NamedTuple):
+    """A signed parent asset, kept while children still need it."""
+
+    data: bytes
+    media_type: str
+    cid: str
+    model_id: str | None
+    """The trained model its manifest names: a procedural child of it composites model output."""
+
+
+def _labelled_source(art: Artifact, parent: _SignedParent | None) -> tuple[DigitalSourceType, str | None]:
+    """The asset's digital source type and the model its manifest names: the engine's own label,
+    made a composite when a procedural engine derived it from a parent holding model output."""
+    inherited = parent.model_id if parent is not None else None
+    source_type = derived_source_type(art.source_type, inherited is not None)
+    return source_type, art.model_id or (inherited if source_type.names_model else None)
 
 
 def recorded_parameters(art: Artifact, salt: bytes) -> GenerationParameters:
@@ -167,8 +189,8 @@ class _RunState:
     total: int
     summary: RunSummary
     cid_of: dict[str, str] = field(default_factory=dict)
-    signed_parents: dict[str, tuple[bytes, str, str]] = field(default_factory=dict)
-    """Job key → (signed bytes, media type, CID), kept only for jobs with a child still to sign."""
+    signed_parents: dict[str, _SignedParent] = field(default_factory=dict)
+    """Job key → its signed asset, kept only for jobs with a child still to sign."""
     waiting: dict[str, list[Generated]] = field(default_factory=dict)
     batch: list[_Signed] = field(default_factory=list)
     finished: int = 0
@@ -299,8 +321,8 @@ class CampaignRunner:
             hint="fix the spec and run again: finished assets are kept and skipped",
         )
 
-    def _parent_of(self, state: _RunState, job: Job) -> tuple[bytes, str, str] | None:
-        """The signed parent of ``job`` (bytes, media type, CID), or None if it is not signed yet."""
+    def _parent_of(self, state: _RunState, job: Job) -> _SignedParent | None:
+        """The signed parent of ``job``, or None if it is not signed yet."""
         if job.parent is None:
             return None
         if job.parent in state.signed_parents:
@@ -311,16 +333,15 @@ class CampaignRunner:
         row = self.catalog.asset(cid)
         if row is None:
             raise CatalogError(f"finished job {job.parent} points at a missing asset {cid}")
-        hit = (self.blobs.get(cid), row.media_type, cid)
+        hit = _SignedParent(self.blobs.get(cid), row.media_type, cid, row.model_id)
         state.signed_parents[job.parent] = hit
         return hit
 
-    def _sign_one(
-        self, state: _RunState, job: Job, gen: Generated, parent: tuple[bytes, str, str] | None
-    ) -> None:
+    def _sign_one(self, state: _RunState, job: Job, gen: Generated, parent: _SignedParent | None) -> None:
         item = self._sign(state, job, gen, parent)
         if job.key in state.is_parent:
-            state.signed_parents[job.key] = (item.signed.data, item.signed.media_type, item.cid)
+            kept = _SignedParent(item.signed.data, item.signed.media_type, item.cid, item.model_id)
+            state.signed_parents[job.key] = kept
         state.cid_of[job.key] = item.cid
         state.batch.append(item)
         state.finished += 1
@@ -330,18 +351,18 @@ class CampaignRunner:
             self._flush(state)
 
     # -- steps ------------------------------------------------------------------------------------
-    def _sign(
-        self, state: _RunState, job: Job, gen: Generated, parent: tuple[bytes, str, str] | None
-    ) -> _Signed:
+    def _sign(self, state: _RunState, job: Job, gen: Generated, parent: _SignedParent | None) -> _Signed:
         art = gen.artifact
         assert art is not None
         lineage, salt = self.spec.lineage, state.salt
         job_id = salted_commitment(salt, "job", job.key)  # the key hashes audience data
+        source_type, model_id = _labelled_source(art, parent)
         record = GenerationRecord(
             engine=art.engine,
             engine_version=art.engine_version,
-            model_id=art.model_id or lineage.model,
+            model_id=model_id,
             model_hash=art.model_hash,
+            recipe=None if source_type.names_model else lineage.model,
             dataset_ids=lineage.datasets,
             template_hash=job.template_hash,
             seed_commitment=seed_commitment(salt, art.seed),
@@ -352,15 +373,13 @@ class CampaignRunner:
             source_locale=_source_locale(state, job),
             format=job.format,
             action=job.action,
-            source_type=DigitalSourceType.TRAINED_ALGORITHMIC
-            if art.digital_source_type == "trainedAlgorithmicMedia"
-            else DigitalSourceType.ALGORITHMIC,
+            source_type=source_type,
             ai_training=lineage.ai_training,
             job_id=job_id,
         )
         par = None
         if parent is not None:
-            par = Parent(data=parent[0], media_type=parent[1], title=parent[2])
+            par = Parent(data=parent.data, media_type=parent.media_type, title=parent.cid)
         clock = state.summary.clock
         with clock.timed(job.kind, "sign"):
             signed = self.parts.asset_signer.sign(
@@ -373,7 +392,7 @@ class CampaignRunner:
             )
         with clock.timed(job.kind, "cid"):
             cid = cid_for(signed.data)
-        return _Signed(job, gen, signed, cid)
+        return _Signed(job, gen, signed, cid, model_id)
 
     def _flush(self, state: _RunState) -> None:
         """Commit the batch (blobs, then rows and leaves in one transaction), then export it."""
@@ -479,7 +498,7 @@ class CampaignRunner:
             height=fmt.height if fmt and job.kind == "image" else None,
             engine=art.engine,
             engine_version=art.engine_version,
-            model_id=art.model_id,
+            model_id=it.model_id,
             seed=art.seed,
             tags=json.dumps(tags, sort_keys=True, default=str),
             path=f"{job.title}.{art.extension}",

@@ -32,6 +32,7 @@ from pydantic import (
 from mintloom.engines.base import BrandStyle, Format
 from mintloom.engines.params import AudioParams
 from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
+from mintloom.provenance.credentials import ModelName
 from mintloom.store.files import (
     MAX_AUDIENCE_BYTES,
     MAX_IMAGE_BYTES,
@@ -73,6 +74,9 @@ class BrandKit(_Model):
     tone: str = "neutral"
     messages: dict[str, dict[str, str]] = Field(min_length=1)
     """Per locale, the message templates (headline, body, cta and any extra keys)."""
+    messages_model: ModelName | None = None
+    """The trained model that wrote ``messages``, if one did: the ads then composite its text, so
+    their manifests say compositeWithTrainedAlgorithmicMedia and name it."""
 
     @field_validator("palette")
     @classmethod
@@ -114,7 +118,12 @@ class AudioSpec(AudioParams):
 
 
 class LineageSpec(_Model):
-    """What made the assets: ids of registered datasets and the model (see `mintloom dataset`)."""
+    """What made the assets: ids of registered datasets and the model (see `mintloom dataset`).
+
+    ``model`` is the registered ingredient that royalties and on-chain lineage name. Manifests
+    name it as the ``model`` only of assets a trained model made; for procedural output (no
+    trained model ran, e.g. the example's ``lumen-layout-v1`` layout recipe) it is recorded as
+    the ``recipe`` the software agent ran, never as a model."""
 
     datasets: tuple[str, ...] = ()
     model: str | None = None

@@ -17,7 +17,7 @@ from rich.text import Text
 from mintloom.cli.console import console, progress
 from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import LicenseInfo, Verdict, VerifyReport
+from mintloom.verify.report import CredentialSummary, LicenseInfo, Verdict, VerifyReport
 
 if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
@@ -46,7 +46,7 @@ _STATUS = {
 }
 _MEANING = {
     Verdict.VERIFIED: "bound to a trusted Content Credential and proven in the log",
-    Verdict.TAMPERED: "the content no longer matches what was signed",
+    Verdict.TAMPERED: "the content or the signed claim was altered after signing",
     Verdict.UNTRUSTED: "the credential or a proof does not check out",
     Verdict.UNKNOWN: "no provenance found for this file",
     Verdict.MISSING: "a file the campaign exported here is absent or holds other bytes",
@@ -209,16 +209,39 @@ def _print_file(report: VerifyReport, where: str) -> None:
     facts.add_row("binding", _binding(report))
     if report.signed_at is not None:
         facts.add_row("signed at", f"{report.signed_at:%Y-%m-%d %H:%M:%S}Z (trusted RFC 3161 time-stamp)")
+    if report.credential is not None:
+        _credential_rows(facts, report.credential)
     _origin_rows(facts, report.origin)
     _history_rows(facts, report)
     if report.license is not None:
-        _license_rows(facts, report.license)
+        _license_rows(facts, report.license, report.origin)
     console.print(facts)
     checks = Table("check", "result", "detail", title="checks", title_justify="left")
     for c in report.checks:
         checks.add_row(c.name, _STATUS.get(c.status, c.status), c.detail)
     console.print(checks)
     console.print(f"[dim]{where}[/]")
+
+
+_CREDENTIAL_STATUS = {
+    "trusted": "[green]valid, trusted signer[/]",
+    "valid-untrusted": "[yellow]valid but untrusted signer[/]",
+    "invalid": "[red]invalid[/]",
+    "tampered": "[red]tampered: content or claim altered after signing[/]",
+    "unreadable": "[red]unreadable[/]",
+}
+
+
+def _credential_rows(facts: Table, c: CredentialSummary) -> None:
+    """Any signer's credential: its state, claim generator, signer, signing time and actions."""
+    facts.add_row("credential", _CREDENTIAL_STATUS[c.status])
+    facts.add_row("claim generator", c.signer.claim_generator or "-")
+    facts.add_row("signer", c.signer.subject or "-")
+    facts.add_row("issued by", c.signer.issuer or "-")
+    facts.add_row("signed at", c.signer.signed_at or "- (no signing time in the credential)")
+    for a in c.actions:
+        extra = ", ".join(x for x in (a.source_type, a.software_agent and f"by {a.software_agent}") if x)
+        facts.add_row("action", a.action + (f" ({extra})" if extra else ""))
 
 
 def _origin_rows(facts: Table, o: dict[str, Any]) -> None:
@@ -228,6 +251,8 @@ def _origin_rows(facts: Table, o: dict[str, Any]) -> None:
         facts.add_row(
             "model", f"{o.get('model') or '-'}" + (f" {o['model_hash']}" if o.get("model_hash") else "")
         )
+        if o.get("recipe"):
+            facts.add_row("recipe", f"{o['recipe']} (procedural: no trained model ran)")
         facts.add_row("datasets", ", ".join(o.get("datasets") or []) or "-")
         facts.add_row(
             "campaign", f"{o.get('campaign')}  locale {o.get('locale')}  format {o.get('format') or '-'}"
@@ -240,7 +265,7 @@ def _history_rows(facts: Table, report: VerifyReport) -> None:
     """Actions, ingredients, lineage steps and the log receipt."""
     actions = [h["action"] for h in report.history if "action" in h]
     ingredients = [h for h in report.history if "ingredient" in h]
-    if actions:
+    if actions and report.credential is None:
         facts.add_row("actions", " → ".join(actions))
     for ing in ingredients:
         ok = "[green]valid[/]" if ing.get("valid") else "[red]invalid[/]"
@@ -254,7 +279,13 @@ def _history_rows(facts: Table, report: VerifyReport) -> None:
         facts.add_row("receipt", f"leaf {r['leaf_index']} of {r['tree_size']}, root {r['root'][:16]}…, {tx}")
 
 
-def _license_rows(facts: Table, lic: LicenseInfo) -> None:
+def _model_role(origin: dict[str, Any]) -> str:
+    """What the model registered on chain was for this asset: a procedural asset names no model,
+    so its lineage entry is the recipe it ran."""
+    return "recipe" if origin.get("source_type") == "algorithmicMedia" else "model"
+
+
+def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> None:
     """Registration, licence terms and the on-chain model and dataset lineage."""
     facts.add_row("registered", f"yes, token {lic.token_id} owned by {lic.owner}" if lic.registered else "no")
     if lic.terms_ids:
@@ -263,7 +294,7 @@ def _license_rows(facts: Table, lic: LicenseInfo) -> None:
         facts.add_row("", ", ".join(f"{k}={v}" for k, v in t.model_dump().items()))
     if lic.model is not None:
         m = lic.model
-        facts.add_row("model on chain", f"#{m.id} by {m.trainer} ({m.license})")
+        facts.add_row(f"{_model_role(origin)} on chain", f"#{m.id} by {m.trainer} ({m.license})")
     for d in lic.datasets:
         ai = "AI training allowed" if d.ai_training_allowed else "no AI training"
         facts.add_row("dataset on chain", f"#{d.id} by {d.curator} ({d.license}, {ai})")

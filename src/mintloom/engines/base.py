@@ -3,7 +3,10 @@
 Every engine is a pure function of its :class:`GenerationRequest`: the same request yields
 byte-identical :class:`Artifact` data (no timestamps, no global random state, fixed encoder
 settings). Model-backed engines record ``model_id``/``model_hash`` and mark their output as
-``trainedAlgorithmicMedia`` (the IPTC digital source type that C2PA manifests carry).
+``trainedAlgorithmicMedia`` (the IPTC digital source type that C2PA manifests carry); a procedural
+engine that composites a model's output (the compositor given model-written messages) names that
+model and says ``compositeWithTrainedAlgorithmicMedia``; procedural output names no model and says
+``algorithmicMedia``.
 
 What an engine records is typed (:class:`~mintloom.provenance.credentials.GenerationParameters`,
 an allow-list): request params are never copied into an artifact wholesale, so a prompt, an
@@ -24,9 +27,12 @@ from pydantic import BaseModel, Field, SerializeAsAny, field_validator
 
 from mintloom.engines.params import CopyTemplate, EngineParams, ParamValue
 from mintloom.errors import EngineError
-from mintloom.provenance.credentials import GenerationParameters
+from mintloom.provenance.credentials import IPTC, DigitalSourceType, GenerationParameters
 
 P = TypeVar("P", bound=EngineParams)
+
+SourceTerm = Literal["algorithmicMedia", "trainedAlgorithmicMedia", "compositeWithTrainedAlgorithmicMedia"]
+"""The IPTC digital source type of an artifact (see :class:`DigitalSourceType`)."""
 
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -81,12 +87,17 @@ class Artifact(BaseModel, frozen=True):
     """What the manifest may say about the engine's settings (an allow-list)."""
     model_id: str | None = None
     model_hash: str | None = None
-    digital_source_type: Literal["algorithmicMedia", "trainedAlgorithmicMedia"] = "algorithmicMedia"
+    digital_source_type: SourceTerm = "algorithmicMedia"
+    """``algorithmicMedia`` only when no trained model's output is in it (then ``model_id`` is None)."""
     # auto-tagging: dimensions, dominant colours [{name, hex}], locale, text, engine
     tags: dict[str, object] = {}
     prompt: str | None = Field(default=None, repr=False, exclude=True)
     """A model engine's rendered prompt: never recorded as is, only as the runner's salted
     commitment (it is rendered here, at generate time, so the plan cannot know it)."""
+
+    @property
+    def source_type(self) -> DigitalSourceType:
+        return DigitalSourceType(IPTC + self.digital_source_type)
 
 
 def text_artifact(

@@ -525,6 +525,10 @@ class ImageCompositor:
             engine_version=self.version,
             seed=request.seed,
             parameters=parameters,
+            model_id=params.messages_model,
+            digital_source_type="compositeWithTrainedAlgorithmicMedia"
+            if params.messages_model
+            else "algorithmicMedia",
             tags=tags,
         )
         return Rendered(artifact, comp.image, t1 - t0, t2 - t1)

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mintloom.provenance.credentials import ModelName
+
 ParamValue = str | int | float | bool
 
 
@@ -61,6 +63,14 @@ class ImageParams(EngineParams):
     cta: str = ""
     variables: dict[str, ParamValue] = {}
     campaign: str | None = None
+    messages_model: ModelName | None = None
+    """The trained model that wrote the messages (``brand.messages_model``), when one did: the ad
+    then composites that model's text and is labelled ``compositeWithTrainedAlgorithmicMedia``."""
+
+    def key_fields(self) -> dict[str, object]:
+        # without a messages model, the shape image job keys always hashed (so they stay the same)
+        unset = {"messages_model"} if self.messages_model is None else None
+        return {"params": self.model_dump(mode="json", exclude=unset)}
 
 
 class AudioParams(EngineParams):

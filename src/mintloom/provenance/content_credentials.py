@@ -25,7 +25,7 @@ import c2pa
 from pydantic import BaseModel, Field, ValidationError
 
 from mintloom import __version__
-from mintloom.errors import ManifestError, SigningError, TimeStampError
+from mintloom.errors import ManifestError, SigningError, SourceTypeMismatchError, TimeStampError
 from mintloom.provenance.credentials import GenerationRecord, Parent, SignedAsset
 from mintloom.provenance.keys import Signer
 
@@ -179,6 +179,7 @@ class C2paAssetSigner:
         sidecar = media_type in SIDECAR_MEDIA_TYPES
         if not sidecar and not embeds(media_type):
             raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
+        _refuse_mislabel(record, title)
         manifest = _manifest(record, media_type, title=title, has_parent=parent is not None, sidecar=sidecar)
         fmt = _CARRIER_TYPE if sidecar else _EMBED_MEDIA_TYPES[media_type]
         source = text_carrier(data) if sidecar else data
@@ -206,6 +207,16 @@ class C2paAssetSigner:
         )
 
 
+def _refuse_mislabel(record: GenerationRecord, title: str) -> None:
+    """Never sign a digital source type the record contradicts (e.g. procedural output naming a model)."""
+    why = record.honest_source_type()
+    if why is not None:
+        raise SourceTypeMismatchError(
+            f"refusing to sign {title}: {why}",
+            hint="a model is named only when a trained model made (part of) the asset",
+        )
+
+
 def _ingredient_format(media_type: str) -> str:
     return (
         _CARRIER_TYPE if media_type in SIDECAR_MEDIA_TYPES else _EMBED_MEDIA_TYPES.get(media_type, media_type)
@@ -224,6 +235,28 @@ class IngredientReport(BaseModel):
 TimeStampState = Literal["trusted", "untrusted", "invalid"]
 
 
+class ActionInfo(BaseModel):
+    """One ``c2pa.actions`` entry as the manifest states it (any signer's, not only mintloom's)."""
+
+    action: str
+    software_agent: str | None = None
+    source_type: str | None = None
+    """The IPTC digital source type's term (``trainedAlgorithmicMedia`` …), when the action gives one."""
+
+
+class SignerInfo(BaseModel):
+    """Who signed a claim, as its signing certificate says, and when (if the claim says)."""
+
+    claim_generator: str | None = None
+    """The software that made the claim (``claim_generator_info`` names and versions)."""
+    subject: str | None = None
+    """The signing certificate's subject (RFC 4514 style, most specific first)."""
+    issuer: str | None = None
+    """The signing certificate's issuer."""
+    signed_at: str | None = None
+    """The signing time c2pa reports (an RFC 3161 time-stamp's, when the claim carries one)."""
+
+
 class CredentialReport(BaseModel):
     """What a file's Content Credential says, and whether c2pa validated it."""
 
@@ -239,8 +272,10 @@ class CredentialReport(BaseModel):
     """c2pa validation failure codes (e.g. assertion.dataHash.mismatch, signingCredential.untrusted)."""
     generation: GenerationRecord | None = None
     actions: list[str] = Field(default_factory=list)
+    action_details: list[ActionInfo] = Field(default_factory=list)
     ingredients: list[IngredientReport] = Field(default_factory=list)
     signer: str | None = None
+    signer_info: SignerInfo = Field(default_factory=SignerInfo)
     signer_serial: int | None = None
     """Serial number of the signing certificate (to match against retired signers)."""
     manifest_hash: str | None = None
@@ -261,8 +296,26 @@ class CredentialReport(BaseModel):
     def tampered(self) -> bool:
         return any(".mismatch" in f or f.startswith("assertion.") for f in self.failures)
 
+    @property
+    def claim_altered(self) -> bool:
+        """The signature does not match the claim: the claim (or an assertion it hashes) was changed
+        after signing, which is tampering, not an unknown signer."""
+        return any(f in _ALTERED_CLAIM for f in self.failures)
+
+    @property
+    def credential_invalid(self) -> bool:
+        """The signature or its signing credential is invalid (expired, revoked, unfit for
+        signing…), as opposed to valid and merely signed by someone not trusted here."""
+        return not self.signature_valid or any(
+            f.startswith(("signingCredential.", "claimSignature."))
+            and f != "signingCredential.untrusted"
+            and f not in _ALTERED_CLAIM
+            for f in self.failures
+        )
+
 
 _SIGNATURE_FAILS = ("claimSignature.", "signingCredential.invalid", "signingCredential.revoked")
+_ALTERED_CLAIM = frozenset({"claimSignature.mismatch", "assertion.hashedURI.mismatch"})
 
 
 def _codes(results: dict[str, Any] | None) -> tuple[list[str], list[str]]:
@@ -369,6 +422,7 @@ def read_credentials(
             ok, bad = _codes(results)
             active = reader.get_active_manifest() or {}
             manifest_store = json.loads(reader.json())
+            certificate = _certificate_info(reader)
     except (c2pa.C2paError, ValueError, KeyError) as exc:  # KeyError: no active manifest in the store
         return CredentialReport(present=True, error=f"unreadable Content Credential: {exc}")
     manifest_hash = (
@@ -376,6 +430,7 @@ def read_credentials(
     )
     label = manifest_store.get("active_manifest")
     report = _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash)
+    report.signer_info = _signer_info(active, certificate)
     _add_time_stamp(report, active, ok, _informational(results), _tsa_name(results))
     if report.trusted and tsa_only and _signer_under_tsa_root(fmt, source, sidecar, tsa_only):
         report.trusted = False
@@ -461,11 +516,88 @@ def _report(
         failures=bad,
         generation=generation,
         actions=actions,
+        action_details=_action_details(active),
         ingredients=_ingredients(active),
         signer=sig_info.get("common_name") or sig_info.get("issuer"),
         signer_serial=_serial(sig_info.get("cert_serial_number")),
         manifest_hash=manifest_hash,
     )
+
+
+def _certificate_info(reader: c2pa.Reader) -> dict[str, Any]:
+    """The active manifest's ``signature.certificateInfo`` from c2pa's crJSON (subject and issuer
+    names), or an empty dict when c2pa cannot give it."""
+    try:
+        store = json.loads(reader.crjson())
+    except (c2pa.C2paError, ValueError):
+        return {}
+    manifests = store.get("manifests") if isinstance(store, dict) else None
+    first = manifests[0] if isinstance(manifests, list) and manifests else {}
+    info = (first.get("signature") or {}).get("certificateInfo") if isinstance(first, dict) else None
+    return info if isinstance(info, dict) else {}
+
+
+def _distinguished_name(name: object) -> str | None:
+    """``{"C": "US", "O": "Org", "CN": "Name"}`` → ``CN=Name, O=Org, C=US``."""
+    if not isinstance(name, dict) or not name:
+        return None
+    return ", ".join(f"{k}={v}" for k, v in reversed(list(name.items())))
+
+
+def _claim_generator(active: dict[str, Any]) -> str | None:
+    """``name/version`` of each ``claim_generator_info`` entry, else the legacy ``claim_generator``."""
+    infos = active.get("claim_generator_info")
+    if isinstance(infos, list) and infos:
+        parts = [
+            f"{i.get('name')}/{i['version']}" if i.get("version") else str(i.get("name"))
+            for i in infos
+            if isinstance(i, dict) and i.get("name")
+        ]
+        if parts:
+            return " ".join(parts)
+    legacy = active.get("claim_generator")
+    return str(legacy) if legacy else None
+
+
+def _signer_info(active: dict[str, Any], certificate: dict[str, Any]) -> SignerInfo:
+    sig = active.get("signature_info") or {}
+    subject = _distinguished_name(certificate.get("subject"))
+    if subject is None and sig.get("common_name"):
+        subject = f"CN={sig['common_name']}" + (f", O={sig['issuer']}" if sig.get("issuer") else "")
+    return SignerInfo(
+        claim_generator=_claim_generator(active),
+        subject=subject,
+        issuer=_distinguished_name(certificate.get("issuer")),
+        signed_at=str(sig["time"]) if sig.get("time") else None,
+    )
+
+
+def _agent_name(agent: object) -> str | None:
+    """A ``softwareAgent``: a string (C2PA 1.x) or a generator-info object (2.x)."""
+    if isinstance(agent, dict):
+        name, version = agent.get("name"), agent.get("version")
+        if not name:
+            return None
+        return f"{name} {version}" if version else str(name)
+    return str(agent) if agent else None
+
+
+def _action_details(active: dict[str, Any]) -> list[ActionInfo]:
+    """Every action of the active manifest's ``c2pa.actions`` assertions, with agent and source type."""
+    details = []
+    for a in active.get("assertions", []):
+        if not str(a.get("label", "")).startswith("c2pa.actions"):
+            continue
+        for x in (a.get("data") or {}).get("actions", []):
+            source = x.get("digitalSourceType")
+            details.append(
+                ActionInfo(
+                    action=str(x.get("action")),
+                    software_agent=_agent_name(x.get("softwareAgent")),
+                    source_type=str(source).rsplit("/", 1)[-1] if source else None,
+                )
+            )
+    return details
 
 
 def _serial(value: object) -> int | None:

@@ -12,17 +12,43 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 IPTC = "http://cv.iptc.org/newscodes/digitalsourcetype/"
 
 
 class DigitalSourceType(StrEnum):
-    """IPTC digital source types used in ``c2pa.actions``."""
+    """IPTC digital source types used in ``c2pa.actions``.
+
+    mintloom says ``trainedAlgorithmicMedia`` when a trained model made the asset,
+    ``compositeWithTrainedAlgorithmicMedia`` when a procedural engine composited a model's output
+    into it (an ad whose headline a model wrote; a variant re-rendered from a parent that holds
+    model output), and ``algorithmicMedia`` only when no trained model ran — and then the manifest
+    names no model (a procedural recipe is recorded as ``recipe``, beside the software agent).
+    """
 
     TRAINED_ALGORITHMIC = IPTC + "trainedAlgorithmicMedia"  # output of a trained model
     ALGORITHMIC = IPTC + "algorithmicMedia"  # procedural, no trained model
     COMPOSITE_WITH_TRAINED = IPTC + "compositeWithTrainedAlgorithmicMedia"
+
+    @property
+    def term(self) -> str:
+        """The IPTC term without the vocabulary URI (``trainedAlgorithmicMedia`` …)."""
+        return self.value.removeprefix(IPTC)
+
+    @property
+    def names_model(self) -> bool:
+        """Whether a trained model's output is in the asset (so the manifest may name it)."""
+        return self is not DigitalSourceType.ALGORITHMIC
+
+
+def derived_source_type(own: DigitalSourceType, parent_holds_model_output: bool) -> DigitalSourceType:
+    """The source type of an asset a procedural engine derived from a parent (resized, translated):
+    mintloom re-renders variants rather than copying pixels, so a procedural variant of model
+    output is a composite of procedural and trained media; a model's own output stays trained."""
+    if own is DigitalSourceType.ALGORITHMIC and parent_holds_model_output:
+        return DigitalSourceType.COMPOSITE_WITH_TRAINED
+    return own
 
 
 DerivationAction = Literal["c2pa.created", "c2pa.resized", "c2pa.translated", "c2pa.edited", "c2pa.converted"]
@@ -30,6 +56,20 @@ TrainingUse = Literal["allowed", "notAllowed", "constrained"]
 
 
 Hex64 = Annotated[str, Field(pattern="^[0-9a-f]{64}$")]
+
+
+def _no_dotdot(value: str) -> str:
+    if ".." in value:
+        raise ValueError("a model or recipe is a name, not a path")
+    return value
+
+
+ModelName = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^[^/~.\\\x00-\x1f][^\\\x00-\x1f]*$"),
+    AfterValidator(_no_dotdot),
+]
+"""A model's or recipe's name (hub id, registered name or served model): never a path."""
 SpecName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^/\\\x00-\x1f]+$")]
 """A name the spec author chose (format, layout, template): never a path."""
 
@@ -80,13 +120,20 @@ class GenerationRecord(BaseModel):
         default=None,
         max_length=128,
         pattern=r"^[^/~.\\\x00-\x1f][^\\\x00-\x1f]*$",
-        description="the model's name (hub id, registered name or served model): never a path",
+        description="the trained model whose output is in the asset (hub id, registered name or "
+        "served model): never a path, never set for algorithmicMedia",
     )
     model_hash: str | None = Field(
         default=None,
         max_length=128,
         pattern=r"^[0-9A-Za-z_.:-]+$",
         description="hex sha-256 of the model weights (or the server's system fingerprint)",
+    )
+    recipe: ModelName | None = Field(
+        default=None,
+        description="procedural output only: the campaign's registered, versioned procedural recipe "
+        "(the spec's lineage.model, e.g. lumen-layout-v1), which on-chain lineage links to the asset: "
+        "a template, not a trained model",
     )
     dataset_ids: tuple[str, ...] = ()
     template_hash: Hex64 | None = Field(
@@ -117,8 +164,17 @@ class GenerationRecord(BaseModel):
     @classmethod
     def _not_a_path(cls, value: str | None) -> str | None:
         if value is not None and ".." in value:
-            raise ValueError("model_id is a name, not a path")
+            raise ValueError("a model or recipe is a name, not a path")
         return value
+
+    def honest_source_type(self) -> str | None:
+        """Why this record would mislabel its asset, or None: ``algorithmicMedia`` (no trained
+        model ran) must name no model, and only procedural output names a recipe."""
+        if not self.source_type.names_model and (self.model_id or self.model_hash):
+            return f"it says algorithmicMedia (no trained model ran) but names model {self.model_id!r}"
+        if self.source_type.names_model and self.recipe is not None:
+            return f"it names the procedural recipe {self.recipe!r} for {self.source_type.term} output"
+        return None
 
 
 @dataclass(frozen=True)

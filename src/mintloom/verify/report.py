@@ -4,9 +4,11 @@ Verdicts:
 
 * ``VERIFIED``  — the file is bound to a trusted Content Credential (or matched by fingerprint to
   an asset that is), its log receipt proves inclusion, and (online) the checkpoint is anchored.
-* ``TAMPERED``  — a credential is present but the content no longer matches what was signed.
-* ``UNTRUSTED`` — the credential or a proof does not check out: unknown signer, invalid
-  signature, a receipt for another asset, a checkpoint the chain does not know.
+* ``TAMPERED``  — a credential is present but the content, or the signed claim itself, no longer
+  matches what was signed (a data-hash mismatch, or a claim signature that does not match the claim).
+* ``UNTRUSTED`` — the credential or a proof does not check out: a valid signature by a signer
+  not trusted here, an invalid signing credential, a receipt for another asset, a checkpoint the
+  chain does not know. :attr:`VerifyReport.credential` says which (``valid-untrusted`` or ``invalid``).
 * ``UNKNOWN``   — no provenance at all: not a media file, no credential and no fingerprint match.
 * ``MISSING``   — (folders only) a file the workspace's campaign exported here is absent, or holds
   other bytes: the folder does not hold everything the campaign shipped.
@@ -19,6 +21,8 @@ from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from mintloom.provenance.content_credentials import ActionInfo, SignerInfo
 
 
 class Verdict(StrEnum):
@@ -106,6 +110,20 @@ class LicenseInfo(BaseModel):
     """On-chain lineage: linked datasets."""
 
 
+CredentialStatus = Literal["trusted", "valid-untrusted", "invalid", "tampered", "unreadable"]
+
+
+class CredentialSummary(BaseModel):
+    """Any signer's Content Credential as a reader sees it: who signed it with what, and whether
+    the signature is valid and trusted, invalid, or broken by tampering."""
+
+    status: CredentialStatus
+    signer: SignerInfo
+    actions: list[ActionInfo] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=list)
+    """c2pa's validation failure codes."""
+
+
 class VerifyReport(BaseModel):
     file: str
     media_type: str | None = None
@@ -128,6 +146,8 @@ class VerifyReport(BaseModel):
     time_stamp: Literal["trusted", "untrusted", "invalid"] | None = None
     """The claim signature's time-stamp: by a trusted TSA, by an unknown one, not matching the
     signature (ignored), or none."""
+    credential: CredentialSummary | None = None
+    """The file's own credential (or, matched by fingerprint, its original's), foreign ones included."""
 
     def add(self, name: str, status: Status, detail: str, effect: Verdict | None = None) -> None:
         self.checks.append(Check(name=name, status=status, detail=detail, effect=effect))

@@ -27,7 +27,7 @@ from mintloom.provenance.content_credentials import CredentialReport, embeds, re
 from mintloom.provenance.log import Receipt
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
-from mintloom.verify.report import Verdict, VerifyReport
+from mintloom.verify.report import CredentialStatus, CredentialSummary, Verdict, VerifyReport
 
 if TYPE_CHECKING:
     from mintloom.provenance.log import TransparencyLog
@@ -113,12 +113,8 @@ def _credential_checks(
         )
         return False
     report.add("hash binding", "pass", "the content is exactly what was signed")
-    if not cred.signature_valid:
-        report.add(
-            "signature", "fail", f"claim signature invalid ({', '.join(cred.failures)})", Verdict.UNTRUSTED
-        )
+    if not _signature_check(report, cred):
         return False
-    report.add("signature", "pass", f"claim signature valid, signed by {cred.signer}")
     if not cred.trusted:
         why = (
             "no trust anchors are known here (outside a workspace): pass --trust PEM to check who signed it"
@@ -127,7 +123,8 @@ def _credential_checks(
             if cred.signer_expired
             else "it does not chain to a trusted root (a foreign organisation or an unknown key)"
         )
-        report.add("trust", "fail", f"signer {cred.signer!r} is not trusted: {why}", Verdict.UNTRUSTED)
+        detail = f"valid but untrusted signer {_signer_name(cred)}: {why}"
+        report.add("trust", "fail", detail, Verdict.UNTRUSTED)
         return False
     report.add("trust", "pass", f"signer {cred.signer!r} chains to the trusted root")
     bad_ing = [i for i in cred.ingredients if not i.valid]
@@ -180,6 +177,47 @@ def _time_checks(report: VerifyReport, cred: CredentialReport) -> None:
     )
 
 
+def _signature_check(report: VerifyReport, cred: CredentialReport) -> bool:
+    """The claim signature: a mismatch means the claim was altered after signing (TAMPERED); an
+    invalid signing credential is UNTRUSTED."""
+    codes = ", ".join(cred.failures) or "no claim signature validated"
+    if cred.claim_altered:
+        detail = f"the signed claim was altered after signing: its signature no longer matches ({codes})"
+        report.add("signature", "fail", detail, Verdict.TAMPERED)
+        return False
+    if cred.credential_invalid:
+        detail = f"claim signature or signing credential invalid ({codes})"
+        report.add("signature", "fail", detail, Verdict.UNTRUSTED)
+        return False
+    report.add("signature", "pass", f"claim signature valid, signed by {_signer_name(cred)}")
+    return True
+
+
+def _signer_name(cred: CredentialReport) -> str:
+    return repr(cred.signer_info.subject or cred.signer or "an unnamed signer")
+
+
+def _credential_status(cred: CredentialReport) -> CredentialStatus:
+    """One word for a credential, whoever signed it."""
+    if cred.error:
+        return "unreadable"
+    if not cred.hash_binding_valid or cred.claim_altered:
+        return "tampered"
+    if cred.credential_invalid:
+        return "invalid"
+    return "trusted" if cred.trusted else "valid-untrusted"
+
+
+def _summarise(report: VerifyReport, cred: CredentialReport) -> None:
+    """Who signed the credential, with what, and the actions it states (any signer's)."""
+    report.credential = CredentialSummary(
+        status=_credential_status(cred),
+        signer=cred.signer_info,
+        actions=cred.action_details,
+        failures=cred.failures,
+    )
+
+
 def _describe(report: VerifyReport, cred: CredentialReport) -> None:
     if cred.generation is not None:
         g = cred.generation
@@ -187,6 +225,7 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
             "engine": f"{g.engine} {g.engine_version}",
             "model": g.model_id,
             "model_hash": g.model_hash,
+            "recipe": g.recipe,
             "datasets": list(g.dataset_ids),
             "template_hash": g.template_hash,
             "seed_commitment": g.seed_commitment,
@@ -463,6 +502,7 @@ def _bind(
             bound = (cid, cred.manifest_hash)
             _time_checks(report, cred)
         _describe(report, cred)
+        _summarise(report, cred)
         return bound
     if _carries_manifest(data, media_type):
         # c2pa cannot parse the container or locate the manifest (truncated, chunk lengths or
@@ -618,6 +658,7 @@ def _soft_bind(
     _time_checks(report, cred)
     report.binding = "fingerprint"
     _describe(report, cred)
+    _summarise(report, cred)
     return cid, cred.manifest_hash
 
 
