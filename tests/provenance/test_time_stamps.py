@@ -167,8 +167,11 @@ def test_expired_signer_lives_on_only_with_a_trusted_time_stamp(
         rep = read_credentials(signed.data, "image/png", trust_anchors_pem=anchors, tsa_anchors_pem=tsa_roots)
         assert not rep.trusted and rep.signer_expired and "signingCredential.expired" in rep.failures
         report = verify_bytes(signed.data, name, ctx)
-        trust = next(c for c in report.checks if c.name == "trust")
-        assert report.verdict == Verdict.UNTRUSTED and "expired" in trust.detail, trust.detail
+        # an expired signing credential is an invalid one: refused at the signature check
+        bad = next(c for c in report.checks if c.status == "fail")
+        assert bad.name == "signature" and bad.effect == Verdict.UNTRUSTED, report.checks
+        assert report.verdict == Verdict.UNTRUSTED and "expired" in bad.detail, bad.detail
+        assert report.credential is not None and report.credential.status == "invalid"
 
 
 def test_tsa_down_is_a_time_stamp_error_by_name(keystore: KeyStore) -> None:

@@ -186,7 +186,8 @@ def _signature_check(report: VerifyReport, cred: CredentialReport) -> bool:
         report.add("signature", "fail", detail, Verdict.TAMPERED)
         return False
     if cred.credential_invalid:
-        detail = f"claim signature or signing credential invalid ({codes})"
+        why = _EXPIRED if cred.signer_expired else "claim signature or signing credential invalid"
+        detail = f"{why} ({codes})"
         report.add("signature", "fail", detail, Verdict.UNTRUSTED)
         return False
     report.add("signature", "pass", f"claim signature valid, signed by {_signer_name(cred)}")
