@@ -9,10 +9,12 @@ import io
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 from PIL import Image
 
+from mintloom.campaign.plan import plan_campaign
 from mintloom.campaign.spec import load_spec
-from mintloom.engines.base import FORMATS, BrandStyle, GenerationRequest, format_preset
+from mintloom.engines.base import FORMATS, BrandStyle, GenerationRequest, engine_registry, format_preset
 from mintloom.engines.image import ImageCompositor
 from mintloom.engines.params import ImageParams
 from mintloom.errors import SpecError, UnknownFormatError
@@ -51,3 +53,18 @@ def test_an_unknown_format_is_refused_by_name(tmp_path: Path, name: str) -> None
         format_preset(name)
     with pytest.raises(SpecError, match=f"unknown format '{name}'"):
         load_spec(_spec_with(tmp_path, f"formats: [square, {name}]"))
+
+
+def test_the_plan_hands_engines_the_presets_and_the_audio_length(tmp_path: Path) -> None:
+    """From spec to engine request: each image job carries its preset, the sound logo the spec's
+    ``audio.seconds`` (every sound logo used to be 2.4 s)."""
+    every = ", ".join(sorted(FORMATS))
+    text = SPEC.replace("formats: [square, leaderboard, medium-rectangle]", f"formats: [{every}]")
+    text = text.replace("audio:\n  enabled: true\n", "audio:\n  enabled: true\n  seconds: 3.5\n")
+    plan = plan_campaign(load_spec(write_campaign(tmp_path, text)), engine_registry())
+    images = [j for j in plan.jobs if j.kind == "image"]
+    assert {j.format for j in images} == set(FORMATS)
+    assert all(j.format is not None and j.request.format == FORMATS[j.format] for j in images)
+    (audio,) = [j for j in plan.jobs if j.kind == "audio"]
+    art = engine_registry()[audio.engine].generate(audio.request)
+    assert sf.info(io.BytesIO(art.data)).duration == pytest.approx(3.5)
