@@ -153,6 +153,11 @@ class ChainMismatchError(LedgerError):
     ``deployments.json`` or a receipt's anchor names a chain the endpoint is not."""
 
 
+class RangeRefusedError(LedgerError):
+    """The provider refuses ``eth_getLogs`` even over a single block: the contracts' event logs
+    cannot be read through it."""
+
+
 class JournalError(LedgerError):
     """The ledger journal is inconsistent with the chain."""
 

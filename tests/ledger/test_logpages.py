@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mintloom.errors import LedgerError
-from mintloom.ledger.logpages import RangeRefusedError, first_code_block, is_range_refusal, scan
+from mintloom.errors import LedgerError, RangeRefusedError
+from mintloom.ledger.logpages import first_code_block, is_range_refusal, scan
 
 
 class Provider:

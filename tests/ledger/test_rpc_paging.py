@@ -18,10 +18,10 @@ from mintloom.campaign.spec import load_spec
 from mintloom.chain_lookup import ReaderLookup
 from mintloom.cli.console import console
 from mintloom.cli.main import app
-from mintloom.errors import ChainMismatchError
+from mintloom.errors import ChainMismatchError, RangeRefusedError
 from mintloom.ledger.anchoring import AnchorResult, anchor_log, ensure_provenance_log
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS, RangeRefusedError, is_range_refusal
+from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS, is_range_refusal
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo, rpc_call
 from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.provenance.keys import KeyStore

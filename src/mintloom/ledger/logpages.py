@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from mintloom.errors import LedgerError
+from mintloom.errors import LedgerError, RangeRefusedError
 
 DEFAULT_PAGE_BLOCKS = 10_000
 
@@ -34,11 +34,6 @@ _REFUSALS = (
     "too wide",
 )
 _LIMIT_EXCEEDED = -32005  # EIP-1474
-
-
-class RangeRefusedError(LedgerError):
-    """The provider refuses ``eth_getLogs`` even over a single block: the logs cannot be read
-    through it."""
 
 
 def is_range_refusal(exc: BaseException) -> bool:
