@@ -80,6 +80,11 @@ def test_licences_of_fonts_and_contracts_are_in_the_wheel(wheel: Path) -> None:
         assert "SIL Open Font License, Version 1.1" in ofl and ofl.startswith("Copyright"), package
     notice = _read(wheel, f"{DATA}/contracts/NOTICE").decode()
     assert "OpenZeppelin Contracts" in notice and "The MIT License" in notice and "Apache" in notice
+    # mintloom's own licence, which the NOTICE and `license = "Apache-2.0"` refer to
+    with zipfile.ZipFile(wheel) as zf:
+        (own,) = [n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE")]
+        text = zf.read(own).decode()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
 
 
 _PROBE = """

@@ -15,6 +15,7 @@ from mintloom.errors import ConfigError, ContractError, MintloomError
 from mintloom.governance.licenses import FLAVOURS, terms_of
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
+from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
 from mintloom.ledger.reader import ChainReader
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
@@ -35,10 +36,13 @@ class ReaderLookup:
         self.reader = reader
 
     @classmethod
-    def connect(cls, rpc_url: str, deployments: Path | None = None) -> ReaderLookup:
+    def connect(
+        cls, rpc_url: str, deployments: Path | None = None, *, log_page: int = DEFAULT_PAGE_BLOCKS
+    ) -> ReaderLookup:
         """Any JSON-RPC endpoint, with contract addresses pinned by a ``deployments.json``."""
-        reader = ChainReader.from_deployments(rpc_url, deployments) if deployments else ChainReader(rpc_url)
-        return cls(reader)
+        if deployments is not None:
+            return cls(ChainReader.from_deployments(rpc_url, deployments, log_page=log_page))
+        return cls(ChainReader(rpc_url, log_page=log_page))
 
     @property
     def chain_id(self) -> int:
@@ -61,9 +65,11 @@ class ReaderLookup:
                 return None
             raise
 
-    def anchored_at(self, size: int, log_address: str | None) -> dt.datetime | None:
+    def anchored_at(
+        self, size: int, log_address: str | None, block_hint: int | None = None
+    ) -> dt.datetime | None:
         self._use(log_address)
-        return self.reader.anchored_at(size)
+        return self.reader.anchored_at(size, block_hint)
 
     def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:
         try:

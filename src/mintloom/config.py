@@ -50,6 +50,11 @@ class ChainSettings(_Section):
     anvil_port: int | None = Field(default=None, ge=1024, le=65535, description="fixed port, else free")
     state_interval: int = Field(default=1, ge=1, description="seconds between anvil state dumps")
     timeout_s: float = Field(default=60.0, gt=0)
+    log_page_blocks: int = Field(
+        default=10_000,
+        ge=1,
+        description="blocks per eth_getLogs request (public RPCs limit ranges; halved when refused)",
+    )
 
     @field_validator("rpc_url")
     @classmethod

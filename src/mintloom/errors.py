@@ -72,6 +72,10 @@ class EngineError(MintloomError):
     exit_code = 4
 
 
+class UnknownFormatError(EngineError):
+    """A format name that is not one of the named presets (:data:`mintloom.engines.base.FORMATS`)."""
+
+
 class LayoutError(EngineError):
     """Text cannot be laid out in its box at any allowed size."""
 
@@ -152,6 +156,16 @@ class ContractError(LedgerError):
         super().__init__(message, hint=hint)
         self.error_name = error_name
         self.error_args = args
+
+
+class ChainMismatchError(LedgerError):
+    """A JSON-RPC endpoint serves another chain (by chain id) than the one asked for: a
+    ``deployments.json`` or a receipt's anchor names a chain the endpoint is not."""
+
+
+class RangeRefusedError(LedgerError):
+    """The provider refuses ``eth_getLogs`` even over a single block: the contracts' event logs
+    cannot be read through it."""
 
 
 class JournalError(LedgerError):

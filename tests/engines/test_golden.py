@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from mintloom.engines.audio import SoundLogo
-from mintloom.engines.base import Artifact, BrandStyle, Engine, Format, GenerationRequest
+from mintloom.engines.base import FORMATS, Artifact, BrandStyle, Engine, Format, GenerationRequest
 from mintloom.engines.copy import CopyEngine
-from mintloom.engines.image import FORMATS, ImageCompositor
+from mintloom.engines.image import ImageCompositor
 from mintloom.engines.params import AudioParams, CopyParams, CopyTemplate, ImageParams
 
 GOLDEN = Path(__file__).with_name("golden.json")
@@ -74,7 +74,7 @@ IMAGES = {
     ),
     "image zh-CN link (CJK)": (
         "zh-CN",
-        "link",
+        "landscape",
         "夏季大促：心仪好物半价",
         "满200元包邮，活动截至周日。",
         "立即购买",

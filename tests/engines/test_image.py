@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mintloom.engines.base import BrandStyle, Format, GenerationRequest
+from mintloom.engines.base import FORMATS, BrandStyle, Format, GenerationRequest
 from mintloom.engines.fonts import load_font, script_for
 from mintloom.engines.image import (
-    FORMATS,
     ImageCompositor,
     Recipe,
     contrast_ratio,
@@ -126,7 +125,7 @@ def test_every_format_lays_text_inside_the_canvas(
 
 
 def test_artifact_tags(brand: BrandStyle) -> None:
-    art = ImageCompositor().generate(request(brand, FORMATS["link"], "de-DE"))
+    art = ImageCompositor().generate(request(brand, FORMATS["landscape"], "de-DE"))
     tags = art.tags
     assert tags["dimensions"] == {"width": 1200, "height": 628}
     assert tags["locale"] == "de-DE"
@@ -220,8 +219,8 @@ def test_rtl_text_is_right_aligned_and_shaped(brand: BrandStyle) -> None:
 
 
 def test_rtl_mirrors_the_layout(brand: BrandStyle) -> None:
-    ltr = ImageCompositor().compose(request(brand, FORMATS["link"], "en", EN))
-    rtl = ImageCompositor().compose(request(brand, FORMATS["link"], "he-IL", HE))
+    ltr = ImageCompositor().compose(request(brand, FORMATS["landscape"], "en", EN))
+    rtl = ImageCompositor().compose(request(brand, FORMATS["landscape"], "he-IL", HE))
     assert ltr.template.text.x0 == 1200 - rtl.template.text.x1
     assert ltr.logo is not None and rtl.logo is not None
     assert ltr.logo.x0 < 600 < rtl.logo.x1

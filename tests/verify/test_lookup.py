@@ -53,8 +53,10 @@ class ForkedRoot:
         assert root is not None
         return bytes(b ^ 0xFF for b in bytes.fromhex(root)).hex()
 
-    def anchored_at(self, size: int, log_address: str | None) -> dt.datetime | None:
-        return self.real.anchored_at(size, log_address)
+    def anchored_at(
+        self, size: int, log_address: str | None, block_hint: int | None = None
+    ) -> dt.datetime | None:
+        return self.real.anchored_at(size, log_address, block_hint)
 
     def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:
         return self.real.license(leaf_index, cid)

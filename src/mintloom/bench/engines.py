@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from mintloom.bench import Figure
-from mintloom.engines.base import BrandStyle, GenerationRequest
-from mintloom.engines.image import FORMATS, ImageCompositor
+from mintloom.engines.base import FORMATS, BrandStyle, GenerationRequest
+from mintloom.engines.image import ImageCompositor
 from mintloom.engines.params import ImageParams
 
 _TEXTS = ImageParams(

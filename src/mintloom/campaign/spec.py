@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from mintloom.engines.base import BrandStyle, Format
+from mintloom.engines.base import FORMATS, BrandStyle, Format, format_preset
 from mintloom.engines.params import AudioParams
 from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
 from mintloom.provenance.credentials import ModelName
@@ -43,16 +43,6 @@ from mintloom.store.files import (
     read_regular,
 )
 
-# Named placements; any other format is given as {name, width, height}.
-STANDARD_FORMATS: dict[str, tuple[int, int]] = {
-    "square": (1080, 1080),
-    "story": (1080, 1920),
-    "landscape": (1200, 628),
-    "fullhd": (1920, 1080),
-    "medium-rectangle": (300, 250),
-    "leaderboard": (728, 90),
-    "skyscraper": (160, 600),
-}
 TEXT_FIELDS = ("headline", "body", "cta")
 SafeName = Annotated[str, StringConstraints(pattern=SAFE_NAME)]
 """A name that becomes a path component (see :data:`mintloom.store.files.SAFE_NAME`)."""
@@ -190,8 +180,8 @@ class CampaignSpec(_Model):
     @classmethod
     def _formats(cls, v: tuple[str | FormatSpec, ...]) -> tuple[str | FormatSpec, ...]:
         for f in v:
-            if isinstance(f, str) and f not in STANDARD_FORMATS:
-                known = ", ".join(STANDARD_FORMATS)
+            if isinstance(f, str) and f not in FORMATS:
+                known = ", ".join(FORMATS)
                 raise ValueError(f"unknown format {f!r}; use one of {known} or give {{name, width, height}}")
         return v
 
@@ -214,8 +204,7 @@ class CampaignSpec(_Model):
         out = []
         for f in self.formats:
             if isinstance(f, str):
-                w, h = STANDARD_FORMATS[f]
-                out.append(Format(name=f, width=w, height=h))
+                out.append(format_preset(f))
             else:
                 out.append(Format(name=f.name, width=f.width, height=f.height))
         return out

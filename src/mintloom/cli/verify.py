@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mintloom.cli.console import console, progress
+from mintloom.config import load_settings
 from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.verify.report import CredentialSummary, LicenseInfo, Verdict, VerifyReport
@@ -163,13 +164,15 @@ def _context(
         s = studio()
         ctx = verify_context(s, offline=offline)
         where = f"workspace {s.workspace.root}"
+        page = s.settings.chain.log_page_blocks
     except WorkspaceError:
         ctx = VerifyContext(chain_error=None if offline else "not in a mintloom workspace")
         where = "no workspace: only the file's own credential is checked"
+        page = load_settings(None).chain.log_page_blocks  # MINTLOOM_CHAIN__LOG_PAGE_BLOCKS
     if rpc is not None and not offline:
         from mintloom.chain_lookup import ReaderLookup
 
-        ctx.chain = ReaderLookup.connect(rpc, contracts)
+        ctx.chain = ReaderLookup.connect(rpc, contracts, log_page=page)
         ctx.chain_error = None
         where += f"; chain {ctx.chain.chain_id} at {rpc}"
     elif contracts is not None:

@@ -26,7 +26,7 @@ from PIL import Image
 from pydantic import BaseModel, Field, SerializeAsAny, field_validator
 
 from mintloom.engines.params import CopyTemplate, EngineParams, ParamValue
-from mintloom.errors import EngineError
+from mintloom.errors import EngineError, UnknownFormatError
 from mintloom.provenance.credentials import IPTC, DigitalSourceType, GenerationParameters
 
 P = TypeVar("P", bound=EngineParams)
@@ -60,6 +60,33 @@ class Format(BaseModel, frozen=True):
     name: str
     width: int = Field(gt=0, le=8192)
     height: int = Field(gt=0, le=8192)
+
+
+FORMATS: dict[str, Format] = {
+    f.name: f
+    for f in (
+        Format(name="square", width=1080, height=1080),
+        Format(name="story", width=1080, height=1920),
+        Format(name="landscape", width=1200, height=628),
+        Format(name="fullhd", width=1920, height=1080),
+        Format(name="medium-rectangle", width=300, height=250),
+        Format(name="leaderboard", width=728, height=90),
+        Format(name="skyscraper", width=160, height=600),
+    )
+}
+"""The named placements: the one table campaign specs and engines share (any other format is
+given as ``{name, width, height}``)."""
+
+
+def format_preset(name: str) -> Format:
+    """The preset called ``name``; an unknown name is refused (:class:`UnknownFormatError`)."""
+    preset = FORMATS.get(name)
+    if preset is None:
+        raise UnknownFormatError(
+            f"unknown format {name!r}",
+            hint=f"use one of {', '.join(FORMATS)} or give {{name, width, height}}",
+        )
+    return preset
 
 
 class GenerationRequest(BaseModel, frozen=True):

@@ -20,7 +20,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageColor, ImageDraw
 
-from mintloom.engines.base import Artifact, Format, GenerationRequest, Rendered, expect_params
+from mintloom.engines.base import (
+    Artifact,
+    Format,
+    GenerationRequest,
+    Rendered,
+    expect_params,
+    format_preset,
+)
 from mintloom.engines.copy import CopyEngine
 from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
@@ -40,19 +47,7 @@ _SPACING: dict[Script, float] = {
 
 LayoutClass = Literal["square", "portrait", "landscape", "skyscraper", "leaderboard"]
 
-FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (
-        Format(name="square", width=1080, height=1080),
-        Format(name="story", width=1080, height=1920),
-        Format(name="link", width=1200, height=628),
-        Format(name="landscape-hd", width=1920, height=1080),
-        Format(name="medium-rectangle", width=300, height=250),
-        Format(name="leaderboard", width=728, height=90),
-        Format(name="skyscraper", width=160, height=600),
-    )
-}
-DEFAULT_FORMAT = FORMATS["square"]
+DEFAULT_FORMAT = format_preset("square")
 PNG_COMPRESS_LEVEL = 6
 RECIPE_VERSION = 1
 

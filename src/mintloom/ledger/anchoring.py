@@ -59,14 +59,14 @@ def latest_on_chain(chain: ChainClient) -> OnChainCheckpoint:
 
 def _anchoring_event(chain: ChainClient, size: int) -> tuple[str, int]:
     """(tx hash, block) of the event that anchored ``size``."""
-    event = chain.contract(CONTRACT).events.CheckpointAnchored
     try:
-        logs: list[Any] = event.get_logs(argument_filters={"size": size}, from_block=0)
+        entry: Any = chain.anchoring_log(size)
+    except LedgerError:
+        raise
     except Exception as exc:
         raise LedgerError(f"cannot read CheckpointAnchored events: {exc}") from exc
-    if not logs:
+    if entry is None:
         raise LedgerError(f"checkpoint {size} is anchored but its CheckpointAnchored event was not found")
-    entry = logs[-1]
     return "0x" + bytes(entry["transactionHash"]).hex(), int(entry["blockNumber"])
 
 

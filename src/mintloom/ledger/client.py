@@ -45,6 +45,7 @@ from mintloom.errors import (
 )
 from mintloom.faults import crash_point
 from mintloom.ledger.journal import CONFIRMED, FAILED, PENDING, REPLACED, Journal, JournalEntry
+from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
 from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import get_logger, public_url, scrub_url
 from mintloom.store.db import Database
@@ -87,8 +88,9 @@ class ChainClient(ChainReader):
         *,
         timeout: float = 60.0,
         reconcile: bool = True,
+        log_page: int = DEFAULT_PAGE_BLOCKS,
     ) -> None:
-        super().__init__(rpc_url)
+        super().__init__(rpc_url, log_page=log_page)
         self.account: LocalAccount = Account.from_key(private_key)
         self.journal = Journal(db)
         self.deployments = deployments
@@ -222,6 +224,9 @@ class ChainClient(ChainReader):
         return dropped
 
     # -- identity ---------------------------------------------------------------------------------
+    def _deployments(self) -> Deployments:
+        return self.deployments
+
     @property
     def address(self) -> Address:
         return Address(self.account.address)
@@ -505,6 +510,7 @@ class ChainClient(ChainReader):
         if result.contract_address is None:
             raise LedgerError(f"deploying {name} produced no contract address")
         self.deployments.set_code(self.chain_id, name, code)  # first: an address always has its code
+        self.deployments.set_block(self.chain_id, name, result.block)
         self.deployments.set(self.chain_id, name, result.contract_address)
         return result.contract_address
 

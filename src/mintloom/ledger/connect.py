@@ -49,7 +49,9 @@ def open_chain(
                 )
             key = "0x" + store.eth_private_key(password).hex()
     deployments = Deployments(ws.chain_dir / "deployments.json")
-    return ChainClient(url, key, db, deployments, timeout=c.timeout_s, reconcile=recover)
+    return ChainClient(
+        url, key, db, deployments, timeout=c.timeout_s, reconcile=recover, log_page=c.log_page_blocks
+    )
 
 
 def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
@@ -69,7 +71,7 @@ def open_reader(ws: Workspace, settings: Settings) -> ChainReader:
         url = c.rpc_url
     deployments = Deployments(ws.chain_dir / "deployments.json")
     deployments.per_chain()  # read (and refused) before any connection
-    return ChainReader(url, timeout=c.timeout_s, recorded=deployments)
+    return ChainReader(url, timeout=c.timeout_s, recorded=deployments, log_page=c.log_page_blocks)
 
 
 def sender_address(ws: Workspace, settings: Settings) -> Address:

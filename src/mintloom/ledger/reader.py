@@ -18,11 +18,14 @@ from typing import Any
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3Exception
 
-from mintloom.errors import ContractError, LedgerError, LedgerInputError
+from mintloom.errors import ChainMismatchError, ContractError, LedgerError, LedgerInputError
 from mintloom.ledger.contracts import KNOWN_CONTRACTS, Artifact, ErrorDecoder, load_artifact
-from mintloom.logs import public_url, scrub_url
+from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS, first_code_block, scan
+from mintloom.logs import get_logger, public_url, scrub_url
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.types import Address
+
+log = get_logger(__name__)
 
 
 class Deployments:
@@ -65,21 +68,29 @@ class Deployments:
         data = self._all()
         if data.pop(str(chain_id), None) is not None:
             self._write(data)
-        codes = Deployments(self._codes_path)
-        if codes.get(chain_id):
-            codes.forget(chain_id)
+        for sibling in (self._sibling("code"), self._sibling("block")):
+            if sibling.get(chain_id):
+                sibling.forget(chain_id)
 
-    @property
-    def _codes_path(self) -> Path:
-        return self.path.with_name(self.path.stem + "-code.json")
+    def _sibling(self, what: str) -> Deployments:
+        return Deployments(self.path.with_name(f"{self.path.stem}-{what}.json"))
 
     def code_of(self, chain_id: int, name: str) -> str | None:
         """sha-256 of the creation code ``name`` was deployed from (None: not recorded, e.g. a
         deployment made by an earlier mintloom)."""
-        return Deployments(self._codes_path).get(chain_id).get(name)
+        return self._sibling("code").get(chain_id).get(name)
 
     def set_code(self, chain_id: int, name: str, code_hash: str) -> None:
-        Deployments(self._codes_path).set(chain_id, name, code_hash)
+        self._sibling("code").set(chain_id, name, code_hash)
+
+    def block_of(self, chain_id: int, name: str) -> int | None:
+        """The block ``name`` was deployed in: where scanning its event logs starts (None: not
+        recorded, e.g. a deployment made by an earlier mintloom)."""
+        raw = self._sibling("block").get(chain_id).get(name)
+        return int(raw) if isinstance(raw, str) and raw.isdigit() else None
+
+    def set_block(self, chain_id: int, name: str, block: int) -> None:
+        self._sibling("block").set(chain_id, name, str(block))
 
 
 class ChainReader:
@@ -90,11 +101,15 @@ class ChainReader:
         *,
         timeout: float = 30,
         recorded: Deployments | None = None,
+        log_page: int = DEFAULT_PAGE_BLOCKS,
     ) -> None:
         """``recorded``: a ``deployments.json`` read at each lookup (so contracts a workspace
-        deploys later are found), its addresses over those learned in memory."""
+        deploys later are found), its addresses over those learned in memory. ``log_page``:
+        blocks per ``eth_getLogs`` request (halved when a provider refuses a range)."""
         self.rpc_url = rpc_url
         self._recorded = recorded
+        self.log_page = log_page
+        self._deployed_at: dict[str, int] = {}
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         try:
             self._chain_id = int(self.w3.eth.chain_id)
@@ -106,12 +121,23 @@ class ChainReader:
         self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
 
     @classmethod
-    def from_deployments(cls, rpc_url: str, path: Path) -> ChainReader:
-        """A reader with the addresses a workspace recorded (``.mintloom/chain/deployments.json``)."""
+    def from_deployments(
+        cls, rpc_url: str, path: Path, *, log_page: int = DEFAULT_PAGE_BLOCKS
+    ) -> ChainReader:
+        """A reader with the addresses a workspace recorded (``.mintloom/chain/deployments.json``);
+        an endpoint serving a chain the file records nothing for is refused
+        (:class:`ChainMismatchError`)."""
         if not os.path.lexists(path):
             raise LedgerError(f"cannot read contract addresses from {path}: no such file")
-        Deployments(path).per_chain()  # read (and refused) before any connection
-        return cls(rpc_url, recorded=Deployments(path))
+        chains = sorted(Deployments(path).per_chain())  # read (and refused) before any connection
+        reader = cls(rpc_url, recorded=Deployments(path), log_page=log_page)
+        if chains and str(reader.chain_id) not in chains:
+            raise ChainMismatchError(
+                f"{public_url(rpc_url)} serves chain {reader.chain_id}, but {path} records contracts "
+                f"only on chain {', '.join(chains)}",
+                hint="pass an RPC URL of the chain the contracts were deployed on",
+            )
+        return reader
 
     # -- identity and addresses -------------------------------------------------------------------
     @property
@@ -169,17 +195,73 @@ class ChainReader:
         except (Web3Exception, OSError) as exc:  # OSError: requests' connection errors
             raise LedgerError(f"{contract}.{fn} failed: {exc}") from exc
 
-    def anchored_at(self, size: int) -> dt.datetime | None:
-        """Timestamp of the block that first anchored checkpoint ``size`` in ProvenanceLog (its
+    # -- event logs, page by page ------------------------------------------------------------------
+    def _deployments(self) -> Deployments | None:
+        return self._recorded
+
+    def deployment_block(self, name: str) -> int:
+        """The block ``name`` was deployed in, where its event logs start: as recorded at
+        deployment, else found by binary search over ``eth_getCode`` (a verifier holding only a
+        receipt and an RPC URL), else 0 when the node keeps no old state."""
+        recorded = self._deployments()
+        block = recorded.block_of(self.chain_id, name) if recorded is not None else None
+        if block is None:
+            block = self._deployed_at.get(name)
+        if block is None:
+            block = self._search_deployment(name)
+            self._deployed_at[name] = block
+        return block
+
+    def _search_deployment(self, name: str) -> int:
+        address = Web3.to_checksum_address(self.address_of(name))
+        try:
+            head = int(self.w3.eth.block_number)
+            if not self.w3.eth.get_code(address, head):
+                return head  # no code: no logs either
+            return first_code_block(lambda b: bytes(self.w3.eth.get_code(address, b)), head)
+        except (Web3Exception, OSError, ValueError) as exc:  # pruned state, e.g. a full node
+            log.warning("deployment block not found: scanning logs from block 0", extra={"error": str(exc)})
+            return 0
+
+    def event_logs(
+        self, contract: str, event: str, filters: dict[str, Any], *, first: bool = False
+    ) -> list[Any]:
+        """``event`` logs of ``contract`` matching ``filters``, from its deployment block to the
+        head, in pages of :attr:`log_page` blocks; ``first``: stop at the first page with any."""
+        handle = self.contract(contract).events[event]
+
+        def fetch(low: int, high: int) -> list[Any]:
+            return list(handle.get_logs(argument_filters=filters, from_block=low, to_block=high))
+
+        start = self.deployment_block(contract)
+        return scan(fetch, start, int(self.w3.eth.block_number), self.log_page, stop_at_first=first)
+
+    def anchoring_log(self, size: int, block_hint: int | None = None) -> Any | None:
+        """The ``CheckpointAnchored`` log of checkpoint ``size`` (anchored once: the contract takes
+        only growing sizes), or None. ``block_hint`` (a receipt's anchor block) is asked first;
+        a wrong hint only costs that one request."""
+        event = self.contract("ProvenanceLog").events.CheckpointAnchored
+        if block_hint is not None and block_hint >= 0:
+            try:
+                hinted = event.get_logs(
+                    argument_filters={"size": size}, from_block=block_hint, to_block=block_hint
+                )
+            except (Web3Exception, OSError):  # e.g. a hint past the head
+                hinted = []
+            if hinted:
+                return hinted[0]
+        logs = self.event_logs("ProvenanceLog", "CheckpointAnchored", {"size": size}, first=True)
+        return min(logs, key=lambda e: int(e["blockNumber"])) if logs else None
+
+    def anchored_at(self, size: int, block_hint: int | None = None) -> dt.datetime | None:
+        """Timestamp of the block that anchored checkpoint ``size`` in ProvenanceLog (its
         ``CheckpointAnchored`` event), or None if no such event: the latest a checkpoint of that
         size can have been signed, whatever time it claims."""
         try:
-            event = self.contract("ProvenanceLog").events.CheckpointAnchored
-            logs = event.get_logs(argument_filters={"size": size}, from_block=0, to_block="latest")
-            if not logs:
+            entry = self.anchoring_log(size, block_hint)
+            if entry is None:
                 return None
-            first = min(int(entry["blockNumber"]) for entry in logs)
-            stamp = int(self.w3.eth.get_block(first)["timestamp"])
+            stamp = int(self.w3.eth.get_block(int(entry["blockNumber"]))["timestamp"])
         except (Web3Exception, OSError, KeyError, ValueError) as exc:
             raise LedgerError(f"cannot read when checkpoint {size} was anchored: {exc}") from exc
         return dt.datetime.fromtimestamp(stamp, dt.UTC)

@@ -32,8 +32,12 @@ class ChainLookup(Protocol):
         false."""
         ...
 
-    def anchored_at(self, size: int, log_address: str | None) -> dt.datetime | None:
-        """Time of the block that first anchored checkpoint ``size``, None if no such block."""
+    def anchored_at(
+        self, size: int, log_address: str | None, block_hint: int | None = None
+    ) -> dt.datetime | None:
+        """Time of the block that first anchored checkpoint ``size``, None if no such block.
+        ``block_hint``: the block the receipt says anchored it, asked first (a lie costs one
+        request: the chain's own event decides)."""
         ...
 
     def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:

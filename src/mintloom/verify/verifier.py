@@ -386,7 +386,8 @@ def _anchor_time_check(report: VerifyReport, chain: ChainLookup, receipt: Receip
     later, and its signer certificate must still have been valid when it was anchored (else a
     holder of an expired key could backdate a checkpoint and have it anchored now)."""
     try:
-        anchored = chain.anchored_at(receipt.tree_size, log)
+        hint = receipt.anchor.block if receipt.anchor is not None and log is not None else None
+        anchored = chain.anchored_at(receipt.tree_size, log, hint)
     except MintloomError as exc:
         report.add("anchor time", "skip", f"cannot read when it was anchored: {exc.message}")
         return True
@@ -420,6 +421,10 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         return
     chain = ctx.chain
     pinned, anchor = chain.pins_log, receipt.anchor
+    if anchor is not None and anchor.chain_id != chain.chain_id and not pinned:
+        why = f"anchored on chain {anchor.chain_id}, but the endpoint given serves chain {chain.chain_id}"
+        report.add("anchor", "skip", f"{why}: pass an RPC URL of chain {anchor.chain_id}")
+        return
     claimed = anchor.contract if anchor is not None and anchor.chain_id == chain.chain_id else None
     try:
         root = chain.anchored_root(receipt.tree_size, claimed)
