@@ -78,7 +78,8 @@ def derive_seed(*parts: object) -> int:
 
 
 def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, extra: dict[str, Any]) -> JobId:
-    fmt = None if request.format is None else request.format.model_dump()
+    # defaults left out: a PNG format keys as it did before formats had an encoding
+    fmt = None if request.format is None else request.format.model_dump(exclude_defaults=True)
     body = {
         "kind": request.kind,
         "seed": request.seed,

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from mintloom.verify.index import FingerprintIndex, Match
     from mintloom.verify.lookup import ChainLookup
 
-MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".wav", ".flac", ".txt"}
+MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".wav", ".flac", ".txt"}
 
 
 def sniff(data: bytes, name: str = "") -> str | None:
@@ -45,6 +45,8 @@ def sniff(data: bytes, name: str = "") -> str | None:
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio/wav"
     if data.startswith(b"fLaC"):
