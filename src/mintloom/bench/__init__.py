@@ -40,4 +40,4 @@ class Figure:
 
 
 # module names under mintloom.bench, in the order they run
-SUITES: tuple[str, ...] = ("provenance", "engines", "fingerprint", "ledger", "verify")
+SUITES: tuple[str, ...] = ("provenance", "engines", "compare", "fingerprint", "ledger", "verify")

@@ -4,6 +4,11 @@ Both draw the same 1080x1080 ads in the same run: the compositor's composition (
 and angle, shapes, logo box, text sizes and positions, button) is handed to the peer, so the peer
 lays out the same design at the same sizes. Timing alternates rounds of peer and compositor so
 the machine's load (it is shared) hits both alike; the figures are ratios of medians.
+
+The complete asset is what ``mintloom run`` does per ad, measured through the campaign runner
+itself (one worker): generate + encode, the 11 registration fingerprints, C2PA signing, the CID,
+the catalog row and log leaf, and the exported file. Its encodings (PNG, JPEG, WebP) each get a
+campaign of their own in every round.
 """
 
 from __future__ import annotations
