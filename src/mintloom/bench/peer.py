@@ -36,7 +36,7 @@ from mintloom.resources import source_tree
 
 BRAND = BrandStyle(palette=("#0b3d91", "#1e88e5", "#ffb300", "#fafafa"), logo_png=logo_path().read_bytes())
 TEXTS = ImageParams(
-    headline="Summer sale: everything you love, half the price",
+    headline="Summer sale: everything you love at half the price",
     body="Free delivery on orders over $50. Ends Sunday.",
     cta="Shop now",
 )
@@ -47,7 +47,13 @@ class PeerUnavailable(MintloomError):
     """The peer (node with satori and @resvg/resvg-js) cannot run here."""
 
 
-def request(seed: int, params: ImageParams = TEXTS) -> GenerationRequest:
+NAMES = ("Alex", "Casey", "Robin", "Sam", "Jordan", "Kim", "Noa", "Mika", "Toni", "Ezra", "Lou", "Ari")
+
+
+def request(seed: int) -> GenerationRequest:
+    """A bench ad; its texts differ per seed (as per audience row), so no text layout is reused."""
+    name = NAMES[seed % len(NAMES)]
+    params = TEXTS.model_copy(update={"headline": f"{name}, it is the summer sale"})
     return GenerationRequest(
         kind="image", seed=seed, locale="en-US", brand=BRAND, format=FORMATS["square"], params=params
     )
