@@ -28,7 +28,7 @@ def campaign_yaml(name: str, encoding: str, fmt: str = "square") -> str:
         '  palette: ["#0b3d91", "#1e88e5", "#ffb300", "#fafafa"]\n  logo: logo.png\n  messages:\n'
         f'    en-US:\n      headline: "{head}"\n      body: "{body}"\n      cta: "{cta}"\n'
         f"audience: audience.csv\nlocales: [en-US]\nformats: [{{name: {fmt}, encoding: {encoding}}}]\n"
-        "audio:\n  enabled: false\n"
+        f"master: {fmt}\naudio:\n  enabled: false\n"
     )
 
 

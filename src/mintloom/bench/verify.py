@@ -77,7 +77,7 @@ def folder_campaign(work: Path, segments: int) -> Path:
     text = campaign_yaml("vdir", "png", "medium-rectangle").replace(
         "formats: [{name: medium-rectangle, encoding: png}]", "formats: [medium-rectangle, leaderboard]"
     )
-    path = write_sample_campaign(work / "vdir", text + "master: medium-rectangle\n", audience_csv(segments))
+    path = write_sample_campaign(work / "vdir", text, audience_csv(segments))
     with Studio(Workspace.init(work / "vdir-ws"), password=PASSWORD) as studio:
         studio.ensure_keys()
         Pipeline(studio).run(path, PipelineOptions(workers=2, batch_size=256))

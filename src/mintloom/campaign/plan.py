@@ -100,12 +100,19 @@ def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, ext
     return JobId(_sha(json.dumps(doc, sort_keys=True, default=str)))
 
 
+@functools.lru_cache(maxsize=1024)
+def _template_variables(source: str, field: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A template's variables, parsed once per spec (not once per audience row: a spec has a few
+    templates and up to 100k rows)."""
+    return template_variables(source, what=field)
+
+
 def needed_variables(source: str, seg: Segment, *, locale: str, field: str) -> dict[str, ParamValue]:
     """The audience variables a template reads (it is parsed, never rendered); a variable it
     needs that the segment's row lacks is a :class:`SpecError` naming row, locale and field."""
     where = f"audience row {seg.row} (segment {seg.segment!r}), {locale}, {field}"
     try:
-        required, optional = template_variables(source, what=field)
+        required, optional = _template_variables(source, field)
     except CopyTemplateError as exc:
         raise SpecError(f"{where}: {exc.message}") from exc
     missing = sorted(required - seg.variables.keys())
