@@ -299,13 +299,19 @@ def _check_unique(jobs: list[Job]) -> None:
 
 
 def ordered(jobs: list[Job]) -> Iterator[Job]:
-    """Parents before children (masters first), so variants can be signed as soon as they finish."""
-    depth: dict[str, int] = {}
+    """Each parent directly followed by its children (depth first, otherwise in plan order), so
+    variants are signed as soon as they finish and a master's bytes are held only that long
+    (all masters first kept every one of them in memory until the variants came)."""
     by_key = {j.key: j for j in jobs}
-
-    def d(j: Job) -> int:
-        if j.key not in depth:
-            depth[j.key] = 0 if j.parent is None or j.parent not in by_key else 1 + d(by_key[j.parent])
-        return depth[j.key]
-
-    yield from sorted(jobs, key=d)
+    children: dict[str, list[Job]] = {}
+    roots: list[Job] = []
+    for j in jobs:
+        if j.parent is not None and j.parent in by_key:
+            children.setdefault(j.parent, []).append(j)
+        else:
+            roots.append(j)
+    stack = list(reversed(roots))
+    while stack:
+        job = stack.pop()
+        yield job
+        stack.extend(reversed(children.get(job.key, [])))
