@@ -11,7 +11,7 @@ FORGE  := node_modules/.bin/forge
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test test-py test-sol bench lint fmt contracts wheel wheel-smoke clean
+.PHONY: setup demo test test-py test-sol bench bench-scale lint fmt contracts wheel wheel-smoke clean
 
 setup: $(STAMP_PY) $(STAMP_NPM)
 
@@ -52,6 +52,11 @@ wheel-smoke: wheel
 
 bench: setup contracts
 	$(BIN)/python -m mintloom.bench
+	$(BIN)/python -m mintloom.bench.readme
+
+# one campaign at 1k, 5k and 20k assets, plan → run → anchor → publish → verify (~20 min, 2 cores)
+bench-scale: setup contracts
+	$(BIN)/python -m mintloom.bench.scale
 
 lint: setup
 	$(BIN)/ruff check src tests

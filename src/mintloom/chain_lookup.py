@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mintloom.errors import ConfigError, ContractError, MintloomError
+from mintloom.governance.licenses import CONTRACT as TERMS_CONTRACT
 from mintloom.governance.licenses import FLAVOURS, terms_of
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
@@ -34,6 +35,8 @@ class ReaderLookup:
 
     def __init__(self, reader: ChainReader) -> None:
         self.reader = reader
+        self._known_terms: dict[tuple[str, int], TermsInfo] = {}
+        """Registered licence terms never change (an id names the hash of its terms): read once."""
 
     @classmethod
     def connect(
@@ -98,8 +101,13 @@ class ReaderLookup:
         return info
 
     def _terms(self, terms_id: int) -> TermsInfo:
-        name = next((n for n, i in FLAVOURS.items() if i == terms_id), None)
-        return TermsInfo(id=terms_id, name=name, **terms_of(self.reader, terms_id).model_dump())
+        key = (str(self.reader.address_of(TERMS_CONTRACT)), terms_id)
+        if key not in self._known_terms:
+            name = next((n for n, i in FLAVOURS.items() if i == terms_id), None)
+            self._known_terms[key] = TermsInfo(
+                id=terms_id, name=name, **terms_of(self.reader, terms_id).model_dump()
+            )
+        return self._known_terms[key]
 
 
 def _dataset(chain: ChainReader, onchain_id: int) -> DatasetLineage:

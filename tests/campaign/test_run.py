@@ -112,16 +112,16 @@ def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tm
     path = write_campaign(tmp_path / "bad", spec)
     with pytest.raises(LayoutError) as err:
         run(studio, path)
-    # one worker runs the jobs in plan order, images first: the two en-US masters are done, then
-    # the first variant, students' leaderboard, is refused before any other job runs
+    # one worker runs the jobs in plan order, images first, each master followed by its variants:
+    # students' en-US master is done, then its first variant, the leaderboard, is refused
     assert err.value.message == (
         "job en-US/students/leaderboard (image, segment students, locale en-US, format leaderboard) "
         "failed: 'headline' text does not fit the leaderboard format (728x90) beside the other text "
         "even at the minimum size (box 417x72px)"
     )
     done = sorted(r.path for r in Catalog(studio.db).assets("tiny"))
-    assert done == ["en-US/runners/square.png", "en-US/students/square.png"]
-    assert counts(studio) == (2, 2, 0, 2)  # no asset without its job and its log leaf
+    assert done == ["en-US/students/square.png"]
+    assert counts(studio) == (1, 1, 0, 1)  # no asset without its job and its log leaf
     with studio.db.session() as s:
         orphans = s.scalars(select(JobRow.asset_cid).where(JobRow.asset_cid.not_in(select(AssetRow.cid))))
         assert list(orphans) == []
@@ -130,10 +130,10 @@ def test_failure_mid_run_keeps_catalog_consistent_and_resumes(studio: Studio, tm
     summary = CampaignRunner(studio.run_parts(), load_spec(fixed)).run()
     assert summary.planned == 17
     # the fixed spec's jobs (2 segments × 2 locales × 3 formats + 2 × 2 copy + 1 sound logo) are
-    # all new, its headline differs; the 2 masters of the broken run are kept
+    # all new, its headline differs; the master of the broken run is kept
     assert summary.generated == {"image": 12, "copy": 4, "audio": 1} and summary.skipped == 0
     jobs = 2 * 2 * 3 + 2 * 2 + 1
-    assert counts(studio) == (2 + jobs, 2 + jobs, 8 + 2, 2 + jobs)
+    assert counts(studio) == (1 + jobs, 1 + jobs, 8 + 2, 1 + jobs)
 
 
 def test_blob_store_layout_and_corruption(tmp_path: Path) -> None:

@@ -40,4 +40,12 @@ class Figure:
 
 
 # module names under mintloom.bench, in the order they run
-SUITES: tuple[str, ...] = ("provenance", "pipeline", "engines", "fingerprint", "ledger", "verify")
+SUITES: tuple[str, ...] = (
+    "provenance",
+    "pipeline",
+    "engines",
+    "compare",
+    "fingerprint",
+    "ledger",
+    "verify",
+)

@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from mintloom.bench import Figure
+from mintloom.bench.peer import load_note
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.campaign.spec import load_spec
@@ -63,7 +64,65 @@ def _median_ms(samples: list[bytes], ctx: VerifyContext, expect: str) -> float:
     return 1000 * statistics.median(times)
 
 
+DIR_SEGMENTS = 60  # x 2 formats: 120 signed, anchored and published ads in one folder
+
+
+def folder_campaign(work: Path, segments: int) -> Path:
+    """A real campaign folder, run like ``mintloom run`` (deploy, anchor, publish on the embedded
+    node, which is stopped again): two small formats per audience row. Returns the workspace."""
+    from mintloom.bench.compare import audience_csv, campaign_yaml
+    from mintloom.campaign.sample import write_sample_campaign
+    from mintloom.pipeline import Pipeline, PipelineOptions
+
+    text = campaign_yaml("vdir", "png", "medium-rectangle").replace(
+        "formats: [{name: medium-rectangle, encoding: png}]", "formats: [medium-rectangle, leaderboard]"
+    )
+    path = write_sample_campaign(work / "vdir", text, audience_csv(segments))
+    with Studio(Workspace.init(work / "vdir-ws"), password=PASSWORD) as studio:
+        studio.ensure_keys()
+        Pipeline(studio).run(path, PipelineOptions(workers=2, batch_size=256))
+    return work / "vdir-ws"
+
+
+def folder_rate(root: Path, *, online: bool, workers: int = 1) -> tuple[float, int]:
+    """Files per second of ``mintloom verify DIR``'s own path (context, every file, missing
+    exports) over the workspace's campaign folder; every file must verify (online: anchored)."""
+    from mintloom.verify.verifier import media_files, missing_exports, verify_many
+
+    with Studio(Workspace.find(root), password=PASSWORD) as studio:
+        if online:
+            studio.chain_reader(start_node=True)  # a running node, as `mintloom verify` expects
+        t0 = time.perf_counter()
+        ctx = verify_context(studio, offline=not online)
+        folder = studio.workspace.out_dir / "vdir"
+        files = media_files(folder)
+        reports = list(verify_many(files, ctx, workers=workers))
+        reports += missing_exports(folder, ctx, reports)
+        elapsed = time.perf_counter() - t0
+    bad = [r for r in reports if r.verdict is not Verdict.VERIFIED]
+    anchored = [r for r in reports if any(c.name == "anchor" and c.status == "pass" for c in r.checks)]
+    if bad or (online and len(anchored) != len(reports)):
+        raise MintloomError(f"bench folder did not verify: {len(bad)} bad, {len(anchored)} anchored")
+    return len(files) / elapsed, len(files)
+
+
+def folder_figures(work: Path, segments: int = DIR_SEGMENTS) -> list[Figure]:
+    root = folder_campaign(work, segments)
+    folder_rate(root, online=False)  # warm: imports, the fingerprint index's code paths
+    offline, n = folder_rate(root, online=False)
+    online, _ = folder_rate(root, online=True)
+    note = f"{n} signed ads of one anchored campaign, one thread, context included; {load_note()}"
+    return [
+        Figure("verify_dir_files_per_s_offline", offline, "files/s", 50, ">=", f"offline: {note}"),
+        Figure("verify_dir_files_per_s_online", online, "files/s", 50, ">=", f"embedded anvil: {note}"),
+    ]
+
+
 def run(work: Path) -> list[Figure]:
+    return [*_single(work), *folder_figures(work)]
+
+
+def _single(work: Path) -> list[Figure]:
     studio = _campaign(work)
     try:
         blobs = LocalBlobStore(studio.workspace.blobs_dir)

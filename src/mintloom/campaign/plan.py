@@ -78,7 +78,8 @@ def derive_seed(*parts: object) -> int:
 
 
 def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, extra: dict[str, Any]) -> JobId:
-    fmt = None if request.format is None else request.format.model_dump()
+    # defaults left out: a PNG format keys as it did before formats had an encoding
+    fmt = None if request.format is None else request.format.model_dump(exclude_defaults=True)
     body = {
         "kind": request.kind,
         "seed": request.seed,
@@ -99,12 +100,19 @@ def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, ext
     return JobId(_sha(json.dumps(doc, sort_keys=True, default=str)))
 
 
+@functools.lru_cache(maxsize=1024)
+def _template_variables(source: str, field: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A template's variables, parsed once per spec (not once per audience row: a spec has a few
+    templates and up to 100k rows)."""
+    return template_variables(source, what=field)
+
+
 def needed_variables(source: str, seg: Segment, *, locale: str, field: str) -> dict[str, ParamValue]:
     """The audience variables a template reads (it is parsed, never rendered); a variable it
     needs that the segment's row lacks is a :class:`SpecError` naming row, locale and field."""
     where = f"audience row {seg.row} (segment {seg.segment!r}), {locale}, {field}"
     try:
-        required, optional = template_variables(source, what=field)
+        required, optional = _template_variables(source, field)
     except CopyTemplateError as exc:
         raise SpecError(f"{where}: {exc.message}") from exc
     missing = sorted(required - seg.variables.keys())
@@ -294,13 +302,19 @@ def _check_unique(jobs: list[Job]) -> None:
 
 
 def ordered(jobs: list[Job]) -> Iterator[Job]:
-    """Parents before children (masters first), so variants can be signed as soon as they finish."""
-    depth: dict[str, int] = {}
+    """Each parent directly followed by its children (depth first, otherwise in plan order), so
+    variants are signed as soon as they finish and a master's bytes are held only that long
+    (all masters first kept every one of them in memory until the variants came)."""
     by_key = {j.key: j for j in jobs}
-
-    def d(j: Job) -> int:
-        if j.key not in depth:
-            depth[j.key] = 0 if j.parent is None or j.parent not in by_key else 1 + d(by_key[j.parent])
-        return depth[j.key]
-
-    yield from sorted(jobs, key=d)
+    children: dict[str, list[Job]] = {}
+    roots: list[Job] = []
+    for j in jobs:
+        if j.parent is not None and j.parent in by_key:
+            children.setdefault(j.parent, []).append(j)
+        else:
+            roots.append(j)
+    stack = list(reversed(roots))
+    while stack:
+        job = stack.pop()
+        yield job
+        stack.extend(reversed(children.get(job.key, [])))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -191,6 +192,9 @@ class _RunState:
     cid_of: dict[str, str] = field(default_factory=dict)
     signed_parents: dict[str, _SignedParent] = field(default_factory=dict)
     """Job key → its signed asset, kept only for jobs with a child still to sign."""
+    children_left: Counter[str] = field(default_factory=Counter)
+    """Job key → its children not signed yet: at 0 its bytes leave ``signed_parents`` (else
+    every master's bytes stayed in memory for the whole run, ~20 KB per asset at scale)."""
     waiting: dict[str, list[Generated]] = field(default_factory=dict)
     batch: list[_Signed] = field(default_factory=list)
     finished: int = 0
@@ -287,6 +291,7 @@ class CampaignRunner:
             len(todo),
             summary,
             cid_of=dict(done),
+            children_left=Counter(j.parent for j in todo if j.parent is not None),
         )
         self.progress(Progress(Stage.GENERATE, 0, state.total))
         return state
@@ -342,6 +347,10 @@ class CampaignRunner:
         if job.key in state.is_parent:
             kept = _SignedParent(item.signed.data, item.signed.media_type, item.cid, item.model_id)
             state.signed_parents[job.key] = kept
+        if job.parent is not None:
+            state.children_left[job.parent] -= 1
+            if state.children_left[job.parent] <= 0:
+                state.signed_parents.pop(job.parent, None)
         state.cid_of[job.key] = item.cid
         state.batch.append(item)
         state.finished += 1

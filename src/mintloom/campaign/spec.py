@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from mintloom.engines.base import FORMATS, BrandStyle, Format, format_preset
+from mintloom.engines.base import FORMATS, BrandStyle, Encoding, Format, format_preset
 from mintloom.engines.params import AudioParams
 from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
 from mintloom.provenance.credentials import ModelName
@@ -75,9 +75,25 @@ class BrandKit(_Model):
 
 
 class FormatSpec(_Model):
+    """A format given as a mapping: a named placement with an encoding (``{name: square,
+    encoding: jpeg}``), or any size (``{name, width, height}``)."""
+
     name: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
-    width: int = Field(gt=0, le=8192)
-    height: int = Field(gt=0, le=8192)
+    width: int | None = Field(default=None, gt=0, le=8192)
+    height: int | None = Field(default=None, gt=0, le=8192)
+    encoding: Encoding = "png"
+    """png (lossless, the default), jpeg or webp: what C2PA signs and ad servers accept."""
+
+    @model_validator(mode="after")
+    def _size(self) -> FormatSpec:
+        if (self.width is None or self.height is None) and self.name not in FORMATS:
+            raise ValueError(f"format {self.name!r} is not a named placement: give its width and height")
+        return self
+
+    def resolve(self) -> Format:
+        preset = FORMATS.get(self.name)
+        w, h = (preset.width, preset.height) if preset is not None else (0, 0)
+        return Format(name=self.name, width=self.width or w, height=self.height or h, encoding=self.encoding)
 
 
 class CopySpec(_Model):
@@ -206,7 +222,7 @@ class CampaignSpec(_Model):
             if isinstance(f, str):
                 out.append(format_preset(f))
             else:
-                out.append(Format(name=f.name, width=f.width, height=f.height))
+                out.append(f.resolve())
         return out
 
 

@@ -54,12 +54,17 @@ class BrandStyle(BaseModel, frozen=True):
         return tuple(c.lower() for c in value)
 
 
+Encoding = Literal["png", "jpeg", "webp"]
+
+
 class Format(BaseModel, frozen=True):
     """An output format (ad placement)."""
 
     name: str
     width: int = Field(gt=0, le=8192)
     height: int = Field(gt=0, le=8192)
+    encoding: Encoding = "png"
+    """The file an image engine writes: PNG (lossless), JPEG or WebP (lossy, smaller)."""
 
 
 FORMATS: dict[str, Format] = {

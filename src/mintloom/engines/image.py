@@ -11,10 +11,12 @@ from __future__ import annotations
 import functools
 import io
 import math
+import struct
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,6 +24,7 @@ from PIL import Image, ImageColor, ImageDraw
 
 from mintloom.engines.base import (
     Artifact,
+    Encoding,
     Format,
     GenerationRequest,
     Rendered,
@@ -32,6 +35,7 @@ from mintloom.engines.copy import CopyEngine
 from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
+from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
 
@@ -48,7 +52,18 @@ _SPACING: dict[Script, float] = {
 LayoutClass = Literal["square", "portrait", "landscape", "skyscraper", "leaderboard"]
 
 DEFAULT_FORMAT = format_preset("square")
-PNG_COMPRESS_LEVEL = 6
+# PNG: every row filtered "Up" (the previous row subtracted: ads are smooth vertically), then
+# zlib level 2 (deflate's fast strategy). ~3x faster than Pillow's per-row adaptive filter at
+# level 6, ~45% more bytes (about the size of the peer's resvg PNGs); pixels are unchanged.
+PNG_COMPRESS_LEVEL = 2
+JPEG_QUALITY = 90
+WEBP_QUALITY = 85
+WEBP_METHOD = 0  # libwebp's fastest effort: method 4 takes ~3x longer for ~20% fewer bytes
+MEDIA_TYPES: dict[Encoding, tuple[str, str]] = {
+    "png": ("image/png", "png"),
+    "jpeg": ("image/jpeg", "jpg"),
+    "webp": ("image/webp", "webp"),
+}
 RECIPE_VERSION = 1
 
 Colour = tuple[int, int, int]
@@ -205,40 +220,60 @@ def _shapes(rng: np.random.Generator, second: Colour, others: list[Colour]) -> t
     return tuple(shapes)
 
 
-def render_background(recipe: Recipe, width: int, height: int, mirror: bool = False) -> Image.Image:
+def render_background(
+    recipe: Recipe, width: int, height: int, mirror: bool = False, mode: Literal["RGB", "RGBA"] = "RGB"
+) -> Image.Image:
     """Gradient in the base colour warped by a smooth noise field, plus anti-aliased shapes.
 
     ``mirror`` flips the shapes left to right (right-to-left layouts put their text on the right).
+    The channels are computed as separate planes (contiguous arrays are several times faster than
+    an interleaved last axis of 3) with the same float32 operations per pixel.
     """
-    rgb = _field(recipe, width, height)
+    planes = _field(recipe, width, height)
     scale = math.sqrt(width * height)
     for shape in recipe.shapes:
-        _paint(rgb, shape, (1 - shape.cx if mirror else shape.cx) * width, shape.cy * height, shape.r * scale)
+        _paint(
+            planes, shape, (1 - shape.cx if mirror else shape.cx) * width, shape.cy * height, shape.r * scale
+        )
     # every pixel is a convex mix of colours in [0, 255], so rounding needs no clip
-    rgb += 0.5
-    return Image.fromarray(rgb.astype(np.uint8), mode="RGB")
+    planes += 0.5
+    bands = [Image.fromarray(p, mode="L") for p in planes.astype(np.uint8)]
+    if mode == "RGBA":
+        bands.append(Image.new("L", (width, height), 255))
+    return Image.merge(mode, bands)
 
 
-def _field(recipe: Recipe, width: int, height: int) -> NDArray[np.floating[Any]]:
-    """The background before shapes: a noise-warped gradient between the base and a shade of it."""
+def _field(recipe: Recipe, width: int, height: int) -> NDArray[np.float32]:
+    """The background before shapes, as (3, height, width) planes: a noise-warped gradient between
+    the base and a shade of it."""
     xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
     t = (xs - 0.5) * math.cos(recipe.angle) + (ys - 0.5) * math.sin(recipe.angle) + 0.5
     noise_img = Image.fromarray(recipe.noise, mode="F").resize((width, height), Image.Resampling.BICUBIC)
-    noise = np.asarray(noise_img, dtype=np.float32)
-    t = np.clip(t + recipe.noise_amp * (noise - 0.5), 0.0, 1.0)
-    t = t * t * (3 - 2 * t)  # smoothstep, stays in [0, 1]
+    noise = np.array(noise_img, dtype=np.float32)
+    # t = clip(t + amp * (noise - 0.5), 0, 1), in place
+    noise -= 0.5
+    noise *= recipe.noise_amp
+    t += noise
+    np.clip(t, 0.0, 1.0, out=t)
+    ramp = 2 * t
+    np.subtract(3, ramp, out=ramp)
+    t *= t
+    t *= ramp  # smoothstep t * t * (3 - 2 * t), stays in [0, 1]
     # a calm field: the base colour and a lighter (or, for light bases, darker) shade of it, so
     # text placed anywhere on it has one background tone to contrast with
     a = np.array(recipe.base, dtype=np.float32)
     b = a * 0.8 if relative_luminance(recipe.base) > 0.35 else a + (255 - a) * 0.2
-    rgb: NDArray[np.floating[Any]] = a[None, None, :] + t[..., None] * (b - a)[None, None, :]
-    return rgb
+    planes: NDArray[np.float32] = np.empty((3, height, width), dtype=np.float32)
+    for c, (ac, dc) in enumerate(zip(a, b - a, strict=True)):
+        np.multiply(t, dc, out=planes[c])
+        planes[c] += ac  # a + t * (b - a)
+    return planes
 
 
-def _paint(rgb: NDArray[np.floating[Any]], shape: Shape, cx: float, cy: float, r: float) -> None:
-    """Blend one anti-aliased disc or ring centred at (cx, cy) px with radius r px into ``rgb``."""
-    height, width = rgb.shape[:2]
+def _paint(planes: NDArray[np.float32], shape: Shape, cx: float, cy: float, r: float) -> None:
+    """Blend one anti-aliased disc or ring centred at (cx, cy) px with radius r px into ``planes``."""
+    height, width = planes.shape[1:]
     x0, x1 = max(0, int(cx - r - 2)), min(width, int(cx + r + 3))
     y0, y1 = max(0, int(cy - r - 2)), min(height, int(cy + r + 3))
     if x0 >= x1 or y0 >= y1:
@@ -251,10 +286,12 @@ def _paint(rgb: NDArray[np.floating[Any]], shape: Shape, cx: float, cy: float, r
     else:
         ring_w = max(2.0, r * 0.08)
         cover = np.clip(ring_w / 2 - np.abs(d - r) + 0.5, 0.0, 1.0)
-    alpha = (cover * shape.alpha)[..., None]
-    colour = np.array(shape.colour, dtype=np.float32)
-    region = rgb[y0:y1, x0:x1]
-    rgb[y0:y1, x0:x1] = region * (1 - alpha) + colour * alpha
+    alpha = cover * shape.alpha
+    keep = 1 - alpha
+    for c, value in enumerate(np.array(shape.colour, dtype=np.float32)):
+        region = planes[c, y0:y1, x0:x1]
+        region *= keep
+        region += value * alpha  # region * (1 - alpha) + colour * alpha
 
 
 # --- layout templates -------------------------------------------------------------------------
@@ -406,7 +443,7 @@ class _Canvas:
             raise EngineError(f"format {fmt.name} ({W}x{H}) is too small for an ad")
         rtl = is_rtl_locale(request.locale)
         recipe = Recipe.from_seed(request.seed, request.brand.palette)
-        img = render_background(recipe, W, H, mirror=rtl).convert("RGBA")
+        img = render_background(recipe, W, H, mirror=rtl, mode="RGBA")
         return cls(
             img,
             template_for(W, H, rtl),
@@ -430,7 +467,11 @@ def render_messages(params: ImageParams, locale: str) -> dict[str, str]:
     texts = {}
     for field_name in ("headline", "body", "cta"):
         source = getattr(params, field_name)
-        if source.strip():
+        if not source.strip():
+            continue
+        if "{" not in source and len(source) <= MAX_OUTPUT:  # no Jinja markup: it renders as itself
+            texts[field_name] = source.strip()
+        else:
             template = CopyTemplate(source=source, variables=params.variables, name=field_name)
             texts[field_name] = copy.render_template(template, locale, what="brand message").strip()
     return {k: v for k, v in texts.items() if v}
@@ -458,14 +499,27 @@ def _draw_button_shape(
     bh = button.height
     radius = max(3, bh // 2 if kind in ("portrait", "skyscraper") else bh // 4)
     off = max(1, bh // 14)
-    layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-    ImageDraw.Draw(layer).rounded_rectangle(
-        (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, fill=(0, 0, 0, 60)
+    _composite_rounded(
+        img, (button.x0, button.y0 + off, button.x1 - 1, button.y1 - 1 + off), radius, (0, 0, 0, 60)
     )
-    img.alpha_composite(layer)
     draw = ImageDraw.Draw(img)
     draw.rounded_rectangle((button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=accent)
     return draw
+
+
+def _composite_rounded(
+    img: Image.Image, rect: tuple[int, int, int, int], radius: int, fill: tuple[int, int, int, int]
+) -> None:
+    """Blend a translucent rounded rectangle into ``img``: drawn on a layer just its size (a
+    full-canvas layer composites a million untouched pixels), placed where it was drawn."""
+    x0, y0 = max(0, rect[0]), max(0, rect[1])
+    x1, y1 = min(img.width, rect[2] + 1), min(img.height, rect[3] + 1)
+    if x0 >= x1 or y0 >= y1:
+        return
+    layer = Image.new("RGBA", (x1 - x0, y1 - y0), (0, 0, 0, 0))
+    shifted = (rect[0] - x0, rect[1] - y0, rect[2] - x0, rect[3] - y0)
+    ImageDraw.Draw(layer).rounded_rectangle(shifted, radius, fill=fill)
+    img.alpha_composite(layer, (x0, y0))
 
 
 def _tags(comp: Composition, fmt: Format, locale: str) -> dict[str, object]:
@@ -483,11 +537,57 @@ def _tags(comp: Composition, fmt: Format, locale: str) -> dict[str, object]:
     }
 
 
+def encode(image: Image.Image, encoding: Encoding) -> bytes:
+    """``image`` as a PNG, JPEG or WebP file (no metadata: the credential is added when signing)."""
+    if encoding == "png":
+        return _png(image)
+    buf = io.BytesIO()
+    if encoding == "jpeg":
+        image.save(buf, format="JPEG", quality=JPEG_QUALITY, optimize=False)
+    else:
+        image.save(buf, format="WEBP", quality=WEBP_QUALITY, method=WEBP_METHOD)
+    return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=32)
+def _scaled_logo(logo_png: bytes, width: int, height: int) -> Image.Image:
+    """The logo fitted into ``width`` x ``height`` (cached: a campaign draws one logo into a few
+    box sizes thousands of times; callers only read the image)."""
+    try:
+        with Image.open(io.BytesIO(logo_png)) as src:
+            logo = src.convert("RGBA")
+    except (OSError, ValueError) as exc:
+        raise EngineError("the brand logo is not a readable image") from exc
+    scale = min(width / logo.width, height / logo.height)
+    w, h = max(1, int(logo.width * scale)), max(1, int(logo.height * scale))
+    return logo.resize((w, h), Image.Resampling.LANCZOS)
+
+
+def _png(image: Image.Image) -> bytes:
+    """An 8-bit RGB PNG of ``image``: one IDAT of Up-filtered rows (see PNG_COMPRESS_LEVEL)."""
+    if image.mode != "RGB":
+        raise EngineError(f"the compositor encodes RGB images, not {image.mode}")
+    rows = np.asarray(image).reshape(image.height, image.width * 3)
+    raw = np.empty((image.height, rows.shape[1] + 1), dtype=np.uint8)
+    raw[:, 0] = 2  # filter type Up
+    raw[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=raw[1:, 1:])  # modulo 256, as PNG filters are
+    ihdr = struct.pack(">IIBBBBB", image.width, image.height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(raw.tobytes(), PNG_COMPRESS_LEVEL)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 class ImageCompositor:
-    """Procedural background + logo + headline/body/CTA, laid out per format. PNG out."""
+    """Procedural background + logo + headline/body/CTA, laid out per format; PNG, JPEG or WebP out."""
 
     name = "compositor"
-    version = "1.0.0"
+    # 1.1.0: PNG rows Up-filtered at zlib level 2 (was Pillow's adaptive filter, level 6): the
+    # same pixels, other bytes
+    version = "1.1.0"
     params_type = ImageParams
 
     def generate(self, request: GenerationRequest) -> Artifact:
@@ -501,8 +601,8 @@ class ImageCompositor:
         fmt = request.format or DEFAULT_FORMAT
         tags = _tags(comp, fmt, request.locale)
         t1 = time.perf_counter()
-        buf = io.BytesIO()
-        comp.image.save(buf, format="PNG", compress_level=PNG_COMPRESS_LEVEL, optimize=False)
+        data = encode(comp.image, fmt.encoding)
+        media_type, extension = MEDIA_TYPES[fmt.encoding]
         t2 = time.perf_counter()
         parameters = GenerationParameters(
             campaign=params.campaign,
@@ -513,9 +613,9 @@ class ImageCompositor:
             recipe_version=RECIPE_VERSION,
         )
         artifact = Artifact(
-            data=buf.getvalue(),
-            media_type="image/png",
-            extension="png",
+            data=data,
+            media_type=media_type,
+            extension=extension,
             engine=self.name,
             engine_version=self.version,
             seed=request.seed,
@@ -640,11 +740,7 @@ class ImageCompositor:
         pad = max(4, round(0.35 * size))
         dark = relative_luminance(text_colour) > 0.4
         fill = (0, 0, 0, 150) if dark else (255, 255, 255, 170)
-        layer = Image.new("RGBA", img.size, (0, 0, 0, 0))
-        ImageDraw.Draw(layer).rounded_rectangle(
-            (area.x0 - pad, area.y0 - pad, area.x1 + pad, area.y1 + pad), radius=pad, fill=fill
-        )
-        img.alpha_composite(layer)
+        _composite_rounded(img, (area.x0 - pad, area.y0 - pad, area.x1 + pad, area.y1 + pad), pad, fill)
 
     def _draw_button(self, canvas: _Canvas, text: str) -> tuple[PlacedText, Box]:
         """The CTA on a button in the accent colour (with a soft shadow), in the template's CTA room."""
@@ -684,15 +780,9 @@ class ImageCompositor:
     def _place_logo(img: Image.Image, logo_png: bytes | None, tpl: Template, rtl: bool) -> Box | None:
         if not logo_png:
             return None
-        try:
-            with Image.open(io.BytesIO(logo_png)) as src:
-                logo = src.convert("RGBA")
-        except (OSError, ValueError) as exc:
-            raise EngineError("the brand logo is not a readable image") from exc
         box = tpl.logo
-        scale = min(box.width / logo.width, box.height / logo.height)
-        w, h = max(1, int(logo.width * scale)), max(1, int(logo.height * scale))
-        logo = logo.resize((w, h), Image.Resampling.LANCZOS)
+        logo = _scaled_logo(logo_png, box.width, box.height)
+        w, h = logo.size
         if tpl.centered:
             x = box.x0 + (box.width - w) // 2
         elif rtl:

@@ -118,6 +118,7 @@ class ChainReader:
             raise LedgerError(f"cannot reach the chain at {public_url(rpc_url)}: {detail}") from exc
         self._learned = dict(addresses or {})
         self._artifacts: dict[str, Artifact] = {}
+        self._contracts: dict[tuple[str, str], Any] = {}
         self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
 
     @classmethod
@@ -171,9 +172,12 @@ class ChainReader:
         return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
 
     def contract(self, name: str) -> Any:
-        return self.w3.eth.contract(
-            address=Web3.to_checksum_address(self.address_of(name)), abi=self.artifact(name).abi
-        )
+        """The web3 contract ``name`` at its current address (built once per address: building
+        one parses the whole ABI, which costs more than the call a verify makes with it)."""
+        key = (name, Web3.to_checksum_address(self.address_of(name)))
+        if key not in self._contracts:
+            self._contracts[key] = self.w3.eth.contract(address=key[1], abi=self.artifact(name).abi)
+        return self._contracts[key]
 
     # -- errors and reads -------------------------------------------------------------------------
     def _translate(self, exc: Exception, what: str) -> ContractError:

@@ -7,12 +7,14 @@ raises for bad input: every problem becomes a failed check with the verdict it i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from cryptography import x509
 
@@ -24,7 +26,7 @@ from mintloom.errors import (
     VerifyInputError,
 )
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
-from mintloom.provenance.log import Receipt
+from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
 from mintloom.verify.report import CredentialStatus, CredentialSummary, Verdict, VerifyReport
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
     from mintloom.verify.index import FingerprintIndex, Match
     from mintloom.verify.lookup import ChainLookup
 
-MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".wav", ".flac", ".txt"}
+T = TypeVar("T")
+MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".wav", ".flac", ".txt"}
 
 
 def sniff(data: bytes, name: str = "") -> str | None:
@@ -45,6 +48,8 @@ def sniff(data: bytes, name: str = "") -> str | None:
         return "image/png"
     if data.startswith(b"\xff\xd8\xff"):
         return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
     if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         return "audio/wav"
     if data.startswith(b"fLaC"):
@@ -79,6 +84,21 @@ class VerifyContext:
     tsa_anchors_pem: str | None = None
     """Roots trusted for RFC 3161 time-stamps only (``provenance.tsa_roots``), never for signers."""
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
+    _settled: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
+    _settling: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    """Answers that cannot change once known, per checkpoint (the assets of one run share it):
+    the log's root at a size it reached, a checkpoint's signature and trust decision, an
+    anchored root and its block time. A folder then checks each checkpoint once, not per file."""
+
+    def settled(self, key: tuple[object, ...], compute: Callable[[], T], keep: Callable[[T], bool]) -> T:
+        """``compute()``, remembered under ``key`` when ``keep`` says the answer is final."""
+        with self._settling:  # threads of one folder wait for the first answer, not race it
+            if key in self._settled:
+                return cast(T, self._settled[key])
+            value = compute()
+            if keep(value):
+                self._settled[key] = value
+            return value
 
     def fingerprint_index(self) -> tuple[FingerprintIndex, list[str]] | None:
         if self._index is None and self.catalog is not None:
@@ -301,10 +321,16 @@ def _receipt_checks(
 def _same_log(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> bool:
     """In a workspace, a checkpoint of a size its log reached must have the log's root at that size:
     another root signed for the same size is a forked log (e.g. signed with a retired key)."""
-    if ctx.log is None:
+    log = ctx.log
+    if log is None:
         return True
-    ctx.log.refresh()
-    if receipt.tree_size > ctx.log.size or ctx.log.root(receipt.tree_size).hex() == receipt.checkpoint.root:
+
+    def root_at_size() -> str | None:  # None: the log has not reached the size (yet)
+        log.refresh()
+        return None if receipt.tree_size > log.size else log.root(receipt.tree_size).hex()
+
+    root = ctx.settled(("log root", receipt.tree_size), root_at_size, lambda r: r is not None)
+    if root is None or root == receipt.checkpoint.root:
         return True
     why = f"the receipt's checkpoint of size {receipt.tree_size} has another root than this workspace's log"
     report.add("checkpoint", "fail", f"{why} at that size: a forked or forged log", Verdict.UNTRUSTED)
@@ -323,17 +349,11 @@ def _checkpoint_check(report: VerifyReport, receipt: Receipt, ctx: VerifyContext
             Verdict.UNTRUSTED,
         )
         return False
-    try:
-        receipt.checkpoint.check(anchors, ctx.retired)
-    except CertificateChainError as exc:
-        report.add(
-            "checkpoint", "fail", f"the checkpoint's signer is not trusted: {exc.message}", Verdict.UNTRUSTED
-        )
-        return False
-    except ProvenanceError as exc:
-        report.add(
-            "checkpoint", "fail", f"the checkpoint signature is invalid: {exc.message}", Verdict.UNTRUSTED
-        )
+    cp = receipt.checkpoint
+    key = ("checkpoint", cp.model_dump_json(), anchors, tuple(sorted(ctx.retired.items())))
+    failure = ctx.settled(key, lambda: _checkpoint_failure(cp, anchors, ctx.retired), lambda _: True)
+    if failure is not None:
+        report.add("checkpoint", "fail", failure, Verdict.UNTRUSTED)
         return False
     report.add(
         "checkpoint",
@@ -342,6 +362,17 @@ def _checkpoint_check(report: VerifyReport, receipt: Receipt, ctx: VerifyContext
         "claims, which only an on-chain anchor bounds)",
     )
     return True
+
+
+def _checkpoint_failure(cp: SignedCheckpoint, anchors: str, retired: dict[int, dt.datetime]) -> str | None:
+    """Why ``cp`` is not a trusted checkpoint, or None (its signature and signer chain check out)."""
+    try:
+        cp.check(anchors, retired)
+    except CertificateChainError as exc:
+        return f"the checkpoint's signer is not trusted: {exc.message}"
+    except ProvenanceError as exc:
+        return f"the checkpoint signature is invalid: {exc.message}"
+    return None
 
 
 def _retired_credential(
@@ -381,13 +412,20 @@ def _utc(when: dt.datetime) -> str:
     return f"{when:%Y-%m-%d %H:%M:%S}Z"
 
 
-def _anchor_time_check(report: VerifyReport, chain: ChainLookup, receipt: Receipt, log: str | None) -> bool:
+def _anchor_time_check(report: VerifyReport, ctx: VerifyContext, receipt: Receipt, log: str | None) -> bool:
     """The anchoring block bounds the checkpoint's self-declared time: it cannot have been signed
     later, and its signer certificate must still have been valid when it was anchored (else a
     holder of an expired key could backdate a checkpoint and have it anchored now)."""
+    chain = ctx.chain
+    if chain is None:
+        return True
     try:
         hint = receipt.anchor.block if receipt.anchor is not None and log is not None else None
-        anchored = chain.anchored_at(receipt.tree_size, log, hint)
+        anchored = ctx.settled(
+            ("anchored at", chain.chain_id, receipt.tree_size, log),
+            lambda: chain.anchored_at(receipt.tree_size, log, hint),
+            lambda a: a is not None,
+        )
     except MintloomError as exc:
         report.add("anchor time", "skip", f"cannot read when it was anchored: {exc.message}")
         return True
@@ -427,7 +465,12 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         return
     claimed = anchor.contract if anchor is not None and anchor.chain_id == chain.chain_id else None
     try:
-        root = chain.anchored_root(receipt.tree_size, claimed)
+        # an anchored root is final; "not anchored" may change, so it is asked again
+        root = ctx.settled(
+            ("anchored root", chain.chain_id, receipt.tree_size, claimed),
+            lambda: chain.anchored_root(receipt.tree_size, claimed),
+            lambda r: r is not None,
+        )
     except MintloomError as exc:
         report.add("anchor", "skip", f"cannot read the chain: {exc.message}")
         return
@@ -445,7 +488,7 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
     if root != receipt.checkpoint.root:
         report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
         return
-    if not _anchor_time_check(report, chain, receipt, claimed):
+    if not _anchor_time_check(report, ctx, receipt, claimed):
         return
     where = f" in tx {receipt.anchor.tx_hash}" if receipt.anchor else ""
     caveat = "" if pinned else " (contract address taken from the receipt; pin it with --contracts)"
@@ -540,21 +583,29 @@ def _logged_cid(ctx: VerifyContext, data: bytes, given: Receipt | None) -> str:
 def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = 8) -> None:
     """Walk the derivation chain past the direct ingredient: each ancestor (translated from,
     resized from, …) as the catalog records it, up to the created master."""
-    if ctx.catalog is None:
+    catalog = ctx.catalog
+    if catalog is None:
         return
     try:
         current = cid
         for _ in range(depth):
-            parents = ctx.catalog.parents(current)
+            # recorded lineage never changes: the variants of one master look it up once
+            parents = ctx.settled(("parents", current), functools.partial(catalog.parents, current), bool)
             if not parents:
                 return
             parent, relation = parents[0]
-            row = ctx.catalog.asset(parent)
-            where = f"{row.locale}/{row.segment}/{row.format}" if row is not None else None
+            where = ctx.settled(
+                ("asset at", parent), functools.partial(_where, catalog, parent), lambda w: w is not None
+            )
             report.history.append({"derived_from": parent, "relation": relation, "asset": where})
             current = parent
     except MintloomError:  # a catalog problem only shortens the history
         return
+
+
+def _where(catalog: Catalog, cid: str) -> str | None:
+    row = catalog.asset(cid)
+    return f"{row.locale}/{row.segment}/{row.format}" if row is not None else None
 
 
 #: Every C2PA manifest store starts with a JUMBF superbox whose description box ("jumd") carries the

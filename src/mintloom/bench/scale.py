@@ -1,0 +1,226 @@
+"""`make bench-scale`: one generated campaign at 1k, 5k and 20k assets, end to end.
+
+Per size: a campaign of small formats (a 300x250 master and its 728x90 variant per audience
+row; every 10th row duplicates its predecessor's values) is planned, run until it is killed
+(SIGKILL at the job half-way through), resumed to the end through the pipeline (generate the
+rest, checkpoint, deploy, anchor, publish on the embedded node) and its folder verified offline.
+Each run is a child process, so its peak RSS is its own. Reported per size: assets/s over both
+runs, peak RSS of the resuming process, catalog size, time to plan, time to resume, and the
+rework: jobs done before the kill that the resume had to do again. Planning 100k audience rows
+is timed on its own. Results go to ``bench/scale.json``; not part of ``make bench``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from mintloom.bench.compare import PASSWORD, audience_csv
+from mintloom.bench.peer import load_note
+from mintloom.campaign.plan import plan_campaign
+from mintloom.campaign.sample import MESSAGES, write_sample_campaign
+from mintloom.campaign.spec import load_spec
+from mintloom.engines.base import engine_registry
+from mintloom.errors import MintloomError
+from mintloom.faults import ENV_CRASH_AT
+
+SIZES = (1_000, 5_000, 20_000)
+PLAN_ROWS = 100_000
+BATCH = 16
+"""Jobs per catalog commit: a kill loses at most this many (plus those in flight)."""
+WORKERS = 2
+
+
+def spec_text(name: str = "scale") -> str:
+    head, body, cta = MESSAGES["en-US"]
+    return (
+        f"campaign: {name}\nseed: 3\nbrand:\n  name: Lumen\n"
+        '  palette: ["#1d3557", "#e63946", "#f1faee", "#a8dadc"]\n  logo: logo.png\n  messages:\n'
+        f'    en-US:\n      headline: "{head}"\n      body: "{body}"\n      cta: "{cta}"\n'
+        "audience: audience.csv\nlocales: [en-US]\nformats: [medium-rectangle, leaderboard]\n"
+        "master: medium-rectangle\naudio:\n  enabled: false\n"
+    )
+
+
+@dataclass
+class SizeResult:
+    assets: int
+    assets_per_s: float
+    seconds_per_asset: float
+    peak_rss_mb: float
+    catalog_mb: float
+    plan_s: float
+    resume_s: float
+    killed_after_jobs: int
+    committed_at_kill: int
+    rework_pct: float
+    verify_files_per_s: float
+    verified: int
+
+
+def _child(args: list[str], crash_at: str | None = None) -> tuple[int, float, str]:
+    env = {k: v for k, v in os.environ.items() if k != ENV_CRASH_AT}
+    if crash_at is not None:
+        env[ENV_CRASH_AT] = crash_at
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "mintloom.bench.scale", "--child", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, time.perf_counter() - t0, proc.stdout + proc.stderr
+
+
+def measure(n_assets: int, work: Path) -> SizeResult:
+    """One size end to end (see the module docstring)."""
+    from mintloom.store.catalog import Catalog
+    from mintloom.studio import Studio
+    from mintloom.workspace import Workspace
+
+    rows = n_assets // 2
+    spec = write_sample_campaign(work / "campaign", spec_text(), audience_csv(rows, duplicate_every=10))
+    t0 = time.perf_counter()
+    plan = plan_campaign(load_spec(spec), engine_registry())
+    plan_s = time.perf_counter() - t0
+    with Studio(Workspace.init(work / "ws"), password=PASSWORD) as studio:
+        studio.ensure_keys()
+    half = len(plan.jobs) // 2
+    code, crash_s, out = _child(["run", str(work / "ws"), str(spec)], crash_at=f"run.job:{half}")
+    if code != -9:
+        raise MintloomError(f"the run meant to be killed at job {half} ended with {code}: {out[-2000:]}")
+    with Studio(Workspace.find(work / "ws"), password=PASSWORD) as studio:
+        committed = len(Catalog(studio.db).done_jobs("scale"))
+    code, _wall, out = _child(["finish", str(work / "ws"), str(spec)])
+    if code != 0:
+        raise MintloomError(f"the resumed run failed ({code}): {out[-2000:]}")
+    child = json.loads(out.strip().splitlines()[-1])
+    catalog = work / "ws" / ".mintloom"
+    size = sum(p.stat().st_size for p in catalog.glob("catalog*") if p.is_file())
+    total = crash_s + float(child["run_s"])
+    return SizeResult(
+        assets=len(plan.jobs),
+        assets_per_s=len(plan.jobs) / total,
+        seconds_per_asset=total / len(plan.jobs),
+        peak_rss_mb=float(child["peak_rss_kb"]) / 1024,
+        catalog_mb=size / 2**20,
+        plan_s=plan_s,
+        resume_s=float(child["run_s"]),
+        killed_after_jobs=half,
+        committed_at_kill=committed,
+        rework_pct=100 * (half - committed) / half,
+        verify_files_per_s=float(child["verify_files_per_s"]),
+        verified=int(child["verified"]),
+    )
+
+
+def child_main(mode: str, ws: Path, spec: Path) -> int:
+    """In a child process: ``run`` (to be killed) or ``finish`` (resume + anchor + publish + verify)."""
+    from mintloom.chain_lookup import verify_context
+    from mintloom.pipeline import Pipeline, PipelineOptions
+    from mintloom.studio import Studio
+    from mintloom.verify.report import Verdict
+    from mintloom.verify.verifier import media_files, verify_many
+    from mintloom.workspace import Workspace
+
+    with Studio(Workspace.find(ws), password=PASSWORD) as studio:
+        t0 = time.perf_counter()
+        options = PipelineOptions(
+            workers=WORKERS, batch_size=BATCH, anchor=mode == "finish", publish=mode == "finish"
+        )
+        Pipeline(studio).run(spec, options)
+        run_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ctx = verify_context(studio, offline=True)
+        reports = list(verify_many(media_files(studio.workspace.out_dir / "scale"), ctx, workers=WORKERS))
+        verify_s = time.perf_counter() - t0
+    verified = sum(r.verdict is Verdict.VERIFIED for r in reports)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    doc = {
+        "run_s": run_s,
+        "verify_files_per_s": len(reports) / verify_s,
+        "verified": verified,
+        "peak_rss_kb": peak,
+    }
+    print(json.dumps(doc))
+    return 0 if verified == len(reports) else 1
+
+
+def plan_seconds(rows: int, work: Path) -> float:
+    """Seconds to load and plan a spec of ``rows`` audience rows (one format: one job a row)."""
+    text = spec_text("plan").replace(
+        "formats: [medium-rectangle, leaderboard]", "formats: [medium-rectangle]"
+    )
+    spec = write_sample_campaign(work / "plan", text, audience_csv(rows, duplicate_every=10))
+    t0 = time.perf_counter()
+    plan = plan_campaign(load_spec(spec), engine_registry())
+    elapsed = time.perf_counter() - t0
+    if len(plan.jobs) != rows:
+        raise MintloomError(f"planning {rows} rows made {len(plan.jobs)} jobs")
+    return elapsed
+
+
+def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[str, object]:
+    """The JSON document: per size, and the targets as ratios between sizes."""
+    ordered = sorted(sizes)
+    small, large = sizes[ordered[0]], sizes[ordered[-1]]
+    middle = sizes[ordered[-2]] if len(ordered) > 1 else small
+    cost = large.seconds_per_asset / small.seconds_per_asset
+    rss = large.peak_rss_mb / middle.peak_rss_mb
+    worst_rework = max(s.rework_pct for s in sizes.values())
+    return {
+        "sizes": {str(n): asdict(r) for n, r in sizes.items()},
+        "targets": {
+            f"cost_per_asset_{ordered[-1]}_vs_{ordered[0]}": {
+                "value": cost,
+                "target": "<= 1.2",
+                "ok": cost <= 1.2,
+            },
+            f"peak_rss_{ordered[-1]}_vs_{ordered[-2] if len(ordered) > 1 else ordered[0]}": {
+                "value": rss,
+                "target": "<= 1.3",
+                "ok": rss <= 1.3,
+            },
+            "resume_rework_pct_worst": {"value": worst_rework, "target": "<= 5", "ok": worst_rework <= 5},
+            f"plan_s_{plan_rows}_rows": {"value": plan_s, "target": "<= 10", "ok": plan_s <= 10},
+        },
+        "note": f"{WORKERS} workers, commits every {BATCH} jobs; verify offline; {load_note()}",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m mintloom.bench.scale")
+    ap.add_argument("--sizes", type=int, nargs="*", default=list(SIZES), help="assets per campaign")
+    ap.add_argument("--plan-rows", type=int, default=PLAN_ROWS)
+    ap.add_argument("--out", type=Path, default=Path("bench/scale.json"))
+    ap.add_argument("--child", nargs=3, metavar=("MODE", "WS", "SPEC"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return child_main(args.child[0], Path(args.child[1]), Path(args.child[2]))
+    with tempfile.TemporaryDirectory(prefix="mintloom-scale-") as tmp:
+        work = Path(tmp)
+        plan_s = plan_seconds(args.plan_rows, work)
+        sizes = {}
+        for n in args.sizes:
+            print(f"bench-scale: {n} assets ...", file=sys.stderr, flush=True)
+            sizes[n] = measure(n, work / str(n))
+    doc = report(sizes, plan_s, args.plan_rows)
+    text = json.dumps(doc, indent=2)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n")
+    targets = doc["targets"]
+    return 0 if isinstance(targets, dict) and all(t["ok"] for t in targets.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
