@@ -1,0 +1,105 @@
+"""Interop: mintloom's credentials checked by a C2PA validator mintloom did not write.
+
+encypher-c2pa (PyPI) is a verification-only C2PA 2.4 SDK with its own Rust core, not c2pa-rs,
+and it reads text manifests through the C2PA text reference crate. Each kind mintloom signs
+(PNG, JPEG, WAV, text) must come out intact (claim signature valid, hard binding matching) and
+chained to the workspace's root alone (no default trust lists); the same file with its content
+changed must come out invalid, so the check cannot pass by accepting everything.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+import encypher_c2pa
+import pytest
+from PIL import Image
+
+from mintloom.provenance.content_credentials import C2paAssetSigner
+from mintloom.provenance.keys import KeyStore
+
+from .conftest import png_bytes, record, wav_bytes
+
+
+def jpeg_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(png_bytes())).convert("RGB").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def text_bytes() -> bytes:
+    return "Bonjour Lyon — 20 % de réduction jusqu'au 3 mai\n".encode()
+
+
+def _flip_png(data: bytes) -> bytes:
+    at = data.index(b"IDAT") + 20
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+def _flip_jpeg(data: bytes) -> bytes:
+    at = data.rindex(b"\xff\xd9") - 40  # inside the entropy-coded scan, before EOI
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+def _flip_wav(data: bytes) -> bytes:
+    at = data.index(b"data") + 200
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+
+
+def _edit_text(data: bytes) -> bytes:
+    return data.replace(b"20 %", b"90 %")
+
+
+KINDS: list[tuple[str, Callable[[], bytes], Callable[[bytes], bytes]]] = [
+    ("image/png", png_bytes, _flip_png),
+    ("image/jpeg", jpeg_bytes, _flip_jpeg),
+    ("audio/wav", wav_bytes, _flip_wav),
+    ("text/plain", text_bytes, _edit_text),
+]
+
+
+def _encypher(data: bytes, media_type: str, root_pem: str) -> dict[str, Any]:
+    report: dict[str, Any] = encypher_c2pa.verify(
+        data, media_type, trust_pem=root_pem, no_default_trust=True, online=False
+    )
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _no_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENCYPHER_C2PA_TELEMETRY", "off")  # the operator switch: never send, never ask
+
+
+@pytest.mark.parametrize(("media_type", "make", "tamper"), KINDS, ids=[k[0] for k in KINDS])
+def test_encypher_validates_what_mintloom_signs(
+    asset_signer: C2paAssetSigner,
+    keystore: KeyStore,
+    media_type: str,
+    make: Callable[[], bytes],
+    tamper: Callable[[bytes], bytes],
+) -> None:
+    signed = asset_signer.sign(make(), media_type, record(), title=f"asset ({media_type})")
+    root = keystore.trust_anchor_pem()
+    report = _encypher(signed.data, media_type, root)
+    failures = [f["code"] for f in report["validation_results"]["failure"]]
+    assert report["integrity"] == "valid", failures
+    assert report["signature"] == "valid" and report["hard_binding"] == "match", failures
+    assert report["trust"]["status"] == "valid_for_supplied_material"
+    assert failures == []
+
+    changed = tamper(signed.data)
+    assert changed != signed.data
+    bad = _encypher(changed, media_type, root)
+    assert bad["integrity"] == "invalid" and bad["hard_binding"] == "mismatch"
+    assert "assertion.dataHash.mismatch" in [f["code"] for f in bad["validation_results"]["failure"]]
+
+
+def test_encypher_does_not_trust_a_foreign_root(
+    asset_signer: C2paAssetSigner, foreign_keystore: KeyStore
+) -> None:
+    """The trust verdict above comes from the workspace's root, not from anything encypher ships."""
+    signed = asset_signer.sign(text_bytes(), "text/plain", record(), title="copy.txt")
+    report = _encypher(signed.data, "text/plain", foreign_keystore.trust_anchor_pem())
+    assert report["integrity"] == "valid" and report["trust"]["status"] != "valid_for_supplied_material"
