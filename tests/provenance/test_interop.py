@@ -96,6 +96,29 @@ def test_encypher_validates_what_mintloom_signs(
     assert "assertion.dataHash.mismatch" in [f["code"] for f in bad["validation_results"]["failure"]]
 
 
+def test_encypher_validates_the_text_sidecar_beside_the_text(
+    asset_signer: C2paAssetSigner, keystore: KeyStore
+) -> None:
+    """``offer.txt`` + ``offer.txt.c2pa`` as exported: the detached store validates the shipped text."""
+    signed = asset_signer.sign(text_bytes(), "text/plain", record(), title="offer.txt")
+    assert signed.sidecar
+    root = keystore.trust_anchor_pem()
+    report = encypher_c2pa.verify(
+        signed.data,
+        "text/plain",
+        manifest_store=signed.manifest,
+        trust_pem=root,
+        no_default_trust=True,
+        online=False,
+    )
+    assert report["integrity"] == "valid" and report["hard_binding"] == "match"
+    edited = encypher_c2pa.verify(
+        _edit_text(signed.data), "text/plain", manifest_store=signed.manifest, trust_pem=root,
+        no_default_trust=True, online=False,
+    )  # fmt: skip
+    assert edited["integrity"] == "invalid" and edited["hard_binding"] == "mismatch"
+
+
 def test_encypher_does_not_trust_a_foreign_root(
     asset_signer: C2paAssetSigner, foreign_keystore: KeyStore
 ) -> None:

@@ -4,8 +4,10 @@ Images and audio get an embedded manifest. Text gets its manifest embedded too, 
 embeds into unstructured text (:mod:`mintloom.provenance.text_wrapper`): a wrapper of invisible
 variation selectors appended to the text, bound by a ``c2pa.hash.data`` over the exact text bytes
 that excludes the wrapper. Independent validators (the C2PA text reference, encypher-c2pa) check
-that binding from the ``.txt`` alone. Text signed before this carried a sidecar ``.c2pa`` bound to a
-*carrier* (an SVG wrapping of the text, :func:`text_carrier`); such sidecars are still read.
+that binding from the ``.txt`` alone. The same store is also written beside the text as a
+``.c2pa`` sidecar, so the credential can be published without the (personalised) text and a text
+whose wrapper was stripped can be verified again with it. Text signed before this carried only a
+sidecar bound to a *carrier* (an SVG wrapping of the text, :func:`text_carrier`); it is still read.
 
 Every manifest holds ``c2pa.actions`` (``c2pa.created`` with the IPTC digital source type, or
 ``c2pa.opened`` of the parent plus the derivation action), the ``mintloom.generation``
@@ -196,7 +198,7 @@ class C2paAssetSigner:
             media_type=media_type,
             manifest=store,
             manifest_hash=hashlib.sha256(store).digest(),
-            sidecar=False,
+            sidecar=is_text,
         )
 
     def _sign_embedded(self, builder: c2pa.Builder, data: bytes, fmt: str) -> tuple[bytes, bytes]:
@@ -358,6 +360,18 @@ def read_credentials(
     return _read_store(
         _CARRIER_TYPE, legacy, sidecar, trust_anchors_pem, manifest_hash=lambda: sha256_hex(sidecar)
     )
+
+
+def rejoin_text(data: bytes, sidecar: bytes) -> bytes | None:
+    """``data`` with ``sidecar`` embedded again as its wrapper: the text as signed, if ``data`` is
+    that text with its wrapper stripped (None if ``data`` still carries a wrapper or is not UTF-8)."""
+    try:
+        if text_wrapper.find(data) is not None:
+            return None
+        data.decode("utf-8")
+    except (ManifestError, UnicodeDecodeError):
+        return None
+    return data + text_wrapper.encode(sidecar)
 
 
 def sha256_hex(data: bytes) -> str:
