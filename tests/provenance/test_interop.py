@@ -1,16 +1,22 @@
-"""Interop: mintloom's credentials checked by a C2PA validator mintloom did not write.
+"""Interop: mintloom's credentials checked by C2PA validators mintloom did not write.
 
 encypher-c2pa (PyPI) is a verification-only C2PA 2.4 SDK with its own Rust core, not c2pa-rs,
 and it reads text manifests through the C2PA text reference crate. Each kind mintloom signs
 (PNG, JPEG, WAV, text) must come out intact (claim signature valid, hard binding matching) and
 chained to the workspace's root alone (no default trust lists); the same file with its content
-changed must come out invalid, so the check cannot pass by accepting everything.
+changed must come out invalid, so the check cannot pass by accepting everything. c2pa-ts (npm,
+pure TypeScript, run under node) checks PNG and JPEG the same way (it reads neither WAV nor
+text, and does no trust-chain validation).
 """
 
 from __future__ import annotations
 
 import io
+import json
+import shutil
+import subprocess
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import encypher_c2pa
@@ -126,3 +132,42 @@ def test_encypher_does_not_trust_a_foreign_root(
     signed = asset_signer.sign(text_bytes(), "text/plain", record(), title="copy.txt")
     report = _encypher(signed.data, "text/plain", foreign_keystore.trust_anchor_pem())
     assert report["integrity"] == "valid" and report["trust"]["status"] != "valid_for_supplied_material"
+
+
+C2PA_TS = Path(__file__).resolve().parents[1] / "interop" / "c2pa_ts_verify.mjs"
+
+
+def _c2pa_ts(path: Path) -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node is not None, "node is needed (the Makefile's setup installs c2pa-ts with npm)"
+    done = subprocess.run(
+        [node, str(C2PA_TS), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=C2PA_TS.parents[2],
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+@pytest.mark.parametrize(("media_type", "make", "tamper"), KINDS[:2], ids=[k[0] for k in KINDS[:2]])
+def test_c2pa_ts_validates_what_mintloom_signs(
+    asset_signer: C2paAssetSigner,
+    tmp_path: Path,
+    media_type: str,
+    make: Callable[[], bytes],
+    tamper: Callable[[bytes], bytes],
+) -> None:
+    signed = asset_signer.sign(make(), media_type, record(), title=f"asset ({media_type})")
+    path = tmp_path / "asset"
+    path.write_bytes(signed.data)
+    good = _c2pa_ts(path)
+    ok = {c["code"] for c in good["codes"] if c["success"]}
+    assert good["manifest"] and good["valid"], good["codes"]
+    assert {"claimSignature.validated", "assertion.dataHash.match"} <= ok
+    path.write_bytes(tamper(signed.data))
+    bad = _c2pa_ts(path)
+    assert bad["manifest"] and not bad["valid"]
+    assert {"code": "assertion.dataHash.mismatch", "success": False} in bad["codes"]
