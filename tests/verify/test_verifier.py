@@ -156,7 +156,10 @@ def test_text_verifies_from_the_text_alone_and_stripped_with_its_sidecar(campaig
     assert again.verdict is Verdict.VERIFIED and again.cid == row.cid, again.checks
     assert statuses(again)["credential"] == "info"
     # an edited text matches neither its embedded credential nor its sidecar
-    assert verify_bytes(shipped.replace(b"a", b"e", 1), "note.txt", campaign.ctx).verdict is Verdict.TAMPERED
+    text = stripped.decode()
+    forged = (text[:-1] + ("0" if text[-1] != "0" else "1")).encode() + shipped[found.start :]  # same length
+    assert forged != shipped
+    assert verify_bytes(forged, "note.txt", campaign.ctx).verdict is Verdict.TAMPERED
     edited = verify_bytes(stripped + b"!", "note.txt", campaign.ctx, sidecar=sidecar)
     assert edited.verdict is Verdict.TAMPERED and edited.cid != row.cid
 
