@@ -102,7 +102,7 @@ def test_text_carries_its_manifest_embedded_and_bound_to_the_text(
     asset_signer: C2paAssetSigner, keystore: KeyStore
 ) -> None:
     signed = asset_signer.sign(TEXT, "text/plain", record(), title="copy.txt")
-    assert not signed.sidecar and signed.data.startswith(TEXT)
+    assert signed.sidecar and signed.data.startswith(TEXT)  # the store is also shipped detached
     found = text_wrapper.find(signed.data)
     assert found is not None and found.manifest == signed.manifest and found.start == len(TEXT)
     assert text_wrapper.strip(signed.data, found) == TEXT  # the wrapper is all that was added
