@@ -182,6 +182,11 @@ def test_translated_text_names_its_text_parent(asset_signer: C2paAssetSigner, ke
     assert rep.actions == ["c2pa.opened", "c2pa.translated"]
     (ing,) = rep.ingredients
     assert ing.valid and ing.title == "fr.txt" and ing.relationship == "parentOf"
+    edited = master.data.replace(b"20 %", b"90 %")
+    with pytest.raises(SigningError, match="no longer matches"):
+        asset_signer.sign(
+            b"x", "text/plain", rec, title="en.txt", parent=Parent(edited, "text/plain", "fr.txt")
+        )
     with pytest.raises(SigningError, match="no Content Credential"):
         asset_signer.sign(
             b"x", "text/plain", rec, title="en.txt", parent=Parent(TEXT, "text/plain", "fr.txt")

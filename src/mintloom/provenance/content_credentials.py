@@ -139,6 +139,8 @@ def _add_parent(builder: c2pa.Builder, parent: Parent) -> None:
         raise SigningError(f"the parent text {parent.title} has a damaged credential: {exc}") from exc
     if found is None:
         raise SigningError(f"the parent text {parent.title} carries no Content Credential")
+    if not read_credentials(parent.data, media_type).hash_binding_valid:  # c2pa sees only the store
+        raise SigningError(f"the parent text {parent.title} no longer matches its Content Credential")
     builder.add_ingredient(ingredient, _STORE_FORMAT, io.BytesIO(found.manifest))
 
 
