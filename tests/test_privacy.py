@@ -45,6 +45,7 @@ from mintloom.campaign.run import salted_commitment
 from mintloom.campaign.sample import write_sample_campaign
 from mintloom.engines.transformers_text import weights_hash
 from mintloom.ledger.node import NodeInfo, rpc_call
+from mintloom.provenance import text_wrapper
 from mintloom.provenance.content_credentials import read_credentials, text_carrier
 from mintloom.store.car import read_car
 from mintloom.store.catalog import AssetRow, Catalog
@@ -263,7 +264,9 @@ def _check_recorded(row: AssetRow, gen: Any, data: bytes, catalog: Catalog, tmp_
     campaign = catalog.campaign(row.campaign)
     assert campaign is not None
     if row.campaign == "priv-served":
-        prompt = data.decode().removeprefix("Ad: ")
+        found = text_wrapper.find(data)  # the served model's words, without the embedded credential
+        text = text_wrapper.strip(data, found) if found is not None else data
+        prompt = text.decode().removeprefix("Ad: ")
         assert gen.parameters.prompt_commitment == salted_commitment(campaign.salt, "prompt", prompt)
         assert gen.model_id == "cnry-served" and gen.model_hash == "fp_cnry"
     elif row.campaign == "priv-local":

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import unicodedata
 
+import c2pa
 import pytest
 
 from mintloom.errors import SigningError
+from mintloom.provenance import text_wrapper
 from mintloom.provenance.content_credentials import (
     C2paAssetSigner,
     extract_manifest_store,
     read_credentials,
+    text_carrier,
 )
 from mintloom.provenance.credentials import Parent
 from mintloom.provenance.keys import KeyStore
@@ -90,19 +95,122 @@ def test_derived_variant_has_valid_parent_ingredient(
     assert ing.relationship == "parentOf" and ing.valid and ing.title == "master.png"
 
 
-def test_text_gets_sidecar_bound_to_exact_bytes(asset_signer: C2paAssetSigner, keystore: KeyStore) -> None:
-    text = "Bonjour Lyon — 20 % de réduction jusqu'au 3 mai\n".encode()
-    signed = asset_signer.sign(text, "text/plain", record(), title="copy.txt")
-    assert signed.sidecar and signed.data == text
+TEXT = "Bonjour Lyon — 20 % de réduction jusqu'au 3 mai\n".encode()
+
+
+def test_text_carries_its_manifest_embedded_and_bound_to_the_text(
+    asset_signer: C2paAssetSigner, keystore: KeyStore
+) -> None:
+    signed = asset_signer.sign(TEXT, "text/plain", record(), title="copy.txt")
+    assert signed.sidecar and signed.data.startswith(TEXT)  # the store is also shipped detached
+    found = text_wrapper.find(signed.data)
+    assert found is not None and found.manifest == signed.manifest and found.start == len(TEXT)
+    assert text_wrapper.strip(signed.data, found) == TEXT  # the wrapper is all that was added
     anchors = keystore.trust_anchor_pem()
-    ok = read_credentials(text, "text/plain", trust_anchors_pem=anchors, sidecar=signed.manifest)
-    assert ok.trusted and ok.hash_binding_valid and ok.generation is not None
-    assert ok.manifest_hash == signed.manifest_hash.hex()
-    changed = read_credentials(text.replace(b"20", b"90"), "text/plain", trust_anchors_pem=anchors,
-                               sidecar=signed.manifest)  # fmt: skip
-    assert changed.tampered and not changed.hash_binding_valid
-    missing = read_credentials(text, "text/plain", trust_anchors_pem=anchors)
-    assert not missing.present
+    ok = read_credentials(signed.data, "text/plain", trust_anchors_pem=anchors)
+    assert ok.trusted and ok.hash_binding_valid and ok.failures == [] and ok.generation == record()
+    assert ok.validation_state == "Trusted" and ok.manifest_hash == signed.manifest_hash.hex()
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        lambda d: d.replace(b"20 %", b"90 %"),  # the offer changed
+        lambda d: b"PROMO " + d,  # text put before: the wrapper is no longer where the binding says
+        lambda d: d + b"!",  # text put after the wrapper
+        lambda d: d.replace(b"Lyon", b"L\xc3\xa9on"),  # one letter, same length in characters
+    ],
+)
+def test_edited_text_is_a_hash_mismatch(
+    asset_signer: C2paAssetSigner, keystore: KeyStore, attack: object
+) -> None:
+    signed = asset_signer.sign(TEXT, "text/plain", record(), title="copy.txt")
+    rep = read_credentials(attack(signed.data), "text/plain", trust_anchors_pem=keystore.trust_anchor_pem())  # type: ignore[operator]
+    assert rep.present and rep.tampered and not rep.hash_binding_valid and not rep.trusted
+
+
+def test_text_in_another_normalization_form_still_matches(
+    asset_signer: C2paAssetSigner, keystore: KeyStore
+) -> None:
+    """C2PA hashes unstructured text in NFC: decomposed accents are the same text."""
+    signed = asset_signer.sign(
+        unicodedata.normalize("NFD", TEXT.decode()).encode(), "text/plain", record(), title="c"
+    )
+    assert signed.data.startswith(TEXT)  # signed as NFC
+    found = text_wrapper.find(signed.data)
+    assert found is not None
+    body = unicodedata.normalize("NFD", TEXT.decode()).encode()
+    shifted = body + signed.data[found.start :]  # same text, decomposed: the wrapper moved
+    rep = read_credentials(shifted, "text/plain", trust_anchors_pem=keystore.trust_anchor_pem())
+    assert not rep.hash_binding_valid  # the exclusion no longer points at the wrapper
+    same = read_credentials(signed.data, "text/plain", trust_anchors_pem=keystore.trust_anchor_pem())
+    assert same.hash_binding_valid
+
+
+def test_stripped_duplicated_or_damaged_wrappers(asset_signer: C2paAssetSigner, keystore: KeyStore) -> None:
+    anchors = keystore.trust_anchor_pem()
+    signed = asset_signer.sign(TEXT, "text/plain", record(), title="copy.txt")
+    found = text_wrapper.find(signed.data)
+    assert found is not None
+    stripped = read_credentials(
+        text_wrapper.strip(signed.data, found), "text/plain", trust_anchors_pem=anchors
+    )
+    assert not stripped.present  # as before: verify then reports "no Content Credential"
+    wrapper = signed.data[found.start :]
+    twice = read_credentials(signed.data + wrapper, "text/plain", trust_anchors_pem=anchors)
+    assert twice.present and twice.error is not None and "multipleWrappers" in twice.error
+    truncated = signed.data.decode()[: len(TEXT.decode()) + 60].encode()  # the wrapper cut short
+    cut = read_credentials(truncated, "text/plain", trust_anchors_pem=anchors)
+    assert cut.present and cut.error is not None and "corruptedWrapper" in cut.error
+    with pytest.raises(SigningError, match="already carries"):
+        asset_signer.sign(signed.data, "text/plain", record(), title="again")
+
+
+def test_foreign_signer_text_is_valid_but_untrusted(foreign_keystore: KeyStore, keystore: KeyStore) -> None:
+    signed = C2paAssetSigner(foreign_keystore.signer(PASSWORD)).sign(TEXT, "text/plain", record(), title="c")
+    rep = read_credentials(signed.data, "text/plain", trust_anchors_pem=keystore.trust_anchor_pem())
+    assert rep.hash_binding_valid and rep.signature_valid and not rep.trusted
+
+
+def test_translated_text_names_its_text_parent(asset_signer: C2paAssetSigner, keystore: KeyStore) -> None:
+    master = asset_signer.sign(TEXT, "text/plain", record(), title="fr.txt")
+    rec = record(action="c2pa.translated", locale="en-GB", source_locale="fr-FR")
+    child = asset_signer.sign(b"Hello Lyon - 20% off until 3 May\n", "text/plain", rec, title="en.txt",
+                              parent=Parent(master.data, "text/plain", "fr.txt"))  # fmt: skip
+    rep = read_credentials(child.data, "text/plain", trust_anchors_pem=keystore.trust_anchor_pem())
+    assert rep.trusted and rep.hash_binding_valid, rep.failures
+    assert rep.actions == ["c2pa.opened", "c2pa.translated"]
+    (ing,) = rep.ingredients
+    assert ing.valid and ing.title == "fr.txt" and ing.relationship == "parentOf"
+    edited = master.data.replace(b"20 %", b"90 %")
+    with pytest.raises(SigningError, match="no longer matches"):
+        asset_signer.sign(
+            b"x", "text/plain", rec, title="en.txt", parent=Parent(edited, "text/plain", "fr.txt")
+        )
+    with pytest.raises(SigningError, match="no Content Credential"):
+        asset_signer.sign(
+            b"x", "text/plain", rec, title="en.txt", parent=Parent(TEXT, "text/plain", "fr.txt")
+        )
+
+
+def test_legacy_sidecar_text_still_reads(asset_signer: C2paAssetSigner, keystore: KeyStore) -> None:
+    """Text signed before the embedded form: a sidecar bound to the SVG carrier of the text."""
+    created = {"action": "c2pa.created", "digitalSourceType": str(record().source_type)}
+    definition = {
+        "claim_generator_info": [{"name": "mintloom", "version": "0"}],
+        "title": "old.txt",
+        "assertions": [{"label": "c2pa.actions", "data": {"actions": [created]}}],
+    }
+    builder = c2pa.Builder.from_json(definition, asset_signer._context)
+    builder.set_no_embed()
+    sidecar = builder.sign(
+        asset_signer._c2pa_signer(), "image/svg+xml", io.BytesIO(text_carrier(TEXT)), io.BytesIO()
+    )
+    anchors = keystore.trust_anchor_pem()
+    old = read_credentials(TEXT, "text/plain", trust_anchors_pem=anchors, sidecar=sidecar)
+    assert old.trusted and old.hash_binding_valid
+    edited = read_credentials(TEXT + b"!", "text/plain", trust_anchors_pem=anchors, sidecar=sidecar)
+    assert not edited.hash_binding_valid
 
 
 def test_unsigned_and_garbage_inputs_never_raise(keystore: KeyStore) -> None:

@@ -26,6 +26,7 @@ from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.spec import load_spec
 from mintloom.chain_lookup import verify_context
 from mintloom.ledger.node import NodeInfo
+from mintloom.provenance import text_wrapper
 from mintloom.provenance.content_credentials import C2paAssetSigner, SignedAsset
 from mintloom.provenance.credentials import GenerationRecord
 from mintloom.provenance.keys import KeyStore, LocalSigner
@@ -136,20 +137,31 @@ def test_signed_png_and_wav_are_verified_with_origin_and_receipt(
     json.loads(report_json(report))
 
 
-def test_text_with_its_sidecar_is_verified_and_without_it_is_unknown(campaign: Campaign) -> None:
+def test_text_verifies_from_the_text_alone_and_stripped_with_its_sidecar(campaign: Campaign) -> None:
     row = campaign.row("copy")
     path = campaign.out / row.path
-    assert path.with_name(path.name + ".c2pa").is_file()
-    report = verify_path(path, campaign.ctx)
+    sidecar = path.with_name(path.name + ".c2pa").read_bytes()
+    shipped = path.read_bytes()
+    report = verify_bytes(shipped, "note.txt", campaign.ctx)  # the embedded credential alone
     assert report.verdict is Verdict.VERIFIED and report.binding == "hard"
     assert report.media_type == "text/plain" and statuses(report)["inclusion proof"] == "pass"
+    assert verify_path(path, campaign.ctx).verdict is Verdict.VERIFIED
 
-    bare = verify_bytes(path.read_bytes(), "note.txt", campaign.ctx)
+    found = text_wrapper.find(shipped)
+    assert found is not None
+    stripped = text_wrapper.strip(shipped, found)  # copied out of a page: the wrapper is gone
+    bare = verify_bytes(stripped, "note.txt", campaign.ctx)
     assert bare.verdict is Verdict.UNKNOWN and bare.binding == "none"
-    # an edited text no longer matches its sidecar
-    edited = verify_bytes(path.read_bytes() + b"!", "note.txt", campaign.ctx, sidecar=campaign.blobs.get(
-        row.sidecar_cid or ""))  # fmt: skip
-    assert edited.verdict is Verdict.TAMPERED
+    again = verify_bytes(stripped, "note.txt", campaign.ctx, sidecar=sidecar)
+    assert again.verdict is Verdict.VERIFIED and again.cid == row.cid, again.checks
+    assert statuses(again)["credential"] == "info"
+    # an edited text matches neither its embedded credential nor its sidecar
+    text = stripped.decode()
+    forged = (text[:-1] + ("0" if text[-1] != "0" else "1")).encode() + shipped[found.start :]  # same length
+    assert forged != shipped
+    assert verify_bytes(forged, "note.txt", campaign.ctx).verdict is Verdict.TAMPERED
+    edited = verify_bytes(stripped + b"!", "note.txt", campaign.ctx, sidecar=sidecar)
+    assert edited.verdict is Verdict.TAMPERED and edited.cid != row.cid
 
 
 def test_whole_campaign_folder_verifies_in_parallel_in_order(campaign: Campaign) -> None:

@@ -196,6 +196,8 @@ class _RunState:
     """Job key → its children not signed yet: at 0 its bytes leave ``signed_parents`` (else
     every master's bytes stayed in memory for the whole run, ~20 KB per asset at scale)."""
     waiting: dict[str, list[Generated]] = field(default_factory=dict)
+    signed_texts: dict[str, _Signed] = field(default_factory=dict)
+    """Content CID of the unsigned text → the item that signed it in this run."""
     batch: list[_Signed] = field(default_factory=list)
     finished: int = 0
 
@@ -343,7 +345,9 @@ class CampaignRunner:
         return hit
 
     def _sign_one(self, state: _RunState, job: Job, gen: Generated, parent: _SignedParent | None) -> None:
-        item = self._sign(state, job, gen, parent)
+        item = self._signed_before(state, job, gen) or self._sign(state, job, gen, parent)
+        if item.signed.sidecar and gen.artifact is not None:
+            state.signed_texts.setdefault(cid_for(gen.artifact.data), item)
         if job.key in state.is_parent:
             kept = _SignedParent(item.signed.data, item.signed.media_type, item.cid, item.model_id)
             state.signed_parents[job.key] = kept
@@ -360,6 +364,23 @@ class CampaignRunner:
             self._flush(state)
 
     # -- steps ------------------------------------------------------------------------------------
+    def _signed_before(self, state: _RunState, job: Job, gen: Generated) -> _Signed | None:
+        """The signed asset of a text identical to this job's, signed earlier in this run or logged
+        before: text carries its manifest embedded, so signing it again would make other bytes,
+        and identical copy is one asset (it ships the logged manifest, as before)."""
+        if gen.artifact is None or job.kind != "copy":
+            return None
+        content = cid_for(gen.artifact.data)
+        if (prev := state.signed_texts.get(content)) is not None:
+            return _Signed(job, gen, prev.signed, prev.cid, prev.model_id)
+        row = self.catalog.signed_text(content)
+        sidecar = row.logged_sidecar_cid if row is not None else None
+        if row is None or sidecar is None:
+            return None
+        data, manifest = self.blobs.get(row.cid), self.blobs.get(sidecar)
+        signed = SignedAsset(data, row.media_type, manifest, bytes(row.manifest_hash), sidecar=True)
+        return _Signed(job, gen, signed, row.cid, row.model_id)
+
     def _sign(self, state: _RunState, job: Job, gen: Generated, parent: _SignedParent | None) -> _Signed:
         art = gen.artifact
         assert art is not None

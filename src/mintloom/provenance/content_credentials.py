@@ -1,10 +1,13 @@
 """C2PA Content Credentials through c2pa-python: signing generated assets and reading them back.
 
-Images and audio get an embedded manifest; text (which C2PA cannot embed into or hash) gets a
-sidecar ``.c2pa`` manifest store whose hard binding is computed by c2pa over a *carrier*: a
-deterministic, injective SVG wrapping of the exact text bytes (:func:`text_carrier`). A verifier
-rebuilds the carrier from the text and lets c2pa check the binding, so the text is bound by the
-same data-hash mechanism as every other asset.
+Images and audio get an embedded manifest. Text gets its manifest embedded too, the way C2PA 2.2
+embeds into unstructured text (:mod:`mintloom.provenance.text_wrapper`): a wrapper of invisible
+variation selectors appended to the text, bound by a ``c2pa.hash.data`` over the exact text bytes
+that excludes the wrapper. Independent validators (the C2PA text reference, encypher-c2pa) check
+that binding from the ``.txt`` alone. The same store is also written beside the text as a
+``.c2pa`` sidecar, so the credential can be published without the (personalised) text and a text
+whose wrapper was stripped can be verified again with it. Text signed before this carried only a
+sidecar bound to a *carrier* (an SVG wrapping of the text, :func:`text_carrier`); it is still read.
 
 Every manifest holds ``c2pa.actions`` (``c2pa.created`` with the IPTC digital source type, or
 ``c2pa.opened`` of the parent plus the derivation action), the ``mintloom.generation``
@@ -19,6 +22,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import c2pa
@@ -26,13 +32,14 @@ from pydantic import BaseModel, Field, ValidationError
 
 from mintloom import __version__
 from mintloom.errors import ManifestError, SigningError, SourceTypeMismatchError, TimeStampError
+from mintloom.provenance import data_hashed, text_wrapper
 from mintloom.provenance.credentials import GenerationRecord, Parent, SignedAsset
 from mintloom.provenance.keys import Signer
 
 GENERATION_LABEL = "mintloom.generation"
 TRAINING_LABEL = "cawg.training-mining"
-TEXT_BINDING_LABEL = "mintloom.text-carrier"
-SIDECAR_MEDIA_TYPES = frozenset({"text/plain", "text/markdown", "application/json"})
+TEXT_MEDIA_TYPES = frozenset({"text/plain", "text/markdown", "application/json"})
+"""Text formats: the manifest is embedded as a C2PA text wrapper (legacy: a sidecar)."""
 
 
 def base_media_type(media_type: str) -> str:
@@ -54,7 +61,7 @@ _TSA_FAILURE_WORDS = ("http", "timestamp", "time stamp", "tsa")
 
 
 def text_carrier(data: bytes) -> bytes:
-    """The SVG document c2pa hashes in place of a text asset: injective in ``data``."""
+    """The SVG document legacy text sidecars were bound to (read only: text is now embedded)."""
     return (
         b'<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"><desc>'
         + base64.b64encode(data)
@@ -63,7 +70,16 @@ def text_carrier(data: bytes) -> bytes:
 
 
 def embeds(media_type: str) -> bool:
+    """c2pa embeds the manifest into this container (text is embedded by mintloom, see above)."""
     return media_type in _EMBED_MEDIA_TYPES
+
+
+def nfc_text(data: bytes) -> bytes:
+    """``data`` as NFC UTF-8: C2PA hashes unstructured text in Unicode normalization form C."""
+    try:
+        return unicodedata.normalize("NFC", data.decode("utf-8")).encode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SigningError("cannot sign text that is not UTF-8") from exc
 
 
 def _training_assertion(use: str) -> dict[str, Any]:
@@ -97,19 +113,13 @@ def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
     return {"label": "c2pa.actions", "data": {"actions": [opened, derived]}}
 
 
-def _manifest(
-    record: GenerationRecord, media_type: str, *, title: str, has_parent: bool, sidecar: bool
-) -> dict[str, Any]:
-    """The manifest definition: actions, generation record, training use, and the text binding."""
+def _manifest(record: GenerationRecord, media_type: str, *, title: str, has_parent: bool) -> dict[str, Any]:
+    """The manifest definition: actions, generation record and training use."""
     assertions: list[dict[str, Any]] = [
         _actions(record, has_parent),
         {"label": GENERATION_LABEL, "data": record.model_dump(mode="json", exclude_none=True)},
         _training_assertion(record.ai_training),
     ]
-    if sidecar:
-        assertions.append(
-            {"label": TEXT_BINDING_LABEL, "data": {"mediaType": media_type, "carrier": "svg-b64"}}
-        )
     return {
         "claim_generator_info": [{"name": "mintloom", "version": __version__}],
         "title": title,
@@ -119,15 +129,22 @@ def _manifest(
 
 
 def _add_parent(builder: c2pa.Builder, parent: Parent) -> None:
-    """Record ``parent`` as the parentOf ingredient (text parents go in through their SVG carrier)."""
+    """Record ``parent`` as the parentOf ingredient (a text parent goes in as its manifest store)."""
     ingredient = {"title": parent.title, "relationship": "parentOf", "label": "parent"}
-    is_text = base_media_type(parent.media_type) in SIDECAR_MEDIA_TYPES
-    parent_source = text_carrier(parent.data) if is_text else parent.data
-    builder.add_ingredient(
-        ingredient,
-        _ingredient_format(base_media_type(parent.media_type)),
-        io.BytesIO(parent_source),
-    )
+    media_type = base_media_type(parent.media_type)
+    if media_type not in TEXT_MEDIA_TYPES:
+        fmt = _EMBED_MEDIA_TYPES.get(media_type, media_type)
+        builder.add_ingredient(ingredient, fmt, io.BytesIO(parent.data))
+        return
+    try:
+        found = text_wrapper.find(parent.data)
+    except ManifestError as exc:
+        raise SigningError(f"the parent text {parent.title} has a damaged credential: {exc}") from exc
+    if found is None:
+        raise SigningError(f"the parent text {parent.title} carries no Content Credential")
+    if not read_credentials(parent.data, media_type).hash_binding_valid:  # c2pa sees only the store
+        raise SigningError(f"the parent text {parent.title} no longer matches its Content Credential")
+    builder.add_ingredient(ingredient, _STORE_FORMAT, io.BytesIO(found.manifest))
 
 
 class C2paAssetSigner:
@@ -176,35 +193,61 @@ class C2paAssetSigner:
         parent: Parent | None = None,
     ) -> SignedAsset:
         media_type = base_media_type(media_type)
-        sidecar = media_type in SIDECAR_MEDIA_TYPES
-        if not sidecar and not embeds(media_type):
+        is_text = media_type in TEXT_MEDIA_TYPES
+        if not is_text and not embeds(media_type):
             raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
         _refuse_mislabel(record, title)
-        manifest = _manifest(record, media_type, title=title, has_parent=parent is not None, sidecar=sidecar)
-        fmt = _CARRIER_TYPE if sidecar else _EMBED_MEDIA_TYPES[media_type]
-        source = text_carrier(data) if sidecar else data
+        manifest = _manifest(record, media_type, title=title, has_parent=parent is not None)
         try:
             builder = c2pa.Builder.from_json(manifest, self._context)
-            if sidecar:
-                builder.set_no_embed()
             if parent is not None:
                 _add_parent(builder, parent)
-            out = io.BytesIO()
-            manifest_bytes = builder.sign(self._c2pa_signer(), fmt, io.BytesIO(source), out)
+            signed, store = (
+                self._sign_text(builder, data)
+                if is_text
+                else self._sign_embedded(builder, data, _EMBED_MEDIA_TYPES[media_type])
+            )
         except c2pa.C2paError as exc:
             raise self._failed(title, media_type, exc) from exc
+        except SigningError:
+            raise
         except Exception as exc:  # the signing callback (HSM/KMS) failed
             raise SigningError(f"signing {title} failed: {type(exc).__name__}: {exc}") from exc
-        signed = data if sidecar else out.getvalue()
-        if not manifest_bytes or (not sidecar and signed == data):
+        if not store or signed == data:
             raise SigningError(f"C2PA produced no manifest for {title}")
         return SignedAsset(
             data=signed,
             media_type=media_type,
-            manifest=bytes(manifest_bytes),
-            manifest_hash=hashlib.sha256(manifest_bytes).digest(),
-            sidecar=sidecar,
+            manifest=store,
+            manifest_hash=hashlib.sha256(store).digest(),
+            sidecar=is_text,
         )
+
+    def _sign_embedded(self, builder: c2pa.Builder, data: bytes, fmt: str) -> tuple[bytes, bytes]:
+        out = io.BytesIO()
+        store = builder.sign(self._c2pa_signer(), fmt, io.BytesIO(data), out)
+        return out.getvalue(), bytes(store)
+
+    def _sign_text(self, builder: c2pa.Builder, data: bytes) -> tuple[bytes, bytes]:
+        """The NFC text with its manifest wrapper appended, and the manifest store.
+
+        The store's size is fixed (c2pa's placeholder) before it is signed, so the wrapper's byte
+        range, which the hard binding excludes, is known when the hash is taken."""
+        text = nfc_text(data)
+        try:
+            already = text_wrapper.find(text)
+        except ManifestError as exc:
+            raise SigningError(f"the text already carries a damaged C2PA wrapper: {exc}") from exc
+        if already is not None:
+            raise SigningError("the text already carries a C2PA wrapper: sign the text without it")
+        signer = self._c2pa_signer()
+        size = data_hashed.placeholder_size(builder, signer)
+        exclusion = (len(text), text_wrapper.wrapper_length(size))
+        store = data_hashed.sign(builder, signer, "sha256", hashlib.sha256(text).digest(), exclusion)
+        wrapper = text_wrapper.encode(store)
+        if len(wrapper) != exclusion[1]:
+            raise SigningError(f"the signed manifest ({len(store)} B) overflows its placeholder ({size} B)")
+        return text + wrapper, store
 
 
 def _refuse_mislabel(record: GenerationRecord, title: str) -> None:
@@ -215,12 +258,6 @@ def _refuse_mislabel(record: GenerationRecord, title: str) -> None:
             f"refusing to sign {title}: {why}",
             hint="a model is named only when a trained model made (part of) the asset",
         )
-
-
-def _ingredient_format(media_type: str) -> str:
-    return (
-        _CARRIER_TYPE if media_type in SIDECAR_MEDIA_TYPES else _EMBED_MEDIA_TYPES.get(media_type, media_type)
-    )
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -367,10 +404,18 @@ def _assertions(active: dict[str, Any], bad: list[str]) -> tuple[GenerationRecor
     return generation, actions
 
 
+_STORE_FORMAT = "application/x-c2pa-manifest-store"
+"""How a text parent goes in as an ingredient: as its manifest store (c2pa-rs cannot read text)."""
+_DATA_HASH_FAILS = ("assertion.dataHash.",)
+
+
 def _ingredients(active: dict[str, Any]) -> list[IngredientReport]:
     ingredients = []
     for ing in active.get("ingredients", []):
         _, ibad = _codes(ing.get("validation_results"))
+        if ing.get("format") == _STORE_FORMAT:
+            # ingested without its text (the signer checked the parent's binding on the text first)
+            ibad = [b for b in ibad if not b.startswith(_DATA_HASH_FAILS)]
         ingredients.append(
             IngredientReport(
                 title=str(ing.get("title", "")),
@@ -395,24 +440,64 @@ def read_credentials(
 
     ``tsa_anchors_pem`` are the roots trusted for RFC 3161 time-stamps only (c2pa takes one list;
     a signer chaining to one of them is refused, see :func:`_signer_under_tsa_root`).
-    Never raises for bad input: a file that cannot be parsed yields a report with ``error`` set.
+    Text carries it embedded (a C2PA text wrapper) or, if signed by an older mintloom, in a
+    ``.c2pa`` sidecar bound to the SVG carrier. Never raises for bad input: a file that cannot be
+    parsed yields a report with ``error`` set.
     """
     media_type = base_media_type(media_type)
-    is_text = media_type in SIDECAR_MEDIA_TYPES
-    if is_text and sidecar is None:
-        return CredentialReport(present=False, error="text assets carry their credential in a .c2pa sidecar")
-    fmt = _CARRIER_TYPE if is_text else _EMBED_MEDIA_TYPES.get(media_type, media_type)
-    source = text_carrier(data) if is_text else data
-    tsa_only = _tsa_only_roots(trust_anchors_pem, tsa_anchors_pem)
-    anchors = (
-        trust_anchors_pem + "\n" + "\n".join(tsa_only)
-        if trust_anchors_pem and tsa_only
-        else trust_anchors_pem
-    )
+    anchors = _Anchors(trust_anchors_pem, _tsa_only_roots(trust_anchors_pem, tsa_anchors_pem))
+    if media_type not in TEXT_MEDIA_TYPES:
+        fmt = _EMBED_MEDIA_TYPES.get(media_type, media_type)
+        return _read_store(fmt, data, None, anchors, manifest_hash=lambda: _embedded_manifest_hash(data, fmt))
     try:
-        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), sidecar, _reader_context(anchors))
+        found = text_wrapper.find(data)
+    except ManifestError as exc:
+        return CredentialReport(present=True, error=f"unreadable Content Credential: {exc.message}")
+    if found is not None:
+        return _read_store(
+            "text/plain",
+            data,
+            found.manifest,
+            anchors,
+            manifest_hash=lambda: sha256_hex(found.manifest),
+            text=found,
+        )
+    if sidecar is None:
+        return CredentialReport(present=False, error="no C2PA manifest embedded in the text")
+    legacy = text_carrier(data)
+    return _read_store(_CARRIER_TYPE, legacy, sidecar, anchors, manifest_hash=lambda: sha256_hex(sidecar))
+
+
+def rejoin_text(data: bytes, sidecar: bytes) -> bytes | None:
+    """``data`` with ``sidecar`` embedded again as its wrapper: the text as signed, if ``data`` is
+    that text with its wrapper stripped (None if ``data`` still carries a wrapper or is not UTF-8)."""
+    try:
+        if text_wrapper.find(data) is not None:
+            return None
+        data.decode("utf-8")
+    except (ManifestError, UnicodeDecodeError):
+        return None
+    return data + text_wrapper.encode(sidecar)
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read_store(
+    fmt: str,
+    source: bytes,
+    manifest: bytes | None,
+    anchors: _Anchors,
+    *,
+    manifest_hash: Callable[[], str | None],
+    text: text_wrapper.Embedded | None = None,
+) -> CredentialReport:
+    """Let c2pa read and validate the manifest store of ``source`` (or ``manifest`` beside it)."""
+    try:
+        reader = c2pa.Reader.try_create(fmt, io.BytesIO(source), manifest, _reader_context(anchors.combined))
     except c2pa.C2paError as exc:
-        return CredentialReport(present=sidecar is not None, error=f"unreadable Content Credential: {exc}")
+        return CredentialReport(present=manifest is not None, error=f"unreadable Content Credential: {exc}")
     if reader is None:
         return CredentialReport(present=False)
     try:
@@ -423,20 +508,38 @@ def read_credentials(
             active = reader.get_active_manifest() or {}
             manifest_store = json.loads(reader.json())
             certificate = _certificate_info(reader)
+            if text is not None:
+                detailed = json.loads(reader.detailed_json())
+                state, bad = _text_binding(source, text, detailed, state, ok=ok, bad=bad)
     except (c2pa.C2paError, ValueError, KeyError) as exc:  # KeyError: no active manifest in the store
         return CredentialReport(present=True, error=f"unreadable Content Credential: {exc}")
-    manifest_hash = (
-        hashlib.sha256(sidecar).hexdigest() if sidecar is not None else _embedded_manifest_hash(data, fmt)
-    )
     label = manifest_store.get("active_manifest")
-    report = _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash)
+    report = _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash())
     report.signer_info = _signer_info(active, certificate)
     _add_time_stamp(report, active, ok, _informational(results), _tsa_name(results))
-    if report.trusted and tsa_only and _signer_under_tsa_root(fmt, source, sidecar, tsa_only):
+    if (
+        report.trusted
+        and anchors.tsa_only
+        and _signer_under_tsa_root(fmt, source, manifest, anchors.tsa_only)
+    ):
         report.trusted = False
         report.validation_state = "Valid"
         report.failures.append(SIGNER_UNDER_TSA_ROOT)
     return report
+
+
+@dataclass(frozen=True)
+class _Anchors:
+    """The content-signing roots and the TSA-only roots (c2pa is given both in one list)."""
+
+    signing: str | None
+    tsa_only: list[str]
+
+    @property
+    def combined(self) -> str | None:
+        if self.signing and self.tsa_only:
+            return self.signing + "\n" + "\n".join(self.tsa_only)
+        return self.signing
 
 
 SIGNER_UNDER_TSA_ROOT = "mintloom.signingCredential.tsaRoot"
@@ -491,6 +594,36 @@ def _add_time_stamp(
             report.signed_at = dt.datetime.fromisoformat(when).astimezone(dt.UTC)
         except ValueError:
             report.failures.append("timeStamp.malformed")
+
+
+def _text_binding(
+    data: bytes,
+    found: text_wrapper.Embedded,
+    detailed: dict[str, Any],
+    state: str | None,
+    *,
+    ok: list[str],
+    bad: list[str],
+) -> tuple[str | None, list[str]]:
+    """Check an embedded text manifest's hard binding here: c2pa-rs cannot locate a manifest in text,
+    so it reports every text data hash as a mismatch. The binding holds when its one exclusion is
+    exactly the wrapper and the NFC text without it has the signed hash (C2PA 2.2 unstructured text).
+    """
+    store = detailed.get("manifests", {}).get(detailed.get("active_manifest"), {})
+    binding = store.get("assertion_store", {}).get("c2pa.hash.data") or {}
+    exclusions = [(e.get("start"), e.get("length")) for e in binding.get("exclusions") or []]
+    text = unicodedata.normalize("NFC", text_wrapper.strip(data, found).decode("utf-8"))
+    holds = (
+        binding.get("alg") == "sha256"
+        and exclusions == [(found.start, found.length)]
+        and base64.b64decode(binding.get("hash", "")) == hashlib.sha256(text.encode("utf-8")).digest()
+    )
+    others = [b for b in bad if not b.startswith(_DATA_HASH_FAILS)]
+    if not holds:
+        return "Invalid", [*others, "assertion.dataHash.mismatch"]
+    if others or state != "Invalid":
+        return state, others
+    return ("Trusted" if "signingCredential.trusted" in ok else "Valid"), others
 
 
 def _report(

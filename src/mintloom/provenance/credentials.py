@@ -3,7 +3,7 @@
 This module is the contract between ``campaign/`` (which produces artifacts) and the C2PA
 implementation in ``provenance/``: the campaign pipeline builds a :class:`GenerationRecord`
 per artifact and hands bytes + record to an :class:`AssetSigner`; it gets back the asset
-with its manifest embedded (or, for formats C2PA cannot embed into, a sidecar manifest).
+with its manifest embedded (text also gets the manifest as a sidecar, publishable on its own).
 """
 
 from __future__ import annotations
@@ -189,10 +189,10 @@ class Parent:
 @dataclass(frozen=True)
 class SignedAsset:
     data: bytes
-    """The asset bytes; with the manifest embedded unless ``sidecar`` is true."""
+    """The asset bytes, with the manifest embedded (text: as a C2PA text wrapper at its end)."""
     media_type: str
     manifest: bytes
-    """The C2PA manifest store (JUMBF) bytes; written as ``<name>.c2pa`` when ``sidecar``."""
+    """The C2PA manifest store (JUMBF) bytes; also written as ``<name>.c2pa`` when ``sidecar``."""
     manifest_hash: bytes
     """sha-256 of ``manifest``; part of the transparency-log leaf."""
     sidecar: bool

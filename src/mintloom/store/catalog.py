@@ -178,6 +178,17 @@ class Catalog:
             q = select(AssetRow).where(*conds).order_by(AssetRow.leaf_index).limit(limit).offset(offset)
             return AssetSlice(total, list(s.scalars(q)))
 
+    def signed_text(self, content_cid: str) -> AssetRow | None:
+        """The first logged asset that embeds its manifest in these exact unsigned bytes and ships
+        it as a sidecar too (signed text): identical copy is one asset."""
+        with self.db.session() as s:
+            q = select(AssetRow).where(
+                AssetRow.content_cid == content_cid,
+                AssetRow.cid != content_cid,
+                AssetRow.sidecar_cid.is_not(None),
+            )
+            return s.scalars(q.order_by(AssetRow.leaf_index).limit(1)).first()
+
     def parents(self, cid: str) -> list[tuple[str, str]]:
         with self.db.session() as s:
             rows = s.execute(

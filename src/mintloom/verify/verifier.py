@@ -25,7 +25,7 @@ from mintloom.errors import (
     VerifyError,
     VerifyInputError,
 )
-from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials
+from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials, rejoin_text
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
@@ -519,9 +519,9 @@ def verify_bytes(
         )
         report.decide()
         return report
-    report.cid = _logged_cid(ctx, data, receipt)
     anchors = ctx.trust_anchors_pem
-    cred = _read(data, media_type, anchors, sidecar, tsa=ctx.tsa_anchors_pem)
+    data, cred = _read_file(report, data, media_type, anchors, sidecar, tsa=ctx.tsa_anchors_pem)
+    report.cid = _logged_cid(ctx, data, receipt)
     bound = _bind(report, ctx, data, media_type, cred, cid=report.cid)
     if bound is not None:
         _lineage(report, ctx, bound[0])
@@ -632,6 +632,27 @@ def _read(
         return CredentialReport(
             present=True, error=f"unreadable Content Credential: {type(exc).__name__}: {exc}"
         )
+
+
+def _read_file(
+    report: VerifyReport,
+    data: bytes,
+    media_type: str,
+    anchors: str | None,
+    sidecar: bytes | None,
+    *,
+    tsa: str | None,
+) -> tuple[bytes, CredentialReport]:
+    """The file as signed and its credential. A text whose embedded credential was stripped is
+    the signed text again with its sidecar re-attached, if the sidecar's binding then holds."""
+    rejoined = rejoin_text(data, sidecar) if sidecar is not None and media_type == "text/plain" else None
+    if rejoined is not None:
+        cred = _read(rejoined, media_type, anchors, tsa=tsa)
+        if cred.hash_binding_valid and cred.error is None:
+            detail = "the text's embedded credential was stripped: checked with its .c2pa sidecar re-attached"
+            report.add("credential", "info", detail)
+            return rejoined, cred
+    return data, _read(data, media_type, anchors, sidecar, tsa=tsa)
 
 
 def _fingerprint_match(report: VerifyReport, ctx: VerifyContext, data: bytes) -> str | None:
