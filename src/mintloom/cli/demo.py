@@ -217,7 +217,7 @@ def _register_variant(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> Asse
     images = catalog.assets(loaded.spec.campaign, kind="image")
     variant = next(a for a in images if a.format == "story" and a.locale == loaded.spec.locales[-1])
     steps.say(f"registering one asset lazily: {variant.path}")
-    reg = register_asset(studio.chain, studio.log, catalog, variant.cid)
+    reg = register_asset(studio.chain, studio.log, catalog, variant.cid, blobs=studio.run_parts().blobs)
     console.print(
         f"    token {hex(reg.token_id)[:18]}… (parent {hex(reg.parent_token_id)[:18]}…)"
         + (" already registered" if reg.already else f", gas {reg.gas_used}")

@@ -108,10 +108,11 @@ def register(
 ) -> None:
     """Register an asset as an ERC-721 token by proving its inclusion on chain (lazy registration)."""
     from mintloom.ledger.assets import register_asset
+    from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
 
     s = studio()
-    r = register_asset(s.chain, s.log, Catalog(s.db), cid)
+    r = register_asset(s.chain, s.log, Catalog(s.db), cid, blobs=LocalBlobStore(s.workspace.blobs_dir))
     if r.already:
         console.print(f"{cid} was already registered as token {hex(r.token_id)}")
     else:
