@@ -102,7 +102,9 @@ def register_asset(
     if receipt.parent is not None:  # the parent the log committed to, not the catalog's say
         if _depth >= MAX_PARENT_DEPTH:
             raise LedgerError(f"{cid}: derivation chain deeper than {MAX_PARENT_DEPTH}")
-        parent = register_asset(chain, log, catalog, receipt.parent, blobs=blobs, owner=owner, _depth=_depth + 1)
+        parent = register_asset(
+            chain, log, catalog, receipt.parent, blobs=blobs, owner=owner, _depth=_depth + 1
+        )
         parent_tid = parent.token_id
     proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
     metadata = _metadata_cid(chain, catalog, blobs, receipt)

@@ -152,12 +152,21 @@ def token_metadata(f: TokenFacts) -> dict[str, Any]:
         "leaf_hash": f.receipt.leaf_hash().hex(),
         "receipt": f"ipfs://{f.receipt_cid}",
         "checkpoint": {"size": f.receipt.tree_size, "root": f.receipt.checkpoint.root},
-        "anchor": {"chain_id": anchor.chain_id, "provenance_log": anchor.contract, "tx": anchor.tx_hash,
-                   "block": anchor.block},  # fmt: skip
+        "anchor": {
+            "chain_id": anchor.chain_id,
+            "provenance_log": anchor.contract,
+            "tx": anchor.tx_hash,
+            "block": anchor.block,
+        },
     }
     licences = [
-        {"terms_id": t.terms_id, "name": t.name, "license_token_id": f"{license_id(tid, t.terms_id):064x}",
-         "license_market": f.contracts["LicenseMarket"], **t.fields}  # fmt: skip
+        {
+            "terms_id": t.terms_id,
+            "name": t.name,
+            "license_token_id": f"{license_id(tid, t.terms_id):064x}",
+            "license_market": f.contracts["LicenseMarket"],
+            **t.fields,
+        }
         for t in f.terms
     ]
     token = {"chain_id": f.chain_id, "contract": f.contracts["CreativeAssets"], "token_id": str(tid)}
@@ -198,8 +207,11 @@ def publish_token_metadata(db: Database, blobs: LocalBlobStore, facts: TokenFact
     cid = blobs.put(data)
     with db.session() as s:
         if pinned is None:
-            s.add(TokenMetadataRow(chain_id=facts.chain_id, cid=facts.cid, metadata_cid=cid,
-                                   receipt_cid=facts.receipt_cid))  # fmt: skip
+            s.add(
+                TokenMetadataRow(
+                    chain_id=facts.chain_id, cid=facts.cid, metadata_cid=cid, receipt_cid=facts.receipt_cid
+                )
+            )
         else:  # its blobs were lost: the same facts give the same CIDs again
             row = s.get(TokenMetadataRow, (facts.chain_id, facts.cid))
             assert row is not None

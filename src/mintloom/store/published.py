@@ -27,7 +27,6 @@ SHARD_THRESHOLD = 262144
 exceed it is sharded by IPFS, which this writer does not do."""
 
 
-
 def canonical_json(value: Mapping[str, Any]) -> bytes:
     """``value`` as canonical JSON bytes; floats and non-string keys are refused."""
     _check(value)
