@@ -110,7 +110,9 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
         receipt.tree_size,
     )
     with pytest.raises(ContractError) as err:  # double registration, named
-        chain.transact("CreativeAssets", "register", chain.address, *args, proof, reg.parent_token_id, b"\x01" * 32)
+        chain.transact(
+            "CreativeAssets", "register", chain.address, *args, proof, reg.parent_token_id, b"\x01" * 32
+        )
     assert err.value.error_name == "AlreadyRegistered" and err.value.error_args == (token_id(variant.cid),)
     forged = [bytes(32), *proof[1:]]  # another asset with a forged proof: not in the anchored log
     other = next(a for a in catalog.assets("tiny", kind="copy"))
