@@ -10,8 +10,11 @@ folder (decoded by @ipld/dag-pb, built identically by ipfs-unixfs-importer) to t
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ from mintloom.governance.publish import publish_campaign
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.assets import register_asset, token_id
 from mintloom.ledger.deploy import deploy_all
+from mintloom.ledger.journal import Journal
 from mintloom.ledger.metadata import license_id, pinned_metadata
 from mintloom.ledger.node import NodeInfo
 from mintloom.pipeline import Pipeline, PipelineOptions
@@ -38,6 +42,7 @@ from mintloom.store.cid import cid_for
 from mintloom.store.published import canonical_json
 from mintloom.studio import Studio
 from tests.campaign.conftest import SPEC, write_campaign
+from tests.conftest import PASSWORD
 from tests.store.ipfs_reference import reference
 
 pytestmark = pytest.mark.xdist_group("anvil")
@@ -187,3 +192,37 @@ def test_republishing_and_reregistering_send_nothing(published: tuple[Studio, di
     again = publish_campaign(chain, studio.db, loaded.spec, blobs=blobs)
     assert again.transactions == [] and int(chain.w3.eth.block_number) == before
     assert str(chain.call("CreativeAssets", "tokenURI", token_id(row.cid))) == f"ipfs://{pinned.metadata_cid}"
+
+
+def test_crash_after_pinning_reregisters_the_same_metadata_once(
+    published: tuple[Studio, dict[str, AssetRow]],
+) -> None:
+    """`mintloom register` SIGKILLed after the metadata is pinned, before sending; meanwhile the
+    asset's leaf gets another licence. The rerun sends one registration naming the pinned JSON
+    (the same write the crashed run would have sent), not a second document."""
+    studio, _ = published
+    chain = studio.chain
+    row = next(a for a in Catalog(studio.db).assets("tiny", kind="image") if a.format == "leaderboard")
+    assert not chain.call("CreativeAssets", "isRegistered", token_id(row.cid))
+    env = {**os.environ, "MINTLOOM_KEY_PASSWORD": PASSWORD, "MINTLOOM_CRASH_AT": "register-pinned"}
+    crashed = subprocess.run([sys.executable, "-m", "mintloom.cli.main", "register", row.cid], env=env,
+                             capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    pinned = pinned_metadata(studio.db, chain.chain_id, row.cid)
+    assert pinned is not None and not chain.call("CreativeAssets", "isRegistered", token_id(row.cid))
+    size = latest_on_chain(chain).size
+    (rng,) = [r for r in chain.call("LicenseMarket", "rangesOverlapping", row.leaf_index, row.leaf_index + 1)]
+    chain.transact(
+        "LicenseMarket", "attachTerms", size, int(rng[0]), int(rng[1]), FLAVOURS["commercial-no-ai"]
+    )
+
+    env.pop("MINTLOOM_CRASH_AT")
+    rerun = subprocess.run([sys.executable, "-m", "mintloom.cli.main", "register", row.cid], env=env,
+                           capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    uri = str(chain.call("CreativeAssets", "tokenURI", token_id(row.cid)))
+    assert uri == f"ipfs://{pinned.metadata_cid}"
+    meta = json.loads(LocalBlobStore(studio.workspace.blobs_dir).get(pinned.metadata_cid))
+    assert [x["name"] for x in meta["properties"]["licences"]] == ["commercial-remix"]  # as pinned
+    sent = [e for e in Journal(studio.db).entries(chain.chain_id) if e.kind == f"register:{row.cid}"]
+    assert len(sent) == 1

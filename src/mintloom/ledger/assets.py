@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mintloom.errors import LedgerError
+from mintloom.faults import crash_point
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.metadata import (
     TokenFacts,
@@ -108,6 +109,7 @@ def register_asset(
         parent_tid = parent.token_id
     proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
     metadata = _metadata_cid(chain, catalog, blobs, receipt)
+    crash_point("register-pinned")
     result = chain.transact(
         CONTRACT,
         "registerDagPb" if codec_of(cid) == DAG_PB_CODEC else "register",
