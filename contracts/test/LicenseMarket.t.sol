@@ -392,7 +392,9 @@ contract LicenseMarketTest is Fixture {
     /// EIP-1155: uri(id) MUST point at JSON; before publication it is the {id} template inside
     /// the empty UnixFS folder (was "": a metadata interface advertised with no metadata).
     function test_uri_isTheIdTemplateOfTheEmptyFolder() public view {
-        vm.assertEq(market.uri(0), "ipfs://bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354/{id}.json", "uri");
+        vm.assertEq(
+            market.uri(0), "ipfs://bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354/{id}.json", "uri"
+        );
         vm.assertEq(market.metadataRoot(), sha256(hex"0a020801"), "empty folder root");
     }
 
@@ -414,7 +416,9 @@ contract LicenseMarketTest is Fixture {
     function test_uri_knownFolderCid() public {
         vm.prank(admin);
         market.setMetadataRoot(0x97369d0515a9ef97f28980b4ad00a133ec8f0e07b13781de7a967aa10cd92872);
-        vm.assertEq(market.uri(7), "ipfs://bafybeiexg2oqkfnj56l7fcmawswqbijt5shq4b5rg6a546uwpkqqzwjioi/{id}.json", "uri");
+        vm.assertEq(
+            market.uri(7), "ipfs://bafybeiexg2oqkfnj56l7fcmawswqbijt5shq4b5rg6a546uwpkqqzwjioi/{id}.json", "uri"
+        );
     }
 
     function test_RevertWhen_strangerOrZeroSetsTheMetadataRoot() public {

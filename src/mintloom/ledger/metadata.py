@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eth_utils.crypto import keccak
 from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -81,8 +82,6 @@ def licence_terms(chain: ChainReader, terms_id: int) -> LicenceTerms:
 
 def license_id(token_id: int, terms_id: int) -> int:
     """``LicenseMarket.licenseIdOf``: keccak256(abi.encode(tokenId, termsId))."""
-    from eth_utils.crypto import keccak
-
     return int.from_bytes(keccak(token_id.to_bytes(32, "big") + terms_id.to_bytes(32, "big")), "big")
 
 
