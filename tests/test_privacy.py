@@ -280,7 +280,9 @@ def _check_recorded(row: AssetRow, gen: Any, data: bytes, catalog: Catalog, tmp_
 def _exports(studio: Studio, rows: list[AssetRow], tmp_path: Path, streams: Streams,
              forbidden: tuple[tuple[str, ...], tuple[str, ...]]) -> None:  # fmt: skip
     """Every receipt (the bytes `mintloom receipt` writes, the command itself run for one asset of
-    each kind and campaign) and every CAR; a CAR's copy blocks are the only ones with canaries."""
+    each kind and campaign) and every CAR; a CAR's copy blocks are the only ones with canaries.
+    One asset of each kind and campaign is registered first (`mintloom register`), so the CARs
+    also hold token metadata JSON (and the receipts it links) next to the licence folder."""
     public, private = forbidden
     copies = {r.cid for r in rows if r.kind == "copy"}
     ws, through_cli = studio.workspace, set()
@@ -295,7 +297,10 @@ def _exports(studio: Studio, rows: list[AssetRow], tmp_path: Path, streams: Stre
             r = cli(ws.root, "receipt", row.cid, "--out", str(target))
             streams.add(f"receipt {row.path} log", r.stdout + r.stderr, private)
             assert target.read_text() == text
+            r = cli(ws.root, "register", row.cid)
+            streams.add(f"register {row.path} log", r.stdout + r.stderr, private)
     assert len(through_cli) == len(ENGINES) * 2 + 1  # images and copy in each, one sound logo
+    registered = _token_documents(studio, rows, streams, public)
     for campaign in ENGINES:
         car = tmp_path / f"{campaign}.car"
         r = cli(ws.root, "export", campaign, "--car", str(car))
@@ -306,7 +311,34 @@ def _exports(studio: Studio, rows: list[AssetRow], tmp_path: Path, streams: Stre
             if cid in copies:
                 raw = raw.replace(block, b"")  # the ad text itself: published on purpose
         streams.add(f"{campaign}.car (all but copy blocks)", raw, public)
-        assert set(roots) == {r.cid for r in rows if r.campaign == campaign}
+        assets = {r.cid for r in rows if r.campaign == campaign}
+        documents = {registered[r.cid] for r in rows if r.campaign == campaign and r.cid in registered}
+        assert assets | documents <= set(roots) and len(documents) >= 2  # tokenURI resolves from the CAR
+        assert len(set(roots) - assets - documents) == 1  # and the licence folder
+
+
+def _token_documents(
+    studio: Studio, rows: list[AssetRow], streams: Streams, public: tuple[str, ...]
+) -> dict[str, str]:
+    """Each registered asset's metadata JSON (what tokenURI names) and every licence JSON of the
+    ERC-1155 folder, searched on their own: they leave the workspace. Returns asset → metadata CID."""
+    from mintloom.governance.licence_metadata import stored_folders
+    from mintloom.ledger.metadata import published_metadata
+    from mintloom.store.blobs import LocalBlobStore
+
+    blobs = LocalBlobStore(studio.workspace.blobs_dir)
+    out = {}
+    for meta in published_metadata(studio.db, [r.cid for r in rows]):
+        streams.add(f"token metadata {meta.cid}", blobs.get(meta.metadata_cid), public)
+        streams.add(f"token receipt {meta.cid}", blobs.get(meta.receipt_cid), public)
+        out[meta.cid] = meta.metadata_cid
+    folders = list(stored_folders(studio.db, blobs))
+    assert folders and all(len(files) == len(rows) for _, files in folders)  # one licence per asset
+    for _, files in folders:
+        for name, data in files.items():
+            streams.add(f"licence {name}", data, public)
+    assert len(out) == len(ENGINES) * 2 + 1
+    return out
 
 
 def _api(studio: Studio, rows: list[AssetRow], streams: Streams, public: tuple[str, ...]) -> None:

@@ -23,6 +23,8 @@ EVERY_TABLE = {
     "api_tokens",  # store.tokens
     "ledger_journal",  # ledger.journal
     "chain_names", "lineage_registrants",  # ledger.lineage
+    "token_metadata",  # ledger.metadata
+    "licence_folders",  # governance.licence_metadata
 }  # fmt: skip
 
 
@@ -72,6 +74,8 @@ def test_schema_lists_every_table_module() -> None:
         "mintloom.provenance.log",
         "mintloom.ledger.journal",
         "mintloom.ledger.lineage",
+        "mintloom.ledger.metadata",
+        "mintloom.governance.licence_metadata",
     }
 
 

@@ -5,7 +5,8 @@ the locale (``plan.derive_seed``). An attacker who guesses likely segment names 
 seeds can compute every candidate seed offline; if any published field held the seed, a match
 would confirm the segment. This test is that attacker: it brute-forces the candidates with the
 planner's own derivation and searches every published stream of a real run (manifests and
-sidecars as c2pa decodes them, receipts, the HTTP API's asset and verify responses).
+sidecars as c2pa decodes them, receipts, the HTTP API's asset and verify responses, and the token
+and licence metadata JSON wallets read).
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ from fastapi.testclient import TestClient
 from mintloom.api.app import create_app
 from mintloom.campaign.plan import derive_seed
 from mintloom.campaign.run import seed_commitment
-from mintloom.campaign.sample import AUDIENCE_ROWS
+from mintloom.campaign.sample import AUDIENCE_ROWS, write_sample_campaign
+from mintloom.campaign.spec import load_spec
+from mintloom.governance.licence_metadata import stored_folders
+from mintloom.ledger.assets import register_asset
+from mintloom.ledger.deploy import deploy_all
+from mintloom.ledger.metadata import published_metadata
+from mintloom.ledger.node import NodeInfo
+from mintloom.pipeline import Pipeline, PipelineOptions
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
+from mintloom.store.published import canonical_json
 from mintloom.studio import Studio
-from tests.conftest import sample_studio
+from mintloom.workspace import Workspace
+from tests.conftest import PASSWORD, sample_studio
 from tests.test_privacy import manifest_json
 
 CAMPAIGN = "tiny"
@@ -96,5 +106,33 @@ def test_no_published_field_confirms_a_guessed_segment(studio: Studio) -> None:
             streams.append((f"receipt {row.path}", client.get(f"/assets/{row.cid}/receipt").content))
             streams.append((f"verify {row.path}", _verify(client, data, Path(row.path).name, sidecar)))
         streams.append(("GET /assets", client.get("/assets", params={"limit": 500}).content))
+    leaks = {name: hits for name, stream in streams if (hits := confirmed(stream, seeds))}
+    assert not leaks, leaks
+
+
+@pytest.mark.xdist_group("anvil")
+def test_no_token_or_licence_metadata_confirms_a_guessed_segment(
+    workspace: Workspace, shared_anvil: NodeInfo, tmp_path: Path
+) -> None:
+    """The same attacker against what wallets read: every asset registered, each token metadata
+    JSON (and the receipt it links) and every licence JSON of the ERC-1155 folder."""
+    seeds = candidates()
+    with Studio(workspace, password=PASSWORD) as studio:
+        studio.ensure_keys()
+        deploy_all(studio.chain, studio.settings.governance)
+        Pipeline(studio).run(load_spec(write_sample_campaign(tmp_path / "c")), PipelineOptions())
+        catalog, blobs = Catalog(studio.db), LocalBlobStore(studio.workspace.blobs_dir)
+        rows = catalog.assets(CAMPAIGN)
+        assert len(rows) == 17 and all(r.seed in seeds for r in rows)  # positive control
+        assert confirmed(canonical_json({"attributes": [{"value": rows[0].seed}]}), seeds)  # would be seen
+        streams: list[tuple[str, bytes]] = []
+        for row in rows:
+            register_asset(studio.chain, studio.log, catalog, row.cid, blobs=blobs)
+        for meta in published_metadata(studio.db, [r.cid for r in rows]):
+            streams.append((f"token metadata {meta.cid}", blobs.get(meta.metadata_cid)))
+            streams.append((f"token receipt {meta.cid}", blobs.get(meta.receipt_cid)))
+        for _, files in stored_folders(studio.db, blobs):
+            streams += [(f"licence {name}", data) for name, data in files.items()]
+    assert len(streams) == 2 * 17 + 17  # one licence per asset (the spec's default terms)
     leaks = {name: hits for name, stream in streams if (hits := confirmed(stream, seeds))}
     assert not leaks, leaks

@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {CidText} from "./CidText.sol";
 import {MerkleProofs} from "./MerkleProofs.sol";
 import {ProvenanceLog} from "./ProvenanceLog.sol";
 
@@ -17,7 +18,10 @@ interface IDerivativeGuard {
 /// its log leaf is included in an anchored checkpoint. The leaf is recomputed here from the asset's
 /// CIDv1 (sha2-256; raw codec, or dag-pb for a file over 256 KiB, which IPFS imports as a UnixFS
 /// DAG) and its manifest hash, so a token id (= the CID's sha256 digest) can only be minted for the
-/// exact content the log committed to. The codec is kept so `tokenURI` names the IPFS CID.
+/// exact content the log committed to. The codec is kept so `cidOf` names the IPFS CID.
+/// `tokenURI` names the token's metadata JSON (ERC-721 metadata schema, `image`/`animation_url` =
+/// the asset CID), a raw-block CID whose digest the registrar fixes at registration: it is
+/// immutable afterwards, and the JSON only names facts that exist by then (no later receipt).
 /// A derivative's log leaf also commits to its parent's CID (CID ‖ manifest hash ‖ parent CID), so
 /// the parent is proven with the leaf, not chosen by the registrar: omitting it or naming another
 /// one gives a leaf that is not in the log (NotInLog). A derivative is accepted only if the
@@ -26,9 +30,8 @@ interface IDerivativeGuard {
 contract CreativeAssets is ERC721, ERC2981, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @dev CIDv1 prefix: version 1, codec, sha2-256 (0x12), 32-byte digest (0x20).
-    bytes1 private constant CODEC_RAW = 0x55;
-    bytes1 private constant CODEC_DAG_PB = 0x70;
-    bytes private constant BASE32_ALPHABET = "abcdefghijklmnopqrstuvwxyz234567";
+    bytes1 private constant CODEC_RAW = CidText.CODEC_RAW;
+    bytes1 private constant CODEC_DAG_PB = CidText.CODEC_DAG_PB;
 
     struct Record {
         bytes32 manifestHash;
@@ -41,6 +44,7 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     ProvenanceLog private immutable _log;
     IDerivativeGuard private _guard;
     mapping(uint256 tokenId => Record) private _records;
+    mapping(uint256 tokenId => bytes32 digest) private _metadata; // sha2-256 of the metadata JSON
     uint256 private _count;
 
     event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
@@ -52,6 +56,7 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     error DerivativeNotAllowed(uint256 parentTokenId);
     error UnknownAsset(uint256 tokenId);
     error ZeroDigest();
+    error ZeroMetadata();
 
     constructor(address admin, ProvenanceLog log, address royaltyReceiver, uint96 royaltyBps)
         ERC721("mintloom creative assets", "MLOOM")
@@ -66,6 +71,7 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     /// sha256(0x00 ‖ CIDv1 ‖ manifestHash [‖ parent CIDv1]) is at `leafIndex` in anchored checkpoint
     /// `checkpointSize`.
     /// @param parentTokenId the parent the leaf commits to (0 = none); must be registered and derivable
+    /// @param metadataDigest sha2-256 of the token's metadata JSON (its raw CIDv1 digest), never 0
     /// @return tokenId uint256(cidDigest)
     function register(
         address to,
@@ -74,8 +80,10 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         uint64 leafIndex,
         uint64 checkpointSize,
         bytes32[] calldata proof,
-        uint256 parentTokenId
+        uint256 parentTokenId,
+        bytes32 metadataDigest
     ) external onlyRole(REGISTRAR_ROLE) returns (uint256 tokenId) {
+        _setMetadata(cidDigest, metadataDigest); // before the mint's receiver hook can read tokenURI
         return _register(to, CODEC_RAW, cidDigest, manifestHash, leafIndex, checkpointSize, proof, parentTokenId);
     }
 
@@ -87,8 +95,10 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         uint64 leafIndex,
         uint64 checkpointSize,
         bytes32[] calldata proof,
-        uint256 parentTokenId
+        uint256 parentTokenId,
+        bytes32 metadataDigest
     ) external onlyRole(REGISTRAR_ROLE) returns (uint256 tokenId) {
+        _setMetadata(cidDigest, metadataDigest);
         return _register(to, CODEC_DAG_PB, cidDigest, manifestHash, leafIndex, checkpointSize, proof, parentTokenId);
     }
 
@@ -114,7 +124,7 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         }
         bytes memory data = _leafData(codec, cidDigest, manifestHash);
         if (parentTokenId != 0) {
-            data = abi.encodePacked(data, _cidPrefix(_records[parentTokenId].codec), bytes32(parentTokenId));
+            data = abi.encodePacked(data, CidText.prefix(_records[parentTokenId].codec), bytes32(parentTokenId));
         }
         bytes32 leafHash = MerkleProofs.hashLeaf(data);
         if (!_log.verifyInclusion(leafHash, leafIndex, checkpointSize, proof)) revert NotInLog();
@@ -184,57 +194,44 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         pure
         returns (bytes memory)
     {
-        return abi.encodePacked(_leafData(CODEC_RAW, cidDigest, manifestHash), _cidPrefix(CODEC_RAW), parentDigest);
+        return abi.encodePacked(_leafData(CODEC_RAW, cidDigest, manifestHash), CidText.prefix(CODEC_RAW), parentDigest);
     }
 
     /// @notice CIDv1 (sha2-256) of `tokenId` as multibase base32 lower-case ("b…"): dag-pb if it was
     /// registered as a UnixFS DAG, else raw.
     function cidOf(uint256 tokenId) public view returns (string memory) {
         bytes1 codec = _records[tokenId].codec == CODEC_DAG_PB ? CODEC_DAG_PB : CODEC_RAW;
-        return string(abi.encodePacked("b", _base32(abi.encodePacked(_cidPrefix(codec), bytes32(tokenId)))));
+        return CidText.text(codec, bytes32(tokenId));
     }
 
-    /// @notice "ipfs://" + CIDv1 base32 of the asset. Reverts for unminted tokens.
+    /// @notice sha2-256 digest of the metadata JSON of a registered asset; reverts UnknownAsset.
+    function metadataOf(uint256 tokenId) external view returns (bytes32) {
+        _record(tokenId);
+        return _metadata[tokenId];
+    }
+
+    /// @notice "ipfs://" + raw CIDv1 (base32) of the token's metadata JSON. Reverts for unminted tokens.
     function tokenURI(uint256 tokenId) public view override returns (string memory) {
         _requireOwned(tokenId);
-        return string(abi.encodePacked("ipfs://", cidOf(tokenId)));
+        return string(abi.encodePacked("ipfs://", CidText.text(CODEC_RAW, _metadata[tokenId])));
     }
 
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, ERC2981, AccessControl) returns (bool) {
         return super.supportsInterface(interfaceId);
     }
 
-    function _leafData(bytes1 codec, bytes32 cidDigest, bytes32 manifestHash) private pure returns (bytes memory) {
-        return abi.encodePacked(_cidPrefix(codec), cidDigest, manifestHash);
+    /// @dev Written before `_register` (whose checks revert the whole call if the token exists).
+    function _setMetadata(bytes32 cidDigest, bytes32 metadataDigest) private {
+        if (metadataDigest == bytes32(0)) revert ZeroMetadata();
+        _metadata[uint256(cidDigest)] = metadataDigest;
     }
 
-    function _cidPrefix(bytes1 codec) private pure returns (bytes4) {
-        return bytes4(abi.encodePacked(bytes1(0x01), codec, bytes1(0x12), bytes1(0x20)));
+    function _leafData(bytes1 codec, bytes32 cidDigest, bytes32 manifestHash) private pure returns (bytes memory) {
+        return abi.encodePacked(CidText.prefix(codec), cidDigest, manifestHash);
     }
 
     function _record(uint256 tokenId) private view returns (Record storage r) {
         r = _records[tokenId];
         if (!r.registered) revert UnknownAsset(tokenId);
-    }
-
-    /// @dev RFC 4648 base32, lower-case alphabet, no padding.
-    function _base32(bytes memory data) private pure returns (bytes memory out) {
-        uint256 bits = data.length * 8;
-        out = new bytes((bits + 4) / 5);
-        bytes memory alphabet = BASE32_ALPHABET;
-        uint256 buffer = 0;
-        uint256 nbits = 0;
-        uint256 j = 0;
-        for (uint256 i = 0; i < data.length; ++i) {
-            buffer = (buffer << 8) | uint8(data[i]);
-            nbits += 8;
-            while (nbits >= 5) {
-                nbits -= 5;
-                out[j++] = alphabet[(buffer >> nbits) & 31];
-            }
-            // forge-lint: disable-next-line(incorrect-shift)
-            buffer &= (1 << nbits) - 1; // keep the nbits < 5 unconsumed bits
-        }
-        if (nbits > 0) out[j] = alphabet[(buffer << (5 - nbits)) & 31];
     }
 }

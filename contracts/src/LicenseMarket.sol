@@ -8,6 +8,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AnchoredRanges} from "./AnchoredRanges.sol";
+import {CidText} from "./CidText.sol";
 import {CreativeAssets, IDerivativeGuard} from "./CreativeAssets.sol";
 import {LicenseTemplates} from "./LicenseTemplates.sol";
 import {ProvenanceLog} from "./ProvenanceLog.sol";
@@ -25,6 +26,11 @@ import {RoyaltyVault} from "./RoyaltyVault.sol";
 /// royalty stack (`upstreamBpsOf`). The license token id is uint256(keccak256(abi.encode(tokenId,
 /// termsId))).
 ///
+/// ERC-1155 metadata: `uri(id)` is "ipfs://<directory CID>/{id}.json" (EIP-1155 `{id}`
+/// substitution: the id as 64 lower-case hex digits, no 0x), the directory a UnixFS folder of one
+/// licence JSON per license id that ATTACHER_ROLE publishes and names with `setMetadataRoot`
+/// (until then the empty folder: a well-formed URI that resolves to nothing yet).
+///
 /// As the CreativeAssets derivative guard, an asset is derivable iff at least one of its attached,
 /// unexpired terms has derivativesAllowed.
 contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRanges, IDerivativeGuard, Multicall {
@@ -37,8 +43,10 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
     LicenseTemplates private immutable _templates;
     RoyaltyVault private immutable _vault;
     uint256[][] private _rangeTerms; // indexed by the stored leaf ranges' data slot
+    bytes32 private _metadataRoot; // sha2-256 of the dag-pb root of the licence metadata folder
 
     event TermsAttached(uint256 indexed termsId, uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex);
+    event MetadataRootSet(bytes32 root, string uri);
     event LicensePurchased(
         uint256 indexed tokenId,
         uint256 indexed termsId,
@@ -60,6 +68,7 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
     error ExcessPayment(uint256 required, uint256 given);
     error ZeroAmount();
     error DerivativeNotAllowed(uint256 parentTokenId);
+    error ZeroMetadata();
 
     constructor(address admin, ProvenanceLog log, CreativeAssets assets, LicenseTemplates templates, RoyaltyVault vault)
         ERC1155("")
@@ -70,6 +79,26 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
         _vault = vault;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(ATTACHER_ROLE, admin);
+        _metadataRoot = sha256(hex"0a020801"); // the empty UnixFS directory node
+    }
+
+    /// @notice Name the licence metadata folder: `root` is the sha2-256 digest of its dag-pb
+    /// (UnixFS directory) root block. Emits MetadataRootSet with the new `uri` template.
+    function setMetadataRoot(bytes32 root) external onlyRole(ATTACHER_ROLE) {
+        if (root == bytes32(0)) revert ZeroMetadata();
+        _metadataRoot = root;
+        emit MetadataRootSet(root, uri(0));
+    }
+
+    /// @notice The digest of the licence metadata folder's root block (see setMetadataRoot).
+    function metadataRoot() external view returns (bytes32) {
+        return _metadataRoot;
+    }
+
+    /// @notice EIP-1155 metadata URI template, the same for every id:
+    /// "ipfs://<folder CIDv1>/{id}.json"; clients replace {id} by the id in 64 lower-case hex digits.
+    function uri(uint256) public view override returns (string memory) {
+        return string(abi.encodePacked("ipfs://", CidText.text(CidText.CODEC_DAG_PB, _metadataRoot), "/{id}.json"));
     }
 
     /// @notice Attach `termsId` to log leaves `[fromIndex, toIndex)` of anchored checkpoint

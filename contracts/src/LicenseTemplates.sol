@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {ERC165} from "@openzeppelin/contracts/utils/introspection/ERC165.sol";
+
 /// @title LicenseTemplates: content-addressed registry of license terms
 /// @notice Anyone can register a set of terms; registration is idempotent (the same terms, by
 /// keccak256(abi.encode(terms)), always map to the same id). Terms are immutable once registered.
-/// The constructor registers four standard flavours with ids 1..4.
-contract LicenseTemplates {
+/// The constructor registers four standard flavours with ids 1..4. Answers ERC-165 (it implements
+/// no other standard interface).
+contract LicenseTemplates is ERC165 {
     struct Terms {
         bool commercialUse;
         bool derivativesAllowed;

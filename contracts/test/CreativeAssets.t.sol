@@ -3,6 +3,10 @@ pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
+import {IERC721Receiver} from "@openzeppelin/contracts/token/ERC721/IERC721Receiver.sol";
+import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
 import {Fixture} from "./utils/Fixture.sol";
@@ -14,6 +18,16 @@ import {LicenseTemplates} from "../src/LicenseTemplates.sol";
 contract RejectAllGuard is IDerivativeGuard {
     function isDerivable(uint256) external pure returns (bool) {
         return false;
+    }
+}
+
+/// An ERC-721 receiver that reads the token's URI while it is being minted.
+contract URIPeek is IERC721Receiver {
+    string public seen;
+
+    function onERC721Received(address, address, uint256 tokenId, bytes calldata) external returns (bytes4) {
+        seen = IERC721Metadata(msg.sender).tokenURI(tokenId);
+        return this.onERC721Received.selector;
     }
 }
 
@@ -61,10 +75,10 @@ contract CreativeAssetsTest is Fixture {
         bytes32 m = manifests[1];
         vm.startPrank(admin);
         vm.expectRevert(CreativeAssets.NotInLog.selector);
-        assets.register(alice, d, m, 1, uint64(N), proof, 0); // parent omitted
+        assets.register(alice, d, m, 1, uint64(N), proof, 0, META); // parent omitted
         vm.expectRevert(CreativeAssets.NotInLog.selector);
-        assets.register(alice, d, m, 1, uint64(N), proof, decoy); // another derivable parent
-        uint256 child = assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        assets.register(alice, d, m, 1, uint64(N), proof, decoy, META); // another derivable parent
+        uint256 child = assets.register(alice, d, m, 1, uint64(N), proof, parent, META);
         vm.stopPrank();
         vm.assertEq(assets.parentOf(child), parent, "the proven parent");
     }
@@ -79,10 +93,10 @@ contract CreativeAssetsTest is Fixture {
         bytes32 m = manifests[1];
         vm.prank(admin);
         vm.expectRevert(CreativeAssets.NotInLog.selector);
-        assets.register(alice, d, m, 1, uint64(N), proof, other);
+        assets.register(alice, d, m, 1, uint64(N), proof, other, META);
     }
 
-    function test_tokenURI_knownCid() public {
+    function test_tokenURI_namesTheMetadataJson() public {
         bytes32 digest = sha256("hello world");
         bytes32 manifest = keccak256("m");
         bytes32 leafHash = RefMerkle.leaf(abi.encodePacked(bytes4(0x01551220), digest, manifest));
@@ -91,11 +105,13 @@ contract CreativeAssetsTest is Fixture {
         vm.prank(anchorer);
         log2.anchor(1, leafHash, new bytes32[](0));
         vm.prank(admin);
-        uint256 id = assets2.register(alice, digest, manifest, 0, 1, new bytes32[](0), 0);
+        uint256 id = assets2.register(alice, digest, manifest, 0, 1, new bytes32[](0), 0, META);
+        // the raw CIDv1 `ipfs add --cid-version 1` gives the 18-byte file {"name":"fixture"}
         vm.assertEq(
-            assets2.tokenURI(id), "ipfs://bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e", "tokenURI"
+            assets2.tokenURI(id), "ipfs://bafkreigajkyy43vef5sybifj7dnf2vqnlznf5yj4ixjhey7cik7puzdhdu", "tokenURI"
         );
-        vm.assertEq(assets2.cidOf(id), "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e", "cid");
+        vm.assertEq(assets2.cidOf(id), "bafkreifzjut3te2nhyekklss27nh3k72ysco7y32koao5eei66wof36n5e", "asset cid");
+        vm.assertEq(assets2.metadataOf(id), META, "metadata digest");
     }
 
     /// A file over 256 KiB has a UnixFS (dag-pb) CID: registered as such it names that CID, and the
@@ -118,16 +134,15 @@ contract CreativeAssetsTest is Fixture {
 
         vm.startPrank(admin);
         vm.expectRevert(CreativeAssets.NotInLog.selector); // the dag-pb leaf is not a raw CID's
-        assets2.register(alice, digest, manifest, 0, 2, proof0, 0);
+        assets2.register(alice, digest, manifest, 0, 2, proof0, 0, META);
         vm.expectRevert(CreativeAssets.NotInLog.selector); // nor the raw leaf a dag-pb CID's
-        assets2.registerDagPb(alice, digest ^ bytes32(uint256(1)), manifest, 1, 2, proof1, 0);
-        uint256 id = assets2.registerDagPb(alice, digest, manifest, 0, 2, proof0, 0);
-        uint256 raw = assets2.register(alice, digest ^ bytes32(uint256(1)), manifest, 1, 2, proof1, 0);
+        assets2.registerDagPb(alice, digest ^ bytes32(uint256(1)), manifest, 1, 2, proof1, 0, META);
+        uint256 id = assets2.registerDagPb(alice, digest, manifest, 0, 2, proof0, 0, META);
+        uint256 raw = assets2.register(alice, digest ^ bytes32(uint256(1)), manifest, 1, 2, proof1, 0, META);
         vm.stopPrank();
 
         vm.assertEq(id, uint256(digest), "token id = digest");
         vm.assertEq(assets2.cidOf(id), cid, "dag-pb cid");
-        vm.assertEq(assets2.tokenURI(id), string(abi.encodePacked("ipfs://", cid)), "tokenURI");
         bytes memory rawCid = abi.encodePacked(bytes4(0x01551220), bytes32(raw));
         vm.assertEq(assets2.cidOf(raw), string(abi.encodePacked("b", _refBase32(rawCid))), "raw cid");
     }
@@ -146,10 +161,10 @@ contract CreativeAssetsTest is Fixture {
         if (wrong != i) {
             vm.prank(admin);
             vm.expectRevert(CreativeAssets.NotInLog.selector);
-            assets.register(alice, d, m, uint64(wrong), uint64(N), proof, 0);
+            assets.register(alice, d, m, uint64(wrong), uint64(N), proof, 0, META);
         }
         vm.prank(admin);
-        uint256 id = assets.register(alice, d, m, uint64(i), uint64(N), proof, 0);
+        uint256 id = assets.register(alice, d, m, uint64(i), uint64(N), proof, 0, META);
         vm.assertEq(uint256(assets.leafIndexOf(id)), i, "leaf index");
     }
 
@@ -160,7 +175,7 @@ contract CreativeAssetsTest is Fixture {
         bytes32 m = manifests[20];
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.AlreadyRegistered.selector, id));
-        assets.register(alice, d, m, 20, uint64(N), proof, 0);
+        assets.register(alice, d, m, 20, uint64(N), proof, 0, META);
     }
 
     function test_RevertWhen_notInLog() public {
@@ -169,18 +184,18 @@ contract CreativeAssetsTest is Fixture {
         bytes32 m = manifests[2];
         vm.startPrank(admin);
         vm.expectRevert(CreativeAssets.NotInLog.selector);
-        assets.register(alice, d, keccak256("forged manifest"), 2, uint64(N), proof, 0);
+        assets.register(alice, d, keccak256("forged manifest"), 2, uint64(N), proof, 0, META);
         vm.expectRevert(CreativeAssets.NotInLog.selector);
-        assets.register(alice, d, m, 2, uint64(N - 1), proof, 0); // unanchored size
+        assets.register(alice, d, m, 2, uint64(N - 1), proof, 0, META); // unanchored size
         vm.expectRevert(CreativeAssets.NotInLog.selector);
-        assets.register(alice, d, m, 2, uint64(N), new bytes32[](0), 0);
+        assets.register(alice, d, m, 2, uint64(N), new bytes32[](0), 0, META);
         vm.stopPrank();
     }
 
     function test_RevertWhen_zeroDigest() public {
         vm.prank(admin);
         vm.expectRevert(CreativeAssets.ZeroDigest.selector);
-        assets.register(alice, bytes32(0), bytes32(0), 0, uint64(N), new bytes32[](0), 0);
+        assets.register(alice, bytes32(0), bytes32(0), 0, uint64(N), new bytes32[](0), 0, META);
     }
 
     function test_RevertWhen_unknownParent() public {
@@ -189,7 +204,7 @@ contract CreativeAssetsTest is Fixture {
         bytes32 m = manifests[2];
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownParent.selector, 42));
-        assets.register(alice, d, m, 2, uint64(N), proof, 42);
+        assets.register(alice, d, m, 2, uint64(N), proof, 42, META);
     }
 
     function test_derivativeAllowedByParentTerms() public {
@@ -207,13 +222,13 @@ contract CreativeAssetsTest is Fixture {
         // no terms attached at all
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
-        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        assets.register(alice, d, m, 1, uint64(N), proof, parent, META);
         // only terms without derivatives
         _attach(0, 1, templates.COMMERCIAL_USE());
         _attach(0, 1, templates.COMMERCIAL_NO_AI());
         vm.prank(admin);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
-        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        assets.register(alice, d, m, 1, uint64(N), proof, parent, META);
     }
 
     function test_RevertWhen_derivativeGuardUnsetOrRefuses() public {
@@ -226,10 +241,10 @@ contract CreativeAssetsTest is Fixture {
         vm.startPrank(admin);
         assets.setDerivativeGuard(rejecter);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
-        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        assets.register(alice, d, m, 1, uint64(N), proof, parent, META);
         assets.setDerivativeGuard(IDerivativeGuard(address(0)));
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.DerivativeNotAllowed.selector, parent));
-        assets.register(alice, d, m, 1, uint64(N), proof, parent);
+        assets.register(alice, d, m, 1, uint64(N), proof, parent, META);
         vm.stopPrank();
         vm.assertEq(address(assets.derivativeGuard()), address(0), "guard unset");
     }
@@ -241,7 +256,7 @@ contract CreativeAssetsTest is Fixture {
         bytes32 role = assets.REGISTRAR_ROLE();
         vm.prank(mallory);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, mallory, role));
-        assets.register(mallory, d, m, 0, uint64(N), proof, 0);
+        assets.register(mallory, d, m, 0, uint64(N), proof, 0, META);
         bytes32 adminRole = assets.DEFAULT_ADMIN_ROLE();
         vm.prank(mallory);
         vm.expectRevert(
@@ -275,6 +290,54 @@ contract CreativeAssetsTest is Fixture {
         vm.assertTrue(assets.supportsInterface(type(IERC721).interfaceId), "721");
         vm.assertTrue(assets.supportsInterface(type(IERC2981).interfaceId), "2981");
         vm.assertTrue(assets.supportsInterface(type(IAccessControl).interfaceId), "AccessControl");
+        vm.assertTrue(assets.supportsInterface(type(IERC721Metadata).interfaceId), "721 metadata");
+        vm.assertTrue(assets.supportsInterface(type(IERC165).interfaceId), "165");
+        vm.assertFalse(assets.supportsInterface(0xffffffff), "0xffffffff (ERC-165 says never)");
+        vm.assertFalse(assets.supportsInterface(type(IERC1155).interfaceId), "not 1155");
+    }
+
+    /// tokenURI is the metadata JSON's raw CID, whatever its digest, never the asset's own CID.
+    function testFuzz_tokenURI_isTheMetadataCid(uint256 i, bytes32 meta) public {
+        vm.assume(meta != bytes32(0));
+        i = bound(i, 13, N - 1); // the originals after the fixture's derivation chains
+        (bytes32 d, bytes32 m, bytes32[] memory proof) = (digests[i], manifests[i], _proof(i, N));
+        vm.prank(admin);
+        uint256 id = assets.register(alice, d, m, uint64(i), uint64(N), proof, 0, meta);
+        bytes memory cid = abi.encodePacked(bytes4(0x01551220), meta);
+        vm.assertEq(assets.tokenURI(id), string(abi.encodePacked("ipfs://b", _refBase32(cid))), "tokenURI");
+        vm.assertEq(assets.metadataOf(id), meta, "metadataOf");
+    }
+
+    /// A token without metadata would have a tokenURI naming nothing: refused by name.
+    function test_RevertWhen_metadataIsZero() public {
+        (bytes32 d, bytes32 m, bytes32[] memory proof) = (digests[0], manifests[0], _proof(0, N));
+        vm.prank(admin);
+        vm.expectRevert(CreativeAssets.ZeroMetadata.selector);
+        assets.register(alice, d, m, 0, uint64(N), proof, 0, bytes32(0));
+        vm.prank(admin);
+        vm.expectRevert(CreativeAssets.ZeroMetadata.selector);
+        assets.registerDagPb(alice, d, m, 0, uint64(N), proof, 0, bytes32(0));
+    }
+
+    /// The metadata is fixed at registration: registering again (with other metadata) reverts and
+    /// leaves the first one, and metadataOf of an unknown token reverts by name.
+    function test_metadataIsImmutable() public {
+        uint256 id = _register(0, alice, 0);
+        (bytes32 d, bytes32 m, bytes32[] memory proof) = (digests[0], manifests[0], _proof(0, N));
+        vm.prank(admin);
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.AlreadyRegistered.selector, id));
+        assets.register(alice, d, m, 0, uint64(N), proof, 0, keccak256("other metadata"));
+        vm.assertEq(assets.metadataOf(id), META, "unchanged");
+        vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownAsset.selector, _tokenId(2)));
+        assets.metadataOf(_tokenId(2));
+    }
+
+    /// The mint's receiver hook already sees the final tokenURI (metadata is written before the mint).
+    function test_receiverHookSeesTheMetadata() public {
+        URIPeek peek = new URIPeek();
+        uint256 id = _register(0, address(peek), 0);
+        vm.assertEq(peek.seen(), assets.tokenURI(id), "tokenURI during onERC721Received");
+        vm.assertEq(peek.seen(), "ipfs://bafkreigajkyy43vef5sybifj7dnf2vqnlznf5yj4ixjhey7cik7puzdhdu", "final");
     }
 
     /// @dev Reference RFC 4648 base32 (lower case, no padding), one bit at a time.

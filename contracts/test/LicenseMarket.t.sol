@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
+import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensions/IERC1155MetadataURI.sol";
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Fixture} from "./utils/Fixture.sol";
@@ -384,6 +385,68 @@ contract LicenseMarketTest is Fixture {
     function test_supportsInterface() public view {
         vm.assertTrue(market.supportsInterface(type(IERC1155).interfaceId), "1155");
         vm.assertTrue(market.supportsInterface(type(IAccessControl).interfaceId), "AccessControl");
+        vm.assertTrue(market.supportsInterface(type(IERC1155MetadataURI).interfaceId), "1155 metadata uri");
+        vm.assertFalse(market.supportsInterface(0xffffffff), "0xffffffff");
+    }
+
+    /// EIP-1155: uri(id) MUST point at JSON; before publication it is the {id} template inside
+    /// the empty UnixFS folder (was "": a metadata interface advertised with no metadata).
+    function test_uri_isTheIdTemplateOfTheEmptyFolder() public view {
+        vm.assertEq(
+            market.uri(0), "ipfs://bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354/{id}.json", "uri"
+        );
+        vm.assertEq(market.metadataRoot(), sha256(hex"0a020801"), "empty folder root");
+    }
+
+    /// The folder the publisher names is the dag-pb CID of its root, the same template for every id.
+    function testFuzz_uri_templateOfThePublishedFolder(bytes32 root, uint256 id) public {
+        vm.assume(root != bytes32(0));
+        string memory want =
+            string(abi.encodePacked("ipfs://b", _refBase32(abi.encodePacked(bytes4(0x01701220), root)), "/{id}.json"));
+        vm.expectEmit(true, true, true, true, address(market));
+        emit LicenseMarket.MetadataRootSet(root, want);
+        vm.prank(admin);
+        market.setMetadataRoot(root);
+        vm.assertEq(market.uri(id), want, "uri");
+        vm.assertEq(market.metadataRoot(), root, "root");
+    }
+
+    /// A known dag-pb digest gives the CID text ipfs-unixfs-importer prints for it (the 262145-byte
+    /// file of CreativeAssets' test_registerDagPb_namesTheUnixfsCid).
+    function test_uri_knownFolderCid() public {
+        vm.prank(admin);
+        market.setMetadataRoot(0x97369d0515a9ef97f28980b4ad00a133ec8f0e07b13781de7a967aa10cd92872);
+        vm.assertEq(
+            market.uri(7), "ipfs://bafybeiexg2oqkfnj56l7fcmawswqbijt5shq4b5rg6a546uwpkqqzwjioi/{id}.json", "uri"
+        );
+    }
+
+    function test_RevertWhen_strangerOrZeroSetsTheMetadataRoot() public {
+        bytes32 role = market.ATTACHER_ROLE();
+        vm.prank(mallory);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, mallory, role));
+        market.setMetadataRoot(keccak256("mine"));
+        vm.prank(admin);
+        vm.expectRevert(LicenseMarket.ZeroMetadata.selector);
+        market.setMetadataRoot(bytes32(0));
+        vm.assertEq(market.metadataRoot(), sha256(hex"0a020801"), "unchanged");
+    }
+
+    /// @dev Reference RFC 4648 base32 (lower case, no padding), one bit at a time.
+    function _refBase32(bytes memory data) internal pure returns (bytes memory out) {
+        bytes memory alphabet = "abcdefghijklmnopqrstuvwxyz234567";
+        uint256 nbits = data.length * 8;
+        out = new bytes((nbits + 4) / 5);
+        for (uint256 c = 0; c < out.length; ++c) {
+            uint256 v = 0;
+            for (uint256 b = 0; b < 5; ++b) {
+                uint256 bit = c * 5 + b;
+                uint256 x = 0;
+                if (bit < nbits) x = (uint8(data[bit / 8]) >> (7 - (bit % 8))) & 1;
+                v = (v << 1) | x;
+            }
+            out[c] = alphabet[v];
+        }
     }
 
     function test_RevertWhen_termsOfUnknownToken() public {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {MintTest} from "./utils/MintTest.sol";
 import {LicenseTemplates} from "../src/LicenseTemplates.sol";
 
@@ -18,6 +19,12 @@ contract LicenseTemplatesTest is MintTest {
     {
         return
             LicenseTemplates.Terms(true, true, false, false, revShare, fee, address(0), territory, expiry, "ipfs://t");
+    }
+
+    function test_supportsInterface() public view {
+        vm.assertTrue(templates.supportsInterface(type(IERC165).interfaceId), "165");
+        vm.assertFalse(templates.supportsInterface(0xffffffff), "0xffffffff");
+        vm.assertFalse(templates.supportsInterface(0x80ac58cd), "not 721");
     }
 
     function test_standardFlavours() public view {

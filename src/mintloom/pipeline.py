@@ -187,10 +187,12 @@ class Pipeline:
     def publish(self, anchored: AnchoredRun) -> PublishResult:
         """Attach the campaign's licence terms, royalty split and lineage to its anchored leaves."""
         from mintloom.governance.publish import publish_campaign
+        from mintloom.store.blobs import LocalBlobStore
 
         spec = anchored.checkpointed.logged.planned.gated.loaded.spec
         with self._stage(Stage.PUBLISH):
-            return publish_campaign(self.studio.chain, self.studio.db, spec)
+            blobs = LocalBlobStore(self.studio.workspace.blobs_dir)
+            return publish_campaign(self.studio.chain, self.studio.db, spec, blobs=blobs)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _runner(self, loaded: LoadedSpec, *, workers: int = 1, batch_size: int = 64) -> CampaignRunner:

@@ -1,7 +1,8 @@
 """The workspace database schema: every subsystem's tables, gathered above the subsystems.
 
-Tables are declared where they belong (catalog and API tokens in store, log in provenance, journal and lineage
-in ledger), all on :class:`mintloom.store.db.Base`. This module imports each of them so
+Tables are declared where they belong (catalog and API tokens in store, log in provenance, journal,
+lineage and token metadata in ledger, the licence folder in governance), all on
+:class:`mintloom.store.db.Base`. This module imports each of them so
 :data:`SCHEMA` is complete before ``create_all`` runs; store itself never imports the layers above.
 """
 
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
-from mintloom.ledger import journal, lineage
+from mintloom.governance import licence_metadata
+from mintloom.ledger import journal, lineage, metadata
 from mintloom.provenance import log
 from mintloom.store import catalog, tokens
 from mintloom.store.db import Base, Database, open_database
 
-TABLE_MODULES = (catalog, tokens, log, journal, lineage)
+TABLE_MODULES = (catalog, tokens, log, journal, lineage, metadata, licence_metadata)
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 
 SCHEMA: MetaData = Base.metadata

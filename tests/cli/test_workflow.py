@@ -66,7 +66,9 @@ def test_cli_workflow_end_to_end(tmp_path: Path) -> None:
         from mintloom.store.car import read_car
 
         roots, blocks = read_car(car)
-        assert cid in roots and len(roots) == 5 and len(list(blocks)) == 7  # 5 assets + 2 text sidecars
+        # roots: 5 assets, the registered one's metadata JSON, the licence folder; blocks: those, 2 text
+        # sidecars, the receipt the metadata links and 5 licence JSONs
+        assert cid in roots and len(roots) == 7 and len(list(blocks)) == 7 + 1 + 1 + 5 + 1
         verified = cli(ws, "verify", str(out))
         assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
         status = ok(cli(ws, "chain", "status"))

@@ -27,6 +27,7 @@ from mintloom.store.catalog import Catalog
 from mintloom.store.cid import digest_of
 from mintloom.studio import Studio
 from tests.campaign.conftest import SPEC, write_campaign
+from tests.ledger.tokens import token_json
 
 pytestmark = pytest.mark.xdist_group("anvil")
 
@@ -95,10 +96,10 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
 
     catalog = Catalog(studio.db)
     variant = next(a for a in catalog.assets("tiny", kind="image") if a.format == "leaderboard")
-    reg = register_asset(chain, studio.log, catalog, variant.cid)
+    reg = register_asset(chain, studio.log, catalog, variant.cid, blobs=studio.run_parts().blobs)
     assert reg.parent_token_id != 0 and chain.call("CreativeAssets", "isRegistered", reg.parent_token_id)
-    uri = chain.call("CreativeAssets", "tokenURI", token_id(variant.cid))
-    assert uri == f"ipfs://{variant.cid}"
+    meta = token_json(chain, studio.run_parts().blobs, token_id(variant.cid))
+    assert meta["image"] == f"ipfs://{variant.cid}"
     receipt = studio.log.receipt(variant.cid)
     assert receipt is not None
     proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
@@ -109,7 +110,9 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
         receipt.tree_size,
     )
     with pytest.raises(ContractError) as err:  # double registration, named
-        chain.transact("CreativeAssets", "register", chain.address, *args, proof, reg.parent_token_id)
+        chain.transact(
+            "CreativeAssets", "register", chain.address, *args, proof, reg.parent_token_id, b"\x01" * 32
+        )
     assert err.value.error_name == "AlreadyRegistered" and err.value.error_args == (token_id(variant.cid),)
     forged = [bytes(32), *proof[1:]]  # another asset with a forged proof: not in the anchored log
     other = next(a for a in catalog.assets("tiny", kind="copy"))
@@ -118,9 +121,9 @@ def test_campaign_licence_purchase_pays_every_contributor_exactly(
     with pytest.raises(ContractError) as err:
         chain.transact("CreativeAssets", "register", chain.address, digest_of(other.cid),
                        bytes.fromhex(other_receipt.manifest_hash), other_receipt.leaf_index,
-                       other_receipt.tree_size, forged, 0)  # fmt: skip
+                       other_receipt.tree_size, forged, 0, b"\x01" * 32)  # fmt: skip
     assert err.value.error_name == "NotInLog"
-    assert register_asset(chain, studio.log, catalog, variant.cid).already
+    assert register_asset(chain, studio.log, catalog, variant.cid, blobs=studio.run_parts().blobs).already
 
     buyer = party(studio, shared_anvil, BUYER)
     fee = terms_of(chain, FLAVOURS["commercial-remix"]).minting_fee
@@ -256,7 +259,7 @@ def test_licence_paid_in_an_erc20_is_split_in_that_token(
     master = next(
         a for a in catalog.assets("tiny", kind="image") if a.format == "square" and a.locale == "en-US"
     )
-    register_asset(chain, studio.log, catalog, master.cid)
+    register_asset(chain, studio.log, catalog, master.cid, blobs=studio.run_parts().blobs)
 
     purchase = buy_license(buyer, master.cid, terms_id, amount=2)
     assert (purchase.fee, purchase.currency.lower()) == (2 * fee, token.lower())

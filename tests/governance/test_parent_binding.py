@@ -47,19 +47,19 @@ def test_derivative_registration_takes_the_parent_from_the_proven_leaf(
     receipt = studio.log.receipt(variant.cid)
     assert receipt is not None and receipt.anchor is not None
     assert receipt.parent == catalog.parents(variant.cid)[0][0]  # the leaf names the master
-    parent = register_asset(chain, studio.log, catalog, receipt.parent)
+    parent = register_asset(chain, studio.log, catalog, receipt.parent, blobs=studio.run_parts().blobs)
     decoy_cid = next(a.cid for a in images if a.format == "square" and a.cid != receipt.parent)
-    decoy = register_asset(chain, studio.log, catalog, decoy_cid)
+    decoy = register_asset(chain, studio.log, catalog, decoy_cid, blobs=studio.run_parts().blobs)
     assert chain.call("LicenseMarket", "isDerivable", decoy.token_id)  # a parent it could pick
 
     args = (chain.address, digest_of(variant.cid), bytes.fromhex(receipt.manifest_hash), receipt.leaf_index,
             receipt.tree_size, [bytes.fromhex(p) for p in receipt.inclusion_proof])  # fmt: skip
     for wrong in (0, decoy.token_id):  # omit the parent (no upstream royalties), or swap it
         with pytest.raises(ContractError) as err:
-            chain.transact("CreativeAssets", "register", *args, wrong)
+            chain.transact("CreativeAssets", "register", *args, wrong, b"\x01" * 32)
         assert err.value.error_name == "NotInLog"
     assert not chain.call("CreativeAssets", "isRegistered", token_id(variant.cid))
 
-    reg = register_asset(chain, studio.log, catalog, variant.cid)
+    reg = register_asset(chain, studio.log, catalog, variant.cid, blobs=studio.run_parts().blobs)
     assert reg.parent_token_id == parent.token_id == token_id(receipt.parent)
     assert chain.call("CreativeAssets", "parentOf", reg.token_id) == parent.token_id

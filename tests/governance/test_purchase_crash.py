@@ -60,7 +60,7 @@ def _published_asset(studio: Studio, tmp_path: Path) -> str:
     publish_campaign(chain, studio.db, loaded.spec)
     catalog = Catalog(studio.db)
     (asset,) = catalog.assets("tiny")
-    register_asset(chain, studio.log, catalog, asset.cid)
+    register_asset(chain, studio.log, catalog, asset.cid, blobs=studio.run_parts().blobs)
     return asset.cid
 
 

@@ -15,6 +15,7 @@ from mintloom.ledger.node import NodeInfo
 from mintloom.store.catalog import Catalog
 from mintloom.store.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, digest_of, raw_cid
 from mintloom.studio import Studio
+from tests.ledger.tokens import token_json
 
 pytestmark = pytest.mark.xdist_group("anvil")
 
@@ -35,10 +36,12 @@ def test_big_assets_register_under_the_cid_they_were_logged_with(
     catalog = Catalog(studio.db)
 
     for cid in (new_cid, legacy):
-        reg = register_asset(chain, studio.log, catalog, cid)
+        reg = register_asset(chain, studio.log, catalog, cid, blobs=studio.run_parts().blobs)
         assert not reg.already and reg.token_id == token_id(cid) == int.from_bytes(digest_of(cid), "big")
-        assert chain.call("CreativeAssets", "tokenURI", reg.token_id) == f"ipfs://{cid}"
-        assert register_asset(chain, studio.log, catalog, cid).already
+        assert chain.call("CreativeAssets", "cidOf", reg.token_id) == cid
+        # not in the catalog (logged directly): the metadata still names the asset by its IPFS CID
+        assert token_json(chain, studio.run_parts().blobs, reg.token_id)["properties"]["asset"]["cid"] == cid
+        assert register_asset(chain, studio.log, catalog, cid, blobs=studio.run_parts().blobs).already
 
     # the codec is bound by the log leaf: the raw entry point refuses a dag-pb asset's proof
     third = rng.randbytes(CHUNK_SIZE + 2)
@@ -49,5 +52,5 @@ def test_big_assets_register_under_the_cid_they_were_logged_with(
     with pytest.raises(ContractError) as err:
         chain.transact("CreativeAssets", "register", chain.address, digest_of(cid_for(third)),
                        bytes.fromhex(receipt.manifest_hash), receipt.leaf_index, receipt.tree_size,
-                       [bytes.fromhex(p) for p in receipt.inclusion_proof], 0)  # fmt: skip
+                       [bytes.fromhex(p) for p in receipt.inclusion_proof], 0, b"\x01" * 32)  # fmt: skip
     assert err.value.error_name == "NotInLog"

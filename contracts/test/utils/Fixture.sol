@@ -17,6 +17,8 @@ import {LicenseMarket} from "../../src/LicenseMarket.sol";
 abstract contract Fixture is MintTest {
     uint256 internal constant N = 32;
     uint256 internal constant STANDARD_FEE = 0.01 ether;
+    /// @dev the sha2-256 digest of a token metadata JSON, as registration takes it
+    bytes32 internal constant META = 0xc04ab18e6ea42f6580a0a9f8da5d560d5e5a5ee13c45d27263e242befa64671d; // sha256('{"name":"fixture"}')
 
     ProvenanceLog internal log;
     CreativeAssets internal assets;
@@ -79,7 +81,7 @@ abstract contract Fixture is MintTest {
         bytes32 d = digests[i];
         bytes32 m = manifests[i];
         vm.prank(admin);
-        tokenId = assets.register(to, d, m, uint64(i), uint64(N), proof, parent);
+        tokenId = assets.register(to, d, m, uint64(i), uint64(N), proof, parent, META);
     }
 
     function _tokenId(uint256 i) internal view returns (uint256) {

@@ -109,8 +109,13 @@ def export(
     car: Annotated[Path, typer.Option("--car", help="CARv1 file to write.")],
 ) -> None:
     """Write a campaign's assets (and text sidecars) as a CARv1 archive: `ipfs dag import` then
-    serves every asset under the CID mintloom logged, anchored and registered."""
+    serves every asset under the CID mintloom logged, anchored and registered, and the metadata
+    JSON (with its receipt) of each registered one and the licence folder, so tokenURI and
+    uri(id) resolve."""
+    from itertools import chain
+
     from mintloom.errors import CatalogError
+    from mintloom.governance.licence_metadata import folder_export, published_documents
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.car import store_blocks, write_car
     from mintloom.store.catalog import Catalog
@@ -121,5 +126,7 @@ def export(
         raise CatalogError(f"no assets in campaign {campaign!r}", hint="see `mintloom plan` / `mintloom run`")
     blobs = LocalBlobStore(s.workspace.blobs_dir)
     cids = [r.cid for r in rows] + [r.sidecar_cid for r in rows if r.sidecar_cid]
-    n = write_car(car, [r.cid for r in rows], store_blocks(blobs, cids))
+    roots, documents = published_documents(s.db, blobs, [r.cid for r in rows])
+    blocks = chain(store_blocks(blobs, cids + documents), folder_export(s.db, blobs))
+    n = write_car(car, [r.cid for r in rows] + roots, blocks)
     console.print(f"{n} blocks ({len(rows)} assets) written to {car}")

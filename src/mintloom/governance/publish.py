@@ -11,6 +11,9 @@ attaches nothing twice, and a campaign published after a later one fills its gap
 The ranges come from the leaves themselves, so any leaf order is published correctly; they stay
 few because the runner logs one kind after another (``campaign.run.PHASES``, a documented
 property of the run), giving one terms range per kind and run rather than one per asset.
+
+Given the blob store, publishing also writes the ERC-1155 licence metadata folder and names it on
+chain when it changed (:mod:`mintloom.governance.licence_metadata`).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mintloom.campaign.spec import CampaignSpec
+from mintloom.governance.licence_metadata import publish_licence_folder
 from mintloom.governance.licenses import resolve_terms
 from mintloom.governance.royalties import Share, ensure_split, resolve_split
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names
+from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.db import Database
 
@@ -40,6 +45,8 @@ class PublishResult:
     lineage_ranges: list[tuple[int, int]] = field(default_factory=list)
     transactions: list[str] = field(default_factory=list)
     gas_used: int = 0
+    licence_folder: str | None = None
+    """CID of the ERC-1155 licence metadata folder (when published)"""
 
 
 def runs(leaves: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
@@ -100,8 +107,11 @@ def publish_campaign(
     db: Database,
     spec: CampaignSpec,
     *,
+    blobs: LocalBlobStore | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PublishResult:
+    """Attach terms, split and lineage to the campaign's anchored leaves; with ``blobs``, publish
+    the licence metadata folder too."""
     say = progress or (lambda _m: None)
     size = latest_on_chain(chain).size
     result = PublishResult(size)
@@ -110,6 +120,11 @@ def publish_campaign(
     _attach_terms(chain, spec, assets, result, say=say)
     _assign_split(chain, db, spec, assets, result, say=say)
     _link_lineage(chain, db, spec, assets, result)
+    if blobs is not None:
+        folder = publish_licence_folder(chain, db, blobs, size)
+        result.licence_folder = folder.cid
+        if folder.tx_hash is not None:
+            result.transactions.append(folder.tx_hash)
     return result
 
 

@@ -5,7 +5,8 @@ seek. Serialised in the dag-pb canonical order (https://ipld.io/specs/codecs/dag
 every ``PBNode.Links`` (field 2) before ``PBNode.Data`` (field 1); a ``PBLink`` is
 ``Hash`` (1), ``Name`` (2, present and empty, as kubo and js-ipfs write it), ``Tsize`` (3).
 ``Data`` is a UnixFS message (https://specs.ipfs.tech/unixfs/): ``Type`` (1) = File (2),
-``filesize`` (3), then one unpacked ``blocksizes`` (4) per link.
+``filesize`` (3), then one unpacked ``blocksizes`` (4) per link. A Directory node (Type 1, no
+other field) links its entries by ``Name``, sorted bytewise as dag-pb requires.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 _VARINT, _LEN = 0, 2
+_UNIXFS_DIRECTORY = 1
 _UNIXFS_FILE = 2
 
 
@@ -59,4 +61,23 @@ def file_node(links: list[Link]) -> bytes:
     for link in links:
         data += _int_field(4, link.filesize)
     out += _bytes_field(1, bytes(data))
+    return bytes(out)
+
+
+@dataclass(frozen=True)
+class DirLink:
+    """An entry of a Directory node: its name, binary CID and DAG size (``Tsize``)."""
+
+    name: str
+    cid: bytes
+    tsize: int
+
+
+def directory_node(entries: list[DirLink]) -> bytes:
+    """The dag-pb block of a flat UnixFS Directory over ``entries`` (sorted here by name bytes)."""
+    out = bytearray()
+    for e in sorted(entries, key=lambda e: e.name.encode()):
+        body = _bytes_field(1, e.cid) + _bytes_field(2, e.name.encode()) + _int_field(3, e.tsize)
+        out += _bytes_field(2, body)
+    out += _bytes_field(1, _int_field(1, _UNIXFS_DIRECTORY))
     return bytes(out)

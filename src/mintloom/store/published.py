@@ -1,0 +1,76 @@
+"""Documents mintloom publishes next to its assets: canonical JSON and flat UnixFS folders.
+
+A published JSON document (token or licence metadata) must have one CID whoever serialises it,
+so it is written canonically: keys sorted, no insignificant whitespace, UTF-8, and only strings,
+integers, booleans, null, lists and objects (no floats, whose text forms differ between
+serialisers). For these types this is RFC 8785 (JCS) except for keys outside the Basic
+Multilingual Plane (sorted by code point here, by UTF-16 unit there); mintloom's keys are ASCII.
+
+A folder is the flat UnixFS Directory ``ipfs add -r --cid-version 1 --raw-leaves`` builds (each
+file its own DAG, see :mod:`mintloom.store.cid`), so ``ipfs://<folder CID>/<name>`` resolves.
+Folders big enough that IPFS would shard them (HAMT, over 256 KiB of links) are refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mintloom.errors import BlobError
+from mintloom.store.cid import DAG_PB_CODEC, Block, cid_bytes, cid_from_digest, dag_blocks, sha256
+from mintloom.store.unixfs import DirLink, directory_node
+from mintloom.types import CID
+
+SHARD_THRESHOLD = 262144
+"""ipfs-unixfs-importer's ``shardSplitThresholdBytes``: a folder whose links (name + CID bytes)
+exceed it is sharded by IPFS, which this writer does not do."""
+
+
+def canonical_json(value: Mapping[str, Any]) -> bytes:
+    """``value`` as canonical JSON bytes; floats and non-string keys are refused."""
+    _check(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _check(value: object) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise BlobError(f"canonical JSON keys must be strings, not {type(k).__name__}")
+            _check(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _check(v)
+    elif not isinstance(value, str | int | bool) and value is not None:
+        raise BlobError(f"canonical JSON holds no {type(value).__name__} (only str, int, bool, null)")
+
+
+def folder_blocks(files: Mapping[str, bytes]) -> Iterator[Block]:
+    """Every block of the folder of ``files`` (name → bytes): each file's DAG, the folder root last."""
+    links: list[DirLink] = []
+    for name in sorted(files, key=str.encode):
+        if not name or "/" in name or name in (".", ".."):
+            raise BlobError(f"invalid file name in a folder: {name!r}")
+        root, size = None, 0
+        for root, block in dag_blocks([files[name]]):
+            size += len(block)
+            yield root, block
+        assert root is not None
+        links.append(DirLink(name, cid_bytes(root), size))
+    if sum(len(x.name.encode()) + len(x.cid) for x in links) > SHARD_THRESHOLD:
+        raise BlobError(
+            f"a folder of {len(links)} files is too large for a flat UnixFS directory",
+            hint="IPFS would shard it (HAMT), which mintloom does not write",
+        )
+    node = directory_node(links)
+    yield cid_from_digest(sha256(node), DAG_PB_CODEC), node
+
+
+def folder_cid(files: Mapping[str, bytes]) -> CID:
+    """The CID of the folder of ``files`` (its root block's)."""
+    root: CID | None = None
+    for root, _ in folder_blocks(files):  # noqa: B007 (the root comes last)
+        pass
+    assert root is not None
+    return root
