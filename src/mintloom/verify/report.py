@@ -6,7 +6,8 @@ Verdicts:
   an asset that is), its log receipt proves inclusion, and (online) the checkpoint is anchored.
 * ``TAMPERED``  — a credential is present but the content no longer matches what was signed.
 * ``UNTRUSTED`` — the credential or a proof does not check out: unknown signer, invalid
-  signature, a receipt for another asset, a checkpoint the chain does not know.
+  signature, a receipt for another asset, a checkpoint the chain does not know, a copy of a logged
+  file whose manifest store was altered where the signature does not reach (not the logged file).
 * ``UNKNOWN``   — no provenance at all: not a media file, no credential and no fingerprint match.
 * ``MISSING``   — (folders only) a file the workspace's campaign exported here is absent, or holds
   other bytes: the folder does not hold everything the campaign shipped.
