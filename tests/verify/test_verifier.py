@@ -486,6 +486,7 @@ def _only_inside(original: bytes, mutated: bytes, span: tuple[int, int]) -> bool
 @given(which=st.sampled_from(["image", "audio"]), ops=st.lists(_op, min_size=1, max_size=3))
 @example(which="image", ops=[("flip", 0.8, b"\x01")])  # one bit of pixel data
 @example(which="audio", ops=[("flip", 0.5, b"\x01")])  # one bit of a sample
+@example(which="image", ops=[("flip", 0.0007562637329101562, b"\x00")])  # unsigned manifest padding
 def test_mutated_signed_files_are_never_verified(
     campaign: Campaign, which: str, ops: list[tuple[str, float, bytes]]
 ) -> None:
@@ -683,3 +684,58 @@ def test_anchor_block_time_bounds_the_checkpoint_time_it_claims(studio: Studio, 
         assert report.verdict is Verdict.UNTRUSTED, statuses(report)
         check = next(c for c in report.checks if c.name == "anchor time")
         assert check.status == "fail" and why in check.detail, check.detail
+
+
+def _cose_padding(data: bytes) -> int:
+    """Offset of a byte in the middle of the active manifest's COSE ``pad`` (zeros reserved for the
+    signature, in its unprotected header: not covered by the claim signature)."""
+    start, end = manifest_span(data)
+    at = data.rindex(b"\x63pad\x59", start, end) + 5  # text "pad", then a bstr with a 2-byte length
+    length = int.from_bytes(data[at : at + 2], "big")
+    assert length > 2 and data[at + 2 : at + 2 + length] == bytes(length), "no zero padding found"
+    return at + 2 + length // 2
+
+
+@pytest.mark.parametrize("kind", ["image", "audio"])
+def test_flip_in_unsigned_manifest_padding_is_not_the_logged_file(campaign: Campaign, kind: str) -> None:
+    """c2pa still validates a copy whose COSE padding was altered, but it is not the file the
+    workspace logged: no receipt, lineage or licence of the logged file, and not VERIFIED."""
+    row = campaign.row(kind, "medium-rectangle" if kind == "image" else None)
+    copy = bytearray(campaign.data(row))
+    copy[_cose_padding(bytes(copy))] ^= 0xFF
+    report = verify_bytes(bytes(copy), row.path, campaign.ctx)
+    assert statuses(report)["hash binding"] == "pass" and statuses(report)["signature"] == "pass"
+    assert report.verdict is Verdict.UNTRUSTED, [(c.name, c.status, c.detail) for c in report.checks]
+    logged = next((c for c in report.checks if c.name == "logged file"), None)
+    assert logged is not None, [(c.name, c.status, c.detail) for c in report.checks]
+    assert logged.status == "fail" and row.cid in logged.detail and report.cid in logged.detail
+    assert report.cid != row.cid and report.receipt is None
+    assert verify_bytes(campaign.data(row), row.path, campaign.ctx).verdict is Verdict.VERIFIED
+
+
+def test_padding_copy_with_the_logged_receipt_is_refused(campaign: Campaign) -> None:
+    """A third party holding the logged file's receipt and the altered copy: the receipt is for
+    another asset, so the copy is not VERIFIED either way."""
+    row = campaign.row("image", "medium-rectangle")
+    copy = bytearray(campaign.data(row))
+    copy[_cose_padding(bytes(copy))] ^= 0x01
+    assert campaign.ctx.log is not None
+    receipt = campaign.ctx.log.receipt(row.cid)
+    assert receipt is not None
+    outside = VerifyContext(campaign.ctx.trust_anchors_pem)
+    report = verify_bytes(bytes(copy), row.path, outside, receipt=receipt)
+    assert report.verdict is Verdict.UNTRUSTED, report.checks
+    assert "another asset" in next(c.detail for c in report.checks if c.name == "log receipt")
+
+
+@pytest.mark.parametrize("kind", ["image", "audio"])
+def test_flip_in_signed_manifest_part_is_not_verified(campaign: Campaign, kind: str) -> None:
+    """A byte of the generation assertion (covered by the claim's hashed URI) altered in the
+    manifest store: the credential no longer checks out."""
+    row = campaign.row(kind, "medium-rectangle" if kind == "image" else None)
+    copy = bytearray(campaign.data(row))
+    start, end = manifest_span(bytes(copy))
+    at = bytes(copy).rindex(b"segment_commitment", start, end)  # the active manifest comes last
+    copy[at] ^= 0x01
+    report = verify_bytes(bytes(copy), row.path, campaign.ctx)
+    assert report.verdict is Verdict.TAMPERED, report.checks

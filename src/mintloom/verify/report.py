@@ -8,7 +8,9 @@ Verdicts:
   matches what was signed (a data-hash mismatch, or a claim signature that does not match the claim).
 * ``UNTRUSTED`` — the credential or a proof does not check out: a valid signature by a signer
   not trusted here, an invalid signing credential, a receipt for another asset, a checkpoint the
-  chain does not know. :attr:`VerifyReport.credential` says which (``valid-untrusted`` or ``invalid``).
+  chain does not know, a copy of a logged file whose manifest store was altered where the
+  signature does not reach (not the logged file). :attr:`VerifyReport.credential` says which
+  (``valid-untrusted`` or ``invalid``).
 * ``UNKNOWN``   — no provenance at all: not a media file, no credential and no fingerprint match.
 * ``MISSING``   — (folders only) a file the workspace's campaign exported here is absent, or holds
   other bytes: the folder does not hold everything the campaign shipped.

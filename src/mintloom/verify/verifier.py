@@ -25,6 +25,7 @@ from mintloom.errors import (
     VerifyError,
     VerifyInputError,
 )
+from mintloom.provenance.commitments import salted_commitment
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials, rejoin_text
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
@@ -32,6 +33,7 @@ from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VE
 from mintloom.verify.report import CredentialStatus, CredentialSummary, Verdict, VerifyReport
 
 if TYPE_CHECKING:
+    from mintloom.provenance.credentials import GenerationRecord
     from mintloom.provenance.log import TransparencyLog
     from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
@@ -529,6 +531,8 @@ def verify_bytes(
         if rec is not None:
             _chain_checks(report, ctx, rec)
         if report.binding == "hard":
+            if rec is None and receipt is None:
+                _unlogged_copy(report, ctx, cred, bound[0])
             _retired_credential(report, ctx, cred, rec)
     report.decide()
     return report
@@ -578,6 +582,44 @@ def _logged_cid(ctx: VerifyContext, data: bytes, given: Receipt | None) -> str:
     except MintloomError:
         pass  # the receipt check reports an unavailable catalog
     return cid
+
+
+def _unlogged_copy(report: VerifyReport, ctx: VerifyContext, cred: CredentialReport, cid: str) -> None:
+    """A credential signed for one of this workspace's finished jobs (its salted job id proves it),
+    on bytes the workspace's log never took in, is not the file the job logged: bytes outside the
+    signed content (the manifest store's unsigned parts) differ. It keeps none of the logged file's
+    receipt, lineage or licence, so it is not VERIFIED (as a ``--receipt`` for the logged CID is not)."""
+    g = cred.generation
+    logged = _job_asset(ctx, g) if g is not None else None
+    if g is None or logged is None or logged == cid or ctx.log is None:
+        return
+    try:
+        if ctx.log.receipt(cid) is not None:
+            return
+    except MintloomError:
+        return  # the receipt check already reported an unavailable catalog
+    report.add(
+        "logged file",
+        "fail",
+        f"the credential was signed for a job of campaign {g.campaign!r} logged as asset {logged}, "
+        f"but this file ({cid}) has other bytes: its manifest store was altered outside the signed "
+        "content, so it is not the logged file (verify the logged file instead)",
+        Verdict.UNTRUSTED,
+    )
+
+
+def _job_asset(ctx: VerifyContext, g: GenerationRecord) -> str | None:
+    """The asset this workspace logged for the job a credential names, if the job is one of its
+    campaign's finished jobs (matched by the salted job id, which only this workspace can form)."""
+    if g.job_id is None or ctx.catalog is None:
+        return None
+    try:
+        row = ctx.catalog.campaign(g.campaign)
+        jobs = ctx.catalog.done_jobs(g.campaign) if row is not None else {}
+    except MintloomError:
+        return None
+    salt = bytes(row.salt) if row is not None else b""
+    return next((c for k, c in jobs.items() if salted_commitment(salt, "job", k) == g.job_id), None)
 
 
 def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = 8) -> None:
