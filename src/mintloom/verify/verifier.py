@@ -25,6 +25,7 @@ from mintloom.errors import (
     VerifyError,
     VerifyInputError,
 )
+from mintloom.provenance import text_wrapper
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials, rejoin_text
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
@@ -58,7 +59,8 @@ def sniff(data: bytes, name: str = "") -> str | None:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return None
+            # a signed text damaged into non-UTF-8 (cut mid-character, a byte flipped) is still text
+            return "text/plain" if text_wrapper.carries_wrapper(data) else None
         return None if "\x00" in text else "text/plain"
     return None
 
