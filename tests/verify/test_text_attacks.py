@@ -95,3 +95,15 @@ def test_huge_declared_length_is_a_corrupted_wrapper(texts: Texts) -> None:
     report = verify_bytes(forged, "note.txt", texts.ctx)
     assert report.verdict is Verdict.TAMPERED
     assert any("corruptedWrapper" in c.detail for c in report.checks), report.checks
+
+
+def test_a_swapped_sidecar_beside_a_signed_text_is_named(texts: Texts) -> None:
+    """The text's own credential decides; a sidecar of another text beside it is pointed out."""
+    data, sidecar = texts.shipped(0)
+    _, other_sidecar = texts.shipped(1)
+    own = verify_bytes(data, "note.txt", texts.ctx, sidecar=sidecar)
+    assert own.verdict is Verdict.VERIFIED and not any(c.name == "sidecar" for c in own.checks)
+    swapped = verify_bytes(data, "note.txt", texts.ctx, sidecar=other_sidecar)
+    assert swapped.verdict is Verdict.VERIFIED  # the embedded credential still holds
+    (check,) = [c for c in swapped.checks if c.name == "sidecar"]
+    assert check.status == "warn" and "not the credential embedded" in check.detail

@@ -654,7 +654,19 @@ def _read_file(
             detail = "the text's embedded credential was stripped: checked with its .c2pa sidecar re-attached"
             report.add("credential", "info", detail)
             return rejoined, cred
+    if sidecar is not None and media_type == "text/plain" and _other_sidecar(data, sidecar):
+        detail = "the .c2pa sidecar is not the credential embedded in the text: only the embedded one counts"
+        report.add("sidecar", "warn", detail)
     return data, _read(data, media_type, anchors, sidecar, tsa=tsa)
+
+
+def _other_sidecar(data: bytes, sidecar: bytes) -> bool:
+    """The text embeds a credential that is not ``sidecar`` (a swapped or stale sidecar file)."""
+    try:
+        found = text_wrapper.find(data)
+    except MintloomError:
+        return False  # the damaged wrapper is reported by the credential check
+    return found is not None and found.manifest != sidecar
 
 
 def _fingerprint_match(report: VerifyReport, ctx: VerifyContext, data: bytes) -> str | None:
