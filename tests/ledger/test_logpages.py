@@ -4,8 +4,10 @@ asked exactly once, in order, in spans the provider accepts; other failures are 
 from __future__ import annotations
 
 import pytest
+from hexbytes import HexBytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from web3.datastructures import AttributeDict
 
 from mintloom.errors import LedgerError, RangeRefusedError
 from mintloom.ledger.logpages import first_code_block, is_range_refusal, scan
@@ -66,3 +68,27 @@ def test_first_code_block_is_the_deployment(deployed: int, head: int) -> None:
 
     assert first_code_block(code_at, head) == deployed
     assert len(asked) <= max(1, head.bit_length() + 1)
+
+
+def _log(block: int, index: int) -> AttributeDict[str, object]:
+    """An event log as web3 returns it."""
+    tx = HexBytes(block.to_bytes(16, "big") + index.to_bytes(16, "big"))
+    return AttributeDict({"blockNumber": block, "logIndex": index, "transactionHash": tx, "args": {}})
+
+
+def test_logs_outside_the_page_or_repeated_are_counted_once() -> None:
+    """A provider that answers every page with logs around it (a sloppy range filter) or repeats
+    a log on the next page: each log is counted once, from the page that asked for its block."""
+    logs = [_log(b, i) for b in (3, 10, 11, 25) for i in range(2)]
+
+    def sloppy(low: int, high: int) -> list[AttributeDict[str, object]]:
+        return [e for e in logs if low - 5 <= int(e["blockNumber"]) <= high + 5]  # type: ignore[call-overload]
+
+    assert scan(sloppy, 0, 30, 10) == logs
+    assert scan(sloppy, 5, 30, 10) == logs[2:]  # nothing from before the deployment block
+
+    def repeats(low: int, high: int) -> list[AttributeDict[str, object]]:
+        page = [e for e in logs if low <= int(e["blockNumber"]) <= high]  # type: ignore[call-overload]
+        return page + page  # every log of the page twice
+
+    assert scan(repeats, 0, 30, 10) == logs

@@ -25,7 +25,7 @@ from mintloom.provenance.content_credentials import (
 from mintloom.provenance.keys import KeyStore, LocalSigner
 from mintloom.verify.report import Verdict
 from mintloom.verify.verifier import VerifyContext, verify_bytes
-from tests.provenance.certs import issue
+from tests.provenance.certs import NOW, issue
 from tests.provenance.tsa import OPENSSL, TsaIdentity, dead_url, make_tsa_identity, serve_tsa, url_of
 
 from .conftest import PASSWORD, png_bytes, record, wav_bytes
@@ -270,3 +270,17 @@ def test_tsa_url_is_optional_and_must_be_http(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("MINTLOOM_PROVENANCE__TSA_URL", "file:///etc/passwd")
     with pytest.raises(ConfigError, match="tsa_url"):
         load_settings(config)
+
+
+def test_tsa_certificate_without_time_stamping_eku_is_a_time_stamp_error(
+    keystore: KeyStore, tsa_identity: TsaIdentity, tmp_path: Path
+) -> None:
+    """A TSA whose certificate lacks the timeStamping EKU: c2pa refuses the token while signing and
+    calls it ``signingCredential.invalid``; mintloom names the TSA, not the organisation's key."""
+    year = dt.timedelta(days=365)
+    no_eku = issue("Not a TSA", tsa_identity.root, ca=False, ekus=(ExtendedKeyUsageOID.EMAIL_PROTECTION,),
+                   not_before=NOW - year / 12, not_after=NOW + year / 2)  # fmt: skip
+    with serve_tsa(tsa_identity, tmp_path, resigner=no_eku) as server:
+        signer = C2paAssetSigner(keystore.signer(PASSWORD), tsa_url=url_of(server))
+        with pytest.raises(TimeStampError, match=r"(?s)time-stamping a at .*refused the TSA.*EKU"):
+            signer.sign(png_bytes(), "image/png", record(), title="a")

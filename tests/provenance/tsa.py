@@ -80,11 +80,42 @@ def _write_config(identity: TsaIdentity, folder: Path) -> Path:
     return cfg
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    size = len(body)
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")  # DER: the shortest length form
+    length = bytes([size]) if size < 128 else bytes([0x80 | len(octets)]) + octets
+    return bytes([tag]) + length + body
+
+
+def _resign(folder: Path, signer: Issued, reply: Path) -> subprocess.CompletedProcess[bytes]:
+    """Replace the token in ``reply`` (``openssl ts -token_out``) by the same TSTInfo signed with
+    ``signer`` as a CMS SignedData, wrapped as a granted TimeStampResp."""
+    tst, token, key = folder / "tst.der", folder / "resigned.der", folder / "resigner.key"
+    key.write_bytes(signer.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ))  # fmt: skip
+    (folder / "resigner.pem").write_bytes(signer.pem())
+    openssl = [str(OPENSSL), "cms"]
+    for args in (
+        ["-verify", "-noverify", "-inform", "DER", "-in", str(reply), "-binary", "-out", str(tst)],
+        ["-sign", "-binary", "-nodetach", "-in", str(tst), "-econtent_type", "1.2.840.113549.1.9.16.1.4",
+         "-signer", str(folder / "resigner.pem"), "-inkey", str(key), "-outform", "DER",
+         "-nosmimecap", "-md", "sha256", "-out", str(token)],
+    ):  # fmt: skip
+        done = subprocess.run([*openssl, *args], capture_output=True, timeout=20, check=False)
+        if done.returncode != 0:
+            return done
+    granted = _der(0x30, _der(0x02, b"\x00"))
+    reply.write_bytes(_der(0x30, granted + token.read_bytes()))
+    return done
+
+
 class _Server(ThreadingHTTPServer):
     folder: Path
     config: Path
     lock: threading.Lock
     served: int
+    resigner: Issued | None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -106,6 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
                     str(srv.config),
                     "-queryfile",
                     str(q),
+                    *(["-token_out"] if srv.resigner is not None else []),
                     "-out",
                     str(r),
                 ],
@@ -113,6 +145,8 @@ class _Handler(BaseHTTPRequestHandler):
                 timeout=20,
                 check=False,
             )
+            if done.returncode == 0 and srv.resigner is not None:
+                done = _resign(srv.folder, srv.resigner, r)
         if done.returncode != 0 or not r.is_file():
             self.send_error(500, "openssl ts failed")
             return
@@ -128,11 +162,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_tsa(identity: TsaIdentity, folder: Path) -> Iterator[_Server]:
-    """Run the TSA on 127.0.0.1 (a free port) until the block ends; ``url_of(server)`` is its URL."""
+def serve_tsa(identity: TsaIdentity, folder: Path, *, resigner: Issued | None = None) -> Iterator[_Server]:
+    """Run the TSA on 127.0.0.1 (a free port) until the block ends; ``url_of(server)`` is its URL.
+    ``resigner``: every token is re-signed with this certificate (one openssl ts refuses to use)."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.folder, server.config = folder, _write_config(identity, folder)
-    server.lock, server.served = threading.Lock(), 0
+    server.lock, server.served, server.resigner = threading.Lock(), 0, resigner
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

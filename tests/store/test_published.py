@@ -52,10 +52,28 @@ def test_canonical_json_is_sorted_compact_and_reproducible() -> None:
     assert canonical_json({"é": "ü"}) == '{"é":"ü"}'.encode()  # UTF-8, not \\u escapes
 
 
-@pytest.mark.parametrize("bad", [{"x": 1.5}, {"x": [float("nan")]}, {1: "a"}, {"x": b"bytes"}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"x": 1.5},
+        {"x": [float("nan")]},
+        {1: "a"},
+        {"x": b"bytes"},
+        {"expiry": 2**64 - 1},  # a uint64 "never": JCS (and every JS wallet) reads 18446744073709552000
+        {"x": -(2**53)},
+        {"x": "\ud800"},  # a lone surrogate has no UTF-8 form
+        {"\udfff": 1},
+    ],
+)
 def test_canonical_json_refuses_what_has_no_single_text_form(bad: dict[Any, Any]) -> None:
     with pytest.raises(BlobError):
         canonical_json(bad)
+
+
+def test_canonical_json_keeps_every_safe_integer() -> None:
+    assert (
+        canonical_json({"x": 2**53 - 1, "y": -(2**53 - 1)}) == b'{"x":9007199254740991,"y":-9007199254740991}'
+    )
 
 
 def test_folder_equals_the_ipfs_importer(tmp_path: Path) -> None:

@@ -144,5 +144,5 @@ def test_a_signing_credential_expired_since_is_invalid_not_valid_untrusted(tmp_p
     assert report["credential"]["status"] == "invalid"
     assert "signingCredential.expired" in report["credential"]["failures"]
     sig = checks(report)["signature"]
-    assert sig["status"] == "fail" and sig["effect"] == "UNTRUSTED" and "invalid" in sig["detail"]
+    assert sig["status"] == "fail" and sig["effect"] == "UNTRUSTED" and "has expired" in sig["detail"]
     assert report["credential"]["signer"]["subject"] == "CN=Short-lived Signer"

@@ -10,7 +10,7 @@ contract's deployment block to the head in pages, halving the page on such a ref
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from mintloom.errors import LedgerError, RangeRefusedError
@@ -61,14 +61,30 @@ def scan(
     """Every entry ``fetch(from_block, to_block)`` returns over ``start``..``end`` (inclusive),
     asked page by page; with ``stop_at_first`` only those of the first page holding any."""
     found: list[Any] = []
-    for entries in _pages(fetch, start, end, page):
-        found.extend(entries)
+    seen: set[tuple[Any, ...]] = set()
+    for low, high, entries in _pages(fetch, start, end, page):
+        found.extend(e for e in entries if _fresh(e, low, high, seen))
         if found and stop_at_first:
             break
     return found
 
 
-def _pages(fetch: Callable[[int, int], list[Any]], start: int, end: int, page: int) -> Iterator[list[Any]]:
+def _fresh(entry: Any, low: int, high: int, seen: set[tuple[Any, ...]]) -> bool:
+    """A log is counted once, from the page that asked for its block: some providers answer a page
+    with logs outside it or repeat a log across pages (counting it twice would double a sale)."""
+    if not isinstance(entry, Mapping) or "blockNumber" not in entry:
+        return True
+    block = int(entry["blockNumber"])
+    place = (block, entry.get("transactionHash"), entry.get("logIndex"))
+    if not low <= block <= high or place in seen:
+        return False
+    seen.add(place)
+    return True
+
+
+def _pages(
+    fetch: Callable[[int, int], list[Any]], start: int, end: int, page: int
+) -> Iterator[tuple[int, int, list[Any]]]:
     if page < 1:
         raise LedgerError(f"a log page must span at least 1 block, not {page}")
     low = start
@@ -86,7 +102,7 @@ def _pages(fetch: Callable[[int, int], list[Any]], start: int, end: int, page: i
                 ) from exc
             page = max(1, (high - low + 1) // 2)
             continue
-        yield entries
+        yield low, high, entries
         low = high + 1
 
 

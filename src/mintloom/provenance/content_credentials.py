@@ -183,6 +183,27 @@ class C2paAssetSigner:
             )
         return SigningError(f"C2PA signing of {title} ({media_type}) failed: {text}")
 
+    def _tsa_certificate_refused(
+        self, failure: str, data: bytes, media_type: str, record: GenerationRecord
+    ) -> bool:
+        """c2pa checks the time-stamp while signing and reports a TSA certificate it refuses (no
+        timeStamping EKU, …) as ``signingCredential.invalid``: it is the TSA's if the same key
+        signs the same asset without the TSA."""
+        if self._tsa_url is None or "signingCredential" not in failure:
+            return False
+        plain = C2paAssetSigner(self._signer)
+        try:
+            builder = c2pa.Builder.from_json(
+                _manifest(record, media_type, title="probe", has_parent=False), plain._context
+            )
+            if media_type in TEXT_MEDIA_TYPES:
+                plain._sign_text(builder, data)
+            else:
+                plain._sign_embedded(builder, data, _EMBED_MEDIA_TYPES[media_type])
+        except Exception:  # the key itself is refused too: not the TSA's fault
+            return False
+        return True
+
     def sign(
         self,
         data: bytes,
@@ -208,6 +229,13 @@ class C2paAssetSigner:
                 else self._sign_embedded(builder, data, _EMBED_MEDIA_TYPES[media_type])
             )
         except c2pa.C2paError as exc:
+            if self._tsa_certificate_refused(str(exc), data, media_type, record):
+                raise TimeStampError(
+                    f"time-stamping {title} at {self._tsa_url} failed: c2pa refused the TSA's "
+                    f"certificate ({exc})",
+                    hint="a TSA certificate needs the timeStamping extended key usage (critical): "
+                    "use a real RFC 3161 TSA, or unset provenance.tsa_url",
+                ) from exc
             raise self._failed(title, media_type, exc) from exc
         except SigningError:
             raise

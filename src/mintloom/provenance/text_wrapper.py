@@ -28,6 +28,15 @@ def _selector(byte: int) -> str:
     return chr(0xFE00 + byte) if byte < 16 else chr(0xE0100 + byte - 16)
 
 
+MARK = (_PREFIX + "".join(_selector(b) for b in MAGIC)).encode()
+"""The UTF-8 bytes every wrapper starts with (U+FEFF, then the magic's selectors)."""
+
+
+def carries_wrapper(data: bytes) -> bool:
+    """``data`` holds the start of a wrapper, even one cut short or in text damaged into non-UTF-8."""
+    return MARK in data
+
+
 def _byte(char: str) -> int:
     cp = ord(char)
     return cp - 0xFE00 if cp <= 0xFE0F else cp - 0xE0100 + 16
@@ -72,6 +81,8 @@ def find(data: bytes) -> Embedded | None:
         return None
     found = list(_WRAPPER_RE.finditer(text))
     if not found:
+        if carries_wrapper(data):  # the magic is there but not a whole header: cut short
+            raise ManifestError("manifest.text.corruptedWrapper: the C2PA wrapper in the text is cut short")
         return None
     if len(found) > 1:
         raise ManifestError("manifest.text.multipleWrappers: more than one C2PA wrapper in the text")

@@ -33,17 +33,39 @@ def canonical_json(value: Mapping[str, Any]) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Integers beyond it have no exact JSON form other tools agree on: JCS (RFC 8785) and JavaScript
+read numbers as doubles, so they would serialise, and hash, another text (I-JSON, RFC 7493)."""
+
+
 def _check(value: object) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise BlobError(f"canonical JSON keys must be strings, not {type(k).__name__}")
+            _check(k)
             _check(v)
     elif isinstance(value, list | tuple):
         for v in value:
             _check(v)
+    elif isinstance(value, str):
+        if not value.isascii() and not _utf8(value):
+            raise BlobError("canonical JSON text must be valid Unicode (a lone surrogate is not)")
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        raise BlobError(
+            f"canonical JSON holds no integer beyond ±2^53-1 ({value})",
+            hint="write large numbers as decimal strings, as minting fees are",
+        )
     elif not isinstance(value, str | int | bool) and value is not None:
         raise BlobError(f"canonical JSON holds no {type(value).__name__} (only str, int, bool, null)")
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def folder_blocks(files: Mapping[str, bytes]) -> Iterator[Block]:

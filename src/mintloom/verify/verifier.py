@@ -25,6 +25,7 @@ from mintloom.errors import (
     VerifyError,
     VerifyInputError,
 )
+from mintloom.provenance import text_wrapper
 from mintloom.provenance.commitments import salted_commitment
 from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials, rejoin_text
 from mintloom.provenance.log import Receipt, SignedCheckpoint
@@ -60,7 +61,8 @@ def sniff(data: bytes, name: str = "") -> str | None:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            return None
+            # a signed text damaged into non-UTF-8 (cut mid-character, a byte flipped) is still text
+            return "text/plain" if text_wrapper.carries_wrapper(data) else None
         return None if "\x00" in text else "text/plain"
     return None
 
@@ -694,7 +696,19 @@ def _read_file(
             detail = "the text's embedded credential was stripped: checked with its .c2pa sidecar re-attached"
             report.add("credential", "info", detail)
             return rejoined, cred
+    if sidecar is not None and media_type == "text/plain" and _other_sidecar(data, sidecar):
+        detail = "the .c2pa sidecar is not the credential embedded in the text: only the embedded one counts"
+        report.add("sidecar", "warn", detail)
     return data, _read(data, media_type, anchors, sidecar, tsa=tsa)
+
+
+def _other_sidecar(data: bytes, sidecar: bytes) -> bool:
+    """The text embeds a credential that is not ``sidecar`` (a swapped or stale sidecar file)."""
+    try:
+        found = text_wrapper.find(data)
+    except MintloomError:
+        return False  # the damaged wrapper is reported by the credential check
+    return found is not None and found.manifest != sidecar
 
 
 def _fingerprint_match(report: VerifyReport, ctx: VerifyContext, data: bytes) -> str | None:
