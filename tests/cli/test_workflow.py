@@ -67,8 +67,14 @@ def test_cli_workflow_end_to_end(tmp_path: Path) -> None:
 
         roots, blocks = read_car(car)
         # roots: 5 assets, the registered one's metadata JSON, the licence folder; blocks: those, 2 text
-        # sidecars, the receipt the metadata links and 5 licence JSONs
-        assert cid in roots and len(roots) == 7 and len(list(blocks)) == 7 + 1 + 1 + 5 + 1
+        # sidecars, the receipt the metadata links, 5 licence JSONs and the raw leaves of any asset
+        # over one chunk (a UnixFS DAG whose root is the asset's CID)
+        from mintloom.store.cid import CHUNK_SIZE
+
+        shipped = [p for p in (ws / "out" / "tiny").rglob("*") if p.suffix in {".png", ".wav", ".txt"}]
+        leaves = sum(-(-p.stat().st_size // CHUNK_SIZE) for p in shipped if p.stat().st_size > CHUNK_SIZE)
+        assert len(shipped) == 5
+        assert cid in roots and len(roots) == 7 and len(list(blocks)) == 7 + 2 + 1 + 5 + leaves
         verified = cli(ws, "verify", str(out))
         assert verified.returncode == 0 and "VERIFIED" in verified.stdout, verified.stdout + verified.stderr
         status = ok(cli(ws, "chain", "status"))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from mintloom.cli.console import console
 from mintloom.cli.main import app
 from mintloom.verify.report import Verdict
 
@@ -26,7 +27,7 @@ GENERATOR = "make_test_images/0.33.1 c2pa-rs/0.33.1"
 def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No workspace: only the file's own credential is checked."""
     monkeypatch.delenv("MINTLOOM_WORKSPACE", raising=False)
-    monkeypatch.setenv("COLUMNS", "240")
+    monkeypatch.setattr(console, "width", 240)  # the console was made at import, whatever COLUMNS says now
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
