@@ -10,6 +10,7 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
 import {Fixture} from "./utils/Fixture.sol";
+import {RefBase32} from "./utils/RefBase32.sol";
 import {RefMerkle} from "./utils/RefMerkle.sol";
 import {ProvenanceLog} from "../src/ProvenanceLog.sol";
 import {CreativeAssets, IDerivativeGuard} from "../src/CreativeAssets.sol";
@@ -144,12 +145,12 @@ contract CreativeAssetsTest is Fixture {
         vm.assertEq(id, uint256(digest), "token id = digest");
         vm.assertEq(assets2.cidOf(id), cid, "dag-pb cid");
         bytes memory rawCid = abi.encodePacked(bytes4(0x01551220), bytes32(raw));
-        vm.assertEq(assets2.cidOf(raw), string(abi.encodePacked("b", _refBase32(rawCid))), "raw cid");
+        vm.assertEq(assets2.cidOf(raw), string(abi.encodePacked("b", RefBase32.encode(rawCid))), "raw cid");
     }
 
     function testFuzz_cidMatchesReferenceBase32(bytes32 digest) public view {
         bytes memory cid = abi.encodePacked(bytes4(0x01551220), digest);
-        vm.assertEq(assets.cidOf(uint256(digest)), string(abi.encodePacked("b", _refBase32(cid))), "base32");
+        vm.assertEq(assets.cidOf(uint256(digest)), string(abi.encodePacked("b", RefBase32.encode(cid))), "base32");
     }
 
     function testFuzz_registerAnyLeaf(uint256 i, uint256 wrong) public {
@@ -304,7 +305,7 @@ contract CreativeAssetsTest is Fixture {
         vm.prank(admin);
         uint256 id = assets.register(alice, d, m, uint64(i), uint64(N), proof, 0, meta);
         bytes memory cid = abi.encodePacked(bytes4(0x01551220), meta);
-        vm.assertEq(assets.tokenURI(id), string(abi.encodePacked("ipfs://b", _refBase32(cid))), "tokenURI");
+        vm.assertEq(assets.tokenURI(id), string(abi.encodePacked("ipfs://b", RefBase32.encode(cid))), "tokenURI");
         vm.assertEq(assets.metadataOf(id), meta, "metadataOf");
     }
 
@@ -338,22 +339,5 @@ contract CreativeAssetsTest is Fixture {
         uint256 id = _register(0, address(peek), 0);
         vm.assertEq(peek.seen(), assets.tokenURI(id), "tokenURI during onERC721Received");
         vm.assertEq(peek.seen(), "ipfs://bafkreigajkyy43vef5sybifj7dnf2vqnlznf5yj4ixjhey7cik7puzdhdu", "final");
-    }
-
-    /// @dev Reference RFC 4648 base32 (lower case, no padding), one bit at a time.
-    function _refBase32(bytes memory data) internal pure returns (bytes memory out) {
-        bytes memory alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-        uint256 nbits = data.length * 8;
-        out = new bytes((nbits + 4) / 5);
-        for (uint256 c = 0; c < out.length; ++c) {
-            uint256 v = 0;
-            for (uint256 b = 0; b < 5; ++b) {
-                uint256 bit = c * 5 + b;
-                uint256 x = 0;
-                if (bit < nbits) x = (uint8(data[bit / 8]) >> (7 - (bit % 8))) & 1;
-                v = (v << 1) | x;
-            }
-            out[c] = alphabet[v];
-        }
     }
 }

@@ -7,6 +7,7 @@ import {IERC1155MetadataURI} from "@openzeppelin/contracts/token/ERC1155/extensi
 import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {Fixture} from "./utils/Fixture.sol";
+import {RefBase32} from "./utils/RefBase32.sol";
 import {AnchoredRanges} from "../src/AnchoredRanges.sol";
 import {CreativeAssets} from "../src/CreativeAssets.sol";
 import {LicenseMarket} from "../src/LicenseMarket.sol";
@@ -402,7 +403,7 @@ contract LicenseMarketTest is Fixture {
     function testFuzz_uri_templateOfThePublishedFolder(bytes32 root, uint256 id) public {
         vm.assume(root != bytes32(0));
         string memory want =
-            string(abi.encodePacked("ipfs://b", _refBase32(abi.encodePacked(bytes4(0x01701220), root)), "/{id}.json"));
+            string(abi.encodePacked("ipfs://b", RefBase32.encode(abi.encodePacked(bytes4(0x01701220), root)), "/{id}.json"));
         vm.expectEmit(true, true, true, true, address(market));
         emit LicenseMarket.MetadataRootSet(root, want);
         vm.prank(admin);
@@ -430,23 +431,6 @@ contract LicenseMarketTest is Fixture {
         vm.expectRevert(LicenseMarket.ZeroMetadata.selector);
         market.setMetadataRoot(bytes32(0));
         vm.assertEq(market.metadataRoot(), sha256(hex"0a020801"), "unchanged");
-    }
-
-    /// @dev Reference RFC 4648 base32 (lower case, no padding), one bit at a time.
-    function _refBase32(bytes memory data) internal pure returns (bytes memory out) {
-        bytes memory alphabet = "abcdefghijklmnopqrstuvwxyz234567";
-        uint256 nbits = data.length * 8;
-        out = new bytes((nbits + 4) / 5);
-        for (uint256 c = 0; c < out.length; ++c) {
-            uint256 v = 0;
-            for (uint256 b = 0; b < 5; ++b) {
-                uint256 bit = c * 5 + b;
-                uint256 x = 0;
-                if (bit < nbits) x = (uint8(data[bit / 8]) >> (7 - (bit % 8))) & 1;
-                v = (v << 1) | x;
-            }
-            out[c] = alphabet[v];
-        }
     }
 
     function test_RevertWhen_termsOfUnknownToken() public {
