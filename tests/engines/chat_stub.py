@@ -7,7 +7,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -25,17 +25,27 @@ class JsonHandler(BaseHTTPRequestHandler):
         pass
 
 
+S = TypeVar("S", bound=HTTPServer)
+
+
 @contextmanager
-def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """A local server with ``handler``: its base URL (``.../v1``) while it runs."""
-    httpd = HTTPServer(("127.0.0.1", 0), handler)
+def running(httpd: S) -> Iterator[S]:
+    """Serve ``httpd`` (bound to a loopback port) from a thread until the block ends."""
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+        yield httpd
     finally:
         httpd.shutdown()
         httpd.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A local server with ``handler``: its base URL (``.../v1``) while it runs."""
+    with running(HTTPServer(("127.0.0.1", 0), handler)) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
 
 
 class ChatHandler(JsonHandler):

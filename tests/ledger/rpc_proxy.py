@@ -5,13 +5,14 @@ claim another chain id (an RPC URL of the wrong chain)."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.engines.chat_stub import running
 
 # the errors public providers answer an over-wide eth_getLogs with (code, message)
 REFUSALS: dict[str, tuple[int, str]] = {
@@ -108,10 +109,5 @@ def range_limited(
     proxy = Proxy(url="", upstream=upstream, limit=limit, style=style, chain_id=chain_id)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
     proxy.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(httpd):
         yield proxy
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -16,6 +16,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from tests.engines.chat_stub import running
 from tests.provenance.certs import NOW, Issued, issue
 
 OPENSSL = shutil.which("openssl")
@@ -168,14 +169,8 @@ def serve_tsa(identity: TsaIdentity, folder: Path, *, resigner: Issued | None = 
     server = _Server(("127.0.0.1", 0), _Handler)
     server.folder, server.config = folder, _write_config(identity, folder)
     server.lock, server.served, server.resigner = threading.Lock(), 0, resigner
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def url_of(server: _Server) -> str:
