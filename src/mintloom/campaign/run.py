@@ -345,9 +345,11 @@ class CampaignRunner:
         return hit
 
     def _sign_one(self, state: _RunState, job: Job, gen: Generated, parent: _SignedParent | None) -> None:
-        item = self._signed_before(state, job, gen) or self._sign(state, job, gen, parent)
-        if item.signed.sidecar and gen.artifact is not None:
-            state.signed_texts.setdefault(cid_for(gen.artifact.data), item)
+        # copy is text, which carries its manifest embedded: identical text is signed once
+        text = cid_for(gen.artifact.data) if job.kind == "copy" and gen.artifact is not None else None
+        item = (text and self._signed_before(state, job, gen, text)) or self._sign(state, job, gen, parent)
+        if text is not None:
+            state.signed_texts.setdefault(text, item)
         if job.key in state.is_parent:
             kept = _SignedParent(item.signed.data, item.signed.media_type, item.cid, item.model_id)
             state.signed_parents[job.key] = kept
@@ -364,13 +366,10 @@ class CampaignRunner:
             self._flush(state)
 
     # -- steps ------------------------------------------------------------------------------------
-    def _signed_before(self, state: _RunState, job: Job, gen: Generated) -> _Signed | None:
-        """The signed asset of a text identical to this job's, signed earlier in this run or logged
-        before: text carries its manifest embedded, so signing it again would make other bytes,
-        and identical copy is one asset (it ships the logged manifest, as before)."""
-        if gen.artifact is None or job.kind != "copy":
-            return None
-        content = cid_for(gen.artifact.data)
+    def _signed_before(self, state: _RunState, job: Job, gen: Generated, content: str) -> _Signed | None:
+        """The signed asset of the text whose unsigned CID is ``content``, signed earlier in this run
+        or logged before: text carries its manifest embedded, so signing it again would make other
+        bytes, and identical copy is one asset (it ships the logged manifest, as before)."""
         if (prev := state.signed_texts.get(content)) is not None:
             return _Signed(job, gen, prev.signed, prev.cid, prev.model_id)
         row = self.catalog.signed_text(content)
