@@ -27,7 +27,13 @@ from mintloom.errors import (
 )
 from mintloom.provenance import text_wrapper
 from mintloom.provenance.commitments import salted_commitment
-from mintloom.provenance.content_credentials import CredentialReport, embeds, read_credentials, rejoin_text
+from mintloom.provenance.content_credentials import (
+    CredentialReport,
+    embeds,
+    read_credentials,
+    rejoin_text,
+    sha256_hex,
+)
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
@@ -696,19 +702,17 @@ def _read_file(
             detail = "the text's embedded credential was stripped: checked with its .c2pa sidecar re-attached"
             report.add("credential", "info", detail)
             return rejoined, cred
-    if sidecar is not None and media_type == "text/plain" and _other_sidecar(data, sidecar):
+    cred = _read(data, media_type, anchors, sidecar, tsa=tsa)
+    # the credential read is the embedded one whenever the text carries one (a sidecar-only
+    # credential's hash is the sidecar's): another hash means a swapped or stale sidecar file
+    if (
+        sidecar is not None
+        and media_type == "text/plain"
+        and cred.manifest_hash not in (None, sha256_hex(sidecar))
+    ):
         detail = "the .c2pa sidecar is not the credential embedded in the text: only the embedded one counts"
         report.add("sidecar", "warn", detail)
-    return data, _read(data, media_type, anchors, sidecar, tsa=tsa)
-
-
-def _other_sidecar(data: bytes, sidecar: bytes) -> bool:
-    """The text embeds a credential that is not ``sidecar`` (a swapped or stale sidecar file)."""
-    try:
-        found = text_wrapper.find(data)
-    except MintloomError:
-        return False  # the damaged wrapper is reported by the credential check
-    return found is not None and found.manifest != sidecar
+    return data, cred
 
 
 def _fingerprint_match(report: VerifyReport, ctx: VerifyContext, data: bytes) -> str | None:
