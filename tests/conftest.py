@@ -122,3 +122,12 @@ def sample_studio(root: Path) -> Studio:
     spec = load_spec(write_sample_campaign(root / "campaign"))
     CampaignRunner(studio.run_parts(), spec, batch_size=5).run()
     return studio
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight diffusers pipeline saved with save_pretrained (built once, no download)."""
+    pytest.importorskip("diffusers")
+    from mintloom.engines.tiny_diffusion import build_tiny_pipeline
+
+    return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd") / "pipeline")

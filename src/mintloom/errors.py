@@ -84,6 +84,18 @@ class CopyTemplateError(EngineError):
     """A copy template failed, or exceeded the sandbox's limits (time, output size, range)."""
 
 
+class ModelLoadError(EngineError):
+    """A local model folder is missing, incomplete or not a pipeline this engine can load."""
+
+
+class ModelResponseError(EngineError):
+    """A model server's answer is unusable: not JSON, no image, not a decodable image, wrong size."""
+
+
+class ImageBombError(ModelResponseError):
+    """A returned image is larger (bytes or pixels) than the engine accepts: a pixel bomb."""
+
+
 # --- provenance -----------------------------------------------------------------------------
 class ProvenanceError(MintloomError):
     """Keys, Content Credentials, Merkle log or receipts."""

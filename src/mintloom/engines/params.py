@@ -100,3 +100,29 @@ class TransformersParams(EngineParams):
     model_path: str | None = None
     model_id: str | None = None
     max_new_tokens: int = Field(default=40, ge=1, le=2048)
+
+
+class DiffusionParams(EngineParams):
+    """``diffusers``: a local text-to-image pipeline folder; ``prompt`` renders (in the engine,
+    once) to the prompt, so audience values reach the model but never a manifest."""
+
+    prompt: CopyTemplate
+    model_path: str | None = None
+    model_id: ModelName | None = None
+    steps: int = Field(default=2, ge=1, le=100)
+    guidance: float = Field(default=0.0, ge=0, le=30)
+    """Classifier-free guidance; 0 for the distilled turbo/schnell models (one pass per step)."""
+    width: int = Field(default=512, ge=64, le=2048, multiple_of=8)
+    height: int = Field(default=512, ge=64, le=2048, multiple_of=8)
+
+
+class ImagesApiParams(EngineParams):
+    """``openai-images``: ``POST {base_url}/images/generations`` answered with ``b64_json``. The
+    API key is never a parameter ($OPENAI_API_KEY)."""
+
+    prompt: CopyTemplate
+    base_url: str | None = None
+    model: str | None = None
+    width: int = Field(default=1024, ge=64, le=4096)
+    height: int = Field(default=1024, ge=64, le=4096)
+    timeout: float | None = Field(default=None, gt=0, le=600)

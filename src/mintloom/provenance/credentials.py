@@ -107,6 +107,9 @@ class GenerationParameters(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0)
     max_new_tokens: int | None = Field(default=None, gt=0)
     decoding: Literal["greedy"] | None = None
+    # text-to-image (diffusers, openai-images)
+    steps: int | None = Field(default=None, gt=0)
+    guidance: float | None = Field(default=None, ge=0)
 
 
 class GenerationRecord(BaseModel):
