@@ -21,7 +21,11 @@ pytest.importorskip("diffusers")
 
 
 def _request(
-    brand: BrandStyle, folder: Path | None, seed: int, prompt: str = "a photo of {{ city }} coffee", **kw: object
+    brand: BrandStyle,
+    folder: Path | None,
+    seed: int,
+    prompt: str = "a photo of {{ city }} coffee",
+    **kw: object,
 ) -> GenerationRequest:
     params = DiffusionParams(
         prompt=CopyTemplate(source=prompt, variables={"city": "Lisbon"}, name="hero"),
@@ -43,7 +47,10 @@ def test_same_seed_same_pixels_other_seed_other_pixels(tiny_pipeline: Path, bran
     img = Image.open(io.BytesIO(first.data))
     assert img.format == "PNG" and img.size == (64, 64)
     assert first.digital_source_type == "trainedAlgorithmicMedia"
-    assert first.model_hash == pipeline_hash(tiny_pipeline) and first.model_id == f"local-{first.model_hash[:16]}"
+    assert (
+        first.model_hash == pipeline_hash(tiny_pipeline)
+        and first.model_id == f"local-{first.model_hash[:16]}"
+    )
     assert first.parameters.steps == 1 and first.parameters.width == 64
 
 
@@ -51,7 +58,9 @@ def _pixels(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
 
 
-def test_a_batch_is_reproducible_and_matches_each_image_made_alone(tiny_pipeline: Path, brand: BrandStyle) -> None:
+def test_a_batch_is_reproducible_and_matches_each_image_made_alone(
+    tiny_pipeline: Path, brand: BrandStyle
+) -> None:
     engine = DiffusersEngine()
     requests = [_request(brand, tiny_pipeline, s) for s in (3, 4, 5)]
     batch = engine.generate_batch(requests)
@@ -97,7 +106,7 @@ def test_a_missing_or_foreign_folder_is_refused_by_name(tmp_path: Path, brand: B
     with pytest.raises(ModelLoadError, match="does not exist"):
         DiffusersEngine().generate(_request(brand, tmp_path / "nope", 1))
     (tmp_path / "weights.safetensors").write_bytes(b"x")
-    with pytest.raises(ModelLoadError, match="no model_index.json"):
+    with pytest.raises(ModelLoadError, match=r"no model_index\.json"):
         DiffusersEngine().generate(_request(brand, tmp_path, 1))
     broken = tmp_path / "broken"
     broken.mkdir()
@@ -111,7 +120,9 @@ def test_a_missing_or_foreign_folder_is_refused_by_name(tmp_path: Path, brand: B
 def test_an_empty_prompt_and_a_foreign_request_are_refused(tiny_pipeline: Path, brand: BrandStyle) -> None:
     with pytest.raises(SpecError, match="rendered empty"):
         DiffusersEngine().generate(_request(brand, tiny_pipeline, 1, prompt="{{ '' }}  "))
-    copy = GenerationRequest(kind="copy", seed=1, locale="en-US", brand=brand, params=_request(brand, None, 1).params)
+    copy = GenerationRequest(
+        kind="copy", seed=1, locale="en-US", brand=brand, params=_request(brand, None, 1).params
+    )
     with pytest.raises(EngineError, match="makes image"):
         DiffusersEngine().generate(copy)
 

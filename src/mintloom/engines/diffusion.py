@@ -134,12 +134,13 @@ class DiffusersEngine:
         if not requests:
             return []
         prepared = [self._prepare(r) for r in requests]
-        groups: dict[tuple[object, ...], list[int]] = {}
-        for i, (path, params, _, _) in enumerate(prepared):
-            groups.setdefault((path, params.steps, params.guidance, params.width, params.height), []).append(i)
+        groups: dict[tuple[str, int, float, int, int], list[int]] = {}
+        for i, (path, p, _, _) in enumerate(prepared):
+            groups.setdefault((path, p.steps, p.guidance, p.width, p.height), []).append(i)
         out: dict[int, Artifact] = {}
         for (path, *_), members in groups.items():
-            images = self._run(Path(str(path)), [prepared[i] for i in members], [requests[i].seed for i in members])
+            seeds = [requests[i].seed for i in members]
+            images = self._run(Path(path), [prepared[i] for i in members], seeds)
             for i, image in zip(members, images, strict=True):
                 out[i] = self._artifact(requests[i], prepared[i], image)
         return [out[i] for i in range(len(requests))]

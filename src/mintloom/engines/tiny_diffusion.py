@@ -16,10 +16,31 @@ from pathlib import Path
 TINY_MODEL_ID = "mintloom/tiny-random-sd"
 """The name manifests show for the tiny pipeline: labelled as a random-weight stand-in."""
 
-_WORDS = (
-    "a photo of the summer winter sale coffee cup beach sunset city street blue red warm light "
-    "hero background morning cafe bright soft"
-).split()
+_WORDS = [
+    "a",
+    "photo",
+    "of",
+    "the",
+    "summer",
+    "winter",
+    "sale",
+    "coffee",
+    "cup",
+    "beach",
+    "sunset",
+    "city",
+    "street",
+    "blue",
+    "red",
+    "warm",
+    "light",
+    "hero",
+    "background",
+    "morning",
+    "cafe",
+    "bright",
+    "soft",
+]
 
 
 def _tokenizer(folder: Path) -> object:
