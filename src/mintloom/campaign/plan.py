@@ -30,7 +30,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mintloom.campaign.spec import TEXT_FIELDS, LoadedSpec, Segment
 from mintloom.engines.base import BrandStyle, Engine, Format, GenerationRequest
 from mintloom.engines.copy import template_variables
-from mintloom.engines.params import AudioParams, CopyTemplate, EngineParams, ImageParams, ParamValue
+from mintloom.engines.params import (
+    AudioParams,
+    CopyTemplate,
+    DiffusionParams,
+    EngineParams,
+    ImageParams,
+    ImagesApiParams,
+    ParamValue,
+)
 from mintloom.errors import CopyTemplateError, SpecError
 from mintloom.provenance.credentials import DerivationAction
 from mintloom.types import JobId
@@ -221,8 +229,33 @@ class _Planner:
             variables.update(needed_variables(source, seg, locale=loc, field=f))
         spec = self.loaded.spec
         return ImageParams(
-            **msgs, variables=variables, campaign=spec.campaign, messages_model=spec.brand.messages_model
+            **msgs,
+            variables=variables,
+            campaign=spec.campaign,
+            messages_model=spec.brand.messages_model,
+            hero=self._hero(seg, loc),
         )
+
+    def _hero(self, seg: Segment, loc: str) -> DiffusionParams | ImagesApiParams | None:
+        """The hero layer's parameters: its prompt template with the audience variables it reads,
+        and ``brand.hero.model`` validated against the engine's parameter model."""
+        hero = self.loaded.spec.brand.hero
+        if hero is None:
+            return None
+        variables = needed_variables(hero.prompt, seg, locale=loc, field="brand.hero.prompt")
+        template = CopyTemplate(source=hero.prompt, variables=variables, name="hero")
+        settings: dict[str, object] = {**hero.model, "prompt": template}
+        if "model_path" in settings:  # relative to the spec file, absolute in the job
+            settings["model_path"] = str((self.loaded.path.parent / str(settings["model_path"])).resolve())
+        model = DiffusionParams if hero.engine == "diffusers" else ImagesApiParams
+        try:
+            return model.model_validate(settings)
+        except ValidationError as exc:
+            known = ", ".join(sorted(set(model.model_fields) - {"prompt"}))
+            raise SpecError(
+                f"brand.hero.model does not fit the {hero.engine} engine: {_first_error(exc)}",
+                hint=f"the settings it takes: {known}",
+            ) from exc
 
     def copy(self, seg: Segment, loc: str, seed: int, name: str, source: str) -> None:
         """A copy job: the template for the copy engine, or the prompt of a model engine (whose

@@ -15,6 +15,7 @@ a checkpoint of the log and gives every new asset a receipt.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -200,6 +201,8 @@ class _RunState:
     """Content CID of the unsigned text → the item that signed it in this run."""
     batch: list[_Signed] = field(default_factory=list)
     finished: int = 0
+    signed_layers: dict[bytes, Parent] = field(default_factory=dict)
+    """sha-256 of a model layer's bytes → it signed: one hero, signed once, in every format."""
 
 
 def checkpoint_log(log: TransparencyLog, signer: Signer, *, receipts: bool = True) -> SignedCheckpoint | None:
@@ -411,6 +414,7 @@ class CampaignRunner:
             par = Parent(data=parent.data, media_type=parent.media_type, title=parent.cid)
         clock = state.summary.clock
         with clock.timed(job.kind, "sign"):
+            layers = tuple(self._sign_layer(state, job, layer) for layer in art.layers)
             signed = self.parts.asset_signer.sign(
                 # the title names the campaign and the (salted) job, never the segment or the raw key
                 art.data,
@@ -418,10 +422,41 @@ class CampaignRunner:
                 record,
                 title=f"{self.spec.campaign}-{job_id[:16]}.{art.extension}",
                 parent=par,
+                components=layers,
             )
         with clock.timed(job.kind, "cid"):
             cid = cid_for(signed.data)
         return _Signed(job, gen, signed, cid, model_id)
+
+    def _sign_layer(self, state: _RunState, job: Job, layer: Artifact) -> Parent:
+        """A model layer signed as its own trainedAlgorithmicMedia image (model, weights hash,
+        prompt template hash and the prompt's salted commitment), once per run and layer."""
+        digest = hashlib.sha256(layer.data).digest()
+        if (done := state.signed_layers.get(digest)) is not None:
+            return done
+        salt = state.salt
+        layer_id = salted_commitment(salt, "layer", digest.hex())
+        record = GenerationRecord(
+            engine=layer.engine,
+            engine_version=layer.engine_version,
+            model_id=layer.model_id,
+            model_hash=layer.model_hash,
+            dataset_ids=self.spec.lineage.datasets,
+            template_hash=layer.template_hash,
+            seed_commitment=seed_commitment(salt, layer.seed),
+            parameters=recorded_parameters(layer, salt),
+            campaign=self.spec.campaign,
+            segment_commitment=segment_commitment(salt, job.segment),
+            locale=job.locale or "und",
+            source_type=DigitalSourceType.TRAINED_ALGORITHMIC,
+            ai_training=self.spec.lineage.ai_training,
+        )
+        title = f"{self.spec.campaign}-layer-{layer_id[:16]}.{layer.extension}"
+        signed = self.parts.asset_signer.sign(layer.data, layer.media_type, record, title=title)
+        if len(state.signed_layers) >= 16:  # a design's formats are signed together: keep a few
+            state.signed_layers.pop(next(iter(state.signed_layers)))
+        state.signed_layers[digest] = Parent(data=signed.data, media_type=signed.media_type, title=title)
+        return state.signed_layers[digest]
 
     def _flush(self, state: _RunState) -> None:
         """Commit the batch (blobs, then rows and leaves in one transaction), then export it."""

@@ -56,6 +56,27 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class HeroSpec(_Model):
+    """A text-to-image background layer per segment × locale (``brand.hero``): the copy, logo and
+    CTA are laid over it in every format. ``prompt`` is a template that may read audience
+    columns; manifests record its hash and the rendered prompt's salted commitment only."""
+
+    engine: Literal["diffusers", "openai-images"] = "diffusers"
+    prompt: str = Field(min_length=1)
+    model: dict[str, str | int | float] = Field(default_factory=dict)
+    """The engine's settings: ``model_path`` (a local pipeline folder, relative to the spec;
+    none: the tiny random-weight stand-in), ``model_id``, ``steps``, ``guidance``, ``width``,
+    ``height`` (diffusers); ``base_url``, ``model``, ``width``, ``height``, ``timeout``
+    (openai-images; the API key comes from $OPENAI_API_KEY)."""
+
+    @field_validator("model")
+    @classmethod
+    def _no_secrets(cls, v: dict[str, str | int | float]) -> dict[str, str | int | float]:
+        if "api_key" in v:
+            raise ValueError("api_key does not belong in a spec: set OPENAI_API_KEY in the environment")
+        return v
+
+
 class BrandKit(_Model):
     name: str = Field(min_length=1)
     palette: tuple[str, ...] = Field(min_length=2)
@@ -67,6 +88,7 @@ class BrandKit(_Model):
     messages_model: ModelName | None = None
     """The trained model that wrote ``messages``, if one did: the ads then composite its text, so
     their manifests say compositeWithTrainedAlgorithmicMedia and name it."""
+    hero: HeroSpec | None = None
 
     @field_validator("palette")
     @classmethod

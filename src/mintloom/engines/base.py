@@ -126,6 +126,11 @@ class Artifact(BaseModel, frozen=True):
     prompt: str | None = Field(default=None, repr=False, exclude=True)
     """A model engine's rendered prompt: never recorded as is, only as the runner's salted
     commitment (it is rendered here, at generate time, so the plan cannot know it)."""
+    template_hash: str | None = None
+    """sha-256 of the prompt template a model engine rendered (recorded; the prompt is not)."""
+    layers: tuple[Artifact, ...] = Field(default=(), repr=False, exclude=True)
+    """Model layers composited into this artifact (a text-to-image hero): each is signed as its
+    own trainedAlgorithmicMedia asset and becomes a ``componentOf`` ingredient of this one."""
 
     @property
     def source_type(self) -> DigitalSourceType:

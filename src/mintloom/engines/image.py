@@ -33,6 +33,7 @@ from mintloom.engines.base import (
 )
 from mintloom.engines.copy import CopyEngine
 from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_for
+from mintloom.engines.hero import cover, hero_layer
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
 from mintloom.engines.sandbox import MAX_OUTPUT
@@ -389,6 +390,8 @@ class Composition:
     button: Box | None
     messages: dict[str, str]
     """The rendered headline, body and CTA."""
+    layer: Artifact | None = None
+    """The text-to-image hero under the copy, when the brand has one."""
 
 
 def _candidates(recipe: Recipe, palette: tuple[str, ...]) -> list[Colour]:
@@ -437,13 +440,15 @@ class _Canvas:
     where: str
 
     @classmethod
-    def start(cls, request: GenerationRequest, fmt: Format) -> _Canvas:
+    def start(cls, request: GenerationRequest, fmt: Format, layer: Artifact | None = None) -> _Canvas:
         W, H = fmt.width, fmt.height
         if W < 64 or H < 48:
             raise EngineError(f"format {fmt.name} ({W}x{H}) is too small for an ad")
         rtl = is_rtl_locale(request.locale)
         recipe = Recipe.from_seed(request.seed, request.brand.palette)
-        img = render_background(recipe, W, H, mirror=rtl, mode="RGBA")
+        img = (
+            render_background(recipe, W, H, mirror=rtl, mode="RGBA") if layer is None else cover(layer, W, H)
+        )
         return cls(
             img,
             template_for(W, H, rtl),
@@ -612,6 +617,7 @@ class ImageCompositor:
             layout=comp.template.kind,
             recipe_version=RECIPE_VERSION,
         )
+        layer = comp.layer
         artifact = Artifact(
             data=data,
             media_type=media_type,
@@ -620,11 +626,14 @@ class ImageCompositor:
             engine_version=self.version,
             seed=request.seed,
             parameters=parameters,
-            model_id=params.messages_model,
+            model_id=layer.model_id if layer is not None else params.messages_model,
+            model_hash=layer.model_hash if layer is not None else None,
             digital_source_type="compositeWithTrainedAlgorithmicMedia"
-            if params.messages_model
+            if params.messages_model or layer is not None
             else "algorithmicMedia",
-            tags=tags,
+            tags=tags if layer is None else {**tags, "model": layer.model_id},
+            prompt=layer.prompt if layer is not None else None,
+            layers=(layer,) if layer is not None else (),
         )
         return Rendered(artifact, comp.image, t1 - t0, t2 - t1)
 
@@ -634,7 +643,8 @@ class ImageCompositor:
         """The ad for ``request``: background, text stack, button and logo, drawn in that order."""
         params = expect_params(self, request, "image", ImageParams)
         texts = render_messages(params, request.locale)
-        canvas = _Canvas.start(request, request.format or DEFAULT_FORMAT)
+        layer = hero_layer(request, params.hero) if params.hero is not None else None
+        canvas = _Canvas.start(request, request.format or DEFAULT_FORMAT, layer)
         candidates = _candidates(canvas.recipe, request.brand.palette)
         placed = self._place_stack(canvas, texts, candidates)
         button = None
@@ -643,7 +653,14 @@ class ImageCompositor:
             placed.append(pt)
         logo_box = self._place_logo(canvas.img, request.brand.logo_png, canvas.tpl, canvas.rtl)
         return Composition(
-            canvas.img.convert("RGB"), canvas.tpl, canvas.recipe, tuple(placed), logo_box, button, texts
+            canvas.img.convert("RGB"),
+            canvas.tpl,
+            canvas.recipe,
+            tuple(placed),
+            logo_box,
+            button,
+            texts,
+            layer,
         )
 
     def _fit_stack(self, canvas: _Canvas, texts: dict[str, str]) -> list[Block]:

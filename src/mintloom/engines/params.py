@@ -66,11 +66,14 @@ class ImageParams(EngineParams):
     messages_model: ModelName | None = None
     """The trained model that wrote the messages (``brand.messages_model``), when one did: the ad
     then composites that model's text and is labelled ``compositeWithTrainedAlgorithmicMedia``."""
+    hero: DiffusionParams | ImagesApiParams | None = None
+    """A text-to-image background layer (``brand.hero``), made once per segment × locale (the
+    request's seed) and laid under the copy of every format."""
 
     def key_fields(self) -> dict[str, object]:
-        # without a messages model, the shape image job keys always hashed (so they stay the same)
-        unset = {"messages_model"} if self.messages_model is None else None
-        return {"params": self.model_dump(mode="json", exclude=unset)}
+        # without a messages model or hero, the shape image job keys always hashed (so they stay)
+        unset = {k for k in ("messages_model", "hero") if getattr(self, k) is None}
+        return {"params": self.model_dump(mode="json", exclude=unset or None)}
 
 
 class AudioParams(EngineParams):
@@ -126,3 +129,6 @@ class ImagesApiParams(EngineParams):
     width: int = Field(default=1024, ge=64, le=4096)
     height: int = Field(default=1024, ge=64, le=4096)
     timeout: float | None = Field(default=None, gt=0, le=600)
+
+
+ImageParams.model_rebuild()

@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, ValidationError
 from mintloom import __version__
 from mintloom.errors import ManifestError, SigningError, SourceTypeMismatchError, TimeStampError
 from mintloom.provenance import data_hashed, text_wrapper
-from mintloom.provenance.credentials import GenerationRecord, Parent, SignedAsset
+from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord, Parent, SignedAsset
 from mintloom.provenance.keys import Signer
 
 GENERATION_LABEL = "mintloom.generation"
@@ -90,7 +90,15 @@ def _training_assertion(use: str) -> dict[str, Any]:
     return {"label": TRAINING_LABEL, "data": {"entries": entries}}
 
 
-def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
+def _placed(components: int) -> list[dict[str, Any]]:
+    """A ``c2pa.placed`` action per component ingredient (a model layer composited into the asset)."""
+    return [
+        {"action": "c2pa.placed", "parameters": {"ingredientIds": [f"component{i}"]}}
+        for i in range(components)
+    ]
+
+
+def _actions(record: GenerationRecord, has_parent: bool, components: int = 0) -> dict[str, Any]:
     agent = {"name": f"mintloom/{record.engine}", "version": record.engine_version}
     if not has_parent:
         created = {
@@ -98,7 +106,7 @@ def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
             "digitalSourceType": str(record.source_type),
             "softwareAgent": agent,
         }
-        return {"label": "c2pa.actions", "data": {"actions": [created]}}
+        return {"label": "c2pa.actions", "data": {"actions": [created, *_placed(components)]}}
     opened = {"action": "c2pa.opened", "parameters": {"ingredientIds": ["parent"]}}
     derived: dict[str, Any] = {
         "action": record.action,
@@ -110,13 +118,15 @@ def _actions(record: GenerationRecord, has_parent: bool) -> dict[str, Any]:
             "sourceLanguage": record.source_locale or "und",
             "targetLanguage": record.locale,
         }
-    return {"label": "c2pa.actions", "data": {"actions": [opened, derived]}}
+    return {"label": "c2pa.actions", "data": {"actions": [opened, derived, *_placed(components)]}}
 
 
-def _manifest(record: GenerationRecord, media_type: str, *, title: str, has_parent: bool) -> dict[str, Any]:
+def _manifest(
+    record: GenerationRecord, media_type: str, *, title: str, has_parent: bool, components: int = 0
+) -> dict[str, Any]:
     """The manifest definition: actions, generation record and training use."""
     assertions: list[dict[str, Any]] = [
-        _actions(record, has_parent),
+        _actions(record, has_parent, components),
         {"label": GENERATION_LABEL, "data": record.model_dump(mode="json", exclude_none=True)},
         _training_assertion(record.ai_training),
     ]
@@ -145,6 +155,17 @@ def _add_parent(builder: c2pa.Builder, parent: Parent) -> None:
     if not read_credentials(parent.data, media_type).hash_binding_valid:  # c2pa sees only the store
         raise SigningError(f"the parent text {parent.title} no longer matches its Content Credential")
     builder.add_ingredient(ingredient, _STORE_FORMAT, io.BytesIO(found.manifest))
+
+
+def _add_components(builder: c2pa.Builder, components: tuple[Parent, ...]) -> None:
+    """Record each signed model layer as a ``componentOf`` ingredient: its own manifest (a
+    trainedAlgorithmicMedia image naming the model) travels inside the composite's."""
+    for i, layer in enumerate(components):
+        media_type = base_media_type(layer.media_type)
+        if media_type not in _EMBED_MEDIA_TYPES:
+            raise SigningError(f"the component {layer.title} is {media_type}, not an image mintloom signs")
+        ingredient = {"title": layer.title, "relationship": "componentOf", "label": f"component{i}"}
+        builder.add_ingredient(ingredient, _EMBED_MEDIA_TYPES[media_type], io.BytesIO(layer.data))
 
 
 class C2paAssetSigner:
@@ -212,17 +233,21 @@ class C2paAssetSigner:
         *,
         title: str,
         parent: Parent | None = None,
+        components: tuple[Parent, ...] = (),
     ) -> SignedAsset:
         media_type = base_media_type(media_type)
         is_text = media_type in TEXT_MEDIA_TYPES
         if not is_text and not embeds(media_type):
             raise SigningError(f"cannot sign {media_type}: not a format mintloom signs")
-        _refuse_mislabel(record, title)
-        manifest = _manifest(record, media_type, title=title, has_parent=parent is not None)
+        _refuse_mislabel(record, title, components)
+        manifest = _manifest(
+            record, media_type, title=title, has_parent=parent is not None, components=len(components)
+        )
         try:
             builder = c2pa.Builder.from_json(manifest, self._context)
             if parent is not None:
                 _add_parent(builder, parent)
+            _add_components(builder, components)
             signed, store = (
                 self._sign_text(builder, data)
                 if is_text
@@ -278,9 +303,12 @@ class C2paAssetSigner:
         return text + wrapper, store
 
 
-def _refuse_mislabel(record: GenerationRecord, title: str) -> None:
-    """Never sign a digital source type the record contradicts (e.g. procedural output naming a model)."""
+def _refuse_mislabel(record: GenerationRecord, title: str, components: tuple[Parent, ...] = ()) -> None:
+    """Never sign a digital source type the record contradicts (e.g. procedural output naming a
+    model, or a composite of model layers that says it is not one)."""
     why = record.honest_source_type()
+    if why is None and components and record.source_type is not DigitalSourceType.COMPOSITE_WITH_TRAINED:
+        why = f"it composites {len(components)} model layer(s) but says {record.source_type.term}"
     if why is not None:
         raise SourceTypeMismatchError(
             f"refusing to sign {title}: {why}",

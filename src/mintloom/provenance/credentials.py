@@ -182,7 +182,8 @@ class GenerationRecord(BaseModel):
 
 @dataclass(frozen=True)
 class Parent:
-    """The signed parent asset a derived variant was made from (becomes a ``parentOf`` ingredient)."""
+    """A signed asset this one was made from: the parent a derived variant was made from
+    (a ``parentOf`` ingredient), or a model layer composited into it (``componentOf``)."""
 
     data: bytes
     media_type: str
@@ -212,4 +213,5 @@ class AssetSigner(Protocol):
         *,
         title: str,
         parent: Parent | None = None,
+        components: tuple[Parent, ...] = (),
     ) -> SignedAsset: ...
