@@ -142,7 +142,7 @@ def test_a_hero_setting_the_engine_does_not_take_is_refused(tmp_path: Path, tiny
     from mintloom.engines.base import engine_registry
 
     spec = hero_spec(tiny_pipeline).replace("steps: 1", "stepz: 1")
-    with pytest.raises(SpecError, match="brand.hero.model does not fit the diffusers engine"):
+    with pytest.raises(SpecError, match=r"brand\.hero\.model does not fit the diffusers engine"):
         plan_campaign(load_spec(write_campaign(tmp_path / "c", spec, AUDIENCE)), engine_registry())
     with pytest.raises(SpecError, match="api_key"):
         load_spec(
@@ -165,7 +165,7 @@ def test_a_composite_of_model_layers_must_say_so(studio: Studio, source_type: Di
             "segment_commitment": "ab" * 32,
             "model_id": "m",
             "source_type": DigitalSourceType.TRAINED_ALGORITHMIC,
-        }  # fmt: skip
+        }
     )
     layer = signer.sign(png_bytes(), "image/png", layer_record, title="layer.png")
     names = {} if source_type is DigitalSourceType.ALGORITHMIC else {"model_id": "m"}
