@@ -128,6 +128,10 @@ def sample_studio(root: Path) -> Studio:
 def tiny_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight diffusers pipeline saved with save_pretrained (built once, no download)."""
     pytest.importorskip("diffusers")
+    import torch
+
     from mintloom.engines.tiny_diffusion import build_tiny_pipeline
+
+    torch.set_num_threads(1)  # 2 shared cores: more threads make the tiny model ~10x slower
 
     return build_tiny_pipeline(tmp_path_factory.mktemp("tiny-sd") / "pipeline")

@@ -133,3 +133,15 @@ def test_the_device_override_is_checked(monkeypatch: pytest.MonkeyPatch) -> None
         diffusion._device()
     monkeypatch.setenv(diffusion.ENV_DEVICE, "cpu")
     assert diffusion._device()[0] == "cpu"
+
+
+def test_a_bad_thread_count_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    monkeypatch.setenv(diffusion.ENV_THREADS, "0")
+    with pytest.raises(EngineError, match="not a positive number"):
+        diffusion._set_threads()
+    monkeypatch.setenv(diffusion.ENV_THREADS, str(before))
+    diffusion._set_threads()
+    assert torch.get_num_threads() == before

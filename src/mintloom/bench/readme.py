@@ -56,6 +56,11 @@ ROWS: tuple[Row, ...] = (
         ("verify_dir_files_per_s_offline", "verify_dir_files_per_s_online"),
     ),
     Row("nearest fingerprint among 1M (p99)", ("fingerprint_lookup_ms_at_1M",), unit=" ms"),
+    Row(
+        "text-to-image, tiny random-weight pipeline on CPU (a real model needs a GPU): alone / batch of 4",
+        ("diffusion_tiny_images_per_s", "diffusion_tiny_images_per_s_batch4"),
+        unit=" images/s",
+    ),
 )
 
 

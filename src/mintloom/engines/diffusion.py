@@ -33,6 +33,9 @@ from mintloom.provenance.credentials import GenerationParameters
 
 ENV_DEVICE = "MINTLOOM_DIFFUSION_DEVICE"
 """``cpu`` or ``cuda`` to override the default (CUDA in fp16 when torch sees a GPU, else CPU)."""
+ENV_THREADS = "MINTLOOM_DIFFUSION_THREADS"
+"""torch's CPU threads in this process (default: torch's own). Set it to cores ÷ workers: on a
+busy or shared machine, oversubscribed threads make small models an order of magnitude slower."""
 
 _Signature = tuple[tuple[str, int, int], ...]
 _hash_lock = threading.Lock()
@@ -84,6 +87,16 @@ def _device() -> tuple[str, Any]:
         raise EngineError(f"{ENV_DEVICE}={wanted!r} is not cpu or cuda")
     cuda = torch.cuda.is_available() if wanted == "" else wanted == "cuda"
     return ("cuda", torch.float16) if cuda else ("cpu", torch.float32)
+
+
+def _set_threads() -> None:
+    """Apply :data:`ENV_THREADS` (checked on every run, so a bad value is never silently kept)."""
+    import torch
+
+    if threads := os.environ.get(ENV_THREADS, "").strip():
+        if not threads.isdigit() or int(threads) < 1:
+            raise EngineError(f"{ENV_THREADS}={threads!r} is not a positive number of threads")
+        torch.set_num_threads(int(threads))
 
 
 @functools.lru_cache(maxsize=2)
@@ -165,6 +178,7 @@ class DiffusersEngine:
         import torch
 
         device, _ = _device()
+        _set_threads()
         pipe = _load(str(path), device)
         params = batch[0][1]
         generators = [torch.Generator("cpu").manual_seed(s) for s in seeds]
