@@ -39,7 +39,7 @@ FONT_PACKAGES: dict[str, tuple[str, str]] = {
 }
 FONT_WEIGHTS: dict[str, str] = {"regular": "400Regular", "bold": "700Bold"}
 
-EXAMPLES: tuple[str, ...] = ("lumen",)
+EXAMPLES: tuple[str, ...] = ("lumen", "lumen-hero")
 
 Origin = Literal["env", "source", "package"]
 

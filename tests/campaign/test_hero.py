@@ -179,3 +179,21 @@ def test_a_composite_of_model_layers_must_say_so(studio: Studio, source_type: Di
         update={"source_type": DigitalSourceType.COMPOSITE_WITH_TRAINED, "model_id": "m"}
     )
     assert signer.sign(png_bytes(), "image/png", honest, title="ad.png", components=component).manifest
+
+
+def test_the_hero_example_runs_on_the_labelled_tiny_stand_in(
+    studio: Studio, tmp_path: Path, tiny_pipeline: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mintloom.campaign.examples import write_example
+    from mintloom.engines.tiny_diffusion import TINY_MODEL_ID
+
+    monkeypatch.setenv(hero_module.ENV_TINY_DIR, str(tiny_pipeline))  # the session's build, not ~/.cache
+    spec = load_spec(write_example("lumen-hero", tmp_path / "ex", segments=1))
+    assert spec.spec.brand.hero is not None and "model_path" not in spec.spec.brand.hero.model
+    CampaignRunner(studio.run_parts(), spec).run()
+    files = sorted((studio.workspace.out_dir / "lumen-hero").rglob("*.png"))
+    assert len(files) == 6  # 1 segment × 2 locales × 3 formats
+    for path in files:
+        store = read_store(path)
+        generation = _assertion(store["manifests"][store["active_manifest"]], "mintloom.generation")
+        assert generation["model_id"] == TINY_MODEL_ID == "mintloom/tiny-random-sd"

@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 from mintloom.engines.base import Artifact, GenerationRequest
+from mintloom.engines.diffusion import ENV_THREADS
 from mintloom.engines.params import DiffusionParams, ImagesApiParams
 
 ENV_TINY_DIR = "MINTLOOM_TINY_MODEL_DIR"
@@ -39,6 +40,10 @@ def _resolved(hero: DiffusionParams | ImagesApiParams) -> DiffusionParams | Imag
         return hero
     from mintloom.engines.tiny_diffusion import TINY_MODEL_ID, ensure_tiny_pipeline
 
+    if not os.environ.get(ENV_THREADS):  # a tiny model: more threads only contend
+        import torch
+
+        torch.set_num_threads(1)
     folder = ensure_tiny_pipeline(tiny_model_dir())
     return hero.model_copy(update={"model_path": str(folder), "model_id": hero.model_id or TINY_MODEL_ID})
 
