@@ -28,9 +28,11 @@ if TYPE_CHECKING:
 
 
 class Studio:
-    def __init__(self, workspace: Workspace, *, password: str | None = None) -> None:
+    def __init__(self, workspace: Workspace, *, password: str | None = None, read_only: bool = False) -> None:
         self.workspace = workspace
         self._password = password
+        self.read_only = read_only
+        """A read-only studio (verify) never migrates its catalog: an older one is refused."""
         self._own_node: AnvilNode | None = None
         self._contracts: dict[str, str] | None = None
 
@@ -47,7 +49,8 @@ class Studio:
     def db(self) -> Database:
         from mintloom.schema import open_workspace_database  # the ledger's tables bring web3: lazily
 
-        return open_workspace_database(self.workspace.database_url(self.settings))
+        url = self.workspace.database_url(self.settings)
+        return open_workspace_database(url, writable=not self.read_only)
 
     @cached_property
     def keys(self) -> KeyStore:

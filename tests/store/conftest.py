@@ -7,13 +7,14 @@ Uses the machine's PostgreSQL binaries (initdb, pg_ctl); as root the server runs
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,22 @@ def postgres_server() -> Iterator[str]:
                        check=False, cwd=base)  # fmt: skip
         time.sleep(0.2)
         shutil.rmtree(base, ignore_errors=True)
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def new_pg_database(postgres_server: str) -> Callable[[], str]:
+    """Creates a fresh, empty database on the throwaway server and returns its URL."""
+    from sqlalchemy import create_engine, text
+
+    def create() -> str:
+        name = f"mintloom_mig_{next(_databases)}_{os.getpid()}"
+        admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+        return f"{postgres_server}/{name}"
+
+    return create
