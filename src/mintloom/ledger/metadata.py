@@ -56,7 +56,7 @@ class TokenMetadataRow(Base):
 
     __tablename__ = "token_metadata"
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    cid: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)  # documents_for: by cid
+    cid: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)  # published_metadata: by cid
     metadata_cid: Mapped[str] = mapped_column(String(80))
     receipt_cid: Mapped[str] = mapped_column(String(80))
 
