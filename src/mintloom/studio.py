@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mintloom.config import Settings
 from mintloom.provenance.keys import KeyStore, LocalSigner
 from mintloom.provenance.log import TransparencyLog
+from mintloom.store.blobs import BlobStore, open_blob_store
 from mintloom.store.db import Database
 from mintloom.workspace import Workspace
 
@@ -51,6 +52,12 @@ class Studio:
 
         url = self.workspace.database_url(self.settings)
         return open_workspace_database(url, writable=not self.read_only)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The configured blob store (``blobs.url``: S3-compatible; unset: ``.mintloom/blobs``)."""
+        b = self.settings.blobs
+        return open_blob_store(self.workspace.blobs_dir, b.url, endpoint_url=b.endpoint_url)
 
     @cached_property
     def keys(self) -> KeyStore:
@@ -132,10 +139,8 @@ class Studio:
         """What a campaign runner writes to (opening the signing key now: a wrong password fails
         before any work)."""
         from mintloom.campaign.run import RunParts
-        from mintloom.store.blobs import LocalBlobStore
 
-        blobs = LocalBlobStore(self.workspace.blobs_dir)
-        return RunParts(self.db, self.log, self.asset_signer, self.signer, blobs, self.workspace.out_dir)
+        return RunParts(self.db, self.log, self.asset_signer, self.signer, self.blobs, self.workspace.out_dir)
 
     # -- jobs -------------------------------------------------------------------------------------
     def anchor(self) -> AnchorResult:
