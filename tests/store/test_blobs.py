@@ -14,13 +14,18 @@ from pathlib import Path
 import boto3
 import pytest
 
+from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.spec import load_spec
 from mintloom.config import load_settings
 from mintloom.errors import BlobCorruptedError, BlobError, BlobNotFoundError, ConfigError, ProvenanceError
 from mintloom.store.blobs import BlobStore, LocalBlobStore
+from mintloom.store.catalog import Catalog
 from mintloom.store.cid import CHUNK_SIZE, DAG_PB_CODEC, cid_for, codec_of, dag_blocks, raw_cid
 from mintloom.store.s3 import MULTIPART_BYTES, S3BlobStore
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
+from tests.campaign.conftest import write_campaign
+from tests.conftest import PASSWORD
 
 BIG = random.Random(9).randbytes(2 * CHUNK_SIZE + 17)
 
@@ -183,3 +188,28 @@ def test_bad_blob_urls_are_configuration_errors(tmp_path: Path) -> None:
         config.write_text(f'[blobs]\nurl = "{url}"\n')
         with pytest.raises(ConfigError, match="blobs"):
             load_settings(config)
+
+
+def test_campaign_run_keeps_its_blobs_in_s3(s3_server: str, s3_bucket: str, tmp_path: Path) -> None:
+    """A campaign in a workspace configured for S3 stores every asset and sidecar in the bucket
+    (each read back CID-checked), nothing in the local folder; a rerun writes nothing new."""
+    ws = Workspace.init(tmp_path / "ws")
+    ws.config_file.write_text(f'[blobs]\nurl = "s3://{s3_bucket}/c"\nendpoint_url = "{s3_server}"\n')
+    studio = Studio(ws, password=PASSWORD)
+    studio.ensure_keys()
+    try:
+        summary = CampaignRunner(studio.run_parts(), load_spec(write_campaign(tmp_path / "c"))).run()
+        rows = Catalog(studio.db).assets()
+        assert summary.new_assets == len(rows) == 17
+        store = studio.blobs
+        assert isinstance(store, S3BlobStore)
+        for row in rows:
+            assert cid_for(store.get(row.cid)) == row.cid
+            if row.sidecar_cid is not None:
+                store.get(row.sidecar_cid)
+        assert not any(p.is_file() for p in ws.blobs_dir.rglob("*"))
+        calls = _calls(store)
+        again = CampaignRunner(studio.run_parts(), load_spec(write_campaign(tmp_path / "c"))).run()
+        assert again.skipped == 17 and "PutObject" not in calls
+    finally:
+        studio.close()
