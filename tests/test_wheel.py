@@ -205,3 +205,34 @@ def test_the_wheel_registers_the_engines(wheel: Path) -> None:
     parser.read_string(text)
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
     assert dict(parser["mintloom.engines"]) == declared["mintloom.engines"]
+
+
+_MIGRATE = """
+import json
+from alembic import command
+from sqlalchemy import create_engine
+from mintloom.schema import SCHEMA, upgrade_database
+from mintloom.store import migrate
+engine = create_engine("sqlite:///old.db")
+with engine.begin() as conn:
+    command.upgrade(migrate.alembic_config(conn, SCHEMA), migrate.BASELINE)
+engine.dispose()
+before, after = upgrade_database("sqlite:///old.db")
+print(json.dumps({"where": str(migrate.MIGRATIONS), "before": before.revision, "after": after.revision,
+                  "head": migrate.head()}))
+"""
+
+
+def test_the_wheel_ships_and_runs_the_catalog_migrations(wheel: Path, unpacked: Path, tmp_path: Path) -> None:
+    """The migrations are package files (env.py, the script template, every revision), and an
+    installed mintloom upgrades a baseline catalog with them."""
+    names = _names(wheel)
+    versions = sorted(p.name for p in (ROOT / "src/mintloom/store/migrations/versions").glob("v*.py"))
+    assert len(versions) >= 2
+    needed = {"env.py", "script.py.mako", *(f"versions/{v}" for v in versions)}
+    assert {f"mintloom/store/migrations/{n}" for n in needed} <= names
+    r = _outside(unpacked, tmp_path, "-c", _MIGRATE)
+    assert r.returncode == 0, r.stderr
+    found = json.loads(r.stdout)
+    assert found["where"] == str(unpacked / "mintloom/store/migrations")
+    assert found["before"] == "0001" and found["after"] == found["head"] == versions[-1][1:5]

@@ -18,7 +18,6 @@ from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
 from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
 from mintloom.ledger.reader import ChainReader
-from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, TermsInfo
@@ -142,7 +141,7 @@ def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
         trust_anchors_pem=keys.trust_anchor_pem() if keys.exists() else None,
         catalog=Catalog(studio.db),
         log=studio.log,
-        blobs=LocalBlobStore(studio.workspace.blobs_dir),
+        blobs=studio.blobs,
         out_dir=studio.workspace.out_dir,
         retired=keys.retirements() if keys.exists() else {},
         tsa_anchors_pem=tsa_roots(studio),

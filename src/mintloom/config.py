@@ -94,6 +94,18 @@ class ProvenanceSettings(_Section):
         return v
 
 
+class BlobSettings(_Section):
+    url: str | None = Field(
+        default=None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/[^?#]*)?$",
+        description="s3://bucket/prefix: blobs on an S3-compatible object store (mintloom[s3]); "
+        "unset: .mintloom/blobs. Credentials come from the environment (AWS_ACCESS_KEY_ID, ...)",
+    )
+    endpoint_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="the S3-compatible server (unset: AWS S3)"
+    )
+
+
 class GovernanceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -116,6 +128,7 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="WARNING", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
     chain: ChainSettings = ChainSettings()
+    blobs: BlobSettings = BlobSettings()
     engine: EngineSettings = EngineSettings()
     provenance: ProvenanceSettings = ProvenanceSettings()
     governance: GovernanceSettings = GovernanceSettings()
@@ -177,4 +190,8 @@ organisation = "mintloom workspace"
 [governance]
 standard_fee_wei = 10000000000000000   # 0.01 ETH for the standard commercial licences
 royalty_bps = 500                      # ERC-2981 royalty on resales
+
+[blobs]
+# url = "s3://bucket/prefix"               # unset: blobs in .mintloom/blobs; S3 credentials: AWS_* env
+# endpoint_url = "http://127.0.0.1:9000"   # an S3-compatible server (MinIO, Ceph...); unset: AWS S3
 """

@@ -255,8 +255,25 @@ class CatalogError(StoreError):
     """The catalog database failed or holds inconsistent data."""
 
 
+class CatalogOutdatedError(CatalogError):
+    """The catalog's schema is older than this mintloom and was opened read-only (a read path never
+    migrates): ``mintloom db upgrade`` brings it to the current schema."""
+
+
+class CatalogTooNewError(CatalogError):
+    """The catalog's schema revision is unknown to this mintloom: a newer release migrated it."""
+
+
 class BlobError(StoreError):
     """A blob is missing or its bytes do not match its CID."""
+
+
+class BlobNotFoundError(BlobError):
+    """No blob is stored under the CID asked for."""
+
+
+class BlobCorruptedError(BlobError):
+    """The bytes stored under a CID do not hash to that CID (tampered with, truncated or swapped)."""
 
 
 class TokenError(StoreError):

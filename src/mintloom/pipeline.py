@@ -187,11 +187,10 @@ class Pipeline:
     def publish(self, anchored: AnchoredRun) -> PublishResult:
         """Attach the campaign's licence terms, royalty split and lineage to its anchored leaves."""
         from mintloom.governance.publish import publish_campaign
-        from mintloom.store.blobs import LocalBlobStore
 
         spec = anchored.checkpointed.logged.planned.gated.loaded.spec
         with self._stage(Stage.PUBLISH):
-            blobs = LocalBlobStore(self.studio.workspace.blobs_dir)
+            blobs = self.studio.blobs
             return publish_campaign(self.studio.chain, self.studio.db, spec, blobs=blobs)
 
     # -- helpers ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from mintloom.config import Settings
 from mintloom.provenance.keys import KeyStore, LocalSigner
 from mintloom.provenance.log import TransparencyLog
+from mintloom.store.blobs import BlobStore, open_blob_store
 from mintloom.store.db import Database
 from mintloom.workspace import Workspace
 
@@ -28,9 +29,11 @@ if TYPE_CHECKING:
 
 
 class Studio:
-    def __init__(self, workspace: Workspace, *, password: str | None = None) -> None:
+    def __init__(self, workspace: Workspace, *, password: str | None = None, read_only: bool = False) -> None:
         self.workspace = workspace
         self._password = password
+        self.read_only = read_only
+        """A read-only studio (verify) never migrates its catalog: an older one is refused."""
         self._own_node: AnvilNode | None = None
         self._contracts: dict[str, str] | None = None
 
@@ -47,7 +50,14 @@ class Studio:
     def db(self) -> Database:
         from mintloom.schema import open_workspace_database  # the ledger's tables bring web3: lazily
 
-        return open_workspace_database(self.workspace.database_url(self.settings))
+        url = self.workspace.database_url(self.settings)
+        return open_workspace_database(url, writable=not self.read_only)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        """The configured blob store (``blobs.url``: S3-compatible; unset: ``.mintloom/blobs``)."""
+        b = self.settings.blobs
+        return open_blob_store(self.workspace.blobs_dir, b.url, endpoint_url=b.endpoint_url)
 
     @cached_property
     def keys(self) -> KeyStore:
@@ -129,10 +139,8 @@ class Studio:
         """What a campaign runner writes to (opening the signing key now: a wrong password fails
         before any work)."""
         from mintloom.campaign.run import RunParts
-        from mintloom.store.blobs import LocalBlobStore
 
-        blobs = LocalBlobStore(self.workspace.blobs_dir)
-        return RunParts(self.db, self.log, self.asset_signer, self.signer, blobs, self.workspace.out_dir)
+        return RunParts(self.db, self.log, self.asset_signer, self.signer, self.blobs, self.workspace.out_dir)
 
     # -- jobs -------------------------------------------------------------------------------------
     def anchor(self) -> AnchorResult:

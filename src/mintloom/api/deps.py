@@ -18,7 +18,7 @@ from starlette.datastructures import State
 from mintloom.api.runs import RunManager
 from mintloom.chain_lookup import verify_context
 from mintloom.provenance.log import TransparencyLog
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import Catalog
 from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
@@ -79,7 +79,7 @@ def install(state: State, studio: Studio, settings: ApiSettings) -> None:
     state.settings = settings
     state.catalog = Catalog(studio.db)
     state.log = studio.log
-    state.blobs = LocalBlobStore(studio.workspace.blobs_dir)
+    state.blobs = studio.blobs
     state.verifier = SharedVerifyContext(studio, settings.offline)
     state.verify_slots = threading.BoundedSemaphore(settings.max_verifications)
     state.tokens = TokenStore(studio.db)
@@ -106,8 +106,9 @@ def get_log(request: Request) -> TransparencyLog:
     return part(request.app.state, "log", TransparencyLog)
 
 
-def get_blobs(request: Request) -> LocalBlobStore:
-    return part(request.app.state, "blobs", LocalBlobStore)
+def get_blobs(request: Request) -> BlobStore:
+    blobs: BlobStore = request.app.state.blobs  # local or S3 (a Protocol: no isinstance check)
+    return blobs
 
 
 def get_verifier(request: Request) -> SharedVerifyContext:
@@ -121,6 +122,6 @@ def get_verify_slots(request: Request) -> threading.BoundedSemaphore:
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 LogDep = Annotated[TransparencyLog, Depends(get_log)]
-BlobsDep = Annotated[LocalBlobStore, Depends(get_blobs)]
+BlobsDep = Annotated[BlobStore, Depends(get_blobs)]
 VerifierDep = Annotated[SharedVerifyContext, Depends(get_verifier)]
 SlotsDep = Annotated[threading.BoundedSemaphore, Depends(get_verify_slots)]

@@ -46,7 +46,7 @@ from mintloom.provenance.credentials import (
 )
 from mintloom.provenance.keys import Signer
 from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import (
     AssetRow,
     Catalog,
@@ -84,7 +84,7 @@ class RunParts:
     """Signs each asset's Content Credential."""
     signer: Signer
     """Signs the log's checkpoints."""
-    blobs: LocalBlobStore
+    blobs: BlobStore
     out_root: Path
     """The workspace's out/ folder; a campaign exports into ``out_root / campaign``."""
 

@@ -59,10 +59,11 @@ def key_password(*, confirm: bool = False) -> str | None:
 _OPEN: list[Studio] = []
 
 
-def studio(*, password: bool = False) -> Studio:
-    """The workspace's :class:`Studio`; with ``password`` the key password is obtained first.
+def studio(*, password: bool = False, read_only: bool = False) -> Studio:
+    """The workspace's :class:`Studio`; with ``password`` the key password is obtained first;
+    ``read_only`` for read paths (an older catalog is refused, not migrated).
     It is closed when the command ends (see :func:`close_studios`)."""
-    s = Studio(workspace(), password=key_password() if password else None)
+    s = Studio(workspace(), password=key_password() if password else None, read_only=read_only)
     _OPEN.append(s)
     return s
 

@@ -211,16 +211,13 @@ def _run_campaign(
 def _register_variant(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> AssetRow:
     """One story variant of the last locale, registered as a token (lazily, on demand)."""
     from mintloom.ledger.assets import register_asset
-    from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
 
     catalog = Catalog(studio.db)
     images = catalog.assets(loaded.spec.campaign, kind="image")
     variant = next(a for a in images if a.format == "story" and a.locale == loaded.spec.locales[-1])
     steps.say(f"registering one asset lazily: {variant.path}")
-    reg = register_asset(
-        studio.chain, studio.log, catalog, variant.cid, blobs=LocalBlobStore(studio.workspace.blobs_dir)
-    )
+    reg = register_asset(studio.chain, studio.log, catalog, variant.cid, blobs=studio.blobs)
     console.print(
         f"    token {hex(reg.token_id)[:18]}… (parent {hex(reg.parent_token_id)[:18]}…)"
         + (" already registered" if reg.already else f", gas {reg.gas_used}")
@@ -303,9 +300,7 @@ def _samples(studio: Studio, variant: AssetRow) -> tuple[bytes, bytes, bytes]:
     """(original, one byte flipped, re-encoded as JPEG without metadata)."""
     from PIL import Image
 
-    from mintloom.store.blobs import LocalBlobStore
-
-    original = LocalBlobStore(studio.workspace.blobs_dir).get(variant.cid)
+    original = studio.blobs.get(variant.cid)
     tampered = bytearray(original)
     tampered[len(tampered) // 2] ^= 0xFF
     buf = io.BytesIO()

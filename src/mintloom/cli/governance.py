@@ -47,14 +47,11 @@ def attach(
     """Attach terms, the royalty split and lineage to the campaign's anchored assets (batched)."""
     from mintloom.campaign.spec import load_spec
     from mintloom.governance.publish import publish_campaign
-    from mintloom.store.blobs import LocalBlobStore
 
     s = studio()
     s.contracts()
     loaded = load_spec(spec)
-    r = publish_campaign(
-        s.chain, s.db, loaded.spec, blobs=LocalBlobStore(s.workspace.blobs_dir), progress=console.print
-    )
+    r = publish_campaign(s.chain, s.db, loaded.spec, blobs=s.blobs, progress=console.print)
     console.print(
         f"checkpoint {r.checkpoint_size}: {len(r.terms_ranges)} terms range(s), "
         f"split #{r.split_id} ({', '.join(f'{x.role} {x.bps / 100:.0f}%' for x in r.split)}), "
@@ -111,11 +108,10 @@ def register(
 ) -> None:
     """Register an asset as an ERC-721 token by proving its inclusion on chain (lazy registration)."""
     from mintloom.ledger.assets import register_asset
-    from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.catalog import Catalog
 
     s = studio()
-    r = register_asset(s.chain, s.log, Catalog(s.db), cid, blobs=LocalBlobStore(s.workspace.blobs_dir))
+    r = register_asset(s.chain, s.log, Catalog(s.db), cid, blobs=s.blobs)
     if r.already:
         console.print(f"{cid} was already registered as token {hex(r.token_id)}")
     else:

@@ -10,6 +10,7 @@ import typer
 
 from mintloom import __version__
 from mintloom.cli import chain as chain_cli
+from mintloom.cli import db as db_cli
 from mintloom.cli import demo as demo_cli
 from mintloom.cli import governance as governance_cli
 from mintloom.cli import keys as keys_cli
@@ -35,6 +36,7 @@ app.add_typer(node_cli.app, name="node")
 app.add_typer(keys_cli.app, name="keys")
 app.add_typer(chain_cli.app, name="chain")
 app.add_typer(tokens_cli.app, name="tokens")
+app.add_typer(db_cli.app, name="db")
 app.add_typer(governance_cli.license_app, name="license")
 app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")

@@ -116,7 +116,6 @@ def export(
 
     from mintloom.errors import CatalogError
     from mintloom.governance.licence_metadata import folder_export, published_documents
-    from mintloom.store.blobs import LocalBlobStore
     from mintloom.store.car import store_blocks, write_car
     from mintloom.store.catalog import Catalog
 
@@ -124,7 +123,7 @@ def export(
     rows = Catalog(s.db).assets(campaign)
     if not rows:
         raise CatalogError(f"no assets in campaign {campaign!r}", hint="see `mintloom plan` / `mintloom run`")
-    blobs = LocalBlobStore(s.workspace.blobs_dir)
+    blobs = s.blobs
     cids = [r.cid for r in rows] + [r.sidecar_cid for r in rows if r.sidecar_cid]
     roots, documents = published_documents(s.db, blobs, [r.cid for r in rows])
     blocks = chain(store_blocks(blobs, cids + documents), folder_export(s.db, blobs))

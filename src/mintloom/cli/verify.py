@@ -161,7 +161,7 @@ def _context(
 
     anchors, retired = _read_trust(trust) if trust is not None else (None, None)
     try:
-        s = studio()
+        s = studio(read_only=True)  # verifying never migrates the catalog
         ctx = verify_context(s, offline=offline)
         where = f"workspace {s.workspace.root}"
         page = s.settings.chain.log_page_blocks

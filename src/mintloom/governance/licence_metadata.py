@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mintloom.errors import BlobError
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.metadata import LicenceTerms, licence_terms, license_id, published_metadata
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.cid import DAG_PB_CODEC, cid_from_digest, digest_of
 from mintloom.store.db import Base, Database
@@ -95,9 +95,7 @@ def licence_files(chain: ChainClient, db: Database, size: int) -> dict[str, byte
     return files
 
 
-def publish_licence_folder(
-    chain: ChainClient, db: Database, blobs: LocalBlobStore, size: int
-) -> LicenceFolder:
+def publish_licence_folder(chain: ChainClient, db: Database, blobs: BlobStore, size: int) -> LicenceFolder:
     """Store the licence folder's files and name its CID on chain if it changed."""
     files = licence_files(chain, db, size)
     root = folder_cid(files)
@@ -121,7 +119,7 @@ def _remember(db: Database, chain_id: int, root: str, listing_cid: str) -> None:
             row.root_cid, row.listing_cid = root, listing_cid
 
 
-def stored_folders(db: Database, blobs: LocalBlobStore) -> Iterator[tuple[CID, dict[str, bytes]]]:
+def stored_folders(db: Database, blobs: BlobStore) -> Iterator[tuple[CID, dict[str, bytes]]]:
     """Each chain's licence folder as last published: its CID and files (read back from ``blobs``)."""
     with db.session() as s:
         rows = [(r.root_cid, r.listing_cid) for r in s.scalars(select(LicenceFolderRow))]
@@ -131,7 +129,7 @@ def stored_folders(db: Database, blobs: LocalBlobStore) -> Iterator[tuple[CID, d
         yield CID(root), files
 
 
-def folder_export(db: Database, blobs: LocalBlobStore) -> Iterator[tuple[str, bytes]]:
+def folder_export(db: Database, blobs: BlobStore) -> Iterator[tuple[str, bytes]]:
     """Every block of every stored licence folder (for a CAR); a folder that no longer rebuilds to
     its CID is refused."""
     for root, files in stored_folders(db, blobs):
@@ -142,9 +140,7 @@ def folder_export(db: Database, blobs: LocalBlobStore) -> Iterator[tuple[str, by
             raise BlobError(f"the stored licence folder {root} rebuilds as {last}")
 
 
-def published_documents(
-    db: Database, blobs: LocalBlobStore, asset_cids: list[str]
-) -> tuple[list[str], list[str]]:
+def published_documents(db: Database, blobs: BlobStore, asset_cids: list[str]) -> tuple[list[str], list[str]]:
     """What a CAR of ``asset_cids`` adds so tokenURI and uri(id) resolve from it: the roots (each
     registered asset's metadata JSON, each licence folder) and the single-blob CIDs to include
     (metadata JSONs and the receipts they link)."""

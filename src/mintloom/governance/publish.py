@@ -29,7 +29,7 @@ from mintloom.governance.royalties import Share, ensure_split, resolve_split
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.db import Database
 
@@ -107,7 +107,7 @@ def publish_campaign(
     db: Database,
     spec: CampaignSpec,
     *,
-    blobs: LocalBlobStore | None = None,
+    blobs: BlobStore | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> PublishResult:
     """Attach terms, split and lineage to the campaign's anchored leaves; with ``blobs``, publish

@@ -25,7 +25,7 @@ from mintloom.ledger.metadata import (
     publish_token_metadata,
 )
 from mintloom.provenance.log import Receipt, TransparencyLog
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import Catalog
 from mintloom.store.cid import DAG_PB_CODEC, codec_of, digest_of
 from mintloom.store.published import canonical_json
@@ -63,7 +63,7 @@ def _anchored_receipt(log: TransparencyLog, cid: str) -> Receipt:
     return receipt
 
 
-def _metadata_cid(chain: ChainClient, catalog: Catalog, blobs: LocalBlobStore, receipt: Receipt) -> CID:
+def _metadata_cid(chain: ChainClient, catalog: Catalog, blobs: BlobStore, receipt: Receipt) -> CID:
     """The pinned metadata JSON of ``receipt.cid`` on this chain, else a new one (stored and pinned)."""
     pinned = pinned_metadata(catalog.db, chain.chain_id, receipt.cid)
     if pinned is not None and blobs.has(pinned.metadata_cid) and blobs.has(pinned.receipt_cid):
@@ -89,7 +89,7 @@ def register_asset(
     catalog: Catalog,
     cid: str,
     *,
-    blobs: LocalBlobStore,
+    blobs: BlobStore,
     owner: str | None = None,
     _depth: int = 0,
 ) -> Registration:

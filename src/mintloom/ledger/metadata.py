@@ -29,7 +29,7 @@ from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.content_credentials import read_credentials
 from mintloom.provenance.credentials import GenerationRecord
 from mintloom.provenance.log import Receipt
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow
 from mintloom.store.cid import CHUNK_SIZE, digest_of
 from mintloom.store.db import Base, Database
@@ -56,7 +56,7 @@ class TokenMetadataRow(Base):
 
     __tablename__ = "token_metadata"
     chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    cid: Mapped[str] = mapped_column(String(80), primary_key=True)
+    cid: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)  # published_metadata: by cid
     metadata_cid: Mapped[str] = mapped_column(String(80))
     receipt_cid: Mapped[str] = mapped_column(String(80))
 
@@ -178,7 +178,7 @@ def token_metadata(f: TokenFacts) -> dict[str, Any]:
     }
 
 
-def manifest_record(blobs: LocalBlobStore, row: AssetRow | None) -> GenerationRecord | None:
+def manifest_record(blobs: BlobStore, row: AssetRow | None) -> GenerationRecord | None:
     """The generation record of the asset's signed manifest (None if the asset is not here)."""
     if row is None or not blobs.has(row.cid):
         return None
@@ -194,7 +194,7 @@ def pinned_metadata(db: Database, chain_id: int, cid: str) -> TokenMetadataRow |
         ).first()
 
 
-def publish_token_metadata(db: Database, blobs: LocalBlobStore, facts: TokenFacts) -> CID:
+def publish_token_metadata(db: Database, blobs: BlobStore, facts: TokenFacts) -> CID:
     """Store the metadata JSON (and receipt) of ``facts.cid`` and pin its CID for this chain; the
     CID pinned by an earlier (interrupted) registration wins, so a rerun sends the same write."""
     pinned = pinned_metadata(db, facts.chain_id, facts.cid)

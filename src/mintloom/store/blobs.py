@@ -4,18 +4,66 @@ UnixFS dag-pb, see :mod:`mintloom.store.cid`), or under the raw CID an older run
 The local layout follows IPFS flatfs ``next-to-last/2``: ``blobs/<2 chars>/<cid>`` where the two
 characters are the next-to-last two of the base32 CID, so a folder of blobs can be added to an
 IPFS node and resolves to the same CIDs. Writes are atomic (temp file + rename) and verified.
+
+:class:`BlobStore` is the seam: :class:`LocalBlobStore` here, :class:`~mintloom.store.s3.S3BlobStore`
+(``mintloom[s3]``) on any S3-compatible object store. Both refuse a missing blob with
+:class:`BlobNotFoundError` and bytes that do not hash to their CID with :class:`BlobCorruptedError`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
-from mintloom.errors import BlobError
-from mintloom.store.cid import CHUNK_SIZE, cid_for, cid_matches, parse_cid
+from mintloom.errors import BlobCorruptedError, BlobError, BlobNotFoundError
+from mintloom.store.cid import CHUNK_SIZE, cid_for, cid_for_file, cid_matches, parse_cid
 from mintloom.types import CID
+
+
+class BlobStore(Protocol):
+    """Whole files under their CIDs: writes idempotent, reads verified against the CID."""
+
+    def put(self, data: bytes) -> CID: ...
+
+    def put_file(self, path: Path) -> CID:
+        """Store a file's bytes without holding them in memory (large exports)."""
+        ...
+
+    def get(self, cid: str) -> bytes: ...
+
+    def has(self, cid: str) -> bool: ...
+
+    def size(self, cid: str) -> int: ...
+
+    def chunks(self, cid: str) -> Iterator[bytes]:
+        """The blob's bytes one chunk at a time, unchecked (the CAR writer checks the blocks)."""
+        ...
+
+
+def open_blob_store(
+    local_root: Path, url: str | None = None, *, endpoint_url: str | None = None
+) -> BlobStore:
+    """The workspace's blob store: local under ``local_root``, or the S3 bucket of ``url``."""
+    if url is None:
+        return LocalBlobStore(local_root)
+    from mintloom.store.s3 import S3BlobStore
+
+    return S3BlobStore.from_url(url, endpoint_url=endpoint_url)
+
+
+def missing(cid: str, where: str) -> BlobNotFoundError:
+    return BlobNotFoundError(f"blob {cid} is not in the store ({where})")
+
+
+def corrupted(cid: str, where: str) -> BlobCorruptedError:
+    return BlobCorruptedError(
+        f"blob {cid} is corrupted ({where}): its content no longer matches its CID",
+        hint="restore it from a copy (a rerun of the campaign stores it again)",
+    )
 
 
 class LocalBlobStore:
@@ -28,15 +76,29 @@ class LocalBlobStore:
 
     def put(self, data: bytes) -> CID:
         cid = cid_for(data)
+        self._write(cid, lambda f: f.write(data))
+        return cid
+
+    def put_file(self, path: Path) -> CID:
+        cid = cid_for_file(path)
+
+        def copy(f: BinaryIO) -> None:
+            with path.open("rb") as src:
+                shutil.copyfileobj(src, f, CHUNK_SIZE)
+
+        self._write(cid, copy)
+        return cid
+
+    def _write(self, cid: CID, write: Callable[[BinaryIO], object]) -> None:
         target = self.path(cid)
         if target.exists():
-            return cid
+            return
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(data)
+                    write(f)
                     f.flush()
                     os.fsync(f.fileno())
                 os.replace(tmp, target)
@@ -45,18 +107,17 @@ class LocalBlobStore:
                 raise
         except OSError as exc:
             raise BlobError(f"cannot store blob {cid} in {self.root}: {exc}") from exc
-        return cid
 
     def get(self, cid: str) -> bytes:
         p = self.path(cid)
         try:
             data = p.read_bytes()
         except FileNotFoundError as exc:
-            raise BlobError(f"blob {cid} is not in the store") from exc
+            raise missing(cid, str(self.root)) from exc
         except OSError as exc:
             raise BlobError(f"cannot read blob {cid}: {exc}") from exc
         if not cid_matches(cid, data):
-            raise BlobError(f"blob {cid} is corrupted on disk ({p}): its content no longer matches its CID")
+            raise corrupted(cid, f"on disk, {p}")
         return data
 
     def has(self, cid: str) -> bool:
@@ -67,7 +128,7 @@ class LocalBlobStore:
         try:
             return self.path(cid).stat().st_size
         except FileNotFoundError as exc:
-            raise BlobError(f"blob {cid} is not in the store") from exc
+            raise missing(cid, str(self.root)) from exc
         except OSError as exc:
             raise BlobError(f"cannot read blob {cid}: {exc}") from exc
 
@@ -77,6 +138,6 @@ class LocalBlobStore:
             with self.path(cid).open("rb") as f:
                 yield from iter(lambda: f.read(CHUNK_SIZE), b"")
         except FileNotFoundError as exc:
-            raise BlobError(f"blob {cid} is not in the store") from exc
+            raise missing(cid, str(self.root)) from exc
         except OSError as exc:
             raise BlobError(f"cannot read blob {cid}: {exc}") from exc

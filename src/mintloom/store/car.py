@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from mintloom.errors import BlobError, MintloomError
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.cid import (
     RAW_CODEC,
     Block,
@@ -79,7 +79,7 @@ def _cbor_head(major: int, n: int) -> bytes:
     raise ValueError("CBOR length too large")
 
 
-def store_blocks(store: LocalBlobStore, cids: Iterable[str]) -> Iterator[Block]:
+def store_blocks(store: BlobStore, cids: Iterable[str]) -> Iterator[Block]:
     """The blocks of each blob in ``store``, read a chunk at a time (bounded memory)."""
     for cid in cids:
         yield from asset_blocks(cid, store.chunks(cid))

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, LargeBinary, String, Text, select
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import count
 
@@ -48,11 +48,18 @@ class JobRow(Base):
 
 class AssetRow(Base):
     __tablename__ = "assets"
+    # listings filter by one column and page in log order (Catalog.asset_page, .assets): each
+    # filter's index carries leaf_index, so a page is read in order without sorting the table
+    __table_args__ = (
+        Index("ix_assets_campaign_leaf", "campaign", "leaf_index"),
+        Index("ix_assets_kind_leaf", "kind", "leaf_index"),
+        Index("ix_assets_locale_leaf", "locale", "leaf_index"),
+    )
     cid: Mapped[str] = mapped_column(String(80), primary_key=True)
     """CID of the file as distributed (with its embedded manifest)."""
     content_cid: Mapped[str] = mapped_column(String(80), index=True)
     """CID of the engine output before signing: identical for identical specs and seeds."""
-    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"), index=True)
+    campaign: Mapped[str] = mapped_column(ForeignKey("campaigns.name"))
     job_key: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     media_type: Mapped[str] = mapped_column(String(64))
@@ -61,7 +68,7 @@ class AssetRow(Base):
     manifest_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     leaf_index: Mapped[int] = mapped_column(BigInteger, index=True)
     segment: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    locale: Mapped[str | None] = mapped_column(String(35), nullable=True, index=True)
+    locale: Mapped[str | None] = mapped_column(String(35), nullable=True)
     format: Mapped[str | None] = mapped_column(String(64), nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -119,6 +126,7 @@ class FingerprintRow(Base):
 
 class LineageEdge(Base):
     __tablename__ = "lineage"
+    __table_args__ = (Index("ix_lineage_child_cid", "child_cid"),)  # Catalog.parents: by child
     parent_cid: Mapped[str] = mapped_column(ForeignKey("assets.cid"), primary_key=True)
     child_cid: Mapped[str] = mapped_column(ForeignKey("assets.cid"), primary_key=True)
     relation: Mapped[str] = mapped_column(String(32))

@@ -3,7 +3,7 @@
 Every subsystem declares its tables on :class:`Base` in its own module. store knows none of the
 layers above it, so the caller names the schema to create (:mod:`mintloom.schema` collects every
 subsystem's tables for a workspace). SQLite (default) runs in WAL mode with foreign keys on;
-PostgreSQL works by URL.
+PostgreSQL works by URL. The schema is versioned by Alembic (:mod:`mintloom.store.migrate`).
 """
 
 from __future__ import annotations
@@ -62,18 +62,26 @@ class Database:
         self.engine.dispose()
 
 
-def open_database(url: str, *, schema: MetaData | None) -> Database:
-    """The database at ``url``, creating the missing tables of ``schema`` (``None``: create nothing).
+def open_database(url: str, *, schema: MetaData | None, writable: bool = True) -> Database:
+    """The database at ``url`` with ``schema`` at the head revision (``None``: touch nothing).
 
+    Writable: an empty database is created, an older one migrated (a warning says so). Read-only
+    (``writable=False``, for read paths): an older catalog is refused with
+    :class:`~mintloom.errors.CatalogOutdatedError` rather than migrated; an empty one is still
+    created (there is no data to lose, and verifying in a fresh workspace must work).
     ``schema`` has no default: a caller that forgot it would get a database without the tables of
     the modules it happened not to import.
     """
+    from mintloom.store import migrate  # alembic: only when a schema is asked for
+
     try:
         engine = create_engine(url, future=True)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         if schema is not None:
-            schema.create_all(engine)
+            where = engine_url_safe(url)
+            if writable or not migrate.check_readable(engine, schema, where).current:
+                migrate.ensure_head(engine, schema, where)
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot open catalog database {engine_url_safe(url)}: {exc}") from exc
     return Database(engine, sessionmaker(engine, expire_on_commit=False))

@@ -42,7 +42,7 @@ from mintloom.verify.report import CredentialStatus, CredentialSummary, Verdict,
 if TYPE_CHECKING:
     from mintloom.provenance.credentials import GenerationRecord
     from mintloom.provenance.log import TransparencyLog
-    from mintloom.store.blobs import LocalBlobStore
+    from mintloom.store.blobs import BlobStore
     from mintloom.store.catalog import Catalog
     from mintloom.verify.index import FingerprintIndex, Match
     from mintloom.verify.lookup import ChainLookup
@@ -82,7 +82,7 @@ class VerifyContext:
     trust_anchors_pem: str | None = None
     catalog: Catalog | None = None
     log: TransparencyLog | None = None
-    blobs: LocalBlobStore | None = None
+    blobs: BlobStore | None = None
     chain: ChainLookup | None = None
     chain_error: str | None = None
     """Why ``chain`` is None although online verification was asked for (shown in the report)."""

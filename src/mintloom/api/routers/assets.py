@@ -13,7 +13,7 @@ from mintloom.api.limits import MAX_INDEX, MAX_PAGE
 from mintloom.api.models import AssetDetail, AssetPage, ErrorOut, LineageParent, detail_of, summary_of
 from mintloom.provenance.commitments import seed_commitment
 from mintloom.provenance.log import Receipt
-from mintloom.store.blobs import LocalBlobStore
+from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 
 router = APIRouter(tags=["assets"])
@@ -95,7 +95,7 @@ def _asset(catalog: Catalog, raw: str) -> AssetRow:
     return row
 
 
-def _blob(blobs: LocalBlobStore, cid: str, media_type: str, filename: str) -> Response:
+def _blob(blobs: BlobStore, cid: str, media_type: str, filename: str) -> Response:
     """A stored blob, cacheable forever (content-addressed)."""
     return Response(
         blobs.get(cid),

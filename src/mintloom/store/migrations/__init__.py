@@ -1,0 +1,1 @@
+"""Catalog schema migrations (Alembic scripts, loaded by path: see mintloom.store.migrate)."""

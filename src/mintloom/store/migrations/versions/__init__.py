@@ -1,0 +1,1 @@
+"""One module per catalog schema revision, v<rev>_<slug>.py, chained by down_revision."""
