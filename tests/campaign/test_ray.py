@@ -118,3 +118,13 @@ def test_executor_is_chosen_by_configuration(tmp_path: Path) -> None:
     config.write_text('[ray]\naddress = "http://head:8265"\n')
     with pytest.raises(ConfigError, match="ray:// URL"):
         load_settings(config)
+
+
+def test_bench_compares_ray_with_the_local_pool_on_the_same_jobs(
+    local_ray: RayExecutor, tmp_path: Path
+) -> None:
+    from mintloom.bench import cluster
+
+    (fig,) = cluster.measure(tmp_path, segments=1, limit=4, passes=1)
+    assert fig.name == "ray_vs_local_pool_2_workers" and fig.target == 0.8 and fig.value > 0
+    assert "same 4 demo-mix images" in fig.note
