@@ -50,6 +50,11 @@ class ChainSettings(_Section):
     anvil_port: int | None = Field(default=None, ge=1024, le=65535, description="fixed port, else free")
     state_interval: int = Field(default=1, ge=1, description="seconds between anvil state dumps")
     timeout_s: float = Field(default=60.0, gt=0)
+    max_fee_gwei: float | None = Field(
+        default=500.0,
+        gt=0,
+        description="EIP-1559 cap on the fee per gas; a chain asking more is refused (FeeCapError)",
+    )
     log_page_blocks: int = Field(
         default=10_000,
         ge=1,

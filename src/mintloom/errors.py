@@ -177,6 +177,10 @@ class JournalError(LedgerError):
     """The ledger journal is inconsistent with the chain."""
 
 
+class FeeCapError(LedgerError):
+    """The chain's fee (base fee + tip) is above ``chain.max_fee_gwei``: nothing is sent."""
+
+
 class NotDeployedError(LedgerError):
     """A mintloom contract is not deployed on this chain: nothing deploys implicitly, deploying
     is its own step (`mintloom deploy`, ``Studio.contracts()``)."""

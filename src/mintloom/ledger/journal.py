@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import CatalogError, JournalError
 from mintloom.store.db import Base, Database
+from mintloom.store.locks import hold
 
 PENDING, CONFIRMED, FAILED, REPLACED, ORPHANED = "pending", "confirmed", "failed", "replaced", "orphaned"
 
@@ -69,6 +71,10 @@ class JournalEntry(Base):
     of sending again. None for other writes (and entries made before this column)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+def nonce_lock(chain_id: int, sender: str) -> str:
+    return f"nonce:{chain_id}:{sender.lower()}"
 
 
 # statuses of an entry whose nonce the chain consumed (or will): what a lost block is replayed from
@@ -127,6 +133,18 @@ class Journal:
                 raise CatalogError(f"nonce {nonce} of {sender} is already journaled") from clash
             return entry.id
 
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Hold the lock ``name`` across a multi-step chain write (anchoring: read the chain,
+        prove, send, await) on PostgreSQL. On SQLite that lock would also block this process's
+        own journal writes, so there the caller re-reads and retries instead."""
+        if self.db.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.db.session() as s:
+            hold(s, name)
+            yield
+
     def record_signed(
         self,
         *,
@@ -141,10 +159,12 @@ class Journal:
     ) -> JournalEntry:
         """Allocate ``sender``'s next nonce, sign at it and journal the transaction, all in one
         catalog transaction. The nonce is past both ``least_nonce`` (the node's pending count) and
-        every nonce journaled on ``chain_id``: another client of the workspace may have journaled
-        one it has not sent yet. When that client journals the same nonce first, the transaction
-        is signed again at the next one (a bounded number of times): two signed transactions are
-        never journaled, hence never sent, at one nonce."""
+        every nonce journaled on ``chain_id``: another client of the catalog (a second `mintloom
+        run`, another host) may have journaled one it has not sent yet. Allocation holds the
+        sender's nonce lock, so such clients take turns; should one journal the same nonce first
+        anyway (a client without the lock), the transaction is signed again at the next one (a
+        bounded number of times): two signed transactions are never journaled, hence never sent,
+        at one nonce."""
         draft = JournalEntry(
             intent=intent,
             chain_id=chain_id,
@@ -168,8 +188,10 @@ class Journal:
                     ) from clash
 
     def _record_next(self, draft: JournalEntry, least: int, sign: Signer) -> JournalEntry:
-        """Journal ``draft`` signed at the first nonce past ``least`` and the journal's highest."""
+        """Journal ``draft`` signed at the first nonce past ``least`` and the journal's highest,
+        holding the sender's nonce lock: another writer on this catalog waits, then sees it."""
         with self.db.session() as s:
+            hold(s, nonce_lock(draft.chain_id, draft.sender))
             top = s.scalar(
                 select(func.max(JournalEntry.nonce)).where(
                     JournalEntry.chain_id == draft.chain_id, JournalEntry.sender == draft.sender
