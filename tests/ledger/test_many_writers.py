@@ -4,31 +4,43 @@ collide on nonces, anchor in order, and respect the EIP-1559 fee cap."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.request
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, func, select, text
 
+from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.errors import FeeCapError
 from mintloom.ledger.anchoring import anchor_checkpoint, latest_on_chain
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.journal import CONFIRMED, REPLACED
+from mintloom.ledger.journal import CONFIRMED, REPLACED, Journal
 from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo
 from mintloom.ledger.reader import Deployments
 from mintloom.provenance.keys import KeyStore
-from mintloom.provenance.log import TransparencyLog
+from mintloom.provenance.log import ReceiptRow, TransparencyLog
 from mintloom.schema import open_workspace_database
+from mintloom.store.catalog import AssetRow
 from mintloom.store.db import Database
+from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
 from tests.engines.chat_stub import running
+from tests.store.conftest import postgres_server  # noqa: F401  (the catalog suite's PostgreSQL)
 
 from .test_anchoring import client, deployed, entries
 
 pytestmark = pytest.mark.xdist_group("anvil")
+
+AUDIENCE = sample_audience(2)
 
 
 def test_a_checkpoint_a_later_anchor_covers_sends_nothing(
@@ -139,3 +151,67 @@ def test_nonce_taken_by_another_host_is_signed_again_once(
     assert "nonce too low" in (replaced.error or "")
     assert host_a.w3.eth.get_code(address)  # the write happened, once
     assert host_a.w3.eth.get_transaction_count(host_a.address) == confirmed.nonce + 1
+
+
+@pytest.fixture
+def pg_catalog(
+    postgres_server: str,  # noqa: F811  (the fixture imported above)
+    workspace: Workspace,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[str]:
+    """A fresh database on the session's throwaway PostgreSQL server, as the workspace's catalog."""
+    name = f"writers_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{postgres_server}/{name}"
+    monkeypatch.setenv("MINTLOOM_DATABASE_URL", url)
+    yield url
+    admin.dispose()
+
+
+def _run(ws: Workspace, spec: Path) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "MINTLOOM_WORKSPACE": str(ws.root),
+        "MINTLOOM_KEY_PASSWORD": PASSWORD,
+        "COLUMNS": "300",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "mintloom.cli.main", "run", str(spec), "--publish"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+
+
+def test_two_runs_publish_with_one_account_on_one_catalog(
+    pg_catalog: str, shared_anvil: NodeInfo, studio: Studio, tmp_path: Path
+) -> None:
+    """Two `mintloom run` processes (two campaigns) generate, anchor and publish at once with the
+    same account against one anvil and one PostgreSQL catalog: both finish, every transaction is
+    mined once at its own nonce, the checkpoints are anchored in order and cover both campaigns."""
+    studio.contracts()  # deployed once per chain (`mintloom deploy`), before the runs
+    specs = [
+        write_sample_campaign(tmp_path / name, sample_spec(campaign=name, copy=False, audio=False), AUDIENCE)
+        for name in ("north", "south")
+    ]
+    runs = [_run(studio.workspace, spec) for spec in specs]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    chain, journal = studio.chain, Journal(studio.db)
+    sent = journal.entries(chain.chain_id)
+    assert {e.status for e in sent} == {CONFIRMED}  # all mined, none replaced or failed
+    nonces = sorted(e.nonce for e in sent)
+    assert nonces == list(range(len(sent)))  # no nonce reused, none skipped
+    assert chain.w3.eth.get_transaction_count(chain.address) == len(sent)  # nothing sent outside it
+    intents = Counter(e.intent for e in sent if e.intent is not None)
+    assert [i for i, n in intents.items() if n > 1] == []  # no write sent twice
+    anchored = chain.contract("ProvenanceLog").events.CheckpointAnchored.get_logs(from_block=0)
+    sizes = [int(e["args"]["size"]) for e in anchored]
+    tlog = TransparencyLog(studio.db)
+    assert sizes == sorted(set(sizes)) and sizes[-1] == tlog.size  # in order, the last is the head
+    with studio.db.session() as s:
+        campaigns = set(s.scalars(select(AssetRow.campaign)))
+        unanchored = s.scalar(select(func.count()).select_from(ReceiptRow).where(ReceiptRow.anchored == 0))
+        receipts = s.scalar(select(func.count()).select_from(ReceiptRow))
+    assert campaigns == {"north", "south"}
+    assert receipts == tlog.size and unanchored == 0  # every asset of both runs anchored

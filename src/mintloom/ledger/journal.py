@@ -43,13 +43,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+KIND_LENGTH = 255
+"""Room for the longest kind (``licence-folder:<CID>`` is 74 characters; PostgreSQL enforces it)."""
+
+
 class JournalEntry(Base):
     __tablename__ = "ledger_journal"
     __table_args__ = (UniqueConstraint("chain_id", "sender", "nonce", name="uq_journal_nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chain_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH), index=True)
     payload: Mapped[str] = mapped_column(Text)
     sender: Mapped[str] = mapped_column(String(42))
     nonce: Mapped[int] = mapped_column(BigInteger)
@@ -339,6 +343,23 @@ def _add_columns(db: Database) -> None:
     _add_column(db, "intent", "VARCHAR(64)", index=True)
     _add_column(db, "outcome", "VARCHAR(64)", index=False)
     _add_column(db, "delivered", "BOOLEAN", index=False)
+    _widen_kind(db)
+
+
+def _widen_kind(db: Database) -> None:
+    """Catalogs made when ``kind`` was VARCHAR(64) refused a licence folder's kind on PostgreSQL
+    (SQLite does not enforce lengths)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    table = JournalEntry.__tablename__
+    kind = next(c for c in inspect(db.engine).get_columns(table) if c["name"] == "kind")
+    if getattr(kind["type"], "length", KIND_LENGTH) >= KIND_LENGTH:
+        return
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN kind TYPE VARCHAR({KIND_LENGTH})"))
+    except SQLAlchemyError as exc:
+        raise CatalogError(f"cannot widen {table}.kind: {exc}") from exc
 
 
 def _add_column(db: Database, name: str, sql_type: str, *, index: bool) -> None:
