@@ -215,3 +215,18 @@ def test_two_runs_publish_with_one_account_on_one_catalog(
         receipts = s.scalar(select(func.count()).select_from(ReceiptRow))
     assert campaigns == {"north", "south"}
     assert receipts == tlog.size and unanchored == 0  # every asset of both runs anchored
+
+
+def test_a_journal_of_64_character_kinds_is_widened_on_postgresql(pg_catalog: str) -> None:
+    """A licence folder's kind (``licence-folder:<CID>``, 74 characters) overflowed the journal's
+    VARCHAR(64) on PostgreSQL, so publishing failed there; an older catalog is widened on open."""
+    db = open_workspace_database(pg_catalog)
+    with db.engine.begin() as conn:
+        conn.execute(text("ALTER TABLE ledger_journal ALTER COLUMN kind TYPE VARCHAR(64)"))
+    journal = Journal(db)
+    kind = "licence-folder:" + "b" * 59
+    journal.record_intent(
+        chain_id=1, kind=kind, payload={}, sender="0x" + "1" * 40, nonce=0, tx_hash="0x" + "2" * 64, raw=b"x"
+    )
+    assert [e.kind for e in journal.entries(1)] == [kind]
+    db.dispose()
