@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from mintloom.campaign.execute import Executor, make_executor
 from mintloom.campaign.ray_executor import RayExecutor
 from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.campaign.spec import load_spec
 from mintloom.config import RaySettings, load_settings
 from mintloom.errors import ClusterError, ConfigError
@@ -94,8 +95,10 @@ def _kill_job(marker: Path, victim: str, fn: Callable[[object], object], job: ob
     return fn(job)
 
 
-def test_run_on_ray_survives_a_killed_worker(local_ray: RayExecutor, studio: Studio, spec_path: Path) -> None:
-    runner = CampaignRunner(studio.run_parts(), load_spec(spec_path), batch_size=4)
+def test_run_on_ray_survives_a_killed_worker(local_ray: RayExecutor, studio: Studio, tmp_path: Path) -> None:
+    spec = sample_spec(locales=("en-US",), formats=("square", "leaderboard"), copy=False, audio=False)
+    spec_path = write_sample_campaign(tmp_path / "campaign", spec, sample_audience(3))
+    runner = CampaignRunner(studio.run_parts(), load_spec(spec_path), batch_size=2)
     plan = runner.plan()
     victim = plan.jobs[len(plan.jobs) // 2].key
     marker = studio.workspace.root / "killed"
@@ -125,6 +128,6 @@ def test_bench_compares_ray_with_the_local_pool_on_the_same_jobs(
 ) -> None:
     from mintloom.bench import cluster
 
-    (fig,) = cluster.measure(tmp_path, segments=1, limit=4, passes=1)
+    (fig,) = cluster.measure(tmp_path, segments=1, limit=2, passes=1)
     assert fig.name == "ray_vs_local_pool_2_workers" and fig.target == 0.8 and fig.value > 0
-    assert "same 4 demo-mix images" in fig.note
+    assert "same 2 demo-mix images" in fig.note
