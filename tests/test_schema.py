@@ -22,6 +22,7 @@ EVERY_TABLE = {
     "log_leaves", "log_leaf_parents", "log_checkpoints", "log_receipts",  # provenance.log
     "api_tokens",  # store.tokens
     "ledger_journal",  # ledger.journal
+    "write_locks",  # store.locks
     "chain_names", "lineage_registrants",  # ledger.lineage
     "token_metadata",  # ledger.metadata
     "licence_folders",  # governance.licence_metadata
@@ -71,6 +72,7 @@ def test_schema_lists_every_table_module() -> None:
     assert {m.__name__ for m in TABLE_MODULES} == {
         "mintloom.store.catalog",
         "mintloom.store.tokens",
+        "mintloom.store.locks",
         "mintloom.provenance.log",
         "mintloom.ledger.journal",
         "mintloom.ledger.lineage",

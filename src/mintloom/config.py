@@ -6,7 +6,7 @@ Nested keys use a double underscore in the environment, e.g. ``MINTLOOM_CHAIN__R
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -50,6 +50,11 @@ class ChainSettings(_Section):
     anvil_port: int | None = Field(default=None, ge=1024, le=65535, description="fixed port, else free")
     state_interval: int = Field(default=1, ge=1, description="seconds between anvil state dumps")
     timeout_s: float = Field(default=60.0, gt=0)
+    max_fee_gwei: float | None = Field(
+        default=500.0,
+        gt=0,
+        description="EIP-1559 cap on the fee per gas; a chain asking more is refused (FeeCapError)",
+    )
     log_page_blocks: int = Field(
         default=10_000,
         ge=1,
@@ -68,6 +73,31 @@ class EngineSettings(_Section):
     retired: ClassVar[frozenset[str]] = frozenset({"openai_base_url", "openai_model", "transformers_path"})
 
     workers: int = Field(default=1, ge=1, le=256)
+    executor: Literal["local", "ray"] = Field(
+        default="local", description="where generation jobs run: a local process pool, or Ray (`[ray]`)"
+    )
+
+
+class RaySettings(_Section):
+    """The Ray cluster of ``engine.executor = "ray"`` (the ``mintloom[ray]`` extra)."""
+
+    address: str | None = Field(
+        default=None,
+        description='"auto" (the cluster this host belongs to), a ray:// URL, or unset: a local Ray '
+        "that mintloom starts and stops, with num_cpus CPUs",
+    )
+    num_cpus: int | None = Field(
+        default=None, ge=1, le=4096, description="CPUs of the local Ray; unset means engine.workers"
+    )
+    max_retries: int = Field(default=3, ge=0, le=100, description="retries of a job whose worker died")
+    object_store_mb: int = Field(default=512, ge=64, description="object store of the local Ray (MiB)")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, v: str | None) -> str | None:
+        if v is not None and v != "auto" and not v.startswith("ray://"):
+            raise ValueError('address must be "auto" or a ray:// URL (unset: a local Ray)')
+        return v
 
 
 class ProvenanceSettings(_Section):
@@ -130,6 +160,7 @@ class Settings(BaseSettings):
     chain: ChainSettings = ChainSettings()
     blobs: BlobSettings = BlobSettings()
     engine: EngineSettings = EngineSettings()
+    ray: RaySettings = RaySettings()
     provenance: ProvenanceSettings = ProvenanceSettings()
     governance: GovernanceSettings = GovernanceSettings()
 
@@ -180,6 +211,11 @@ state_interval = 1
 
 [engine]
 workers = 1
+# executor = "ray"          # default "local" (a process pool); "ray" needs mintloom[ray]
+
+[ray]
+# address = "auto"          # or "ray://head:10001"; unset: a local Ray started and stopped by mintloom
+# num_cpus = 4              # CPUs of that local Ray (default: engine.workers)
 
 [provenance]
 signing_alg = "es256"

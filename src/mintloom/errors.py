@@ -61,6 +61,11 @@ class ExecutionError(CampaignError):
     """A job failed while executing a plan."""
 
 
+class ClusterError(ExecutionError):
+    """The distributed executor cannot run: Ray is not installed (the ``mintloom[ray]`` extra), the
+    cluster at ``ray.address`` cannot be reached, or a job was lost past its retries."""
+
+
 class OutputPathError(ExecutionError):
     """An output path would resolve outside the workspace's output folder (e.g. through a symlink)."""
 
@@ -182,6 +187,10 @@ class RangeRefusedError(LedgerError):
 
 class JournalError(LedgerError):
     """The ledger journal is inconsistent with the chain."""
+
+
+class FeeCapError(LedgerError):
+    """The chain's fee (base fee + tip) is above ``chain.max_fee_gwei``: nothing is sent."""
 
 
 class NotDeployedError(LedgerError):

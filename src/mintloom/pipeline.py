@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mintloom.campaign.execute import make_executor
 from mintloom.campaign.plan import Plan, plan_campaign
 from mintloom.campaign.run import CampaignRunner, RunSummary, checkpoint_log
 from mintloom.campaign.spec import LoadedSpec, load_spec
@@ -152,9 +153,15 @@ class Pipeline:
             return PlannedRun(gated, plan_campaign(gated.loaded, engine_registry()))
 
     def generate(self, planned: PlannedRun, *, workers: int = 1, batch_size: int = 64) -> LoggedRun:
-        """Generate, sign, store, log and export the jobs not finished yet (progress per job)."""
-        runner = self._runner(planned.gated.loaded, workers=workers, batch_size=batch_size)
-        return LoggedRun(planned, runner.generate(planned.plan))
+        """Generate, sign, store, log and export the jobs not finished yet (progress per job), on
+        the workspace's executor (``engine.executor``: a local pool or Ray)."""
+        settings = self.studio.settings
+        executor = make_executor(workers, settings.engine.executor, settings.ray)
+        try:
+            runner = self._runner(planned.gated.loaded, workers=workers, batch_size=batch_size)
+            return LoggedRun(planned, runner.generate(planned.plan, executor))
+        finally:
+            executor.close()
 
     def checkpoint(self, logged: LoggedRun, *, receipts: bool = True) -> CheckpointedRun:
         """Sign a checkpoint of the log (reusing one that covers it). ``receipts=False`` when

@@ -1,7 +1,7 @@
 """The workspace database schema: every subsystem's tables, gathered above the subsystems.
 
-Tables are declared where they belong (catalog and API tokens in store, log in provenance, journal,
-lineage and token metadata in ledger, the licence folder in governance), all on
+Tables are declared where they belong (catalog, API tokens and write locks in store, log in
+provenance, journal, lineage and token metadata in ledger, the licence folder in governance), all on
 :class:`mintloom.store.db.Base`. This module imports each of them so
 :data:`SCHEMA` is complete before ``create_all`` runs; store itself never imports the layers above.
 """
@@ -15,11 +15,11 @@ from mintloom.errors import CatalogError
 from mintloom.governance import licence_metadata
 from mintloom.ledger import journal, lineage, metadata
 from mintloom.provenance import log
-from mintloom.store import catalog, migrate, tokens
+from mintloom.store import catalog, locks, migrate, tokens
 from mintloom.store.db import Base, Database, engine_url_safe, open_database
 from mintloom.store.migrate import SchemaState
 
-TABLE_MODULES = (catalog, tokens, log, journal, lineage, metadata, licence_metadata)
+TABLE_MODULES = (catalog, tokens, locks, log, journal, lineage, metadata, licence_metadata)
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 
 SCHEMA: MetaData = Base.metadata

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mintloom.campaign.plan import Job, plan_campaign
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 
 SPEC = sample_spec()
@@ -19,3 +20,14 @@ def write_campaign(folder: Path, spec: str = SPEC, audience: str = AUDIENCE) -> 
 @pytest.fixture
 def spec_path(tmp_path: Path) -> Path:
     return write_campaign(tmp_path / "campaign")
+
+
+@pytest.fixture(scope="module")
+def conformance_jobs(tmp_path_factory: pytest.TempPathFactory) -> list[Job]:
+    """Eight small jobs of every kind, for the executor conformance suite."""
+    from mintloom.campaign.spec import load_spec
+    from mintloom.engines.base import engine_registry
+
+    plan = plan_campaign(load_spec(write_campaign(tmp_path_factory.mktemp("c"))), engine_registry())
+    small = [j for j in plan.jobs if j.format in {"leaderboard", "medium-rectangle"} or j.kind != "image"]
+    return small[:8]

@@ -8,35 +8,47 @@ from collections.abc import Iterator
 import pytest
 
 from mintloom.campaign.execute import Executor, Generated, ProcessExecutor, SerialExecutor, generate_job
-from mintloom.campaign.plan import Job, plan_campaign
-from mintloom.campaign.spec import load_spec
-from mintloom.engines.base import engine_registry
+from mintloom.campaign.plan import Job
 from mintloom.errors import ExecutionError
-
-from .conftest import write_campaign
 
 
 def _square(n: int) -> int:
     return n * n
 
 
-@pytest.fixture(scope="module")
-def jobs(tmp_path_factory: pytest.TempPathFactory) -> list[Job]:
-    plan = plan_campaign(load_spec(write_campaign(tmp_path_factory.mktemp("c"))), engine_registry())
-    small = [j for j in plan.jobs if j.format in {"leaderboard", "medium-rectangle"} or j.kind != "image"]
-    return small[:8]
-
-
 class ExecutorConformance:
+    """Every executor passes these (the Ray executor's run in tests/campaign/test_ray.py)."""
+
     @pytest.fixture
     def executor(self) -> Iterator[Executor]:
         raise NotImplementedError
+
+    def test_jobs_in_flight_are_bounded(self, executor: Executor) -> None:
+        """Back-pressure: the executor pulls a job only when few enough are unfinished, so a plan
+        of 100k jobs holds at most a few per worker in memory."""
+        pulled = 0
+
+        def source() -> Iterator[int]:
+            nonlocal pulled
+            for n in range(300):
+                pulled += 1
+                yield n
+
+        finished, peak = 0, 0
+        for _ in executor.map_unordered(_square, source()):
+            finished += 1
+            peak = max(peak, pulled - finished)
+        assert finished == 300
+        assert peak <= 4 * executor.workers  # an unbounded executor pulls all 300 at once
 
     def test_runs_every_item_once(self, executor: Executor) -> None:
         assert sorted(executor.map_unordered(_square, range(40))) == [n * n for n in range(40)]
         assert list(executor.map_unordered(_square, [])) == []
 
-    def test_generation_is_pure_and_errors_are_returned(self, executor: Executor, jobs: list[Job]) -> None:
+    def test_generation_is_pure_and_errors_are_returned(
+        self, executor: Executor, conformance_jobs: list[Job]
+    ) -> None:
+        jobs = conformance_jobs
         first = {g.job_key: g for g in executor.map_unordered(generate_job, jobs)}
         serial = {j.key: generate_job(j) for j in jobs}
         assert first.keys() == serial.keys()

@@ -406,23 +406,27 @@ def test_two_clients_journaling_at_one_nonce_send_at_distinct_nonces(
     assert nonce(first) == len(rows) == n + 2
 
 
-def test_a_nonce_taken_while_signing_is_signed_again_at_the_next(
+def test_a_client_journaling_while_another_signs_waits_for_the_nonce_lock(
     workspace: Workspace, node: AnvilNode, db: Database
 ) -> None:
-    """Another client journals the very nonce this one is signing at: the clash is not a
-    catalog error, the transaction is signed again at the next nonce and only that is kept."""
+    """Another client of the catalog journals while this one signs: it waits on the sender's
+    nonce lock (issue 20; before, it took the very nonce and this one had to sign again), then
+    journals at the next nonce."""
     chain = open_client(workspace, node, db)
     other = Journal(open_workspace_database(f"sqlite:///{db.engine.url.database}"))
-    signed: list[int] = []
+    with ThreadPoolExecutor(1) as pool:
+        rival: list[Future[Any]] = []
 
-    def sign(at: int) -> tuple[str, bytes]:
-        if not signed:  # the other client wins the race for this nonce
-            other.record_intent(chain_id=chain.chain_id, kind="other", payload={}, sender=chain.address,
-                                nonce=at, tx_hash="0x" + "55" * 32, raw=b"\x02")  # fmt: skip
-        signed.append(at)
-        return "0x" + f"{at:064x}", bytes([at])
+        def sign(at: int) -> tuple[str, bytes]:
+            rival.append(pool.submit(other.record_signed, chain_id=chain.chain_id, kind="other",
+                                     payload={}, sender=chain.address, least_nonce=0,
+                                     sign=lambda n: ("0x" + "55" * 31 + f"{n:02x}", b"\x02")))  # fmt: skip
+            time.sleep(1.0)
+            assert not rival[0].done()  # blocked while this client holds the lock
+            return "0x" + f"{at:064x}", bytes([at])
 
-    entry = chain.journal.record_signed(chain_id=chain.chain_id, kind="mine", payload={},
-                                        sender=chain.address, least_nonce=0, sign=sign)  # fmt: skip
-    assert signed == [0, 1] and entry.nonce == 1
-    assert [(e.kind, e.nonce) for e in chain.journal.entries(chain.chain_id)] == [("other", 0), ("mine", 1)]
+        entry = chain.journal.record_signed(chain_id=chain.chain_id, kind="mine", payload={},
+                                            sender=chain.address, least_nonce=0, sign=sign)  # fmt: skip
+        theirs = rival[0].result(timeout=60)
+    assert (entry.nonce, theirs.nonce) == (0, 1)
+    assert [(e.kind, e.nonce) for e in chain.journal.entries(chain.chain_id)] == [("mine", 0), ("other", 1)]

@@ -43,6 +43,7 @@ class Figure:
 SUITES: tuple[str, ...] = (
     "provenance",
     "pipeline",
+    "cluster",
     "engines",
     "compare",
     "fingerprint",

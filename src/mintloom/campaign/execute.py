@@ -1,4 +1,4 @@
-"""Executors: where generation jobs run. A small Protocol so a Ray or queue executor fits later.
+"""Executors: where generation jobs run (in process, a local process pool, or Ray: a small Protocol).
 
 Workers only *generate* (the expensive, embarrassingly parallel part) and fingerprint images;
 signing, logging and cataloguing happen in the calling process, which owns the keys and the
@@ -21,6 +21,7 @@ from typing import Protocol, TypeVar
 from PIL import Image
 
 from mintloom.campaign.plan import Job
+from mintloom.config import RaySettings
 from mintloom.engines.base import Artifact, RendersPixels, engine_registry
 from mintloom.errors import ExecutionError, MintloomError
 
@@ -144,9 +145,17 @@ def _wait_some(futures: set[Future[R]]) -> tuple[set[Future[R]], set[Future[R]]]
     return set(done), set(rest)
 
 
-def make_executor(workers: int) -> Executor:
+def make_executor(workers: int, kind: str = "local", ray: RaySettings | None = None) -> Executor:
+    """The configured executor: ``local`` (in process for one worker, else a process pool) or
+    ``ray`` (tasks on the cluster of ``ray.address``, see :mod:`mintloom.campaign.ray_executor`)."""
     if workers < 1:
         raise ExecutionError("--workers must be at least 1")
+    if kind == "ray":
+        from mintloom.campaign.ray_executor import RayExecutor
+
+        return RayExecutor(workers, ray)
+    if kind != "local":
+        raise ExecutionError(f"no executor named {kind!r}", hint='engine.executor is "local" or "ray"')
     return SerialExecutor() if workers == 1 else ProcessExecutor(workers)
 
 

@@ -255,18 +255,20 @@ class CampaignRunner:
         summary.checkpoint_size = cp.size if cp is not None else 0
         return summary
 
-    def generate(self, plan: Plan) -> RunSummary:
-        """Generate, sign, store, log and export every job of ``plan`` not finished yet."""
+    def generate(self, plan: Plan, executor: Executor | None = None) -> RunSummary:
+        """Generate, sign, store, log and export every job of ``plan`` not finished yet, on
+        ``executor`` (else the runner's own; one it made itself is closed at the end)."""
         t0 = time.perf_counter()
         state = self._start(plan)
-        executor = self._executor or make_executor(self.workers)
+        given = executor or self._executor
+        executor = given or make_executor(self.workers)
         try:
             for _kind, jobs in phases([j for j in ordered(list(plan.jobs)) if j.key not in state.done]):
                 for gen in executor.map_unordered(generate_job, jobs):
                     self._accept(state, gen)
                 self._flush(state)
         finally:
-            if self._executor is None:
+            if given is None:
                 executor.close()
         if state.waiting:
             missing = ", ".join(sorted(state.waiting))

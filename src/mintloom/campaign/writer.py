@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mintloom.errors import CatalogError
-from mintloom.provenance.log import TransparencyLog
+from mintloom.provenance.log import LOG_LOCK, TransparencyLog
 from mintloom.store.catalog import (
     AssetRow,
     CampaignRow,
@@ -29,6 +29,7 @@ from mintloom.store.catalog import (
     logged_sidecar,
 )
 from mintloom.store.db import Database
+from mintloom.store.locks import hold
 
 
 @dataclass
@@ -91,6 +92,7 @@ class CatalogWriter:
         that were rolled back with the rows."""
         try:
             with self.db.session() as s:
+                hold(s, LOG_LOCK)  # first: another run's batch commits before this one reads the catalog
                 yield BatchTransaction(s, self.log)
         except BaseException:
             self.log.reload()

@@ -17,13 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mintloom.errors import LedgerError
+from mintloom.errors import ContractError, LedgerError
 from mintloom.ledger.client import ChainClient
 from mintloom.provenance.keys import Signer
 from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
 from mintloom.types import TxHash
 
 CONTRACT = "ProvenanceLog"
+ANCHOR_TRIES = 5
 
 
 @dataclass(frozen=True)
@@ -83,17 +84,42 @@ def anchor_log(chain: ChainClient, tlog: TransparencyLog, signer: Signer) -> Anc
 
 
 def anchor_checkpoint(chain: ChainClient, tlog: TransparencyLog, cp: SignedCheckpoint) -> AnchorResult:
-    """Anchor ``cp`` (a checkpoint of ``tlog``) unless it is on chain already, and write the
-    transaction into every covered receipt that does not name it yet."""
+    """Anchor ``cp`` (a checkpoint of ``tlog``) unless it, or a later checkpoint covering it, is
+    on chain already, and write the transaction into every covered receipt that does not name it
+    yet. Writers sharing the catalog (several campaigns' runs) anchor in turn, each proving
+    consistency from what is on chain when it sends; one that lost a race re-reads and retries."""
     address = chain.address_of(CONTRACT)  # NotDeployedError: deploying is not this step's job
-    on_chain = latest_on_chain(chain)
-    _check_same_history(tlog, on_chain, address)
-    if on_chain.size == cp.size:
-        tx, block = _anchoring_event(chain, cp.size)
-        updated = tlog.record_anchor(cp.size, chain.chain_id, address, tx, block)
-        return AnchorResult(cp.size, cp.size, cp.root, TxHash(tx), block, None, updated, True)
+    with chain.journal.locked(f"anchor:{chain.chain_id}:{address.lower()}"):
+        for _ in range(ANCHOR_TRIES):
+            tlog.refresh()
+            on_chain = latest_on_chain(chain)
+            _check_same_history(tlog, on_chain, address)
+            if on_chain.size >= cp.size:
+                return _covered(chain, tlog, on_chain.size, address)
+            try:
+                return _send_anchor(chain, tlog, cp, on_chain.size, address)
+            except ContractError:
+                if latest_on_chain(chain).size == on_chain.size:
+                    raise  # refused for another reason than a concurrent anchor
+    raise LedgerError(
+        f"checkpoint {cp.size} not anchored: other writers anchored first {ANCHOR_TRIES} times",
+        hint="rerun: the next try proves consistency from the newest anchor",
+    )
 
-    proof = tlog.consistency_proof(on_chain.size, cp.size) if on_chain.size > 0 else []
+
+def _covered(chain: ChainClient, tlog: TransparencyLog, size: int, address: str) -> AnchorResult:
+    """The anchored checkpoint ``size`` covers the one asked for (this run's, or a later one a
+    concurrent run anchored): record it into the receipts, send nothing."""
+    tx, block = _anchoring_event(chain, size)
+    updated = tlog.record_anchor(size, chain.chain_id, address, tx, block)
+    root = tlog.checkpoint_at(size).root
+    return AnchorResult(size, size, root, TxHash(tx), block, None, updated, True)
+
+
+def _send_anchor(
+    chain: ChainClient, tlog: TransparencyLog, cp: SignedCheckpoint, previous: int, address: str
+) -> AnchorResult:
+    proof = tlog.consistency_proof(previous, cp.size) if previous > 0 else []
     result = chain.transact(
         CONTRACT,
         "anchor",
@@ -101,11 +127,11 @@ def anchor_checkpoint(chain: ChainClient, tlog: TransparencyLog, cp: SignedCheck
         bytes.fromhex(cp.root),
         proof,
         kind=f"anchor:{cp.size}",
-        payload={"size": cp.size, "root": cp.root, "previous": on_chain.size},
+        payload={"size": cp.size, "root": cp.root, "previous": previous},
     )
     updated = tlog.record_anchor(cp.size, chain.chain_id, address, result.tx_hash, result.block)
     return AnchorResult(
-        cp.size, on_chain.size, cp.root, result.tx_hash, result.block, result.gas_used, updated, False
+        cp.size, previous, cp.root, result.tx_hash, result.block, result.gas_used, updated, False
     )
 
 

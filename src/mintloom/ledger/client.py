@@ -40,6 +40,7 @@ from mintloom.errors import (
     ChainResetError,
     ContractError,
     ContractsOutdatedError,
+    FeeCapError,
     LedgerError,
     NotDeployedError,
 )
@@ -52,6 +53,12 @@ from mintloom.store.db import Database
 from mintloom.types import Address, TxHash
 
 log = get_logger(__name__)
+
+SEND_TRIES = 5
+"""Fresh nonces a write is signed at before giving up, when other senders keep taking them."""
+
+NONCE_TAKEN = ("nonce too low", "replacement transaction underpriced", "already used")
+"""Node answers meaning another transaction holds the nonce (geth, anvil, erigon wording)."""
 
 RESET_HINT = (
     "if this chain was really wiped, run `mintloom chain reset` (forgets this chain's deployments "
@@ -89,9 +96,12 @@ class ChainClient(ChainReader):
         timeout: float = 60.0,
         reconcile: bool = True,
         log_page: int = DEFAULT_PAGE_BLOCKS,
+        max_fee_wei: int | None = None,
     ) -> None:
         super().__init__(rpc_url, log_page=log_page)
         self.account: LocalAccount = Account.from_key(private_key)
+        self.max_fee_wei = max_fee_wei
+        """EIP-1559 ``maxFeePerGas`` cap (None: uncapped); see :meth:`_fees`."""
         self.journal = Journal(db)
         self.deployments = deployments
         self.timeout = timeout
@@ -244,14 +254,24 @@ class ChainClient(ChainReader):
         return Address(addr)
 
     # -- writes -----------------------------------------------------------------------------------
-    def _fees(self) -> dict[str, int]:
+    def _fees(self, kind: str) -> dict[str, int]:
+        """EIP-1559 fees: room for the base fee to double, never past ``max_fee_wei``; a chain
+        asking more than the cap right now is refused by name (nothing is signed)."""
         block = self.w3.eth.get_block("latest")
         base = int(block.get("baseFeePerGas") or 0)
         try:
             tip = int(self.w3.eth.max_priority_fee)
         except Web3Exception:
             tip = 1_000_000_000
-        return {"maxFeePerGas": 2 * base + tip, "maxPriorityFeePerGas": tip}
+        cap = self.max_fee_wei
+        if cap is not None and base + tip > cap:
+            raise FeeCapError(
+                f"{kind} not sent: the chain asks {_gwei(base + tip)} gwei per gas (base fee "
+                f"{_gwei(base)} + tip {_gwei(tip)}), above the cap of {_gwei(cap)} gwei",
+                hint="raise chain.max_fee_gwei (MINTLOOM_CHAIN__MAX_FEE_GWEI) or retry when fees fall",
+            )
+        max_fee = 2 * base + tip if cap is None else min(2 * base + tip, cap)
+        return {"maxFeePerGas": max_fee, "maxPriorityFeePerGas": min(tip, max_fee)}
 
     def _pending_nonce(self) -> int:
         """Read from the node before every send: another client of the workspace (`mintloom serve`
@@ -290,29 +310,68 @@ class ChainClient(ChainReader):
         self, tx: dict[str, Any], kind: str, payload: dict[str, Any], intent: str | None, *, repeatable: bool
     ) -> TxResult:
         try:
-            tx = {**tx, "chainId": self.chain_id, **self._fees()}
-            least = self._pending_nonce()
+            tx = {**tx, "chainId": self.chain_id, **self._fees(kind)}
         except OSError as exc:
             raise LedgerError(
                 f"cannot reach the chain at {public_url(self.rpc_url)} to send {kind}: {exc}"
             ) from exc
-        entry = self._journal_signed(tx, kind, payload, intent, least=least, repeatable=repeatable)
-        self._nonce = entry.nonce + 1
-        tx_hash, raw = entry.tx_hash, entry.raw_tx
         point = kind.split(":", maxsplit=1)[0].replace(".", "-")
-        crash_point(f"tx-journaled-{point}")
-        try:
-            self.w3.eth.send_raw_transaction(raw)
-        except Exception as exc:
-            self._nonce = None  # resync from the chain next time
-            # The intent stays pending: reconcile() will find it mined, rebroadcast or mark it replaced.
-            raise LedgerError(f"sending {kind} failed: {exc}", hint="run `mintloom chain reconcile`") from exc
+        for _ in range(SEND_TRIES):
+            entry = self._journal_signed(
+                tx, kind, payload, intent, least=self._least(kind), repeatable=repeatable
+            )
+            self._nonce = entry.nonce + 1
+            crash_point(f"tx-journaled-{point}")
+            if self._broadcast(entry, kind):
+                break
+        else:
+            raise LedgerError(
+                f"{kind} not sent: {SEND_TRIES} nonces in a row were taken by another sender of this account",
+                hint="another host sends with this key: share one catalog, or give each host its own key",
+            )
+        tx_hash = entry.tx_hash
         crash_point(f"tx-sent-{point}")
         result = self._await(tx_hash, kind)
         crash_point(f"tx-confirmed-{point}")
         if repeatable:
             self.journal.mark_delivered(tx_hash)
         return result
+
+    def _least(self, kind: str) -> int:
+        try:
+            return self._pending_nonce()
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot reach the chain at {public_url(self.rpc_url)} to send {kind}: {exc}"
+            ) from exc
+
+    def _broadcast(self, entry: JournalEntry, kind: str) -> bool:
+        """Send the journaled bytes. True once the node has them (from this call, or from another
+        writer of the catalog that reconciled them first); False when the nonce turned out to be
+        another transaction's (``nonce too low``, ``replacement transaction underpriced``: a sender
+        of this account outside the catalog): the entry is marked replaced and the caller signs
+        again at a fresh nonce, so the write is sent once and never at a taken nonce."""
+        try:
+            self.w3.eth.send_raw_transaction(entry.raw_tx)
+            return True
+        except Exception as exc:
+            self._nonce = None  # resync from the chain next time
+            if self._known(entry.tx_hash):
+                return True
+            reason = str(exc).lower()
+            if any(taken in reason for taken in NONCE_TAKEN):
+                log.info("nonce taken by another sender: signing again", extra={"tx": entry.tx_hash})
+                self.journal.finish(entry.tx_hash, REPLACED, error=f"nonce {entry.nonce} taken: {exc}")
+                return False
+            # The intent stays pending: reconcile() will find it mined, rebroadcast or mark it replaced.
+            raise LedgerError(f"sending {kind} failed: {exc}", hint="run `mintloom chain reconcile`") from exc
+
+    def _known(self, tx_hash: str) -> bool:
+        try:
+            self.w3.eth.get_transaction(HexStr(tx_hash))
+        except (TransactionNotFound, Web3Exception, OSError):
+            return False
+        return True
 
     def _undelivered(self, intent: str | None) -> TxResult | None:
         """For a repeatable write (a purchase): the identical one a crashed process sent and never
@@ -589,6 +648,10 @@ def _sending_order(entries: list[JournalEntry]) -> list[JournalEntry]:
 def _code_hash(bytecode: str) -> str:
     """What a deployment records of its creation code, to tell an upgraded contract apart."""
     return hashlib.sha256(bytecode.encode()).hexdigest()
+
+
+def _gwei(wei: int) -> str:
+    return f"{wei / 10**9:.3f}"
 
 
 def _draft(sender: str, gas_estimate: int, value: int) -> Any:

@@ -49,8 +49,16 @@ def open_chain(
                 )
             key = "0x" + store.eth_private_key(password).hex()
     deployments = Deployments(ws.chain_dir / "deployments.json")
+    cap = None if c.max_fee_gwei is None else int(c.max_fee_gwei * 10**9)
     return ChainClient(
-        url, key, db, deployments, timeout=c.timeout_s, reconcile=recover, log_page=c.log_page_blocks
+        url,
+        key,
+        db,
+        deployments,
+        timeout=c.timeout_s,
+        reconcile=recover,
+        log_page=c.log_page_blocks,
+        max_fee_wei=cap,
     )
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import (
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mintloom.errors import CatalogError, JournalError
 from mintloom.store.db import Base, Database
+from mintloom.store.locks import hold
 
 PENDING, CONFIRMED, FAILED, REPLACED, ORPHANED = "pending", "confirmed", "failed", "replaced", "orphaned"
 
@@ -41,13 +43,17 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+KIND_LENGTH = 255
+"""Room for the longest kind (``licence-folder:<CID>`` is 74 characters; PostgreSQL enforces it)."""
+
+
 class JournalEntry(Base):
     __tablename__ = "ledger_journal"
     __table_args__ = (UniqueConstraint("chain_id", "sender", "nonce", name="uq_journal_nonce"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     chain_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(KIND_LENGTH), index=True)
     payload: Mapped[str] = mapped_column(Text)
     sender: Mapped[str] = mapped_column(String(42))
     nonce: Mapped[int] = mapped_column(BigInteger)
@@ -69,6 +75,10 @@ class JournalEntry(Base):
     of sending again. None for other writes (and entries made before this column)."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+def nonce_lock(chain_id: int, sender: str) -> str:
+    return f"nonce:{chain_id}:{sender.lower()}"
 
 
 # statuses of an entry whose nonce the chain consumed (or will): what a lost block is replayed from
@@ -127,6 +137,18 @@ class Journal:
                 raise CatalogError(f"nonce {nonce} of {sender} is already journaled") from clash
             return entry.id
 
+    @contextmanager
+    def locked(self, name: str) -> Iterator[None]:
+        """Hold the lock ``name`` across a multi-step chain write (anchoring: read the chain,
+        prove, send, await) on PostgreSQL. On SQLite that lock would also block this process's
+        own journal writes, so there the caller re-reads and retries instead."""
+        if self.db.engine.dialect.name != "postgresql":
+            yield
+            return
+        with self.db.session() as s:
+            hold(s, name)
+            yield
+
     def record_signed(
         self,
         *,
@@ -141,10 +163,12 @@ class Journal:
     ) -> JournalEntry:
         """Allocate ``sender``'s next nonce, sign at it and journal the transaction, all in one
         catalog transaction. The nonce is past both ``least_nonce`` (the node's pending count) and
-        every nonce journaled on ``chain_id``: another client of the workspace may have journaled
-        one it has not sent yet. When that client journals the same nonce first, the transaction
-        is signed again at the next one (a bounded number of times): two signed transactions are
-        never journaled, hence never sent, at one nonce."""
+        every nonce journaled on ``chain_id``: another client of the catalog (a second `mintloom
+        run`, another host) may have journaled one it has not sent yet. Allocation holds the
+        sender's nonce lock, so such clients take turns; should one journal the same nonce first
+        anyway (a client without the lock), the transaction is signed again at the next one (a
+        bounded number of times): two signed transactions are never journaled, hence never sent,
+        at one nonce."""
         draft = JournalEntry(
             intent=intent,
             chain_id=chain_id,
@@ -168,8 +192,10 @@ class Journal:
                     ) from clash
 
     def _record_next(self, draft: JournalEntry, least: int, sign: Signer) -> JournalEntry:
-        """Journal ``draft`` signed at the first nonce past ``least`` and the journal's highest."""
+        """Journal ``draft`` signed at the first nonce past ``least`` and the journal's highest,
+        holding the sender's nonce lock: another writer on this catalog waits, then sees it."""
         with self.db.session() as s:
+            hold(s, nonce_lock(draft.chain_id, draft.sender))
             top = s.scalar(
                 select(func.max(JournalEntry.nonce)).where(
                     JournalEntry.chain_id == draft.chain_id, JournalEntry.sender == draft.sender
@@ -317,6 +343,23 @@ def _add_columns(db: Database) -> None:
     _add_column(db, "intent", "VARCHAR(64)", index=True)
     _add_column(db, "outcome", "VARCHAR(64)", index=False)
     _add_column(db, "delivered", "BOOLEAN", index=False)
+    _widen_kind(db)
+
+
+def _widen_kind(db: Database) -> None:
+    """Catalogs made when ``kind`` was VARCHAR(64) refused a licence folder's kind on PostgreSQL
+    (SQLite does not enforce lengths)."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    table = JournalEntry.__tablename__
+    kind = next(c for c in inspect(db.engine).get_columns(table) if c["name"] == "kind")
+    if getattr(kind["type"], "length", KIND_LENGTH) >= KIND_LENGTH:
+        return
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN kind TYPE VARCHAR({KIND_LENGTH})"))
+    except SQLAlchemyError as exc:
+        raise CatalogError(f"cannot widen {table}.kind: {exc}") from exc
 
 
 def _add_column(db: Database, name: str, sql_type: str, *, index: bool) -> None:

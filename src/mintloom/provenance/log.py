@@ -33,7 +33,12 @@ from mintloom.provenance.merkle import (
 )
 from mintloom.store.cid import parse_cid
 from mintloom.store.db import Base, Database
+from mintloom.store.locks import hold
 from mintloom.types import CID
+
+LOG_LOCK = "log"
+"""The catalog write lock (:func:`mintloom.store.locks.hold`) of appending, checkpointing and
+issuing receipts."""
 
 
 class LogLeaf(Base):
@@ -248,9 +253,20 @@ class TransparencyLog:
         log keeps its original index (appending is idempotent, so a resumed run never logs an
         asset twice). With ``session`` the leaves are written in the caller's transaction (with
         the catalog rows of the same assets); if that transaction is rolled back the caller must
-        :meth:`reload`."""
+        :meth:`reload`. Writers sharing the catalog (several runs) take turns: the log's write
+        lock is held until the transaction ends, and leaves another writer appended are read first."""
+        if session is not None:
+            return self._append_locked(session, entries, parents or {})
+        with self.db.session() as s:
+            return self._append_locked(s, entries, parents or {})
+
+    def _append_locked(
+        self, s: Session, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str]
+    ) -> list[int]:
+        hold(s, LOG_LOCK)
+        self._catch_up(s)
         start = self.size
-        new, seen, result = self._new_leaves(entries, parents or {}, start)
+        new, seen, result = self._new_leaves(entries, parents, start)
         if not new:
             return result
         rows = [
@@ -258,14 +274,23 @@ class TransparencyLog:
             for i, (cid, mh, lh, _) in enumerate(new)
         ]
         links = [{"index": start + i, "parent_cid": p} for i, (*_, p) in enumerate(new) if p is not None]
-        if session is not None:
-            self._insert(session, start, rows, links)
-        else:
-            with self.db.session() as s:
-                self._insert(s, start, rows, links)
+        self._insert(s, start, rows, links)
         self._tree.extend_hashes(lh for _, _, lh, _ in new)
         self._index.update(seen)
         return result
+
+    def _catch_up(self, s: Session) -> None:
+        """Extend the tree in memory with the leaves other writers committed since it was loaded."""
+        rows = s.execute(
+            select(LogLeaf.index, LogLeaf.cid, LogLeaf.leaf_hash)
+            .where(LogLeaf.index >= self.size)
+            .order_by(LogLeaf.index)
+        ).all()
+        for expected, (idx, _, _) in enumerate(rows, start=self.size):
+            if idx != expected:
+                raise LogError(f"log is corrupted: leaf {expected} is missing (found {idx})")
+        self._tree.extend_hashes(bytes(lh) for _, _, lh in rows)
+        self._index.update({cid: idx for idx, cid, _ in rows})
 
     def _new_leaves(
         self, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str], start: int
@@ -330,6 +355,10 @@ class TransparencyLog:
             signer_chain=signer.certificate_chain_pem.decode(),
         )
         with self.db.session() as s:
+            hold(s, LOG_LOCK)
+            signed_meanwhile = s.get(LogCheckpoint, size)  # by another writer of the catalog
+            if signed_meanwhile is not None:
+                return self._to_model(signed_meanwhile)
             s.add(
                 LogCheckpoint(
                     size=size, root=root, timestamp=ts, note=note, signature=sig, signer_chain=cp.signer_chain
@@ -389,6 +418,7 @@ class TransparencyLog:
         if checkpoint.size > self.size or self._tree.root(checkpoint.size).hex() != checkpoint.root:
             raise LogError(f"checkpoint of size {checkpoint.size} does not match this log")
         with self.db.session() as s:
+            hold(s, LOG_LOCK)  # another writer issuing receipts for the same leaves waits, then skips them
             inserts, updates = self._receipt_rows(s, checkpoint, anchor)
             if inserts:
                 s.execute(insert(ReceiptRow), inserts)

@@ -1,0 +1,133 @@
+"""The Ray executor on one local Ray shared by this module (2 CPUs, no dashboard): the executor
+conformance suite, a worker killed mid-task (the job is retried: no duplicate asset, no lost job)
+and the configuration that selects it."""
+
+from __future__ import annotations
+
+import functools
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mintloom.campaign.execute import Executor, make_executor
+from mintloom.campaign.ray_executor import RayExecutor
+from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
+from mintloom.campaign.spec import load_spec
+from mintloom.config import RaySettings, load_settings
+from mintloom.errors import ClusterError, ConfigError
+from mintloom.store.catalog import AssetRow, Catalog, JobRow
+from mintloom.studio import Studio
+
+from .test_execute import ExecutorConformance
+
+pytestmark = pytest.mark.xdist_group("ray")
+
+CPUS = 2
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[RayExecutor]:
+    """One local Ray for the module, started (and stopped) by an executor that owns it."""
+    owner = RayExecutor(CPUS, RaySettings(num_cpus=CPUS, object_store_mb=128))
+    assert list(owner.map_unordered(abs, [-1])) == [1]  # starts it
+    yield owner
+    owner.close()
+    import ray
+
+    assert not ray.is_initialized()  # the owner stopped the Ray it started
+
+
+class TestRayExecutor(ExecutorConformance):
+    @pytest.fixture
+    def executor(self, local_ray: RayExecutor) -> Iterator[Executor]:
+        ex = RayExecutor(CPUS)  # joins the module's Ray, leaves it running at close
+        yield ex
+        ex.close()
+
+
+def _die_once(marker: Path, victim: int, n: int) -> tuple[int, int]:
+    """Square ``n``; the first worker that gets ``victim`` writes its pid and is SIGKILLed."""
+    if n == victim and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return n, os.getpid()
+
+
+def test_killed_worker_is_retried_once_per_job(local_ray: RayExecutor, tmp_path: Path) -> None:
+    marker = tmp_path / "killed"
+    results = list(RayExecutor(CPUS).map_unordered(functools.partial(_die_once, marker, 7), range(20)))
+    assert sorted(n for n, _ in results) == list(range(20))  # every job once: none lost, none twice
+    dead = int(marker.read_text())
+    assert dead != os.getpid()  # a worker died, not this process
+    assert dict(results)[7] != dead  # job 7 finished on another worker
+
+
+def test_job_lost_past_its_retries_is_named(local_ray: RayExecutor, tmp_path: Path) -> None:
+    no_retry = RayExecutor(CPUS, RaySettings(max_retries=0))
+    with pytest.raises(ClusterError, match="lost on the Ray cluster"):
+        list(no_retry.map_unordered(functools.partial(_die_once, tmp_path / "killed", 3), range(6)))
+
+
+class KillOneJob:
+    """The module's Ray executor, with the worker running job ``victim`` SIGKILLed the first time."""
+
+    def __init__(self, victim: str, marker: Path) -> None:
+        self.inner = RayExecutor(CPUS)
+        self.workers = CPUS
+        self.victim, self.marker = victim, marker
+
+    def map_unordered(self, fn: Callable[[object], object], items: object) -> Iterator[object]:
+        return self.inner.map_unordered(functools.partial(_kill_job, self.marker, self.victim, fn), items)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _kill_job(marker: Path, victim: str, fn: Callable[[object], object], job: object) -> object:
+    if getattr(job, "key", None) == victim and not marker.exists():
+        marker.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return fn(job)
+
+
+def test_run_on_ray_survives_a_killed_worker(local_ray: RayExecutor, studio: Studio, tmp_path: Path) -> None:
+    spec = sample_spec(locales=("en-US",), formats=("square", "leaderboard"), copy=False, audio=False)
+    spec_path = write_sample_campaign(tmp_path / "campaign", spec, sample_audience(3))
+    runner = CampaignRunner(studio.run_parts(), load_spec(spec_path), batch_size=2)
+    plan = runner.plan()
+    victim = plan.jobs[len(plan.jobs) // 2].key
+    marker = studio.workspace.root / "killed"
+    summary = runner.generate(plan, KillOneJob(victim, marker))  # type: ignore[arg-type]
+    assert marker.exists()  # the kill happened
+    with studio.db.session() as s:
+        jobs = s.scalar(select(func.count()).select_from(JobRow))
+        assets = s.scalar(select(func.count()).select_from(AssetRow))
+    assert jobs == len(plan.jobs)  # no lost job (a job's key is the primary key: none twice)
+    assert set(Catalog(studio.db).done_jobs(summary.campaign)) == {j.key for j in plan.jobs}
+    assert assets == summary.new_assets == studio.log.size  # each asset once, logged once
+
+
+def test_executor_is_chosen_by_configuration(tmp_path: Path) -> None:
+    config = tmp_path / "mintloom.toml"
+    config.write_text('[engine]\nworkers = 2\nexecutor = "ray"\n[ray]\naddress = "ray://head:10001"\n')
+    settings = load_settings(config)
+    ex = make_executor(settings.engine.workers, settings.engine.executor, settings.ray)
+    assert isinstance(ex, RayExecutor) and ex.settings.address == "ray://head:10001"
+    config.write_text('[ray]\naddress = "http://head:8265"\n')
+    with pytest.raises(ConfigError, match="ray:// URL"):
+        load_settings(config)
+
+
+def test_bench_compares_ray_with_the_local_pool_on_the_same_jobs(
+    local_ray: RayExecutor, tmp_path: Path
+) -> None:
+    from mintloom.bench import cluster
+
+    (fig,) = cluster.measure(tmp_path, segments=1, limit=2, passes=1)
+    assert fig.name == "ray_vs_local_pool_2_workers" and fig.target == 0.8 and fig.value > 0
+    assert "same 2 demo-mix images" in fig.note
