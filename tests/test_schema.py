@@ -20,6 +20,7 @@ from mintloom.store.db import open_database
 EVERY_TABLE = {
     "campaigns", "jobs", "assets", "exports", "fingerprints", "lineage",  # store.catalog
     "log_leaves", "log_leaf_parents", "log_checkpoints", "log_receipts",  # provenance.log
+    "qa_reports", "asset_tags", "alt_texts",  # store.annotations
     "api_tokens",  # store.tokens
     "ledger_journal",  # ledger.journal
     "chain_names", "lineage_registrants",  # ledger.lineage

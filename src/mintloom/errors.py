@@ -91,6 +91,10 @@ class ProvenanceError(MintloomError):
     exit_code = 5
 
 
+class MetadataEmbedError(ProvenanceError):
+    """A file could not take its XMP packet (not the format it claims, or too large)."""
+
+
 class KeyStoreError(ProvenanceError):
     """Missing, unreadable or wrongly-protected key material (e.g. wrong password)."""
 
