@@ -13,10 +13,11 @@ from sqlalchemy import MetaData
 from mintloom.governance import licence_metadata
 from mintloom.ledger import journal, lineage, metadata
 from mintloom.provenance import log
-from mintloom.store import annotations, catalog, tokens
+from mintloom.store import annotations as annotation_tables
+from mintloom.store import catalog, tokens
 from mintloom.store.db import Base, Database, open_database
 
-TABLE_MODULES = (catalog, annotations, tokens, log, journal, lineage, metadata, licence_metadata)
+TABLE_MODULES = (catalog, annotation_tables, tokens, log, journal, lineage, metadata, licence_metadata)
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 
 SCHEMA: MetaData = Base.metadata
