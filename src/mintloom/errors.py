@@ -247,6 +247,10 @@ class CatalogError(StoreError):
     """The catalog database failed or holds inconsistent data."""
 
 
+class SearchQueryError(StoreError):
+    """A tag search query that is not ``key:value`` terms of known keys."""
+
+
 class BlobError(StoreError):
     """A blob is missing or its bytes do not match its CID."""
 

@@ -45,7 +45,7 @@ class PaletteRule(_Rule):
     blocking: bool = False
     max_delta_e: float = Field(default=12.0, gt=0)
     """A dominant colour within this CIEDE2000 distance of a palette colour is on-brand."""
-    min_share: float = Field(default=0.5, ge=0, le=1)
+    min_share: float = Field(default=0.35, ge=0, le=1)
     """The share of the image in on-brand dominant colours, at least."""
 
 
@@ -111,7 +111,9 @@ class QAReport(BaseModel, frozen=True):
         return [f"{f.rule}: {f.detail}" for f in self.findings if f.blocking and not f.passed]
 
 
-def _finding(rule: _Rule, name: str, subject: str, measured: float, limit: float, ok: bool, what: str) -> Finding:
+def _finding(
+    rule: _Rule, name: str, *, subject: str, measured: float, limit: float, ok: bool, what: str
+) -> Finding:
     return Finding(
         rule=name,
         subject=subject,
@@ -136,19 +138,43 @@ def _text_findings(m: QAMeasurements, spec: QASpec, fmt: str | None) -> list[Fin
             else f"{t.field}: no pixel of its colour in its box (covered or not drawn)"
         )
         out.append(
-            _finding(spec.contrast, "contrast", t.field, t.contrast, need, visible and t.contrast >= need, what)
+            _finding(
+                spec.contrast,
+                "contrast",
+                subject=t.field,
+                measured=t.contrast,
+                limit=need,
+                ok=visible and t.contrast >= need,
+                what=what,
+            )
         )
         off = max(t.clipped_px, t.overflow_px)
         tol = spec.overflow.tolerance_px
         where = "off the canvas" if t.clipped_px > tol else "outside its box"
         out.append(
-            _finding(spec.overflow, "overflow", t.field, off, tol, off <= tol, f"{t.field} ink {off}px {where}")
+            _finding(
+                spec.overflow,
+                "overflow",
+                subject=t.field,
+                measured=off,
+                limit=tol,
+                ok=off <= tol,
+                what=f"{t.field} ink {off}px {where}",
+            )
         )
         limit = spec.copy_length.limit(fmt, t.field)
         if limit is not None:
             what = f"{t.field} has {t.chars} characters, {fmt or 'this format'} allows {limit}"
             out.append(
-                _finding(spec.copy_length, "copy_length", t.field, t.chars, limit, t.chars <= limit, what)
+                _finding(
+                    spec.copy_length,
+                    "copy_length",
+                    subject=t.field,
+                    measured=t.chars,
+                    limit=limit,
+                    ok=t.chars <= limit,
+                    what=what,
+                )
             )
     return out
 
@@ -159,15 +185,23 @@ def _logo_findings(m: QAMeasurements, rule: LogoRule) -> list[Finding]:
     short = min(m.logo.width, m.logo.height)
     room = rule.clear_space * m.logo.height
     return [
-        _finding(rule, "logo_size", "logo", short, rule.min_px, short >= rule.min_px, f"logo {short}px, min {rule.min_px}px"),
+        _finding(
+            rule,
+            "logo_size",
+            subject="logo",
+            measured=short,
+            limit=rule.min_px,
+            ok=short >= rule.min_px,
+            what=f"logo {short}px, min {rule.min_px}px",
+        ),
         _finding(
             rule,
             "logo_clear_space",
-            "logo",
-            m.logo.clear_px,
-            room,
-            m.logo.clear_px >= room,
-            f"{m.logo.clear_px}px clear around the logo, needs {room:.0f}px",
+            subject="logo",
+            measured=m.logo.clear_px,
+            limit=room,
+            ok=m.logo.clear_px >= room,
+            what=f"{m.logo.clear_px}px clear around the logo, needs {room:.0f}px",
         ),
     ]
 
@@ -181,15 +215,23 @@ def _image_findings(m: QAMeasurements, spec: QASpec) -> list[Finding]:
     )
     cover = spec.model_layer
     return [
-        _finding(rule, "palette", "image", share, rule.min_share, share >= rule.min_share, what),
+        _finding(
+            rule,
+            "palette",
+            subject="image",
+            measured=share,
+            limit=rule.min_share,
+            ok=share >= rule.min_share,
+            what=what,
+        ),
         _finding(
             cover,
             "model_layer",
-            "image",
-            m.model_cover,
-            cover.max_cover,
-            m.model_cover <= cover.max_cover,
-            f"a model layer covers {m.model_cover:.0%} of a text block",
+            subject="image",
+            measured=m.model_cover,
+            limit=cover.max_cover,
+            ok=m.model_cover <= cover.max_cover,
+            what=f"a model layer covers {m.model_cover:.0%} of a text block",
         ),
     ]
 

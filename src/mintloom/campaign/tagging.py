@@ -106,7 +106,7 @@ def neutral(template: str) -> str:
 
 
 def _ad_alt(spec: CampaignSpec, locale: str, texts: dict[str, str] | None) -> str:
-    """"Brand ad: headline — body (CTA)", from the rendered copy or, when personalised, the template."""
+    """ "Brand ad: headline — body (CTA)", from the rendered copy or, when personalised, the template."""
     messages = spec.brand.messages.get(locale, {})
     if texts is None or is_personalised(spec, locale):
         texts = {f: neutral(messages.get(f, "")) for f in TEXT_FIELDS}

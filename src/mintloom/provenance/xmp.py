@@ -57,9 +57,7 @@ def xmp_packet(meta: AssetMetadata) -> bytes:
     if meta.web_statement:
         props.append(f"<xmpRights:WebStatement>{escape(meta.web_statement)}</xmpRights:WebStatement>")
     if meta.licensor:
-        url = (
-            f"<plus:LicensorURL>{escape(meta.licensor_url)}</plus:LicensorURL>" if meta.licensor_url else ""
-        )
+        url = f"<plus:LicensorURL>{escape(meta.licensor_url)}</plus:LicensorURL>" if meta.licensor_url else ""
         props.append(
             '<plus:Licensor><rdf:Seq><rdf:li rdf:parseType="Resource">'
             f"<plus:LicensorName>{escape(meta.licensor)}</plus:LicensorName>{url}"

@@ -11,8 +11,45 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from mintloom.errors import SearchQueryError
 from mintloom.store.catalog import AssetRow
 from mintloom.store.db import Base, Database
+
+TAG_KEYS = frozenset(
+    {
+        "campaign",
+        "kind",
+        "engine",
+        "model",
+        "locale",
+        "lang",
+        "script",
+        "direction",
+        "format",
+        "aspect",
+        "colour",
+    }
+)
+_ALIASES = {"color": "colour", "language": "lang"}
+MAX_TERMS = 16
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """``'locale:ar-EG colour:navy'`` → ``[('locale', 'ar-eg'), ('colour', 'navy')]`` (every term
+    must match); an unknown key or a bare word is refused by name."""
+    terms: list[tuple[str, str]] = []
+    for word in query.split():
+        key, sep, value = word.partition(":")
+        key = _ALIASES.get(key.lower(), key.lower())
+        if not sep or not value or key not in TAG_KEYS:
+            raise SearchQueryError(
+                f"search term {word[:64]!r} is not key:value with a known key",
+                hint=f"keys: {', '.join(sorted(TAG_KEYS))} (e.g. 'locale:ar-EG colour:navy')",
+            )
+        terms.append((key, value.lower()[:128]))
+    if not terms or len(terms) > MAX_TERMS:
+        raise SearchQueryError(f"a search takes 1 to {MAX_TERMS} key:value terms, got {len(terms)}")
+    return terms
 
 
 class QARow(Base):
