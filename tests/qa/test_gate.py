@@ -81,13 +81,17 @@ def test_text_covered_after_drawing_is_caught_from_the_pixels(tmp_path: Path) ->
     job, rendered = _rendered(_spec(tmp_path / "ok"))
     assert rendered.layout is not None
     spec = QASpec()
-    assert not evaluate(measure(rendered.pixels, rendered.layout, job.request.brand.palette), spec, "medium-rectangle").held
+    assert not evaluate(
+        measure(rendered.pixels, rendered.layout, job.request.brand.palette), spec, "medium-rectangle"
+    ).held
     body = next(t for t in rendered.layout.texts if t.field == "body")
     covered = np.asarray(rendered.pixels).copy()
     x0, y0, x1, y1 = body.ink
     covered[y0:y1, x0:x1] = covered[y0 - 3, x0]  # painted over with the background beside it
     report = evaluate(
-        measure(Image.fromarray(covered), rendered.layout, job.request.brand.palette), spec, "medium-rectangle"
+        measure(Image.fromarray(covered), rendered.layout, job.request.brand.palette),
+        spec,
+        "medium-rectangle",
     )
     assert report.held
     assert any("body: no pixel of its colour" in r for r in report.reasons())
