@@ -9,15 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from typer.testing import CliRunner
 
 from mintloom.campaign.plan import plan_campaign
 from mintloom.campaign.qa import QASpec, evaluate
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.campaign.spec import load_spec
+from mintloom.cli.console import console
+from mintloom.cli.main import app
 from mintloom.engines.base import engine_registry
 from mintloom.engines.image import ImageCompositor
 from mintloom.engines.qa import LayoutFacts, measure
+from mintloom.errors import SearchQueryError
 from mintloom.store.annotations import Annotations
 from mintloom.store.catalog import Catalog
 from mintloom.studio import Studio
@@ -128,3 +132,21 @@ def test_overflow_logo_copy_length_and_model_layer_rules(tmp_path: Path) -> None
     failed = {f.rule for f in report.findings if not f.passed}
     assert {"overflow", "logo_size", "logo_clear_space", "copy_length", "model_layer"} <= failed
     assert report.held
+
+
+def test_qa_and_search_commands(studio: Studio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    CampaignRunner(studio.run_parts(), load_spec(_spec(tmp_path / "grey", GREY_KIT))).run()
+    monkeypatch.setattr(console, "width", 240)
+    runner = CliRunner()
+    table = runner.invoke(app, ["qa", "tiny"])
+    assert table.exit_code == 0, table.output
+    assert "brand QA" in table.output and "1 images checked, 1 held" in table.output
+    assert "held" in table.output and "contrast:" in table.output and "needs 4.5:1" in table.output
+    as_json = runner.invoke(app, ["qa", "tiny", "--json"])
+    assert json.loads(as_json.output)[0]["held"] is True
+    [(asset, _)] = Annotations(studio.db).qa_reports("tiny")
+    found = runner.invoke(app, ["search", "kind:image locale:en-US"])
+    assert found.exit_code == 0 and asset.cid in found.output, found.output
+    refused = runner.invoke(app, ["search", "segment:students"])  # the error boundary is in run()
+    assert isinstance(refused.exception, SearchQueryError) and refused.exception.exit_code == 10
+    assert "known key" in refused.exception.message
