@@ -71,6 +71,7 @@ def test_schema_lists_every_table_module() -> None:
     assert declared == EVERY_TABLE
     assert {m.__name__ for m in TABLE_MODULES} == {
         "mintloom.store.catalog",
+        "mintloom.store.annotations",
         "mintloom.store.tokens",
         "mintloom.provenance.log",
         "mintloom.ledger.journal",
