@@ -20,6 +20,7 @@ from mintloom.store.db import open_database
 EVERY_TABLE = {
     "campaigns", "jobs", "assets", "exports", "fingerprints", "lineage",  # store.catalog
     "log_leaves", "log_leaf_parents", "log_checkpoints", "log_receipts",  # provenance.log
+    "qa_reports", "asset_tags", "alt_texts",  # store.annotations
     "api_tokens",  # store.tokens
     "ledger_journal",  # ledger.journal
     "write_locks",  # store.locks
@@ -71,6 +72,7 @@ def test_schema_lists_every_table_module() -> None:
     assert declared == EVERY_TABLE
     assert {m.__name__ for m in TABLE_MODULES} == {
         "mintloom.store.catalog",
+        "mintloom.store.annotations",
         "mintloom.store.tokens",
         "mintloom.store.locks",
         "mintloom.provenance.log",

@@ -108,6 +108,10 @@ class ProvenanceError(MintloomError):
     exit_code = 5
 
 
+class MetadataEmbedError(ProvenanceError):
+    """A file could not take its XMP packet (not the format it claims, or too large)."""
+
+
 class KeyStoreError(ProvenanceError):
     """Missing, unreadable or wrongly-protected key material (e.g. wrong password)."""
 
@@ -271,6 +275,10 @@ class CatalogOutdatedError(CatalogError):
 
 class CatalogTooNewError(CatalogError):
     """The catalog's schema revision is unknown to this mintloom: a newer release migrated it."""
+
+
+class SearchQueryError(StoreError):
+    """A tag search query that is not ``key:value`` terms of known keys."""
 
 
 class BlobError(StoreError):

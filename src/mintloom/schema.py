@@ -15,11 +15,22 @@ from mintloom.errors import CatalogError
 from mintloom.governance import licence_metadata
 from mintloom.ledger import journal, lineage, metadata
 from mintloom.provenance import log
+from mintloom.store import annotations as annotation_tables
 from mintloom.store import catalog, locks, migrate, tokens
 from mintloom.store.db import Base, Database, engine_url_safe, open_database
 from mintloom.store.migrate import SchemaState
 
-TABLE_MODULES = (catalog, tokens, locks, log, journal, lineage, metadata, licence_metadata)
+TABLE_MODULES = (
+    catalog,
+    annotation_tables,
+    tokens,
+    locks,
+    log,
+    journal,
+    lineage,
+    metadata,
+    licence_metadata,
+)
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 
 SCHEMA: MetaData = Base.metadata

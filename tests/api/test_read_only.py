@@ -64,12 +64,14 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
         assert c.get("/assets", params=params).status_code == 200
     absent = cid_for(b"absent")
     for a in [*assets, {"cid": absent, "kind": "image"}]:
-        for tail in ("", "/content", "/sidecar", "/receipt"):
+        for tail in ("", "/content", "/sidecar", "/receipt", "/qa", "/tags"):
             assert c.get(f"/assets/{a['cid']}{tail}").status_code in (200, 403, 404)
         assert c.get("/log/proof/inclusion", params={"cid": a["cid"]}).status_code in (200, 404)
     for path in ("/health", "/log/checkpoint", "/openapi.json", "/docs"):
         assert c.get(path).status_code == 200
     assert c.get("/log/proof/consistency", params={"old": 2}).status_code == 200
+    for q in ("kind:image", "locale:ar-EG colour:navy", "segment:x"):
+        assert c.get("/search", params={"q": q}).status_code in (200, 422)
     assert c.get("/log/proof/inclusion", params={"cid": assets[0]["cid"], "size": 3}).status_code == 200
     for a in assets:  # every asset verified from its stored bytes (copy with its sidecar)
         detail = c.get(f"/assets/{a['cid']}").json()
@@ -87,7 +89,7 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     return {
         "/health", "/assets", "/assets/{cid}", "/assets/{cid}/content", "/assets/{cid}/sidecar",
         "/assets/{cid}/receipt", "/log/checkpoint", "/log/proof/inclusion", "/log/proof/consistency",
-        "/verify", "/runs", "/runs/{run_id}",
+        "/verify", "/runs", "/runs/{run_id}", "/assets/{cid}/qa", "/assets/{cid}/tags", "/search",
     }  # fmt: skip
 
 

@@ -28,6 +28,13 @@ def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
     assert ratio.value == pytest.approx(sum(ms[s] for s in OVERHEAD) / sum(ms[s] for s in GENERATION))
     assert ratio.target == 0.10 and ratio.compare == "<=" and "parentOf" in ratio.note
     assert figs["pipeline_image_ms_total"].value == pytest.approx(sum(ms.values()))
+    qa = figs["qa_overhead_ratio"]
+    assert qa.value == pytest.approx(ms["qa"] / sum(ms[s] for s in GENERATION))
+    assert qa.target == 0.15 and qa.compare == "<=" and "CIEDE2000" in qa.note
+    assert (
+        figs["tagging_ms_per_image"].value == pytest.approx(ms["tag"])
+        and "XMP" in figs["tagging_ms_per_image"].note
+    )
     scaling = figs["image_2_worker_scaling"]
     assert scaling.value > 0 and scaling.target == 1.8 and "generate_job" in scaling.note
     cpu = figs["image_2_worker_scaling_cpu"]

@@ -35,7 +35,7 @@ from mintloom.api.limits import (
     UploadLimit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
-from mintloom.api.routers import assets, log, meta, runs, verify
+from mintloom.api.routers import assets, log, meta, qa, runs, verify
 from mintloom.studio import Studio
 
 
@@ -59,7 +59,7 @@ def create_app(
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
     app.add_middleware(UploadLimit, limit=MAX_RUN_BODY, paths=frozenset({"/runs"}))
     install_error_handlers(app)
-    for router in (meta.router, assets.router, log.router, verify.router, runs.router):
+    for router in (meta.router, assets.router, qa.router, log.router, verify.router, runs.router):
         app.include_router(router)
     return app
 

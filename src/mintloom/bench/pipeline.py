@@ -95,6 +95,24 @@ def breakdown(summary: RunSummary) -> list[Figure]:
             note="11 registration views per image, computed in the workers from the encoded pixels",
         ),
         Figure("c2pa_sign_ms_per_png", ms["sign"], "ms", note=where),
+        Figure(
+            "qa_overhead_ratio",
+            ms["qa"] / generation,
+            "qa / (generate+encode)",
+            0.15,
+            "<=",
+            "brand QA gate per image: WCAG contrast behind every text block (glyph boxes sampled at "
+            "full resolution, on a stride below half a stroke for large text), overflow, logo, "
+            "dominant colours (96 px boxed-down copy) against the palette in CIEDE2000, measured "
+            f"in the worker, plus the rules' verdict in the runner; {where}",
+        ),
+        Figure(
+            "tagging_ms_per_image",
+            ms["tag"],
+            "ms",
+            note="tags (named colours, script, direction, format family …), per-locale alt text and "
+            f"the IPTC/XMP packet embedded into the file before signing; {where}",
+        ),
     ]
     return figures
 

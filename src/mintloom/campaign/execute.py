@@ -23,6 +23,7 @@ from PIL import Image
 from mintloom.campaign.plan import Job
 from mintloom.config import RaySettings
 from mintloom.engines.base import Artifact, RendersPixels, engine_registry
+from mintloom.engines.qa import QAMeasurements, measure
 from mintloom.errors import ExecutionError, MintloomError
 
 T = TypeVar("T")
@@ -40,7 +41,9 @@ class Generated:
     error: str | None = None
     error_type: str | None = None
     seconds: tuple[tuple[str, float], ...] = ()
-    """Worker-side time per stage (generate, encode, fingerprint), for the runner's stage clock."""
+    """Worker-side time per stage (generate, encode, fingerprint, qa), for the runner's stage clock."""
+    qa: QAMeasurements | None = None
+    """The brand QA measurements of a laid-out image (its pixels, read where they are)."""
 
 
 class Executor(Protocol):
@@ -167,11 +170,15 @@ def generate_job(job: Job) -> Generated:
         if engine is None:
             raise ExecutionError(f"no engine named {job.engine!r}")
         t0 = time.perf_counter()
-        pixels = None
+        pixels, qa = None, None
         if isinstance(engine, RendersPixels):
             rendered = engine.render_pixels(job.request)
             artifact, pixels = rendered.artifact, rendered.pixels
             seconds = [("generate", rendered.generate_s), ("encode", rendered.encode_s)]
+            if rendered.layout is not None:
+                t_qa = time.perf_counter()
+                qa = measure(pixels, rendered.layout, job.request.brand.palette)
+                seconds.append(("qa", time.perf_counter() - t_qa))
         else:
             artifact = engine.generate(job.request)
             seconds = [("generate", time.perf_counter() - t0)]
@@ -180,7 +187,7 @@ def generate_job(job: Job) -> Generated:
             t1 = time.perf_counter()
             fps = _fingerprints(artifact, pixels)
             seconds.append(("fingerprint", time.perf_counter() - t1))
-        return Generated(job.key, artifact, fps, seconds=tuple(seconds))
+        return Generated(job.key, artifact, fps, seconds=tuple(seconds), qa=qa)
     except MintloomError as exc:
         return Generated(job.key, None, error=exc.message, error_type=type(exc).__name__)
 

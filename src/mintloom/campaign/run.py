@@ -28,7 +28,9 @@ from typing import NamedTuple
 
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
 from mintloom.campaign.plan import Job, Kind, Plan, ordered, plan_campaign
+from mintloom.campaign.qa import QAReport, evaluate
 from mintloom.campaign.spec import LoadedSpec
+from mintloom.campaign.tagging import Tagged, asset_metadata, tag
 from mintloom.campaign.writer import BatchRows, BatchTransaction, CatalogWriter
 from mintloom.engines.base import Artifact, Engine, engine_registry
 from mintloom.errors import CatalogError, ExecutionError, LayoutError, MintloomError
@@ -46,6 +48,8 @@ from mintloom.provenance.credentials import (
 )
 from mintloom.provenance.keys import Signer
 from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
+from mintloom.provenance.xmp import embed_xmp, xmp_packet
+from mintloom.store.annotations import AltTextRow, Annotations, QARow, TagRow
 from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import (
     AssetRow,
@@ -89,8 +93,20 @@ class RunParts:
     """The workspace's out/ folder; a campaign exports into ``out_root / campaign``."""
 
 
-STAGES: tuple[str, ...] = ("generate", "encode", "fingerprint", "sign", "cid", "log", "catalog", "export")
-"""The stages a run's time is clocked in: the first three in the workers, the rest here.
+STAGES: tuple[str, ...] = (
+    "generate",
+    "encode",
+    "fingerprint",
+    "qa",
+    "tag",
+    "sign",
+    "cid",
+    "log",
+    "catalog",
+    "export",
+)
+"""The stages a run's time is clocked in: the first four in the workers, the rest here
+(``tag`` is tagging, alt text and embedding the XMP; the QA verdict is in ``qa`` too).
 ``log`` is appending the leaves; ``catalog`` is the blobs, the rows and the commit around it."""
 
 
@@ -144,6 +160,8 @@ class _Signed:
     cid: str
     model_id: str | None
     """The trained model the manifest names (None: procedural output)."""
+    tagged: Tagged | None = None
+    qa: QAReport | None = None
 
     @property
     def extension(self) -> str:
@@ -415,11 +433,16 @@ class CampaignRunner:
         if parent is not None:
             par = Parent(data=parent.data, media_type=parent.media_type, title=parent.cid)
         clock = state.summary.clock
+        with clock.timed(job.kind, "qa"):
+            report = evaluate(gen.qa, self.spec.qa, job.format) if gen.qa is not None else None
+        with clock.timed(job.kind, "tag"):
+            tagged = tag(self.spec, job, art)
+            data = self._with_xmp(job, art, tagged, source_type)
         with clock.timed(job.kind, "sign"):
             layers = tuple(self._sign_layer(state, job, layer) for layer in art.layers)
             signed = self.parts.asset_signer.sign(
                 # the title names the campaign and the (salted) job, never the segment or the raw key
-                art.data,
+                data,
                 art.media_type,
                 record,
                 title=f"{self.spec.campaign}-{job_id[:16]}.{art.extension}",
@@ -428,7 +451,15 @@ class CampaignRunner:
             )
         with clock.timed(job.kind, "cid"):
             cid = cid_for(signed.data)
-        return _Signed(job, gen, signed, cid, model_id)
+        return _Signed(job, gen, signed, cid, model_id, tagged, report)
+
+    def _with_xmp(self, job: Job, art: Artifact, tagged: Tagged, source_type: DigitalSourceType) -> bytes:
+        """An image with its IPTC/XMP metadata embedded, before signing (so the hard binding
+        covers it); other kinds as they are."""
+        if job.kind != "image":
+            return art.data
+        meta = asset_metadata(self.spec, job, tagged, source_type.value)
+        return embed_xmp(art.data, art.media_type, xmp_packet(meta))
 
     def _sign_layer(self, state: _RunState, job: Job, layer: Artifact) -> Parent:
         """A model layer signed as its own trainedAlgorithmicMedia image (model, weights hash,
@@ -477,15 +508,17 @@ class CampaignRunner:
         crash_point("run.after_commit")
         generated = state.summary.generated
         with clock.timed(kind, "export"):
-            for it, exp in zip(items, exports, strict=True):
+            for it, exp in exports:
                 sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
                 self._export(exp.path, it.signed.data, sidecar)
-                generated[it.job.kind] = generated.get(it.job.kind, 0) + 1
+        for it in items:
+            generated[it.job.kind] = generated.get(it.job.kind, 0) + 1
 
     def _commit(
         self, tx: BatchTransaction, items: list[_Signed], cid_of: dict[str, str], clock: StageClock
-    ) -> list[ExportRow]:
-        """Write a batch's assets, log leaves, lineage, jobs and exports in the transaction ``tx``.
+    ) -> list[tuple[_Signed, ExportRow]]:
+        """Write a batch's assets, log leaves, lineage, jobs and exports in the transaction ``tx``;
+        returns the files to export (an asset held by the QA gate has none).
 
         Identical bytes are one asset (content addressing): a job whose output another job
         already produced points at that asset instead of logging it twice, and ships that asset's
@@ -502,6 +535,9 @@ class CampaignRunner:
         for (cid, it), idx in zip(fresh.items(), indices, strict=True):
             sidecar_of[cid] = self.blobs.put(it.signed.manifest) if it.signed.sidecar else None
             self._add_asset(rows, it, idx, sidecar_of[cid], parents.get(cid))
+            _add_annotations(rows, self.spec.campaign, it)
+        held = tx.held({it.cid for it in items}) | {c for c, it in fresh.items() if it.qa and it.qa.held}
+        exports: list[tuple[_Signed, ExportRow]] = []
         for it in items:
             rows.jobs.append(
                 JobRow(
@@ -514,16 +550,18 @@ class CampaignRunner:
                     asset_cid=it.cid,
                 )
             )
-            rows.exports.append(
-                ExportRow(
-                    campaign=self.spec.campaign,
-                    path=self._path(it.job, it.extension),
-                    cid=it.cid,
-                    sidecar_cid=sidecar_of[it.cid],
-                )
+            if it.cid in held:
+                continue  # held by the QA gate: logged, never exported
+            exp = ExportRow(
+                campaign=self.spec.campaign,
+                path=self._path(it.job, it.extension),
+                cid=it.cid,
+                sidecar_cid=sidecar_of[it.cid],
             )
+            rows.exports.append(exp)
+            exports.append((it, exp))
         tx.add(rows)
-        return rows.exports
+        return exports
 
     def _add_asset(
         self, rows: BatchRows, it: _Signed, leaf_index: int, sidecar_cid: str | None, parent_cid: str | None
@@ -582,9 +620,10 @@ class CampaignRunner:
         an interrupted export are removed. Returns how many files were rewritten."""
         self._remove_stale_tmp()
         assets = self.catalog.job_assets(self.spec.campaign)
+        held = Annotations(self.parts.db).held(self.spec.campaign)
         exports: list[ExportRow] = []
         for job in plan.jobs:
-            if job.key not in done:
+            if job.key not in done or done[job.key] in held:
                 continue
             row = assets.get(job.key)
             if row is None:
@@ -642,6 +681,19 @@ class CampaignRunner:
             _write_atomic(target, data)
         except OSError as exc:
             raise ExecutionError(f"cannot export {target}: {exc}") from exc
+
+
+def _add_annotations(rows: BatchRows, campaign: str, it: _Signed) -> None:
+    """A new asset's QA report, tags and alt texts."""
+    if it.qa is not None:
+        rows.qa.append(QARow(cid=it.cid, campaign=campaign, held=it.qa.held, report=it.qa.model_dump_json()))
+    if it.tagged is not None:
+        rows.tags.extend(
+            TagRow(cid=it.cid, key=k, value=v.lower()) for k, vs in it.tagged.tags.items() for v in set(vs)
+        )
+        rows.alt_texts.extend(
+            AltTextRow(cid=it.cid, locale=loc, text=text) for loc, text in it.tagged.alt_text.items()
+        )
 
 
 def _write_atomic(target: Path, data: bytes) -> None:

@@ -29,6 +29,7 @@ from pydantic import (
     model_validator,
 )
 
+from mintloom.campaign.qa import QASpec
 from mintloom.engines.base import FORMATS, BrandStyle, Encoding, Format, format_preset
 from mintloom.engines.params import AudioParams
 from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
@@ -185,6 +186,25 @@ class GovernanceSpec(_Model):
         return v
 
 
+class RightsSpec(_Model):
+    """What each image's embedded XMP says about its rights (brand name by default)."""
+
+    copyright: str | None = Field(default=None, max_length=512)
+    licensor: str | None = Field(default=None, max_length=256)
+    licensor_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    credit: str | None = Field(default=None, max_length=256)
+    web_statement: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    """URL of the licence terms; ``{terms}`` becomes the asset kind's terms (``commercial-remix``)."""
+
+    @field_validator("web_statement")
+    @classmethod
+    def _placeholders(cls, v: str | None) -> str | None:
+        rest = (v or "").replace("{terms}", "")
+        if "{" in rest or "}" in rest:
+            raise ValueError("web_statement may only use the placeholder {terms}")
+        return v
+
+
 class CampaignSpec(_Model):
     campaign: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     seed: int = 0
@@ -197,6 +217,9 @@ class CampaignSpec(_Model):
     audio: AudioSpec = Field(default_factory=AudioSpec)
     lineage: LineageSpec = Field(default_factory=LineageSpec)
     governance: GovernanceSpec = Field(default_factory=GovernanceSpec)
+    qa: QASpec = Field(default_factory=QASpec)
+    """The brand QA gate's rules (which block an asset, at which thresholds)."""
+    rights: RightsSpec = Field(default_factory=RightsSpec)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

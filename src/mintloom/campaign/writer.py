@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mintloom.errors import CatalogError
 from mintloom.provenance.log import LOG_LOCK, TransparencyLog
+from mintloom.store.annotations import AltTextRow, QARow, TagRow
 from mintloom.store.catalog import (
     AssetRow,
     CampaignRow,
@@ -41,6 +42,9 @@ class BatchRows:
     edges: list[LineageEdge] = field(default_factory=list)
     fingerprints: list[FingerprintRow] = field(default_factory=list)
     exports: list[ExportRow] = field(default_factory=list)
+    qa: list[QARow] = field(default_factory=list)
+    tags: list[TagRow] = field(default_factory=list)
+    alt_texts: list[AltTextRow] = field(default_factory=list)
 
 
 class BatchTransaction:
@@ -57,6 +61,10 @@ class BatchTransaction:
         )
         return {c: logged_sidecar(sc, mh) for c, sc, mh in rows}
 
+    def held(self, cids: Collection[str]) -> set[str]:
+        """Those ``cids`` already catalogued as held by a blocking QA rule."""
+        return set(self._s.scalars(select(QARow.cid).where(QARow.cid.in_(cids), QARow.held)))
+
     def append_leaves(self, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str]) -> list[int]:
         """Log (CID, manifest hash) entries in this transaction; returns their leaf indices."""
         return self._log.append_batch(entries, session=self._s, parents=parents)
@@ -68,6 +76,9 @@ class BatchTransaction:
             s.add_all(rows.assets)
             s.flush()
             s.add_all(rows.fingerprints)
+            s.add_all(rows.qa)
+            s.add_all(rows.tags)
+            s.add_all(rows.alt_texts)
             s.add_all(rows.edges)
             s.add_all(rows.jobs)
             for campaign in {e.campaign for e in rows.exports}:

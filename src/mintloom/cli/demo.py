@@ -192,6 +192,7 @@ def _run_campaign(
     summary = logged.summary
     made = ", ".join(f"{v} {k}" for k, v in sorted(summary.generated.items())) or "nothing new (resumed)"
     console.print(f"    {summary.planned} assets planned, {summary.skipped} already done, made {made}")
+    _qa_line(studio, loaded.spec.campaign)
 
     steps.say("anchoring the transparency log's checkpoint on chain")
     anchored = pipeline.anchor(pipeline.checkpoint(logged, receipts=False))
@@ -206,6 +207,19 @@ def _run_campaign(
         + f"; {len(pub.transactions)} transaction(s)"
     )
     return a, pub
+
+
+def _qa_line(studio: Studio, campaign: str) -> None:
+    """One line of the brand QA gate's result (`mintloom qa CAMPAIGN` shows the table)."""
+    from mintloom.store.annotations import Annotations
+
+    reports = Annotations(studio.db).qa_reports(campaign)
+    held = sum(1 for _, row in reports if row.held)
+    colour = "red" if held else "green"
+    console.print(
+        f"    brand QA: {len(reports)} images checked, [{colour}]{held} held[/] "
+        f"(see `mintloom qa {campaign}`)"
+    )
 
 
 def _register_variant(steps: _Steps, studio: Studio, loaded: LoadedSpec) -> AssetRow:

@@ -15,6 +15,7 @@ from mintloom.cli import demo as demo_cli
 from mintloom.cli import governance as governance_cli
 from mintloom.cli import keys as keys_cli
 from mintloom.cli import node as node_cli
+from mintloom.cli import qa as qa_cli
 from mintloom.cli import run as run_cli
 from mintloom.cli import serve as serve_cli
 from mintloom.cli import tokens as tokens_cli
@@ -52,6 +53,8 @@ app.command()(doctor)
 app.command()(demo_cli.demo)
 app.command()(serve_cli.serve)
 app.command()(verify_cli.verify)
+app.command()(qa_cli.qa)
+app.command()(qa_cli.search)
 
 
 def _version(value: bool) -> None:

@@ -116,11 +116,13 @@ def export(
 
     from mintloom.errors import CatalogError
     from mintloom.governance.licence_metadata import folder_export, published_documents
+    from mintloom.store.annotations import Annotations
     from mintloom.store.car import store_blocks, write_car
     from mintloom.store.catalog import Catalog
 
     s = studio()
-    rows = Catalog(s.db).assets(campaign)
+    held = Annotations(s.db).held(campaign)  # held by the QA gate: never exported
+    rows = [r for r in Catalog(s.db).assets(campaign) if r.cid not in held]
     if not rows:
         raise CatalogError(f"no assets in campaign {campaign!r}", hint="see `mintloom plan` / `mintloom run`")
     blobs = s.blobs

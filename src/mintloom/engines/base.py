@@ -26,6 +26,7 @@ from PIL import Image
 from pydantic import BaseModel, Field, SerializeAsAny, field_validator
 
 from mintloom.engines.params import CopyTemplate, EngineParams, ParamValue
+from mintloom.engines.qa import LayoutFacts
 from mintloom.errors import EngineError, UnknownFormatError
 from mintloom.provenance.credentials import IPTC, DigitalSourceType, GenerationParameters
 
@@ -210,6 +211,8 @@ class Rendered:
     pixels: Image.Image
     generate_s: float
     encode_s: float
+    layout: LayoutFacts | None = None
+    """Where the engine put text, logo and button (the brand QA gate measures the pixels there)."""
 
 
 @runtime_checkable

@@ -36,6 +36,7 @@ from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_fo
 from mintloom.engines.hero import cover, hero_layer
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
+from mintloom.engines.qa import LayoutFacts, TextFacts
 from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
@@ -542,6 +543,41 @@ def _tags(comp: Composition, fmt: Format, locale: str) -> dict[str, object]:
     }
 
 
+_BOLD_FIELDS = frozenset({"headline", "cta"})
+"""The compositor sets headline and CTA bold, body regular."""
+
+
+def layout_facts(comp: Composition) -> LayoutFacts:
+    """Where ``comp`` drew its text (the CTA's box is its button), logo and button, for QA."""
+    texts = tuple(
+        TextFacts(
+            field=p.field,
+            text=comp.messages[p.field],
+            ink=_box_rect(p.ink),
+            region=_box_rect(comp.button if p.field == "cta" and comp.button else p.region),
+            size=p.size,
+            bold=p.field in _BOLD_FIELDS,
+            colour=p.colour,
+        )
+        for p in comp.texts
+    )
+    return LayoutFacts(
+        width=comp.image.width,
+        height=comp.image.height,
+        texts=texts,
+        logo=_rect(comp.logo),
+        button=_rect(comp.button),
+    )
+
+
+def _box_rect(box: Box) -> tuple[int, int, int, int]:
+    return (box.x0, box.y0, box.x1, box.y1)
+
+
+def _rect(box: Box | None) -> tuple[int, int, int, int] | None:
+    return None if box is None else _box_rect(box)
+
+
 def encode(image: Image.Image, encoding: Encoding) -> bytes:
     """``image`` as a PNG, JPEG or WebP file (no metadata: the credential is added when signing)."""
     if encoding == "png":
@@ -635,7 +671,7 @@ class ImageCompositor:
             prompt=layer.prompt if layer is not None else None,
             layers=(layer,) if layer is not None else (),
         )
-        return Rendered(artifact, comp.image, t1 - t0, t2 - t1)
+        return Rendered(artifact, comp.image, t1 - t0, t2 - t1, layout_facts(comp))
 
     # -- composition ---------------------------------------------------------------------------
 

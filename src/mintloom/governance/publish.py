@@ -29,6 +29,7 @@ from mintloom.governance.royalties import Share, ensure_split, resolve_split
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names
+from mintloom.store.annotations import Annotations
 from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.db import Database
@@ -115,7 +116,8 @@ def publish_campaign(
     say = progress or (lambda _m: None)
     size = latest_on_chain(chain).size
     result = PublishResult(size)
-    assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size]
+    held = Annotations(db).held(spec.campaign)  # held by the brand QA gate: never published
+    assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size and a.cid not in held]
     assets.sort(key=lambda a: a.leaf_index)
     _attach_terms(chain, spec, assets, result, say=say)
     _assign_split(chain, db, spec, assets, result, say=say)

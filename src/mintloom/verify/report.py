@@ -150,6 +150,10 @@ class VerifyReport(BaseModel):
     signature (ignored), or none."""
     credential: CredentialSummary | None = None
     """The file's own credential (or, matched by fingerprint, its original's), foreign ones included."""
+    qa: dict[str, Any] | None = None
+    """The workspace's brand QA report of the asset (``held``, findings, measurements), if any."""
+    tags: dict[str, list[str]] = Field(default_factory=dict)
+    """The asset's searchable tags in the workspace catalog."""
 
     def add(self, name: str, status: Status, detail: str, effect: Verdict | None = None) -> None:
         self.checks.append(Check(name=name, status=status, detail=detail, effect=effect))

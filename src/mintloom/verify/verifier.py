@@ -35,6 +35,7 @@ from mintloom.provenance.content_credentials import (
     sha256_hex,
 )
 from mintloom.provenance.log import Receipt, SignedCheckpoint
+from mintloom.store.annotations import Annotations
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
 from mintloom.verify.report import CredentialStatus, CredentialSummary, Verdict, VerifyReport
@@ -535,6 +536,7 @@ def verify_bytes(
     bound = _bind(report, ctx, data, media_type, cred, cid=report.cid)
     if bound is not None:
         _lineage(report, ctx, bound[0])
+        _annotations(report, ctx, bound[0])
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
         if rec is not None:
             _chain_checks(report, ctx, rec)
@@ -544,6 +546,22 @@ def verify_bytes(
             _retired_credential(report, ctx, cred, rec)
     report.decide()
     return report
+
+
+def _annotations(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
+    """The catalog's QA report and tags of the asset (they inform; they never change the verdict)."""
+    if ctx.catalog is None:
+        return
+    notes = Annotations(ctx.catalog.db)
+    try:
+        row = notes.qa(cid)
+        report.tags = notes.tags(cid)
+    except MintloomError:
+        return  # the receipt check reports an unavailable catalog
+    if row is not None:
+        report.qa = json.loads(row.report)
+        held = "held by a blocking rule" if row.held else "passed every blocking rule"
+        report.add("brand QA", "warn" if row.held else "pass", held)
 
 
 def _bind(
