@@ -77,27 +77,73 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "big") >> 1
 
 
-def _job_key(engine: Engine, request: GenerationRequest, parent: str | None, extra: dict[str, Any]) -> JobId:
-    # defaults left out: a PNG format keys as it did before formats had an encoding
-    fmt = None if request.format is None else request.format.model_dump(exclude_defaults=True)
-    body = {
-        "kind": request.kind,
-        "seed": request.seed,
-        "locale": request.locale,
-        "format": fmt,
-        **request.params.key_fields(),
-    }
-    brand = request.brand.model_dump(exclude={"logo_png"})
-    brand["logo"] = _sha(request.brand.logo_png) if request.brand.logo_png else None
-    doc = {
-        "engine": engine.name,
-        "version": engine.version,
-        "request": body,
-        "brand": brand,
-        "parent": parent,
-        **extra,
-    }
-    return JobId(_sha(json.dumps(doc, sort_keys=True, default=str)))
+def _json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _joined(parts: dict[str, str]) -> str:
+    """What ``json.dumps(doc, sort_keys=True)`` writes for ``doc``, given each value's JSON text:
+    a part many jobs share is encoded once, and the text (so every key) stays the same."""
+    return "{" + ", ".join(f"{json.dumps(k)}: {parts[k]}" for k in sorted(parts)) + "}"
+
+
+def encoded_fields(params: EngineParams) -> dict[str, str]:
+    """The parameters' part of a job key (:meth:`EngineParams.key_fields`), each value as JSON."""
+    return {k: _json(v) for k, v in params.key_fields().items()}
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_hash(template: str) -> str:
+    return _sha(template)
+
+
+@dataclass
+class _KeyHasher:
+    """Job keys: the sha-256 of the sorted JSON of a document of everything that determines the
+    job's output. Brand, lineage and campaign are the same for every job of a spec, a format for
+    every segment: their JSON is made once (encoding it per job was most of planning's time)."""
+
+    shared: dict[str, str]
+    formats: dict[Format, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_spec(cls, brand: BrandStyle, lineage: dict[str, Any], campaign: str) -> _KeyHasher:
+        doc = brand.model_dump(exclude={"logo_png"})
+        doc["logo"] = _sha(brand.logo_png) if brand.logo_png else None
+        return cls({"brand": _json(doc), "lineage": _json(lineage), "campaign": _json(campaign)})
+
+    def key(
+        self,
+        engine: Engine,
+        request: GenerationRequest,
+        parent: str | None,
+        template_hash: str | None,
+        fields: dict[str, str],
+    ) -> JobId:
+        """``fields``: :func:`encoded_fields` of ``request.params``."""
+        body = {
+            "kind": _json(request.kind),
+            "seed": _json(request.seed),
+            "locale": _json(request.locale),
+            "format": self._format(request.format),
+            **fields,
+        }
+        doc = {
+            **self.shared,
+            "engine": _json(engine.name),
+            "version": _json(engine.version),
+            "request": _joined(body),
+            "parent": _json(parent),
+            "template": _json(template_hash),
+        }
+        return JobId(_sha(_joined(doc)))
+
+    def _format(self, fmt: Format | None) -> str:
+        if fmt is None:
+            return "null"
+        if fmt not in self.formats:  # defaults left out: a PNG keys as before formats had an encoding
+            self.formats[fmt] = _json(fmt.model_dump(exclude_defaults=True))
+        return self.formats[fmt]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -136,6 +182,18 @@ class _Planner:
     def brand(self) -> BrandStyle:
         return self.loaded.brand_style()
 
+    @functools.cached_property
+    def keys(self) -> _KeyHasher:
+        spec = self.loaded.spec
+        return _KeyHasher.for_spec(self.brand, spec.lineage.model_dump(), spec.campaign)
+
+    @functools.cached_property
+    def formats(self) -> tuple[Format, list[Format]]:
+        """The master format and the others (variants), resolved once per spec."""
+        formats = self.loaded.spec.resolved_formats()
+        master = next(f for f in formats if f.name == self.loaded.spec.master)
+        return master, [f for f in formats if f.name != master.name]
+
     def add(
         self,
         engine: Engine,
@@ -147,11 +205,13 @@ class _Planner:
         fmt: str | None = None,
         title: str,
         template: str | None = None,
+        fields: dict[str, str] | None = None,
     ) -> JobId:
-        spec = self.loaded.spec
-        th = _sha(template) if template is not None else None
-        extra = {"lineage": spec.lineage.model_dump(), "template": th, "campaign": spec.campaign}
-        key = _job_key(engine, request, parent, extra)
+        """Add a job; ``fields`` (:func:`encoded_fields` of its parameters) when known already."""
+        th = _template_hash(template) if template is not None else None
+        if fields is None:
+            fields = encoded_fields(request.params)
+        key = self.keys.key(engine, request, parent, th, fields)
         self.jobs.append(
             Job(
                 key=key,
@@ -184,11 +244,11 @@ class _Planner:
 
     def images(self, seg: Segment, loc: str, seed: int, first_master: JobId | None) -> JobId:
         """The master image for a segment and locale, then its variants; the master's key."""
-        spec, image = self.loaded.spec, self.engines["compositor"]
+        image = self.engines["compositor"]
         params = self._image_params(seg, loc)
+        fields = encoded_fields(params)  # the master's and its variants'
         template = "\n".join((params.headline, params.body, params.cta))
-        formats = spec.resolved_formats()
-        master_fmt = next(f for f in formats if f.name == spec.master)
+        master_fmt, variants = self.formats
         master = self.add(
             image,
             self._request("image", seed, loc, params, master_fmt),
@@ -198,19 +258,20 @@ class _Planner:
             fmt=master_fmt.name,
             title=f"{loc}/{seg.segment}/{master_fmt.name}",
             template=template,
+            fields=fields,
         )
-        for fmt in formats:
-            if fmt.name != master_fmt.name:
-                self.add(
-                    image,
-                    self._request("image", seed, loc, params, fmt),
-                    parent=master,
-                    action="c2pa.resized",
-                    segment=seg.segment,
-                    fmt=fmt.name,
-                    title=f"{loc}/{seg.segment}/{fmt.name}",
-                    template=template,
-                )
+        for fmt in variants:
+            self.add(
+                image,
+                self._request("image", seed, loc, params, fmt),
+                parent=master,
+                action="c2pa.resized",
+                segment=seg.segment,
+                fmt=fmt.name,
+                title=f"{loc}/{seg.segment}/{fmt.name}",
+                template=template,
+                fields=fields,
+            )
         return master
 
     def _image_params(self, seg: Segment, loc: str) -> ImageParams:
