@@ -48,4 +48,5 @@ SUITES: tuple[str, ...] = (
     "fingerprint",
     "ledger",
     "verify",
+    "plan",
 )

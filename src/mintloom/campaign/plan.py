@@ -393,14 +393,14 @@ def _first_error(exc: ValidationError) -> str:
 
 def plan_campaign(loaded: LoadedSpec, engines: dict[str, Engine]) -> Plan:
     """Every job of a spec, each with its key, without generating (or rendering) anything."""
-    planner = _Planner(loaded, engines)
     with _collector_paused():
+        planner = _Planner(loaded, engines)
         for seg in loaded.segments:
             planner.segment(seg)
         if loaded.spec.audio.enabled:
             planner.sound_logo()
-    _check_unique(planner.jobs)
-    return Plan(campaign=loaded.spec.campaign, jobs=tuple(planner.jobs))
+        _check_unique(planner.jobs)
+        return Plan(campaign=loaded.spec.campaign, jobs=tuple(planner.jobs))
 
 
 @contextmanager
