@@ -19,6 +19,9 @@ def test_scale_runs_kill_resume_anchor_publish_verify_at_a_tiny_size(tmp_path: P
     assert size.killed_after_jobs == 12 and 0 <= size.committed_at_kill <= 12
     assert size.rework_pct == 100 * (12 - size.committed_at_kill) / 12
     assert size.peak_rss_mb > 50 and size.catalog_mb > 0 and size.plan_s > 0 and size.resume_s > 0
+    # the child's own peak (VmHWM), not the planning parent's carried over exec: run <= whole
+    assert 50 < size.run_peak_rss_mb <= size.peak_rss_mb
+    assert doc["errors"] == {}
     assert set(doc["targets"]) == {
         "cost_per_asset_24_vs_24",
         "peak_rss_24_vs_24",
@@ -30,7 +33,8 @@ def test_scale_runs_kill_resume_anchor_publish_verify_at_a_tiny_size(tmp_path: P
 
 def test_the_report_compares_the_largest_size_with_the_smallest_and_the_middle() -> None:
     def size(n: int, spa: float, rss: float) -> SizeResult:
-        return SizeResult(n, 1 / spa, spa, rss, 1.0, 0.1, 1.0, n // 2, n // 2 - 1, 100 / (n // 2), 50.0, n)
+        half = n // 2
+        return SizeResult(n, 1 / spa, spa, rss, rss, 1.0, 0.1, 1.0, half, half - 1, 100 / half, 50.0, n)
 
     doc = scale.report(
         {1000: size(1000, 0.10, 200), 5000: size(5000, 0.11, 250), 20000: size(20000, 0.13, 340)},

@@ -50,4 +50,5 @@ SUITES: tuple[str, ...] = (
     "ledger",
     "verify",
     "diffusion",
+    "plan",
 )

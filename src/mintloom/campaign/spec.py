@@ -368,6 +368,14 @@ def _read_audience(
     return rows, raw, str(p)
 
 
+_CELL_TYPES = (str, int, float)
+
+
+def _is_cell(v: object) -> bool:
+    """A cell of a subclass of str, int or float (a bool is not a number here)."""
+    return isinstance(v, str | int | float) and not isinstance(v, bool)
+
+
 def _segments(rows: list[dict[str, Any]], where: str) -> tuple[Segment, ...]:
     if not rows:
         raise SpecError(f"{where}: the audience has no rows")
@@ -385,12 +393,12 @@ def _segments(rows: list[dict[str, Any]], where: str) -> tuple[Segment, ...]:
         if seg in seen:
             raise SpecError(f"{where}: row {i}: segment {seg!r} appears twice")
         seen.add(seg)
-        bad = [k for k, v in row.items() if not isinstance(v, str | int | float) or isinstance(v, bool)]
+        bad = [k for k, v in row.items() if type(v) not in _CELL_TYPES and not _is_cell(v)]
         if bad:
             raise SpecError(f"{where}: row {i}: field {bad[0]!r} must be a string or a number")
-        for k, v in row.items():
-            if _CONTROL.search(f"{k}{v}"):
-                raise UnsafeTextError(f"{where}: row {i}: field {k!r} contains a control character")
+        if _CONTROL.search("".join(f"{k}{v}" for k, v in row.items())):  # one search a row, then the field
+            k = next(k for k, v in row.items() if _CONTROL.search(f"{k}{v}"))
+            raise UnsafeTextError(f"{where}: row {i}: field {k!r} contains a control character")
         try:
             out.append(Segment(segment=seg, row=i, variables={str(k): str(v) for k, v in row.items()}))
         except ValidationError as exc:
