@@ -205,6 +205,9 @@ class Rendered:
     pixels: Image.Image
     generate_s: float
     encode_s: float
+    generate_cpu_s: float = 0.0
+    """CPU seconds of this thread while drawing (the wall clock counts a loaded machine's waits)."""
+    encode_cpu_s: float = 0.0
 
 
 @runtime_checkable

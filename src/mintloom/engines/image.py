@@ -596,14 +596,14 @@ class ImageCompositor:
     def render_pixels(self, request: GenerationRequest) -> Rendered:
         """The artifact plus the RGB pixels its PNG holds, timed (drawing, then encoding)."""
         params = expect_params(self, request, "image", ImageParams)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         comp = self.compose(request)
         fmt = request.format or DEFAULT_FORMAT
         tags = _tags(comp, fmt, request.locale)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         data = encode(comp.image, fmt.encoding)
         media_type, extension = MEDIA_TYPES[fmt.encoding]
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.thread_time()
         parameters = GenerationParameters(
             campaign=params.campaign,
             format=fmt.name,
@@ -626,7 +626,7 @@ class ImageCompositor:
             else "algorithmicMedia",
             tags=tags,
         )
-        return Rendered(artifact, comp.image, t1 - t0, t2 - t1)
+        return Rendered(artifact, comp.image, t1 - t0, t2 - t1, c1 - c0, c2 - c1)
 
     # -- composition ---------------------------------------------------------------------------
 

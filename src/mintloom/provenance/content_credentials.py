@@ -34,7 +34,7 @@ from mintloom import __version__
 from mintloom.errors import ManifestError, SigningError, SourceTypeMismatchError, TimeStampError
 from mintloom.provenance import data_hashed, text_wrapper
 from mintloom.provenance.credentials import GenerationRecord, Parent, SignedAsset
-from mintloom.provenance.keys import Signer
+from mintloom.provenance.keys import Signer, verify_raw_signature
 
 GENERATION_LABEL = "mintloom.generation"
 TRAINING_LABEL = "cawg.training-mining"
@@ -170,8 +170,17 @@ class C2paAssetSigner:
         time-stamp (``sigTst2``), the trusted time validators check the certificate against.
         (Made per asset: it costs ~0.04 ms, and one shared across threads would need a lock.)"""
         return c2pa.Signer.from_callback(
-            self._signer.sign, _ALGS[self._signer.alg], self._chain, self._tsa_url
+            self._checked_sign, _ALGS[self._signer.alg], self._chain, self._tsa_url
         )
+
+    def _checked_sign(self, data: bytes) -> bytes:
+        """The key's signature, verified against its certificate before c2pa embeds it: c2pa only
+        checks it in its re-read of the signed asset, which runs for the first asset alone (an
+        HSM or KMS answering garbage later would otherwise ship unverifiable credentials)."""
+        signature = self._signer.sign(data)
+        if not verify_raw_signature(self._signer.certificate_chain_pem, data, signature):
+            raise SigningError("the key's signature does not verify against its certificate")
+        return signature
 
     def _failed(self, title: str, media_type: str, exc: c2pa.C2paError) -> SigningError:
         """Name a time-stamping failure as such: signing itself makes no other HTTP request."""
