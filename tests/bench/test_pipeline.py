@@ -7,7 +7,18 @@ from pathlib import Path
 import pytest
 
 from mintloom.bench import Figure
-from mintloom.bench.pipeline import GENERATION, OVERHEAD, Sizes, executor_rate, image_jobs, measure
+from mintloom.bench.pipeline import (
+    GENERATION,
+    OVERHEAD,
+    Pass,
+    Sizes,
+    combined,
+    executor_rate,
+    image_jobs,
+    interleaved_rates,
+    measure,
+    overhead_ratio,
+)
 from mintloom.campaign.execute import ProcessExecutor, make_executor
 from mintloom.campaign.run import STAGES
 
@@ -35,6 +46,11 @@ def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
         figs["tagging_ms_per_image"].value == pytest.approx(ms["tag"])
         and "XMP" in figs["tagging_ms_per_image"].note
     )
+    on_cpu = figs["provenance_overhead_ratio_cpu"]  # the same quotient from the stages' CPU seconds
+    assert (
+        on_cpu.value > 0 and on_cpu.target == 0.10 and on_cpu.compare == "<=" and "CPU seconds" in on_cpu.note
+    )
+    assert all(f"{stage} " in on_cpu.note for stage in STAGES)
     scaling = figs["image_2_worker_scaling"]
     assert scaling.value > 0 and scaling.target == 1.8 and "generate_job" in scaling.note
     cpu = figs["image_2_worker_scaling_cpu"]
@@ -54,3 +70,30 @@ def test_executor_rate_runs_the_runner_job_through_both_executors(tmp_path: Path
     assert one.per_s > 0 and two.per_s > 0
     assert one.worker_cpu > 0 and two.worker_cpu > 0  # the jobs' CPU, measured in the workers
     assert two.cpu_bound_wall(2) >= two.worker_cpu / 2
+
+
+def test_overhead_ratio_is_provenance_over_generation() -> None:
+    ms = dict.fromkeys(STAGES, 0.0) | {"generate": 80.0, "encode": 20.0, "sign": 6.0, "fingerprint": 3.0}
+    ms |= {"cid": 0.5, "log": 0.5, "catalog": 50.0, "export": 50.0}  # not provenance: left out
+    assert overhead_ratio(ms) == pytest.approx(0.10)
+    with pytest.raises(RuntimeError, match="no generation"):
+        overhead_ratio(dict.fromkeys(STAGES, 1.0) | {"generate": 0.0, "encode": 0.0})
+
+
+def test_passes_combine_into_one_rate() -> None:
+    rate = combined([Pass(10, 2.0, 3.0, 0.5), Pass(30, 6.0, 9.0, 1.5)])
+    assert rate.per_s == pytest.approx(5.0) and rate.worker_cpu == 12.0 and rate.parent_cpu == 2.0
+    assert rate.cpu_bound_wall(2) == 6.0
+    with pytest.raises(RuntimeError):
+        combined([])
+
+
+def test_interleaved_rates_run_every_job_on_both_executors(tmp_path: Path) -> None:
+    jobs = image_jobs(tmp_path, 1)[:4]
+    serial, pool = make_executor(1), ProcessExecutor(2)
+    try:
+        one, two = interleaved_rates(serial, pool, jobs)
+    finally:
+        pool.close()
+    assert one.per_s > 0 and two.per_s > 0
+    assert one.worker_cpu > 0 and two.worker_cpu > 0 and two.parent_cpu >= 0

@@ -40,6 +40,8 @@ def test_workers_fingerprint_the_pixels_exactly_as_the_decoded_file(tmp_path: Pa
         assert gen.fingerprints == tuple((f.phash, f.dhash) for f in expected), job.format
         stages = dict(gen.seconds)
         assert set(stages) == {"generate", "encode", "fingerprint"} and all(v > 0 for v in stages.values())
+        cpu = dict(gen.cpu_seconds)  # the same stages on the worker thread's CPU clock
+        assert set(cpu) == set(stages) and all(v > 0 for v in cpu.values())
 
 
 def test_copy_jobs_are_clocked_without_a_fingerprint_stage(tmp_path: Path) -> None:
@@ -81,6 +83,8 @@ def test_run_clocks_every_stage_per_kind(studio: Studio, tmp_path: Path) -> None
     assert "fingerprint" not in copy and {"generate", "sign", "cid", "log", "catalog", "export"} <= set(copy)
     clocked = sum(sum(per.values()) for per in summary.clock.seconds.values())
     assert clocked <= summary.seconds  # the clock only splits the run's own time
+    cpu = summary.clock.cpu["image"]  # every stage on the CPU clock too (what a loaded machine can't blur)
+    assert set(cpu) == set(STAGES) and all(cpu[s] > 0 for s in ("generate", "encode", "fingerprint", "sign"))
 
 
 def test_stage_clock_adds_up() -> None:
@@ -91,3 +95,6 @@ def test_stage_clock_adds_up() -> None:
         pass
     assert clock.get("image", "sign") == 0.75 and clock.get("image", "cid") == 0.0
     assert clock.get("copy", "export") >= 0.0 and set(clock.seconds) == {"image", "copy"}
+    assert clock.get_cpu("image", "sign") == 0.0 and set(clock.cpu) == {"image", "copy"}
+    clock.add("image", "sign", 0.25, 0.125)
+    assert clock.get("image", "sign") == 1.0 and clock.get_cpu("image", "sign") == 0.125

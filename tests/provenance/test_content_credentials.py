@@ -236,3 +236,39 @@ def test_failing_key_never_returns_an_unsigned_asset(keystore: KeyStore) -> None
 
     with pytest.raises(SigningError):
         C2paAssetSigner(BrokenHsm()).sign(png_bytes(), "image/png", record(), title="a")  # type: ignore[arg-type]
+
+
+def test_every_variant_after_the_first_is_still_trusted_with_a_valid_parent(keystore: KeyStore) -> None:
+    """c2pa's re-read of what it wrote runs until one asset passes it; the variants signed after
+    that still read back trusted, bound to their bytes, with a valid parentOf ingredient."""
+    signer = C2paAssetSigner(keystore.signer(PASSWORD))
+    master = signer.sign(png_bytes(640, 400), "image/png", record(), title="master.png")
+    parent = Parent(master.data, "image/png", "master.png")
+    for i in range(3):
+        variant, rec = png_bytes(320, 200, seed=i), record(action="c2pa.resized")
+        child = signer.sign(variant, "image/png", rec, title=f"{i}.png", parent=parent)
+        rep = read_credentials(child.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem())
+        assert rep.trusted and rep.hash_binding_valid and rep.signature_valid, rep.failures
+        assert [(g.relationship, g.valid) for g in rep.ingredients] == [("parentOf", True)]
+
+
+def test_a_key_that_goes_bad_after_the_first_asset_is_still_refused(keystore: KeyStore) -> None:
+    """An HSM that answers garbage once the first asset passed c2pa's full check: the signature is
+    still checked on every asset, so no later asset ships a signature that does not verify."""
+    good = keystore.signer(PASSWORD)
+
+    class DegradingHsm:
+        alg = good.alg
+        certificate_chain_pem = good.certificate_chain_pem
+        calls = 0
+
+        def sign(self, data: bytes) -> bytes:
+            self.calls += 1
+            sig = good.sign(data)
+            return sig if self.calls == 1 else sig[::-1]  # reversed: not a valid signature
+
+    signer = C2paAssetSigner(DegradingHsm())  # type: ignore[arg-type]
+    first = signer.sign(png_bytes(), "image/png", record(), title="first.png")
+    assert read_credentials(first.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem()).trusted
+    with pytest.raises(SigningError, match="signature"):
+        signer.sign(png_bytes(seed=2), "image/png", record(), title="second.png")

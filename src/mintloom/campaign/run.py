@@ -116,21 +116,28 @@ class StageClock:
     the slowest stage is visible (``mintloom.bench`` reads it) without a profiler."""
 
     seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu: dict[str, dict[str, float]] = field(default_factory=dict)
+    """The same stages in CPU seconds of the thread that ran them: on a shared machine the wall
+    clock also counts the waits for a core, the CPU clock only the work."""
 
     def get(self, kind: str, stage: str) -> float:
         return self.seconds.get(kind, {}).get(stage, 0.0)
 
-    def add(self, kind: str, stage: str, dt: float) -> None:
-        per_kind = self.seconds.setdefault(kind, {})
-        per_kind[stage] = per_kind.get(stage, 0.0) + dt
+    def get_cpu(self, kind: str, stage: str) -> float:
+        return self.cpu.get(kind, {}).get(stage, 0.0)
+
+    def add(self, kind: str, stage: str, dt: float, cpu: float = 0.0) -> None:
+        for clock, value in ((self.seconds, dt), (self.cpu, cpu)):
+            per_kind = clock.setdefault(kind, {})
+            per_kind[stage] = per_kind.get(stage, 0.0) + value
 
     @contextmanager
     def timed(self, kind: str, stage: str) -> Iterator[None]:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         try:
             yield
         finally:
-            self.add(kind, stage, time.perf_counter() - t0)
+            self.add(kind, stage, time.perf_counter() - t0, time.thread_time() - c0)
 
 
 @dataclass
@@ -325,8 +332,9 @@ class CampaignRunner:
         """Sign a finished job, then any of its children that waited for it (depth first)."""
         self._raise_failed(state, gen)
         kind = state.jobs[gen.job_key].kind
+        cpu = dict(gen.cpu_seconds)
         for stage, dt in gen.seconds:
-            state.summary.clock.add(kind, stage, dt)
+            state.summary.clock.add(kind, stage, dt, cpu.get(stage, 0.0))
         ready = [gen]
         while ready:
             current = ready.pop()
@@ -498,13 +506,17 @@ class CampaignRunner:
         items = list(state.batch)
         state.batch.clear()
         clock, kind = state.summary.clock, items[0].job.kind  # a batch is one kind (PHASES)
-        t0, log_before = time.perf_counter(), clock.get(kind, "log")
+        t0, c0 = time.perf_counter(), time.thread_time()
+        log_before, log_cpu_before = clock.get(kind, "log"), clock.get_cpu(kind, "log")
         for it in items:  # blobs first: content-addressed, harmless if the transaction fails
             self.blobs.put(it.signed.data)
         with self.writer.batch() as tx:
             exports = self._commit(tx, items, state.cid_of, clock)
-        logging = clock.get(kind, "log") - log_before
-        clock.add(kind, "catalog", time.perf_counter() - t0 - logging)
+        logging, logging_cpu = (
+            clock.get(kind, "log") - log_before,
+            clock.get_cpu(kind, "log") - log_cpu_before,
+        )
+        clock.add(kind, "catalog", time.perf_counter() - t0 - logging, time.thread_time() - c0 - logging_cpu)
         crash_point("run.after_commit")
         generated = state.summary.generated
         with clock.timed(kind, "export"):

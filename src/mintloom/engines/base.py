@@ -213,6 +213,9 @@ class Rendered:
     encode_s: float
     layout: LayoutFacts | None = None
     """Where the engine put text, logo and button (the brand QA gate measures the pixels there)."""
+    generate_cpu_s: float = 0.0
+    """CPU seconds of this thread while drawing (the wall clock counts a loaded machine's waits)."""
+    encode_cpu_s: float = 0.0
 
 
 @runtime_checkable

@@ -637,14 +637,14 @@ class ImageCompositor:
     def render_pixels(self, request: GenerationRequest) -> Rendered:
         """The artifact plus the RGB pixels its PNG holds, timed (drawing, then encoding)."""
         params = expect_params(self, request, "image", ImageParams)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         comp = self.compose(request)
         fmt = request.format or DEFAULT_FORMAT
         tags = _tags(comp, fmt, request.locale)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.thread_time()
         data = encode(comp.image, fmt.encoding)
         media_type, extension = MEDIA_TYPES[fmt.encoding]
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.thread_time()
         parameters = GenerationParameters(
             campaign=params.campaign,
             format=fmt.name,
@@ -671,7 +671,15 @@ class ImageCompositor:
             prompt=layer.prompt if layer is not None else None,
             layers=(layer,) if layer is not None else (),
         )
-        return Rendered(artifact, comp.image, t1 - t0, t2 - t1, layout_facts(comp))
+        return Rendered(
+            artifact,
+            comp.image,
+            t1 - t0,
+            t2 - t1,
+            layout=layout_facts(comp),
+            generate_cpu_s=c1 - c0,
+            encode_cpu_s=c2 - c1,
+        )
 
     # -- composition ---------------------------------------------------------------------------
 
