@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from mintloom.bench import Figure
@@ -26,17 +27,24 @@ def _merkle() -> list[Figure]:
         tree.extend(data[i : i + 4096])
     append = LEAVES / (time.perf_counter() - t0)
     size = tree.size - 1
+    proofs = _proof_rate(tree.inclusion_proof, size)
+    walk = _proof_rate(tree.inclusion_proof_reference, size)  # the level-by-level walk, same run
+    note = (
+        f"tree of {LEAVES} leaves, {PROOFS} proofs at evenly spaced leaves of size {size}; "
+        f"{proofs / walk:.2f}x the uncached level-by-level walk ({walk:,.0f}/s) in the same run"
+    )
+    return [
+        Figure("merkle_append_leaves_per_s", append, "leaves/s", 200_000, ">=", f"{LEAVES} leaves in memory"),
+        Figure("merkle_inclusion_proofs_per_s", proofs, "proofs/s", 200_000, ">=", note),
+    ]
+
+
+def _proof_rate(prove: Callable[[int, int], list[bytes]], size: int) -> float:
     step = size // PROOFS
     t0 = time.perf_counter()
     for i in range(PROOFS):
-        tree.inclusion_proof(i * step, size)
-    proofs = PROOFS / (time.perf_counter() - t0)
-    return [
-        Figure("merkle_append_leaves_per_s", append, "leaves/s", 200_000, ">=", f"{LEAVES} leaves in memory"),
-        Figure(
-            "merkle_inclusion_proofs_per_s", proofs, "proofs/s", 200_000, ">=", f"tree of {LEAVES} leaves"
-        ),
-    ]
+        prove(i * step, size)
+    return PROOFS / (time.perf_counter() - t0)
 
 
 def _persisted(work: Path) -> list[Figure]:
