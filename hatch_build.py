@@ -84,7 +84,7 @@ def package_data(root: Path, staging: Path) -> dict[str, str]:
     """Source file -> path inside the wheel, for every package-data file."""
     res = _resources(root)
     return {
-        **_slim_contracts(root, res.CONTRACTS, staging),
+        **_slim_contracts(root, res.CONTRACTS + res.READ_CONTRACTS, staging),
         **_fonts(root, res),
         **_examples(root, res.EXAMPLES),
     }

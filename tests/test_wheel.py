@@ -49,7 +49,8 @@ def _read(wheel: Path, name: str) -> bytes:
 
 def test_wheel_ships_every_file_the_lookups_need(wheel: Path) -> None:
     names = _names(wheel)
-    needed = {f"{DATA}/contracts/{n}.json" for n in resources.CONTRACTS} | {f"{DATA}/contracts/NOTICE"}
+    shipped = resources.CONTRACTS + resources.READ_CONTRACTS
+    needed = {f"{DATA}/contracts/{n}.json" for n in shipped} | {f"{DATA}/contracts/NOTICE"}
     needed |= {
         f"{DATA}/fonts/{resources.font_file(script, weight)}"
         for script in resources.FONT_PACKAGES

@@ -8,16 +8,17 @@ of them); :func:`verify_context` builds a workspace's :class:`VerifyContext`.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from mintloom.errors import ConfigError, ContractError, MintloomError
+from mintloom.errors import ConfigError, ContractError, LedgerError, MintloomError
 from mintloom.governance.licenses import CONTRACT as TERMS_CONTRACT
 from mintloom.governance.licenses import FLAVOURS, terms_of
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
 from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
-from mintloom.ledger.reader import ChainReader
+from mintloom.ledger.reader import ChainReader, ViewCall
 from mintloom.store.catalog import Catalog
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, TermsInfo
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from mintloom.studio import Studio
 
 _LOG = "ProvenanceLog"
+T = TypeVar("T")
 
 
 class ReaderLookup:
@@ -36,6 +38,8 @@ class ReaderLookup:
         self.reader = reader
         self._known_terms: dict[tuple[str, int], TermsInfo] = {}
         """Registered licence terms never change (an id names the hash of its terms): read once."""
+        self._known_lineage: dict[tuple[str, str, int], ModelLineage | DatasetLineage] = {}
+        """Registered models and datasets never change either (the registry has no update)."""
 
     @classmethod
     def connect(
@@ -73,31 +77,65 @@ class ReaderLookup:
         self._use(log_address)
         return self.reader.anchored_at(size, block_hint)
 
-    def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:
+    def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
+        """Each asset's licence facts, read in batches (:meth:`ChainReader.read_batch`: a few
+        ``eth_call`` for a whole folder instead of three or four per file); None for an asset
+        whose contracts cannot be read."""
+        if not assets:
+            return []
         try:
-            return self._license(leaf_index, cid)
+            deployed = self.reader.addresses()
+            calls = [c for leaf, cid in assets for c in _licence_calls(deployed, leaf, cid)]
+            answers = self.reader.read_batch(calls)
         except MintloomError:  # contracts unreadable
-            return None
+            return [None] * len(assets)
+        per = len(calls) // len(assets)
+        return [
+            self._licence(deployed, cid, answers[i * per : (i + 1) * per])
+            for i, (_leaf, cid) in enumerate(assets)
+        ]
 
-    def _license(self, leaf_index: int, cid: str) -> LicenseInfo:
-        chain, deployed = self.reader, self.reader.addresses()
-        info = LicenseInfo()
-        if "LicenseMarket" in deployed:
-            info.terms_ids = [int(t) for t in chain.call("LicenseMarket", "termsOfLeaf", leaf_index)]
-            info.terms = [self._terms(t) for t in info.terms_ids]
-        if "CreativeAssets" in deployed:
-            token = token_id(cid)
-            info.token_id = hex(token)
-            info.registered = bool(chain.call("CreativeAssets", "isRegistered", token))
-            if info.registered:
-                info.owner = str(chain.call("CreativeAssets", "ownerOf", token))
-        if "LineageRegistry" in deployed:
-            model_id, dataset_ids = chain.call("LineageRegistry", "lineageOf", leaf_index)
-            if model_id:
-                m = model_info(chain, int(model_id))
-                info.model = ModelLineage(id=m.onchain_id, trainer=m.trainer, license=m.license)
-            info.datasets = [_dataset(chain, int(d)) for d in dataset_ids]
+    def _licence(self, deployed: dict[str, str], cid: str, answers: list[Any | None]) -> LicenseInfo | None:
+        """One asset's :class:`LicenseInfo` from its answers, in :func:`_licence_calls`' order;
+        None where a read failed (as a single failing call makes the whole licence unreadable)."""
+        info, rest = LicenseInfo(), iter(answers)
+        try:
+            if "LicenseMarket" in deployed:
+                info.terms_ids = [int(t) for t in _need(next(rest))]
+                info.terms = [self._terms(t) for t in info.terms_ids]
+            if "CreativeAssets" in deployed:
+                info.token_id = hex(token_id(cid))
+                registered, owner = _need(next(rest)), next(rest)
+                info.registered = bool(registered)
+                if info.registered:
+                    info.owner = str(_need(owner))
+            if "LineageRegistry" in deployed:
+                model_id, dataset_ids = _need(next(rest))
+                if model_id:
+                    info.model = self._model(int(model_id))
+                info.datasets = [self._dataset(int(d)) for d in dataset_ids]
+        except MintloomError:
+            return None
         return info
+
+    def _model(self, onchain_id: int) -> ModelLineage:
+        key = ("model", str(self.reader.address_of("LineageRegistry")), onchain_id)
+        if key not in self._known_lineage:
+            m = model_info(self.reader, onchain_id)
+            self._known_lineage[key] = ModelLineage(id=m.onchain_id, trainer=m.trainer, license=m.license)
+        return cast(ModelLineage, self._known_lineage[key])
+
+    def _dataset(self, onchain_id: int) -> DatasetLineage:
+        key = ("dataset", str(self.reader.address_of("LineageRegistry")), onchain_id)
+        if key not in self._known_lineage:
+            d = dataset_info(self.reader, onchain_id)
+            self._known_lineage[key] = DatasetLineage(
+                id=d.onchain_id,
+                curator=d.curator,
+                license=d.license,
+                ai_training_allowed=d.ai_training_allowed,
+            )
+        return cast(DatasetLineage, self._known_lineage[key])
 
     def _terms(self, terms_id: int) -> TermsInfo:
         key = (str(self.reader.address_of(TERMS_CONTRACT)), terms_id)
@@ -109,11 +147,27 @@ class ReaderLookup:
         return self._known_terms[key]
 
 
-def _dataset(chain: ChainReader, onchain_id: int) -> DatasetLineage:
-    d = dataset_info(chain, onchain_id)
-    return DatasetLineage(
-        id=d.onchain_id, curator=d.curator, license=d.license, ai_training_allowed=d.ai_training_allowed
-    )
+def _licence_calls(deployed: dict[str, str], leaf_index: int, cid: str) -> list[ViewCall]:
+    """The reads behind one asset's licence, for the contracts deployed (terms, registration and
+    owner, lineage); ``ownerOf`` is asked with the rest and used only for a registered token."""
+    calls = []
+    if "LicenseMarket" in deployed:
+        calls.append(ViewCall("LicenseMarket", "termsOfLeaf", (leaf_index,)))
+    if "CreativeAssets" in deployed:
+        token = token_id(cid)
+        calls += [
+            ViewCall("CreativeAssets", "isRegistered", (token,)),
+            ViewCall("CreativeAssets", "ownerOf", (token,)),
+        ]
+    if "LineageRegistry" in deployed:
+        calls.append(ViewCall("LineageRegistry", "lineageOf", (leaf_index,)))
+    return calls
+
+
+def _need(answer: T | None) -> T:
+    if answer is None:
+        raise LedgerError("a licence read failed")
+    return answer
 
 
 def tsa_roots(studio: Studio) -> str | None:

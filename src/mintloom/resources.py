@@ -27,6 +27,8 @@ CONTRACTS: tuple[str, ...] = (
     "RoyaltyVault",
     "LicenseMarket",
 )
+# contracts never deployed, whose creation code is sent in an eth_call (ledger/reader.py's batches)
+READ_CONTRACTS: tuple[str, ...] = ("ReadBatch",)
 
 # script -> (npm package under @expo-google-fonts, file stem); weight -> folder and file suffix
 FONT_PACKAGES: dict[str, tuple[str, str]] = {

@@ -43,6 +43,8 @@ class Proxy:
     refused: int = 0
     served_logs: int = 0
     spans: list[int] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    """Every JSON-RPC method asked through the proxy, in order (a batch request counts each)."""
 
 
 def _call(url: str, body: bytes) -> bytes:
@@ -65,7 +67,9 @@ def _handler(proxy: Proxy) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             request = json.loads(body)
-            answer = self._answer(request)
+            batch = request if isinstance(request, list) else [request]
+            proxy.methods += [str(r.get("method")) for r in batch]
+            answer = self._answer(request) if not isinstance(request, list) else None
             data = answer if answer is not None else _call(proxy.upstream, body)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

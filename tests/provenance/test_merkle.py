@@ -133,6 +133,39 @@ def test_every_inclusion_proof_verifies_and_alterations_fail(n: int, data: st.Da
     assert not verify_inclusion(index, size, leaves[index], [*proof, root], root)
 
 
+def _rfc_path(m: int, leaves: list[bytes]) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(m, D_n), by its recursive definition."""
+    n = len(leaves)
+    if n == 1:
+        return []
+    k = 1 << ((n - 1).bit_length() - 1)
+    if m < k:
+        return [*_rfc_path(m, leaves[:k]), merkle_tree_hash(leaves[k:])]
+    return [*_rfc_path(m - k, leaves[k:]), merkle_tree_hash(leaves[:k])]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(1, 2500), st.integers(0, 600), st.data())
+def test_block_cached_proofs_equal_the_reference_path(n: int, more: int, data: st.DataObject) -> None:
+    """The fast path (lowest levels read directly, the rest from per-block caches and the size's
+    shape) gives the RFC's PATH byte for byte, for any size and index, also for earlier sizes
+    after appends (cached blocks stay valid: complete subtrees never change)."""
+    leaves = [hashlib.sha256(f"{n}:{i}".encode()).digest() for i in range(n + more)]
+    t = MerkleTree.from_leaf_hashes(leaves[:n])
+    asked = []
+    for _ in range(3):
+        size = data.draw(st.integers(1, n), label="size")
+        index = data.draw(st.integers(0, size - 1), label="index")
+        asked.append((index, size))
+        assert t.inclusion_proof(index, size) == _rfc_path(index, leaves[:size])
+        assert t.inclusion_proof(index, size) == t.inclusion_proof_reference(index, size)
+    t.extend_hashes(leaves[n:])
+    for index, size in asked:
+        assert t.inclusion_proof(index, size) == _rfc_path(index, leaves[:size])
+    index = data.draw(st.integers(0, n + more - 1), label="index after appends")
+    assert t.inclusion_proof(index) == _rfc_path(index, leaves)
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.integers(1, 300), st.data())
 def test_every_consistency_proof_verifies_and_alterations_fail(n: int, data: st.DataObject) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,8 @@ class ForkedRoot:
     ) -> dt.datetime | None:
         return self.real.anchored_at(size, log_address, block_hint)
 
-    def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:
-        return self.real.license(leaf_index, cid)
+    def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
+        return self.real.licenses(assets)
 
 
 class Unreadable(ForkedRoot):

@@ -12,11 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
+from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, Web3Exception
+from web3.types import RPCEndpoint
 
 from mintloom.errors import ChainMismatchError, ContractError, LedgerError, LedgerInputError
 from mintloom.ledger.contracts import KNOWN_CONTRACTS, Artifact, ErrorDecoder, load_artifact
@@ -26,6 +33,44 @@ from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
 from mintloom.types import Address
 
 log = get_logger(__name__)
+
+BATCH_CALLS = 96
+"""View calls per ``eth_call`` of :meth:`ChainReader.read_batch`: their answers (~200 bytes each
+for mintloom's views) stay under the 24 KiB code-size limit the answer is returned through."""
+
+
+@dataclass(frozen=True)
+class ViewCall:
+    """One view function call of a mintloom contract, for :meth:`ChainReader.read_batch`."""
+
+    contract: str
+    fn: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class _View:
+    """A view function's selector and ABI types, encoded without web3's per-call ABI search."""
+
+    selector: bytes
+    inputs: list[str]
+    outputs: list[str]
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    t = str(param["type"])
+    if t.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in param["components"]) + ")" + t[5:]
+    return t
+
+
+def _checksummed(typ: str, value: Any) -> Any:
+    """Addresses as web3 returns them (checksummed); eth_abi decodes them in lower case."""
+    if typ == "address":
+        return Web3.to_checksum_address(value)
+    if typ == "address[]":
+        return tuple(Web3.to_checksum_address(v) for v in value)
+    return value
 
 
 class Deployments:
@@ -119,6 +164,7 @@ class ChainReader:
         self._learned = dict(addresses or {})
         self._artifacts: dict[str, Artifact] = {}
         self._contracts: dict[tuple[str, str], Any] = {}
+        self._views: dict[tuple[str, str], _View] = {}
         self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
 
     @classmethod
@@ -199,6 +245,59 @@ class ChainReader:
         except (Web3Exception, OSError) as exc:  # OSError: requests' connection errors
             raise LedgerError(f"{contract}.{fn} failed: {exc}") from exc
 
+    def _view(self, contract: str, fn: str) -> _View:
+        key = (contract, fn)
+        if key not in self._views:
+            entry = next(
+                (e for e in self.artifact(contract).abi if e.get("type") == "function" and e["name"] == fn),
+                None,
+            )
+            if entry is None:
+                raise LedgerError(f"{contract} has no function {fn}")
+            inputs = [_abi_type(i) for i in entry.get("inputs", [])]
+            outputs = [_abi_type(o) for o in entry.get("outputs", [])]
+            selector = keccak(text=f"{fn}({','.join(inputs)})")[:4]
+            self._views[key] = _View(selector, inputs, outputs)
+        return self._views[key]
+
+    def read_batch(self, calls: Sequence[ViewCall]) -> list[Any | None]:
+        """The answers of many view calls in few requests: :data:`BATCH_CALLS` per ``eth_call`` of
+        ``ReadBatch``'s creation code (nothing is deployed or written, any node serves it). An
+        answer is what :meth:`call` returns, or None where that call would raise (a revert, no
+        code at the address). A batch the node refuses (e.g. an answer over the code-size limit)
+        is halved and asked again; an unreachable node raises :class:`LedgerError`."""
+        known = self.addresses()
+        for c in calls:
+            if c.contract not in known:
+                self.address_of(c.contract)  # raises, naming the contract
+        answers: list[Any | None] = []
+        for i in range(0, len(calls), BATCH_CALLS):
+            answers += self._batch(calls[i : i + BATCH_CALLS], known)
+        return answers
+
+    def _batch(self, calls: Sequence[ViewCall], known: dict[str, str]) -> list[Any | None]:
+        views = [self._view(c.contract, c.fn) for c in calls]
+        targets = [Web3.to_checksum_address(known[c.contract]) for c in calls]
+        data = [v.selector + abi_encode(v.inputs, c.args) for v, c in zip(views, calls, strict=True)]
+        code = bytes.fromhex(self.artifact("ReadBatch").bytecode[2:])
+        init = code + abi_encode(["address[]", "bytes[]"], [targets, data])
+        try:
+            answer = self.w3.provider.make_request(
+                RPCEndpoint("eth_call"), [{"data": "0x" + init.hex()}, "latest"]
+            )
+        except (Web3Exception, OSError) as exc:
+            raise LedgerError(f"a batch of {len(calls)} chain reads failed: {exc}") from exc
+        if "error" in answer or not isinstance(answer.get("result"), str):
+            if len(calls) == 1:
+                raise LedgerError(f"the node refused a batched read: {answer.get('error')}")
+            half = len(calls) // 2
+            return self._batch(calls[:half], known) + self._batch(calls[half:], known)
+        try:
+            oks, results = abi_decode(["bool[]", "bytes[]"], bytes.fromhex(answer["result"][2:]))
+        except (DecodingError, ValueError) as exc:
+            raise LedgerError(f"a batched read answered garbage: {exc}") from exc
+        return [_decoded(v, ok, raw) for v, ok, raw in zip(views, oks, results, strict=True)]
+
     # -- event logs, page by page ------------------------------------------------------------------
     def _deployments(self) -> Deployments | None:
         return self._recorded
@@ -269,3 +368,16 @@ class ChainReader:
         except (Web3Exception, OSError, KeyError, ValueError) as exc:
             raise LedgerError(f"cannot read when checkpoint {size} was anchored: {exc}") from exc
         return dt.datetime.fromtimestamp(stamp, dt.UTC)
+
+
+def _decoded(view: _View, ok: bool, raw: bytes) -> Any | None:
+    """One call's answer as web3 returns it (one output unwrapped; arrays as tuples), None for a revert or an
+    answer that does not decode (e.g. empty: no code at the address)."""
+    if not ok:
+        return None
+    try:
+        values = abi_decode(view.outputs, raw)
+    except (DecodingError, ValueError, OverflowError):
+        return None
+    values = tuple(_checksummed(t, v) for t, v in zip(view.outputs, values, strict=True))
+    return values[0] if len(values) == 1 else list(values)

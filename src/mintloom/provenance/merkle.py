@@ -4,8 +4,9 @@ Leaf hash = SHA-256(0x00 ‖ data), interior node = SHA-256(0x01 ‖ left ‖ ri
 hash is SHA-256 of the empty string. :class:`MerkleTree` is append-only and keeps, per level, the
 hashes of every complete aligned subtree (level k holds ``size >> k`` hashes), so an append costs
 about two SHA-256 computations amortized, the root of any earlier size is computed from at most
-log2(n) stored subtrees, and an inclusion proof is a handful of list lookups plus the tree's
-right-spine hashes (cached per size). Proof formats and verification follow RFC 9162 §2.1.3 and
+log2(n) stored subtrees, and an inclusion proof is six list lookups, the siblings above them
+shared by its block of 64 leaves (cached per block) and the tree's right-spine hashes (cached
+per size). Proof formats and verification follow RFC 9162 §2.1.3 and
 §2.1.4 exactly, and are checked against the public RFC 6962 test vectors.
 """
 
@@ -25,6 +26,10 @@ LEAF_PREFIX = b"\x00"
 NODE_PREFIX = b"\x01"
 MAX_PROOF_LENGTH = 64
 HASH_SIZE = 32
+_LOW = 6
+"""Audit-path levels read per proof; the siblings above them are shared by the 2**_LOW leaves of
+an aligned block and cached per block (see :meth:`MerkleTree._upper`)."""
+_MAX_UPPERS = 1 << 17
 
 
 def hash_leaf(data: bytes) -> bytes:
@@ -75,6 +80,9 @@ class MerkleTree:
     def __init__(self) -> None:
         self._levels: list[list[bytes]] = [[]]
         self._shape_cache: dict[int, _Shape] = {}
+        self._uppers: dict[int, list[bytes]] = {}
+        """block << 6 | height -> siblings at levels _LOW..height-1 of the block's leaves: hashes of
+        complete subtrees, which appends never change (so it is never cleared but for size)."""
 
     @classmethod
     def from_leaf_hashes(cls, leaf_hashes: Iterable[bytes]) -> MerkleTree:
@@ -181,15 +189,47 @@ class MerkleTree:
         return shape
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        """RFC 9162 PATH(index, D[size]): audit path, deepest sibling first."""
+        """RFC 9162 PATH(index, D[size]): audit path, deepest sibling first. The lowest
+        :data:`_LOW` siblings are read directly, those above from the block's cached list, the
+        rest (right of and left of the leaf's complete subtree) from the size's shape."""
+        levels = self._levels
+        n = len(levels[0]) if size is None else size
+        if not 0 <= index < n <= len(levels[0]):
+            self._check_size(n)
+            raise LogError(f"leaf index {index} out of range for tree size {n}")
+        shape = self._shape_cache.get(n) or self._shape(n)
+        j = bisect_right(shape.starts, index) - 1
+        height = shape.heights[j]
+        if height < _LOW:
+            proof = [levels[lv][(index >> lv) ^ 1] for lv in range(height)]
+        else:
+            l0, l1, l2, l3, l4, l5 = levels[:_LOW]
+            proof = [l0[index ^ 1], l1[(index >> 1) ^ 1], l2[(index >> 2) ^ 1],
+                     l3[(index >> 3) ^ 1], l4[(index >> 4) ^ 1], l5[(index >> 5) ^ 1]]  # fmt: skip
+            upper = self._uppers.get((index >> _LOW) << 6 | height)
+            proof += self._upper(index >> _LOW, height) if upper is None else upper
+        proof += shape.tails[j]
+        return proof
+
+    def _upper(self, block: int, height: int) -> list[bytes]:
+        """Siblings at levels _LOW..height-1 of the leaves of ``block`` (aligned 2**_LOW leaves)
+        in a complete subtree of ``height``: shared by all its leaves, computed once."""
+        levels = self._levels
+        upper = [levels[lv][(block >> (lv - _LOW)) ^ 1] for lv in range(_LOW, height)]
+        if len(self._uppers) >= _MAX_UPPERS:
+            self._uppers.clear()
+        self._uppers[block << 6 | height] = upper  # height <= 63: MAX_PROOF_LENGTH
+        return upper
+
+    def inclusion_proof_reference(self, index: int, size: int | None = None) -> list[bytes]:
+        """The same path walked level by level, without the block cache (tests compare the two)."""
         n = self.size if size is None else size
         self._check_size(n)
         if not 0 <= index < n:
             raise LogError(f"leaf index {index} out of range for tree size {n}")
         shape = self._shape(n)
         j = bisect_right(shape.starts, index) - 1
-        levels = self._levels
-        proof = [levels[lv][(index >> lv) ^ 1] for lv in range(shape.heights[j])]
+        proof = [self._levels[lv][(index >> lv) ^ 1] for lv in range(shape.heights[j])]
         proof.extend(shape.tails[j])
         return proof
 

@@ -8,6 +8,7 @@ chain, any JSON-RPC endpoint, or a test double), or None to verify offline.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Protocol
 
 from mintloom.verify.report import LicenseInfo
@@ -40,7 +41,8 @@ class ChainLookup(Protocol):
         request: the chain's own event decides)."""
         ...
 
-    def license(self, leaf_index: int, cid: str) -> LicenseInfo | None:
-        """Terms, registration and on-chain lineage of the asset, as far as those contracts are
-        deployed; None if they cannot be read."""
+    def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
+        """For each asset (leaf index, CID): terms, registration and on-chain lineage, as far as
+        those contracts are deployed; None where they cannot be read. Asked once per batch of
+        files (``verify DIR``), so an implementation can answer them in a few requests."""
         ...

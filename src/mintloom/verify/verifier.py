@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from mintloom.verify.lookup import ChainLookup
 
 T = TypeVar("T")
+LICENCE_BATCH = 256
+"""Files of a folder whose licences are read together (their reports are yielded after it)."""
 MEDIA_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".wav", ".flac", ".txt"}
 
 
@@ -463,17 +465,18 @@ def _anchor_time_check(report: VerifyReport, ctx: VerifyContext, receipt: Receip
     return False
 
 
-def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> None:
+def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> Receipt | None:
+    """The anchor checks; returns ``receipt`` when they pass (its licence is then read, in a batch)."""
     if ctx.chain is None:
         why = "offline" if ctx.chain_error is None else f"chain unavailable: {ctx.chain_error}"
         report.add("anchor", "skip", why)
-        return
+        return None
     chain = ctx.chain
     pinned, anchor = chain.pins_log, receipt.anchor
     if anchor is not None and anchor.chain_id != chain.chain_id and not pinned:
         why = f"anchored on chain {anchor.chain_id}, but the endpoint given serves chain {chain.chain_id}"
         report.add("anchor", "skip", f"{why}: pass an RPC URL of chain {anchor.chain_id}")
-        return
+        return None
     claimed = anchor.contract if anchor is not None and anchor.chain_id == chain.chain_id else None
     try:
         # an anchored root is final; "not anchored" may change, so it is asked again
@@ -484,7 +487,7 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         )
     except MintloomError as exc:
         report.add("anchor", "skip", f"cannot read the chain: {exc.message}")
-        return
+        return None
     if root is None:
         if receipt.anchor is None:
             report.add("anchor", "skip", f"checkpoint {receipt.tree_size} is not anchored yet")
@@ -495,20 +498,30 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
                 f"the chain has no checkpoint of size {receipt.tree_size}",
                 Verdict.UNTRUSTED,
             )
-        return
+        return None
     if root != receipt.checkpoint.root:
         report.add("anchor", "fail", "the chain anchors a different root for this size", Verdict.UNTRUSTED)
-        return
+        return None
     if not _anchor_time_check(report, ctx, receipt, claimed):
-        return
+        return None
     where = f" in tx {receipt.anchor.tx_hash}" if receipt.anchor else ""
     caveat = "" if pinned else " (contract address taken from the receipt; pin it with --contracts)"
     detail = f"checkpoint {receipt.tree_size} anchored on chain {chain.chain_id}{where}{caveat}"
     report.add("anchor", "pass", detail)
+    return receipt
+
+
+def _read_licences(ctx: VerifyContext, pending: Sequence[tuple[VerifyReport, Receipt | None]]) -> None:
+    """Each anchored asset's licence, asked of the chain for all of ``pending`` at once."""
+    asked = [(report, receipt) for report, receipt in pending if receipt is not None]
+    if ctx.chain is None or not asked:
+        return
     try:
-        report.license = chain.license(receipt.leaf_index, receipt.cid)
+        found = ctx.chain.licenses([(receipt.leaf_index, receipt.cid) for _, receipt in asked])
     except MintloomError:  # the licence is extra information: unreadable contracts leave it out
-        report.license = None
+        found = [None] * len(asked)
+    for (report, _), info in zip(asked, found, strict=True):
+        report.license = info
 
 
 def verify_bytes(
@@ -520,7 +533,22 @@ def verify_bytes(
     receipt: Receipt | None = None,
 ) -> VerifyReport:
     """Verify one file's bytes. Never raises for bad input: problems become failed checks."""
-    report = VerifyReport(file=name)
+    report, anchored = _verify(data, name, ctx, sidecar=sidecar, receipt=receipt)
+    _read_licences(ctx, [(report, anchored)])
+    return report
+
+
+def _verify(
+    data: bytes,
+    name: str,
+    ctx: VerifyContext,
+    *,
+    sidecar: bytes | None = None,
+    receipt: Receipt | None = None,
+) -> tuple[VerifyReport, Receipt | None]:
+    """:func:`verify_bytes` but the licence, with the receipt whose licence is to be read (None:
+    not anchored here)."""
+    report, anchored = VerifyReport(file=name), None
     # a sidecar says the file is a text asset, even if its bytes were damaged into non-UTF-8
     media_type = sniff(data, name) or ("text/plain" if sidecar is not None else None)
     report.media_type = media_type
@@ -529,7 +557,7 @@ def verify_bytes(
             "format", "fail", "not a supported media file (PNG, JPEG, WAV, FLAC or text)", Verdict.UNKNOWN
         )
         report.decide()
-        return report
+        return report, None
     anchors = ctx.trust_anchors_pem
     data, cred = _read_file(report, data, media_type, anchors, sidecar, tsa=ctx.tsa_anchors_pem)
     report.cid = _logged_cid(ctx, data, receipt)
@@ -539,13 +567,13 @@ def verify_bytes(
         _annotations(report, ctx, bound[0])
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
         if rec is not None:
-            _chain_checks(report, ctx, rec)
+            anchored = _chain_checks(report, ctx, rec)
         if report.binding == "hard":
             if rec is None and receipt is None:
                 _unlogged_copy(report, ctx, cred, bound[0])
             _retired_credential(report, ctx, cred, rec)
     report.decide()
-    return report
+    return report, anchored
 
 
 def _annotations(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
@@ -835,6 +863,15 @@ def verify_path(
     unless ``receipt_file`` is given. A file that is not a regular file, or is over
     :data:`~mintloom.store.files.MAX_VERIFY_BYTES`, is a failed check (``strict``: a
     :class:`VerifyInputError`)."""
+    report, anchored = _verify_file(path, ctx, receipt_file=receipt_file, strict=strict)
+    _read_licences(ctx, [(report, anchored)])
+    return report
+
+
+def _verify_file(
+    path: Path, ctx: VerifyContext, *, receipt_file: Path | None = None, strict: bool = False
+) -> tuple[VerifyReport, Receipt | None]:
+    """:func:`verify_path` but the licence (see :func:`_verify`)."""
     try:
         data = read_regular(path, limit=MAX_VERIFY_BYTES, what="file to verify", error=VerifyInputError)
     except VerifyInputError as exc:
@@ -843,7 +880,7 @@ def verify_path(
         report = VerifyReport(file=str(path))
         report.add("read", "fail", exc.message, Verdict.UNKNOWN)
         report.decide()
-        return report
+        return report, None
     sidecar_path = path.with_name(path.name + ".c2pa")
     try:
         sidecar = (
@@ -860,11 +897,11 @@ def verify_path(
             receipt = read_receipt(rpath)
         except VerifyError as exc:
             receipt_error = exc.message
-    report = verify_bytes(data, str(path), ctx, sidecar=sidecar, receipt=receipt)
+    report, anchored = _verify(data, str(path), ctx, sidecar=sidecar, receipt=receipt)
     if receipt_error is not None:
         report.add("log receipt", "fail", receipt_error, Verdict.UNTRUSTED)
         report.decide()
-    return report
+    return report, anchored
 
 
 def media_files(folder: Path) -> list[Path]:
@@ -878,13 +915,18 @@ def verify_many(
     workers: int = 4,
     on_done: Callable[[VerifyReport], None] | None = None,
 ) -> Iterator[VerifyReport]:
-    """Verify files in parallel threads (c2pa and hashing release the GIL), yielding in order."""
+    """Verify files in parallel threads (c2pa and hashing release the GIL), yielding in order.
+    Licences are read per :data:`LICENCE_BATCH` files, in one batch (a few requests, not a few
+    per file)."""
     ctx.fingerprint_index()  # build once, before the threads share it
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for report in pool.map(lambda p: verify_path(p, ctx), paths):
-            if on_done is not None:
-                on_done(report)
-            yield report
+        for start in range(0, len(paths), LICENCE_BATCH):
+            done = list(pool.map(lambda p: _verify_file(p, ctx), paths[start : start + LICENCE_BATCH]))
+            _read_licences(ctx, done)
+            for report, _ in done:
+                if on_done is not None:
+                    on_done(report)
+                yield report
 
 
 def missing_exports(folder: Path, ctx: VerifyContext, reports: Sequence[VerifyReport]) -> list[VerifyReport]:
