@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import create_engine, func, select, text
 
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
@@ -27,9 +28,10 @@ from mintloom.ledger.node import ANVIL_DEV_KEY, NodeInfo
 from mintloom.ledger.reader import Deployments
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.log import ReceiptRow, TransparencyLog
-from mintloom.schema import open_workspace_database
+from mintloom.schema import SCHEMA, open_workspace_database
 from mintloom.store.catalog import AssetRow
 from mintloom.store.db import Database
+from mintloom.store.migrate import alembic_config
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
@@ -219,10 +221,13 @@ def test_two_runs_publish_with_one_account_on_one_catalog(
 
 def test_a_journal_of_64_character_kinds_is_widened_on_postgresql(pg_catalog: str) -> None:
     """A licence folder's kind (``licence-folder:<CID>``, 74 characters) overflowed the journal's
-    VARCHAR(64) on PostgreSQL, so publishing failed there; an older catalog is widened on open."""
+    VARCHAR(64) on PostgreSQL, so publishing failed there; migration 0003 widens an older catalog's
+    column when it is opened to write."""
+    engine = create_engine(pg_catalog)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(conn, SCHEMA), "0002")  # the schema before the widening
+    engine.dispose()
     db = open_workspace_database(pg_catalog)
-    with db.engine.begin() as conn:
-        conn.execute(text("ALTER TABLE ledger_journal ALTER COLUMN kind TYPE VARCHAR(64)"))
     journal = Journal(db)
     kind = "licence-folder:" + "b" * 59
     journal.record_intent(

@@ -343,23 +343,6 @@ def _add_columns(db: Database) -> None:
     _add_column(db, "intent", "VARCHAR(64)", index=True)
     _add_column(db, "outcome", "VARCHAR(64)", index=False)
     _add_column(db, "delivered", "BOOLEAN", index=False)
-    _widen_kind(db)
-
-
-def _widen_kind(db: Database) -> None:
-    """Catalogs made when ``kind`` was VARCHAR(64) refused a licence folder's kind on PostgreSQL
-    (SQLite does not enforce lengths)."""
-    if db.engine.dialect.name != "postgresql":
-        return
-    table = JournalEntry.__tablename__
-    kind = next(c for c in inspect(db.engine).get_columns(table) if c["name"] == "kind")
-    if getattr(kind["type"], "length", KIND_LENGTH) >= KIND_LENGTH:
-        return
-    try:
-        with db.engine.begin() as conn:
-            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN kind TYPE VARCHAR({KIND_LENGTH})"))
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot widen {table}.kind: {exc}") from exc
 
 
 def _add_column(db: Database, name: str, sql_type: str, *, index: bool) -> None:
