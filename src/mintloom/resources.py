@@ -26,6 +26,7 @@ CONTRACTS: tuple[str, ...] = (
     "LicenseTemplates",
     "RoyaltyVault",
     "LicenseMarket",
+    "Marketplace",
 )
 
 # script -> (npm package under @expo-google-fonts, file stem); weight -> folder and file suffix
