@@ -8,7 +8,7 @@ another deployment. The type strings here must equal the contract's ``ORDER_TYPE
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
@@ -211,13 +211,6 @@ def catalog_leaf(cid_digest: bytes, metadata_digest: bytes, price_class: int) ->
     """Leaf of a Merkle listing's catalog tree (``Marketplace.catalogLeaf``: OZ double hash)."""
     inner = keccak(encode(["bytes32", "bytes32", "uint256"], [cid_digest, metadata_digest, price_class]))
     return keccak(inner)
-
-
-def order_json(order: Order) -> dict[str, Any]:
-    """The order as JSON-ready data (shared off chain with its signature)."""
-    d = asdict(order)
-    d["side"], d["kind"] = order.side.name.lower(), order.kind.name.lower()
-    return d
 
 
 def _sign(m: SignableMessage, signer: str, private_key: str) -> bytes:
