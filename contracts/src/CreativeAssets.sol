@@ -13,6 +13,12 @@ interface IDerivativeGuard {
     function isDerivable(uint256 parentTokenId) external view returns (bool);
 }
 
+/// @notice Names the ERC-2981 royalty receiver of a token (implemented by RoyaltyVault: the token's
+/// split receiver, address(0) if none).
+interface IRoyaltyRouter {
+    function royaltyReceiverOf(uint256 tokenId) external view returns (address);
+}
+
 /// @title CreativeAssets: ERC-721 for assets proven to be in the ProvenanceLog
 /// @notice Lazy registration: an asset is minted only when someone needs it on chain, by proving
 /// its log leaf is included in an anchored checkpoint. The leaf is recomputed here from the asset's
@@ -27,6 +33,8 @@ interface IDerivativeGuard {
 /// one gives a leaf that is not in the log (NotInLog). A derivative is accepted only if the
 /// configured derivative guard (the LicenseMarket) says the parent's attached terms allow
 /// derivatives; with no guard configured, derivatives are refused (fail-closed).
+/// ERC-2981: `royaltyInfo` names the token's split receiver when a royalty router (the RoyaltyVault)
+/// is set and the token has a split, else the default receiver; the rate is the default rate.
 contract CreativeAssets is ERC721, ERC2981, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @dev CIDv1 prefix: version 1, codec, sha2-256 (0x12), 32-byte digest (0x20).
@@ -43,12 +51,14 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
 
     ProvenanceLog private immutable _log;
     IDerivativeGuard private _guard;
+    IRoyaltyRouter private _router;
     mapping(uint256 tokenId => Record) private _records;
     mapping(uint256 tokenId => bytes32 digest) private _metadata; // sha2-256 of the metadata JSON
     uint256 private _count;
 
     event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
     event DerivativeGuardSet(address guard);
+    event RoyaltyRouterSet(address router);
 
     error AlreadyRegistered(uint256 tokenId);
     error NotInLog();
@@ -146,6 +156,31 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     /// @notice Set the ERC-2981 default royalty. Admin only.
     function setDefaultRoyalty(address receiver, uint96 royaltyBps) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setDefaultRoyalty(receiver, royaltyBps);
+    }
+
+    /// @notice Set the royalty router (the RoyaltyVault) that names each token's split receiver. Admin only.
+    function setRoyaltyRouter(IRoyaltyRouter router) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _router = router;
+        emit RoyaltyRouterSet(address(router));
+    }
+
+    /// @notice The royalty router (address(0) = none: every token pays the default receiver).
+    function royaltyRouter() external view returns (IRoyaltyRouter) {
+        return _router;
+    }
+
+    /// @notice ERC-2981: the default rate, paid to the token's split receiver if it has one.
+    function royaltyInfo(uint256 tokenId, uint256 salePrice)
+        public
+        view
+        override
+        returns (address receiver, uint256 amount)
+    {
+        (receiver, amount) = super.royaltyInfo(tokenId, salePrice);
+        IRoyaltyRouter router = _router;
+        if (address(router) == address(0)) return (receiver, amount);
+        address split = router.royaltyReceiverOf(tokenId);
+        if (split != address(0)) receiver = split;
     }
 
     /// @notice The derivative guard (address(0) = none: derivatives refused).

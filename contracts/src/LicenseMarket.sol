@@ -38,6 +38,8 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
 
     bytes32 public constant ATTACHER_ROLE = keccak256("ATTACHER_ROLE");
     uint256 public constant MAX_TERMS_PER_RANGE = 16;
+    /// @notice May issue licences without the terms' fee (the Marketplace, which is paid by its own order).
+    bytes32 public constant ISSUER_ROLE = keccak256("ISSUER_ROLE");
 
     CreativeAssets private immutable _assets;
     LicenseTemplates private immutable _templates;
@@ -226,6 +228,25 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
         if (fee != 0) _pay(tokenId, currency, fee);
         _mint(to, licenseId, amount, "");
         emit LicensePurchased(tokenId, termsId, licenseId, msg.sender, to, amount, currency, fee);
+    }
+
+    /// @notice Issue `amount` licenses of `tokenId` under attached, unexpired `termsId` to `to`
+    /// without collecting the terms' fee: ISSUER_ROLE (the Marketplace) collects its signed price
+    /// and pays the asset's royalty itself.
+    function issueLicense(uint256 tokenId, uint256 termsId, uint256 amount, address to)
+        external
+        onlyRole(ISSUER_ROLE)
+        nonReentrant
+        returns (uint256 licenseId)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (!isAttached(tokenId, termsId)) revert TermsNotAttached(tokenId, termsId);
+        LicenseTemplates.Terms memory t = _templates.terms(termsId);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (t.expiry != 0 && block.timestamp >= t.expiry) revert TermsExpired(t.expiry);
+        licenseId = licenseIdOf(tokenId, termsId);
+        _mint(to, licenseId, amount, "");
+        emit LicensePurchased(tokenId, termsId, licenseId, msg.sender, to, amount, address(0), 0);
     }
 
     /// @notice ERC-1155 id of licenses of `tokenId` under `termsId`.

@@ -8,8 +8,9 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {AnchoredRanges} from "./AnchoredRanges.sol";
-import {CreativeAssets} from "./CreativeAssets.sol";
+import {CreativeAssets, IRoyaltyRouter} from "./CreativeAssets.sol";
 import {ProvenanceLog} from "./ProvenanceLog.sol";
+import {SplitReceiver, SplitReceiverCode} from "./SplitReceiver.sol";
 
 /// @title RoyaltyVault: revenue splits with pull payments
 /// @notice A split is an immutable list of up to 32 recipients with shares in basis points summing
@@ -26,7 +27,13 @@ import {ProvenanceLog} from "./ProvenanceLog.sol";
 /// gas), and the token's own split receives the rest. An ancestor without an assigned split cannot be
 /// paid; its share stays with the token's split. ERC-20 amounts are measured as the balance change,
 /// so fee-on-transfer tokens are credited what actually arrived.
-contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multicall {
+///
+/// Royalties from any ERC-2981 marketplace: each split has its own receiver address (`receiverOf`,
+/// a CREATE2 clone of SplitReceiver deployed by `createSplit`), which CreativeAssets.royaltyInfo
+/// names through `royaltyReceiverOf`. It accepts plain ETH transfers (2300-gas safe) and ERC-20
+/// transfers; `flush` (anyone) moves what it holds, force-sent ETH included, into the split's
+/// balances. The vault itself accepts ETH only from its receivers.
+contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multicall, IRoyaltyRouter {
     using SafeERC20 for IERC20;
 
     bytes32 public constant SPLIT_ASSIGNER_ROLE = keccak256("SPLIT_ASSIGNER_ROLE");
@@ -45,6 +52,9 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
     uint256[] private _rangeSplits; // indexed by the stored leaf ranges' data slot
     mapping(address account => mapping(address currency => uint256)) private _balances;
     mapping(address currency => uint256) private _totalOwed;
+    mapping(address receiver => uint256 splitId) private _receiverSplits;
+    address private immutable _receiverImplementation;
+    bytes32 private immutable _receiverCodeHash;
 
     event SplitCreated(uint256 indexed splitId, address[] recipients, uint32[] sharesBps);
     event SplitAssigned(uint256 indexed splitId, uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex);
@@ -57,6 +67,7 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
         uint256 amount
     );
     event Claimed(address indexed account, address indexed currency, uint256 amount);
+    event Flushed(uint256 indexed splitId, address indexed currency, address indexed receiver, uint256 amount);
 
     error InvalidSplit();
     error UnknownSplit(uint256 splitId);
@@ -67,11 +78,22 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
     error UnknownToken(uint256 tokenId);
     error NoSplit(uint256 tokenId);
     error InvalidUpstream();
+    error UnsolicitedEth(address from);
+    error ReceiverDeployFailed(uint256 splitId);
 
     constructor(address admin, ProvenanceLog log, CreativeAssets assets) AnchoredRanges(log) {
         _assets = assets;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(SPLIT_ASSIGNER_ROLE, admin);
+        address impl = address(new SplitReceiver());
+        _receiverImplementation = impl;
+        _receiverCodeHash = keccak256(SplitReceiverCode.creationCode(impl));
+    }
+
+    /// @notice Only this vault's split receivers send it plain ETH (in `flush`); anything else
+    /// would arrive unattributed, so it is refused.
+    receive() external payable {
+        if (_receiverSplits[msg.sender] == 0) revert UnsolicitedEth(msg.sender);
     }
 
     /// @notice Create an immutable split. Reverts InvalidSplit unless 1..32 distinct non-zero
@@ -94,7 +116,40 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
         if (sum != TOTAL_BPS) revert InvalidSplit();
         _splits.push(Split(recipients, sharesBps));
         splitId = _splits.length;
+        _deployReceiver(splitId);
         emit SplitCreated(splitId, recipients, sharesBps);
+    }
+
+    /// @notice Move everything split `splitId`'s receiver holds in `currency` (address(0) = ETH)
+    /// into the split's balances; returns the amount credited (0 if it held nothing). Anyone may call.
+    function flush(uint256 splitId, address currency) external nonReentrant returns (uint256 received) {
+        _requireSplit(splitId);
+        address receiver = receiverOf(splitId);
+        uint256 before = _balanceOf(currency);
+        SplitReceiver(payable(receiver)).pull(currency);
+        received = _balanceOf(currency) - before;
+        if (received == 0) return 0;
+        _credit(splitId, currency, received);
+        emit Flushed(splitId, currency, receiver, received);
+    }
+
+    /// @notice The address that receives split `splitId`'s royalties (deterministic: CREATE2 by
+    /// this vault with salt splitId, known before and after the split exists).
+    function receiverOf(uint256 splitId) public view returns (address) {
+        bytes32 h = keccak256(abi.encodePacked(bytes1(0xff), address(this), bytes32(splitId), _receiverCodeHash));
+        return address(uint160(uint256(h)));
+    }
+
+    /// @notice The split a receiver address belongs to (0 = not one of this vault's receivers).
+    function splitOfReceiver(address receiver) external view returns (uint256) {
+        return _receiverSplits[receiver];
+    }
+
+    /// @notice ERC-2981 receiver of registered asset `tokenId`: its split's receiver, or address(0)
+    /// if it has no split (CreativeAssets then names its default receiver).
+    function royaltyReceiverOf(uint256 tokenId) external view returns (address) {
+        uint256 s = splitOfToken(tokenId);
+        return s == 0 ? address(0) : receiverOf(s);
     }
 
     /// @notice Assign `splitId` to log leaves `[fromIndex, toIndex)` of anchored checkpoint
@@ -195,6 +250,20 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
     /// @notice The CreativeAssets contract whose tokens and parent links `depositFor` uses.
     function creativeAssets() external view returns (CreativeAssets) {
         return _assets;
+    }
+
+    function _deployReceiver(uint256 splitId) private {
+        bytes memory code = SplitReceiverCode.creationCode(_receiverImplementation);
+        address r;
+        assembly ("memory-safe") {
+            r := create2(0, add(code, 0x20), mload(code), splitId)
+        }
+        if (r == address(0)) revert ReceiverDeployFailed(splitId);
+        _receiverSplits[r] = splitId;
+    }
+
+    function _balanceOf(address currency) private view returns (uint256) {
+        return currency == address(0) ? address(this).balance : IERC20(currency).balanceOf(address(this));
     }
 
     function _payUpstream(uint256 tokenId, address currency, uint256 amount, uint16[] calldata upstreamBps)

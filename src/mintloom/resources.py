@@ -26,6 +26,7 @@ CONTRACTS: tuple[str, ...] = (
     "LicenseTemplates",
     "RoyaltyVault",
     "LicenseMarket",
+    "Marketplace",
 )
 # contracts never deployed, whose creation code is sent in an eth_call (ledger/reader.py's batches)
 READ_CONTRACTS: tuple[str, ...] = ("ReadBatch",)

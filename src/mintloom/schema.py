@@ -1,7 +1,8 @@
 """The workspace database schema: every subsystem's tables, gathered above the subsystems.
 
-Tables are declared where they belong (catalog, API tokens and write locks in store, log in
-provenance, journal, lineage and token metadata in ledger, the licence folder in governance), all on
+Tables are declared where they belong (catalog, annotations, API tokens and write locks in store,
+log in provenance, journal, lineage and token metadata in ledger, the licence folder in governance,
+the order book in market), all on
 :class:`mintloom.store.db.Base`. This module imports each of them so
 :data:`SCHEMA` is complete before ``create_all`` runs; store itself never imports the layers above.
 """
@@ -14,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from mintloom.errors import CatalogError
 from mintloom.governance import licence_metadata
 from mintloom.ledger import journal, lineage, metadata
+from mintloom.market import book
 from mintloom.provenance import log
 from mintloom.store import annotations as annotation_tables
 from mintloom.store import catalog, locks, migrate, tokens
@@ -30,6 +32,7 @@ TABLE_MODULES = (
     lineage,
     metadata,
     licence_metadata,
+    book,
 )
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 

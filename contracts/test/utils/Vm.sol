@@ -6,6 +6,14 @@ pragma solidity ^0.8.24;
 /// the toolchain here is npm-only, so the tests talk to the cheatcodes directly.
 /// Signatures match forge's `Vm.sol`; forge implements them natively.
 interface Vm {
+    struct Gas {
+        uint64 gasLimit;
+        uint64 gasTotalUsed;
+        uint64 gasMemoryUsed;
+        int64 gasRefunded;
+        uint64 gasRemaining;
+    }
+
     // environment
     function prank(address msgSender) external;
     function startPrank(address msgSender) external;
@@ -16,6 +24,10 @@ interface Vm {
     function addr(uint256 privateKey) external pure returns (address);
     function label(address account, string calldata newLabel) external;
     function assume(bool condition) external pure;
+    function sign(uint256 privateKey, bytes32 digest) external pure returns (uint8 v, bytes32 r, bytes32 s);
+    function chainId(uint256 newChainId) external;
+    function cool(address target) external;
+    function lastCallGas() external view returns (Gas memory gas);
     // expectations
     function expectRevert() external;
     function expectRevert(bytes4 revertData) external;

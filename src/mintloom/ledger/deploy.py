@@ -1,8 +1,10 @@
 """Deploy mintloom's contracts once per chain and wire them together.
 
 Order: ProvenanceLog → LineageRegistry → CreativeAssets → LicenseTemplates → RoyaltyVault →
-LicenseMarket; then CreativeAssets gets the market as its derivative guard and the vault as its
-ERC-2981 royalty receiver. The sender is admin and holds every operator role. Re-running deploys
+LicenseMarket → Marketplace; then CreativeAssets gets the market as its derivative guard, the vault
+as its ERC-2981 royalty receiver and royalty router (each token's royalties go to its split's
+receiver), and the Marketplace may register assets and issue licences (Merkle listings). The sender
+is admin and holds every operator role; the Marketplace charges no protocol fee. Re-running deploys
 only what is missing (addresses are kept per chain id in ``.mintloom/chain/deployments.json``).
 """
 
@@ -15,6 +17,8 @@ from mintloom.ledger.anchoring import ensure_provenance_log
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import ChainName
 from mintloom.store.db import Database
+
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None) -> dict[str, str]:
@@ -30,7 +34,10 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
     out["LicenseMarket"] = chain.ensure_deployed(
         "LicenseMarket", me, log, out["CreativeAssets"], out["LicenseTemplates"], out["RoyaltyVault"]
     )
-    # each wiring step is checked on its own: a crash between the two must not skip the second
+    out["Marketplace"] = chain.ensure_deployed(
+        "Marketplace", me, out["CreativeAssets"], out["LicenseMarket"], ZERO_ADDRESS, 0
+    )
+    # each wiring step is checked on its own: a crash between them must not skip a later one
     guard = str(chain.call("CreativeAssets", "derivativeGuard"))
     if guard.lower() != out["LicenseMarket"].lower():
         chain.transact("CreativeAssets", "setDerivativeGuard", out["LicenseMarket"], kind="wire:guard")
@@ -38,7 +45,19 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
     if str(receiver).lower() != out["RoyaltyVault"].lower():
         vault = out["RoyaltyVault"]
         chain.transact("CreativeAssets", "setDefaultRoyalty", vault, g.royalty_bps, kind="wire:royalty")
+    _wire_market(chain, out)
     return out
+
+
+def _wire_market(chain: ChainClient, out: dict[str, str]) -> None:
+    """Route royalties to split receivers; let the Marketplace mint (Merkle listings) and issue licences."""
+    if str(chain.call("CreativeAssets", "royaltyRouter")).lower() != out["RoyaltyVault"].lower():
+        chain.transact("CreativeAssets", "setRoyaltyRouter", out["RoyaltyVault"], kind="wire:router")
+    mkt = out["Marketplace"]
+    for contract, role in (("CreativeAssets", "REGISTRAR_ROLE"), ("LicenseMarket", "ISSUER_ROLE")):
+        role_id = chain.call(contract, role)
+        if not chain.call(contract, "hasRole", role_id, mkt):
+            chain.transact(contract, "grantRole", role_id, mkt, kind=f"wire:{contract}:{role}")
 
 
 def reset_chain(chain: ChainClient, db: Database) -> int:
