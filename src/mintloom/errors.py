@@ -247,5 +247,10 @@ class BlobError(StoreError):
     """A blob is missing or its bytes do not match its CID."""
 
 
+class MalformedDagError(BlobError):
+    """A block read as a folder is not the dag-pb / UnixFS IPFS writes (forged, truncated or foreign:
+    a broken protobuf, a HAMT with another hash function or fanout)."""
+
+
 class TokenError(StoreError):
     """An API token that cannot be created or revoked as asked (bad name or scope, duplicate, unknown)."""
