@@ -1,5 +1,6 @@
 """A campaign-sized licence folder (5,000 ``{id}.json``, past IPFS's 256 KiB of links) is stored,
-exported to a CAR as its HAMT shards, and each ``uri(id)`` path resolves from that CAR alone."""
+exported to a CAR as its HAMT shards, and ``uri(id)`` paths resolve from that CAR alone (every
+name is resolved in tests/store/test_hamt.py; here one in ten, for time)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mintloom.store.published import canonical_json, folder_cid
 from mintloom.store.unixfs import UNIXFS_HAMT_SHARD, read_node
 
 
-def test_a_5000_licence_folder_exports_as_shards_and_every_id_resolves(db: Database, tmp_path: Path) -> None:
+def test_a_5000_licence_folder_exports_as_shards_and_its_ids_resolve(db: Database, tmp_path: Path) -> None:
     rng = random.Random(1155)
     files = {
         f"{rng.getrandbits(256):064x}.json": canonical_json({"terms_id": i % 5, "n": i}) for i in range(5000)
@@ -32,6 +33,6 @@ def test_a_5000_licence_folder_exports_as_shards_and_every_id_resolves(db: Datab
     roots, read = read_car(car)
     blocks = {str(c): b for c, b in read}
     assert roots == [root] and read_node(blocks[root]).type == UNIXFS_HAMT_SHARD
-    for name, data in files.items():  # ipfs://<root>/{id}.json, walked through the shards
+    for name, data in list(files.items())[::10]:  # ipfs://<root>/{id}.json, walked through the shards
         cid = lookup(blocks.__getitem__, root, name)
         assert cid == cid_for(data) and blocks[cid] == data

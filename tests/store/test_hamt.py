@@ -7,7 +7,10 @@ murmur3 hash is checked against published MurmurHash3_x64_128 vectors (seed 0 un
 
 from __future__ import annotations
 
+import json
 import random
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mintloom.errors import BlobError, MalformedDagError
+from mintloom.store import hamt
 from mintloom.store.car import read_car, write_car
 from mintloom.store.cid import DAG_PB_CODEC, cid_bytes, cid_for, cid_from_digest, sha256
 from mintloom.store.hamt import FANOUT, MURMUR3_X64_64, bucket, lookup, murmur3_x64_128, name_hash
@@ -25,6 +29,22 @@ from tests.store.test_published import folder_reference
 
 PER = 64 + len(".json") + 36
 """Link bytes of one licence file: 64 hex digits + ".json", and a 36-byte CID."""
+RESOLVE = Path(__file__).with_name("unixfs_folder_resolve.mjs")
+
+
+def read_by_ipfs(root: str, blocks: dict[str, bytes], names: list[str]) -> dict[str, dict[str, str | None]]:
+    """ipfs-unixfs-exporter over ``blocks`` alone: the folder's ``listing`` (name → CID) and what
+    ``ipfs://<root>/<name>`` is ``resolved`` to for each of ``names`` (None: no such entry)."""
+    node = shutil.which("node")
+    assert node is not None, "node is required for the IPFS reference"
+    doc = json.dumps({"root": root, "blocks": {c: b.hex() for c, b in blocks.items()}, "names": names})
+    proc = subprocess.run(
+        [node, str(RESOLVE)], input=doc, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, f"reference exporter failed (run `npm ci`?): {proc.stderr}"
+    out = json.loads(proc.stdout)
+    assert isinstance(out, dict)
+    return out
 
 
 def _licences(n: int, seed: int = 5) -> dict[str, bytes]:
@@ -101,7 +121,8 @@ def test_default_threshold_is_the_importers_default(tmp_path: Path) -> None:
 
 def test_a_campaign_sized_folder_publishes_exports_and_resolves(tmp_path: Path) -> None:
     """5,000 files (the size that used to be refused): the CAR holds every block of the folder,
-    and every name resolves through the shards read back from the CAR to its own file."""
+    and every name resolves through the shards read back from the CAR to its own file, by our
+    walker and by ipfs-unixfs-exporter alike."""
     files = _licences(5000)
     produced = list(folder_blocks(files))
     root = produced[-1][0]
@@ -113,8 +134,13 @@ def test_a_campaign_sized_folder_publishes_exports_and_resolves(tmp_path: Path) 
     assert _reachable(blocks, root) == blocks.keys()  # no stray block, none missing
     for name, data in files.items():
         assert lookup(blocks.__getitem__, root, name) == cid_for(data)
-    assert lookup(blocks.__getitem__, root, "0" * 64 + ".json") is None
-    assert lookup(blocks.__getitem__, root, next(iter(files))[:-1]) is None  # a prefix is no name
+    absent = ["0" * 64 + ".json", next(iter(files))[:-1]]  # a prefix of a name is no name
+    assert [lookup(blocks.__getitem__, root, n) for n in absent] == [None, None]
+    expected = {n: cid_for(d) for n, d in files.items()}
+    probes = [*list(files)[:: len(files) // 200], *absent]  # the exporter's path walk is slow
+    ipfs = read_by_ipfs(root, blocks, probes)
+    assert ipfs["listing"] == expected
+    assert ipfs["resolved"] == {n: expected.get(n) for n in probes}
 
 
 def _reachable(blocks: dict[str, bytes], cid: str) -> set[str]:
@@ -176,8 +202,6 @@ def test_a_forged_folder_block_is_refused_by_name(block: bytes) -> None:
 def test_names_sharing_the_whole_hash_are_refused() -> None:
     """Eight levels of 8 bits use all 64 bits; names still together there cannot be placed (and
     murmur3 is no cryptographic hash: such names can be made). Refused rather than mis-built."""
-    from mintloom.store import hamt
-
     clash = [DirLink(n, cid_bytes(cid_for(n.encode())), 1) for n in ("a", "b")]
     entries = [(0x1234, x) for x in clash]  # the same hash for both, as a forged pair would have
     with pytest.raises(BlobError, match="whole 64-bit HAMT hash"):
