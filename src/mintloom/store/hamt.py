@@ -22,7 +22,8 @@ FANOUT = 256
 MURMUR3_X64_64 = 0x22
 _BITS = 8
 _LEVELS = 64 // _BITS
-"""A 64-bit hash gives 8 levels; names still together below them are refused (kubo errors too)."""
+"""A 64-bit hash gives 8 levels. Names still together below them (a murmur3 collision, which can be
+made on purpose) are refused: the JS importer would re-hash them, and the implementations differ."""
 _M64 = (1 << 64) - 1
 _C1, _C2 = 0x87C37B91114253D5, 0x4CF5AD432745937F
 
