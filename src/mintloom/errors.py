@@ -293,5 +293,10 @@ class BlobCorruptedError(BlobError):
     """The bytes stored under a CID do not hash to that CID (tampered with, truncated or swapped)."""
 
 
+class MalformedDagError(BlobError):
+    """A block read as a folder is not the dag-pb / UnixFS IPFS writes (forged, truncated or foreign:
+    a broken protobuf, a HAMT with another hash function or fanout)."""
+
+
 class TokenError(StoreError):
     """An API token that cannot be created or revoked as asked (bad name or scope, duplicate, unknown)."""

@@ -23,15 +23,21 @@ from mintloom.store.published import SHARD_THRESHOLD, canonical_json, folder_blo
 SCRIPT = Path(__file__).with_name("unixfs_folder_reference.mjs")
 
 
-def folder_reference(files: dict[str, bytes], where: Path) -> dict[str, Any]:
-    """Root and blocks the JS importer gives a folder holding ``files``."""
+def folder_reference(
+    files: dict[str, bytes], where: Path, threshold: int = SHARD_THRESHOLD
+) -> dict[str, Any]:
+    """Root and blocks the JS importer gives a folder holding ``files`` (sharded past ``threshold``)."""
     where.mkdir()
     for name, data in files.items():
         (where / name).write_bytes(data)
     node = shutil.which("node")
     assert node is not None, "node is required for the IPFS reference test"
     proc = subprocess.run(
-        [node, str(SCRIPT), str(where)], capture_output=True, text=True, timeout=300, check=False
+        [node, str(SCRIPT), str(where), str(threshold)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, f"reference importer failed (run `npm ci`?): {proc.stderr}"
     out = json.loads(proc.stdout)
@@ -99,14 +105,3 @@ def test_empty_folder_is_the_ipfs_empty_directory() -> None:
 def test_folder_refuses_names_that_are_not_one_path_segment(name: str) -> None:
     with pytest.raises(BlobError):
         folder_cid({name: b"x"})
-
-
-def test_folder_that_ipfs_would_shard_is_refused(tmp_path: Path) -> None:
-    """Above the importer's threshold (links-bytes > 262144) IPFS builds a HAMT: a flat folder would
-    have another CID. The largest accepted folder is still flat for the importer: same CID."""
-    per = 64 + len(".json") + 36
-    files = {f"{i:064x}.json": b"{}" for i in range(SHARD_THRESHOLD // per + 1)}
-    with pytest.raises(BlobError, match="too large"):
-        folder_cid(files)
-    fits = dict(list(files.items())[: SHARD_THRESHOLD // per])
-    assert folder_cid(fits) == folder_reference(fits, tmp_path / "fits")["root"]

@@ -1,4 +1,4 @@
-"""Documents mintloom publishes next to its assets: canonical JSON and flat UnixFS folders.
+"""Documents mintloom publishes next to its assets: canonical JSON and UnixFS folders.
 
 A published JSON document (token or licence metadata) must have one CID whoever serialises it,
 so it is written canonically: keys sorted, no insignificant whitespace, UTF-8, and only strings,
@@ -8,7 +8,8 @@ Multilingual Plane (sorted by code point here, by UTF-16 unit there); mintloom's
 
 A folder is the flat UnixFS Directory ``ipfs add -r --cid-version 1 --raw-leaves`` builds (each
 file its own DAG, see :mod:`mintloom.store.cid`), so ``ipfs://<folder CID>/<name>`` resolves.
-Folders big enough that IPFS would shard them (HAMT, over 256 KiB of links) are refused.
+A folder whose links weigh more than :data:`SHARD_THRESHOLD` is the HAMT-sharded directory IPFS
+builds instead (:mod:`mintloom.store.hamt`), so a campaign of any size publishes one folder.
 """
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from typing import Any
 
 from mintloom.errors import BlobError
 from mintloom.store.cid import DAG_PB_CODEC, Block, cid_bytes, cid_from_digest, dag_blocks, sha256
+from mintloom.store.hamt import shard_blocks
 from mintloom.store.unixfs import DirLink, directory_node
 from mintloom.types import CID
 
 SHARD_THRESHOLD = 262144
-"""ipfs-unixfs-importer's ``shardSplitThresholdBytes``: a folder whose links (name + CID bytes)
-exceed it is sharded by IPFS, which this writer does not do."""
+"""A folder whose links' names and binary CIDs sum to more bytes is sharded (HAMT). This is
+ipfs-unixfs-importer's default ``shardSplitThresholdBytes`` with ``shardSplitStrategy:
+'links-bytes'``, and kubo's ``HAMTShardingSize`` (256 KiB) with its default ``links`` estimate in
+current boxo (``>``; boxo before 2025 sharded at ``>=``, which differs only for a folder of exactly
+262144 bytes). It is not the ``block-bytes`` estimate of the ``unixfs-v1-2025`` profile."""
 
 
 def canonical_json(value: Mapping[str, Any]) -> bytes:
@@ -68,8 +73,9 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def folder_blocks(files: Mapping[str, bytes]) -> Iterator[Block]:
-    """Every block of the folder of ``files`` (name → bytes): each file's DAG, the folder root last."""
+def folder_blocks(files: Mapping[str, bytes], *, threshold: int = SHARD_THRESHOLD) -> Iterator[Block]:
+    """Every block of the folder of ``files`` (name → bytes): each file's DAG, the folder root last.
+    (Another ``threshold`` than IPFS's is for tests: small folders that shard.)"""
     links: list[DirLink] = []
     for name in sorted(files, key=str.encode):
         if not name or "/" in name or name in (".", ".."):
@@ -80,11 +86,9 @@ def folder_blocks(files: Mapping[str, bytes]) -> Iterator[Block]:
             yield root, block
         assert root is not None
         links.append(DirLink(name, cid_bytes(root), size))
-    if sum(len(x.name.encode()) + len(x.cid) for x in links) > SHARD_THRESHOLD:
-        raise BlobError(
-            f"a folder of {len(links)} files is too large for a flat UnixFS directory",
-            hint="IPFS would shard it (HAMT), which mintloom does not write",
-        )
+    if sum(len(x.name.encode()) + len(x.cid) for x in links) > threshold:
+        yield from shard_blocks(links)
+        return
     node = directory_node(links)
     yield cid_from_digest(sha256(node), DAG_PB_CODEC), node
 
