@@ -27,6 +27,7 @@ EVERY_TABLE = {
     "chain_names", "lineage_registrants",  # ledger.lineage
     "token_metadata",  # ledger.metadata
     "licence_folders",  # governance.licence_metadata
+    "market_orders",  # market.book
 }  # fmt: skip
 
 
@@ -80,6 +81,7 @@ def test_schema_lists_every_table_module() -> None:
         "mintloom.ledger.lineage",
         "mintloom.ledger.metadata",
         "mintloom.governance.licence_metadata",
+        "mintloom.market.book",
     }
 
 

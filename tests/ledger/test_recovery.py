@@ -103,7 +103,7 @@ def test_a_chain_with_another_history_is_refused_by_name_until_reset(
     chain = open_client(workspace, node, db)
     deploy_all(chain)
     Names(db, chain.chain_id).set("split", "camp", 1)
-    # the journal says nonce 40 was confirmed on this chain id; the chain never saw nonces 6..39
+    # the journal says nonce 40 was confirmed on this chain id; the chain never saw nonces 12..39
     chain.journal.record_intent(chain_id=chain.chain_id, kind="anchor:9", payload={}, sender=chain.address,
                                 nonce=40, tx_hash="0x" + "33" * 32, raw=b"\x02")  # fmt: skip
     chain.journal.finish("0x" + "33" * 32, CONFIRMED, block=50, gas_used=1)
@@ -115,7 +115,7 @@ def test_a_chain_with_another_history_is_refused_by_name_until_reset(
     assert chain.deployments.get(chain.chain_id) == recorded  # nothing forgotten silently
 
     raw = ChainClient(node.start().rpc_url, ANVIL_DEV_KEY, db, chain.deployments, reconcile=False)
-    assert reset_chain(raw, db) == 9  # 6 deployments, 2 wiring calls, the forged entry
+    assert reset_chain(raw, db) == 13  # 7 deployments, 5 wiring calls, the forged entry
     assert chain.deployments.get(chain.chain_id) == {}
     assert chain.journal.get("0x" + "33" * 32).status == ORPHANED  # type: ignore[union-attr]
     assert Names(db, chain.chain_id).get("split", "camp") is None

@@ -36,7 +36,7 @@ from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_fo
 from mintloom.engines.hero import cover, hero_layer
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
-from mintloom.engines.qa import LayoutFacts, TextFacts
+from mintloom.engines.qa import LayoutFacts, TextFacts, is_large_text
 from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
@@ -736,7 +736,11 @@ class ImageCompositor:
             positioned.append((block, y, self._text_area(block, tpl.text, y, tpl.centered)))
             y += block.height + gap
         colours = [pick_text_colour(_region_luminances(img, area), candidates) for _, _, area in positioned]
-        if positioned and min(score for _, score in colours) < 3.0:
+        # WCAG AA, as the brand QA gate measures it: 3:1 for large text, 4.5:1 for the rest
+        needs = [
+            3.0 if is_large_text(b.size, b.spec.style.weight == "bold") else 4.5 for b, _, _ in positioned
+        ]
+        if any(score < need for (_, score), need in zip(colours, needs, strict=True)):
             # no colour reads on this patch of background: one panel behind the whole stack
             union = Box(
                 min(p[2].x0 for p in positioned),
