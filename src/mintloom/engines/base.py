@@ -168,6 +168,39 @@ def text_artifact(
     )
 
 
+def model_image_artifact(
+    engine: Engine,
+    request: GenerationRequest,
+    png: bytes,
+    parameters: GenerationParameters,
+    *,
+    model_id: str,
+    prompt: str,
+    model_hash: str | None = None,
+) -> Artifact:
+    """The artifact of a text-to-image engine: its picture encoded as PNG, ``trainedAlgorithmicMedia``,
+    tagged with its engine, model and size (``parameters``' width and height)."""
+    return Artifact(
+        data=png,
+        media_type="image/png",
+        extension="png",
+        engine=engine.name,
+        engine_version=engine.version,
+        seed=request.seed,
+        parameters=parameters,
+        model_id=model_id,
+        model_hash=model_hash,
+        digital_source_type="trainedAlgorithmicMedia",
+        tags={
+            "engine": engine.name,
+            "model": model_id,
+            "width": parameters.width,
+            "height": parameters.height,
+        },
+        prompt=prompt,
+    )
+
+
 def recorded_copy_parameters(template: CopyTemplate, **settings: ParamValue) -> GenerationParameters:
     """What a copy manifest records: the template's name and the engine settings, never the
     template's variables, the rendered text or the prompt (the template itself is recorded as

@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image
 
-from mintloom.engines.base import Artifact, GenerationRequest, expect_params
+from mintloom.engines.base import Artifact, GenerationRequest, expect_params, model_image_artifact
 from mintloom.engines.copy import CopyEngine
 from mintloom.engines.params import DiffusionParams
 from mintloom.errors import EngineError, ModelLoadError, SpecError
@@ -207,19 +207,15 @@ class DiffusersEngine:
 
         _, params, prompt, model_hash = prepared
         model_id = _model_id(params.model_id, model_hash)
-        return Artifact(
-            data=encode(image, "png"),
-            media_type="image/png",
-            extension="png",
-            engine=self.name,
-            engine_version=self.version,
-            seed=request.seed,
-            parameters=GenerationParameters(
-                width=image.width, height=image.height, steps=params.steps, guidance=params.guidance
-            ),
+        parameters = GenerationParameters(
+            width=image.width, height=image.height, steps=params.steps, guidance=params.guidance
+        )
+        return model_image_artifact(
+            self,
+            request,
+            encode(image, "png"),
+            parameters,
             model_id=model_id,
-            model_hash=model_hash,
-            digital_source_type="trainedAlgorithmicMedia",
-            tags={"engine": self.name, "model": model_id, "width": image.width, "height": image.height},
             prompt=prompt,
+            model_hash=model_hash,
         )

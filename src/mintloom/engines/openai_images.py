@@ -21,7 +21,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from mintloom.engines.base import Artifact, GenerationRequest, expect_params
+from mintloom.engines.base import Artifact, GenerationRequest, expect_params, model_image_artifact
 from mintloom.engines.copy import CopyEngine
 from mintloom.engines.params import ImagesApiParams
 from mintloom.errors import EngineError, ImageBombError, ModelResponseError, SpecError
@@ -63,18 +63,9 @@ class OpenAIImagesEngine:
 
         served = body.get("model")
         model_id = served if isinstance(served, str) and _MODEL.match(served) else model
-        return Artifact(
-            data=encode(image, "png"),
-            media_type="image/png",
-            extension="png",
-            engine=self.name,
-            engine_version=self.version,
-            seed=request.seed,
-            parameters=GenerationParameters(width=image.width, height=image.height),
-            model_id=model_id,
-            digital_source_type="trainedAlgorithmicMedia",
-            tags={"engine": self.name, "model": model_id, "width": image.width, "height": image.height},
-            prompt=prompt,
+        parameters = GenerationParameters(width=image.width, height=image.height)
+        return model_image_artifact(
+            self, request, encode(image, "png"), parameters, model_id=model_id, prompt=prompt
         )
 
     def _post(self, url: str, payload: dict[str, Any], timeout: float) -> bytes:
