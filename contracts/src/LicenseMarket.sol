@@ -210,11 +210,7 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
         nonReentrant
         returns (uint256 licenseId)
     {
-        if (amount == 0) revert ZeroAmount();
-        if (!isAttached(tokenId, termsId)) revert TermsNotAttached(tokenId, termsId);
-        LicenseTemplates.Terms memory t = _templates.terms(termsId);
-        // forge-lint: disable-next-line(block-timestamp)
-        if (t.expiry != 0 && block.timestamp >= t.expiry) revert TermsExpired(t.expiry);
+        LicenseTemplates.Terms memory t = _sellableTerms(tokenId, termsId, amount);
         uint256 fee = t.mintingFee * amount;
         address currency = t.currency;
         if (currency == address(0)) {
@@ -239,14 +235,24 @@ contract LicenseMarket is ERC1155, AccessControl, ReentrancyGuard, AnchoredRange
         nonReentrant
         returns (uint256 licenseId)
     {
-        if (amount == 0) revert ZeroAmount();
-        if (!isAttached(tokenId, termsId)) revert TermsNotAttached(tokenId, termsId);
-        LicenseTemplates.Terms memory t = _templates.terms(termsId);
-        // forge-lint: disable-next-line(block-timestamp)
-        if (t.expiry != 0 && block.timestamp >= t.expiry) revert TermsExpired(t.expiry);
+        _sellableTerms(tokenId, termsId, amount);
         licenseId = licenseIdOf(tokenId, termsId);
         _mint(to, licenseId, amount, "");
         emit LicensePurchased(tokenId, termsId, licenseId, msg.sender, to, amount, address(0), 0);
+    }
+
+    /// @dev The terms `termsId` of `tokenId`, refused unless attached and unexpired, for a nonzero `amount`
+    /// (bought with their fee or issued by the Marketplace at its signed price alike).
+    function _sellableTerms(uint256 tokenId, uint256 termsId, uint256 amount)
+        private
+        view
+        returns (LicenseTemplates.Terms memory t)
+    {
+        if (amount == 0) revert ZeroAmount();
+        if (!isAttached(tokenId, termsId)) revert TermsNotAttached(tokenId, termsId);
+        t = _templates.terms(termsId);
+        // forge-lint: disable-next-line(block-timestamp)
+        if (t.expiry != 0 && block.timestamp >= t.expiry) revert TermsExpired(t.expiry);
     }
 
     /// @notice ERC-1155 id of licenses of `tokenId` under `termsId`.
