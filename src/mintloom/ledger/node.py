@@ -428,8 +428,11 @@ def _kill(pid: int) -> None:
     """SIGKILL (no state dump over the file another node owns) and reap ``pid``."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while _reap_or_alive(pid) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30  # a loaded machine may take seconds to tear down its threads
+    while _reap_or_alive(pid):
+        if time.monotonic() > deadline:
+            log.warning("a killed anvil is still running", extra={"pid": pid})
+            return
         time.sleep(0.02)
 
 
@@ -441,8 +444,20 @@ def _reap_or_alive(pid: int) -> bool:
             return False
     if not _pid_alive(pid):
         return False
-    stat = Path(f"/proc/{pid}/stat")
     try:
-        return stat.read_text().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
         return _pid_alive(pid)
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    state = fields.get("State", "R").strip()[:1]
+    return state not in ("Z", "X") and not _kill_pending(fields)
+
+
+def _kill_pending(status: dict[str, str]) -> bool:
+    """SIGKILL is queued: the process never runs user code again, it is only being torn down."""
+    bit = 1 << (signal.SIGKILL - 1)
+    for key in ("SigPnd", "ShdPnd"):
+        with contextlib.suppress(ValueError):
+            if int(status.get(key, "0"), 16) & bit:
+                return True
+    return False
