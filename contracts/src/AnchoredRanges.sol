@@ -10,9 +10,10 @@ import {ProvenanceLog} from "./ProvenanceLog.sol";
 /// or into a gap between stored ranges (a campaign published after a later one); it may never
 /// overlap one. The array stays sorted by fromIndex, so lookup is a binary search. Ranges must lie
 /// inside an anchored checkpoint.
-/// @dev Each stored range carries `slot`, the position of its data in the inheriting contract's
-/// append-only data array (the order ranges were added), so inserting into a gap shifts only the
-/// one-word range entries, never the data.
+/// @dev Each stored range carries `slot`, 64 bits of the inheriting contract's data: the position
+/// of its data in an append-only array (the order ranges were added), or the datum itself when it
+/// fits (RoyaltyVault stores the split id), so inserting into a gap shifts only the one-word range
+/// entries, never the data.
 abstract contract AnchoredRanges {
     struct LeafRange {
         uint64 fromIndex;
@@ -83,7 +84,7 @@ abstract contract AnchoredRanges {
     function _addRange(uint64 checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 slot) internal {
         _checkAnchoredRange(checkpointSize, fromIndex, toIndex);
         uint256 n = _ranges.length;
-        // casting to 'uint64' is safe because a slot counts stored ranges, one per transaction call
+        // casting to 'uint64' is safe because a slot counts stored ranges or splits, one per transaction
         // forge-lint: disable-next-line(unsafe-typecast)
         StoredRange memory entry = StoredRange(fromIndex, toIndex, uint64(slot));
         if (n == 0 || _ranges[n - 1].toIndex <= fromIndex) {

@@ -3,7 +3,8 @@ pragma solidity ^0.8.24;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
-import {ERC2981} from "@openzeppelin/contracts/token/common/ERC2981.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {IERC2981} from "@openzeppelin/contracts/interfaces/IERC2981.sol";
 import {CidText} from "./CidText.sol";
 import {MerkleProofs} from "./MerkleProofs.sol";
 import {ProvenanceLog} from "./ProvenanceLog.sol";
@@ -13,10 +14,11 @@ interface IDerivativeGuard {
     function isDerivable(uint256 parentTokenId) external view returns (bool);
 }
 
-/// @notice Names the ERC-2981 royalty receiver of a token (implemented by RoyaltyVault: the token's
-/// split receiver, address(0) if none).
+/// @notice Names the ERC-2981 royalty receiver of a token (implemented by RoyaltyVault: the split
+/// receiver of the token's log leaf, address(0) if none). Asked by leaf so it needs no call back.
 interface IRoyaltyRouter {
     function royaltyReceiverOf(uint256 tokenId) external view returns (address);
+    function royaltyReceiverOfLeaf(uint64 leafIndex) external view returns (address);
 }
 
 /// @title CreativeAssets: ERC-721 for assets proven to be in the ProvenanceLog
@@ -35,26 +37,42 @@ interface IRoyaltyRouter {
 /// derivatives; with no guard configured, derivatives are refused (fail-closed).
 /// ERC-2981: `royaltyInfo` names the token's split receiver when a royalty router (the RoyaltyVault)
 /// is set and the token has a split, else the default receiver; the rate is the default rate.
-contract CreativeAssets is ERC721, ERC2981, AccessControl {
+/// Gas: a token's owner, leaf index, codec, approval flag and transfer count share one storage word
+/// (a registration writes it once; a sale reads the leaf for the royalty from the word the transfer
+/// touches anyway), and the royalty router, rate and registration count share another.
+contract CreativeAssets is ERC721, IERC2981, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @dev CIDv1 prefix: version 1, codec, sha2-256 (0x12), 32-byte digest (0x20).
     bytes1 private constant CODEC_RAW = CidText.CODEC_RAW;
     bytes1 private constant CODEC_DAG_PB = CidText.CODEC_DAG_PB;
+    uint96 private constant ROYALTY_DENOMINATOR = 10_000;
 
-    struct Record {
-        bytes32 manifestHash;
-        uint256 parent;
-        uint64 leafIndex;
-        bool registered;
-        bytes1 codec;
+    /// @dev Token word: owner (bits 0-159) | leaf index (160-223) | registered (224) | dag-pb (225)
+    /// | single-token approval set (226) | transfers since the mint (228-255).
+    uint256 private constant OWNER_MASK = (1 << 160) - 1;
+    uint256 private constant LEAF_SHIFT = 160;
+    uint256 private constant REGISTERED = 1 << 224;
+    uint256 private constant DAG_PB = 1 << 225;
+    uint256 private constant APPROVED = 1 << 226;
+    uint256 private constant TRANSFER_SHIFT = 228;
+    uint256 private constant MAX_TRANSFERS = (1 << 28) - 1;
+
+    /// @dev One word, read by every royaltyInfo and written by every registration.
+    struct RoyaltyConfig {
+        IRoyaltyRouter router;
+        uint16 bps;
+        uint80 count; // registered assets
     }
 
     ProvenanceLog private immutable _log;
     IDerivativeGuard private _guard;
-    IRoyaltyRouter private _router;
-    mapping(uint256 tokenId => Record) private _records;
+    RoyaltyConfig private _royalty;
+    address private _defaultReceiver;
+    mapping(uint256 tokenId => uint256 word) private _tokens;
+    mapping(uint256 tokenId => bytes32) private _manifests;
+    mapping(uint256 tokenId => uint256) private _parents; // written only for derivatives
     mapping(uint256 tokenId => bytes32 digest) private _metadata; // sha2-256 of the metadata JSON
-    uint256 private _count;
+    mapping(address owner => uint256) private _held;
 
     event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
     event DerivativeGuardSet(address guard);
@@ -67,6 +85,10 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     error UnknownAsset(uint256 tokenId);
     error ZeroDigest();
     error ZeroMetadata();
+    error TooManyTransfers(uint256 tokenId);
+    /// @dev As OpenZeppelin's ERC2981 names them.
+    error ERC2981InvalidDefaultRoyalty(uint256 numerator, uint256 denominator);
+    error ERC2981InvalidDefaultRoyaltyReceiver(address receiver);
 
     constructor(address admin, ProvenanceLog log, address royaltyReceiver, uint96 royaltyBps)
         ERC721("mintloom creative assets", "MLOOM")
@@ -124,27 +146,31 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     ) private returns (uint256 tokenId) {
         if (cidDigest == bytes32(0)) revert ZeroDigest();
         tokenId = uint256(cidDigest);
-        if (_records[tokenId].registered) revert AlreadyRegistered(tokenId);
-        if (parentTokenId != 0) {
-            if (!_records[parentTokenId].registered) revert UnknownParent(parentTokenId);
-            IDerivativeGuard guard = _guard;
-            if (address(guard) == address(0) || !guard.isDerivable(parentTokenId)) {
-                revert DerivativeNotAllowed(parentTokenId);
-            }
-        }
+        if (isRegistered(tokenId)) revert AlreadyRegistered(tokenId);
         bytes memory data = _leafData(codec, cidDigest, manifestHash);
         if (parentTokenId != 0) {
-            data = abi.encodePacked(data, CidText.prefix(_records[parentTokenId].codec), bytes32(parentTokenId));
+            _checkParent(parentTokenId);
+            data = abi.encodePacked(data, CidText.prefix(_codecOf(parentTokenId)), bytes32(parentTokenId));
+            _parents[tokenId] = parentTokenId;
         }
         bytes32 leafHash = MerkleProofs.hashLeaf(data);
         if (!_log.verifyInclusion(leafHash, leafIndex, checkpointSize, proof)) revert NotInLog();
 
-        _records[tokenId] = Record(manifestHash, parentTokenId, leafIndex, true, codec);
+        _tokens[tokenId] = REGISTERED | (codec == CODEC_DAG_PB ? DAG_PB : 0) | (uint256(leafIndex) << LEAF_SHIFT);
+        _manifests[tokenId] = manifestHash;
         unchecked {
-            ++_count;
+            ++_royalty.count;
         }
         emit AssetRegistered(tokenId, leafIndex, parentTokenId, to);
         _safeMint(to, tokenId);
+    }
+
+    function _checkParent(uint256 parentTokenId) private view {
+        if (!isRegistered(parentTokenId)) revert UnknownParent(parentTokenId);
+        IDerivativeGuard guard = _guard;
+        if (address(guard) == address(0) || !guard.isDerivable(parentTokenId)) {
+            revert DerivativeNotAllowed(parentTokenId);
+        }
     }
 
     /// @notice Set the derivative guard (the LicenseMarket). Admin only.
@@ -160,27 +186,25 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
 
     /// @notice Set the royalty router (the RoyaltyVault) that names each token's split receiver. Admin only.
     function setRoyaltyRouter(IRoyaltyRouter router) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _router = router;
+        _royalty.router = router;
         emit RoyaltyRouterSet(address(router));
     }
 
     /// @notice The royalty router (address(0) = none: every token pays the default receiver).
     function royaltyRouter() external view returns (IRoyaltyRouter) {
-        return _router;
+        return _royalty.router;
     }
 
-    /// @notice ERC-2981: the default rate, paid to the token's split receiver if it has one.
-    function royaltyInfo(uint256 tokenId, uint256 salePrice)
-        public
-        view
-        override
-        returns (address receiver, uint256 amount)
-    {
-        (receiver, amount) = super.royaltyInfo(tokenId, salePrice);
-        IRoyaltyRouter router = _router;
-        if (address(router) == address(0)) return (receiver, amount);
-        address split = router.royaltyReceiverOf(tokenId);
-        if (split != address(0)) receiver = split;
+    /// @notice ERC-2981: the default rate, paid to the split receiver of the token's log leaf if it
+    /// has one, else to the default receiver.
+    function royaltyInfo(uint256 tokenId, uint256 salePrice) public view returns (address receiver, uint256 amount) {
+        RoyaltyConfig memory c = _royalty;
+        amount = (salePrice * c.bps) / ROYALTY_DENOMINATOR;
+        uint256 word = _tokens[tokenId];
+        if (address(c.router) != address(0) && word & REGISTERED != 0) {
+            receiver = c.router.royaltyReceiverOfLeaf(uint64(word >> LEAF_SHIFT));
+        }
+        if (receiver == address(0)) receiver = _defaultReceiver;
     }
 
     /// @notice The derivative guard (address(0) = none: derivatives refused).
@@ -195,27 +219,35 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
 
     /// @notice Whether `tokenId` is registered.
     function isRegistered(uint256 tokenId) public view returns (bool) {
-        return _records[tokenId].registered;
+        return _tokens[tokenId] & REGISTERED != 0;
     }
 
     /// @notice Log leaf index of a registered asset; reverts UnknownAsset.
     function leafIndexOf(uint256 tokenId) external view returns (uint64) {
-        return _record(tokenId).leafIndex;
+        return uint64(_word(tokenId) >> LEAF_SHIFT);
     }
 
     /// @notice Parent token id of a registered asset (0 = none); reverts UnknownAsset.
     function parentOf(uint256 tokenId) external view returns (uint256) {
-        return _record(tokenId).parent;
+        _word(tokenId);
+        return _parents[tokenId];
     }
 
     /// @notice Manifest hash of a registered asset; reverts UnknownAsset.
     function manifestHashOf(uint256 tokenId) external view returns (bytes32) {
-        return _record(tokenId).manifestHash;
+        _word(tokenId);
+        return _manifests[tokenId];
+    }
+
+    /// @notice Transfers of a registered asset since its mint (each one ends every signed order
+    /// naming the older count); reverts UnknownAsset.
+    function transferCountOf(uint256 tokenId) external view returns (uint256) {
+        return _word(tokenId) >> TRANSFER_SHIFT;
     }
 
     /// @notice Number of registered assets.
     function totalRegistered() external view returns (uint256) {
-        return _count;
+        return _royalty.count;
     }
 
     /// @notice The 68-byte log leaf data of a raw CID: CIDv1 (0x01 0x55 0x12 0x20 ‖ digest) ‖ manifestHash.
@@ -235,13 +267,12 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
     /// @notice CIDv1 (sha2-256) of `tokenId` as multibase base32 lower-case ("b…"): dag-pb if it was
     /// registered as a UnixFS DAG, else raw.
     function cidOf(uint256 tokenId) public view returns (string memory) {
-        bytes1 codec = _records[tokenId].codec == CODEC_DAG_PB ? CODEC_DAG_PB : CODEC_RAW;
-        return CidText.text(codec, bytes32(tokenId));
+        return CidText.text(_codecOf(tokenId), bytes32(tokenId));
     }
 
     /// @notice sha2-256 digest of the metadata JSON of a registered asset; reverts UnknownAsset.
     function metadataOf(uint256 tokenId) external view returns (bytes32) {
-        _record(tokenId);
+        _word(tokenId);
         return _metadata[tokenId];
     }
 
@@ -251,8 +282,76 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         return string(abi.encodePacked("ipfs://", CidText.text(CODEC_RAW, _metadata[tokenId])));
     }
 
-    function supportsInterface(bytes4 interfaceId) public view override(ERC721, ERC2981, AccessControl) returns (bool) {
-        return super.supportsInterface(interfaceId);
+    /// @inheritdoc ERC721
+    function balanceOf(address owner) public view override returns (uint256) {
+        if (owner == address(0)) revert ERC721InvalidOwner(address(0));
+        return _held[owner];
+    }
+
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl, IERC165) returns (bool) {
+        return interfaceId == type(IERC2981).interfaceId || super.supportsInterface(interfaceId);
+    }
+
+    // ----- ERC-721 storage: the owner lives in the token word -----
+
+    function _ownerOf(uint256 tokenId) internal view override returns (address) {
+        return address(uint160(_tokens[tokenId]));
+    }
+
+    /// @dev The single-token approval is read only when the word says one is set.
+    function _getApproved(uint256 tokenId) internal view override returns (address) {
+        return _tokens[tokenId] & APPROVED == 0 ? address(0) : super._getApproved(tokenId);
+    }
+
+    function _approve(address to, uint256 tokenId, address auth, bool emitEvent) internal override {
+        super._approve(to, tokenId, auth, emitEvent);
+        uint256 word = _tokens[tokenId];
+        uint256 next = to == address(0) ? word & ~APPROVED : word | APPROVED;
+        if (next != word) _tokens[tokenId] = next;
+    }
+
+    /// @dev OpenZeppelin's `_update` on the packed word: authorisation, approval cleared, balances,
+    /// the transfer count raised (not by the mint), one word written.
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        uint256 word = _tokens[tokenId];
+        from = address(uint160(word));
+        if (auth != address(0)) _checkAuthorized(from, auth, tokenId);
+        if (from != address(0)) {
+            if (word & APPROVED != 0) {
+                super._approve(address(0), tokenId, address(0), false);
+                word &= ~APPROVED;
+            }
+            if (word >> TRANSFER_SHIFT == MAX_TRANSFERS) revert TooManyTransfers(tokenId);
+            unchecked {
+                --_held[from];
+                word += 1 << TRANSFER_SHIFT;
+            }
+        }
+        if (to != address(0)) {
+            unchecked {
+                ++_held[to];
+            }
+        }
+        _tokens[tokenId] = (word & ~OWNER_MASK) | uint160(to);
+        emit Transfer(from, to, tokenId);
+    }
+
+    function _increaseBalance(address account, uint128 value) internal override {
+        unchecked {
+            _held[account] += value;
+        }
+    }
+
+    // ----- internals -----
+
+    /// @dev OpenZeppelin ERC2981's checks, on the packed royalty word.
+    function _setDefaultRoyalty(address receiver, uint96 royaltyBps) private {
+        if (royaltyBps > ROYALTY_DENOMINATOR) revert ERC2981InvalidDefaultRoyalty(royaltyBps, ROYALTY_DENOMINATOR);
+        if (receiver == address(0)) revert ERC2981InvalidDefaultRoyaltyReceiver(address(0));
+        _defaultReceiver = receiver;
+        // casting to 'uint16' is safe because royaltyBps <= 10000 was checked above
+        // forge-lint: disable-next-line(unsafe-typecast)
+        _royalty.bps = uint16(royaltyBps);
     }
 
     /// @dev Written before `_register` (whose checks revert the whole call if the token exists).
@@ -265,8 +364,12 @@ contract CreativeAssets is ERC721, ERC2981, AccessControl {
         return abi.encodePacked(CidText.prefix(codec), cidDigest, manifestHash);
     }
 
-    function _record(uint256 tokenId) private view returns (Record storage r) {
-        r = _records[tokenId];
-        if (!r.registered) revert UnknownAsset(tokenId);
+    function _codecOf(uint256 tokenId) private view returns (bytes1) {
+        return _tokens[tokenId] & DAG_PB != 0 ? CODEC_DAG_PB : CODEC_RAW;
+    }
+
+    function _word(uint256 tokenId) private view returns (uint256 word) {
+        word = _tokens[tokenId];
+        if (word & REGISTERED == 0) revert UnknownAsset(tokenId);
     }
 }

@@ -7,7 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {CreativeAssets} from "./CreativeAssets.sol";
 import {LicenseMarket} from "./LicenseMarket.sol";
 
@@ -25,7 +25,8 @@ import {LicenseMarket} from "./LicenseMarket.sol";
 /// ETH is pushed; a push that fails is kept for the payee to `withdraw` (it never blocks a sale).
 /// Orders die by expiry, by `cancel` (per order) or by `incrementCounter` (every order signed with
 /// an older counter). Signatures bind this chain id and this contract (EIP-712 domain).
-contract Marketplace is EIP712, AccessControl, ReentrancyGuard {
+/// The reentrancy lock is transient storage (EIP-1153): the same lock for ~100 gas instead of ~5,000.
+contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     bytes32 public constant BRAND_ROLE = keccak256("BRAND_ROLE");
@@ -343,7 +344,7 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuard {
         // forge-lint: disable-next-line(block-timestamp)
         if (block.timestamp >= expiry) revert OrderExpired(expiry);
         if (counter != _counters[signer]) revert OrderCancelledOrStale(h);
-        if (!SignatureChecker.isValidSignatureNow(signer, h, signature)) revert InvalidSignature();
+        if (!SignatureChecker.isValidSignatureNowCalldata(signer, h, signature)) revert InvalidSignature();
     }
 
     function _cancel(bytes32 h) private {

@@ -49,7 +49,6 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
 
     CreativeAssets private immutable _assets;
     Split[] private _splits; // id = position + 1
-    uint256[] private _rangeSplits; // indexed by the stored leaf ranges' data slot
     mapping(address account => mapping(address currency => uint256)) private _balances;
     mapping(address currency => uint256) private _totalOwed;
     mapping(address receiver => uint256 splitId) private _receiverSplits;
@@ -152,6 +151,12 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
         return s == 0 ? address(0) : receiverOf(s);
     }
 
+    /// @notice `royaltyReceiverOf` by log leaf (CreativeAssets.royaltyInfo asks this way: no call back).
+    function royaltyReceiverOfLeaf(uint64 leafIndex) external view returns (address) {
+        uint256 s = splitOfLeaf(leafIndex);
+        return s == 0 ? address(0) : receiverOf(s);
+    }
+
     /// @notice Assign `splitId` to log leaves `[fromIndex, toIndex)` of anchored checkpoint
     /// `checkpointSize`. The range may go after the last one or fill a gap; it may not overlap one.
     function assignSplit(uint64 checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 splitId)
@@ -159,8 +164,7 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
         onlyRole(SPLIT_ASSIGNER_ROLE)
     {
         _requireSplit(splitId);
-        _addRange(checkpointSize, fromIndex, toIndex, _rangeSplits.length);
-        _rangeSplits.push(splitId);
+        _addRange(checkpointSize, fromIndex, toIndex, splitId); // a range's data slot is its split id
         emit SplitAssigned(splitId, checkpointSize, fromIndex, toIndex);
     }
 
@@ -237,8 +241,8 @@ contract RoyaltyVault is AccessControl, ReentrancyGuard, AnchoredRanges, Multica
 
     /// @notice Split assigned to log leaf `leafIndex` (0 = none).
     function splitOfLeaf(uint64 leafIndex) public view returns (uint256) {
-        (bool found, uint256 slot) = _findSlot(leafIndex);
-        return found ? _rangeSplits[slot] : 0;
+        (, uint256 splitId) = _findSlot(leafIndex);
+        return splitId;
     }
 
     /// @notice Split of registered asset `tokenId` via its leaf (0 = none or unregistered).
