@@ -9,7 +9,7 @@ import {MerkleProofs} from "../src/MerkleProofs.sol";
 contract ProofsHarness {
     function inclusion(uint256 index, uint256 size, bytes32 leaf, bytes32[] calldata proof, bytes32 root)
         external
-        pure
+        view
         returns (bool)
     {
         return MerkleProofs.verifyInclusion(index, size, leaf, proof, root);
@@ -17,7 +17,7 @@ contract ProofsHarness {
 
     function consistency(uint256 m, uint256 n, bytes32[] calldata proof, bytes32 oldRoot, bytes32 newRoot)
         external
-        pure
+        view
         returns (bool)
     {
         return MerkleProofs.verifyConsistency(m, n, proof, oldRoot, newRoot);
