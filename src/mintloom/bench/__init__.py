@@ -48,6 +48,7 @@ SUITES: tuple[str, ...] = (
     "compare",
     "fingerprint",
     "ledger",
+    "market",
     "verify",
     "diffusion",
     "plan",
