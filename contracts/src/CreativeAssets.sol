@@ -37,7 +37,8 @@ interface IRoyaltyRouter {
 /// derivatives; with no guard configured, derivatives are refused (fail-closed).
 /// ERC-2981: `royaltyInfo` names the token's split receiver when a royalty router (the RoyaltyVault)
 /// is set and the token has a split, else the default receiver; the rate is the default rate.
-/// Gas: a token's owner, leaf index, codec, approval flag and transfer count share one storage word
+/// Gas: a token's owner, leaf index, codec, approval flag and transfer count share one storage word;
+/// its manifest hash is in the log leaf and the AssetRegistered event, not in storage
 /// (a registration writes it once; a sale reads the leaf for the royalty from the word the transfer
 /// touches anyway), and the royalty router, rate and registration count share another.
 contract CreativeAssets is ERC721, IERC2981, AccessControl {
@@ -69,12 +70,15 @@ contract CreativeAssets is ERC721, IERC2981, AccessControl {
     RoyaltyConfig private _royalty;
     address private _defaultReceiver;
     mapping(uint256 tokenId => uint256 word) private _tokens;
-    mapping(uint256 tokenId => bytes32) private _manifests;
     mapping(uint256 tokenId => uint256) private _parents; // written only for derivatives
     mapping(uint256 tokenId => bytes32 digest) private _metadata; // sha2-256 of the metadata JSON
     mapping(address owner => uint256) private _held;
 
-    event AssetRegistered(uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to);
+    /// @notice The manifest hash is told here, not stored: the log leaf commits to it (each receipt
+    /// names it) and the registration proved that leaf, so storing it again cost 22,100 gas a token.
+    event AssetRegistered(
+        uint256 indexed tokenId, uint64 leafIndex, uint256 indexed parentTokenId, address indexed to, bytes32 manifestHash
+    );
     event DerivativeGuardSet(address guard);
     event RoyaltyRouterSet(address router);
 
@@ -157,11 +161,10 @@ contract CreativeAssets is ERC721, IERC2981, AccessControl {
         if (!_log.verifyInclusion(leafHash, leafIndex, checkpointSize, proof)) revert NotInLog();
 
         _tokens[tokenId] = REGISTERED | (codec == CODEC_DAG_PB ? DAG_PB : 0) | (uint256(leafIndex) << LEAF_SHIFT);
-        _manifests[tokenId] = manifestHash;
         unchecked {
             ++_royalty.count;
         }
-        emit AssetRegistered(tokenId, leafIndex, parentTokenId, to);
+        emit AssetRegistered(tokenId, leafIndex, parentTokenId, to, manifestHash);
         _safeMint(to, tokenId);
     }
 
@@ -231,12 +234,6 @@ contract CreativeAssets is ERC721, IERC2981, AccessControl {
     function parentOf(uint256 tokenId) external view returns (uint256) {
         _word(tokenId);
         return _parents[tokenId];
-    }
-
-    /// @notice Manifest hash of a registered asset; reverts UnknownAsset.
-    function manifestHashOf(uint256 tokenId) external view returns (bytes32) {
-        _word(tokenId);
-        return _manifests[tokenId];
     }
 
     /// @notice Transfers of a registered asset since its mint (each one ends every signed order

@@ -24,7 +24,8 @@ import {LicenseMarket} from "./LicenseMarket.sol";
 /// out of the price; an optional protocol fee goes to the fee recipient; the seller gets the rest.
 /// ETH is pushed; a push that fails is kept for the payee to `withdraw` (it never blocks a sale).
 /// Orders die by expiry, by `cancel` (per order) or by `incrementCounter` (every order signed with
-/// an older counter). Signatures bind this chain id and this contract (EIP-712 domain).
+/// an older counter); an asset listing also dies once its token is transferred (it names the
+/// token's transfer count), which makes it single-use without a fill record (~20k gas less). Signatures bind this chain id and this contract (EIP-712 domain).
 /// The reentrancy lock is transient storage (EIP-1153): the same lock for ~100 gas instead of ~5,000.
 contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -57,7 +58,7 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         Side side;
         Kind kind;
         uint256 tokenId; // the asset (Asset, Licence); 0 for AssetRange
-        uint256 termsId; // Licence only
+        uint256 termsId; // Licence: the terms; Asset listing: the token's transferCountOf when listed
         uint64 fromLeaf; // AssetRange only
         uint64 toLeaf; // AssetRange only
         uint256 amount; // units on sale or wanted (Asset: 1)
@@ -165,11 +166,12 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     {
         if (o.side != Side.Listing) revert WrongSide();
         if (o.kind == Kind.AssetRange) revert WrongKind();
-        bytes32 h = _useOrder(o, signature, amount);
+        bytes32 h = o.kind == Kind.Asset ? _checkAssetListing(o, signature, amount) : _useOrder(o, signature, amount);
         uint256 price = o.unitPrice * amount;
         _checkValue(o.currency, price);
-        uint256 royalty = _settle(msg.sender, o.signer, o.tokenId, o.currency, price);
+        // the item moves first: for an asset listing that transfer is what ends the listing
         _transferItem(o, o.signer, recipient, o.tokenId, amount);
+        uint256 royalty = _settle(msg.sender, o.signer, o.tokenId, o.currency, price);
         emit OrderFilled(h, o.signer, recipient, o.tokenId, amount, o.currency, price, royalty);
     }
 
@@ -286,7 +288,8 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         return _domainSeparatorV4();
     }
 
-    /// @notice Units of order `orderHash` filled so far (type(uint256).max once cancelled).
+    /// @notice Units of order `orderHash` filled so far (type(uint256).max once cancelled). An asset
+    /// listing stays 0: it ends when its token's transfer count passes the one it names.
     function filled(bytes32 orderHash) external view returns (uint256) {
         return _filled[orderHash];
     }
@@ -317,6 +320,24 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     }
 
     // ----- internals -----
+
+    /// @dev An asset listing is single-use without a storage write of its own: it names in
+    /// `termsId` the token's CreativeAssets.transferCountOf when listed, and the sale's transfer
+    /// raises that count, so it never matches again (not even once the token is back with the
+    /// seller); any other transfer of the token ends it too. Cancel, counter and expiry as usual.
+    function _checkAssetListing(Order calldata o, bytes calldata signature, uint256 amount)
+        private
+        view
+        returns (bytes32 h)
+    {
+        if (amount != 1) revert InvalidAmount(amount);
+        if (o.amount != 1) revert WrongKind();
+        h = hashOrder(o);
+        _checkLive(h, o.signer, o.counter, o.expiry, signature);
+        if (_filled[h] == CANCELLED || _assets.transferCountOf(o.tokenId) != o.termsId) {
+            revert OrderCancelledOrStale(h);
+        }
+    }
 
     /// @dev Checks signature, counter, expiry and remaining amount, then records the fill.
     function _useOrder(Order calldata o, bytes calldata signature, uint256 amount) private returns (bytes32 h) {

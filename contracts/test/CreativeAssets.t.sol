@@ -43,14 +43,13 @@ contract CreativeAssetsTest is Fixture {
     function test_register() public {
         uint256 id = _tokenId(13);
         vm.expectEmit(true, true, true, true, address(assets));
-        emit CreativeAssets.AssetRegistered(id, 13, 0, alice);
+        emit CreativeAssets.AssetRegistered(id, 13, 0, alice, manifests[13]);
         uint256 got = _register(13, alice, 0);
         vm.assertEq(got, id, "token id = digest");
         vm.assertEq(assets.ownerOf(id), alice, "owner");
         vm.assertTrue(assets.isRegistered(id), "registered");
         vm.assertEq(uint256(assets.leafIndexOf(id)), 13, "leaf index");
         vm.assertEq(assets.parentOf(id), 0, "no parent");
-        vm.assertEq(assets.manifestHashOf(id), manifests[13], "manifest");
         vm.assertEq(assets.totalRegistered(), 1, "count");
         vm.assertFalse(assets.isRegistered(_tokenId(4)), "other not registered");
     }
@@ -273,9 +272,71 @@ contract CreativeAssetsTest is Fixture {
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownAsset.selector, id));
         assets.parentOf(id);
         vm.expectRevert(abi.encodeWithSelector(CreativeAssets.UnknownAsset.selector, id));
-        assets.manifestHashOf(id);
+        assets.transferCountOf(id);
         vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, id));
         assets.tokenURI(id);
+    }
+
+    /// @notice The packed token word keeps ERC-721 semantics: a single-token approval lets its
+    /// spender move the token once and is cleared by the move; balances follow every transfer;
+    /// the transfer count rises with each transfer, not with the mint; the leaf survives transfers.
+    function test_packedWordKeepsErc721Semantics() public {
+        address bob = makeAddr("bob");
+        address carol = makeAddr("carol");
+        uint256 id = _register(13, alice, 0);
+        uint256 other = _register(14, alice, 0);
+        vm.assertEq(assets.balanceOf(alice), 2, "two minted");
+        vm.assertEq(assets.transferCountOf(id), 0, "a mint is no transfer");
+        vm.assertEq(assets.getApproved(id), address(0), "no approval yet");
+        vm.prank(alice);
+        assets.approve(bob, id);
+        vm.assertEq(assets.getApproved(id), bob, "approved");
+        vm.prank(bob);
+        assets.transferFrom(alice, carol, id);
+        vm.assertEq(assets.getApproved(id), address(0), "the move cleared the approval");
+        vm.assertEq(assets.ownerOf(id), carol, "moved");
+        vm.assertEq(assets.balanceOf(alice), 1, "alice one left");
+        vm.assertEq(assets.balanceOf(carol), 1, "carol one");
+        vm.assertEq(assets.transferCountOf(id), 1, "one transfer");
+        vm.assertEq(uint256(assets.leafIndexOf(id)), 13, "leaf kept");
+        vm.assertEq(assets.transferCountOf(other), 0, "the other token untouched");
+        // the cleared approval no longer moves it
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InsufficientApproval.selector, bob, id));
+        vm.prank(bob);
+        assets.transferFrom(carol, bob, id);
+        // an approval revoked by approving address(0) is gone too
+        vm.prank(carol);
+        assets.approve(bob, id);
+        vm.prank(carol);
+        assets.approve(address(0), id);
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InsufficientApproval.selector, bob, id));
+        vm.prank(bob);
+        assets.transferFrom(carol, bob, id);
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721InvalidOwner.selector, address(0)));
+        assets.balanceOf(address(0));
+    }
+
+    /// @notice royaltyInfo names the split receiver of the token's leaf (asked by leaf), the
+    /// default receiver for a token without a split or not registered.
+    function test_royaltyReceiverByLeaf() public {
+        uint256 id = _register(10, alice, 0);
+        vm.prank(admin);
+        assets.setRoyaltyRouter(vault);
+        (address receiver,) = assets.royaltyInfo(id, 10_000);
+        vm.assertEq(receiver, royaltyReceiver, "no split yet: default receiver");
+        address[] memory r = new address[](1);
+        r[0] = alice;
+        uint32[] memory sh = new uint32[](1);
+        sh[0] = 10_000;
+        uint256 split = vault.createSplit(r, sh);
+        vm.prank(admin);
+        vault.assignSplit(uint64(N), 10, 11, split);
+        (receiver,) = assets.royaltyInfo(id, 10_000);
+        vm.assertEq(receiver, vault.receiverOf(split), "the split assigned later is found by leaf");
+        vm.assertEq(vault.royaltyReceiverOfLeaf(10), vault.receiverOf(split), "leaf 10");
+        vm.assertEq(vault.royaltyReceiverOfLeaf(11), address(0), "leaf 11 has none");
+        (receiver,) = assets.royaltyInfo(_tokenId(0), 10_000);
+        vm.assertEq(receiver, royaltyReceiver, "unregistered token: default receiver");
     }
 
     function test_royaltyAndInterfaces() public {

@@ -68,7 +68,7 @@ contract MarketplaceTest is MarketFixture {
         vm.assertEq(receiver.balance, PRICE * 500 / 10_000, "5% royalty at the split receiver");
         vm.assertEq(feeTo.balance, PRICE / 100, "1% fee");
         vm.assertEq(seller.balance, PRICE - PRICE * 500 / 10_000 - PRICE / 100, "seller gets the rest");
-        vm.assertEq(mkt.filled(mkt.hashOrder(o)), 1, "filled");
+        vm.assertEq(assets.transferCountOf(tokenId), 1, "the sale raised the transfer count that ends the listing");
 
         vault.flush(splitId, address(0));
         vm.assertEq(vault.claimable(alice, address(0)), PRICE * 300 / 10_000, "alice 60% of the royalty");
@@ -89,9 +89,54 @@ contract MarketplaceTest is MarketFixture {
         vm.prank(buyer);
         assets.transferFrom(buyer, seller, tokenId);
         bytes32 h = mkt.hashOrder(o);
-        vm.expectRevert(abi.encodeWithSelector(Marketplace.Overfill.selector, h, 0, 1));
+        vm.expectRevert(abi.encodeWithSelector(Marketplace.OrderCancelledOrStale.selector, h));
         vm.prank(buyer);
         mkt.fillListing{value: PRICE}(o, sig, 1, buyer);
+    }
+
+    /// @notice Any transfer ends a token's open listings: one the seller signed, then gave the
+    /// token away and got it back, does not sell it behind their back.
+    function test_RevertWhen_listingOutlivedATransfer() public {
+        uint256 tokenId = _ownedBySeller(20);
+        Marketplace.Order memory o = _listing(20, PRICE);
+        bytes memory sig = _sig(SELLER_PK, mkt.hashOrder(o));
+        vm.prank(seller);
+        assets.transferFrom(seller, bob, tokenId);
+        vm.prank(bob);
+        assets.transferFrom(bob, seller, tokenId);
+        vm.deal(buyer, PRICE);
+        vm.expectRevert(abi.encodeWithSelector(Marketplace.OrderCancelledOrStale.selector, mkt.hashOrder(o)));
+        vm.prank(buyer);
+        mkt.fillListing{value: PRICE}(o, sig, 1, buyer);
+    }
+
+    /// @notice A resale names the token's current transfer count; one naming another count is
+    /// refused (a listing cannot be made valid for a later owner's token state).
+    function test_resaleNamesTheCurrentTransferCount() public {
+        uint256 tokenId = _ownedBySeller(20);
+        Marketplace.Order memory o = _listing(20, PRICE);
+        vm.deal(bidder, PRICE);
+        vm.prank(bidder);
+        mkt.fillListing{value: PRICE}(o, _sig(SELLER_PK, mkt.hashOrder(o)), 1, bidder);
+        vm.prank(bidder);
+        assets.setApprovalForAll(address(mkt), true);
+        Marketplace.Order memory r = _listing(20, PRICE);
+        r.signer = bidder;
+        r.salt = 99;
+        uint256[3] memory counts = [uint256(0), 2, 1]; // only the current count, 1, sells
+        for (uint256 i = 0; i < 3; ++i) {
+            uint256 count = counts[i];
+            r.termsId = count;
+            bytes memory sig = _sig(BUYER_PK, mkt.hashOrder(r));
+            vm.deal(alice, PRICE);
+            if (count != 1) {
+                vm.expectRevert(abi.encodeWithSelector(Marketplace.OrderCancelledOrStale.selector, mkt.hashOrder(r)));
+            }
+            vm.prank(alice);
+            mkt.fillListing{value: PRICE}(r, sig, 1, alice);
+        }
+        vm.assertEq(assets.ownerOf(tokenId), alice, "resold once, at count 1");
+        vm.assertEq(assets.transferCountOf(tokenId), 2, "two sales");
     }
 
     function test_RevertWhen_listingExpired() public {

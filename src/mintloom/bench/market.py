@@ -150,8 +150,9 @@ def _merkle_fill(
 def _listing_fill(m: _Market, seller: ChainClient, tid: int) -> int:
     seller.transact("CreativeAssets", "setApprovalForAll", m.domain.contract, True)
     counter = int(seller.call("Marketplace", "counterOf", seller.address))
+    transfers = int(seller.call("CreativeAssets", "transferCountOf", tid))  # an asset listing names it
     order = Order(
-        seller.address, Side.LISTING, Kind.ASSET, tid, 0, 0, 0, 1, ZERO_ADDRESS, RESALE_PRICE,
+        seller.address, Side.LISTING, Kind.ASSET, tid, transfers, 0, 0, 1, ZERO_ADDRESS, RESALE_PRICE,
         int(time.time()) + 86_400, 7, counter,
     )  # fmt: skip
     signature = sign_order(order, m.domain, dev_key(1))
