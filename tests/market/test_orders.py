@@ -74,8 +74,9 @@ def test_python_signature_passes_and_foreign_ones_fail(studio: Studio, shared_an
     seller = Web3().eth.account.from_key(SELLER).address
     order = _order(seller)
     good = sign_order(order, Domain(chain.chain_id, out["Marketplace"]), SELLER)
-    # the signature is accepted: the fill gets past it and fails only on the (unminted) token
-    assert _fill_error(studio, order, good) == _selector("ERC721NonexistentToken(uint256)")
+    # the signature is accepted: the fill gets past it and fails only on the (unregistered) token,
+    # whose transfer count an asset listing must name
+    assert _fill_error(studio, order, good) == _selector("UnknownAsset(uint256)")
     invalid = _selector("InvalidSignature()")
     other_chain = sign_order(order, Domain(chain.chain_id + 1, out["Marketplace"]), SELLER)
     assert _fill_error(studio, order, other_chain) == invalid

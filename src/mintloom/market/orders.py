@@ -78,7 +78,8 @@ class Domain:
 
 @dataclass(frozen=True)
 class Order:
-    """A listing or offer, field for field ``Marketplace.Order``."""
+    """A listing or offer, field for field ``Marketplace.Order``. An asset listing's ``terms_id``
+    is its token's ``CreativeAssets.transferCountOf`` when listed: the next transfer ends it."""
 
     signer: str
     side: Side
