@@ -184,6 +184,7 @@ def proof_from_json(text: str | bytes) -> DatasetProof:
         e, r = doc["entry"], doc["registry"]
         entry = FileEntry(parse_cid(str(e["cid"])), _int(e["size"]), str(e["license"]),
                           normalise_address(str(e["contributor"])))  # fmt: skip
+        entry.leaf_data()  # the licence and size are in range
         ref = RegistryRef(_int(r["chain_id"]), str(r["address"]), _int(r["dataset_id"]), str(r["curator"]))
         proof = DatasetProof(
             str(doc["dataset"]), entry, _int(doc["leaf_index"]), _int(doc["tree_size"]),
@@ -193,7 +194,6 @@ def proof_from_json(text: str | bytes) -> DatasetProof:
         if isinstance(exc, DatasetProofError):
             raise
         raise DatasetProofError(f"malformed dataset proof: {exc}") from exc
-    entry.leaf_data()  # the licence and size are in range
     return proof
 
 

@@ -120,26 +120,24 @@ def walk(root: Path) -> Iterator[tuple[str, os.DirEntry[str]]]:
         prefix, folder = stack.pop()
         try:
             with os.scandir(folder) as it:
-                listing = sorted(it, key=lambda e: e.name, reverse=True)
+                listing = sorted(it, key=lambda e: e.name)
         except OSError as exc:
             raise DatasetInputError(f"cannot list {folder}: {exc.strerror or exc}") from exc
+        subfolders = [e for e in listing if e.is_dir(follow_symlinks=False)]
         for e in listing:
-            rel = prefix + e.name
-            if e.is_dir(follow_symlinks=False):
-                stack.append((rel + "/", Path(e.path)))
-            else:
-                yield rel, e
+            if not e.is_dir(follow_symlinks=False):
+                yield prefix + e.name, e
+        stack.extend((prefix + e.name + "/", Path(e.path)) for e in reversed(subfolders))
 
 
 def _ingest_one(base: Path, rel: str, e: os.DirEntry[str], options: IngestOptions, out: Ingested) -> None:
-    skip = _not_a_file(base, rel, e)
-    if skip is None:
-        try:
+    try:
+        skip = _not_a_file(base, rel, e)
+        if skip is None:
             cid, size, hit = hash_file(Path(e.path))
-        except OSError as exc:
-            skip = Excluded(rel, "unreadable", exc.strerror or str(exc))
-        else:
             skip = _decide(rel, cid, size, hit, options=options, out=out)
+    except OSError as exc:  # vanished, unreadable, or swapped for a non-regular file
+        skip = Excluded(rel, "unreadable", exc.strerror or str(exc))
     if skip is not None:
         out.excluded.append(skip)
 
