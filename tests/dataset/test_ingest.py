@@ -18,8 +18,8 @@ from mintloom.provenance.content_credentials import C2paAssetSigner
 from mintloom.provenance.dataset import DatasetTree
 from mintloom.provenance.ingest import (
     Contributor,
-    IngestOptions,
     Ingested,
+    IngestOptions,
     _ingest_one,
     datasheet_template,
     entries_of,
@@ -202,7 +202,8 @@ def test_opt_out_list_by_cid_and_by_path(tmp_path: Path) -> None:
     for name in ("keep.txt", "by-cid.txt", "sub/by-path.txt"):
         (folder / name).write_text(name)
     listing = tmp_path / "optout.txt"
-    listing.write_text(f"# contributors who asked out\n{cid_for(b'by-cid.txt')}\nsub/by-path.txt  # email 2026-11-02\n")
+    cid = cid_for(b"by-cid.txt")
+    listing.write_text(f"# contributors who asked out\n{cid}\nsub/by-path.txt  # email 2026-11-02\n")
     done = ingest(folder, IngestOptions("CC-BY-4.0", CURATOR, opt_out=load_opt_out(listing)))
     assert reasons(done) == {"by-cid.txt": "opt-out-list", "sub/by-path.txt": "opt-out-list"}
 

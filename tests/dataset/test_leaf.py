@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 
@@ -62,7 +63,9 @@ def test_every_entry_proves_against_the_reference_root(items: list[FileEntry]) -
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(entries, min_size=2, max_size=20, unique_by=lambda e: e.cid), st.data())
-def test_a_proof_for_other_terms_or_position_does_not_reach_the_root(items: list[FileEntry], data: st.DataObject) -> None:
+def test_a_proof_for_other_terms_or_position_does_not_reach_the_root(
+    items: list[FileEntry], data: st.DataObject
+) -> None:
     tree = DatasetTree(items)
     e = data.draw(st.sampled_from(items))
     doc = json.loads(tree.proof(e.cid, dataset="d", registry=REF).to_json())
@@ -70,7 +73,8 @@ def test_a_proof_for_other_terms_or_position_does_not_reach_the_root(items: list
     if field == "license":
         doc["entry"]["license"] += "-changed"
     elif field == "contributor":
-        doc["entry"]["contributor"] = "0x" + "ab" * 20 if e.contributor != "0x" + "ab" * 20 else "0x" + "cd" * 20
+        other = "0x" + "ab" * 20
+        doc["entry"]["contributor"] = other if e.contributor != other else "0x" + "cd" * 20
     elif field == "size":
         doc["entry"]["size"] = e.size ^ 1
     elif field == "index":
@@ -80,10 +84,8 @@ def test_a_proof_for_other_terms_or_position_does_not_reach_the_root(items: list
     else:
         return
     forged = proof_from_json(json.dumps(doc))
-    try:
+    with contextlib.suppress(DatasetProofError):  # malformed is refused, well-formed misses the root
         assert forged.computed_root() != tree.root()
-    except DatasetProofError:
-        pass
 
 
 def test_duplicate_cids_are_refused_by_the_tree() -> None:
