@@ -19,7 +19,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mintloom.errors import DatasetInputError, DatasetProofError
 from mintloom.faults import crash_point
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.lineage import CONTRACT, Registered, _register_once, resolve_dataset
+from mintloom.ledger.lineage import (
+    CONTRACT,
+    Registered,
+    _refuse_other_holder,
+    _register_once,
+    resolve_dataset,
+)
 from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.dataset import DatasetProof, DatasetTree, RegistryRef
 from mintloom.provenance.ingest import (
@@ -149,6 +155,7 @@ def ingest_and_register(
 ) -> IngestResult:
     """Ingest ``folder``, store its datasheet template and manifest content-addressed, remember the
     name, and register root, count and licence on chain with the sender as curator."""
+    _refuse_other_holder(chain, db, "dataset", name)  # before anything is stored under the name
     options = IngestOptions(options.license, chain.address, options.contributors, options.opt_out)
     done = ingest(folder, options)
     if not done.entries:
