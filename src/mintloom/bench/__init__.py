@@ -51,4 +51,5 @@ SUITES: tuple[str, ...] = (
     "verify",
     "diffusion",
     "plan",
+    "ingest",
 )

@@ -134,7 +134,7 @@ def _ingest_one(base: Path, rel: str, e: os.DirEntry[str], options: IngestOption
     try:
         skip = _not_a_file(base, rel, e)
         if skip is None:
-            cid, size, hit = hash_file(Path(e.path))
+            cid, size, hit = hash_file(e.path)
             skip = _decide(rel, cid, size, hit, options=options, out=out)
     except OSError as exc:  # vanished, unreadable, or swapped for a non-regular file
         skip = Excluded(rel, "unreadable", exc.strerror or str(exc))
@@ -151,6 +151,8 @@ def _not_a_file(base: Path, rel: str, e: os.DirEntry[str]) -> Excluded | None:
                 hint="copy the file into the folder, or remove the link",
             )
         return Excluded(rel, "symlink", f"link to {target.relative_to(base).as_posix()}: ingested there")
+    if e.is_file(follow_symlinks=False):  # d_type: no syscall; the opened fd is checked again
+        return None
     mode = e.stat(follow_symlinks=False).st_mode
     if not stat.S_ISREG(mode):
         kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
@@ -174,17 +176,20 @@ def _decide(
     return None
 
 
-def hash_file(path: Path) -> tuple[CID, int, OptOut | None]:
+def hash_file(path: Path | str) -> tuple[CID, int, OptOut | None]:
     """The file's CID and size, read a chunk at a time, and the opt-out it carries if any."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb", buffering=0) as f:
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path} changed into a non-regular file while being ingested")
-        first = f.read(CHUNK_SIZE + 1)
+        first = os.read(fd, CHUNK_SIZE + 1)
         if len(first) <= CHUNK_SIZE:  # the common case: one raw block
             found = markers(first)
-            return raw_cid(first), len(first), _opt_out(path, first, found)
-        return _hash_large(path, f, first)
+            return raw_cid(first), len(first), _opt_out(Path(path), first, found) if found.any else None
+        with os.fdopen(os.dup(fd), "rb", buffering=0) as f:
+            return _hash_large(Path(path), f, first)
+    finally:
+        os.close(fd)
 
 
 def _hash_large(path: Path, f: io.RawIOBase, first: bytes) -> tuple[CID, int, OptOut | None]:
@@ -201,7 +206,7 @@ def _hash_large(path: Path, f: io.RawIOBase, first: bytes) -> tuple[CID, int, Op
             chunk = f.read(CHUNK_SIZE)
 
     cid = cid_for_stream(pieces())
-    if not (found.c2pa or found.xmp):
+    if not found.any:
         return cid, size, None
     if size > MAX_CREDENTIAL_SCAN_BYTES:
         return cid, size, OptOut("unreadable", f"{size} bytes: too large to read its opt-out signals")
@@ -209,7 +214,7 @@ def _hash_large(path: Path, f: io.RawIOBase, first: bytes) -> tuple[CID, int, Op
 
 
 def _opt_out(path: Path, data: bytes, found: Markers) -> OptOut | None:
-    return opt_out_of(data, path.suffix, found) if (found.c2pa or found.xmp) else None
+    return opt_out_of(data, path.suffix, found) if found.any else None
 
 
 def manifest_json(name: str, license: str, curator: str, datasheet: CID, done: Ingested) -> bytes:

@@ -57,6 +57,10 @@ class Markers:
     c2pa: bool = False
     xmp: bool = False
 
+    @property
+    def any(self) -> bool:
+        return self.c2pa or self.xmp
+
     def __or__(self, other: Markers) -> Markers:
         return Markers(self.c2pa or other.c2pa, self.xmp or other.xmp)
 
