@@ -151,3 +151,38 @@ def test_cli_prove_then_verify_dataset_proof(studio: Studio, shared_anvil: NodeI
     bad = runner.invoke(app, args)
     assert isinstance(bad.exception, DatasetProofError) and bad.exception.exit_code == 5
     assert "the proof is for" in str(bad.exception)
+
+
+def test_cli_ingest_distribute_and_claim_as_contributor(
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
+) -> None:
+    deploy_all(studio.chain)
+    folder = brand_folder(tmp_path)
+    runner = CliRunner()
+    optout = tmp_path / "optout.txt"
+    optout.write_text("photo5.jpg\n")
+    args = [
+        "dataset",
+        "ingest",
+        str(folder),
+        "--name",
+        "brand",
+        "--license",
+        "CC-BY-4.0",
+        "--opt-out",
+        str(optout),
+    ]
+    ingested = runner.invoke(app, args)
+    assert ingested.exit_code == 0, ingested.output
+    assert (
+        "5 files" in ingested.output and "opt-out-list" in ingested.output and "duplicate" in ingested.output
+    )
+    dist = tmp_path / "epoch1.json"
+    posted = runner.invoke(app, ["royalties", "distribute", "brand", "--epoch", "1", "--amount-wei", "1000",
+                                 "--out", str(dist)])  # fmt: skip
+    assert posted.exit_code == 0, posted.output
+    assert "1000 wei to 1 contributor(s), 0 wei dust" in posted.output
+    claimed = runner.invoke(app, ["royalties", "claim", "--as-contributor", str(dist)])
+    assert claimed.exit_code == 0 and "claimed 1000 wei" in claimed.output, claimed.output
+    again = runner.invoke(app, ["royalties", "claim", "--as-contributor", str(dist)])
+    assert again.exception is not None and "already claimed" in str(again.exception)

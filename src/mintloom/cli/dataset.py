@@ -17,10 +17,11 @@ if TYPE_CHECKING:
     from mintloom.provenance.ingest import Ingested
 
 
-def add_commands(app: typer.Typer) -> None:
-    """Add ``ingest`` and ``prove`` to the ``dataset`` sub-app."""
-    app.command("ingest")(ingest)
-    app.command("prove")(prove)
+def add_commands(dataset_app: typer.Typer, royalties_app: typer.Typer) -> None:
+    """Add ``ingest`` and ``prove`` to ``dataset``, ``distribute`` to ``royalties``."""
+    dataset_app.command("ingest")(ingest)
+    dataset_app.command("prove")(prove)
+    royalties_app.command("distribute")(distribute)
 
 
 def ingest(
@@ -118,3 +119,46 @@ def _reader(registry: str, rpc: str | None, contracts: Path | None) -> ChainRead
     reader.learn("LineageRegistry", registry)  # memory only: the proof's registry, shown to the user
     console.print(f"[yellow]registry {registry} taken from the proof[/] (pin it with --contracts)")
     return reader
+
+
+def distribute(
+    dataset: Annotated[str, typer.Argument(help="Dataset name (you must be its curator).")],
+    *,
+    epoch: Annotated[int, typer.Option(min=0, help="Revenue epoch (one distribution each).")],
+    amount_wei: Annotated[int, typer.Option(min=1, help="The data share to distribute, in wei.")],
+    out: Annotated[Path, typer.Option(help="Write the distribution (every leaf) here for contributors.")],
+) -> None:
+    """Pay a dataset's data share to its contributors pro rata: one root posted, each claims with
+    `mintloom royalties claim --as-contributor DISTRIBUTION.json`."""
+    from mintloom.governance import contributor_royalties as cr
+    from mintloom.ledger.datasets import contributor_weights, registry_ref
+
+    s = studio()
+    s.contracts()
+    ref = registry_ref(s.chain, s.db, dataset)
+    weights = contributor_weights(s.db, s.blobs, dataset)
+    d, cid, tx = cr.post(
+        s.chain, s.blobs, dataset_id=ref.dataset_id, epoch=epoch, weights=weights, total=amount_wei
+    )
+    out.write_bytes(d.to_json())
+    console.print(
+        f"epoch {epoch} of {dataset!r}: {d.allocated} wei to {len(d.allocations)} contributor(s), "
+        f"{d.dust} wei dust back to you; distribution {cid} written to {out} (tx {tx.tx_hash})"
+    )
+
+
+def claim_as_contributor(distribution: Path) -> None:
+    """``royalties claim --as-contributor``: claim the sender's leaf of a posted distribution."""
+    from mintloom.errors import GovernanceError
+    from mintloom.governance import contributor_royalties as cr
+
+    raw = read_regular(
+        distribution, limit=256 * MAX_SMALL_TEXT_BYTES, what="distribution", error=GovernanceError
+    )
+    d = cr.parse(raw)
+    chain = studio().chain
+    tx = cr.claim(chain, d, chain.address)
+    mine = next(a for a in d.allocations if a.account.lower() == chain.address.lower())
+    console.print(
+        f"[green]claimed[/] {mine.amount} wei (epoch {d.epoch}, dataset #{d.dataset_id}) in {tx.tx_hash}"
+    )

@@ -10,6 +10,7 @@ held locally by another registrant is refused by name (:class:`~mintloom.errors.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,3 +197,12 @@ def _cid_of(file: Path) -> CID:
         return hash_file(file)[0]
     except OSError as exc:
         raise DatasetInputError(f"cannot read {file}: {exc.strerror or exc}") from exc
+
+
+def contributor_weights(db: Database, blobs: BlobStore, name: str) -> dict[str, int]:
+    """The royalty weight of each contributor of dataset ``name`` (from its stored manifest)."""
+    try:
+        weights = json.loads(blobs.get(manifest_cid_of(db, name)))["contributors"]
+        return {str(k): int(v) for k, v in weights.items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DatasetInputError(f"the manifest of dataset {name!r} lists no contributors: {exc}") from exc
