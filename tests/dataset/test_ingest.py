@@ -250,3 +250,14 @@ def test_manifest_and_datasheet_record_terms_entries_and_exclusions(tmp_path: Pa
     assert doc["root"] == DatasetTree(done.entries).root().hex() and doc["count"] == 1
     assert doc["excluded"] == [["b.txt", "duplicate", done.excluded[0].detail]]
     assert entries_of(manifest) == done.entries
+
+
+def test_opt_out_list_matches_hidden_files_and_dot_slash_paths(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    (folder / ".hidden.jpg").write_text("h")
+    (folder / "shown.jpg").write_text("s")
+    listing = tmp_path / "optout.txt"
+    listing.write_text(".hidden.jpg\n./shown.jpg\n")
+    done = ingest(folder, IngestOptions("CC-BY-4.0", CURATOR, opt_out=load_opt_out(listing)))
+    assert reasons(done) == {".hidden.jpg": "opt-out-list", "shown.jpg": "opt-out-list"}

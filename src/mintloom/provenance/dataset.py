@@ -82,9 +82,10 @@ def decode_leaf(data: bytes) -> FileEntry:
             data[47 : 47 + n].decode("utf-8"),
             "0x" + data[-20:].hex(),
         )
+        canonical = entry.leaf_data() == data
     except (ProvenanceError, UnicodeDecodeError) as exc:
         raise DatasetProofError(f"malformed leaf: {exc}") from exc
-    if entry.leaf_data() != data:
+    if not canonical:
         raise DatasetProofError("leaf is not in canonical form")
     return entry
 

@@ -98,7 +98,8 @@ def _text(path: Path, what: str) -> str:
 
 
 def _rel(p: str) -> str:
-    return Path(p).as_posix().lstrip("./") if not p.startswith("../") else p
+    """A folder-relative path as the walk names it (``./a/b`` is ``a/b``)."""
+    return Path(p).as_posix()
 
 
 def ingest(root: Path, options: IngestOptions) -> Ingested:
@@ -210,7 +211,8 @@ def _hash_large(path: Path, f: io.RawIOBase, first: bytes) -> tuple[CID, int, Op
         return cid, size, None
     if size > MAX_CREDENTIAL_SCAN_BYTES:
         return cid, size, OptOut("unreadable", f"{size} bytes: too large to read its opt-out signals")
-    return cid, size, _opt_out(path, path.read_bytes(), found)
+    f.seek(0)  # the same open file, not the path again: no swap between hashing and scanning
+    return cid, size, _opt_out(path, f.read(size) or b"", found)
 
 
 def _opt_out(path: Path, data: bytes, found: Markers) -> OptOut | None:
