@@ -35,7 +35,9 @@ contract ContributorRoyalties is ReentrancyGuard {
     event DistributionPosted(
         uint256 indexed datasetId, uint64 indexed epoch, bytes32 root, uint64 size, uint256 allocated, uint256 dust
     );
-    event Claimed(uint256 indexed datasetId, uint64 indexed epoch, uint64 index, address indexed account, uint256 amount);
+    event Claimed(
+        uint256 indexed datasetId, uint64 indexed epoch, uint64 index, address indexed account, uint256 amount
+    );
     event DustWithdrawn(address indexed curator, uint256 amount);
 
     error NotCurator(uint256 datasetId, address sender);
