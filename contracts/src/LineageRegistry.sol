@@ -35,6 +35,13 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         uint256[] trainedOn;
     }
 
+    /// @notice The file-level commitment of an ingested dataset: RFC 9162 root over its sorted
+    /// file entries (mintloom's dataset leaf encoding) and the number of files it holds.
+    struct FileRoot {
+        bytes32 merkleRoot;
+        uint64 fileCount;
+    }
+
     struct Link {
         uint256 modelId;
         uint256[] datasetIds;
@@ -45,6 +52,7 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     mapping(bytes32 curatorAndHash => uint256 id) private _datasetIds; // key: entryKey(curator, hash)
     mapping(bytes32 trainerAndHash => uint256 id) private _modelIds; // key: entryKey(trainer, hash)
     Link[] private _links; // indexed by the stored leaf ranges' data slot
+    mapping(uint256 datasetId => FileRoot) private _fileRoots; // only datasets registered with a root
 
     event DatasetRegistered(
         uint256 indexed datasetId,
@@ -54,6 +62,7 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         string license,
         bool aiTrainingAllowed
     );
+    event DatasetFilesCommitted(uint256 indexed datasetId, bytes32 indexed merkleRoot, uint64 fileCount);
     event ModelRegistered(
         uint256 indexed modelId,
         bytes32 indexed weightsHash,
@@ -74,6 +83,8 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     error UnknownModel(uint256 modelId);
     error TooManyDatasets(uint256 count);
     error EmptyLineage();
+    /// @notice A dataset root needs at least one file and a non-zero root.
+    error EmptyDataset();
 
     constructor(address admin, ProvenanceLog log) AnchoredRanges(log) {
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
@@ -89,16 +100,44 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         external
         returns (uint256 datasetId)
     {
+        datasetId = _registerDataset(datasheetHash, cidDigest, license, aiTrainingAllowed);
+    }
+
+    /// @notice Register an ingested dataset with msg.sender as curator, committing to its files:
+    /// `merkleRoot` over `fileCount` sorted file entries lets anyone prove a file's membership.
+    /// `manifestHash` (the key, unique per curator) is the sha-256 of the dataset manifest.
+    function registerDatasetFiles(
+        bytes32 manifestHash,
+        bytes32 cidDigest,
+        string calldata license,
+        bool aiTrainingAllowed,
+        bytes32 merkleRoot,
+        uint64 fileCount
+    ) external returns (uint256 datasetId) {
+        if (merkleRoot == bytes32(0) || fileCount == 0) revert EmptyDataset();
+        datasetId = _registerDataset(manifestHash, cidDigest, license, aiTrainingAllowed);
+        _fileRoots[datasetId] = FileRoot(merkleRoot, fileCount);
+        emit DatasetFilesCommitted(datasetId, merkleRoot, fileCount);
+    }
+
+    /// @notice The file root of dataset `datasetId`; (0, 0) for a dataset registered without one.
+    function fileRoot(uint256 datasetId) external view returns (FileRoot memory) {
+        if (datasetId == 0 || datasetId > _datasets.length) revert UnknownDataset(datasetId);
+        return _fileRoots[datasetId];
+    }
+
+    function _registerDataset(bytes32 datasheetHash, bytes32 cidDigest, string calldata license, bool ai)
+        private
+        returns (uint256 datasetId)
+    {
         if (datasheetHash == bytes32(0)) revert ZeroHash();
         bytes32 key = entryKey(msg.sender, datasheetHash);
         uint256 existing = _datasetIds[key];
         if (existing != 0) revert DatasetExists(existing);
-        _datasets.push(
-            Dataset(datasheetHash, cidDigest, msg.sender, aiTrainingAllowed, uint64(block.timestamp), license)
-        );
+        _datasets.push(Dataset(datasheetHash, cidDigest, msg.sender, ai, uint64(block.timestamp), license));
         datasetId = _datasets.length;
         _datasetIds[key] = datasetId;
-        emit DatasetRegistered(datasetId, datasheetHash, msg.sender, cidDigest, license, aiTrainingAllowed);
+        emit DatasetRegistered(datasetId, datasheetHash, msg.sender, cidDigest, license, ai);
     }
 
     /// @notice Register a model with msg.sender as trainer, declaring the datasets it was trained on.

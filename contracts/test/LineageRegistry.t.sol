@@ -97,6 +97,49 @@ contract LineageRegistryTest is MintTest {
         vm.assertFalse(reg.dataset(mine).aiTrainingAllowed, "her terms, not the squatter's");
     }
 
+    function test_registerDatasetFilesCommitsRootAndCount() public {
+        bytes32 manifest = keccak256("manifest");
+        bytes32 root = keccak256("root");
+        vm.expectEmit(true, true, true, true, address(reg));
+        emit LineageRegistry.DatasetFilesCommitted(1, root, 42);
+        vm.prank(curator);
+        uint256 id = reg.registerDatasetFiles(manifest, bytes32(uint256(9)), "CC-BY-4.0", true, root, 42);
+        LineageRegistry.FileRoot memory r = reg.fileRoot(id);
+        vm.assertEq(r.merkleRoot, root, "root");
+        vm.assertEq(uint256(r.fileCount), 42, "count");
+        vm.assertEq(reg.dataset(id).curator, curator, "bound to the registrant");
+        vm.assertEq(reg.datasetIdOf(curator, manifest), id, "found by curator and manifest");
+        uint256 plain = _dataset("plain", true);
+        vm.assertEq(reg.fileRoot(plain).merkleRoot, bytes32(0), "a datasheet-only dataset has no root");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 99));
+        reg.fileRoot(99);
+    }
+
+    function test_RevertWhen_datasetFilesEmptyOrRepeated() public {
+        vm.startPrank(curator);
+        vm.expectRevert(LineageRegistry.EmptyDataset.selector);
+        reg.registerDatasetFiles(keccak256("m"), bytes32(0), "x", true, bytes32(0), 3);
+        vm.expectRevert(LineageRegistry.EmptyDataset.selector);
+        reg.registerDatasetFiles(keccak256("m"), bytes32(0), "x", true, keccak256("r"), 0);
+        reg.registerDatasetFiles(keccak256("m"), bytes32(0), "x", true, keccak256("r"), 1);
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.DatasetExists.selector, 1));
+        reg.registerDatasetFiles(keccak256("m"), bytes32(0), "x", true, keccak256("other"), 2);
+        vm.stopPrank();
+    }
+
+    /// @dev Squatting an ingested dataset's manifest first only makes the squatter's own entry, with
+    /// his own root: the curator's root is hers, under her address.
+    function test_squattingADatasetRootDoesNotTakeItOver() public {
+        bytes32 manifest = keccak256("brand manifest");
+        vm.prank(mallory);
+        uint256 squat = reg.registerDatasetFiles(manifest, bytes32(0), "CC0-1.0", true, keccak256("evil"), 1);
+        vm.prank(curator);
+        uint256 mine = reg.registerDatasetFiles(manifest, bytes32(0), "CC-BY-NC-4.0", false, keccak256("good"), 5);
+        vm.assertNotEq(mine, squat, "distinct entries");
+        vm.assertEq(reg.datasetIdOf(curator, manifest), mine, "the curator's entry");
+        vm.assertEq(reg.fileRoot(mine).merkleRoot, keccak256("good"), "her root, not the squatter's");
+    }
+
     function test_squattingModelWeightsDoesNotTakeThemOver() public {
         uint256 a = _dataset("a", true);
         bytes32 w = keccak256("w");

@@ -147,6 +147,22 @@ class CertificateChainError(ProvenanceError):
         self.reason = reason
 
 
+class DatasetError(ProvenanceError):
+    """Dataset ingestion or a dataset membership proof failed."""
+
+
+class DatasetInputError(DatasetError):
+    """The folder, contributors CSV or opt-out list given to ``dataset ingest`` is unusable."""
+
+
+class SymlinkEscapeError(DatasetInputError):
+    """A symlink in a dataset folder points outside it: ingesting it would commit foreign files."""
+
+
+class DatasetProofError(DatasetError):
+    """A dataset inclusion proof is malformed, names other bytes, or does not reach its root."""
+
+
 # --- ledger ---------------------------------------------------------------------------------
 class LedgerError(MintloomError):
     """Chain node, contracts or the write-ahead journal."""

@@ -27,6 +27,7 @@ CONTRACTS: tuple[str, ...] = (
     "RoyaltyVault",
     "LicenseMarket",
     "Marketplace",
+    "ContributorRoyalties",
 )
 # contracts never deployed, whose creation code is sent in an eth_call (ledger/reader.py's batches)
 READ_CONTRACTS: tuple[str, ...] = ("ReadBatch",)

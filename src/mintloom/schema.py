@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mintloom.errors import CatalogError
 from mintloom.governance import licence_metadata
-from mintloom.ledger import journal, lineage, metadata
+from mintloom.ledger import datasets, journal, lineage, metadata
 from mintloom.market import book
 from mintloom.provenance import log
 from mintloom.store import annotations as annotation_tables
@@ -30,6 +30,7 @@ TABLE_MODULES = (
     log,
     journal,
     lineage,
+    datasets,
     metadata,
     licence_metadata,
     book,

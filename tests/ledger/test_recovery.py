@@ -115,7 +115,7 @@ def test_a_chain_with_another_history_is_refused_by_name_until_reset(
     assert chain.deployments.get(chain.chain_id) == recorded  # nothing forgotten silently
 
     raw = ChainClient(node.start().rpc_url, ANVIL_DEV_KEY, db, chain.deployments, reconcile=False)
-    assert reset_chain(raw, db) == 13  # 7 deployments, 5 wiring calls, the forged entry
+    assert reset_chain(raw, db) == 14  # 8 deployments, 5 wiring calls, the forged entry
     assert chain.deployments.get(chain.chain_id) == {}
     assert chain.journal.get("0x" + "33" * 32).status == ORPHANED  # type: ignore[union-attr]
     assert Names(db, chain.chain_id).get("split", "camp") is None

@@ -52,4 +52,5 @@ SUITES: tuple[str, ...] = (
     "verify",
     "diffusion",
     "plan",
+    "ingest",
 )

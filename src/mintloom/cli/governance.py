@@ -132,9 +132,19 @@ def royalties_show(
 
 
 @royalties_app.command("claim")
-def royalties_claim() -> None:
-    """Withdraw the sender's royalties (pull payment)."""
+def royalties_claim(
+    as_contributor: Annotated[
+        Path | None, typer.Option(help="Claim your data share from this dataset distribution (JSON).")
+    ] = None,
+) -> None:
+    """Withdraw the sender's royalties (pull payment), or its data share as a dataset contributor."""
     from mintloom.governance.royalties import claim
+
+    if as_contributor is not None:
+        from mintloom.cli.dataset import claim_as_contributor
+
+        claim_as_contributor(as_contributor)
+        return
 
     c = claim(studio().chain)
     console.print(f"[green]claimed[/] {_eth(c.amount)} to {c.account} in {c.tx_hash}")

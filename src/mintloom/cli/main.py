@@ -10,6 +10,7 @@ import typer
 
 from mintloom import __version__
 from mintloom.cli import chain as chain_cli
+from mintloom.cli import dataset as dataset_cli
 from mintloom.cli import db as db_cli
 from mintloom.cli import demo as demo_cli
 from mintloom.cli import governance as governance_cli
@@ -41,6 +42,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(governance_cli.license_app, name="license")
 app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")
+dataset_cli.add_commands(governance_cli.dataset_app, governance_cli.royalties_app)
 app.add_typer(governance_cli.model_app, name="model")
 app.command()(governance_cli.register)
 app.command()(chain_cli.deploy)

@@ -87,6 +87,10 @@ def verify(
             "--tsa-roots", help="Roots (PEM) of the time-stamping authorities to trust for signing times."
         ),
     ] = None,
+    dataset_proof: Annotated[
+        Path | None,
+        typer.Option("--dataset-proof", help="Check this dataset inclusion proof (JSON) of the file."),
+    ] = None,
 ) -> None:
     """Verify files: Content Credential, ingredients, log receipt, chain anchor and licence.
 
@@ -97,6 +101,11 @@ def verify(
 
     if not path.exists():
         raise VerifyError(f"no such file or folder: {path}")
+    if dataset_proof is not None:
+        from mintloom.cli.dataset import verify_proof
+
+        verify_proof(path, dataset_proof, rpc=rpc, contracts=contracts)
+        sys.exit(0)
     if receipt is not None and path.is_dir():
         raise VerifyError(
             "--receipt applies to one file, not a folder",

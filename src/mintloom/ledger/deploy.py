@@ -46,6 +46,8 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
         vault = out["RoyaltyVault"]
         chain.transact("CreativeAssets", "setDefaultRoyalty", vault, g.royalty_bps, kind="wire:royalty")
     _wire_market(chain, out)
+    # issue 18: a dataset's contributors paid by Merkle claim (reads curators from LineageRegistry)
+    out["ContributorRoyalties"] = chain.ensure_deployed("ContributorRoyalties", out["LineageRegistry"])
     return out
 
 

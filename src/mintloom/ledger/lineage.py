@@ -154,13 +154,20 @@ def _refuse_other_holder(chain: ChainClient, db: Database, kind: str, name: str)
 
 
 def _register_once(
-    chain: ChainClient, db: Database, kind: str, name: str, *, digest: bytes, call: tuple[object, ...]
+    chain: ChainClient,
+    db: Database,
+    kind: str,
+    name: str,
+    *,
+    digest: bytes,
+    call: tuple[object, ...],
+    fn: str | None = None,
 ) -> Registered:
-    """Send ``register<Kind>(digest, *call)`` unless this sender already registered ``digest`` (its
-    ``<Kind>Exists`` error), then record this sender's on-chain entry under ``name``."""
+    """Send ``register<Kind>(digest, *call)`` (or ``fn``) unless this sender already registered
+    ``digest`` (its ``<Kind>Exists`` error), then record this sender's on-chain entry under ``name``."""
     _refuse_other_holder(chain, db, kind, name)
     try:
-        fn = f"register{kind.capitalize()}"
+        fn = fn or f"register{kind.capitalize()}"
         chain.transact(CONTRACT, fn, digest, *call)
         created = True
     except ContractError as exc:
