@@ -32,7 +32,12 @@ def test_scale_runs_kill_resume_anchor_publish_verify_at_a_tiny_size(tmp_path: P
         "scale_peak_rss_24_vs_24",
         "scale_resume_rework_pct_worst",
         "scale_plan_s_300_rows",
+        "scale_idle_minutes_1k_5k_20k_estimate",
     }
+    assert size.cpu_s_per_asset > 0  # both runs' processes and workers, measured by rusage
+    planning = doc["figures"]["scale_plan_s_300_rows"]["value"]
+    estimate = (size.cpu_s_per_asset * 26_000 / 2 + planning) / 60  # 1k + 5k + 20k on 2 cores
+    assert abs(doc["figures"]["scale_idle_minutes_1k_5k_20k_estimate"]["value"] - estimate) < 1e-3
     assert doc["figures"]["scale_assets_per_s_24"]["value"] == round(size.assets_per_s, 6)
     assert "load average" in doc["note"]
 

@@ -72,6 +72,9 @@ class SizeResult:
     rework_pct: float
     verify_files_per_s: float
     verified: int
+    cpu_s_per_asset: float = 0.0
+    """CPU seconds of both runs (their processes and workers) per asset: what the size costs on
+    an idle machine, where the wall clock on this shared one mostly waits for a core."""
 
 
 def _child(args: list[str], crash_at: str | None = None) -> tuple[int, float, str]:
@@ -103,6 +106,7 @@ def measure(n_assets: int, work: Path) -> SizeResult:
     with Studio(Workspace.init(work / "ws"), password=PASSWORD) as studio:
         studio.ensure_keys()
     half = len(plan.jobs) // 2
+    cpu0 = _children_cpu_s()
     code, crash_s, out = _child(["run", str(work / "ws"), str(spec)], crash_at=f"run.job:{half}")
     if code != -9:
         raise MintloomError(f"the run meant to be killed at job {half} ended with {code}: {out[-2000:]}")
@@ -112,6 +116,7 @@ def measure(n_assets: int, work: Path) -> SizeResult:
     if code != 0:
         raise MintloomError(f"the resumed run failed ({code}): {out[-2000:]}")
     child = json.loads(out.strip().splitlines()[-1])
+    cpu = _children_cpu_s() - cpu0
     catalog = work / "ws" / ".mintloom"
     size = sum(p.stat().st_size for p in catalog.glob("catalog*") if p.is_file())
     total = crash_s + float(child["run_s"])
@@ -130,7 +135,14 @@ def measure(n_assets: int, work: Path) -> SizeResult:
         rework_pct=100 * (half - committed) / half,
         verify_files_per_s=float(child["verify_files_per_s"]),
         verified=int(child["verified"]),
+        cpu_s_per_asset=cpu / len(plan.jobs),
     )
+
+
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of this process's finished children (and theirs)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def child_main(mode: str, ws: Path, spec: Path) -> int:
@@ -244,6 +256,16 @@ def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[
             "jobs done before a SIGKILL at half-way that the resumed run did again, worst size",
         ),
         Figure(f"scale_plan_s_{plan_rows}_rows", plan_s, "s", 10, "<=", "load + plan of a CSV audience"),
+        Figure(
+            "scale_idle_minutes_1k_5k_20k_estimate",
+            idle_minutes(sizes, plan_s),
+            "min",
+            20,
+            "<=",
+            "an estimate, not a measurement: the whole make bench-scale on 2 idle cores, from the CPU "
+            "seconds per asset at the largest size measured here (both runs, workers included) "
+            "spread over 2 cores, plus planning",
+        ),
     ]
     return {
         "sizes": {str(n): asdict(r) for n, r in sizes.items()},
@@ -252,12 +274,19 @@ def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[
     }
 
 
+def idle_minutes(sizes: dict[int, SizeResult], plan_s: float) -> float:
+    """Estimated minutes of 1k + 5k + 20k on 2 idle cores (see the figure's note)."""
+    per_asset = sizes[max(sizes)].cpu_s_per_asset
+    return (per_asset * sum(SIZES) / WORKERS + plan_s) / 60
+
+
 def _size_note(r: SizeResult) -> str:
     return (
         f"{r.assets} assets: plan {r.plan_s:.1f} s, killed at job {r.killed_after_jobs} "
         f"({r.committed_at_kill} committed, rework {r.rework_pct:.1f}%), resume {r.resume_s:.0f} s, "
         f"peak RSS {r.peak_rss_mb:.0f} MB (with the key unlock), catalog {r.catalog_mb:.1f} MB, "
-        f"verify {r.verify_files_per_s:.1f} files/s, {r.verified} verified"
+        f"verify {r.verify_files_per_s:.1f} files/s, {r.verified} verified, "
+        f"{r.cpu_s_per_asset * 1000:.0f} CPU ms per asset"
     )
 
 
