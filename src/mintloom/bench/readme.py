@@ -64,12 +64,12 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("nearest fingerprint among 1M (p99)", ("fingerprint_lookup_ms_at_1M",), unit=" ms"),
     Row(
-        "`make bench-scale`: assets per second at 1k / 5k / 20k assets (killed at half, resumed, anchored, "
-        "published, verified)",
+        "`make bench-scale`: assets per second at each size run of 1k / 5k / 20k (killed at half, resumed, "
+        "anchored, published, verified)",
         ("scale_assets_per_s_1000", "scale_assets_per_s_5000", "scale_assets_per_s_20000"),
     ),
     Row(
-        "`make bench-scale`: peak RSS after the key unlock at 1k / 5k / 20k assets",
+        "`make bench-scale`: peak RSS after the key unlock at each size run of 1k / 5k / 20k",
         ("scale_work_peak_rss_mb_1000", "scale_work_peak_rss_mb_5000", "scale_work_peak_rss_mb_20000"),
         unit=" MB",
     ),
