@@ -56,7 +56,7 @@ bench: setup contracts
 
 # one campaign at 1k, 5k and 20k assets, plan → run → anchor → publish → verify (~20 min, 2 cores)
 bench-scale: setup contracts
-	$(BIN)/python -m mintloom.bench.scale
+	$(BIN)/python -m mintloom.bench.scale; status=$$?; $(BIN)/python -m mintloom.bench.readme && exit $$status
 
 lint: setup
 	$(BIN)/ruff check src tests

@@ -47,3 +47,18 @@ def test_a_readme_without_one_marked_section_is_refused() -> None:
         update("no markers", {"figures": {}})
     with pytest.raises(MintloomError):
         update(f"{END}{START}", {"figures": {}})
+
+
+def test_bench_scales_own_section_is_in_the_table() -> None:
+    results = {"machine": {"cores": 2}, "seconds": 1.0, "figures": {
+        "compositor_vs_peer_ratio": {"value": 0.8123, "unit": "x", "target": "<= 1.0", "ok": True},
+    }, "scale": {"figures": {
+        "scale_assets_per_s_1000": {"value": 7.25, "unit": "assets/s"},
+        "scale_assets_per_s_5000": {"value": 6.5, "unit": "assets/s"},
+        "scale_cost_per_asset_5000_vs_1000": {"value": 1.115, "unit": "x", "target": "<= 1.2", "ok": True},
+        "scale_resume_rework_pct_worst": {"value": 0.8, "unit": "%", "target": "<= 5", "ok": True},
+    }}}  # fmt: skip
+    text = table(results)
+    assert "(killed at half, resumed, anchored, published, verified) | 7.25 / 6.50 |" in text
+    assert "| scale cost per asset 5000 vs 1000 | 1.11 | ≤ 1.2 |" in text
+    assert "| scale resume rework pct worst | 0.800 | ≤ 5 |" in text

@@ -64,6 +64,16 @@ ROWS: tuple[Row, ...] = (
     ),
     Row("nearest fingerprint among 1M (p99)", ("fingerprint_lookup_ms_at_1M",), unit=" ms"),
     Row(
+        "`make bench-scale`: assets per second at each size run of 1k / 5k / 20k (killed at half, resumed, "
+        "anchored, published, verified)",
+        ("scale_assets_per_s_1000", "scale_assets_per_s_5000", "scale_assets_per_s_20000"),
+    ),
+    Row(
+        "`make bench-scale`: peak RSS after the key unlock at each size run of 1k / 5k / 20k",
+        ("scale_work_peak_rss_mb_1000", "scale_work_peak_rss_mb_5000", "scale_work_peak_rss_mb_20000"),
+        unit=" MB",
+    ),
+    Row(
         "text-to-image, tiny random-weight pipeline on CPU (a real model needs a GPU): alone / batch of 4",
         ("diffusion_tiny_images_per_s", "diffusion_tiny_images_per_s_batch4"),
         unit=" images/s",
@@ -107,6 +117,9 @@ def table(results: dict[str, object]) -> str:
     figures = results.get("figures")
     if not isinstance(figures, dict):
         raise MintloomError("bench results have no figures")
+    scale = results.get("scale")  # `make bench-scale`'s own section
+    if isinstance(scale, dict) and isinstance(scale.get("figures"), dict):
+        figures = {**figures, **scale["figures"]}
     shown = {n for r in ROWS for n in r.names}
     rows = [_row(figures, r) for r in ROWS]
     rows += [

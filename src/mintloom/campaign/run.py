@@ -62,7 +62,10 @@ from mintloom.store.catalog import (
 )
 from mintloom.store.cid import cid_for, cid_matches
 from mintloom.store.db import Database
-from mintloom.store.files import contained, write_atomic
+from mintloom.store.files import contained, write_atomic_many
+
+RESTORE_BATCH = 64
+"""Lost files rewritten per flush to disk when a rerun restores a campaign's exports."""
 
 PHASES: tuple[Kind, ...] = ("image", "copy", "audio")
 """The order the runner generates, signs and logs the kinds in, one kind after the other.
@@ -508,8 +511,10 @@ class CampaignRunner:
         clock, kind = state.summary.clock, items[0].job.kind  # a batch is one kind (PHASES)
         t0, c0 = time.perf_counter(), time.thread_time()
         log_before, log_cpu_before = clock.get(kind, "log"), clock.get_cpu(kind, "log")
-        for it in items:  # blobs first: content-addressed, harmless if the transaction fails
-            self.blobs.put(it.signed.data)
+        # blobs first, durable together: content-addressed, harmless if the transaction fails
+        self.blobs.put_many(
+            [it.signed.data for it in items] + [it.signed.manifest for it in items if it.signed.sidecar]
+        )
         with self.writer.batch() as tx:
             exports = self._commit(tx, items, state.cid_of, clock)
         logging, logging_cpu = (
@@ -520,11 +525,18 @@ class CampaignRunner:
         crash_point("run.after_commit")
         generated = state.summary.generated
         with clock.timed(kind, "export"):
-            for it, exp in exports:
-                sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
-                self._export(exp.path, it.signed.data, sidecar)
+            self._export_many([(exp.path, it.signed.data, self._sidecar(it, exp)) for it, exp in exports])
         for it in items:
             generated[it.job.kind] = generated.get(it.job.kind, 0) + 1
+
+    def _sidecar(self, it: _Signed, exp: ExportRow) -> bytes | None:
+        """The logged sidecar an export ships: the one signed here, else the stored one (identical
+        bytes logged before ship that asset's manifest)."""
+        if exp.sidecar_cid is None:
+            return None
+        if it.signed.sidecar and cid_matches(exp.sidecar_cid, it.signed.manifest):
+            return it.signed.manifest
+        return self.blobs.get(exp.sidecar_cid)
 
     def _commit(
         self, tx: BatchTransaction, items: list[_Signed], cid_of: dict[str, str], clock: StageClock
@@ -650,13 +662,18 @@ class CampaignRunner:
             )
         self.writer.set_exports(self.spec.campaign, exports)
         restored = 0
+        lost: list[ExportRow] = []
         for i, exp in enumerate(exports, 1):
             if not self._intact(exp):
-                sidecar = self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
-                self._export(exp.path, self.blobs.get(exp.cid), sidecar)
-                restored += 1
+                lost.append(exp)
+            if len(lost) >= RESTORE_BATCH or (lost and i == len(exports)):
+                self._export_many([(e.path, self.blobs.get(e.cid), self._stored_sidecar(e)) for e in lost])
+                restored, lost = restored + len(lost), []
             self.progress(Progress(Stage.CHECK_OUTPUTS, i, len(exports)))
         return restored
+
+    def _stored_sidecar(self, exp: ExportRow) -> bytes | None:
+        return self.blobs.get(exp.sidecar_cid) if exp.sidecar_cid else None
 
     def _intact(self, exp: ExportRow) -> bool:
         """The exported file (and sidecar) holds the logged bytes: size first, then the hash."""
@@ -683,16 +700,20 @@ class CampaignRunner:
         except OSError as exc:
             raise ExecutionError(f"cannot clean up temp files in {self.out_dir}: {exc}") from exc
 
-    def _export(self, path: str, data: bytes, sidecar: bytes | None) -> None:
-        """Write one exported file (sidecar first) atomically: temp file, fsync, rename."""
-        target = contained(self.parts.out_root, self.out_dir / path)
+    def _export_many(self, files: list[tuple[str, bytes, bytes | None]]) -> None:
+        """Write exported files (each sidecar before its file) atomically, with one flush to disk
+        for all of them (:func:`write_atomic_many`)."""
+        writes: list[tuple[Path, bytes]] = []
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if sidecar is not None:
-                _write_atomic(target.with_name(target.name + ".c2pa"), sidecar)
-            _write_atomic(target, data)
+            for path, data, sidecar in files:
+                target = contained(self.parts.out_root, self.out_dir / path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if sidecar is not None:
+                    writes.append((target.with_name(target.name + ".c2pa"), sidecar))
+                writes.append((target, data))
+            write_atomic_many(writes, before_rename=lambda: crash_point("run.export"))
         except OSError as exc:
-            raise ExecutionError(f"cannot export {target}: {exc}") from exc
+            raise ExecutionError(f"cannot export {len(files)} files to {self.out_dir}: {exc}") from exc
 
 
 def _add_annotations(rows: BatchRows, campaign: str, it: _Signed) -> None:
@@ -706,10 +727,6 @@ def _add_annotations(rows: BatchRows, campaign: str, it: _Signed) -> None:
         rows.alt_texts.extend(
             AltTextRow(cid=it.cid, locale=loc, text=text) for loc, text in it.tagged.alt_text.items()
         )
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    write_atomic(target, data, before_rename=lambda: crash_point("run.export"))
 
 
 def _source_locale(state: _RunState, job: Job) -> str | None:

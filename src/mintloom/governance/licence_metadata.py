@@ -99,7 +99,7 @@ def publish_licence_folder(chain: ChainClient, db: Database, blobs: BlobStore, s
     """Store the licence folder's files and name its CID on chain if it changed."""
     files = licence_files(chain, db, size)
     root = folder_cid(files)
-    listing = {name: blobs.put(data) for name, data in files.items()}
+    listing = dict(zip(files, blobs.put_many(list(files.values())), strict=True))  # one flush to disk
     _remember(db, chain.chain_id, root, blobs.put(canonical_json(listing)))
     on_chain = cid_from_digest(bytes(chain.call("LicenseMarket", "metadataRoot")), DAG_PB_CODEC)
     tx = None

@@ -7,11 +7,14 @@ symlink), opened non-blocking so a FIFO cannot hang, and never more than its kin
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
+import secrets
 import stat
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from mintloom.errors import MintloomError, OutputPathError
@@ -145,3 +148,61 @@ def write_atomic(target: Path, data: bytes, *, before_rename: Callable[[], None]
     if before_rename is not None:
         before_rename()
     tmp.replace(target)
+
+
+def write_atomic_many(
+    items: Sequence[tuple[Path, bytes]], *, before_rename: Callable[[], None] | None = None
+) -> None:
+    """:func:`write_atomic` for many files with one flush to disk: every temp file is written,
+    then their file systems are synced once, then each is renamed over its target. One fsync per
+    file cost ~10 ms on a busy ext4, the slowest step of a run at 20k assets; a target still
+    never holds a partial file."""
+    tmps: list[tuple[Path, Path]] = []
+    renamed = 0
+    try:
+        for target, data in items:
+            tmp = target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp")  # unique: many writers
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            tmps.append((tmp, target))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        sync_files([tmp for tmp, _ in tmps])
+        for tmp, target in tmps:
+            if before_rename is not None:
+                before_rename()
+            tmp.replace(target)
+            renamed += 1
+    except BaseException:
+        for tmp, _ in tmps[renamed:]:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def sync_files(paths: Sequence[Path]) -> None:
+    """Make the written ``paths`` durable: one ``syncfs`` per file system they are on (Linux),
+    else one ``fsync`` per file."""
+    syncfs = _syncfs()
+    done: set[int] = set()
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            dev = os.fstat(fd).st_dev
+            if syncfs is None:
+                os.fsync(fd)
+            elif dev not in done and syncfs(fd) == 0:
+                done.add(dev)
+            elif dev not in done:
+                os.fsync(fd)  # syncfs refused (errno): this file at least
+        finally:
+            os.close(fd)
+
+
+def _syncfs() -> Callable[[int], int] | None:
+    """libc's ``syncfs(fd)`` (Linux), None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        fn: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    return fn

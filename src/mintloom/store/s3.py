@@ -11,7 +11,7 @@ multipart uploads (from a file, unread into memory), reads streamed in chunks.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -62,6 +62,10 @@ class S3BlobStore:
         if not self.has(cid):
             self._upload(cid, io.BytesIO(data))
         return cid
+
+    def put_many(self, datas: Sequence[bytes]) -> list[CID]:
+        """Each uploaded on its own (an object store has no shared flush to batch)."""
+        return [self.put(d) for d in datas]
 
     def put_file(self, path: Path) -> CID:
         cid = cid_for_file(path)
