@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import time
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from mintloom.config import RaySettings
 from mintloom.errors import ClusterError
@@ -27,6 +29,8 @@ R = TypeVar("R")
 
 IN_FLIGHT_PER_CPU = 4
 """Jobs submitted per cluster CPU before the executor waits for one to finish (back-pressure)."""
+CONNECT_TIMEOUT_S = 10.0
+"""How long a ``ray://`` address may take to accept a connection (Ray's client would retry for minutes)."""
 TARGET_TASK_S = 0.5
 """Seconds of work a batch aims at: long beside Ray's few milliseconds per task, short beside a run."""
 
@@ -69,6 +73,31 @@ class BatchSizer:
         return max(1, min(self.most, wanted))
 
 
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's client server) answers
+with its own SETTINGS frame (type 4) at once."""
+
+
+def probe_client_address(address: str, timeout: float | None = None) -> None:
+    """Refuse, within ``timeout`` seconds, a ``ray://`` address nothing listens on or that does not
+    answer as a gRPC server, before Ray's client (which retries for minutes) is asked to connect."""
+    try:
+        url = urlsplit(address)
+        where = (url.hostname or "localhost", url.port or 10001)
+        with socket.create_connection(where, timeout or CONNECT_TIMEOUT_S) as conn:
+            if os.environ.get("RAY_USE_TLS", "0") in ("0", ""):
+                conn.sendall(_H2_PREFACE)
+                frame = conn.recv(9)
+                if len(frame) < 4 or frame[3] != 4:
+                    raise ConnectionError("it does not answer as a Ray client server (gRPC)")
+    except (OSError, ValueError) as exc:
+        raise ClusterError(
+            f"cannot reach the Ray cluster at {address}: {exc or type(exc).__name__}",
+            hint="start the head node with `ray start --head --ray-client-server-port=10001`, or fix "
+            'ray.address ("auto" on a cluster node, or ray://head:10001)',
+        ) from exc
+
+
 class RayExecutor:
     """Runs jobs as Ray tasks. It starts (and at ``close`` stops) a local Ray when none is
     connected in this process and ``ray.address`` is unset; with an address it connects to that
@@ -90,7 +119,9 @@ class RayExecutor:
         source, pending, in_flight = iter(items), dict[Any, int](), 0
         try:
             while True:
-                in_flight += self._submit(task, fn_ref, source, sizer, pending, limit - in_flight)
+                in_flight += self._submit(
+                    task, fn_ref, source, sizer=sizer, pending=pending, room=limit - in_flight
+                )
                 if not pending:
                     return
                 ref = self._next_done(ray, list(pending))
@@ -104,7 +135,7 @@ class RayExecutor:
 
     @staticmethod
     def _submit(
-        task: Any, fn_ref: Any, source: Iterator[T], sizer: BatchSizer, pending: dict[Any, int], room: int
+        task: Any, fn_ref: Any, source: Iterator[T], *, sizer: BatchSizer, pending: dict[Any, int], room: int
     ) -> int:
         """Submit batches while ``room`` (jobs) allows a full one; returns the jobs submitted."""
         submitted = 0
@@ -124,6 +155,8 @@ class RayExecutor:
     # -- helpers ----------------------------------------------------------------------------------
     def _connect(self) -> Any:
         ray = _import_ray()
+        if self.settings.address is not None and self.settings.address.startswith("ray://"):
+            probe_client_address(self.settings.address)  # even when connected: it is what was asked
         if ray.is_initialized():
             return ray
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
