@@ -146,12 +146,12 @@ def test_worker_killed_mid_batch_retries_the_batch_and_returns_it_once(
     local_ray: RayExecutor, tmp_path: Path
 ) -> None:
     marker, ran = tmp_path / "killed", tmp_path / "ran"
-    batched = RayExecutor(CPUS, batch=4)  # batches [0..3], [4..7], …: 21 is third in [20..23]
+    batched = RayExecutor(CPUS, batch=2)  # batches [0, 1], [2, 3], …: 21 is second in [20, 21]
     results = list(batched.map_unordered(functools.partial(_logged_die_once, marker, ran, 21), range(40)))
     assert marker.exists()  # the worker died inside the batch
     assert sorted(n for n, _ in results) == list(range(40))  # none lost, none twice
     started = [int(line) for line in ran.read_text().split()]
-    assert started.count(20) == 2 and started.count(21) == 2  # the whole batch ran again…
+    assert started.count(20) == 2 and started.count(21) == 2  # the whole batch ran again (20 had finished)…
     assert [n for n, _ in results].count(20) == 1  # …but its results came back once
 
 

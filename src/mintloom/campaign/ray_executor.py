@@ -31,6 +31,10 @@ IN_FLIGHT_PER_CPU = 4
 """Jobs submitted per cluster CPU before the executor waits for one to finish (back-pressure)."""
 CONNECT_TIMEOUT_S = 10.0
 """How long a ``ray://`` address may take to accept a connection (Ray's client would retry for minutes)."""
+TASKS_PER_CPU = 2
+"""Tasks in flight per CPU: a worker's next task is already queued in Ray when it finishes one, so
+it never waits for this process to wake (a long wait on a loaded machine). Batches are therefore at
+most ``IN_FLIGHT_PER_CPU // TASKS_PER_CPU`` jobs."""
 TARGET_TASK_S = 0.5
 """Seconds of work a batch aims at: long beside Ray's few milliseconds per task, short beside a run."""
 
@@ -112,10 +116,13 @@ class RayExecutor:
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         ray = self._connect()
-        task = ray.remote(num_cpus=1, max_retries=self.settings.max_retries)(_apply_batch)
+        # no task events: they cost the GCS and this process work per task, for Ray's dashboard only
+        task = ray.remote(num_cpus=1, max_retries=self.settings.max_retries, enable_task_events=False)(
+            _apply_batch
+        )
         fn_ref = ray.put(fn)  # shipped once, not with every job
         limit = IN_FLIGHT_PER_CPU * self._cpus(ray)
-        sizer = BatchSizer(IN_FLIGHT_PER_CPU, self.batch)
+        sizer = BatchSizer(IN_FLIGHT_PER_CPU // TASKS_PER_CPU, self.batch)
         source, pending, in_flight = iter(items), dict[Any, int](), 0
         try:
             while True:
