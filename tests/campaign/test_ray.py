@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mintloom.campaign.execute import Executor, make_executor
-from mintloom.campaign.ray_executor import RayExecutor
+from mintloom.campaign.ray_executor import TARGET_TASK_S, BatchSizer, RayExecutor, probe_client_address
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
 from mintloom.campaign.spec import load_spec
@@ -131,3 +133,73 @@ def test_bench_compares_ray_with_the_local_pool_on_the_same_jobs(
     (fig,) = cluster.measure(tmp_path, segments=1, limit=2, passes=1)
     assert fig.name == "ray_vs_local_pool_2_workers" and fig.target == 0.8 and fig.value > 0
     assert "same 2 demo-mix images" in fig.note
+
+
+def _logged_die_once(marker: Path, ran: Path, victim: int, n: int) -> tuple[int, int]:
+    """:func:`_die_once`, appending each item it starts to ``ran`` (a retry shows up twice)."""
+    with ran.open("a") as f:
+        f.write(f"{n}\n")
+    return _die_once(marker, victim, n)
+
+
+def test_worker_killed_mid_batch_retries_the_batch_and_returns_it_once(
+    local_ray: RayExecutor, tmp_path: Path
+) -> None:
+    marker, ran = tmp_path / "killed", tmp_path / "ran"
+    batched = RayExecutor(CPUS, batch=2)  # batches [0, 1], [2, 3], …: 21 is second in [20, 21]
+    results = list(batched.map_unordered(functools.partial(_logged_die_once, marker, ran, 21), range(40)))
+    assert marker.exists()  # the worker died inside the batch
+    assert sorted(n for n, _ in results) == list(range(40))  # none lost, none twice
+    started = [int(line) for line in ran.read_text().split()]
+    assert started.count(20) == 2 and started.count(21) == 2  # the whole batch ran again (20 had finished)…
+    assert [n for n, _ in results].count(20) == 1  # …but its results came back once
+
+
+def test_batches_grow_for_quick_jobs_and_stay_single_for_slow_ones() -> None:
+    quick, slow = BatchSizer(most=4), BatchSizer(most=4)
+    assert quick.size() == slow.size() == 1  # untimed: one job per task
+    quick.observe(8, 0.01)
+    slow.observe(2, 3.0)
+    assert quick.size() == 4  # capped by the in-flight bound
+    assert slow.size() == 1
+    middle = BatchSizer(most=4)
+    middle.observe(4, 4 * TARGET_TASK_S / 2.5)  # 2.5 jobs fill a task
+    assert middle.size() == 2
+    assert BatchSizer(most=4, fixed=9).size() == 4
+
+
+def test_unreachable_ray_address_is_a_named_error_quickly_and_nothing_is_written(
+    studio: Studio, tmp_path: Path
+) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = sample_spec(locales=("en-US",), formats=("square",), copy=False, audio=False)
+    runner = CampaignRunner(
+        studio.run_parts(), load_spec(write_sample_campaign(tmp_path / "c", spec, sample_audience(2)))
+    )
+    plan = runner.plan()
+    ex = RayExecutor(CPUS, RaySettings(address=f"ray://127.0.0.1:{port}"))
+    started = time.monotonic()
+    with pytest.raises(ClusterError, match=f"cannot reach the Ray cluster at ray://127.0.0.1:{port}") as err:
+        runner.generate(plan, ex)
+    assert time.monotonic() - started < 60  # a hang guard (Ray's client retries for minutes), not a timing
+    assert err.value.hint is not None and "ray start --head" in err.value.hint
+    with studio.db.session() as s:
+        assert s.scalar(select(func.count()).select_from(JobRow)) == 0
+        assert s.scalar(select(func.count()).select_from(AssetRow)) == 0
+    assert studio.log.size == 0
+
+
+def test_a_ray_address_that_never_answers_times_out_with_the_named_error() -> None:
+    with socket.socket() as silent:  # accepts connections (the kernel does), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        address = f"ray://127.0.0.1:{silent.getsockname()[1]}"
+        with pytest.raises(ClusterError, match="cannot reach the Ray cluster") as err:
+            probe_client_address(address, timeout=0.5)
+        assert isinstance(err.value.__cause__, TimeoutError)
+        with pytest.raises(ClusterError, match="cannot reach the Ray cluster"):
+            list(RayExecutor(CPUS, RaySettings(address=address)).map_unordered(abs, [1]))
+    with pytest.raises(ClusterError, match="cannot reach"):
+        probe_client_address("ray://head:notaport")

@@ -235,3 +235,36 @@ def test_a_journal_of_64_character_kinds_is_widened_on_postgresql(pg_catalog: st
     )
     assert [e.kind for e in journal.entries(1)] == [kind]
     db.dispose()
+
+
+def _deploy(ws: Workspace) -> subprocess.Popen[str]:
+    env = {**os.environ, "MINTLOOM_WORKSPACE": str(ws.root), "COLUMNS": "300"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "mintloom.cli.main", "deploy"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )  # fmt: skip
+
+
+def test_two_deploys_at_once_make_one_set_of_contracts(
+    pg_catalog: str, shared_anvil: NodeInfo, studio: Studio
+) -> None:
+    """Two `mintloom deploy` processes against one anvil and one PostgreSQL catalog: one set of
+    contracts (each deployed and wired once), every transaction at its own nonce."""
+    runs = [_deploy(studio.workspace) for _ in range(2)]
+    outputs = [run.communicate(timeout=600)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    chain, journal = studio.chain, Journal(studio.db)
+    sent = journal.entries(chain.chain_id)
+    assert {e.status for e in sent} == {CONFIRMED}, [(e.kind, e.status, e.error) for e in sent]
+    kinds = Counter(e.kind for e in sent)
+    assert [k for k, n in kinds.items() if n > 1] == []  # each contract deployed once, each wire once
+    assert sum(k.startswith("deploy:") for k in kinds) == 7
+    assert sorted(e.nonce for e in sent) == list(range(len(sent)))  # no nonce reused, none skipped
+    assert chain.w3.eth.get_transaction_count(chain.address) == len(sent)  # nothing sent outside it
+    recorded = Deployments(studio.workspace.chain_dir / "deployments.json")
+    addresses = recorded.get(chain.chain_id)
+    assert len(addresses) == 7 and all(chain.w3.eth.get_code(a) for a in addresses.values())
+    deployed_at = {
+        e.kind.removeprefix("deploy:"): e.contract_address for e in sent if e.kind.startswith("deploy:")
+    }
+    assert {n: a.lower() for n, a in addresses.items()} == {n: str(a).lower() for n, a in deployed_at.items()}

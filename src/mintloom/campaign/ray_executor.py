@@ -2,17 +2,24 @@
 
 The same contract as the local process pool: results stream back unordered to the one writer
 that signs, logs and commits in batches, and only a bounded number of jobs is in flight (memory
-stays flat however many jobs a plan has). Ray retries a job whose worker process died
-(``max_retries``); generation is a pure function of the job, so a retry makes the same bytes, and
-the writer, which alone commits, still sees each job exactly once.
+stays flat however many jobs a plan has). Jobs travel in small batches, one Ray task each, sized
+so that a task runs about :data:`TARGET_TASK_S`: Ray's per-task cost (scheduling, a result in the
+object store, a round trip before the worker's next task) is paid per batch, not per job. Ray
+retries a task whose worker process died (``max_retries``), the whole batch: generation is a pure
+function of the job, so a retry makes the same bytes, and a batch's results come back only once,
+from the run that finished, so the writer, which alone commits, still sees each job exactly once.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import socket
+import time
 from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from mintloom.config import RaySettings
 from mintloom.errors import ClusterError
@@ -22,6 +29,14 @@ R = TypeVar("R")
 
 IN_FLIGHT_PER_CPU = 4
 """Jobs submitted per cluster CPU before the executor waits for one to finish (back-pressure)."""
+CONNECT_TIMEOUT_S = 10.0
+"""How long a ``ray://`` address may take to accept a connection (Ray's client would retry for minutes)."""
+TASKS_PER_CPU = 2
+"""Tasks in flight per CPU: a worker's next task is already queued in Ray when it finishes one, so
+it never waits for this process to wake (a long wait on a loaded machine). Batches are therefore at
+most ``IN_FLIGHT_PER_CPU // TASKS_PER_CPU`` jobs."""
+TARGET_TASK_S = 0.5
+"""Seconds of work a batch aims at: long beside Ray's few milliseconds per task, short beside a run."""
 
 
 def _import_ray() -> Any:
@@ -32,9 +47,59 @@ def _import_ray() -> Any:
         raise ClusterError('engine.executor = "ray" needs Ray', hint="pip install 'mintloom[ray]'") from exc
 
 
-def _apply(fn: Callable[[T], R], item: T) -> R:
-    """The Ray task: any callable (a partial, a builtin) applied to one item."""
-    return fn(item)
+def _apply_batch(fn: Callable[[T], R], items: list[T]) -> tuple[list[R], float]:
+    """The Ray task: any callable (a partial, a builtin) applied to a batch of items, in order,
+    with the batch's wall seconds (for the batch size)."""
+    t0 = time.perf_counter()
+    results = [fn(item) for item in items]
+    return results, time.perf_counter() - t0
+
+
+class BatchSizer:
+    """How many jobs the next task carries: one until a batch has been timed, then as many as fill
+    :data:`TARGET_TASK_S` at the mean job time seen so far, never more than ``most``."""
+
+    def __init__(self, most: int, fixed: int | None = None) -> None:
+        self.most, self.fixed = most, fixed
+        self.jobs, self.seconds = 0, 0.0
+
+    def observe(self, jobs: int, seconds: float) -> None:
+        self.jobs += jobs
+        self.seconds += seconds
+
+    def size(self) -> int:
+        if self.fixed is not None:
+            return min(self.fixed, self.most)
+        if not self.jobs:
+            return 1
+        per_job = self.seconds / self.jobs
+        wanted = self.most if per_job <= 0 else int(TARGET_TASK_S / per_job)
+        return max(1, min(self.most, wanted))
+
+
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""An HTTP/2 client preface and an empty SETTINGS frame: a gRPC server (Ray's client server) answers
+with its own SETTINGS frame (type 4) at once."""
+
+
+def probe_client_address(address: str, timeout: float | None = None) -> None:
+    """Refuse, within ``timeout`` seconds, a ``ray://`` address nothing listens on or that does not
+    answer as a gRPC server, before Ray's client (which retries for minutes) is asked to connect."""
+    try:
+        url = urlsplit(address)
+        where = (url.hostname or "localhost", url.port or 10001)
+        with socket.create_connection(where, timeout or CONNECT_TIMEOUT_S) as conn:
+            if os.environ.get("RAY_USE_TLS", "0") in ("0", ""):
+                conn.sendall(_H2_PREFACE)
+                frame = conn.recv(9)
+                if len(frame) < 4 or frame[3] != 4:
+                    raise ConnectionError("it does not answer as a Ray client server (gRPC)")
+    except (OSError, ValueError) as exc:
+        raise ClusterError(
+            f"cannot reach the Ray cluster at {address}: {exc or type(exc).__name__}",
+            hint="start the head node with `ray start --head --ray-client-server-port=10001`, or fix "
+            'ray.address ("auto" on a cluster node, or ray://head:10001)',
+        ) from exc
 
 
 class RayExecutor:
@@ -42,29 +107,52 @@ class RayExecutor:
     connected in this process and ``ray.address`` is unset; with an address it connects to that
     cluster. A Ray already initialised by the caller is used as is and left running."""
 
-    def __init__(self, workers: int, settings: RaySettings | None = None) -> None:
+    def __init__(self, workers: int, settings: RaySettings | None = None, batch: int | None = None) -> None:
         self.workers = workers
         self.settings = settings or RaySettings()
+        self.batch = batch
+        """Jobs per task; None sizes batches by their timing (:class:`BatchSizer`)."""
         self._owned = False
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         ray = self._connect()
-        task = ray.remote(num_cpus=1, max_retries=self.settings.max_retries)(_apply)
+        # no task events: they cost the GCS and this process work per task, for Ray's dashboard only
+        task = ray.remote(num_cpus=1, max_retries=self.settings.max_retries, enable_task_events=False)(
+            _apply_batch
+        )
         fn_ref = ray.put(fn)  # shipped once, not with every job
         limit = IN_FLIGHT_PER_CPU * self._cpus(ray)
-        pending: list[Any] = []
+        sizer = BatchSizer(IN_FLIGHT_PER_CPU // TASKS_PER_CPU, self.batch)
+        source, pending, in_flight = iter(items), dict[Any, int](), 0
         try:
-            for item in items:
-                pending.append(task.remote(fn_ref, item))
-                while len(pending) >= limit:
-                    ref, pending = self._next_done(ray, pending)
-                    yield self._result(ray, ref)
-            while pending:
-                ref, pending = self._next_done(ray, pending)
-                yield self._result(ray, ref)
+            while True:
+                in_flight += self._submit(
+                    task, fn_ref, source, sizer=sizer, pending=pending, room=limit - in_flight
+                )
+                if not pending:
+                    return
+                ref = self._next_done(ray, list(pending))
+                in_flight -= pending.pop(ref)
+                results, seconds = self._result(ray, ref)
+                sizer.observe(len(results), seconds)
+                yield from results
         finally:
             for ref in pending:  # the consumer stopped early: free the cluster
                 ray.cancel(ref)
+
+    @staticmethod
+    def _submit(
+        task: Any, fn_ref: Any, source: Iterator[T], *, sizer: BatchSizer, pending: dict[Any, int], room: int
+    ) -> int:
+        """Submit batches while ``room`` (jobs) allows a full one; returns the jobs submitted."""
+        submitted = 0
+        while (size := sizer.size()) <= room - submitted:
+            batch = list(islice(source, size))
+            if not batch:
+                break
+            pending[task.remote(fn_ref, batch)] = len(batch)
+            submitted += len(batch)
+        return submitted
 
     def close(self) -> None:
         if self._owned:
@@ -74,6 +162,8 @@ class RayExecutor:
     # -- helpers ----------------------------------------------------------------------------------
     def _connect(self) -> Any:
         ray = _import_ray()
+        if self.settings.address is not None and self.settings.address.startswith("ray://"):
+            probe_client_address(self.settings.address)  # even when connected: it is what was asked
         if ray.is_initialized():
             return ray
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -104,9 +194,9 @@ class RayExecutor:
         return max(1, self.workers, int(ray.cluster_resources().get("CPU", 0)))
 
     @staticmethod
-    def _next_done(ray: Any, pending: list[Any]) -> tuple[Any, list[Any]]:
-        done, rest = ray.wait(pending, num_returns=1)
-        return done[0], list(rest)
+    def _next_done(ray: Any, pending: list[Any]) -> Any:
+        done, _ = ray.wait(pending, num_returns=1)
+        return done[0]
 
     @staticmethod
     def _result(ray: Any, ref: Any) -> Any:

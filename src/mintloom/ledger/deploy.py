@@ -6,9 +6,16 @@ as its ERC-2981 royalty receiver and royalty router (each token's royalties go t
 receiver), and the Marketplace may register assets and issue licences (Merkle listings). The sender
 is admin and holds every operator role; the Marketplace charges no protocol fee. Re-running deploys
 only what is missing (addresses are kept per chain id in ``.mintloom/chain/deployments.json``).
+Deploys take turns: two at once (two processes on one workspace, or hosts on one PostgreSQL
+catalog) would each find the contracts missing and deploy a second set; the later one waits, then
+finds them recorded, or confirmed in the shared journal, and sends nothing.
 """
 
 from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import delete
 
@@ -23,7 +30,23 @@ ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None) -> dict[str, str]:
     """Deploy every contract missing on this chain; returns name → address."""
-    g = governance or GovernanceSettings()
+    with _one_deploy_at_a_time(chain):
+        return _deploy_all(chain, governance or GovernanceSettings())
+
+
+@contextmanager
+def _one_deploy_at_a_time(chain: ChainClient) -> Iterator[None]:
+    """Hold the workspace's deploy lock (a file lock beside ``deployments.json``: processes on this
+    host) and the catalog's (a PostgreSQL row lock: hosts sharing the catalog)."""
+    path = chain.deployments.path.with_name("deploy.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with chain.journal.locked(f"deploy:{chain.chain_id}"):
+            yield
+
+
+def _deploy_all(chain: ChainClient, g: GovernanceSettings) -> dict[str, str]:
     me = chain.address
     log = ensure_provenance_log(chain)
     out = {"ProvenanceLog": log}
