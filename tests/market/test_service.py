@@ -23,7 +23,7 @@ from mintloom.errors import (
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.client import ChainClient
 from mintloom.market.book import OrderTampered, SignedOrder
-from mintloom.market.catalog import SignedMerkleListing, listing_from_json
+from mintloom.market.catalog import SignedMerkleListing, listing_from_json, load_listings
 from mintloom.market.orders import Domain, sign_order
 from mintloom.market.service import (
     buy,
@@ -43,7 +43,8 @@ BUYER, RESALE_BUYER = 5, 6
 
 def _sent(chain: ChainClient) -> tuple[int, int]:
     """(journal entries, mined nonce) of ``chain``'s sender: what a refused write must not move."""
-    return len(chain.journal.entries(chain.chain_id)), chain.w3.eth.get_transaction_count(chain.address)
+    mine = [e for e in chain.journal.entries(chain.chain_id) if e.sender.lower() == chain.address.lower()]
+    return len(mine), chain.w3.eth.get_transaction_count(chain.address)
 
 
 def _refused(chain: ChainClient, error: type[MarketError], write: Callable[[], object]) -> MarketError:
@@ -140,9 +141,20 @@ def test_hostile_merkle_items_are_refused_before_anything_is_sent(market: Market
     with pytest.raises(OrderTampered, match="does not hash to its signed root"):
         listing_from_json(data)
     data = c1.to_json()
-    data["listing"]["prices"]["image"] = 1
+    data["listing"]["prices"][0][1] = 1  # image
     with pytest.raises(OrderTampered, match="changed after it was signed"):
         listing_from_json(json.loads(json.dumps(data)))
+
+
+def test_listing_round_trips_through_the_catalog_with_its_price_classes(market: Market) -> None:
+    """Price classes are positional: a store that sorts JSON keys must not reorder them."""
+    m = market
+    listing = list_campaign(
+        m.brand, m.studio.db, m.studio.log, m.studio.blobs, "c1", prices={"image": 3, "copy": 1}
+    )
+    [back] = load_listings(m.studio.db, m.brand.chain_id)
+    assert back == listing and back.price_names == ("image", "copy")
+    assert listing_from_json(json.loads(json.dumps(listing.to_json(), sort_keys=True))) == listing
 
 
 def test_no_audience_value_in_orders_or_calldata(market: Market) -> None:

@@ -163,7 +163,7 @@ def offers() -> None:
     for m in load_listings(s.db, chain.chain_id):
         prices = ", ".join(f"{n} {_eth(p)}" for n, p in zip(m.price_names, m.listing.prices, strict=True))
         what = f"campaign {m.campaign} ({len(m.entries)} assets)"
-        t.add_row(_hash(m)[:18], "merkle listing", what, prices, m.listing.signer, _filled(chain, m.digest))
+        t.add_row(_hash(m)[:18], "merkle", what, prices, m.listing.signer, _filled(chain, m.digest))
     console.print(t)
 
 

@@ -122,7 +122,9 @@ class SignedMerkleListing:
                 "catalog_root": "0x" + o.catalog_root.hex(),
                 "terms_id": o.terms_id,
                 "currency": o.currency,
-                "prices": dict(zip(self.price_names, o.prices, strict=True)),
+                "prices": [
+                    [n, p] for n, p in zip(self.price_names, o.prices, strict=True)
+                ],  # ordered: classes
                 "expiry": o.expiry,
                 "salt": o.salt,
                 "counter": o.counter,
@@ -137,7 +139,7 @@ def listing_from_json(data: dict[str, Any]) -> SignedMerkleListing:
     """A shared Merkle listing; refuses one whose fields or catalog no longer match its signature."""
     try:
         f = dict(data["listing"])
-        prices: dict[str, int] = {str(k): int(v) for k, v in dict(f["prices"]).items()}
+        prices = {str(name): int(price) for name, price in f["prices"]}
         listing = MerkleListing(
             str(f["signer"]), int(f["checkpoint_size"]), _hex(f["catalog_root"]), int(f["terms_id"]),
             str(f["currency"]), tuple(prices.values()), int(f["expiry"]), int(f["salt"]), int(f["counter"]),
