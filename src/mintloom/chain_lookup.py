@@ -19,9 +19,10 @@ from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
 from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
 from mintloom.ledger.reader import ChainReader, ViewCall
+from mintloom.market.history import sales
 from mintloom.store.catalog import Catalog
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, TermsInfo
+from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, SaleInfo, TermsInfo
 from mintloom.verify.verifier import VerifyContext
 
 if TYPE_CHECKING:
@@ -109,6 +110,8 @@ class ReaderLookup:
                 info.registered = bool(registered)
                 if info.registered:
                     info.owner = str(_need(owner))
+            if info.registered and "Marketplace" in deployed:
+                info.sales = self._sales(cid)
             if "LineageRegistry" in deployed:
                 model_id, dataset_ids = _need(next(rest))
                 if model_id:
@@ -117,6 +120,14 @@ class ReaderLookup:
         except MintloomError:
             return None
         return info
+
+    def _sales(self, cid: str) -> list[SaleInfo]:
+        """The token's sales from the Marketplace's events (read only)."""
+        return [
+            SaleInfo(buyer=x.buyer, seller=x.seller, price=str(x.price),
+                     royalty=None if x.royalty is None else str(x.royalty), block=x.block, tx_hash=x.tx_hash)
+            for x in sales(self.reader, token_id(cid))
+        ]  # fmt: skip
 
     def _model(self, onchain_id: int) -> ModelLineage:
         key = ("model", str(self.reader.address_of("LineageRegistry")), onchain_id)
