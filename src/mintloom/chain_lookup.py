@@ -91,10 +91,18 @@ class ReaderLookup:
         except MintloomError:  # contracts unreadable
             return [None] * len(assets)
         per = len(calls) // len(assets)
-        return [
+        infos = [
             self._licence(deployed, cid, answers[i * per : (i + 1) * per])
             for i, (_leaf, cid) in enumerate(assets)
         ]
+        # one file: its marketplace sales too (a scan of the Marketplace's events, kept out of a
+        # folder's batches, whose requests stay bounded per file)
+        if len(infos) == 1 and infos[0] is not None and infos[0].registered and "Marketplace" in deployed:
+            try:
+                infos[0].sales = self._sales(assets[0][1])
+            except MintloomError:
+                infos[0].sales = []
+        return infos
 
     def _licence(self, deployed: dict[str, str], cid: str, answers: list[Any | None]) -> LicenseInfo | None:
         """One asset's :class:`LicenseInfo` from its answers, in :func:`_licence_calls`' order;
@@ -110,8 +118,6 @@ class ReaderLookup:
                 info.registered = bool(registered)
                 if info.registered:
                     info.owner = str(_need(owner))
-            if info.registered and "Marketplace" in deployed:
-                info.sales = self._sales(cid)
             if "LineageRegistry" in deployed:
                 model_id, dataset_ids = _need(next(rest))
                 if model_id:
