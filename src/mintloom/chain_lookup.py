@@ -19,9 +19,10 @@ from mintloom.ledger.assets import token_id
 from mintloom.ledger.lineage import dataset_info, model_info
 from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
 from mintloom.ledger.reader import ChainReader, ViewCall
+from mintloom.market.history import sales
 from mintloom.store.catalog import Catalog
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, TermsInfo
+from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, SaleInfo, TermsInfo
 from mintloom.verify.verifier import VerifyContext
 
 if TYPE_CHECKING:
@@ -90,10 +91,18 @@ class ReaderLookup:
         except MintloomError:  # contracts unreadable
             return [None] * len(assets)
         per = len(calls) // len(assets)
-        return [
+        infos = [
             self._licence(deployed, cid, answers[i * per : (i + 1) * per])
             for i, (_leaf, cid) in enumerate(assets)
         ]
+        # one file: its marketplace sales too (a scan of the Marketplace's events, kept out of a
+        # folder's batches, whose requests stay bounded per file)
+        if len(infos) == 1 and infos[0] is not None and infos[0].registered and "Marketplace" in deployed:
+            try:
+                infos[0].sales = self._sales(assets[0][1])
+            except MintloomError:
+                infos[0].sales = []
+        return infos
 
     def _licence(self, deployed: dict[str, str], cid: str, answers: list[Any | None]) -> LicenseInfo | None:
         """One asset's :class:`LicenseInfo` from its answers, in :func:`_licence_calls`' order;
@@ -117,6 +126,14 @@ class ReaderLookup:
         except MintloomError:
             return None
         return info
+
+    def _sales(self, cid: str) -> list[SaleInfo]:
+        """The token's sales from the Marketplace's events (read only)."""
+        return [
+            SaleInfo(buyer=x.buyer, seller=x.seller, price=str(x.price),
+                     royalty=None if x.royalty is None else str(x.royalty), block=x.block, tx_hash=x.tx_hash)
+            for x in sales(self.reader, token_id(cid))
+        ]  # fmt: skip
 
     def _model(self, onchain_id: int) -> ModelLineage:
         key = ("model", str(self.reader.address_of("LineageRegistry")), onchain_id)

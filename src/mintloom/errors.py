@@ -253,9 +253,38 @@ class RegistrantMismatch(GovernanceError):
 
 
 class MarketError(MintloomError):
-    """Licence purchases (ERC-1155 licence tokens)."""
+    """Licence purchases and the marketplace's signed orders."""
 
     exit_code = 8
+
+
+class OrderExpired(MarketError):
+    """The order's expiry has passed on the chain's clock: it can no longer fill."""
+
+
+class WrongChain(MarketError):
+    """The order was signed for another chain id: its signature fills nowhere else."""
+
+
+class WrongMarketplace(MarketError):
+    """The order was signed for another Marketplace contract than this chain's."""
+
+
+class PriceMismatch(MarketError):
+    """The price the buyer agreed to is not the order's price."""
+
+
+class OrderClosed(MarketError):
+    """The order was cancelled, filled, made stale by a bulk cancel, or its item is gone."""
+
+
+class UnprovenLeaf(MarketError):
+    """The asset cannot be proven in the listing's anchored checkpoint (not in the log, not in
+    its catalog, or a proof the anchored root rejects)."""
+
+
+class ForeignRoot(MarketError):
+    """The proof leads to another root than the listing's (another campaign's catalog, another log)."""
 
 
 # --- verification ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Tables are declared where they belong (catalog, annotations, API tokens and write locks in store,
 log in provenance, journal, lineage and token metadata in ledger, the licence folder in governance,
-the order book in market), all on
+the order book and Merkle listings in market), all on
 :class:`mintloom.store.db.Base`. This module imports each of them so
 :data:`SCHEMA` is complete before ``create_all`` runs; store itself never imports the layers above.
 """
@@ -16,6 +16,7 @@ from mintloom.errors import CatalogError
 from mintloom.governance import licence_metadata
 from mintloom.ledger import datasets, journal, lineage, metadata
 from mintloom.market import book
+from mintloom.market import catalog as market_catalog
 from mintloom.provenance import log
 from mintloom.store import annotations as annotation_tables
 from mintloom.store import catalog, locks, migrate, tokens
@@ -34,6 +35,7 @@ TABLE_MODULES = (
     metadata,
     licence_metadata,
     book,
+    market_catalog,
 )
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 

@@ -35,7 +35,7 @@ from mintloom.api.limits import (
     UploadLimit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
-from mintloom.api.routers import assets, log, meta, qa, runs, verify
+from mintloom.api.routers import assets, log, market, meta, qa, runs, verify
 from mintloom.studio import Studio
 
 
@@ -61,6 +61,7 @@ def create_app(
     install_error_handlers(app)
     for router in (meta.router, assets.router, qa.router, log.router, verify.router, runs.router):
         app.include_router(router)
+    app.include_router(market.router)
     return app
 
 

@@ -15,6 +15,7 @@ from mintloom.cli import db as db_cli
 from mintloom.cli import demo as demo_cli
 from mintloom.cli import governance as governance_cli
 from mintloom.cli import keys as keys_cli
+from mintloom.cli import market as market_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli import qa as qa_cli
 from mintloom.cli import run as run_cli
@@ -39,6 +40,7 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(chain_cli.app, name="chain")
 app.add_typer(tokens_cli.app, name="tokens")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(market_cli.app, name="market")
 app.add_typer(governance_cli.license_app, name="license")
 app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")

@@ -300,6 +300,9 @@ def _model_role(origin: dict[str, Any]) -> str:
 def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> None:
     """Registration, licence terms and the on-chain model and dataset lineage."""
     facts.add_row("registered", f"yes, token {lic.token_id} owned by {lic.owner}" if lic.registered else "no")
+    for sale in lic.sales:
+        seller = f"from {sale.seller}" if sale.seller else "from the brand's campaign listing"
+        facts.add_row("sold", f"to {sale.buyer} {seller} for {sale.price} wei (block {sale.block})")
     if lic.terms_ids:
         facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
     for t in lic.terms:

@@ -83,6 +83,14 @@ def _metadata_cid(chain: ChainClient, catalog: Catalog, blobs: BlobStore, receip
     return publish_token_metadata(catalog.db, blobs, facts)
 
 
+def token_metadata_digest(
+    chain: ChainClient, log: TransparencyLog, catalog: Catalog, blobs: BlobStore, cid: str
+) -> bytes:
+    """The digest of ``cid``'s token metadata JSON (made and pinned once per chain): what its
+    registration names, so a Merkle listing can commit to it before anything is registered."""
+    return digest_of(_metadata_cid(chain, catalog, blobs, _anchored_receipt(log, cid)))
+
+
 def register_asset(
     chain: ChainClient,
     log: TransparencyLog,

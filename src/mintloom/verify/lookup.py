@@ -42,7 +42,8 @@ class ChainLookup(Protocol):
         ...
 
     def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
-        """For each asset (leaf index, CID): terms, registration and on-chain lineage, as far as
-        those contracts are deployed; None where they cannot be read. Asked once per batch of
-        files (``verify DIR``), so an implementation can answer them in a few requests."""
+        """For each asset (leaf index, CID): terms, registration (owner; for a single asset its
+        marketplace sales too) and on-chain lineage, as far as those contracts are deployed;
+        None where they cannot be read. Asked once per batch of files (``verify DIR``), so an
+        implementation can answer them in a few requests."""
         ...

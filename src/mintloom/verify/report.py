@@ -100,6 +100,18 @@ class DatasetLineage(BaseModel):
     ai_training_allowed: bool
 
 
+class SaleInfo(BaseModel):
+    """One marketplace sale of the asset's token (prices in wei or ERC-20 units, as strings)."""
+
+    buyer: str
+    seller: str | None = None
+    """None when bought from a brand's campaign listing (minted to the buyer)."""
+    price: str
+    royalty: str | None = None
+    block: int
+    tx_hash: str
+
+
 class LicenseInfo(BaseModel):
     terms_ids: list[int] = Field(default_factory=list)
     terms: list[TermsInfo] = Field(default_factory=list)
@@ -110,6 +122,8 @@ class LicenseInfo(BaseModel):
     """On-chain lineage: the model linked to the asset's leaf."""
     datasets: list[DatasetLineage] = Field(default_factory=list)
     """On-chain lineage: linked datasets."""
+    sales: list[SaleInfo] = Field(default_factory=list)
+    """Marketplace sales of its token, oldest first (when a Marketplace is deployed)."""
 
 
 CredentialStatus = Literal["trusted", "valid-untrusted", "invalid", "tampered", "unreadable"]
