@@ -117,6 +117,22 @@ def test_hostile_listings_are_refused_before_anything_is_sent(market: Market) ->
     _refused(second, OrderClosed, lambda: buy(second, fresh))
 
 
+def test_a_listing_ends_when_its_token_changes_hands(market: Market) -> None:
+    """A listing names its token's transfer count: once the token has moved (even back to the
+    seller), an older listing of it never sells it again."""
+    m = market
+    buyer, second = m.party(BUYER), m.party(RESALE_BUYER)
+    hero = _hero(m)
+    buy_merkle(buyer, m.studio.log, _listed(m), hero)
+    first = list_asset(buyer, m.studio.db, hero, 10**17)
+    stale = list_asset(buyer, m.studio.db, hero, 10**17)
+    buy(second, first)
+    buy(buyer, list_asset(second, m.studio.db, hero, 10**17))  # back to the first seller
+    assert str(buyer.call("CreativeAssets", "ownerOf", token_id(hero))) == buyer.address
+    err = _refused(second, OrderClosed, lambda: buy(second, stale))
+    assert "changed hands" in str(err)
+
+
 def test_hostile_merkle_items_are_refused_before_anything_is_sent(market: Market) -> None:
     m = market
     buyer = m.party(BUYER)

@@ -104,8 +104,9 @@ def list_asset(
     tid = token_id(cid)
     _need_owner(chain, tid, chain.address, cid)
     _approve_assets(chain)
+    moved = int(chain.call("CreativeAssets", "transferCountOf", tid))  # the next transfer ends it
     order = Order(
-        chain.address, Side.LISTING, Kind.ASSET, tid, 0, 0, 0, 1, to_checksum_address(currency), price,
+        chain.address, Side.LISTING, Kind.ASSET, tid, moved, 0, 0, 1, to_checksum_address(currency), price,
         _expiry(chain, ttl), secrets.randbits(128), int(chain.call(MARKET, "counterOf", chain.address)),
     )  # fmt: skip
     return _keep(chain, db, order)
@@ -270,6 +271,10 @@ def buy(chain: ChainClient, signed: SignedOrder, *, agreed_price: int | None = N
     check_order(chain, signed)
     _check_price(agreed_price, o.unit_price)
     _need_owner(chain, o.token_id, o.signer, hex(o.token_id))
+    if o.terms_id != int(chain.call("CreativeAssets", "transferCountOf", o.token_id)):
+        raise OrderClosed(
+            "the listing ended: its token changed hands after it was signed", hint="ask for a new one"
+        )
     h = "0x" + signed.digest.hex()
     tx = chain.transact(
         MARKET, "fillListing", o.as_tuple(), signed.signature, 1, chain.address,

@@ -16,7 +16,7 @@ from mintloom.ledger.reader import ChainReader
 from mintloom.market.book import SignedOrder, load_orders
 from mintloom.market.catalog import SignedMerkleListing, load_listings
 from mintloom.market.history import SaleRecord, owner_of, sales
-from mintloom.market.orders import Side
+from mintloom.market.orders import Kind, Side
 from mintloom.studio import Studio
 
 router = APIRouter(prefix="/market", tags=["market"])
@@ -91,14 +91,26 @@ def _state(chain: ChainReader, digest: bytes, amount: int | None, expiry: int) -
     return "expired" if expiry <= int(chain.w3.eth.get_block("latest")["timestamp"]) else "open"
 
 
-def _order(chain: ChainReader, s: SignedOrder) -> OrderOut:
+def _listing_state(chain: ChainReader, s: SignedOrder, sold: set[str]) -> str | None:
+    """An asset listing keeps no fill record: it is filled if a sale names it, and ended once its
+    token changed hands some other way (it names the token's transfer count)."""
+    o = s.order
+    if o.side is not Side.LISTING or o.kind is not Kind.ASSET:
+        return None
+    if "0x" + s.digest.hex() in sold:
+        return "filled"
+    moved = int(chain.call("CreativeAssets", "transferCountOf", o.token_id)) != o.terms_id
+    return "ended" if moved else None
+
+
+def _order(chain: ChainReader, s: SignedOrder, sold: set[str]) -> OrderOut:
     o = s.order
     ranged = o.token_id == 0
     return OrderOut(
         order_hash="0x" + s.digest.hex(), side=o.side.name.lower(), kind=o.kind.name.lower(), signer=o.signer,
         token_id=None if ranged else hex(o.token_id), leaves=(o.from_leaf, o.to_leaf) if ranged else None,
         currency=o.currency, price=str(o.unit_price), expiry=o.expiry,
-        state=_state(chain, s.digest, o.amount, o.expiry),
+        state=_listing_state(chain, s, sold) or _state(chain, s.digest, o.amount, o.expiry),
     )  # fmt: skip
 
 
@@ -124,7 +136,8 @@ def listings(request: Request, campaign: Annotated[str | None, Query(max_length=
     """Signed listings of single assets and campaign-wide (Merkle) listings, with their state."""
     chain = _reader(request)
     db = request.app.state.studio.db
-    plain = [_order(chain, s) for s in load_orders(db, chain.chain_id) if s.order.side is Side.LISTING]
+    sold = {s.order_hash for s in sales(chain)}
+    plain = [_order(chain, s, sold) for s in load_orders(db, chain.chain_id) if s.order.side is Side.LISTING]
     merkle = [_campaign(chain, m) for m in load_listings(db, chain.chain_id, campaign)]
     return ListingsOut(listings=[] if campaign else plain, campaign_listings=merkle)
 
@@ -134,7 +147,7 @@ def offers(request: Request) -> list[OrderOut]:
     """Signed offers on one asset or on any asset of a campaign, with their state."""
     chain = _reader(request)
     db = request.app.state.studio.db
-    return [_order(chain, s) for s in load_orders(db, chain.chain_id) if s.order.side is Side.OFFER]
+    return [_order(chain, s, set()) for s in load_orders(db, chain.chain_id) if s.order.side is Side.OFFER]
 
 
 @router.get("/orders/{order_hash}", responses=ERRORS)
