@@ -18,13 +18,14 @@ from mintloom.ledger import journal, lineage, metadata
 from mintloom.market import book
 from mintloom.provenance import log
 from mintloom.store import annotations as annotation_tables
-from mintloom.store import catalog, locks, migrate, tokens
+from mintloom.store import catalog, locks, migrate, reviews, tokens
 from mintloom.store.db import Base, Database, engine_url_safe, open_database
 from mintloom.store.migrate import SchemaState
 
 TABLE_MODULES = (
     catalog,
     annotation_tables,
+    reviews,
     tokens,
     locks,
     log,

@@ -63,6 +63,7 @@ from mintloom.store.catalog import (
 from mintloom.store.cid import cid_for, cid_matches
 from mintloom.store.db import Database
 from mintloom.store.files import contained, write_atomic
+from mintloom.store.reviews import Reviews
 
 PHASES: tuple[Kind, ...] = ("image", "copy", "audio")
 """The order the runner generates, signs and logs the kinds in, one kind after the other.
@@ -271,7 +272,7 @@ class CampaignRunner:
         self.out_dir = parts.out_root / self.spec.campaign
 
     def plan(self) -> Plan:
-        return plan_campaign(self.loaded, self.engines)
+        return plan_campaign(self.loaded, self.engines, Reviews(self.parts.db).rounds(self.spec.campaign))
 
     def run(self) -> RunSummary:
         """Plan, generate what is not finished yet, then checkpoint the log."""
