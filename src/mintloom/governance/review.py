@@ -91,6 +91,12 @@ def tile_label(group: str, cid: str) -> str:
     return f"{group}\n…{cid[-12:]}"
 
 
+def _visible(text: str) -> str:
+    """The text without the invisible characters of an embedded C2PA manifest (variation selectors)."""
+    hidden = (0xFE00, 0xFE0F)
+    return "".join(c for c in text if c.isprintable() and not (hidden[0] <= ord(c) <= hidden[1] or ord(c) >= 0xE0100))
+
+
 def _preview(data: bytes, media_type: str) -> Image.Image:
     tile = Image.new("RGB", (TILE, TILE), "white")
     if media_type.startswith("image/"):
@@ -101,7 +107,7 @@ def _preview(data: bytes, media_type: str) -> Image.Image:
         except (UnidentifiedImageError, OSError):
             ImageDraw.Draw(tile).text((8, 8), "(unreadable image)", fill="red")
     elif media_type.startswith("text/"):
-        text = data.decode("utf-8", "replace")[:400]
+        text = _visible(data.decode("utf-8", "replace"))[:400]
         lines = [text[i : i + 30] for i in range(0, len(text), 30)][:12]
         ImageDraw.Draw(tile).multiline_text((8, 8), "\n".join(lines), fill="black")
     else:
@@ -169,9 +175,7 @@ def decide(db: Database, group: str, decision: Decision, signer: Signer, trust_a
         at=at,
     )
     signed = sign_review(record, signer)
-    reviewer = check_review(
-        signed, trust_anchor_pem=trust_anchor_pem, campaign=campaign, group=group, sample=sample
-    )
+    reviewer = check_review(signed, trust_anchor_pem=trust_anchor_pem, campaign=campaign, group=group)
     _record(db, signed, record)
     return reviewer
 

@@ -105,7 +105,7 @@ def _parse(payload: bytes) -> ReviewRecord:
 
 
 def check_review(
-    signed: SignedReview, *, trust_anchor_pem: str, campaign: str, group: str, sample: list[str]
+    signed: SignedReview, *, trust_anchor_pem: str, campaign: str, group: str
 ) -> Reviewer:
     """The verified record and reviewer, or :class:`ForgedReviewError` naming what fails."""
     if not verify_raw_signature(signed.certificate_pem, signed.payload, signed.signature):
@@ -123,8 +123,6 @@ def check_review(
         raise ForgedReviewError(f"review of {group}: signed by a certificate that is not a reviewer's")
     if (record.campaign, record.group) != (campaign, group):
         raise ForgedReviewError(f"review of {group}: the record is for {record.campaign}/{record.group}")
-    if list(record.sample) != sample:
-        raise ForgedReviewError(f"review of {group}: the signed sample is not the drawn sample")
     return Reviewer(_subject(leaf, NameOID.COMMON_NAME) or record.reviewer[:16], at, record)
 
 
@@ -138,17 +136,18 @@ def check_fresh(reviewer: Reviewer, members: str) -> None:
 
 
 def verified_decision(db: Database, campaign: str, group: str, trust_anchor_pem: str) -> Reviewer | None:
-    """The group's latest decision, its signature, signer and sample checked (None if undecided)."""
+    """The group's latest decision with its signature and signer checked, if it is on the sample
+    drawn now (a decision on an earlier sample is superseded: None, as if undecided)."""
     reviews = Reviews(db)
     row = reviews.latest(campaign, group)
-    if row is None:
-        return None
     drawn = reviews.sample(campaign, group)
-    sample = reviews.sample_cids(drawn) if drawn is not None else []
+    if row is None or drawn is None:
+        return None
     signed = SignedReview(row.payload.encode(), bytes(row.signature), row.certificate.encode())
-    return check_review(
-        signed, trust_anchor_pem=trust_anchor_pem, campaign=campaign, group=group, sample=sample
-    )
+    reviewer = check_review(signed, trust_anchor_pem=trust_anchor_pem, campaign=campaign, group=group)
+    if list(reviewer.record.sample) != reviews.sample_cids(drawn) or reviewer.record.round != drawn.round:
+        return None
+    return reviewer
 
 
 def load_reviewer(key_path: Path, password: str) -> LocalSigner:
