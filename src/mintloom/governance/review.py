@@ -93,8 +93,11 @@ def tile_label(group: str, cid: str) -> str:
 
 def _visible(text: str) -> str:
     """The text without the invisible characters of an embedded C2PA manifest (variation selectors)."""
-    hidden = (0xFE00, 0xFE0F)
-    return "".join(c for c in text if c.isprintable() and not (hidden[0] <= ord(c) <= hidden[1] or ord(c) >= 0xE0100))
+    return "".join(c for c in text if c.isprintable() and not _selector(ord(c)))
+
+
+def _selector(code: int) -> bool:
+    return 0xFE00 <= code <= 0xFE0F or code >= 0xE0100
 
 
 def _preview(data: bytes, media_type: str) -> Image.Image:
