@@ -17,9 +17,13 @@ from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import sample_spec
 from mintloom.campaign.spec import LoadedSpec, load_spec
 from mintloom.errors import ForgedReviewError, ReviewRequiredError, StaleReviewError
+from mintloom.governance.publish import publish_campaign
 from mintloom.governance.review import approved_assets, contact_sheet, decide, draw
+from mintloom.ledger.deploy import deploy_all
+from mintloom.ledger.node import NodeInfo
 from mintloom.provenance.keys import LocalSigner, issue_signer, make_ca
 from mintloom.provenance.review import REVIEWER_UNIT, ReviewRecord, fingerprint, save_reviewer, sign_review
+from mintloom.store.catalog import Catalog
 from mintloom.store.reviews import ReviewDecisionRow, Reviews, ReviewSampleRow, members_digest
 from mintloom.studio import Studio
 from tests.campaign.conftest import write_campaign
@@ -249,3 +253,34 @@ def test_a_decision_killed_before_commit_leaves_the_group_undecided(ran: Studio,
 
 def test_members_digest_changes_with_any_cid() -> None:
     assert members_digest(["b", "a"]) == members_digest(["a", "b", "a"]) != members_digest(["a", "c"])
+
+
+@pytest.mark.xdist_group("anvil")
+def test_publishing_refuses_unreviewed_groups_and_licenses_only_approved_assets(
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path
+) -> None:
+    """On anvil: nothing is attached while a group is unreviewed; after a rejection, regeneration
+    and approval of every group, only the current (approved) assets get terms, not the rejected ones."""
+    chain, anchor = studio.chain, studio.keys.trust_anchor_pem()
+    deploy_all(chain, studio.settings.governance)
+    loaded = _spec(tmp_path)
+    _run(studio, loaded)
+    studio.anchor()
+    draw(studio.db, "rv", size=2, seed=0)
+    with pytest.raises(ReviewRequiredError, match="organisation root"):
+        publish_campaign(chain, studio.db, loaded.spec)
+    with pytest.raises(ReviewRequiredError, match="unreviewed"):
+        publish_campaign(chain, studio.db, loaded.spec, trust_anchor_pem=anchor)
+    first = {a.cid: a.leaf_index for a in Catalog(studio.db).assets("rv")}
+    assert all(chain.call("LicenseMarket", "termsOfLeaf", i) == [] for i in first.values())
+    alice = _reviewer(studio)
+    decide(studio.db, SQUARE, "reject", alice, anchor)
+    _run(studio, loaded)
+    studio.anchor()
+    for g in draw(studio.db, "rv", size=2, seed=0):
+        decide(studio.db, g.group, "approve", alice, anchor)
+    publish_campaign(chain, studio.db, loaded.spec, trust_anchor_pem=anchor)
+    current = {c for cids in Reviews(studio.db).groups("rv").values() for c in cids}
+    for asset in Catalog(studio.db).assets("rv"):
+        licensed = chain.call("LicenseMarket", "termsOfLeaf", asset.leaf_index) != []
+        assert licensed == (asset.cid in current), (asset.path, asset.cid in current)
