@@ -2,8 +2,8 @@
 
 A campaign's *groups* are its exported assets by template × locale × format family (the brand
 image in one aspect family, one copy template, the sound logo). Segment names and export paths
-never enter a group name: they come from the audience. The signed record itself is
-:mod:`mintloom.provenance.review`; decisions are written by :mod:`mintloom.governance.review`.
+never enter a group name: they come from the audience. The signed record itself is built
+one layer up (provenance) and decisions are written by governance.
 """
 
 from __future__ import annotations
