@@ -22,6 +22,7 @@ EVERY_TABLE = {
     "log_leaves", "log_leaf_parents", "log_checkpoints", "log_receipts",  # provenance.log
     "qa_reports", "asset_tags", "alt_texts",  # store.annotations
     "api_tokens",  # store.tokens
+    "review_samples", "review_decisions", "review_rounds",  # store.reviews
     "ledger_journal",  # ledger.journal
     "write_locks",  # store.locks
     "chain_names", "lineage_registrants",  # ledger.lineage
@@ -74,6 +75,7 @@ def test_schema_lists_every_table_module() -> None:
     assert {m.__name__ for m in TABLE_MODULES} == {
         "mintloom.store.catalog",
         "mintloom.store.annotations",
+        "mintloom.store.reviews",
         "mintloom.store.tokens",
         "mintloom.store.locks",
         "mintloom.provenance.log",

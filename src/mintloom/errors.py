@@ -252,6 +252,22 @@ class RegistrantMismatch(GovernanceError):
         self.holder = holder
 
 
+class ReviewError(GovernanceError):
+    """Human-on-the-loop review: sampling, signed approvals, the publish gate."""
+
+
+class ReviewRequiredError(ReviewError):
+    """``governance.require_review`` is set and a group is unreviewed, rejected or stale."""
+
+
+class ForgedReviewError(ReviewError):
+    """A review record whose signature, signer, campaign, group or sample does not check out."""
+
+
+class StaleReviewError(ReviewError):
+    """The group's assets changed after its sample was drawn or approved: it needs a new review."""
+
+
 class MarketError(MintloomError):
     """Licence purchases and the marketplace's signed orders."""
 

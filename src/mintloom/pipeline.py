@@ -29,6 +29,7 @@ from mintloom.engines.base import engine_registry
 from mintloom.errors import ConfigError, LedgerError
 from mintloom.faults import crash_point
 from mintloom.progress import Progress, ProgressSink, Stage, no_progress
+from mintloom.store.reviews import Reviews
 
 if TYPE_CHECKING:
     from mintloom.governance.publish import PublishResult
@@ -150,7 +151,8 @@ class Pipeline:
 
     def plan(self, gated: GatedSpec) -> PlannedRun:
         with self._stage(Stage.PLAN):
-            return PlannedRun(gated, plan_campaign(gated.loaded, engine_registry()))
+            rounds = Reviews(self.studio.db).rounds(gated.loaded.spec.campaign)
+            return PlannedRun(gated, plan_campaign(gated.loaded, engine_registry(), rounds))
 
     def generate(self, planned: PlannedRun, *, workers: int = 1, batch_size: int = 64) -> LoggedRun:
         """Generate, sign, store, log and export the jobs not finished yet (progress per job), on
@@ -198,7 +200,9 @@ class Pipeline:
         spec = anchored.checkpointed.logged.planned.gated.loaded.spec
         with self._stage(Stage.PUBLISH):
             blobs = self.studio.blobs
-            return publish_campaign(self.studio.chain, self.studio.db, spec, blobs=blobs)
+            anchor = self.studio.keys.trust_anchor_pem() if spec.governance.require_review else None
+            chain, db = self.studio.chain, self.studio.db
+            return publish_campaign(chain, db, spec, blobs=blobs, trust_anchor_pem=anchor)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _runner(self, loaded: LoadedSpec, *, workers: int = 1, batch_size: int = 64) -> CampaignRunner:

@@ -19,13 +19,14 @@ from mintloom.market import book
 from mintloom.market import catalog as market_catalog
 from mintloom.provenance import log
 from mintloom.store import annotations as annotation_tables
-from mintloom.store import catalog, locks, migrate, tokens
+from mintloom.store import catalog, locks, migrate, reviews, tokens
 from mintloom.store.db import Base, Database, engine_url_safe, open_database
 from mintloom.store.migrate import SchemaState
 
 TABLE_MODULES = (
     catalog,
     annotation_tables,
+    reviews,
     tokens,
     locks,
     log,

@@ -22,7 +22,7 @@ import functools
 import gc
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
@@ -215,6 +215,13 @@ class _Planner:
     engines: dict[str, Engine]
     jobs: list[Job] = field(default_factory=list)
     messages: dict[str, _Messages] = field(default_factory=dict)
+    rounds: Mapping[str, int] = field(default_factory=dict)
+    """Review rounds by design (``template/locale``): a rejected design is drawn with a new seed."""
+
+    def reseed(self, seed: int, design: str) -> int:
+        """``seed`` itself until a reviewer rejects the design, then one new seed per round."""
+        rnd = self.rounds.get(design, 0)
+        return seed if rnd == 0 else derive_seed(seed, "review", rnd)
 
     @functools.cached_property
     def brand(self) -> BrandStyle:
@@ -275,10 +282,10 @@ class _Planner:
             # One design per segment and locale, shared by all its formats. Locales get their own
             # background so a stripped copy's fingerprint tells translations apart.
             seed = derive_seed(spec.seed, spec.campaign, seg.segment, loc)
-            master = self.images(seg, loc, seed, first_master)
+            master = self.images(seg, loc, self.reseed(seed, f"image/{loc}"), first_master)
             first_master = first_master or master
             for name, tmpl in spec.copy_.templates.items():
-                self.copy(seg, loc, seed, name, tmpl)
+                self.copy(seg, loc, self.reseed(seed, f"copy.{name}/{loc}"), name, tmpl)
 
     def images(self, seg: Segment, loc: str, seed: int, first_master: JobId | None) -> JobId:
         """The master image for a segment and locale, then its variants; the master's key."""
@@ -392,7 +399,7 @@ class _Planner:
     def sound_logo(self) -> None:
         spec = self.loaded.spec
         params = AudioParams(format=spec.audio.format, seconds=spec.audio.seconds)
-        seed = derive_seed(spec.seed, spec.campaign, "sound-logo")
+        seed = self.reseed(derive_seed(spec.seed, spec.campaign, "sound-logo"), "audio/-")
         self.add(
             self.engines["soundlogo"],
             self._request("audio", seed, spec.locales[0], params),
@@ -421,10 +428,13 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in err['loc']) or '(settings)'}: {err['msg']}"
 
 
-def plan_campaign(loaded: LoadedSpec, engines: dict[str, Engine]) -> Plan:
-    """Every job of a spec, each with its key, without generating (or rendering) anything."""
+def plan_campaign(
+    loaded: LoadedSpec, engines: dict[str, Engine], rounds: Mapping[str, int] | None = None
+) -> Plan:
+    """Every job of a spec, each with its key, without generating (or rendering) anything;
+    ``rounds`` are the review rounds of rejected designs (``store.reviews.Reviews.rounds``)."""
     with _collector_paused():
-        planner = _Planner(loaded, engines)
+        planner = _Planner(loaded, engines, rounds=rounds or {})
         for seg in loaded.segments:
             planner.segment(seg)
         if loaded.spec.audio.enabled:

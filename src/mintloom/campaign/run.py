@@ -48,7 +48,7 @@ from mintloom.provenance.credentials import (
 )
 from mintloom.provenance.keys import Signer
 from mintloom.provenance.log import SignedCheckpoint, TransparencyLog
-from mintloom.provenance.xmp import embed_xmp, xmp_packet
+from mintloom.provenance.xmp import embed_xmp, embeds_xmp, xmp_packet
 from mintloom.store.annotations import AltTextRow, Annotations, QARow, TagRow
 from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import (
@@ -63,6 +63,7 @@ from mintloom.store.catalog import (
 from mintloom.store.cid import cid_for, cid_matches
 from mintloom.store.db import Database
 from mintloom.store.files import contained, write_atomic_many
+from mintloom.store.reviews import Reviews
 
 RESTORE_BATCH = 64
 """Lost files rewritten per flush to disk when a rerun restores a campaign's exports."""
@@ -274,7 +275,7 @@ class CampaignRunner:
         self.out_dir = parts.out_root / self.spec.campaign
 
     def plan(self) -> Plan:
-        return plan_campaign(self.loaded, self.engines)
+        return plan_campaign(self.loaded, self.engines, Reviews(self.parts.db).rounds(self.spec.campaign))
 
     def run(self) -> RunSummary:
         """Plan, generate what is not finished yet, then checkpoint the log."""
@@ -465,9 +466,9 @@ class CampaignRunner:
         return _Signed(job, gen, signed, cid, model_id, tagged, report)
 
     def _with_xmp(self, job: Job, art: Artifact, tagged: Tagged, source_type: DigitalSourceType) -> bytes:
-        """An image with its IPTC/XMP metadata embedded, before signing (so the hard binding
-        covers it); other kinds as they are."""
-        if job.kind != "image":
+        """An image or WAV sound logo with its IPTC/XMP metadata embedded, before signing (so the
+        hard binding covers it); text and FLAC as they are (no XMP container: ``provenance.xmp``)."""
+        if job.kind == "copy" or not embeds_xmp(art.media_type):
             return art.data
         meta = asset_metadata(self.spec, job, tagged, source_type.value)
         return embed_xmp(art.data, art.media_type, xmp_packet(meta))

@@ -177,6 +177,8 @@ class GovernanceSpec(_Model):
     terms: dict[str, str | int] = Field(default_factory=lambda: dict(_DEFAULT_TERMS))
     """Per output kind (image, copy, audio), a license flavour name or a registered terms id."""
     split: tuple[ShareSpec, ...] = ()
+    require_review: bool = False
+    """Publish only groups a reviewer approved (``mintloom review``), as they were approved."""
 
     @field_validator("split")
     @classmethod

@@ -51,7 +51,10 @@ def attach(
     s = studio()
     s.contracts()
     loaded = load_spec(spec)
-    r = publish_campaign(s.chain, s.db, loaded.spec, blobs=s.blobs, progress=console.print)
+    anchor = s.keys.trust_anchor_pem()
+    r = publish_campaign(
+        s.chain, s.db, loaded.spec, blobs=s.blobs, progress=console.print, trust_anchor_pem=anchor
+    )
     console.print(
         f"checkpoint {r.checkpoint_size}: {len(r.terms_ranges)} terms range(s), "
         f"split #{r.split_id} ({', '.join(f'{x.role} {x.bps / 100:.0f}%' for x in r.split)}), "

@@ -18,6 +18,7 @@ from mintloom.cli import keys as keys_cli
 from mintloom.cli import market as market_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli import qa as qa_cli
+from mintloom.cli import review as review_cli
 from mintloom.cli import run as run_cli
 from mintloom.cli import serve as serve_cli
 from mintloom.cli import tokens as tokens_cli
@@ -37,6 +38,7 @@ app = typer.Typer(
 )
 app.add_typer(node_cli.app, name="node")
 app.add_typer(keys_cli.app, name="keys")
+app.add_typer(review_cli.app, name="review")
 app.add_typer(chain_cli.app, name="chain")
 app.add_typer(tokens_cli.app, name="tokens")
 app.add_typer(db_cli.app, name="db")

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mintloom.campaign.spec import CampaignSpec
+from mintloom.errors import ReviewRequiredError
 from mintloom.governance.licence_metadata import publish_licence_folder
 from mintloom.governance.licenses import resolve_terms
+from mintloom.governance.review import approved_assets
 from mintloom.governance.royalties import Share, ensure_split, resolve_split
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
@@ -110,14 +112,19 @@ def publish_campaign(
     *,
     blobs: BlobStore | None = None,
     progress: Callable[[str], None] | None = None,
+    trust_anchor_pem: str | None = None,
 ) -> PublishResult:
     """Attach terms, split and lineage to the campaign's anchored leaves; with ``blobs``, publish
-    the licence metadata folder too."""
+    the licence metadata folder too. With ``governance.require_review`` only the current assets of
+    approved groups, checked against ``trust_anchor_pem`` (else :class:`ReviewRequiredError`)."""
     say = progress or (lambda _m: None)
+    reviewed = _reviewed(db, spec, trust_anchor_pem)
     size = latest_on_chain(chain).size
     result = PublishResult(size)
     held = Annotations(db).held(spec.campaign)  # held by the brand QA gate: never published
     assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size and a.cid not in held]
+    if reviewed is not None:
+        assets = [a for a in assets if a.cid in reviewed]
     assets.sort(key=lambda a: a.leaf_index)
     _attach_terms(chain, spec, assets, result, say=say)
     _assign_split(chain, db, spec, assets, result, say=say)
@@ -128,6 +135,15 @@ def publish_campaign(
         if folder.tx_hash is not None:
             result.transactions.append(folder.tx_hash)
     return result
+
+
+def _reviewed(db: Database, spec: CampaignSpec, trust_anchor_pem: str | None) -> set[str] | None:
+    """The CIDs approved by review when the spec requires it (checked before any transaction)."""
+    if not spec.governance.require_review:
+        return None
+    if trust_anchor_pem is None:
+        raise ReviewRequiredError("governance.require_review needs the organisation root to check approvals")
+    return approved_assets(db, spec.campaign, trust_anchor_pem)
 
 
 def _attach_terms(

@@ -304,13 +304,14 @@ def _crl_signed_by(crl: x509.CertificateRevocationList, root: x509.Certificate) 
     return ok_type and crl.issuer == root.subject and crl.is_signature_valid(pub)  # type: ignore[arg-type]
 
 
-def _name(common_name: str, organisation: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
-        ]
-    )
+def _name(common_name: str, organisation: str, unit: str | None = None) -> x509.Name:
+    attrs = [
+        x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
+    ]
+    if unit is not None:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, unit))
+    return x509.Name(attrs)
 
 
 def _key_usage(*, sign: bool, ca: bool) -> x509.KeyUsage:
@@ -359,12 +360,16 @@ def issue_signer(
     organisation: str,
     alg: Alg,
     days: int = 825,
+    *,
+    person: str | None = None,
+    unit: str | None = None,
 ) -> tuple[PrivateKey, x509.Certificate]:
+    """A signer certificate from the CA: the workspace's, or with ``person`` a person's (a reviewer)."""
     key = _new_key(alg)
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(f"{organisation} mintloom signer", organisation))
+        .subject_name(_name(person or f"{organisation} mintloom signer", organisation, unit))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -605,6 +610,18 @@ class KeyStore:
     def signer(self, password: str | None = None) -> LocalSigner:
         key = self._load_private(self.dir / "signer.key.pem", password)
         return LocalSigner(key, self.signer_pem.read_bytes())
+
+    def issue_person(self, name: str, unit: str, password: str | None = None) -> tuple[PrivateKey, bytes]:
+        """A key and certificate chain for a person (``unit`` names their role, e.g. reviewers),
+        issued by the organisation CA so their signatures are checked against the same root."""
+        ca_key = self._load_private(self.dir / "ca.key.pem", password)
+        if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise KeyStoreError("CA key has an unexpected type")
+        ca_cert = x509.load_pem_x509_certificate(self.ca_pem.read_bytes())
+        alg = self._meta().alg
+        key, cert = issue_signer(ca_key, ca_cert, self._meta().organisation, alg, person=name, unit=unit)
+        pem = serialization.Encoding.PEM
+        return key, cert.public_bytes(pem) + ca_cert.public_bytes(pem)
 
     def trust_anchor_pem(self) -> str:
         try:

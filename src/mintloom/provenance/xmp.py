@@ -1,4 +1,4 @@
-"""IPTC photo metadata as XMP, embedded in PNG, JPEG and WebP files *before* they are signed.
+"""IPTC photo metadata as XMP, embedded in PNG, JPEG, WebP and WAV files *before* they are signed.
 
 The C2PA hard binding hashes the whole file except the manifest store, so metadata embedded
 first is covered by the signature: changing the alt text or the rights statement afterwards
@@ -6,6 +6,10 @@ makes the asset TAMPERED. The packet carries the IPTC digital source type, the a
 locale (``dc:description`` as an ``rdf:Alt`` with ``xml:lang``), the rights statement and the
 URL of the licence terms, the licensor and the credit line — never an audience value (the
 caller hands in alt text made from the template copy when the copy is personalised).
+
+Text gets no XMP: a plain-text file has no XMP container, and a sidecar ``.xmp`` would sit outside
+the signed bytes (its C2PA text wrapper and the catalog carry the same facts). FLAC has no XMP
+block that exiftool reads, so it is left as it is too.
 """
 
 from __future__ import annotations
@@ -80,8 +84,19 @@ def xmp_packet(meta: AssetMetadata) -> bytes:
     return body.encode("utf-8")
 
 
+WAV_TYPES = frozenset({"audio/wav", "audio/x-wav", "audio/vnd.wave"})
+
+
+def embeds_xmp(media_type: str) -> bool:
+    """Whether the file type has a standard XMP container (FLAC and plain text have none here:
+    their rights and source type are in the C2PA manifest and the catalog)."""
+    return media_type in {"image/png", "image/jpeg", "image/webp"} | WAV_TYPES
+
+
 def embed_xmp(data: bytes, media_type: str, packet: bytes) -> bytes:
-    """``data`` with ``packet`` embedded (PNG iTXt, JPEG APP1, WebP ``XMP `` chunk)."""
+    """``data`` with ``packet`` embedded (PNG iTXt, JPEG APP1, WebP ``XMP ``, WAV ``_PMX`` chunk)."""
+    if media_type in WAV_TYPES:
+        return _wav(data, packet)
     if media_type == "image/png":
         return _png(data, packet)
     if media_type == "image/jpeg":
@@ -136,3 +151,14 @@ def _webp(data: bytes, packet: bytes) -> bytes:
     vp8x = struct.pack("<I", 0x04) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     chunks = _riff_chunk(b"VP8X", vp8x) + body + _riff_chunk(b"XMP ", packet)
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks
+
+
+def _wav(data: bytes, packet: bytes) -> bytes:
+    """A RIFF/WAVE file with a ``_PMX`` chunk (XMP, as Adobe and exiftool store it) appended."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise MetadataEmbedError("not a WAV file")
+    size = struct.unpack("<I", data[4:8])[0]
+    if size + 8 != len(data):
+        raise MetadataEmbedError(f"WAV RIFF size {size} does not match the file ({len(data)} bytes)")
+    body = data[12:] + _riff_chunk(b"_PMX", packet)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body

@@ -167,6 +167,8 @@ class VerifyReport(BaseModel):
     qa: dict[str, Any] | None = None
     """The workspace's brand QA report of the asset (``held``, findings, measurements), if any."""
     tags: dict[str, list[str]] = Field(default_factory=dict)
+    review: dict[str, str] | None = None
+    """The signed review decision on the asset's group: reviewer, time (``at``), decision, group."""
     """The asset's searchable tags in the workspace catalog."""
 
     def add(self, name: str, status: Status, detail: str, effect: Verdict | None = None) -> None:

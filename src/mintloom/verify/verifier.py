@@ -20,6 +20,7 @@ from cryptography import x509
 
 from mintloom.errors import (
     CertificateChainError,
+    ForgedReviewError,
     MintloomError,
     ProvenanceError,
     VerifyError,
@@ -35,10 +36,12 @@ from mintloom.provenance.content_credentials import (
     sha256_hex,
 )
 from mintloom.provenance.log import Receipt, SignedCheckpoint
+from mintloom.provenance.review import verified_decision
 from mintloom.store.annotations import Annotations
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
-from mintloom.verify.report import CredentialStatus, CredentialSummary, Verdict, VerifyReport
+from mintloom.store.reviews import Reviews, members_digest
+from mintloom.verify.report import CredentialStatus, CredentialSummary, Status, Verdict, VerifyReport
 
 if TYPE_CHECKING:
     from mintloom.provenance.credentials import GenerationRecord
@@ -565,6 +568,7 @@ def _verify(
     if bound is not None:
         _lineage(report, ctx, bound[0])
         _annotations(report, ctx, bound[0])
+        _review(report, ctx, bound[0])
         rec = _receipt_checks(report, ctx, bound[0], bound[1], receipt)
         if rec is not None:
             anchored = _chain_checks(report, ctx, rec)
@@ -590,6 +594,31 @@ def _annotations(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
         report.qa = json.loads(row.report)
         held = "held by a blocking rule" if row.held else "passed every blocking rule"
         report.add("brand QA", "warn" if row.held else "pass", held)
+
+
+def _review(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
+    """Who approved or rejected the asset's review group, from the signed record (informs only)."""
+    if ctx.catalog is None or ctx.trust_anchors_pem is None:
+        return
+    db = ctx.catalog.db
+    try:
+        found = Reviews(db).group_of(cid)
+        reviewer = None if found is None else verified_decision(db, *found, ctx.trust_anchors_pem)
+    except ForgedReviewError as exc:
+        report.add("review", "warn", f"review record refused: {exc}")
+        return
+    except MintloomError:
+        return
+    if reviewer is None:
+        return
+    rec = reviewer.record
+    report.review = {"reviewer": reviewer.name, "at": rec.at, "decision": rec.decision, "group": rec.group}
+    verb = "approved" if rec.decision == "approve" else "rejected"
+    members = Reviews(db).groups(rec.campaign).get(rec.group, [])
+    covered = cid in members and rec.members == members_digest(members)
+    status: Status = "pass" if covered and rec.decision == "approve" else "warn"
+    stale = "" if covered else " (the group changed since)"
+    report.add("review", status, f"{verb}: reviewed by {reviewer.name} on {rec.at[:10]}{stale}")
 
 
 def _bind(
