@@ -18,26 +18,25 @@ import {RoyaltyVault} from "./RoyaltyVault.sol";
 /// snapshots: a magnified cumulative revenue per share, and per-account corrections written on
 /// every transfer so that a transfer never moves revenue already accrued. Claims are O(1) pulls.
 ///
-/// Exactness: distribution carries the division remainder (magnified) to the next distribution,
-/// so nothing is lost between distributions; the only dust is the floor of each account's
-/// accrued amount (under 1 wei per holder), which stays in the contract: credited = Σ accrued +
-/// dust, Σ accrued = Σ claimable + Σ claimed, and `totals` held = Σ claimable + dust.
+/// Exactness: the supply S is fixed, so the magnification is S itself and the magnified revenue
+/// per share is the cumulative revenue C, an integer: nothing is lost when revenue is spread.
+/// An account's accrual is floor((C·balance + correction) / S), exactly the floor of its pro-rata
+/// share; the only dust is that floor (under 1 wei per holder), which stays in the contract:
+/// credited = Σ accrued + dust, Σ accrued = Σ claimable + Σ claimed, held = Σ claimable + dust.
 /// Revenue in a currency outside the list is never distributed (it stays claimable for this
 /// contract in the vault, or idle here): the list is fixed so a transfer's cost stays bounded.
 contract RoyaltyShares is ERC20, ERC20Permit, ERC20Votes, ReentrancyGuard {
     using SafeERC20 for IERC20;
 
-    /// @notice Magnification of revenue per share (2^128 keeps precision for any realistic supply).
-    uint256 public constant MAGNITUDE = 2 ** 128;
+    /// @notice Bound on the supply (with MAX_REVENUE, keeps C·balance below 2^240).
+    uint256 public constant MAX_SUPPLY = type(uint128).max;
     /// @notice Bound on the ERC-20 currencies (besides ETH) tracked: each transfer updates each one.
     uint256 public constant MAX_CURRENCIES = 4;
     /// @notice Bound on a currency's total credited revenue, keeping magnified products in int256.
     uint256 public constant MAX_REVENUE = type(uint112).max;
 
     struct Book {
-        uint256 perShare; // magnified cumulative revenue per share
-        uint256 carry; // magnified remainder not yet spread (always < totalSupply)
-        uint256 credited; // revenue credited so far
+        uint256 credited; // revenue credited so far = revenue per share magnified by the supply
         uint256 held; // credited and not yet claimed (what this contract owes)
         mapping(address account => int256) corrections;
         mapping(address account => uint256) claimed;
@@ -48,13 +47,13 @@ contract RoyaltyShares is ERC20, ERC20Permit, ERC20Votes, ReentrancyGuard {
     mapping(address currency => bool) private _tracked;
     mapping(address currency => Book) private _books;
 
-    event RevenueDistributed(address indexed currency, uint256 amount, uint256 perShare);
+    event RevenueDistributed(address indexed currency, uint256 amount, uint256 credited);
     event RevenueClaimed(address indexed account, address indexed currency, uint256 amount);
 
     error UnknownCurrency(address currency);
     error TooManyCurrencies(uint256 count);
     error DuplicateCurrency(address currency);
-    error ZeroSupply();
+    error InvalidSupply(uint256 supply);
     error ZeroAddress();
     error NothingToClaim();
     error RevenueTooLarge(uint256 credited);
@@ -71,7 +70,7 @@ contract RoyaltyShares is ERC20, ERC20Permit, ERC20Votes, ReentrancyGuard {
         RoyaltyVault vault,
         address[] memory currencies
     ) ERC20(name, symbol) ERC20Permit(name) {
-        if (supply == 0) revert ZeroSupply();
+        if (supply == 0 || supply > MAX_SUPPLY) revert InvalidSupply(supply);
         if (brand == address(0)) revert ZeroAddress();
         if (currencies.length > MAX_CURRENCIES) revert TooManyCurrencies(currencies.length);
         _vault = vault;
@@ -137,11 +136,11 @@ contract RoyaltyShares is ERC20, ERC20Permit, ERC20Votes, ReentrancyGuard {
         return _books[currency].claimed[account];
     }
 
-    /// @notice Accounting totals of `currency`: revenue credited, still owed (unclaimed), and the
-    /// magnified cumulative revenue per share.
-    function totals(address currency) external view returns (uint256 credited, uint256 held, uint256 perShare) {
+    /// @notice Accounting totals of `currency`: revenue credited (also the revenue per share,
+    /// magnified by the supply) and still held (owed to holders: Σ claimable + dust).
+    function totals(address currency) external view returns (uint256 credited, uint256 held) {
         Book storage b = _books[currency];
-        return (b.credited, b.held, b.perShare);
+        return (b.credited, b.held);
     }
 
     /// @notice The tracked currencies (address(0) = ETH first).
@@ -164,9 +163,9 @@ contract RoyaltyShares is ERC20, ERC20Permit, ERC20Votes, ReentrancyGuard {
         uint256 n = _currencies.length;
         for (uint256 i = 0; i < n; ++i) {
             Book storage b = _books[_currencies[i]];
-            // casting to 'int256' is safe because perShare * value <= MAX_REVENUE * MAGNITUDE < 2^240
+            // casting to 'int256' is safe because credited * value <= MAX_REVENUE * MAX_SUPPLY < 2^240
             // forge-lint: disable-next-line(unsafe-typecast)
-            int256 delta = int256(b.perShare * value);
+            int256 delta = int256(b.credited * value);
             if (from != address(0)) b.corrections[from] += delta;
             if (to != address(0)) b.corrections[to] -= delta;
         }
@@ -179,22 +178,18 @@ contract RoyaltyShares is ERC20, ERC20Permit, ERC20Votes, ReentrancyGuard {
         if (amount == 0) return 0;
         uint256 credited = b.credited + amount;
         if (credited > MAX_REVENUE) revert RevenueTooLarge(credited);
-        uint256 supply = totalSupply();
-        uint256 magnified = amount * MAGNITUDE + b.carry;
-        b.perShare += magnified / supply;
-        b.carry = magnified % supply;
         b.credited = credited;
         b.held += amount;
-        emit RevenueDistributed(currency, amount, b.perShare);
+        emit RevenueDistributed(currency, amount, credited);
     }
 
     function _accrued(Book storage b, address account) private view returns (uint256) {
         // casting is safe: the product is < 2^240, and the corrected sum is the account's magnified
         // accrual, never negative
         // forge-lint: disable-next-line(unsafe-typecast)
-        int256 magnified = int256(b.perShare * balanceOf(account)) + b.corrections[account];
+        int256 magnified = int256(b.credited * balanceOf(account)) + b.corrections[account];
         // forge-lint: disable-next-line(unsafe-typecast)
-        return uint256(magnified) / MAGNITUDE;
+        return uint256(magnified) / totalSupply();
     }
 
     function _claimable(Book storage b, address account) private view returns (uint256) {
