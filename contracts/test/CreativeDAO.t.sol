@@ -173,7 +173,9 @@ contract CreativeDAOTest is DaoFixture {
         rewards.setReward(1 ether);
         bytes32 proposer = timelock.PROPOSER_ROLE();
         vm.prank(brand);
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, brand, proposer));
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, brand, proposer)
+        );
         timelock.schedule(address(family), 0, "", bytes32(0), bytes32(0), DELAY);
         vm.assertTrue(timelock.hasRole(proposer, address(governor)), "only the governor proposes");
     }

@@ -251,8 +251,8 @@ contract RoyaltySharesTest is SharesBase {
         vm.assertEq(shares.accrued(carol, address(0)), 0, "buyer gets no past revenue");
         vm.assertEq(shares.accrued(bob, address(0)), bobBefore, "bystander unchanged");
         _payEth(second);
-        uint256 total = shares.accrued(brand, address(0)) + shares.accrued(bob, address(0))
-            + shares.accrued(carol, address(0));
+        uint256 total =
+            shares.accrued(brand, address(0)) + shares.accrued(bob, address(0)) + shares.accrued(carol, address(0));
         vm.assertLe(total, first + second, "never more than credited");
         vm.assertGe(total + 3, first + second, "dust under one wei per holder");
     }

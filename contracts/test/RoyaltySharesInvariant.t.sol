@@ -113,7 +113,9 @@ abstract contract SharesInvariantBase is MintTest {
         vm.assertLt(dust, 4, "dust under one wei per holder");
         vm.assertEq(held, owed + dust, "held = claimable + dust");
         uint256 balance = currency == address(0) ? address(shares).balance : usd.balanceOf(address(shares));
-        vm.assertEq(balance + handler.claimedOut(currency), handler.paidIn(currency), "every wei paid in is here or claimed");
+        vm.assertEq(
+            balance + handler.claimedOut(currency), handler.paidIn(currency), "every wei paid in is here or claimed"
+        );
         vm.assertGe(balance, held, "solvent");
     }
 }
