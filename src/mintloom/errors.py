@@ -207,6 +207,10 @@ class ContractsOutdatedError(LedgerError):
     (an upgrade changed the contracts): using it with today's ABI would fail or mislead."""
 
 
+class FamilyMismatchError(LedgerError):
+    """This chain already holds another campaign family's shares and DAO (one family per chain)."""
+
+
 class ChainResetError(JournalError):
     """The chain no longer holds the history the journal recorded and the journal cannot replay
     it (another chain under the same id, a wiped node): nothing is redeployed without being told."""
