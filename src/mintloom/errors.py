@@ -232,6 +232,11 @@ class UntrustedIngredient(LicenseViolation):
     (the workspace's account or the pinned curator/trainer): its terms cannot be relied on."""
 
 
+class NearCopyError(GovernanceError):
+    """A remix submitted for a UGC reward is the same picture as its parent by fingerprint (a
+    re-signed or re-encoded copy): it earns nothing."""
+
+
 class RegistrantMismatch(GovernanceError):
     """A dataset or model name is already held by another registrant; ``holder`` is its address."""
 
