@@ -223,6 +223,10 @@ class ContractsOutdatedError(LedgerError):
     (an upgrade changed the contracts): using it with today's ABI would fail or mislead."""
 
 
+class FamilyMismatchError(LedgerError):
+    """This chain already holds another campaign family's shares and DAO (one family per chain)."""
+
+
 class ChainResetError(JournalError):
     """The chain no longer holds the history the journal recorded and the journal cannot replay
     it (another chain under the same id, a wiped node): nothing is redeployed without being told."""
@@ -242,6 +246,11 @@ class LicenseViolation(GovernanceError):
 class UntrustedIngredient(LicenseViolation):
     """A dataset or model entry on chain was registered by another party than the one expected
     (the workspace's account or the pinned curator/trainer): its terms cannot be relied on."""
+
+
+class NearCopyError(GovernanceError):
+    """A remix submitted for a UGC reward is the same picture as its parent by fingerprint (a
+    re-signed or re-encoded copy): it earns nothing."""
 
 
 class RegistrantMismatch(GovernanceError):

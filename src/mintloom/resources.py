@@ -28,6 +28,12 @@ CONTRACTS: tuple[str, ...] = (
     "LicenseMarket",
     "Marketplace",
     "ContributorRoyalties",
+    # a campaign family's fractional IP and DAO (ledger/deploy.py, deploy_family)
+    "RoyaltyShares",
+    "TimelockController",
+    "CreativeGovernor",
+    "FamilyConfig",
+    "UGCRewards",
 )
 # contracts never deployed, whose creation code is sent in an eth_call (ledger/reader.py's batches)
 READ_CONTRACTS: tuple[str, ...] = ("ReadBatch",)

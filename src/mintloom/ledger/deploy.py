@@ -16,10 +16,12 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from sqlalchemy import delete
 
 from mintloom.config import GovernanceSettings
+from mintloom.errors import FamilyMismatchError
 from mintloom.ledger.anchoring import ensure_provenance_log
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import ChainName
@@ -92,3 +94,100 @@ def reset_chain(chain: ChainClient, db: Database) -> int:
     with db.session() as s:
         s.execute(delete(ChainName).where(ChainName.chain_id == chain.chain_id))
     return chain.reset()
+
+
+# -- a campaign family's fractional IP and Creative DAO (issue 16) --------------------------------
+
+
+@dataclass(frozen=True)
+class LeafRange:
+    """Leaves ``[start, stop)`` of anchored checkpoint ``checkpoint`` (a campaign's leaves)."""
+
+    checkpoint: int
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True)
+class FamilySpec:
+    """A campaign family to fractionalise: its share token, its DAO's rules and its leaves."""
+
+    name: str
+    symbol: str
+    supply: int
+    terms_id: int
+    ranges: tuple[LeafRange, ...]
+    timelock_delay_s: int = 60
+    voting_delay_blocks: int = 1
+    voting_period_blocks: int = 20
+    quorum_percent: int = 4
+    epoch_s: int = 86_400
+
+
+def deploy_family(chain: ChainClient, spec: FamilySpec) -> dict[str, str]:
+    """After :func:`deploy_all`, deploy the family's RoyaltyShares (whole supply to this sender,
+    the brand), its TimelockController and CreativeGovernor, its FamilyConfig and UGCRewards, then
+    hand the family's rights to the timelock. One family per chain (deployments are recorded by contract
+    name): a second, different family is refused with :class:`FamilyMismatchError`."""
+    me = chain.address
+    core: dict[str, str] = {
+        n: chain.address_of(n)
+        for n in ("CreativeAssets", "LicenseTemplates", "RoyaltyVault", "LicenseMarket")
+    }
+    out: dict[str, str] = {
+        "RoyaltyShares": chain.ensure_deployed(
+            "RoyaltyShares", spec.name, spec.symbol, me, spec.supply, core["RoyaltyVault"], []
+        )
+    }
+    if str(chain.call("RoyaltyShares", "name")) != spec.name:
+        raise FamilyMismatchError(
+            f"this chain's family is {chain.call('RoyaltyShares', 'name')!r}, not {spec.name!r}",
+            hint="use a workspace (or chain) per campaign family",
+        )
+    delay = spec.timelock_delay_s
+    out["TimelockController"] = chain.ensure_deployed("TimelockController", delay, [], [ZERO_ADDRESS], me)
+    out["CreativeGovernor"] = chain.ensure_deployed(
+        "CreativeGovernor",
+        f"{spec.name} DAO",
+        out["RoyaltyShares"],
+        out["TimelockController"],
+        spec.voting_delay_blocks,
+        spec.voting_period_blocks,
+        0,
+        spec.quorum_percent,
+    )
+    out["FamilyConfig"] = chain.ensure_deployed(
+        "FamilyConfig", me, core["CreativeAssets"], core["LicenseTemplates"], spec.terms_id
+    )
+    out["UGCRewards"] = chain.ensure_deployed(
+        "UGCRewards", me, core["LicenseMarket"], out["FamilyConfig"], spec.epoch_s
+    )
+    _family_ranges(chain, spec.ranges)
+    _hand_to_timelock(chain, out)
+    return out
+
+
+def _family_ranges(chain: ChainClient, ranges: tuple[LeafRange, ...]) -> None:
+    """Add the family's leaf ranges while the brand still owns FamilyConfig (skipping added ones)."""
+    if str(chain.call("FamilyConfig", "owner")).lower() != chain.address.lower():
+        return
+    for r in ranges:
+        if not chain.call("FamilyConfig", "containsLeaf", r.start):
+            kind = f"family:range:{r.checkpoint}:{r.start}:{r.stop}"
+            chain.transact("FamilyConfig", "addRange", r.checkpoint, r.start, r.stop, kind=kind)
+
+
+def _hand_to_timelock(chain: ChainClient, out: dict[str, str]) -> None:
+    """The governor alone proposes and cancels; the timelock owns the family's config and pool;
+    the brand gives up the timelock's admin role (each step checked on its own, crash-safe)."""
+    timelock, governor, me = out["TimelockController"], out["CreativeGovernor"], chain.address
+    for role in ("PROPOSER_ROLE", "CANCELLER_ROLE"):
+        role_id = chain.call("TimelockController", role)
+        if not chain.call("TimelockController", "hasRole", role_id, governor):
+            chain.transact("TimelockController", "grantRole", role_id, governor, kind=f"family:{role}")
+    for name in ("FamilyConfig", "UGCRewards"):
+        if str(chain.call(name, "owner")).lower() == me.lower():
+            chain.transact(name, "transferOwnership", timelock, kind=f"family:{name}:owner")
+    admin = chain.call("TimelockController", "DEFAULT_ADMIN_ROLE")
+    if chain.call("TimelockController", "hasRole", admin, me):
+        chain.transact("TimelockController", "renounceRole", admin, me, kind="family:renounce-admin")

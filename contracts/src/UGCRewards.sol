@@ -1,0 +1,232 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {CreativeAssets} from "./CreativeAssets.sol";
+import {FamilyConfig} from "./FamilyConfig.sol";
+import {LicenseMarket} from "./LicenseMarket.sol";
+import {LicenseTemplates} from "./LicenseTemplates.sol";
+
+/// @title UGCRewards: a family's reward pool for verified derivatives
+/// @notice The family DAO (the owner, its TimelockController) funds the pool in ETH and sets the
+/// reward per derivative, a per-creator cap per epoch and a budget cap. A creator earns one reward
+/// per child CID (token id = CID digest) when, checked here at submission:
+/// - the child is a registered CreativeAssets token (registration proved its log leaf in an
+///   anchored checkpoint, and the leaf commits to its parent's CID),
+/// - its parent is in the family (FamilyConfig.inFamily),
+/// - the caller owns the child and holds a LicenseMarket licence of the parent under terms that
+///   are attached to the parent and allow derivatives,
+/// - if the DAO named an attester, the attester vouched for the child (see below).
+/// Rewards are credited, then claimed by pull.
+///
+/// What the chain cannot see: whether the child's pixels differ from the parent's. A re-signed
+/// copy of the parent has a new CID (its manifest bytes differ) and passes every check above. The
+/// DAO closes that gap by naming an `attester`, an off-chain service that compares perceptual
+/// fingerprints of child and parent and attests only children far enough from their parent;
+/// without an attester, rewards trust the creator's own tooling.
+contract UGCRewards is Ownable, ReentrancyGuard {
+    CreativeAssets private immutable _assets;
+    LicenseMarket private immutable _market;
+    LicenseTemplates private immutable _templates;
+    FamilyConfig private immutable _family;
+    uint256 private immutable _epochLength;
+
+    uint256 private _reward; // per derivative, wei
+    uint256 private _creatorCap; // rewards per creator per epoch
+    uint256 private _budgetCap; // total rewards ever granted, wei
+    uint256 private _granted; // total rewards granted so far
+    uint256 private _totalOwed; // granted and not yet claimed
+    address private _attester;
+    mapping(uint256 child => bool) private _rewarded;
+    mapping(uint256 child => bool) private _attested;
+    mapping(address creator => mapping(uint256 epoch => uint256)) private _epochCount;
+    mapping(address creator => uint256) private _owed;
+
+    event PoolFunded(address indexed from, uint256 amount);
+    event RewardSet(uint256 amount);
+    event CreatorCapSet(uint256 perEpoch);
+    event BudgetCapSet(uint256 cap);
+    event AttesterSet(address attester);
+    event ChildAttested(uint256 indexed child);
+    event RewardGranted(uint256 indexed child, uint256 indexed parent, address indexed creator, uint256 amount);
+    event RewardClaimed(address indexed creator, uint256 amount);
+    event PoolWithdrawn(address indexed to, uint256 amount);
+
+    error AlreadyRewarded(uint256 child);
+    error UnknownChild(uint256 child);
+    error NotDerivative(uint256 child);
+    error ParentNotInFamily(uint256 parent);
+    error NotCreator(address caller, address owner);
+    error NoLicence(uint256 parent, uint256 termsId);
+    error NotAttested(uint256 child);
+    error NotAttester(address caller);
+    error RewardsOff();
+    error CreatorCapReached(address creator, uint256 epoch);
+    error OverBudget(uint256 granted, uint256 cap);
+    error PoolTooSmall(uint256 available, uint256 needed);
+    error NothingToClaim();
+    error TransferFailed();
+    error ZeroEpoch();
+
+    constructor(address owner, LicenseMarket market, FamilyConfig family, uint256 epochLength) Ownable(owner) {
+        if (epochLength == 0) revert ZeroEpoch();
+        (CreativeAssets assets, LicenseTemplates templates,) = market.contracts();
+        _assets = assets;
+        _market = market;
+        _templates = templates;
+        _family = family;
+        _epochLength = epochLength;
+    }
+
+    /// @notice Add msg.value to the pool (the DAO treasury, or anyone).
+    function fund() external payable {
+        emit PoolFunded(msg.sender, msg.value);
+    }
+
+    /// @notice Earn the reward for derivative `child`, licensed under the parent's terms `termsId`.
+    function submit(uint256 child, uint256 termsId) external nonReentrant returns (uint256 reward) {
+        uint256 parent = _checkChild(child, termsId);
+        reward = _checkBudget(msg.sender);
+        _rewarded[child] = true;
+        _granted += reward;
+        _owed[msg.sender] += reward;
+        _totalOwed += reward;
+        emit RewardGranted(child, parent, msg.sender, reward);
+    }
+
+    /// @notice Withdraw msg.sender's granted rewards.
+    function claim() external nonReentrant returns (uint256 amount) {
+        amount = _owed[msg.sender];
+        if (amount == 0) revert NothingToClaim();
+        _owed[msg.sender] = 0;
+        _totalOwed -= amount;
+        emit RewardClaimed(msg.sender, amount);
+        (bool ok,) = payable(msg.sender).call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    /// @notice The attester vouches that `children` are not near-identical copies of their parents.
+    function attest(uint256[] calldata children) external {
+        if (msg.sender != _attester) revert NotAttester(msg.sender);
+        for (uint256 i = 0; i < children.length; ++i) {
+            _attested[children[i]] = true;
+            emit ChildAttested(children[i]);
+        }
+    }
+
+    function setReward(uint256 amount) external onlyOwner {
+        _reward = amount;
+        emit RewardSet(amount);
+    }
+
+    function setCreatorCap(uint256 perEpoch) external onlyOwner {
+        _creatorCap = perEpoch;
+        emit CreatorCapSet(perEpoch);
+    }
+
+    function setBudgetCap(uint256 cap) external onlyOwner {
+        _budgetCap = cap;
+        emit BudgetCapSet(cap);
+    }
+
+    /// @notice Name the fingerprint attester (address(0) = no attestation required).
+    function setAttester(address attester) external onlyOwner {
+        _attester = attester;
+        emit AttesterSet(attester);
+    }
+
+    /// @notice Send `amount` of the pool not owed to creators to `to` (the DAO spending its pool).
+    function withdrawPool(address payable to, uint256 amount) external onlyOwner nonReentrant {
+        uint256 free = available();
+        if (amount > free) revert PoolTooSmall(free, amount);
+        emit PoolWithdrawn(to, amount);
+        (bool ok,) = to.call{value: amount}("");
+        if (!ok) revert TransferFailed();
+    }
+
+    /// @notice Pool balance not owed to creators.
+    function available() public view returns (uint256) {
+        return address(this).balance - _totalOwed;
+    }
+
+    /// @notice Rewards `creator` can claim.
+    function owed(address creator) external view returns (uint256) {
+        return _owed[creator];
+    }
+
+    /// @notice Whether `child` has earned its reward.
+    function isRewarded(uint256 child) external view returns (bool) {
+        return _rewarded[child];
+    }
+
+    /// @notice Whether the attester vouched for `child`.
+    function isAttested(uint256 child) external view returns (bool) {
+        return _attested[child];
+    }
+
+    /// @notice Rewards `creator` earned in `epoch`.
+    function rewardsInEpoch(address creator, uint256 epoch) external view returns (uint256) {
+        return _epochCount[creator][epoch];
+    }
+
+    /// @notice The current epoch (block.timestamp / epochLength).
+    function currentEpoch() public view returns (uint256) {
+        return block.timestamp / _epochLength;
+    }
+
+    /// @notice Parameters: reward per derivative, cap per creator per epoch, budget cap, granted
+    /// so far, still owed, epoch length and attester.
+    function parameters()
+        external
+        view
+        returns (
+            uint256 reward,
+            uint256 creatorCap,
+            uint256 budgetCap,
+            uint256 granted,
+            uint256 totalOwed,
+            uint256 epochLength,
+            address attester
+        )
+    {
+        return (_reward, _creatorCap, _budgetCap, _granted, _totalOwed, _epochLength, _attester);
+    }
+
+    /// @notice The FamilyConfig whose assets are parents that earn.
+    function family() external view returns (FamilyConfig) {
+        return _family;
+    }
+
+    /// @dev The submission checks on the child; returns its parent.
+    function _checkChild(uint256 child, uint256 termsId) private view returns (uint256 parent) {
+        if (_rewarded[child]) revert AlreadyRewarded(child);
+        if (!_assets.isRegistered(child)) revert UnknownChild(child);
+        parent = _assets.parentOf(child);
+        if (parent == 0) revert NotDerivative(child);
+        if (!_family.inFamily(parent)) revert ParentNotInFamily(parent);
+        address owner = _assets.ownerOf(child);
+        if (msg.sender != owner) revert NotCreator(msg.sender, owner);
+        if (!_holdsLicence(owner, parent, termsId)) revert NoLicence(parent, termsId);
+        if (_attester != address(0) && !_attested[child]) revert NotAttested(child);
+    }
+
+    /// @dev Counts the reward against the creator's epoch cap and the budget; returns its amount.
+    function _checkBudget(address creator) private returns (uint256 reward) {
+        reward = _reward;
+        if (reward == 0) revert RewardsOff();
+        uint256 epoch = currentEpoch();
+        uint256 count = _epochCount[creator][epoch];
+        if (count >= _creatorCap) revert CreatorCapReached(creator, epoch);
+        if (_granted + reward > _budgetCap) revert OverBudget(_granted, _budgetCap);
+        uint256 free = available();
+        if (reward > free) revert PoolTooSmall(free, reward);
+        _epochCount[creator][epoch] = count + 1;
+    }
+
+    function _holdsLicence(address holder, uint256 parent, uint256 termsId) private view returns (bool) {
+        if (!_market.isAttached(parent, termsId)) return false;
+        if (!_templates.terms(termsId).derivativesAllowed) return false;
+        return _market.balanceOf(holder, _market.licenseIdOf(parent, termsId)) != 0;
+    }
+}
