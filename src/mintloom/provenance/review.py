@@ -104,9 +104,7 @@ def _parse(payload: bytes) -> ReviewRecord:
     return record
 
 
-def check_review(
-    signed: SignedReview, *, trust_anchor_pem: str, campaign: str, group: str
-) -> Reviewer:
+def check_review(signed: SignedReview, *, trust_anchor_pem: str, campaign: str, group: str) -> Reviewer:
     """The verified record and reviewer, or :class:`ForgedReviewError` naming what fails."""
     if not verify_raw_signature(signed.certificate_pem, signed.payload, signed.signature):
         raise ForgedReviewError(f"review of {group}: the signature does not match the record")
