@@ -253,3 +253,20 @@ def test_thumbnail_sizes_are_handled() -> None:
     assert fp.phash_distance(fingerprint(_encode(synthetic_ad(2, size=1080)))) <= 6
     with pytest.raises(VerifyError):
         fingerprint(_encode(Image.new("RGB", (1, 1))))
+
+
+@pytest.mark.parametrize("size", [(1080, 1080), (1920, 1080), (160, 600), (300, 250)])
+def test_registration_views_hashed_together_equal_each_view_hashed_alone(size: tuple[int, int]) -> None:
+    """The eleven views share one DCT call and one median: the hashes are those of each view on
+    its own, and the whole image's view is exactly the query's fingerprint."""
+    import imagehash
+
+    from mintloom.provenance.fingerprint import _boxes, _from_thumbnails, _view_thumbnails, _working_copy
+
+    img = synthetic_ad(7).resize(size)
+    views = registration_fingerprints(png_bytes(img))
+    grey = _working_copy(img).convert("L")
+    alone = [_from_thumbnails([_view_thumbnails(grey, box)])[0] for box in _boxes(grey.size)]
+    assert views == alone and len(views) == 11
+    assert views[0] == fingerprint_image(img)
+    assert views[0].hex() == f"{imagehash.phash(grey)}{imagehash.dhash(grey)}"

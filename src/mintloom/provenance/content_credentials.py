@@ -22,7 +22,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import threading
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -58,6 +60,8 @@ _EMBED_MEDIA_TYPES = {
 _CARRIER_TYPE = "image/svg+xml"
 _ALGS = {"es256": c2pa.C2paSigningAlg.ES256, "ed25519": c2pa.C2paSigningAlg.ED25519}
 _TSA_FAILURE_WORDS = ("http", "timestamp", "time stamp", "tsa")
+_VALIDATED_KEPT = 16
+"""Validated parents and layers a signer keeps (a campaign signs a design's variants together)."""
 
 
 def text_carrier(data: bytes) -> bytes:
@@ -138,34 +142,90 @@ def _manifest(
     }
 
 
-def _add_parent(builder: c2pa.Builder, parent: Parent) -> None:
-    """Record ``parent`` as the parentOf ingredient (a text parent goes in as its manifest store)."""
+def _add_text_parent(builder: c2pa.Builder, parent: Parent) -> None:
+    """Record a text ``parent`` as the parentOf ingredient: it goes in as its manifest store."""
     ingredient = {"title": parent.title, "relationship": "parentOf", "label": "parent"}
-    media_type = base_media_type(parent.media_type)
-    if media_type not in TEXT_MEDIA_TYPES:
-        fmt = _EMBED_MEDIA_TYPES.get(media_type, media_type)
-        builder.add_ingredient(ingredient, fmt, io.BytesIO(parent.data))
-        return
     try:
         found = text_wrapper.find(parent.data)
     except ManifestError as exc:
         raise SigningError(f"the parent text {parent.title} has a damaged credential: {exc}") from exc
     if found is None:
         raise SigningError(f"the parent text {parent.title} carries no Content Credential")
-    if not read_credentials(parent.data, media_type).hash_binding_valid:  # c2pa sees only the store
+    if not read_credentials(parent.data, base_media_type(parent.media_type)).hash_binding_valid:
         raise SigningError(f"the parent text {parent.title} no longer matches its Content Credential")
     builder.add_ingredient(ingredient, _STORE_FORMAT, io.BytesIO(found.manifest))
 
 
-def _add_components(builder: c2pa.Builder, components: tuple[Parent, ...]) -> None:
-    """Record each signed model layer as a ``componentOf`` ingredient: its own manifest (a
-    trainedAlgorithmicMedia image naming the model) travels inside the composite's."""
-    for i, layer in enumerate(components):
-        media_type = base_media_type(layer.media_type)
-        if media_type not in _EMBED_MEDIA_TYPES:
-            raise SigningError(f"the component {layer.title} is {media_type}, not an image mintloom signs")
-        ingredient = {"title": layer.title, "relationship": "componentOf", "label": f"component{i}"}
-        builder.add_ingredient(ingredient, _EMBED_MEDIA_TYPES[media_type], io.BytesIO(layer.data))
+@dataclass(frozen=True)
+class _Ingredient:
+    """A parent or component to record in a manifest, as the signer adds it to c2pa's builder."""
+
+    source: Parent
+    relationship: Literal["parentOf", "componentOf"]
+    label: str
+    fmt: str
+    validated: _ValidatedIngredient | None
+    """Its store and c2pa's verdict on it, when validated ahead (:class:`_ValidatedIngredient`)."""
+
+    def definition(self) -> dict[str, Any]:
+        """The ingredient as the manifest definition states it: a validated ingredient carries its
+        store (a builder resource) and c2pa's validation results, as C2PA records them."""
+        assert self.validated is not None
+        return {
+            "title": self.source.title,
+            "format": self.fmt,
+            "relationship": self.relationship,
+            "label": self.label,
+            "instance_id": f"xmp.iid:{uuid.uuid4()}",  # what c2pa makes up for a file without XMP ids
+            "validation_results": self.validated.validation_results,
+            "manifest_data": {"format": "application/c2pa", "identifier": self.label + ".c2pa"},
+        }
+
+    def add_to(self, builder: c2pa.Builder) -> None:
+        """Hand c2pa the store of a validated ingredient, or the whole file to validate now."""
+        if self.validated is not None:
+            builder.add_resource(self.label + ".c2pa", io.BytesIO(self.validated.store))
+            return
+        ingredient = {"title": self.source.title, "relationship": self.relationship, "label": self.label}
+        builder.add_ingredient(ingredient, self.fmt, io.BytesIO(self.source.data))
+
+
+@dataclass(frozen=True)
+class _ValidatedIngredient:
+    """A signed file's manifest store and c2pa's validation results for it, read once and recorded
+    in every asset made from the file. c2pa's ``add_ingredient`` validates the ingredient's manifest
+    again for each asset (a third of signing a variant); the results are the same each time."""
+
+    source: bytes
+    store: bytes
+    validation_results: dict[str, Any]
+
+
+def _validate_ingredient(data: bytes, fmt: str, context: c2pa.Context) -> _ValidatedIngredient | None:
+    """c2pa's validation of the manifest store in ``data``, as ``add_ingredient`` would record it.
+    The store lifted out here is read against ``data`` too: its results must be the same, so they
+    are those of exactly the store recorded. None when c2pa finds no store, refuses the file or
+    the two differ: ``add_ingredient`` then ingests the file as before (and refuses what c2pa does)."""
+    try:
+        store = extract_manifest_store(data, fmt)
+        embedded = _validation_results(fmt, data, None, context)
+        lifted = _validation_results(fmt, data, store, context)
+    except (ManifestError, c2pa.C2paError):
+        return None
+    if embedded is None or "activeManifest" not in embedded or lifted != embedded:
+        return None
+    return _ValidatedIngredient(data, store, embedded)
+
+
+def _validation_results(
+    fmt: str, data: bytes, store: bytes | None, context: c2pa.Context
+) -> dict[str, Any] | None:
+    reader = c2pa.Reader.try_create(fmt, io.BytesIO(data), store, context)
+    if reader is None:
+        return None
+    with reader:
+        results: dict[str, Any] | None = reader.get_validation_results()
+    return results
 
 
 class C2paAssetSigner:
@@ -175,16 +235,21 @@ class C2paAssetSigner:
         self._signer = signer
         self._tsa_url = tsa_url
         self._chain = signer.certificate_chain_pem.decode()
-        # c2pa checks the certificate and the signature before it embeds them, and validates a
-        # parent ingredient when it is added (recorded in the claim); ``verify_after_sign`` then
-        # re-reads the whole asset it wrote, about a third of signing a variant. That re-read runs
-        # until one asset passes it (an end-to-end check of this signer's output, see sign), not
-        # on every asset. With a TSA it stays on: each time-stamp token is only checked there.
+        # c2pa checks the certificate and the signature before it embeds them; a parent is
+        # validated once (its results recorded in each variant's claim, see _validated_ingredient);
+        # ``verify_after_sign`` then re-reads the whole asset it wrote, about a third of signing a
+        # variant. That re-read runs until one asset passes it (an end-to-end check of this
+        # signer's output, see sign), not on every asset. With a TSA it stays on: each time-stamp
+        # token is only checked there.
         root = self._chain[self._chain.rindex("-----BEGIN CERTIFICATE-----") :]
         self._context = _signing_context(root, verify_after_sign=tsa_url is not None)
         self._checked_context: c2pa.Context | None = (
             None if tsa_url is not None else _signing_context(root, verify_after_sign=True)
         )
+        self._validated: dict[int, _ValidatedIngredient] = {}
+        """The last few parents and layers validated, by the identity of their bytes (a run hands
+        the same bytes for each of a parent's variants)."""
+        self._validated_lock = threading.Lock()
 
     def _c2pa_signer(self) -> c2pa.Signer:
         """c2pa's signer; with a TSA URL c2pa counter-signs each claim signature with an RFC 3161
@@ -254,10 +319,13 @@ class C2paAssetSigner:
             record, media_type, title=title, has_parent=parent is not None, components=len(components)
         )
         try:
+            ingredients = self._ingredients(parent, components)
+            manifest["ingredients"] = [i.definition() for i in ingredients if i.validated is not None]
             builder = c2pa.Builder.from_json(manifest, self._checked_context or self._context)
-            if parent is not None:
-                _add_parent(builder, parent)
-            _add_components(builder, components)
+            if parent is not None and base_media_type(parent.media_type) in TEXT_MEDIA_TYPES:
+                _add_text_parent(builder, parent)
+            for ingredient in ingredients:
+                ingredient.add_to(builder)
             signed, store = (
                 self._sign_text(builder, data)
                 if is_text
@@ -286,6 +354,45 @@ class C2paAssetSigner:
             manifest_hash=hashlib.sha256(store).digest(),
             sidecar=is_text,
         )
+
+    def _ingredients(self, parent: Parent | None, components: tuple[Parent, ...]) -> list[_Ingredient]:
+        """The image or audio parent (``parentOf``) and the model layers (``componentOf``) to record."""
+        found = []
+        if parent is not None and base_media_type(parent.media_type) not in TEXT_MEDIA_TYPES:
+            found.append(self._ingredient(parent, "parentOf", "parent"))
+        for i, layer in enumerate(components):
+            if base_media_type(layer.media_type) not in _EMBED_MEDIA_TYPES:
+                raise SigningError(
+                    f"the component {layer.title} is {base_media_type(layer.media_type)}, "
+                    "not an image mintloom signs"
+                )
+            found.append(self._ingredient(layer, "componentOf", f"component{i}"))
+        return found
+
+    def _ingredient(
+        self, source: Parent, relationship: Literal["parentOf", "componentOf"], label: str
+    ) -> _Ingredient:
+        media_type = base_media_type(source.media_type)
+        fmt = _EMBED_MEDIA_TYPES.get(media_type, media_type)
+        return _Ingredient(source, relationship, label, fmt, self._validated_ingredient(source.data, fmt))
+
+    def _validated_ingredient(self, data: bytes, fmt: str) -> _ValidatedIngredient | None:
+        """c2pa's validation of ``data`` as an ingredient, done once for the same bytes object (bytes
+        are immutable, and an entry keeps its object alive, so its id is not reused meanwhile). A
+        mutable buffer is left to ``add_ingredient`` each time: its content may change."""
+        if type(data) is not bytes:
+            return None
+        with self._validated_lock:
+            hit = self._validated.get(id(data))
+        if hit is not None and hit.source is data:
+            return hit
+        found = _validate_ingredient(data, fmt, self._context)
+        if found is not None:
+            with self._validated_lock:
+                if len(self._validated) >= _VALIDATED_KEPT:
+                    self._validated.pop(next(iter(self._validated)))
+                self._validated[id(data)] = found
+        return found
 
     def _sign_embedded(self, builder: c2pa.Builder, data: bytes, fmt: str) -> tuple[bytes, bytes]:
         out = io.BytesIO()

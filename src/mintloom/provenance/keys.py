@@ -32,6 +32,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -39,6 +40,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
@@ -92,8 +94,7 @@ class LocalSigner:
 
 def verify_raw_signature(cert_pem: bytes, data: bytes, signature: bytes) -> bool:
     """Check a raw signature made by :meth:`LocalSigner.sign` against the first certificate."""
-    cert = x509.load_pem_x509_certificates(cert_pem)[0]
-    pub = cert.public_key()
+    pub = _leaf_public_key(cert_pem)
     try:
         if isinstance(pub, ed25519.Ed25519PublicKey):
             pub.verify(signature, data)
@@ -111,6 +112,13 @@ def verify_raw_signature(cert_pem: bytes, data: bytes, signature: bytes) -> bool
     except InvalidSignature:
         return False
     return True
+
+
+@lru_cache(maxsize=16)
+def _leaf_public_key(cert_pem: bytes) -> CertificatePublicKeyTypes:
+    """The first certificate's key, parsed once per chain: a signer's signature is checked on
+    every asset it signs (a malformed chain raises, and is not cached)."""
+    return x509.load_pem_x509_certificates(cert_pem)[0].public_key()
 
 
 class ChainFailure(StrEnum):

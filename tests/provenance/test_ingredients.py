@@ -1,0 +1,213 @@
+"""Parent and component ingredients are validated once per signed file, not once per variant.
+
+c2pa's ``add_ingredient`` validates the ingredient's manifest each time it is called; the signer
+validates a parent once (c2pa's own Reader) and records those results, with the parent's manifest
+store, in every variant made from it. What is recorded must be what ``add_ingredient`` records,
+and a hostile parent (tampered, foreign, two stores, bytes changed in place) must come out the
+same as before: recorded as invalid, or refused.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import c2pa
+import encypher_c2pa
+import pytest
+
+from mintloom.errors import SigningError
+from mintloom.provenance.content_credentials import C2paAssetSigner, read_credentials
+from mintloom.provenance.credentials import Parent, SignedAsset
+from mintloom.provenance.keys import KeyStore
+
+from .conftest import PASSWORD, png_bytes, record, wav_bytes
+from .test_interop import _c2pa_ts
+
+
+@pytest.fixture
+def signer(keystore: KeyStore) -> C2paAssetSigner:
+    return C2paAssetSigner(keystore.signer(PASSWORD))
+
+
+@pytest.fixture
+def master(signer: C2paAssetSigner) -> SignedAsset:
+    return signer.sign(png_bytes(640, 400), "image/png", record(), title="master.png")
+
+
+def _variant(signer: C2paAssetSigner, parent: Parent, seed: int) -> SignedAsset:
+    rec = record(action="c2pa.resized", parameters={"format": "320x200"})
+    return signer.sign(png_bytes(320, 200, seed=seed), "image/png", rec, title=f"v{seed}.png", parent=parent)
+
+
+def _ingredients(data: bytes, media_type: str, anchors: str) -> list[dict[str, Any]]:
+    """The active manifest's ingredients as c2pa reads them, without the per-file instance id."""
+    settings = c2pa.Settings.from_dict({"trust": {"trust_anchors": anchors}})
+    with c2pa.Reader(media_type, io.BytesIO(data), context=c2pa.Context(settings=settings)) as reader:
+        store = json.loads(reader.json())
+    found = store["manifests"][store["active_manifest"]].get("ingredients", [])
+    return [{k: v for k, v in ing.items() if k != "instance_id"} for ing in found]
+
+
+@pytest.fixture
+def c2pa_validations(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Each time signing hands c2pa a whole file to validate as an ingredient, or opens a Reader
+    (real c2pa runs underneath: this only counts the calls)."""
+    calls: list[str] = []
+    add, try_create = c2pa.Builder.add_ingredient_from_stream, c2pa.Reader.try_create
+
+    def counted_add(self: c2pa.Builder, *args: Any) -> None:
+        calls.append("add_ingredient")
+        add(self, *args)
+
+    def counted_reader(*args: Any, **kwargs: Any) -> c2pa.Reader | None:
+        calls.append("reader")
+        return try_create(*args, **kwargs)
+
+    monkeypatch.setattr(c2pa.Builder, "add_ingredient_from_stream", counted_add)
+    monkeypatch.setattr(c2pa.Reader, "try_create", staticmethod(counted_reader))
+    yield calls
+
+
+def test_a_parent_is_validated_once_for_all_its_variants(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore, c2pa_validations: list[str]
+) -> None:
+    parent = Parent(master.data, "image/png", "master.png")
+    variants = [_variant(signer, parent, seed) for seed in range(4)]
+    assert c2pa_validations == ["reader", "reader"]  # the parent's store, embedded and lifted out
+    for v in variants:
+        rep = read_credentials(v.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem())
+        assert rep.trusted and rep.hash_binding_valid, rep.failures
+        assert rep.actions == ["c2pa.opened", "c2pa.resized"]
+        assert [(g.relationship, g.title, g.valid) for g in rep.ingredients] == [
+            ("parentOf", "master.png", True)
+        ]
+
+
+def test_the_recorded_ingredient_is_what_c2pa_add_ingredient_records(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
+) -> None:
+    """Same title, format, relationship, active manifest, validation results and manifest store as
+    the ingredient c2pa builds when it validates the parent itself, for every variant."""
+    anchors = keystore.trust_anchor_pem()
+    parent = Parent(master.data, "image/png", "master.png")
+    builder = c2pa.Builder.from_json(
+        {"title": "ref.png", "format": "image/png", "assertions": []}, signer._context
+    )
+    builder.add_ingredient(
+        {"title": "master.png", "relationship": "parentOf", "label": "parent"},
+        "image/png",
+        io.BytesIO(master.data),
+    )
+    out = io.BytesIO()
+    builder.sign(signer._c2pa_signer(), "image/png", io.BytesIO(png_bytes(320, 200)), out)
+    (reference,) = _ingredients(out.getvalue(), "image/png", anchors)
+    assert reference["validation_results"]["activeManifest"]["failure"] == []
+    for seed in range(2):
+        assert _ingredients(_variant(signer, parent, seed).data, "image/png", anchors) == [reference]
+
+
+def test_a_tampered_parent_is_recorded_invalid_in_every_variant(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
+) -> None:
+    bad = bytearray(master.data)
+    bad[bad.rindex(b"IDAT") + 20] ^= 0x01
+    parent = Parent(bytes(bad), "image/png", "master.png")
+    for seed in range(2):
+        rep = read_credentials(
+            _variant(signer, parent, seed).data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem()
+        )
+        (ing,) = rep.ingredients
+        assert not ing.valid and "assertion.dataHash.mismatch" in ing.failures
+
+
+def test_a_foreign_parent_is_recorded_untrusted_in_every_variant(
+    signer: C2paAssetSigner, foreign_keystore: KeyStore, keystore: KeyStore
+) -> None:
+    foreign = C2paAssetSigner(foreign_keystore.signer(PASSWORD))
+    theirs = foreign.sign(png_bytes(640, 400), "image/png", record(), title="theirs.png")
+    parent = Parent(theirs.data, "image/png", "theirs.png")
+    for seed in range(2):
+        rep = read_credentials(
+            _variant(signer, parent, seed).data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem()
+        )
+        (ing,) = rep.ingredients
+        assert not ing.valid and ing.failures == ["signingCredential.untrusted"]
+
+
+def test_a_parent_with_two_manifest_stores_is_still_refused(
+    signer: C2paAssetSigner, master: SignedAsset
+) -> None:
+    """c2pa refuses a PNG carrying two stores; lifting out the first must not slip past that."""
+    at = master.data.index(b"caBX") - 4
+    chunk = master.data[at : at + 12 + int.from_bytes(master.data[at : at + 4], "big")]
+    two = master.data[:at] + chunk + master.data[at:]
+    for seed in range(2):
+        with pytest.raises(SigningError, match="more than one manifest store"):
+            _variant(signer, Parent(two, "image/png", "master.png"), seed)
+
+
+def test_parent_bytes_changed_in_place_are_validated_again(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
+) -> None:
+    """A mutable buffer handed as the parent is never taken from the cache: its content may change."""
+    buffer = bytearray(master.data)
+    parent = Parent(buffer, "image/png", "master.png")  # type: ignore[arg-type]
+    anchors = keystore.trust_anchor_pem()
+    first = read_credentials(_variant(signer, parent, 0).data, "image/png", trust_anchors_pem=anchors)
+    assert [g.valid for g in first.ingredients] == [True]
+    buffer[buffer.rindex(b"IDAT") + 20] ^= 0x01
+    second = read_credentials(_variant(signer, parent, 1).data, "image/png", trust_anchors_pem=anchors)
+    (ing,) = second.ingredients
+    assert not ing.valid and "assertion.dataHash.mismatch" in ing.failures
+
+
+def test_an_unsigned_parent_is_still_recorded_without_a_manifest(
+    signer: C2paAssetSigner, keystore: KeyStore
+) -> None:
+    parent = Parent(png_bytes(640, 400, seed=9), "image/png", "plain.png")
+    for seed in range(2):
+        rep = read_credentials(
+            _variant(signer, parent, seed).data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem()
+        )
+        (ing,) = rep.ingredients
+        assert ing.active_manifest is None and not ing.valid
+
+
+def test_an_audio_parent_is_validated_once_too(
+    signer: C2paAssetSigner, keystore: KeyStore, c2pa_validations: list[str]
+) -> None:
+    master = signer.sign(wav_bytes(), "audio/wav", record(), title="master.wav")
+    parent = Parent(master.data, "audio/wav", "master.wav")
+    rec = record(action="c2pa.edited")
+    children = [
+        signer.sign(wav_bytes(0.3 + i / 10), "audio/wav", rec, title=f"{i}.wav", parent=parent)
+        for i in range(2)
+    ]
+    assert c2pa_validations == ["reader", "reader"]
+    for child in children:
+        rep = read_credentials(child.data, "audio/wav", trust_anchors_pem=keystore.trust_anchor_pem())
+        assert rep.trusted and [g.valid for g in rep.ingredients] == [True], rep.failures
+
+
+def test_independent_validators_accept_a_variant_with_a_prevalidated_parent(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore, tmp_path: Path
+) -> None:
+    """encypher-c2pa (its own Rust core) and c2pa-ts (TypeScript) on a variant signed after the
+    parent was validated once: claim signature, hard binding and, for encypher, the trust chain."""
+    parent = Parent(master.data, "image/png", "master.png")
+    _variant(signer, parent, 0)
+    variant = _variant(signer, parent, 1)
+    report = encypher_c2pa.verify(
+        variant.data, "image/png", trust_pem=keystore.trust_anchor_pem(), no_default_trust=True, online=False
+    )
+    failures = [f["code"] for f in report["validation_results"]["failure"]]
+    assert report["integrity"] == "valid" and report["hard_binding"] == "match", failures
+    assert report["trust"]["status"] == "valid_for_supplied_material" and failures == []
+    path = tmp_path / "variant.png"
+    path.write_bytes(variant.data)
+    ts = _c2pa_ts(path)
+    assert ts["manifest"] and ts["valid"], ts["codes"]
