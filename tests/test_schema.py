@@ -26,9 +26,11 @@ EVERY_TABLE = {
     "ledger_journal",  # ledger.journal
     "write_locks",  # store.locks
     "chain_names", "lineage_registrants",  # ledger.lineage
+    "dataset_manifests",  # ledger.datasets
     "token_metadata",  # ledger.metadata
     "licence_folders",  # governance.licence_metadata
     "market_orders",  # market.book
+    "market_merkle_listings",  # market.catalog
 }  # fmt: skip
 
 
@@ -81,9 +83,11 @@ def test_schema_lists_every_table_module() -> None:
         "mintloom.provenance.log",
         "mintloom.ledger.journal",
         "mintloom.ledger.lineage",
+        "mintloom.ledger.datasets",
         "mintloom.ledger.metadata",
         "mintloom.governance.licence_metadata",
         "mintloom.market.book",
+        "mintloom.market.catalog",
     }
 
 
