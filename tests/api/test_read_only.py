@@ -90,6 +90,8 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
         "/health", "/assets", "/assets/{cid}", "/assets/{cid}/content", "/assets/{cid}/sidecar",
         "/assets/{cid}/receipt", "/log/checkpoint", "/log/proof/inclusion", "/log/proof/consistency",
         "/verify", "/runs", "/runs/{run_id}", "/assets/{cid}/qa", "/assets/{cid}/tags", "/search",
+        "/market/listings", "/market/offers", "/market/orders/{order_hash}", "/market/sales",
+        "/market/assets/{cid}/sales",
     }  # fmt: skip
 
 

@@ -258,12 +258,12 @@ def test_two_deploys_at_once_make_one_set_of_contracts(
     assert {e.status for e in sent} == {CONFIRMED}, [(e.kind, e.status, e.error) for e in sent]
     kinds = Counter(e.kind for e in sent)
     assert [k for k, n in kinds.items() if n > 1] == []  # each contract deployed once, each wire once
-    assert sum(k.startswith("deploy:") for k in kinds) == 7
+    assert sum(k.startswith("deploy:") for k in kinds) == 8  # deploy_all: 7 core + ContributorRoyalties
     assert sorted(e.nonce for e in sent) == list(range(len(sent)))  # no nonce reused, none skipped
     assert chain.w3.eth.get_transaction_count(chain.address) == len(sent)  # nothing sent outside it
     recorded = Deployments(studio.workspace.chain_dir / "deployments.json")
     addresses = recorded.get(chain.chain_id)
-    assert len(addresses) == 7 and all(chain.w3.eth.get_code(a) for a in addresses.values())
+    assert len(addresses) == 8 and all(chain.w3.eth.get_code(a) for a in addresses.values())
     deployed_at = {
         e.kind.removeprefix("deploy:"): e.contract_address for e in sent if e.kind.startswith("deploy:")
     }

@@ -38,10 +38,13 @@ def market_step(
         say("the campaign is already listed and traded on the marketplace (resumed run)")
         return
     listing = _list(say, studio, campaign)
+    if (cid := _pick(studio, listing)) is None:  # a tiny campaign whose images are all registered
+        console.print("    every image is registered already: nothing is left to sell, the trade is skipped")
+        return
     split = int(chain.call("RoyaltyVault", "splitOfLeaf", studio.log.index_of(listing.entries[0].cid)))
     parties = _parties(studio, party, split)
     before, sent = _balances(chain, parties), _sent(chain)
-    _trade(say, studio, listing, party)
+    _trade(say, studio, listing, cid, party)
     _royalties(say, studio, split, party)
     _ledger(chain, parties, before, _sent(chain) - sent)
 
@@ -62,12 +65,12 @@ def _trade(
     say: Callable[[str], None],
     studio: Studio,
     listing: SignedMerkleListing,
+    cid: str,
     party: Callable[[int], ChainClient],
 ) -> None:
     from mintloom.market.service import buy, buy_merkle, list_asset
 
     first, second = party(FIRST_BUYER), party(SECOND_BUYER)
-    cid = _pick(studio, listing)
     say("a buyer picks an image: proven in the anchored log, minted to them and paid in one transaction")
     sale = buy_merkle(first, studio.log, listing, cid)
     console.print(f"    {cid[:20]}… for {_eth(sale.price)}, gas {sale.tx.gas_used:,}")
@@ -76,9 +79,8 @@ def _trade(
     console.print(f"    gas {resale.tx.gas_used:,}; owner now {second.address}")
 
 
-def _pick(studio: Studio, listing: SignedMerkleListing) -> str:
+def _pick(studio: Studio, listing: SignedMerkleListing) -> str | None:
     """An unsold image of the listing whose parent (if any) is registered, so it can be minted."""
-    from mintloom.errors import MarketError
     from mintloom.ledger.assets import token_id
 
     chain = studio.chain
@@ -92,7 +94,7 @@ def _pick(studio: Studio, listing: SignedMerkleListing) -> str:
             continue
         if receipt.parent is None or chain.call("CreativeAssets", "isRegistered", token_id(receipt.parent)):
             return e.cid
-    raise MarketError("no unsold image is left in the campaign listing")
+    return None
 
 
 def _royalties(
