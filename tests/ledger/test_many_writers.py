@@ -155,6 +155,31 @@ def test_nonce_taken_by_another_host_is_signed_again_once(
     assert host_a.w3.eth.get_transaction_count(host_a.address) == confirmed.nonce + 1
 
 
+def test_a_one_time_write_two_clients_raced_for_is_sent_once(
+    workspace: Workspace, shared_anvil: NodeInfo, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clients of one catalog (two runs) both look for an earlier write of the same intent
+    before either journaled it, then both send: the second finds the first's entry under the
+    nonce lock, signs nothing and reports the first's outcome (CI once saw such a write twice)."""
+    first, second = client(workspace, shared_anvil, db), client(workspace, shared_anvil, db)
+    real = ChainClient._earlier
+    raced = {"second": False}
+
+    def looked_too_early(self: ChainClient, intent: str | None) -> object:
+        if self is second and not raced["second"]:
+            raced["second"] = True
+            return None  # the check happened before `first` journaled its write
+        return real(self, intent)
+
+    monkeypatch.setattr(ChainClient, "_earlier", looked_too_early)
+    before = first.w3.eth.get_transaction_count(first.address)
+    address = first.deploy("ProvenanceLog", first.address, first.address)
+    assert second.deploy("ProvenanceLog", first.address, first.address) == address
+    assert raced["second"]
+    assert len(first.journal.entries(first.chain_id, "deploy:ProvenanceLog")) == 1
+    assert first.w3.eth.get_transaction_count(first.address) == before + 1
+
+
 @pytest.fixture
 def pg_catalog(
     postgres_server: str,  # noqa: F811  (the fixture imported above)

@@ -45,7 +45,15 @@ from mintloom.errors import (
     NotDeployedError,
 )
 from mintloom.faults import crash_point
-from mintloom.ledger.journal import CONFIRMED, FAILED, PENDING, REPLACED, Journal, JournalEntry
+from mintloom.ledger.journal import (
+    CONFIRMED,
+    FAILED,
+    PENDING,
+    REPLACED,
+    IntentJournaled,
+    Journal,
+    JournalEntry,
+)
 from mintloom.ledger.logpages import DEFAULT_PAGE_BLOCKS
 from mintloom.ledger.reader import ChainReader, Deployments
 from mintloom.logs import get_logger, public_url, scrub_url
@@ -317,9 +325,12 @@ class ChainClient(ChainReader):
             ) from exc
         point = kind.split(":", maxsplit=1)[0].replace(".", "-")
         for _ in range(SEND_TRIES):
-            entry = self._journal_signed(
-                tx, kind, payload, intent, least=self._least(kind), repeatable=repeatable
-            )
+            try:
+                entry = self._journal_signed(
+                    tx, kind, payload, intent, least=self._least(kind), repeatable=repeatable
+                )
+            except IntentJournaled as twin:
+                return self._twin_outcome(intent, kind, twin)
             self._nonce = entry.nonce + 1
             crash_point(f"tx-journaled-{point}")
             if self._broadcast(entry, kind):
@@ -336,6 +347,17 @@ class ChainClient(ChainReader):
         if repeatable:
             self.journal.mark_delivered(tx_hash)
         return result
+
+    def _twin_outcome(self, intent: str | None, kind: str, twin: IntentJournaled) -> TxResult:
+        """The outcome of the same one-time write another client of the catalog journaled first."""
+        log.info("another writer sent this first: reading its outcome", extra={"tx": twin.tx_hash})
+        done = self._earlier(intent)
+        if done is None:
+            raise LedgerError(
+                f"{kind}: the same write {twin.tx_hash} by another client of this catalog did not confirm",
+                hint="run `mintloom chain reconcile`, then retry",
+            ) from twin
+        return done
 
     def _least(self, kind: str) -> int:
         try:

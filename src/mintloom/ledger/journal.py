@@ -98,6 +98,15 @@ class NonceTaken(JournalError):
         self.nonce = nonce
 
 
+class IntentJournaled(JournalError):
+    """A one-time write of this intent is already journaled (pending or confirmed) by another
+    client of the catalog: its outcome is this write's (caught: nothing is signed)."""
+
+    def __init__(self, tx_hash: str) -> None:
+        super().__init__(f"this write is already journaled as {tx_hash}")
+        self.tx_hash = tx_hash
+
+
 class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -196,6 +205,8 @@ class Journal:
         holding the sender's nonce lock: another writer on this catalog waits, then sees it."""
         with self.db.session() as s:
             hold(s, nonce_lock(draft.chain_id, draft.sender))
+            if draft.intent is not None and draft.delivered is None:  # a one-time write
+                _refuse_twin(s, draft)
             top = s.scalar(
                 select(func.max(JournalEntry.nonce)).where(
                     JournalEntry.chain_id == draft.chain_id, JournalEntry.sender == draft.sender
@@ -360,3 +371,18 @@ def _add_column(db: Database, name: str, sql_type: str, *, index: bool) -> None:
     except SQLAlchemyError as exc:
         if not has_it():  # another process adding it at the same time is fine
             raise CatalogError(f"cannot add the {name} column to {table}: {exc}") from exc
+
+
+def _refuse_twin(s: Session, draft: JournalEntry) -> None:
+    """Under the sender's nonce lock: another client (a second run on this catalog) that checked
+    for an earlier write of the same intent at the same moment as this one journaled it first."""
+    twin = s.scalar(
+        select(JournalEntry.tx_hash).where(
+            JournalEntry.chain_id == draft.chain_id,
+            JournalEntry.sender == draft.sender,
+            JournalEntry.intent == draft.intent,
+            JournalEntry.status.in_((PENDING, CONFIRMED)),
+        )
+    )
+    if twin is not None:
+        raise IntentJournaled(twin)
