@@ -186,7 +186,7 @@ def offers() -> None:
     for o in load_orders(s.db, chain.chain_id):
         t.add_row(
             _hash(o)[:18], o.order.side.name.lower(), _what(o), _eth(o.order.unit_price, o.order.currency),
-            o.order.signer, _left(chain, o.digest, o.order.amount),
+            o.order.signer, _order_left(chain, o),
         )  # fmt: skip
     for m in load_listings(s.db, chain.chain_id):
         ml = m.listing
@@ -210,6 +210,17 @@ def _what(o: SignedOrder) -> str:
     )
 
 
+def _order_left(chain: ChainReader, o: SignedOrder) -> str:
+    """Units left; an asset listing keeps no fill record and ends once its token changed hands."""
+    from mintloom.market.orders import Kind, Side
+
+    left, order = _left(chain, o.digest, o.order.amount), o.order
+    if order.kind is not Kind.ASSET or order.side is not Side.LISTING or left == "cancelled":
+        return left
+    moved = int(chain.call("CreativeAssets", "transferCountOf", order.token_id)) != order.terms_id
+    return "0 of 1 (ended)" if moved else left
+
+
 def _left(chain: ChainReader, digest: bytes, amount: int | None) -> str:
     """Units still on offer (``amount`` None: a campaign listing, open until cancelled or expired)."""
     from mintloom.market.service import CANCELLED, MARKET
@@ -217,7 +228,7 @@ def _left(chain: ChainReader, digest: bytes, amount: int | None) -> str:
     n = int(chain.call(MARKET, "filled", digest))
     if n == CANCELLED:
         return "cancelled"
-    return "open" if amount is None else f"{amount - n} of {amount}"
+    return "open" if amount is None else f"{max(amount - n, 0)} of {amount}"
 
 
 @app.command("buy")
