@@ -612,9 +612,7 @@ def cancel_all(chain: ChainClient) -> int:
 def _approve_assets(chain: ChainClient) -> None:
     mkt = chain.address_of(MARKET)
     if not chain.call("CreativeAssets", "isApprovedForAll", chain.address, mkt):
-        chain.transact(
-            "CreativeAssets", "setApprovalForAll", mkt, True, kind="market:approve-assets", once=False
-        )
+        chain.transact("CreativeAssets", "setApprovalForAll", mkt, True, kind=_approval_kind(chain, "assets"))
 
 
 def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
