@@ -125,7 +125,7 @@ def test_an_accept_killed_at_each_phase_sells_once_on_rerun(market: Market) -> N
         paid_before = _balance(m.brand, token, m.party(offerer).address)
         out = _killed_then_rerun(m, holder, point, "market", "accept", ref, hero)
         assert _owner(m, hero) == m.party(offerer).address, point
-        assert _confirmed(m, f"market:accept:{ref}") == 1, point
+        assert _confirmed(m, f"market:accept:{ref}:{token_id(hero):x}") == 1, point
         assert paid_before - _balance(m.brand, token, m.party(offerer).address) == price, point  # paid once
         if point in ("tx-sent-market", "tx-confirmed-market"):
             assert "not sold again" in out, (point, out)

@@ -415,7 +415,7 @@ def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: i
     if o.kind is Kind.LICENCE:
         raise MarketError("offers on licence lots are accepted on chain, not here yet")
     tid = token_id(cid)
-    if _interrupted(chain, f"market:accept:0x{signed.digest.hex()}"):
+    if _interrupted(chain, _accept_kind(signed, tid)):
         return _accept_sent(chain, signed, tid)
     check_order(chain, signed)
     _check_price(agreed_price, o.unit_price)
@@ -431,9 +431,21 @@ def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: i
 def _accept_sent(chain: ChainClient, signed: SignedOrder, tid: int) -> Sale:
     o, h = signed.order, "0x" + signed.digest.hex()
     tx = chain.transact(
-        MARKET, "acceptOffer", o.as_tuple(), signed.signature, tid, 1, kind=f"market:accept:{h}", once=False
+        MARKET,
+        "acceptOffer",
+        o.as_tuple(),
+        signed.signature,
+        tid,
+        1,
+        kind=_accept_kind(signed, tid),
+        once=False,
     )
     return Sale(h, tid, o.unit_price, tx)
+
+
+def _accept_kind(signed: SignedOrder, tid: int) -> str:
+    """One accept of an offer with one token (a campaign offer takes any of its assets)."""
+    return f"market:accept:0x{signed.digest.hex()}:{tid:x}"
 
 
 def _check_offer_token(chain: ChainReader, o: Order, tid: int, cid: str) -> None:
