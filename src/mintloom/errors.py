@@ -312,6 +312,18 @@ class ForeignRoot(MarketError):
     """The proof leads to another root than the listing's (another campaign's catalog, another log)."""
 
 
+class NotHolder(MarketError):
+    """The sender does not hold what it lists or sells (the token, or enough licences of a lot)."""
+
+
+class InsufficientFunds(MarketError):
+    """The payer's ERC-20 balance or allowance does not cover the price."""
+
+
+class TermsNotAttached(MarketError):
+    """The licence terms a listing sells are not attached to the asset (or have expired)."""
+
+
 # --- verification ---------------------------------------------------------------------------
 class VerifyError(MintloomError):
     """Verification could not run at all (a bad verdict is a result, not an error)."""

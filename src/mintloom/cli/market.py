@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Marketplace: signed listings and offers settled on chain.", no_args_is_help=True)
 
 Ttl = Annotated[float, typer.Option("--days", min=0.001, help="Days until the order expires.")]
+Currency = Annotated[str, typer.Option(help="ERC-20 address the price is in (18 decimals); default ETH.")]
+ETH_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
 def wei(eth: str) -> int:
@@ -36,8 +38,9 @@ def wei(eth: str) -> int:
     return int(value)
 
 
-def _eth(amount: int) -> str:
-    return f"{Decimal(amount) / 10**18:f} ETH"
+def _eth(amount: int, currency: str = ETH_ADDRESS) -> str:
+    unit = "ETH" if currency.lower() == ETH_ADDRESS else f"of {currency[:10]}…"
+    return f"{Decimal(amount) / 10**18:f} {unit}"
 
 
 def price_per(text: str) -> dict[str, int]:
@@ -82,15 +85,39 @@ def _hash(o: SignedOrder | SignedMerkleListing) -> str:
 @app.command("list")
 def list_(
     cid: Annotated[str, typer.Argument(help="Your asset's CID (a registered token you hold).")],
-    price: Annotated[str, typer.Option(help="Price in ETH.")],
+    price: Annotated[str, typer.Option(help="Price in ETH (or in the ERC-20 of --currency).")],
+    currency: Currency = ETH_ADDRESS,
     days: Ttl = 7,
 ) -> None:
     """Sign a listing of one asset (approving the Marketplace once)."""
     from mintloom.market.service import list_asset
 
     s = studio()
-    o = list_asset(s.chain, s.db, cid, wei(price), ttl=int(days * 86400))
-    console.print(f"[green]listed[/] {cid} for {_eth(o.order.unit_price)}: order {_hash(o)}")
+    o = list_asset(s.chain, s.db, cid, wei(price), currency=currency, ttl=int(days * 86400))
+    console.print(f"[green]listed[/] {cid} for {_eth(o.order.unit_price, currency)}: order {_hash(o)}")
+
+
+@app.command("list-licences")
+def list_licences(
+    cid: Annotated[str, typer.Argument(help="The asset whose licences (ERC-1155) you hold.")],
+    *,
+    terms: Annotated[str, typer.Option(help="Licence terms: a flavour name or a terms id.")],
+    quantity: Annotated[int, typer.Option(min=1, help="Licences in the lot (sold in parts).")],
+    price: Annotated[str, typer.Option(help="Price of ONE licence in ETH (or the --currency ERC-20).")],
+    currency: Currency = ETH_ADDRESS,
+    days: Ttl = 7,
+) -> None:
+    """Sign a listing of a lot of licences; buyers take any part of it (`buy ORDER --quantity n`)."""
+    from mintloom.governance.licenses import resolve_terms
+    from mintloom.market.service import list_licences as sign_lot
+
+    s = studio()
+    o = sign_lot(
+        s.chain, s.db, cid, resolve_terms(terms), quantity=quantity, unit_price=wei(price),
+        currency=currency, ttl=int(days * 86400),
+    )  # fmt: skip
+    each = _eth(o.order.unit_price, currency)
+    console.print(f"[green]listed[/] {quantity} licence(s) of {cid} at {each} each: order {_hash(o)}")
 
 
 @app.command("list-campaign")
@@ -99,18 +126,28 @@ def list_campaign(
     price_per_: Annotated[
         str, typer.Option("--price-per", help="Prices: image=0.1,copy=0.02 (kinds or formats).")
     ],
+    licence: Annotated[
+        str | None, typer.Option(help="Sell licences under these terms (flavour or id), not the assets.")
+    ] = None,
+    currency: Currency = ETH_ADDRESS,
     days: Ttl = 30,
 ) -> None:
-    """List every anchored asset of a campaign with ONE signature (nothing is sent until a sale)."""
+    """List every anchored asset of a campaign with ONE signature (nothing is sent until a sale).
+    With --licence, buyers get licences under those terms, issued when they buy."""
+    from mintloom.governance.licenses import resolve_terms
     from mintloom.market.service import list_campaign as sign_listing
 
     s = studio()
     s.contracts()
-    prices = price_per(price_per_)
-    o = sign_listing(s.chain, s.db, s.log, s.blobs, campaign, prices=prices, ttl=int(days * 86400))
+    prices, terms_id = price_per(price_per_), resolve_terms(licence) if licence else 0
+    o = sign_listing(
+        s.chain, s.db, s.log, s.blobs, campaign, prices=prices, terms_id=terms_id, currency=currency,
+        ttl=int(days * 86400),
+    )  # fmt: skip
     counts = {n: sum(1 for e in o.entries if e.price_class == i) for i, n in enumerate(o.price_names)}
-    shown = ", ".join(f"{counts[n]} {n} at {_eth(p)}" for n, p in prices.items())
-    console.print(f"[green]listed[/] campaign {campaign} (checkpoint {o.listing.checkpoint_size}): {shown}")
+    shown = ", ".join(f"{counts[n]} {n} at {_eth(p, currency)}" for n, p in prices.items())
+    what = f"licences (terms {terms_id}) of campaign" if terms_id else "campaign"
+    console.print(f"[green]listed[/] {what} {campaign} (checkpoint {o.listing.checkpoint_size}): {shown}")
     console.print(f"  one signature, order {_hash(o)}")
 
 
@@ -145,42 +182,64 @@ def offers() -> None:
 
     s = studio(read_only=True)
     chain = s.chain_reader(start_node=True)
-    t = Table("order", "side", "what", "price", "signer", "filled")
+    t = Table("order", "side", "what", "price", "signer", "left")
     for o in load_orders(s.db, chain.chain_id):
-        what = (
-            hex(o.order.token_id)[:18] + "…"
-            if o.order.token_id
-            else f"leaves {o.order.from_leaf}-{o.order.to_leaf}"
-        )
         t.add_row(
-            _hash(o)[:18],
-            o.order.side.name.lower(),
-            what,
-            _eth(o.order.unit_price),
-            o.order.signer,
-            _filled(chain, o.digest),
-        )
+            _hash(o)[:18], o.order.side.name.lower(), _what(o), _eth(o.order.unit_price, o.order.currency),
+            o.order.signer, _order_left(chain, o),
+        )  # fmt: skip
     for m in load_listings(s.db, chain.chain_id):
-        prices = ", ".join(f"{n} {_eth(p)}" for n, p in zip(m.price_names, m.listing.prices, strict=True))
-        what = f"campaign {m.campaign} ({len(m.entries)} assets)"
-        t.add_row(_hash(m)[:18], "merkle", what, prices, m.listing.signer, _filled(chain, m.digest))
+        ml = m.listing
+        named = zip(m.price_names, ml.prices, strict=True)
+        prices = ", ".join(f"{n} {_eth(p, ml.currency)}" for n, p in named)
+        sold = f"licences (terms {ml.terms_id})" if ml.terms_id else "assets"
+        what = f"campaign {m.campaign} ({len(m.entries)} {sold})"
+        t.add_row(_hash(m)[:18], "merkle", what, prices, ml.signer, _left(chain, m.digest, None))
     console.print(t)
 
 
-def _filled(chain: ChainReader, digest: bytes) -> str:
+def _what(o: SignedOrder) -> str:
+    from mintloom.market.orders import Kind
+
+    order = o.order
+    if order.kind is Kind.ASSET_RANGE:
+        return f"leaves {order.from_leaf}-{order.to_leaf}"
+    token = hex(order.token_id)[:18] + "…"
+    return (
+        f"{order.amount} licence(s) {token} terms {order.terms_id}" if order.kind is Kind.LICENCE else token
+    )
+
+
+def _order_left(chain: ChainReader, o: SignedOrder) -> str:
+    """Units left; an asset listing keeps no fill record and ends once its token changed hands."""
+    from mintloom.market.orders import Kind, Side
+
+    left, order = _left(chain, o.digest, o.order.amount), o.order
+    if order.kind is not Kind.ASSET or order.side is not Side.LISTING or left == "cancelled":
+        return left
+    moved = int(chain.call("CreativeAssets", "transferCountOf", order.token_id)) != order.terms_id
+    return "0 of 1 (ended)" if moved else left
+
+
+def _left(chain: ChainReader, digest: bytes, amount: int | None) -> str:
+    """Units still on offer (``amount`` None: a campaign listing, open until cancelled or expired)."""
     from mintloom.market.service import CANCELLED, MARKET
 
     n = int(chain.call(MARKET, "filled", digest))
-    return "cancelled" if n == CANCELLED else str(n)
+    if n == CANCELLED:
+        return "cancelled"
+    return "open" if amount is None else f"{max(amount - n, 0)} of {amount}"
 
 
 @app.command("buy")
 def buy_(
     order: Annotated[str, typer.Argument(help="Order hash (or prefix), or an order JSON file.")],
     cid: Annotated[str | None, typer.Option(help="The asset to buy from a campaign listing.")] = None,
-    price: Annotated[str | None, typer.Option(help="The price in ETH you agree to (checked).")] = None,
+    price: Annotated[str | None, typer.Option(help="The unit price you agree to (checked).")] = None,
+    quantity: Annotated[int, typer.Option(min=1, help="Licences to take from a lot.")] = 1,
 ) -> None:
-    """Buy through a listing; from a campaign listing, the asset is proven, minted to you and paid."""
+    """Buy through a listing (any part of a licence lot); from a campaign listing, the asset is
+    proven and minted to you (or its licences issued to you) and paid, in one transaction."""
     from mintloom.market.book import SignedOrder
     from mintloom.market.service import buy, buy_merkle
 
@@ -188,14 +247,16 @@ def buy_(
     o = _find(s, s.chain, order)
     agreed = wei(price) if price is not None else None
     if isinstance(o, SignedOrder):
-        sale = buy(s.chain, o, agreed_price=agreed)
+        sale, currency = buy(s.chain, o, quantity=quantity, agreed_price=agreed), o.order.currency
     elif cid is None:
         raise MarketError("a campaign listing needs --cid (the asset you pick)")
     else:
-        sale = buy_merkle(s.chain, s.log, o, cid, agreed_price=agreed)
+        sale = buy_merkle(s.chain, s.log, o, cid, quantity=quantity, agreed_price=agreed)
+        currency = o.listing.currency
+    resumed = " (sent by an interrupted run: reported, not bought again)" if sale.resumed else ""
     console.print(
-        f"[green]bought[/] token {hex(sale.token_id)} for {_eth(sale.price)} "
-        f"in {sale.tx.tx_hash} (gas {sale.tx.gas_used})"
+        f"[green]bought[/] {sale.quantity} × token {hex(sale.token_id)} for {_eth(sale.price, currency)} "
+        f"in {sale.tx.tx_hash} (gas {sale.tx.gas_used}){resumed}"
     )
 
 
@@ -214,7 +275,10 @@ def accept_(
     if not isinstance(o, SignedOrder):
         raise MarketError("a campaign listing is not an offer", hint="use `mintloom market buy`")
     sale = accept(s.chain, o, cid, agreed_price=wei(price) if price is not None else None)
-    console.print(f"[green]sold[/] {cid} for {sale.price} in {sale.tx.tx_hash}")
+    resumed = " (sent by an interrupted run: reported, not sold again)" if sale.resumed else ""
+    console.print(
+        f"[green]sold[/] {cid} for {_eth(sale.price, o.order.currency)} in {sale.tx.tx_hash}{resumed}"
+    )
 
 
 @app.command("cancel")

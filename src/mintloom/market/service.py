@@ -20,17 +20,23 @@ from eth_utils.exceptions import ValidationError
 
 from mintloom.errors import (
     ForeignRoot,
+    InsufficientFunds,
     MarketError,
+    NotHolder,
     OrderClosed,
     OrderExpired,
     PriceMismatch,
+    TermsNotAttached,
     UnprovenLeaf,
     WrongChain,
     WrongMarketplace,
 )
+from mintloom.faults import crash_point
+from mintloom.governance.licenses import terms_of
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.assets import token_id, token_metadata_digest
 from mintloom.ledger.client import ChainClient, TxResult
+from mintloom.ledger.journal import CONFIRMED, PENDING
 from mintloom.ledger.reader import ChainReader
 from mintloom.market.book import OrderTampered, SignedOrder, save_order
 from mintloom.market.catalog import (
@@ -103,6 +109,8 @@ def list_asset(
     """Sign a listing of the sender's asset ``cid`` (approving the Marketplace once) and keep it."""
     tid = token_id(cid)
     _need_owner(chain, tid, chain.address, cid)
+    _need_currency(chain, currency)
+    _need_price(price)
     _approve_assets(chain)
     moved = int(chain.call("CreativeAssets", "transferCountOf", tid))  # the next transfer ends it
     order = Order(
@@ -110,6 +118,49 @@ def list_asset(
         _expiry(chain, ttl), secrets.randbits(128), int(chain.call(MARKET, "counterOf", chain.address)),
     )  # fmt: skip
     return _keep(chain, db, order)
+
+
+def list_licences(
+    chain: ChainClient, db: Database, cid: str, terms_id: int, *, quantity: int, unit_price: int,
+    currency: str = ETH, ttl: int = DEFAULT_TTL,
+) -> SignedOrder:  # fmt: skip
+    """Sign a listing of a lot of ``quantity`` licences of ``cid`` under ``terms_id`` that the
+    sender holds, sold in parts at ``unit_price`` each (approving the Marketplace once); keeps it."""
+    tid = token_id(cid)
+    if quantity < 1:
+        raise MarketError("a lot holds at least one licence", hint="--quantity 10")
+    held = _licences_held(chain, chain.address, tid, terms_id)
+    if held < quantity:
+        raise NotHolder(f"you hold {held} licence(s) of {cid} under terms {terms_id}, not {quantity}")
+    _need_currency(chain, currency)
+    _need_price(unit_price)
+    _approve_licences(chain)
+    order = Order(
+        chain.address, Side.LISTING, Kind.LICENCE, tid, terms_id, 0, 0, quantity,
+        to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
+        int(chain.call(MARKET, "counterOf", chain.address)),
+    )  # fmt: skip
+    return _keep(chain, db, order)
+
+
+def _licences_held(chain: ChainReader, who: str, tid: int, terms_id: int) -> int:
+    lid = int(chain.call("LicenseMarket", "licenseIdOf", tid, terms_id))
+    return int(chain.call("LicenseMarket", "balanceOf", to_checksum_address(who), lid))
+
+
+def _need_currency(chain: ChainReader, currency: str) -> None:
+    """ETH, or a contract (an ERC-20): a listing in an address without code could never be paid."""
+    try:
+        address = to_checksum_address(currency)
+    except ValueError as exc:
+        raise MarketError(f"not an address: {currency!r}", hint="--currency 0x… (an ERC-20)") from exc
+    if address.lower() != ETH and not chain.w3.eth.get_code(address):
+        raise MarketError(f"{address} is no contract on this chain", hint="--currency names an ERC-20")
+
+
+def _need_price(price: int) -> None:
+    if price <= 0:
+        raise MarketError("a price must be positive", hint="--price 0.1")
 
 
 def make_offer(
@@ -131,6 +182,8 @@ def make_offer(
     kind, tid, lo, hi = (
         (Kind.ASSET, token_id(cid), 0, 0) if cid else (Kind.ASSET_RANGE, 0, *(leaves or (0, 0)))
     )
+    _need_currency(chain, currency)
+    _need_price(price)
     _approve_erc20(chain, currency, price)
     order = Order(
         chain.address, Side.OFFER, kind, tid, 0, lo, hi, 1, to_checksum_address(currency), price,
@@ -166,23 +219,38 @@ def campaign_entries(
 
 def list_campaign(
     chain: ChainClient, db: Database, log: TransparencyLog, blobs: BlobStore, campaign: str, *,
-    prices: dict[str, int], terms_id: int = 0, ttl: int = DEFAULT_TTL,
+    prices: dict[str, int], terms_id: int = 0, currency: str = ETH, ttl: int = DEFAULT_TTL,
 ) -> SignedMerkleListing:  # fmt: skip
     """One signature over every asset of ``campaign`` in the latest anchored checkpoint, priced per
-    output kind or format; no transaction is sent until someone buys."""
+    output kind or format (per licence when ``terms_id`` names licence terms); no transaction is
+    sent until someone buys."""
     if not prices or min(prices.values()) <= 0:
         raise MarketError("give a positive price per output kind or format", hint="--price-per image=0.1")
+    _need_currency(chain, currency)
+    if terms_id:
+        _need_terms(chain, terms_id)
     size = latest_on_chain(chain).size
     entries = campaign_entries(chain, log, Catalog(db), blobs, campaign, prices=prices, size=size)
     listing = MerkleListing(
-        chain.address, size, catalog_root(entries), terms_id, ETH, tuple(prices.values()),
+        chain.address, size, catalog_root(entries), terms_id, to_checksum_address(currency),
+        tuple(prices.values()),
         _expiry(chain, ttl), secrets.randbits(128), int(chain.call(MARKET, "counterOf", chain.address)),
     )  # fmt: skip
     domain = domain_of(chain)
     signature = sign_merkle_listing(listing, domain, _key(chain))
     signed = SignedMerkleListing(listing, signature, domain, campaign, tuple(prices), entries)
+    crash_point("market.list-campaign.signed")
     save_listing(db, signed)
     return signed
+
+
+def _need_terms(chain: ChainReader, terms_id: int) -> None:
+    """Terms a campaign listing sells licences under exist and have not expired."""
+    if not chain.call("LicenseTemplates", "exists", terms_id):
+        raise TermsNotAttached(f"no licence terms {terms_id} on this chain", hint="`mintloom license terms`")
+    expiry = terms_of(chain, terms_id).expiry
+    if expiry and expiry <= _chain_time(chain):
+        raise TermsNotAttached(f"licence terms {terms_id} expired at {expiry}")
 
 
 # ----- checks ------------------------------------------------------------------------------------
@@ -232,9 +300,13 @@ def check_order(chain: ChainReader, signed: SignedOrder, amount: int = 1) -> Non
     check_domain(chain, signed.domain)
     o, h = signed.order, signed.digest
     _check_live(chain, o.signer, h, signature=signed.signature, counter=o.counter, expiry=o.expiry)
+    if amount < 1:
+        raise MarketError("a quantity is at least 1", hint="--quantity 1")
     done = int(chain.call(MARKET, "filled", h))
     if done + amount > o.amount:
-        raise OrderClosed(f"the order is filled ({done} of {o.amount})", hint="look for another order")
+        raise OrderClosed(
+            f"the order has {o.amount - done} of {o.amount} left, not {amount}", hint="ask for less"
+        )
 
 
 def _check_price(agreed: int | None, price: int) -> None:
@@ -244,12 +316,14 @@ def _check_price(agreed: int | None, price: int) -> None:
         )
 
 
-def _need_owner(chain: ChainReader, tid: int, who: str, what: str) -> None:
+def _need_owner(
+    chain: ChainReader, tid: int, who: str, what: str, error: type[MarketError] = NotHolder
+) -> None:
     if not chain.call("CreativeAssets", "isRegistered", tid):
         raise OrderClosed(f"{what} is not registered on chain", hint=f"`mintloom register {what}` first")
     owner = str(chain.call("CreativeAssets", "ownerOf", tid))
     if owner.lower() != who.lower():
-        raise OrderClosed(f"{what} is held by {owner}, not {who}")
+        raise error(f"{what} is held by {owner}, not {who}")
 
 
 # ----- filling -----------------------------------------------------------------------------------
@@ -259,28 +333,78 @@ class Sale:
     token_id: int
     price: int
     tx: TxResult
+    quantity: int = 1
+
+    @property
+    def resumed(self) -> bool:
+        """Sent by an interrupted earlier run and reported now, not sent again."""
+        return self.tx.resumed
 
 
-def buy(chain: ChainClient, signed: SignedOrder, *, agreed_price: int | None = None) -> Sale:
-    """Fill listing ``signed`` for the sender, paying its price in ETH (checked first)."""
+def _interrupted(chain: ChainClient, kind: str) -> bool:
+    """Whether an earlier run of this sender sent this write and died before reporting it: its
+    checks passed then, and rechecking now would refuse the write that already filled."""
+    mine = (e for e in chain.journal.entries(chain.chain_id, kind) if e.sender == chain.address)
+    return any(e.delivered is False and e.status in (PENDING, CONFIRMED) for e in mine)
+
+
+def buy(
+    chain: ChainClient, signed: SignedOrder, *, quantity: int = 1, agreed_price: int | None = None
+) -> Sale:
+    """Fill listing ``signed`` for the sender: its asset, or ``quantity`` licences of its lot, paid
+    in ETH or in its ERC-20 (approved first). ``agreed_price`` is the unit price agreed to."""
     o = signed.order
-    if o.side is not Side.LISTING or o.kind is not Kind.ASSET or o.currency.lower() != ETH:
-        raise MarketError(
-            "only ETH listings of one asset are bought here", hint="use `market accept` for offers"
-        )
-    check_order(chain, signed)
-    _check_price(agreed_price, o.unit_price)
-    _need_owner(chain, o.token_id, o.signer, hex(o.token_id))
+    if o.side is not Side.LISTING:
+        raise MarketError("this order is an offer, not a listing", hint="use `market accept`")
+    h, price = "0x" + signed.digest.hex(), o.unit_price * quantity
+    kind = f"market:fill:{h}:{quantity}"
+    if not _interrupted(chain, kind):
+        _check_listing(chain, signed, quantity)
+        _check_price(agreed_price, o.unit_price)
+        crash_point("market.buy.checked")
+        _ready_to_pay(chain, o.currency, price)
+        crash_point("market.buy.approved")
+    tx = chain.transact(
+        MARKET, "fillListing", o.as_tuple(), signed.signature, quantity, chain.address,
+        value=_eth_value(o.currency, price), kind=kind, once=False,
+    )  # fmt: skip
+    return Sale(h, o.token_id, price, tx, quantity)
+
+
+def _check_listing(chain: ChainReader, signed: SignedOrder, quantity: int) -> None:
+    o = signed.order
+    if o.kind is Kind.ASSET_RANGE:
+        raise MarketError("a campaign-wide order is an offer", hint="use `market accept`")
+    if o.kind is Kind.ASSET and quantity != 1:
+        raise MarketError("an asset listing sells one token", hint="drop --quantity")
+    check_order(chain, signed, quantity)
+    if o.kind is Kind.LICENCE:
+        held = _licences_held(chain, o.signer, o.token_id, o.terms_id)
+        if held < quantity or not chain.call(
+            "LicenseMarket", "isApprovedForAll", o.signer, chain.address_of(MARKET)
+        ):
+            raise OrderClosed(f"the seller no longer holds {quantity} licence(s) of the lot for sale")
+        return
+    _need_owner(chain, o.token_id, o.signer, hex(o.token_id), OrderClosed)
     if o.terms_id != int(chain.call("CreativeAssets", "transferCountOf", o.token_id)):
         raise OrderClosed(
             "the listing ended: its token changed hands after it was signed", hint="ask for a new one"
         )
-    h = "0x" + signed.digest.hex()
-    tx = chain.transact(
-        MARKET, "fillListing", o.as_tuple(), signed.signature, 1, chain.address,
-        value=o.unit_price, kind=f"market:fill:{h}",
-    )  # fmt: skip
-    return Sale(h, o.token_id, o.unit_price, tx)
+
+
+def _eth_value(currency: str, price: int) -> int:
+    return price if currency.lower() == ETH else 0
+
+
+def _ready_to_pay(chain: ChainClient, currency: str, price: int) -> None:
+    """An ERC-20 price: the sender holds it and the Marketplace may pull it (approved here)."""
+    if currency.lower() == ETH:
+        return
+    token = chain.w3.eth.contract(address=to_checksum_address(currency), abi=_ERC20_ABI)
+    balance = int(token.functions.balanceOf(chain.address).call())
+    if balance < price:
+        raise InsufficientFunds(f"you hold {balance} of {currency}, the price is {price}")
+    _approve_erc20(chain, currency, price)
 
 
 def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: int | None = None) -> Sale:
@@ -288,18 +412,40 @@ def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: i
     o = signed.order
     if o.side is not Side.OFFER:
         raise MarketError("this order is a listing, not an offer", hint="use `market buy`")
+    if o.kind is Kind.LICENCE:
+        raise MarketError("offers on licence lots are accepted on chain, not here yet")
+    tid = token_id(cid)
+    if _interrupted(chain, _accept_kind(signed, tid)):
+        return _accept_sent(chain, signed, tid)
     check_order(chain, signed)
     _check_price(agreed_price, o.unit_price)
-    tid = token_id(cid)
     _need_owner(chain, tid, chain.address, cid)
     _check_offer_token(chain, o, tid, cid)
     _check_funds(chain, o)
+    crash_point("market.accept.checked")
     _approve_assets(chain)
-    h = "0x" + signed.digest.hex()
+    crash_point("market.accept.approved")
+    return _accept_sent(chain, signed, tid)
+
+
+def _accept_sent(chain: ChainClient, signed: SignedOrder, tid: int) -> Sale:
+    o, h = signed.order, "0x" + signed.digest.hex()
     tx = chain.transact(
-        MARKET, "acceptOffer", o.as_tuple(), signed.signature, tid, 1, kind=f"market:accept:{h}"
+        MARKET,
+        "acceptOffer",
+        o.as_tuple(),
+        signed.signature,
+        tid,
+        1,
+        kind=_accept_kind(signed, tid),
+        once=False,
     )
     return Sale(h, tid, o.unit_price, tx)
+
+
+def _accept_kind(signed: SignedOrder, tid: int) -> str:
+    """One accept of an offer with one token (a campaign offer takes any of its assets)."""
+    return f"market:accept:0x{signed.digest.hex()}:{tid:x}"
 
 
 def _check_offer_token(chain: ChainReader, o: Order, tid: int, cid: str) -> None:
@@ -379,11 +525,27 @@ def check_merkle(chain: ChainReader, signed: SignedMerkleListing, item: MerkleIt
             f"{item.cid}'s catalog proof does not lead to this listing's root (another catalog?)"
         )
     _check_log_proof(chain, o.checkpoint_size, item)
-    if chain.call("CreativeAssets", "isRegistered", token_id(item.cid)):
+    registered = bool(chain.call("CreativeAssets", "isRegistered", token_id(item.cid)))
+    if o.terms_id:
+        _check_licence_terms(chain, o.terms_id, item)
+    elif registered:
         raise OrderClosed(f"{item.cid} is already sold (registered)", hint="look for a listing by its owner")
+    if registered:
+        return
     if item.parent_cid and not chain.call("CreativeAssets", "isRegistered", token_id(item.parent_cid)):
         raise UnprovenLeaf(
             f"{item.cid} derives from {item.parent_cid}, not registered yet", hint="the brand registers it"
+        )
+
+
+def _check_licence_terms(chain: ChainReader, terms_id: int, item: MerkleItem) -> None:
+    """The licence a campaign listing sells is attached to the picked asset's leaf, unexpired."""
+    _need_terms(chain, terms_id)
+    attached = [int(t) for t in chain.call("LicenseMarket", "termsOfLeaf", item.leaf_index)]
+    if terms_id not in attached:
+        raise TermsNotAttached(
+            f"licence terms {terms_id} are not attached to {item.cid} (leaf {item.leaf_index})",
+            hint="pick an asset the brand published under these terms",
         )
 
 
@@ -402,19 +564,30 @@ def _check_log_proof(chain: ChainReader, size: int, item: MerkleItem) -> None:
 
 def buy_merkle(
     chain: ChainClient, log: TransparencyLog, signed: SignedMerkleListing, cid: str, *,
-    agreed_price: int | None = None, item: MerkleItem | None = None,
+    quantity: int = 1, agreed_price: int | None = None, item: MerkleItem | None = None,
 ) -> Sale:  # fmt: skip
-    """Buy asset ``cid`` of Merkle listing ``signed``: minted to the sender and paid, in one transaction."""
+    """Buy asset ``cid`` of Merkle listing ``signed`` (minted to the sender), or ``quantity``
+    licences of it when the listing sells licences (issued to the sender, the asset registered to
+    the brand first if need be): proven, issued and paid in one transaction."""
     item = item or merkle_item(log, signed, cid)
-    check_merkle(chain, signed, item)
-    price = signed.listing.prices[item.price_class]
-    _check_price(agreed_price, price)
-    h = "0x" + signed.digest.hex()
+    o, h = signed.listing, "0x" + signed.digest.hex()
+    if quantity < 1 or (not o.terms_id and quantity != 1):
+        raise MarketError(
+            f"cannot buy {quantity} of this listing", hint="an asset is sold once; licences ≥ 1"
+        )
+    price = o.prices[item.price_class] * quantity if item.price_class < len(o.prices) else 0
+    kind = f"market:merkle:{h}:{cid}:{quantity}"
+    if not _interrupted(chain, kind):
+        check_merkle(chain, signed, item)
+        _check_price(agreed_price, o.prices[item.price_class])
+        crash_point("market.buy.checked")
+        _ready_to_pay(chain, o.currency, price)
+        crash_point("market.buy.approved")
     tx = chain.transact(
-        MARKET, "fillMerkleListing", signed.listing.as_tuple(), signed.signature, item.as_tuple(), 1,
-        chain.address, value=price, kind=f"market:merkle:{h}:{cid}",
+        MARKET, "fillMerkleListing", o.as_tuple(), signed.signature, item.as_tuple(), quantity,
+        chain.address, value=_eth_value(o.currency, price), kind=kind, once=False,
     )  # fmt: skip
-    return Sale(h, token_id(cid), price, tx)
+    return Sale(h, token_id(cid), price, tx, quantity)
 
 
 # ----- cancelling --------------------------------------------------------------------------------
@@ -425,6 +598,7 @@ def cancel(chain: ChainClient, orders: list[SignedOrder]) -> TxResult:
         if s.order.signer.lower() != chain.address.lower():
             raise MarketError(f"order 0x{s.digest.hex()} is signed by {s.order.signer}, not by you")
     tuples = [s.order.as_tuple() for s in orders]
+    crash_point("market.cancel.checked")
     return chain.transact(
         MARKET, "cancel", tuples, kind="market:cancel:" + ",".join(s.digest.hex()[:16] for s in orders)
     )
@@ -434,6 +608,7 @@ def cancel_listing(chain: ChainClient, signed: SignedMerkleListing) -> TxResult:
     check_domain(chain, signed.domain)
     if signed.listing.signer.lower() != chain.address.lower():
         raise MarketError(f"the listing is signed by {signed.listing.signer}, not by you")
+    crash_point("market.cancel.checked")
     return chain.transact(
         MARKET, "cancelMerkleListing", signed.listing.as_tuple(), kind=f"market:cancel:{signed.digest.hex()}"
     )
@@ -449,16 +624,26 @@ def cancel_all(chain: ChainClient) -> int:
 def _approve_assets(chain: ChainClient) -> None:
     mkt = chain.address_of(MARKET)
     if not chain.call("CreativeAssets", "isApprovedForAll", chain.address, mkt):
-        chain.transact(
-            "CreativeAssets", "setApprovalForAll", mkt, True, kind="market:approve-assets", once=False
-        )
+        chain.transact("CreativeAssets", "setApprovalForAll", mkt, True, kind=_approval_kind(chain, "assets"))
 
 
 def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
     mkt = chain.address_of(MARKET)
     token = chain.w3.eth.contract(address=to_checksum_address(currency), abi=_ERC20_ABI)
     have = int(token.functions.allowance(chain.address, mkt).call())
-    if have < amount:  # the allowance covers this offer; a fill spends only what it pays
-        chain.transact_at(
-            currency, _ERC20_ABI, "approve", mkt, amount, kind="market:approve-erc20", once=False
+    if have < amount:  # the allowance covers this payment; a fill spends only what it pays
+        chain.transact_at(currency, _ERC20_ABI, "approve", mkt, amount, kind=_approval_kind(chain, "erc20"))
+
+
+def _approval_kind(chain: ChainClient, what: str) -> str:
+    """A one-time approval named by the sender's next nonce: a rerun after a crash finds the
+    allowance set (and skips it) and a later approval of the same amount is a new write."""
+    return f"market:approve-{what}:{chain.w3.eth.get_transaction_count(chain.account.address)}"
+
+
+def _approve_licences(chain: ChainClient) -> None:
+    mkt = chain.address_of(MARKET)
+    if not chain.call("LicenseMarket", "isApprovedForAll", chain.address, mkt):
+        chain.transact(
+            "LicenseMarket", "setApprovalForAll", mkt, True, kind=_approval_kind(chain, "licences")
         )

@@ -34,7 +34,11 @@ class OrderOut(BaseModel):
     leaves: tuple[int, int] | None
     currency: str
     price: str
-    """Wei (or ERC-20 units), as a decimal string."""
+    """Wei (or ERC-20 units) per unit, as a decimal string."""
+    amount: int
+    """Units signed for: 1 for an asset, the lot's size for licences."""
+    remaining: int
+    """Units still to fill (0 once filled, cancelled, ended or expired)."""
     expiry: int
     state: str
 
@@ -106,12 +110,22 @@ def _listing_state(chain: ChainReader, s: SignedOrder, sold: set[str]) -> str | 
 def _order(chain: ChainReader, s: SignedOrder, sold: set[str]) -> OrderOut:
     o = s.order
     ranged = o.token_id == 0
+    state = _listing_state(chain, s, sold) or _state(chain, s.digest, o.amount, o.expiry)
     return OrderOut(
         order_hash="0x" + s.digest.hex(), side=o.side.name.lower(), kind=o.kind.name.lower(), signer=o.signer,
         token_id=None if ranged else hex(o.token_id), leaves=(o.from_leaf, o.to_leaf) if ranged else None,
-        currency=o.currency, price=str(o.unit_price), expiry=o.expiry,
-        state=_listing_state(chain, s, sold) or _state(chain, s.digest, o.amount, o.expiry),
+        currency=o.currency, price=str(o.unit_price), amount=o.amount,
+        remaining=_remaining(chain, s, state), expiry=o.expiry, state=state,
     )  # fmt: skip
+
+
+def _remaining(chain: ChainReader, s: SignedOrder, state: str) -> int:
+    """Units a buyer (or seller) can still fill: a licence lot sells in parts."""
+    if state != "open":
+        return 0
+    if s.order.kind is Kind.ASSET and s.order.side is Side.LISTING:
+        return 1  # an asset listing keeps no fill record: open means unsold
+    return s.order.amount - int(chain.call("Marketplace", "filled", s.digest))
 
 
 def _campaign(chain: ChainReader, m: SignedMerkleListing) -> CampaignListingOut:
