@@ -14,10 +14,10 @@ from sqlalchemy import select, text
 
 from mintloom.api.app import create_app
 from mintloom.api.studio.chain_pages import REVIEWER_KEY_ENV, REVIEWER_PASSWORD_ENV
-from mintloom.api.studio.gallery import PAGE, GalleryFilters, page_query
 from mintloom.api.studio.session import COOKIE
 from mintloom.provenance.review import REVIEWER_UNIT, save_reviewer, verified_decision
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.gallery import PAGE, GalleryFilters, page_query
 from mintloom.store.reviews import ReviewDecisionRow, Reviews, ReviewSampleRow
 from mintloom.store.thumbnails import ThumbnailRow
 from mintloom.store.tokens import TokenStore

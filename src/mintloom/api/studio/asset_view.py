@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-
 from mintloom.chain_lookup import ReaderLookup
 from mintloom.errors import MintloomError
 from mintloom.ledger.lineage import Names
@@ -13,8 +11,9 @@ from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.content_credentials import CredentialReport, read_credentials
 from mintloom.provenance.log import Receipt, TransparencyLog
 from mintloom.store.blobs import BlobStore
-from mintloom.store.catalog import AssetRow, LineageEdge
+from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.db import Database
+from mintloom.store.gallery import children
 from mintloom.verify.report import LicenseInfo, TermsInfo
 
 MAX_TEXT = 20_000
@@ -54,16 +53,10 @@ def visible_text(data: bytes) -> str:
 
 
 def _links(db: Database, cid: str) -> tuple[list[Link], list[Link]]:
-    with db.session() as s:
-        up = s.execute(
-            select(LineageEdge.parent_cid, LineageEdge.relation).where(LineageEdge.child_cid == cid)
-        )
-        down = s.execute(
-            select(LineageEdge.child_cid, LineageEdge.relation).where(LineageEdge.parent_cid == cid)
-        )
-        parents = [Link(p, r, s.get(AssetRow, p)) for p, r in up.all()]
-        children = [Link(c, r, s.get(AssetRow, c)) for c, r in down.all()]
-    return parents, children
+    catalog = Catalog(db)
+    parents = [Link(p, r, catalog.asset(p)) for p, r in catalog.parents(cid)]
+    derived = [Link(c, r, catalog.asset(c)) for c, r in children(db, cid)]
+    return parents, derived
 
 
 def asset_view(

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
-from sqlalchemy import select
 
 from mintloom.api.errors import UnavailableError
 from mintloom.api.routers import market as market_routes
@@ -25,7 +24,7 @@ from mintloom.governance.royalties import Claim, claim, claimable
 from mintloom.ledger.connect import sender_address
 from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.review import Decision, Reviewer, load_reviewer
-from mintloom.store.catalog import CampaignRow
+from mintloom.store.gallery import campaign_counts
 from mintloom.studio import Studio
 
 REVIEWER_KEY_ENV = "MINTLOOM_REVIEWER_KEY"
@@ -75,9 +74,7 @@ def balances(studio: Studio, offline: bool) -> tuple[list[Balance], str | None]:
     try:
         me = sender_address(studio.workspace, studio.settings).lower()
         roles: dict[str, list[str]] = {me: ["workspace account"]}
-        with studio.db.session() as s:
-            names = list(s.scalars(select(CampaignRow.name)))
-        for name in names:
+        for name in campaign_counts(studio.db):
             for account, bps in split_of(chain, studio.db, name):
                 roles.setdefault(account.lower(), []).append(f"{name}: {bps / 100:g}%")
         out = [Balance(a, tuple(r), claimable(chain, a), a == me) for a, r in roles.items()]

@@ -16,12 +16,21 @@ from mintloom.api.deps import BlobsDep, CatalogDep, LogDep, SettingsDep, part
 from mintloom.api.errors import NotFoundError, parse_cid_param
 from mintloom.api.studio import chain_pages
 from mintloom.api.studio.asset_view import asset_view, chain_facts, licence_words
-from mintloom.api.studio.gallery import QA_STATES, GalleryFilters, QAState, filter_choices, gallery_page
 from mintloom.api.studio.render import HERE, page
-from mintloom.api.studio.review_state import REVIEW_STATES, ReviewState, group_states
+from mintloom.api.studio.review_state import cids_in_state, group_states
 from mintloom.api.studio.session import PageUser
 from mintloom.api.studio.summaries import campaign_summaries
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.gallery import (
+    QA_STATES,
+    REVIEW_STATES,
+    GalleryFilters,
+    QAState,
+    ReviewState,
+    campaign_counts,
+    filter_choices,
+    gallery_page,
+)
 from mintloom.store.thumbnails import Thumbnails
 from mintloom.studio import Studio
 
@@ -74,7 +83,8 @@ def gallery(
     f = GalleryFilters(locale or None, segment or None, format or None, kind or None, qa, review)
     anchor = anchor_pem(studio)
     groups = group_states(studio.db, name, anchor) if review is not None and anchor else []
-    result = gallery_page(studio.db, name, f, page_no, groups)
+    reviewed = cids_in_state(groups, review) if review is not None else set()
+    result = gallery_page(studio.db, name, f, page_no, reviewed)
     choices = filter_choices(studio.db, name)
     return page(request, user, "gallery", campaign=name, filters=f, result=result, choices=choices,
                 qa_states=QA_STATES, review_states=REVIEW_STATES)  # fmt: skip
@@ -122,7 +132,7 @@ def review(request: Request, user: PageUser, catalog: CatalogDep) -> HTMLRespons
     """Every campaign's review groups, their drawn samples and verified decisions."""
     studio = studio_of(request)
     anchor = anchor_pem(studio)
-    names = [c.name for c in campaign_summaries(studio.db, None)]
+    names = list(campaign_counts(studio.db))
     queue = {n: group_states(studio.db, n, anchor) for n in names} if anchor else {}
     return page(request, user, "review", queue=queue, reviewer_ready=chain_pages.reviewer_configured())
 

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from mintloom.errors import ForgedReviewError, StaleReviewError
 from mintloom.governance.review import split_group
 from mintloom.provenance.review import check_fresh, verified_decision
 from mintloom.store.db import Database
+from mintloom.store.gallery import ReviewState
 from mintloom.store.reviews import Reviews, members_digest
-
-ReviewState = Literal["approved", "rejected", "unreviewed", "stale", "forged"]
-REVIEW_STATES: tuple[ReviewState, ...] = ("approved", "rejected", "unreviewed", "stale", "forged")
 
 
 @dataclass(frozen=True)

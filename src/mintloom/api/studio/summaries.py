@@ -5,26 +5,22 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.sql.functions import count
-
 from mintloom.api.studio.review_state import group_states
-from mintloom.provenance.log import ReceiptRow
-from mintloom.store.annotations import QARow
-from mintloom.store.catalog import AssetRow, CampaignRow
+from mintloom.provenance.anchor_state import receipt_counts
 from mintloom.store.db import Database
+from mintloom.store.gallery import campaign_counts
 
 
 @dataclass
 class CampaignSummary:
     name: str
-    kinds: Counter[str] = field(default_factory=Counter)
+    kinds: dict[str, int]
     qa_checked: int = 0
     qa_held: int = 0
-    review: Counter[str] = field(default_factory=Counter)
-    """Review groups by state."""
     receipts: int = 0
     anchored: int = 0
+    review: Counter[str] = field(default_factory=Counter)
+    """Review groups by state."""
 
     @property
     def assets(self) -> int:
@@ -34,32 +30,20 @@ class CampaignSummary:
     def anchor_state(self) -> str:
         if self.assets == 0:
             return "empty"
-        if self.anchored == self.assets:
+        if self.anchored >= self.assets:
             return "anchored"
-        return "partly anchored" if self.anchored else ("logged, not anchored" if self.receipts else "logged")
+        if self.anchored:
+            return "partly anchored"
+        return "receipted, not anchored" if self.receipts else "logged, not checkpointed"
 
 
 def campaign_summaries(db: Database, trust_anchor_pem: str | None) -> list[CampaignSummary]:
-    """One summary per campaign, in name order."""
-    with db.session() as s:
-        out = {n: CampaignSummary(n) for n in s.scalars(select(CampaignRow.name).order_by(CampaignRow.name))}
-        for c, kind, n in s.execute(
-            select(AssetRow.campaign, AssetRow.kind, count()).group_by(AssetRow.campaign, AssetRow.kind)
-        ):
-            out[c].kinds[kind] = n
-        for c, held, n in s.execute(
-            select(QARow.campaign, QARow.held, count()).group_by(QARow.campaign, QARow.held)
-        ):
-            if c in out:
-                out[c].qa_checked += n
-                out[c].qa_held += n if held else 0
-        q = select(AssetRow.campaign, ReceiptRow.anchored, count()).join(
-            ReceiptRow, ReceiptRow.cid == AssetRow.cid
-        )
-        for c, anchored, n in s.execute(q.group_by(AssetRow.campaign, ReceiptRow.anchored)):
-            out[c].receipts += n
-            out[c].anchored += n if anchored else 0
-    for summary in out.values():
+    """One summary per campaign, in name order (review states only with a trust anchor)."""
+    receipts = receipt_counts(db)
+    out: list[CampaignSummary] = []
+    for name, c in campaign_counts(db).items():
+        summary = CampaignSummary(name, c.kinds, c.qa_checked, c.qa_held, *receipts.get(name, (0, 0)))
         if trust_anchor_pem is not None:
-            summary.review.update(g.state for g in group_states(db, summary.name, trust_anchor_pem))
-    return list(out.values())
+            summary.review.update(g.state for g in group_states(db, name, trust_anchor_pem))
+        out.append(summary)
+    return out
