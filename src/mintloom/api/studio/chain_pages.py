@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import Request
+from web3 import Web3
 
 from mintloom.api.errors import UnavailableError
 from mintloom.api.routers import market as market_routes
@@ -56,6 +57,10 @@ class MarketView:
     error: str | None = None
 
 
+def checksum(account: str) -> str:
+    return str(Web3.to_checksum_address(account))
+
+
 def reader(studio: Studio, offline: bool) -> tuple[ChainReader | None, str | None]:
     """A read-only reader of the workspace's chain, or None and why not."""
     if offline:
@@ -77,7 +82,7 @@ def balances(studio: Studio, offline: bool) -> tuple[list[Balance], str | None]:
         for name in campaign_counts(studio.db):
             for account, bps in split_of(chain, studio.db, name):
                 roles.setdefault(account.lower(), []).append(f"{name}: {bps / 100:g}%")
-        out = [Balance(a, tuple(r), claimable(chain, a), a == me) for a, r in roles.items()]
+        out = [Balance(checksum(a), tuple(r), claimable(chain, a), a == me) for a, r in roles.items()]
     except MintloomError as exc:
         return [], exc.message
     return out, None
