@@ -187,6 +187,8 @@ def test_gallery_filters_and_pages_agree_with_the_catalog(ws: Studio, client: Te
     exported = {c for cids in Reviews(ws.db).groups("tiny").values() for c in cids}
     assert unreviewed and set(unreviewed) <= exported
     assert shown.findall(client.get("/studio/campaigns/tiny", params={"page": 2}).text) == []
+    empty = dict.fromkeys(("locale", "segment", "format", "kind", "qa", "review"), "")  # the form's "any"
+    assert shown.findall(client.get("/studio/campaigns/tiny", params=empty).text) == [r.cid for r in rows]
     assert client.get("/studio/campaigns/tiny", params={"qa": "bogus"}).status_code == 422
     assert client.get("/studio/campaigns/nope").status_code == 404
 
@@ -217,8 +219,10 @@ def test_a_thumbnail_is_made_once_as_its_own_blob(ws: Studio, client: TestClient
     second = client.get(f"/studio/thumbs/{asset.cid}")
     assert second.content == first.content
     assert {(p, p.stat().st_mtime_ns) for p in blobs_dir.rglob("*") if p.is_file()} == after_first
-    audio = first_asset(ws, "audio")
-    assert client.get(f"/studio/thumbs/{audio.cid}").status_code == 404
+    for kind in ("audio", "copy"):  # no thumbnail: a static placeholder, nothing stored
+        r = client.get(f"/studio/thumbs/{first_asset(ws, kind).cid}")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
+    assert {(p, p.stat().st_mtime_ns) for p in blobs_dir.rglob("*") if p.is_file()} == after_first
 
 
 # --- review ----------------------------------------------------------------------------------------

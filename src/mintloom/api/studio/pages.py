@@ -7,13 +7,13 @@ gallery's thumbnail cache: a thumbnail is made once and kept as its own blob
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mintloom.api.deps import BlobsDep, CatalogDep, LogDep, SettingsDep, part
-from mintloom.api.errors import NotFoundError, parse_cid_param
+from mintloom.api.errors import InvalidInputError, NotFoundError, parse_cid_param
 from mintloom.api.studio import chain_pages
 from mintloom.api.studio.asset_view import asset_view, chain_facts, licence_words
 from mintloom.api.studio.render import HERE, page
@@ -25,8 +25,6 @@ from mintloom.store.gallery import (
     QA_STATES,
     REVIEW_STATES,
     GalleryFilters,
-    QAState,
-    ReviewState,
     campaign_counts,
     filter_choices,
     gallery_page,
@@ -38,6 +36,7 @@ router = APIRouter(prefix="/studio", include_in_schema=False)
 STATIC = {p.name: p for p in (HERE / "static").iterdir() if p.is_file()}
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 Text = Annotated[str | None, Query(max_length=64)]
+T = TypeVar("T", bound=str)
 
 
 def studio_of(request: Request) -> Studio:
@@ -73,17 +72,18 @@ def campaigns(request: Request, user: PageUser) -> HTMLResponse:
 def gallery(
     request: Request, name: str, user: PageUser, catalog: CatalogDep, *,
     locale: Text = None, segment: Text = None, format: Text = None, kind: Text = None,
-    qa: QAState | None = None, review: ReviewState | None = None,
+    qa: Text = None, review: Text = None,
     page_no: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:  # fmt: skip
     """One campaign's assets as a paginated thumbnail grid, filtered."""
     studio = studio_of(request)
     if catalog.campaign(name) is None:
         raise NotFoundError(f"no campaign {name[:64]!r}", hint="see /studio/campaigns")
-    f = GalleryFilters(locale or None, segment or None, format or None, kind or None, qa, review)
+    f = GalleryFilters(locale or None, segment or None, format or None, kind or None,
+                       _choice("qa", qa, QA_STATES), _choice("review", review, REVIEW_STATES))  # fmt: skip
     anchor = anchor_pem(studio)
-    groups = group_states(studio.db, name, anchor) if review is not None and anchor else []
-    reviewed = cids_in_state(groups, review) if review is not None else set()
+    groups = group_states(studio.db, name, anchor) if f.review is not None and anchor else []
+    reviewed = cids_in_state(groups, f.review) if f.review is not None else set()
     result = gallery_page(studio.db, name, f, page_no, reviewed)
     choices = filter_choices(studio.db, name)
     return page(request, user, "gallery", campaign=name, filters=f, result=result, choices=choices,
@@ -120,8 +120,8 @@ def thumbnail(request: Request, cid: str, _user: PageUser, catalog: CatalogDep, 
     """The asset's thumbnail, made on the first request and served from its blob afterwards."""
     row = _asset(catalog, cid)
     thumb = Thumbnails(studio_of(request).db, blobs).ensure(row)
-    if thumb is None:
-        raise NotFoundError(f"asset {row.cid} has no thumbnail", hint="only raster images have one")
+    if thumb is None:  # text, audio, vector or undecodable: the same small placeholder for all
+        return static("placeholder.svg")
     return Response(blobs.get(thumb), media_type="image/jpeg", headers={
         "ETag": f'"{thumb}"', "Cache-Control": "private, max-age=31536000, immutable",
     })  # fmt: skip
@@ -150,6 +150,16 @@ def market(request: Request, user: PageUser, settings: SettingsDep) -> HTMLRespo
     """Listings and sales, read-only."""
     view = chain_pages.market_view(request, settings.offline)
     return page(request, user, "market", market=view)
+
+
+def _choice(name: str, raw: str | None, allowed: tuple[T, ...]) -> T | None:
+    """A filter's value from the form: empty is "any", anything else must be one of ``allowed``."""
+    if not raw:
+        return None
+    for value in allowed:
+        if raw == value:
+            return value
+    raise InvalidInputError(f"{name} must be one of {', '.join(allowed)}, not {raw[:32]!r}")
 
 
 def _asset(catalog: Catalog, raw: str) -> AssetRow:
