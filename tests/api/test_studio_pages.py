@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from mintloom.api.app import create_app
 from mintloom.api.studio.chain_pages import REVIEWER_KEY_ENV, REVIEWER_PASSWORD_ENV
 from mintloom.api.studio.session import COOKIE
+from mintloom.campaign.sample import AUDIENCE_ROWS
 from mintloom.provenance.review import REVIEWER_UNIT, save_reviewer, verified_decision
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.gallery import PAGE, GalleryFilters, page_query
@@ -32,6 +33,7 @@ PAGES = (
     "/studio/market",
 )
 FORMS = ("/studio/logout", "/studio/review/draw", "/studio/review/decide", "/studio/royalties/claim")
+SEGMENTS = [row.split(",")[0] for row in AUDIENCE_ROWS]
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
@@ -85,6 +87,7 @@ def test_a_visitor_is_sent_to_the_login_and_cannot_post(ws: Studio, client: Test
     for path in (*PAGES, f"/studio/assets/{cid}", f"/studio/assets/{cid}/file", f"/studio/thumbs/{cid}"):
         r = client.get(path)
         assert r.status_code == 303, path
+        assert all(seg not in r.text for seg in SEGMENTS), "a visitor saw a segment name"
         assert r.headers["location"].startswith("/studio/login?next=%2Fstudio%2F"), path
     for path in FORMS:
         r = client.post(path, data={"csrf": "x", "group": "tiny/image/en-US/square", "decision": "approve",
@@ -110,7 +113,13 @@ def test_login_sets_a_strict_httponly_signed_cookie_and_every_page_renders(
     detail = client.get(f"/studio/assets/{asset.cid}").text
     assert 'id="manifest-tree"' in detail and "Actions (" in detail and "Generation" in detail
     assert asset.segment and asset.segment in detail, "logged-in users see the segment"
-    assert client.get(f"/studio/assets/{copy.cid}/file").status_code == 200
+    for row in (asset, copy):  # the bytes, sandboxed: a hostile SVG or HTML-ish file runs no script
+        r = client.get(f"/studio/assets/{row.cid}/file")
+        assert r.status_code == 200 and r.content == ws.blobs.get(row.cid)
+        assert (
+            "sandbox" in r.headers["content-security-policy"]
+            and r.headers["x-content-type-options"] == "nosniff"
+        )
 
 
 def test_unknown_revoked_and_tampered_credentials_get_no_session(ws: Studio, client: TestClient) -> None:

@@ -37,6 +37,8 @@ STATIC = {p.name: p for p in (HERE / "static").iterdir() if p.is_file()}
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
 Text = Annotated[str | None, Query(max_length=64)]
 T = TypeVar("T", bound=str)
+FILE_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+"""An asset opened on its own (an SVG, say, from a contributor) runs no script on the studio's origin."""
 
 
 def studio_of(request: Request) -> Studio:
@@ -111,6 +113,7 @@ def asset_file(cid: str, _user: PageUser, catalog: CatalogDep, blobs: BlobsDep) 
     row = _asset(catalog, cid)
     return Response(blobs.get(row.cid), media_type=row.media_type, headers={
         "Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": FILE_CSP,
         "Content-Disposition": f'inline; filename="{row.cid}.{row.extension}"',
     })  # fmt: skip
 
