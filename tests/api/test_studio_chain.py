@@ -5,6 +5,7 @@ account's share through the same code as `mintloom royalties claim`, once."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,9 +18,10 @@ from mintloom.governance.licenses import ETH
 from mintloom.governance.royalties import Share, claimable, ensure_split
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.node import NodeInfo, dev_key
+from mintloom.store.catalog import Catalog
 from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sample_studio
 
 pytestmark = pytest.mark.xdist_group("anvil")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
@@ -64,3 +66,38 @@ def test_the_claim_button_withdraws_the_workspace_share_once(
         assert chain.w3.eth.get_balance(chain.address) > before + 59 * 10**16  # less the claim's gas
         r = c.post("/studio/royalties/claim", data={"csrf": csrf})
         assert r.status_code == 409 and "nothing to claim" in r.json()["error"]
+
+
+def test_online_asset_and_market_pages_read_the_chain(
+    shared_anvil: NodeInfo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Served online, the asset page shows its campaign's royalty split and that the asset is not
+    registered yet; the market page lists (no) listings and sales instead of an error."""
+    ran = sample_studio(tmp_path)
+    try:
+        chain = ran.chain
+        deploy_all(chain, ran.settings.governance)
+        artist = str(Web3().eth.account.from_key(dev_key(6)).address)
+        ensure_split(
+            chain, ran.db, "tiny", [Share(chain.address, 8_000, "brand"), Share(artist, 2_000, "artist")]
+        )
+        secret = TokenStore(ran.db).create("viewer", ["read"])[1]
+        image = Catalog(ran.db).assets("tiny", kind="image")[0]
+        with TestClient(create_app(ran), follow_redirects=False) as c:
+            _login(c, secret)
+            page = c.get(f"/studio/assets/{image.cid}").text
+            assert "Chain facts unavailable" not in page, page
+            assert f"<code>{artist}</code>: 20.0%" in page and f"<code>{chain.address}</code>: 80.0%" in page
+            assert "Owner: not registered" in page and "No licence terms are attached" in page
+            market = c.get("/studio/market").text
+            assert "cannot be read" not in market and "<h2>Listings</h2>" in market
+        monkeypatch.setenv("MINTLOOM_CHAIN__RPC_URL", "http://127.0.0.1:9")  # nothing listens there
+        down = Studio(ran.workspace, password=PASSWORD)
+        with TestClient(create_app(down), follow_redirects=False) as c:
+            _login(c, secret)
+            page = c.get(f"/studio/assets/{image.cid}")
+            assert page.status_code == 200 and "Chain facts unavailable" in page.text
+            assert "The chain cannot be read" in c.get("/studio/royalties").text
+        down.close()
+    finally:
+        ran.close()
