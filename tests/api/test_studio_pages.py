@@ -113,6 +113,15 @@ def test_login_sets_a_strict_httponly_signed_cookie_and_every_page_renders(
     detail = client.get(f"/studio/assets/{asset.cid}").text
     assert 'id="manifest-tree"' in detail and "Actions (" in detail and "Generation" in detail
     assert asset.segment and asset.segment in detail, "logged-in users see the segment"
+    arabic = next(r for r in Catalog(ws.db).assets("tiny", kind="copy") if r.locale == "ar-EG")
+    assert re.search(
+        r'<div class="copy" lang="ar-EG" dir="rtl">', client.get(f"/studio/assets/{arabic.cid}").text
+    )
+    summary = client.get("/studio/campaigns").text
+    kinds = {
+        k: sum(1 for r in Catalog(ws.db).assets("tiny") if r.kind == k) for k in ("image", "copy", "audio")
+    }
+    assert all(f"{n} {k}" in summary for k, n in kinds.items()), summary
     for row in (asset, copy):  # the bytes, sandboxed: a hostile SVG or HTML-ish file runs no script
         r = client.get(f"/studio/assets/{row.cid}/file")
         assert r.status_code == 200 and r.content == ws.blobs.get(row.cid)
