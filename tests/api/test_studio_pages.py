@@ -16,6 +16,8 @@ from mintloom.api.app import create_app
 from mintloom.api.studio.chain_pages import REVIEWER_KEY_ENV, REVIEWER_PASSWORD_ENV
 from mintloom.api.studio.session import COOKIE
 from mintloom.campaign.sample import AUDIENCE_ROWS
+from mintloom.governance.review import decide, draw
+from mintloom.provenance.keys import LocalSigner
 from mintloom.provenance.review import REVIEWER_UNIT, save_reviewer, verified_decision
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.gallery import PAGE, GalleryFilters, page_query
@@ -275,3 +277,24 @@ def test_approving_in_the_studio_records_a_signed_decision(
     r = client.post("/studio/review/decide", data={"group": group, "decision": "reject", "csrf": csrf})
     assert r.status_code == 503 and "reviewer key cannot be opened" in r.json()["error"]
     assert verified_decision(ws.db, "tiny", group, ws.keys.trust_anchor_pem()) == who
+
+
+def test_a_forged_approval_shows_as_forged_and_admits_nothing(ws: Studio, client: TestClient) -> None:
+    """A rejection re-labelled "approve" in the catalog (signature kept) must not read as approved."""
+    login(client, token(ws, "read"))
+    group = "tiny/image/en-US/leaderboard"
+    draw(ws.db, "tiny", size=4, seed=0)
+    key, chain = ws.keys.issue_person("mallory", REVIEWER_UNIT, PASSWORD)
+    decide(ws.db, group, "reject", LocalSigner(key, chain), ws.keys.trust_anchor_pem())
+    with ws.db.session() as s:
+        real = s.scalars(select(ReviewDecisionRow).where(ReviewDecisionRow.group_id == group)).all()[-1]
+        s.add(ReviewDecisionRow(campaign="tiny", group_id=group, decision="approve",
+                                payload=real.payload.replace('"decision":"reject"', '"decision":"approve"'),
+                                signature=real.signature, certificate=real.certificate))  # fmt: skip
+    page = client.get("/studio/review").text
+    assert re.search(rf'data-group="{group}".*?state-forged', page, re.S), "a forged record must say so"
+    assert "state-forged" in client.get("/studio/campaigns").text
+    tiles = re.compile(r'<li class="tile">\s*<a href="/studio/assets/([a-z0-9]+)"')
+    approved = set(tiles.findall(client.get("/studio/campaigns/tiny", params={"review": "approved"}).text))
+    forged = set(tiles.findall(client.get("/studio/campaigns/tiny", params={"review": "forged"}).text))
+    assert forged == set(Reviews(ws.db).groups("tiny")[group]) and not forged & approved
