@@ -107,6 +107,8 @@ def test_login_sets_a_strict_httponly_signed_cookie_and_every_page_renders(
     assert r.status_code == 303 and r.headers["location"] == "/studio/campaigns"
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/studio" in cookie
     assert "mlt_" not in cookie, "the session cookie must not carry the token's secret"
+    again = client.get("/studio/login")  # a logged-in user is not logged out by the login page
+    assert again.status_code == 303 and again.headers["location"] == "/studio/campaigns"
     asset, copy = first_asset(ws), first_asset(ws, "copy")
     for path in (*PAGES, f"/studio/assets/{asset.cid}", f"/studio/assets/{copy.cid}"):
         page = client.get(path)
@@ -259,7 +261,10 @@ def test_approving_in_the_studio_records_a_signed_decision(
     assert group in Reviews(ws.db).groups("tiny")
     monkeypatch.delenv(REVIEWER_KEY_ENV, raising=False)
     r = client.post("/studio/review/draw", data={"campaign": "tiny", "csrf": csrf})
-    assert r.status_code == 303 and "done=drew+samples" in r.headers["location"]
+    assert r.status_code == 303 and r.headers["location"].startswith("/studio/review?done=")
+    assert "drew samples of 7 group(s) of tiny" in client.get(r.headers["location"]).text
+    forged_note = client.get("/studio/review", params={"done": "Your token leaked: call +1 555 0100"}).text
+    assert "555 0100" not in forged_note, "a link must not make the studio say anything"
     assert Reviews(ws.db).sample("tiny", group) is not None
     r = client.post("/studio/review/decide", data={"group": group, "decision": "approve", "csrf": csrf})
     assert r.status_code == 503 and "no reviewer key" in r.json()["error"]

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mintloom.api.auth import get_tokens
 from mintloom.api.errors import ConflictError
@@ -54,16 +54,19 @@ def _refused() -> Iterator[None]:
         raise ActionRefusedError(exc.message, hint=exc.hint) from exc
 
 
-def _done(path: str, note: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode({'done': note})}", status_code=303)
+def _done(request: Request, path: str, note: str) -> RedirectResponse:
+    signed = sessions(request).sign_note(note)
+    return RedirectResponse(f"{path}?{urlencode({'done': signed})}", status_code=303)
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> HTMLResponse:
+def login_form(request: Request) -> Response:
     """The login form, with a fresh anonymous session whose CSRF token the form must return."""
+    target = safe_next(request.query_params.get("next"))
+    if logged_in(request) is not None:
+        return RedirectResponse(target, status_code=303)
     session = new_session()
-    user = logged_in(request)
-    response = page(request, user, "login", session=session, next=safe_next(request.query_params.get("next")))
+    response = page(request, None, "login", session=session, next=target)
     sessions(request).write(response, session, secure=request.url.scheme == "https")
     return response
 
@@ -74,7 +77,7 @@ def login(
     token: Annotated[str, Form(max_length=128)],
     csrf: Csrf = None,
     next: Annotated[str | None, Form(max_length=512)] = None,
-) -> HTMLResponse:
+) -> Response:
     """Log in with an API token: a new session (and CSRF token) bound to the token's hash."""
     store = sessions(request)
     anonymous = store.read(request)
@@ -90,7 +93,7 @@ def login(
         return response
     redirect = RedirectResponse(safe_next(next), status_code=303)
     store.write(redirect, new_session(hash_secret(token.strip())), secure=request.url.scheme == "https")
-    return redirect  # type: ignore[return-value]
+    return redirect
 
 
 @router.post("/logout")
@@ -110,7 +113,7 @@ def review_draw(
     require(user, "review")
     with _refused():
         samples = draw(studio_of(request).db, campaign, size=SAMPLE_SIZE, seed=0)
-    return _done("/studio/review", f"drew samples of {len(samples)} group(s) of {campaign}")
+    return _done(request, "/studio/review", f"drew samples of {len(samples)} group(s) of {campaign}")
 
 
 @router.post("/review/decide")
@@ -127,7 +130,7 @@ def review_decide(
     with _refused():
         who = chain_pages.sign_decision(studio_of(request), group, decision)
     verb = "approved" if decision == "approve" else "rejected"
-    return _done("/studio/review", f"{group} {verb}, signed by {who.name}")
+    return _done(request, "/studio/review", f"{group} {verb}, signed by {who.name}")
 
 
 @router.post("/royalties/claim")
@@ -137,4 +140,6 @@ def royalties_claim(request: Request, user: FormUser, csrf: Csrf = None) -> Redi
     require(user, "publish")
     with _refused():
         c = chain_pages.claim_royalties(studio_of(request))
-    return _done("/studio/royalties", f"claimed {c.amount / 10**18:g} ETH to {c.account} in {c.tx_hash}")
+    return _done(
+        request, "/studio/royalties", f"claimed {c.amount / 10**18:g} ETH to {c.account} in {c.tx_hash}"
+    )

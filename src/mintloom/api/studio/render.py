@@ -9,7 +9,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from mintloom.api.studio.session import StudioSession, User
+from mintloom.api.studio.session import StudioSession, User, sessions
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -34,7 +34,8 @@ def page(request: Request, user: User | None, name: str, session: StudioSession 
          status: int = 200, **context: Any) -> HTMLResponse:  # fmt: skip
     """The template ``studio/<name>.html`` with the user, their CSRF token and ``context``."""
     csrf = (session or (user.session if user else None) or StudioSession("")).csrf
-    context.update(user=user, csrf=csrf, here=name)
+    note = sessions(request).read_note(request.query_params.get("done"))
+    context.update(user=user, csrf=csrf, here=name, note=note)
     response = templates.TemplateResponse(request, f"studio/{name}.html", context, status_code=status)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -28,6 +28,8 @@ COOKIE = "mintloom_studio"
 MAX_AGE = 8 * 3600
 """Seconds a session lasts after login."""
 LOGIN = "/studio/login"
+NOTE_AGE = 300
+"""Seconds a signed "done" note stays showable (a reload soon after the action still shows it)."""
 
 
 class CsrfError(ForbiddenError):
@@ -59,7 +61,9 @@ class Sessions:
     """Signs and reads session cookies with the app's key (made at start: restarts log users out)."""
 
     def __init__(self, key: bytes | None = None) -> None:
-        self._signer = URLSafeTimedSerializer(key or secrets.token_bytes(32), salt="mintloom-studio")
+        key = key or secrets.token_bytes(32)
+        self._signer = URLSafeTimedSerializer(key, salt="mintloom-studio")
+        self._notes = URLSafeTimedSerializer(key, salt="mintloom-studio-note")
 
     def read(self, request: Request) -> StudioSession | None:
         raw = request.cookies.get(COOKIE)
@@ -78,6 +82,19 @@ class Sessions:
         value = self._signer.dumps({"c": session.csrf, "t": session.token_digest})
         response.set_cookie(COOKIE, value, max_age=MAX_AGE, path="/studio", httponly=True,
                             samesite="strict", secure=secure)  # fmt: skip
+
+    def sign_note(self, note: str) -> str:
+        """A note for the next page (``?done=``), signed so no link can make the studio say a thing."""
+        return self._notes.dumps(note)
+
+    def read_note(self, raw: str | None) -> str | None:
+        if not raw or len(raw) > 2048:
+            return None
+        try:
+            note = self._notes.loads(raw, max_age=NOTE_AGE)
+        except BadSignature:
+            return None
+        return note if isinstance(note, str) else None
 
     @staticmethod
     def clear(response: Response) -> None:
