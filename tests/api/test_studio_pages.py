@@ -149,6 +149,7 @@ def test_unknown_revoked_and_tampered_credentials_get_no_session(ws: Studio, cli
 
 def test_login_never_redirects_off_the_studio(ws: Studio, client: TestClient) -> None:
     for target in ("https://evil.example/", "//evil.example/x", "/studio/\\evil", "javascript:alert(1)"):
+        client.cookies.clear()
         form = client.get("/studio/login")
         data = {"token": token(ws, "read"), "csrf": csrf_of(form.text), "next": target}
         r = client.post("/studio/login", data=data)
