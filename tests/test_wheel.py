@@ -237,3 +237,16 @@ def test_the_wheel_ships_and_runs_the_catalog_migrations(wheel: Path, unpacked: 
     found = json.loads(r.stdout)
     assert found["where"] == str(unpacked / "mintloom/store/migrations")
     assert found["before"] == "0001" and found["after"] == found["head"] == versions[-1][1:5]
+
+
+def test_the_wheel_ships_the_studio_templates_and_static_files(wheel: Path) -> None:
+    """`mintloom serve` renders the studio from package files: every template and static file."""
+    folder = ROOT / "src" / "mintloom" / "api" / "studio"
+    needed = {
+        f"mintloom/api/studio/{p.relative_to(folder).as_posix()}"
+        for sub in ("templates", "static")
+        for p in (folder / sub).rglob("*")
+        if p.is_file()
+    }
+    assert "mintloom/api/studio/templates/studio/base.html" in needed
+    assert needed - _names(wheel) == set()

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from mintloom import __version__
 from mintloom.api import deps
+from mintloom.api import studio as studio_pages
 from mintloom.api.errors import ApiError, PrivateContentError, install_error_handlers, status_for
 from mintloom.api.limits import (
     DEFAULT_MAX_UPLOAD,
@@ -62,6 +63,7 @@ def create_app(
     for router in (meta.router, assets.router, qa.router, log.router, verify.router, runs.router):
         app.include_router(router)
     app.include_router(market.router)
+    studio_pages.install(app)
     return app
 
 

@@ -109,7 +109,13 @@ class TokenStore:
         """The live (not revoked) token whose secret this is, else None. Reads only."""
         if not secret.startswith(PREFIX) or len(secret) > 128:
             return None
-        digest = hash_secret(secret)
+        return self.by_digest(hash_secret(secret))
+
+    def by_digest(self, digest: str) -> TokenInfo | None:
+        """The live token whose secret hashes to ``digest`` (a studio session keeps only the
+        hash, so a revoked token ends its sessions too), else None. Reads only."""
+        if len(digest) != 64:
+            return None
         with self.db.session() as s:
             row = s.scalar(select(ApiTokenRow).where(ApiTokenRow.secret_sha256 == digest))
             if row is None or not hmac.compare_digest(row.secret_sha256, digest) or row.revoked_at:
