@@ -7,7 +7,9 @@ every ingredient named in the spec's ``lineage`` is checked against what is reco
   registrant recorded when it was registered here, or the pinned third-party curator/trainer);
   an unregistered ingredient's terms are unknown, and an entry somebody else registered for the
   same datasheet or weights is not ours to rely on (:class:`UntrustedIngredient`);
-* a model trained on a dataset whose terms forbid AI training is refused;
+* a model trained on a dataset whose terms forbid AI training, or (for commercial outputs) a
+  non-commercial one, is refused: the datasets its registered lineage names, which for a model
+  trained here are those its signed training run used (:mod:`mintloom.ledger.training`);
 * datasets that forbid AI training cannot feed a model-backed generation, nor outputs whose
   own terms allow AI training;
 * a non-commercial dataset or model licence (``NC`` / ``non-commercial``) cannot produce
@@ -80,15 +82,25 @@ def _check_dataset(ds: str, info: DatasetInfo, lineage: LineageSpec, *, commerci
 
 
 def _check_model(chain: ChainClient, model: str, info_m: ModelInfo, *, commercial: bool) -> None:
+    """The model's own licence, and the terms of every dataset its registered lineage (for a
+    model trained here, the datasets its training run used) says it was trained on."""
     for ds_id in info_m.trained_on:
-        ds_info = dataset_info(chain, ds_id)
-        if not ds_info.ai_training_allowed:
-            raise LicenseViolation(
-                f"model {model!r} was trained on dataset #{ds_id} whose terms forbid AI training "
-                f"(licence {ds_info.license!r})"
-            )
+        _check_training_data(model, dataset_info(chain, ds_id), commercial=commercial)
     if commercial and is_non_commercial(info_m.license):
         raise LicenseViolation(
             f"model {model!r} is licensed {info_m.license!r} (non-commercial) "
             "but the outputs get commercial terms"
+        )
+
+
+def _check_training_data(model: str, ds: DatasetInfo, *, commercial: bool) -> None:
+    if not ds.ai_training_allowed:
+        raise LicenseViolation(
+            f"model {model!r} was trained on dataset #{ds.onchain_id} whose terms forbid AI training "
+            f"(licence {ds.license!r})"
+        )
+    if commercial and is_non_commercial(ds.license):
+        raise LicenseViolation(
+            f"model {model!r} was trained on dataset #{ds.onchain_id}, licensed {ds.license!r} "
+            "(non-commercial), but the outputs get commercial terms"
         )
