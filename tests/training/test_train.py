@@ -16,7 +16,7 @@ from mintloom.ledger.datasets import ingest_and_register
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import Names, resolve_model
 from mintloom.ledger.node import NodeInfo
-from mintloom.ledger.training import TrainRequest, run_of, train_and_register
+from mintloom.ledger.training import TrainRequest, TrainResult, run_of, train_and_register
 from mintloom.provenance.ingest import IngestOptions
 from mintloom.provenance.training import SIDECAR_NAME, read_signed
 from mintloom.studio import Studio
@@ -38,12 +38,16 @@ def request(base: Path, folder: Path, out: Path, seed: int = 7) -> TrainRequest:
     return TrainRequest("copy-model", base, (("past-copy", folder),), out, "proprietary", seed, LoraParams())
 
 
+def train(studio: Studio, req: TrainRequest) -> TrainResult:
+    return train_and_register(studio.chain, studio.db, studio.blobs, studio.signer, req)
+
+
 def test_training_is_registered_with_its_signed_run(
     studio: Studio, shared_anvil: NodeInfo, tmp_path: Path, tiny_base: Path
 ) -> None:
     deploy_all(studio.chain)
     folder = ingest_copy(studio, tmp_path)
-    r = train_and_register(studio.chain, studio.db, studio.blobs, studio.signer, request(tiny_base, folder, tmp_path / "m"))
+    r = train(studio, request(tiny_base, folder, tmp_path / "m"))
     rec = r.record
     assert r.trained and r.registered.created
     assert rec.output_weights_hash == weights_hash(tmp_path / "m") != weights_hash(tiny_base)
@@ -57,21 +61,24 @@ def test_training_is_registered_with_its_signed_run(
     sidecar = (tmp_path / "m" / SIDECAR_NAME).read_bytes()
     model = resolve_model(studio.chain, studio.db, "copy-model")
     assert model.trained_on == (ds,)
-    assert bytes(studio.chain.call("LineageRegistry", "trainingRun", model.onchain_id)) == hashlib.sha256(sidecar).digest()
+    assert (
+        bytes(studio.chain.call("LineageRegistry", "trainingRun", model.onchain_id))
+        == hashlib.sha256(sidecar).digest()
+    )
     assert studio.blobs.get(r.run_cid) == sidecar
     signed = run_of(studio.chain, studio.blobs, model.onchain_id)
     assert signed is not None and signed.parsed() == rec
 
     # the same training again (same seed) gives the same weights: nothing new is registered
-    again = train_and_register(studio.chain, studio.db, studio.blobs, studio.signer, request(tiny_base, folder, tmp_path / "m2"))
+    again = train(studio, request(tiny_base, folder, tmp_path / "m2"))
     assert again.record.output_weights_hash == rec.output_weights_hash and not again.registered.created
     assert (tmp_path / "m2" / SIDECAR_NAME).read_bytes() == sidecar  # the one registered run
     assert int(studio.chain.call("LineageRegistry", "modelCount")) == 1
     # another seed is another model
-    other = train_and_register(
-        studio.chain, studio.db, studio.blobs, studio.signer,
-        TrainRequest("copy-model-2", tiny_base, (("past-copy", folder),), tmp_path / "m3", "proprietary", 8, LoraParams()),
-    )  # fmt: skip
+    req = TrainRequest(
+        "copy-model-2", tiny_base, (("past-copy", folder),), tmp_path / "m3", "proprietary", 8, LoraParams()
+    )
+    other = train(studio, req)
     assert other.record.output_weights_hash != rec.output_weights_hash and other.registered.created
 
 
@@ -82,10 +89,10 @@ def test_training_refuses_files_the_dataset_did_not_commit_to(
     folder = ingest_copy(studio, tmp_path)
     (folder / "deals.txt").write_text("shop the best deals today and poison")
     with pytest.raises(TrainingDataMismatch, match="not the file the dataset committed to"):
-        train_and_register(studio.chain, studio.db, studio.blobs, studio.signer, request(tiny_base, folder, tmp_path / "m"))
+        train(studio, request(tiny_base, folder, tmp_path / "m"))
     (folder / "deals.txt").unlink()
     with pytest.raises(TrainingDataMismatch, match="cannot be read"):
-        train_and_register(studio.chain, studio.db, studio.blobs, studio.signer, request(tiny_base, folder, tmp_path / "m"))
+        train(studio, request(tiny_base, folder, tmp_path / "m"))
     assert not (tmp_path / "m").exists() and int(studio.chain.call("LineageRegistry", "modelCount")) == 0
 
 
@@ -94,7 +101,7 @@ def test_an_altered_run_record_is_refused_by_name(
 ) -> None:
     deploy_all(studio.chain)
     folder = ingest_copy(studio, tmp_path)
-    train_and_register(studio.chain, studio.db, studio.blobs, studio.signer, request(tiny_base, folder, tmp_path / "m"))
+    train(studio, request(tiny_base, folder, tmp_path / "m"))
     doc = json.loads((tmp_path / "m" / SIDECAR_NAME).read_bytes())
     record = json.loads(doc["record"])
     record["datasets"][0]["contributors"] = 1000  # claim a bigger, other dataset

@@ -57,7 +57,9 @@ def train_lora(base: Path, texts: list[str], out: Path, *, seed: int, params: Lo
     try:
         import torch
     except ImportError as exc:
-        raise EngineError("training needs torch, transformers and peft", hint="pip install 'mintloom[train]'") from exc
+        raise EngineError(
+            "training needs torch, transformers and peft", hint="pip install 'mintloom[train]'"
+        ) from exc
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     torch.manual_seed(seed)
@@ -100,9 +102,7 @@ def _fit(model: Any, tokenizer: Any, texts: list[str], params: LoraParams) -> No
     """Plain AdamW over the samples one at a time, in the given order, for ``epochs`` passes."""
     import torch
 
-    optimiser = torch.optim.AdamW(
-        [p for p in model.parameters() if p.requires_grad], lr=params.learning_rate
-    )
+    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=params.learning_rate)
     model.train()
     for _ in range(params.epochs):
         for text in texts:

@@ -142,7 +142,9 @@ def _resume(out: Path, planned: TrainingRecord) -> SignedRun | None:
     if not sidecar.is_file():
         return None
     try:
-        signed = read_signed(read_regular(sidecar, limit=MAX_SIDECAR_BYTES, what="sidecar", error=TrainingRecordError))
+        signed = read_signed(
+            read_regular(sidecar, limit=MAX_SIDECAR_BYTES, what="sidecar", error=TrainingRecordError)
+        )
         done = signed.parsed()
         if done.same_inputs(planned) and done.output_weights_hash == weights_hash(out):
             return signed
@@ -180,7 +182,9 @@ def train_and_register(
 def _registered_run(chain: ChainClient, blobs: BlobStore, record: TrainingRecord) -> SignedRun | None:
     """The run this trainer already registered for the same record (the same training done
     again): reused, so the weights keep the one run the chain binds them to."""
-    model_id = int(chain.call(CONTRACT, "modelIdOf", chain.address, bytes.fromhex(record.output_weights_hash)))
+    model_id = int(
+        chain.call(CONTRACT, "modelIdOf", chain.address, bytes.fromhex(record.output_weights_hash))
+    )
     if model_id == 0:
         return None
     try:
@@ -202,7 +206,8 @@ def register_run(
     onchain = bytes(chain.call(CONTRACT, "trainingRun", reg.onchain_id))
     if onchain != run_hash:
         raise TrainingRecordError(
-            f"model #{reg.onchain_id} (these weights) is already registered with run {onchain.hex() or 'none'}",
+            f"model #{reg.onchain_id} (these weights) is already registered with run "
+            f"{onchain.hex() if any(onchain) else 'none'}",
             hint="a model's training run is registered once, with the model",
         )
     return reg
