@@ -31,6 +31,11 @@ DATA_SHARE_WEI = 10**15
 
 def training_step(say: Callable[[str], None], studio: Studio, party: Callable[[int], ChainClient]) -> None:
     """Ingest the photography and past copy, train and register the copy model, pay a contributor."""
+    import importlib.util
+
+    if importlib.util.find_spec("peft") is None or importlib.util.find_spec("torch") is None:
+        say("training step skipped: it needs the train extra (pip install 'mintloom[train]')")
+        return
     root = studio.workspace.root / "training"
     photos = _ingest_photography(say, studio, root, party(PHOTOGRAPHER).address)
     _train_copy_model(say, studio, root)
