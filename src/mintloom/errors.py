@@ -256,6 +256,10 @@ class UntrustedIngredient(LicenseViolation):
     (the workspace's account or the pinned curator/trainer): its terms cannot be relied on."""
 
 
+class LineageMismatch(LicenseViolation):
+    """The campaign names a trained model but runs other weights than the ones registered for it."""
+
+
 class NearCopyError(GovernanceError):
     """A remix submitted for a UGC reward is the same picture as its parent by fingerprint (a
     re-signed or re-encoded copy): it earns nothing."""

@@ -9,7 +9,7 @@ import pytest
 
 from mintloom.campaign.spec import load_spec
 from mintloom.chain_lookup import ReaderLookup, training_run
-from mintloom.errors import LicenseViolation
+from mintloom.errors import LicenseViolation, LineageMismatch
 from mintloom.governance.gate import check_lineage
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import Names
@@ -79,3 +79,28 @@ def test_gate_refuses_a_model_trained_on_non_commercial_data_for_commercial_outp
         LicenseViolation, match=r"model 'copy-model' was trained on dataset #1, licensed 'CC-BY-NC-4.0'"
     ):
         check_lineage(studio.chain, studio.db, spec)
+
+
+USES_MODEL = (
+    SPEC
+    + """
+lineage:
+  model: "copy-model"
+copy:
+  engine: transformers-text
+  model: {model_path: "MODEL", template: "summer"}
+"""
+)
+
+
+def test_gate_refuses_a_campaign_naming_a_trained_model_but_running_other_weights(
+    studio: Studio, shared_anvil: NodeInfo, tmp_path: Path, tiny_base: Path
+) -> None:
+    deploy_all(studio.chain)
+    folder = ingest_copy(studio, tmp_path)
+    train(studio, request(tiny_base, folder, tmp_path / "m"))
+    swapped = load_spec(write_campaign(tmp_path / "c", USES_MODEL.replace("MODEL", str(tiny_base))))
+    with pytest.raises(LineageMismatch, match=r"names model 'copy-model'.*runs other weights"):
+        check_lineage(studio.chain, studio.db, swapped.spec, swapped.path.parent)
+    honest = load_spec(write_campaign(tmp_path / "d", USES_MODEL.replace("MODEL", str(tmp_path / "m"))))
+    check_lineage(studio.chain, studio.db, honest.spec, honest.path.parent)  # the trained weights pass
