@@ -53,6 +53,7 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     mapping(bytes32 trainerAndHash => uint256 id) private _modelIds; // key: entryKey(trainer, hash)
     Link[] private _links; // indexed by the stored leaf ranges' data slot
     mapping(uint256 datasetId => FileRoot) private _fileRoots; // only datasets registered with a root
+    mapping(uint256 modelId => bytes32 runHash) private _trainingRuns; // only models registered with a run
 
     event DatasetRegistered(
         uint256 indexed datasetId,
@@ -70,6 +71,8 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
         uint256[] trainedOn,
         string license
     );
+    /// @notice Model `modelId` was made by the training run whose signed record hashes to `runHash`.
+    event TrainingRunRecorded(uint256 indexed modelId, bytes32 indexed runHash);
     event AssetsLinked(
         uint64 indexed checkpointSize, uint64 fromIndex, uint64 toIndex, uint256 indexed modelId, uint256[] datasetIds
     );
@@ -143,6 +146,35 @@ contract LineageRegistry is AccessControl, AnchoredRanges, Multicall {
     /// @notice Register a model with msg.sender as trainer, declaring the datasets it was trained on.
     function registerModel(bytes32 weightsHash, uint256[] calldata trainedOn, string calldata license)
         external
+        returns (uint256 modelId)
+    {
+        modelId = _registerModel(weightsHash, trainedOn, license);
+    }
+
+    /// @notice Register a model trained here, with msg.sender as trainer, in one transaction with its
+    /// training run: `runHash` is the sha-256 of the signed run record (datasets and their roots,
+    /// base model, method, hyper-parameters, seed, code version), `trainedOn` the datasets it used.
+    function registerTrainedModel(
+        bytes32 weightsHash,
+        uint256[] calldata trainedOn,
+        string calldata license,
+        bytes32 runHash
+    ) external returns (uint256 modelId) {
+        if (runHash == bytes32(0)) revert ZeroHash();
+        if (trainedOn.length == 0) revert EmptyLineage();
+        modelId = _registerModel(weightsHash, trainedOn, license);
+        _trainingRuns[modelId] = runHash;
+        emit TrainingRunRecorded(modelId, runHash);
+    }
+
+    /// @notice The run record hash of model `modelId`; 0 for a model registered without one.
+    function trainingRun(uint256 modelId) external view returns (bytes32) {
+        if (modelId == 0 || modelId > _models.length) revert UnknownModel(modelId);
+        return _trainingRuns[modelId];
+    }
+
+    function _registerModel(bytes32 weightsHash, uint256[] calldata trainedOn, string calldata license)
+        private
         returns (uint256 modelId)
     {
         if (weightsHash == bytes32(0)) revert ZeroHash();

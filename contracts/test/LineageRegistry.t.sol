@@ -210,6 +210,57 @@ contract LineageRegistryTest is MintTest {
         reg.restrictedTrainingData(0);
     }
 
+    function test_registerTrainedModelRecordsItsRun() public {
+        uint256 a = _dataset("a", true);
+        bytes32 w = keccak256("trained weights");
+        bytes32 run = sha256("run record");
+        vm.expectEmit(true, true, true, true, address(reg));
+        emit LineageRegistry.ModelRegistered(1, w, trainer, _ids(a), "MIT");
+        vm.expectEmit(true, true, false, false, address(reg));
+        emit LineageRegistry.TrainingRunRecorded(1, run);
+        vm.prank(trainer);
+        uint256 id = reg.registerTrainedModel(w, _ids(a), "MIT", run);
+        vm.assertEq(reg.trainingRun(id), run, "run hash kept");
+        vm.assertEq(reg.model(id).trainedOn[0], a, "lineage is the run's datasets");
+        vm.assertEq(reg.modelIdOf(trainer, w), id, "by trainer and hash");
+        uint256 plain = _model("plain", _ids(a));
+        vm.assertEq(reg.trainingRun(plain), bytes32(0), "a declared model has no run");
+    }
+
+    function test_RevertWhen_trainedModelErrors() public {
+        uint256 a = _dataset("a", true);
+        bytes32 w = keccak256("w");
+        vm.startPrank(trainer);
+        vm.expectRevert(LineageRegistry.ZeroHash.selector);
+        reg.registerTrainedModel(w, _ids(a), "x", bytes32(0));
+        vm.expectRevert(LineageRegistry.EmptyLineage.selector);
+        reg.registerTrainedModel(w, new uint256[](0), "x", keccak256("run"));
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownDataset.selector, 5));
+        reg.registerTrainedModel(w, _ids(5), "x", keccak256("run"));
+        reg.registerTrainedModel(w, _ids(a), "x", keccak256("run"));
+        // a second run for the same weights (a replay, or another record) cannot rewrite the first
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.ModelExists.selector, 1));
+        reg.registerTrainedModel(w, _ids(a), "x", keccak256("other run"));
+        vm.stopPrank();
+        vm.assertEq(reg.trainingRun(1), keccak256("run"), "first run stays");
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownModel.selector, 2));
+        reg.trainingRun(2);
+        vm.expectRevert(abi.encodeWithSelector(LineageRegistry.UnknownModel.selector, 0));
+        reg.trainingRun(0);
+    }
+
+    function test_squattingTrainedWeightsDoesNotTakeThemOver() public {
+        uint256 a = _dataset("a", true);
+        bytes32 w = keccak256("w");
+        vm.prank(mallory);
+        uint256 squat = reg.registerTrainedModel(w, _ids(a), "x", keccak256("forged run"));
+        vm.prank(trainer);
+        uint256 real = reg.registerTrainedModel(w, _ids(a), "x", keccak256("run"));
+        vm.assertEq(reg.modelIdOf(trainer, w), real, "the trainer's own entry");
+        vm.assertEq(reg.trainingRun(real), keccak256("run"), "the trainer's run");
+        vm.assertEq(reg.model(squat).trainer, mallory, "the squat stays mallory's");
+    }
+
     function test_linkAssetsAndLineageOf() public {
         uint256 a = _dataset("a", true);
         uint256 b = _dataset("b", true);

@@ -22,10 +22,20 @@ from mintloom.ledger.reader import ChainReader, ViewCall
 from mintloom.market.history import sales
 from mintloom.store.catalog import Catalog
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import DatasetLineage, LicenseInfo, ModelLineage, SaleInfo, TermsInfo
+from mintloom.verify.report import (
+    DatasetLineage,
+    LicenseInfo,
+    ModelLineage,
+    SaleInfo,
+    TermsInfo,
+    TrainedDataset,
+    TrainingRunLineage,
+)
 from mintloom.verify.verifier import VerifyContext
 
 if TYPE_CHECKING:
+    from mintloom.provenance.training import DatasetUse
+    from mintloom.store.blobs import BlobStore
     from mintloom.studio import Studio
 
 _LOG = "ProvenanceLog"
@@ -35,8 +45,10 @@ T = TypeVar("T")
 class ReaderLookup:
     """:class:`~mintloom.verify.lookup.ChainLookup` over a read-only :class:`ChainReader`."""
 
-    def __init__(self, reader: ChainReader) -> None:
+    def __init__(self, reader: ChainReader, blobs: BlobStore | None = None) -> None:
         self.reader = reader
+        self.blobs = blobs
+        """where signed training runs and dataset manifests are looked up (a workspace's)"""
         self._known_terms: dict[tuple[str, int], TermsInfo] = {}
         """Registered licence terms never change (an id names the hash of its terms): read once."""
         self._known_lineage: dict[tuple[str, str, int], ModelLineage | DatasetLineage] = {}
@@ -139,7 +151,10 @@ class ReaderLookup:
         key = ("model", str(self.reader.address_of("LineageRegistry")), onchain_id)
         if key not in self._known_lineage:
             m = model_info(self.reader, onchain_id)
-            self._known_lineage[key] = ModelLineage(id=m.onchain_id, trainer=m.trainer, license=m.license)
+            run = training_run(self.reader, self.blobs, onchain_id)
+            self._known_lineage[key] = ModelLineage(
+                id=m.onchain_id, trainer=m.trainer, license=m.license, training_run=run
+            )
         return cast(ModelLineage, self._known_lineage[key])
 
     def _dataset(self, onchain_id: int) -> DatasetLineage:
@@ -162,6 +177,56 @@ class ReaderLookup:
                 id=terms_id, name=name, **terms_of(self.reader, terms_id).model_dump()
             )
         return self._known_terms[key]
+
+
+def training_run(reader: ChainReader, blobs: BlobStore | None, model_id: int) -> TrainingRunLineage | None:
+    """Model → signed run → dataset roots → contributor counts, each link checked against the
+    chain; None for a model registered without a run (or a registry that predates runs)."""
+    from mintloom.ledger.training import run_of
+    from mintloom.store.cid import cid_from_digest
+
+    try:
+        run_hash = bytes(reader.call("LineageRegistry", "trainingRun", model_id))
+    except MintloomError:
+        return None
+    if run_hash == bytes(32):
+        return None
+    found = TrainingRunLineage(run_hash=run_hash.hex())
+    if blobs is None:
+        return found.model_copy(update={"error": "the signed run record is not available offline"})
+    try:
+        signed = run_of(reader, blobs, model_id)
+    except MintloomError as exc:
+        return found.model_copy(update={"error": exc.message})
+    if signed is None:  # not reached: the run hash is not zero
+        return found
+    record = signed.parsed()
+    return found.model_copy(update={
+        "record_cid": cid_from_digest(run_hash), "signature_valid": True, "weights_match": True,
+        "method": record.method, "seed": record.seed, "base_model_hash": record.base_model_hash,
+        "datasets": [_trained_dataset(reader, blobs, d) for d in record.datasets],
+    })  # fmt: skip
+
+
+def _trained_dataset(reader: ChainReader, blobs: BlobStore, use: DatasetUse) -> TrainedDataset:
+    import hashlib
+    import json
+
+    from mintloom.ledger.datasets import onchain_root
+
+    root, count, _curator = onchain_root(reader, use.registry_id)
+    manifest_ok: bool | None = None
+    try:
+        manifest = blobs.get(use.manifest_cid)
+        registered = bytes(reader.call("LineageRegistry", "dataset", use.registry_id)[0])
+        listed = len(json.loads(manifest)["contributors"])
+        manifest_ok = hashlib.sha256(manifest).digest() == registered and listed == use.contributors
+    except (MintloomError, ValueError, KeyError, TypeError):
+        manifest_ok = None
+    return TrainedDataset(
+        id=use.registry_id, root=use.root, file_count=use.count, contributors=use.contributors,
+        root_on_chain=(root.hex(), count) == (use.root, use.count), manifest_on_chain=manifest_ok,
+    )  # fmt: skip
 
 
 def _licence_calls(deployed: dict[str, str], leaf_index: int, cid: str) -> list[ViewCall]:
@@ -219,7 +284,7 @@ def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
     )
     if not offline:
         try:
-            ctx.chain = ReaderLookup(studio.chain_reader())
+            ctx.chain = ReaderLookup(studio.chain_reader(), studio.blobs)
         except MintloomError as exc:
             ctx.chain_error = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
     return ctx

@@ -163,6 +163,14 @@ class DatasetProofError(DatasetError):
     """A dataset inclusion proof is malformed, names other bytes, or does not reach its root."""
 
 
+class TrainingRecordError(ProvenanceError):
+    """A training-run record is malformed, altered after signing, or disagrees with the chain."""
+
+
+class TrainingDataMismatch(DatasetInputError):
+    """A file given for training is not the file the dataset committed to (changed, missing)."""
+
+
 # --- ledger ---------------------------------------------------------------------------------
 class LedgerError(MintloomError):
     """Chain node, contracts or the write-ahead journal."""
@@ -246,6 +254,10 @@ class LicenseViolation(GovernanceError):
 class UntrustedIngredient(LicenseViolation):
     """A dataset or model entry on chain was registered by another party than the one expected
     (the workspace's account or the pinned curator/trainer): its terms cannot be relied on."""
+
+
+class LineageMismatch(LicenseViolation):
+    """The campaign names a trained model but runs other weights than the ones registered for it."""
 
 
 class NearCopyError(GovernanceError):

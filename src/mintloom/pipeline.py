@@ -146,7 +146,7 @@ class Pipeline:
         from mintloom.governance.gate import check_lineage
 
         with self._stage(Stage.GATE):
-            check_lineage(self.studio.chain, self.studio.db, loaded.spec)
+            check_lineage(self.studio.chain, self.studio.db, loaded.spec, loaded.path.parent)
         return GatedSpec(loaded, lineage_checked=True)
 
     def plan(self, gated: GatedSpec) -> PlannedRun:

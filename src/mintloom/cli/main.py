@@ -16,6 +16,7 @@ from mintloom.cli import demo as demo_cli
 from mintloom.cli import governance as governance_cli
 from mintloom.cli import keys as keys_cli
 from mintloom.cli import market as market_cli
+from mintloom.cli import model as model_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli import qa as qa_cli
 from mintloom.cli import review as review_cli
@@ -48,6 +49,7 @@ app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")
 dataset_cli.add_commands(governance_cli.dataset_app, governance_cli.royalties_app)
 app.add_typer(governance_cli.model_app, name="model")
+model_cli.add_commands(governance_cli.model_app)
 app.command()(governance_cli.register)
 app.command()(chain_cli.deploy)
 app.command()(chain_cli.anchor)

@@ -18,7 +18,7 @@ from mintloom.cli.console import console, progress
 from mintloom.config import load_settings
 from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import CredentialSummary, LicenseInfo, Verdict, VerifyReport
+from mintloom.verify.report import CredentialSummary, LicenseInfo, TrainingRunLineage, Verdict, VerifyReport
 
 if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
@@ -310,9 +310,30 @@ def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> Non
     if lic.model is not None:
         m = lic.model
         facts.add_row(f"{_model_role(origin)} on chain", f"#{m.id} by {m.trainer} ({m.license})")
+        if m.training_run is not None:
+            _training_rows(facts, m.training_run)
     for d in lic.datasets:
         ai = "AI training allowed" if d.ai_training_allowed else "no AI training"
         facts.add_row("dataset on chain", f"#{d.id} by {d.curator} ({d.license}, {ai})")
+
+
+def _training_rows(facts: Table, run: TrainingRunLineage) -> None:
+    """Model → training run → dataset root → contributor count, each with what proves it."""
+    if run.error is not None:
+        facts.add_row("training run", f"{run.run_hash} (on chain): [red]{run.error}[/]")
+        return
+    signed = "signature valid" if run.signature_valid else "[red]signature invalid[/]"
+    weights = "weights match the model" if run.weights_match else "[red]other weights[/]"
+    facts.add_row("training run", f"{run.record_cid}: {run.method}, seed {run.seed}, {signed}, {weights}")
+    for d in run.datasets:
+        root = "= root on chain" if d.root_on_chain else "[red]≠ root on chain[/]"
+        facts.add_row("trained on", f"dataset #{d.id}: root {d.root} over {d.file_count} files {root}")
+        manifest = {
+            True: "manifest = chain entry",
+            False: "[red]manifest ≠ chain entry[/]",
+            None: "no manifest here",
+        }
+        facts.add_row("", f"{d.contributors} contributor(s), {manifest[d.manifest_on_chain]}")
 
 
 def _print_folder(folder: Path, reports: list[VerifyReport], verdict: Verdict, where: str) -> None:

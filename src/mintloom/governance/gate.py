@@ -7,7 +7,9 @@ every ingredient named in the spec's ``lineage`` is checked against what is reco
   registrant recorded when it was registered here, or the pinned third-party curator/trainer);
   an unregistered ingredient's terms are unknown, and an entry somebody else registered for the
   same datasheet or weights is not ours to rely on (:class:`UntrustedIngredient`);
-* a model trained on a dataset whose terms forbid AI training is refused;
+* a model trained on a dataset whose terms forbid AI training, or (for commercial outputs) a
+  non-commercial one, is refused: the datasets its registered lineage names, which for a model
+  trained here are those its signed training run used (:mod:`mintloom.ledger.training`);
 * datasets that forbid AI training cannot feed a model-backed generation, nor outputs whose
   own terms allow AI training;
 * a non-commercial dataset or model licence (``NC`` / ``non-commercial``) cannot produce
@@ -20,13 +22,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from mintloom.campaign.spec import CampaignSpec, LineageSpec
-from mintloom.errors import LedgerError, LicenseViolation
+from mintloom.engines.transformers_text import weights_hash
+from mintloom.errors import EngineError, LedgerError, LicenseViolation, LineageMismatch
 from mintloom.governance.licenses import resolve_terms, terms_of
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.lineage import DatasetInfo, ModelInfo, dataset_info, resolve_dataset, resolve_model
+from mintloom.ledger.lineage import (
+    CONTRACT,
+    DatasetInfo,
+    ModelInfo,
+    dataset_info,
+    resolve_dataset,
+    resolve_model,
+)
 from mintloom.store.db import Database
 
 _Info = TypeVar("_Info", DatasetInfo, ModelInfo)
@@ -37,7 +48,9 @@ def is_non_commercial(license: str) -> bool:
     return bool(_NON_COMMERCIAL.search(license))
 
 
-def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
+def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec, spec_dir: Path | None = None) -> None:
+    """Refuse the run if an ingredient's terms forbid it; ``spec_dir`` (where the spec's relative
+    paths start) lets the copy model's weights be checked against a trained model's registration."""
     lineage = spec.lineage
     kinds = {"image", "copy"} | ({"audio"} if spec.audio.enabled else set())
     commercial = any(
@@ -50,6 +63,8 @@ def check_lineage(chain: ChainClient, db: Database, spec: CampaignSpec) -> None:
     if lineage.model is not None:
         model = _registered(chain, db, resolve_model, lineage.model)
         _check_model(chain, lineage.model, model, commercial=commercial)
+        if spec_dir is not None:
+            _check_copy_weights(chain, spec, lineage.model, model, spec_dir)
 
 
 def _registered(
@@ -80,15 +95,48 @@ def _check_dataset(ds: str, info: DatasetInfo, lineage: LineageSpec, *, commerci
 
 
 def _check_model(chain: ChainClient, model: str, info_m: ModelInfo, *, commercial: bool) -> None:
+    """The model's own licence, and the terms of every dataset its registered lineage (for a
+    model trained here, the datasets its training run used) says it was trained on."""
     for ds_id in info_m.trained_on:
-        ds_info = dataset_info(chain, ds_id)
-        if not ds_info.ai_training_allowed:
-            raise LicenseViolation(
-                f"model {model!r} was trained on dataset #{ds_id} whose terms forbid AI training "
-                f"(licence {ds_info.license!r})"
-            )
+        _check_training_data(model, dataset_info(chain, ds_id), commercial=commercial)
     if commercial and is_non_commercial(info_m.license):
         raise LicenseViolation(
             f"model {model!r} is licensed {info_m.license!r} (non-commercial) "
             "but the outputs get commercial terms"
+        )
+
+
+def _check_copy_weights(
+    chain: ChainClient, spec: CampaignSpec, model: str, info: ModelInfo, spec_dir: Path
+) -> None:
+    """A model registered with a training run is the weights that run produced: a campaign that
+    names it must run those weights, not others (whose training the chain says nothing about)."""
+    path = spec.copy_.model.get("model_path")
+    if spec.copy_.engine != "transformers-text" or path is None:
+        return
+    if not any(bytes(chain.call(CONTRACT, "trainingRun", info.onchain_id))):
+        return  # declared weights (`model register`): hashed per file, not comparable to a folder
+    registered = bytes(chain.call(CONTRACT, "model", info.onchain_id)[0]).hex()
+    try:
+        used = weights_hash(spec_dir / str(path))
+    except EngineError as exc:
+        raise LineageMismatch(f"the copy model at {path} cannot be hashed: {exc.message}") from exc
+    if used != registered:
+        raise LineageMismatch(
+            f"the campaign names model {model!r} (#{info.onchain_id}, weights {registered[:16]}…) but "
+            f"its copy engine runs other weights ({used[:16]}…) at {path}",
+            hint="point copy.model.model_path at the trained model's folder, or name the model it is",
+        )
+
+
+def _check_training_data(model: str, ds: DatasetInfo, *, commercial: bool) -> None:
+    if not ds.ai_training_allowed:
+        raise LicenseViolation(
+            f"model {model!r} was trained on dataset #{ds.onchain_id} whose terms forbid AI training "
+            f"(licence {ds.license!r})"
+        )
+    if commercial and is_non_commercial(ds.license):
+        raise LicenseViolation(
+            f"model {model!r} was trained on dataset #{ds.onchain_id}, licensed {ds.license!r} "
+            "(non-commercial), but the outputs get commercial terms"
         )

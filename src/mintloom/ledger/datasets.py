@@ -171,6 +171,7 @@ def ingest_and_register(
     )
     crash_point("dataset.stored")
     record(db, ing)
+    crash_point("dataset.recorded")
     registered = register_files(chain, db, ing, manifest, ai_training=ai_training)
     return IngestResult(ing, registered, done)
 

@@ -26,6 +26,7 @@ from mintloom.errors import (
     RegistrantMismatch,
     UntrustedIngredient,
 )
+from mintloom.faults import crash_point
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.reader import ChainReader
 from mintloom.store.cid import digest_of, raw_cid
@@ -169,6 +170,7 @@ def _register_once(
     try:
         fn = fn or f"register{kind.capitalize()}"
         chain.transact(CONTRACT, fn, digest, *call)
+        crash_point(f"{kind}.sent")
         created = True
     except ContractError as exc:
         if exc.error_name != f"{kind.capitalize()}Exists":

@@ -79,6 +79,41 @@ class TermsInfo(BaseModel):
     uri: str
 
 
+class TrainedDataset(BaseModel):
+    """A dataset a training run used, each link checked: the record's root and count against the
+    chain's, the stored manifest against the chain's manifest hash, its contributor count."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    root: str
+    file_count: int
+    contributors: int
+    root_on_chain: bool
+    """the signed record's root and count are the ones the chain registered for this dataset"""
+    manifest_on_chain: bool | None = None
+    """the stored manifest hashes to the chain's entry and lists that many contributors
+    (None: not stored here)"""
+
+
+class TrainingRunLineage(BaseModel):
+    """The signed training run the chain binds to a model (by the sha-256 of its sidecar)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_hash: str
+    record_cid: str | None = None
+    signature_valid: bool = False
+    weights_match: bool = False
+    """the record's output weights are the model's registered weights"""
+    method: str | None = None
+    seed: int | None = None
+    base_model_hash: str | None = None
+    datasets: list[TrainedDataset] = Field(default_factory=list)
+    error: str | None = None
+    """why the record could not be read or checked (e.g. not in this blob store)"""
+
+
 class ModelLineage(BaseModel):
     """The model linked on chain to an asset's leaf."""
 
@@ -87,6 +122,8 @@ class ModelLineage(BaseModel):
     id: int
     trainer: str
     license: str
+    training_run: TrainingRunLineage | None = None
+    """None: the model was registered without a training run"""
 
 
 class DatasetLineage(BaseModel):

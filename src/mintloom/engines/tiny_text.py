@@ -1,0 +1,28 @@
+"""A tiny randomly initialised GPT-2 with a word-level tokenizer over a brand's words, built
+locally (no download): the demo's base copy model, small enough to fine-tune in a second on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+WORDS = ("<unk>", "<eos>", "light", "lumen", "your", "home", "glow", "new", "lamps", "warm", "bright",
+         "nights", "the", "with", "shop", "now", "soft", "evenings")  # fmt: skip
+
+
+def build_tiny_text_model(folder: Path) -> Path:
+    """Write the model and tokenizer to ``folder`` (the same bytes for the same words)."""
+    import tokenizers
+    import torch
+    import transformers
+
+    vocab = {w: i for i, w in enumerate(WORDS)}
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", eos_token="<eos>")
+    torch.manual_seed(0)
+    config = transformers.GPT2Config(
+        vocab_size=len(WORDS), n_positions=64, n_embd=32, n_layer=1, n_head=2, eos_token_id=1, bos_token_id=1
+    )
+    transformers.GPT2LMHeadModel(config).save_pretrained(folder)
+    fast.save_pretrained(folder)
+    return folder
