@@ -28,7 +28,7 @@ templates = Jinja2Templates(directory=HERE / "templates")
 STATIC: dict[str, str] = {"verify.js": "text/javascript", "public.css": "text/css"}
 """The static files served, by name (an allow-list: no path from the request reaches the disk)."""
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(tags=["pages"])
 
 
 def get_visibility(request: Request) -> Visibility:
