@@ -69,6 +69,7 @@
   }
 
   function historyText(h) {
+    if (typeof h.action === "string") return "action " + h.action;
     if (h.action) {
       const a = h.action;
       return "action " + a.action + (a.software_agent ? " by " + a.software_agent : "") +
@@ -84,8 +85,8 @@
     const list = document.getElementById("history");
     list.replaceChildren();
     for (const h of r.history) {
-      const item = el("li", historyText(h));
-      item.dir = "auto";
+      const item = el("li");
+      item.append(el("bdi", historyText(h)));  // isolated: the list keeps the page's direction
       list.append(item);
     }
     if (!r.history.length) list.append(el("li", "no recorded history"));
