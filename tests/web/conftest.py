@@ -92,9 +92,10 @@ class ServedStudio:
 
 
 @pytest.fixture(scope="session")
-def served_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStudio]:
+def served_studio(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[ServedStudio]:
     """uvicorn on a free loopback port serving the app over a workspace where the sample campaign
-    (17 assets) ran; the key password is in the environment, as `mintloom serve` would have it."""
+    (17 assets) ran; the key password is in the environment, as `mintloom serve` would have it.
+    (It asks for ``chromium_path`` so a missing browser fails before the workspace is built.)"""
     writer = sample_studio(tmp_path_factory.mktemp("web"))
     writer.close()
     with pytest.MonkeyPatch.context() as mp:
@@ -144,3 +145,11 @@ class Screenshots:
 @pytest.fixture
 def screenshots(browser_page: Page, tmp_path: Path) -> Screenshots:
     return Screenshots(browser_page, tmp_path)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """All browser tests on one xdist worker (`make test` runs two): one chromium, one server."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.xdist_group("web"))
