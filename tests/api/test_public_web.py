@@ -19,12 +19,14 @@ from starlette.routing import Mount
 from typer.testing import CliRunner
 
 from mintloom.api.app import create_app
+from mintloom.api.limits import MAX_UPLOAD_BOUND
 from mintloom.api.security import CSP, TokenBuckets, VerifyRate, check_bind, is_loopback
 from mintloom.cli.console import close_studios
 from mintloom.cli.main import app as cli
 from mintloom.cli.verify import _MEANING
-from mintloom.errors import MintloomError, UnsafeBindError
+from mintloom.errors import ConfigError, MintloomError, UnsafeBindError
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_VERIFY_BYTES
 from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
@@ -323,3 +325,10 @@ def test_a_forged_or_foreign_token_is_no_credential(app: FastAPI, tmp_path: Path
         for secret in (foreign, "mlt_" + "A" * 43, "", "Bearer"):
             r = c.get("/runs/some-run", headers={"Authorization": f"Bearer {secret}"})
             assert r.status_code == 401
+
+
+@pytest.mark.parametrize("limit", [0, -1, MAX_UPLOAD_BOUND + 1, 10**12])
+def test_an_upload_limit_beyond_the_cli_verify_bounds_is_refused(api_studio: Studio, limit: int) -> None:
+    with pytest.raises(ConfigError, match="outside 1\\.\\."):
+        create_app(api_studio, offline=True, max_upload_bytes=limit)
+    assert MAX_UPLOAD_BOUND == MAX_VERIFY_BYTES + MAX_SIDECAR_BYTES  # what `mintloom verify` reads

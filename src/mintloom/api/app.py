@@ -33,6 +33,7 @@ from mintloom.api.limits import (
     MAX_PAGE,
     MAX_RUN_BODY,
     UploadLimit,
+    check_upload_limit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
 from mintloom.api.public import pages as public_pages
@@ -58,7 +59,7 @@ def create_app(
         description="Catalog, transparency-log proofs and verification of a mintloom workspace.",
         lifespan=_lifespan,
     )
-    settings = deps.ApiSettings(offline, max_upload_bytes, max_verifications, verify_wait)
+    settings = deps.ApiSettings(offline, check_upload_limit(max_upload_bytes), max_verifications, verify_wait)
     deps.install(app.state, studio, settings)
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
     app.add_middleware(UploadLimit, limit=MAX_RUN_BODY, paths=frozenset({"/runs"}))

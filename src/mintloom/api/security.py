@@ -5,8 +5,8 @@
   Referrer-Policy on every response, errors included. FastAPI's ``/docs`` page needs its CDN and
   its one inline script: that page alone gets a policy naming them (the script by its hash).
 * :class:`RateLimit` is a token bucket per client IP on the paths it guards: over the rate it
-  answers 429 with ``Retry-After`` before the body is read. The client is the socket's peer:
-  behind a reverse proxy, rate-limit there (``X-Forwarded-For`` is not trusted here).
+  answers 429 with ``Retry-After`` before the body is read. The client is the peer uvicorn
+  reports: ``X-Forwarded-For`` counts only from the proxies uvicorn trusts (loopback by default).
 * :func:`check_bind` refuses a non-loopback interface unless the API has authentication.
 """
 
