@@ -82,6 +82,10 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     Image.open(io.BytesIO(blobs.get(image["cid"]))).convert("RGB").save(stripped, "JPEG", quality=85)
     assert _verify(c, stripped.getvalue(), "shared.jpg") == "VERIFIED"  # by fingerprint
     assert _verify(c, os.urandom(2048), "random.bin") == "UNKNOWN"
+    # the public pages: the verify page, an asset page (404: not publicised), a static file
+    assert c.get("/").status_code == c.get("/verify").status_code == 200
+    assert c.get(f"/a/{image['cid']}").status_code == 404
+    assert c.get("/public/static/verify.js").status_code == 200
     # the one write route, asked without a token or with a forged one, is refused and writes nothing
     for headers in ({}, {"Authorization": "Bearer mlt_forged"}):
         assert c.post("/runs", json={"spec": "c.yaml"}, headers=headers).status_code == 401
@@ -91,7 +95,7 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
         "/assets/{cid}/receipt", "/log/checkpoint", "/log/proof/inclusion", "/log/proof/consistency",
         "/verify", "/runs", "/runs/{run_id}", "/assets/{cid}/qa", "/assets/{cid}/tags", "/search",
         "/market/listings", "/market/offers", "/market/orders/{order_hash}", "/market/sales",
-        "/market/assets/{cid}/sales",
+        "/market/assets/{cid}/sales", "/", "/a/{cid}", "/public/static/{name}",
     }  # fmt: skip
 
 
