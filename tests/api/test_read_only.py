@@ -18,6 +18,7 @@ from PIL import Image
 
 import mintloom.api
 from mintloom.api.app import create_app
+from mintloom.api.security import VerifyRate
 from mintloom.campaign.writer import CatalogWriter
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
@@ -27,6 +28,9 @@ from mintloom.workspace import Workspace
 from tests.conftest import sample_studio
 
 API_DIR = Path(mintloom.api.__file__).parent
+
+MANY = VerifyRate(per_minute=600, burst=100)
+"""A rate limit the tests' single client, verifying every asset, stays under."""
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +112,7 @@ def test_no_request_writes_to_the_workspace(ran: Workspace) -> None:
     assert "catalog.db" in {Path(p).name for p in before}
     studio = Studio(ran)  # as `mintloom serve` opens it: no key password
     try:
-        app = create_app(studio, offline=True)
+        app = create_app(studio, offline=True, verify_rate=MANY)  # one client verifies every asset
         with TestClient(app) as c:
             requested = _exercise(c, LocalBlobStore(ran.blobs_dir), extensions)
     finally:
