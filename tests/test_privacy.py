@@ -41,6 +41,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mintloom.api.app import create_app
+from mintloom.api.security import VerifyRate
 from mintloom.campaign.run import salted_commitment
 from mintloom.campaign.sample import write_sample_campaign
 from mintloom.engines.transformers_text import weights_hash
@@ -76,6 +77,9 @@ NOTES = {
     "priv-local": "{{ name }} {{ city }} {{ promo }} {{ price }} {{ deadline }} {{ tier }} summer sale now",
     "priv-served": NOTE,
 }
+
+MANY = VerifyRate(per_minute=600, burst=100)
+"""A rate limit the tests' single client, verifying every asset, stays under."""
 
 
 def spec(campaign: str, url: str) -> str:
@@ -343,7 +347,7 @@ def _token_documents(
 
 def _api(studio: Studio, rows: list[AssetRow], streams: Streams, public: tuple[str, ...]) -> None:
     """Every read route of the API, and verification of one asset of each kind."""
-    with TestClient(create_app(studio, offline=True)) as client:
+    with TestClient(create_app(studio, offline=True, verify_rate=MANY)) as client:  # verifies every asset
         for route in ("/health", "/assets?limit=500", "/log/checkpoint", "/openapi.json"):
             streams.add(f"GET {route}", client.get(route).content, public)
         for row in rows:

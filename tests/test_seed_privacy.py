@@ -21,6 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mintloom.api.app import create_app
+from mintloom.api.security import VerifyRate
 from mintloom.campaign.plan import derive_seed
 from mintloom.campaign.run import seed_commitment
 from mintloom.campaign.sample import AUDIENCE_ROWS, write_sample_campaign
@@ -43,6 +44,9 @@ CAMPAIGN = "tiny"
 LOCALES = ("en-US", "ar-EG", "de-DE", "fr-FR")
 GUESSES = (*(r.split(",")[0] for r in AUDIENCE_ROWS), "gamers", "parents", "vip", "churned")
 NUMBER = re.compile(rb"(?<![0-9A-Za-z])[0-9]+(?![0-9A-Za-z])")
+
+MANY = VerifyRate(per_minute=600, burst=100)
+"""A rate limit the tests' single client, verifying every asset, stays under."""
 
 
 def candidates() -> dict[int, str]:
@@ -91,7 +95,8 @@ def test_no_published_field_confirms_a_guessed_segment(studio: Studio) -> None:
     assert len(rows) == 17 and all(r.seed in seeds for r in rows)
     assert {seeds[r.seed].split("/")[0] for r in rows if r.segment} == {"students", "runners"}
     streams: list[tuple[str, bytes]] = []
-    with TestClient(create_app(Studio(studio.workspace), offline=True)) as client:
+    app = create_app(Studio(studio.workspace), offline=True, verify_rate=MANY)  # verifies every asset
+    with TestClient(app) as client:
         for row in rows:
             data = blobs.get(row.cid)
             sidecar = blobs.get(row.sidecar_cid) if row.sidecar_cid else None

@@ -65,6 +65,17 @@ def test_wheel_ships_every_file_the_lookups_need(wheel: Path) -> None:
     assert {n for n in names if n.startswith(DATA)} == needed, "nothing else in the package data"
 
 
+def test_wheel_ships_the_public_pages_templates_and_static_files(wheel: Path) -> None:
+    from mintloom.api.public import pages
+
+    names = _names(wheel)
+    folder = ROOT / "src" / "mintloom"
+    shipped = {p for p in (folder / "api" / "public").rglob("*") if p.suffix in {".html", ".js", ".css"}}
+    assert {f"mintloom/{p.relative_to(folder).as_posix()}" for p in shipped} <= names
+    assert {f"mintloom/api/public/static/{n}" for n in pages.STATIC} <= names  # what the route serves
+    assert "mintloom/api/public/templates/public/verify.html" in names
+
+
 def test_slim_artifacts_are_forge_abi_and_bytecode_only(wheel: Path) -> None:
     for name in resources.CONTRACTS:
         slim = json.loads(_read(wheel, f"{DATA}/contracts/{name}.json"))

@@ -34,6 +34,10 @@ class WorkspaceError(ConfigError):
     """No workspace where one is needed, or a broken one."""
 
 
+class UnsafeBindError(ConfigError):
+    """``mintloom serve`` asked to listen beyond loopback with no authentication configured."""
+
+
 # --- campaign (spec, planning, execution) ---------------------------------------------------
 class CampaignError(MintloomError):
     """Campaign spec, plan or run failed."""
@@ -369,6 +373,10 @@ class CatalogOutdatedError(CatalogError):
 
 class CatalogTooNewError(CatalogError):
     """The catalog's schema revision is unknown to this mintloom: a newer release migrated it."""
+
+
+class PrivateKindError(CatalogError):
+    """An asset of a kind that is never public (personalised copy) asked to be made public."""
 
 
 class SearchQueryError(StoreError):

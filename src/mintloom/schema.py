@@ -19,7 +19,7 @@ from mintloom.market import book
 from mintloom.market import catalog as market_catalog
 from mintloom.provenance import log
 from mintloom.store import annotations as annotation_tables
-from mintloom.store import catalog, locks, migrate, reviews, thumbnails, tokens
+from mintloom.store import catalog, locks, migrate, reviews, thumbnails, tokens, visibility
 from mintloom.store.db import Base, Database, engine_url_safe, open_database
 from mintloom.store.migrate import SchemaState
 
@@ -38,6 +38,7 @@ TABLE_MODULES = (
     book,
     market_catalog,
     thumbnails,
+    visibility,
 )
 """The modules that declare tables on :class:`Base` (importing them registers the tables)."""
 

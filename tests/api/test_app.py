@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mintloom.api.app import create_app, status_for
+from mintloom.api.security import VerifyRate
 from mintloom.errors import BlobError, CatalogError, LedgerError, MintloomError, SpecError, VerifyError
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.provenance.merkle import verify_consistency, verify_inclusion
@@ -25,6 +26,9 @@ from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.conftest import sample_studio
+
+MANY = VerifyRate(per_minute=600, burst=100)
+"""A rate limit the tests' single client, verifying every asset, stays under."""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +48,8 @@ def api_studio(ran: Workspace) -> Iterator[Studio]:
 
 @pytest.fixture(scope="module")
 def client(api_studio: Studio) -> Iterator[TestClient]:
-    with TestClient(create_app(api_studio, offline=True)) as c:  # runs the startup (lifespan)
+    app = create_app(api_studio, offline=True, verify_rate=MANY)  # one client verifies every asset
+    with TestClient(app) as c:  # runs the startup (lifespan)
         yield c
 
 

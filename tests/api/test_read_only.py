@@ -18,6 +18,7 @@ from PIL import Image
 
 import mintloom.api
 from mintloom.api.app import create_app
+from mintloom.api.security import VerifyRate
 from mintloom.campaign.writer import CatalogWriter
 from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import Catalog
@@ -27,6 +28,9 @@ from mintloom.workspace import Workspace
 from tests.conftest import sample_studio
 
 API_DIR = Path(mintloom.api.__file__).parent
+
+MANY = VerifyRate(per_minute=600, burst=100)
+"""A rate limit the tests' single client, verifying every asset, stays under."""
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +86,10 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     Image.open(io.BytesIO(blobs.get(image["cid"]))).convert("RGB").save(stripped, "JPEG", quality=85)
     assert _verify(c, stripped.getvalue(), "shared.jpg") == "VERIFIED"  # by fingerprint
     assert _verify(c, os.urandom(2048), "random.bin") == "UNKNOWN"
+    # the public pages: the verify page, an asset page (404: not publicised), a static file
+    assert c.get("/").status_code == c.get("/verify").status_code == 200
+    assert c.get(f"/a/{image['cid']}").status_code == 404
+    assert c.get("/public/static/verify.js").status_code == 200
     # the one write route, asked without a token or with a forged one, is refused and writes nothing
     for headers in ({}, {"Authorization": "Bearer mlt_forged"}):
         assert c.post("/runs", json={"spec": "c.yaml"}, headers=headers).status_code == 401
@@ -91,7 +99,7 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
         "/assets/{cid}/receipt", "/log/checkpoint", "/log/proof/inclusion", "/log/proof/consistency",
         "/verify", "/runs", "/runs/{run_id}", "/assets/{cid}/qa", "/assets/{cid}/tags", "/search",
         "/market/listings", "/market/offers", "/market/orders/{order_hash}", "/market/sales",
-        "/market/assets/{cid}/sales",
+        "/market/assets/{cid}/sales", "/", "/a/{cid}", "/public/static/{name}",
     }  # fmt: skip
 
 
@@ -104,7 +112,7 @@ def test_no_request_writes_to_the_workspace(ran: Workspace) -> None:
     assert "catalog.db" in {Path(p).name for p in before}
     studio = Studio(ran)  # as `mintloom serve` opens it: no key password
     try:
-        app = create_app(studio, offline=True)
+        app = create_app(studio, offline=True, verify_rate=MANY)  # one client verifies every asset
         with TestClient(app) as c:
             requested = _exercise(c, LocalBlobStore(ran.blobs_dir), extensions)
     finally:

@@ -41,6 +41,7 @@ def test_demo_never_prints_the_key_password(tmp_path: Path) -> None:
                        check=False)  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "mintloom demo done" in r.stdout and "MINTLOOM_KEY_PASSWORD=<your key password>" in r.stdout
+    assert "&& mintloom serve" in r.stdout and r.stdout.rstrip().splitlines()[-1].startswith("mlt_")
     for stream in (r.stdout, r.stderr):
         assert CANARY not in stream
 

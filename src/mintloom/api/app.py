@@ -34,9 +34,12 @@ from mintloom.api.limits import (
     MAX_PAGE,
     MAX_RUN_BODY,
     UploadLimit,
+    check_upload_limit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
+from mintloom.api.public import pages as public_pages
 from mintloom.api.routers import assets, log, market, meta, qa, runs, verify
+from mintloom.api.security import DEFAULT_VERIFY_RATE, RateLimit, SecurityHeaders, VerifyRate, docs_csp
 from mintloom.studio import Studio
 
 
@@ -47,23 +50,28 @@ def create_app(
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD,
     max_verifications: int = DEFAULT_MAX_VERIFICATIONS,
     verify_wait: float = DEFAULT_VERIFY_WAIT,
+    verify_rate: VerifyRate = DEFAULT_VERIFY_RATE,
 ) -> FastAPI:
-    """The API over ``studio``'s workspace. ``offline`` never consults the chain when verifying."""
+    """The API over ``studio``'s workspace. ``offline`` never consults the chain when verifying;
+    ``verify_rate`` bounds each client's ``POST /verify`` requests (429 beyond)."""
     app = FastAPI(
         title="mintloom",
         version=__version__,
         description="Catalog, transparency-log proofs and verification of a mintloom workspace.",
         lifespan=_lifespan,
     )
-    settings = deps.ApiSettings(offline, max_upload_bytes, max_verifications, verify_wait)
+    settings = deps.ApiSettings(offline, check_upload_limit(max_upload_bytes), max_verifications, verify_wait)
     deps.install(app.state, studio, settings)
     app.add_middleware(UploadLimit, limit=max_upload_bytes, paths=frozenset({"/verify"}))
     app.add_middleware(UploadLimit, limit=MAX_RUN_BODY, paths=frozenset({"/runs"}))
+    app.add_middleware(RateLimit, buckets=verify_rate.buckets(), paths=frozenset({"/verify"}))
+    app.add_middleware(SecurityHeaders, special=dict.fromkeys(("/docs", "/redoc"), docs_csp(app)))
     install_error_handlers(app)
     for router in (meta.router, assets.router, qa.router, log.router, verify.router, runs.router):
         app.include_router(router)
     app.include_router(market.router)
     studio_pages.install(app)
+    app.include_router(public_pages.router)
     return app
 
 

@@ -7,6 +7,8 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mintloom.api.models import ErrorOut
+from mintloom.errors import ConfigError
+from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_VERIFY_BYTES
 
 DEFAULT_MAX_UPLOAD = 50 * 1024 * 1024
 """Largest request body ``POST /verify`` accepts (file, sidecar and multipart framing)."""
@@ -20,6 +22,21 @@ DEFAULT_MAX_VERIFICATIONS = 2
 """``POST /verify`` requests verifying at once (each may hold an image of up to 40 MP decoded);
 others wait up to :data:`DEFAULT_VERIFY_WAIT` seconds for a slot, then get 503 with Retry-After."""
 DEFAULT_VERIFY_WAIT = 5.0
+
+
+MAX_UPLOAD_BOUND = MAX_VERIFY_BYTES + MAX_SIDECAR_BYTES
+"""The most ``POST /verify`` may be configured to accept: what ``mintloom verify`` reads of a file
+and its sidecar (the CLI's bounds; decoded pixels are bounded inside the shared verify function)."""
+
+
+def check_upload_limit(limit: int) -> int:
+    """``limit`` if it is within the CLI's verify bounds; :class:`ConfigError` otherwise."""
+    if not 0 < limit <= MAX_UPLOAD_BOUND:
+        raise ConfigError(
+            f"an upload limit of {limit} bytes is outside 1..{MAX_UPLOAD_BOUND}",
+            hint="the API verifies no more than `mintloom verify` reads (file and sidecar)",
+        )
+    return limit
 
 
 class _TooLarge(HTTPException):

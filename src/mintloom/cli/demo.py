@@ -22,6 +22,7 @@ from rich.table import Table
 from mintloom.cli.console import closed_at_exit, console
 from mintloom.cli.demo_market import market_step
 from mintloom.cli.demo_training import training_step
+from mintloom.cli.demo_web import studio_step
 from mintloom.cli.run import progress_callback
 from mintloom.progress import Progress, Stage
 
@@ -101,6 +102,7 @@ def demo(
         t0=t0,
     )
     console.print(Panel(body, title="mintloom demo done", border_style="green"))
+    studio_step(ws)
 
 
 def _closing_text(

@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from mintloom import __version__
+from mintloom.cli import assets as assets_cli
 from mintloom.cli import chain as chain_cli
 from mintloom.cli import dataset as dataset_cli
 from mintloom.cli import db as db_cli
@@ -42,6 +43,7 @@ app.add_typer(keys_cli.app, name="keys")
 app.add_typer(review_cli.app, name="review")
 app.add_typer(chain_cli.app, name="chain")
 app.add_typer(tokens_cli.app, name="tokens")
+app.add_typer(assets_cli.app, name="assets")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(market_cli.app, name="market")
 app.add_typer(governance_cli.license_app, name="license")

@@ -18,7 +18,14 @@ from mintloom.cli.console import console, progress
 from mintloom.config import load_settings
 from mintloom.errors import VerifyError, VerifyInputError, WorkspaceError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
-from mintloom.verify.report import CredentialSummary, LicenseInfo, TrainingRunLineage, Verdict, VerifyReport
+from mintloom.verify.report import (
+    VERDICT_MEANING,
+    CredentialSummary,
+    LicenseInfo,
+    TrainingRunLineage,
+    Verdict,
+    VerifyReport,
+)
 
 if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
@@ -45,13 +52,7 @@ _STATUS = {
     "info": "[cyan]info[/]",
     "warn": "[yellow]warn[/]",
 }
-_MEANING = {
-    Verdict.VERIFIED: "bound to a trusted Content Credential and proven in the log",
-    Verdict.TAMPERED: "the content or the signed claim was altered after signing",
-    Verdict.UNTRUSTED: "the credential or a proof does not check out",
-    Verdict.UNKNOWN: "no provenance found for this file",
-    Verdict.MISSING: "a file the campaign exported here is absent or holds other bytes",
-}
+_MEANING = VERDICT_MEANING  # the verify page shows the same words
 
 
 def worst(verdicts: list[Verdict]) -> Verdict:

@@ -39,6 +39,15 @@ class Verdict(StrEnum):
         return EXIT_CODES[self]
 
 
+VERDICT_MEANING: dict[Verdict, str] = {
+    Verdict.VERIFIED: "bound to a trusted Content Credential and proven in the log",
+    Verdict.TAMPERED: "the content or the signed claim was altered after signing",
+    Verdict.UNTRUSTED: "the credential or a proof does not check out",
+    Verdict.UNKNOWN: "no provenance found for this file",
+    Verdict.MISSING: "a file the campaign exported here is absent or holds other bytes",
+}
+"""What each verdict means, in the words both ``mintloom verify`` and the verify page print."""
+
 EXIT_CODES: dict[Verdict, int] = {
     Verdict.VERIFIED: 0,
     Verdict.TAMPERED: 20,
