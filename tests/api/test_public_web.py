@@ -40,6 +40,11 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/verify"),
         ("GET", "/a/{cid}"),
         ("GET", "/public/static/{name}"),
+        # the studio's way in: its login form, its static files, /studio (a redirect to its pages)
+        ("GET", "/studio"),
+        ("GET", "/studio/login"),
+        ("POST", "/studio/login"),
+        ("GET", "/studio/static/{name}"),
         # the API's description and health
         ("GET", "/health"),
         ("GET", "/openapi.json"),

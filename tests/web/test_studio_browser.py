@@ -2,8 +2,8 @@
 gallery, open an asset and see its manifest tree, approve a review group with the keyboard, claim
 royalties; every page obeys the CSP (no script error) and fits a 375px phone.
 
-The fixtures ``chromium_path``, ``browser_page`` and ``served_studio`` have the names of the shared
-harness (tests/web/conftest.py); minimal local ones are defined here until it is merged.
+The browser, its pages and the served sample workspace come from the shared harness
+(tests/web/conftest.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,52 +34,16 @@ from mintloom.provenance.review import REVIEWER_UNIT, save_reviewer, verified_de
 from mintloom.store.reviews import Reviews
 from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
-from mintloom.workspace import Workspace
-from tests.conftest import PASSWORD, sample_studio
+from tests.conftest import PASSWORD
+from tests.web.conftest import ServedStudio
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.xdist_group("anvil")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
 
 
-# --- minimal local harness (same names as tests/web/conftest.py) -----------------------------------
-@pytest.fixture(scope="module")
-def chromium_path() -> Path:
-    path = Path(os.environ.get("MINTLOOM_CHROMIUM", "/usr/bin/chromium"))
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        pytest.fail(f"no chromium at {path}: apt-get install -y chromium")
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: Path) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(chromium_path), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def browser_page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    yield page
-    context.close()
-
-
-@dataclass(frozen=True)
-class ServedStudio:
-    url: str
-    workspace: Workspace
-    token: str
-
-
+# --- a second server, for a workspace of the test's own (the shared one is tests/web/conftest.py) --
 @contextmanager
 def serving(app: FastAPI) -> Iterator[str]:
     """uvicorn on a free loopback port in a thread; yields its URL."""
@@ -99,19 +62,6 @@ def serving(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
-
-
-@pytest.fixture(scope="module")
-def served_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStudio]:
-    writer = sample_studio(tmp_path_factory.mktemp("web"))
-    writer.close()
-    studio = Studio(writer.workspace, password=PASSWORD)
-    token = TokenStore(studio.db).create("browser", ["read", "review", "publish", "admin"])[1]
-    try:
-        with serving(create_app(studio, offline=True)) as url:
-            yield ServedStudio(url, writer.workspace, token)
-    finally:
-        studio.close()
 
 
 # --- helpers -----------------------------------------------------------------------------------------
