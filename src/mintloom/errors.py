@@ -86,6 +86,10 @@ class RenderHeldError(DynamicError):
     """A render failed a blocking brand-QA rule: it is logged (held) and the fallback is served."""
 
 
+class RenderURLError(DynamicError):
+    """A render URL whose signature is missing, forged or altered, or whose ``exp`` has passed."""
+
+
 class OutputPathError(ExecutionError):
     """An output path would resolve outside the workspace's output folder (e.g. through a symlink)."""
 

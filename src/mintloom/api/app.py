@@ -35,7 +35,8 @@ from mintloom.api.limits import (
     UploadLimit,
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
-from mintloom.api.routers import assets, log, market, meta, qa, runs, verify
+from mintloom.api.render import RenderService
+from mintloom.api.routers import assets, log, market, meta, qa, render, runs, verify
 from mintloom.studio import Studio
 
 
@@ -62,6 +63,8 @@ def create_app(
     for router in (meta.router, assets.router, qa.router, log.router, verify.router, runs.router):
         app.include_router(router)
     app.include_router(market.router)
+    app.include_router(render.router)
+    app.state.render = RenderService(studio.workspace, studio.settings.dynamic)
     return app
 
 
@@ -69,7 +72,8 @@ def create_app(
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the verification context and its fingerprint index once, before the first request."""
     await run_in_threadpool(deps.part(app.state, "verifier", deps.SharedVerifyContext).context)
-    yield
+    with deps.part(app.state, "render", RenderService).anchoring():
+        yield
 
 
 __all__ = [

@@ -102,7 +102,15 @@ class _Runner(CampaignRunner):
 class DynamicRenderer:
     """Renders one campaign's dynamic creatives (thread-safe; renders in a process take turns)."""
 
-    def __init__(self, parts: RunParts, loaded: LoadedSpec, *, gate: Gate | None = None) -> None:
+    def __init__(
+        self,
+        parts: RunParts,
+        loaded: LoadedSpec,
+        *,
+        gate: Gate | None = None,
+        lock: threading.Lock | None = None,
+    ) -> None:
+        """``lock`` serialises renders of renderers sharing ``parts`` (one per process by default)."""
         dyn = loaded.spec.dynamic
         if dyn is None:
             raise NotDynamicError(
@@ -112,7 +120,7 @@ class DynamicRenderer:
         self.catalog = Catalog(parts.db)
         self.engines = engine_registry()
         self.salt = self._campaign_salt()
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
         self._keys: OrderedDict[str, Job] = OrderedDict()
 
     @property
@@ -182,7 +190,9 @@ class DynamicRenderer:
         loaded = self._loaded(values, fmt)
         if self.gate is not None:
             self.gate(loaded)
-        _Runner(self.parts, loaded, self.salt, self.engines).generate(Plan(campaign=self.campaign, jobs=(job,)))
+        _Runner(self.parts, loaded, self.salt, self.engines).generate(
+            Plan(campaign=self.campaign, jobs=(job,))
+        )
 
     def _job(self, values: dict[str, VariableValue], fmt: str) -> Job:
         """The one image job of these inputs (planned as the batch path plans it)."""
@@ -231,5 +241,7 @@ def _resolve(dyn: DynamicSpec, given: Mapping[str, object]) -> dict[str, Variabl
         return dyn.resolve(given)
     except VariableProblem as exc:
         raise DynamicVariableError(
-            f"variable {exc.field!r} {exc.reason}", field=exc.field, hint="see the campaign's dynamic: section"
+            f"variable {exc.field!r} {exc.reason}",
+            field=exc.field,
+            hint="see the campaign's dynamic: section",
         ) from exc

@@ -309,7 +309,9 @@ class VariableProblem(ValueError):
         self.reason = reason
 
 
-def _checked(name: str, decl: EnumVariable | IntVariable | FloatVariable | BoolVariable, value: object) -> VariableValue:
+def _checked(
+    name: str, decl: EnumVariable | IntVariable | FloatVariable | BoolVariable, value: object
+) -> VariableValue:
     """``value`` if it is of the variable's type and range (JSON types: no coercion from strings
     allowed: a signed URL's query strings are converted by the API before they get here)."""
     if isinstance(decl, BoolVariable):
@@ -322,7 +324,9 @@ def _checked(name: str, decl: EnumVariable | IntVariable | FloatVariable | BoolV
         return value
     number = (int,) if isinstance(decl, IntVariable) else (int, float)
     if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
-        raise VariableProblem(name, f"must be {'an integer' if isinstance(decl, IntVariable) else 'a number'}")
+        raise VariableProblem(
+            name, f"must be {'an integer' if isinstance(decl, IntVariable) else 'a number'}"
+        )
     if not decl.min <= value <= decl.max:
         raise VariableProblem(name, f"must be between {decl.min} and {decl.max}")
     return float(value) if isinstance(decl, FloatVariable) else value

@@ -213,7 +213,8 @@ class Catalog:
     def job_asset(self, key: str) -> AssetRow | None:
         """The asset a finished job made (a dynamic render's cache lookup), else None."""
         with self.db.session() as s:
-            return s.scalar(select(AssetRow).join(JobRow, AssetRow.cid == JobRow.asset_cid).where(JobRow.key == key))
+            q = select(AssetRow).join(JobRow, AssetRow.cid == JobRow.asset_cid).where(JobRow.key == key)
+            return s.scalar(q)
 
     def campaign(self, name: str) -> CampaignRow | None:
         with self.db.session() as s:
