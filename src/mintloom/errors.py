@@ -82,7 +82,11 @@ class DynamicVariableError(DynamicError):
         self.field = field
 
 
-class RenderHeldError(DynamicError):
+class RenderFailedError(DynamicError):
+    """A render could not be served (its layout failed, or QA held it): the fallback is served."""
+
+
+class RenderHeldError(RenderFailedError):
     """A render failed a blocking brand-QA rule: it is logged (held) and the fallback is served."""
 
 

@@ -36,7 +36,14 @@ from mintloom.campaign.spec import (
 )
 from mintloom.campaign.writer import BatchTransaction, CatalogWriter
 from mintloom.engines.base import Engine, engine_registry
-from mintloom.errors import CatalogError, DynamicVariableError, NotDynamicError, RenderHeldError
+from mintloom.errors import (
+    CatalogError,
+    DynamicVariableError,
+    LayoutError,
+    NotDynamicError,
+    RenderFailedError,
+    RenderHeldError,
+)
 from mintloom.faults import crash_point
 from mintloom.provenance.commitments import salted_commitment
 from mintloom.store.annotations import Annotations
@@ -61,8 +68,8 @@ class RenderResult:
     """True when the inputs were rendered before (no new leaf)."""
     format: str
     rendered_at: datetime
-    held: RenderHeldError | None = None
-    """Set when this is the fallback, served because the requested render was held by QA."""
+    failed: RenderFailedError | None = None
+    """Set when this is the fallback, served because the requested render failed (held by QA)."""
 
 
 def canonical(values: Mapping[str, VariableValue], fmt: str) -> str:
@@ -97,6 +104,14 @@ class _Runner(CampaignRunner):
         done = tx.finished({it.job.key for it in items})
         fresh = [it for it in items if it.job.key not in done]
         return super()._commit(tx, fresh, cid_of, clock) if fresh else []
+
+    def _asset_row(self, it: _Signed, leaf_index: int, sidecar_cid: str | None) -> AssetRow:
+        """The batch row without the rendered texts among its tags (they hold live values)."""
+        row = super()._asset_row(it, leaf_index, sidecar_cid)
+        tags = json.loads(row.tags)
+        tags.pop("text", None)
+        row.tags = json.dumps(tags, sort_keys=True)
+        return row
 
 
 class DynamicRenderer:
@@ -157,18 +172,27 @@ class DynamicRenderer:
 
     def render(self, given: Mapping[str, object], fmt: str | None = None) -> RenderResult:
         """The creative for these inputs: the logged one, or rendered, signed and logged now;
-        the fallback (with ``held`` set) when a blocking QA rule holds it."""
+        the fallback (``failed`` says why) when it cannot be laid out or QA holds it."""
         name = self.format(fmt)
-        result = self._render(self.variables(given), name)
-        if result.held is None:
-            return result
-        fallback = self._render(self.variables(self.dynamic.fallback), name)
-        if fallback.held is not None:
-            raise RenderHeldError(
-                f"a render of {self.campaign} ({name}) and its fallback both fail a blocking QA rule",
-                hint="fix the fallback variables or the qa: rules of the spec",
+        values = self.variables(given)
+        try:
+            result = self._render(values, name)
+        except LayoutError as exc:  # not logged: nothing was made
+            failed = RenderFailedError(
+                f"the render of {self.campaign} ({name}) cannot be laid out: a text does not fit",
+                hint="the campaign's fallback creative is served instead",
             )
-        return replace(fallback, held=result.held)
+            return self._fallback(name, failed, exc)
+        return result if result.failed is None else self._fallback(name, result.failed)
+
+    def _fallback(self, fmt: str, failed: RenderFailedError, cause: Exception | None = None) -> RenderResult:
+        fallback = self._render(self.variables(self.dynamic.fallback), fmt)
+        if fallback.failed is not None:
+            raise RenderHeldError(
+                f"a render of {self.campaign} ({fmt}) and its fallback both fail a blocking QA rule",
+                hint="fix the fallback variables or the qa: rules of the spec",
+            ) from cause
+        return replace(fallback, failed=failed)
 
     def _render(self, values: dict[str, VariableValue], fmt: str) -> RenderResult:
         job = self._job(values, fmt)

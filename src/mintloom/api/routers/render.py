@@ -69,9 +69,9 @@ def _response(result: RenderResult) -> Response:
         "X-Mintloom-Cache": "hit" if result.cached else "miss",
         "Cache-Control": IMMUTABLE,
     }
-    if result.held is not None:
-        headers["X-Mintloom-Fallback"] = type(result.held).__name__
-        headers["X-Mintloom-Error"] = result.held.message
+    if result.failed is not None:
+        headers["X-Mintloom-Fallback"] = type(result.failed).__name__
+        headers["X-Mintloom-Error"] = result.failed.message
         headers["Cache-Control"] = "no-store"
     crash_point("dynamic.respond")
     return Response(result.body, media_type=result.media_type, headers=headers)
