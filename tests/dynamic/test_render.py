@@ -16,6 +16,7 @@ from PIL import Image
 
 from mintloom.campaign.render_url import sign_query, url_key
 from mintloom.campaign.sample import LONG_WEATHER, UNLAYABLE_WEATHER
+from mintloom.errors import DynamicVariableError
 from mintloom.store.catalog import Catalog
 from tests.dynamic.conftest import Live, render_token
 
@@ -203,3 +204,20 @@ def test_live_variables_never_reach_manifest_headers_logs_or_api(
         for where, text in texts.items():
             assert value not in text, f"{value!r} leaked into the {where}"
     assert "73%" not in manifest and '"offer"' not in manifest
+
+
+def test_render_url_cli_prints_a_url_the_server_accepts(live: Live) -> None:
+    from typer.testing import CliRunner
+
+    from mintloom.cli.main import app as cli
+
+    out = CliRunner().invoke(cli, ["render-url", "live", "-v", "weather=snowy", "-v", "offer=5",
+                                   "--format", "square", "--base", "http://ads.example"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    url = "".join(out.output.split())
+    assert url.startswith("http://ads.example/campaigns/live/render?")
+    got = _ok(live.client.get(url.removeprefix("http://ads.example")))
+    posted = _ok(live.render({"weather": "snowy", "offer": 5}, "square"))
+    assert got.headers["X-Mintloom-CID"] == posted.headers["X-Mintloom-CID"]
+    bad = CliRunner().invoke(cli, ["render-url", "live", "-v", "weather"])
+    assert isinstance(bad.exception, DynamicVariableError) and "name=value" in str(bad.exception)
