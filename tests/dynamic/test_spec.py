@@ -82,13 +82,13 @@ def test_resolve_accepts_exactly_the_declared_values(decls: dict[str, Any], name
         (
             ("formats: [medium-rectangle, square]\n  variables", "formats: [skyscraper]\n  variables"),
             "dynamic.formats.0",
-        ),  # fmt: skip
+        ),
         (("offer: 0}", "offer: 900}"), "dynamic.fallback.offer"),
         (("    offer: {type: int", "    Offer: {type: int"), "dynamic.variables"),  # bad name
         (
             ("    offer: {type: int, min: 0, max: 90, default: 10, feeds: [headline]}\n", ""),
             "dynamic.variables",
-        ),  # the headline reads an undeclared variable  # fmt: skip
+        ),  # the headline reads an undeclared variable
         (("type: float", "type: decimal"), "dynamic.variables.price"),
     ],
 )
