@@ -4,6 +4,7 @@ checkpoint once (no new leaves: nothing is sent)."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import socket
 import threading
@@ -11,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from fastapi.testclient import TestClient
 from mintloom.api.app import create_app
 from mintloom.api.render import RenderService
 from mintloom.api.runs import PASSWORD_ENV
+from mintloom.campaign.spec import TEXT_FIELDS
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.node import NodeInfo
 from mintloom.studio import Studio
@@ -70,8 +73,32 @@ def rpc_proxy(port: int, upstream: str) -> Iterator[None]:
         httpd.server_close()
 
 
+def _verify_shows_render(studio: Studio, body: bytes, tmp_path: Path) -> None:
+    """`mintloom verify` on a served render names campaign, template, signing time and anchor."""
+    from typer.testing import CliRunner
+
+    from mintloom.campaign.spec import load_spec
+    from mintloom.cli.console import close_studios
+    from mintloom.cli.main import app as cli
+
+    path = tmp_path / "served.png"
+    path.write_bytes(body)
+    out = CliRunner().invoke(cli, ["verify", str(path)], env={"COLUMNS": "300"})
+    close_studios()
+    assert out.exit_code == 0, out.output
+    spec = load_spec(studio.workspace.root / "campaign" / "campaign.yaml").spec
+    template = hashlib.sha256("\n".join(spec.brand.messages["en-US"][f] for f in TEXT_FIELDS).encode())
+    assert "VERIFIED" in out.output and "campaign" in out.output and " live " in out.output
+    assert template.hexdigest() in out.output
+    assert "signed at" in out.output and "leaf 2 of 3" in out.output and "tx 0x" in out.output
+
+
 def test_anchorer_survives_a_chain_that_is_down_then_anchors_once(
-    studio: Studio, shared_anvil: NodeInfo, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    studio: Studio,
+    shared_anvil: NodeInfo,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     studio.contracts()  # deployed while the chain is reachable
     port = _free_port()
@@ -94,9 +121,11 @@ def test_anchorer_survives_a_chain_that_is_down_then_anchors_once(
                 assert anchorer.stats.anchors == 1 and anchorer.stats.lags
                 time.sleep(1.5)  # ticks with no new leaf send nothing
                 assert anchorer.stats.anchors == 1
-                assert c.post(URL, json={"offer": 3}, headers=auth).status_code == 200
+                last = c.post(URL, json={"offer": 3}, headers=auth)
+                assert last.status_code == 200
                 _until(lambda: anchorer.stats.anchored_size == 3)  # N seconds pass with 1 < M leaves
                 assert anchorer.stats.anchors == 2
+                _verify_shows_render(served, last.content, tmp_path)
         assert latest_on_chain(studio.chain).size == 3
     finally:
         served.close()
