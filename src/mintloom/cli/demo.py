@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mintloom.cli.console import closed_at_exit, console
+from mintloom.cli.demo_dynamic import dynamic_step
 from mintloom.cli.demo_market import market_step
 from mintloom.cli.run import progress_callback
 from mintloom.progress import Progress, Stage
@@ -83,6 +84,7 @@ def demo(
     variant = _register_variant(steps, studio, loaded)
     _license_and_claim(steps, studio, loaded, variant, pub)
     market_step(steps.say, studio, loaded, lambda i: _party(studio, i))
+    dynamic_step(steps.say, studio, password)
     ctx = verify_context(studio)  # one context (and fingerprint index) for both verify steps
     _verify_outputs(steps, studio, loaded, ctx)
     samples = _verify_samples(steps, studio, variant, ctx)
