@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,13 +83,22 @@ def _environ(env: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _mintloom() -> str:
+    """The installed `mintloom` command (the bench sits below the CLI: it runs it, never imports it)."""
+    beside = Path(sys.executable).with_name("mintloom")
+    found = str(beside) if beside.exists() else shutil.which("mintloom")
+    if found is None:
+        raise RuntimeError("the mintloom command is not installed")
+    return found
+
+
 @contextmanager
 def _server(root: Path, env: dict[str, str]) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
     full = {**os.environ, **env, "MINTLOOM_WORKSPACE": str(root), "MINTLOOM_KEY_PASSWORD": PASSWORD}
-    cmd = [sys.executable, "-m", "mintloom.cli.main", "serve", "--port", str(port), "--offline"]
+    cmd = [_mintloom(), "serve", "--port", str(port), "--offline"]
     proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
