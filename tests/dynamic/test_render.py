@@ -221,3 +221,11 @@ def test_render_url_cli_prints_a_url_the_server_accepts(live: Live) -> None:
     assert got.headers["X-Mintloom-CID"] == posted.headers["X-Mintloom-CID"]
     bad = CliRunner().invoke(cli, ["render-url", "live", "-v", "weather"])
     assert isinstance(bad.exception, DynamicVariableError) and "name=value" in str(bad.exception)
+
+
+def test_checking_a_url_never_creates_the_key(live: Live) -> None:
+    key = live.studio.workspace.state_dir / "render-url.key"
+    assert not key.exists()
+    resp = live.client.get("/campaigns/live/render?weather=rainy&exp=9999999999&sig=" + "0" * 64)
+    assert resp.status_code == 403 and "issued no render URL" in resp.json()["error"]
+    assert not key.exists() and live.log_size() == 0

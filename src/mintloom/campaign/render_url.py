@@ -20,8 +20,12 @@ KEY_FILE = "render-url.key"
 
 
 def url_key(state_dir: Path, *, create: bool = True) -> bytes:
-    """The workspace's render-URL key (32 random bytes, made on first use, readable by its owner only)."""
+    """The workspace's render-URL key (32 random bytes, made on first use, readable by its owner
+    only). A server only reads it (``create=False``): checking a URL never writes."""
     path = state_dir / KEY_FILE
+    if not create and not path.is_file():
+        raise RenderURLError("this workspace has issued no render URL (it has no render-URL key)",
+                             hint="issue one with `mintloom render-url`")  # fmt: skip
     try:
         if not path.exists() and create:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -14,7 +14,7 @@ from mintloom.api.deps import part
 from mintloom.api.errors import ERRORS
 from mintloom.api.models import ErrorOut
 from mintloom.api.render import RenderService
-from mintloom.campaign.dynamic import RenderResult
+from mintloom.dynamic import RenderResult
 from mintloom.faults import crash_point
 from mintloom.store.tokens import TokenInfo
 
