@@ -39,7 +39,7 @@ ORDER: tuple[str, ...] = (
     "governance", "market",
     "verify",  # chain/licence lookups come in through a Protocol
     # top-level orchestration: whoever opens a workspace
-    "schema", "studio", "chain_lookup", "pipeline",
+    "schema", "studio", "chain_lookup", "pipeline", "dynamic",
     # frontends and tools
     "api", "cli", "bench",
 )  # fmt: skip

@@ -145,6 +145,20 @@ class GovernanceSettings(BaseModel):
     royalty_bps: int = Field(default=500, ge=0, le=10_000, description="ERC-2981 royalty on resales")
 
 
+class DynamicSettings(_Section):
+    """Creatives rendered on request by ``mintloom serve`` (``POST /campaigns/{campaign}/render``)."""
+
+    campaigns: dict[str, str] = Field(
+        default_factory=dict, description="campaign name → its spec file, relative to the workspace"
+    )
+    rate_per_second: float = Field(default=50.0, gt=0, description="renders per second per token")
+    burst: int = Field(default=100, ge=1, description="renders a token may send at once")
+    anchor_every_seconds: float = Field(default=30.0, gt=0, description="anchor new leaves this often")
+    anchor_every_leaves: int = Field(default=256, ge=1, description="or once this many are unanchored")
+    anchorer: bool = Field(default=True, description="run the background anchorer inside `mintloom serve`")
+    url_ttl: int = Field(default=7 * 86400, ge=1, description="seconds a `mintloom render-url` URL is valid")
+
+
 class Settings(BaseSettings):
     """All settings of one workspace."""
 
@@ -163,6 +177,7 @@ class Settings(BaseSettings):
     ray: RaySettings = RaySettings()
     provenance: ProvenanceSettings = ProvenanceSettings()
     governance: GovernanceSettings = GovernanceSettings()
+    dynamic: DynamicSettings = DynamicSettings()
 
     @classmethod
     def settings_customise_sources(

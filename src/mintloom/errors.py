@@ -70,6 +70,34 @@ class ClusterError(ExecutionError):
     cluster at ``ray.address`` cannot be reached, or a job was lost past its retries."""
 
 
+class DynamicError(CampaignError):
+    """A creative rendered on request (the spec's ``dynamic:`` section) cannot be served."""
+
+
+class NotDynamicError(DynamicError):
+    """The campaign is unknown to the render service or its spec has no ``dynamic:`` section."""
+
+
+class DynamicVariableError(DynamicError):
+    """A live variable is unknown or does not fit its declaration; ``field`` names it."""
+
+    def __init__(self, message: str, *, field: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+
+
+class RenderFailedError(DynamicError):
+    """A render could not be served (its layout failed, or QA held it): the fallback is served."""
+
+
+class RenderHeldError(RenderFailedError):
+    """A render failed a blocking brand-QA rule: it is logged (held) and the fallback is served."""
+
+
+class RenderURLError(DynamicError):
+    """A render URL whose signature is missing, forged or altered, or whose ``exp`` has passed."""
+
+
 class OutputPathError(ExecutionError):
     """An output path would resolve outside the workspace's output folder (e.g. through a symlink)."""
 

@@ -40,6 +40,8 @@ PUBLIC: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/verify"),
         ("GET", "/a/{cid}"),
         ("GET", "/public/static/{name}"),
+        # a signed render URL for ad servers: its HMAC signature is the credential (403 without)
+        ("GET", "/campaigns/{campaign}/render"),
         # the studio's way in: its login form, its static files, /studio (a redirect to its pages)
         ("GET", "/studio"),
         ("GET", "/studio/login"),

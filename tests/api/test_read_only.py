@@ -94,12 +94,16 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     for headers in ({}, {"Authorization": "Bearer mlt_forged"}):
         assert c.post("/runs", json={"spec": "c.yaml"}, headers=headers).status_code == 401
         assert c.get("/runs/0", headers=headers).status_code == 401
+        assert c.post("/campaigns/tiny/render", json={}, headers=headers).status_code == 401
+    # a render URL is checked against the workspace's key, which checking never creates
+    assert c.get("/campaigns/tiny/render?exp=9999999999&sig=00").status_code == 403
     return {
         "/health", "/assets", "/assets/{cid}", "/assets/{cid}/content", "/assets/{cid}/sidecar",
         "/assets/{cid}/receipt", "/log/checkpoint", "/log/proof/inclusion", "/log/proof/consistency",
         "/verify", "/runs", "/runs/{run_id}", "/assets/{cid}/qa", "/assets/{cid}/tags", "/search",
         "/market/listings", "/market/offers", "/market/orders/{order_hash}", "/market/sales",
         "/market/assets/{cid}/sales", "/", "/a/{cid}", "/public/static/{name}",
+        "/campaigns/{campaign}/render",
     }  # fmt: skip
 
 

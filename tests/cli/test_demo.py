@@ -44,6 +44,9 @@ def test_demo_never_prints_the_key_password(tmp_path: Path) -> None:
     assert "&& mintloom serve" in r.stdout and r.stdout.rstrip().splitlines()[-1].startswith("mlt_")
     for stream in (r.stdout, r.stderr):
         assert CANARY not in stream
+    dynamic = r.stdout[r.stdout.index("dynamic creative:") :]  # three misses, then the cache hit
+    assert [w for w in dynamic.split() if w in ("miss", "hit")][:4] == ["miss", "miss", "miss", "hit"]
+    assert "verify served-render.png: VERIFIED (campaign lumen-live" in " ".join(dynamic.split())
 
 
 def test_the_demo_summary_names_only_its_own_published_password(tmp_path: Path) -> None:

@@ -38,7 +38,8 @@ from mintloom.api.limits import (
 )
 from mintloom.api.models import AssetTags, public_report, public_tags
 from mintloom.api.public import pages as public_pages
-from mintloom.api.routers import assets, log, market, meta, qa, runs, verify
+from mintloom.api.render import RenderService
+from mintloom.api.routers import assets, log, market, meta, qa, render, runs, verify
 from mintloom.api.security import DEFAULT_VERIFY_RATE, RateLimit, SecurityHeaders, VerifyRate, docs_csp
 from mintloom.studio import Studio
 
@@ -72,6 +73,8 @@ def create_app(
     app.include_router(market.router)
     studio_pages.install(app)
     app.include_router(public_pages.router)
+    app.include_router(render.router)
+    app.state.render = RenderService(studio.workspace, studio.settings.dynamic)
     return app
 
 
@@ -79,7 +82,8 @@ def create_app(
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Build the verification context and its fingerprint index once, before the first request."""
     await run_in_threadpool(deps.part(app.state, "verifier", deps.SharedVerifyContext).context)
-    yield
+    with deps.part(app.state, "render", RenderService).anchoring():
+        yield
 
 
 __all__ = [

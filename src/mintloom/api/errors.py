@@ -22,6 +22,7 @@ from mintloom.errors import (
     LedgerError,
     MintloomError,
     ProvenanceError,
+    RenderURLError,
     SpecError,
     StoreError,
     VerifyError,
@@ -96,6 +97,8 @@ def status_for(exc: MintloomError) -> int:
     """HTTP status of a mintloom error, by subsystem."""
     if isinstance(exc, ApiError):
         return exc.status_code
+    if isinstance(exc, RenderURLError):
+        return 403
     if isinstance(exc, (VerifyError, SpecError)):
         return 422
     if isinstance(exc, LedgerError):

@@ -53,4 +53,5 @@ SUITES: tuple[str, ...] = (
     "diffusion",
     "plan",
     "ingest",
+    "dynamic",
 )

@@ -250,6 +250,9 @@ def checkpoint_log(log: TransparencyLog, signer: Signer, *, receipts: bool = Tru
 
 
 class CampaignRunner:
+    exports = True
+    """Export finished assets into the out folder (dynamic renders are served, not exported)."""
+
     def __init__(
         self,
         parts: RunParts,
@@ -575,8 +578,8 @@ class CampaignRunner:
                     asset_cid=it.cid,
                 )
             )
-            if it.cid in held:
-                continue  # held by the QA gate: logged, never exported
+            if it.cid in held or not self.exports:
+                continue  # held by the QA gate (logged, never exported), or served, not exported
             exp = ExportRow(
                 campaign=self.spec.campaign,
                 path=self._path(it.job, it.extension),

@@ -77,3 +77,34 @@ def write_sample_campaign(folder: Path, spec: str | None = None, audience: str |
     path = folder / "campaign.yaml"
     path.write_text(spec if spec is not None else sample_spec(), encoding="utf-8")
     return path
+
+
+DYNAMIC_SECTION = """dynamic:
+  formats: [medium-rectangle, square]
+  variables:
+    weather: {type: enum, values: [sunny, rainy, snowy, %(long)s], default: sunny, feeds: [headline]}
+    offer: {type: int, min: 0, max: 90, default: 10, feeds: [headline]}
+    price: {type: float, min: 0, max: 10000, default: 4.5, feeds: [body]}
+    currency: {type: enum, values: [EUR, USD], default: EUR, feeds: [body]}
+    in_stock: {type: bool, default: true, feeds: [cta]}
+  fallback: {weather: sunny, offer: 0}
+"""
+LONG_WEATHER = "thunderstorms with hail and gusts up to ninety km/h"
+"""An allowed value whose headline passes the medium rectangle's copy-length QA limit (held)."""
+UNLAYABLE_WEATHER = "thunderstorms-with-hail-and-gusts-up-to-ninety-kilometres"
+"""An allowed value whose one long word fits no line of the medium rectangle (a layout error)."""
+
+
+def dynamic_sample_spec(campaign: str = "live", extra_values: Sequence[str] = ()) -> str:
+    """A one-locale image campaign rendered on request from weather, offer, price, currency and
+    stock (``extra_values``: more allowed weather values)."""
+    values = ", ".join([f'"{LONG_WEATHER}"', UNLAYABLE_WEATHER, *extra_values])
+    return (
+        f"campaign: {campaign}\nseed: 3\nbrand:\n  name: Lumen\n"
+        '  palette: ["#1d3557", "#e63946", "#f1faee"]\n  logo: logo.png\n  messages:\n    en-US:\n'
+        '      headline: "{{ weather }}: {{ offer }}% off"\n'
+        '      body: "From {{ price | currency(currency) }}"\n'
+        "      cta: \"{{ 'Claim' if in_stock == 'true' else 'Notify me' }}\"\n"
+        "audience: audience.csv\nlocales: [en-US]\nformats: [medium-rectangle, square]\n"
+        "master: square\naudio:\n  enabled: false\n" + DYNAMIC_SECTION % {"long": values}
+    )

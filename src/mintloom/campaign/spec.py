@@ -12,8 +12,9 @@ import csv
 import hashlib
 import io
 import json
+import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,7 @@ from pydantic import (
 
 from mintloom.campaign.qa import QASpec
 from mintloom.engines.base import FORMATS, BrandStyle, Encoding, Format, format_preset
+from mintloom.engines.copy import template_variables
 from mintloom.engines.params import AudioParams
 from mintloom.errors import SpecError, SpecInputError, UnsafeNameError, UnsafeTextError
 from mintloom.provenance.credentials import ModelName
@@ -207,6 +209,129 @@ class RightsSpec(_Model):
         return v
 
 
+VARIABLE_NAME = r"^[a-z][a-z0-9_]{0,31}$"
+"""A dynamic variable's name: what templates read as ``{{ name }}`` and requests send."""
+MAX_DYNAMIC_VARIABLES = 32
+
+
+class _Variable(_Model):
+    feeds: tuple[Literal["headline", "body", "cta"], ...] = Field(min_length=1)
+    """The brand message fields (``brand.messages.<locale>``) whose templates read it."""
+
+
+class EnumVariable(_Variable):
+    """A string from a closed list (weather: sunny, rainy, …)."""
+
+    type: Literal["enum"]
+    values: tuple[Annotated[str, StringConstraints(min_length=1, max_length=64)], ...] = Field(min_length=1)
+    default: str
+
+    @model_validator(mode="after")
+    def _default_listed(self) -> EnumVariable:
+        if len(set(self.values)) != len(self.values):
+            raise ValueError("values are listed twice")
+        if self.default not in self.values:
+            raise ValueError(f"default {self.default!r} is not one of the values")
+        return self
+
+
+class IntVariable(_Variable):
+    type: Literal["int"]
+    min: int
+    max: int
+    default: int
+
+    @model_validator(mode="after")
+    def _range(self) -> IntVariable:
+        if not self.min <= self.default <= self.max:
+            raise ValueError(f"default {self.default} is outside [{self.min}, {self.max}]")
+        return self
+
+
+class FloatVariable(_Variable):
+    type: Literal["float"]
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
+    default: float = Field(allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _range(self) -> FloatVariable:
+        if not self.min <= self.default <= self.max:
+            raise ValueError(f"default {self.default} is outside [{self.min}, {self.max}]")
+        return self
+
+
+class BoolVariable(_Variable):
+    type: Literal["bool"]
+    default: bool
+
+
+VariableSpec = Annotated[
+    EnumVariable | IntVariable | FloatVariable | BoolVariable, Field(discriminator="type")
+]
+VariableValue = str | int | float | bool
+
+
+class DynamicSpec(_Model):
+    """Creatives rendered on request (``POST /campaigns/{campaign}/render``): the live variables
+    a request may send, the formats it may ask for, and the fallback shown when a render fails
+    a blocking QA rule. Templates read the variables like audience columns."""
+
+    variables: dict[Annotated[str, StringConstraints(pattern=VARIABLE_NAME)], VariableSpec] = Field(
+        min_length=1, max_length=MAX_DYNAMIC_VARIABLES
+    )
+    formats: tuple[str, ...] = ()
+    """The formats a request may name (default: every format of the spec); the first is the default."""
+    locale: str | None = None
+    """The locale whose brand messages are rendered (default: the spec's first locale)."""
+    fallback: dict[str, VariableValue] = Field(default_factory=dict)
+    """The variables of the fallback creative (defaults for the rest): shown instead of a render
+    that a blocking QA rule holds."""
+
+    def resolve(self, given: Mapping[str, object]) -> dict[str, VariableValue]:
+        """Every variable's value: ``given`` checked against its declaration, defaults for the
+        rest, in name order. :class:`VariableProblem` names the first bad field."""
+        unknown = sorted(set(given) - set(self.variables))
+        if unknown:
+            raise VariableProblem(str(unknown[0])[:64], "is not a variable of this campaign")
+        return {
+            name: _checked(name, decl, given[name]) if name in given else decl.default
+            for name, decl in sorted(self.variables.items())
+        }
+
+
+class VariableProblem(ValueError):
+    """A live variable that does not fit its declaration (``field`` names it)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def _checked(
+    name: str, decl: EnumVariable | IntVariable | FloatVariable | BoolVariable, value: object
+) -> VariableValue:
+    """``value`` if it is of the variable's type and range (JSON types: no coercion from strings
+    allowed: a signed URL's query strings are converted by the API before they get here)."""
+    if isinstance(decl, BoolVariable):
+        if not isinstance(value, bool):
+            raise VariableProblem(name, "must be true or false")
+        return value
+    if isinstance(decl, EnumVariable):
+        if not isinstance(value, str) or value not in decl.values:
+            raise VariableProblem(name, f"must be one of {', '.join(decl.values)}")
+        return value
+    number = (int,) if isinstance(decl, IntVariable) else (int, float)
+    if isinstance(value, bool) or not isinstance(value, number) or not math.isfinite(value):
+        raise VariableProblem(
+            name, f"must be {'an integer' if isinstance(decl, IntVariable) else 'a number'}"
+        )
+    if not decl.min <= value <= decl.max:
+        raise VariableProblem(name, f"must be between {decl.min} and {decl.max}")
+    return float(value) if isinstance(decl, FloatVariable) else value
+
+
 class CampaignSpec(_Model):
     campaign: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
     seed: int = 0
@@ -222,6 +347,8 @@ class CampaignSpec(_Model):
     qa: QASpec = Field(default_factory=QASpec)
     """The brand QA gate's rules (which block an asset, at which thresholds)."""
     rights: RightsSpec = Field(default_factory=RightsSpec)
+    dynamic: DynamicSpec | None = None
+    """Creatives rendered on request from live variables (see :class:`DynamicSpec`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -261,7 +388,48 @@ class CampaignSpec(_Model):
                     )
         if self.master not in {f.name for f in self.resolved_formats()}:
             raise ValueError(f"@master: master format {self.master!r} is not among the formats")
+        if self.dynamic is not None:
+            self._check_dynamic(self.dynamic)
         return self
+
+    def _check_dynamic(self, dyn: DynamicSpec) -> None:
+        """The dynamic section names only this spec's formats and locales, and valid fallback values."""
+        names = {f.name for f in self.resolved_formats()}
+        for i, name in enumerate(dyn.formats):
+            if name not in names:
+                raise ValueError(f"@dynamic.formats.{i}: format {name!r} is not among the spec's formats")
+        if dyn.locale is not None and dyn.locale not in self.locales:
+            raise ValueError(f"@dynamic.locale: locale {dyn.locale!r} is not among the spec's locales")
+        messages = self.brand.messages[self.dynamic_locale()]
+        for f in TEXT_FIELDS:
+            required, _optional = template_variables(messages[f], what=f"brand.messages.{f}")
+            if missing := sorted(required - set(dyn.variables)):
+                raise ValueError(
+                    f"@dynamic.variables: the {f} template of {self.dynamic_locale()} reads "
+                    f"{missing[0]!r}, which is not a declared variable"
+                )
+        for name, decl in dyn.variables.items():
+            for f in decl.feeds:
+                required, optional = template_variables(messages[f], what=f"brand.messages.{f}")
+                if name not in required | optional:
+                    raise ValueError(
+                        f"@dynamic.variables.{name}.feeds: the {f} template of {self.dynamic_locale()} "
+                        f"does not read {{{{ {name} }}}}"
+                    )
+        try:
+            dyn.resolve(dyn.fallback)
+        except VariableProblem as exc:
+            raise ValueError(f"@dynamic.fallback.{exc.field}: {exc.reason}") from exc
+
+    def dynamic_formats(self) -> tuple[str, ...]:
+        """The formats a render may ask for, the default first."""
+        if self.dynamic is None:
+            return ()
+        return self.dynamic.formats or tuple(f.name for f in self.resolved_formats())
+
+    def dynamic_locale(self) -> str:
+        dyn = self.dynamic
+        return dyn.locale if dyn is not None and dyn.locale is not None else self.locales[0]
 
     def resolved_formats(self) -> list[Format]:
         out = []

@@ -61,6 +61,10 @@ class BatchTransaction:
         )
         return {c: logged_sidecar(sc, mh) for c, sc, mh in rows}
 
+    def finished(self, keys: Collection[str]) -> set[str]:
+        """Those job ``keys`` already finished (another process committed them first)."""
+        return set(self._s.scalars(select(JobRow.key).where(JobRow.key.in_(keys))))
+
     def held(self, cids: Collection[str]) -> set[str]:
         """Those ``cids`` already catalogued as held by a blocking QA rule."""
         return set(self._s.scalars(select(QARow.cid).where(QARow.cid.in_(cids), QARow.held)))

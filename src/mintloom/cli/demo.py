@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mintloom.cli.console import closed_at_exit, console
+from mintloom.cli.demo_dynamic import dynamic_step
 from mintloom.cli.demo_market import market_step
 from mintloom.cli.demo_training import training_step
 from mintloom.cli.demo_web import studio_step
@@ -86,6 +87,7 @@ def demo(
     _license_and_claim(steps, studio, loaded, variant, pub)
     market_step(steps.say, studio, loaded, lambda i: _party(studio, i))
     training_step(steps.say, studio, lambda i: _party(studio, i))
+    dynamic_step(steps.say, studio, password)
     ctx = verify_context(studio)  # one context (and fingerprint index) for both verify steps
     _verify_outputs(steps, studio, loaded, ctx)
     samples = _verify_samples(steps, studio, variant, ctx)

@@ -20,6 +20,7 @@ from mintloom.cli import market as market_cli
 from mintloom.cli import model as model_cli
 from mintloom.cli import node as node_cli
 from mintloom.cli import qa as qa_cli
+from mintloom.cli import render as render_cli
 from mintloom.cli import review as review_cli
 from mintloom.cli import run as run_cli
 from mintloom.cli import serve as serve_cli
@@ -64,6 +65,7 @@ app.command()(demo_cli.demo)
 app.command()(serve_cli.serve)
 app.command()(verify_cli.verify)
 app.command()(qa_cli.qa)
+app.command("render-url")(render_cli.render_url)
 app.command()(qa_cli.search)
 
 

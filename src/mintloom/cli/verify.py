@@ -270,6 +270,7 @@ def _origin_rows(facts: Table, o: dict[str, Any]) -> None:
         facts.add_row(
             "campaign", f"{o.get('campaign')}  locale {o.get('locale')}  format {o.get('format') or '-'}"
         )
+        facts.add_row("template", str(o.get("template_hash") or "-"))
         facts.add_row("seed commitment", str(o.get("seed_commitment") or "-"))
         facts.add_row("ai training", str(o.get("ai_training")))
 

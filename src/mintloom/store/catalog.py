@@ -210,6 +210,12 @@ class Catalog:
             rows = s.execute(select(JobRow.key, JobRow.asset_cid).where(JobRow.campaign == campaign))
             return {k: c for k, c in rows}
 
+    def job_asset(self, key: str) -> AssetRow | None:
+        """The asset a finished job made (a dynamic render's cache lookup), else None."""
+        with self.db.session() as s:
+            q = select(AssetRow).join(JobRow, AssetRow.cid == JobRow.asset_cid).where(JobRow.key == key)
+            return s.scalar(q)
+
     def campaign(self, name: str) -> CampaignRow | None:
         with self.db.session() as s:
             return s.get(CampaignRow, name)

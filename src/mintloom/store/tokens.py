@@ -23,7 +23,7 @@ from mintloom.errors import TokenError
 from mintloom.store.db import Base, Database
 from mintloom.store.files import is_safe_name
 
-Scope = Literal["read", "review", "publish", "admin"]
+Scope = Literal["read", "review", "publish", "admin", "render"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 PREFIX = "mlt_"
 

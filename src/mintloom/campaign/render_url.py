@@ -1,0 +1,75 @@
+"""Signed render URLs: ``GET /campaigns/{campaign}/render?<variables>&format=..&exp=..&sig=..`` for
+ad servers that can only fetch a URL. ``sig`` is an HMAC-SHA256, under the workspace's render-URL
+key, of the campaign and the canonical query (every parameter but ``sig``, sorted); ``exp`` (Unix
+seconds) ends its validity. Whoever holds the key (``mintloom render-url``) issues URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlencode
+
+from mintloom.errors import ConfigError, RenderURLError
+
+KEY_FILE = "render-url.key"
+
+
+def url_key(state_dir: Path, *, create: bool = True) -> bytes:
+    """The workspace's render-URL key (32 random bytes, made on first use, readable by its owner
+    only). A server only reads it (``create=False``): checking a URL never writes."""
+    path = state_dir / KEY_FILE
+    if not create and not path.is_file():
+        raise RenderURLError("this workspace has issued no render URL (it has no render-URL key)",
+                             hint="issue one with `mintloom render-url`")  # fmt: skip
+    try:
+        if not path.exists() and create:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+                os.fsync(f.fileno())
+        key = path.read_bytes()
+    except FileExistsError:
+        key = path.read_bytes()  # another process made it first
+    except OSError as exc:
+        raise ConfigError(f"cannot read the render-URL key {path}: {exc.strerror or exc}") from exc
+    if len(key) != 32:
+        raise ConfigError(f"the render-URL key {path} is damaged", hint="delete it: new URLs get a new key")
+    return key
+
+
+def canonical_query(params: Sequence[tuple[str, str]]) -> str:
+    """Every parameter but ``sig``, sorted by name then value, URL-encoded."""
+    return urlencode(sorted((k, v) for k, v in params if k != "sig"))
+
+
+def signature(key: bytes, campaign: str, params: Sequence[tuple[str, str]]) -> str:
+    message = f"{campaign}\n{canonical_query(params)}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def sign_query(key: bytes, campaign: str, params: Sequence[tuple[str, str]], ttl: int) -> str:
+    """The query string of a signed URL valid for ``ttl`` seconds."""
+    full = [*(p for p in params if p[0] not in ("exp", "sig")), ("exp", str(int(time.time()) + ttl))]
+    return f"{canonical_query(full)}&sig={signature(key, campaign, full)}"
+
+
+def check_query(key: bytes, campaign: str, params: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The request's parameters without ``exp`` and ``sig``, if its signature holds and it has
+    not expired; :class:`RenderURLError` otherwise."""
+    sigs = [v for k, v in params if k == "sig"]
+    exps = [v for k, v in params if k == "exp"]
+    if len(sigs) != 1 or len(exps) != 1:
+        raise RenderURLError(
+            "a render URL needs exactly one exp and one sig", hint="issue one with `mintloom render-url`"
+        )
+    if not hmac.compare_digest(sigs[0].encode(), signature(key, campaign, params).encode()):
+        raise RenderURLError("the render URL's signature does not match (forged or altered)",
+                             hint="issue one with `mintloom render-url`")  # fmt: skip
+    if not exps[0].isdigit() or int(exps[0]) < time.time():
+        raise RenderURLError("the render URL has expired", hint="issue a new one with `mintloom render-url`")
+    return [(k, v) for k, v in params if k not in ("exp", "sig")]
