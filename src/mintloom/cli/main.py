@@ -10,6 +10,7 @@ import typer
 
 from mintloom import __version__
 from mintloom.cli import chain as chain_cli
+from mintloom.cli import dao as dao_cli
 from mintloom.cli import dataset as dataset_cli
 from mintloom.cli import db as db_cli
 from mintloom.cli import demo as demo_cli
@@ -43,6 +44,7 @@ app.add_typer(chain_cli.app, name="chain")
 app.add_typer(tokens_cli.app, name="tokens")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(market_cli.app, name="market")
+app.add_typer(dao_cli.app, name="dao")
 app.add_typer(governance_cli.license_app, name="license")
 app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")
