@@ -183,9 +183,8 @@ def _advance(wanted: bool, number: int) -> None:
     p = dao.find(s.chain, str(number))
     seconds, blocks = dao.blocks_to_next_step(s.chain, p)
     head = dao.advance(s.chain, s.settings, seconds=seconds, blocks=blocks)
-    console.print(
-        f"advanced {seconds}s and {blocks} block(s): head {head}, #{number} {dao.find(s.chain, str(number)).state}"
-    )
+    state = dao.find(s.chain, str(number)).state
+    console.print(f"advanced {seconds}s and {blocks} block(s): head {head}, #{number} is {state}")
 
 
 @shares_app.command("show")
