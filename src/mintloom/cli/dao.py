@@ -88,9 +88,12 @@ def propose(
     from mintloom.governance import dao
 
     s = studio()
+    _may_advance(advance)
     plan = dao.Plan(_wei(fee), _wei(fund), _wei(reward), cap, _wei(budget))
     p = dao.propose(s.chain, dao.plan_actions(s.chain, plan))
-    console.print(f"[green]proposal #{p.number}[/] 0x{p.short_id}: {p.description}")
+    console.print(f"[green]proposal #{p.number}[/] 0x{p.short_id}:")
+    for text in p.description.split("; "):
+        console.print(f"  - {text}")
     _advance(advance, p.number)
 
 
@@ -104,6 +107,7 @@ def vote(
     """Vote with the sender's delegated shares."""
     from mintloom.governance import dao
 
+    _may_advance(advance)
     p = dao.vote(studio().chain, proposal, support, reason)
     console.print(
         f"voted {support} on #{p.number}: for {dao.eth(p.votes_for)}, against {dao.eth(p.votes_against)}"
@@ -119,6 +123,7 @@ def queue(
     """Queue a succeeded proposal in the timelock."""
     from mintloom.governance import dao
 
+    _may_advance(advance)
     p = dao.queue(studio().chain, proposal)
     console.print(f"[green]queued[/] #{p.number}: {p.description}")
     _advance(advance, p.number)
@@ -142,13 +147,19 @@ def status() -> None:
     from mintloom.governance import dao
 
     reader = studio(read_only=True).chain_reader(start_node=True)
-    table = Table(title=f"{dao.family_name(reader)}: treasury {dao.eth(dao.treasury(reader))} ETH")
-    for col in ("#", "id", "state", "for", "against", "abstain", "ends", "description"):
-        table.add_column(col)
-    for p in dao.proposals(reader):
+    every = dao.proposals(reader)
+    head = int(reader.w3.eth.block_number)
+    table = Table(
+        title=f"{dao.family_name(reader)}: treasury {dao.eth(dao.treasury(reader))} ETH, block {head}"
+    )
+    for col in ("#", "id", "state", "for", "against", "abstain", "voting ends"):
+        table.add_column(col, no_wrap=True)
+    for p in every:
         votes = (dao.eth(p.votes_for), dao.eth(p.votes_against), dao.eth(p.votes_abstain))
-        table.add_row(str(p.number), "0x" + p.short_id, p.state, *votes, f"block {p.deadline}", p.description)
+        table.add_row(str(p.number), "0x" + p.short_id, p.state, *votes, f"block {p.deadline}")
     console.print(table)
+    for p in every:
+        console.print(f"#{p.number}: {p.description}")
 
 
 @app.command("delegate")
@@ -172,6 +183,14 @@ def advance_cmd(
     s = studio()
     head = dao.advance(s.chain, s.settings, seconds=seconds, blocks=blocks)
     console.print(f"advanced {seconds}s and {blocks} block(s): head {head}")
+
+
+def _may_advance(wanted: bool) -> None:
+    """Refuse ``--advance`` before the step sends anything, on a chain that does not allow it."""
+    if wanted:
+        from mintloom.governance.dao import require_embedded
+
+        require_embedded(studio().settings)
 
 
 def _advance(wanted: bool, number: int) -> None:

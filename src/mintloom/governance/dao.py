@@ -49,7 +49,8 @@ WEI_PER_ETH = 10**18
 
 def eth(wei: int) -> str:
     """Wei as a short ETH amount ("0.02")."""
-    return f"{Decimal(wei) / WEI_PER_ETH:f}".rstrip("0").rstrip(".") or "0"
+    text = f"{Decimal(wei) / WEI_PER_ETH:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 # -- fractionalising a campaign ---------------------------------------------------------------------
@@ -302,14 +303,19 @@ def _dao_step(send: Any, doing: str) -> None:
 # -- moving the embedded chain's clock ----------------------------------------------------------
 
 
-def advance(chain: ChainClient, settings: Settings, *, seconds: int = 0, blocks: int = 0) -> int:
-    """Move the embedded anvil node's clock by ``seconds`` and mine ``blocks`` blocks; returns the
-    new head. Refused on any configured RPC: a real chain's time is not ours to move."""
+def require_embedded(settings: Settings) -> None:
+    """:class:`NotEmbeddedChainError` unless the workspace uses its embedded anvil node."""
     if settings.chain.rpc_url is not None:
         raise NotEmbeddedChainError(
             "moving time and blocks is only for the workspace's embedded anvil node, not a configured RPC",
             hint="on a real chain wait for the voting period and the timelock delay instead",
         )
+
+
+def advance(chain: ChainReader, settings: Settings, *, seconds: int = 0, blocks: int = 0) -> int:
+    """Move the embedded anvil node's clock by ``seconds`` and mine ``blocks`` blocks; returns the
+    new head. Refused on any configured RPC: a real chain's time is not ours to move."""
+    require_embedded(settings)
     if seconds:
         rpc_call(chain.rpc_url, "evm_increaseTime", [seconds])
     for _ in range(blocks):
