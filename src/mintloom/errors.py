@@ -286,6 +286,10 @@ class NotEmbeddedChainError(DaoError):
     """Moving time or blocks is refused on any chain but the workspace's embedded anvil node."""
 
 
+class UnsignedParentError(GovernanceError):
+    """A remix's parent carries no Content Credential: there is no signed asset to name as parentOf."""
+
+
 class RegistrantMismatch(GovernanceError):
     """A dataset or model name is already held by another registrant; ``holder`` is its address."""
 

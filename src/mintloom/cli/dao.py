@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -243,3 +244,26 @@ def shares_claim() -> None:
 
     chain = studio().chain
     console.print(f"[green]claimed[/] {dao.eth(dao.claim_revenue(chain))} ETH to {chain.address}")
+
+
+def remix(
+    parent: Annotated[Path, typer.Argument(help="A signed campaign asset (PNG, JPEG or WebP).")],
+    template: Annotated[str, typer.Option(help="frame, split or poster.")],
+    out: Annotated[Path, typer.Option(help="Where to write the signed child (PNG).")],
+) -> None:
+    """Remix PARENT in this workspace: the child names it as parentOf, is signed with this
+    workspace's keys, logged in its log and anchored on its chain."""
+    from mintloom.governance.remix import remix as make_remix
+
+    s = studio(password=True)
+    try:
+        data = parent.read_bytes()
+    except OSError as exc:
+        raise DaoError(f"cannot read {parent}: {exc.strerror}") from exc
+    r = make_remix(data, template, signer=s.asset_signer, log=s.log, title=out.name, parent_title=parent.name)
+    out.write_bytes(r.data)
+    s.contracts()
+    anchored = s.anchor()
+    console.print(f"[green]remix[/] {out} {r.cid}: parentOf {r.parent_cid}")
+    console.print(f"  leaf {r.leaf_index} of this workspace's log, anchored at size {anchored.size}")
+    console.print(f"  pHash distance {r.distance.phash}, dHash {r.distance.dhash} from the parent")
