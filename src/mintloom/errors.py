@@ -290,6 +290,26 @@ class UnsignedParentError(GovernanceError):
     """A remix's parent carries no Content Credential: there is no signed asset to name as parentOf."""
 
 
+class RewardRefusedError(GovernanceError):
+    """``UGCRewards`` refuses a derivative's reward; the subclass names why."""
+
+
+class DuplicateChildError(RewardRefusedError):
+    """This child already earned its reward (one reward per child CID)."""
+
+
+class NoLicenceError(RewardRefusedError):
+    """The creator holds no licence of the parent under terms that are attached and allow derivatives."""
+
+
+class ParentNotInFamilyError(RewardRefusedError):
+    """The child's parent is not a registered asset of the family (or the child is no derivative)."""
+
+
+class RewardBudgetError(RewardRefusedError):
+    """Rewards are off, or the creator's cap this epoch, the budget or the pool is exhausted."""
+
+
 class RegistrantMismatch(GovernanceError):
     """A dataset or model name is already held by another registrant; ``holder`` is its address."""
 

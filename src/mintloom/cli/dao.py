@@ -15,6 +15,7 @@ from mintloom.errors import DaoError
 app = typer.Typer(help="A campaign family's shares and Creative DAO.", no_args_is_help=True)
 shares_app = typer.Typer(help="The family's share token: holdings, transfers, revenue.", no_args_is_help=True)
 app.add_typer(shares_app, name="shares")
+ugc_app = typer.Typer(help="UGC rewards for verified derivatives of a family's assets.", no_args_is_help=True)
 
 Supply = Annotated[int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")]
 Terms = Annotated[str, typer.Option(help="Terms the family's new leaves get (flavour or id).")]
@@ -267,3 +268,38 @@ def remix(
     console.print(f"[green]remix[/] {out} {r.cid}: parentOf {r.parent_cid}")
     console.print(f"  leaf {r.leaf_index} of this workspace's log, anchored at size {anchored.size}")
     console.print(f"  pHash distance {r.distance.phash}, dHash {r.distance.dhash} from the parent")
+
+
+@ugc_app.command("register")
+def ugc_register(
+    child: Annotated[Path, typer.Argument(help="The derivative, registered on chain to you.")],
+    parent: Annotated[Path, typer.Option(help="The family asset it remixes (for the near-copy check).")],
+    licence: Annotated[str, typer.Option(help="Terms of the parent licence you hold (flavour or id).")],
+) -> None:
+    """Earn the family's reward for CHILD (one per child, licence held, not a copy of the parent)."""
+    from mintloom.governance.licenses import resolve_terms
+    from mintloom.governance.ugc import register_child
+
+    try:
+        child_data, parent_data = child.read_bytes(), parent.read_bytes()
+    except OSError as exc:
+        raise DaoError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    r = register_child(studio().chain, child_data, parent_data, resolve_terms(licence))
+    console.print(
+        f"[green]rewarded[/] {r.child}: {_eth_text(r.amount)} ETH granted (claim with `mintloom ugc claim`)"
+    )
+
+
+@ugc_app.command("claim")
+def ugc_claim() -> None:
+    """Withdraw your granted UGC rewards."""
+    from mintloom.governance.ugc import claim_rewards
+
+    chain = studio().chain
+    console.print(f"[green]claimed[/] {_eth_text(claim_rewards(chain))} ETH to {chain.address}")
+
+
+def _eth_text(wei: int) -> str:
+    from mintloom.governance.dao import eth
+
+    return eth(wei)

@@ -3,9 +3,10 @@
 The child's C2PA manifest names the parent as its ``parentOf`` ingredient (the parent's own signed
 manifest goes in with it, so a verifier sees the brand's credential inside the fan's), and is
 signed with the fan's workspace keys: the chain of organisations is fan → brand. The child is then
-appended to the fan's transparency log (its leaf commits to the child's CID and manifest only: the
-parent is another organisation's leaf) and anchored on the fan's chain. A remix that is the
-parent picture again is refused before anything is signed (:func:`governance.ugc.check_remix`).
+appended to the fan's transparency log and anchored on the fan's chain. Its leaf commits to the
+child's CID and manifest, and to the parent's CID only when that log holds the parent (a remix
+within one organisation): another organisation's leaf is not this log's to commit to. A remix that
+is the parent picture again is refused before anything is signed (``governance.ugc.check_remix``).
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ def remix(
     signed = signer.sign(
         composed, "image/png", record, title=title, parent=Parent(parent, media_type, parent_title)
     )
-    cid = str(cid_for(signed.data))
-    [index] = log.append_batch([(cid, signed.manifest_hash)])
-    return Remix(signed.data, cid, str(cid_for(parent)), index, distance)
+    cid, parent_cid = str(cid_for(signed.data)), str(cid_for(parent))
+    # the leaf commits to the parent when this log holds it (a remix within one organisation)
+    parents = {cid: parent_cid} if log.index_of(parent_cid) is not None else None
+    [index] = log.append_batch([(cid, signed.manifest_hash)], parents=parents)
+    return Remix(signed.data, cid, parent_cid, index, distance)
