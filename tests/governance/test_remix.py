@@ -70,6 +70,10 @@ def test_fan_remix_names_the_brand_parent(
     # the brand's own manifest is inside, intact; the fan's signing tool did not trust the brand's root
     assert ingredient.active_manifest == read_credentials(parent.read_bytes(), "image/png").label
     assert ingredient.failures == ["signingCredential.untrusted"]
+    brand_org = brand.settings.provenance.organisation
+    assert brand_org in (ingredient.signer or "") and "Fan Club" not in (ingredient.signer or "")
+    shown = mintloom("verify", str(child))  # the parent chain across organisations: fan → brand
+    assert f"signed by {brand_org}" in " ".join(shown.output.split()), shown.output
     fan_db = open_workspace_database(fan.database_url())
     try:
         fan_log = TransparencyLog(fan_db)

@@ -281,7 +281,8 @@ def _history_rows(facts: Table, report: VerifyReport) -> None:
         facts.add_row("actions", " → ".join(actions))
     for ing in ingredients:
         ok = "[green]valid[/]" if ing.get("valid") else "[red]invalid[/]"
-        facts.add_row("ingredient", f"{ing['ingredient']} ({ing['relationship']}) {ok}")
+        by = f" signed by {ing['signer']}" if ing.get("signer") else ""
+        facts.add_row("ingredient", f"{ing['ingredient']} ({ing['relationship']}){by} {ok}")
     for step in (h for h in report.history if "derived_from" in h):
         facts.add_row("lineage", f"{step['relation']} from {step['asset'] or ''} {step['derived_from']}")
     if report.receipt:
