@@ -95,6 +95,10 @@ def test_a_fans_derivative_is_rewarded_once(
     rewarded = mintloom(*register)
     assert rewarded.exit_code == 0 and "0.1 ETH granted" in " ".join(rewarded.output.split()), rewarded.output
 
+    shown = " ".join(mintloom("verify", str(files[0])).output.split())
+    assert f"UGC reward {10**17} wei to {fan.address}" in shown, shown
+    assert f"derivative of token {hex(token_id(hero))[:40]}" in shown, shown  # the table wraps the rest
+
     before = _sent(fan)
     assert isinstance(mintloom(*register).exception, DuplicateChildError)
     copy = ("ugc", "register", str(parent), "--parent", str(parent), "--licence", "commercial-remix")

@@ -304,6 +304,9 @@ def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> Non
     for sale in lic.sales:
         seller = f"from {sale.seller}" if sale.seller else "from the brand's campaign listing"
         facts.add_row("sold", f"to {sale.buyer} {seller} for {sale.price} wei (block {sale.block})")
+    if lic.ugc_reward is not None:
+        r = lic.ugc_reward
+        facts.add_row("UGC reward", f"{r.amount} wei to {r.creator}, derivative of token {r.parent_token}")
     if lic.terms_ids:
         facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
     for t in lic.terms:
