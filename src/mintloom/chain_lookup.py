@@ -30,6 +30,7 @@ from mintloom.verify.report import (
     TermsInfo,
     TrainedDataset,
     TrainingRunLineage,
+    UgcRewardInfo,
 )
 from mintloom.verify.verifier import VerifyContext
 
@@ -114,7 +115,25 @@ class ReaderLookup:
                 infos[0].sales = self._sales(assets[0][1])
             except MintloomError:
                 infos[0].sales = []
+        if len(infos) == 1 and infos[0] is not None and infos[0].registered and "UGCRewards" in deployed:
+            infos[0].ugc_reward = self._ugc_reward(assets[0][1])
         return infos
+
+    def _ugc_reward(self, cid: str) -> UgcRewardInfo | None:
+        """The reward the token earned as a family derivative, from ``RewardGranted`` (read only)."""
+        try:
+            logs = self.reader.event_logs("UGCRewards", "RewardGranted", {"child": token_id(cid)}, first=True)
+        except MintloomError:
+            return None
+        if not logs:
+            return None
+        a = logs[0]["args"]
+        return UgcRewardInfo(
+            creator=str(a["creator"]),
+            amount=str(a["amount"]),
+            parent_token=hex(int(a["parent"])),
+            tx_hash="0x" + bytes(logs[0]["transactionHash"]).hex().removeprefix("0x"),
+        )
 
     def _licence(self, deployed: dict[str, str], cid: str, answers: list[Any | None]) -> LicenseInfo | None:
         """One asset's :class:`LicenseInfo` from its answers, in :func:`_licence_calls`' order;

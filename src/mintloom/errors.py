@@ -297,6 +297,63 @@ class NearCopyError(GovernanceError):
     re-signed or re-encoded copy): it earns nothing."""
 
 
+class DaoError(GovernanceError):
+    """A campaign family's Creative DAO: fractional shares, proposals and votes."""
+
+
+class CampaignAlreadyPublishedError(DaoError):
+    """The campaign's leaves already carry a royalty split naming the brand: fractionalising now
+    would leave their revenue with the brand, so it is refused (fractionalise before publishing)."""
+
+
+class ProposalNotFoundError(DaoError):
+    """No proposal of the family's governor matches the reference given."""
+
+
+class ProposalStateError(DaoError):
+    """The proposal is not in the state the step needs (vote while active, queue once succeeded…)."""
+
+
+class AlreadyVotedError(DaoError):
+    """This account already voted on the proposal."""
+
+
+class NoVotingPowerError(DaoError):
+    """The account had no delegated shares at the proposal's snapshot: its vote would count zero."""
+
+
+class TreasuryTooSmallError(DaoError):
+    """The DAO treasury (its timelock) holds less ETH than the proposal spends."""
+
+
+class NotEmbeddedChainError(DaoError):
+    """Moving time or blocks is refused on any chain but the workspace's embedded anvil node."""
+
+
+class UnsignedParentError(GovernanceError):
+    """A remix's parent carries no Content Credential: there is no signed asset to name as parentOf."""
+
+
+class RewardRefusedError(GovernanceError):
+    """``UGCRewards`` refuses a derivative's reward; the subclass names why."""
+
+
+class DuplicateChildError(RewardRefusedError):
+    """This child already earned its reward (one reward per child CID)."""
+
+
+class NoLicenceError(RewardRefusedError):
+    """The creator holds no licence of the parent under terms that are attached and allow derivatives."""
+
+
+class ParentNotInFamilyError(RewardRefusedError):
+    """The child's parent is not a registered asset of the family (or the child is no derivative)."""
+
+
+class RewardBudgetError(RewardRefusedError):
+    """Rewards are off, or the creator's cap this epoch, the budget or the pool is exhausted."""
+
+
 class RegistrantMismatch(GovernanceError):
     """A dataset or model name is already held by another registrant; ``holder`` is its address."""
 

@@ -11,6 +11,7 @@ import typer
 from mintloom import __version__
 from mintloom.cli import assets as assets_cli
 from mintloom.cli import chain as chain_cli
+from mintloom.cli import dao as dao_cli
 from mintloom.cli import dataset as dataset_cli
 from mintloom.cli import db as db_cli
 from mintloom.cli import demo as demo_cli
@@ -47,6 +48,9 @@ app.add_typer(tokens_cli.app, name="tokens")
 app.add_typer(assets_cli.app, name="assets")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(market_cli.app, name="market")
+app.add_typer(dao_cli.app, name="dao")
+app.command()(dao_cli.remix)
+app.add_typer(dao_cli.ugc_app, name="ugc")
 app.add_typer(governance_cli.license_app, name="license")
 app.add_typer(governance_cli.royalties_app, name="royalties")
 app.add_typer(governance_cli.dataset_app, name="dataset")

@@ -283,7 +283,8 @@ def _history_rows(facts: Table, report: VerifyReport) -> None:
         facts.add_row("actions", " → ".join(actions))
     for ing in ingredients:
         ok = "[green]valid[/]" if ing.get("valid") else "[red]invalid[/]"
-        facts.add_row("ingredient", f"{ing['ingredient']} ({ing['relationship']}) {ok}")
+        by = f" signed by {ing['signer']}" if ing.get("signer") else ""
+        facts.add_row("ingredient", f"{ing['ingredient']} ({ing['relationship']}){by} {ok}")
     for step in (h for h in report.history if "derived_from" in h):
         facts.add_row("lineage", f"{step['relation']} from {step['asset'] or ''} {step['derived_from']}")
     if report.receipt:
@@ -305,6 +306,9 @@ def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> Non
     for sale in lic.sales:
         seller = f"from {sale.seller}" if sale.seller else "from the brand's campaign listing"
         facts.add_row("sold", f"to {sale.buyer} {seller} for {sale.price} wei (block {sale.block})")
+    if lic.ugc_reward is not None:
+        r = lic.ugc_reward
+        facts.add_row("UGC reward", f"{r.amount} wei to {r.creator}, derivative of token {r.parent_token}")
     if lic.terms_ids:
         facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
     for t in lic.terms:

@@ -34,14 +34,15 @@ class Share:
 
 def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[Share]:
     """Turn the spec's roles into accounts and basis points (sum 10000)."""
+    brand = _brand_payee(chain, db, spec.campaign)
     if not spec.governance.split:
-        return [Share(chain.address, 10_000, "brand")]
+        return [Share(brand, 10_000, "brand")]
     shares: list[Share] = []
     for s in spec.governance.split:
         if s.account is not None:
             shares.append(Share(Web3.to_checksum_address(s.account), s.bps, s.role))
         elif s.role == "brand":
-            shares.append(Share(chain.address, s.bps, s.role))
+            shares.append(Share(brand, s.bps, s.role))
         elif s.role == "data":
             if not spec.lineage.datasets:
                 raise GovernanceError("split gives a 'data' share but lineage.datasets is empty")
@@ -60,6 +61,14 @@ def resolve_split(chain: ChainClient, db: Database, spec: CampaignSpec) -> list[
         prev = merged.get(key)
         merged[key] = sh if prev is None else Share(prev.account, prev.bps + sh.bps, f"{prev.role}+{sh.role}")
     return [s for s in merged.values() if s.bps > 0]
+
+
+def _brand_payee(chain: ChainClient, db: Database, campaign: str) -> str:
+    """Who the brand role pays: the family's share token once the campaign is fractionalised
+    (``governance/dao.py``), so its revenue reaches every share holder pro rata; else the brand."""
+    if Names(db, chain.chain_id).get("family", campaign) is not None:
+        return chain.address_of("RoyaltyShares")
+    return chain.address
 
 
 def ensure_split(chain: ChainClient, db: Database, campaign: str, shares: list[Share]) -> int:

@@ -534,7 +534,9 @@ class ChainClient(ChainReader):
         if done is not None:
             return done
         try:
-            gas = int(call.estimate_gas({"from": self.account.address, "value": value}))
+            # against the block it will be mined in: a vote checkpoint written in the latest block
+            # is updated in place there, but pushed anew (more gas) in the next (ERC20Votes)
+            gas = int(call.estimate_gas({"from": self.account.address, "value": value}, "pending"))
             tx = call.build_transaction(_draft(self.account.address, gas, value))
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._translate(exc, what) from exc

@@ -453,6 +453,8 @@ class IngredientReport(BaseModel):
     active_manifest: str | None = None
     valid: bool
     failures: list[str] = Field(default_factory=list)
+    signer: str | None = None
+    """Who signed the ingredient's own manifest (another organisation's, for a fan's remix)."""
 
 
 TimeStampState = Literal["trusted", "untrusted", "invalid"]
@@ -595,6 +597,14 @@ _STORE_FORMAT = "application/x-c2pa-manifest-store"
 _DATA_HASH_FAILS = ("assertion.dataHash.",)
 
 
+def _name_ingredient_signers(ingredients: list[IngredientReport], store: dict[str, Any]) -> None:
+    """Each ingredient's signer, from its manifest in the store: the chain of organisations."""
+    manifests = store.get("manifests") or {}
+    for ing in ingredients:
+        info = (manifests.get(ing.active_manifest or "") or {}).get("signature_info") or {}
+        ing.signer = info.get("common_name") or info.get("issuer")
+
+
 def _ingredients(active: dict[str, Any]) -> list[IngredientReport]:
     ingredients = []
     for ing in active.get("ingredients", []):
@@ -702,6 +712,7 @@ def _read_store(
     label = manifest_store.get("active_manifest")
     report = _report(active, state=state, ok=ok, bad=bad, label=label, manifest_hash=manifest_hash())
     report.signer_info = _signer_info(active, certificate)
+    _name_ingredient_signers(report.ingredients, manifest_store)
     _add_time_stamp(report, active, ok, _informational(results), _tsa_name(results))
     if (
         report.trusted

@@ -158,6 +158,15 @@ class SaleInfo(BaseModel):
     tx_hash: str
 
 
+class UgcRewardInfo(BaseModel):
+    """The family reward a derivative earned (``UGCRewards``): who, how much (wei), for which parent."""
+
+    creator: str
+    amount: str
+    parent_token: str
+    tx_hash: str
+
+
 class LicenseInfo(BaseModel):
     terms_ids: list[int] = Field(default_factory=list)
     terms: list[TermsInfo] = Field(default_factory=list)
@@ -170,6 +179,8 @@ class LicenseInfo(BaseModel):
     """On-chain lineage: linked datasets."""
     sales: list[SaleInfo] = Field(default_factory=list)
     """Marketplace sales of its token, oldest first (when a Marketplace is deployed)."""
+    ugc_reward: UgcRewardInfo | None = None
+    """The UGC reward this derivative earned (when a family's UGCRewards is deployed)."""
 
 
 CredentialStatus = Literal["trusted", "valid-untrusted", "invalid", "tampered", "unreadable"]

@@ -273,7 +273,8 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
             "ai_training": g.ai_training,
         }
     report.history = [{"action": a} for a in cred.actions] + [
-        {"ingredient": i.title, "relationship": i.relationship, "valid": i.valid} for i in cred.ingredients
+        {"ingredient": i.title, "relationship": i.relationship, "valid": i.valid, "signer": i.signer}
+        for i in cred.ingredients
     ]
 
 
