@@ -146,7 +146,7 @@ def _stages_text(ms: dict[str, float]) -> str:
     return ", ".join(f"{stage} {ms[stage]:.1f} ms" for stage in STAGES)
 
 
-def image_jobs(work: Path, segments: int) -> list[Job]:
+def image_jobs(work: Path, segments: int | None) -> list[Job]:
     """The demo mix's image jobs, planned as the runner plans them."""
     spec = write_example("lumen", work, segments=segments)
     from mintloom.campaign.plan import plan_campaign
