@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import count
 
@@ -167,6 +179,34 @@ class Catalog:
             if kind is not None:
                 q = q.where(AssetRow.kind == kind)
             return list(s.scalars(q.order_by(AssetRow.leaf_index)))
+
+    def iter_assets(
+        self, campaign: str | None = None, *, below: int | None = None, page: int = 1000
+    ) -> Iterator[AssetRow]:
+        """Assets in log order (leaf index under ``below`` if given), read ``page`` at a time, each
+        page in its own short transaction: a caller walking 20k assets holds one page of rows."""
+        conds = [] if campaign is None else [AssetRow.campaign == campaign]
+        if below is not None:
+            conds.append(AssetRow.leaf_index < below)
+        after = -1
+        while True:
+            with self.db.session() as s:
+                q = select(AssetRow).where(AssetRow.leaf_index > after, *conds)
+                rows = list(s.scalars(q.order_by(AssetRow.leaf_index).limit(page)))
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].leaf_index
+
+    def leaf_span(self, campaign: str, below: int) -> tuple[int, int] | None:
+        """[first, last + 1) of the campaign's leaf indices under ``below``; None if it has none."""
+        with self.db.session() as s:
+            lo, hi = s.execute(
+                select(func.min(AssetRow.leaf_index), func.max(AssetRow.leaf_index)).where(
+                    AssetRow.campaign == campaign, AssetRow.leaf_index < below
+                )
+            ).one()
+        return None if lo is None else (int(lo), int(hi) + 1)
 
     def asset_page(
         self,
