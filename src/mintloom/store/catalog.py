@@ -161,6 +161,10 @@ class AssetSlice:
     rows: list[AssetRow]
 
 
+FINGERPRINT_PAGE = 10_000
+"""Fingerprint rows read at a time when the whole table is walked (verify's index)."""
+
+
 class Catalog:
     """Read access to the catalog; every write goes through ``campaign.writer.CatalogWriter``."""
 
@@ -272,6 +276,14 @@ class Catalog:
             if campaign is not None:
                 q = q.where(ExportRow.campaign == campaign)
             return list(s.scalars(q.order_by(ExportRow.campaign, ExportRow.path)))
+
+    def fingerprint_pages(self, page: int | None = None) -> Iterator[list[tuple[str, int, int]]]:
+        """:meth:`fingerprints` streamed ``page`` rows at a time (one query, read as it goes): the
+        whole table as tuples took ~2.5 KB per asset (11 rows each) while the index was built."""
+        with self.db.session() as s:
+            q = select(FingerprintRow.cid, FingerprintRow.phash, FingerprintRow.dhash)
+            for part in s.execute(q.execution_options(yield_per=page or FINGERPRINT_PAGE)).partitions():
+                yield [(c, from_signed64(p), from_signed64(d)) for c, p, d in part]
 
     def fingerprints(self) -> list[tuple[str, int, int]]:
         """(cid, phash, dhash) rows of every image asset, hashes as unsigned 64-bit ints."""
