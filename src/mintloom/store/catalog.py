@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
@@ -161,6 +161,15 @@ class AssetSlice:
     rows: list[AssetRow]
 
 
+class JobFile(NamedTuple):
+    """A finished job's asset as its export needs it."""
+
+    cid: str
+    extension: str
+    sidecar_cid: str | None
+    """the logged sidecar (:func:`logged_sidecar`)"""
+
+
 FINGERPRINT_PAGE = 10_000
 """Fingerprint rows read at a time when the whole table is walked (verify's index)."""
 
@@ -268,6 +277,19 @@ class Catalog:
                 .where(JobRow.campaign == campaign)
             )
             return {k: a for k, a in rows}
+
+    def job_files(self, campaign: str) -> dict[str, JobFile]:
+        """:meth:`job_assets` with only what restoring a job's files needs: three columns, not a
+        full asset object (~2.5 KB each, 25 MB when resuming 10k finished jobs)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(
+                    JobRow.key, AssetRow.cid, AssetRow.extension, AssetRow.sidecar_cid, AssetRow.manifest_hash
+                )
+                .join(AssetRow, AssetRow.cid == JobRow.asset_cid)
+                .where(JobRow.campaign == campaign)
+            )
+            return {k: JobFile(c, ext, logged_sidecar(sc, mh)) for k, c, ext, sc, mh in rows}
 
     def exports(self, campaign: str | None = None) -> list[ExportRow]:
         """The files campaigns' latest runs exported (all campaigns, or one)."""
