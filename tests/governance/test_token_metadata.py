@@ -169,7 +169,7 @@ def test_uri_id_substituted_resolves_to_the_terms_json(
     assert terms["properties"]["terms"]["rev_share_bps"] == 1000
     assert terms["name"].startswith("Licence commercial-remix")
     # the folder is the one ipfs-unixfs-importer builds from the same files
-    files = licence_files(chain, studio.db, latest_on_chain(chain).size)
+    files = dict(licence_files(chain, studio.db, latest_on_chain(chain).size))
     local = tmp_path / "licences"
     local.mkdir()
     for fname, data in files.items():

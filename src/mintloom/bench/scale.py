@@ -298,6 +298,16 @@ def write_section(out: Path, section: dict[str, object]) -> None:
     out.write_text(json.dumps(doc, indent=2) + "\n")
 
 
+def _section(
+    sizes: dict[int, SizeResult], plan_s: float, plan_rows: int, failed: dict[str, str], pending: list[int]
+) -> dict[str, object]:
+    """The results so far; ``pending`` names the sizes still to run (empty once complete)."""
+    doc = report(sizes, plan_s, plan_rows) if sizes else {"sizes": {}, "figures": {}}
+    doc["errors"] = dict(failed)
+    doc["pending"] = list(pending)
+    return doc
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m mintloom.bench.scale")
     ap.add_argument("--sizes", type=int, nargs="*", default=list(SIZES), help="assets per campaign")
@@ -312,16 +322,16 @@ def main(argv: list[str] | None = None) -> int:
         plan_s = plan_seconds(args.plan_rows, work)
         sizes: dict[int, SizeResult] = {}
         failed: dict[str, str] = {}
-        for n in args.sizes:
+        doc = _section(sizes, plan_s, args.plan_rows, failed, pending=args.sizes)
+        for i, n in enumerate(args.sizes):
             print(f"bench-scale: {n} assets ...", file=sys.stderr, flush=True)
             try:
                 sizes[n] = measure(n, work / str(n))
             except MintloomError as exc:  # reported, not hidden: the sizes that ran still count
                 failed[str(n)] = " / ".join(exc.message.splitlines()[-2:])
-    doc = report(sizes, plan_s, args.plan_rows) if sizes else {"sizes": {}, "figures": {}}
-    doc["errors"] = failed
+            doc = _section(sizes, plan_s, args.plan_rows, failed, pending=args.sizes[i + 1 :])
+            write_section(args.out, doc)  # after every size: a run stopped at 20k keeps 1k and 5k
     print(json.dumps(doc, indent=2))
-    write_section(args.out, doc)
     figures = doc["figures"]
     met = isinstance(figures, dict) and all(f.get("ok", True) for f in figures.values())
     return 0 if met and not failed else 1

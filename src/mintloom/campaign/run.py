@@ -647,7 +647,7 @@ class CampaignRunner:
         bytes: a crash between a batch's commit and its export loses nothing. Stale temp files of
         an interrupted export are removed. Returns how many files were rewritten."""
         self._remove_stale_tmp()
-        assets = self.catalog.job_assets(self.spec.campaign)
+        assets = self.catalog.job_files(self.spec.campaign)
         held = Annotations(self.parts.db).held(self.spec.campaign)
         exports: list[ExportRow] = []
         for job in plan.jobs:
@@ -661,7 +661,7 @@ class CampaignRunner:
                     campaign=self.spec.campaign,
                     path=self._path(job, row.extension),
                     cid=row.cid,
-                    sidecar_cid=row.logged_sidecar_cid,
+                    sidecar_cid=row.sidecar_cid,
                 )
             )
         self.writer.set_exports(self.spec.campaign, exports)

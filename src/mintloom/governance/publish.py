@@ -18,13 +18,14 @@ chain when it changed (:mod:`mintloom.governance.licence_metadata`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from mintloom.campaign.spec import CampaignSpec
 from mintloom.errors import ReviewRequiredError
-from mintloom.governance.licence_metadata import publish_licence_folder
+from mintloom.governance.licence_metadata import PAGE, publish_licence_folder
 from mintloom.governance.licenses import resolve_terms
 from mintloom.governance.review import approved_assets
 from mintloom.governance.royalties import Share, ensure_split, resolve_split
@@ -33,7 +34,7 @@ from mintloom.ledger.client import ChainClient
 from mintloom.ledger.lineage import Names
 from mintloom.store.annotations import Annotations
 from mintloom.store.blobs import BlobStore
-from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.catalog import Catalog
 from mintloom.store.db import Database
 
 
@@ -52,7 +53,7 @@ class PublishResult:
     """CID of the ERC-1155 licence metadata folder (when published)"""
 
 
-def runs(leaves: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
+def runs(leaves: Iterable[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """Maximal ranges [from, to) of consecutive leaf indices with the same value, from
     (leaf index, value) pairs sorted by index."""
     out: list[tuple[int, int, int]] = []
@@ -64,27 +65,53 @@ def runs(leaves: Sequence[tuple[int, int]]) -> list[tuple[int, int, int]]:
     return out
 
 
-def uncovered(leaves: Sequence[tuple[int, int]], covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+def uncovered(leaves: Iterable[tuple[int, int]], covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """The (leaf index, value) pairs, sorted by index, whose index lies in none of the sorted,
     disjoint ranges [from, to) of ``covered``."""
-    out: list[tuple[int, int]] = []
+    return list(_uncovered(leaves, covered))
+
+
+def _uncovered(
+    leaves: Iterable[tuple[int, int]], covered: Sequence[tuple[int, int]]
+) -> Iterator[tuple[int, int]]:
     pos = 0
     for idx, value in leaves:
         while pos < len(covered) and covered[pos][1] <= idx:
             pos += 1
         if pos == len(covered) or idx < covered[pos][0]:
-            out.append((idx, value))
-    return out
+            yield idx, value
 
 
-def _to_cover(chain: ChainClient, contract: str, leaves: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
-    """Runs of ``leaves`` that no range of ``contract`` covers yet (one read of the ranges over
-    the leaves' span)."""
-    if not leaves:
+@dataclass(frozen=True)
+class _Campaign:
+    """The campaign's anchored assets to publish (not held, approved if review is required), read
+    from the catalog a page at a time on each pass: publishing 20k assets holds one page of rows."""
+
+    db: Database
+    name: str
+    size: int
+    held: set[str]
+    reviewed: set[str] | None
+
+    def leaves(self) -> Iterator[tuple[int, str]]:
+        """(leaf index, kind) of each asset to publish, in leaf order."""
+        for a in Catalog(self.db).iter_assets(self.name, below=self.size, page=PAGE):
+            if a.cid not in self.held and (self.reviewed is None or a.cid in self.reviewed):
+                yield a.leaf_index, a.kind
+
+
+def _to_cover(
+    chain: ChainClient, contract: str, leaves: Iterable[tuple[int, int]], end: int
+) -> list[tuple[int, int, int]]:
+    """Runs of ``leaves`` (sorted, all below ``end``) that no range of ``contract`` covers yet
+    (one read of the ranges from the first leaf to ``end``)."""
+    it = iter(leaves)
+    first = next(it, None)
+    if first is None:
         return []
-    got = chain.call(contract, "rangesOverlapping", leaves[0][0], leaves[-1][0] + 1)
+    got = chain.call(contract, "rangesOverlapping", first[0], end)
     covered = [(int(r[0]), int(r[1])) for r in got]
-    return runs(uncovered(leaves, covered))
+    return runs(_uncovered(itertools.chain([first], it), covered))
 
 
 def _multicall(
@@ -122,10 +149,7 @@ def publish_campaign(
     size = latest_on_chain(chain).size
     result = PublishResult(size)
     held = Annotations(db).held(spec.campaign)  # held by the brand QA gate: never published
-    assets = [a for a in Catalog(db).assets(spec.campaign) if a.leaf_index < size and a.cid not in held]
-    if reviewed is not None:
-        assets = [a for a in assets if a.cid in reviewed]
-    assets.sort(key=lambda a: a.leaf_index)
+    assets = _Campaign(db, spec.campaign, size, held, reviewed)
     _attach_terms(chain, spec, assets, result, say=say)
     _assign_split(chain, db, spec, assets, result, say=say)
     _link_lineage(chain, db, spec, assets, result)
@@ -149,7 +173,7 @@ def _reviewed(db: Database, spec: CampaignSpec, trust_anchor_pem: str | None) ->
 def _attach_terms(
     chain: ChainClient,
     spec: CampaignSpec,
-    assets: list[AssetRow],
+    assets: _Campaign,
     result: PublishResult,
     *,
     say: Callable[[str], None],
@@ -157,8 +181,8 @@ def _attach_terms(
     """Licence terms by asset kind, one range per run of equal terms."""
     size = result.checkpoint_size
     kind_terms = {k: resolve_terms(v) for k, v in spec.governance.terms.items()}
-    leaves = [(a.leaf_index, kind_terms[a.kind]) for a in assets if a.kind in kind_terms]
-    result.terms_ranges = _to_cover(chain, "LicenseMarket", leaves)
+    leaves = ((i, kind_terms[kind]) for i, kind in assets.leaves() if kind in kind_terms)
+    result.terms_ranges = _to_cover(chain, "LicenseMarket", leaves, size)
     count = sum(t - f for f, t, _ in result.terms_ranges)
     say(f"attaching terms to {count} assets in {len(result.terms_ranges)} range(s)")
     calls: list[tuple[Any, ...]] = [(size, f, t, tid) for f, t, tid in result.terms_ranges]
@@ -170,7 +194,7 @@ def _assign_split(
     chain: ChainClient,
     db: Database,
     spec: CampaignSpec,
-    assets: list[AssetRow],
+    assets: _Campaign,
     result: PublishResult,
     *,
     say: Callable[[str], None],
@@ -179,7 +203,7 @@ def _assign_split(
     size = result.checkpoint_size
     result.split = resolve_split(chain, db, spec)
     result.split_id = ensure_split(chain, db, spec.campaign, result.split)
-    ranges = _to_cover(chain, "RoyaltyVault", [(a.leaf_index, 0) for a in assets])
+    ranges = _to_cover(chain, "RoyaltyVault", ((i, 0) for i, _ in assets.leaves()), size)
     result.split_ranges = [(f, t) for f, t, _ in ranges]
     say(f"assigning split #{result.split_id} in {len(ranges)} range(s)")
     calls: list[tuple[Any, ...]] = [(size, f, t, result.split_id) for f, t in result.split_ranges]
@@ -188,7 +212,7 @@ def _assign_split(
 
 
 def _link_lineage(
-    chain: ChainClient, db: Database, spec: CampaignSpec, assets: list[AssetRow], result: PublishResult
+    chain: ChainClient, db: Database, spec: CampaignSpec, assets: _Campaign, result: PublishResult
 ) -> None:
     """Link every asset to the spec's registered model and datasets (if any)."""
     size = result.checkpoint_size
@@ -196,7 +220,7 @@ def _link_lineage(
     model = names.get("model", spec.lineage.model) if spec.lineage.model else 0
     datasets = [d for d in (names.get("dataset", n) for n in spec.lineage.datasets) if d is not None]
     if model or datasets:
-        ranges = _to_cover(chain, "LineageRegistry", [(a.leaf_index, 0) for a in assets])
+        ranges = _to_cover(chain, "LineageRegistry", ((i, 0) for i, _ in assets.leaves()), size)
         result.lineage_ranges = [(f, t) for f, t, _ in ranges]
         calls: list[tuple[Any, ...]] = [(size, f, t, model or 0, datasets) for f, t in result.lineage_ranges]
         kind = f"link-lineage:{spec.campaign}:{size}"

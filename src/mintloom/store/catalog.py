@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.functions import count
 
@@ -149,6 +161,19 @@ class AssetSlice:
     rows: list[AssetRow]
 
 
+class JobFile(NamedTuple):
+    """A finished job's asset as its export needs it."""
+
+    cid: str
+    extension: str
+    sidecar_cid: str | None
+    """the logged sidecar (:func:`logged_sidecar`)"""
+
+
+FINGERPRINT_PAGE = 10_000
+"""Fingerprint rows read at a time when the whole table is walked (verify's index)."""
+
+
 class Catalog:
     """Read access to the catalog; every write goes through ``campaign.writer.CatalogWriter``."""
 
@@ -167,6 +192,34 @@ class Catalog:
             if kind is not None:
                 q = q.where(AssetRow.kind == kind)
             return list(s.scalars(q.order_by(AssetRow.leaf_index)))
+
+    def iter_assets(
+        self, campaign: str | None = None, *, below: int | None = None, page: int = 1000
+    ) -> Iterator[AssetRow]:
+        """Assets in log order (leaf index under ``below`` if given), read ``page`` at a time, each
+        page in its own short transaction: a caller walking 20k assets holds one page of rows."""
+        conds = [] if campaign is None else [AssetRow.campaign == campaign]
+        if below is not None:
+            conds.append(AssetRow.leaf_index < below)
+        after = -1
+        while True:
+            with self.db.session() as s:
+                q = select(AssetRow).where(AssetRow.leaf_index > after, *conds)
+                rows = list(s.scalars(q.order_by(AssetRow.leaf_index).limit(page)))
+            yield from rows
+            if len(rows) < page:
+                return
+            after = rows[-1].leaf_index
+
+    def leaf_span(self, campaign: str, below: int) -> tuple[int, int] | None:
+        """[first, last + 1) of the campaign's leaf indices under ``below``; None if it has none."""
+        with self.db.session() as s:
+            lo, hi = s.execute(
+                select(func.min(AssetRow.leaf_index), func.max(AssetRow.leaf_index)).where(
+                    AssetRow.campaign == campaign, AssetRow.leaf_index < below
+                )
+            ).one()
+        return None if lo is None else (int(lo), int(hi) + 1)
 
     def asset_page(
         self,
@@ -231,6 +284,19 @@ class Catalog:
             )
             return {k: a for k, a in rows}
 
+    def job_files(self, campaign: str) -> dict[str, JobFile]:
+        """:meth:`job_assets` with only what restoring a job's files needs: three columns, not a
+        full asset object (~2.5 KB each, 25 MB when resuming 10k finished jobs)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(
+                    JobRow.key, AssetRow.cid, AssetRow.extension, AssetRow.sidecar_cid, AssetRow.manifest_hash
+                )
+                .join(AssetRow, AssetRow.cid == JobRow.asset_cid)
+                .where(JobRow.campaign == campaign)
+            )
+            return {k: JobFile(c, ext, logged_sidecar(sc, mh)) for k, c, ext, sc, mh in rows}
+
     def exports(self, campaign: str | None = None) -> list[ExportRow]:
         """The files campaigns' latest runs exported (all campaigns, or one)."""
         with self.db.session() as s:
@@ -238,6 +304,14 @@ class Catalog:
             if campaign is not None:
                 q = q.where(ExportRow.campaign == campaign)
             return list(s.scalars(q.order_by(ExportRow.campaign, ExportRow.path)))
+
+    def fingerprint_pages(self, page: int | None = None) -> Iterator[list[tuple[str, int, int]]]:
+        """:meth:`fingerprints` streamed ``page`` rows at a time (one query, read as it goes): the
+        whole table as tuples took ~2.5 KB per asset (11 rows each) while the index was built."""
+        with self.db.session() as s:
+            q = select(FingerprintRow.cid, FingerprintRow.phash, FingerprintRow.dhash)
+            for part in s.execute(q.execution_options(yield_per=page or FINGERPRINT_PAGE)).partitions():
+                yield [(c, from_signed64(p), from_signed64(d)) for c, p, d in part]
 
     def fingerprints(self) -> list[tuple[str, int, int]]:
         """(cid, phash, dhash) rows of every image asset, hashes as unsigned 64-bit ints."""

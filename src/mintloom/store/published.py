@@ -15,7 +15,7 @@ builds instead (:mod:`mintloom.store.hamt`), so a campaign of any size publishes
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from mintloom.errors import BlobError
@@ -78,14 +78,44 @@ def folder_blocks(files: Mapping[str, bytes], *, threshold: int = SHARD_THRESHOL
     (Another ``threshold`` than IPFS's is for tests: small folders that shard.)"""
     links: list[DirLink] = []
     for name in sorted(files, key=str.encode):
-        if not name or "/" in name or name in (".", ".."):
-            raise BlobError(f"invalid file name in a folder: {name!r}")
+        _check_name(name)
         root, size = None, 0
         for root, block in dag_blocks([files[name]]):
             size += len(block)
             yield root, block
         assert root is not None
         links.append(DirLink(name, cid_bytes(root), size))
+    yield from _directory_blocks(links, threshold)
+
+
+def file_link(name: str, data: bytes) -> DirLink:
+    """The folder entry of the file ``name`` holding ``data`` (its DAG's root and total size), so
+    a folder's CID can be computed without keeping every file's bytes (:func:`folder_cid_of_links`)."""
+    _check_name(name)
+    root, size = None, 0
+    for root, block in dag_blocks([data]):  # noqa: B007 (the root comes last)
+        size += len(block)
+    assert root is not None
+    return DirLink(name, cid_bytes(root), size)
+
+
+def folder_cid_of_links(links: Iterable[DirLink], *, threshold: int = SHARD_THRESHOLD) -> CID:
+    """:func:`folder_cid` of the folder whose entries are ``links`` (from :func:`file_link`)."""
+    root: CID | None = None
+    ordered = sorted(links, key=lambda x: x.name.encode())
+    for root, _ in _directory_blocks(ordered, threshold):  # noqa: B007 (the root comes last)
+        pass
+    assert root is not None
+    return root
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name in (".", ".."):
+        raise BlobError(f"invalid file name in a folder: {name!r}")
+
+
+def _directory_blocks(links: list[DirLink], threshold: int) -> Iterator[Block]:
+    """The directory blocks over sorted ``links``: flat, or HAMT-sharded past ``threshold``."""
     if sum(len(x.name.encode()) + len(x.cid) for x in links) > threshold:
         yield from shard_blocks(links)
         return

@@ -10,7 +10,7 @@ import datetime as dt
 import functools
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,21 +118,28 @@ class VerifyContext:
 
     def fingerprint_index(self) -> tuple[FingerprintIndex, list[str]] | None:
         if self._index is None and self.catalog is not None:
-            import numpy as np
-
-            from mintloom.verify.index import FingerprintIndex
-
-            rows = self.catalog.fingerprints()
-            cids = sorted({c for c, _, _ in rows})
-            pos = {c: i for i, c in enumerate(cids)}
-            ids = [pos[c] for c, _, _ in rows]
-            index = FingerprintIndex.build(
-                ids,
-                np.array([p for _, p, _ in rows], np.uint64),
-                np.array([d for _, _, d in rows], np.uint64),
-            )
-            self._index = (index, cids)
+            self._index = _index_of(self.catalog.fingerprint_pages())
         return self._index
+
+
+def _index_of(pages: Iterable[list[tuple[str, int, int]]]) -> tuple[FingerprintIndex, list[str]]:
+    """The index of (CID, pHash, dHash) rows read a page at a time, ids numbering the CIDs in
+    sorted order (as when the whole table was read at once, so matches tie-break alike)."""
+    import numpy as np
+
+    from mintloom.verify.index import FingerprintIndex as Index
+
+    pos: dict[str, int] = {}  # CID → id in reading order, renumbered below
+    ids, ph, dh = [np.zeros(0, np.int64)], [np.zeros(0, np.uint64)], [np.zeros(0, np.uint64)]
+    for page in pages:
+        n = len(page)
+        ids.append(np.fromiter((pos.setdefault(c, len(pos)) for c, _, _ in page), np.int64, n))
+        ph.append(np.fromiter((p for _, p, _ in page), np.uint64, n))
+        dh.append(np.fromiter((d for _, _, d in page), np.uint64, n))
+    cids = sorted(pos)
+    rank = np.empty(len(cids), np.int64)
+    rank[[pos[c] for c in cids]] = np.arange(len(cids))
+    return Index.build(rank[np.concatenate(ids)], np.concatenate(ph), np.concatenate(dh)), cids
 
 
 def _credential_checks(
