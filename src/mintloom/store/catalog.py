@@ -211,16 +211,6 @@ class Catalog:
                 return
             after = rows[-1].leaf_index
 
-    def leaf_span(self, campaign: str, below: int) -> tuple[int, int] | None:
-        """[first, last + 1) of the campaign's leaf indices under ``below``; None if it has none."""
-        with self.db.session() as s:
-            lo, hi = s.execute(
-                select(func.min(AssetRow.leaf_index), func.max(AssetRow.leaf_index)).where(
-                    AssetRow.campaign == campaign, AssetRow.leaf_index < below
-                )
-            ).one()
-        return None if lo is None else (int(lo), int(hi) + 1)
-
     def asset_page(
         self,
         *,
