@@ -22,7 +22,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    func,
     select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
