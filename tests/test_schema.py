@@ -31,6 +31,8 @@ EVERY_TABLE = {
     "licence_folders",  # governance.licence_metadata
     "market_orders",  # market.book
     "market_merkle_listings",  # market.catalog
+    "thumbnails",  # store.thumbnails
+    "public_assets",  # store.visibility
 }  # fmt: skip
 
 
@@ -88,6 +90,8 @@ def test_schema_lists_every_table_module() -> None:
         "mintloom.governance.licence_metadata",
         "mintloom.market.book",
         "mintloom.market.catalog",
+        "mintloom.store.thumbnails",
+        "mintloom.store.visibility",
     }
 
 
