@@ -19,6 +19,7 @@ from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mintloom.errors import BlobError
+from mintloom.faults import crash_point
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.metadata import LicenceTerms, licence_terms, license_id, published_metadata
 from mintloom.store.blobs import BlobStore
@@ -100,7 +101,9 @@ def publish_licence_folder(chain: ChainClient, db: Database, blobs: BlobStore, s
     files = licence_files(chain, db, size)
     root = folder_cid(files)
     listing = dict(zip(files, blobs.put_many(list(files.values())), strict=True))  # one flush to disk
+    crash_point("publish.licence_files")
     _remember(db, chain.chain_id, root, blobs.put(canonical_json(listing)))
+    crash_point("publish.licence_remembered")
     on_chain = cid_from_digest(bytes(chain.call("LicenseMarket", "metadataRoot")), DAG_PB_CODEC)
     tx = None
     if on_chain != root:
