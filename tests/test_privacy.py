@@ -363,7 +363,8 @@ def _token_documents(
 def _market(studio: Studio, workspace: Workspace, tmp_path: Path, streams: Streams) -> None:
     """The demo's market step on priv-copy: the campaign listed with one signature, an image
     bought through it and resold through a signed listing, royalties flushed and claimed (their
-    calldata and events are searched with the whole chain); the signed listing's JSON too."""
+    calldata and events are searched with the whole chain; the signed listing as GET /listings
+    serves it, with every other route)."""
     from mintloom.campaign.spec import load_spec
     from mintloom.cli.demo import _party
     from mintloom.cli.demo_market import market_step
@@ -374,8 +375,7 @@ def _market(studio: Studio, workspace: Workspace, tmp_path: Path, streams: Strea
     loaded = load_spec(tmp_path / "campaigns" / "priv-copy" / "campaign.yaml")
     market_step(said.append, studio, loaded, lambda i: _party(studio, i))
     assert len(sales(studio.chain)) >= 2, said  # positive control: the trade happened
-    for listing in load_listings(studio.db, studio.chain.chain_id, "priv-copy"):
-        streams.add(f"campaign listing {listing.campaign}", listing.model_dump_json(), PUBLIC_OF[0])
+    assert load_listings(studio.db, studio.chain.chain_id, "priv-copy")  # served by GET /listings
     streams.add("market step", "\n".join(said), PUBLIC_OF[0])
 
 
