@@ -171,7 +171,8 @@ def test_string_named_modules_are_edges() -> None:
 def test_store_imports_neither_provenance_nor_ledger() -> None:
     """The cycles of issue 12: tables are declared upward on store.db.Base, never imported by store."""
     edges = build_graph().all_edges()
-    assert edges["store"] <= {"errors", "types"}, sorted(edges["store"])
+    # faults (crash points: os and signal only) sits at the bottom with errors and types
+    assert edges["store"] <= {"errors", "types", "faults"}, sorted(edges["store"])
     text = "\n".join(p.read_text(encoding="utf-8") for p in (SRC / "store").rglob("*.py"))
     assert "mintloom.provenance" not in text and "mintloom.ledger" not in text
 

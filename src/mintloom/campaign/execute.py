@@ -46,6 +46,8 @@ class Generated:
     """The same stages in CPU seconds of the worker's thread."""
     qa: QAMeasurements | None = None
     """The brand QA measurements of a laid-out image (its pixels, read where they are)."""
+    caption: Artifact | None = None
+    """The captioning model's description of the image (``Job.caption``), for its alt text."""
 
 
 class Executor(Protocol):
@@ -202,9 +204,28 @@ def generate_job(job: Job) -> Generated:
             fps, wall, cpu_s = _timed_fingerprints(artifact, pixels)
             seconds.append(("fingerprint", wall))
             cpu.append(("fingerprint", cpu_s))
-        return Generated(job.key, artifact, fps, seconds=tuple(seconds), cpu_seconds=tuple(cpu), qa=qa)
+        t_cap, c_cap = time.perf_counter(), time.thread_time()
+        caption = _caption(job, artifact)
+        if caption is not None:
+            seconds.append(("tag", time.perf_counter() - t_cap))
+            cpu.append(("tag", time.thread_time() - c_cap))
+        return Generated(
+            job.key, artifact, fps, seconds=tuple(seconds), cpu_seconds=tuple(cpu), qa=qa, caption=caption
+        )
     except MintloomError as exc:
         return Generated(job.key, None, error=exc.message, error_type=type(exc).__name__)
+
+
+def _caption(job: Job, artifact: Artifact) -> Artifact | None:
+    """The captioning model's description of an image (None when the spec names no model); the
+    job's seed fixes the decoding, so a job is captioned the same on every run."""
+    if job.caption is None:
+        return None
+    from mintloom.engines.caption import CaptionEngine
+
+    params = job.caption.model_copy(update={"image": artifact.data})
+    request = job.request.model_copy(update={"kind": "copy", "format": None, "params": params})
+    return CaptionEngine().generate(request)
 
 
 def _timed_fingerprints(

@@ -35,6 +35,7 @@ from mintloom.engines.base import BrandStyle, Engine, Format, GenerationRequest
 from mintloom.engines.copy import template_variables
 from mintloom.engines.params import (
     AudioParams,
+    CaptionParams,
     CopyTemplate,
     DiffusionParams,
     EngineParams,
@@ -64,6 +65,9 @@ class Job(BaseModel):
     template_hash: str | None
     title: str
     """Readable relative path (without extension) for the export folder."""
+    caption: CaptionParams | None = None
+    """An image's captioning model (the spec's ``captions``): the worker captions the picture it
+    made, for the alt text (metadata, not design: not part of the key, like ``rights``)."""
 
 
 class Plan(BaseModel):
@@ -270,9 +274,22 @@ class _Planner:
                 request=request,
                 template_hash=th,
                 title=title,
+                caption=self.caption if request.kind == "image" else None,
             )
         )
         return key
+
+    @functools.cached_property
+    def caption(self) -> CaptionParams | None:
+        """The spec's ``captions`` as the captioning engine's parameters (the folder made absolute)."""
+        captions = self.loaded.spec.captions
+        if captions is None:
+            return None
+        return CaptionParams(
+            model_path=str((self.loaded.path.parent / captions.model_path).resolve()),
+            model_id=captions.model_id,
+            max_new_tokens=captions.max_new_tokens,
+        )
 
     def segment(self, seg: Segment) -> None:
         """Per locale: the master image, its variants in the other formats, the copy texts."""

@@ -443,6 +443,8 @@ class CampaignRunner:
             source_type=source_type,
             ai_training=lineage.ai_training,
             job_id=job_id,
+            caption_model_id=gen.caption.model_id if gen.caption else None,
+            caption_model_hash=gen.caption.model_hash if gen.caption else None,
         )
         par = None
         if parent is not None:
@@ -451,7 +453,8 @@ class CampaignRunner:
         with clock.timed(job.kind, "qa"):
             report = evaluate(gen.qa, self.spec.qa, job.format) if gen.qa is not None else None
         with clock.timed(job.kind, "tag"):
-            tagged = tag(self.spec, job, art)
+            caption = gen.caption.data.decode("utf-8") if gen.caption else None
+            tagged = tag(self.spec, job, art, caption)
             data = self._with_xmp(job, art, tagged, source_type)
         with clock.timed(job.kind, "sign"):
             layers = tuple(self._sign_layer(state, job, layer) for layer in art.layers)

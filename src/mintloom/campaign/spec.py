@@ -80,6 +80,17 @@ class HeroSpec(_Model):
         return v
 
 
+class CaptionSpec(_Model):
+    """Alt text that describes the picture (``captions``): a local image-to-text model folder
+    (``model_path``, relative to the spec) captions every image; locales in the caption's
+    ``language`` get the caption before the copy-based alt text, the others the copy-based one."""
+
+    model_path: Path
+    model_id: ModelName | None = None
+    language: str = Field(default="en", pattern=r"^[a-z]{2,3}$")
+    max_new_tokens: int = Field(default=20, ge=1, le=128)
+
+
 class BrandKit(_Model):
     name: str = Field(min_length=1)
     palette: tuple[str, ...] = Field(min_length=2)
@@ -349,6 +360,7 @@ class CampaignSpec(_Model):
     rights: RightsSpec = Field(default_factory=RightsSpec)
     dynamic: DynamicSpec | None = None
     """Creatives rendered on request from live variables (see :class:`DynamicSpec`)."""
+    captions: CaptionSpec | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -3,7 +3,8 @@
 Tags are derived, never typed in: named dominant colours, the script, language and reading
 direction of the text, the aspect family and format, the output kind, engine and model. Alt text
 comes from the copy — but from the brand's *template* copy (expressions shown as "…") whenever the
-messages are personalised, so neither the XMP nor the tags carry an audience value.
+messages are personalised, so neither the XMP nor the tags carry an audience value — led, in the
+caption model's language, by what a captioning model saw (unless it repeats an audience value).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from mintloom.engines.base import Artifact
 from mintloom.engines.colour import FloatArray, ciede2000, srgb_to_lab
 from mintloom.engines.fonts import is_rtl_locale, language_of, script_for
 from mintloom.engines.image import layout_class
+from mintloom.engines.params import ImageParams
 from mintloom.provenance.xmp import AssetMetadata
 
 BASIC_COLOURS: dict[str, str] = {
@@ -116,8 +118,32 @@ def _ad_alt(spec: CampaignSpec, locale: str, texts: dict[str, str] | None) -> st
     return f"{spec.brand.name}: {line}" + (f" ({cta})" if cta else "")
 
 
-def alt_texts(spec: CampaignSpec, job: Job, art: Artifact) -> dict[str, str]:
-    """Alt text per locale for an image ad: its own locale first, then the campaign's others."""
+def audience_values(job: Job) -> set[str]:
+    """The job's segment name and every audience value its request reads (message and hero
+    prompt variables), casefolded: what no caption may repeat."""
+    params = job.request.params
+    values: list[object] = [job.segment] if job.segment else []
+    if isinstance(params, ImageParams):
+        values += list(params.variables.values())
+        if params.hero is not None:
+            values += list(params.hero.prompt.variables.values())
+    return {str(v).casefold() for v in values if str(v).strip()}
+
+
+def safe_caption(caption: str | None, job: Job) -> str | None:
+    """The caption, or None when it is empty or repeats an audience value as a word: a model
+    that reads the personalised copy off the pixels must not carry it into the XMP."""
+    text = (caption or "").strip()
+    folded = text.casefold()
+    for value in audience_values(job):
+        if re.search(rf"(?<!\w){re.escape(value)}(?!\w)", folded):
+            return None
+    return text or None
+
+
+def alt_texts(spec: CampaignSpec, job: Job, art: Artifact, caption: str | None = None) -> dict[str, str]:
+    """Alt text per locale for an image ad: its own locale first, then the campaign's others;
+    a (safe) caption leads the alt text of the locales in the caption's language."""
     if job.kind != "image" or job.locale is None:
         return {}
     rendered = art.tags.get("text")
@@ -125,11 +151,18 @@ def alt_texts(spec: CampaignSpec, job: Job, art: Artifact) -> dict[str, str]:
     out = {job.locale: _ad_alt(spec, job.locale, own)}
     for loc in spec.locales:
         out.setdefault(loc, _ad_alt(spec, loc, None))
+    described = safe_caption(caption, job)
+    if described is not None and spec.captions is not None:
+        language = spec.captions.language
+        described = described[0].upper() + described[1:]
+        out = {
+            loc: f"{described}. {text}" if language_of(loc) == language else text for loc, text in out.items()
+        }
     return out
 
 
-def tag(spec: CampaignSpec, job: Job, art: Artifact) -> Tagged:
-    """The tags and alt text of one asset."""
+def tag(spec: CampaignSpec, job: Job, art: Artifact, caption: str | None = None) -> Tagged:
+    """The tags and alt text of one asset (``caption``: the captioning model's description)."""
     tags: dict[str, tuple[str, ...]] = {
         "campaign": (spec.campaign,),
         "kind": (job.kind,),
@@ -147,7 +180,7 @@ def tag(spec: CampaignSpec, job: Job, art: Artifact) -> Tagged:
     if job.kind == "image" and fmt is not None:
         tags |= {"format": (fmt.name,), "aspect": (layout_class(fmt.width, fmt.height),)}
         tags["colour"] = tuple(_colours(art))
-    return Tagged(tags={k: v for k, v in tags.items() if v}, alt_text=alt_texts(spec, job, art))
+    return Tagged(tags={k: v for k, v in tags.items() if v}, alt_text=alt_texts(spec, job, art, caption))
 
 
 def asset_metadata(spec: CampaignSpec, job: Job, tagged: Tagged, source_type: str) -> AssetMetadata:

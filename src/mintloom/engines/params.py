@@ -131,4 +131,15 @@ class ImagesApiParams(EngineParams):
     timeout: float | None = Field(default=None, gt=0, le=600)
 
 
+class CaptionParams(EngineParams):
+    """``transformers-caption`` (the spec's ``captions``): a local image-to-text model folder
+    (VisionEncoderDecoder / BLIP class) that describes ``image``, the encoded picture to caption
+    (set by the worker when the picture exists; empty in the plan)."""
+
+    model_path: str
+    model_id: ModelName | None = None
+    max_new_tokens: int = Field(default=20, ge=1, le=128)
+    image: bytes = Field(default=b"", repr=False)
+
+
 ImageParams.model_rebuild()

@@ -20,6 +20,7 @@ from sqlalchemy import BigInteger, String, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mintloom.errors import BlobError
+from mintloom.faults import crash_point
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.metadata import LicenceTerms, licence_terms, license_id, published_metadata
 from mintloom.store.blobs import BlobStore
@@ -118,7 +119,9 @@ def publish_licence_folder(chain: ChainClient, db: Database, blobs: BlobStore, s
             links.append(file_link(name, data))
             listing[name] = cid
     root = folder_cid_of_links(links)
+    crash_point("publish.licence_files")
     _remember(db, chain.chain_id, root, blobs.put(canonical_json(listing)))
+    crash_point("publish.licence_remembered")
     on_chain = cid_from_digest(bytes(chain.call("LicenseMarket", "metadataRoot")), DAG_PB_CODEC)
     tx = None
     if on_chain != root:

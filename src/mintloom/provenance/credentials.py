@@ -162,6 +162,12 @@ class GenerationRecord(BaseModel):
     source_type: DigitalSourceType = DigitalSourceType.ALGORITHMIC
     ai_training: TrainingUse = "notAllowed"
     job_id: Hex64 | None = Field(default=None, description="salted commitment of the job key")
+    caption_model_id: ModelName | None = Field(
+        default=None, description="the image-to-text model that captioned the asset for its alt text"
+    )
+    caption_model_hash: Hex64 | None = Field(
+        default=None, description="sha-256 of that captioning model's folder (weights, configs, tokenizer)"
+    )
 
     @field_validator("model_id")
     @classmethod

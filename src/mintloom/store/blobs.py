@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from mintloom.errors import BlobCorruptedError, BlobError, BlobNotFoundError
+from mintloom.faults import crash_point
 from mintloom.store.cid import CHUNK_SIZE, cid_for, cid_for_file, cid_matches, parse_cid
-from mintloom.store.files import write_atomic_many
+from mintloom.store.files import remove_dead_writers_tmp, write_atomic_many
 from mintloom.types import CID
 
 
@@ -91,7 +92,10 @@ class LocalBlobStore:
         try:
             for c in new:
                 self.path(c).parent.mkdir(parents=True, exist_ok=True)
-            write_atomic_many([(self.path(c), d) for c, d in new.items()])
+            remove_dead_writers_tmp([self.path(c) for c in new])  # a killed earlier write of them
+            write_atomic_many(
+                [(self.path(c), d) for c, d in new.items()], before_rename=lambda: crash_point("blobs.rename")
+            )
         except OSError as exc:
             raise BlobError(f"cannot store {len(new)} blobs in {self.root}: {exc}") from exc
         return cids

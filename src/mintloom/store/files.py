@@ -161,7 +161,8 @@ def write_atomic_many(
     renamed = 0
     try:
         for target, data in items:
-            tmp = target.with_name(f"{target.name}.{secrets.token_hex(6)}.tmp")  # unique: many writers
+            # unique (many writers), naming its writer (a killed writer's leftovers are found)
+            tmp = target.with_name(f"{target.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
             tmps.append((tmp, target))
             with os.fdopen(fd, "wb") as f:
@@ -176,6 +177,34 @@ def write_atomic_many(
         for tmp, _ in tmps[renamed:]:
             tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_dead_writers_tmp(targets: Sequence[Path]) -> None:
+    """Remove the temp files :func:`write_atomic_many` left next to ``targets`` when their writer
+    died (SIGKILL between writing and renaming): a live writer's are kept."""
+    wanted: dict[Path, set[str]] = {}
+    for target in targets:
+        wanted.setdefault(target.parent, set()).add(target.name)
+    for folder, names in wanted.items():
+        try:
+            entries = [e for e in os.scandir(folder) if e.name.endswith(".tmp")]
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            name, _, writer = entry.name.removesuffix(".tmp").rpartition(".")
+            pid = writer.split("-", 1)[0]
+            if name in names and pid.isdigit() and not _alive(int(pid)):
+                Path(entry.path).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def sync_files(paths: Sequence[Path]) -> None:

@@ -27,6 +27,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, inspect, text
 
 from mintloom.errors import CatalogOutdatedError, CatalogTooNewError
+from mintloom.faults import crash_point
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BASELINE = "0001"
@@ -72,7 +73,13 @@ def alembic_config(connection: Connection | None = None, metadata: MetaData | No
     cfg.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
     cfg.attributes["connection"] = connection
     cfg.attributes["target_metadata"] = metadata
+    cfg.attributes["on_version_apply"] = _after_step
     return cfg
+
+
+def _after_step(**_step: object) -> None:
+    """Alembic's hook after each revision step: the crash suite's point between steps."""
+    crash_point("migrate.step")
 
 
 @cache
@@ -149,4 +156,9 @@ def _locked(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+        elif engine.dialect.name == "sqlite":
+            # pysqlite opens no transaction before DDL, so each step's CREATE/ALTER would commit on
+            # its own and a crash between steps would leave a half-migrated catalog: open one
+            # explicitly (IMMEDIATE: the write lock at once, one schema change at a time)
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield conn

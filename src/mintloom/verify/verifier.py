@@ -279,6 +279,8 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
             "source_type": str(g.source_type).rsplit("/", 1)[-1],
             "ai_training": g.ai_training,
         }
+        if g.caption_model_id is not None:  # the model that described the picture for its alt text
+            report.origin |= {"caption_model": g.caption_model_id, "caption_model_hash": g.caption_model_hash}
     report.history = [{"action": a} for a in cred.actions] + [
         {"ingredient": i.title, "relationship": i.relationship, "valid": i.valid, "signer": i.signer}
         for i in cred.ingredients
