@@ -51,6 +51,29 @@ def test_same_inputs_same_cid_no_second_leaf(live: Live) -> None:
     assert json.loads(reader.json())["active_manifest"]
 
 
+def test_a_repeated_request_is_answered_from_memory_without_the_catalog(live: Live) -> None:
+    """A hit reads no asset or QA row (the token check is the only query) and no blob."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    first = _ok(live.render(RAINY))
+    seen: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        again = _ok(live.render(RAINY))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert again.headers["X-Mintloom-Cache"] == "hit" and again.content == first.content
+    assert again.headers["X-Mintloom-CID"] == first.headers["X-Mintloom-CID"]
+    touched = [q for q in seen if "assets" in q or "qa_reports" in q or "jobs" in q]
+    assert touched == [], touched
+    assert any("api_tokens" in q for q in seen)  # the listener did see this request's queries
+
+
 def test_two_concurrent_identical_requests_make_one_leaf(live: Live) -> None:
     before = live.log_size()
     out: list[Any] = []

@@ -52,6 +52,11 @@ from mintloom.store.catalog import AssetRow, Catalog, ExportRow
 KEY_CACHE = 4096
 """Canonical inputs → job key remembered per renderer (a hit then skips planning)."""
 
+HIT_CACHE_BYTES = 64 * 1024 * 1024
+"""Bytes of served creatives kept in memory per renderer: a repeated request is then answered
+without a catalog query or a blob read. A logged render never changes (its job key names its
+inputs and its leaf is append-only), so a kept result cannot go stale."""
+
 Gate = Callable[[LoadedSpec], object]
 """The licence gate a render passes first (``governance.gate``, handed in from above)."""
 
@@ -137,6 +142,7 @@ class DynamicRenderer:
         self.salt = self._campaign_salt()
         self._lock = lock or threading.Lock()
         self._keys: OrderedDict[str, Job] = OrderedDict()
+        self._hits = _HitCache(HIT_CACHE_BYTES)
 
     @property
     def campaign(self) -> str:
@@ -196,9 +202,11 @@ class DynamicRenderer:
 
     def _render(self, values: dict[str, VariableValue], fmt: str) -> RenderResult:
         job = self._job(values, fmt)
+        if (kept := self._hits.get(job.key)) is not None:
+            return kept
         hit = self.catalog.job_asset(job.key)
         if hit is not None:
-            return self._result(hit, fmt, cached=True)
+            return self._hits.keep(job.key, self._result(hit, fmt, cached=True))
         with self._lock:  # renders of this process take turns; others are caught at commit
             hit = self.catalog.job_asset(job.key)
             cached = hit is not None
@@ -208,7 +216,9 @@ class DynamicRenderer:
         if hit is None:
             raise CatalogError(f"the render of job {job.key[:12]} left no asset")
         crash_point("dynamic.rendered")
-        return self._result(hit, fmt, cached=cached)
+        result = self._result(hit, fmt, cached=cached)
+        self._hits.keep(job.key, replace(result, cached=True))
+        return result
 
     def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> None:
         loaded = self._loaded(values, fmt)
@@ -258,6 +268,30 @@ class DynamicRenderer:
             )
         body = b"" if held is not None else self.parts.blobs.get(row.cid)
         return RenderResult(row.cid, row.leaf_index, row.media_type, body, cached, fmt, row.created_at, held)
+
+
+class _HitCache:
+    """Served results by job key, least recently used dropped first beyond ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[str, RenderResult] = OrderedDict()
+
+    def get(self, key: str) -> RenderResult | None:
+        with self._lock:
+            if (kept := self._kept.get(key)) is not None:
+                self._kept.move_to_end(key)
+            return kept
+
+    def keep(self, key: str, result: RenderResult) -> RenderResult:
+        with self._lock:
+            if key not in self._kept and len(result.body) <= self.limit:
+                self._kept[key] = result
+                self.size += len(result.body)
+                while self.size > self.limit:
+                    self.size -= len(self._kept.popitem(last=False)[1].body)
+        return result
 
 
 def _resolve(dyn: DynamicSpec, given: Mapping[str, object]) -> dict[str, VariableValue]:
