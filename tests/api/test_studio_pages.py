@@ -176,6 +176,14 @@ def test_a_form_without_or_with_a_forged_csrf_token_is_refused_by_name(
     assert COOKIE not in fresh.cookies
 
 
+def test_a_render_only_token_does_not_open_the_studio(ws: Studio, client: TestClient) -> None:
+    """An ad server's token renders creatives; it never sees segments, copy or asset files."""
+    form = client.get("/studio/login")
+    r = client.post("/studio/login", data={"token": token(ws, "render"), "csrf": csrf_of(form.text)})
+    assert r.status_code == 401 and "do not open the studio" in r.text
+    assert client.get("/studio/campaigns").status_code == 303  # still a visitor
+
+
 def test_a_token_without_the_scope_cannot_review_or_claim(ws: Studio, client: TestClient) -> None:
     csrf = login(client, token(ws, "read"))
     with ws.db.session() as s:

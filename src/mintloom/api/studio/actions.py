@@ -27,6 +27,7 @@ from mintloom.api.studio.session import (
     check_csrf,
     logged_in,
     new_session,
+    opens_studio,
     require,
     safe_next,
     sessions,
@@ -85,10 +86,11 @@ def login(
         raise CsrfError("missing or forged CSRF token", hint="open /studio/login and submit its form")
     check_csrf(anonymous, csrf)
     info = get_tokens(request).authenticate(token.strip())
-    if info is None:
+    if info is None or not opens_studio(info):
         again = new_session()
+        error = "unknown or revoked token" if info is None else "this token's scopes do not open the studio"
         response = page(request, None, "login", session=again, status=401, next=safe_next(next),
-                        error="unknown or revoked token")  # fmt: skip
+                        error=error)  # fmt: skip
         store.write(response, again, secure=request.url.scheme == "https")
         return response
     redirect = RedirectResponse(safe_next(next), status_code=303)

@@ -111,13 +111,22 @@ def sessions(request: Request) -> Sessions:
     return value
 
 
+STUDIO_SCOPES: frozenset[Scope] = frozenset({"read", "review", "publish", "admin"})
+"""A token opens the studio with one of these: a ``render``-only token (handed to ad servers)
+never sees segment names, personalised copy or asset files."""
+
+
+def opens_studio(token: TokenInfo) -> bool:
+    return bool(token.scopes & STUDIO_SCOPES)
+
+
 def logged_in(request: Request) -> User | None:
-    """The request's user, if its cookie is valid and its token still live."""
+    """The request's user, if its cookie is valid and its token still live and a studio token."""
     session = sessions(request).read(request)
     if session is None or session.token_digest is None:
         return None
     token = get_tokens(request).by_digest(session.token_digest)
-    return None if token is None else User(token, session)
+    return None if token is None or not opens_studio(token) else User(token, session)
 
 
 def page_user(request: Request) -> User:
