@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mintloom.cli.console import console, studio
 from mintloom.errors import DaoError
+from mintloom.store.files import MAX_VERIFY_BYTES, read_regular, write_atomic
 
 app = typer.Typer(help="A campaign family's shares and Creative DAO.", no_args_is_help=True)
 shares_app = typer.Typer(help="The family's share token: holdings, transfers, revenue.", no_args_is_help=True)
@@ -29,9 +30,12 @@ def _wei(text: str | None) -> int | None:
     if text is None:
         return None
     try:
-        wei = Decimal(text) * 10**18
+        amount = Decimal(text)
     except InvalidOperation as exc:
         raise DaoError(f"{text!r} is not an ETH amount", hint="e.g. 0.02") from exc
+    if not amount.is_finite():
+        raise DaoError(f"{text!r} is not an ETH amount", hint="e.g. 0.02")
+    wei = amount * 10**18
     if wei < 0 or wei != wei.to_integral_value():
         raise DaoError(f"{text!r} is not a whole number of wei ≥ 0")
     return int(wei)
@@ -257,12 +261,14 @@ def remix(
     from mintloom.governance.remix import remix as make_remix
 
     s = studio(password=True)
-    try:
-        data = parent.read_bytes()
-    except OSError as exc:
-        raise DaoError(f"cannot read {parent}: {exc.strerror}") from exc
+    data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
     r = make_remix(data, template, signer=s.asset_signer, log=s.log, title=out.name, parent_title=parent.name)
-    out.write_bytes(r.data)
+    try:
+        write_atomic(out, r.data)  # the leaf is logged: the file is whole or absent, never torn
+    except OSError as exc:
+        raise DaoError(
+            f"cannot write {out}: {exc.strerror}", hint="choose another --out (the child is already logged)"
+        ) from exc
     s.contracts()
     anchored = s.anchor()
     console.print(f"[green]remix[/] {out} {r.cid}: parentOf {r.parent_cid}")

@@ -101,7 +101,7 @@ def compose(parent: bytes, template: str, colour: tuple[int, int, int] = (236, 7
 def _media_type(data: bytes) -> str:
     try:
         fmt = Image.open(io.BytesIO(data)).format
-    except OSError as exc:
+    except (OSError, Image.DecompressionBombError) as exc:
         raise GovernanceError(f"the parent is not an image mintloom can read: {exc}") from exc
     if fmt not in {"PNG", "JPEG", "WEBP"}:
         raise GovernanceError(f"cannot remix a {fmt} image", hint="remix a PNG, JPEG or WebP campaign asset")
