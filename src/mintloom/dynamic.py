@@ -20,7 +20,7 @@ from mintloom.campaign.spec import (
     load_spec,
 )
 from mintloom.config import DynamicSettings
-from mintloom.errors import DynamicVariableError, NotDynamicError
+from mintloom.errors import ConfigError, DynamicVariableError, NotDynamicError, SpecError
 from mintloom.store.files import contained
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
@@ -50,7 +50,11 @@ class DynamicRenderers:
                 raise NotDynamicError(f"campaign {campaign[:64]!r} is not rendered on request here",
                                       hint="list it under [dynamic.campaigns] in mintloom.toml")  # fmt: skip
             studio = self._open()
-            loaded = load_spec(contained(self.workspace.root, self.workspace.root / spec))
+            try:
+                loaded = load_spec(contained(self.workspace.root, self.workspace.root / spec))
+            except SpecError as exc:  # its message names server paths: not for the caller
+                raise ConfigError(f"the spec listed for campaign {campaign[:64]!r} does not load",
+                                  hint="check it with `mintloom plan` on the server") from exc  # fmt: skip
             if loaded.spec.campaign != campaign:
                 raise NotDynamicError(
                     f"the spec listed for {campaign!r} is campaign {loaded.spec.campaign!r}"

@@ -252,3 +252,25 @@ def test_checking_a_url_never_creates_the_key(live: Live) -> None:
     resp = live.client.get("/campaigns/live/render?weather=rainy&exp=9999999999&sig=" + "0" * 64)
     assert resp.status_code == 403 and "issued no render URL" in resp.json()["error"]
     assert not key.exists() and live.log_size() == 0
+
+
+def test_a_broken_dynamic_spec_answers_without_the_servers_paths(
+    studio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The spec's load error names files of the server: the caller gets a generic 500."""
+    from fastapi.testclient import TestClient
+
+    from mintloom.api.app import create_app
+    from mintloom.api.runs import PASSWORD_ENV
+    from tests.conftest import PASSWORD
+    from tests.dynamic.conftest import serve_dynamic
+
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    served = serve_dynamic(studio, "anchorer = false\n", spec="campaign: live\nformats: [nonsense\n")
+    try:
+        with TestClient(create_app(served, offline=True)) as c:
+            r = c.post("/campaigns/live/render", json={}, headers=render_token(served))
+        assert r.status_code == 500 and r.json()["error"] == "the workspace is misconfigured"
+        assert str(served.workspace.root) not in r.text and "campaign.yaml" not in r.text
+    finally:
+        served.close()

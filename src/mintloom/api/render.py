@@ -94,7 +94,8 @@ class RenderService:
         """A signed URL's render: signature and expiry checked before anything else."""
         with _translated():
             rest = check_url(self.workspace, campaign, params)
-            self.limiter.take(f"url:{campaign}")
+            # one bucket per signed URL: one ad server's URL cannot starve the campaign's others
+            self.limiter.take("url:" + next((v for k, v in params if k == "sig"), campaign))
             return self.renderers().render_url(campaign, rest)
 
     @contextmanager
@@ -102,16 +103,18 @@ class RenderService:
         """The background anchorer while the app serves: when campaigns are rendered here, the
         server has the key password and ``dynamic.anchorer`` is on."""
         password = os.environ.get(PASSWORD_ENV)
-        if not (self.settings.anchorer and self.settings.campaigns and password):
-            yield None
-            return
-        self.anchorer = Anchorer(self.workspace, self.settings, password)
-        self.anchorer.start()
         try:
-            yield self.anchorer
+            if not (self.settings.anchorer and self.settings.campaigns and password):
+                yield None
+                return
+            self.anchorer = Anchorer(self.workspace, self.settings, password)
+            self.anchorer.start()
+            try:
+                yield self.anchorer
+            finally:
+                self.anchorer.stop()
         finally:
-            self.anchorer.stop()
-            self.close()
+            self.close()  # the renderers' writing studio, with or without an anchorer
 
     def close(self) -> None:
         if self._renderers is not None:

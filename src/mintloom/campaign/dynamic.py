@@ -142,6 +142,7 @@ class DynamicRenderer:
         self.salt = self._campaign_salt()
         self._lock = lock or threading.Lock()
         self._keys: OrderedDict[str, Job] = OrderedDict()
+        self._keys_lock = threading.Lock()
         self._hits = _HitCache(HIT_CACHE_BYTES)
 
     @property
@@ -231,13 +232,15 @@ class DynamicRenderer:
     def _job(self, values: dict[str, VariableValue], fmt: str) -> Job:
         """The one image job of these inputs (planned as the batch path plans it)."""
         text = canonical(values, fmt)
-        if (job := self._keys.get(text)) is not None:
-            self._keys.move_to_end(text)
-            return job
+        with self._keys_lock:  # request threads share the renderer
+            if (job := self._keys.get(text)) is not None:
+                self._keys.move_to_end(text)
+                return job
         (job,) = plan_campaign(self._loaded(values, fmt), self.engines).jobs
-        self._keys[text] = job
-        if len(self._keys) > KEY_CACHE:
-            self._keys.popitem(last=False)
+        with self._keys_lock:
+            self._keys[text] = job
+            while len(self._keys) > KEY_CACHE:
+                self._keys.popitem(last=False)
         return job
 
     def _loaded(self, values: dict[str, VariableValue], fmt: str) -> LoadedSpec:
