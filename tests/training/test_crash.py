@@ -96,3 +96,33 @@ def test_train_killed_at_each_phase_finishes_once_on_rerun(
     )
     assert run_of(studio.chain, studio.blobs, model_id) == signed
     assert not [p for p in tmp_path.iterdir() if ".partial-" in p.name or ".old-" in p.name]
+
+
+def test_a_kill_between_the_weight_folders_renames_leaves_the_old_model_restorable(
+    tmp_path: Path, tiny_base: Path
+) -> None:
+    """Retraining into an existing folder: killed after the old folder is moved aside and before
+    the new one is renamed in, the next training puts the old folder back first, then swaps."""
+    out = tmp_path / "model"
+    script = (
+        "import sys\nfrom pathlib import Path\n"
+        "from mintloom.engines.training import LoraParams, train_lora\n"
+        "print(train_lora(Path(sys.argv[1]), ['light your home'], Path(sys.argv[2]), seed=int(sys.argv[3]),"
+        " params=LoraParams(epochs=1)))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def train(seed: int, crash: str | None = None) -> subprocess.CompletedProcess[str]:
+        e = {**env, "MINTLOOM_CRASH_AT": crash} if crash else env
+        argv = [sys.executable, "-c", script, str(tiny_base), str(out), str(seed)]
+        return subprocess.run(argv, env=e, capture_output=True, text=True, timeout=600, check=False)
+
+    first = train(1)
+    assert first.returncode == 0, first.stderr
+    killed = train(2, crash="train.swap")
+    assert killed.returncode == -signal.SIGKILL
+    assert not out.exists() and list(tmp_path.glob(".model.old-*"))  # the gap the kill left
+    again = train(2)
+    assert again.returncode == 0, again.stderr
+    assert out.is_dir() and not list(tmp_path.glob(".model.*")), "an old or partial folder was left"
+    assert again.stdout.split()[-1] != first.stdout.split()[-1]  # the retrained weights are in place

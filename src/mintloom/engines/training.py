@@ -18,6 +18,8 @@ from typing import Any
 
 from mintloom.engines.transformers_text import weights_hash
 from mintloom.errors import EngineError, ModelLoadError
+from mintloom.faults import crash_point
+from mintloom.store.files import sync_files
 
 METHOD = "lora"
 TRAINER = "mintloom-lora"
@@ -60,6 +62,7 @@ def train_lora(base: Path, texts: list[str], out: Path, *, seed: int, params: Lo
         raise EngineError(
             "training needs torch, transformers and peft", hint="pip install 'mintloom[train]'"
         ) from exc
+    _restore(out)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     torch.manual_seed(seed)
@@ -117,9 +120,36 @@ def _fit(model: Any, tokenizer: Any, texts: list[str], params: LoraParams) -> No
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
-    """Replace ``out`` with ``tmp`` by renames: a reader sees the old folder or the new one."""
+    """Replace ``out`` with ``tmp`` by renames, the new files durable first. A kill between the
+    two renames leaves the old folder under its hidden name; :func:`_restore` puts it back."""
+    sync_files([p for p in tmp.rglob("*") if p.is_file()])
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     if out.exists():
         out.rename(old)
+    crash_point("train.swap")
     tmp.rename(out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _restore(out: Path) -> None:
+    """Undo a swap a kill interrupted: with no ``out``, its old folder returns; the stale old
+    folders and the partial folders of dead trainers go."""
+    olds = sorted(out.parent.glob(f".{out.name}.old-*"))
+    if not out.exists() and olds:
+        olds.pop().rename(out)
+    partials = out.parent.glob(f".{out.name}.partial-*")
+    for stale in [*olds, *(p for p in partials if not _alive(p.name.rsplit("-", 1)[-1]))]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: str) -> bool:
+    """Whether the process ``pid`` (a folder-name suffix) still runs."""
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
