@@ -73,13 +73,17 @@ def rpc_proxy(port: int, upstream: str) -> Iterator[None]:
         httpd.server_close()
 
 
-def _verify_shows_render(studio: Studio, body: bytes, tmp_path: Path) -> None:
+def _verify_shows_render(
+    studio: Studio, body: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`mintloom verify` on a served render names campaign, template, signing time and anchor."""
     from typer.testing import CliRunner
 
     from mintloom.campaign.spec import load_spec
-    from mintloom.cli.console import close_studios
+    from mintloom.cli.console import close_studios, console
     from mintloom.cli.main import app as cli
+
+    monkeypatch.setattr(console, "width", 300)  # made at import: COLUMNS below may come too late
 
     path = tmp_path / "served.png"
     path.write_bytes(body)
@@ -125,7 +129,7 @@ def test_anchorer_survives_a_chain_that_is_down_then_anchors_once(
                 assert last.status_code == 200
                 _until(lambda: anchorer.stats.anchored_size == 3)  # N seconds pass with 1 < M leaves
                 assert anchorer.stats.anchors == 2
-                _verify_shows_render(served, last.content, tmp_path)
+                _verify_shows_render(served, last.content, tmp_path, monkeypatch)
         assert latest_on_chain(studio.chain).size == 3
     finally:
         served.close()
