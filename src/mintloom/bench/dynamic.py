@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
@@ -46,10 +47,10 @@ def measure(work: Path, *, uncached: int = 30, cached: int = 200, parallel: int 
     env = {"MINTLOOM_CHAIN__RPC_URL": info.rpc_url, "MINTLOOM_CHAIN__PRIVATE_KEY": ANVIL_DEV_KEY}
     try:
         root, secret = _workspace(work, env)
-        with _server(root, env) as base:
-            return asyncio.run(
-                _load(root, base, secret, env, uncached=uncached, cached=cached, parallel=parallel)
-            )
+        with _server(root, env) as base, ThreadPoolExecutor(1) as own_loop:
+            # its own thread and event loop: the caller's thread may already run one
+            load = _load(root, base, secret, env, uncached=uncached, cached=cached, parallel=parallel)
+            return own_loop.submit(asyncio.run, load).result()
     finally:
         node.stop()
 
