@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -28,3 +30,22 @@ def test_a_pixel_bomb_parent_is_refused_by_name(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # 16 Mpx is then a bomb (> 2x)
     with pytest.raises(GovernanceError, match="not an image mintloom can read"):
         _media_type(out.getvalue())
+
+
+@pytest.mark.parametrize("hostile", ["/dev/zero", "fifo"])
+def test_ugc_register_refuses_a_device_or_fifo_before_opening_the_workspace(
+    hostile: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unbounded or blocking read never starts: the file must be a regular one."""
+    from typer.testing import CliRunner
+
+    from mintloom.cli.main import app as cli
+
+    path = Path(hostile)
+    if hostile == "fifo":
+        path = tmp_path / "child.png"
+        os.mkfifo(path)
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(cli, ["ugc", "register", str(path), "--parent", str(path), "--licence", "1"])
+    assert isinstance(out.exception, DaoError), out.output  # the entry point maps it to its exit code
+    assert "child file" in out.exception.message and "not a regular file" in out.exception.message

@@ -41,16 +41,16 @@ def _wei(text: str | None) -> int | None:
     return int(wei)
 
 
+_Supply = Annotated[int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")]
+_Terms = Annotated[str, typer.Option(help="Terms the family's new leaves get (flavour or id).")]
+
+
 @app.command("create")
 def create(
     family: Annotated[str, typer.Argument(help="The family's name (its share token's name).")],
     campaign: Annotated[str, typer.Option(help="The anchored, not yet published campaign it holds.")],
-    supply: Annotated[
-        int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")
-    ] = 1_000_000,
-    terms: Annotated[
-        str, typer.Option(help="Terms the family's new leaves get (flavour or id).")
-    ] = "commercial-remix",
+    supply: _Supply = 1_000_000,
+    terms: _Terms = "commercial-remix",
 ) -> None:
     """Fractionalise CAMPAIGN as FAMILY: shares to the brand, rights to the family's DAO."""
     from mintloom.governance.dao import create_family
@@ -69,12 +69,8 @@ def create(
 @app.command("fractionalise")
 def fractionalise(
     campaign: Annotated[str, typer.Argument(help="The anchored, not yet published campaign.")],
-    supply: Annotated[
-        int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")
-    ] = 1_000_000,
-    terms: Annotated[
-        str, typer.Option(help="Terms the family's new leaves get (flavour or id).")
-    ] = "commercial-remix",
+    supply: _Supply = 1_000_000,
+    terms: _Terms = "commercial-remix",
 ) -> None:
     """`dao create` with the family named after the campaign."""
     create(f"{campaign} shares", campaign, supply, terms)
@@ -286,10 +282,8 @@ def ugc_register(
     from mintloom.governance.licenses import resolve_terms
     from mintloom.governance.ugc import register_child
 
-    try:
-        child_data, parent_data = child.read_bytes(), parent.read_bytes()
-    except OSError as exc:
-        raise DaoError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    child_data = read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError)
+    parent_data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
     r = register_child(studio().chain, child_data, parent_data, resolve_terms(licence))
     console.print(
         f"[green]rewarded[/] {r.child}: {_eth_text(r.amount)} ETH granted (claim with `mintloom ugc claim`)"
