@@ -2,13 +2,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+import tracemalloc
+from pathlib import Path
 
 import pytest
 
 from mintloom.errors import LogError
+from mintloom.provenance import log as log_module
 from mintloom.provenance.keys import KeyStore
-from mintloom.provenance.log import Receipt, TransparencyLog
+from mintloom.provenance.log import Anchor, Receipt, TransparencyLog
 from mintloom.provenance.merkle import hash_leaf, leaf_data, verify_consistency
+from mintloom.schema import open_workspace_database
 from mintloom.store.cid import cid_for
 from mintloom.store.db import Database
 
@@ -124,3 +128,39 @@ def test_a_derived_leaf_commits_to_its_parent(db: Database, keystore: KeyStore) 
     plain = log.receipt(master)
     assert plain is not None and plain.parent is None and plain.verify()
     assert TransparencyLog(db).receipt(variant) == r  # survives a reload
+
+
+def _receipts_peak(db: Database, keystore: KeyStore, n: int, anchored: bool) -> int:
+    """Peak bytes traced while issuing the receipts of an ``n``-leaf log (then anchoring them)."""
+    log = TransparencyLog(db, origin=f"example.org/{n}")
+    log.append_batch(entries(n, offset=10_000 * n))
+    cp = log.checkpoint(keystore.signer(PASSWORD))
+    if anchored:
+        log.issue_receipts(cp)  # unanchored first: the anchor then rewrites every one of them
+    tracemalloc.start()
+    try:
+        anchor = Anchor(chain_id=31337, contract="0x" + "11" * 20, tx_hash="0x" + "22" * 32, block=7)
+        assert log.issue_receipts(cp, anchor if anchored else None) == n
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("anchored", [False, True])
+def test_issuing_receipts_holds_a_page_not_the_log(
+    tmp_path: Path, keystore: KeyStore, anchored: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: every receipt body (~3 KB) of the checkpoint was built before the first was
+    written, ~4.2 KB per leaf at the peak (60+ MB at 20k assets). Now a page at a time (a small
+    page here, so that the page itself, whose proofs grow with log n, weighs little)."""
+    monkeypatch.setattr(log_module, "RECEIPT_PAGE", 250)
+    small, large = 1_500, 4_500
+    peaks = {}
+    for n in (small, large):
+        db = open_workspace_database(f"sqlite:///{tmp_path / f'c{n}-{anchored}.db'}")
+        try:
+            peaks[n] = _receipts_peak(db, keystore, n, anchored)
+        finally:
+            db.dispose()
+    per_leaf = (peaks[large] - peaks[small]) / (large - small)
+    assert per_leaf < 300, f"{per_leaf:.0f} bytes more per leaf at the peak ({peaks})"

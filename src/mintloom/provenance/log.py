@@ -41,6 +41,10 @@ LOG_LOCK = "log"
 issuing receipts."""
 
 
+RECEIPT_PAGE = 1000
+"""Leaves whose receipts are built and written together (bounded memory at any log size)."""
+
+
 class LogLeaf(Base):
     __tablename__ = "log_leaves"
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -414,32 +418,42 @@ class TransparencyLog:
 
     def issue_receipts(self, checkpoint: SignedCheckpoint, anchor: Anchor | None = None) -> int:
         """Write receipts against ``checkpoint`` for every leaf it covers that has none yet, or
-        (with ``anchor``) whose receipt is not anchored. Returns how many were written."""
+        (with ``anchor``) whose receipt is not anchored. Returns how many were written. Leaves are
+        read and their receipts written a page at a time in one transaction: a receipt body is
+        ~3 KB, and holding them all grew a 20k-asset run's peak memory by ~60 MB."""
         if checkpoint.size > self.size or self._tree.root(checkpoint.size).hex() != checkpoint.root:
             raise LogError(f"checkpoint of size {checkpoint.size} does not match this log")
+        written = 0
         with self.db.session() as s:
             hold(s, LOG_LOCK)  # another writer issuing receipts for the same leaves waits, then skips them
-            inserts, updates = self._receipt_rows(s, checkpoint, anchor)
-            if inserts:
-                s.execute(insert(ReceiptRow), inserts)
-            if updates:  # ORM bulk UPDATE by primary key
-                s.execute(update(ReceiptRow), updates)
-        return len(inserts) + len(updates)
+            for start in range(0, checkpoint.size, RECEIPT_PAGE):
+                end = min(start + RECEIPT_PAGE, checkpoint.size)
+                inserts, updates = self._receipt_rows(s, checkpoint, anchor, start, end)
+                if inserts:
+                    s.execute(insert(ReceiptRow), inserts)
+                if updates:  # ORM bulk UPDATE by primary key
+                    s.execute(update(ReceiptRow), updates)
+                written += len(inserts) + len(updates)
+        return written
 
     def _receipt_rows(
-        self, s: Session, checkpoint: SignedCheckpoint, anchor: Anchor | None
+        self, s: Session, checkpoint: SignedCheckpoint, anchor: Anchor | None, start: int, end: int
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Receipt rows to insert (leaves without one) and to update (unanchored, given ``anchor``)."""
+        """Receipt rows to insert (leaves without one) and to update (unanchored, given ``anchor``)
+        for the leaves ``start`` to ``end`` (a leaf's CID is unique, so its receipt's index is the
+        leaf's own)."""
         have = {
             cid: anchored
             for cid, anchored in s.execute(
-                select(ReceiptRow.cid, ReceiptRow.anchored).where(ReceiptRow.leaf_index < checkpoint.size)
+                select(ReceiptRow.cid, ReceiptRow.anchored).where(
+                    ReceiptRow.leaf_index >= start, ReceiptRow.leaf_index < end
+                )
             )
         }
         leaves = s.execute(
             select(LogLeaf.index, LogLeaf.cid, LogLeaf.manifest_hash, LogLeafParent.parent_cid)
             .outerjoin(LogLeafParent, LogLeafParent.index == LogLeaf.index)
-            .where(LogLeaf.index < checkpoint.size)
+            .where(LogLeaf.index >= start, LogLeaf.index < end)
         ).all()
         inserts: list[dict[str, Any]] = []
         updates: list[dict[str, Any]] = []
