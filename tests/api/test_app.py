@@ -330,7 +330,7 @@ def test_concurrent_first_verifications_share_one_index(
 ) -> None:
     app = create_app(api_studio, offline=True)
     c = TestClient(app)  # no lifespan: the context and index are built by the first requests
-    image = c.get(f"/assets/{_first(assets, 'image')['cid']}/content").content
+    image = api_studio.blobs.get(_first(assets, "image")["cid"])
     out = io.BytesIO()
     Image.open(io.BytesIO(image)).convert("RGB").save(out, "JPEG", quality=90)
     with ThreadPoolExecutor(8) as pool:

@@ -118,7 +118,9 @@ def _assert_secure(r: object) -> None:
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
 
 
-def test_every_kind_of_response_carries_the_security_headers(client: TestClient, api_studio: Studio) -> None:
+def test_every_kind_of_response_carries_the_security_headers(
+    client: TestClient, anon: TestClient, api_studio: Studio
+) -> None:
     row = _row(api_studio, "image")
     responses = [
         client.get("/"),
@@ -128,9 +130,10 @@ def test_every_kind_of_response_carries_the_security_headers(client: TestClient,
         client.get("/no/such/route"),
         client.get("/assets", params={"limit": "x"}),
         client.post("/verify", content=b"x", headers={"content-length": str(10**12)}),
-        client.post("/runs", json={"spec": "x"}),
+        client.post("/runs", json={"spec": "x"}),  # a read token cannot publish
+        anon.get("/assets"),
     ]
-    assert [r.status_code for r in responses] == [200, 200, 200, 200, 404, 422, 413, 401]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 404, 422, 413, 403, 401]
     for r in responses:
         _assert_secure(r)
         assert r.headers["content-security-policy"] == CSP
