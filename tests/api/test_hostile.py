@@ -123,8 +123,10 @@ def not_a_fault(ctx: Any, response: Any, case: Any) -> bool | None:
     return not_a_server_error(ctx, response, case)
 
 
-def test_market_routes_answer_503_by_name_while_the_chain_is_down(app: FastAPI) -> None:
-    with TestClient(app) as c:
+def test_market_routes_answer_503_by_name_while_the_chain_is_down(
+    app: FastAPI, read_header: dict[str, str]
+) -> None:
+    with TestClient(app, headers=read_header) as c:
         for route in ("/market/listings", "/market/offers", "/market/sales"):
             got = c.get(route)
             assert got.status_code == 503 and got.json()["error"] == CHAIN_DOWN["error"]
