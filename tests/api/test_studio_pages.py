@@ -92,7 +92,8 @@ def first_asset(studio: Studio, kind: str = "image") -> AssetRow:
 # --- login and sessions ----------------------------------------------------------------------------
 def test_a_visitor_is_sent_to_the_login_and_cannot_post(ws: Studio, client: TestClient) -> None:
     cid = first_asset(ws).cid
-    for path in (*PAGES, f"/studio/assets/{cid}", f"/studio/assets/{cid}/file", f"/studio/thumbs/{cid}"):
+    paths = ("", "/file", "/receipt")
+    for path in (*PAGES, *(f"/studio/assets/{cid}{p}" for p in paths), f"/studio/thumbs/{cid}"):
         r = client.get(path)
         assert r.status_code == 303, path
         assert all(seg not in r.text for seg in SEGMENTS), "a visitor saw a segment name"
@@ -340,3 +341,15 @@ def test_a_forged_approval_shows_as_forged_and_admits_nothing(ws: Studio, client
     approved = set(tiles.findall(client.get("/studio/campaigns/tiny", params={"review": "approved"}).text))
     forged = set(tiles.findall(client.get("/studio/campaigns/tiny", params={"review": "forged"}).text))
     assert forged == set(Reviews(ws.db).groups("tiny")[group]) and not forged & approved
+
+
+def test_the_asset_page_links_a_receipt_its_session_can_download(ws: Studio, client: TestClient) -> None:
+    """The bearer-token API's receipt route is not for a browser session: the studio serves its own."""
+    login(client, token(ws, "read"))
+    cid = first_asset(ws, "image").cid
+    page = client.get(f"/studio/assets/{cid}").text
+    assert f'href="/studio/assets/{cid}/receipt"' in page and f'href="/assets/{cid}/receipt"' not in page
+    receipt = ws.log.receipt(cid)
+    assert receipt is not None
+    assert client.get(f"/studio/assets/{cid}/receipt").json() == receipt.model_dump(mode="json")
+    assert client.get(f"/assets/{cid}/receipt").status_code == 401  # the cookie is no bearer token
