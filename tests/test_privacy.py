@@ -52,6 +52,7 @@ from mintloom.store.car import read_car
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
+from tests.api.access import bearer
 from tests.engines.chat_stub import JsonHandler, serve
 from tests.engines.tiny_model import build_tiny_gpt2
 
@@ -347,7 +348,8 @@ def _token_documents(
 
 def _api(studio: Studio, rows: list[AssetRow], streams: Streams, public: tuple[str, ...]) -> None:
     """Every read route of the API, and verification of one asset of each kind."""
-    with TestClient(create_app(studio, offline=True, verify_rate=MANY)) as client:  # verifies every asset
+    app = create_app(studio, offline=True, verify_rate=MANY)  # verifies every asset
+    with TestClient(app, headers=bearer(studio.db)) as client:  # a read token: every read route answers
         for route in ("/health", "/assets?limit=500", "/log/checkpoint", "/openapi.json"):
             streams.add(f"GET {route}", client.get(route).content, public)
         for row in rows:

@@ -37,6 +37,7 @@ from mintloom.store.catalog import Catalog
 from mintloom.store.published import canonical_json
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
+from tests.api.access import bearer
 from tests.conftest import PASSWORD, sample_studio
 from tests.test_privacy import manifest_json
 
@@ -96,7 +97,7 @@ def test_no_published_field_confirms_a_guessed_segment(studio: Studio) -> None:
     assert {seeds[r.seed].split("/")[0] for r in rows if r.segment} == {"students", "runners"}
     streams: list[tuple[str, bytes]] = []
     app = create_app(Studio(studio.workspace), offline=True, verify_rate=MANY)  # verifies every asset
-    with TestClient(app) as client:
+    with TestClient(app, headers=bearer(studio.db)) as client:
         for row in rows:
             data = blobs.get(row.cid)
             sidecar = blobs.get(row.sidecar_cid) if row.sidecar_cid else None
@@ -106,6 +107,7 @@ def test_no_published_field_confirms_a_guessed_segment(studio: Studio) -> None:
             if sidecar is not None:
                 streams.append((f"sidecar {row.path}", sidecar))
             detail = client.get(f"/assets/{row.cid}")
+            assert detail.status_code == 200, detail.text
             assert detail.json()["seed_commitment"] == seed_commitment(salt, row.seed)
             streams.append((f"GET /assets/{row.cid}", detail.content))
             streams.append((f"receipt {row.path}", client.get(f"/assets/{row.cid}/receipt").content))

@@ -16,7 +16,6 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mintloom.api.app import create_app, status_for
-from mintloom.api.security import VerifyRate
 from mintloom.errors import BlobError, CatalogError, LedgerError, MintloomError, SpecError, VerifyError
 from mintloom.provenance.log import Receipt, SignedCheckpoint
 from mintloom.provenance.merkle import verify_consistency, verify_inclusion
@@ -25,32 +24,7 @@ from mintloom.store.catalog import Catalog
 from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.conftest import sample_studio
-
-MANY = VerifyRate(per_minute=600, burst=100)
-"""A rate limit the tests' single client, verifying every asset, stays under."""
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    """A workspace where the tiny campaign of tests/campaign was run once for the whole module."""
-    writer = sample_studio(tmp_path_factory.mktemp("api"))
-    writer.close()
-    yield writer.workspace
-
-
-@pytest.fixture(scope="module")
-def api_studio(ran: Workspace) -> Iterator[Studio]:
-    s = Studio(ran)  # no key password: the API only reads
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def client(api_studio: Studio) -> Iterator[TestClient]:
-    app = create_app(api_studio, offline=True, verify_rate=MANY)  # one client verifies every asset
-    with TestClient(app) as c:  # runs the startup (lifespan)
-        yield c
+from tests.api.access import bearer
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +207,7 @@ def test_checkpoint_is_signed_by_the_workspace(client: TestClient, api_studio: S
 def test_checkpoint_404_on_an_empty_log(tmp_path: Path) -> None:
     s = Studio(Workspace.init(tmp_path / "empty"))
     try:
-        c = TestClient(create_app(s, offline=True))
+        c = TestClient(create_app(s, offline=True), headers=bearer(s.db))
         _error(c.get("/log/checkpoint"), 404)
         assert c.get("/health").json()["log_size"] == 0
         assert c.get("/assets").json() == {"total": 0, "limit": 50, "offset": 0, "items": []}
@@ -356,7 +330,7 @@ def test_concurrent_first_verifications_share_one_index(
 ) -> None:
     app = create_app(api_studio, offline=True)
     c = TestClient(app)  # no lifespan: the context and index are built by the first requests
-    image = c.get(f"/assets/{_first(assets, 'image')['cid']}/content").content
+    image = api_studio.blobs.get(_first(assets, "image")["cid"])
     out = io.BytesIO()
     Image.open(io.BytesIO(image)).convert("RGB").save(out, "JPEG", quality=90)
     with ThreadPoolExecutor(8) as pool:

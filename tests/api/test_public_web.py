@@ -5,10 +5,10 @@ explicit public list answers without credentials (routes enumerated from the app
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,79 +27,10 @@ from mintloom.cli.verify import _MEANING
 from mintloom.errors import ConfigError, MintloomError, UnsafeBindError
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_VERIFY_BYTES
-from mintloom.store.tokens import TokenStore
+from mintloom.store.tokens import SCOPES, TokenInfo, TokenStore
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.conftest import sample_studio
-
-PUBLIC: frozenset[tuple[str, str]] = frozenset(
-    {
-        # the public pages and the upload they post to
-        ("GET", "/"),
-        ("GET", "/verify"),
-        ("POST", "/verify"),
-        ("GET", "/a/{cid}"),
-        ("GET", "/public/static/{name}"),
-        # a signed render URL for ad servers: its HMAC signature is the credential (403 without)
-        ("GET", "/campaigns/{campaign}/render"),
-        # the studio's way in: its login form, its static files, /studio (a redirect to its pages)
-        ("GET", "/studio"),
-        ("GET", "/studio/login"),
-        ("POST", "/studio/login"),
-        ("GET", "/studio/static/{name}"),
-        # the API's description and health
-        ("GET", "/health"),
-        ("GET", "/openapi.json"),
-        ("GET", "/docs"),
-        ("GET", "/docs/oauth2-redirect"),
-        ("GET", "/redoc"),
-        # the public read API: catalog fields without segment or personalised text, transparency
-        # log proofs, the market's public order book (tests/api/test_read_only.py, test_privacy.py)
-        ("GET", "/assets"),
-        ("GET", "/assets/{cid}"),
-        ("GET", "/assets/{cid}/content"),
-        ("GET", "/assets/{cid}/sidecar"),
-        ("GET", "/assets/{cid}/receipt"),
-        ("GET", "/assets/{cid}/qa"),
-        ("GET", "/assets/{cid}/tags"),
-        ("GET", "/search"),
-        ("GET", "/log/checkpoint"),
-        ("GET", "/log/proof/inclusion"),
-        ("GET", "/log/proof/consistency"),
-        ("GET", "/market/listings"),
-        ("GET", "/market/offers"),
-        ("GET", "/market/orders/{order_hash}"),
-        ("GET", "/market/sales"),
-        ("GET", "/market/assets/{cid}/sales"),
-    }
-)
-"""Every (method, path) a client may use without credentials. Any other route of the app must
-answer 401 (API) or 303 to a login page (studio) to a request without them."""
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    writer = sample_studio(tmp_path_factory.mktemp("public-web"))
-    writer.close()
-    yield writer.workspace
-
-
-@pytest.fixture(scope="module")
-def api_studio(ran: Workspace) -> Iterator[Studio]:
-    s = Studio(ran)
-    yield s
-    s.close()
-
-
-@pytest.fixture(scope="module")
-def app(api_studio: Studio) -> FastAPI:
-    return create_app(api_studio, offline=True)
-
-
-@pytest.fixture(scope="module")
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
-        yield c
+from tests.api.access import PUBLIC, bearer
 
 
 def _row(studio: Studio, kind: str) -> AssetRow:
@@ -147,21 +78,25 @@ def test_static_files_are_an_allow_list(client: TestClient) -> None:
 
 # --- public asset pages ---------------------------------------------------------------------------
 def test_an_asset_page_exists_only_once_publicised_and_shows_no_segment(
-    client: TestClient, api_studio: Studio, ran: Workspace, monkeypatch: pytest.MonkeyPatch
+    anon: TestClient, api_studio: Studio, ran: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     row = _row(api_studio, "image")
     assert row.segment  # the sample campaign's image is personalised by audience segment
-    hidden, unknown = client.get(f"/a/{row.cid}"), client.get(f"/a/{row.cid[:-4]}aaaa")
-    assert hidden.status_code == unknown.status_code == 404
-    assert hidden.json()["hint"] == unknown.json()["hint"]  # a private asset is not confirmed to exist
+    for path in (f"/a/{row.cid}", f"/a/{row.cid}/file"):
+        hidden, unknown = anon.get(path), anon.get(path.replace(row.cid, row.cid[:-4] + "aaaa"))
+        assert hidden.status_code == unknown.status_code == 404
+        assert hidden.json()["hint"] == unknown.json()["hint"]  # a private asset is not confirmed to exist
     code, out = _cli(ran, monkeypatch, "assets", "publicise", row.cid)
     assert code == 0, out
-    page = client.get(f"/a/{row.cid}")
-    assert page.status_code == 200 and row.cid in page.text and f"/assets/{row.cid}/content" in page.text
+    page = anon.get(f"/a/{row.cid}")
+    assert page.status_code == 200 and row.cid in page.text and f"/a/{row.cid}/file" in page.text
     assert row.segment not in page.text and row.path not in page.text and str(row.seed) not in page.text
+    file = anon.get(f"/a/{row.cid}/file")  # the public page's file: no token (the read API needs one)
+    assert file.status_code == 200 and file.content == api_studio.blobs.get(row.cid)
+    assert anon.get(f"/assets/{row.cid}/content").status_code == 401
     assert _cli(ran, monkeypatch, "assets", "public")[1].split() == [row.cid]
     assert _cli(ran, monkeypatch, "assets", "privatise", row.cid)[0] == 0
-    assert client.get(f"/a/{row.cid}").status_code == 404
+    assert anon.get(f"/a/{row.cid}").status_code == anon.get(f"/a/{row.cid}/file").status_code == 404
 
 
 def test_personalised_copy_cannot_be_publicised(
@@ -170,7 +105,7 @@ def test_personalised_copy_cannot_be_publicised(
     row = _row(api_studio, "copy")
     code, out = _cli(ran, monkeypatch, "assets", "publicise", row.cid)
     assert code == 10 and "personalised content is never public" in out
-    assert client.get(f"/a/{row.cid}").status_code == 404
+    assert client.get(f"/a/{row.cid}").status_code == client.get(f"/a/{row.cid}/file").status_code == 404
     code, out = _cli(ran, monkeypatch, "assets", "publicise", "bafkreinotacid")
     assert code == 10 and "no asset" in out
 
@@ -183,7 +118,9 @@ def _assert_secure(r: object) -> None:
     assert "frame-ancestors 'none'" in headers["content-security-policy"]
 
 
-def test_every_kind_of_response_carries_the_security_headers(client: TestClient, api_studio: Studio) -> None:
+def test_every_kind_of_response_carries_the_security_headers(
+    client: TestClient, anon: TestClient, api_studio: Studio
+) -> None:
     row = _row(api_studio, "image")
     responses = [
         client.get("/"),
@@ -193,9 +130,10 @@ def test_every_kind_of_response_carries_the_security_headers(client: TestClient,
         client.get("/no/such/route"),
         client.get("/assets", params={"limit": "x"}),
         client.post("/verify", content=b"x", headers={"content-length": str(10**12)}),
-        client.post("/runs", json={"spec": "x"}),
+        client.post("/runs", json={"spec": "x"}),  # a read token cannot publish
+        anon.get("/assets"),
     ]
-    assert [r.status_code for r in responses] == [200, 200, 200, 200, 404, 422, 413, 401]
+    assert [r.status_code for r in responses] == [200, 200, 200, 200, 404, 422, 413, 403, 401]
     for r in responses:
         _assert_secure(r)
         assert r.headers["content-security-policy"] == CSP
@@ -323,6 +261,33 @@ def test_every_route_outside_the_public_list_refuses_a_request_without_credentia
                 assert "login" in r.headers["location"], (method, path)
             else:
                 assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    ("scopes", "status"),
+    [(("read",), 200), (("review",), 200), (("publish",), 200), (("admin",), 200), (("render",), 403)],
+)
+def test_the_read_api_admits_each_scope_that_implies_read(
+    app: FastAPI, api_studio: Studio, scopes: tuple[str, ...], status: int
+) -> None:
+    """admin ⊇ publish, review ⊇ read; a render token (handed to ad servers) reads nothing."""
+    headers = bearer(api_studio.db, *scopes)
+    cid = _row(api_studio, "image").cid
+    with TestClient(app) as c:
+        paths = ("/assets", f"/assets/{cid}/content", "/log/checkpoint", "/search?q=kind:image", "/runs/x")
+        for path in paths:
+            got = c.get(path, headers=headers).status_code
+            assert got == (404 if path == "/runs/x" and status == 200 else status), (scopes, path, got)
+
+
+def test_scope_order() -> None:
+    made = dt.datetime.now(dt.UTC)
+    token = {s: TokenInfo("t", frozenset({s}), made, revoked=False) for s in SCOPES}
+    assert {s for s in SCOPES if token["admin"].grants(s)} == {"admin", "publish", "review", "read"}
+    assert {s for s in SCOPES if token["publish"].grants(s)} == {"publish", "read"}
+    assert {s for s in SCOPES if token["review"].grants(s)} == {"review", "read"}
+    assert {s for s in SCOPES if token["read"].grants(s)} == {"read"}
+    assert {s for s in SCOPES if token["render"].grants(s)} == {"render"}
 
 
 def test_a_forged_or_foreign_token_is_no_credential(app: FastAPI, tmp_path: Path) -> None:

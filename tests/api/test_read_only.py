@@ -7,37 +7,31 @@ import ast
 import hashlib
 import io
 import os
+import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select
+from starlette.routing import Route
 
 import mintloom.api
 from mintloom.api.app import create_app
-from mintloom.api.security import VerifyRate
 from mintloom.campaign.writer import CatalogWriter
 from mintloom.store.blobs import LocalBlobStore
-from mintloom.store.catalog import Catalog
+from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.cid import cid_for
+from mintloom.store.thumbnails import ThumbnailRow
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.conftest import sample_studio
+from tests.api.access import MANY
 
 API_DIR = Path(mintloom.api.__file__).parent
-
-MANY = VerifyRate(per_minute=600, burst=100)
-"""A rate limit the tests' single client, verifying every asset, stays under."""
-
-
-@pytest.fixture(scope="module")
-def ran(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
-    writer = sample_studio(tmp_path_factory.mktemp("api-read-only"))
-    writer.close()
-    yield writer.workspace
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
@@ -60,8 +54,8 @@ def _verify(c: TestClient, data: bytes, name: str, sidecar: bytes | None = None)
 
 
 def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) -> set[str]:
-    """Every route, with found and missing assets, proofs of every kind and real verifications;
-    returns the route templates requested."""
+    """Every API route, with found and missing assets, proofs of every kind and real
+    verifications; returns the route templates requested."""
     assets = c.get("/assets", params={"limit": 500}).json()["items"]
     assert len(assets) > 5
     for params in ({"kind": "image"}, {"locale": "ar-EG", "limit": 2, "offset": 1}, {"campaign": "no"}):
@@ -90,11 +84,15 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     assert c.get("/").status_code == c.get("/verify").status_code == 200
     assert c.get(f"/a/{image['cid']}").status_code == 404
     assert c.get("/public/static/verify.js").status_code == 200
-    # the one write route, asked without a token or with a forged one, is refused and writes nothing
-    for headers in ({}, {"Authorization": "Bearer mlt_forged"}):
+    # the write routes, asked without a token or with a forged one, are refused and write nothing
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer mlt_forged"}):
         assert c.post("/runs", json={"spec": "c.yaml"}, headers=headers).status_code == 401
         assert c.get("/runs/0", headers=headers).status_code == 401
         assert c.post("/campaigns/tiny/render", json={}, headers=headers).status_code == 401
+    market = ("/market/listings", "/market/offers", f"/market/orders/0x{'ab' * 32}", "/market/sales",
+              f"/market/assets/{image['cid']}/sales")  # fmt: skip
+    for path in market:  # offline: the chain is not asked (503), and nothing is written meanwhile
+        assert c.get(path).status_code in (200, 404, 503), path
     # a render URL is checked against the workspace's key, which checking never creates
     assert c.get("/campaigns/tiny/render?exp=9999999999&sig=00").status_code == 403
     return {
@@ -107,21 +105,72 @@ def _exercise(c: TestClient, blobs: LocalBlobStore, extensions: dict[str, str]) 
     }  # fmt: skip
 
 
-def test_no_request_writes_to_the_workspace(ran: Workspace) -> None:
-    """Every route of the API, then the studio closed (SQLite folds its WAL into the database
-    file): the workspace tree, database file included, is byte-identical and untouched."""
+def _exercise_pages(c: TestClient, secret: str, assets: list[AssetRow]) -> set[str]:
+    """Every page of the studio and of the public site, logged in with a read token, for every
+    asset (thumbnails stored and not); returns the route templates requested."""
+    public = {"/", "/verify", "/a/{cid}", "/a/{cid}/file", "/public/static/{name}"}
+    for name in ("verify.js", "public.css"):
+        assert c.get(f"/public/static/{name}").status_code == 200
+    form = c.get("/studio/login")
+    found = CSRF.search(form.text)
+    assert found is not None
+    r = c.post("/studio/login", data={"token": secret, "csrf": found.group(1)}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    for path in ("/studio", "/studio/campaigns", "/studio/campaigns/tiny", "/studio/campaigns/nope",
+                 "/studio/campaigns/tiny?kind=image&qa=held&review=approved&page=2", "/studio/review",
+                 "/studio/royalties", "/studio/market", "/studio/static/studio.css", "/studio/static/x",
+                 "/docs/oauth2-redirect", "/redoc"):  # fmt: skip
+        assert c.get(path).status_code in (200, 404), path
+    for a in [*assets, None]:
+        cid = cid_for(b"absent") if a is None else a.cid
+        for tail in ("", "/file", "/receipt"):
+            assert c.get(f"/studio/assets/{cid}{tail}").status_code in (200, 404), (cid, tail)
+        thumb = c.get(f"/studio/thumbs/{cid}")
+        assert thumb.status_code == (404 if a is None else 200), cid
+        assert c.get(f"/a/{cid}/file").status_code == 404  # none is public
+    studio = {"/studio", "/studio/campaigns", "/studio/campaigns/{name}", "/studio/review",
+              "/studio/royalties", "/studio/market", "/studio/static/{name}", "/studio/login",
+              "/studio/assets/{cid}", "/studio/assets/{cid}/file", "/studio/assets/{cid}/receipt",
+              "/studio/thumbs/{cid}"}  # fmt: skip
+    return public | studio | {"/docs/oauth2-redirect", "/redoc", "/docs", "/openapi.json"}
+
+
+def _get_routes(app: FastAPI) -> set[str]:
+    """The path of every GET route of the app, in the OpenAPI schema or not (studio, public pages)."""
+    return {r.path for r in app.routes if isinstance(r, Route) and "GET" in (r.methods or ())}
+
+
+def _drop_a_thumbnail(ws: Workspace) -> str:
+    """Forget one image's stored thumbnail, as in a workspace written before thumbnails were made
+    with the assets: its GET must scale one in memory, and store nothing."""
+    with Studio(ws) as s, s.db.session() as session:
+        row = session.scalars(select(ThumbnailRow)).first()
+        assert row is not None, "the run stored no thumbnail"
+        session.delete(row)
+        return row.cid
+
+
+def test_no_request_writes_to_the_workspace(ran: Workspace, read_header: dict[str, str]) -> None:
+    """Every GET route of the app (API, public pages, studio pages), every API route, then the
+    studio closed (SQLite folds its WAL into the database file): the workspace tree, database
+    file and blob store included, is byte-identical and untouched."""
+    unstored = _drop_a_thumbnail(ran)
     with Studio(ran) as reader:
-        extensions = {r.cid: r.extension for r in Catalog(reader.db).assets()}
+        assets = Catalog(reader.db).assets()
     before = _snapshot(ran.root)
     assert "catalog.db" in {Path(p).name for p in before}
     studio = Studio(ran)  # as `mintloom serve` opens it: no key password
     try:
         app = create_app(studio, offline=True, verify_rate=MANY)  # one client verifies every asset
-        with TestClient(app) as c:
+        with TestClient(app, headers=read_header, raise_server_exceptions=False) as c:  # 503: chain down
+            extensions = {r.cid: r.extension for r in assets}
             requested = _exercise(c, LocalBlobStore(ran.blobs_dir), extensions)
+            requested |= _exercise_pages(c, read_header["Authorization"].removeprefix("Bearer "), assets)
+            assert c.get(f"/studio/thumbs/{unstored}").headers["content-type"] == "image/jpeg"
     finally:
         studio.close()
-    assert requested == set(app.openapi()["paths"])  # no route left out
+    assert requested >= set(app.openapi()["paths"])  # no API route left out
+    assert requested >= _get_routes(app)  # nor any page
     assert _snapshot(ran.root) == before
 
 

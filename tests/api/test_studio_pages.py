@@ -1,15 +1,18 @@
 """The web studio, attacked over HTTP: visitors are sent to the login, forms without the session's
 CSRF token or the needed scope are refused by name, revoked tokens end sessions, the gallery pages
-and filters agree with the catalog, thumbnails are made once, an approval is a signed decision."""
+and filters agree with the catalog, thumbnails are made with the assets and a GET stores none, an
+approval is a signed decision."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select, text
 
 from mintloom.api.app import create_app
@@ -19,13 +22,16 @@ from mintloom.campaign.sample import AUDIENCE_ROWS
 from mintloom.governance.review import decide, draw
 from mintloom.provenance.keys import LocalSigner
 from mintloom.provenance.review import REVIEWER_UNIT, save_reviewer, verified_decision
+from mintloom.store.blobs import LocalBlobStore
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.cid import cid_for
 from mintloom.store.gallery import PAGE, GalleryFilters, page_query
 from mintloom.store.reviews import ReviewDecisionRow, Reviews, ReviewSampleRow
-from mintloom.store.thumbnails import ThumbnailRow
+from mintloom.store.thumbnails import THUMB_EDGE, ThumbnailRow, Thumbnails, render_thumbnail
 from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
-from tests.conftest import PASSWORD, sample_studio
+from mintloom.workspace import Workspace
+from tests.conftest import PASSWORD
 
 PAGES = (
     "/studio/campaigns",
@@ -40,9 +46,9 @@ CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 @pytest.fixture(scope="module")
-def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    """The sample campaign "tiny" (17 assets) run once for the module."""
-    studio = sample_studio(tmp_path_factory.mktemp("studio"))
+def ws(ran: Workspace) -> Iterator[Studio]:
+    """The workspace where the sample campaign "tiny" (17 assets) ran, with its key password."""
+    studio = Studio(ran, password=PASSWORD)
     yield studio
     studio.close()
 
@@ -86,7 +92,8 @@ def first_asset(studio: Studio, kind: str = "image") -> AssetRow:
 # --- login and sessions ----------------------------------------------------------------------------
 def test_a_visitor_is_sent_to_the_login_and_cannot_post(ws: Studio, client: TestClient) -> None:
     cid = first_asset(ws).cid
-    for path in (*PAGES, f"/studio/assets/{cid}", f"/studio/assets/{cid}/file", f"/studio/thumbs/{cid}"):
+    paths = ("", "/file", "/receipt")
+    for path in (*PAGES, *(f"/studio/assets/{cid}{p}" for p in paths), f"/studio/thumbs/{cid}"):
         r = client.get(path)
         assert r.status_code == 303, path
         assert all(seg not in r.text for seg in SEGMENTS), "a visitor saw a segment name"
@@ -234,26 +241,48 @@ def test_the_gallery_query_pages_through_an_index_without_sorting(ws: Studio) ->
         assert "TEMP B-TREE" not in plan and "SCAN assets" not in plan, (f, plan)
 
 
-def test_a_thumbnail_is_made_once_as_its_own_blob(ws: Studio, client: TestClient) -> None:
-    login(client, token(ws, "read"))
-    asset = Catalog(ws.db).assets("tiny", kind="image")[-1]
-    blobs_dir = ws.workspace.blobs_dir
-    before = {p for p in blobs_dir.rglob("*") if p.is_file()}
-    first = client.get(f"/studio/thumbs/{asset.cid}")
-    assert first.status_code == 200 and first.headers["content-type"] == "image/jpeg"
-    made = {p for p in blobs_dir.rglob("*") if p.is_file()} - before
+def _stored(ws: Studio) -> tuple[set[tuple[Path, int]], dict[str, str]]:
+    """Every blob file (with its mtime) and every thumbnail row."""
+    files = {(p, p.stat().st_mtime_ns) for p in ws.workspace.blobs_dir.rglob("*") if p.is_file()}
     with ws.db.session() as s:
-        row = s.get(ThumbnailRow, asset.cid)
-        assert row is not None and max(row.width, row.height) <= 320
-    assert len(made) == 1 and ws.blobs.get(row.thumb_cid) == first.content
-    after_first = {(p, p.stat().st_mtime_ns) for p in blobs_dir.rglob("*") if p.is_file()}
-    second = client.get(f"/studio/thumbs/{asset.cid}")
-    assert second.content == first.content
-    assert {(p, p.stat().st_mtime_ns) for p in blobs_dir.rglob("*") if p.is_file()} == after_first
-    for kind in ("audio", "copy"):  # no thumbnail: a static placeholder, nothing stored
+        return files, {r.cid: r.thumb_cid for r in s.scalars(select(ThumbnailRow))}
+
+
+def test_thumbnails_are_made_with_the_assets_and_a_get_stores_none(ws: Studio, client: TestClient) -> None:
+    login(client, token(ws, "read"))
+    images = Catalog(ws.db).assets("tiny", kind="image")
+    files, rows = _stored(ws)
+    assert set(rows) == {a.cid for a in images}  # the run made one per image, before any request
+    for a in images:
+        r = client.get(f"/studio/thumbs/{a.cid}")
+        assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+        assert r.content == ws.blobs.get(rows[a.cid]) and r.content == render_thumbnail(ws.blobs.get(a.cid))
+        with Image.open(io.BytesIO(r.content)) as img:
+            assert max(img.size) <= THUMB_EDGE
+    for kind in ("audio", "copy"):  # no thumbnail: a static placeholder
         r = client.get(f"/studio/thumbs/{first_asset(ws, kind).cid}")
         assert r.status_code == 200 and r.headers["content-type"] == "image/svg+xml"
-    assert {(p, p.stat().st_mtime_ns) for p in blobs_dir.rglob("*") if p.is_file()} == after_first
+    assert _stored(ws) == (files, rows)
+
+
+def test_an_asset_without_a_stored_thumbnail_gets_one_made_in_memory(ws: Studio, client: TestClient) -> None:
+    """A workspace written before thumbnails came with the assets: the GET scales one and stores
+    nothing (neither a blob nor a row); the writers' backfill stores it once."""
+    login(client, token(ws, "read"))
+    asset = Catalog(ws.db).assets("tiny", kind="image")[-1]
+    with ws.db.session() as s:
+        row = s.get(ThumbnailRow, asset.cid)
+        assert row is not None
+        thumb_cid = row.thumb_cid
+        s.delete(row)
+    LocalBlobStore(ws.workspace.blobs_dir).path(thumb_cid).unlink()
+    before = _stored(ws)
+    r = client.get(f"/studio/thumbs/{asset.cid}")
+    assert r.status_code == 200 and r.content == render_thumbnail(ws.blobs.get(asset.cid))
+    assert cid_for(r.content) == thumb_cid and r.headers["etag"] == f'"{thumb_cid}"'
+    assert _stored(ws) == before
+    assert Thumbnails(ws.db, ws.blobs).ensure(asset) == thumb_cid  # the backfill stores it again
+    assert client.get(f"/studio/thumbs/{asset.cid}").content == ws.blobs.get(thumb_cid)
 
 
 # --- review ----------------------------------------------------------------------------------------
@@ -312,3 +341,15 @@ def test_a_forged_approval_shows_as_forged_and_admits_nothing(ws: Studio, client
     approved = set(tiles.findall(client.get("/studio/campaigns/tiny", params={"review": "approved"}).text))
     forged = set(tiles.findall(client.get("/studio/campaigns/tiny", params={"review": "forged"}).text))
     assert forged == set(Reviews(ws.db).groups("tiny")[group]) and not forged & approved
+
+
+def test_the_asset_page_links_a_receipt_its_session_can_download(ws: Studio, client: TestClient) -> None:
+    """The bearer-token API's receipt route is not for a browser session: the studio serves its own."""
+    login(client, token(ws, "read"))
+    cid = first_asset(ws, "image").cid
+    page = client.get(f"/studio/assets/{cid}").text
+    assert f'href="/studio/assets/{cid}/receipt"' in page and f'href="/assets/{cid}/receipt"' not in page
+    receipt = ws.log.receipt(cid)
+    assert receipt is not None
+    assert client.get(f"/studio/assets/{cid}/receipt").json() == receipt.model_dump(mode="json")
+    assert client.get(f"/assets/{cid}/receipt").status_code == 401  # the cookie is no bearer token

@@ -18,6 +18,7 @@ from mintloom.campaign.render_url import sign_query, url_key
 from mintloom.campaign.sample import LONG_WEATHER, UNLAYABLE_WEATHER
 from mintloom.errors import DynamicVariableError
 from mintloom.store.catalog import Catalog
+from tests.api.access import bearer
 from tests.dynamic.conftest import Live, render_token
 
 RAINY = {"weather": "rainy", "offer": 20, "price": 3.5, "currency": "EUR", "in_stock": True}
@@ -214,12 +215,15 @@ def test_live_variables_never_reach_manifest_headers_logs_or_api(
     manifest = reader.json()
     catalog_row = Catalog(live.studio.db).asset(cid)
     assert catalog_row is not None
+    read = bearer(live.studio.db)
+    api = [live.client.get(path, headers=read) for path in (f"/assets/{cid}", "/assets")]
+    assert [r.status_code for r in api] == [200, 200]
     texts = {
         "manifest": manifest,
         "headers": json.dumps(dict(resp.headers)),
         "logs": caplog.text,
-        "api asset": live.client.get(f"/assets/{cid}").text,
-        "api assets": live.client.get("/assets").text,
+        "api asset": api[0].text,
+        "api assets": api[1].text,
         "catalog path": f"{catalog_row.path} {catalog_row.segment} {catalog_row.tags}",
         "xmp": resp.content.decode("latin-1"),
     }

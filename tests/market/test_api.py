@@ -11,6 +11,7 @@ from mintloom.ledger.assets import token_id
 from mintloom.market.service import accept, buy, buy_merkle, list_asset, list_campaign, make_offer
 from mintloom.store.catalog import Catalog
 from mintloom.store.cid import cid_for
+from tests.api.access import bearer
 from tests.market.conftest import CANARY, PRICES, Market
 from tests.market.test_service import _hero
 
@@ -32,7 +33,7 @@ def test_market_routes_show_listings_offers_sales_and_owner(market: Market) -> N
     accept(second, bid, hero)  # collection-wide offer accepted for the resold asset
     assert str(m.brand.call("CreativeAssets", "ownerOf", token_id(hero))) == offerer.address
 
-    with TestClient(create_app(m.studio, offline=True)) as client:
+    with TestClient(create_app(m.studio, offline=True), headers=bearer(m.studio.db)) as client:
         got = client.get("/market/listings").json()
         [campaign] = got["campaign_listings"]
         assert campaign["campaign"] == "c1" and campaign["assets"] == 4 and campaign["state"] == "open"

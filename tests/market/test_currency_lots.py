@@ -15,6 +15,7 @@ from mintloom.ledger.assets import token_id
 from mintloom.ledger.client import ChainClient
 from mintloom.market.licensing import buy_license, license_balance
 from mintloom.market.service import buy, buy_merkle, list_asset, list_campaign, list_licences
+from tests.api.access import bearer
 from tests.market.conftest import PRICES, Market
 from tests.market.test_service import _hero, _listed, _refused, _sent
 
@@ -89,7 +90,7 @@ def test_a_licence_lot_sells_in_parts_and_never_more_than_it_holds(market: Marke
     assert sale.price == 2 * 10**16 and license_balance(m.brand, first.address, hero, REMIX) == 2
     _, royalty = m.brand.call("CreativeAssets", "royaltyInfo", token_id(hero), 2 * 10**16)
     assert royalty > 0 and m.brand.w3.eth.get_balance(receiver) - r0 == royalty
-    with TestClient(create_app(m.studio, offline=True)) as client:
+    with TestClient(create_app(m.studio, offline=True), headers=bearer(m.studio.db)) as client:
         [shown] = [o for o in client.get("/market/listings").json()["listings"] if o["kind"] == "licence"]
         assert (shown["amount"], shown["remaining"], shown["state"]) == (5, 3, "open")
     err = _refused(second, OrderClosed, lambda: buy(second, lot, quantity=4))

@@ -25,6 +25,7 @@ from mintloom.studio import Studio
 from mintloom.verify.report import Verdict
 from mintloom.verify.verifier import verify_path
 from mintloom.workspace import Workspace
+from tests.api.access import bearer
 from tests.conftest import PASSWORD
 
 CANARIES = ("CnryNameQ7x", "CnryCityZ3k", "CnrySegW9p")
@@ -127,7 +128,8 @@ def test_hostile_search_queries_are_refused_by_name(query: str) -> None:
 
 def test_api_serves_qa_tags_and_search(tagged: Tagged) -> None:
     row = next(r for r in tagged.images if r.locale == "ar-EG" and r.format == "square")
-    client = TestClient(create_app(tagged.studio))
+    client = TestClient(create_app(tagged.studio), headers=bearer(tagged.studio.db))
+    assert TestClient(create_app(tagged.studio)).get(f"/assets/{row.cid}/qa").status_code == 401
     qa = client.get(f"/assets/{row.cid}/qa").json()
     assert qa["held"] is False and qa["report"]["findings"]
     tags = client.get(f"/assets/{row.cid}/tags").json()

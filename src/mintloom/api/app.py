@@ -2,8 +2,10 @@
 
 >>> app = create_app(Studio.open(), offline=True)     # then: uvicorn.run(app)
 
-The public routes are read-only: nothing there signs, appends or touches the workspace keys (no
-key password is needed). The one write path, ``POST /runs`` (:mod:`~mintloom.api.routers.runs`),
+Reading the catalog, log, QA and market needs an API token with the ``read`` scope
+(:mod:`~mintloom.api.auth`); public without one are the verify page and ``POST /verify``, pages of
+assets marked public, health and the OpenAPI description. Reads sign, append and write nothing
+(no key password is needed). The one write path, ``POST /runs`` (:mod:`~mintloom.api.routers.runs`),
 needs an API token with the ``publish`` scope and runs :class:`~mintloom.pipeline.Pipeline` with
 the key password of the server's environment. Public responses: no response carries an audience
 segment's name, personalised copy (tags, or the content of a ``copy`` asset) or a path of the

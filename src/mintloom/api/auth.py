@@ -1,8 +1,11 @@
-"""Bearer-token authentication of the API's write routes (tokens: :mod:`mintloom.store.tokens`).
+"""Bearer-token authentication of the API (tokens: :mod:`mintloom.store.tokens`).
 
-The public read routes take no token. A route that needs one depends on :func:`require_scope`:
-no, unknown or revoked token → 401 (``WWW-Authenticate: Bearer``), a token without any of the
-route's scopes → 403. Authenticating only reads the token table.
+Only the public routes take no token (the verify page and ``POST /verify``, pages of assets
+marked public, health, the OpenAPI description). A route that needs one depends on
+:func:`require_scope`: no, unknown or revoked token → 401 (``WWW-Authenticate: Bearer``), a
+token granting none of the route's scopes → 403. Scopes are ordered (admin ⊇ publish, review ⊇
+read; ``render`` apart: :data:`~mintloom.store.tokens.IMPLIES`). Authenticating only reads the
+token table.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from mintloom.api.deps import part
 from mintloom.api.errors import ForbiddenError, UnauthorizedError
+from mintloom.api.models import ErrorOut
 from mintloom.store.tokens import Scope, TokenInfo, TokenStore
 
 _bearer = HTTPBearer(auto_error=False, description="An API token from `mintloom tokens create`.")
@@ -42,9 +46,17 @@ def require_scope(*scopes: Scope) -> Callable[..., TokenInfo]:
 
     def dependency(request: Request, credentials: BearerDep) -> TokenInfo:
         token = authenticate(get_tokens(request), credentials)
-        if not token.scopes & set(scopes):
+        if not any(token.grants(s) for s in scopes):
             raise ForbiddenError(f"this token lacks the scope {' or '.join(scopes)}",
                                  hint="create a token with that scope")  # fmt: skip
         return token
 
     return dependency
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, object]] = {
+    401: {"model": ErrorOut, "description": "No, unknown or revoked token"},
+    403: {"model": ErrorOut, "description": "The token lacks the scope"},
+}
+READ = Depends(require_scope("read"))
+"""The dependency of every catalog, log, QA and market read route."""

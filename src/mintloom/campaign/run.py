@@ -64,6 +64,7 @@ from mintloom.store.cid import cid_for, cid_matches
 from mintloom.store.db import Database
 from mintloom.store.files import contained, write_atomic_many
 from mintloom.store.reviews import Reviews
+from mintloom.store.thumbnails import ThumbnailRow, make_thumbnail
 
 RESTORE_BATCH = 64
 """Lost files rewritten per flush to disk when a rerun restores a campaign's exports."""
@@ -252,6 +253,8 @@ def checkpoint_log(log: TransparencyLog, signer: Signer, *, receipts: bool = Tru
 class CampaignRunner:
     exports = True
     """Export finished assets into the out folder (dynamic renders are served, not exported)."""
+    thumbnails = True
+    """Make the gallery's thumbnails with the assets (a served renderer makes none: latency)."""
 
     def __init__(
         self,
@@ -518,12 +521,15 @@ class CampaignRunner:
         clock, kind = state.summary.clock, items[0].job.kind  # a batch is one kind (PHASES)
         t0, c0 = time.perf_counter(), time.thread_time()
         log_before, log_cpu_before = clock.get(kind, "log"), clock.get_cpu(kind, "log")
+        thumbs = _thumbnails(items) if self.thumbnails else {}
         # blobs first, durable together: content-addressed, harmless if the transaction fails
         self.blobs.put_many(
             [it.signed.data for it in items] + [it.signed.manifest for it in items if it.signed.sidecar]
-        )
+            + [data for data, _row in thumbs.values()]
+        )  # fmt: skip
         with self.writer.batch() as tx:
             exports = self._commit(tx, items, state.cid_of, clock)
+            tx.add_thumbnails([row for _data, row in thumbs.values()])
         logging, logging_cpu = (
             clock.get(kind, "log") - log_before,
             clock.get_cpu(kind, "log") - log_cpu_before,
@@ -721,6 +727,15 @@ class CampaignRunner:
             write_atomic_many(writes, before_rename=lambda: crash_point("run.export"))
         except OSError as exc:
             raise ExecutionError(f"cannot export {len(files)} files to {self.out_dir}: {exc}") from exc
+
+
+def _thumbnails(items: list[_Signed]) -> dict[str, tuple[bytes, ThumbnailRow]]:
+    """The gallery thumbnail of each image of the batch, made before its transaction opens."""
+    made: dict[str, tuple[bytes, ThumbnailRow]] = {}
+    for it in items:
+        if it.cid not in made and (thumb := make_thumbnail(it.cid, it.signed.media_type, it.signed.data)):
+            made[it.cid] = thumb
+    return made
 
 
 def _add_annotations(rows: BatchRows, campaign: str, it: _Signed) -> None:

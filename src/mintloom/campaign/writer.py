@@ -1,8 +1,8 @@
 """The one writer of the catalog and the transparency log.
 
 A campaign run writes through :class:`CatalogWriter` only: the campaign row, the exports a run
-restores, and per batch the assets, their fingerprints and lineage edges, the finished jobs,
-their exports and the log leaves, in one database transaction. So the catalog never holds an
+restores, and per batch the assets, their fingerprints, thumbnails and lineage edges, the finished
+jobs, their exports and the log leaves, in one database transaction. So the catalog never holds an
 asset that is not in the log, nor a finished job without its asset; ``Catalog`` only reads.
 """
 
@@ -31,6 +31,7 @@ from mintloom.store.catalog import (
 )
 from mintloom.store.db import Base, Database
 from mintloom.store.locks import hold
+from mintloom.store.thumbnails import ThumbnailRow
 
 
 @dataclass
@@ -72,6 +73,15 @@ class BatchTransaction:
     def append_leaves(self, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str]) -> list[int]:
         """Log (CID, manifest hash) entries in this transaction; returns their leaf indices."""
         return self._log.append_batch(entries, session=self._s, parents=parents)
+
+    def add_thumbnails(self, rows: Sequence[ThumbnailRow]) -> None:
+        """The gallery thumbnails of catalogued assets (made with them: a reader never stores one),
+        except those an asset already has."""
+        if not rows:
+            return
+        cids = [r.cid for r in rows]
+        have = set(self._s.scalars(select(ThumbnailRow.cid).where(ThumbnailRow.cid.in_(cids))))
+        _insert_all(self._s, [r for r in rows if r.cid not in have])
 
     def add(self, rows: BatchRows) -> None:
         """Add the batch's rows, one multi-row INSERT per table whatever the batch size (the ORM's

@@ -1,8 +1,11 @@
-"""Gallery thumbnails: made once per image asset, kept as their own content-addressed blobs.
+"""Gallery thumbnails: made once per image asset when it is written, kept as their own
+content-addressed blobs.
 
 The ``thumbnails`` table maps an asset to the CID of its thumbnail (a JPEG at most
-:data:`THUMB_EDGE` pixels on its longer edge). A second request finds the row and the blob and
-makes nothing; two concurrent first requests make the same bytes, so the same CID.
+:data:`THUMB_EDGE` pixels on its longer edge). A campaign run writes them with its assets
+(:func:`make_thumbnail`, in the batch's transaction); a reader (the studio's GET) serves the stored
+one, or makes one in memory for an asset written without (older workspaces, other writers), and
+stores nothing: a read path never writes. :meth:`Thumbnails.ensure` is the writers' backfill.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from mintloom.errors import BlobCorruptedError
 from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow
+from mintloom.store.cid import cid_for
 from mintloom.store.db import Base, Database
 
 THUMB_EDGE = 320
@@ -47,8 +51,23 @@ def render_thumbnail(data: bytes) -> bytes | None:
         return None
 
 
+def thumbnailable(media_type: str) -> bool:
+    """Raster images only (an SVG is drawn by the browser, text and audio have no thumbnail)."""
+    return media_type.startswith("image/") and media_type != "image/svg+xml"
+
+
+def make_thumbnail(cid: str, media_type: str, data: bytes) -> tuple[bytes, ThumbnailRow] | None:
+    """An asset's thumbnail bytes and the row naming them (the caller stores both), or None."""
+    thumb = render_thumbnail(data) if thumbnailable(media_type) else None
+    if thumb is None:
+        return None
+    with Image.open(io.BytesIO(thumb)) as img:
+        width, height = img.size
+    return thumb, ThumbnailRow(cid=cid, thumb_cid=cid_for(thumb), width=width, height=height)
+
+
 class Thumbnails:
-    """Thumbnails of catalog assets, made on first request and reused afterwards."""
+    """Thumbnails of catalog assets: :meth:`read` for readers, :meth:`ensure` for writers."""
 
     def __init__(self, db: Database, blobs: BlobStore) -> None:
         self.db = db
@@ -61,22 +80,28 @@ class Thumbnails:
             thumb = None if row is None else row.thumb_cid
         return thumb if thumb is not None and self.blobs.has(thumb) else None
 
-    def ensure(self, asset: AssetRow) -> str | None:
-        """The CID of ``asset``'s thumbnail, made and recorded if it has none (images only)."""
-        if not asset.media_type.startswith("image/") or asset.media_type == "image/svg+xml":
+    def read(self, asset: AssetRow) -> bytes | None:
+        """``asset``'s thumbnail: the stored one, else one made in memory (never stored here)."""
+        if not thumbnailable(asset.media_type):
             return None
-        known = self.cached(asset.cid)
-        if known is not None:
-            return known
         try:
-            thumb = render_thumbnail(self.blobs.get(asset.cid))
+            known = self.cached(asset.cid)
+            return self.blobs.get(known) if known is not None else render_thumbnail(self.blobs.get(asset.cid))
         except BlobCorruptedError:
             return None
-        if thumb is None:
+
+    def ensure(self, asset: AssetRow) -> str | None:
+        """The CID of ``asset``'s thumbnail, made and recorded if it has none (a writer's backfill)."""
+        known = self.cached(asset.cid)
+        if known is not None or not thumbnailable(asset.media_type):
+            return known
+        try:
+            made = make_thumbnail(asset.cid, asset.media_type, self.blobs.get(asset.cid))
+        except BlobCorruptedError:
             return None
-        thumb_cid = self.blobs.put(thumb)
-        with Image.open(io.BytesIO(thumb)) as img:
-            width, height = img.size
+        if made is None:
+            return None
+        self.blobs.put(made[0])
         with self.db.session() as s:
-            s.merge(ThumbnailRow(cid=asset.cid, thumb_cid=thumb_cid, width=width, height=height))
-        return thumb_cid
+            s.merge(made[1])
+        return made[1].thumb_cid

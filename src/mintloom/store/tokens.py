@@ -26,6 +26,15 @@ from mintloom.store.files import is_safe_name
 Scope = Literal["read", "review", "publish", "admin", "render"]
 SCOPES: tuple[Scope, ...] = get_args(Scope)
 PREFIX = "mlt_"
+IMPLIES: dict[Scope, frozenset[Scope]] = {
+    "read": frozenset({"read"}),
+    "review": frozenset({"review", "read"}),
+    "publish": frozenset({"publish", "read"}),
+    "admin": frozenset({"admin", "publish", "review", "read"}),
+    "render": frozenset({"render"}),
+}
+"""What each scope grants: admin ⊇ publish, review ⊇ read. ``render`` (handed to ad servers)
+stands apart: it grants nothing else, and no other scope grants it."""
 
 
 def _now() -> dt.datetime:
@@ -51,6 +60,10 @@ class TokenInfo:
     scopes: frozenset[Scope]
     created_at: dt.datetime
     revoked: bool
+
+    def grants(self, scope: Scope) -> bool:
+        """Whether one of the token's scopes implies ``scope`` (:data:`IMPLIES`)."""
+        return any(scope in IMPLIES[s] for s in self.scopes)
 
 
 def parse_scopes(raw: Iterable[str]) -> frozenset[Scope]:

@@ -1,5 +1,5 @@
 """The public pages: ``/`` and ``GET /verify`` (drop a file, see the verdict), ``/a/<cid>`` (an asset
-marked public), and their static files. No login; nothing here writes.
+marked public) and its file ``/a/<cid>/file``, and their static files. No login; nothing here writes.
 
 The verify page posts the file to ``POST /verify`` (:mod:`~mintloom.api.routers.verify`, the same
 function as ``mintloom verify``) and renders its report with the CLI's words for each verdict. Its
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from mintloom.api.deps import SettingsDep, part
+from mintloom.api.deps import BlobsDep, SettingsDep, part
 from mintloom.api.errors import NotFoundError, parse_cid_param
 from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.visibility import Visibility
@@ -50,10 +50,25 @@ def verify_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 @router.get("/a/{cid}", name="public_asset", response_class=HTMLResponse)
 def public_asset(request: Request, cid: str, visibility: VisibilityDep) -> HTMLResponse:
     """The page of an asset marked public (404 otherwise, like an unknown CID)."""
+    row = _public_row(visibility, cid)
+    return templates.TemplateResponse(request, "public/asset.html", {"asset": _public_fields(row)})
+
+
+def _public_row(visibility: Visibility, cid: str) -> AssetRow:
     row = visibility.public_asset(parse_cid_param(cid))
     if row is None:
         raise NotFoundError(f"no public asset {cid}", hint="an asset's owner can publicise it")
-    return templates.TemplateResponse(request, "public/asset.html", {"asset": _public_fields(row)})
+    return row
+
+
+@router.get("/a/{cid}/file", name="public_file", response_class=Response)
+def public_file(cid: str, visibility: VisibilityDep, blobs: BlobsDep) -> Response:
+    """The file of an asset marked public (the read API's ``/assets/{cid}/content`` needs a token)."""
+    row = _public_row(visibility, cid)
+    return Response(blobs.get(row.cid), media_type=row.media_type, headers={
+        "ETag": f'"{row.cid}"', "Cache-Control": "public, max-age=86400",
+        "Content-Disposition": f'inline; filename="{row.cid}.{row.extension}"',
+    })  # fmt: skip
 
 
 @router.get("/public/static/{name}", name="public_static")

@@ -1,4 +1,5 @@
-"""``/assets``: the catalog's public fields, the signed files, their sidecars and log receipts."""
+"""``/assets``: the catalog's public fields, the signed files, their sidecars and log receipts
+(a token with the ``read`` scope: :mod:`~mintloom.api.auth`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
+from mintloom.api.auth import AUTH_RESPONSES, READ
 from mintloom.api.deps import BlobsDep, CatalogDep, LogDep
 from mintloom.api.errors import ERRORS, NotFoundError, PrivateContentError, parse_cid_param
 from mintloom.api.limits import MAX_INDEX, MAX_PAGE
@@ -16,7 +18,7 @@ from mintloom.provenance.log import Receipt
 from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow, Catalog
 
-router = APIRouter(tags=["assets"])
+router = APIRouter(tags=["assets"], dependencies=[READ], responses=AUTH_RESPONSES)
 
 CidPath = Annotated[str, Path(description="CIDv1 (base32, raw, sha2-256) of the asset")]
 

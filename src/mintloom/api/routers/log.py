@@ -1,4 +1,5 @@
-"""``/log``: the latest signed checkpoint and RFC 9162 inclusion and consistency proofs."""
+"""``/log``: the latest signed checkpoint and RFC 9162 inclusion and consistency proofs
+(scope ``read``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from mintloom.api.auth import AUTH_RESPONSES, READ
 from mintloom.api.deps import LogDep
 from mintloom.api.errors import ERRORS, InvalidInputError, NotFoundError, parse_cid_param
 from mintloom.api.limits import MAX_INDEX
@@ -13,7 +15,7 @@ from mintloom.api.models import CheckpointOut, ConsistencyProofOut, InclusionPro
 from mintloom.errors import ProvenanceError
 from mintloom.provenance.log import TransparencyLog
 
-router = APIRouter(tags=["log"])
+router = APIRouter(tags=["log"], dependencies=[READ], responses=AUTH_RESPONSES)
 
 
 @router.get("/log/checkpoint", responses={404: ERRORS[404]})

@@ -1,6 +1,6 @@
 """``/market``: the marketplace's open listings and offers (as kept in the catalog) and its sales
-history (from the chain). Read-only; public fields only: orders carry addresses, token ids, CIDs
-and prices, never an audience segment or personalised copy."""
+history (from the chain). Read-only, scope ``read``; public fields only: orders carry addresses,
+token ids, CIDs and prices, never an audience segment or personalised copy."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel
 
+from mintloom.api.auth import AUTH_RESPONSES, READ
 from mintloom.api.deps import CatalogDep
 from mintloom.api.errors import ERRORS, NotFoundError, parse_cid_param
 from mintloom.ledger.assets import token_id
@@ -19,7 +20,7 @@ from mintloom.market.history import SaleRecord, owner_of, sales
 from mintloom.market.orders import Kind, Side
 from mintloom.studio import Studio
 
-router = APIRouter(prefix="/market", tags=["market"])
+router = APIRouter(prefix="/market", tags=["market"], dependencies=[READ], responses=AUTH_RESPONSES)
 CANCELLED = 2**256 - 1
 
 

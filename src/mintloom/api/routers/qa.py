@@ -1,7 +1,8 @@
 """``/assets/{cid}/qa``, ``/assets/{cid}/tags`` and ``/search``: the brand QA report and tags.
 
-Both are public: a QA report holds measurements and rule findings (no text), tags name colours,
-scripts, locales and formats, and alt text of personalised ads is made from the template copy.
+Both need the ``read`` scope. Their fields are public ones all the same: a QA report holds
+measurements and rule findings (no text), tags name colours, scripts, locales and formats, and
+alt text of personalised ads is made from the template copy.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from mintloom.api.auth import AUTH_RESPONSES, READ
 from mintloom.api.deps import CatalogDep
 from mintloom.api.errors import ERRORS, InvalidInputError, NotFoundError
 from mintloom.api.models import AssetPage, summary_of
@@ -19,7 +21,7 @@ from mintloom.api.routers.assets import CidPath, _asset
 from mintloom.errors import SearchQueryError
 from mintloom.store.annotations import Annotations, parse_query
 
-router = APIRouter(tags=["annotations"])
+router = APIRouter(tags=["annotations"], dependencies=[READ], responses=AUTH_RESPONSES)
 
 
 class QAOut(BaseModel):

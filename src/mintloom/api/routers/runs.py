@@ -1,5 +1,6 @@
-"""``POST /runs`` (scope publish) starts a campaign run; ``GET /runs/{id}`` (publish or read)
-reports its progress and, once done, a public summary or its error (:mod:`mintloom.api.runs`)."""
+"""``POST /runs`` (scope publish) starts a campaign run; ``GET /runs/{id}`` (scope read, which
+publish implies) reports its progress and, once done, a public summary or its error
+(:mod:`mintloom.api.runs`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
-from mintloom.api.auth import require_scope
+from mintloom.api.auth import AUTH_RESPONSES, require_scope
 from mintloom.api.deps import part
 from mintloom.api.errors import ERRORS, NotFoundError
 from mintloom.api.models import ErrorOut, ProgressOut, RunAccepted, RunIn, RunOut, RunSummaryOut
@@ -17,10 +18,7 @@ from mintloom.store.tokens import TokenInfo
 
 router = APIRouter(tags=["runs"])
 
-AUTH: dict[int | str, dict[str, object]] = {
-    401: {"model": ErrorOut, "description": "No, unknown or revoked token"},
-    403: {"model": ErrorOut, "description": "The token lacks the scope"},
-}
+AUTH = AUTH_RESPONSES
 
 
 def get_runs(request: Request) -> RunManager:
@@ -47,7 +45,7 @@ def start_run(
 
 @router.get("/runs/{run_id}", response_model=RunOut, responses={**ERRORS, **AUTH})
 def get_run(
-    run_id: str, runs: RunsDep, _token: Annotated[TokenInfo, Depends(require_scope("publish", "read"))]
+    run_id: str, runs: RunsDep, _token: Annotated[TokenInfo, Depends(require_scope("read"))]
 ) -> RunOut:
     """A run's status, the latest progress event of each stage reached and its summary or error."""
     state = runs.get(run_id)

@@ -1,8 +1,7 @@
 """The studio's pages (GET): every one needs a login; a visitor is sent to ``/studio/login``.
 
-They read the catalog, blobs, log and (unless the app is offline) the chain. The one write is the
-gallery's thumbnail cache: a thumbnail is made once and kept as its own blob
-(:mod:`mintloom.store.thumbnails`).
+They read the catalog, blobs, log and (unless the app is offline) the chain, and write nothing:
+thumbnails are stored when assets are written (:mod:`mintloom.store.thumbnails`).
 """
 
 from __future__ import annotations
@@ -20,7 +19,9 @@ from mintloom.api.studio.render import HERE, page
 from mintloom.api.studio.review_state import cids_in_state, group_states
 from mintloom.api.studio.session import PageUser
 from mintloom.api.studio.summaries import campaign_summaries
+from mintloom.provenance.log import Receipt
 from mintloom.store.catalog import AssetRow, Catalog
+from mintloom.store.cid import cid_for
 from mintloom.store.gallery import (
     QA_STATES,
     REVIEW_STATES,
@@ -118,15 +119,26 @@ def asset_file(cid: str, _user: PageUser, catalog: CatalogDep, blobs: BlobsDep) 
     })  # fmt: skip
 
 
+@router.get("/assets/{cid}/receipt")
+def asset_receipt(cid: str, _user: PageUser, log: LogDep) -> Receipt:
+    """The asset's log receipt for a logged-in user (the API's ``/assets/{cid}/receipt`` takes a
+    bearer token, which a browser session does not send)."""
+    receipt = log.receipt(parse_cid_param(cid))
+    if receipt is None:
+        raise NotFoundError(f"no receipt for {cid[:80]}", hint="receipts come with the log's checkpoints")
+    return receipt
+
+
 @router.get("/thumbs/{cid}")
 def thumbnail(request: Request, cid: str, _user: PageUser, catalog: CatalogDep, blobs: BlobsDep) -> Response:
-    """The asset's thumbnail, made on the first request and served from its blob afterwards."""
+    """The asset's thumbnail: the one stored when it was written, else one scaled in memory (a
+    read path never writes, so none is stored here)."""
     row = _asset(catalog, cid)
-    thumb = Thumbnails(studio_of(request).db, blobs).ensure(row)
+    thumb = Thumbnails(studio_of(request).db, blobs).read(row)
     if thumb is None:  # text, audio, vector or undecodable: the same small placeholder for all
         return static("placeholder.svg")
-    return Response(blobs.get(thumb), media_type="image/jpeg", headers={
-        "ETag": f'"{thumb}"', "Cache-Control": "private, max-age=31536000, immutable",
+    return Response(thumb, media_type="image/jpeg", headers={
+        "ETag": f'"{cid_for(thumb)}"', "Cache-Control": "private, max-age=31536000, immutable",
     })  # fmt: skip
 
 
