@@ -7,6 +7,7 @@ reconcile to the wei; a mismatch stops the demo (:class:`DemoReconciliationError
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -50,6 +51,7 @@ def dao_step(
     if "RoyaltyShares" in chain.addresses():
         say(f"the Creative DAO {FAMILY} exists already (resumed run)")
         return None
+    t0 = time.perf_counter()
     fan = _fan_studio(studio, password)
     try:
         parties = _parties(studio, fan.chain, party)
@@ -64,6 +66,7 @@ def dao_step(
     pool_left = int(chain.call("UGCRewards", "available"))
     outcome = DaoOutcome(fee, brand_rev, investor_rev, reward, pool_left, total)
     _reconcile(outcome)
+    console.print(f"    the DAO step took {time.perf_counter() - t0:.0f} s")
     return outcome
 
 
