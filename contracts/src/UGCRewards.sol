@@ -2,6 +2,9 @@
 pragma solidity ^0.8.24;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {CidText} from "./CidText.sol";
+import {MerkleProofs} from "./MerkleProofs.sol";
+import {ProvenanceLog} from "./ProvenanceLog.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
 import {CreativeAssets} from "./CreativeAssets.sol";
 import {FamilyConfig} from "./FamilyConfig.sol";
@@ -19,6 +22,16 @@ import {LicenseTemplates} from "./LicenseTemplates.sol";
 ///   are attached to the parent and allow derivatives,
 /// - if the DAO named an attester, the attester vouched for the child (see below).
 /// Rewards are credited, then claimed by pull.
+///
+/// A child made by another organisation (a fan with their own workspace, keys and log) is not a
+/// CreativeAssets token: `submitFromLog` takes it from the fan's own ProvenanceLog instead. Its
+/// leaf sha256(0x00 ‖ child CIDv1 ‖ manifestHash ‖ parent CIDv1) must be included in a checkpoint
+/// anchored there (append-only, so an anchored leaf cannot be withdrawn or rewritten), the log must
+/// run ProvenanceLog's code (a contract that says yes to every proof is refused), and the caller
+/// must be that log's admin: a leaf is claimed only by the organisation that logged it, never by
+/// someone replaying its public proof. The same child CID earns once on either path.
+/// What this cannot refuse: an organisation copying another's child into its own log before the
+/// real creator registers it. The attester (below) closes that too, by checking the C2PA signer.
 ///
 /// What the chain cannot see: whether the child's pixels differ from the parent's. A re-signed
 /// copy of the parent has a new CID (its manifest bytes differ) and passes every check above. The
@@ -68,6 +81,25 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     error NothingToClaim();
     error TransferFailed();
     error ZeroEpoch();
+    error NotAProvenanceLog(address log);
+    error NotLogOwner(address log, address caller);
+    error CheckpointNotAnchored(address log, uint64 size);
+    error NotInLog(address log, uint64 leafIndex);
+
+    /// @notice A child logged in another organisation's ProvenanceLog, as `submitFromLog` takes it.
+    /// @param childDagPb / parentDagPb: the CID codec (dag-pb for a UnixFS DAG root, else raw)
+    struct LoggedChild {
+        bytes32 cidDigest;
+        bytes32 manifestHash;
+        uint256 parent;
+        bool childDagPb;
+        bool parentDagPb;
+        uint64 leafIndex;
+        uint64 checkpointSize;
+    }
+
+    /// @notice A child was proven in `log` (not a CreativeAssets token), followed by RewardGranted.
+    event ChildProvenInLog(uint256 indexed child, address indexed log, uint64 leafIndex, uint64 checkpointSize);
 
     constructor(address owner, LicenseMarket market, FamilyConfig family, uint256 epochLength) Ownable(owner) {
         if (epochLength == 0) revert ZeroEpoch();
@@ -87,12 +119,25 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     /// @notice Earn the reward for derivative `child`, licensed under the parent's terms `termsId`.
     function submit(uint256 child, uint256 termsId) external nonReentrant returns (uint256 reward) {
         uint256 parent = _checkChild(child, termsId);
-        reward = _checkBudget(msg.sender);
-        _rewarded[child] = true;
-        _granted += reward;
-        _owed[msg.sender] += reward;
-        _totalOwed += reward;
-        emit RewardGranted(child, parent, msg.sender, reward);
+        reward = _grant(child, parent);
+    }
+
+    /// @notice Earn the reward for derivative `c` logged in the caller's own ProvenanceLog `log`
+    /// (another organisation's), licensed under the parent's terms `termsId`; `proof` is the RFC
+    /// 9162 inclusion proof of its leaf in the checkpoint of size `c.checkpointSize` anchored there.
+    function submitFromLog(ProvenanceLog log, LoggedChild calldata c, bytes32[] calldata proof, uint256 termsId)
+        external
+        nonReentrant
+        returns (uint256 reward)
+    {
+        uint256 child = uint256(c.cidDigest);
+        if (_rewarded[child]) revert AlreadyRewarded(child);
+        _checkLog(log);
+        _checkLeaf(log, c, proof);
+        _checkParent(c.parent, termsId);
+        if (_attester != address(0) && !_attested[child]) revert NotAttested(child);
+        reward = _grant(child, c.parent);
+        emit ChildProvenInLog(child, address(log), c.leafIndex, c.checkpointSize);
     }
 
     /// @notice Withdraw msg.sender's granted rewards.
@@ -193,6 +238,11 @@ contract UGCRewards is Ownable, ReentrancyGuard {
         return (_reward, _creatorCap, _budgetCap, _granted, _totalOwed, _epochLength, _attester);
     }
 
+    /// @notice The contracts read at submission: parents' registry, licences and the family.
+    function contracts() external view returns (CreativeAssets, LicenseMarket, FamilyConfig) {
+        return (_assets, _market, _family);
+    }
+
     /// @notice The FamilyConfig whose assets are parents that earn.
     function family() external view returns (FamilyConfig) {
         return _family;
@@ -209,6 +259,46 @@ contract UGCRewards is Ownable, ReentrancyGuard {
         if (msg.sender != owner) revert NotCreator(msg.sender, owner);
         if (!_holdsLicence(owner, parent, termsId)) revert NoLicence(parent, termsId);
         if (_attester != address(0) && !_attested[child]) revert NotAttested(child);
+    }
+
+    /// @dev Records the reward of `child` for msg.sender after every check passed.
+    function _grant(uint256 child, uint256 parent) private returns (uint256 reward) {
+        reward = _checkBudget(msg.sender);
+        _rewarded[child] = true;
+        _granted += reward;
+        _owed[msg.sender] += reward;
+        _totalOwed += reward;
+        emit RewardGranted(child, parent, msg.sender, reward);
+    }
+
+    /// @dev `log` runs ProvenanceLog's code (the same runtime code as the family's own log: no
+    /// immutables, so every deployment has one code hash) and msg.sender is its admin.
+    function _checkLog(ProvenanceLog log) private view {
+        if (address(log).code.length == 0 || address(log).codehash != address(_assets.provenanceLog()).codehash) {
+            revert NotAProvenanceLog(address(log));
+        }
+        if (!log.hasRole(bytes32(0), msg.sender)) revert NotLogOwner(address(log), msg.sender);
+    }
+
+    /// @dev The child's leaf, committing to its parent's CID, is in a checkpoint anchored in `log`.
+    function _checkLeaf(ProvenanceLog log, LoggedChild calldata c, bytes32[] calldata proof) private view {
+        if (!log.isAnchored(c.checkpointSize)) revert CheckpointNotAnchored(address(log), c.checkpointSize);
+        bytes memory data = abi.encodePacked(
+            CidText.prefix(c.childDagPb ? CidText.CODEC_DAG_PB : CidText.CODEC_RAW),
+            c.cidDigest,
+            c.manifestHash,
+            CidText.prefix(c.parentDagPb ? CidText.CODEC_DAG_PB : CidText.CODEC_RAW),
+            bytes32(c.parent)
+        );
+        if (!log.verifyInclusion(MerkleProofs.hashLeaf(data), c.leafIndex, c.checkpointSize, proof)) {
+            revert NotInLog(address(log), c.leafIndex);
+        }
+    }
+
+    /// @dev The parent is a registered family asset (inFamily checks both) whose derivative licence msg.sender holds.
+    function _checkParent(uint256 parent, uint256 termsId) private view {
+        if (!_family.inFamily(parent)) revert ParentNotInFamily(parent);
+        if (!_holdsLicence(msg.sender, parent, termsId)) revert NoLicence(parent, termsId);
     }
 
     /// @dev Counts the reward against the creator's epoch cap and the budget; returns its amount.

@@ -354,6 +354,15 @@ class RewardBudgetError(RewardRefusedError):
     """Rewards are off, or the creator's cap this epoch, the budget or the pool is exhausted."""
 
 
+class ChildNotProvenError(RewardRefusedError):
+    """The child is not in an anchored checkpoint of the log it is claimed from (or that log is no
+    ProvenanceLog): a forged or stale proof."""
+
+
+class NotLogOwnerError(RewardRefusedError):
+    """The child's log belongs to another organisation: only its admin earns from its leaves."""
+
+
 class RegistrantMismatch(GovernanceError):
     """A dataset or model name is already held by another registrant; ``holder`` is its address."""
 

@@ -164,3 +164,20 @@ def test_issuing_receipts_holds_a_page_not_the_log(
             db.dispose()
     per_leaf = (peaks[large] - peaks[small]) / (large - small)
     assert per_leaf < 300, f"{per_leaf:.0f} bytes more per leaf at the peak ({peaks})"
+def test_a_remix_of_another_organisations_asset_commits_to_that_parent(
+    db: Database, keystore: KeyStore
+) -> None:
+    """A fan's log holds the fan's child, not the brand's parent: the leaf still commits to the
+    parent's CID (what UGCRewards.submitFromLog proves), only with ``external_parents``."""
+    log = TransparencyLog(db)
+    (brand_ad, _), (child, mh) = entries(2)
+    with pytest.raises(LogError, match="not in the log"):
+        log.append_batch([(child, mh)], parents={child: brand_ad})
+    assert log.append_batch([(child, mh)], external_parents={child: brand_ad}) == [0]
+    assert log.index_of(brand_ad) is None
+    log.issue_receipts(log.checkpoint(keystore.signer(PASSWORD)))
+    r = log.receipt(child)
+    assert r is not None and r.parent == brand_ad and r.verify()
+    assert hash_leaf(leaf_data(child, mh, brand_ad)) == log._tree.leaf_hash(0)
+    assert not r.model_copy(update={"parent": None}).verify()
+    assert TransparencyLog(db).receipt(child) == r  # survives a reload

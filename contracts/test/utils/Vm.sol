@@ -28,6 +28,8 @@ interface Vm {
     function chainId(uint256 newChainId) external;
     function cool(address target) external;
     function lastCallGas() external view returns (Gas memory gas);
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     // expectations
     function expectRevert() external;
     function expectRevert(bytes4 revertData) external;

@@ -17,6 +17,10 @@ app = typer.Typer(help="A campaign family's shares and Creative DAO.", no_args_i
 shares_app = typer.Typer(help="The family's share token: holdings, transfers, revenue.", no_args_is_help=True)
 app.add_typer(shares_app, name="shares")
 ugc_app = typer.Typer(help="UGC rewards for verified derivatives of a family's assets.", no_args_is_help=True)
+_Family = Annotated[
+    str | None,
+    typer.Option(help="UGCRewards address of another organisation's family (default: this workspace's)."),
+]
 
 Supply = Annotated[int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")]
 Terms = Annotated[str, typer.Option(help="Terms the family's new leaves get (flavour or id).")]
@@ -277,26 +281,32 @@ def ugc_register(
     child: Annotated[Path, typer.Argument(help="The derivative, registered on chain to you.")],
     parent: Annotated[Path, typer.Option(help="The family asset it remixes (for the near-copy check).")],
     licence: Annotated[str, typer.Option(help="Terms of the parent licence you hold (flavour or id).")],
+    family: _Family = None,
 ) -> None:
-    """Earn the family's reward for CHILD (one per child, licence held, not a copy of the parent)."""
+    """Earn the family's reward for CHILD (one per child, licence held, not a copy of the parent).
+    With --family (another organisation's family) CHILD is proven from this workspace's own log."""
     from mintloom.governance.licenses import resolve_terms
-    from mintloom.governance.ugc import register_child
+    from mintloom.governance.ugc import register_child, register_logged_child
 
     child_data = read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError)
     parent_data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
-    r = register_child(studio().chain, child_data, parent_data, resolve_terms(licence))
-    console.print(
-        f"[green]rewarded[/] {r.child}: {_eth_text(r.amount)} ETH granted (claim with `mintloom ugc claim`)"
-    )
+    s, terms = studio(), resolve_terms(licence)
+    if family is None:
+        r = register_child(s.chain, child_data, parent_data, terms)
+    else:
+        r = register_logged_child(s.chain, family, s.log, child_data, parent_data, terms_id=terms)
+    claim = "`mintloom ugc claim" + ("`" if family is None else f" --family {family}`")
+    console.print(f"[green]rewarded[/] {r.child}: {_eth_text(r.amount)} ETH granted (claim with {claim})")
+    console.print(f"  gas used {r.gas_used}")
 
 
 @ugc_app.command("claim")
-def ugc_claim() -> None:
+def ugc_claim(family: _Family = None) -> None:
     """Withdraw your granted UGC rewards."""
     from mintloom.governance.ugc import claim_rewards
 
     chain = studio().chain
-    console.print(f"[green]claimed[/] {_eth_text(claim_rewards(chain))} ETH to {chain.address}")
+    console.print(f"[green]claimed[/] {_eth_text(claim_rewards(chain, family))} ETH to {chain.address}")
 
 
 def _eth_text(wei: int) -> str:

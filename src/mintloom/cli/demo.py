@@ -20,6 +20,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from mintloom.cli.console import closed_at_exit, console
+from mintloom.cli.demo_dao import dao_step
 from mintloom.cli.demo_dynamic import dynamic_step
 from mintloom.cli.demo_hero import hero_review_step
 from mintloom.cli.demo_market import market_step
@@ -90,6 +91,7 @@ def demo(
     training_step(steps.say, studio, lambda i: _party(studio, i))
     dynamic_step(steps.say, studio, password)
     hero_review_step(steps.say, studio, password)
+    dao_step(steps.say, studio, password, lambda i: _party(studio, i))
     ctx = verify_context(studio)  # one context (and fingerprint index) for both verify steps
     _verify_outputs(steps, studio, loaded, ctx)
     samples = _verify_samples(steps, studio, variant, ctx)

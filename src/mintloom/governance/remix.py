@@ -4,8 +4,8 @@ The child's C2PA manifest names the parent as its ``parentOf`` ingredient (the p
 manifest goes in with it, so a verifier sees the brand's credential inside the fan's), and is
 signed with the fan's workspace keys: the chain of organisations is fan → brand. The child is then
 appended to the fan's transparency log and anchored on the fan's chain. Its leaf commits to the
-child's CID and manifest, and to the parent's CID only when that log holds the parent (a remix
-within one organisation): another organisation's leaf is not this log's to commit to. A remix that
+child's CID, manifest and parent's CID, also when the parent lives in another organisation's log:
+that is what ``UGCRewards.submitFromLog`` proves the child against. A remix that
 is the parent picture again is refused before anything is signed (``governance.ugc.check_remix``).
 """
 
@@ -139,7 +139,10 @@ def remix(
         composed, "image/png", record, title=title, parent=Parent(parent, media_type, parent_title)
     )
     cid, parent_cid = str(cid_for(signed.data)), str(cid_for(parent))
-    # the leaf commits to the parent when this log holds it (a remix within one organisation)
-    parents = {cid: parent_cid} if log.index_of(parent_cid) is not None else None
-    [index] = log.append_batch([(cid, signed.manifest_hash)], parents=parents)
+    # the leaf commits to the parent, in this log (one organisation) or another's (fan → brand)
+    link = {cid: parent_cid}
+    if log.index_of(parent_cid) is not None:
+        [index] = log.append_batch([(cid, signed.manifest_hash)], parents=link)
+    else:
+        [index] = log.append_batch([(cid, signed.manifest_hash)], external_parents=link)
     return Remix(signed.data, cid, parent_cid, index, distance)

@@ -11,21 +11,30 @@ honest tooling; with one, the attester runs it and the contract refuses unattest
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from eth_typing import HexStr
+from web3.contract import Contract
+from web3.logs import DISCARD
+
 from mintloom.errors import (
+    ChildNotProvenError,
     ContractError,
     DuplicateChildError,
     NearCopyError,
     NoLicenceError,
+    NotLogOwnerError,
     ParentNotInFamilyError,
     RewardBudgetError,
     RewardRefusedError,
 )
 from mintloom.ledger.assets import token_id
-from mintloom.ledger.client import ChainClient
+from mintloom.ledger.client import ChainClient, TxResult
 from mintloom.provenance.fingerprint import fingerprint
-from mintloom.store.cid import cid_for
+from mintloom.provenance.log import Receipt, TransparencyLog
+from mintloom.store.cid import DAG_PB_CODEC, cid_for, codec_of, digest_of
 
 # the radii ``verify`` uses to call two images the same picture (verify/index.py)
 NEAR_COPY_PHASH = 10
@@ -62,6 +71,11 @@ _REFUSALS: dict[str, type[RewardRefusedError]] = {
     "CreatorCapReached": RewardBudgetError,
     "OverBudget": RewardBudgetError,
     "PoolTooSmall": RewardBudgetError,
+    "NotAttested": NoLicenceError,
+    "NotLogOwner": NotLogOwnerError,
+    "NotAProvenanceLog": ChildNotProvenError,
+    "CheckpointNotAnchored": ChildNotProvenError,
+    "NotInLog": ChildNotProvenError,
 }
 
 
@@ -70,6 +84,7 @@ class Reward:
     child: str
     amount: int
     tx_hash: str
+    gas_used: int
 
 
 def register_child(chain: ChainClient, child: bytes, parent: bytes, terms_id: int) -> Reward:
@@ -78,15 +93,85 @@ def register_child(chain: ChainClient, child: bytes, parent: bytes, terms_id: in
     (its revert is refused by name; nothing is sent when the estimate already reverts)."""
     check_remix(parent, child)
     cid = str(cid_for(child))
-    try:
+    with _refusals(cid):
         tx = chain.transact("UGCRewards", "submit", token_id(cid), terms_id)
+    [granted] = chain.events("UGCRewards", "RewardGranted", tx.tx_hash)
+    return Reward(cid, int(granted["args"]["amount"]), tx.tx_hash, tx.gas_used)
+
+
+def register_logged_child(
+    chain: ChainClient, rewards: str, log: TransparencyLog, child: bytes, parent: bytes, *, terms_id: int
+) -> Reward:
+    """Earn the reward of the family whose UGCRewards is at ``rewards`` for ``child``, a remix
+    logged and anchored in this workspace's own log (another organisation than the family's):
+    the contract proves its leaf against this workspace's ProvenanceLog, whose admin the sender
+    must be. The near-copy check runs here first; refusals are named as for :func:`register_child`."""
+    check_remix(parent, child)
+    cid, parent_cid = str(cid_for(child)), str(cid_for(parent))
+    receipt = _anchored_receipt(log, cid, parent_cid)
+    logged = (
+        digest_of(cid),
+        bytes.fromhex(receipt.manifest_hash),
+        token_id(parent_cid),
+        codec_of(cid) == DAG_PB_CODEC,
+        codec_of(parent_cid) == DAG_PB_CODEC,
+        receipt.leaf_index,
+        receipt.tree_size,
+    )
+    proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
+    _pool(chain, rewards)
+    abi = chain.artifact("UGCRewards").abi
+    args = (chain.address_of("ProvenanceLog"), logged, proof, terms_id)
+    with _refusals(cid):
+        tx = chain.transact_at(rewards, abi, "submitFromLog", *args)
+    return Reward(cid, _granted(chain, rewards, tx), tx.tx_hash, tx.gas_used)
+
+
+def _anchored_receipt(log: TransparencyLog, cid: str, parent_cid: str) -> Receipt:
+    """The child's receipt in this log, anchored, its leaf committing to ``parent_cid``."""
+    receipt = log.receipt(cid)
+    if receipt is None or receipt.anchor is None:
+        raise ChildNotProvenError(
+            f"{cid} is not anchored in this workspace's log",
+            hint="make the remix here with `mintloom remix` (it logs and anchors the child)",
+        )
+    if receipt.parent != parent_cid:
+        raise ParentNotInFamilyError(
+            f"{cid}'s leaf names parent {receipt.parent}, not {parent_cid}",
+            hint="pass the asset the child was remixed from as --parent",
+        )
+    return receipt
+
+
+def _granted(chain: ChainClient, rewards: str, tx: TxResult) -> int:
+    """The amount of the RewardGranted event ``tx`` emitted at ``rewards``."""
+    receipt = chain.w3.eth.get_transaction_receipt(HexStr(tx.tx_hash))
+    [granted] = _pool(chain, rewards).events.RewardGranted().process_receipt(receipt, errors=DISCARD)
+    return int(granted["args"]["amount"])
+
+
+def _pool(chain: ChainClient, rewards: str) -> Contract:
+    """The UGCRewards at ``rewards``; :class:`ParentNotInFamilyError` if no contract is there."""
+    if not chain.w3.is_address(rewards) or not chain.has_code(rewards):
+        raise ParentNotInFamilyError(
+            f"no family reward pool at {rewards} on chain {chain.chain_id}",
+            hint="pass the family's UGCRewards address (`mintloom dao create` prints it)",
+        )
+    return chain.w3.eth.contract(
+        address=chain.w3.to_checksum_address(rewards), abi=chain.artifact("UGCRewards").abi
+    )
+
+
+@contextmanager
+def _refusals(cid: str) -> Iterator[None]:
+    """A UGCRewards revert as the refusal class that names it (nothing was sent)."""
+    try:
+        yield
     except ContractError as exc:
         refusal = _REFUSALS.get(exc.error_name or "")
         if refusal is None:
             raise
         raise refusal(f"no UGC reward for {cid}: {exc.message}", hint=_HINTS[refusal]) from exc
-    [granted] = chain.events("UGCRewards", "RewardGranted", tx.tx_hash)
-    return Reward(cid, int(granted["args"]["amount"]), tx.tx_hash)
 
 
 _HINTS: dict[type[RewardRefusedError], str] = {
@@ -94,13 +179,18 @@ _HINTS: dict[type[RewardRefusedError], str] = {
     NoLicenceError: "buy a licence of the parent whose terms allow derivatives (`mintloom license buy`)",
     ParentNotInFamilyError: "remix an asset of the family's campaign, registered as its derivative",
     RewardBudgetError: "see the pool's parameters in `mintloom dao status`; caps reset each epoch",
+    NotLogOwnerError: "register from the workspace whose log holds the child (its admin account)",
+    ChildNotProvenError: "anchor the child in this workspace's log first (`mintloom remix` does)",
 }
 
 
-def claim_rewards(chain: ChainClient) -> int:
-    """Withdraw the sender's granted rewards (pull payment)."""
-    owed = int(chain.call("UGCRewards", "owed", chain.address))
+def claim_rewards(chain: ChainClient, rewards: str | None = None) -> int:
+    """Withdraw the sender's granted rewards (pull payment) from this workspace's family, or from
+    the family whose UGCRewards is at ``rewards`` (another organisation's)."""
+    target = rewards or chain.address_of("UGCRewards")
+    owed = int(_pool(chain, target).functions.owed(chain.address).call())
+    abi = chain.artifact("UGCRewards").abi
     if owed == 0:
         raise RewardBudgetError(f"no UGC rewards to claim for {chain.address}")
-    chain.transact("UGCRewards", "claim", kind=f"ugc:claim:{chain.address}", once=False)
+    chain.transact_at(target, abi, "claim", kind=f"ugc:claim:{chain.address}", once=False)
     return owed

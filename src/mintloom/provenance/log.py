@@ -249,8 +249,12 @@ class TransparencyLog:
         *,
         session: Session | None = None,
         parents: Mapping[str, str] | None = None,
+        external_parents: Mapping[str, str] | None = None,
     ) -> list[int]:
         """Append (CID, manifest hash) entries in one transaction; returns their leaf indices.
+
+        ``external_parents`` maps a derived asset's CID to a parent in another organisation's log
+        (a fan's remix of a brand asset): the leaf commits to it all the same, unchecked here.
 
         ``parents`` maps a derived asset's CID to its parent's, which must be in the log already
         (or earlier in the batch); the leaf commits to it. An entry whose CID is already in the
@@ -259,18 +263,24 @@ class TransparencyLog:
         the catalog rows of the same assets); if that transaction is rolled back the caller must
         :meth:`reload`. Writers sharing the catalog (several runs) take turns: the log's write
         lock is held until the transaction ends, and leaves another writer appended are read first."""
+        links = {**(parents or {}), **(external_parents or {})}
+        external = frozenset(external_parents or ())
         if session is not None:
-            return self._append_locked(session, entries, parents or {})
+            return self._append_locked(session, entries, links, external)
         with self.db.session() as s:
-            return self._append_locked(s, entries, parents or {})
+            return self._append_locked(s, entries, links, external)
 
     def _append_locked(
-        self, s: Session, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str]
+        self,
+        s: Session,
+        entries: Sequence[tuple[str, bytes]],
+        parents: Mapping[str, str],
+        external: frozenset[str] = frozenset(),
     ) -> list[int]:
         hold(s, LOG_LOCK)
         self._catch_up(s)
         start = self.size
-        new, seen, result = self._new_leaves(entries, parents, start)
+        new, seen, result = self._new_leaves(entries, parents, start, external)
         if not new:
             return result
         rows = [
@@ -297,7 +307,11 @@ class TransparencyLog:
         self._index.update({cid: idx for idx, cid, _ in rows})
 
     def _new_leaves(
-        self, entries: Sequence[tuple[str, bytes]], parents: Mapping[str, str], start: int
+        self,
+        entries: Sequence[tuple[str, bytes]],
+        parents: Mapping[str, str],
+        start: int,
+        external: frozenset[str] = frozenset(),
     ) -> tuple[list[tuple[str, bytes, bytes, str | None]], dict[str, int], list[int]]:
         """The leaves (CID, manifest hash, leaf hash, parent) not yet logged, their indices by CID,
         and every entry's index (a CID already logged, or repeated in the batch, keeps its first)."""
@@ -312,18 +326,18 @@ class TransparencyLog:
             if known is not None:
                 result.append(known)
                 continue
-            parent = self._parent(parents.get(cid), seen)
+            parent = self._parent(parents.get(cid), seen, external=raw_cid in external or cid in external)
             idx = start + len(new)
             seen[cid] = idx
             new.append((cid, mh, hash_leaf(leaf_data(cid, mh, parent)), parent))
             result.append(idx)
         return new, seen, result
 
-    def _parent(self, parent: str | None, seen: dict[str, int]) -> str | None:
+    def _parent(self, parent: str | None, seen: dict[str, int], *, external: bool = False) -> str | None:
         if parent is None:
             return None
         cid = parse_cid(parent)
-        if cid not in self._index and cid not in seen:
+        if not external and cid not in self._index and cid not in seen:
             raise LogError(f"parent {cid} is not in the log: log a parent before what derives from it")
         return cid
 

@@ -1,0 +1,248 @@
+"""The demo's Creative DAO step (issue 16) on its own small campaign ``lumen-dao``: the brand
+fractionalises it before publishing, hands 30% of the shares to an investor, a licence sale pays
+the holders pro rata, the DAO votes to raise the licence fee and to fund the UGC pool (the
+embedded chain moves time and blocks), a fan with their own workspace, keys and log remixes an ad
+and is rewarded from that log, and everyone claims. Every ETH balance change is tabled and must
+reconcile to the wei; a mismatch stops the demo (:class:`DemoReconciliationError`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eth_utils.address import to_checksum_address
+from rich.table import Table
+
+from mintloom.cli.console import console
+from mintloom.errors import MintloomError
+
+if TYPE_CHECKING:
+    from mintloom.ledger.client import ChainClient
+    from mintloom.studio import Studio
+
+CAMPAIGN, FAMILY, SUPPLY = "lumen-dao", "Lumen DAO", 1000
+INVESTOR, LICENSEE, FAN = 7, 8, 9
+TERMS = "commercial-remix"
+
+
+class DemoReconciliationError(MintloomError):
+    """The demo's balances do not add up: a payment went somewhere the ledger does not show."""
+
+
+@dataclass(frozen=True)
+class DaoOutcome:
+    """What the step paid and reconciled (wei)."""
+
+    licence_fee: int
+    brand_revenue: int
+    investor_revenue: int
+    reward: int
+    pool_left: int
+    total_change: int
+
+
+def dao_step(
+    say: Callable[[str], None], studio: Studio, password: str, party: Callable[[int], ChainClient]
+) -> DaoOutcome | None:
+    """Run the DAO step once per workspace (a rerun finds the family and says so)."""
+    chain = studio.chain
+    if "RoyaltyShares" in chain.addresses():
+        say(f"the Creative DAO {FAMILY} exists already (resumed run)")
+        return None
+    t0 = time.perf_counter()
+    fan = _fan_studio(studio, password)
+    try:
+        parties = _parties(studio, fan.chain, party)
+        before, sent = _balances(chain, _accounts(chain, parties)), _sent(studio, fan)
+        hero, parent = _fractionalise(say, studio)
+        fee, brand_rev, investor_rev = _share_revenue(say, studio, hero, party)
+        _vote(say, studio, party)
+        reward = _fan_remix(say, studio, fan, (hero, parent), party)
+        total = _ledger(chain, parties, before, _sent(studio, fan) - sent)
+    finally:
+        fan.close()
+    pool_left = int(chain.call("UGCRewards", "available"))
+    outcome = DaoOutcome(fee, brand_rev, investor_rev, reward, pool_left, total)
+    _reconcile(outcome)
+    console.print(f"    the DAO step took {time.perf_counter() - t0:.0f} s")
+    return outcome
+
+
+def _fan_studio(studio: Studio, password: str) -> Studio:
+    """The fan's own workspace (organisation Fan Club, own keys and log) on the brand's chain."""
+    from mintloom.ledger.node import dev_key
+    from mintloom.studio import Studio
+    from mintloom.workspace import Workspace
+
+    ws = Workspace.init(studio.workspace.root / "fan")
+    text = ws.config_file.read_text(encoding="utf-8")
+    if "\nrpc_url = " not in text:  # the brand's chain, the fan's own account and organisation
+        chain = f'[chain]\nrpc_url = "{studio.chain.rpc_url}"\nprivate_key = "{dev_key(FAN)}"\n'
+        text = text.replace("[chain]\n", chain, 1)
+        text = text.replace('organisation = "mintloom workspace"', 'organisation = "Fan Club"', 1)
+        ws.config_file.write_text(text, encoding="utf-8")
+    fan = Studio(ws, password=password)
+    fan.ensure_keys()
+    return fan
+
+
+def _fractionalise(say: Callable[[str], None], studio: Studio) -> tuple[str, bytes]:
+    """Run the small campaign, fractionalise it BEFORE publishing, publish, register its hero."""
+    from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
+    from mintloom.campaign.spec import load_spec
+    from mintloom.governance.dao import create_family
+    from mintloom.governance.licenses import resolve_terms
+    from mintloom.ledger.assets import register_asset
+    from mintloom.pipeline import Pipeline
+    from mintloom.store.catalog import Catalog
+
+    text = sample_spec(campaign=CAMPAIGN, locales=("en-US",), formats=("square",), copy=False, audio=False)
+    spec = write_sample_campaign(studio.workspace.root / CAMPAIGN, text, sample_audience(1))
+    pipeline = Pipeline(studio)
+    logged = pipeline.generate(pipeline.plan(pipeline.gate(load_spec(spec))), workers=1)
+    anchored = pipeline.anchor(pipeline.checkpoint(logged, receipts=False))
+    out = create_family(
+        studio.chain, studio.db, CAMPAIGN, FAMILY, supply=SUPPLY, terms_id=resolve_terms(TERMS)
+    )
+    say(f"the brand fractionalises campaign {CAMPAIGN} as {FAMILY}: {SUPPLY} shares ({out['RoyaltyShares']})")
+    pipeline.publish(anchored)
+    console.print("    published after fractionalising: the campaign's royalty split pays the share token")
+    hero = Catalog(studio.db).assets(CAMPAIGN, kind="image")[0].cid
+    register_asset(studio.chain, studio.log, Catalog(studio.db), hero, blobs=studio.blobs)
+    return hero, studio.blobs.get(hero)
+
+
+def _share_revenue(
+    say: Callable[[str], None], studio: Studio, hero: str, party: Callable[[int], ChainClient]
+) -> tuple[int, int, int]:
+    """30% of the shares to an investor; a licence sale; both holders claim pro rata."""
+    from mintloom.governance import dao
+    from mintloom.market.licensing import buy_license
+
+    investor = party(INVESTOR)
+    dao.transfer_shares(studio.chain, investor.address, SUPPLY * 3 // 10 * 10**18)
+    dao.delegate(investor)
+    say(
+        f"the brand transfers 30% of the shares to an investor {investor.address} "
+        "(over the counter: the Marketplace lists no ERC-20 share lots yet)"
+    )
+    sale = buy_license(party(LICENSEE), hero, TERMS)
+    say(f"a licensee buys a {TERMS} licence of the hero for {dao.eth(sale.fee)} ETH")
+    brand_rev, investor_rev = dao.claim_revenue(studio.chain), dao.claim_revenue(investor)
+    console.print(
+        f"    brand claims {dao.eth(brand_rev)} ETH (70%), investor {dao.eth(investor_rev)} ETH (30%)"
+    )
+    return sale.fee, brand_rev, investor_rev
+
+
+def _vote(say: Callable[[str], None], studio: Studio, party: Callable[[int], ChainClient]) -> None:
+    """Propose, vote (brand and investor), queue and execute, the embedded chain moving on."""
+    from mintloom.governance import dao
+
+    chain, settings = studio.chain, studio.settings
+    plan = dao.Plan(2 * 10**16, 10**18, 10**17, 1, 5 * 10**17)
+    p = dao.propose(chain, dao.plan_actions(chain, plan))
+    say(f"the DAO votes on proposal #{p.number}: {p.description}")
+    for step in ("vote", "queue", "execute"):
+        seconds, blocks = dao.blocks_to_next_step(chain, dao.find(chain, str(p.number)))
+        dao.advance(chain, settings, seconds=seconds, blocks=blocks)
+        if step == "vote":
+            dao.vote(chain, str(p.number), "for")
+            dao.vote(party(INVESTOR), str(p.number), "for")
+        elif step == "queue":
+            dao.queue(chain, str(p.number))
+        else:
+            dao.execute(chain, str(p.number), pay=True)
+    console.print(f"    executed: {dao.find(chain, str(p.number)).state}; the UGC pool holds 1 ETH")
+
+
+def _fan_remix(
+    say: Callable[[str], None],
+    studio: Studio,
+    fan: Studio,
+    source: tuple[str, bytes],
+    party: Callable[[int], ChainClient],
+) -> int:
+    """The fan remixes the hero in their workspace, licenses it, registers from their log, claims."""
+    from mintloom.governance import dao
+    from mintloom.governance.licenses import resolve_terms
+    from mintloom.governance.remix import remix
+    from mintloom.governance.ugc import claim_rewards, register_logged_child
+    from mintloom.market.licensing import buy_license
+
+    hero, parent = source
+    child = remix(parent, "frame", signer=fan.asset_signer, log=fan.log, title="fan-remix.png")
+    fan.contracts()
+    fan.anchor()
+    out = fan.workspace.root / "fan-remix.png"
+    out.write_bytes(child.data)
+    say(f"a fan (own workspace {fan.workspace.root}, own keys and log) remixes the hero: {out.name}")
+    buy_license(party(FAN), hero, TERMS)  # the fan's account at the brand's licence market
+    pool = studio.chain.address_of("UGCRewards")
+    r = register_logged_child(fan.chain, pool, fan.log, child.data, parent, terms_id=resolve_terms(TERMS))
+    claimed = claim_rewards(fan.chain, pool)
+    console.print(
+        f"    registered from the fan's own log (gas {r.gas_used}), rewarded {dao.eth(r.amount)} ETH, "
+        f"claimed {dao.eth(claimed)} ETH"
+    )
+    return claimed
+
+
+def _parties(studio: Studio, fan: ChainClient, party: Callable[[int], ChainClient]) -> dict[str, str]:
+    named: dict[str, str] = {"brand": studio.chain.address, "investor": party(INVESTOR).address}
+    named |= {"licensee": party(LICENSEE).address, "fan": fan.address}
+    return named
+
+
+def _accounts(chain: ChainClient, parties: dict[str, str]) -> dict[str, str]:
+    """The parties and every contract of the brand's deployments (the family's once deployed)."""
+    return parties | {n: a for n, a in sorted(chain.addresses().items()) if a not in parties.values()}
+
+
+def _balances(chain: ChainClient, accounts: dict[str, str]) -> dict[str, int]:
+    return {name: int(chain.w3.eth.get_balance(to_checksum_address(a))) for name, a in accounts.items()}
+
+
+def _sent(studio: Studio, fan: Studio) -> set[str]:
+    brand = {e.tx_hash for e in studio.chain.journal.entries(studio.chain.chain_id)}
+    return brand | {e.tx_hash for e in fan.chain.journal.entries(fan.chain.chain_id)}
+
+
+def _ledger(chain: ChainClient, parties: dict[str, str], before: dict[str, int], txs: set[str]) -> int:
+    """Table every party's ETH change, each contract's, and gas; returns the column's total."""
+    from mintloom.governance.dao import eth
+
+    accounts = _accounts(chain, parties)
+    after = _balances(chain, accounts)
+    rows = [(n, a, after[n] - before.get(n, 0)) for n, a in accounts.items()]
+    gas = 0
+    for h in txs:
+        r = chain.w3.eth.get_transaction_receipt(h)  # type: ignore[arg-type]
+        gas += int(r["gasUsed"]) * int(r["effectiveGasPrice"])
+    rows.append(("gas fees", "-", gas))
+    t = Table("party", "account", "ETH change")
+    for name, addr, delta in rows:
+        if delta:
+            t.add_row(name, addr, eth(delta))
+    total = sum(d for _, _, d in rows)
+    t.add_row("[bold]total[/]", "", f"[bold]{eth(total)}[/]")
+    console.print(t)
+    return total
+
+
+def _reconcile(o: DaoOutcome) -> None:
+    """Fail loudly unless the holders got the sale pro rata, the fan the reward and the pool
+    the rest, and every wei that moved is accounted for."""
+    checks = {
+        "holders were paid the whole licence fee": o.brand_revenue + o.investor_revenue == o.licence_fee,
+        "the investor got 30% and the brand 70%": o.investor_revenue * 7 == o.brand_revenue * 3,
+        "the fan was paid the 0.1 ETH reward": o.reward == 10**17,
+        "the pool keeps the 0.9 ETH not paid": o.pool_left == 10**18 - 10**17,
+        "the balance changes and gas sum to zero": o.total_change == 0,
+    }
+    failed = [what for what, ok in checks.items() if not ok]
+    if failed:
+        raise DemoReconciliationError(f"the DAO step does not reconcile: {'; '.join(failed)} ({o})")
+    console.print("    reconciled: " + "; ".join(checks))

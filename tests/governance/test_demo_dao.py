@@ -1,0 +1,60 @@
+"""The demo's Creative DAO step on the workspace's own embedded anvil (it moves time and blocks):
+its balances reconcile to the wei (70/30 share revenue, the fan's 0.1 ETH reward from the fan's
+own log, 0.9 ETH left in the pool, every balance change plus gas summing to zero), and a rerun
+finds the family instead of doing it again."""
+
+from __future__ import annotations
+
+import pytest
+
+from mintloom.cli.demo_dao import CAMPAIGN, DaoOutcome, DemoReconciliationError, _reconcile, dao_step
+from mintloom.ledger.client import ChainClient
+from mintloom.ledger.node import NodeInfo, dev_key
+from mintloom.studio import Studio
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.xdist_group("anvil")
+FEE = 10**16  # the commercial-remix licence fee the hero is sold at
+
+
+def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
+    studio.contracts()
+
+    def party(index: int) -> ChainClient:
+        return ChainClient(studio.chain.rpc_url, dev_key(index), studio.db, studio.chain.deployments)
+
+    said: list[str] = []
+    outcome = dao_step(said.append, studio, PASSWORD, party)
+    assert outcome == DaoOutcome(
+        licence_fee=FEE,
+        brand_revenue=FEE * 7 // 10,
+        investor_revenue=FEE * 3 // 10,
+        reward=10**17,
+        pool_left=9 * 10**17,
+        total_change=0,
+    )
+    assert any(CAMPAIGN in s and "fractionalises" in s for s in said), said
+    assert any("fan" in s and "remixes" in s for s in said), said
+    child = studio.workspace.root / "fan" / "fan-remix.png"
+    assert child.is_file() and studio.log.index_of(str(_cid(child.read_bytes()))) is None  # the fan's log
+    again: list[str] = []
+    assert dao_step(again.append, studio, PASSWORD, party) is None
+    assert again == ["the Creative DAO Lumen DAO exists already (resumed run)"]
+
+
+def test_a_ledger_that_does_not_add_up_fails_loudly() -> None:
+    good = DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 0)
+    _reconcile(good)
+    for bad in (
+        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 1),  # one wei unaccounted
+        DaoOutcome(FEE, FEE * 8 // 10, FEE * 2 // 10, 10**17, 9 * 10**17, 0),  # not pro rata
+        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 10**18, 0),  # pool paid nothing
+    ):
+        with pytest.raises(DemoReconciliationError, match="does not reconcile"):
+            _reconcile(bad)
+
+
+def _cid(data: bytes) -> str:
+    from mintloom.store.cid import cid_for
+
+    return str(cid_for(data))
