@@ -164,6 +164,8 @@ def test_issuing_receipts_holds_a_page_not_the_log(
             db.dispose()
     per_leaf = (peaks[large] - peaks[small]) / (large - small)
     assert per_leaf < 300, f"{per_leaf:.0f} bytes more per leaf at the peak ({peaks})"
+
+
 def test_a_remix_of_another_organisations_asset_commits_to_that_parent(
     db: Database, keystore: KeyStore
 ) -> None:
