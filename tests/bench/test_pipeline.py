@@ -18,6 +18,7 @@ from mintloom.bench.pipeline import (
     interleaved_rates,
     measure,
     overhead_ratio,
+    parent_share,
 )
 from mintloom.campaign.execute import ProcessExecutor, make_executor
 from mintloom.campaign.run import STAGES
@@ -51,6 +52,8 @@ def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
         on_cpu.value > 0 and on_cpu.target == 0.10 and on_cpu.compare == "<=" and "CPU seconds" in on_cpu.note
     )
     assert all(f"{stage} " in on_cpu.note for stage in STAGES)
+    share = figs["pipeline_runner_process_share_cpu"]  # serial work in the runner's own process
+    assert 0 < share.value < 0.5 and "sign" in share.note and "workers" in share.note
     scaling = figs["image_2_worker_scaling"]
     assert scaling.value > 0 and scaling.target == 1.8 and "generate_job" in scaling.note
     cpu = figs["image_2_worker_scaling_cpu"]
@@ -70,6 +73,16 @@ def test_executor_rate_runs_the_runner_job_through_both_executors(tmp_path: Path
     assert one.per_s > 0 and two.per_s > 0
     assert one.worker_cpu > 0 and two.worker_cpu > 0  # the jobs' CPU, measured in the workers
     assert two.cpu_bound_wall(2) >= two.worker_cpu / 2
+
+
+def test_runner_process_share_counts_only_the_runners_stages() -> None:
+    cpu = dict.fromkeys(STAGES, 0.0) | {"generate": 70.0, "encode": 10.0, "fingerprint": 5.0, "qa": 5.0}
+    cpu |= {"sign": 6.0, "tag": 1.0, "catalog": 2.0, "export": 1.0}
+    figure = parent_share(cpu)
+    assert figure.value == pytest.approx(10.0 / 100.0)
+    assert "at most 10 workers" in figure.note
+    with pytest.raises(RuntimeError, match="no CPU"):
+        parent_share(dict.fromkeys(STAGES, 0.0))
 
 
 def test_overhead_ratio_is_provenance_over_generation() -> None:

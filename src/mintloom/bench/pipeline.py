@@ -28,6 +28,8 @@ PASSWORD = "mintloom-bench-password"
 OVERHEAD = ("sign", "fingerprint", "cid", "log")
 """What provenance adds to an image (the numerator of ``provenance_overhead_ratio``)."""
 GENERATION = ("generate", "encode")
+IN_RUNNER = ("tag", "sign", "cid", "log", "catalog", "export")
+"""The stages the runner's own process does per image, one at a time, while the workers render."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,7 @@ def breakdown(summary: RunSummary) -> list[Figure]:
             "dominant colours (96 px boxed-down copy) against the palette in CIEDE2000, measured "
             f"in the worker, plus the rules' verdict in the runner; {where}",
         ),
+        parent_share(cpu),
         Figure(
             "tagging_ms_per_image",
             ms["tag"],
@@ -140,6 +143,24 @@ def overhead_ratio(ms: dict[str, float]) -> float:
     if generation <= 0:
         raise RuntimeError("the clock recorded no generation time")
     return sum(ms[s] for s in OVERHEAD) / generation
+
+
+def parent_share(cpu: dict[str, float]) -> Figure:
+    """The share of an image's CPU that the runner's process spends on it (serial, one process):
+    it overlaps the workers' rendering, so it caps the speed-up only at 1/share workers."""
+    total = sum(cpu.values())
+    if total <= 0:
+        raise RuntimeError("the clock recorded no CPU time")
+    share = sum(cpu[s] for s in IN_RUNNER) / total
+    ceiling = f"at most {1 / share:.0f} workers" if share else "any number of workers"
+    return Figure(
+        "pipeline_runner_process_share_cpu",
+        share,
+        "of an image's CPU",
+        note=f"{' + '.join(IN_RUNNER)} run in the runner's own process, overlapped with the workers "
+        "(the QA verdict too, not counted: its stage clock mixes worker and runner); the rest runs in "
+        f"the workers: {ceiling} before the runner's process is the bottleneck",
+    )
 
 
 def _stages_text(ms: dict[str, float]) -> str:

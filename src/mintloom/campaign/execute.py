@@ -192,7 +192,7 @@ def generate_job(job: Job) -> Generated:
             cpu = [("generate", rendered.generate_cpu_s), ("encode", rendered.encode_cpu_s)]
             if rendered.layout is not None:
                 t_qa, c_qa = time.perf_counter(), time.thread_time()
-                qa = measure(pixels, rendered.layout, job.request.brand.palette)
+                qa = measure(pixels, rendered.layout, job.request.brand.palette, rendered.array)
                 seconds.append(("qa", time.perf_counter() - t_qa))
                 cpu.append(("qa", time.thread_time() - c_qa))
         else:

@@ -184,10 +184,15 @@ def _logo(facts: LayoutFacts) -> LogoMeasure | None:
     return LogoMeasure(width=x1 - x0, height=y1 - y0, clear_px=max(0, clear))
 
 
+def as_rgb(image: Image.Image) -> Image.Image:
+    """``image`` in RGB: itself when it is (``convert`` would copy a million pixels to read them)."""
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
 def dominant_colours(image: Image.Image, count: int = 5) -> list[tuple[tuple[int, int, int], float]]:
     """The ``count`` most common colours (median cut of a boxed-down copy) with their shares."""
     scale = SAMPLE_SIDE / max(image.width, image.height)
-    small = image.convert("RGB")
+    small = as_rgb(image)
     if scale < 1:
         size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
         small = small.resize(size, Image.Resampling.BOX)
@@ -238,9 +243,15 @@ def model_cover(facts: LayoutFacts) -> float:
     return round(worst, 4)
 
 
-def measure(image: Image.Image, facts: LayoutFacts, palette: tuple[str, ...]) -> QAMeasurements:
-    """Everything the QA rules judge, read from ``image`` (the pixels that were encoded)."""
-    pixels = np.asarray(image.convert("RGB"))
+def measure(
+    image: Image.Image,
+    facts: LayoutFacts,
+    palette: tuple[str, ...],
+    array: NDArray[np.uint8] | None = None,
+) -> QAMeasurements:
+    """Everything the QA rules judge, read from ``image`` (the pixels that were encoded), or from
+    ``array``, the same RGB pixels as an array, when the engine already has one."""
+    pixels = array if array is not None else np.asarray(as_rgb(image))
     canvas: Rect = (0, 0, facts.width, facts.height)
     texts = []
     for t in facts.texts:
