@@ -10,6 +10,7 @@ import pytest
 from mintloom.campaign.execute import Executor, Generated, ProcessExecutor, SerialExecutor, generate_job
 from mintloom.campaign.plan import Job
 from mintloom.errors import ExecutionError
+from mintloom.store.thumbnails import render_thumbnail
 
 
 def _square(n: int) -> int:
@@ -85,3 +86,18 @@ def test_make_executor_validates_workers() -> None:
     assert isinstance(make_executor(3), ProcessExecutor)
     with pytest.raises(ExecutionError, match="at least 1"):
         make_executor(0)
+
+
+def test_the_worker_makes_an_images_thumbnail_from_its_pixels(conformance_jobs: list[Job]) -> None:
+    """The gallery thumbnail comes with the worker's result (the runner's process decoded every
+    image again for it, serially): the same JPEG as one made by decoding the lossless file."""
+    images = [j for j in conformance_jobs if j.kind == "image"]
+    assert images
+    for job in images:
+        g = generate_job(job)
+        assert g.artifact is not None and g.thumbnail is not None
+        assert ("thumbnail" in dict(g.cpu_seconds)) and g.thumbnail[:2] == b"\xff\xd8"
+        if g.artifact.media_type == "image/png":
+            assert g.thumbnail == render_thumbnail(g.artifact.data)
+    copy = [j for j in conformance_jobs if j.kind != "image"]
+    assert all(generate_job(j).thumbnail is None for j in copy)

@@ -730,10 +730,13 @@ class CampaignRunner:
 
 
 def _thumbnails(items: list[_Signed]) -> dict[str, tuple[bytes, ThumbnailRow]]:
-    """The gallery thumbnail of each image of the batch, made before its transaction opens."""
+    """The gallery thumbnail of each image of the batch (its worker's, else decoded here), for its
+    transaction."""
     made: dict[str, tuple[bytes, ThumbnailRow]] = {}
     for it in items:
-        if it.cid not in made and (thumb := make_thumbnail(it.cid, it.signed.media_type, it.signed.data)):
+        if it.cid not in made and (
+            thumb := make_thumbnail(it.cid, it.signed.media_type, it.signed.data, it.gen.thumbnail)
+        ):
             made[it.cid] = thumb
     return made
 

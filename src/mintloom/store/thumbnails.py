@@ -43,12 +43,19 @@ def render_thumbnail(data: bytes) -> bytes | None:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_SOURCE_PIXELS:
                 return None
-            img.thumbnail((THUMB_EDGE, THUMB_EDGE))
-            out = io.BytesIO()
-            img.convert("RGB").save(out, format="JPEG", quality=82)
-            return out.getvalue()
+            return thumbnail_of(img)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+def thumbnail_of(img: Image.Image) -> bytes:
+    """The JPEG thumbnail of decoded pixels (a campaign worker's, straight from the engine: the
+    pixels of the signed file, whose metadata does not change them)."""
+    small = img.copy() if img.mode == "RGB" else img.convert("RGB")
+    small.thumbnail((THUMB_EDGE, THUMB_EDGE))
+    out = io.BytesIO()
+    small.save(out, format="JPEG", quality=82)
+    return out.getvalue()
 
 
 def thumbnailable(media_type: str) -> bool:
@@ -56,9 +63,12 @@ def thumbnailable(media_type: str) -> bool:
     return media_type.startswith("image/") and media_type != "image/svg+xml"
 
 
-def make_thumbnail(cid: str, media_type: str, data: bytes) -> tuple[bytes, ThumbnailRow] | None:
-    """An asset's thumbnail bytes and the row naming them (the caller stores both), or None."""
-    thumb = render_thumbnail(data) if thumbnailable(media_type) else None
+def make_thumbnail(
+    cid: str, media_type: str, data: bytes, made: bytes | None = None
+) -> tuple[bytes, ThumbnailRow] | None:
+    """An asset's thumbnail bytes (``made`` by a worker, else decoded from ``data``) and the row
+    naming them (the caller stores both), or None."""
+    thumb = made if made is not None else render_thumbnail(data) if thumbnailable(media_type) else None
     if thumb is None:
         return None
     with Image.open(io.BytesIO(thumb)) as img:
