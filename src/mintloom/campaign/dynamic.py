@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from mintloom.campaign.execute import SerialExecutor
+from mintloom.campaign.execute import SerialExecutor, generate_job
 from mintloom.campaign.plan import Job, Plan, plan_campaign
 from mintloom.campaign.run import CampaignRunner, RunParts, RunSummary, StageClock, _RunState, _Signed
 from mintloom.campaign.spec import (
@@ -75,6 +76,9 @@ class RenderResult:
     rendered_at: datetime
     failed: RenderFailedError | None = None
     """Set when this is the fallback, served because the requested render failed (held by QA)."""
+    stages: tuple[tuple[str, float], ...] = ()
+    """Seconds per stage of a new render (waiting for the render lock, then the batch runner's
+    stages); empty for a hit. Served as ``Server-Timing`` so a load test sees where a tail comes from."""
 
 
 def canonical(values: Mapping[str, VariableValue], fmt: str) -> str:
@@ -109,6 +113,13 @@ class _Runner(CampaignRunner):
         done = tx.finished({it.job.key for it in items})
         fresh = [it for it in items if it.job.key not in done]
         return super()._commit(tx, fresh, cid_of, clock) if fresh else []
+
+    def sign_in_memory(self, job: Job) -> None:
+        """Generate, measure, fingerprint and sign ``job`` without storing or logging anything
+        (the warm-up: every lazy load of a render happens here, not in a request)."""
+        gen = generate_job(job)
+        if gen.artifact is not None:
+            self._sign(self._start(Plan(campaign=self.spec.campaign, jobs=(job,))), job, gen, None)
 
     def _asset_row(self, it: _Signed, leaf_index: int, sidecar_cid: str | None) -> AssetRow:
         """The batch row without the rendered texts among its tags (they hold live values)."""
@@ -208,26 +219,42 @@ class DynamicRenderer:
         hit = self.catalog.job_asset(job.key)
         if hit is not None:
             return self._hits.keep(job.key, self._result(hit, fmt, cached=True))
+        stages: tuple[tuple[str, float], ...] = ()
+        t0 = time.perf_counter()
         with self._lock:  # renders of this process take turns; others are caught at commit
+            stages = (("lock", time.perf_counter() - t0),)
             hit = self.catalog.job_asset(job.key)
             cached = hit is not None
             if hit is None:
-                self._generate(job, values, fmt)
+                stages += self._generate(job, values, fmt)
                 hit = self.catalog.job_asset(job.key)
         if hit is None:
             raise CatalogError(f"the render of job {job.key[:12]} left no asset")
         crash_point("dynamic.rendered")
         result = self._result(hit, fmt, cached=cached)
         self._hits.keep(job.key, replace(result, cached=True))
-        return result
+        return replace(result, stages=stages)
 
-    def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> None:
+    def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> tuple[tuple[str, float], ...]:
+        """Render, sign and log ``job``; the seconds of each stage."""
         loaded = self._loaded(values, fmt)
         if self.gate is not None:
             self.gate(loaded)
-        _Runner(self.parts, loaded, self.salt, self.engines).generate(
+        summary = _Runner(self.parts, loaded, self.salt, self.engines).generate(
             Plan(campaign=self.campaign, jobs=(job,))
         )
+        return tuple(summary.clock.seconds.get(job.kind, {}).items())
+
+    def warm(self) -> None:
+        """Load now what a first render loads lazily (engine, fonts, the fingerprint and QA
+        modules, c2pa, the catalog's statements) by making the fallback of each dynamic format
+        in memory: signed, then dropped; nothing is stored or logged."""
+        values = self.variables(self.dynamic.fallback)
+        for fmt in self.loaded.spec.dynamic_formats():
+            job = self._job(values, fmt)
+            self.catalog.job_asset(job.key)
+            with self._lock:
+                _Runner(self.parts, self._loaded(values, fmt), self.salt, self.engines).sign_in_memory(job)
 
     def _job(self, values: dict[str, VariableValue], fmt: str) -> Job:
         """The one image job of these inputs (planned as the batch path plans it)."""
