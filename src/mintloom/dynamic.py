@@ -82,15 +82,27 @@ class DynamicRenderers:
         studio = self._open()
         check_lineage(studio.chain, studio.db, loaded.spec)
 
-    def warm(self) -> None:
-        """Open and warm every listed campaign's renderer (see :meth:`DynamicRenderer.warm`), so
-        that no request pays a first render's lazy loads. One that cannot open is logged by its
-        error's name and left to answer its requests with that error."""
+    def open_all(self) -> list[DynamicRenderer]:
+        """Every listed campaign's renderer that opens. One that cannot is logged by its error's
+        name and left to answer its requests with that error."""
+        opened = []
         for campaign in self.settings.campaigns:
             try:
-                self.renderer(campaign).warm()
+                opened.append(self.renderer(campaign))
             except MintloomError as exc:
-                logger.warning("campaign %r not warmed (%s): %s", campaign, type(exc).__name__, exc.message)
+                logger.warning("campaign %r not opened (%s): %s", campaign, type(exc).__name__, exc.message)
+        return opened
+
+    def warm(self) -> None:
+        """Open and warm the renderers (:meth:`DynamicRenderer.warm`): no request then pays a
+        first render's lazy loads."""
+        for renderer in self.open_all():
+            try:
+                renderer.warm()
+            except MintloomError as exc:
+                logger.warning(
+                    "campaign %r not warmed (%s): %s", renderer.campaign, type(exc).__name__, exc.message
+                )
 
     def render(self, campaign: str, variables: dict[str, object], fmt: str | None) -> RenderResult:
         return self.renderer(campaign).render(variables, fmt)

@@ -40,7 +40,8 @@ def test_a_new_render_says_where_its_time_went_and_a_hit_does_not(live: Live) ->
     first = live.render(RAINY)
     assert first.status_code == 200, first.text
     timing = dict(part.split(";dur=") for part in first.headers["Server-Timing"].split(", "))
-    for stage in ("lock", "generate", "encode", "qa", "fingerprint", "sign", "log", "catalog"):
+    stages = ("plan", "lock", "generate", "encode", "qa", "fingerprint", "sign", "log", "catalog")
+    for stage in (*stages, "runner", "result"):
         assert float(timing[stage]) >= 0.0, stage
     assert float(timing["generate"]) > 0.0
     again = live.render(RAINY)

@@ -5,6 +5,7 @@ bucket per token, errors as HTTP statuses, and the background anchorer
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import math
 import os
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from mintloom.api.anchorer import Anchorer
 from mintloom.api.errors import BusyError, InvalidInputError, NotFoundError, UnavailableError
@@ -110,12 +112,16 @@ class RenderService:
             if not (self.settings.anchorer and self.settings.campaigns and password):
                 yield None
                 return
-            self.anchorer = Anchorer(self.workspace, self.settings, password)
-            self.anchorer.start()
-            try:
-                yield self.anchorer
-            finally:
-                self.anchorer.stop()
+            with anchorer_lock(self.workspace.state_dir / "anchorer.lock") as mine:
+                if not mine:  # another worker of this server anchors
+                    yield None
+                    return
+                self.anchorer = Anchorer(self.workspace, self.settings, password)
+                self.anchorer.start()
+                try:
+                    yield self.anchorer
+                finally:
+                    self.anchorer.stop()
         finally:
             gc.unfreeze()  # the app is done: what it kept alive may be collected again
             self.close()  # the renderers' writing studio, with or without an anchorer
@@ -133,6 +139,22 @@ class RenderService:
     def close(self) -> None:
         if self._renderers is not None:
             self._renderers.close()
+
+
+@contextmanager
+def anchorer_lock(path: Path) -> Iterator[bool]:
+    """True while this server holds ``path``'s lock: of the processes serving one workspace
+    (``serve --workers``), only that one runs the anchorer. Released when the process dies."""
+    with path.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 @contextmanager

@@ -58,6 +58,9 @@ HIT_CACHE_BYTES = 64 * 1024 * 1024
 without a catalog query or a blob read. A logged render never changes (its job key names its
 inputs and its leaf is append-only), so a kept result cannot go stale."""
 
+Stages = tuple[tuple[str, float], ...]
+"""Seconds per named stage of one render, in order."""
+
 Gate = Callable[[LoadedSpec], object]
 """The licence gate a render passes first (``governance.gate``, handed in from above)."""
 
@@ -76,7 +79,7 @@ class RenderResult:
     rendered_at: datetime
     failed: RenderFailedError | None = None
     """Set when this is the fallback, served because the requested render failed (held by QA)."""
-    stages: tuple[tuple[str, float], ...] = ()
+    stages: Stages = ()
     """Seconds per stage of a new render (waiting for the render lock, then the batch runner's
     stages); empty for a hit. Served as ``Server-Timing`` so a load test sees where a tail comes from."""
 
@@ -213,29 +216,30 @@ class DynamicRenderer:
         return replace(fallback, failed=failed)
 
     def _render(self, values: dict[str, VariableValue], fmt: str) -> RenderResult:
+        laps = _Laps()
         job = self._job(values, fmt)
         if (kept := self._hits.get(job.key)) is not None:
             return kept
         hit = self.catalog.job_asset(job.key)
         if hit is not None:
             return self._hits.keep(job.key, self._result(hit, fmt, cached=True))
-        stages: tuple[tuple[str, float], ...] = ()
-        t0 = time.perf_counter()
+        laps.lap("plan")
         with self._lock:  # renders of this process take turns; others are caught at commit
-            stages = (("lock", time.perf_counter() - t0),)
+            laps.lap("lock")
             hit = self.catalog.job_asset(job.key)
             cached = hit is not None
             if hit is None:
-                stages += self._generate(job, values, fmt)
+                laps.within("runner", self._generate(job, values, fmt))
                 hit = self.catalog.job_asset(job.key)
         if hit is None:
             raise CatalogError(f"the render of job {job.key[:12]} left no asset")
         crash_point("dynamic.rendered")
         result = self._result(hit, fmt, cached=cached)
         self._hits.keep(job.key, replace(result, cached=True))
-        return replace(result, stages=stages)
+        laps.lap("result")
+        return replace(result, stages=tuple(laps.stages))
 
-    def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> tuple[tuple[str, float], ...]:
+    def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> Stages:
         """Render, sign and log ``job``; the seconds of each stage."""
         loaded = self._loaded(values, fmt)
         if self.gate is not None:
@@ -298,6 +302,26 @@ class DynamicRenderer:
             )
         body = b"" if held is not None else self.parts.blobs.get(row.cid)
         return RenderResult(row.cid, row.leaf_index, row.media_type, body, cached, fmt, row.created_at, held)
+
+
+class _Laps:
+    """Seconds per stage of one render, each stage from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, float]] = []
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages.append((name, now - self._t))
+        self._t = now
+
+    def within(self, name: str, inner: Stages) -> None:
+        """``inner``'s stages, then the rest of the time since the last lap as ``name``."""
+        now = time.perf_counter()
+        self.stages += inner
+        self.stages.append((name, now - self._t - sum(dt for _, dt in inner)))
+        self._t = now
 
 
 class _HitCache:
