@@ -47,7 +47,7 @@ def server(
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300  # workers start slowly on a machine shared by many
+        deadline = time.monotonic() + 600  # workers start slowly on a machine shared by many
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code < 500:

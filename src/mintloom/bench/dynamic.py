@@ -36,6 +36,8 @@ FORMATS = {"300x250": "medium-rectangle", "1080sq": "square"}
 T = TypeVar("T")
 BUDGET_SECONDS = 120.0
 """Each measured loop stops early past this many seconds."""
+START_SECONDS = 600.0
+"""How long a server may take to answer /health (its warm-up is CPU work: slow on a loaded machine)."""
 START_NOTE = ("`mintloom serve` started until /health answers: imports, the catalog, and the warm-up of "
               "the renderers (each dynamic format made and signed in memory, nothing logged)")  # fmt: skip
 
@@ -114,7 +116,7 @@ def _server(root: Path, env: dict[str, str], *, workers: int = 1) -> Iterator[st
     proc = subprocess.Popen(cmd, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline and proc.poll() is None:
             try:
                 httpx.get(f"{base}/health", timeout=1)

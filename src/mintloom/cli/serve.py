@@ -11,7 +11,7 @@ import typer
 
 from mintloom.cli.console import console, studio
 
-HEALTHCHECK_SECONDS = 120
+HEALTHCHECK_SECONDS = 300
 """How long a starting worker may take to answer uvicorn's health check."""
 
 if TYPE_CHECKING:
