@@ -5,6 +5,7 @@ render, and signed render URLs checked and typed before anything is rendered."""
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Sequence
@@ -20,12 +21,14 @@ from mintloom.campaign.spec import (
     load_spec,
 )
 from mintloom.config import DynamicSettings
-from mintloom.errors import ConfigError, DynamicVariableError, NotDynamicError, SpecError
+from mintloom.errors import ConfigError, DynamicVariableError, MintloomError, NotDynamicError, SpecError
 from mintloom.store.files import contained
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 
 __all__ = ["DynamicRenderers", "RenderResult", "check_url"]
+
+logger = logging.getLogger(__name__)
 
 _INT = re.compile(r"^-?[0-9]{1,18}$")
 
@@ -78,6 +81,28 @@ class DynamicRenderers:
 
         studio = self._open()
         check_lineage(studio.chain, studio.db, loaded.spec)
+
+    def open_all(self) -> list[DynamicRenderer]:
+        """Every listed campaign's renderer that opens. One that cannot is logged by its error's
+        name and left to answer its requests with that error."""
+        opened = []
+        for campaign in self.settings.campaigns:
+            try:
+                opened.append(self.renderer(campaign))
+            except MintloomError as exc:
+                logger.warning("campaign %r not opened (%s): %s", campaign, type(exc).__name__, exc.message)
+        return opened
+
+    def warm(self) -> None:
+        """Open and warm the renderers (:meth:`DynamicRenderer.warm`): no request then pays a
+        first render's lazy loads."""
+        for renderer in self.open_all():
+            try:
+                renderer.warm()
+            except MintloomError as exc:
+                logger.warning(
+                    "campaign %r not warmed (%s): %s", renderer.campaign, type(exc).__name__, exc.message
+                )
 
     def render(self, campaign: str, variables: dict[str, object], fmt: str | None) -> RenderResult:
         return self.renderer(campaign).render(variables, fmt)

@@ -23,4 +23,10 @@ def test_dynamic_bench_measures_cached_uncached_throughput_and_anchoring(tmp_pat
     assert figs["dynamic_uncached_300x250_p99_ms"].target == 150.0
     assert figs["dynamic_uncached_300x250_p50_ms"].value < figs["dynamic_uncached_1080sq_p50_ms"].value
     assert figs["dynamic_uncached_renders_per_s_2_in_flight"].value > 0
+    assert figs["dynamic_uncached_renders_per_s_2_workers"].value > 0  # `serve --workers 2`
+    assert figs["dynamic_server_start_s"].value > 0 and figs["dynamic_first_request_ms"].value > 0
+    # the server's own stage timings, and the slowest request's, explain the uncached tail
+    for stage in ("plan", "generate", "sign", "log", "catalog", "result", "http"):
+        assert f" {stage} " in figs["dynamic_uncached_300x250_p99_ms"].note
+    assert "slowest (" in figs["dynamic_uncached_300x250_p99_ms"].note
     assert 0 < figs["dynamic_anchoring_lag_s"].value < 120

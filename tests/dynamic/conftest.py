@@ -54,9 +54,17 @@ def live_settings() -> str:
 
 
 @pytest.fixture
-def live(studio: Studio, monkeypatch: pytest.MonkeyPatch, live_settings: str) -> Iterator[Live]:
+def live_spec() -> str | None:
+    """The campaign's spec text (None: the sample); the server reads it when it starts."""
+    return None
+
+
+@pytest.fixture
+def live(
+    studio: Studio, monkeypatch: pytest.MonkeyPatch, live_settings: str, live_spec: str | None
+) -> Iterator[Live]:
     monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
-    served = serve_dynamic(studio, live_settings)
+    served = serve_dynamic(studio, live_settings, live_spec)
     try:
         with TestClient(create_app(served, offline=True)) as c:
             yield Live(served, c, render_token(served))

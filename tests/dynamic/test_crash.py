@@ -33,7 +33,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(root: Path, crash_at: str | None = None) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def server(
+    root: Path, crash_at: str | None = None, *args: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """`mintloom serve` on loopback as a real process, until it exits (or is killed here)."""
     port = _free_port()
     env = {**os.environ, "MINTLOOM_WORKSPACE": str(root), PASSWORD_ENV: PASSWORD,
@@ -41,11 +43,11 @@ def server(root: Path, crash_at: str | None = None) -> Iterator[tuple[subprocess
     env.pop(ENV_CRASH_AT, None)
     if crash_at:
         env[ENV_CRASH_AT] = crash_at
-    cmd = [sys.executable, "-m", "mintloom.cli.main", "serve", "--port", str(port), "--offline"]
+    cmd = [sys.executable, "-m", "mintloom.cli.main", "serve", "--port", str(port), "--offline", *args]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600  # workers start slowly on a machine shared by many
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{base}/health", timeout=1).status_code < 500:

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from mintloom.campaign.render_url import sign_query, url_key
-from mintloom.campaign.sample import LONG_WEATHER, UNLAYABLE_WEATHER
+from mintloom.campaign.sample import LONG_WEATHER, UNLAYABLE_WEATHER, dynamic_sample_spec
 from mintloom.errors import DynamicVariableError
 from mintloom.store.catalog import Catalog
 from tests.api.access import bearer
@@ -203,11 +203,10 @@ def test_a_render_that_cannot_be_laid_out_serves_the_fallback_and_logs_nothing(l
 CANARY = {"weather": "canaryweather", "offer": 73, "price": 8642.1357, "currency": "USD", "in_stock": False}
 
 
+@pytest.mark.parametrize("live_spec", [dynamic_sample_spec().replace("snowy", "snowy, canaryweather")])
 def test_live_variables_never_reach_manifest_headers_logs_or_api(
     live: Live, caplog: pytest.LogCaptureFixture
 ) -> None:
-    spec = live.studio.workspace.root / "campaign" / "campaign.yaml"
-    spec.write_text(spec.read_text().replace("snowy", "snowy, canaryweather"))
     caplog.set_level(logging.DEBUG)
     resp = _ok(live.render(CANARY))
     cid = resp.headers["X-Mintloom-CID"]

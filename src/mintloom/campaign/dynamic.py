@@ -17,12 +17,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from mintloom.campaign.execute import SerialExecutor
+from mintloom.campaign.execute import SerialExecutor, generate_job
 from mintloom.campaign.plan import Job, Plan, plan_campaign
 from mintloom.campaign.run import CampaignRunner, RunParts, RunSummary, StageClock, _RunState, _Signed
 from mintloom.campaign.spec import (
@@ -57,6 +58,9 @@ HIT_CACHE_BYTES = 64 * 1024 * 1024
 without a catalog query or a blob read. A logged render never changes (its job key names its
 inputs and its leaf is append-only), so a kept result cannot go stale."""
 
+Stages = tuple[tuple[str, float], ...]
+"""Seconds per named stage of one render, in order."""
+
 Gate = Callable[[LoadedSpec], object]
 """The licence gate a render passes first (``governance.gate``, handed in from above)."""
 
@@ -75,6 +79,9 @@ class RenderResult:
     rendered_at: datetime
     failed: RenderFailedError | None = None
     """Set when this is the fallback, served because the requested render failed (held by QA)."""
+    stages: Stages = ()
+    """Seconds per stage of a new render (waiting for the render lock, then the batch runner's
+    stages); empty for a hit. Served as ``Server-Timing`` so a load test sees where a tail comes from."""
 
 
 def canonical(values: Mapping[str, VariableValue], fmt: str) -> str:
@@ -110,6 +117,13 @@ class _Runner(CampaignRunner):
         done = tx.finished({it.job.key for it in items})
         fresh = [it for it in items if it.job.key not in done]
         return super()._commit(tx, fresh, cid_of, clock) if fresh else []
+
+    def sign_in_memory(self, job: Job) -> None:
+        """Generate, measure, fingerprint and sign ``job`` without storing or logging anything
+        (the warm-up: every lazy load of a render happens here, not in a request)."""
+        gen = generate_job(job)
+        if gen.artifact is not None:
+            self._sign(self._start(Plan(campaign=self.spec.campaign, jobs=(job,))), job, gen, None)
 
     def _asset_row(self, it: _Signed, leaf_index: int, sidecar_cid: str | None) -> AssetRow:
         """The batch row without the rendered texts among its tags (they hold live values)."""
@@ -203,32 +217,49 @@ class DynamicRenderer:
         return replace(fallback, failed=failed)
 
     def _render(self, values: dict[str, VariableValue], fmt: str) -> RenderResult:
+        laps = _Laps()
         job = self._job(values, fmt)
         if (kept := self._hits.get(job.key)) is not None:
             return kept
         hit = self.catalog.job_asset(job.key)
         if hit is not None:
             return self._hits.keep(job.key, self._result(hit, fmt, cached=True))
+        laps.lap("plan")
         with self._lock:  # renders of this process take turns; others are caught at commit
+            laps.lap("lock")
             hit = self.catalog.job_asset(job.key)
             cached = hit is not None
             if hit is None:
-                self._generate(job, values, fmt)
+                laps.within("runner", self._generate(job, values, fmt))
                 hit = self.catalog.job_asset(job.key)
         if hit is None:
             raise CatalogError(f"the render of job {job.key[:12]} left no asset")
         crash_point("dynamic.rendered")
         result = self._result(hit, fmt, cached=cached)
         self._hits.keep(job.key, replace(result, cached=True))
-        return result
+        laps.lap("result")
+        return replace(result, stages=tuple(laps.stages))
 
-    def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> None:
+    def _generate(self, job: Job, values: dict[str, VariableValue], fmt: str) -> Stages:
+        """Render, sign and log ``job``; the seconds of each stage."""
         loaded = self._loaded(values, fmt)
         if self.gate is not None:
             self.gate(loaded)
-        _Runner(self.parts, loaded, self.salt, self.engines).generate(
+        summary = _Runner(self.parts, loaded, self.salt, self.engines).generate(
             Plan(campaign=self.campaign, jobs=(job,))
         )
+        return tuple(summary.clock.seconds.get(job.kind, {}).items())
+
+    def warm(self) -> None:
+        """Load now what a first render loads lazily (engine, fonts, the fingerprint and QA
+        modules, c2pa, the catalog's statements) by making the fallback of each dynamic format
+        in memory: signed, then dropped; nothing is stored or logged."""
+        values = self.variables(self.dynamic.fallback)
+        for fmt in self.loaded.spec.dynamic_formats():
+            job = self._job(values, fmt)
+            self.catalog.job_asset(job.key)
+            with self._lock:
+                _Runner(self.parts, self._loaded(values, fmt), self.salt, self.engines).sign_in_memory(job)
 
     def _job(self, values: dict[str, VariableValue], fmt: str) -> Job:
         """The one image job of these inputs (planned as the batch path plans it)."""
@@ -272,6 +303,26 @@ class DynamicRenderer:
             )
         body = b"" if held is not None else self.parts.blobs.get(row.cid)
         return RenderResult(row.cid, row.leaf_index, row.media_type, body, cached, fmt, row.created_at, held)
+
+
+class _Laps:
+    """Seconds per stage of one render, each stage from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.stages: list[tuple[str, float]] = []
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.stages.append((name, now - self._t))
+        self._t = now
+
+    def within(self, name: str, inner: Stages) -> None:
+        """``inner``'s stages, then the rest of the time since the last lap as ``name``."""
+        now = time.perf_counter()
+        self.stages += inner
+        self.stages.append((name, now - self._t - sum(dt for _, dt in inner)))
+        self._t = now
 
 
 class _HitCache:

@@ -69,6 +69,8 @@ def _response(result: RenderResult) -> Response:
         "X-Mintloom-Cache": "hit" if result.cached else "miss",
         "Cache-Control": IMMUTABLE,
     }
+    if result.stages:
+        headers["Server-Timing"] = ", ".join(f"{n};dur={s * 1000:.1f}" for n, s in result.stages)
     if result.failed is not None:
         headers["X-Mintloom-Fallback"] = type(result.failed).__name__
         headers["X-Mintloom-Error"] = result.failed.message

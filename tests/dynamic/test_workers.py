@@ -1,0 +1,59 @@
+"""`mintloom serve --workers 2`: two processes render at once, the single-writer rule holds across
+them (identical concurrent requests → one leaf, one CID), and one process runs the anchorer."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from mintloom.api.render import anchorer_lock
+from mintloom.studio import Studio
+from tests.conftest import PASSWORD
+from tests.dynamic.conftest import render_token, serve_dynamic
+from tests.dynamic.test_crash import URL, server
+
+RAINY = {"weather": "rainy", "offer": 20, "price": 3.5}
+
+
+def _workers(pid: int) -> list[int]:
+    """The server's worker processes (its children running multiprocessing's spawn)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_two_workers_log_identical_concurrent_requests_once(studio: Studio) -> None:
+    served = serve_dynamic(studio, "anchorer = false\n")
+    auth = render_token(served)
+    root = served.workspace.root
+    served.close()
+    with server(root, None, "--workers", "2") as (proc, base), ThreadPoolExecutor(8) as pool:
+        assert len(_workers(proc.pid)) == 2
+
+        def post(variables: dict[str, object]) -> httpx.Response:
+            return httpx.post(base + URL, json=variables, headers=auth, timeout=120)
+
+        same = list(pool.map(post, [RAINY] * 8))
+        new = list(pool.map(post, [{"offer": o} for o in range(6)]))
+    assert all(r.status_code == 200 for r in same + new), [r.text for r in same + new]
+    assert len({r.headers["X-Mintloom-CID"] for r in same}) == 1
+    assert len({r.content for r in same}) == 1
+    assert len({r.headers["X-Mintloom-Log-Index"] for r in same}) == 1
+    assert len({r.headers["X-Mintloom-Log-Index"] for r in new}) == 6
+    check = Studio(served.workspace, password=PASSWORD)
+    try:
+        check.log.refresh()
+        assert check.log.size == 7  # one leaf for the eight identical requests, one per new one
+        for r in same + new:
+            assert check.log.index_of(r.headers["X-Mintloom-CID"]) == int(r.headers["X-Mintloom-Log-Index"])
+    finally:
+        check.close()
+
+
+def test_only_the_process_holding_the_lock_runs_the_anchorer(tmp_path: Path) -> None:
+    lock = tmp_path / "anchorer.lock"
+    with anchorer_lock(lock) as first, anchorer_lock(lock) as second:
+        assert first and not second  # flock: a second holder is refused, in this or another process
+    with anchorer_lock(lock) as again:
+        assert again  # released with the server that held it
