@@ -31,11 +31,15 @@ from mintloom.engines.training import (
 )
 from mintloom.engines.transformers_text import weights_hash
 from mintloom.errors import (
+    BlobNotFoundError,
     DatasetInputError,
     DatasetProofError,
     MintloomError,
+    RunTrainerMismatch,
+    RunWeightsMismatch,
     TrainingDataMismatch,
     TrainingRecordError,
+    UnknownTrainingRun,
 )
 from mintloom.faults import crash_point
 from mintloom.ledger.client import ChainClient
@@ -215,12 +219,36 @@ def register_run(
 
 def run_of(chain: ChainReader, blobs: BlobStore, model_id: int) -> SignedRun | None:
     """The signed run the chain binds to model ``model_id`` (None: registered without one),
-    read from the blob store by the on-chain hash and checked against it and the model."""
+    read from the blob store by the on-chain hash; refused by name unless it names the model's
+    weights, trainer, chain and registry."""
     run_hash = bytes(chain.call(CONTRACT, "trainingRun", model_id))
     if run_hash == bytes(32):
         return None
-    signed = read_signed(blobs.get(cid_from_digest(run_hash)))
-    weights = bytes(chain.call(CONTRACT, "model", model_id)[0])
-    if signed.parsed().output_weights_hash != weights.hex():
-        raise TrainingRecordError(f"the run record of model #{model_id} names other weights")
+    try:
+        raw = blobs.get(cid_from_digest(run_hash))
+    except BlobNotFoundError as exc:
+        raise UnknownTrainingRun(
+            f"model #{model_id} is bound to run {run_hash.hex()}, which names no record in this store",
+            hint="the trainer's workspace holds the signed record",
+        ) from exc
+    signed = read_signed(raw)
+    _check_binding(chain, signed.parsed(), model_id)
     return signed
+
+
+def _check_binding(chain: ChainReader, record: TrainingRecord, model_id: int) -> None:
+    """The record is the run of this model: its weights, its trainer, this chain and registry."""
+    weights, trainer = chain.call(CONTRACT, "model", model_id)[:2]
+    if record.output_weights_hash != bytes(weights).hex():
+        raise RunWeightsMismatch(f"the run record of model #{model_id} names other weights")
+    if str(trainer).lower() != record.trainer.lower():
+        raise RunTrainerMismatch(
+            f"model #{model_id} was registered by {trainer}, but its run record was signed for "
+            f"trainer {record.trainer}: the run was re-registered by someone else"
+        )
+    registry = str(chain.address_of(CONTRACT)).lower()
+    if (record.chain_id, record.registry.lower()) != (chain.chain_id, registry):
+        raise RunTrainerMismatch(
+            f"the run record of model #{model_id} was made for registry {record.registry} on chain "
+            f"{record.chain_id}, not this one"
+        )
