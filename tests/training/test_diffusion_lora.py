@@ -10,12 +10,14 @@ import pytest
 from PIL import Image
 
 from mintloom.campaign.sample import logo_path
+from mintloom.campaign.spec import load_spec
 from mintloom.chain_lookup import training_run
 from mintloom.engines.base import BrandStyle, GenerationRequest
 from mintloom.engines.diffusion import DiffusersEngine, pipeline_hash
 from mintloom.engines.params import CopyTemplate, DiffusionParams
 from mintloom.engines.training import LoraParams
-from mintloom.errors import EngineError
+from mintloom.errors import EngineError, LineageMismatch
+from mintloom.governance.gate import check_lineage
 from mintloom.ledger.datasets import ingest_and_register
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.lineage import Names
@@ -24,6 +26,8 @@ from mintloom.ledger.training import TrainRequest, run_of, train_and_register
 from mintloom.provenance.ingest import IngestOptions
 from mintloom.provenance.training import SIDECAR_NAME, read_signed
 from mintloom.studio import Studio
+from tests.campaign.conftest import write_campaign
+from tests.campaign.test_hero import hero_spec
 from tests.training.conftest import copy_folder
 from tests.training.test_crash import mintloom
 
@@ -101,6 +105,16 @@ def test_model_train_fine_tunes_the_diffusion_unet_and_registers_its_run(
     again = mintloom(*args)
     assert again.returncode == 0 and "resumed" in again.stdout and "already registered" in again.stdout
     assert int(studio.chain.call("LineageRegistry", "modelCount")) == models
+
+    # the licence gate: a campaign naming the trained model must run its pipeline as its hero
+    hostile = load_spec(write_campaign(tmp_path / "c", hero_spec(tiny_pipeline) + NAMES_IT))
+    with pytest.raises(LineageMismatch, match=r"names model 'hero-lora'.*runs other weights \(hero "):
+        check_lineage(studio.chain, studio.db, hostile.spec, hostile.path.parent)
+    honest = load_spec(write_campaign(tmp_path / "d", hero_spec(out) + NAMES_IT))
+    check_lineage(studio.chain, studio.db, honest.spec, honest.path.parent)
+
+
+NAMES_IT = 'lineage:\n  model: "hero-lora"\n'
 
 
 def test_a_diffusion_base_refuses_a_dataset_that_is_not_images(

@@ -59,10 +59,10 @@ def campaign_spec(model: Path) -> str:
 
 
 def _run(studio: Studio, model: Path) -> None:
-    from mintloom.campaign.sample import write_sample_campaign
+    from mintloom.campaign.sample import sample_audience, write_sample_campaign
     from mintloom.pipeline import Pipeline, PipelineOptions
 
-    spec = write_sample_campaign(model.parent / "campaign", campaign_spec(model))
+    spec = write_sample_campaign(model.parent / "campaign", campaign_spec(model), sample_audience(segments=1))
     result = Pipeline(studio).run(spec, PipelineOptions(workers=1))
     made = ", ".join(f"{n} {k}" for k, n in sorted(result.summary.generated.items())) or "nothing new"
     console.print(f"    licence gate passed; made {made}; lineage linked to model {MODEL}")
