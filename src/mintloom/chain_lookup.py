@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from mintloom.errors import ConfigError, ContractError, LedgerError, MintloomError
+from mintloom.errors import (
+    BlobError,
+    CertificateChainError,
+    ConfigError,
+    ContractError,
+    LedgerError,
+    MintloomError,
+    RunDatasetNotOnChain,
+    RunSignerUntrusted,
+    TrainingRecordError,
+)
 from mintloom.governance.licenses import CONTRACT as TERMS_CONTRACT
 from mintloom.governance.licenses import FLAVOURS, terms_of
 from mintloom.ledger.assets import token_id
@@ -46,10 +56,14 @@ T = TypeVar("T")
 class ReaderLookup:
     """:class:`~mintloom.verify.lookup.ChainLookup` over a read-only :class:`ChainReader`."""
 
-    def __init__(self, reader: ChainReader, blobs: BlobStore | None = None) -> None:
+    def __init__(
+        self, reader: ChainReader, blobs: BlobStore | None = None, anchors: str | None = None
+    ) -> None:
         self.reader = reader
         self.blobs = blobs
         """where signed training runs and dataset manifests are looked up (a workspace's)"""
+        self.anchors = anchors
+        """PEM trust anchor(s) a training run's signer must chain to (None: not checked)"""
         self._known_terms: dict[tuple[str, int], TermsInfo] = {}
         """Registered licence terms never change (an id names the hash of its terms): read once."""
         self._known_lineage: dict[tuple[str, str, int], ModelLineage | DatasetLineage] = {}
@@ -170,7 +184,7 @@ class ReaderLookup:
         key = ("model", str(self.reader.address_of("LineageRegistry")), onchain_id)
         if key not in self._known_lineage:
             m = model_info(self.reader, onchain_id)
-            run = training_run(self.reader, self.blobs, onchain_id)
+            run = training_run(self.reader, self.blobs, onchain_id, self.anchors)
             self._known_lineage[key] = ModelLineage(
                 id=m.onchain_id, trainer=m.trainer, license=m.license, training_run=run
             )
@@ -198,9 +212,12 @@ class ReaderLookup:
         return self._known_terms[key]
 
 
-def training_run(reader: ChainReader, blobs: BlobStore | None, model_id: int) -> TrainingRunLineage | None:
+def training_run(
+    reader: ChainReader, blobs: BlobStore | None, model_id: int, anchors: str | None = None
+) -> TrainingRunLineage | None:
     """Model → signed run → dataset roots → contributor counts, each link checked against the
-    chain; None for a model registered without a run (or a registry that predates runs)."""
+    chain (and the signer against ``anchors``); a broken link is named in ``failure``. None for
+    a model registered without a run (or a registry that predates runs)."""
     from mintloom.ledger.training import run_of
     from mintloom.store.cid import cid_from_digest
 
@@ -215,16 +232,46 @@ def training_run(reader: ChainReader, blobs: BlobStore | None, model_id: int) ->
         return found.model_copy(update={"error": "the signed run record is not available offline"})
     try:
         signed = run_of(reader, blobs, model_id)
-    except MintloomError as exc:
+    except (TrainingRecordError, BlobError) as exc:
+        return found.model_copy(update={"error": exc.message, "failure": type(exc).__name__})
+    except MintloomError as exc:  # the chain could not be read: nothing was shown to be wrong
         return found.model_copy(update={"error": exc.message})
     if signed is None:  # not reached: the run hash is not zero
         return found
     record = signed.parsed()
-    return found.model_copy(update={
+    run = found.model_copy(update={
         "record_cid": cid_from_digest(run_hash), "signature_valid": True, "weights_match": True,
         "method": record.method, "seed": record.seed, "base_model_hash": record.base_model_hash,
         "datasets": [_trained_dataset(reader, blobs, d) for d in record.datasets],
     })  # fmt: skip
+    return _judge(run, signed.certificate_chain, anchors)
+
+
+def _judge(run: TrainingRunLineage, chain_pem: str, anchors: str | None) -> TrainingRunLineage:
+    """Name the first broken link of a readable run: an untrusted signer, a dataset the chain
+    registered otherwise."""
+    trusted = None if anchors is None else _signer_trusted(chain_pem, anchors)
+    run = run.model_copy(update={"signer_trusted": trusted})
+    failure: TrainingRecordError
+    if trusted is False:
+        failure = RunSignerUntrusted("the run record is signed by a key the trust anchor does not certify")
+    elif bad := [d for d in run.datasets if not d.root_on_chain or d.manifest_on_chain is False]:
+        failure = RunDatasetNotOnChain(
+            f"dataset #{bad[0].id}: the run's root, count or manifest is not the one on chain"
+        )
+    else:
+        return run
+    return run.model_copy(update={"error": failure.message, "failure": type(failure).__name__})
+
+
+def _signer_trusted(chain_pem: str, anchors: str) -> bool:
+    from mintloom.provenance.keys import verify_chain
+
+    try:
+        verify_chain(chain_pem.encode(), anchors, dt.datetime.now(dt.UTC))
+    except (CertificateChainError, ValueError):
+        return False
+    return True
 
 
 def _trained_dataset(reader: ChainReader, blobs: BlobStore, use: DatasetUse) -> TrainedDataset:
@@ -303,7 +350,7 @@ def verify_context(studio: Studio, *, offline: bool = False) -> VerifyContext:
     )
     if not offline:
         try:
-            ctx.chain = ReaderLookup(studio.chain_reader(), studio.blobs)
+            ctx.chain = ReaderLookup(studio.chain_reader(), studio.blobs, ctx.trust_anchors_pem)
         except MintloomError as exc:
             ctx.chain_error = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
     return ctx

@@ -199,6 +199,31 @@ class TrainingRecordError(ProvenanceError):
     """A training-run record is malformed, altered after signing, or disagrees with the chain."""
 
 
+class RunSignatureInvalid(TrainingRecordError):
+    """A training-run record's signature is malformed or does not cover its record (altered)."""
+
+
+class RunSignerUntrusted(TrainingRecordError):
+    """A training-run record is signed by a key whose chain does not reach the trusted root."""
+
+
+class RunWeightsMismatch(TrainingRecordError):
+    """The training-run record names other weights than the model the chain binds it to."""
+
+
+class RunTrainerMismatch(TrainingRecordError):
+    """The model carrying a training run was registered by another party (or on another chain or
+    registry) than the trainer the signed record names: somebody re-registered the run as theirs."""
+
+
+class UnknownTrainingRun(TrainingRecordError):
+    """The chain binds a model to a run hash that names no record in the store consulted."""
+
+
+class RunDatasetNotOnChain(TrainingRecordError):
+    """A dataset the training run names has another root, count or manifest on chain."""
+
+
 class TrainingDataMismatch(DatasetInputError):
     """A file given for training is not the file the dataset committed to (changed, missing)."""
 

@@ -47,6 +47,9 @@ def test_demo_never_prints_the_key_password(tmp_path: Path) -> None:
     dynamic = r.stdout[r.stdout.index("dynamic creative:") :]  # three misses, then the cache hit
     assert [w for w in dynamic.split() if w in ("miss", "hit")][:4] == ["miss", "miss", "miss", "hit"]
     assert "verify served-render.png: VERIFIED (campaign lumen-live" in " ".join(dynamic.split())
+    trained = " ".join(r.stdout[r.stdout.index("written by the trained model") :].split())
+    assert "signature valid, signer trusted" in trained and "manifest = chain entry" in trained
+    assert "verdict VERIFIED" in trained
 
 
 def test_the_demo_summary_names_only_its_own_published_password(tmp_path: Path) -> None:

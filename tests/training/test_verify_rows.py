@@ -39,3 +39,16 @@ def test_a_broken_link_is_shown_not_hidden() -> None:
     assert "no manifest here" in rows(RUN.model_copy(update={"datasets": [moved]}))
     missing = TrainingRunLineage(run_hash="ab" * 32, error="blob bafk… is not in this store")
     assert f"{'ab' * 32} (on chain): blob bafk… is not in this store" in rows(missing)
+
+
+def test_a_named_failure_is_shown_with_the_links_it_broke() -> None:
+    untrusted = RUN.model_copy(
+        update={"signer_trusted": False, "failure": "RunSignerUntrusted", "error": "signed by another key"}
+    )
+    text = rows(untrusted)
+    assert "signature valid by an untrusted key" in text
+    assert "RunSignerUntrusted: signed by another key" in text
+    assert f"dataset #1: root {'cd' * 32}" in text  # the readable record's links stay visible
+    unknown = TrainingRunLineage(run_hash="ab" * 32, failure="UnknownTrainingRun", error="no record here")
+    assert f"{'ab' * 32} (on chain): UnknownTrainingRun: no record here" in rows(unknown)
+    assert "by a trusted key" in rows(RUN.model_copy(update={"signer_trusted": True}))

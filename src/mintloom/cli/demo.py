@@ -24,6 +24,7 @@ from mintloom.cli.demo_dao import dao_step
 from mintloom.cli.demo_dynamic import dynamic_step
 from mintloom.cli.demo_hero import hero_review_step
 from mintloom.cli.demo_market import market_step
+from mintloom.cli.demo_trained import trained_campaign_step
 from mintloom.cli.demo_training import training_step
 from mintloom.cli.demo_web import studio_step
 from mintloom.cli.run import progress_callback
@@ -89,6 +90,7 @@ def demo(
     _license_and_claim(steps, studio, loaded, variant, pub)
     market_step(steps.say, studio, loaded, lambda i: _party(studio, i))
     training_step(steps.say, studio, lambda i: _party(studio, i))
+    trained_campaign_step(steps.say, studio)
     dynamic_step(steps.say, studio, password)
     hero_review_step(steps.say, studio, password)
     dao_step(steps.say, studio, password, lambda i: _party(studio, i))

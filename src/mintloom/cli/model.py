@@ -19,8 +19,14 @@ def add_commands(model_app: typer.Typer) -> None:
 def train(
     name: Annotated[str, typer.Argument(help="Name of the trained model (campaign specs use it).")],
     *,
-    base: Annotated[Path, typer.Option(help="Local folder of the base causal text model.")],
-    dataset: Annotated[list[str], typer.Option(help="Ingested text dataset to train on (repeatable).")],
+    base: Annotated[
+        Path,
+        typer.Option(
+            help="Local folder of the base model: a causal text model, or a diffusers pipeline "
+            "(its UNet's attention is fine-tuned on image datasets, captioned by file name)."
+        ),
+    ],
+    dataset: Annotated[list[str], typer.Option(help="Ingested dataset to train on (repeatable).")],
     data: Annotated[
         list[Path], typer.Option(help="The folder each --dataset was ingested from, in the same order.")
     ],

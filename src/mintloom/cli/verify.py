@@ -325,10 +325,12 @@ def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> Non
 
 def _training_rows(facts: Table, run: TrainingRunLineage) -> None:
     """Model → training run → dataset root → contributor count, each with what proves it."""
-    if run.error is not None:
-        facts.add_row("training run", f"{run.run_hash} (on chain): [red]{run.error}[/]")
+    named = f"{run.failure}: " if run.failure is not None else ""
+    if run.error is not None and run.record_cid is None:
+        facts.add_row("training run", f"{run.run_hash} (on chain): [red]{named}{run.error}[/]")
         return
     signed = "signature valid" if run.signature_valid else "[red]signature invalid[/]"
+    signed += {True: " by a trusted key", False: " [red]by an untrusted key[/]", None: ""}[run.signer_trusted]
     weights = "weights match the model" if run.weights_match else "[red]other weights[/]"
     facts.add_row("training run", f"{run.record_cid}: {run.method}, seed {run.seed}, {signed}, {weights}")
     for d in run.datasets:
@@ -340,6 +342,8 @@ def _training_rows(facts: Table, run: TrainingRunLineage) -> None:
             None: "no manifest here",
         }
         facts.add_row("", f"{d.contributors} contributor(s), {manifest[d.manifest_on_chain]}")
+    if run.error is not None:
+        facts.add_row("", f"[red]{named}{run.error}[/]")
 
 
 def _print_folder(folder: Path, reports: list[VerifyReport], verdict: Verdict, where: str) -> None:

@@ -30,6 +30,7 @@ from mintloom.engines.copy import CopyEngine
 from mintloom.engines.params import DiffusionParams
 from mintloom.errors import EngineError, ModelLoadError, SpecError
 from mintloom.provenance.credentials import GenerationParameters
+from mintloom.provenance.training import SIDECAR_NAME
 
 ENV_DEVICE = "MINTLOOM_DIFFUSION_DEVICE"
 """``cpu`` or ``cuda`` to override the default (CUDA in fp16 when torch sees a GPU, else CPU)."""
@@ -43,7 +44,10 @@ _hashes: dict[tuple[str, _Signature], str] = {}
 
 
 def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """The pipeline's files; a trained pipeline's signed run record (which names this hash, and
+    which diffusers never reads) is not one of them."""
+    files = (p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    return sorted(p for p in files if p != folder / SIDECAR_NAME)
 
 
 def _signature(folder: Path, files: list[Path]) -> _Signature:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from mintloom.campaign.spec import CampaignSpec, LineageSpec
-from mintloom.engines.transformers_text import weights_hash
 from mintloom.errors import EngineError, LedgerError, LicenseViolation, LineageMismatch
 from mintloom.governance.licenses import resolve_terms, terms_of
 from mintloom.ledger.client import ChainClient
@@ -38,6 +37,7 @@ from mintloom.ledger.lineage import (
     resolve_dataset,
     resolve_model,
 )
+from mintloom.ledger.training import model_hash
 from mintloom.store.db import Database
 
 _Info = TypeVar("_Info", DatasetInfo, ModelInfo)
@@ -110,23 +110,39 @@ def _check_copy_weights(
     chain: ChainClient, spec: CampaignSpec, model: str, info: ModelInfo, spec_dir: Path
 ) -> None:
     """A model registered with a training run is the weights that run produced: a campaign that
-    names it must run those weights, not others (whose training the chain says nothing about)."""
-    path = spec.copy_.model.get("model_path")
-    if spec.copy_.engine != "transformers-text" or path is None:
+    names it must run those weights (as its copy model or its hero pipeline), not others (whose
+    training the chain says nothing about)."""
+    folders = _model_folders(spec, spec_dir)
+    if not folders:
         return
     if not any(bytes(chain.call(CONTRACT, "trainingRun", info.onchain_id))):
         return  # declared weights (`model register`): hashed per file, not comparable to a folder
     registered = bytes(chain.call(CONTRACT, "model", info.onchain_id)[0]).hex()
-    try:
-        used = weights_hash(spec_dir / str(path))
-    except EngineError as exc:
-        raise LineageMismatch(f"the copy model at {path} cannot be hashed: {exc.message}") from exc
-    if used != registered:
+    used = {}
+    for role, folder in folders.items():
+        try:
+            used[role] = model_hash(folder)
+        except EngineError as exc:
+            raise LineageMismatch(f"the {role} model at {folder} cannot be hashed: {exc.message}") from exc
+    if registered not in used.values():
+        runs = ", ".join(f"{role} {h[:16]}… at {folders[role]}" for role, h in used.items())
         raise LineageMismatch(
             f"the campaign names model {model!r} (#{info.onchain_id}, weights {registered[:16]}…) but "
-            f"its copy engine runs other weights ({used[:16]}…) at {path}",
-            hint="point copy.model.model_path at the trained model's folder, or name the model it is",
+            f"runs other weights ({runs})",
+            hint="point the model_path at the trained model's folder, or name the model it is",
         )
+
+
+def _model_folders(spec: CampaignSpec, spec_dir: Path) -> dict[str, Path]:
+    """The local model folders the campaign runs: its copy model and its hero pipeline."""
+    folders = {}
+    copy_path = spec.copy_.model.get("model_path")
+    if spec.copy_.engine == "transformers-text" and copy_path is not None:
+        folders["copy"] = spec_dir / str(copy_path)
+    hero = spec.brand.hero
+    if hero is not None and hero.engine == "diffusers" and hero.model.get("model_path") is not None:
+        folders["hero"] = spec_dir / str(hero.model["model_path"])
+    return folders
 
 
 def _check_training_data(model: str, ds: DatasetInfo, *, commercial: bool) -> None:

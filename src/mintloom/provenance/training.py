@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mintloom.errors import TrainingRecordError
+from mintloom.errors import RunSignatureInvalid, TrainingRecordError
 from mintloom.provenance.keys import Signer, verify_raw_signature
 from mintloom.store.cid import CHUNK_SIZE
 
@@ -103,9 +103,9 @@ def read_signed(raw: bytes) -> SignedRun:
             signed.certificate_chain.encode(), signed.record.encode(), bytes.fromhex(signed.signature)
         )
     except ValueError as exc:
-        raise TrainingRecordError(f"the training-run record's signature is malformed: {exc}") from exc
+        raise RunSignatureInvalid(f"the training-run record's signature is malformed: {exc}") from exc
     if not ok:
-        raise TrainingRecordError(
+        raise RunSignatureInvalid(
             "the training-run record's signature does not match its record: it was altered",
             hint="use the record exactly as the trainer signed it",
         )

@@ -119,8 +119,12 @@ class TrainingRunLineage(BaseModel):
     seed: int | None = None
     base_model_hash: str | None = None
     datasets: list[TrainedDataset] = Field(default_factory=list)
+    signer_trusted: bool | None = None
+    """the record's signer chains to the workspace's trust anchor (None: no anchor to check)"""
     error: str | None = None
     """why the record could not be read or checked (e.g. not in this blob store)"""
+    failure: str | None = None
+    """the error class naming a broken link (``RunWeightsMismatch`` …): it turns the verdict"""
 
 
 class ModelLineage(BaseModel):

@@ -41,7 +41,14 @@ from mintloom.store.annotations import Annotations
 from mintloom.store.cid import CHUNK_SIZE, cid_for, raw_cid
 from mintloom.store.files import MAX_SIDECAR_BYTES, MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular
 from mintloom.store.reviews import Reviews, members_digest
-from mintloom.verify.report import CredentialStatus, CredentialSummary, Status, Verdict, VerifyReport
+from mintloom.verify.report import (
+    CredentialStatus,
+    CredentialSummary,
+    Status,
+    TrainingRunLineage,
+    Verdict,
+    VerifyReport,
+)
 
 if TYPE_CHECKING:
     from mintloom.provenance.credentials import GenerationRecord
@@ -535,6 +542,25 @@ def _read_licences(ctx: VerifyContext, pending: Sequence[tuple[VerifyReport, Rec
         found = [None] * len(asked)
     for (report, _), info in zip(asked, found, strict=True):
         report.license = info
+        if info is not None and info.model is not None and info.model.training_run is not None:
+            _training_check(report, info.model.id, info.model.training_run)
+            report.decide()
+
+
+def _training_check(report: VerifyReport, model_id: int, run: TrainingRunLineage) -> None:
+    """The training run the chain binds to the asset's model: a broken link (altered or foreign
+    record, other weights, squatted registration, dataset not on chain) makes the asset's
+    lineage untrustworthy; a record that cannot be consulted here only warns."""
+    if run.failure is not None:
+        detail = f"model #{model_id}: {run.failure}: {run.error}"
+        report.add("training run", "fail", detail, Verdict.UNTRUSTED)
+    elif run.error is not None:
+        report.add("training run", "warn", f"model #{model_id}: {run.error}")
+    else:
+        roots = ", ".join(
+            f"dataset #{d.id} root {d.root[:16]}… ({d.contributors} contributors)" for d in run.datasets
+        )
+        report.add("training run", "pass", f"model #{model_id} ← run {run.record_cid} ← {roots}")
 
 
 def verify_bytes(
