@@ -65,6 +65,11 @@ class AssetRow(Base):
         Index("ix_assets_campaign_leaf", "campaign", "leaf_index"),
         Index("ix_assets_kind_leaf", "kind", "leaf_index"),
         Index("ix_assets_locale_leaf", "locale", "leaf_index"),
+        # the studio gallery filters one campaign by a column and pages it in log order
+        Index("ix_assets_campaign_locale_leaf", "campaign", "locale", "leaf_index"),
+        Index("ix_assets_campaign_segment_leaf", "campaign", "segment", "leaf_index"),
+        Index("ix_assets_campaign_format_leaf", "campaign", "format", "leaf_index"),
+        Index("ix_assets_campaign_kind_leaf", "campaign", "kind", "leaf_index"),
     )
     cid: Mapped[str] = mapped_column(String(80), primary_key=True)
     """CID of the file as distributed (with its embedded manifest)."""
