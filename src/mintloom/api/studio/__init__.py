@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from mintloom.api.studio import actions, dao_page, pages
+from mintloom.api.studio import actions, dao_page, ingredients, pages
 from mintloom.api.studio.session import Sessions
 
 
@@ -18,3 +18,4 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.include_router(dao_page.router)
+    app.include_router(ingredients.router)
