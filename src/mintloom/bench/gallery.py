@@ -77,7 +77,8 @@ class Plan:
 
     @property
     def indexed(self) -> bool:
-        cols = [c for c in ("locale", "segment", "format", "kind") if getattr(self.filters, c) is not None]
+        names = ("locale", "segment", "format", "kind", "qa")
+        cols = [n.replace("qa", "qa_state") for n in names if getattr(self.filters, n) is not None]
         wanted = [f"campaign=? AND {c}=?" for c in cols] or ["campaign=?"]
         sorted_ = "TEMP B-TREE" in self.page
         return not sorted_ and all(any(w in text for w in wanted) for text in (self.page, self.count))
