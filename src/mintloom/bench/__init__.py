@@ -54,4 +54,5 @@ SUITES: tuple[str, ...] = (
     "plan",
     "ingest",
     "dynamic",
+    "gallery",
 )

@@ -88,6 +88,9 @@ class BatchTransaction:
         unit of work sent one INSERT per fingerprint, 11 per image); a path's new export replaces
         the old one. Assets go first: every other row refers to one."""
         s = self._s
+        states = {q.cid: "held" if q.held else "passed" for q in rows.qa}
+        for a in rows.assets:  # the gallery filters QA state on the asset row's index
+            a.qa_state = states.get(a.cid, "none")
         try:
             _insert_all(s, rows.assets)
             for group in (rows.fingerprints, rows.qa, rows.tags, rows.alt_texts, rows.edges, rows.jobs):

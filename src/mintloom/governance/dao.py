@@ -261,6 +261,7 @@ def execute(chain: ChainClient, ref: str, *, pay: bool = False) -> Proposal:
     """Execute a queued proposal whose delay passed. What it spends comes from the treasury (the
     timelock's balance); with ``pay`` the sender pays the shortfall along with the execution."""
     p = _in_state(find(chain, ref), "queued", "execute")
+    _delay_passed(chain, p)
     shortfall = max(0, sum(p.values) - treasury(chain))
     if shortfall and not pay:
         raise TreasuryTooSmallError(
@@ -270,6 +271,19 @@ def execute(chain: ChainClient, ref: str, *, pay: bool = False) -> Proposal:
     args = (list(p.targets), list(p.values), list(p.calldatas), p.description_hash)
     _dao_step(lambda: chain.transact(GOVERNOR, "execute", *args, value=shortfall), "execute")
     return find(chain, f"0x{p.proposal_id:064x}")
+
+
+def _delay_passed(chain: ChainReader, p: Proposal) -> None:
+    """A queued proposal whose timelock delay still runs is refused by name before anything is
+    sent (the timelock would revert with a bare ``TimelockUnexpectedOperationState``)."""
+    eta = int(chain.call(GOVERNOR, "proposalEta", p.proposal_id))
+    now = int(chain.w3.eth.get_block("latest")["timestamp"])
+    if now < eta:
+        raise ProposalStateError(
+            f"cannot execute proposal #{p.number} yet: its timelock delay ends at Unix time {eta} "
+            f"({eta - now}s from the last block)",
+            hint="wait for the delay; on the embedded chain `mintloom dao advance --seconds N`",
+        )
 
 
 def treasury(chain: ChainReader) -> int:

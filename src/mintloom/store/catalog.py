@@ -65,6 +65,12 @@ class AssetRow(Base):
         Index("ix_assets_campaign_leaf", "campaign", "leaf_index"),
         Index("ix_assets_kind_leaf", "kind", "leaf_index"),
         Index("ix_assets_locale_leaf", "locale", "leaf_index"),
+        # the studio gallery filters one campaign by a column and pages it in log order
+        Index("ix_assets_campaign_locale_leaf", "campaign", "locale", "leaf_index"),
+        Index("ix_assets_campaign_segment_leaf", "campaign", "segment", "leaf_index"),
+        Index("ix_assets_campaign_format_leaf", "campaign", "format", "leaf_index"),
+        Index("ix_assets_campaign_kind_leaf", "campaign", "kind", "leaf_index"),
+        Index("ix_assets_campaign_qa_state_leaf", "campaign", "qa_state", "leaf_index"),
     )
     cid: Mapped[str] = mapped_column(String(80), primary_key=True)
     """CID of the file as distributed (with its embedded manifest)."""
@@ -91,6 +97,9 @@ class AssetRow(Base):
     path: Mapped[str] = mapped_column(Text)
     """Readable export path relative to the workspace's out/ folder."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    qa_state: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    """Brand QA outcome, "passed", "held" or "none" (no report): a copy of the asset's QA row,
+    written with it in one INSERT (``campaign.writer``) so the gallery filters it by index."""
 
     def tag_dict(self) -> dict[str, Any]:
         value = json.loads(self.tags)

@@ -1,8 +1,9 @@
 """The studio's catalog reads: a campaign's assets filtered and paged, counts, lineage children.
 
-Column filters and the QA filter are SQL on a ``(column, leaf_index)`` index with LIMIT/OFFSET
-and a COUNT in the same transaction; a filter by review state (decided above, by verified
-signatures) passes the CIDs it admits, and the page is cut from the matching CIDs in log order.
+Column filters and the QA filter (the asset row's ``qa_state``) are SQL on a ``(campaign,
+column, leaf_index)`` index with LIMIT/OFFSET and a COUNT in the same transaction; a filter by
+review state (decided above, by verified signatures) passes the CIDs it admits, and the page is
+cut from the matching CIDs in log order. Filter choices are skip scans of the same indexes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, fields
 from typing import Literal, get_args
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, TextClause, select, text
 from sqlalchemy.sql.functions import count
 
 from mintloom.store.annotations import QARow
@@ -23,6 +24,7 @@ QAState = Literal["passed", "held", "none"]
 QA_STATES: tuple[QAState, ...] = get_args(QAState)
 ReviewState = Literal["approved", "rejected", "unreviewed", "stale", "forged"]
 REVIEW_STATES: tuple[ReviewState, ...] = get_args(ReviewState)
+CHOICE_COLUMNS = ("locale", "segment", "format", "kind")
 
 
 @dataclass(frozen=True)
@@ -67,14 +69,8 @@ def _conditions(campaign: str, f: GalleryFilters) -> list[object]:
                        (AssetRow.format, f.format), (AssetRow.kind, f.kind)):  # fmt: skip
         if value is not None:
             conds.append(col == value)
-    has_qa = exists().where(QARow.cid == AssetRow.cid)
-    held = exists().where(QARow.cid == AssetRow.cid, QARow.held.is_(True))
-    if f.qa == "none":
-        conds.append(~has_qa)
-    elif f.qa == "held":
-        conds.append(held)
-    elif f.qa == "passed":
-        conds.append(has_qa & ~held)
+    if f.qa is not None:  # the asset row's copy of its QA outcome, on a (campaign, qa_state) index
+        conds.append(AssetRow.qa_state == f.qa)
     return conds
 
 
@@ -104,13 +100,24 @@ def gallery_page(
     return GalleryPage(total, page, max(1, -(-total // PAGE)), rows)
 
 
+def choices_query(column: str) -> TextClause:
+    """Distinct non-null values of ``column`` in campaign ``:c`` by a skip scan: each value is one
+    seek on the ``(campaign, column, leaf_index)`` index for the next larger one, so the cost grows
+    with the number of values, not of assets (a DISTINCT read every index entry of the campaign)."""
+    if column not in CHOICE_COLUMNS:
+        raise ValueError(f"not a gallery filter column: {column!r}")
+    nxt = f"SELECT MIN({column}) FROM assets WHERE campaign = :c AND {column} > v.x"
+    return text(
+        f"WITH RECURSIVE v(x) AS (SELECT MIN({column}) FROM assets WHERE campaign = :c "
+        f"UNION ALL SELECT ({nxt}) FROM v WHERE v.x IS NOT NULL) SELECT x FROM v WHERE x IS NOT NULL"
+    )
+
+
 def filter_choices(db: Database, campaign: str) -> FilterChoices:
     """The distinct locales, segments, formats and kinds of the campaign's assets."""
-    cols = (AssetRow.locale, AssetRow.segment, AssetRow.format, AssetRow.kind)
     with db.session() as s:
         values = [
-            sorted(v for v in s.scalars(select(c).where(AssetRow.campaign == campaign).distinct()) if v)
-            for c in cols
+            sorted(v for v in s.scalars(choices_query(c), {"c": campaign}) if v) for c in CHOICE_COLUMNS
         ]
     return FilterChoices(*values)
 

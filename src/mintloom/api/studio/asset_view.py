@@ -9,6 +9,7 @@ from mintloom.errors import MintloomError
 from mintloom.ledger.lineage import Names
 from mintloom.ledger.reader import ChainReader
 from mintloom.provenance.content_credentials import CredentialReport, read_credentials
+from mintloom.provenance.ingredient_thumbs import ingredients
 from mintloom.provenance.log import Receipt, TransparencyLog
 from mintloom.store.blobs import BlobStore
 from mintloom.store.catalog import AssetRow, Catalog
@@ -44,6 +45,8 @@ class AssetView:
     receipt: Receipt | None
     text: str | None
     """A copy asset's visible text (logged-in users only)."""
+    thumbs: frozenset[int] = frozenset()
+    """Indices of the manifest's ingredients that carry a thumbnail (served by ``ingredient_thumb``)."""
 
 
 def visible_text(data: bytes) -> str:
@@ -68,7 +71,8 @@ def asset_view(
     credential = read_credentials(data, row.media_type, trust_anchors_pem=anchor, sidecar=sidecar)
     parents, children = _links(db, row.cid)
     text = visible_text(data) if row.kind == "copy" else None
-    return AssetView(row, credential, parents, children, log.receipt(row.cid), text)
+    thumbs = frozenset(i.index for i in ingredients(data, row.media_type) if i.thumbnail)
+    return AssetView(row, credential, parents, children, log.receipt(row.cid), text, thumbs)
 
 
 def chain_facts(reader: ChainReader | None, db: Database, row: AssetRow, why: str | None) -> ChainFacts:

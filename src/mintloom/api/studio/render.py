@@ -19,6 +19,7 @@ NAV = (
     ("review", "Review"),
     ("royalties", "Royalties"),
     ("market", "Market"),
+    ("dao", "DAO"),
 )
 
 
