@@ -40,8 +40,11 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def _fill(conn: Connection) -> None:
-    """A 0.1.0 catalog's rows: a campaign, two assets (one derived), a fingerprint, log leaves."""
-    t = SCHEMA.tables
+    """A 0.1.0 catalog's rows: a campaign, two assets (one derived), a fingerprint, log leaves,
+    inserted into its own tables (as reflected: today's models have columns it had not)."""
+    baseline = MetaData()
+    baseline.reflect(conn)
+    t = baseline.tables
     conn.execute(t["campaigns"].insert(), [dict(name="winter", spec_hash="ab" * 32, salt=b"s" * 32,
                                                 created_at=NOW, updated_at=NOW)])  # fmt: skip
     assets = [
