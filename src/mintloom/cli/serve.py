@@ -29,6 +29,7 @@ def serve(
     """Serve the HTTP API (OpenAPI docs at /docs) and the verify page (/) until interrupted."""
     import uvicorn
 
+    from mintloom.api import access_log
     from mintloom.api.app import create_app
     from mintloom.api.security import VerifyRate, check_bind
     from mintloom.store.tokens import TokenStore
@@ -38,6 +39,7 @@ def serve(
         check_bind(host, TokenStore(s.db), allow_unauthenticated=allow_unauthenticated)
         app = create_app(s, offline=offline, verify_rate=VerifyRate(verify_per_minute, verify_burst))
         console.print(f"[green]mintloom[/] for {s.workspace.root} on http://{host}:{port} (docs at /docs)")
+        access_log.install()
         uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         s.close()
