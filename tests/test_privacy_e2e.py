@@ -347,7 +347,7 @@ def _artefacts(studio: Studio, rows: list[AssetRow], tmp_path: Path, streams: St
     for campaign in ("tiny", DYNAMIC):
         car = tmp_path / f"{campaign}.car"
         r = cli(studio.workspace.root, "export", campaign, "--car", str(car))
-        streams.add(f"export {campaign}", r.stdout + r.stderr, outside)
+        streams.add(f"export {campaign}", r.stdout + r.stderr, PRIVATE)  # the operator's: paths allowed
         streams.add(f"{campaign}.car", car.read_bytes(), outside)
     metadata = published_metadata(studio.db, [r.cid for r in rows])
     assert metadata, "the demo registered assets"
