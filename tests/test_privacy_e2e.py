@@ -172,6 +172,7 @@ def test_no_canary_leaves_the_workspace_on_any_route(tmp_path: Path) -> None:
     spec = canary_campaign(tmp_path / "campaign")
     demo = cli(None, "demo", str(root), "--spec", str(spec), "-w", "1")
     assert "mintloom demo done" in demo.stdout and "a buyer picks an image" in demo.stdout, demo.stdout
+    assert f"en-US/{SEGMENT}/" in demo.stdout  # positive control: the canaries reached the campaign
     operator = tuple(v for v in PRIVATE if v != SEGMENT)
     streams.add("demo stdout", demo.stdout, operator)
     streams.add("demo stderr", demo.stderr, operator)
