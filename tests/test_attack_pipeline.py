@@ -72,6 +72,7 @@ def test_a_run_whose_anchoring_dies_still_hands_out_receipts_and_anchors_them_la
 @pytest.mark.parametrize(
     "point",
     [
+        "pipeline.gated",
         "pipeline.planned",
         "run.job:3",
         "pipeline.checkpointed",

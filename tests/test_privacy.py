@@ -179,14 +179,14 @@ def manifest_json(row: AssetRow, data: bytes, sidecar: bytes | None) -> bytes:
         return reader.json().encode()
 
 
-def chain_bytes(node: NodeInfo) -> list[tuple[str, bytes]]:
+def chain_bytes(rpc_url: str) -> list[tuple[str, bytes]]:
     """Calldata of every transaction and data and topics of every event, in every block."""
     out = []
-    for n in range(int(rpc_call(node.rpc_url, "eth_blockNumber"), 16) + 1):
-        block = rpc_call(node.rpc_url, "eth_getBlockByNumber", [hex(n), True])
+    for n in range(int(rpc_call(rpc_url, "eth_blockNumber"), 16) + 1):
+        block = rpc_call(rpc_url, "eth_getBlockByNumber", [hex(n), True])
         for tx in block["transactions"]:
             out.append((f"calldata {tx['hash']}", bytes.fromhex(tx["input"][2:])))
-            receipt = rpc_call(node.rpc_url, "eth_getTransactionReceipt", [tx["hash"]])
+            receipt = rpc_call(rpc_url, "eth_getTransactionReceipt", [tx["hash"]])
             for i, log in enumerate(receipt["logs"]):
                 data = bytes.fromhex(log["data"][2:]) + b"".join(bytes.fromhex(t[2:]) for t in log["topics"])
                 out.append((f"event {tx['hash']}#{i}", data))
@@ -229,7 +229,7 @@ def test_no_audience_value_secret_or_path_leaves_the_workspace(
         public += tuple(k[:16] for c in ENGINES for k in Catalog(studio.db).done_jobs(c))
         _check_assets(studio, rows, tmp_path, streams, public)
         _exports(studio, rows, tmp_path, streams, (public, private))
-        for name, data in chain_bytes(anvil):
+        for name, data in chain_bytes(anvil.rpc_url):
             streams.add(name, data, public)
         _api(studio, rows, streams, public)
     finally:

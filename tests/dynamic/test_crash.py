@@ -67,7 +67,9 @@ def server(
                 proc.wait(10)
 
 
-@pytest.mark.parametrize(("point", "committed"), [("run.job:4", False), ("dynamic.respond:4", True)])
+@pytest.mark.parametrize(
+    ("point", "committed"), [("run.job:4", False), ("dynamic.rendered:4", True), ("dynamic.respond:4", True)]
+)
 def test_sigkill_mid_load_loses_no_returned_render(studio: Studio, point: str, committed: bool) -> None:
     served = serve_dynamic(studio, "anchorer = false\n")
     auth = render_token(served)

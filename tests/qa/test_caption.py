@@ -27,7 +27,6 @@ from mintloom.engines import caption as caption_mod
 from mintloom.engines.base import Artifact, BrandStyle, GenerationRequest, engine_registry
 from mintloom.engines.caption import CaptionEngine, hash_folder
 from mintloom.engines.params import CaptionParams
-from mintloom.engines.tiny_caption import TINY_CAPTION_ID, build_tiny_captioner
 from mintloom.errors import EngineError, ExecutionError, ModelLoadError, SpecError
 from mintloom.provenance.credentials import GenerationParameters
 from mintloom.store.annotations import Annotations
@@ -37,6 +36,7 @@ from mintloom.verify.report import Verdict
 from mintloom.verify.verifier import verify_path
 from mintloom.workspace import Workspace
 from tests.conftest import PASSWORD
+from tests.qa.tiny_caption import TINY_CAPTION_ID, build_tiny_captioner
 
 pytest.importorskip("transformers", reason="the captioning engine is the transformers extra")
 

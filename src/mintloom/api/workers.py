@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 
 from fastapi import FastAPI
 
+from mintloom.api import access_log
 from mintloom.api.app import create_app
 from mintloom.api.runs import PASSWORD_ENV
 from mintloom.api.security import VerifyRate
@@ -56,6 +57,7 @@ def prepare(studio: Studio) -> None:
 
 def app() -> FastAPI:
     """A worker's app (uvicorn's factory): its own studio on the workspace of the environment."""
+    access_log.install()  # this process's uvicorn logging was configured before it imported us
     options = ServeOptions.from_env()
     rate = VerifyRate(options.verify_per_minute, options.verify_burst)
     return create_app(Studio(Workspace.find()), offline=options.offline, verify_rate=rate)

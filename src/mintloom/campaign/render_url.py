@@ -5,6 +5,7 @@ seconds) ends its validity. Whoever holds the key (``mintloom render-url``) issu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -15,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from mintloom.errors import ConfigError, RenderURLError
+from mintloom.faults import crash_point
+from mintloom.store.files import remove_dead_writers_tmp, sync_files
 
 KEY_FILE = "render-url.key"
 
@@ -23,23 +26,40 @@ def url_key(state_dir: Path, *, create: bool = True) -> bytes:
     """The workspace's render-URL key (32 random bytes, made on first use, readable by its owner
     only). A server only reads it (``create=False``): checking a URL never writes."""
     path = state_dir / KEY_FILE
-    if not create and not path.is_file():
-        raise RenderURLError("this workspace has issued no render URL (it has no render-URL key)",
-                             hint="issue one with `mintloom render-url`")  # fmt: skip
+    if not path.is_file():
+        if not create:
+            raise RenderURLError("this workspace has issued no render URL (it has no render-URL key)",
+                                 hint="issue one with `mintloom render-url`")  # fmt: skip
+        _make_key(path)
     try:
-        if not path.exists() and create:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(secrets.token_bytes(32))
-                os.fsync(f.fileno())
         key = path.read_bytes()
-    except FileExistsError:
-        key = path.read_bytes()  # another process made it first
     except OSError as exc:
         raise ConfigError(f"cannot read the render-URL key {path}: {exc.strerror or exc}") from exc
     if len(key) != 32:
         raise ConfigError(f"the render-URL key {path} is damaged", hint="delete it: new URLs get a new key")
     return key
+
+
+def _make_key(path: Path) -> None:
+    """Write a key to a temp file, make it durable, then hard-link it in: the key appears whole or
+    not at all (a kill leaves only a temp file, removed by the next maker), and of two racing
+    makers the first link wins."""
+    remove_dead_writers_tmp([path])
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+            f.flush()
+            os.fsync(f.fileno())
+        crash_point("render-url.key")
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.link(tmp, path)
+        sync_files([path])
+    except OSError as exc:
+        raise ConfigError(f"cannot write the render-URL key {path}: {exc.strerror or exc}") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def canonical_query(params: Sequence[tuple[str, str]]) -> str:

@@ -40,6 +40,7 @@ def serve(
     """Serve the HTTP API (OpenAPI docs at /docs) and the verify page (/) until interrupted."""
     import uvicorn
 
+    from mintloom.api import access_log
     from mintloom.api.app import create_app
     from mintloom.api.security import VerifyRate, check_bind
     from mintloom.api.workers import ServeOptions
@@ -49,6 +50,7 @@ def serve(
     try:
         check_bind(host, TokenStore(s.db), allow_unauthenticated=allow_unauthenticated)
         console.print(f"[green]mintloom[/] for {s.workspace.root} on http://{host}:{port} (docs at /docs)")
+        access_log.install()  # before any worker starts: a logged request line holds no query
         if workers > 1:
             _serve_workers(s, host, port, workers, ServeOptions(offline, verify_per_minute, verify_burst))
             return

@@ -19,7 +19,7 @@ from typing import Any
 from mintloom.engines.transformers_text import weights_hash
 from mintloom.errors import EngineError, ModelLoadError
 from mintloom.faults import crash_point
-from mintloom.store.files import sync_files
+from mintloom.store.files import pid_alive, sync_files
 
 METHOD = "lora"
 TRAINER = "mintloom-lora"
@@ -138,18 +138,11 @@ def _restore(out: Path) -> None:
     if not out.exists() and olds:
         olds.pop().rename(out)
     partials = out.parent.glob(f".{out.name}.partial-*")
-    for stale in [*olds, *(p for p in partials if not _alive(p.name.rsplit("-", 1)[-1]))]:
+    dead = [p for p in partials if not _writer_alive(p.name.rsplit("-", 1)[-1])]
+    for stale in [*olds, *dead]:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _alive(pid: str) -> bool:
+def _writer_alive(pid: str) -> bool:
     """Whether the process ``pid`` (a folder-name suffix) still runs."""
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid.isdigit() and pid_alive(int(pid))

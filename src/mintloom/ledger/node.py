@@ -34,6 +34,7 @@ from mintloom.errors import NodeError
 from mintloom.faults import crash_point
 from mintloom.logs import get_logger
 from mintloom.resources import source_tree
+from mintloom.store.files import pid_alive
 
 log = get_logger(__name__)
 
@@ -137,16 +138,6 @@ def rpc_call(url: str, method: str, params: list[Any] | None = None, timeout: fl
     return payload["result"]
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _pid_is_anvil(pid: int) -> bool:
     cmdline = Path(f"/proc/{pid}/cmdline")
     if cmdline.exists():
@@ -154,7 +145,7 @@ def _pid_is_anvil(pid: int) -> bool:
             return "anvil" in cmdline.read_bytes().split(b"\0")[0].decode(errors="replace")
         except OSError:
             return False
-    return _pid_alive(pid)  # no procfs (macOS): trust the pid file
+    return pid_alive(pid)  # no procfs (macOS): trust the pid file
 
 
 @dataclass(frozen=True)
@@ -442,12 +433,12 @@ def _reap_or_alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
-    if not _pid_alive(pid):
+    if not pid_alive(pid):
         return False
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
-        return _pid_alive(pid)
+        return pid_alive(pid)
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     state = fields.get("State", "R").strip()[:1]
     return state not in ("Z", "X") and not _kill_pending(fields)

@@ -193,11 +193,12 @@ def remove_dead_writers_tmp(targets: Sequence[Path]) -> None:
         for entry in entries:
             name, _, writer = entry.name.removesuffix(".tmp").rpartition(".")
             pid = writer.split("-", 1)[0]
-            if name in names and pid.isdigit() and not _alive(int(pid)):
+            if name in names and pid.isdigit() and not pid_alive(int(pid)):
                 Path(entry.path).unlink(missing_ok=True)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (a writer whose leftovers must be kept)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

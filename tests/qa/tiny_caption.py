@@ -1,8 +1,8 @@
-"""A tiny random-weight image-to-text model, built locally (nothing is downloaded).
+"""A tiny random-weight image-to-text model for the caption tests, built locally (nothing is downloaded).
 
 A VisionEncoderDecoder (a 1-layer ViT encoder, a 1-layer BERT decoder with cross-attention) and a
 generated word vocabulary, saved with ``save_pretrained``: a stand-in for a real captioning model
-in tests and benches, loaded back through the same ``from_pretrained`` path a real model takes.
+in tests, loaded back through the same ``from_pretrained`` path a real model takes.
 Its special tokens are made unlikely, so its greedy caption is a handful of (random) words.
 """
 
