@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,6 +23,7 @@ from mintloom.campaign.spec import TEXT_FIELDS, LoadedSpec, Segment, load_spec
 from mintloom.engines.base import Engine, GenerationRequest, engine_registry
 from mintloom.engines.copy import template_variables
 from mintloom.engines.params import AudioParams, CopyParams, CopyTemplate, ImageParams
+from mintloom.errors import UnsafeTextError
 
 SPEC = """campaign: ref
 seed: 11
@@ -239,3 +241,11 @@ def test_json_audiences_plan_as_the_plain_planner_did(
 ) -> None:
     # numbers, and rows without the optional column: the variables' slow path
     _check(tmp_path, json.dumps(_rows(values, duplicate)), "audience.json")
+
+
+def test_a_control_character_in_a_csv_cell_is_still_refused_by_row_and_field(tmp_path: Path) -> None:
+    # the whole text is searched once; a hit falls back to the search per row that names the field
+    audience = "segment,name,offer,city\ns0,Ann,5,Rome\ns1,B\x1bob,6,Oslo\n"
+    path = write_sample_campaign(tmp_path, SPEC, audience)
+    with pytest.raises(UnsafeTextError, match=r"audience\.csv: row 2: field 'name' contains a control"):
+        load_spec(path)
