@@ -162,12 +162,6 @@ _json = json.JSONEncoder(sort_keys=True, default=str).encode
 """``json.dumps(value, sort_keys=True, default=str)``, without making an encoder per call."""
 
 
-def _joined(parts: dict[str, str]) -> str:
-    """What ``json.dumps(doc, sort_keys=True)`` writes for ``doc``, given each value's JSON text:
-    a part many jobs share is encoded once, and the text (so every key) stays the same."""
-    return "{" + ", ".join([f"{_name(k)}: {parts[k]}" for k in sorted(parts)]) + "}"
-
-
 @functools.lru_cache(maxsize=256)
 def _name(key: str) -> str:
     return encode_basestring_ascii(key)
@@ -189,9 +183,11 @@ def _template_hash(template: str) -> str:
 
 
 def _layout(fixed: Mapping[str, str], names: Sequence[str]) -> str:
-    """A format string whose ``.format(*values)`` is :func:`_joined` of ``fixed`` with ``names``
-    given ``values`` in that order: the keys are sorted and the fixed JSON placed once, so a job
-    key costs one ``str.format`` per document instead of a sort and a join."""
+    """A format string whose ``.format(*values)`` is what ``json.dumps(doc, sort_keys=True)``
+    writes for the document of ``fixed`` (each value's JSON) and ``names`` (their JSON given as
+    ``values``, in that order): the keys are sorted and the fixed JSON placed once, so a job key
+    costs one ``str.format`` per document instead of encoding it (the text, so every key, stays
+    the same)."""
     slots = {k: f"{{{i}}}" for i, k in enumerate(names)}
     pairs = [f"{_escaped(_name(k))}: {slots.get(k) or _escaped(fixed[k])}" for k in sorted({*fixed, *names})]
     return "{{" + ", ".join(pairs) + "}}"
