@@ -14,6 +14,7 @@ def run(work: Path, rows: int = PLAN_ROWS) -> list[Figure]:
     seconds = plan_seconds(rows, work)
     note = (
         f"load + plan of a fresh {rows:,}-row CSV audience (one 300x250 format: one job a row, "
-        f"every 10th row a duplicate), in this process; {load_note()}"
+        f"every 10th row a duplicate), in this process: every job's key and entry; a run builds "
+        f"each job's request when it sends the job to a worker; {load_note()}"
     )
     return [Figure(f"plan_s_{rows}_rows", seconds, "s", 10.0, "<=", note)]

@@ -105,7 +105,7 @@ def measure(n_assets: int, work: Path) -> SizeResult:
     plan_s = time.perf_counter() - t0
     with Studio(Workspace.init(work / "ws"), password=PASSWORD) as studio:
         studio.ensure_keys()
-    half = len(plan.jobs) // 2
+    half = len(plan) // 2
     cpu0 = _children_cpu_s()
     code, crash_s, out = _child(["run", str(work / "ws"), str(spec)], crash_at=f"run.job:{half}")
     if code != -9:
@@ -121,9 +121,9 @@ def measure(n_assets: int, work: Path) -> SizeResult:
     size = sum(p.stat().st_size for p in catalog.glob("catalog*") if p.is_file())
     total = crash_s + float(child["run_s"])
     return SizeResult(
-        assets=len(plan.jobs),
-        assets_per_s=len(plan.jobs) / total,
-        seconds_per_asset=total / len(plan.jobs),
+        assets=len(plan),
+        assets_per_s=len(plan) / total,
+        seconds_per_asset=total / len(plan),
         peak_rss_mb=float(child["peak_rss_kb"]) / 1024,
         run_peak_rss_mb=float(child["run_peak_rss_kb"]) / 1024,
         work_peak_rss_mb=float(child["work_peak_rss_kb"]) / 1024,
@@ -135,7 +135,7 @@ def measure(n_assets: int, work: Path) -> SizeResult:
         rework_pct=100 * (half - committed) / half,
         verify_files_per_s=float(child["verify_files_per_s"]),
         verified=int(child["verified"]),
-        cpu_s_per_asset=cpu / len(plan.jobs),
+        cpu_s_per_asset=cpu / len(plan),
     )
 
 
@@ -214,8 +214,8 @@ def plan_seconds(rows: int, work: Path) -> float:
     t0 = time.perf_counter()
     plan = plan_campaign(load_spec(spec), engine_registry())
     elapsed = time.perf_counter() - t0
-    if len(plan.jobs) != rows:
-        raise MintloomError(f"planning {rows} rows made {len(plan.jobs)} jobs")
+    if len(plan) != rows:
+        raise MintloomError(f"planning {rows} rows made {len(plan)} jobs")
     return elapsed
 
 

@@ -22,11 +22,11 @@ import functools
 import gc
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -68,19 +68,85 @@ class Job(BaseModel):
     caption: CaptionParams | None = None
     """An image's captioning model (the spec's ``captions``): the worker captions the picture it
     made, for the alt text (metadata, not design: not part of the key, like ``rights``)."""
+    source_locale: str | None = None
+    """The locale a translated master was translated from (its parent's)."""
 
 
-class Plan(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class PlannedJob(NamedTuple):
+    """A job as the plan holds it until it is run: its key and the few names it is made from
+    (~0.3 KB; the whole :class:`Job` with its request is ~3.4 KB, ~67 MB held at 20k jobs).
+    :meth:`Plan.job` builds the :class:`Job` when it is sent to a worker."""
 
-    campaign: str
-    jobs: tuple[Job, ...]
+    key: JobId
+    kind: Kind
+    parent: JobId | None
+    action: DerivationAction
+    seed: int
+    locale: str
+    row: Segment | None
+    """The audience row (the sound logo has none)."""
+    fmt: Format | None
+    template: str | None
+    """The copy template's name (copy jobs)."""
+
+    @property
+    def title(self) -> str:
+        if self.row is None:
+            return "sound-logo"
+        leaf = self.fmt.name if self.fmt is not None else self.template
+        return f"{self.locale}/{self.row.segment}/{leaf}"
+
+
+class _Keyed(Protocol):
+    @property
+    def key(self) -> JobId: ...
+    @property
+    def kind(self) -> Kind: ...
+    @property
+    def parent(self) -> JobId | None: ...
+    @property
+    def title(self) -> str: ...
+
+
+K = TypeVar("K", bound=_Keyed)
+
+
+class Plan:
+    """The jobs of a campaign, in plan order: planned ones (:class:`PlannedJob`, built into a
+    :class:`Job` on demand, so a run holds the jobs in flight, not all of them) or given ones."""
+
+    def __init__(
+        self,
+        campaign: str,
+        jobs: Sequence[Job] = (),
+        *,
+        planned: Sequence[PlannedJob] = (),
+        planner: _Planner | None = None,
+    ) -> None:
+        self.campaign = campaign
+        self.entries: tuple[PlannedJob | Job, ...] = (*jobs, *planned)
+        self._planner = planner
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def job(self, entry: PlannedJob | Job) -> Job:
+        """The whole job of a plan entry (built anew each call: the caller holds it)."""
+        if isinstance(entry, Job):
+            return entry
+        assert self._planner is not None
+        return self._planner.build(entry)
+
+    @property
+    def jobs(self) -> tuple[Job, ...]:
+        """Every job built: for small plans (tests, one render); a run builds them one by one."""
+        return tuple(self.job(e) for e in self.entries)
 
     def by_key(self) -> dict[str, Job]:
         return {j.key: j for j in self.jobs}
 
     def count(self, kind: Kind) -> int:
-        return sum(1 for j in self.jobs if j.kind == kind)
+        return sum(1 for j in self.entries if j.kind == kind)
 
 
 def _sha(data: str | bytes) -> str:
@@ -94,12 +160,6 @@ def derive_seed(*parts: object) -> int:
 
 _json = json.JSONEncoder(sort_keys=True, default=str).encode
 """``json.dumps(value, sort_keys=True, default=str)``, without making an encoder per call."""
-
-
-def _joined(parts: dict[str, str]) -> str:
-    """What ``json.dumps(doc, sort_keys=True)`` writes for ``doc``, given each value's JSON text:
-    a part many jobs share is encoded once, and the text (so every key) stays the same."""
-    return "{" + ", ".join([f"{_name(k)}: {parts[k]}" for k in sorted(parts)]) + "}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -122,6 +182,22 @@ def _template_hash(template: str) -> str:
     return _sha(template)
 
 
+def _layout(fixed: Mapping[str, str], names: Sequence[str]) -> str:
+    """A format string whose ``.format(*values)`` is what ``json.dumps(doc, sort_keys=True)``
+    writes for the document of ``fixed`` (each value's JSON) and ``names`` (their JSON given as
+    ``values``, in that order): the keys are sorted and the fixed JSON placed once, so a job key
+    costs one ``str.format`` per document instead of encoding it (the text, so every key, stays
+    the same)."""
+    slots = {k: f"{{{i}}}" for i, k in enumerate(names)}
+    pairs = [f"{_escaped(_name(k))}: {slots.get(k) or _escaped(fixed[k])}" for k in sorted({*fixed, *names})]
+    return "{{" + ", ".join(pairs) + "}}"
+
+
+def _escaped(text: str) -> str:
+    """``text`` as literal text of a format string."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
 @dataclass
 class _KeyHasher:
     """Job keys: the sha-256 of the sorted JSON of a document of everything that determines the
@@ -129,8 +205,11 @@ class _KeyHasher:
     every segment: their JSON is made once (encoding it per job was most of planning's time)."""
 
     shared: dict[str, str]
-    formats: dict[Format, str] = field(default_factory=dict)
-    engines: dict[str, dict[str, str]] = field(default_factory=dict)
+    formats: dict[tuple[str, int, int, str], str] = field(default_factory=dict)
+    engines: dict[str, str] = field(default_factory=dict)
+    """Per engine, the :func:`_layout` of a key's document (its parent, request and template)."""
+    requests: dict[tuple[str, ...], str] = field(default_factory=dict)
+    """Per set of parameter fields, the :func:`_layout` of a request."""
 
     @classmethod
     def for_spec(cls, brand: BrandStyle, lineage: dict[str, Any], campaign: str) -> _KeyHasher:
@@ -141,40 +220,35 @@ class _KeyHasher:
     def key(
         self,
         engine: Engine,
-        request: GenerationRequest,
+        request: tuple[Kind, int, str, Format | None],
         parent: str | None,
         template_hash: str | None,
         fields: dict[str, str],
     ) -> JobId:
-        """``fields``: :func:`encoded_fields` of ``request.params``."""
-        body = {
-            "kind": _text(request.kind),
-            "seed": str(int(request.seed)),
-            "locale": _text(request.locale),
-            "format": self._format(request.format),
-            **fields,
-        }
-        doc = {
-            **self._engine(engine),
-            "request": _joined(body),
-            "parent": _text(parent),
-            "template": _text(template_hash),
-        }
-        return JobId(_sha(_joined(doc)))
+        """``request``: its kind, seed, locale and format; ``fields``: :func:`encoded_fields` of
+        its parameters."""
+        kind, seed, locale, fmt = request
+        names = tuple(fields)
+        if (body := self.requests.get(names)) is None:
+            body = self.requests[names] = _layout({}, ("kind", "seed", "locale", "format", *names))
+        text = body.format(_text(kind), int(seed), _text(locale), self._format(fmt), *fields.values())
+        doc = self._engine(engine).format(_text(parent), text, _text(template_hash))
+        return JobId(_sha(doc))
 
-    def _engine(self, engine: Engine) -> dict[str, str]:
-        """The shared parts with the engine's name and version."""
+    def _engine(self, engine: Engine) -> str:
+        """The layout of the document with the shared parts and the engine's name and version."""
         if engine.name not in self.engines:
             named = {"engine": _json(engine.name), "version": _json(engine.version)}
-            self.engines[engine.name] = {**self.shared, **named}
+            self.engines[engine.name] = _layout({**self.shared, **named}, ("parent", "request", "template"))
         return self.engines[engine.name]
 
     def _format(self, fmt: Format | None) -> str:
         if fmt is None:
             return "null"
-        if fmt not in self.formats:  # defaults left out: a PNG keys as before formats had an encoding
-            self.formats[fmt] = _json(fmt.model_dump(exclude_defaults=True))
-        return self.formats[fmt]
+        known = (fmt.name, fmt.width, fmt.height, fmt.encoding)
+        if known not in self.formats:  # defaults left out: a PNG keys as before formats had an encoding
+            self.formats[known] = _json(fmt.model_dump(exclude_defaults=True))
+        return self.formats[known]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -209,15 +283,39 @@ class _Messages:
     reads: tuple[str, ...]
     """The variables they read, in the order an image job's parameters list them."""
     required: frozenset[str]
+    params: str | None
+    """The :func:`_layout` of the image parameters' JSON with every field but ``variables``
+    filled in (all rows share them); None when a row's parameters differ in more (a hero)."""
+    variables: str
+    """The :func:`_layout` of the variables' JSON when every one read is there."""
+    template: str
+    """The three texts as image job keys hash them."""
+
+    @functools.cached_property
+    def sorted_reads(self) -> list[str]:
+        return sorted(self.reads)
+
+    @functools.cached_property
+    def template_hash(self) -> str:
+        return _template_hash(self.template)
+
+
+def _shared_parts(params: ImageParams) -> dict[str, str] | None:
+    """Each field of ``params``'s key document as JSON, but ``variables`` (see ``_Messages.shared``)."""
+    fields = params.key_fields()
+    doc = fields.get("params")
+    if set(fields) != {"params"} or not isinstance(doc, dict):
+        return None
+    return {k: _json(v) for k, v in doc.items() if k != "variables"}
 
 
 @dataclass
 class _Planner:
-    """The jobs of one spec, added in plan order."""
+    """The jobs of one spec, added in plan order; :meth:`build` makes a planned job whole."""
 
     loaded: LoadedSpec
     engines: dict[str, Engine]
-    jobs: list[Job] = field(default_factory=list)
+    entries: list[PlannedJob] = field(default_factory=list)
     messages: dict[str, _Messages] = field(default_factory=dict)
     rounds: Mapping[str, int] = field(default_factory=dict)
     """Review rounds by design (``template/locale``): a rejected design is drawn with a new seed."""
@@ -243,41 +341,14 @@ class _Planner:
         master = next(f for f in formats if f.name == self.loaded.spec.master)
         return master, [f for f in formats if f.name != master.name]
 
-    def add(
-        self,
-        engine: Engine,
-        request: GenerationRequest,
-        *,
-        parent: JobId | None = None,
-        action: DerivationAction = "c2pa.created",
-        segment: str | None = None,
-        fmt: str | None = None,
-        title: str,
-        template: str | None = None,
-        fields: dict[str, str] | None = None,
-    ) -> JobId:
-        """Add a job; ``fields`` (:func:`encoded_fields` of its parameters) when known already."""
+    def add(self, engine: Engine, entry: PlannedJob, template: str | None, fields: dict[str, str]) -> None:
+        """Add a job (``entry`` without its key): ``fields`` is :func:`encoded_fields` of its
+        parameters, ``template`` the template text its key hashes."""
         th = _template_hash(template) if template is not None else None
-        if fields is None:
-            fields = encoded_fields(request.params)
-        key = self.keys.key(engine, request, parent, th, fields)
-        self.jobs.append(
-            Job(
-                key=key,
-                kind=request.kind,
-                engine=engine.name,
-                segment=segment,
-                locale=None if request.kind == "audio" else request.locale,
-                format=fmt,
-                parent=parent,
-                action=action,
-                request=request,
-                template_hash=th,
-                title=title,
-                caption=self.caption if request.kind == "image" else None,
-            )
+        key = self.keys.key(
+            engine, (entry.kind, entry.seed, entry.locale, entry.fmt), entry.parent, th, fields
         )
-        return key
+        self.entries.append(entry._replace(key=key))
 
     @functools.cached_property
     def caption(self) -> CaptionParams | None:
@@ -307,34 +378,34 @@ class _Planner:
     def images(self, seg: Segment, loc: str, seed: int, first_master: JobId | None) -> JobId:
         """The master image for a segment and locale, then its variants; the master's key."""
         image = self.engines["compositor"]
-        params = self._image_params(seg, loc)
-        fields = encoded_fields(params)  # the master's and its variants'
-        template = "\n".join((params.headline, params.body, params.cta))
+        fields = self._image_fields(seg, loc)  # the master's and its variants'
+        th = self._messages(seg, loc).template_hash
         master_fmt, variants = self.formats
-        master = self.add(
-            image,
-            self._request("image", seed, loc, params, master_fmt),
-            parent=first_master,
-            action="c2pa.created" if first_master is None else "c2pa.translated",
-            segment=seg.segment,
-            fmt=master_fmt.name,
-            title=f"{loc}/{seg.segment}/{master_fmt.name}",
-            template=template,
-            fields=fields,
+        action: DerivationAction = "c2pa.created" if first_master is None else "c2pa.translated"
+        master = self.keys.key(image, ("image", seed, loc, master_fmt), first_master, th, fields)
+        self.entries.append(
+            PlannedJob(master, "image", first_master, action, seed, loc, seg, master_fmt, None)
         )
         for fmt in variants:
-            self.add(
-                image,
-                self._request("image", seed, loc, params, fmt),
-                parent=master,
-                action="c2pa.resized",
-                segment=seg.segment,
-                fmt=fmt.name,
-                title=f"{loc}/{seg.segment}/{fmt.name}",
-                template=template,
-                fields=fields,
-            )
+            key = self.keys.key(image, ("image", seed, loc, fmt), master, th, fields)
+            self.entries.append(PlannedJob(key, "image", master, "c2pa.resized", seed, loc, seg, fmt, None))
         return master
+
+    def _image_fields(self, seg: Segment, loc: str) -> dict[str, str]:
+        """:func:`encoded_fields` of the image parameters of a segment and locale: the locale's
+        share is laid out once, the row's variables encoded per row (the same text, faster)."""
+        msgs = self._messages(seg, loc)
+        if msgs.params is None:  # a hero layer: its prompt's variables are per row too
+            return encoded_fields(self._image_params(seg, loc))
+        row = seg.variables
+        if not msgs.required <= row.keys():
+            for f, source in msgs.texts.items():  # refuses the row, naming the field that misses one
+                needed_variables(source, seg, locale=loc, field=f)
+        try:  # every variable read, as text: the common case, laid out
+            variables = msgs.variables.format(*[encode_basestring_ascii(row[k]) for k in msgs.sorted_reads])
+        except (KeyError, TypeError):  # an optional one missing, or a value that is not text
+            variables = _json({k: row[k] for k in msgs.reads if k in row})
+        return {"params": msgs.params.format(variables)}
 
     def _image_params(self, seg: Segment, loc: str) -> ImageParams:
         """The locale's brand messages with the variables they read from the segment's row."""
@@ -376,7 +447,8 @@ class _Planner:
     def _messages(self, seg: Segment, loc: str) -> _Messages:
         """A locale's brand messages and the variables they read, worked out at its first row."""
         if loc not in self.messages:
-            texts = {f: self.loaded.spec.brand.messages[loc][f] for f in TEXT_FIELDS}
+            spec = self.loaded.spec
+            texts = {f: spec.brand.messages[loc][f] for f in TEXT_FIELDS}
             reads: dict[str, None] = {}
             need: set[str] = set()
             for f, source in texts.items():
@@ -384,12 +456,32 @@ class _Planner:
                 required, optional = _template_variables(source, f)
                 reads.update(dict.fromkeys(sorted(required | optional)))
                 need |= required
-            self.messages[loc] = _Messages(texts, tuple(reads), frozenset(need))
+            shared = None
+            if spec.brand.hero is None:  # what every row's parameters share, each value as JSON
+                params = ImageParams(
+                    **texts, campaign=spec.campaign, messages_model=spec.brand.messages_model
+                )
+                shared = _shared_parts(params)
+            template = "\n".join(texts[f] for f in TEXT_FIELDS)
+            self.messages[loc] = _Messages(
+                texts,
+                tuple(reads),
+                frozenset(need),
+                None if shared is None else _layout(shared, ("variables",)),
+                _layout({}, sorted(reads)),
+                template,
+            )
         return self.messages[loc]
 
     def copy(self, seg: Segment, loc: str, seed: int, name: str, source: str) -> None:
-        """A copy job: the template for the copy engine, or the prompt of a model engine (whose
-        settings are ``copy.model``, validated against the engine's parameter model)."""
+        """A copy job: the template for the copy engine, or the prompt of a model engine."""
+        params = self._copy_params(seg, loc, name, source)
+        entry = PlannedJob(JobId(""), "copy", None, "c2pa.created", seed, loc, seg, None, name)
+        self.add(self._copy_engine(), entry, source, encoded_fields(params))
+
+    def _copy_params(self, seg: Segment, loc: str, name: str, source: str) -> EngineParams:
+        """The copy engine's parameters: the template, and ``copy.model`` validated against the
+        engine's parameter model."""
         engine = self._copy_engine()
         needed_variables(source, seg, locale=loc, field=f"copy.templates.{name}")
         # the whole row, as copy job keys always hashed it (so they stay what they were)
@@ -398,30 +490,23 @@ class _Planner:
         if "model_path" in settings:  # relative to the spec file, absolute in the job (workers run anywhere)
             settings["model_path"] = str((self.loaded.path.parent / str(settings["model_path"])).resolve())
         try:
-            params = engine.params_type.model_validate(settings)
+            return engine.params_type.model_validate(settings)
         except ValidationError as exc:
             known = ", ".join(sorted(set(engine.params_type.model_fields) - {"template"})) or "none"
             raise SpecError(
                 f"copy.model does not fit the {engine.name} engine: {_first_error(exc)}",
                 hint=f"the settings it takes: {known}",
             ) from exc
-        self.add(
-            engine,
-            self._request("copy", seed, loc, params),
-            segment=seg.segment,
-            title=f"{loc}/{seg.segment}/{name}",
-            template=source,
-        )
 
     def sound_logo(self) -> None:
         spec = self.loaded.spec
-        params = AudioParams(format=spec.audio.format, seconds=spec.audio.seconds)
         seed = self.reseed(derive_seed(spec.seed, spec.campaign, "sound-logo"), "audio/-")
-        self.add(
-            self.engines["soundlogo"],
-            self._request("audio", seed, spec.locales[0], params),
-            title="sound-logo",
-        )
+        entry = PlannedJob(JobId(""), "audio", None, "c2pa.created", seed, spec.locales[0], None, None, None)
+        self.add(self.engines["soundlogo"], entry, None, encoded_fields(self._audio_params()))
+
+    def _audio_params(self) -> AudioParams:
+        audio = self.loaded.spec.audio
+        return AudioParams(format=audio.format, seconds=audio.seconds)
 
     def _copy_engine(self) -> Engine:
         name = self.loaded.spec.copy_.engine
@@ -432,11 +517,50 @@ class _Planner:
             )
         return self.engines[name]
 
-    def _request(
-        self, kind: Kind, seed: int, locale: str, params: EngineParams, fmt: Format | None = None
-    ) -> GenerationRequest:
-        return GenerationRequest(
-            kind=kind, seed=seed, locale=locale, brand=self.brand, format=fmt, params=params
+    # -- whole jobs -------------------------------------------------------------------------------
+    def build(self, entry: PlannedJob) -> Job:
+        """The :class:`Job` of a planned entry: its request made as planning hashed it."""
+        if entry.kind == "audio":
+            return self._job(entry, self.engines["soundlogo"], self._audio_params(), None, segment=None)
+        seg = entry.row
+        assert seg is not None
+        if entry.kind == "copy":
+            assert entry.template is not None
+            source = self.loaded.spec.copy_.templates[entry.template]
+            params = self._copy_params(seg, entry.locale, entry.template, source)
+            return self._job(entry, self._copy_engine(), params, source, segment=seg.segment)
+        params = self._image_params(seg, entry.locale)
+        template = self._messages(seg, entry.locale).template
+        return self._job(entry, self.engines["compositor"], params, template, segment=seg.segment)
+
+    def _job(
+        self,
+        entry: PlannedJob,
+        engine: Engine,
+        params: EngineParams,
+        template: str | None,
+        *,
+        segment: str | None,
+    ) -> Job:
+        kind, fmt = entry.kind, entry.fmt
+        request = GenerationRequest(
+            kind=kind, seed=entry.seed, locale=entry.locale, brand=self.brand, format=fmt, params=params
+        )
+        translated = entry.action == "c2pa.translated"
+        return Job(
+            key=entry.key,
+            kind=kind,
+            engine=engine.name,
+            segment=segment,
+            locale=None if kind == "audio" else entry.locale,
+            format=fmt.name if fmt is not None else None,
+            parent=entry.parent,
+            action=entry.action,
+            request=request,
+            template_hash=_template_hash(template) if template is not None else None,
+            title=entry.title,
+            caption=self.caption if kind == "image" else None,
+            source_locale=self.loaded.spec.locales[0] if translated else None,
         )
 
 
@@ -456,8 +580,9 @@ def plan_campaign(
             planner.segment(seg)
         if loaded.spec.audio.enabled:
             planner.sound_logo()
-        _check_unique(planner.jobs)
-        return Plan(campaign=loaded.spec.campaign, jobs=tuple(planner.jobs))
+        _check_unique(planner.entries)
+        planned, planner.entries = tuple(planner.entries), []
+        return Plan(loaded.spec.campaign, planned=planned, planner=planner)
 
 
 @contextmanager
@@ -473,7 +598,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_unique(jobs: list[Job]) -> None:
+def _check_unique(jobs: list[PlannedJob]) -> None:
     seen: set[str] = set()
     for j in jobs:
         if j.key in seen:
@@ -481,13 +606,13 @@ def _check_unique(jobs: list[Job]) -> None:
         seen.add(j.key)
 
 
-def ordered(jobs: list[Job]) -> Iterator[Job]:
+def ordered(jobs: Sequence[K]) -> Iterator[K]:
     """Each parent directly followed by its children (depth first, otherwise in plan order), so
     variants are signed as soon as they finish and a master's bytes are held only that long
     (all masters first kept every one of them in memory until the variants came)."""
     by_key = {j.key: j for j in jobs}
-    children: dict[str, list[Job]] = {}
-    roots: list[Job] = []
+    children: dict[str, list[K]] = {}
+    roots: list[K] = []
     for j in jobs:
         if j.parent is not None and j.parent in by_key:
             children.setdefault(j.parent, []).append(j)

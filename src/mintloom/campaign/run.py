@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from mintloom.campaign.execute import Executor, Generated, generate_job, make_executor
-from mintloom.campaign.plan import Job, Kind, Plan, ordered, plan_campaign
+from mintloom.campaign.plan import Job, Kind, Plan, PlannedJob, ordered, plan_campaign
 from mintloom.campaign.qa import QAReport, evaluate
 from mintloom.campaign.spec import LoadedSpec
 from mintloom.campaign.tagging import Tagged, asset_metadata, tag
@@ -77,7 +77,7 @@ checkpoint's licence terms (set per kind) as one leaf range per kind instead of 
 Publishing stays correct without it (it derives its ranges from the leaves), only costlier."""
 
 
-def phases(jobs: list[Job]) -> Iterator[tuple[Kind, list[Job]]]:
+def phases(jobs: list[PlannedJob | Job]) -> Iterator[tuple[Kind, list[PlannedJob | Job]]]:
     """``jobs`` split per kind in :data:`PHASES` order, keeping their order (parents first)."""
     for kind in PHASES:
         yield kind, [j for j in jobs if j.kind == kind]
@@ -215,12 +215,16 @@ class _RunState:
 
     salt: bytes
     jobs: dict[str, Job]
+    """The jobs sent to the executor and not signed yet (built from the plan as they are sent:
+    all of a run's jobs held ~3.4 KB each for the whole run)."""
     done: dict[str, str]
     """Job key → asset CID of jobs finished before this run."""
     is_parent: set[str]
+    """Keys of the jobs with children to sign that are not signed yet themselves."""
     total: int
     summary: RunSummary
     cid_of: dict[str, str] = field(default_factory=dict)
+    """Job key → asset CID of the parents whose children are not all committed yet."""
     signed_parents: dict[str, _SignedParent] = field(default_factory=dict)
     """Job key → its signed asset, kept only for jobs with a child still to sign."""
     children_left: Counter[str] = field(default_factory=Counter)
@@ -298,8 +302,8 @@ class CampaignRunner:
         given = executor or self._executor
         executor = given or make_executor(self.workers)
         try:
-            for _kind, jobs in phases([j for j in ordered(list(plan.jobs)) if j.key not in state.done]):
-                for gen in executor.map_unordered(generate_job, jobs):
+            for _kind, entries in phases([j for j in ordered(plan.entries) if j.key not in state.done]):
+                for gen in executor.map_unordered(generate_job, self._sent(state, plan, entries)):
                     self._accept(state, gen)
                 self._flush(state)
         finally:
@@ -313,6 +317,14 @@ class CampaignRunner:
         state.summary.seconds = time.perf_counter() - t0
         return state.summary
 
+    @staticmethod
+    def _sent(state: _RunState, plan: Plan, entries: list[PlannedJob | Job]) -> Iterator[Job]:
+        """Each entry's whole job, built as the executor takes it and held until it is signed."""
+        for entry in entries:
+            job = plan.job(entry)
+            state.jobs[job.key] = job
+            yield job
+
     # -- run state --------------------------------------------------------------------------------
     def _start(self, plan: Plan) -> _RunState:
         """Record the campaign, restore the finished jobs' files and set up the run's state."""
@@ -320,20 +332,19 @@ class CampaignRunner:
         salt = existing.salt if existing is not None else os.urandom(32)
         self.writer.ensure_campaign(self.spec.campaign, self.loaded.spec_hash, salt)
         done = self.catalog.done_jobs(self.spec.campaign)
-        todo = [j for j in plan.jobs if j.key not in done]
-        summary = RunSummary(
-            self.spec.campaign, len(plan.jobs), len(plan.jobs) - len(todo), out_dir=self.out_dir
-        )
+        todo = [j for j in plan.entries if j.key not in done]
+        summary = RunSummary(self.spec.campaign, len(plan), len(plan) - len(todo), out_dir=self.out_dir)
         summary.restored = self._restore(plan, done)
+        children_left = Counter[str](j.parent for j in todo if j.parent is not None)
         state = _RunState(
             salt,
-            plan.by_key(),
+            {},
             done,
-            {j.parent for j in todo if j.parent is not None},
+            set(children_left),
             len(todo),
             summary,
-            cid_of=dict(done),
-            children_left=Counter(j.parent for j in todo if j.parent is not None),
+            cid_of={p: done[p] for p in children_left if p in done},
+            children_left=children_left,
         )
         self.progress(Progress(Stage.GENERATE, 0, state.total))
         return state
@@ -392,13 +403,15 @@ class CampaignRunner:
         if text is not None:
             state.signed_texts.setdefault(text, item)
         if job.key in state.is_parent:
+            state.is_parent.discard(job.key)  # signed: held below until its children are
             kept = _SignedParent(item.signed.data, item.signed.media_type, item.cid, item.model_id)
             state.signed_parents[job.key] = kept
+            state.cid_of[job.key] = item.cid
         if job.parent is not None:
             state.children_left[job.parent] -= 1
             if state.children_left[job.parent] <= 0:
                 state.signed_parents.pop(job.parent, None)
-        state.cid_of[job.key] = item.cid
+        state.jobs.pop(job.key, None)
         state.batch.append(item)
         state.finished += 1
         self.progress(Progress(Stage.GENERATE, state.finished, state.total))
@@ -440,7 +453,7 @@ class CampaignRunner:
             campaign=self.spec.campaign,
             segment_commitment=segment_commitment(salt, job.segment),
             locale=job.locale or "und",
-            source_locale=_source_locale(state, job),
+            source_locale=job.source_locale,
             format=job.format,
             action=job.action,
             source_type=source_type,
@@ -536,6 +549,10 @@ class CampaignRunner:
         )
         clock.add(kind, "catalog", time.perf_counter() - t0 - logging, time.thread_time() - c0 - logging_cpu)
         crash_point("run.after_commit")
+        for it in items:  # a parent's CID is needed until its last child is committed
+            if it.job.parent is not None and state.children_left[it.job.parent] <= 0:
+                state.cid_of.pop(it.job.parent, None)
+                state.children_left.pop(it.job.parent, None)
         generated = state.summary.generated
         with clock.timed(kind, "export"):
             self._export_many([(exp.path, it.signed.data, self._sidecar(it, exp)) for it, exp in exports])
@@ -646,7 +663,7 @@ class CampaignRunner:
         )
 
     @staticmethod
-    def _path(job: Job, extension: str) -> str:
+    def _path(job: PlannedJob | Job, extension: str) -> str:
         """Where a job's file goes, relative to the campaign's output folder."""
         return f"{job.title}.{extension}"
 
@@ -659,7 +676,7 @@ class CampaignRunner:
         assets = self.catalog.job_files(self.spec.campaign)
         held = Annotations(self.parts.db).held(self.spec.campaign)
         exports: list[ExportRow] = []
-        for job in plan.jobs:
+        for job in plan.entries:
             if job.key not in done or done[job.key] in held:
                 continue
             row = assets.get(job.key)
@@ -752,14 +769,6 @@ def _add_annotations(rows: BatchRows, campaign: str, it: _Signed) -> None:
         rows.alt_texts.extend(
             AltTextRow(cid=it.cid, locale=loc, text=text) for loc, text in it.tagged.alt_text.items()
         )
-
-
-def _source_locale(state: _RunState, job: Job) -> str | None:
-    """The locale a translated master was translated from."""
-    if job.action != "c2pa.translated" or job.parent is None:
-        return None
-    parent = state.jobs.get(job.parent)
-    return None if parent is None else parent.locale
 
 
 def _parent_cid(cid_of: dict[str, str], parent_key: str) -> str:
