@@ -85,6 +85,7 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     error NotLogOwner(address log, address caller);
     error CheckpointNotAnchored(address log, uint64 size);
     error NotInLog(address log, uint64 leafIndex);
+    error RegisteredChild(uint256 child, address owner);
 
     /// @notice A child logged in another organisation's ProvenanceLog, as `submitFromLog` takes it.
     /// @param childDagPb / parentDagPb: the CID codec (dag-pb for a UnixFS DAG root, else raw)
@@ -132,6 +133,9 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     {
         uint256 child = uint256(c.cidDigest);
         if (_rewarded[child]) revert AlreadyRewarded(child);
+        // a child registered as an asset earns through `submit`, for its owner only: anyone may
+        // copy its public leaf data into a log of their own
+        if (_assets.isRegistered(child)) revert RegisteredChild(child, _assets.ownerOf(child));
         _checkLog(log);
         _checkLeaf(log, c, proof);
         _checkParent(c.parent, termsId);

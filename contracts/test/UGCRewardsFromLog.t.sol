@@ -199,6 +199,25 @@ contract UGCRewardsFromLogTest is DaoFixture {
         vm.assertEq(_submit(fan, fanLog, 2), REWARD, "attested child earns");
     }
 
+    /// @dev A registered child's leaf data is public: another organisation that copies it into its
+    /// own log and anchors it earns nothing (the owner earns through `submit`).
+    function test_registeredChildCopiedIntoAnotherLogRefused() public {
+        _license(fan2, ids[0]);
+        bytes32 m = keccak256("fan2's claim");
+        bytes32[] memory leaves = new bytes32[](1);
+        leaves[0] = RefMerkle.leaf(abi.encodePacked(RAW, bytes32(ids[1]), m, RAW, bytes32(ids[0])));
+        bytes32[] memory consistency = RefMerkle.consistency(leaves, 0, 1);
+        bytes32 root = RefMerkle.root(leaves, 1);
+        vm.prank(fan2);
+        fan2Log.anchor(1, root, consistency);
+        UGCRewards.LoggedChild memory c = UGCRewards.LoggedChild(bytes32(ids[1]), m, ids[0], false, false, 0, 1);
+        bytes32[] memory proof = RefMerkle.inclusion(leaves, 0, 1);
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.RegisteredChild.selector, ids[1], fan));
+        vm.prank(fan2);
+        rewards.submitFromLog(fan2Log, c, proof, remix);
+        vm.assertFalse(rewards.isRewarded(ids[1]), "nothing recorded");
+    }
+
     function test_capAndBudgetCountBothPaths() public {
         vm.prank(brand);
         rewards.setCreatorCap(2);

@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from mintloom.campaign.render_url import KEY_FILE, url_key
+from mintloom.errors import ConfigError
 from mintloom.faults import ENV_CRASH_AT
 from tests.dynamic.conftest import Live
 
@@ -34,3 +38,14 @@ def test_a_kill_while_the_key_is_made_leaves_a_usable_workspace(live: Live) -> N
     assert served.headers["X-Mintloom-CID"]
     assert len((state / "render-url.key").read_bytes()) == 32
     assert [p.name for p in state.iterdir() if p.name.startswith("render-url.key.")] == []
+
+
+def test_an_empty_key_left_by_an_earlier_version_is_replaced(tmp_path: Path) -> None:
+    """Before the key was written whole, a kill between create and write left it empty: a server
+    refuses it (and writes nothing), the next maker replaces it with a whole key."""
+    (tmp_path / KEY_FILE).write_bytes(b"")
+    with pytest.raises(ConfigError, match="damaged"):
+        url_key(tmp_path, create=False)
+    assert (tmp_path / KEY_FILE).read_bytes() == b""
+    key = url_key(tmp_path)
+    assert len(key) == 32 and url_key(tmp_path, create=False) == key

@@ -26,6 +26,10 @@ def url_key(state_dir: Path, *, create: bool = True) -> bytes:
     """The workspace's render-URL key (32 random bytes, made on first use, readable by its owner
     only). A server only reads it (``create=False``): checking a URL never writes."""
     path = state_dir / KEY_FILE
+    if create and path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
+        # the empty key an earlier version left when killed mid-write: nothing was ever signed
+        # with it, so it is replaced (a reader still refuses it, and writes nothing)
+        path.unlink(missing_ok=True)
     if not path.is_file():
         if not create:
             raise RenderURLError("this workspace has issued no render URL (it has no render-URL key)",

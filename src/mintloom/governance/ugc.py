@@ -73,6 +73,7 @@ _REFUSALS: dict[str, type[RewardRefusedError]] = {
     "PoolTooSmall": RewardBudgetError,
     "NotAttested": NoLicenceError,
     "NotLogOwner": NotLogOwnerError,
+    "RegisteredChild": DuplicateChildError,
     "NotAProvenanceLog": ChildNotProvenError,
     "CheckpointNotAnchored": ChildNotProvenError,
     "NotInLog": ChildNotProvenError,
