@@ -39,7 +39,7 @@ def test_workers_fingerprint_the_pixels_exactly_as_the_decoded_file(tmp_path: Pa
         expected = registration_fingerprints(gen.artifact.data)
         assert gen.fingerprints == tuple((f.phash, f.dhash) for f in expected), job.format
         stages = dict(gen.seconds)
-        assert set(stages) == {"generate", "encode", "qa", "fingerprint"} and all(
+        assert set(stages) == {"generate", "encode", "qa", "fingerprint", "thumbnail"} and all(
             v > 0 for v in stages.values()
         )
         cpu = dict(gen.cpu_seconds)  # the same stages on the worker thread's CPU clock

@@ -3,6 +3,7 @@ them (identical concurrent requests → one leaf, one CID), and one process runs
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from tests.conftest import PASSWORD
 from tests.dynamic.conftest import render_token, serve_dynamic
 from tests.dynamic.test_crash import URL, server
 
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 RAINY = {"weather": "rainy", "offer": 20, "price": 3.5}
 
 
@@ -26,10 +28,12 @@ def _workers(pid: int) -> list[int]:
 def test_two_workers_log_identical_concurrent_requests_once(studio: Studio) -> None:
     served = serve_dynamic(studio, "anchorer = false\n")
     auth = render_token(served)
+    publisher = render_token(served, "publish", name="studio-user")["Authorization"].removeprefix("Bearer ")
     root = served.workspace.root
     served.close()
     with server(root, None, "--workers", "2") as (proc, base), ThreadPoolExecutor(8) as pool:
         assert len(_workers(proc.pid)) == 2
+        _studio_session_holds_on_every_worker(base, publisher)
 
         def post(variables: dict[str, object]) -> httpx.Response:
             return httpx.post(base + URL, json=variables, headers=auth, timeout=120)
@@ -49,6 +53,25 @@ def test_two_workers_log_identical_concurrent_requests_once(studio: Studio) -> N
             assert check.log.index_of(r.headers["X-Mintloom-CID"]) == int(r.headers["X-Mintloom-Log-Index"])
     finally:
         check.close()
+
+
+def _studio_session_holds_on_every_worker(base: str, secret: str) -> None:
+    """One studio login is good on both workers (each made its own cookie key: every request
+    that met the other worker was logged out, and a CSRF token from one failed on the other), and
+    a run, whose state would live in one worker only, is refused by name."""
+    with httpx.Client(base_url=base, timeout=120, follow_redirects=False) as c:
+        for _ in range(6):  # the login form and its post meet either worker
+            form = c.get("/studio/login")
+            found = CSRF.search(form.text)
+            assert found is not None
+            r = c.post("/studio/login", data={"token": secret, "csrf": found.group(1)})
+            assert r.status_code == 303 and "login" not in r.headers["location"], r.text
+        pages = [c.get("/studio/campaigns") for _ in range(12)]
+        assert all(p.status_code == 200 for p in pages), [p.status_code for p in pages]
+        runs = c.post(
+            "/runs", json={"spec": "campaign/campaign.yaml"}, headers={"Authorization": f"Bearer {secret}"}
+        )
+        assert runs.status_code == 503 and "several worker processes" in runs.text, runs.text
 
 
 def test_only_the_process_holding_the_lock_runs_the_anchorer(tmp_path: Path) -> None:

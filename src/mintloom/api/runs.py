@@ -81,6 +81,10 @@ class RunManager:
     def __init__(self, workspace: Workspace) -> None:
         self.workspace = workspace
         self._runs: dict[str, RunState] = {}
+        self.one_process = True
+        """False in a worker of `serve --workers N`: a run's state lives in the process that
+        started it (another worker would answer its GET with 404), and the guard against two runs
+        of one workspace covers one process, so such a server starts none."""
 
     def get(self, run_id: str) -> RunState | None:
         return self._runs.get(run_id)
@@ -88,6 +92,9 @@ class RunManager:
     def start(self, spec: str, options: PipelineOptions) -> RunState:
         """Start a run in the background; 503 without a key password, 422 for a spec outside the
         workspace, 409 while another run of this workspace is in progress."""
+        if not self.one_process:
+            hint = "run campaigns with `mintloom run`, or serve with --workers 1"
+            raise UnavailableError("a server of several worker processes starts no runs", hint=hint)
         password = os.environ.get(PASSWORD_ENV)
         if not password:
             raise UnavailableError("this server cannot run campaigns: it has no key password",

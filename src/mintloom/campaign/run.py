@@ -103,6 +103,7 @@ STAGES: tuple[str, ...] = (
     "encode",
     "fingerprint",
     "qa",
+    "thumbnail",
     "tag",
     "sign",
     "cid",
@@ -110,8 +111,9 @@ STAGES: tuple[str, ...] = (
     "catalog",
     "export",
 )
-"""The stages a run's time is clocked in: the first four in the workers, the rest here
-(``tag`` is tagging, alt text and embedding the XMP; the QA verdict is in ``qa`` too).
+"""The stages a run's time is clocked in: the first five in the workers, the rest here
+(``thumbnail`` is the gallery's; ``tag`` is tagging, alt text and embedding the XMP; the QA verdict
+is in ``qa`` too).
 ``log`` is appending the leaves; ``catalog`` is the blobs, the rows and the commit around it."""
 
 

@@ -52,7 +52,9 @@ def serve(
         console.print(f"[green]mintloom[/] for {s.workspace.root} on http://{host}:{port} (docs at /docs)")
         access_log.install()  # before any worker starts: a logged request line holds no query
         if workers > 1:
-            _serve_workers(s, host, port, workers, ServeOptions(offline, verify_per_minute, verify_burst))
+            _serve_workers(
+                s, host, port, workers, ServeOptions(offline, verify_per_minute, verify_burst, workers)
+            )
             return
         app = create_app(s, offline=offline, verify_rate=VerifyRate(verify_per_minute, verify_burst))
         uvicorn.run(app, host=host, port=port, log_level="info")
@@ -65,10 +67,11 @@ def _serve_workers(s: Studio, host: str, port: int, workers: int, options: Serve
     workspace, once what they would race to create exists."""
     import uvicorn
 
-    from mintloom.api.workers import prepare
+    from mintloom.api.workers import prepare, share_session_key
 
     prepare(s)
     options.to_env()
+    share_session_key()
     os.environ["MINTLOOM_WORKSPACE"] = str(s.workspace.root)
     factory = "mintloom.api.workers:app"
     # a worker answers uvicorn's health check only between its imports and its warm-up: on a
