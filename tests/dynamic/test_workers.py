@@ -16,6 +16,8 @@ from tests.dynamic.conftest import render_token, serve_dynamic
 from tests.dynamic.test_crash import URL, server
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+ONE_SHOT = httpx.Limits(max_keepalive_connections=0)
+"""A connection per request: the workers accept from one socket, a kept-alive one stays with one."""
 RAINY = {"weather": "rainy", "offer": 20, "price": 3.5}
 
 
@@ -59,13 +61,18 @@ def _studio_session_holds_on_every_worker(base: str, secret: str) -> None:
     """One studio login is good on both workers (each made its own cookie key: every request
     that met the other worker was logged out, and a CSRF token from one failed on the other), and
     a run, whose state would live in one worker only, is refused by name."""
-    with httpx.Client(base_url=base, timeout=120, follow_redirects=False) as c:
-        for _ in range(6):  # the login form and its post meet either worker
-            form = c.get("/studio/login")
+    for _ in range(6):  # a fresh browser each time: its login form and post meet either worker
+        with httpx.Client(base_url=base, timeout=120, follow_redirects=False, limits=ONE_SHOT) as fresh:
+            form = fresh.get("/studio/login")
             found = CSRF.search(form.text)
-            assert found is not None
-            r = c.post("/studio/login", data={"token": secret, "csrf": found.group(1)})
+            assert found is not None, form.status_code
+            r = fresh.post("/studio/login", data={"token": secret, "csrf": found.group(1)})
             assert r.status_code == 303 and "login" not in r.headers["location"], r.text
+    with httpx.Client(base_url=base, timeout=120, follow_redirects=False, limits=ONE_SHOT) as c:
+        form = c.get("/studio/login")
+        found = CSRF.search(form.text)
+        assert found is not None
+        assert c.post("/studio/login", data={"token": secret, "csrf": found.group(1)}).status_code == 303
         pages = [c.get("/studio/campaigns") for _ in range(12)]
         assert all(p.status_code == 200 for p in pages), [p.status_code for p in pages]
         runs = c.post(
