@@ -22,6 +22,7 @@ from mintloom.errors import (
     RunDatasetNotOnChain,
     RunSignerUntrusted,
     TrainingRecordError,
+    UnknownTrainingRun,
 )
 from mintloom.governance.licenses import CONTRACT as TERMS_CONTRACT
 from mintloom.governance.licenses import FLAVOURS, terms_of
@@ -232,6 +233,8 @@ def training_run(
         return found.model_copy(update={"error": "the signed run record is not available offline"})
     try:
         signed = run_of(reader, blobs, model_id)
+    except UnknownTrainingRun as exc:  # not in this store (another organisation's run): unchecked here
+        return found.model_copy(update={"error": f"UnknownTrainingRun: {exc.message}"})
     except (TrainingRecordError, BlobError) as exc:
         return found.model_copy(update={"error": exc.message, "failure": type(exc).__name__})
     except MintloomError as exc:  # the chain could not be read: nothing was shown to be wrong
