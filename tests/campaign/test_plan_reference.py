@@ -24,6 +24,7 @@ from mintloom.engines.base import Engine, GenerationRequest, engine_registry
 from mintloom.engines.copy import template_variables
 from mintloom.engines.params import AudioParams, CopyParams, CopyTemplate, ImageParams
 from mintloom.errors import UnsafeTextError
+from tests.campaign.conftest import reference_key
 
 SPEC = """campaign: ref
 seed: 11
@@ -52,31 +53,6 @@ audio:
 """
 
 
-def _key(
-    engine: Engine, request: GenerationRequest, parent: str | None, template: str | None, loaded: LoadedSpec
-) -> str:
-    fmt = None if request.format is None else request.format.model_dump(exclude_defaults=True)
-    brand = request.brand.model_dump(exclude={"logo_png"})
-    brand["logo"] = hashlib.sha256(request.brand.logo_png).hexdigest() if request.brand.logo_png else None
-    doc = {
-        "engine": engine.name,
-        "version": engine.version,
-        "request": {
-            "kind": request.kind,
-            "seed": request.seed,
-            "locale": request.locale,
-            "format": fmt,
-            **request.params.key_fields(),
-        },
-        "brand": brand,
-        "parent": parent,
-        "lineage": loaded.spec.lineage.model_dump(),
-        "template": None if template is None else hashlib.sha256(template.encode()).hexdigest(),
-        "campaign": loaded.spec.campaign,
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def reference_plan(loaded: LoadedSpec, engines: dict[str, Engine]) -> list[dict[str, Any]]:
     """Every job of ``loaded`` as the plain planner made it (no review rounds, no hero)."""
     spec, brand, out = loaded.spec, loaded.brand_style(), []
@@ -86,8 +62,8 @@ def reference_plan(loaded: LoadedSpec, engines: dict[str, Engine]) -> list[dict[
     def add(
         engine: Engine, request: GenerationRequest, parent: str | None, template: str | None, **job: Any
     ) -> str:
-        key = _key(engine, request, parent, template, loaded)
         th = None if template is None else hashlib.sha256(template.encode()).hexdigest()
+        key = reference_key(engine, request, parent, th, loaded)
         out.append(
             {
                 "key": key,

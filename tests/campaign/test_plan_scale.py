@@ -4,7 +4,6 @@ not once per audience row and field (that was ~1 ms x rows x fields)."""
 from __future__ import annotations
 
 import gc
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -20,6 +19,7 @@ from mintloom.campaign.spec import LoadedSpec, Segment, load_spec
 from mintloom.engines.base import Engine, engine_registry
 from mintloom.engines.params import ParamValue
 from mintloom.errors import SpecError
+from tests.campaign.conftest import reference_key
 
 
 def test_templates_are_parsed_once_per_spec_not_per_row(
@@ -44,27 +44,7 @@ def test_templates_are_parsed_once_per_spec_not_per_row(
 def _reference_key(job: Job, engine: Engine, loaded: LoadedSpec) -> str:
     """A job key as planning computed it before it encoded shared parts once: the sha-256 of
     ``json.dumps`` of the whole job document."""
-    request = job.request
-    fmt = None if request.format is None else request.format.model_dump(exclude_defaults=True)
-    brand = request.brand.model_dump(exclude={"logo_png"})
-    brand["logo"] = hashlib.sha256(request.brand.logo_png).hexdigest() if request.brand.logo_png else None
-    doc = {
-        "engine": engine.name,
-        "version": engine.version,
-        "request": {
-            "kind": request.kind,
-            "seed": request.seed,
-            "locale": request.locale,
-            "format": fmt,
-            **request.params.key_fields(),
-        },
-        "brand": brand,
-        "parent": job.parent,
-        "lineage": loaded.spec.lineage.model_dump(),
-        "template": job.template_hash,
-        "campaign": loaded.spec.campaign,
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+    return reference_key(engine, job.request, job.parent, job.template_hash, loaded)
 
 
 def _lumen(tmp_path: Path, rows: int) -> LoadedSpec:

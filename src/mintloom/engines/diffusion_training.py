@@ -13,14 +13,12 @@ written under a temporary name and swapped in whole, as :mod:`mintloom.engines.t
 from __future__ import annotations
 
 import io
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mintloom.engines.diffusion import pipeline_hash
-from mintloom.engines.training import LoraParams, _restore, _swap_in
+from mintloom.engines.training import LoraParams, write_trained
 from mintloom.errors import EngineError, ModelLoadError
 
 ATTENTION = ("to_q", "to_k", "to_v", "to_out.0")
@@ -53,29 +51,15 @@ def train_diffusion_lora(
     pipeline to ``out`` (replaced whole) and return its hash (as the engine records it)."""
     if not samples:
         raise EngineError("nothing to train on: the dataset has no images")
-    try:
-        import torch
-    except ImportError as exc:
-        raise EngineError(
-            "training needs torch, diffusers and peft", hint="pip install 'mintloom[train,diffusion]'"
-        ) from exc
-    _restore(out)
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    try:
+
+    def fit_and_save(tmp: Path) -> None:
         pipe = _load(base, params)
         _fit(pipe, samples, params, seed)
         pipe.unet.fuse_lora()
         pipe.unet.unload_lora()
         pipe.save_pretrained(tmp, safe_serialization=True)
-    except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise EngineError(f"training on {base} failed: {exc}") from exc
-    finally:
-        torch.use_deterministic_algorithms(False)
-    _swap_in(tmp, out)
+
+    write_trained(base, out, seed, fit_and_save, needs="torch, diffusers and peft", extra="train,diffusion")
     return pipeline_hash(out)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,30 +57,40 @@ def train_lora(base: Path, texts: list[str], out: Path, *, seed: int, params: Lo
     whole) and return its weights hash (as the copy engine records it)."""
     if not texts:
         raise EngineError("nothing to train on: the dataset has no text")
+
+    def fit_and_save(tmp: Path) -> None:
+        tokenizer, model = _load(base, params)
+        _fit(model, tokenizer, texts, params)
+        merged = model.merge_and_unload()
+        merged.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+
+    write_trained(base, out, seed, fit_and_save, needs="torch, transformers and peft", extra="train")
+    return weights_hash(out)
+
+
+def write_trained(
+    base: Path, out: Path, seed: int, fit_and_save: Callable[[Path], None], *, needs: str, extra: str
+) -> None:
+    """Run ``fit_and_save`` deterministically into a temp folder beside ``out``, then swap it in
+    whole (a kill leaves the old ``out`` or the new one, restored on the next call)."""
     try:
         import torch
     except ImportError as exc:
-        raise EngineError(
-            "training needs torch, transformers and peft", hint="pip install 'mintloom[train]'"
-        ) from exc
+        raise EngineError(f"training needs {needs}", hint=f"pip install 'mintloom[{extra}]'") from exc
     _restore(out)
     tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True)
     try:
-        tokenizer, model = _load(base, params)
-        _fit(model, tokenizer, texts, params)
-        merged = model.merge_and_unload()
-        merged.save_pretrained(tmp, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-    except (OSError, ValueError, RuntimeError, TypeError) as exc:
+        fit_and_save(tmp)
+    except (OSError, ValueError, RuntimeError, TypeError, KeyError) as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise EngineError(f"training on {base} failed: {exc}") from exc
     finally:
         torch.use_deterministic_algorithms(False)
     _swap_in(tmp, out)
-    return weights_hash(out)
 
 
 def _load(base: Path, params: LoraParams) -> tuple[Any, Any]:
