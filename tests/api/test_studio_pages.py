@@ -353,3 +353,18 @@ def test_the_asset_page_links_a_receipt_its_session_can_download(ws: Studio, cli
     assert receipt is not None
     assert client.get(f"/studio/assets/{cid}/receipt").json() == receipt.model_dump(mode="json")
     assert client.get(f"/assets/{cid}/receipt").status_code == 401  # the cookie is no bearer token
+
+
+def test_the_asset_page_shows_a_variants_parent_thumbnail(ws: Studio, client: TestClient) -> None:
+    """mintloom's own variants carry their master's thumbnail in the parentOf ingredient: the
+    manifest tree shows it, served from the variant's manifest (made with the run, stored nowhere
+    else)."""
+    login(client, token(ws, "read"))
+    catalog = Catalog(ws.db)
+    variant = next(a for a in catalog.assets("tiny", kind="image") if catalog.parents(a.cid))
+    page = client.get(f"/studio/assets/{variant.cid}")
+    assert page.status_code == 200 and f"/studio/assets/{variant.cid}/ingredients/0/thumb" in page.text
+    r = client.get(f"/studio/assets/{variant.cid}/ingredients/0/thumb")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(r.content)) as img:
+        assert max(img.size) <= THUMB_EDGE

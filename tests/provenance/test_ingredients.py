@@ -18,10 +18,12 @@ from typing import Any
 import c2pa
 import encypher_c2pa
 import pytest
+from PIL import Image
 
 from mintloom.errors import SigningError
-from mintloom.provenance.content_credentials import C2paAssetSigner, read_credentials
+from mintloom.provenance.content_credentials import INGREDIENT_THUMB_EDGE, C2paAssetSigner, read_credentials
 from mintloom.provenance.credentials import Parent, SignedAsset
+from mintloom.provenance.ingredient_thumbs import ingredient_thumbnail
 from mintloom.provenance.keys import KeyStore
 
 from .conftest import PASSWORD, png_bytes, record, wav_bytes
@@ -107,7 +109,9 @@ def test_the_recorded_ingredient_is_what_c2pa_add_ingredient_records(
     (reference,) = _ingredients(out.getvalue(), "image/png", anchors)
     assert reference["validation_results"]["activeManifest"]["failure"] == []
     for seed in range(2):
-        assert _ingredients(_variant(signer, parent, seed).data, "image/png", anchors) == [reference]
+        (ours,) = _ingredients(_variant(signer, parent, seed).data, "image/png", anchors)
+        assert ours.pop("thumbnail")["format"] == "image/jpeg"  # ours adds the parent's thumbnail
+        assert ours == reference  # c2pa's, with thumbnails off as signing has them
 
 
 def test_a_tampered_parent_is_recorded_invalid_in_every_variant(
@@ -211,3 +215,22 @@ def test_independent_validators_accept_a_variant_with_a_prevalidated_parent(
     path.write_bytes(variant.data)
     ts = _c2pa_ts(path)
     assert ts["manifest"] and ts["valid"], ts["codes"]
+
+
+def test_a_parent_image_is_recorded_with_its_thumbnail(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
+) -> None:
+    """C2PA's ingredient thumbnail: each variant's manifest carries a small JPEG of its parent
+    (made once with the parent's validation), which c2pa's Reader hands back as a resource and the
+    studio's manifest tree shows (:mod:`mintloom.provenance.ingredient_thumbs`)."""
+    parent = Parent(master.data, "image/png", "master.png")
+    variants = [_variant(signer, parent, seed) for seed in range(2)]
+    for v in variants:
+        (ing,) = _ingredients(v.data, "image/png", keystore.trust_anchor_pem())
+        assert ing["thumbnail"]["format"] == "image/jpeg"
+        thumb = ingredient_thumbnail(v.data, "image/png", 0)
+        assert thumb is not None and thumb[:2] == b"\xff\xd8"
+        with Image.open(io.BytesIO(thumb)) as img:
+            assert max(img.size) <= INGREDIENT_THUMB_EDGE * 2 and img.size[0] > img.size[1]  # 640x400 parent
+        rep = read_credentials(v.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem())
+        assert rep.trusted and rep.hash_binding_valid, rep.failures

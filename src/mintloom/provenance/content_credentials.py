@@ -37,6 +37,7 @@ from mintloom.errors import ManifestError, SigningError, SourceTypeMismatchError
 from mintloom.provenance import data_hashed, text_wrapper
 from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord, Parent, SignedAsset
 from mintloom.provenance.keys import Signer, verify_raw_signature
+from mintloom.store.thumbnails import render_thumbnail
 
 GENERATION_LABEL = "mintloom.generation"
 TRAINING_LABEL = "cawg.training-mining"
@@ -179,12 +180,20 @@ class _Ingredient:
             "instance_id": f"xmp.iid:{uuid.uuid4()}",  # what c2pa makes up for a file without XMP ids
             "validation_results": self.validated.validation_results,
             "manifest_data": {"format": "application/c2pa", "identifier": self.label + ".c2pa"},
+            **self._thumbnail_ref(),
         }
+
+    def _thumbnail_ref(self) -> dict[str, Any]:
+        if self.validated is None or self.validated.thumbnail is None:
+            return {}
+        return {"thumbnail": {"format": "image/jpeg", "identifier": self.label + ".thumbnail.jpg"}}
 
     def add_to(self, builder: c2pa.Builder) -> None:
         """Hand c2pa the store of a validated ingredient, or the whole file to validate now."""
         if self.validated is not None:
             builder.add_resource(self.label + ".c2pa", io.BytesIO(self.validated.store))
+            if self.validated.thumbnail is not None:
+                builder.add_resource(self.label + ".thumbnail.jpg", io.BytesIO(self.validated.thumbnail))
             return
         ingredient = {"title": self.source.title, "relationship": self.relationship, "label": self.label}
         builder.add_ingredient(ingredient, self.fmt, io.BytesIO(self.source.data))
@@ -199,6 +208,9 @@ class _ValidatedIngredient:
     source: bytes
     store: bytes
     validation_results: dict[str, Any]
+    thumbnail: bytes | None = None
+    """A small JPEG of an image ingredient, made once with its validation and recorded in each
+    child's manifest (C2PA's ingredient thumbnail: what a manifest viewer shows of a parent)."""
 
 
 def _validate_ingredient(data: bytes, fmt: str, context: c2pa.Context) -> _ValidatedIngredient | None:
@@ -214,7 +226,18 @@ def _validate_ingredient(data: bytes, fmt: str, context: c2pa.Context) -> _Valid
         return None
     if embedded is None or "activeManifest" not in embedded or lifted != embedded:
         return None
-    return _ValidatedIngredient(data, store, embedded)
+    return _ValidatedIngredient(data, store, embedded, _ingredient_thumbnail(data, fmt))
+
+
+INGREDIENT_THUMB_EDGE = 160
+"""Pixels on the longer edge of a parent's thumbnail in its children's manifests (~5 KB)."""
+
+
+def _ingredient_thumbnail(data: bytes, fmt: str) -> bytes | None:
+    """A parent image's thumbnail, None for other media or an image that does not decode."""
+    if not fmt.startswith("image/") or fmt == "image/svg+xml":
+        return None
+    return render_thumbnail(data, edge=INGREDIENT_THUMB_EDGE)
 
 
 def _validation_results(

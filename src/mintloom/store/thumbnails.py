@@ -37,22 +37,22 @@ class ThumbnailRow(Base):
     height: Mapped[int] = mapped_column(Integer)
 
 
-def render_thumbnail(data: bytes) -> bytes | None:
+def render_thumbnail(data: bytes, edge: int = THUMB_EDGE) -> bytes | None:
     """A JPEG thumbnail of an image's bytes, None if they are not a decodable image of sane size."""
     try:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_SOURCE_PIXELS:
                 return None
-            return thumbnail_of(img)
+            return thumbnail_of(img, edge)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
 
 
-def thumbnail_of(img: Image.Image) -> bytes:
+def thumbnail_of(img: Image.Image, edge: int = THUMB_EDGE) -> bytes:
     """The JPEG thumbnail of decoded pixels (a campaign worker's, straight from the engine: the
     pixels of the signed file, whose metadata does not change them)."""
     small = img.copy() if img.mode == "RGB" else img.convert("RGB")
-    small.thumbnail((THUMB_EDGE, THUMB_EDGE))
+    small.thumbnail((edge, edge))
     out = io.BytesIO()
     small.save(out, format="JPEG", quality=82)
     return out.getvalue()
