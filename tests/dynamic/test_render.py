@@ -18,6 +18,7 @@ from mintloom.campaign.render_url import sign_query, url_key
 from mintloom.campaign.sample import LONG_WEATHER, UNLAYABLE_WEATHER, dynamic_sample_spec
 from mintloom.errors import DynamicVariableError
 from mintloom.store.catalog import Catalog
+from mintloom.store.thumbnails import THUMB_EDGE, ThumbnailRow
 from tests.api.access import bearer
 from tests.dynamic.conftest import Live, render_token
 
@@ -277,3 +278,15 @@ def test_a_broken_dynamic_spec_answers_without_the_servers_paths(
         assert str(served.workspace.root) not in r.text and "campaign.yaml" not in r.text
     finally:
         served.close()
+
+
+def test_a_render_stores_its_workers_thumbnail_with_it(live: Live) -> None:
+    """The studio's gallery shows served renders from a stored thumbnail, made by the render's
+    worker from its pixels and committed with it (a GET writes none, and decoding on the render's
+    path is not done)."""
+    r = _ok(live.render({**RAINY, "offer": 33}))
+    cid = r.headers["X-Mintloom-CID"]
+    with live.studio.db.session() as s:
+        row = s.get(ThumbnailRow, cid)
+    assert row is not None and max(row.width, row.height) <= THUMB_EDGE
+    assert live.studio.blobs.get(row.thumb_cid)[:2] == b"\xff\xd8"

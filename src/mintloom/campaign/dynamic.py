@@ -101,7 +101,7 @@ class _Runner(CampaignRunner):
     finished meanwhile is not logged twice (checked under the log lock, in the transaction)."""
 
     exports = False
-    thumbnails = False
+    decoded_thumbnails = False
 
     def __init__(self, parts: RunParts, loaded: LoadedSpec, salt: bytes, engines: dict[str, Engine]) -> None:
         super().__init__(parts, loaded, engines=engines, executor=SerialExecutor())

@@ -260,7 +260,10 @@ class CampaignRunner:
     exports = True
     """Export finished assets into the out folder (dynamic renders are served, not exported)."""
     thumbnails = True
-    """Make the gallery's thumbnails with the assets (a served renderer makes none: latency)."""
+    """Store the gallery's thumbnails with the assets."""
+    decoded_thumbnails = True
+    """Decode an image whose worker made no thumbnail, to make one (a served renderer does not: its
+    workers make every image's, and decoding would sit on the response's path)."""
 
     def __init__(
         self,
@@ -536,7 +539,7 @@ class CampaignRunner:
         clock, kind = state.summary.clock, items[0].job.kind  # a batch is one kind (PHASES)
         t0, c0 = time.perf_counter(), time.thread_time()
         log_before, log_cpu_before = clock.get(kind, "log"), clock.get_cpu(kind, "log")
-        thumbs = _thumbnails(items) if self.thumbnails else {}
+        thumbs = _thumbnails(items, decode=self.decoded_thumbnails) if self.thumbnails else {}
         # blobs first, durable together: content-addressed, harmless if the transaction fails
         self.blobs.put_many(
             [it.signed.data for it in items] + [it.signed.manifest for it in items if it.signed.sidecar]
@@ -748,11 +751,13 @@ class CampaignRunner:
             raise ExecutionError(f"cannot export {len(files)} files to {self.out_dir}: {exc}") from exc
 
 
-def _thumbnails(items: list[_Signed]) -> dict[str, tuple[bytes, ThumbnailRow]]:
-    """The gallery thumbnail of each image of the batch (its worker's, else decoded here), for its
-    transaction."""
+def _thumbnails(items: list[_Signed], *, decode: bool) -> dict[str, tuple[bytes, ThumbnailRow]]:
+    """The gallery thumbnail of each image of the batch (its worker's, else decoded here unless
+    ``decode`` is off), for its transaction."""
     made: dict[str, tuple[bytes, ThumbnailRow]] = {}
     for it in items:
+        if it.gen.thumbnail is None and not decode:
+            continue
         if it.cid not in made and (
             thumb := make_thumbnail(it.cid, it.signed.media_type, it.signed.data, it.gen.thumbnail)
         ):
