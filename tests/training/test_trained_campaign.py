@@ -9,7 +9,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from mintloom.api.app import create_app
 from mintloom.chain_lookup import training_run, verify_context
 from mintloom.cli.demo_trained import CAMPAIGN, MODEL, trained_campaign_step
 from mintloom.cli.demo_training import training_step
@@ -20,10 +22,13 @@ from mintloom.ledger.node import NodeInfo, dev_key
 from mintloom.ledger.training import run_of
 from mintloom.provenance.keys import KeyStore
 from mintloom.provenance.training import TrainingRecord, sign_run
+from mintloom.store.catalog import Catalog
 from mintloom.store.cid import cid_from_digest
+from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
 from mintloom.verify.report import ModelLineage, TrainingRunLineage, Verdict, VerifyReport
 from mintloom.verify.verifier import _training_check, verify_path
+from tests.api.test_studio_pages import login
 
 pytestmark = [pytest.mark.chain, pytest.mark.xdist_group("anvil")]
 
@@ -53,6 +58,19 @@ def copy_asset(studio: Studio) -> Path:
     return sorted((studio.workspace.out_dir / CAMPAIGN).rglob("*.txt"))[0]
 
 
+def _the_studio_shows_the_run(studio: Studio, model_id: int) -> None:
+    """The studio's asset page names the same chain in its lineage, each link checked."""
+    (copy,) = Catalog(studio.db).assets(CAMPAIGN, kind="copy")[:1]
+    with TestClient(create_app(studio), follow_redirects=False) as c:
+        login(c, TokenStore(studio.db).create("viewer", ["read"])[1])
+        page = c.get(f"/studio/assets/{copy.cid}")
+    assert page.status_code == 200
+    line = next(li for li in page.text.split("<li>") if li.startswith("Training run:"))
+    assert "lora" in line and "signature valid by a trusted signer" in line and "weights match" in line
+    assert "on chain" in line and "1 contributors" in line and "broken" not in line, line
+    assert f"#{model_id}" in page.text
+
+
 def test_verify_shows_the_trained_models_chain_with_each_proof(
     trained: VerifyReport, studio: Studio, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -79,6 +97,7 @@ def test_verify_shows_the_trained_models_chain_with_each_proof(
     registered = bytes(studio.chain.call("LineageRegistry", "model", model_id)[0]).hex()
     assert report.origin["model_hash"] == registered
 
+    _the_studio_shows_the_run(studio, model_id)
     # rerun of both steps: nothing new is registered, the verdict is the same
     models = int(studio.chain.call("LineageRegistry", "modelCount"))
     again = trained_campaign_step(lambda _s: None, studio)

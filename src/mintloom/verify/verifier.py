@@ -445,6 +445,11 @@ def _utc(when: dt.datetime) -> str:
     return f"{when:%Y-%m-%d %H:%M:%S}Z"
 
 
+CLOCK_SKEW = dt.timedelta(seconds=60)
+"""How far a signer's clock may run ahead of the chain's block time: a checkpoint signed a second
+before its anchor can claim a second after the block (anvil's clock lagged the host's by one)."""
+
+
 def _anchor_time_check(report: VerifyReport, ctx: VerifyContext, receipt: Receipt, log: str | None) -> bool:
     """The anchoring block bounds the checkpoint's self-declared time: it cannot have been signed
     later, and its signer certificate must still have been valid when it was anchored (else a
@@ -467,7 +472,7 @@ def _anchor_time_check(report: VerifyReport, ctx: VerifyContext, receipt: Receip
         return True
     claimed = receipt.checkpoint.signed_at()
     leaf = x509.load_pem_x509_certificates(receipt.checkpoint.signer_chain.encode())[0]
-    if claimed > anchored:
+    if claimed > anchored + CLOCK_SKEW:
         why = f"claims {_utc(claimed)}, after the block that anchored it ({_utc(anchored)})"
     elif anchored > leaf.not_valid_after_utc:
         why = (

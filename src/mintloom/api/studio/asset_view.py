@@ -75,12 +75,16 @@ def asset_view(
     return AssetView(row, credential, parents, children, log.receipt(row.cid), text, thumbs)
 
 
-def chain_facts(reader: ChainReader | None, db: Database, row: AssetRow, why: str | None) -> ChainFacts:
-    """Terms, owner, sales and on-chain lineage of the asset, and its campaign's royalty split."""
+def chain_facts(
+    reader: ChainReader | None, db: Database, row: AssetRow, why: str | None, *,
+    blobs: BlobStore | None = None, anchor: str | None = None,
+) -> ChainFacts:  # fmt: skip
+    """Terms, owner, sales and on-chain lineage of the asset (its model's training run checked
+    against the records in ``blobs`` and the trust ``anchor``), and its campaign's royalty split."""
     if reader is None:
         return ChainFacts(error=why or "offline")
     try:
-        licence = ReaderLookup(reader).licenses([(row.leaf_index, row.cid)])[0]
+        licence = ReaderLookup(reader, blobs, anchor).licenses([(row.leaf_index, row.cid)])[0]
         return ChainFacts(licence, split_of(reader, db, row.campaign))
     except MintloomError as exc:
         return ChainFacts(error=exc.message)

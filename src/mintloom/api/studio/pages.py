@@ -103,7 +103,7 @@ def asset(
     row = _asset(catalog, cid)
     view = asset_view(studio.db, blobs, log, row, anchor_pem(studio))
     reader, why = chain_pages.reader(studio, settings.offline)
-    facts = chain_facts(reader, studio.db, row, why)
+    facts = chain_facts(reader, studio.db, row, why, blobs=blobs, anchor=anchor_pem(studio))
     words = [licence_words(t) for t in facts.licence.terms] if facts.licence else []
     return page(request, user, "asset", view=view, facts=facts, licence_words=words)
 
