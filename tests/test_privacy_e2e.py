@@ -292,13 +292,15 @@ def _pages(walk: Walk, catalog: Catalog, cids: list[str]) -> None:
     import mintloom.api.studio
 
     for path in ("/studio", "/studio/campaigns", "/studio/review", "/studio/royalties", "/studio/market",
-                 "/verify", "/"):  # fmt: skip
+                 "/studio/dao", "/verify", "/"):  # fmt: skip
         walk.everyone("GET", path)
     for name in sorted({a.campaign for a in catalog.assets()}):
         walk.everyone("GET", "/studio/campaigns/{name}", {"name": name})
     for cid in cids:
-        for path in ("/studio/assets/{cid}", "/studio/assets/{cid}/file", "/studio/thumbs/{cid}", "/a/{cid}"):
+        for path in ("/studio/assets/{cid}", "/studio/assets/{cid}/file", "/studio/assets/{cid}/receipt",
+                     "/studio/thumbs/{cid}", "/a/{cid}", "/a/{cid}/file"):  # fmt: skip
             walk.everyone("GET", path, {"cid": cid})
+        walk.everyone("GET", "/studio/assets/{cid}/ingredients/{index}/thumb", {"cid": cid, "index": "0"})
     for package, prefix in ((mintloom.api.studio, "/studio"), (mintloom.api.public, "/public")):
         for f in sorted((Path(package.__file__).parent / "static").iterdir()):
             walk.everyone("GET", prefix + "/static/{name}", {"name": f.name})
@@ -322,7 +324,17 @@ def _writes(walk: Walk, csrf: str) -> None:
     decision = {"group": group.group(1) if group else "none", "decision": "approve", "csrf": csrf}
     walk("studio", "POST", "/studio/review/decide", allow=503, data=decision)  # no reviewer key here
     walk("studio", "POST", "/studio/royalties/claim", data={"csrf": csrf})
-    for path in ("/studio/review/draw", "/studio/review/decide", "/studio/royalties/claim", "/studio/logout"):
+    proposal = {"proposal": "0x" + "00" * 32, "support": "for", "csrf": csrf}  # no such proposal: refused
+    dao = ("/studio/dao/vote", "/studio/dao/queue", "/studio/dao/execute", "/studio/dao/claim")
+    for path in dao:
+        walk("studio", "POST", path, data=proposal)
+    for path in (
+        "/studio/review/draw",
+        "/studio/review/decide",
+        "/studio/royalties/claim",
+        *dao,
+        "/studio/logout",
+    ):
         walk("anonymous", "POST", path, data={"campaign": "tiny", "group": "x", "decision": "approve"})
     walk("studio", "POST", "/studio/logout", data={"csrf": csrf})
 

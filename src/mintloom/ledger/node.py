@@ -318,10 +318,23 @@ class AnvilNode:
                     continue
             log.warning("killing a stray anvil on this workspace's state file", extra={"pid": pid})
             _kill(pid)
+        if chosen is not None:
+            self._kill_others(chosen.pid)
         if chosen is not None and chosen != recorded:
             log.warning("adopting an anvil left running on this workspace", extra={"pid": chosen.pid})
             self._write_info(chosen)
         return chosen
+
+    def _kill_others(self, keep: int, rounds: int = 3) -> None:
+        """Look again, after adopting ``keep``, for anvils the first look missed or that outlived
+        their kill (seen in CI under load: a second stray still served the state file)."""
+        for _ in range(rounds):
+            others = [p for p, _ in _anvils_on(self._state_arg()) or [] if p != keep]
+            if not others:
+                return
+            for pid in others:
+                log.warning("killing a stray anvil on this workspace's state file", extra={"pid": pid})
+                _kill(pid)
 
     def _await_orphan(self, pid: int, url: str) -> int | None:
         """The chain id of a found anvil once it answers (it may still be starting up)."""
