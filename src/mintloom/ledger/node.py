@@ -325,16 +325,20 @@ class AnvilNode:
             self._write_info(chosen)
         return chosen
 
-    def _kill_others(self, keep: int, rounds: int = 3) -> None:
-        """Look again, after adopting ``keep``, for anvils the first look missed or that outlived
-        their kill (seen in CI under load: a second stray still served the state file)."""
+    def _kill_others(self, keep: int | None, rounds: int = 3) -> bool:
+        """Kill every anvil on this workspace's state file but ``keep``, looking again for one a
+        look missed or that outlived its kill (seen in CI under load: a second stray still served
+        the state file after adoption). True if there was any."""
+        killed = False
         for _ in range(rounds):
             others = [p for p, _ in _anvils_on(self._state_arg()) or [] if p != keep]
             if not others:
-                return
+                break
             for pid in others:
                 log.warning("killing a stray anvil on this workspace's state file", extra={"pid": pid})
                 _kill(pid)
+            killed = True
+        return killed
 
     def _await_orphan(self, pid: int, url: str) -> int | None:
         """The chain id of a found anvil once it answers (it may still be starting up)."""
@@ -352,12 +356,10 @@ class AnvilNode:
         this workspace's state file is killed first. True if a node was stopped."""
         info = self._read_info()
         pid = info.pid if info is not None and _pid_is_anvil(info.pid) else None
-        stray = [p for p, _ in _anvils_on(self._state_arg()) or [] if p != pid]
-        for p in stray:
-            _kill(p)
+        stray = self._kill_others(pid)
         if pid is not None:
             self._terminate(pid, timeout)
-        stopped = pid is not None or bool(stray)
+        stopped = pid is not None or stray
         with contextlib.suppress(FileNotFoundError):
             self.info_file.unlink()
         return stopped

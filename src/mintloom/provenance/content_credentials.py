@@ -37,7 +37,7 @@ from mintloom.errors import ManifestError, SigningError, SourceTypeMismatchError
 from mintloom.provenance import data_hashed, text_wrapper
 from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord, Parent, SignedAsset
 from mintloom.provenance.keys import Signer, verify_raw_signature
-from mintloom.store.thumbnails import render_thumbnail
+from mintloom.store.thumbnails import render_thumbnail, thumbnailable
 
 GENERATION_LABEL = "mintloom.generation"
 TRAINING_LABEL = "cawg.training-mining"
@@ -235,9 +235,7 @@ INGREDIENT_THUMB_EDGE = 160
 
 def _ingredient_thumbnail(data: bytes, fmt: str) -> bytes | None:
     """A parent image's thumbnail, None for other media or an image that does not decode."""
-    if not fmt.startswith("image/") or fmt == "image/svg+xml":
-        return None
-    return render_thumbnail(data, edge=INGREDIENT_THUMB_EDGE)
+    return render_thumbnail(data, edge=INGREDIENT_THUMB_EDGE) if thumbnailable(fmt) else None
 
 
 def _validation_results(

@@ -51,10 +51,10 @@ def render_thumbnail(data: bytes, edge: int = THUMB_EDGE) -> bytes | None:
 def thumbnail_of(img: Image.Image, edge: int = THUMB_EDGE) -> bytes:
     """The JPEG thumbnail of decoded pixels (a campaign worker's, straight from the engine: the
     pixels of the signed file, whose metadata does not change them)."""
-    small = img.copy() if img.mode == "RGB" else img.convert("RGB")
+    small = img.copy()  # thumbnail() reduces in place: the caller's pixels stay whole
     small.thumbnail((edge, edge))
     out = io.BytesIO()
-    small.save(out, format="JPEG", quality=82)
+    (small if small.mode == "RGB" else small.convert("RGB")).save(out, format="JPEG", quality=82)
     return out.getvalue()
 
 

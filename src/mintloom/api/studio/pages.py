@@ -101,9 +101,10 @@ def asset(
     """The file, its manifest as a tree, lineage, licence, royalty split, anchor, sales and owner."""
     studio = studio_of(request)
     row = _asset(catalog, cid)
-    view = asset_view(studio.db, blobs, log, row, anchor_pem(studio))
+    anchor = anchor_pem(studio)
+    view = asset_view(studio.db, blobs, log, row, anchor)
     reader, why = chain_pages.reader(studio, settings.offline)
-    facts = chain_facts(reader, studio.db, row, why, blobs=blobs, anchor=anchor_pem(studio))
+    facts = chain_facts(reader, studio.db, row, why, blobs=blobs, anchor=anchor)
     words = [licence_words(t) for t in facts.licence.terms] if facts.licence else []
     return page(request, user, "asset", view=view, facts=facts, licence_words=words)
 
