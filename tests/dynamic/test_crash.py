@@ -35,8 +35,9 @@ def _free_port() -> int:
 @contextmanager
 def server(
     root: Path, crash_at: str | None = None, *args: str
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """`mintloom serve` on loopback as a real process, until it exits (or is killed here)."""
+) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """`mintloom serve` on loopback as a real process, until it exits (or is killed here); its
+    log goes to a file beside the workspace (the third value), for a failing assertion to show."""
     port = _free_port()
     env = {**os.environ, "MINTLOOM_WORKSPACE": str(root), PASSWORD_ENV: PASSWORD,
            "PYTHONPATH": os.environ.get("PYTHONPATH", "")}  # fmt: skip
@@ -44,7 +45,9 @@ def server(
     if crash_at:
         env[ENV_CRASH_AT] = crash_at
     cmd = [sys.executable, "-m", "mintloom.cli.main", "serve", "--port", str(port), "--offline", *args]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = root.parent / f"serve-{port}.log"  # a file, not a pipe nobody reads: a full one stalls the server
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=sink)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 600  # workers start slowly on a machine shared by many
@@ -54,9 +57,9 @@ def server(
                     break
             except httpx.TransportError:
                 if proc.poll() is not None:
-                    pytest.fail(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
+                    pytest.fail(f"server exited: {log.read_text(errors='replace')}")
                 time.sleep(0.2)
-        yield proc, base
+        yield proc, base, log
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -77,7 +80,7 @@ def test_sigkill_mid_load_loses_no_returned_render(studio: Studio, point: str, c
     served.close()
     returned: dict[int, tuple[str, bytes]] = {}
     died_on: int | None = None
-    with server(root, crash_at=point) as (proc, base), httpx.Client(base_url=base, headers=auth) as c:
+    with server(root, crash_at=point) as (proc, base, _log), httpx.Client(base_url=base, headers=auth) as c:
         for offer in range(10):
             try:
                 r = c.post(URL, json={"offer": offer}, timeout=60)
@@ -99,7 +102,7 @@ def test_sigkill_mid_load_loses_no_returned_render(studio: Studio, point: str, c
             assert check.blobs.get(cid) == body
     finally:
         check.close()
-    with server(root) as (_proc, base), httpx.Client(base_url=base, headers=auth) as c:
+    with server(root) as (_proc, base, _log), httpx.Client(base_url=base, headers=auth) as c:
         r = c.post(URL, json={"offer": died_on}, timeout=60)
         assert r.status_code == 200
         assert r.headers["X-Mintloom-Cache"] == ("hit" if committed else "miss")

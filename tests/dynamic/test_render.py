@@ -13,13 +13,16 @@ from typing import Any
 import c2pa
 import pytest
 from PIL import Image
+from sqlalchemy import func, select
 
 from mintloom.campaign.render_url import sign_query, url_key
 from mintloom.campaign.sample import LONG_WEATHER, UNLAYABLE_WEATHER, dynamic_sample_spec
+from mintloom.dynamic import DynamicRenderers
 from mintloom.errors import DynamicVariableError
-from mintloom.store.catalog import Catalog
+from mintloom.store.catalog import AssetRow, Catalog
 from mintloom.store.thumbnails import THUMB_EDGE, ThumbnailRow
 from tests.api.access import bearer
+from tests.conftest import PASSWORD
 from tests.dynamic.conftest import Live, render_token
 
 RAINY = {"weather": "rainy", "offer": 20, "price": 3.5, "currency": "EUR", "in_stock": True}
@@ -290,3 +293,26 @@ def test_a_render_stores_its_workers_thumbnail_with_it(live: Live) -> None:
         row = s.get(ThumbnailRow, cid)
     assert row is not None and max(row.width, row.height) <= THUMB_EDGE
     assert live.studio.blobs.get(row.thumb_cid)[:2] == b"\xff\xd8"
+
+
+def test_a_job_another_process_finished_first_leaves_no_row_of_its_own(live: Live) -> None:
+    """`serve --workers 2`: two processes may render the same new job at once. The second to commit
+    signed other bytes (its manifest differs), so its batch catalogues nothing: no second leaf, and
+    no thumbnail of bytes without an asset (that insert failed the commit, a 500 in CI)."""
+    first = _ok(live.render({**RAINY, "offer": 41}))
+    other = DynamicRenderers(live.studio.workspace, live.studio.settings.dynamic, PASSWORD)  # a 2nd worker
+    try:
+        renderer = other.renderer("live")
+        values, fmt = renderer.variables({**RAINY, "offer": 41}), renderer.format("medium-rectangle")
+        before = live.log_size()
+        job = renderer._job(values, fmt)
+        renderer._generate(job, values, fmt)  # its cache check ran before ours committed
+        assert live.log_size() == before
+        with live.studio.db.session() as s:
+            thumbs = select(func.count()).select_from(ThumbnailRow)
+            owned = thumbs.join(AssetRow, AssetRow.cid == ThumbnailRow.cid)
+            assert s.scalar(thumbs) == s.scalar(owned)
+        again = renderer.render({**RAINY, "offer": 41}, "medium-rectangle")
+        assert again.cid == first.headers["X-Mintloom-CID"] and again.cached
+    finally:
+        other.close()

@@ -76,12 +76,14 @@ class BatchTransaction:
 
     def add_thumbnails(self, rows: Sequence[ThumbnailRow]) -> None:
         """The gallery thumbnails of catalogued assets (made with them: a reader never stores one),
-        except those an asset already has."""
+        except those an asset already has and those of bytes this batch did not catalogue (a job
+        another process finished first: its render signed other bytes, which have no asset row)."""
         if not rows:
             return
         cids = [r.cid for r in rows]
         have = set(self._s.scalars(select(ThumbnailRow.cid).where(ThumbnailRow.cid.in_(cids))))
-        _insert_all(self._s, [r for r in rows if r.cid not in have])
+        assets = set(self._s.scalars(select(AssetRow.cid).where(AssetRow.cid.in_(cids))))
+        _insert_all(self._s, [r for r in rows if r.cid in assets and r.cid not in have])
 
     def add(self, rows: BatchRows) -> None:
         """Add the batch's rows, one multi-row INSERT per table whatever the batch size (the ORM's
