@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -133,3 +136,63 @@ def test_anchorer_survives_a_chain_that_is_down_then_anchors_once(
         assert latest_on_chain(studio.chain).size == 3
     finally:
         served.close()
+
+
+def test_the_anchorer_runs_in_its_own_process_ready_before_the_first_request(
+    studio: Studio, shared_anvil: NodeInfo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A thread of the server, the anchorer took the GIL from the renders: loading its key on the
+    first anchor (a scrypt derivation that holds the GIL ~1 s) stalled one render 590 ms in the
+    bench, and each anchor's ~100 ms of Python (web3, checkpoint, receipts) slowed the render it
+    overlapped. It is a process of its own now, loaded before the server answers."""
+    studio.contracts()
+    monkeypatch.setenv(PASSWORD_ENV, PASSWORD)
+    served = serve_dynamic(studio, "anchor_every_seconds = 0.5\n")
+    try:
+        with TestClient(create_app(served, offline=True)) as c:
+            anchorer = c.app.state.render.anchorer  # type: ignore[attr-defined]
+            assert anchorer is not None and anchorer.stats.ready  # loaded before the first request
+            assert anchorer.process.is_alive() and anchorer.process.pid != os.getpid()
+            assert anchorer.stats.failures == 0 and anchorer.stats.anchors == 0
+            assert c.post(URL, json={"offer": 4}, headers=render_token(served)).status_code == 200
+            _until(lambda: anchorer.stats.anchored_size == 1)  # its reports reach the server
+            process = anchorer.process
+        assert not process.is_alive()  # stopped with the app
+        assert latest_on_chain(studio.chain).size == 1
+    finally:
+        served.close()
+
+
+def test_the_anchoring_process_stops_when_the_server_dies(tmp_path: Path) -> None:
+    """A killed server leaves no anchorer behind (a restarted one starts its own)."""
+    script = (
+        "import os, sys, time\n"
+        "from pathlib import Path\n"
+        "from mintloom.api.anchorer import Anchorer\n"
+        "from mintloom.config import DynamicSettings\n"
+        "from mintloom.workspace import Workspace\n"
+        "ws = Workspace.init(Path(sys.argv[1]))\n"
+        "a = Anchorer(ws, DynamicSettings(anchor_every_seconds=0.2), 'x' * 12)\n"
+        "a.start()\n"
+        "print(a.process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "ws")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None
+        child = int(server.stdout.readline())
+        assert _alive(child)
+    finally:
+        server.kill()
+        server.wait(10)
+    _until(lambda: not _alive(child), 30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") < 0

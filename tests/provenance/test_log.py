@@ -3,9 +3,12 @@ from __future__ import annotations
 import hashlib
 import time
 import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, event, update
 
 from mintloom.errors import LogError
 from mintloom.provenance import log as log_module
@@ -183,3 +186,92 @@ def test_a_remix_of_another_organisations_asset_commits_to_that_parent(
     assert hash_leaf(leaf_data(child, mh, brand_ad)) == log._tree.leaf_hash(0)
     assert not r.model_copy(update={"parent": None}).verify()
     assert TransparencyLog(db).receipt(child) == r  # survives a reload
+
+
+@contextmanager
+def _leaf_reads(db: Database) -> Iterator[list[tuple[str, tuple[object, ...]]]]:
+    """The SELECTs of leaves and receipts ``db`` runs meanwhile, with their parameters."""
+    seen: list[tuple[str, tuple[object, ...]]] = []
+
+    def record(_conn: object, _cur: object, statement: str, params: tuple[object, ...], *_: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and (
+            "log_leaves" in statement or "log_receipts" in statement
+        ):
+            seen.append((" ".join(statement.split()), tuple(params)))
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_refresh_reads_only_the_leaves_appended_since(db: Database) -> None:
+    """The anchorer of `mintloom serve` refreshes its log before each anchor while renders append
+    through another: it reloaded and rehashed the whole log each time (O(log size) a few times a
+    minute, under the GIL the renders need). Now only the new leaves are read."""
+    writer, anchorer = TransparencyLog(db), TransparencyLog(db)
+    writer.append_batch(entries(300))
+    anchorer.refresh()
+    writer.append_batch(entries(2, 300))
+    with _leaf_reads(db) as reads:
+        anchorer.refresh()
+    assert anchorer.size == 302 and anchorer.root() == writer.root() == TransparencyLog(db).root()
+    assert anchorer.index_of(entries(1, 301)[0][0]) == 301
+    rows = [(sql, params) for sql, params in reads if "count(" not in sql.lower()]
+    assert len(rows) == 1 and 'WHERE log_leaves."index" >=' in rows[0][0], reads
+    assert 300 in rows[0][1]
+
+
+def test_a_refresh_after_a_rolled_back_append_rebuilds_the_tree(db: Database) -> None:
+    """A tree longer than the stored log (its append rolled back) is rebuilt from the store."""
+    log = TransparencyLog(db)
+    log.append_batch(entries(3))
+    with pytest.raises(RuntimeError), db.session() as s:
+        log.append_batch(entries(2, 3), session=s)
+        raise RuntimeError("the batch failed after logging")
+    assert log.size == 5
+    log.refresh()
+    assert log.size == 3 and log.root() == TransparencyLog(db).root()
+
+
+def test_anchoring_a_checkpoint_reads_only_the_leaves_it_writes_receipts_for(
+    db: Database, keystore: KeyStore
+) -> None:
+    """Each anchor of `mintloom serve`'s anchorer covers a few new leaves, but issuing their
+    receipts read every leaf and receipt of the log, a page at a time, holding the log's write
+    lock (renders wait for it to commit). Now it starts at the first leaf that needs one."""
+    log, signer = TransparencyLog(db), keystore.signer(PASSWORD)
+    anchor = Anchor(chain_id=31337, contract="0x" + "11" * 20, tx_hash="0x" + "22" * 32, block=7)
+    log.append_batch(entries(2500))
+    log.issue_receipts(log.checkpoint(signer, timestamp=int(time.time()) - 60), anchor)
+    log.append_batch(entries(4, 2500))
+    cp = log.checkpoint(signer)
+    with _leaf_reads(db) as reads:
+        assert log.issue_receipts(cp, anchor) == 4
+    paged = [
+        params
+        for sql, params in reads
+        if "log_receipts.leaf_index >=" in sql or 'log_leaves."index" >=' in sql
+    ]
+    assert paged and all(2500 in p for p in paged), reads
+    r = log.receipt(entries(1, 2503)[0][0])
+    assert r is not None and r.anchor == anchor and r.tree_size == 2504 and r.verify()
+    assert log.issue_receipts(cp, anchor) == 0
+
+
+def test_receipts_missing_below_the_last_one_are_still_written(db: Database, keystore: KeyStore) -> None:
+    """A gap (a receipt row lost below written ones) is found: every covered leaf gets one."""
+    log, signer = TransparencyLog(db), keystore.signer(PASSWORD)
+    log.append_batch(entries(30))
+    cp = log.checkpoint(signer, timestamp=int(time.time()) - 60)
+    log.issue_receipts(cp)
+    with db.session() as s:
+        s.execute(delete(log_module.ReceiptRow).where(log_module.ReceiptRow.leaf_index.in_([3, 17])))
+    assert log.issue_receipts(cp) == 2
+    anchor = Anchor(chain_id=31337, contract="0x" + "11" * 20, tx_hash="0x" + "22" * 32, block=7)
+    with db.session() as s:
+        s.execute(
+            update(log_module.ReceiptRow).where(log_module.ReceiptRow.leaf_index < 10).values(anchored=1)
+        )
+    assert log.issue_receipts(cp, anchor) == 20  # leaves 10-29: those 0-9 say they are anchored

@@ -103,42 +103,50 @@ class RenderService:
 
     @contextmanager
     def anchoring(self) -> Iterator[Anchorer | None]:
-        """While the app serves: the renderers warmed first (:meth:`_warm`), and the background
-        anchorer when campaigns are rendered here, the server has the key password and
-        ``dynamic.anchorer`` is on."""
+        """While the app serves: the renderers warmed first, the background anchorer when
+        campaigns are rendered here, the server has the key password and ``dynamic.anchorer`` is
+        on (its first anchor's loads done before serving too), then :func:`_freeze`."""
         password = os.environ.get(PASSWORD_ENV)
+        ready = bool(self.settings.campaigns and password)
         try:
-            self._warm(password)
-            if not (self.settings.anchorer and self.settings.campaigns and password):
-                yield None
-                return
-            with anchorer_lock(self.workspace.state_dir / "anchorer.lock") as mine:
-                if not mine:  # another worker of this server anchors
-                    yield None
-                    return
-                self.anchorer = Anchorer(self.workspace, self.settings, password)
-                self.anchorer.start()
-                try:
-                    yield self.anchorer
-                finally:
-                    self.anchorer.stop()
+            if ready:
+                self.renderers().warm()
+            with self._anchorer(password if self.settings.anchorer else None) as anchorer:
+                if ready:
+                    _freeze()
+                yield anchorer
         finally:
             gc.unfreeze()  # the app is done: what it kept alive may be collected again
             self.close()  # the renderers' writing studio, with or without an anchorer
 
-    def _warm(self, password: str | None) -> None:
-        """Before the first request: warm the renderers, then move every object alive now (the
-        modules, engines, fonts, keys) out of the collector's sight with ``gc.freeze``: a full
-        collection then walks only what requests allocate (unfrozen, one took ~0.4 s, a render's
-        p99 on its own)."""
-        if self.settings.campaigns and password:
-            self.renderers().warm()
-            gc.collect()
-            gc.freeze()
+    @contextmanager
+    def _anchorer(self, password: str | None) -> Iterator[Anchorer | None]:
+        """The started anchorer, if this process runs it (one worker of ``serve --workers``)."""
+        if not (self.settings.campaigns and password):
+            yield None
+            return
+        with anchorer_lock(self.workspace.state_dir / "anchorer.lock") as mine:
+            if not mine:  # another worker of this server anchors
+                yield None
+                return
+            self.anchorer = Anchorer(self.workspace, self.settings, password)
+            self.anchorer.start()
+            try:
+                yield self.anchorer
+            finally:
+                self.anchorer.stop()
 
     def close(self) -> None:
         if self._renderers is not None:
             self._renderers.close()
+
+
+def _freeze() -> None:
+    """Move every object alive now (the modules, engines, fonts, keys, the anchorer's chain
+    client) out of the collector's sight: a full collection then walks only what requests
+    allocate (unfrozen, one took ~0.4 s, a render's p99 on its own)."""
+    gc.collect()
+    gc.freeze()
 
 
 @contextmanager

@@ -214,18 +214,20 @@ def server_timing(r: httpx.Response) -> dict[str, float]:
     return {name: float(dur) for name, dur in parts}
 
 
-def _stages(samples: list[tuple[float, httpx.Response]]) -> str:
+def _stages(samples: list[tuple[float, httpx.Response]], slowest: int = 3) -> str:
     """Where the time went, from the server's per-stage timings: the median of each stage, and
-    the slowest request's stages (what made its tail); 'http' is the rest of the client's time."""
+    the stages of each of the ``slowest`` requests (what made the tail: the p99 is one of them,
+    and one stall alone would not show whether the others share its cause); 'http' is the rest
+    of the client's time."""
     rows = [(t, server_timing(r)) for t, r in samples]
     if not rows:
         return "no stage timings"
     names = list(rows[0][1])
     med = {n: _pct([st.get(n, 0.0) for _, st in rows], 50) for n in names}
     med["http"] = _pct([t - sum(st.values()) for t, st in rows], 50)
-    worst_t, worst = max(rows, key=lambda row: row[0])
-    worst = {**worst, "http": worst_t - sum(worst.values())}
-    return f"stage medians ms: {_shown(med)}; slowest ({worst_t:.0f} ms): {_shown(worst)}"
+    tail = sorted(rows, key=lambda row: row[0], reverse=True)[:slowest]
+    shown = [f"{t:.0f} ms = {_shown({**st, 'http': t - sum(st.values())})}" for t, st in tail]
+    return f"stage medians ms: {_shown(med)}; the {len(tail)} slowest: " + "; ".join(shown)
 
 
 def _shown(stages: dict[str, float]) -> str:

@@ -188,6 +188,21 @@ class StoredLeaf:
     leaf_hash: bytes
 
 
+def _first_without_receipt(s: Session, size: int, *, anchored: bool) -> int:
+    """The first leaf below ``size`` with no receipt (or, if ``anchored``, no anchored one):
+    receipts are written a checkpoint at a time, so leaves before it need nothing and are not
+    read. Found from the receipts' indexes, in a few aggregate queries, not by reading every
+    leaf under the log lock at each anchor (the anchorer of `mintloom serve` anchors every few
+    seconds, a few new leaves each time)."""
+    below = ReceiptRow.leaf_index < size
+    count, top = s.execute(select(func.count(), func.max(ReceiptRow.leaf_index)).where(below)).one()
+    first = count if count == 0 or top == count - 1 else 0  # no gap below ``count``: else look at all
+    if anchored:
+        unanchored = s.scalar(select(func.min(ReceiptRow.leaf_index)).where(below, ReceiptRow.anchored == 0))
+        first = min(first, unanchored if unanchored is not None else first)
+    return int(first)
+
+
 # --- the log --------------------------------------------------------------------------------------
 class TransparencyLog:
     """Append-only log of (CID, manifest hash) entries over the catalog database."""
@@ -216,14 +231,16 @@ class TransparencyLog:
         self._tree, self._index = tree, index
 
     def refresh(self) -> None:
-        """Reload only if the stored log has another size than the one in memory (another process
-        appended): leaves are append-only, so their count says whether anything changed."""
-        with self.db.session() as s:
+        """Catch up with the leaves another writer appended (leaves are append-only, so their
+        count says whether anything changed): only the new leaves are read and hashed, not the
+        whole log (the anchorer of `mintloom serve` refreshes before every anchor). A tree longer
+        than the stored log (a rolled-back append) is rebuilt."""
+        with self._reload_lock, self.db.session() as s:
             stored = s.scalar(select(func.count()).select_from(LogLeaf)) or 0
-        if stored != self.size:
-            with self._reload_lock:
-                if stored != self.size:
-                    self.reload()
+            if stored > self.size:
+                self._catch_up(s)
+            elif stored < self.size:
+                self.reload()
 
     @property
     def size(self) -> int:
@@ -278,7 +295,8 @@ class TransparencyLog:
         external: frozenset[str] = frozenset(),
     ) -> list[int]:
         hold(s, LOG_LOCK)
-        self._catch_up(s)
+        with self._reload_lock:
+            self._catch_up(s)
         start = self.size
         new, seen, result = self._new_leaves(entries, parents, start, external)
         if not new:
@@ -289,8 +307,9 @@ class TransparencyLog:
         ]
         links = [{"index": start + i, "parent_cid": p} for i, (*_, p) in enumerate(new) if p is not None]
         self._insert(s, start, rows, links)
-        self._tree.extend_hashes(lh for _, _, lh, _ in new)
-        self._index.update(seen)
+        with self._reload_lock:
+            self._tree.extend_hashes(lh for _, _, lh, _ in new)
+            self._index.update(seen)
         return result
 
     def _catch_up(self, s: Session) -> None:
@@ -440,7 +459,8 @@ class TransparencyLog:
         written = 0
         with self.db.session() as s:
             hold(s, LOG_LOCK)  # another writer issuing receipts for the same leaves waits, then skips them
-            for start in range(0, checkpoint.size, RECEIPT_PAGE):
+            first = _first_without_receipt(s, checkpoint.size, anchored=anchor is not None)
+            for start in range(first, checkpoint.size, RECEIPT_PAGE):
                 end = min(start + RECEIPT_PAGE, checkpoint.size)
                 inserts, updates = self._receipt_rows(s, checkpoint, anchor, start, end)
                 if inserts:
