@@ -138,7 +138,19 @@ def test_the_attester_binds_a_child_to_its_creator(
 
     _in_fan_workspace(monkeypatch, fan)
     child = tmp_path / "child.png"
-    assert mintloom("remix", str(parent), "--template", "frame", "--out", str(child)).exit_code == 0
+    brand_root_pem = tmp_path / "brand-root.pem"
+    brand_root_pem.write_text(brand.keys.trust_anchor_pem())
+    made = (
+        "remix",
+        str(parent),
+        "--template",
+        "frame",
+        "--out",
+        str(child),
+        "--trust-parent",
+        str(brand_root_pem),
+    )
+    assert mintloom(*made).exit_code == 0
     cid = str(cid_for(child.read_bytes()))
     buy_license(fan_chain, str(cid_for(parent.read_bytes())), TERMS)
     register = ("ugc", "register", str(child), "--parent", str(parent), "--licence", TERMS, "--family", pool)
@@ -150,8 +162,6 @@ def test_the_attester_binds_a_child_to_its_creator(
     # the attester's refusals, each by name, nothing sent
     monkeypatch.setenv("MINTLOOM_WORKSPACE", brand_root)
     as_party(monkeypatch, 0)
-    brand_root_pem = tmp_path / "brand-root.pem"
-    brand_root_pem.write_text(brand.keys.trust_anchor_pem())
     attest = ("ugc", "attest", str(child), "--parent", str(parent))
     sent = (_sent(brand.chain), _sent(party(brand, OUTSIDER)))
     stranger = mintloom(*attest, "--trust", str(brand_root_pem))  # the fan's signer is not under it
@@ -242,6 +252,11 @@ def test_the_attester_binds_a_child_to_its_creator(
         pool,
     )
     assert shown.parent_token == hex(token_id(str(cid_for(parent_bytes))))
+    both = tmp_path / "fan-and-brand.pem"  # the fan trusts its own root and the brand's
+    both.write_text(fan_root.read_text() + brand_root_pem.read_text())
+    verified = _flat(mintloom("verify", str(child), "--trust", str(both)).output)
+    assert f"UGC reward {10**17} wei to {fan_chain.address}" in verified, verified
+    assert "paid by family pool" in verified and pool[:20] in verified, verified
     assert genuine_pool(brand.chain, pool)
     assert not genuine_pool(brand.chain, brand.chain.address_of("CreativeAssets"))
     assert brand.log.index_of(cid) is None  # the brand's log never saw the child

@@ -258,19 +258,29 @@ def remix(
     parent: Annotated[Path, typer.Argument(help="A signed campaign asset (PNG, JPEG or WebP).")],
     template: Annotated[str, typer.Option(help="frame, split or poster.")],
     out: Annotated[Path, typer.Option(help="Where to write the signed child (PNG).")],
+    trust_parent: Annotated[
+        Path | None,
+        typer.Option(help="The parent organisation's root (PEM): its credential is recorded as valid."),
+    ] = None,
 ) -> None:
     """Remix PARENT in this workspace: the child names it as parentOf, is signed with this
     workspace's keys, logged in its log and anchored on its chain."""
     from mintloom.governance.remix import remix as make_remix
     from mintloom.ledger.connect import sender_address
+    from mintloom.provenance.content_credentials import C2paAssetSigner
 
     s = studio(password=True)
     data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
+    signer = s.asset_signer
+    if trust_parent is not None:
+        root = read_regular(trust_parent, limit=MAX_SMALL_TEXT_BYTES, what="parent's root", error=DaoError)
+        pem = root.decode("utf-8", errors="replace")
+        signer = C2paAssetSigner(s.signer, tsa_url=s.settings.provenance.tsa_url, parent_anchors=pem)
     creator = sender_address(s.workspace, s.settings)  # the account UGC rewards pay for this remix
     r = make_remix(
         data,
         template,
-        signer=s.asset_signer,
+        signer=signer,
         log=s.log,
         title=out.name,
         parent_title=parent.name,
@@ -329,7 +339,11 @@ def ugc_attest(
     anchor = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchor", error=DaoError)
     s = studio()
     pool = family or s.chain.address_of("UGCRewards")
-    a = attest_child(s.chain, pool, child_data, parent_data, anchor.decode("utf-8", errors="replace"))
+    # the creator's root, and this workspace's own: the parent, the family's asset, chains to it
+    anchors = anchor.decode("utf-8", errors="replace") + (
+        s.keys.trust_anchor_pem() if s.keys.exists() else ""
+    )
+    a = attest_child(s.chain, pool, child_data, parent_data, anchors)
     f = a.facts
     done = "attested" if a.tx_hash else "already attested"
     console.print(f"[green]{done}[/] {f.child} for creator {f.creator}: remix of {f.parent}")
