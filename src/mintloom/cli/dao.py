@@ -11,7 +11,7 @@ from rich.table import Table
 
 from mintloom.cli.console import console, studio
 from mintloom.errors import DaoError
-from mintloom.store.files import MAX_VERIFY_BYTES, read_regular, write_atomic
+from mintloom.store.files import MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular, write_atomic
 
 app = typer.Typer(help="A campaign family's shares and Creative DAO.", no_args_is_help=True)
 shares_app = typer.Typer(help="The family's share token: holdings, transfers, revenue.", no_args_is_help=True)
@@ -88,6 +88,9 @@ def propose(
     reward: Annotated[str | None, typer.Option(help="UGC reward per verified derivative, ETH.")] = None,
     cap: Annotated[int | None, typer.Option(min=0, help="Rewards per creator per epoch.")] = None,
     budget: Annotated[str | None, typer.Option(help="Total UGC reward budget, ETH.")] = None,
+    attester: Annotated[
+        str | None, typer.Option(help="Account of the UGC attester (`mintloom ugc attest`); 0x0…0: none.")
+    ] = None,
     advance: Advance = False,
 ) -> None:
     """Propose changes; the description is their readable text."""
@@ -95,7 +98,7 @@ def propose(
 
     s = studio()
     _may_advance(advance)
-    plan = dao.Plan(_wei(fee), _wei(fund), _wei(reward), cap, _wei(budget))
+    plan = dao.Plan(_wei(fee), _wei(fund), _wei(reward), cap, _wei(budget), attester)
     p = dao.propose(s.chain, dao.plan_actions(s.chain, plan))
     console.print(f"[green]proposal #{p.number}[/] 0x{p.short_id}:")
     for text in p.description.split("; "):
@@ -255,14 +258,34 @@ def remix(
     parent: Annotated[Path, typer.Argument(help="A signed campaign asset (PNG, JPEG or WebP).")],
     template: Annotated[str, typer.Option(help="frame, split or poster.")],
     out: Annotated[Path, typer.Option(help="Where to write the signed child (PNG).")],
+    trust_parent: Annotated[
+        Path | None,
+        typer.Option(help="The parent organisation's root (PEM): its credential is recorded as valid."),
+    ] = None,
 ) -> None:
     """Remix PARENT in this workspace: the child names it as parentOf, is signed with this
     workspace's keys, logged in its log and anchored on its chain."""
     from mintloom.governance.remix import remix as make_remix
+    from mintloom.ledger.connect import sender_address
+    from mintloom.provenance.content_credentials import C2paAssetSigner
 
     s = studio(password=True)
     data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
-    r = make_remix(data, template, signer=s.asset_signer, log=s.log, title=out.name, parent_title=parent.name)
+    signer = s.asset_signer
+    if trust_parent is not None:
+        root = read_regular(trust_parent, limit=MAX_SMALL_TEXT_BYTES, what="parent's root", error=DaoError)
+        pem = root.decode("utf-8", errors="replace")
+        signer = C2paAssetSigner(s.signer, tsa_url=s.settings.provenance.tsa_url, parent_anchors=pem)
+    creator = sender_address(s.workspace, s.settings)  # the account UGC rewards pay for this remix
+    r = make_remix(
+        data,
+        template,
+        signer=signer,
+        log=s.log,
+        title=out.name,
+        parent_title=parent.name,
+        creator=creator,
+    )
     try:
         write_atomic(out, r.data)  # the leaf is logged: the file is whole or absent, never torn
     except OSError as exc:
@@ -298,6 +321,33 @@ def ugc_register(
     claim = "`mintloom ugc claim" + ("`" if family is None else f" --family {family}`")
     console.print(f"[green]rewarded[/] {r.child}: {_eth_text(r.amount)} ETH granted (claim with {claim})")
     console.print(f"  gas used {r.gas_used}")
+
+
+@ugc_app.command("attest")
+def ugc_attest(
+    child: Annotated[Path, typer.Argument(help="The remix to vouch for (PNG, JPEG or WebP).")],
+    parent: Annotated[Path, typer.Option(help="The family asset it says it remixes.")],
+    trust: Annotated[Path, typer.Option(help="The creator organisation's trust anchor (PEM root).")],
+    family: _Family = None,
+) -> None:
+    """As the family's attester: check CHILD's credential (signer under --trust, PARENT as its
+    parentOf, its creator's account) and its distance from PARENT, then attest it for that creator."""
+    from mintloom.governance.attester import attest_child
+
+    child_data = read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError)
+    parent_data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
+    anchor = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchor", error=DaoError)
+    s = studio()
+    pool = family or s.chain.address_of("UGCRewards")
+    # the creator's root, and this workspace's own: the parent, the family's asset, chains to it
+    anchors = anchor.decode("utf-8", errors="replace") + (
+        s.keys.trust_anchor_pem() if s.keys.exists() else ""
+    )
+    a = attest_child(s.chain, pool, child_data, parent_data, anchors)
+    f = a.facts
+    done = "attested" if a.tx_hash else "already attested"
+    console.print(f"[green]{done}[/] {f.child} for creator {f.creator}: remix of {f.parent}")
+    console.print(f"  signed by {f.signer}; pHash distance {f.distance.phash}, dHash {f.distance.dhash}")
 
 
 @ugc_app.command("claim")

@@ -252,7 +252,11 @@ def _validation_results(
 class C2paAssetSigner:
     """:class:`~mintloom.provenance.credentials.AssetSigner` over c2pa-python and a key :class:`Signer`."""
 
-    def __init__(self, signer: Signer, *, tsa_url: str | None = None) -> None:
+    def __init__(
+        self, signer: Signer, *, tsa_url: str | None = None, parent_anchors: str | None = None
+    ) -> None:
+        """``parent_anchors``: other organisations' roots a parent may chain to (a fan remixing a
+        brand's asset), trusted when the parent is validated, so its ingredient records it valid."""
         self._signer = signer
         self._tsa_url = tsa_url
         self._chain = signer.certificate_chain_pem.decode()
@@ -262,7 +266,7 @@ class C2paAssetSigner:
         # variant. That re-read runs until one asset passes it (an end-to-end check of this
         # signer's output, see sign), not on every asset. With a TSA it stays on: each time-stamp
         # token is only checked there.
-        root = self._chain[self._chain.rindex("-----BEGIN CERTIFICATE-----") :]
+        root = self._chain[self._chain.rindex("-----BEGIN CERTIFICATE-----") :] + (parent_anchors or "")
         self._context = _signing_context(root, verify_after_sign=tsa_url is not None)
         self._checked_context: c2pa.Context | None = (
             None if tsa_url is not None else _signing_context(root, verify_after_sign=True)
