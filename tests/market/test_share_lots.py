@@ -226,3 +226,13 @@ def test_market_cli_lists_and_buys_shares(family: Studio, monkeypatch: pytest.Mo
     monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(0))
     other = str(brand.deploy("TestERC20"))
     assert exit_code(monkeypatch, "market", "list-shares", "1", "--price", "0.001", "--token", other) == 8
+
+    brand.transact_at(other, brand.artifact("TestERC20").abi, "mint", buyer.address, 10**21)
+    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(5))  # the buyer now bids for more
+    offered = mintloom("market", "offer-shares", "10", "--price", "2", "--currency", other)
+    assert offered.exit_code == 0 and "a share for 10" in " ".join(offered.output.split()), offered.output
+    [bid] = [o for o in load_orders(s.db, brand.chain_id) if o.order.side.name == "OFFER"]
+    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(0))
+    sold = mintloom("market", "accept-shares", "0x" + bid.digest.hex()[:12], "4", "--price", "2")
+    assert sold.exit_code == 0 and "sold 4 share(s)" in " ".join(sold.output.split()), sold.output
+    assert brand.call(SHARES, "balanceOf", buyer.address) == 16 * SHARE + SHARE // 2
