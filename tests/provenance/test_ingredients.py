@@ -25,6 +25,7 @@ from mintloom.provenance.content_credentials import INGREDIENT_THUMB_EDGE, C2paA
 from mintloom.provenance.credentials import Parent, SignedAsset
 from mintloom.provenance.ingredient_thumbs import ingredient_thumbnail
 from mintloom.provenance.keys import KeyStore
+from mintloom.store.thumbnails import render_thumbnail, thumbnail_of
 
 from .conftest import PASSWORD, png_bytes, record, wav_bytes
 from .test_interop import _c2pa_ts
@@ -234,3 +235,47 @@ def test_a_parent_image_is_recorded_with_its_thumbnail(
             assert max(img.size) <= INGREDIENT_THUMB_EDGE * 2 and img.size[0] > img.size[1]  # 640x400 parent
         rep = read_credentials(v.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem())
         assert rep.trusted and rep.hash_binding_valid, rep.failures
+
+
+def _thumbnail_resource(data: bytes, anchors: str) -> bytes:
+    """The parent's thumbnail as recorded in a variant's manifest (the raw resource)."""
+    (ing,) = _ingredients(data, "image/png", anchors)
+    settings = c2pa.Settings.from_dict({"trust": {"trust_anchors": anchors}})
+    with c2pa.Reader("image/png", io.BytesIO(data), context=c2pa.Context(settings=settings)) as reader:
+        out = io.BytesIO()
+        reader.resource_to_stream(ing["thumbnail"]["identifier"], out)
+    return out.getvalue()
+
+
+def _mean_difference(a: bytes, b: bytes) -> float:
+    with Image.open(io.BytesIO(a)) as x, Image.open(io.BytesIO(b)) as y:
+        assert x.size == y.size
+        pa, pb = x.convert("RGB").tobytes(), y.convert("RGB").tobytes()
+    return sum(abs(p - q) for p, q in zip(pa, pb, strict=True)) / len(pa)
+
+
+def test_a_parent_preview_makes_its_ingredient_thumbnail(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
+) -> None:
+    """The runner hands the worker's gallery thumbnail of the parent's pixels: the ingredient
+    thumbnail is scaled from it (decoding a 1080 px parent cost ~15x more), and shows the parent."""
+    with Image.open(io.BytesIO(master.data)) as img:
+        preview = thumbnail_of(img)  # what the worker made from the pixels it encoded
+    parent = Parent(master.data, "image/png", "master.png", preview=preview)
+    anchors = keystore.trust_anchor_pem()
+    for seed in range(2):
+        variant = _variant(signer, parent, seed)
+        recorded = _thumbnail_resource(variant.data, anchors)
+        assert recorded == render_thumbnail(preview, edge=INGREDIENT_THUMB_EDGE)
+        decoded = render_thumbnail(master.data, edge=INGREDIENT_THUMB_EDGE)
+        assert decoded is not None and _mean_difference(recorded, decoded) < 4.0  # the same picture
+        rep = read_credentials(variant.data, "image/png", trust_anchors_pem=anchors)
+        assert rep.trusted and [g.valid for g in rep.ingredients] == [True], rep.failures
+
+
+def test_an_undecodable_preview_falls_back_to_the_parent(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
+) -> None:
+    parent = Parent(master.data, "image/png", "master.png", preview=b"\xff\xd8 not a jpeg")
+    recorded = _thumbnail_resource(_variant(signer, parent, 0).data, keystore.trust_anchor_pem())
+    assert recorded == render_thumbnail(master.data, edge=INGREDIENT_THUMB_EDGE)

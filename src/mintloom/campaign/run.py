@@ -191,6 +191,8 @@ class _SignedParent(NamedTuple):
     cid: str
     model_id: str | None
     """The trained model its manifest names: a procedural child of it composites model output."""
+    thumbnail: bytes | None = None
+    """Its gallery thumbnail from the worker: its children's ingredient thumbnail is scaled from it."""
 
 
 def _labelled_source(art: Artifact, parent: _SignedParent | None) -> tuple[DigitalSourceType, str | None]:
@@ -409,7 +411,9 @@ class CampaignRunner:
             state.signed_texts.setdefault(text, item)
         if job.key in state.is_parent:
             state.is_parent.discard(job.key)  # signed: held below until its children are
-            kept = _SignedParent(item.signed.data, item.signed.media_type, item.cid, item.model_id)
+            kept = _SignedParent(
+                item.signed.data, item.signed.media_type, item.cid, item.model_id, item.gen.thumbnail
+            )
             state.signed_parents[job.key] = kept
             state.cid_of[job.key] = item.cid
         if job.parent is not None:
@@ -469,7 +473,7 @@ class CampaignRunner:
         )
         par = None
         if parent is not None:
-            par = Parent(data=parent.data, media_type=parent.media_type, title=parent.cid)
+            par = Parent(parent.data, parent.media_type, parent.cid, preview=parent.thumbnail)
         clock = state.summary.clock
         with clock.timed(job.kind, "qa"):
             report = evaluate(gen.qa, self.spec.qa, job.format) if gen.qa is not None else None

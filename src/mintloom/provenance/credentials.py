@@ -200,6 +200,9 @@ class Parent:
     data: bytes
     media_type: str
     title: str
+    preview: bytes | None = None
+    """A JPEG of the parent's pixels the caller already holds (a campaign worker's gallery
+    thumbnail): its ingredient thumbnail is scaled from it instead of decoding the whole parent."""
 
 
 @dataclass(frozen=True)
