@@ -87,9 +87,12 @@ class SizeResult:
     """Wall seconds per phase, in order (see :data:`PHASES`): where the size's time goes."""
 
 
-PHASES = ("setup", "plan", "run_to_kill", "start", "resume", "deploy", "anchor", "publish", "verify")
-"""``setup``: workspace and keys; ``start``: the resuming process up to its run (imports, key
-unlock); ``resume``: load, plan and generate the rest, checkpoint; ``verify``: the whole folder."""
+PHASES = (
+    "setup", "plan", "run_to_kill", "start", "resume", "deploy", "anchor", "publish", "stop", "verify"
+)  # fmt: skip
+"""``setup``: workspace and keys; ``start``: the resuming process outside its phases (imports,
+key unlock, exit); ``resume``: load, plan and generate the rest, checkpoint; ``stop``: closing the
+run's studio (its embedded node); ``verify``: the whole folder."""
 
 
 def _child(args: list[str], crash_at: str | None = None) -> tuple[int, float, str]:
@@ -134,8 +137,8 @@ def measure(n_assets: int, work: Path) -> SizeResult:
         raise MintloomError(f"the resumed run failed ({code}): {out[-2000:]}")
     child = json.loads(out.strip().splitlines()[-1])
     phases = {"setup": setup_s, "plan": plan_s, "run_to_kill": crash_s}
-    phases["start"] = finish_s - float(child["run_s"]) - float(child["verify_s"])
     phases |= {k: float(v) for k, v in child["phases"].items()}
+    phases["start"] = finish_s - float(child["run_s"]) - phases["stop"] - phases["verify"]
     cpu = _children_cpu_s() - cpu0
     catalog = work / "ws" / ".mintloom"
     size = sum(p.stat().st_size for p in catalog.glob("catalog*") if p.is_file())
@@ -167,13 +170,10 @@ def _children_cpu_s() -> float:
 
 
 def child_main(mode: str, ws: Path, spec: Path) -> int:
-    """In a child process: ``run`` (to be killed) or ``finish`` (resume + anchor + publish + verify)."""
-    from mintloom.chain_lookup import verify_context
+    """In a child process: ``run`` (to be killed) or ``finish`` (resume + anchor + publish, then,
+    the run's studio closed and its embedded node stopped as when its command ends, verify)."""
     from mintloom.pipeline import Pipeline, PipelineOptions
     from mintloom.studio import Studio
-    from mintloom.verify.parallel import verify_files
-    from mintloom.verify.report import Verdict
-    from mintloom.verify.verifier import media_files
     from mintloom.workspace import Workspace
 
     with Studio(Workspace.find(ws), password=PASSWORD) as studio:
@@ -187,19 +187,14 @@ def child_main(mode: str, ws: Path, spec: Path) -> int:
         Pipeline(studio, progress=clock).run(spec, options)
         run_s = time.perf_counter() - clock.t0
         run_work = peak_rss_kb()
-        t0 = time.perf_counter()
-        ctx = verify_context(studio, offline=True)
-        factory = functools.partial(offline_context, studio.workspace.root)
-        files = verified = 0  # counted as they come: a list of every report grew with the campaign
-        paths = media_files(studio.workspace.out_dir / "scale")
-        for r in verify_files(paths, ctx, factory, jobs=WORKERS):  # as `mintloom verify DIR --jobs 2`
-            files += 1
-            verified += r.verdict is Verdict.VERIFIED
-        verify_s = time.perf_counter() - t0
+    stop_s = time.perf_counter() - clock.t0 - run_s
+    t0 = time.perf_counter()
+    files, verified = verify_folder(ws)
+    verify_s = time.perf_counter() - t0
     doc = {
         "run_s": run_s,
         "verify_s": verify_s,
-        "phases": clock.phases() | {"verify": verify_s},
+        "phases": clock.phases() | {"stop": stop_s, "verify": verify_s},
         "verify_files_per_s": files / verify_s,
         "verified": verified,
         "run_peak_rss_kb": max(unlocked, run_work),
@@ -208,6 +203,27 @@ def child_main(mode: str, ws: Path, spec: Path) -> int:
     }
     print(json.dumps(doc))
     return 0 if verified == files else 1
+
+
+def verify_folder(ws: Path) -> tuple[int, int]:
+    """Files and VERIFIED files of the campaign's folder, verified as ``mintloom verify DIR
+    --offline --jobs 2`` does it: a read-only studio, a process per core with its own context."""
+    from mintloom.chain_lookup import verify_context
+    from mintloom.studio import Studio
+    from mintloom.verify.parallel import verify_files
+    from mintloom.verify.report import Verdict
+    from mintloom.verify.verifier import media_files
+    from mintloom.workspace import Workspace
+
+    files = verified = 0  # counted as they come: a list of every report grew with the campaign
+    with Studio(Workspace.find(ws), read_only=True) as studio:
+        ctx = verify_context(studio, offline=True)
+        factory = functools.partial(offline_context, studio.workspace.root)
+        paths = media_files(studio.workspace.out_dir / "scale")
+        for r in verify_files(paths, ctx, factory, jobs=WORKERS):
+            files += 1
+            verified += r.verdict is Verdict.VERIFIED
+    return files, verified
 
 
 class StageClock:
@@ -356,6 +372,7 @@ def _section(
     plan_s: float,
     plan_rows: int,
     failed: dict[str, str],
+    *,
     pending: list[int],
     wall_s: float,
 ) -> dict[str, object]:
@@ -381,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
         plan_s = plan_seconds(args.plan_rows, work)
         sizes: dict[int, SizeResult] = {}
         failed: dict[str, str] = {}
-        doc = _section(sizes, plan_s, args.plan_rows, failed, args.sizes, time.perf_counter() - start)
+        doc = _section(
+            sizes, plan_s, args.plan_rows, failed, pending=args.sizes, wall_s=time.perf_counter() - start
+        )
         for i, n in enumerate(args.sizes):
             print(f"bench-scale: {n} assets ...", file=sys.stderr, flush=True)
             try:
@@ -389,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
             except MintloomError as exc:  # reported, not hidden: the sizes that ran still count
                 failed[str(n)] = " / ".join(exc.message.splitlines()[-2:])
             wall_s = time.perf_counter() - start
-            doc = _section(sizes, plan_s, args.plan_rows, failed, args.sizes[i + 1 :], wall_s)
+            doc = _section(sizes, plan_s, args.plan_rows, failed, pending=args.sizes[i + 1 :], wall_s=wall_s)
             write_section(args.out, doc)  # after every size: a run stopped at 20k keeps 1k and 5k
     print(json.dumps(doc, indent=2))
     figures = doc["figures"]

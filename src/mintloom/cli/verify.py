@@ -78,7 +78,7 @@ def verify(
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", "-j", min=1, help="Processes verifying a folder's files (default: one per core)."),
+        typer.Option("--jobs", "-j", min=1, help="Processes verifying a folder (default: one per core)."),
     ] = None,
     workers: Annotated[
         int, typer.Option("--workers", "-w", min=1, help="Threads per process (they overlap chain requests).")
@@ -161,7 +161,14 @@ class ContextOptions:
 
 
 def _verify_folder(
-    folder: Path, ctx: VerifyContext, options: ContextOptions, *, jobs: int, workers: int, as_json: bool, where: str
+    folder: Path,
+    ctx: VerifyContext,
+    options: ContextOptions,
+    *,
+    jobs: int,
+    workers: int,
+    as_json: bool,
+    where: str,
 ) -> Verdict:
     """Verify every media file under ``folder`` (and its missing exports) on ``jobs`` processes;
     print; the worst verdict."""

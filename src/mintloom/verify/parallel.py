@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from mintloom.errors import VerifyError
@@ -28,10 +29,20 @@ MAX_CHUNK = 64
 """Files per task at most: large enough to amortise the round trip, small enough to balance."""
 IN_FLIGHT = 3
 """Chunks per worker submitted ahead of the one being read (bounds memory, keeps cores busy)."""
+FILES_PER_JOB = 32
+"""Files per process at least: a process costs a second or more of imports before its first file."""
 
-_FACTORY: ContextFactory | None = None
-_CTX: VerifyContext | None = None
-_THREADS = 1
+
+@dataclass
+class _Worker:
+    """This worker process's state: how to build its context, and the context once built."""
+
+    factory: ContextFactory | None = None
+    threads: int = 1
+    ctx: VerifyContext | None = None
+
+
+_WORKER = _Worker()
 
 
 def verify_files(
@@ -43,10 +54,11 @@ def verify_files(
     threads: int = 1,
     on_done: Callable[[VerifyReport], None] | None = None,
 ) -> Iterator[VerifyReport]:
-    """Verify ``paths``, yielding reports in their order. ``jobs`` 1 (or one file) runs here with
-    ``ctx``; more runs ``jobs`` processes whose contexts ``factory`` builds, each verifying with
-    ``threads`` threads (they overlap waits on a remote chain)."""
-    jobs = min(jobs, len(paths))
+    """Verify ``paths``, yielding reports in their order. One job (asked, or all a small folder
+    is worth: :data:`FILES_PER_JOB`) runs here with ``ctx``; more runs that many processes whose
+    contexts ``factory`` builds, each verifying with ``threads`` threads (they overlap waits on a
+    remote chain)."""
+    jobs = min(jobs, math.ceil(len(paths) / FILES_PER_JOB))
     if jobs <= 1:
         yield from verify_many(paths, ctx, workers=threads, on_done=on_done)
         return
@@ -83,13 +95,11 @@ def _collect(
 def _start(factory: ContextFactory, threads: int) -> None:
     """Worker initialiser: remember how to build the context (built by the first chunk, so that
     an error opening it reaches the caller as itself, not as a broken pool)."""
-    global _FACTORY, _THREADS
-    _FACTORY, _THREADS = factory, threads
+    _WORKER.factory, _WORKER.threads = factory, threads
 
 
 def _verify_chunk(paths: list[Path]) -> list[VerifyReport]:
-    global _CTX
-    if _CTX is None:
-        assert _FACTORY is not None, "the pool's initializer sets the factory"
-        _CTX = _FACTORY()
-    return list(verify_many(paths, _CTX, workers=_THREADS))
+    if _WORKER.ctx is None:
+        assert _WORKER.factory is not None, "the pool's initializer sets the factory"
+        _WORKER.ctx = _WORKER.factory()
+    return list(verify_many(paths, _WORKER.ctx, workers=_WORKER.threads))
