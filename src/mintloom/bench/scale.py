@@ -20,6 +20,7 @@ import functools
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,6 +39,7 @@ from mintloom.engines.base import engine_registry
 from mintloom.errors import MintloomError
 from mintloom.faults import ENV_CRASH_AT
 from mintloom.progress import Progress, Stage
+from mintloom.workspace import STATE_DIR
 
 if TYPE_CHECKING:
     from mintloom.verify.verifier import VerifyContext
@@ -110,8 +112,9 @@ def _child(args: list[str], crash_at: str | None = None) -> tuple[int, float, st
     return proc.returncode, time.perf_counter() - t0, proc.stdout + proc.stderr
 
 
-def measure(n_assets: int, work: Path) -> SizeResult:
-    """One size end to end (see the module docstring)."""
+def measure(n_assets: int, work: Path, keys: Path | None = None) -> SizeResult:
+    """One size end to end (see the module docstring), in a workspace given the organisation keys
+    in ``keys`` (the first size's: an organisation makes its keys once, not per campaign)."""
     from mintloom.store.catalog import Catalog
     from mintloom.studio import Studio
     from mintloom.workspace import Workspace
@@ -119,7 +122,10 @@ def measure(n_assets: int, work: Path) -> SizeResult:
     rows = n_assets // 2
     t0 = time.perf_counter()
     spec = write_sample_campaign(work / "campaign", spec_text(), audience_csv(rows, duplicate_every=10))
-    with Studio(Workspace.init(work / "ws"), password=PASSWORD) as studio:
+    ws = Workspace.init(work / "ws")
+    if keys is not None:
+        shutil.copytree(keys, ws.keys_dir, dirs_exist_ok=True)
+    with Studio(ws, password=PASSWORD) as studio:
         studio.ensure_keys()
     setup_s = time.perf_counter() - t0
     t0 = time.perf_counter()
@@ -398,13 +404,15 @@ def main(argv: list[str] | None = None) -> int:
         plan_s = plan_seconds(args.plan_rows, work)
         sizes: dict[int, SizeResult] = {}
         failed: dict[str, str] = {}
+        keys: Path | None = None
         doc = _section(
             sizes, plan_s, args.plan_rows, failed, pending=args.sizes, wall_s=time.perf_counter() - start
         )
         for i, n in enumerate(args.sizes):
             print(f"bench-scale: {n} assets ...", file=sys.stderr, flush=True)
             try:
-                sizes[n] = measure(n, work / str(n))
+                sizes[n] = measure(n, work / str(n), keys)
+                keys = keys or work / str(n) / "ws" / STATE_DIR / "keys"
             except MintloomError as exc:  # reported, not hidden: the sizes that ran still count
                 failed[str(n)] = " / ".join(exc.message.splitlines()[-2:])
             wall_s = time.perf_counter() - start
