@@ -90,6 +90,6 @@ def test_a_worker_error_reaches_the_caller_from_another_process(
     assert caught.value.message != f"refused in process {os.getpid()}"  # built in a worker, not here
     one = list(verify_files(media_files(tmp_path), VerifyContext(), _refusing_context, jobs=1))
     assert [r.verdict.value for r in one] == ["UNKNOWN"] * 4  # one job: this process's context
-    monkeypatch.setattr(parallel, "FILES_PER_JOB", 32)
+    monkeypatch.setattr(parallel, "FILES_PER_JOB", 150)
     few = list(verify_files(media_files(tmp_path), VerifyContext(), _refusing_context, jobs=2))
     assert [r.verdict.value for r in few] == ["UNKNOWN"] * 4  # 4 files are not worth a process

@@ -29,8 +29,9 @@ MAX_CHUNK = 64
 """Files per task at most: large enough to amortise the round trip, small enough to balance."""
 IN_FLIGHT = 3
 """Chunks per worker submitted ahead of the one being read (bounds memory, keeps cores busy)."""
-FILES_PER_JOB = 32
-"""Files per process at least: a process costs a second or more of imports before its first file."""
+FILES_PER_JOB = 150
+"""Files per process at least: a process spends a second or two on imports and its context before
+its first file (~15 ms each), so a second one pays off from a few hundred files."""
 
 
 @dataclass
@@ -58,7 +59,7 @@ def verify_files(
     is worth: :data:`FILES_PER_JOB`) runs here with ``ctx``; more runs that many processes whose
     contexts ``factory`` builds, each verifying with ``threads`` threads (they overlap waits on a
     remote chain)."""
-    jobs = min(jobs, math.ceil(len(paths) / FILES_PER_JOB))
+    jobs = min(jobs, max(1, len(paths) // FILES_PER_JOB))
     if jobs <= 1:
         yield from verify_many(paths, ctx, workers=threads, on_done=on_done)
         return
