@@ -68,7 +68,8 @@ class SizeResult:
     assets_per_s: float
     seconds_per_asset: float
     peak_rss_mb: float
-    """Of the resumed run's process (run, anchor, publish, verify); without its worker processes."""
+    """Of the resumed run's process (run, anchor, publish, verify's dispatch); without its worker
+    processes (generation's and, from 300 files, verify's)."""
     run_peak_rss_mb: float
     """The same before verifying: run, anchor and publish."""
     work_peak_rss_mb: float
@@ -325,7 +326,8 @@ def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int, wall_s: 
             "x",
             1.3,
             "<=",
-            "peak RSS of the resuming process after its keys are unlocked (run, anchor, publish, verify)",
+            "peak RSS of the resuming process after its keys are unlocked (run, anchor, publish, verify's "
+            "dispatch; its worker processes aside)",
         ),
         Figure(
             "scale_resume_rework_pct_worst",
