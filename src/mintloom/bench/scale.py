@@ -3,26 +3,31 @@
 Per size: a campaign of small formats (a 300x250 master and its 728x90 variant per audience
 row; every 10th row duplicates its predecessor's values) is planned, run until it is killed
 (SIGKILL at the job half-way through), resumed to the end through the pipeline (generate the
-rest, checkpoint, deploy, anchor, publish on the embedded node) and its folder verified offline.
-Each run is a child process, so its peak RSS is its own. Reported per size: assets/s over both
-runs, peak RSS of the resuming process, catalog size, time to plan, time to resume, and the
-rework: jobs done before the kill that the resume had to do again. Planning 100k audience rows
-is timed on its own. Results go to the ``scale`` section of ``bench/results.json`` (the README
-table shows them); not part of ``make bench``.
+rest, checkpoint, deploy, anchor, publish on the embedded node) and its folder verified offline
+the way ``mintloom verify DIR`` does it (a process per core). Each run is a child process, so its
+peak RSS is its own. Reported per size: assets/s over both runs, peak RSS of the resuming process,
+catalog size, the rework (jobs done before the kill that the resume had to do again) and the wall
+seconds of each phase (set-up, plan, run to the kill, resume, deploy, anchor, publish, verify).
+Planning 100k audience rows is timed on its own, and the wall clock of the whole is measured.
+Results go to the ``scale`` section of ``bench/results.json`` (the README table shows them); not
+part of ``make bench``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mintloom.bench import Figure
 from mintloom.bench.compare import PASSWORD, audience_csv
@@ -33,6 +38,11 @@ from mintloom.campaign.spec import load_spec
 from mintloom.engines.base import engine_registry
 from mintloom.errors import MintloomError
 from mintloom.faults import ENV_CRASH_AT
+from mintloom.progress import Progress, Stage
+from mintloom.workspace import STATE_DIR
+
+if TYPE_CHECKING:
+    from mintloom.verify.verifier import VerifyContext
 
 SIZES = (1_000, 5_000, 20_000)
 PLAN_ROWS = 100_000
@@ -58,7 +68,8 @@ class SizeResult:
     assets_per_s: float
     seconds_per_asset: float
     peak_rss_mb: float
-    """Of the resumed run's process (run, anchor, publish, verify); without its worker processes."""
+    """Of the resumed run's process (run, anchor, publish, verify's dispatch); without its worker
+    processes (generation's and, from 300 files, verify's)."""
     run_peak_rss_mb: float
     """The same before verifying: run, anchor and publish."""
     work_peak_rss_mb: float
@@ -75,6 +86,16 @@ class SizeResult:
     cpu_s_per_asset: float = 0.0
     """CPU seconds of both runs (their processes and workers) per asset: what the size costs on
     an idle machine, where the wall clock on this shared one mostly waits for a core."""
+    phase_s: dict[str, float] = field(default_factory=dict)
+    """Wall seconds per phase, in order (see :data:`PHASES`): where the size's time goes."""
+
+
+PHASES = (
+    "setup", "plan", "run_to_kill", "start", "resume", "deploy", "anchor", "publish", "stop", "verify"
+)  # fmt: skip
+"""``setup``: workspace and keys; ``start``: the resuming process outside its phases (imports,
+key unlock, exit); ``resume``: load, plan and generate the rest, checkpoint; ``stop``: closing the
+run's studio (its embedded node); ``verify``: the whole folder."""
 
 
 def _child(args: list[str], crash_at: str | None = None) -> tuple[int, float, str]:
@@ -92,19 +113,25 @@ def _child(args: list[str], crash_at: str | None = None) -> tuple[int, float, st
     return proc.returncode, time.perf_counter() - t0, proc.stdout + proc.stderr
 
 
-def measure(n_assets: int, work: Path) -> SizeResult:
-    """One size end to end (see the module docstring)."""
+def measure(n_assets: int, work: Path, keys: Path | None = None) -> SizeResult:
+    """One size end to end (see the module docstring), in a workspace given the organisation keys
+    in ``keys`` (the first size's: an organisation makes its keys once, not per campaign)."""
     from mintloom.store.catalog import Catalog
     from mintloom.studio import Studio
     from mintloom.workspace import Workspace
 
     rows = n_assets // 2
+    t0 = time.perf_counter()
     spec = write_sample_campaign(work / "campaign", spec_text(), audience_csv(rows, duplicate_every=10))
+    ws = Workspace.init(work / "ws")
+    if keys is not None:
+        shutil.copytree(keys, ws.keys_dir, dirs_exist_ok=True)
+    with Studio(ws, password=PASSWORD) as studio:
+        studio.ensure_keys()
+    setup_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     plan = plan_campaign(load_spec(spec), engine_registry())
     plan_s = time.perf_counter() - t0
-    with Studio(Workspace.init(work / "ws"), password=PASSWORD) as studio:
-        studio.ensure_keys()
     half = len(plan) // 2
     cpu0 = _children_cpu_s()
     code, crash_s, out = _child(["run", str(work / "ws"), str(spec)], crash_at=f"run.job:{half}")
@@ -112,10 +139,13 @@ def measure(n_assets: int, work: Path) -> SizeResult:
         raise MintloomError(f"the run meant to be killed at job {half} ended with {code}: {out[-2000:]}")
     with Studio(Workspace.find(work / "ws"), password=PASSWORD) as studio:
         committed = len(Catalog(studio.db).done_jobs("scale"))
-    code, _wall, out = _child(["finish", str(work / "ws"), str(spec)])
+    code, finish_s, out = _child(["finish", str(work / "ws"), str(spec)])
     if code != 0:
         raise MintloomError(f"the resumed run failed ({code}): {out[-2000:]}")
     child = json.loads(out.strip().splitlines()[-1])
+    phases = {"setup": setup_s, "plan": plan_s, "run_to_kill": crash_s}
+    phases |= {k: float(v) for k, v in child["phases"].items()}
+    phases["start"] = finish_s - float(child["run_s"]) - phases["stop"] - phases["verify"]
     cpu = _children_cpu_s() - cpu0
     catalog = work / "ws" / ".mintloom"
     size = sum(p.stat().st_size for p in catalog.glob("catalog*") if p.is_file())
@@ -136,6 +166,7 @@ def measure(n_assets: int, work: Path) -> SizeResult:
         verify_files_per_s=float(child["verify_files_per_s"]),
         verified=int(child["verified"]),
         cpu_s_per_asset=cpu / len(plan),
+        phase_s={k: phases.get(k, 0.0) for k in PHASES},
     )
 
 
@@ -146,34 +177,31 @@ def _children_cpu_s() -> float:
 
 
 def child_main(mode: str, ws: Path, spec: Path) -> int:
-    """In a child process: ``run`` (to be killed) or ``finish`` (resume + anchor + publish + verify)."""
-    from mintloom.chain_lookup import verify_context
+    """In a child process: ``run`` (to be killed) or ``finish`` (resume + anchor + publish, then,
+    the run's studio closed and its embedded node stopped as when its command ends, verify)."""
     from mintloom.pipeline import Pipeline, PipelineOptions
     from mintloom.studio import Studio
-    from mintloom.verify.report import Verdict
-    from mintloom.verify.verifier import media_files, verify_many
     from mintloom.workspace import Workspace
 
     with Studio(Workspace.find(ws), password=PASSWORD) as studio:
         studio.run_parts()  # unlocks the keys (scrypt), then the peak is reset to what is resident
         unlocked = peak_rss_kb()
         reset = reset_peak_rss()
-        t0 = time.perf_counter()
+        clock = StageClock()
         options = PipelineOptions(
             workers=WORKERS, batch_size=BATCH, anchor=mode == "finish", publish=mode == "finish"
         )
-        Pipeline(studio).run(spec, options)
-        run_s = time.perf_counter() - t0
+        Pipeline(studio, progress=clock).run(spec, options)
+        run_s = time.perf_counter() - clock.t0
         run_work = peak_rss_kb()
-        t0 = time.perf_counter()
-        ctx = verify_context(studio, offline=True)
-        files = verified = 0  # counted as they come: a list of every report grew with the campaign
-        for r in verify_many(media_files(studio.workspace.out_dir / "scale"), ctx, workers=WORKERS):
-            files += 1
-            verified += r.verdict is Verdict.VERIFIED
-        verify_s = time.perf_counter() - t0
+    stop_s = time.perf_counter() - clock.t0 - run_s
+    t0 = time.perf_counter()
+    files, verified = verify_folder(ws)
+    verify_s = time.perf_counter() - t0
     doc = {
         "run_s": run_s,
+        "verify_s": verify_s,
+        "phases": clock.phases() | {"stop": stop_s, "verify": verify_s},
         "verify_files_per_s": files / verify_s,
         "verified": verified,
         "run_peak_rss_kb": max(unlocked, run_work),
@@ -182,6 +210,58 @@ def child_main(mode: str, ws: Path, spec: Path) -> int:
     }
     print(json.dumps(doc))
     return 0 if verified == files else 1
+
+
+def verify_folder(ws: Path) -> tuple[int, int]:
+    """Files and VERIFIED files of the campaign's folder, verified as ``mintloom verify DIR
+    --offline --jobs 2`` does it: a read-only studio, a process per core with its own context."""
+    from mintloom.chain_lookup import verify_context
+    from mintloom.studio import Studio
+    from mintloom.verify.parallel import verify_files
+    from mintloom.verify.report import Verdict
+    from mintloom.verify.verifier import media_files
+    from mintloom.workspace import Workspace
+
+    files = verified = 0  # counted as they come: a list of every report grew with the campaign
+    with Studio(Workspace.find(ws), read_only=True) as studio:
+        ctx = verify_context(studio, offline=True)
+        factory = functools.partial(offline_context, studio.workspace.root)
+        paths = media_files(studio.workspace.out_dir / "scale")
+        for r in verify_files(paths, ctx, factory, jobs=WORKERS):
+            files += 1
+            verified += r.verdict is Verdict.VERIFIED
+    return files, verified
+
+
+class StageClock:
+    """A progress sink that notes when each pipeline stage reports first and last."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.first: dict[Stage, float] = {}
+        self.last: dict[Stage, float] = {}
+
+    def __call__(self, event: Progress, /) -> None:
+        now = time.perf_counter()
+        self.first.setdefault(event.stage, now)
+        self.last[event.stage] = now
+
+    def phases(self) -> dict[str, float]:
+        """Wall seconds: ``resume`` up to the end of the checkpoint, then each chain stage."""
+        out = {"resume": self.last.get(Stage.CHECKPOINT, self.t0) - self.t0}
+        for stage in (Stage.DEPLOY, Stage.ANCHOR, Stage.PUBLISH):
+            out[stage.value] = self.last.get(stage, 0.0) - self.first.get(stage, 0.0)
+        return out
+
+
+def offline_context(root: Path) -> VerifyContext:
+    """What ``mintloom verify --offline`` consults in the workspace at ``root``, opened read-only
+    (each verify process opens its own; it stays open for the process's life)."""
+    from mintloom.chain_lookup import verify_context
+    from mintloom.studio import Studio
+    from mintloom.workspace import Workspace
+
+    return verify_context(Studio(Workspace.find(root), read_only=True), offline=True)
 
 
 def peak_rss_kb() -> int:
@@ -219,9 +299,10 @@ def plan_seconds(rows: int, work: Path) -> float:
     return elapsed
 
 
-def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[str, object]:
-    """The ``scale`` section of bench/results.json: per size, and the targets as ratios between
-    sizes, as figures (the README table shows them beside ``make bench``'s)."""
+def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int, wall_s: float) -> dict[str, object]:
+    """The ``scale`` section of bench/results.json: per size, the targets as ratios between sizes,
+    and ``wall_s``, the whole run's wall clock so far, as figures (the README table shows them
+    beside ``make bench``'s)."""
     ordered = sorted(sizes)
     small, large = sizes[ordered[0]], sizes[ordered[-1]]
     middle = sizes[ordered[-2]] if len(ordered) > 1 else small
@@ -245,7 +326,8 @@ def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[
             "x",
             1.3,
             "<=",
-            "peak RSS of the resuming process after its keys are unlocked (run, anchor, publish, verify)",
+            "peak RSS of the resuming process after its keys are unlocked (run, anchor, publish, verify's "
+            "dispatch; its worker processes aside)",
         ),
         Figure(
             "scale_resume_rework_pct_worst",
@@ -257,14 +339,14 @@ def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[
         ),
         Figure(f"scale_plan_s_{plan_rows}_rows", plan_s, "s", 10, "<=", "load + plan of a CSV audience"),
         Figure(
-            "scale_idle_minutes_1k_5k_20k_estimate",
-            idle_minutes(sizes, plan_s),
+            "scale_wall_minutes",
+            wall_s / 60,
             "min",
             20,
             "<=",
-            "an estimate, not a measurement: the whole make bench-scale on 2 idle cores, from the CPU "
-            "seconds per asset at the largest size measured here (both runs, workers included) "
-            "spread over 2 cores, plus planning",
+            f"measured: wall clock of the whole run, from its start to the last size's verify: planning "
+            f"{plan_rows} rows, then sizes {', '.join(str(n) for n in sizes)} (each: set-up, plan, run "
+            f"killed at half, resume, deploy, anchor, publish, verify on {WORKERS} processes)",
         ),
     ]
     return {
@@ -274,19 +356,14 @@ def report(sizes: dict[int, SizeResult], plan_s: float, plan_rows: int) -> dict[
     }
 
 
-def idle_minutes(sizes: dict[int, SizeResult], plan_s: float) -> float:
-    """Estimated minutes of 1k + 5k + 20k on 2 idle cores (see the figure's note)."""
-    per_asset = sizes[max(sizes)].cpu_s_per_asset
-    return (per_asset * sum(SIZES) / WORKERS + plan_s) / 60
-
-
 def _size_note(r: SizeResult) -> str:
     return (
         f"{r.assets} assets: plan {r.plan_s:.1f} s, killed at job {r.killed_after_jobs} "
         f"({r.committed_at_kill} committed, rework {r.rework_pct:.1f}%), resume {r.resume_s:.0f} s, "
         f"peak RSS {r.peak_rss_mb:.0f} MB (with the key unlock), catalog {r.catalog_mb:.1f} MB, "
         f"verify {r.verify_files_per_s:.1f} files/s, {r.verified} verified, "
-        f"{r.cpu_s_per_asset * 1000:.0f} CPU ms per asset"
+        f"{r.cpu_s_per_asset * 1000:.0f} CPU ms per asset; wall s per phase: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in r.phase_s.items())
     )
 
 
@@ -299,10 +376,16 @@ def write_section(out: Path, section: dict[str, object]) -> None:
 
 
 def _section(
-    sizes: dict[int, SizeResult], plan_s: float, plan_rows: int, failed: dict[str, str], pending: list[int]
+    sizes: dict[int, SizeResult],
+    plan_s: float,
+    plan_rows: int,
+    failed: dict[str, str],
+    *,
+    pending: list[int],
+    wall_s: float,
 ) -> dict[str, object]:
     """The results so far; ``pending`` names the sizes still to run (empty once complete)."""
-    doc = report(sizes, plan_s, plan_rows) if sizes else {"sizes": {}, "figures": {}}
+    doc = report(sizes, plan_s, plan_rows, wall_s) if sizes else {"sizes": {}, "figures": {}}
     doc["errors"] = dict(failed)
     doc["pending"] = list(pending)
     return doc
@@ -317,19 +400,25 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.child:
         return child_main(args.child[0], Path(args.child[1]), Path(args.child[2]))
+    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mintloom-scale-") as tmp:
         work = Path(tmp)
         plan_s = plan_seconds(args.plan_rows, work)
         sizes: dict[int, SizeResult] = {}
         failed: dict[str, str] = {}
-        doc = _section(sizes, plan_s, args.plan_rows, failed, pending=args.sizes)
+        keys: Path | None = None
+        doc = _section(
+            sizes, plan_s, args.plan_rows, failed, pending=args.sizes, wall_s=time.perf_counter() - start
+        )
         for i, n in enumerate(args.sizes):
             print(f"bench-scale: {n} assets ...", file=sys.stderr, flush=True)
             try:
-                sizes[n] = measure(n, work / str(n))
+                sizes[n] = measure(n, work / str(n), keys)
+                keys = keys or work / str(n) / "ws" / STATE_DIR / "keys"
             except MintloomError as exc:  # reported, not hidden: the sizes that ran still count
                 failed[str(n)] = " / ".join(exc.message.splitlines()[-2:])
-            doc = _section(sizes, plan_s, args.plan_rows, failed, pending=args.sizes[i + 1 :])
+            wall_s = time.perf_counter() - start
+            doc = _section(sizes, plan_s, args.plan_rows, failed, pending=args.sizes[i + 1 :], wall_s=wall_s)
             write_section(args.out, doc)  # after every size: a run stopped at 20k keeps 1k and 5k
     print(json.dumps(doc, indent=2))
     figures = doc["figures"]

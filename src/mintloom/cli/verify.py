@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -74,7 +76,13 @@ def verify(
     trust: Annotated[
         Path | None, typer.Option("--trust", help="Trust anchors (PEM) instead of the workspace's root.")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", min=1, help="Files verified in parallel.")] = 4,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Processes verifying a folder (default: one per core)."),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option("--workers", "-w", min=1, help="Threads per process (they overlap chain requests).")
+    ] = 4,
     rpc: Annotated[
         str | None,
         typer.Option("--rpc", help="JSON-RPC URL to check anchors on (no workspace or key needed)."),
@@ -112,12 +120,11 @@ def verify(
             "--receipt applies to one file, not a folder",
             hint="receipts beside files (NAME.receipt.json) are picked up automatically",
         )
-    ctx, where = _context(offline=offline, trust=trust, rpc=rpc, contracts=contracts)
-    if tsa_roots is not None:
-        ctx.tsa_anchors_pem = _read_trust(tsa_roots)[0]
-        where += f"; TSA roots from {tsa_roots}"
+    options = ContextOptions(offline=offline, trust=trust, rpc=rpc, contracts=contracts, tsa_roots=tsa_roots)
+    ctx, where = options.build()
     if path.is_dir():
-        verdict = _verify_folder(path, ctx, workers=workers, as_json=as_json, where=where)
+        jobs = jobs or os.cpu_count() or 1
+        verdict = _verify_folder(path, ctx, options, jobs=jobs, workers=workers, as_json=as_json, where=where)
     else:
         report = verify_path(path, ctx, receipt_file=receipt, strict=True)
         verdict = report.verdict
@@ -130,14 +137,51 @@ def verify(
     sys.exit(verdict.exit_code)
 
 
-def _verify_folder(folder: Path, ctx: VerifyContext, *, workers: int, as_json: bool, where: str) -> Verdict:
-    """Verify every media file under ``folder`` (and its missing exports); print; the worst verdict."""
-    from mintloom.verify.verifier import media_files, missing_exports, verify_many
+@dataclass(frozen=True)
+class ContextOptions:
+    """The options that make a verification context: picklable, so that each process verifying
+    a folder opens its own (catalog connection, chain reader) the same way."""
+
+    offline: bool = False
+    trust: Path | None = None
+    rpc: str | None = None
+    contracts: Path | None = None
+    tsa_roots: Path | None = None
+
+    def build(self) -> tuple[VerifyContext, str]:
+        """The context and a line saying what it could consult."""
+        ctx, where = _context(offline=self.offline, trust=self.trust, rpc=self.rpc, contracts=self.contracts)
+        if self.tsa_roots is not None:
+            ctx.tsa_anchors_pem = _read_trust(self.tsa_roots)[0]
+            where += f"; TSA roots from {self.tsa_roots}"
+        return ctx, where
+
+    def context(self) -> VerifyContext:
+        return self.build()[0]
+
+
+def _verify_folder(
+    folder: Path,
+    ctx: VerifyContext,
+    options: ContextOptions,
+    *,
+    jobs: int,
+    workers: int,
+    as_json: bool,
+    where: str,
+) -> Verdict:
+    """Verify every media file under ``folder`` (and its missing exports) on ``jobs`` processes;
+    print; the worst verdict."""
+    from mintloom.verify.parallel import verify_files
+    from mintloom.verify.verifier import media_files, missing_exports
 
     files = media_files(folder)
     with progress() as bar:
         task = bar.add_task("verify", total=len(files))
-        reports = list(verify_many(files, ctx, workers=workers, on_done=lambda _r: bar.advance(task)))
+        done = verify_files(
+            files, ctx, options.context, jobs=jobs, threads=workers, on_done=lambda _r: bar.advance(task)
+        )
+        reports = list(done)
     reports += missing_exports(folder, ctx, reports)
     verdict = worst([r.verdict for r in reports])
     if as_json:
