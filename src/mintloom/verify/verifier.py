@@ -53,8 +53,10 @@ from mintloom.verify.report import (
 if TYPE_CHECKING:
     from mintloom.provenance.credentials import GenerationRecord
     from mintloom.provenance.log import TransparencyLog
+    from mintloom.provenance.review import Reviewer
     from mintloom.store.blobs import BlobStore
     from mintloom.store.catalog import Catalog
+    from mintloom.store.db import Database
     from mintloom.verify.facts import CatalogFacts
     from mintloom.verify.index import FingerprintIndex, Match
     from mintloom.verify.lookup import ChainLookup
@@ -657,32 +659,34 @@ def _review(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
         return
     db, known = ctx.catalog.db, ctx.facts
     try:
-        found = known.groups[cid] if known is not None and cid in known.groups else Reviews(db).group_of(cid)
-        if found is None:
-            reviewer = None
-        elif known is not None:  # one check per group of the chunk, not per file
-            reviewer = known.decision(db, *found, ctx.trust_anchors_pem)
-        else:
-            reviewer = verified_decision(db, *found, ctx.trust_anchors_pem)
+        reviewer = _decision_of(db, known, cid, ctx.trust_anchors_pem)
+        if reviewer is None:
+            return
+        campaign = reviewer.record.campaign
+        groups = known.members(db, campaign) if known is not None else Reviews(db).groups(campaign)
     except ForgedReviewError as exc:
         report.add("review", "warn", f"review record refused: {exc}")
         return
     except MintloomError:
         return
-    if reviewer is None:
-        return
     rec = reviewer.record
     report.review = {"reviewer": reviewer.name, "at": rec.at, "decision": rec.decision, "group": rec.group}
     verb = "approved" if rec.decision == "approve" else "rejected"
-    try:
-        groups = known.members(db, rec.campaign) if known is not None else Reviews(db).groups(rec.campaign)
-    except MintloomError:
-        return
     members = groups.get(rec.group, [])
     covered = cid in members and rec.members == members_digest(members)
     status: Status = "pass" if covered and rec.decision == "approve" else "warn"
     stale = "" if covered else " (the group changed since)"
     report.add("review", status, f"{verb}: reviewed by {reviewer.name} on {rec.at[:10]}{stale}")
+
+
+def _decision_of(db: Database, known: CatalogFacts | None, cid: str, anchors: str) -> Reviewer | None:
+    """The verified decision on the asset's review group (a chunk's facts check each group once)."""
+    found = known.groups[cid] if known is not None and cid in known.groups else Reviews(db).group_of(cid)
+    if found is None:
+        return None
+    if known is not None:
+        return known.decision(db, *found, anchors)
+    return verified_decision(db, *found, anchors)
 
 
 def _bind(
