@@ -119,7 +119,7 @@ class ReaderLookup:
         except MintloomError:  # contracts unreadable
             return [None] * len(assets)
         per = len(calls) // len(assets)
-        infos = [
+        infos = [  # `deployed`, read once, also names the contracts of the terms and lineage asked
             self._licence(deployed, cid, answers[i * per : (i + 1) * per])
             for i, (_leaf, cid) in enumerate(assets)
         ]
@@ -176,7 +176,7 @@ class ReaderLookup:
         try:
             if "LicenseMarket" in deployed:
                 info.terms_ids = [int(t) for t in _need(next(rest))]
-                info.terms = [self._terms(t) for t in info.terms_ids]
+                info.terms = [self._terms(deployed, t) for t in info.terms_ids]
             if "CreativeAssets" in deployed:
                 info.token_id = hex(token_id(cid))
                 registered, owner = _need(next(rest)), next(rest)
@@ -186,8 +186,8 @@ class ReaderLookup:
             if "LineageRegistry" in deployed:
                 model_id, dataset_ids = _need(next(rest))
                 if model_id:
-                    info.model = self._model(int(model_id))
-                info.datasets = [self._dataset(int(d)) for d in dataset_ids]
+                    info.model = self._model(deployed, int(model_id))
+                info.datasets = [self._dataset(deployed, int(d)) for d in dataset_ids]
         except MintloomError:
             return None
         return info
@@ -200,8 +200,8 @@ class ReaderLookup:
             for x in sales(self.reader, token_id(cid))
         ]  # fmt: skip
 
-    def _model(self, onchain_id: int) -> ModelLineage:
-        key = ("model", str(self.reader.address_of("LineageRegistry")), onchain_id)
+    def _model(self, deployed: dict[str, str], onchain_id: int) -> ModelLineage:
+        key = ("model", deployed["LineageRegistry"], onchain_id)
         if key not in self._known_lineage:
             m = model_info(self.reader, onchain_id)
             run = training_run(self.reader, self.blobs, onchain_id, self.anchors)
@@ -210,8 +210,8 @@ class ReaderLookup:
             )
         return cast(ModelLineage, self._known_lineage[key])
 
-    def _dataset(self, onchain_id: int) -> DatasetLineage:
-        key = ("dataset", str(self.reader.address_of("LineageRegistry")), onchain_id)
+    def _dataset(self, deployed: dict[str, str], onchain_id: int) -> DatasetLineage:
+        key = ("dataset", deployed["LineageRegistry"], onchain_id)
         if key not in self._known_lineage:
             d = dataset_info(self.reader, onchain_id)
             self._known_lineage[key] = DatasetLineage(
@@ -222,8 +222,10 @@ class ReaderLookup:
             )
         return cast(DatasetLineage, self._known_lineage[key])
 
-    def _terms(self, terms_id: int) -> TermsInfo:
-        key = (str(self.reader.address_of(TERMS_CONTRACT)), terms_id)
+    def _terms(self, deployed: dict[str, str], terms_id: int) -> TermsInfo:
+        if TERMS_CONTRACT not in deployed:
+            self.reader.address_of(TERMS_CONTRACT)  # raises, naming it
+        key = (deployed[TERMS_CONTRACT], terms_id)
         if key not in self._known_terms:
             name = next((n for n, i in FLAVOURS.items() if i == terms_id), None)
             self._known_terms[key] = TermsInfo(

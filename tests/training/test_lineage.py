@@ -41,7 +41,7 @@ def test_verify_walks_model_run_dataset_root_and_contributors(
     r = train(studio, request(tiny_base, folder, tmp_path / "m"))
     model_id = Names(studio.db, studio.chain.chain_id).require("model", "copy-model")
     reader = studio.chain_reader()
-    model = ReaderLookup(reader, studio.blobs)._model(model_id)
+    model = ReaderLookup(reader, studio.blobs)._model(reader.addresses(), model_id)
     run = model.training_run
     assert run is not None and run.error is None
     assert run.record_cid == r.run_cid and run.signature_valid and run.weights_match

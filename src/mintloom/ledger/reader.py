@@ -165,7 +165,8 @@ class ChainReader:
         self._artifacts: dict[str, Artifact] = {}
         self._contracts: dict[tuple[str, str], Any] = {}
         self._views: dict[tuple[str, str], _View] = {}
-        self.decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
+        self._decoder: ErrorDecoder | None = None
+        self._batch_code: bytes | None = None
 
     @classmethod
     def from_deployments(
@@ -213,6 +214,14 @@ class ChainReader:
         if name not in self._artifacts:
             self._artifacts[name] = load_artifact(name)
         return self._artifacts[name]
+
+    @property
+    def decoder(self) -> ErrorDecoder:
+        """Every known contract's custom errors, built at the first revert to decode (it parses
+        every artifact: a reader that sees no revert, e.g. a verify, never pays for it)."""
+        if self._decoder is None:
+            self._decoder = ErrorDecoder([self.artifact(n).abi for n in KNOWN_CONTRACTS])
+        return self._decoder
 
     def has_code(self, address: str) -> bool:
         return len(self.w3.eth.get_code(Web3.to_checksum_address(address))) > 0
@@ -277,10 +286,13 @@ class ChainReader:
 
     def _batch(self, calls: Sequence[ViewCall], known: dict[str, str]) -> list[Any | None]:
         views = [self._view(c.contract, c.fn) for c in calls]
-        targets = [Web3.to_checksum_address(known[c.contract]) for c in calls]
-        data = [v.selector + abi_encode(v.inputs, c.args) for v, c in zip(views, calls, strict=True)]
-        code = bytes.fromhex(self.artifact("ReadBatch").bytecode[2:])
-        init = code + abi_encode(["address[]", "bytes[]"], [targets, data])
+        # each contract's address checked once, then passed as its 20 bytes (a checksum per
+        # call cost more than the node's answer)
+        names = {c.contract for c in calls}
+        where = {n: bytes.fromhex(Web3.to_checksum_address(known[n])[2:]) for n in names}
+        targets = [where[c.contract] for c in calls]
+        data = [v.selector + _encoded(v.inputs, c.args) for v, c in zip(views, calls, strict=True)]
+        init = self._read_batch_code() + abi_encode(["address[]", "bytes[]"], [targets, data])
         try:
             answer = self.w3.provider.make_request(
                 RPCEndpoint("eth_call"), [{"data": "0x" + init.hex()}, "latest"]
@@ -297,6 +309,11 @@ class ChainReader:
         except (DecodingError, ValueError) as exc:
             raise LedgerError(f"a batched read answered garbage: {exc}") from exc
         return [_decoded(v, ok, raw) for v, ok, raw in zip(views, oks, results, strict=True)]
+
+    def _read_batch_code(self) -> bytes:
+        if self._batch_code is None:
+            self._batch_code = bytes.fromhex(self.artifact("ReadBatch").bytecode[2:])
+        return self._batch_code
 
     # -- event logs, page by page ------------------------------------------------------------------
     def _deployments(self) -> Deployments | None:
@@ -368,6 +385,16 @@ class ChainReader:
         except (Web3Exception, OSError, KeyError, ValueError) as exc:
             raise LedgerError(f"cannot read when checkpoint {size} was anchored: {exc}") from exc
         return dt.datetime.fromtimestamp(stamp, dt.UTC)
+
+
+def _encoded(types: list[str], args: tuple[Any, ...]) -> bytes:
+    """``abi_encode(types, args)``; arguments that are all ``uint256`` (a verify's views: leaf
+    indices, token ids) as their 32-byte words, without eth_abi's per-value machinery."""
+    if len(types) == len(args) and all(
+        t == "uint256" and type(a) is int and 0 <= a < 1 << 256 for t, a in zip(types, args, strict=True)
+    ):
+        return b"".join(a.to_bytes(32, "big") for a in args)
+    return abi_encode(types, args)
 
 
 def _decoded(view: _View, ok: bool, raw: bytes) -> Any | None:

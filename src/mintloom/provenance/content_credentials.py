@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import threading
 import unicodedata
 import uuid
@@ -603,8 +604,26 @@ def _pem_certs(pem: str) -> list[str]:
     return [f"{marker}\n{part.strip()}\n" for part in pem.split(marker)[1:]]
 
 
+_CONTEXTS: dict[tuple[int, str | None], c2pa.Context] = {}
+_CONTEXTS_LOCK = threading.Lock()
+_MAX_CONTEXTS = 8
+
+
 def _reader_context(trust_anchors_pem: str | None) -> c2pa.Context:
-    """A c2pa context that checks trust only when anchors are given."""
+    """A c2pa context that checks trust only when anchors are given. Built once per anchors and
+    process (a forked worker builds its own: c2pa refuses a parent's), then shared by every
+    read: readers only borrow it, and building one costs more than a small file's read."""
+    key = (os.getpid(), trust_anchors_pem)
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            if len(_CONTEXTS) >= _MAX_CONTEXTS:  # a reader still using the oldest keeps it alive
+                _CONTEXTS.pop(next(iter(_CONTEXTS)))
+            context = _CONTEXTS[key] = _new_reader_context(trust_anchors_pem)
+        return context
+
+
+def _new_reader_context(trust_anchors_pem: str | None) -> c2pa.Context:
     settings: dict[str, Any] = {"verify": {"verify_trust": trust_anchors_pem is not None}}
     if trust_anchors_pem is not None:
         settings["trust"] = {"trust_anchors": trust_anchors_pem}

@@ -8,6 +8,8 @@ need a migration of their own.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from sqlalchemy import Boolean, ForeignKey, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -114,6 +116,23 @@ class Annotations:
             ):
                 out.setdefault(key, []).append(value)
             return out
+
+    def qa_of(self, cids: Collection[str]) -> dict[str, QARow]:
+        """:meth:`qa` of many assets in one query (those with a report)."""
+        if not cids:
+            return {}
+        with self.db.session() as s:
+            return {r.cid: r for r in s.scalars(select(QARow).where(QARow.cid.in_(set(cids))))}
+
+    def tags_of(self, cids: Collection[str]) -> dict[str, dict[str, list[str]]]:
+        """:meth:`tags` of many assets in one query (every CID asked maps to its tags, maybe none)."""
+        out: dict[str, dict[str, list[str]]] = {c: {} for c in cids}
+        if out:
+            with self.db.session() as s:
+                q = select(TagRow.cid, TagRow.key, TagRow.value).where(TagRow.cid.in_(out))
+                for cid, key, value in s.execute(q.order_by(TagRow.cid, TagRow.key, TagRow.value)):
+                    out[cid].setdefault(key, []).append(value)
+        return out
 
     def alt_texts(self, cid: str) -> dict[str, str]:
         with self.db.session() as s:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -254,6 +254,23 @@ class Catalog:
                 select(LineageEdge.parent_cid, LineageEdge.relation).where(LineageEdge.child_cid == cid)
             )
             return [(p, r) for p, r in rows]
+
+    def parents_of(self, cids: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """:meth:`parents` of many assets in one query (``verify DIR`` reads a folder's so)."""
+        out: dict[str, list[tuple[str, str]]] = {c: [] for c in cids}
+        if out:
+            with self.db.session() as s:
+                q = select(LineageEdge.child_cid, LineageEdge.parent_cid, LineageEdge.relation)
+                for child, parent, relation in s.execute(q.where(LineageEdge.child_cid.in_(out))):
+                    out[child].append((parent, relation))
+        return out
+
+    def assets_of(self, cids: Collection[str]) -> dict[str, AssetRow]:
+        """The rows of those of ``cids`` that are assets, in one query."""
+        if not cids:
+            return {}
+        with self.db.session() as s:
+            return {r.cid: r for r in s.scalars(select(AssetRow).where(AssetRow.cid.in_(set(cids))))}
 
     def done_jobs(self, campaign: str) -> dict[str, str]:
         """job key → asset CID for the campaign's finished jobs."""

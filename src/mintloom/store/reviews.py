@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import PurePosixPath
 
 from sqlalchemy import DateTime, Integer, LargeBinary, String, Text, select
@@ -117,12 +117,36 @@ class Reviews:
                 select(ExportRow.campaign, ExportRow.path, AssetRow.kind, AssetRow.locale)
                 .join(AssetRow, AssetRow.cid == ExportRow.cid)
                 .where(ExportRow.cid == cid)
+                .order_by(ExportRow.campaign, ExportRow.path)  # the first export, as groups_of takes
                 .limit(1)
             ).first()
-            aspect = s.scalar(select(TagRow.value).where(TagRow.cid == cid, TagRow.key == "aspect"))
+            q = select(TagRow.value).where(TagRow.cid == cid, TagRow.key == "aspect")
+            aspect = s.scalar(q.order_by(TagRow.value))
         if row is None:
             return None
         return row.campaign, group_id(row.campaign, row.kind, row.path, row.locale, aspect)
+
+    def groups_of(self, cids: Collection[str]) -> dict[str, tuple[str, str]]:
+        """:meth:`group_of` of many assets in two queries (the exported ones)."""
+        if not cids:
+            return {}
+        wanted = set(cids)
+        with self.db.session() as s:
+            rows = s.execute(
+                select(ExportRow.cid, ExportRow.campaign, ExportRow.path, AssetRow.kind, AssetRow.locale)
+                .join(AssetRow, AssetRow.cid == ExportRow.cid)
+                .where(ExportRow.cid.in_(wanted))
+                .order_by(ExportRow.cid, ExportRow.campaign, ExportRow.path)
+            ).all()
+            q = select(TagRow.cid, TagRow.value).where(TagRow.key == "aspect", TagRow.cid.in_(wanted))
+            aspects: dict[str, str] = {}
+            for cid, value in s.execute(q.order_by(TagRow.cid, TagRow.value)):
+                aspects.setdefault(cid, value)
+        out: dict[str, tuple[str, str]] = {}
+        for r in rows:
+            if r.cid not in out:
+                out[r.cid] = r.campaign, group_id(r.campaign, r.kind, r.path, r.locale, aspects.get(r.cid))
+        return out
 
     def sample(self, campaign: str, group: str) -> ReviewSampleRow | None:
         with self.db.session() as s:

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
@@ -53,8 +53,11 @@ from mintloom.verify.report import (
 if TYPE_CHECKING:
     from mintloom.provenance.credentials import GenerationRecord
     from mintloom.provenance.log import TransparencyLog
+    from mintloom.provenance.review import Reviewer
     from mintloom.store.blobs import BlobStore
     from mintloom.store.catalog import Catalog
+    from mintloom.store.db import Database
+    from mintloom.verify.facts import CatalogFacts
     from mintloom.verify.index import FingerprintIndex, Match
     from mintloom.verify.lookup import ChainLookup
 
@@ -106,6 +109,8 @@ class VerifyContext:
     or the CA-signed retirement list in a ``--trust`` file."""
     tsa_anchors_pem: str | None = None
     """Roots trusted for RFC 3161 time-stamps only (``provenance.tsa_roots``), never for signers."""
+    facts: CatalogFacts | None = field(default=None, repr=False)
+    """The catalog's facts about the chunk of a folder being verified (see :func:`verify_many`)."""
     _index: tuple[FingerprintIndex, list[str]] | None = field(default=None, repr=False)
     _settled: dict[tuple[object, ...], object] = field(default_factory=dict, repr=False)
     _settling: threading.RLock = field(default_factory=threading.RLock, repr=False)
@@ -124,9 +129,12 @@ class VerifyContext:
             return value
 
     def fingerprint_index(self) -> tuple[FingerprintIndex, list[str]] | None:
-        if self._index is None and self.catalog is not None:
-            self._index = _index_of(self.catalog.fingerprint_pages())
-        return self._index
+        """Built at the first stripped file that needs it (a folder of signed files never does);
+        threads wait for the one building it."""
+        with self._settling:
+            if self._index is None and self.catalog is not None:
+                self._index = _index_of(self.catalog.fingerprint_pages())
+            return self._index
 
 
 def _index_of(pages: Iterable[list[tuple[str, int, int]]]) -> tuple[FingerprintIndex, list[str]]:
@@ -303,7 +311,8 @@ def _find_receipt(
     receipt = given
     if receipt is None and ctx.log is not None:
         try:
-            receipt = ctx.log.receipt(subject)
+            stored = ctx.facts.receipts if ctx.facts is not None else {}
+            receipt = stored[subject] if subject in stored else ctx.log.receipt(subject)
         except MintloomError as exc:
             report.add("log receipt", "skip", f"catalog unavailable: {exc.message}")
             return None
@@ -472,14 +481,14 @@ def _anchor_time_check(report: VerifyReport, ctx: VerifyContext, receipt: Receip
     if anchored is None:
         report.add("anchor time", "skip", "no anchoring event found for this checkpoint")
         return True
-    claimed = receipt.checkpoint.signed_at()
-    leaf = x509.load_pem_x509_certificates(receipt.checkpoint.signer_chain.encode())[0]
+    claimed, chain_pem = receipt.checkpoint.signed_at(), receipt.checkpoint.signer_chain
+    expires = ctx.settled(("signer expiry", chain_pem), functools.partial(_leaf_expiry, chain_pem), bool)
     if claimed > anchored + CLOCK_SKEW:
         why = f"claims {_utc(claimed)}, after the block that anchored it ({_utc(anchored)})"
-    elif anchored > leaf.not_valid_after_utc:
+    elif anchored > expires:
         why = (
             f"was anchored at {_utc(anchored)}, after its signer certificate expired "
-            f"({_utc(leaf.not_valid_after_utc)}): the earlier time it claims is not evidence"
+            f"({_utc(expires)}): the earlier time it claims is not evidence"
         )
     else:
         report.add(
@@ -492,6 +501,10 @@ def _anchor_time_check(report: VerifyReport, ctx: VerifyContext, receipt: Receip
     return False
 
 
+def _leaf_expiry(chain_pem: str) -> dt.datetime:
+    return x509.load_pem_x509_certificates(chain_pem.encode())[0].not_valid_after_utc
+
+
 def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) -> Receipt | None:
     """The anchor checks; returns ``receipt`` when they pass (its licence is then read, in a batch)."""
     if ctx.chain is None:
@@ -499,7 +512,9 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
         report.add("anchor", "skip", why)
         return None
     chain = ctx.chain
-    pinned, anchor = chain.pins_log, receipt.anchor
+    # a log address pinned by the lookup's records stays pinned (asked once, not per file)
+    pinned = ctx.settled(("pins log", chain.chain_id), lambda: chain.pins_log, bool)
+    anchor = receipt.anchor
     if anchor is not None and anchor.chain_id != chain.chain_id and not pinned:
         why = f"anchored on chain {anchor.chain_id}, but the endpoint given serves chain {chain.chain_id}"
         report.add("anchor", "skip", f"{why}: pass an RPC URL of chain {anchor.chain_id}")
@@ -591,9 +606,10 @@ def _verify(
     *,
     sidecar: bytes | None = None,
     receipt: Receipt | None = None,
+    cid: str | None = None,
 ) -> tuple[VerifyReport, Receipt | None]:
     """:func:`verify_bytes` but the licence, with the receipt whose licence is to be read (None:
-    not anchored here)."""
+    not anchored here). ``cid``: ``cid_for(data)`` if the caller computed it."""
     report, anchored = VerifyReport(file=name), None
     # a sidecar says the file is a text asset, even if its bytes were damaged into non-UTF-8
     media_type = sniff(data, name) or ("text/plain" if sidecar is not None else None)
@@ -604,9 +620,9 @@ def _verify(
         )
         report.decide()
         return report, None
-    anchors = ctx.trust_anchors_pem
+    anchors, given = ctx.trust_anchors_pem, data
     data, cred = _read_file(report, data, media_type, anchors, sidecar, tsa=ctx.tsa_anchors_pem)
-    report.cid = _logged_cid(ctx, data, receipt)
+    report.cid = _logged_cid(ctx, data, receipt, cid if data is given else None)
     bound = _bind(report, ctx, data, media_type, cred, cid=report.cid)
     if bound is not None:
         _lineage(report, ctx, bound[0])
@@ -627,10 +643,10 @@ def _annotations(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
     """The catalog's QA report and tags of the asset (they inform; they never change the verdict)."""
     if ctx.catalog is None:
         return
-    notes = Annotations(ctx.catalog.db)
+    notes, known = Annotations(ctx.catalog.db), ctx.facts
     try:
-        row = notes.qa(cid)
-        report.tags = notes.tags(cid)
+        row = known.qa[cid] if known is not None and cid in known.qa else notes.qa(cid)
+        report.tags = known.tags[cid] if known is not None and cid in known.tags else notes.tags(cid)
     except MintloomError:
         return  # the receipt check reports an unavailable catalog
     if row is not None:
@@ -643,25 +659,36 @@ def _review(report: VerifyReport, ctx: VerifyContext, cid: str) -> None:
     """Who approved or rejected the asset's review group, from the signed record (informs only)."""
     if ctx.catalog is None or ctx.trust_anchors_pem is None:
         return
-    db = ctx.catalog.db
+    db, known = ctx.catalog.db, ctx.facts
     try:
-        found = Reviews(db).group_of(cid)
-        reviewer = None if found is None else verified_decision(db, *found, ctx.trust_anchors_pem)
+        reviewer = _decision_of(db, known, cid, ctx.trust_anchors_pem)
+        if reviewer is None:
+            return
+        campaign = reviewer.record.campaign
+        groups = known.members(db, campaign) if known is not None else Reviews(db).groups(campaign)
     except ForgedReviewError as exc:
         report.add("review", "warn", f"review record refused: {exc}")
         return
     except MintloomError:
         return
-    if reviewer is None:
-        return
     rec = reviewer.record
     report.review = {"reviewer": reviewer.name, "at": rec.at, "decision": rec.decision, "group": rec.group}
     verb = "approved" if rec.decision == "approve" else "rejected"
-    members = Reviews(db).groups(rec.campaign).get(rec.group, [])
+    members = groups.get(rec.group, [])
     covered = cid in members and rec.members == members_digest(members)
     status: Status = "pass" if covered and rec.decision == "approve" else "warn"
     stale = "" if covered else " (the group changed since)"
     report.add("review", status, f"{verb}: reviewed by {reviewer.name} on {rec.at[:10]}{stale}")
+
+
+def _decision_of(db: Database, known: CatalogFacts | None, cid: str, anchors: str) -> Reviewer | None:
+    """The verified decision on the asset's review group (a chunk's facts check each group once)."""
+    found = known.groups[cid] if known is not None and cid in known.groups else Reviews(db).group_of(cid)
+    if found is None:
+        return None
+    if known is not None:
+        return known.decision(db, *found, anchors)
+    return verified_decision(db, *found, anchors)
 
 
 def _bind(
@@ -693,10 +720,11 @@ def _bind(
     return _soft_bind(report, ctx, data, media_type)
 
 
-def _logged_cid(ctx: VerifyContext, data: bytes, given: Receipt | None) -> str:
-    """The CID the file is logged under: its IPFS CID, or for a file over one chunk the single
-    raw-block CID that runs before UnixFS CIDs logged (the receipt or the log says which)."""
-    cid = cid_for(data)
+def _logged_cid(ctx: VerifyContext, data: bytes, given: Receipt | None, cid: str | None = None) -> str:
+    """The CID the file is logged under: its IPFS CID (``cid``, if known), or for a file over one
+    chunk the single raw-block CID that runs before UnixFS CIDs logged (the receipt or the log
+    says which)."""
+    cid = cid or cid_for(data)
     if len(data) <= CHUNK_SIZE or (given is not None and given.cid == cid):
         return cid
     legacy = raw_cid(data)
@@ -748,23 +776,33 @@ def _job_asset(ctx: VerifyContext, g: GenerationRecord) -> str | None:
     return next((c for k, c in jobs.items() if salted_commitment(salt, "job", k) == g.job_id), None)
 
 
-def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = 8) -> None:
+LINEAGE_DEPTH = 8
+"""Ancestors a report's history walks up to."""
+
+
+def _lineage(report: VerifyReport, ctx: VerifyContext, cid: str, depth: int = LINEAGE_DEPTH) -> None:
     """Walk the derivation chain past the direct ingredient: each ancestor (translated from,
     resized from, …) as the catalog records it, up to the created master."""
     catalog = ctx.catalog
     if catalog is None:
         return
+    known = ctx.facts
     try:
         current = cid
         for _ in range(depth):
-            # recorded lineage never changes: the variants of one master look it up once
-            parents = ctx.settled(("parents", current), functools.partial(catalog.parents, current), bool)
+            if known is not None and current in known.parents:
+                parents = known.parents[current]
+            else:  # recorded lineage never changes: the variants of one master look it up once
+                parents = ctx.settled(("parents", current), functools.partial(catalog.parents, current), bool)
             if not parents:
                 return
             parent, relation = parents[0]
-            where = ctx.settled(
-                ("asset at", parent), functools.partial(_where, catalog, parent), lambda w: w is not None
-            )
+            if known is not None and parent in known.places:
+                where = known.places[parent]
+            else:
+                where = ctx.settled(
+                    ("asset at", parent), functools.partial(_where, catalog, parent), lambda w: w is not None
+                )
             report.history.append({"derived_from": parent, "relation": relation, "asset": where})
             current = parent
     except MintloomError:  # a catalog problem only shortens the history
@@ -944,15 +982,31 @@ def _verify_file(
     path: Path, ctx: VerifyContext, *, receipt_file: Path | None = None, strict: bool = False
 ) -> tuple[VerifyReport, Receipt | None]:
     """:func:`verify_path` but the licence (see :func:`_verify`)."""
+    return _verify_loaded(_load(path, receipt_file=receipt_file, strict=strict), ctx)
+
+
+@dataclass
+class _Loaded:
+    """A file read for verification with what lies beside it (each read once)."""
+
+    path: Path
+    data: bytes = b""
+    read_error: str | None = None
+    sidecar: bytes | None = None
+    receipt: Receipt | None = None
+    receipt_error: str | None = None
+    cid: str | None = None
+    """``cid_for(data)``, computed with the read (the catalog facts of a folder are keyed by it)"""
+
+
+def _load(path: Path, *, receipt_file: Path | None = None, strict: bool = False) -> _Loaded:
     try:
         data = read_regular(path, limit=MAX_VERIFY_BYTES, what="file to verify", error=VerifyInputError)
     except VerifyInputError as exc:
         if strict:
             raise
-        report = VerifyReport(file=str(path))
-        report.add("read", "fail", exc.message, Verdict.UNKNOWN)
-        report.decide()
-        return report, None
+        return _Loaded(path, read_error=exc.message)
+    loaded = _Loaded(path, data, cid=cid_for(data))
     sidecar_path = path.with_name(path.name + ".c2pa")
     try:
         sidecar = (
@@ -962,16 +1016,27 @@ def _verify_file(
         )
     except VerifyInputError:
         sidecar = None
-    receipt, receipt_error = None, None
+    loaded.sidecar = sidecar
     rpath = receipt_file or path.with_name(path.name + ".receipt.json")
     if receipt_file is not None or rpath.is_file():
         try:
-            receipt = read_receipt(rpath)
+            loaded.receipt = read_receipt(rpath)
         except VerifyError as exc:
-            receipt_error = exc.message
-    report, anchored = _verify(data, str(path), ctx, sidecar=sidecar, receipt=receipt)
-    if receipt_error is not None:
-        report.add("log receipt", "fail", receipt_error, Verdict.UNTRUSTED)
+            loaded.receipt_error = exc.message
+    return loaded
+
+
+def _verify_loaded(loaded: _Loaded, ctx: VerifyContext) -> tuple[VerifyReport, Receipt | None]:
+    if loaded.read_error is not None:
+        report = VerifyReport(file=str(loaded.path))
+        report.add("read", "fail", loaded.read_error, Verdict.UNKNOWN)
+        report.decide()
+        return report, None
+    report, anchored = _verify(
+        loaded.data, str(loaded.path), ctx, sidecar=loaded.sidecar, receipt=loaded.receipt, cid=loaded.cid
+    )
+    if loaded.receipt_error is not None:
+        report.add("log receipt", "fail", loaded.receipt_error, Verdict.UNTRUSTED)
         report.decide()
     return report, anchored
 
@@ -989,16 +1054,56 @@ def verify_many(
 ) -> Iterator[VerifyReport]:
     """Verify files in parallel threads (c2pa and hashing release the GIL), yielding in order.
     Licences are read per :data:`LICENCE_BATCH` files, in one batch (a few requests, not a few
-    per file)."""
-    ctx.fingerprint_index()  # build once, before the threads share it
+    per file); the catalog's facts per chunk of files, in a few queries (:func:`_chunks`)."""
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for start in range(0, len(paths), LICENCE_BATCH):
-            done = list(pool.map(lambda p: _verify_file(p, ctx), paths[start : start + LICENCE_BATCH]))
+            done: list[tuple[VerifyReport, Receipt | None]] = []
+            for chunk in _chunks(paths[start : start + LICENCE_BATCH]):
+                loaded = list(pool.map(_load, chunk))
+                here = _with_facts(ctx, [f.cid for f in loaded if f.cid is not None])
+                done += pool.map(_verify_loaded, loaded, [here] * len(loaded))
             _read_licences(ctx, done)
             for report, _ in done:
                 if on_done is not None:
                     on_done(report)
                 yield report
+
+
+CHUNK_FILES = 64
+CHUNK_BYTES = 64 * 1024 * 1024
+"""A chunk of a folder is read into memory whole (then its catalog facts in one go): at most
+this many files and bytes (a larger file is a chunk of its own)."""
+
+
+def _chunks(paths: Sequence[Path]) -> Iterator[list[Path]]:
+    chunk: list[Path] = []
+    size = 0
+    for path in paths:
+        try:
+            n = path.stat().st_size
+        except OSError:
+            n = 0  # the read reports it
+        if chunk and (len(chunk) >= CHUNK_FILES or size + n > CHUNK_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(path)
+        size += n
+    if chunk:
+        yield chunk
+
+
+def _with_facts(ctx: VerifyContext, cids: list[str]) -> VerifyContext:
+    """``ctx`` (its caches shared) knowing the catalog's facts about ``cids``; ``ctx`` itself if
+    they cannot be read (each file then asks, and reports, on its own)."""
+    from mintloom.verify.facts import read_facts
+
+    if ctx.catalog is None or not cids:
+        return ctx
+    try:
+        facts = read_facts(ctx.catalog, ctx.log, cids, LINEAGE_DEPTH)
+    except MintloomError:
+        return ctx
+    return replace(ctx, facts=facts)
 
 
 def missing_exports(folder: Path, ctx: VerifyContext, reports: Sequence[VerifyReport]) -> list[VerifyReport]:
