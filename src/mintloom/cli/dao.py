@@ -40,12 +40,18 @@ def _wei(text: str | None) -> int | None:
     if not amount.is_finite():
         raise DaoError(f"{text!r} is not an ETH amount", hint="e.g. 0.02")
     wei = amount * 10**18
-    if wei < 0 or wei != wei.to_integral_value():
-        raise DaoError(f"{text!r} is not a whole number of wei ≥ 0")
+    if wei < 0 or wei != wei.to_integral_value() or wei > MAX_UINT256:
+        raise DaoError(f"{text!r} is not a whole number of wei ≥ 0", hint="at most 2**256-1 wei")
     return int(wei)
 
 
-_Supply = Annotated[int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")]
+MAX_UINT256 = 2**256 - 1
+"""The largest amount or count a contract takes: more is refused here, not by the ABI encoder."""
+MAX_SUPPLY = (2**208 - 1) // 10**18
+"""Whole shares ERC20Votes can mint (its supply is capped at 2**208-1 base units, 18 decimals)."""
+_Supply = Annotated[
+    int, typer.Option(min=1, max=MAX_SUPPLY, help="Shares minted to the brand (whole shares).")
+]
 _Terms = Annotated[str, typer.Option(help="Terms the family's new leaves get (flavour or id).")]
 
 
@@ -86,7 +92,9 @@ def propose(
     fee: Annotated[str | None, typer.Option(help="New licence fee of the family's leaves, ETH.")] = None,
     fund: Annotated[str | None, typer.Option(help="Fund the UGC pool from the treasury, ETH.")] = None,
     reward: Annotated[str | None, typer.Option(help="UGC reward per verified derivative, ETH.")] = None,
-    cap: Annotated[int | None, typer.Option(min=0, help="Rewards per creator per epoch.")] = None,
+    cap: Annotated[
+        int | None, typer.Option(min=0, max=MAX_UINT256, help="Rewards per creator per epoch.")
+    ] = None,
     budget: Annotated[str | None, typer.Option(help="Total UGC reward budget, ETH.")] = None,
     advance: Advance = False,
 ) -> None:
@@ -260,8 +268,8 @@ def remix(
     workspace's keys, logged in its log and anchored on its chain."""
     from mintloom.governance.remix import remix as make_remix
 
-    s = studio(password=True)
     data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
+    s = studio(password=True)
     r = make_remix(data, template, signer=s.asset_signer, log=s.log, title=out.name, parent_title=parent.name)
     try:
         write_atomic(out, r.data)  # the leaf is logged: the file is whole or absent, never torn
