@@ -4,6 +4,7 @@ pragma solidity ^0.8.24;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
@@ -14,15 +15,21 @@ import {LicenseMarket} from "./LicenseMarket.sol";
 /// @title Marketplace: EIP-712 signed orders for mintloom assets and licences, settled on chain
 /// @notice An `Order` is signed off chain and filled by anyone: a listing (the signer sells) of an
 /// asset ERC-721 or a lot of licence ERC-1155s (partial fills), or an offer (the signer buys, in an
-/// ERC-20) on one asset, one licence lot, or any asset of a campaign (a range of log leaves). A
+/// ERC-20) on one asset, one licence lot, or any asset of a campaign (a range of log leaves); or a
+/// lot of a campaign family's RoyaltyShares (ERC-20), listed or wanted, filled in parts. A
 /// `MerkleListing` is one signature by a brand (BRAND_ROLE) over a catalog root of an anchored
 /// checkpoint's assets: any buyer proves one asset (RFC 9162 log proof, verified by
 /// CreativeAssets.register, plus a catalog proof naming its metadata and price class) and in one
 /// transaction the asset is registered and minted to them, or a licence issued, and paid for.
 ///
-/// Every sale pays the asset's ERC-2981 royalty (CreativeAssets.royaltyInfo: its split's receiver)
-/// out of the price; an optional protocol fee goes to the fee recipient; the seller gets the rest.
-/// ETH is pushed; a push that fails is kept for the payee to `withdraw` (it never blocks a sale).
+/// Share lots: only share tokens the admin registered (`setShareToken`: the families mintloom
+/// deployed) trade; `unitPrice` is the price of one whole share (SHARE_UNIT base units) and a fill's
+/// price must be exact (no rounding dust); no asset royalty is paid (shares carry revenue
+/// themselves, and RoyaltyShares keeps revenue accrued before a sale with the seller).
+///
+/// Every asset or licence sale pays the asset's ERC-2981 royalty (CreativeAssets.royaltyInfo: its
+/// split's receiver) out of the price; an optional protocol fee (on every sale, share lots too) goes
+/// to the fee recipient; the seller gets the rest. ETH is pushed; a push that fails is kept for the payee to `withdraw` (it never blocks a sale).
 /// Orders die by expiry, by `cancel` (per order) or by `incrementCounter` (every order signed with
 /// an older counter); an asset listing also dies once its token is transferred (it names the
 /// token's transfer count), which makes it single-use without a fill record (~20k gas less). Signatures bind this chain id and this contract (EIP-712 domain).
@@ -40,6 +47,9 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         "MerkleListing(address signer,uint64 checkpointSize,bytes32 catalogRoot,uint256 termsId,address currency,"
         "uint256[] prices,uint64 expiry,uint256 salt,uint256 counter)"
     );
+    /// @notice Base units of one whole share (RoyaltyShares has 18 decimals): a share lot's
+    /// `unitPrice` is per SHARE_UNIT, so prices of small shares do not round to zero.
+    uint256 public constant SHARE_UNIT = 1e18;
     uint256 private constant CANCELLED = type(uint256).max;
 
     enum Side {
@@ -50,20 +60,21 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     enum Kind {
         Asset, // one CreativeAssets token (amount 1)
         Licence, // a lot of LicenseMarket licences of (tokenId, termsId)
-        AssetRange // offers only: any registered asset whose log leaf is in [fromLeaf, toLeaf)
+        AssetRange, // offers only: any registered asset whose log leaf is in [fromLeaf, toLeaf)
+        Shares // a lot of share units of the registered share token uint160(tokenId); no royalty
     }
 
     struct Order {
         address signer;
         Side side;
         Kind kind;
-        uint256 tokenId; // the asset (Asset, Licence); 0 for AssetRange
+        uint256 tokenId; // the asset (Asset, Licence); 0 for AssetRange; Shares: the token's address
         uint256 termsId; // Licence: the terms; Asset listing: the token's transferCountOf when listed
         uint64 fromLeaf; // AssetRange only
         uint64 toLeaf; // AssetRange only
-        uint256 amount; // units on sale or wanted (Asset: 1)
+        uint256 amount; // units on sale or wanted (Asset: 1; Shares: base units)
         address currency; // address(0) = ETH (listings only: an offer is paid by transferFrom)
-        uint256 unitPrice;
+        uint256 unitPrice; // per unit; Shares: per whole share (SHARE_UNIT base units)
         uint64 expiry; // unix seconds, exclusive
         uint256 salt;
         uint256 counter; // the signer's counter when signed
@@ -103,6 +114,7 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     mapping(address signer => uint256) private _counters;
     mapping(address payee => uint256) private _owedEth;
     uint256 private _totalOwedEth;
+    mapping(address token => bool) private _shareTokens;
 
     event OrderFilled(
         bytes32 indexed orderHash,
@@ -122,6 +134,7 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     event CounterIncremented(address indexed signer, uint256 counter);
     event PaymentDeferred(address indexed payee, uint256 amount);
     event Withdrawn(address indexed payee, uint256 amount);
+    event ShareTokenSet(address indexed token, bool tradable);
 
     error InvalidSignature();
     error OrderExpired(uint64 expiry);
@@ -142,6 +155,8 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
     error NothingToWithdraw();
     error TransferFailed();
     error InvalidFee();
+    error UnknownShareToken(address token);
+    error InexactSharePrice(uint256 amount, uint256 unitPrice);
 
     constructor(address admin, CreativeAssets assets, LicenseMarket licenses, address feeRecipient, uint16 feeBps)
         EIP712("mintloom Marketplace", "1")
@@ -167,11 +182,11 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         if (o.side != Side.Listing) revert WrongSide();
         if (o.kind == Kind.AssetRange) revert WrongKind();
         bytes32 h = o.kind == Kind.Asset ? _checkAssetListing(o, signature, amount) : _useOrder(o, signature, amount);
-        uint256 price = o.unitPrice * amount;
+        uint256 price = _priceOf(o, amount);
         _checkValue(o.currency, price);
         // the item moves first: for an asset listing that transfer is what ends the listing
         _transferItem(o, o.signer, recipient, o.tokenId, amount);
-        uint256 royalty = _settle(msg.sender, o.signer, o.tokenId, o.currency, price);
+        uint256 royalty = _settle(msg.sender, o.signer, o.tokenId, o.currency, price, o.kind != Kind.Shares);
         emit OrderFilled(h, o.signer, recipient, o.tokenId, amount, o.currency, price, royalty);
     }
 
@@ -185,8 +200,8 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         if (o.currency == address(0)) revert OfferNeedsToken();
         _checkOfferToken(o, tokenId);
         bytes32 h = _useOrder(o, signature, amount);
-        uint256 price = o.unitPrice * amount;
-        uint256 royalty = _settle(o.signer, msg.sender, tokenId, o.currency, price);
+        uint256 price = _priceOf(o, amount);
+        uint256 royalty = _settle(o.signer, msg.sender, tokenId, o.currency, price, o.kind != Kind.Shares);
         _transferItem(o, msg.sender, o.signer, tokenId, amount);
         emit OrderFilled(h, msg.sender, o.signer, tokenId, amount, o.currency, price, royalty);
     }
@@ -215,7 +230,7 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
             if (!_assets.isRegistered(tokenId)) _registerTo(o.checkpointSize, item, o.signer);
             _licenses.issueLicense(tokenId, o.termsId, amount, recipient);
         }
-        _settle(msg.sender, o.signer, tokenId, o.currency, price);
+        _settle(msg.sender, o.signer, tokenId, o.currency, price, true);
         emit MerkleListingFilled(h, tokenId, recipient, amount, price);
     }
 
@@ -252,7 +267,26 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         if (!ok) revert TransferFailed();
     }
 
+    /// @notice Let share token `token` (a family's RoyaltyShares that mintloom deployed) trade in
+    /// share lots, or stop it (open lots of it then refuse to fill).
+    function setShareToken(address token, bool tradable) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _shareTokens[token] = tradable;
+        emit ShareTokenSet(token, tradable);
+    }
+
     // ----- views -----
+
+    /// @notice Whether share lots of `token` trade here.
+    function isShareToken(address token) external view returns (bool) {
+        return _shareTokens[token];
+    }
+
+    /// @notice What `amount` base units of a share lot at `unitPrice` per whole share cost, exactly
+    /// (reverts InexactSharePrice when the price would round).
+    function sharePrice(uint256 amount, uint256 unitPrice) public pure returns (uint256) {
+        if (mulmod(amount, unitPrice, SHARE_UNIT) != 0) revert InexactSharePrice(amount, unitPrice);
+        return Math.mulDiv(amount, unitPrice, SHARE_UNIT);
+    }
 
     /// @notice EIP-712 digest of `o` (what its signer signs).
     function hashOrder(Order calldata o) public view returns (bytes32) {
@@ -341,8 +375,10 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
 
     /// @dev Checks signature, counter, expiry and remaining amount, then records the fill.
     function _useOrder(Order calldata o, bytes calldata signature, uint256 amount) private returns (bytes32 h) {
-        if (amount == 0 || (o.kind != Kind.Licence && amount != 1)) revert InvalidAmount(amount);
+        bool lot = o.kind == Kind.Licence || o.kind == Kind.Shares;
+        if (amount == 0 || (!lot && amount != 1)) revert InvalidAmount(amount);
         if (o.kind == Kind.Asset && o.amount != 1) revert WrongKind();
+        if (o.kind == Kind.Shares) _shareToken(o.tokenId);
         h = hashOrder(o);
         _checkLive(h, o.signer, o.counter, o.expiry, signature);
         uint256 done = _filled[h];
@@ -414,22 +450,45 @@ contract Marketplace is EIP712, AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev A registered share token named by a share lot's tokenId, else UnknownShareToken.
+    function _shareToken(uint256 tokenId) private view returns (IERC20) {
+        // casting to 'uint160' is safe: a tokenId with higher bits set is refused just below
+        // forge-lint: disable-next-line(unsafe-typecast)
+        address token = address(uint160(tokenId));
+        if (tokenId >> 160 != 0 || !_shareTokens[token]) revert UnknownShareToken(token);
+        return IERC20(token);
+    }
+
+    /// @dev The price of `amount` units: exact per whole share for a share lot, else per unit.
+    function _priceOf(Order calldata o, uint256 amount) private pure returns (uint256) {
+        return o.kind == Kind.Shares ? sharePrice(amount, o.unitPrice) : o.unitPrice * amount;
+    }
+
     function _transferItem(Order calldata o, address from, address to, uint256 tokenId, uint256 amount) private {
-        if (o.kind == Kind.Licence) {
+        if (o.kind == Kind.Shares) {
+            _shareToken(o.tokenId).safeTransferFrom(from, to, amount);
+        } else if (o.kind == Kind.Licence) {
             _licenses.safeTransferFrom(from, to, _licenseId(o.tokenId, o.termsId), amount, "");
         } else {
             _assets.safeTransferFrom(from, to, tokenId);
         }
     }
 
-    /// @dev Pays `price` from `payer`: royalty to the asset's ERC-2981 receiver, the fee, the rest to
-    /// `seller`. ETH was received with the call (msg.value checked); ERC-20 moves by transferFrom.
-    function _settle(address payer, address seller, uint256 tokenId, address currency, uint256 price)
-        private
-        returns (uint256 royalty)
-    {
+    /// @dev Pays `price` from `payer`: royalty to the asset's ERC-2981 receiver (if `royaltyDue`: a
+    /// share lot pays none, its shares carry revenue themselves), the fee, the rest to `seller`.
+    /// ETH was received with the call (msg.value checked); ERC-20 moves by transferFrom.
+    function _settle(
+        address payer,
+        address seller,
+        uint256 tokenId,
+        address currency,
+        uint256 price,
+        bool royaltyDue
+    ) private returns (uint256 royalty) {
         address receiver;
-        (receiver, royalty) = _assets.royaltyInfo(tokenId, price);
+        if (royaltyDue) {
+            (receiver, royalty) = _assets.royaltyInfo(tokenId, price);
+        }
         uint256 feeAmount = (price * _feeBps) / 10_000;
         if (royalty + feeAmount > price) revert RoyaltyExceedsPrice(price, royalty, feeAmount);
         uint256 proceeds = price - royalty - feeAmount;

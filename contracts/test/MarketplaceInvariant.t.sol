@@ -4,11 +4,13 @@ pragma solidity ^0.8.24;
 import {MarketFixture} from "./utils/MarketFixture.sol";
 import {MintTest} from "./utils/MintTest.sol";
 import {Marketplace} from "../src/Marketplace.sol";
+import {RoyaltyShares} from "../src/RoyaltyShares.sol";
 import {RoyaltyVault} from "../src/RoyaltyVault.sol";
 
 /// @notice Drives the market with random fills, cancels, counter bumps, time jumps, flushes and
-/// claims over a fixed book of signed licence-lot listings, recording every ETH movement and every
-/// fill that should not have happened.
+/// claims over a fixed book of signed licence-lot and share-lot listings (and share revenue paid
+/// between fills), recording every ETH movement, every share moved and every fill that should not
+/// have happened.
 contract MarketHandler is MintTest {
     Marketplace internal immutable mkt;
     RoyaltyVault internal immutable vault;
@@ -26,6 +28,11 @@ contract MarketHandler is MintTest {
     uint256 public refused; // fills the market refused
     uint256 public sellerStart;
     uint256 public owedStart; // the vault's ETH owed before the market traded (licence purchases)
+    RoyaltyShares public shares;
+    Marketplace.Order[] internal shareBook;
+    bytes[] internal shareSigs;
+    uint256 public sharesBought; // share units this handler bought through fills
+    uint256 public accrualMoved; // fills after which the seller's accrued share revenue changed
 
     constructor(
         Marketplace m,
@@ -67,6 +74,52 @@ contract MarketHandler is MintTest {
         } catch {
             ++refused;
         }
+    }
+
+    /// @dev Set once by the test's setUp (a later call, by the fuzzer, is refused).
+    function setShares(RoyaltyShares s, Marketplace.Order[] calldata orders, bytes[] calldata signatures) external {
+        require(address(shares) == address(0), "set once");
+        shares = s;
+        for (uint256 i = 0; i < orders.length; ++i) {
+            shareBook.push(orders[i]);
+            shareSigs.push(signatures[i]);
+        }
+    }
+
+    function fillShares(uint256 which, uint256 wholeShares) external {
+        uint256 k = which % shareBook.length;
+        Marketplace.Order memory o = shareBook[k];
+        uint256 amount = bound(wholeShares, 1, 40) * 1 ether;
+        bytes32 h = mkt.hashOrder(o);
+        uint256 before = mkt.filled(h);
+        bool live = !dead[h] && o.counter == mkt.counterOf(seller) && block.timestamp < o.expiry;
+        uint256 price = amount * o.unitPrice / 1 ether;
+        uint256 accrued = shares.accrued(seller, address(0));
+        vm.deal(address(this), price);
+        try mkt.fillListing{value: price}(o, shareSigs[k], amount, address(this)) {
+            paid += price;
+            sharesBought += amount;
+            ++fills;
+            if (!live || before + amount > o.amount) ++badFills;
+            if (shares.accrued(seller, address(0)) != accrued) ++accrualMoved;
+        } catch {
+            ++refused;
+        }
+    }
+
+    /// @dev Revenue reaches the share token (as a licence sale's split would pay it).
+    function payShares(uint256 amount) external {
+        amount = bound(amount, 1, 1 ether);
+        vm.deal(address(shares), address(shares).balance + amount);
+        shares.distribute(address(0));
+    }
+
+    function cancelShares(uint256 which) external {
+        Marketplace.Order[] memory one = new Marketplace.Order[](1);
+        one[0] = shareBook[which % shareBook.length];
+        vm.prank(seller);
+        mkt.cancel(one);
+        dead[mkt.hashOrder(one[0])] = true;
     }
 
     function cancel(uint256 which) external {
@@ -120,6 +173,41 @@ abstract contract MarketInvariantBase is MarketFixture {
             sigs[k] = _sig(SELLER_PK, mkt.hashOrder(orders[k]));
         }
         handler = new MarketHandler(mkt, vault, seller, feeTo, alice, bob, splitId, orders, sigs);
+        _shareLots();
+    }
+
+    uint256 internal constant SHARE_SUPPLY = 1000 ether;
+
+    /// @dev The seller holds a family's 1000 shares and lists three lots of them.
+    function _shareLots() internal {
+        shares = new RoyaltyShares("Family shares", "FAM", seller, SHARE_SUPPLY, vault, new address[](0));
+        vm.prank(admin);
+        mkt.setShareToken(address(shares), true);
+        vm.prank(seller);
+        shares.approve(address(mkt), type(uint256).max);
+        Marketplace.Order[] memory lots = new Marketplace.Order[](3);
+        bytes[] memory sigs = new bytes[](3);
+        for (uint256 k = 0; k < 3; ++k) {
+            lots[k] = _listing(0, 0.001 ether + k * 1 gwei);
+            lots[k].kind = Marketplace.Kind.Shares;
+            lots[k].tokenId = uint256(uint160(address(shares)));
+            lots[k].amount = (100 + 50 * k) * 1 ether;
+            lots[k].salt = 100 + k;
+            lots[k].expiry = uint64(block.timestamp + (k + 1) * 12 hours);
+            sigs[k] = _sig(SELLER_PK, mkt.hashOrder(lots[k]));
+        }
+        handler.setShares(shares, lots, sigs);
+    }
+
+    RoyaltyShares internal shares;
+
+    /// @dev Shares only move seller → buyer, one for one with the fills; the seller's revenue stays.
+    function _assertSharesConserved() internal view {
+        vm.assertEq(shares.balanceOf(address(handler)), handler.sharesBought(), "bought = moved");
+        vm.assertEq(
+            shares.balanceOf(seller) + shares.balanceOf(address(handler)), SHARE_SUPPLY, "sum of shares conserved"
+        );
+        vm.assertEq(handler.accrualMoved(), 0, "no sale moved the seller's accrued revenue");
     }
 
     function _assertConserved() internal view {
@@ -134,9 +222,22 @@ abstract contract MarketInvariantBase is MarketFixture {
 }
 
 contract MarketplaceInvariantTest is MarketInvariantBase {
+    struct FuzzSelector {
+        address addr;
+        bytes4[] selectors;
+    }
+
     function targetContracts() public view returns (address[] memory t) {
         t = new address[](1);
         t[0] = address(handler);
+    }
+
+    /// @dev setShares is setUp's (the fuzzer's calls would only revert).
+    function excludeSelectors() public view returns (FuzzSelector[] memory t) {
+        t = new FuzzSelector[](1);
+        t[0].addr = address(handler);
+        t[0].selectors = new bytes4[](1);
+        t[0].selectors[0] = MarketHandler.setShares.selector;
     }
 
     /// @dev Every wei paid is with the seller, the fee recipient, the split receiver (not flushed
@@ -152,6 +253,13 @@ contract MarketplaceInvariantTest is MarketInvariantBase {
     /// forge-config: default.invariant.depth = 32
     function invariant_noBadFill() public view {
         vm.assertEq(handler.badFills(), 0, "no fill of a dead order or beyond its amount");
+    }
+
+    /// @dev Share lots conserve shares and never move accrued revenue.
+    /// forge-config: default.invariant.runs = 16
+    /// forge-config: default.invariant.depth = 32
+    function invariant_sharesConserved() public view {
+        _assertSharesConserved();
     }
 }
 
@@ -172,5 +280,23 @@ contract MarketHandlerTest is MarketInvariantBase {
         handler.claim(0);
         vm.assertGt(handler.claimed(), 0, "royalties claimed");
         _assertConserved();
+    }
+
+    function test_handlerTradesShareLots() public {
+        handler.payShares(1 ether); // revenue before any sale: all the seller's
+        handler.fillShares(0, 30);
+        vm.assertEq(handler.sharesBought(), 30 ether, "a live share lot fills");
+        handler.payShares(1 ether);
+        handler.fillShares(1, 10);
+        vm.assertEq(shares.accrued(address(handler), address(0)), 0.03 ether, "3% of the later revenue");
+        handler.cancelShares(2);
+        uint256 refusedBefore = handler.refused();
+        handler.fillShares(2, 1);
+        vm.assertEq(handler.refused(), refusedBefore + 1, "a cancelled share lot is refused");
+        handler.fillShares(0, 40);
+        handler.fillShares(0, 40);
+        vm.assertEq(handler.refused(), refusedBefore + 2, "a lot never overfills (100 of 100, then refused)");
+        _assertConserved();
+        _assertSharesConserved();
     }
 }

@@ -459,6 +459,15 @@ class TermsNotAttached(MarketError):
     """The licence terms a listing sells are not attached to the asset (or have expired)."""
 
 
+class UnknownShareToken(MarketError):
+    """The ERC-20 of a share lot is not a share token the Marketplace trades: only a family's
+    RoyaltyShares that mintloom deployed (and registered) are listed, never an arbitrary ERC-20."""
+
+
+class InexactSharePrice(MarketError):
+    """A share lot's price in wei is not exact for that many share units: it would round (dust)."""
+
+
 # --- verification ---------------------------------------------------------------------------
 class VerifyError(MintloomError):
     """Verification could not run at all (a bad verdict is a result, not an error)."""

@@ -1,5 +1,6 @@
 """The demo's Creative DAO step on the workspace's own embedded anvil (it moves time and blocks):
-its balances reconcile to the wei (70/30 share revenue, the fan's 0.1 ETH reward from the fan's
+30% of the shares are sold through a marketplace share lot (not transferred), its balances
+reconcile to the wei (70/30 share revenue, the fan's 0.1 ETH reward from the fan's
 own log, 0.9 ETH left in the pool, every balance change plus gas summing to zero), and a rerun
 finds the family instead of doing it again."""
 
@@ -7,14 +8,25 @@ from __future__ import annotations
 
 import pytest
 
-from mintloom.cli.demo_dao import CAMPAIGN, DaoOutcome, DemoReconciliationError, _reconcile, dao_step
+from mintloom.cli.demo_dao import (
+    CAMPAIGN,
+    INVESTOR,
+    DaoOutcome,
+    DemoReconciliationError,
+    _reconcile,
+    dao_step,
+)
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.node import NodeInfo, dev_key
+from mintloom.market.book import load_orders
+from mintloom.market.orders import Kind
 from mintloom.studio import Studio
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.xdist_group("anvil")
 FEE = 10**16  # the commercial-remix licence fee the hero is sold at
+SOLD = 300 * 10**18  # 30% of the 1000 shares, in share units
+LOT = 3 * 10**17  # 300 shares at 0.001 ETH
 
 
 def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
@@ -32,8 +44,12 @@ def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
         reward=10**17,
         pool_left=9 * 10**17,
         total_change=0,
+        shares_bought=SOLD,
+        lot_price=LOT,
     )
     assert any(CAMPAIGN in s and "fractionalises" in s for s in said), said
+    assert any("marketplace" in s and "buys the lot" in s for s in said), said
+    _sold_through_the_marketplace(studio, party(INVESTOR).address)
     assert any("fan" in s and "remixes" in s for s in said), said
     child = studio.workspace.root / "fan" / "fan-remix.png"
     assert child.is_file() and studio.log.index_of(str(_cid(child.read_bytes()))) is None  # the fan's log
@@ -42,13 +58,24 @@ def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
     assert again == ["the Creative DAO Lumen DAO exists already (resumed run)"]
 
 
+def _sold_through_the_marketplace(studio: Studio, investor: str) -> None:
+    """The investor's shares came by a filled share lot (its OrderFilled), not a plain transfer."""
+    [lot] = [o for o in load_orders(studio.db, studio.chain.chain_id) if o.order.kind is Kind.SHARES]
+    assert int(studio.chain.call("Marketplace", "filled", lot.digest)) == SOLD
+    fills = studio.chain.event_logs("Marketplace", "OrderFilled", {})
+    [fill] = [f["args"] for f in fills if bytes(f["args"]["orderHash"]) == lot.digest]
+    assert (fill["buyer"], fill["amount"], fill["price"], fill["royalty"]) == (investor, SOLD, LOT, 0)
+
+
 def test_a_ledger_that_does_not_add_up_fails_loudly() -> None:
-    good = DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 0)
+    good = DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 0, SOLD, LOT)
     _reconcile(good)
     for bad in (
-        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 1),  # one wei unaccounted
-        DaoOutcome(FEE, FEE * 8 // 10, FEE * 2 // 10, 10**17, 9 * 10**17, 0),  # not pro rata
-        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 10**18, 0),  # pool paid nothing
+        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 1, SOLD, LOT),  # 1 wei astray
+        DaoOutcome(FEE, FEE * 8 // 10, FEE * 2 // 10, 10**17, 9 * 10**17, 0, SOLD, LOT),  # not pro rata
+        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 10**18, 0, SOLD, LOT),  # pool paid nothing
+        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 0, SOLD // 2, LOT // 2),  # 15%
+        DaoOutcome(FEE, FEE * 7 // 10, FEE * 3 // 10, 10**17, 9 * 10**17, 0, SOLD, LOT - 1),  # underpaid
     ):
         with pytest.raises(DemoReconciliationError, match="does not reconcile"):
             _reconcile(bad)

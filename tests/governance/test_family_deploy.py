@@ -37,6 +37,7 @@ def test_family_rights_end_with_the_timelock(studio: Studio, shared_anvil: NodeI
     assert not chain.call("TimelockController", "hasRole", proposer, me)
     assert not chain.call("TimelockController", "hasRole", admin, me)
     assert chain.call("CreativeGovernor", "token") == out["RoyaltyShares"]
+    assert chain.call("Marketplace", "isShareToken", out["RoyaltyShares"])  # tradable as share lots
     assert deploy_family(chain, _spec(terms)) == out  # re-running deploys and sends nothing new
     with pytest.raises(FamilyMismatchError, match="Autumn"):
         deploy_family(chain, _spec(terms, "Autumn shares"))

@@ -1,5 +1,6 @@
 """The demo's Creative DAO step (issue 16) on its own small campaign ``lumen-dao``: the brand
-fractionalises it before publishing, hands 30% of the shares to an investor, a licence sale pays
+fractionalises it before publishing, sells 30% of the shares to an investor through a marketplace
+share lot, a licence sale pays
 the holders pro rata, the DAO votes to raise the licence fee and to fund the UGC pool (the
 embedded chain moves time and blocks), a fan with their own workspace, keys and log remixes an ad
 and is rewarded from that log, and everyone claims. Every ETH balance change is tabled and must
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from mintloom.studio import Studio
 
 CAMPAIGN, FAMILY, SUPPLY = "lumen-dao", "Lumen DAO", 1000
+SHARE_PRICE = 10**15  # 0.001 ETH a whole share: the investor's 300 shares cost 0.3 ETH
 INVESTOR, LICENSEE, FAN = 7, 8, 9
 TERMS = "commercial-remix"
 
@@ -41,6 +43,8 @@ class DaoOutcome:
     reward: int
     pool_left: int
     total_change: int
+    shares_bought: int  # share units the investor holds after the marketplace sale
+    lot_price: int  # what the investor paid for them
 
 
 def dao_step(
@@ -57,6 +61,7 @@ def dao_step(
         parties = _parties(studio, fan.chain, party)
         before, sent = _balances(chain, _accounts(chain, parties)), _sent(studio, fan)
         hero, parent = _fractionalise(say, studio)
+        shares_bought, lot_price = _sell_shares(say, studio, party)
         fee, brand_rev, investor_rev = _share_revenue(say, studio, hero, party)
         _vote(say, studio, party)
         reward = _fan_remix(say, studio, fan, (hero, parent), party)
@@ -64,7 +69,7 @@ def dao_step(
     finally:
         fan.close()
     pool_left = int(chain.call("UGCRewards", "available"))
-    outcome = DaoOutcome(fee, brand_rev, investor_rev, reward, pool_left, total)
+    outcome = DaoOutcome(fee, brand_rev, investor_rev, reward, pool_left, total, shares_bought, lot_price)
     _reconcile(outcome)
     console.print(f"    the DAO step took {time.perf_counter() - t0:.0f} s")
     return outcome
@@ -114,20 +119,34 @@ def _fractionalise(say: Callable[[str], None], studio: Studio) -> tuple[str, byt
     return hero, studio.blobs.get(hero)
 
 
+def _sell_shares(
+    say: Callable[[str], None], studio: Studio, party: Callable[[int], ChainClient]
+) -> tuple[int, int]:
+    """The brand lists 30% of the shares as a marketplace share lot; the investor buys the lot
+    and delegates its votes. Returns (share units the investor holds, price paid)."""
+    from mintloom.governance import dao
+    from mintloom.market.service import buy, list_shares
+
+    investor = party(INVESTOR)
+    lot = list_shares(studio.chain, studio.db, SUPPLY * 3 // 10 * 10**18, SHARE_PRICE)
+    sale = buy(investor, lot, quantity=lot.order.amount, agreed_price=SHARE_PRICE)
+    dao.delegate(investor)
+    say(
+        f"the brand lists 30% of the shares on the marketplace at {dao.eth(SHARE_PRICE)} ETH a share; "
+        f"an investor {investor.address} buys the lot for {dao.eth(sale.price)} ETH"
+    )
+    console.print(f"    share-lot fill: gas {sale.tx.gas_used}, no asset royalty (shares carry revenue)")
+    return int(studio.chain.call("RoyaltyShares", "balanceOf", investor.address)), sale.price
+
+
 def _share_revenue(
     say: Callable[[str], None], studio: Studio, hero: str, party: Callable[[int], ChainClient]
 ) -> tuple[int, int, int]:
-    """30% of the shares to an investor; a licence sale; both holders claim pro rata."""
+    """A licence sale; both holders (brand 70%, investor 30%) claim pro rata."""
     from mintloom.governance import dao
     from mintloom.market.licensing import buy_license
 
     investor = party(INVESTOR)
-    dao.transfer_shares(studio.chain, investor.address, SUPPLY * 3 // 10 * 10**18)
-    dao.delegate(investor)
-    say(
-        f"the brand transfers 30% of the shares to an investor {investor.address} "
-        "(over the counter: the Marketplace lists no ERC-20 share lots yet)"
-    )
     sale = buy_license(party(LICENSEE), hero, TERMS)
     say(f"a licensee buys a {TERMS} licence of the hero for {dao.eth(sale.fee)} ETH")
     brand_rev, investor_rev = dao.claim_revenue(studio.chain), dao.claim_revenue(investor)
@@ -238,6 +257,8 @@ def _reconcile(o: DaoOutcome) -> None:
     checks = {
         "holders were paid the whole licence fee": o.brand_revenue + o.investor_revenue == o.licence_fee,
         "the investor got 30% and the brand 70%": o.investor_revenue * 7 == o.brand_revenue * 3,
+        "the investor bought 30% of the shares": o.shares_bought * 10 == SUPPLY * 3 * 10**18,
+        "the lot was paid at the listed price": o.lot_price * 10**18 == o.shares_bought * SHARE_PRICE,
         "the fan was paid the 0.1 ETH reward": o.reward == 10**17,
         "the pool keeps the 0.9 ETH not paid": o.pool_left == 10**18 - 10**17,
         "the balance changes and gas sum to zero": o.total_change == 0,

@@ -136,6 +136,106 @@ def list_licences(
     console.print(f"[green]listed[/] {quantity} licence(s) of {cid} at {each} each: order {_hash(o)}")
 
 
+@app.command("list-shares")
+def list_shares_(
+    shares: Annotated[str, typer.Argument(help="Whole shares in the lot (fractions allowed: 12.5).")],
+    *,
+    price: Annotated[str, typer.Option(help="Price of ONE whole share in ETH (or the --currency ERC-20).")],
+    token: Annotated[
+        str | None, typer.Option(help="The family's share token (default: this workspace's family).")
+    ] = None,
+    currency: Currency = ETH_ADDRESS,
+    days: Ttl = 7,
+) -> None:
+    """Sign a listing of a lot of a family's shares (ERC-20); buyers take any part of it
+    (`buy-shares ORDER N`). Revenue accrued before a sale stays yours."""
+    from mintloom.market.service import list_shares
+
+    s = studio()
+    o = list_shares(
+        s.chain, s.db, share_units(shares), wei(price), token=token, currency=currency, ttl=int(days * 86400)
+    )
+    each = _eth(o.order.unit_price, currency)
+    console.print(f"[green]listed[/] {shares} share(s) at {each} a share: order {_hash(o)}")
+
+
+@app.command("buy-shares")
+def buy_shares_(
+    order: Annotated[str, typer.Argument(help="Share lot hash (or prefix), or an order JSON file.")],
+    shares: Annotated[str, typer.Argument(help="Whole shares to take from the lot (fractions allowed).")],
+    price: Annotated[str | None, typer.Option(help="The price of one share you agree to (checked).")] = None,
+) -> None:
+    """Buy part (or all) of a share lot; the price must come out exact to the wei."""
+    from mintloom.market.book import SignedOrder
+    from mintloom.market.orders import Kind
+    from mintloom.market.service import buy
+
+    s = studio()
+    o = _find(s, s.chain, order)
+    if not isinstance(o, SignedOrder) or o.order.kind is not Kind.SHARES:
+        raise MarketError("that order is not a share lot", hint="`mintloom market buy` for other orders")
+    agreed = wei(price) if price is not None else None
+    sale = buy(s.chain, o, quantity=share_units(shares), agreed_price=agreed)
+    resumed = " (sent by an interrupted run: reported, not bought again)" if sale.resumed else ""
+    console.print(
+        f"[green]bought[/] {shares} share(s) for {_eth(sale.price, o.order.currency)} "
+        f"in {sale.tx.tx_hash} (gas {sale.tx.gas_used}){resumed}"
+    )
+
+
+@app.command("offer-shares")
+def offer_shares_(
+    shares: Annotated[str, typer.Argument(help="Whole shares wanted (fractions allowed).")],
+    *,
+    price: Annotated[str, typer.Option(help="Price of ONE whole share in the ERC-20 (18 decimals).")],
+    currency: Annotated[str, typer.Option(help="The ERC-20 paid (offers are never ETH).")],
+    token: Annotated[
+        str | None, typer.Option(help="The family's share token (default: this workspace's family).")
+    ] = None,
+    days: Ttl = 7,
+) -> None:
+    """Sign an offer on a family's shares; holders sell into it in parts (`accept-shares`)."""
+    from mintloom.market.service import offer_shares
+
+    s = studio()
+    o = offer_shares(
+        s.chain, s.db, share_units(shares), wei(price), currency, token=token, ttl=int(days * 86400)
+    )
+    console.print(f"[green]offered[/] {wei(price)} of {currency} a share for {shares}: order {_hash(o)}")
+
+
+@app.command("accept-shares")
+def accept_shares_(
+    order: Annotated[str, typer.Argument(help="Share offer hash (or prefix), or an offer JSON file.")],
+    shares: Annotated[str, typer.Argument(help="Whole shares you sell into it (fractions allowed).")],
+    price: Annotated[str | None, typer.Option(help="The price of one share you agree to (checked).")] = None,
+) -> None:
+    """Sell part (or all) of what a share offer wants; your accrued revenue stays yours."""
+    from mintloom.market.book import SignedOrder
+    from mintloom.market.service import accept_shares
+
+    s = studio()
+    o = _find(s, s.chain, order)
+    if not isinstance(o, SignedOrder):
+        raise MarketError("a campaign listing is not an offer", hint="use `mintloom market buy`")
+    agreed = wei(price) if price is not None else None
+    sale = accept_shares(s.chain, o, share_units(shares), agreed_price=agreed)
+    resumed = " (sent by an interrupted run: reported, not sold again)" if sale.resumed else ""
+    paid = _eth(sale.price, o.order.currency)
+    console.print(f"[green]sold[/] {shares} share(s) for {paid} in {sale.tx.tx_hash}{resumed}")
+
+
+def share_units(shares: str) -> int:
+    """``12.5`` (whole shares) → share units (10**18 a share); refuses what is not positive."""
+    try:
+        units = Decimal(shares) * 10**18
+    except InvalidOperation as exc:
+        raise MarketError(f"not a number of shares: {shares!r}", hint="e.g. 300 or 12.5") from exc
+    if not units.is_finite() or units <= 0 or units != units.to_integral_value():
+        raise MarketError(f"not a positive number of share units: {shares!r}")
+    return int(units)
+
+
 @app.command("list-campaign")
 def list_campaign(
     campaign: Annotated[str, typer.Argument(help="Campaign name.")],
@@ -220,6 +320,8 @@ def _what(o: SignedOrder) -> str:
     order = o.order
     if order.kind is Kind.ASSET_RANGE:
         return f"leaves {order.from_leaf}-{order.to_leaf}"
+    if order.kind is Kind.SHARES:
+        return f"{Decimal(order.amount) / 10**18:f} share(s) of {hex(order.token_id)[:12]}… (price a share)"
     token = hex(order.token_id)[:18] + "…"
     return (
         f"{order.amount} licence(s) {token} terms {order.terms_id}" if order.kind is Kind.LICENCE else token
@@ -231,6 +333,9 @@ def _order_left(chain: ChainReader, o: SignedOrder) -> str:
     from mintloom.market.orders import Kind, Side
 
     left, order = _left(chain, o.digest, o.order.amount), o.order
+    if order.kind is Kind.SHARES and left != "cancelled":
+        done = min(int(chain.call("Marketplace", "filled", o.digest)), order.amount)
+        return f"{Decimal(order.amount - done) / 10**18:f} of {Decimal(order.amount) / 10**18:f}"
     if order.kind is not Kind.ASSET or order.side is not Side.LISTING or left == "cancelled":
         return left
     moved = int(chain.call("CreativeAssets", "transferCountOf", order.token_id)) != order.terms_id

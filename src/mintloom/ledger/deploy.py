@@ -126,9 +126,10 @@ class FamilySpec:
 
 def deploy_family(chain: ChainClient, spec: FamilySpec) -> dict[str, str]:
     """After :func:`deploy_all`, deploy the family's RoyaltyShares (whole supply to this sender,
-    the brand), its TimelockController and CreativeGovernor, its FamilyConfig and UGCRewards, then
-    hand the family's rights to the timelock. One family per chain (deployments are recorded by contract
-    name): a second, different family is refused with :class:`FamilyMismatchError`."""
+    the brand; registered with the Marketplace as tradable share lots), its TimelockController and
+    CreativeGovernor, its FamilyConfig and UGCRewards, then hand the family's rights to the timelock.
+    One family per chain (deployments are recorded by contract name): a second, different family
+    is refused with :class:`FamilyMismatchError`."""
     me = chain.address
     core: dict[str, str] = {
         n: chain.address_of(n)
@@ -144,6 +145,7 @@ def deploy_family(chain: ChainClient, spec: FamilySpec) -> dict[str, str]:
             f"this chain's family is {chain.call('RoyaltyShares', 'name')!r}, not {spec.name!r}",
             hint="use a workspace (or chain) per campaign family",
         )
+    _shares_tradable(chain, out["RoyaltyShares"])
     delay = spec.timelock_delay_s
     out["TimelockController"] = chain.ensure_deployed("TimelockController", delay, [], [ZERO_ADDRESS], me)
     out["CreativeGovernor"] = chain.ensure_deployed(
@@ -165,6 +167,13 @@ def deploy_family(chain: ChainClient, spec: FamilySpec) -> dict[str, str]:
     _family_ranges(chain, spec.ranges)
     _hand_to_timelock(chain, out)
     return out
+
+
+def _shares_tradable(chain: ChainClient, shares: str) -> None:
+    """Let the family's shares trade as Marketplace share lots: the Marketplace's admin (this
+    sender, who deployed both) registers the token; the Marketplace refuses any other ERC-20."""
+    if not chain.call("Marketplace", "isShareToken", shares):
+        chain.transact("Marketplace", "setShareToken", shares, True, kind="family:shares-tradable")
 
 
 def _family_ranges(chain: ChainClient, ranges: tuple[LeafRange, ...]) -> None:

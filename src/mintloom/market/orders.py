@@ -9,6 +9,7 @@ another deployment. The type strings here must equal the contract's ``ORDER_TYPE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
@@ -18,10 +19,13 @@ from eth_account.messages import SignableMessage, encode_typed_data
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
-from mintloom.errors import MarketError
+from mintloom.errors import InexactSharePrice, MarketError, UnknownShareToken
 
 DOMAIN_NAME = "mintloom Marketplace"
 DOMAIN_VERSION = "1"
+SHARE_UNIT = 10**18
+"""Base units of one whole share: a share lot's ``unit_price`` is per whole share
+(``Marketplace.SHARE_UNIT``), so the price of a small share does not round to zero."""
 
 _ORDER_FIELDS = [
     ("signer", "address"),
@@ -66,6 +70,7 @@ class Kind(IntEnum):
     ASSET = 0
     LICENCE = 1
     ASSET_RANGE = 2
+    SHARES = 3
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,9 @@ class Domain:
 @dataclass(frozen=True)
 class Order:
     """A listing or offer, field for field ``Marketplace.Order``. An asset listing's ``terms_id``
-    is its token's ``CreativeAssets.transferCountOf`` when listed: the next transfer ends it."""
+    is its token's ``CreativeAssets.transferCountOf`` when listed: the next transfer ends it. A
+    share lot's ``token_id`` is its share token's address, ``amount`` share units (base units)
+    and ``unit_price`` the price of one whole share (:data:`SHARE_UNIT` units)."""
 
     signer: str
     side: Side
@@ -135,6 +142,33 @@ class MerkleListing:
             self.salt,
             self.counter,
         )
+
+
+def share_price(amount: int, unit_price: int) -> int:
+    """The exact price of ``amount`` share units at ``unit_price`` a whole share, as
+    ``Marketplace.sharePrice``; :class:`InexactSharePrice` when it would round."""
+    price, dust = divmod(amount * unit_price, SHARE_UNIT)
+    if dust:
+        raise InexactSharePrice(
+            f"{amount} share units at {unit_price} wei a share cost "
+            f"{Decimal(amount * unit_price) / SHARE_UNIT:f} wei: not a whole number of wei",
+            hint="pick a number of shares whose price is whole (e.g. whole shares)",
+        )
+    return price
+
+
+def price_of(order: Order, amount: int) -> int:
+    """What ``amount`` units of ``order`` cost: exact per whole share for a share lot."""
+    if order.kind is Kind.SHARES:
+        return share_price(amount, order.unit_price)
+    return order.unit_price * amount
+
+
+def share_token_of(order: Order) -> str:
+    """The share token a share lot names (its ``token_id`` is the address)."""
+    if order.kind is not Kind.SHARES or order.token_id >> 160:
+        raise UnknownShareToken(f"order names no share token (token id {order.token_id:#x})")
+    return to_checksum_address(f"0x{order.token_id:040x}")
 
 
 def astuple_order(o: Order) -> tuple[Any, ...]:

@@ -1,5 +1,5 @@
-"""The marketplace as a service: sign listings and offers, list a whole campaign with one
-signature, buy, accept, cancel, read sales.
+"""The marketplace as a service: sign listings and offers (assets, licence lots, lots of a
+family's shares), list a whole campaign with one signature, buy, accept, cancel, read sales.
 
 Every write checks its preconditions off chain first (chain id, Marketplace address, signature,
 expiry on the chain's clock, cancelled or filled order, the price the caller agreed to, the
@@ -27,6 +27,7 @@ from mintloom.errors import (
     OrderExpired,
     PriceMismatch,
     TermsNotAttached,
+    UnknownShareToken,
     UnprovenLeaf,
     WrongChain,
     WrongMarketplace,
@@ -53,6 +54,9 @@ from mintloom.market.orders import (
     MerkleListing,
     Order,
     Side,
+    price_of,
+    share_price,
+    share_token_of,
     sign_merkle_listing,
     sign_order,
 )
@@ -143,6 +147,56 @@ def list_licences(
     return _keep(chain, db, order)
 
 
+def list_shares(
+    chain: ChainClient, db: Database, amount: int, unit_price: int, *, token: str | None = None,
+    currency: str = ETH, ttl: int = DEFAULT_TTL,
+) -> SignedOrder:  # fmt: skip
+    """Sign a listing of a lot of ``amount`` share units (``SHARE_UNIT`` a whole share) of a
+    family's share token (default: this chain's) that the sender holds, sold in parts at
+    ``unit_price`` wei a whole share; the Marketplace is approved for the lot. Keeps it."""
+    address = share_token(chain, token)
+    if amount < 1:
+        raise MarketError("a share lot holds at least one share unit", hint="e.g. `list-shares 300`")
+    held = _erc20(chain, address).functions.balanceOf(chain.address).call()
+    if int(held) < amount:
+        raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
+    share_price(amount, unit_price)  # the whole lot must price exactly
+    _need_currency(chain, currency)
+    _need_price(unit_price)
+    _approve_more(chain, address, amount)
+    order = Order(
+        chain.address, Side.LISTING, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
+        to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
+        int(chain.call(MARKET, "counterOf", chain.address)),
+    )  # fmt: skip
+    return _keep(chain, db, order)
+
+
+def share_token(chain: ChainReader, token: str | None = None) -> str:
+    """``token``, default this chain's family ``RoyaltyShares``, if the Marketplace trades it as
+    share lots; an arbitrary ERC-20 is refused by name (:class:`UnknownShareToken`)."""
+    if token is None:
+        if "RoyaltyShares" not in chain.addresses():
+            raise UnknownShareToken(
+                "this workspace's chain has no family share token", hint="`mintloom dao create` makes one"
+            )
+        token = chain.address_of("RoyaltyShares")
+    try:
+        address = to_checksum_address(token)
+    except ValueError as exc:
+        raise UnknownShareToken(f"not an address: {token!r}", hint="--token 0x… (a family's shares)") from exc
+    if not chain.call(MARKET, "isShareToken", address):
+        raise UnknownShareToken(
+            f"{address} is not a share token this Marketplace trades",
+            hint="only a family's RoyaltyShares made by `mintloom dao create` trade as share lots",
+        )
+    return address
+
+
+def _erc20(chain: ChainReader, address: str) -> Any:
+    return chain.w3.eth.contract(address=to_checksum_address(address), abi=_ERC20_ABI)
+
+
 def _licences_held(chain: ChainReader, who: str, tid: int, terms_id: int) -> int:
     lid = int(chain.call("LicenseMarket", "licenseIdOf", tid, terms_id))
     return int(chain.call("LicenseMarket", "balanceOf", to_checksum_address(who), lid))
@@ -188,6 +242,30 @@ def make_offer(
     order = Order(
         chain.address, Side.OFFER, kind, tid, 0, lo, hi, 1, to_checksum_address(currency), price,
         _expiry(chain, ttl), secrets.randbits(128), int(chain.call(MARKET, "counterOf", chain.address)),
+    )  # fmt: skip
+    return _keep(chain, db, order)
+
+
+def offer_shares(
+    chain: ChainClient, db: Database, amount: int, unit_price: int, currency: str, *,
+    token: str | None = None, ttl: int = DEFAULT_TTL,
+) -> SignedOrder:  # fmt: skip
+    """Sign an offer to buy ``amount`` share units of a family's share token (default this
+    chain's) at ``unit_price`` a whole share in an ERC-20, taken in parts; approves the
+    Marketplace for the whole price and keeps it."""
+    if currency.lower() == ETH:
+        raise MarketError("an offer is paid in an ERC-20 (the Marketplace pulls it)", hint="pass --currency")
+    address = share_token(chain, token)
+    if amount < 1:
+        raise MarketError("an offer wants at least one share unit", hint="e.g. `offer-shares 300`")
+    price = share_price(amount, unit_price)
+    _need_currency(chain, currency)
+    _need_price(unit_price)
+    _approve_erc20(chain, currency, price)
+    order = Order(
+        chain.address, Side.OFFER, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
+        to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
+        int(chain.call(MARKET, "counterOf", chain.address)),
     )  # fmt: skip
     return _keep(chain, db, order)
 
@@ -356,7 +434,7 @@ def buy(
     o = signed.order
     if o.side is not Side.LISTING:
         raise MarketError("this order is an offer, not a listing", hint="use `market accept`")
-    h, price = "0x" + signed.digest.hex(), o.unit_price * quantity
+    h, price = "0x" + signed.digest.hex(), price_of(o, quantity)
     kind = f"market:fill:{h}:{quantity}"
     if not _interrupted(chain, kind):
         _check_listing(chain, signed, quantity)
@@ -378,6 +456,9 @@ def _check_listing(chain: ChainReader, signed: SignedOrder, quantity: int) -> No
     if o.kind is Kind.ASSET and quantity != 1:
         raise MarketError("an asset listing sells one token", hint="drop --quantity")
     check_order(chain, signed, quantity)
+    if o.kind is Kind.SHARES:
+        _check_share_lot(chain, o, quantity)
+        return
     if o.kind is Kind.LICENCE:
         held = _licences_held(chain, o.signer, o.token_id, o.terms_id)
         if held < quantity or not chain.call(
@@ -389,6 +470,19 @@ def _check_listing(chain: ChainReader, signed: SignedOrder, quantity: int) -> No
     if o.terms_id != int(chain.call("CreativeAssets", "transferCountOf", o.token_id)):
         raise OrderClosed(
             "the listing ended: its token changed hands after it was signed", hint="ask for a new one"
+        )
+
+
+def _check_share_lot(chain: ChainReader, o: Order, quantity: int) -> None:
+    """The lot's token still trades, the part prices exactly, the seller can still deliver it."""
+    address = share_token(chain, share_token_of(o))
+    share_price(quantity, o.unit_price)
+    token = _erc20(chain, address)
+    held = int(token.functions.balanceOf(o.signer).call())
+    allowed = int(token.functions.allowance(o.signer, chain.address_of(MARKET)).call())
+    if min(held, allowed) < quantity:
+        raise OrderClosed(
+            f"the seller no longer holds (or lets the Marketplace move) {quantity} units of the lot's shares"
         )
 
 
@@ -414,6 +508,8 @@ def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: i
         raise MarketError("this order is a listing, not an offer", hint="use `market buy`")
     if o.kind is Kind.LICENCE:
         raise MarketError("offers on licence lots are accepted on chain, not here yet")
+    if o.kind is Kind.SHARES:
+        raise MarketError("an offer on shares is accepted by amount", hint="use `market accept-shares`")
     tid = token_id(cid)
     if _interrupted(chain, _accept_kind(signed, tid)):
         return _accept_sent(chain, signed, tid)
@@ -426,6 +522,32 @@ def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: i
     _approve_assets(chain)
     crash_point("market.accept.approved")
     return _accept_sent(chain, signed, tid)
+
+
+def accept_shares(
+    chain: ChainClient, signed: SignedOrder, amount: int, *, agreed_price: int | None = None
+) -> Sale:
+    """Sell ``amount`` of the sender's share units to share offer ``signed`` (its signer pays in
+    its ERC-20); the Marketplace is approved for the shares. Revenue accrued stays the sender's."""
+    o, h = signed.order, "0x" + signed.digest.hex()
+    if o.side is not Side.OFFER or o.kind is not Kind.SHARES:
+        raise MarketError("this order is not an offer on shares", hint="use `market accept` or `buy-shares`")
+    kind, price = f"market:accept:{h}:{amount}", price_of(o, amount)
+    if not _interrupted(chain, kind):
+        check_order(chain, signed, amount)
+        _check_price(agreed_price, o.unit_price)
+        address = share_token(chain, share_token_of(o))
+        held = int(_erc20(chain, address).functions.balanceOf(chain.address).call())
+        if held < amount:
+            raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
+        _check_funds(chain, o, price)
+        crash_point("market.accept.checked")
+        _approve_more(chain, address, amount)
+        crash_point("market.accept.approved")
+    tx = chain.transact(
+        MARKET, "acceptOffer", o.as_tuple(), signed.signature, o.token_id, amount, kind=kind, once=False
+    )
+    return Sale(h, o.token_id, price, tx, amount)
 
 
 def _accept_sent(chain: ChainClient, signed: SignedOrder, tid: int) -> Sale:
@@ -459,12 +581,14 @@ def _check_offer_token(chain: ChainReader, o: Order, tid: int, cid: str) -> None
         raise OrderClosed(f"the offer is for token {hex(o.token_id)}, not {cid}")
 
 
-def _check_funds(chain: ChainReader, o: Order) -> None:
+def _check_funds(chain: ChainReader, o: Order, price: int | None = None) -> None:
+    """The offerer still holds, and lets the Marketplace pull, ``price`` (default one unit's)."""
+    price = o.unit_price if price is None else price
     token = chain.w3.eth.contract(address=to_checksum_address(o.currency), abi=_ERC20_ABI)
     balance = int(token.functions.balanceOf(o.signer).call())
     allowance = int(token.functions.allowance(o.signer, chain.address_of(MARKET)).call())
-    if min(balance, allowance) < o.unit_price:
-        raise OrderClosed(f"the offerer no longer has {o.unit_price} of {o.currency} approved to pay")
+    if min(balance, allowance) < price:
+        raise OrderClosed(f"the offerer no longer has {price} of {o.currency} approved to pay")
 
 
 @dataclass(frozen=True)
@@ -633,6 +757,13 @@ def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
     have = int(token.functions.allowance(chain.address, mkt).call())
     if have < amount:  # the allowance covers this payment; a fill spends only what it pays
         chain.transact_at(currency, _ERC20_ABI, "approve", mkt, amount, kind=_approval_kind(chain, "erc20"))
+
+
+def _approve_more(chain: ChainClient, token: str, amount: int) -> None:
+    """Raise the Marketplace's allowance of ``token`` by ``amount`` (a share lot's units): the
+    sender's open lots together stay covered; each fill spends only what it moves."""
+    allowed = int(_erc20(chain, token).functions.allowance(chain.address, chain.address_of(MARKET)).call())
+    _approve_erc20(chain, token, allowed + amount)
 
 
 def _approval_kind(chain: ChainClient, what: str) -> str:

@@ -1,0 +1,228 @@
+"""A family's shares (RoyaltyShares, ERC-20) trade as marketplace share lots, on anvil: a lot sells
+in parts at an exact price per whole share, with no asset royalty, and revenue accrued before a
+sale stays with the seller; an arbitrary ERC-20, a price that would round, an overfill, a
+cancelled, expired or tampered lot are refused by name and send nothing; the contract itself
+refuses what Python would have refused (a forged lot of another ERC-20 sent straight to it)."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import sys
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from mintloom.cli.console import close_studios
+from mintloom.cli.main import app, run
+from mintloom.errors import (
+    ContractError,
+    InexactSharePrice,
+    NotHolder,
+    OrderClosed,
+    OrderExpired,
+    PriceMismatch,
+    UnknownShareToken,
+)
+from mintloom.governance.licenses import ETH
+from mintloom.ledger.client import ChainClient
+from mintloom.ledger.deploy import FamilySpec, LeafRange, deploy_all, deploy_family
+from mintloom.ledger.node import NodeInfo, dev_key, rpc_call
+from mintloom.market.book import OrderTampered, SignedOrder, from_json, load_orders
+from mintloom.market.orders import Kind, Order, Side, share_price, sign_order
+from mintloom.market.service import (
+    MARKET,
+    accept_shares,
+    buy,
+    cancel,
+    domain_of,
+    list_shares,
+    offer_shares,
+)
+from mintloom.studio import Studio
+from tests.market.test_service import _refused, _sent
+
+pytestmark = pytest.mark.xdist_group("anvil")
+
+SHARE = 10**18  # share units in one whole share
+SUPPLY = 1000 * SHARE
+PER_SHARE = 10**15  # 0.001 ETH a share
+SHARES = "RoyaltyShares"
+
+
+@pytest.fixture
+def family(studio: Studio, shared_anvil: NodeInfo) -> Studio:
+    """The core contracts and a family of 1000 shares held by the brand (no campaign needed)."""
+    chain = studio.chain
+    deploy_all(chain, studio.settings.governance)
+    chain.transact("ProvenanceLog", "anchor", 4, b"\x01" * 32, [])
+    terms = int(chain.call("LicenseTemplates", "COMMERCIAL_REMIX"))
+    deploy_family(chain, FamilySpec("Spring shares", "SPRING", SUPPLY, terms, (LeafRange(4, 0, 4),)))
+    return studio
+
+
+def party(studio: Studio, index: int) -> ChainClient:
+    chain = studio.chain
+    return ChainClient(chain.rpc_url, dev_key(index), studio.db, chain.deployments)
+
+
+def _revenue(studio: Studio, wei: int) -> None:
+    """ETH revenue reaching the share token (as the family's split pays it), distributed."""
+    chain = studio.chain
+    to = chain.address_of(SHARES)
+    rpc_call(chain.rpc_url, "anvil_setBalance", [to, hex(chain.w3.eth.get_balance(to) + wei)])
+    chain.transact(SHARES, "distribute", ETH, kind="test:distribute", once=False)
+
+
+def test_a_share_lot_sells_in_parts_and_leaves_accrued_revenue_with_the_seller(family: Studio) -> None:
+    s, brand = family, family.chain
+    first, second = party(s, 5), party(s, 6)
+    _revenue(s, 10**17)  # before any sale: all the brand's
+    lot = list_shares(brand, s.db, 300 * SHARE, PER_SHARE)
+    assert lot.order.kind is Kind.SHARES and int(lot.order.token_id) == int(brand.address_of(SHARES), 16)
+    brand_eth = brand.w3.eth.get_balance(brand.address)
+    a = buy(first, lot, quantity=100 * SHARE, agreed_price=PER_SHARE)
+    b = buy(second, lot, quantity=200 * SHARE, agreed_price=PER_SHARE)
+    assert (a.price, b.price) == (10**17, 2 * 10**17)
+    assert brand.call(SHARES, "balanceOf", first.address) == 100 * SHARE
+    assert brand.call(SHARES, "balanceOf", second.address) == 200 * SHARE
+    assert brand.call(SHARES, "balanceOf", brand.address) == 700 * SHARE
+    assert brand.w3.eth.get_balance(brand.address) == brand_eth + 3 * 10**17  # no fee, no royalty
+    assert brand.call(SHARES, "accrued", brand.address, ETH) == 10**17  # the sale moved none of it
+    assert brand.call(SHARES, "accrued", first.address, ETH) == 0
+    _revenue(s, 10**17)  # later revenue follows the shares
+    assert brand.call(SHARES, "claimable", first.address, ETH) == 10**16
+    assert brand.call(SHARES, "claimable", brand.address, ETH) == 10**17 + 7 * 10**16
+    fills = [f["args"] for f in brand.event_logs(MARKET, "OrderFilled", {})]
+    assert [(f["amount"], f["royalty"]) for f in fills] == [(100 * SHARE, 0), (200 * SHARE, 0)]
+    assert a.tx.gas_used < 200_000, a.tx.gas_used  # a share-lot fill (see the report for the figure)
+    _refused(first, OrderClosed, lambda: buy(first, lot, quantity=SHARE))  # sold out: no overfill
+
+
+def test_share_lot_refusals_are_named_and_send_nothing(family: Studio) -> None:
+    s, brand = family, family.chain
+    buyer = party(s, 5)
+    other = str(brand.deploy("TestERC20"))
+    brand.transact_at(other, brand.artifact("TestERC20").abi, "mint", brand.address, SUPPLY)
+    _refused(brand, UnknownShareToken, lambda: list_shares(brand, s.db, SHARE, PER_SHARE, token=other))
+    _refused(brand, NotHolder, lambda: list_shares(brand, s.db, SUPPLY + 1, PER_SHARE))
+    _refused(brand, InexactSharePrice, lambda: list_shares(brand, s.db, SHARE // 2, 3))  # 1.5 wei
+    lot = list_shares(brand, s.db, 300 * SHARE, 3)  # 3 wei a share: whole shares price exactly
+    _refused(buyer, InexactSharePrice, lambda: buy(buyer, lot, quantity=SHARE // 2))
+    _refused(buyer, InexactSharePrice, lambda: buy(buyer, lot, quantity=1))  # would round to free
+    _refused(buyer, PriceMismatch, lambda: buy(buyer, lot, quantity=SHARE, agreed_price=2))
+    _refused(buyer, OrderClosed, lambda: buy(buyer, lot, quantity=301 * SHARE))
+    cheaper = replace(lot.order, unit_price=1)
+    forged = SignedOrder(cheaper, lot.signature, lot.domain)
+    with pytest.raises(OrderTampered):
+        from_json(forged.to_json() | {"order_hash": "0x" + lot.digest.hex()})
+    _refused(buyer, OrderTampered, lambda: buy(buyer, forged, quantity=SHARE))
+    assert buy(buyer, lot, quantity=SHARE).price == 3
+    cancel(brand, [lot])
+    _refused(buyer, OrderClosed, lambda: buy(buyer, lot, quantity=SHARE))
+    short = list_shares(brand, s.db, SHARE, PER_SHARE, ttl=5)
+    rpc_call(brand.rpc_url, "evm_increaseTime", [10])
+    rpc_call(brand.rpc_url, "evm_mine")
+    _refused(buyer, OrderExpired, lambda: buy(buyer, short, quantity=SHARE))
+
+
+def test_the_contract_refuses_a_lot_of_an_erc20_it_does_not_trade(family: Studio) -> None:
+    """Python checks nothing here: a lot of an arbitrary ERC-20, signed and sent straight to the
+    Marketplace, reverts with UnknownShareToken and moves nothing."""
+    s, brand = family, family.chain
+    buyer = party(s, 5)
+    other = str(brand.deploy("TestERC20"))
+    abi = brand.artifact("TestERC20").abi
+    brand.transact_at(other, abi, "mint", brand.address, SUPPLY)
+    brand.transact_at(other, abi, "approve", brand.address_of(MARKET), SUPPLY)
+    expiry = int(brand.w3.eth.get_block("latest")["timestamp"]) + 3600
+    order = Order(
+        brand.address, Side.LISTING, Kind.SHARES, int(other, 16), 0, 0, 0, SUPPLY, ETH, PER_SHARE,
+        expiry, secrets.randbits(128), 0,
+    )  # fmt: skip
+    sig = sign_order(order, domain_of(brand), "0x" + bytes(brand.account.key).hex())
+    with pytest.raises(ContractError) as info:
+        buyer.transact(
+            MARKET, "fillListing", order.as_tuple(), sig, SHARE, buyer.address, value=PER_SHARE,
+            kind="test:forged-lot",
+        )  # fmt: skip
+    assert info.value.error_name == "UnknownShareToken"
+    assert int(buyer.w3.eth.contract(address=buyer.w3.to_checksum_address(other), abi=abi)
+               .functions.balanceOf(buyer.address).call()) == 0  # fmt: skip
+
+
+def test_python_share_prices_equal_the_contract(family: Studio) -> None:
+    """The price Python asks for and the one Marketplace.sharePrice charges agree, and both
+    refuse the same inexact parts (fuzzed over amounts and prices, with fixed edge cases)."""
+    chain, rng = family.chain, random.Random(16)
+    cases = [(1, 3), (SHARE // 2, 3), (SHARE, 3), (3 * SHARE // 2, 2), (SUPPLY, PER_SHARE), (7, 10**18)]
+    units = (1, 3, 10**9, 10**15, rng.randrange(1, 10**20))
+    cases += [(rng.randrange(1, SUPPLY), rng.choice(units)) for _ in range(20)]
+    for amount, unit in cases:
+        try:
+            expected: int | None = share_price(amount, unit)
+        except InexactSharePrice:
+            expected = None
+        if expected is None:
+            with pytest.raises(ContractError) as info:
+                chain.call(MARKET, "sharePrice", amount, unit)
+            assert info.value.error_name == "InexactSharePrice", (amount, unit)
+        else:
+            assert chain.call(MARKET, "sharePrice", amount, unit) == expected, (amount, unit)
+    assert sum(1 for a, u in cases if a * u % SHARE) >= 2  # both branches ran
+
+
+def test_a_share_offer_is_sold_into_in_parts(family: Studio) -> None:
+    s, brand = family, family.chain
+    bidder, empty = party(s, 5), party(s, 6)
+    usd = str(brand.deploy("TestERC20"))
+    abi = brand.artifact("TestERC20").abi
+    brand.transact_at(usd, abi, "mint", bidder.address, 10**21)
+    coin = brand.w3.eth.contract(address=brand.w3.to_checksum_address(usd), abi=abi)
+    offer = offer_shares(bidder, s.db, 100 * SHARE, 2 * 10**18, usd)  # 2 tokens a share
+    _refused(empty, NotHolder, lambda: accept_shares(empty, offer, 10 * SHARE))
+    _refused(brand, PriceMismatch, lambda: accept_shares(brand, offer, 10 * SHARE, agreed_price=1))
+    accept_shares(brand, offer, 40 * SHARE, agreed_price=2 * 10**18)
+    accept_shares(brand, offer, 60 * SHARE)
+    assert brand.call(SHARES, "balanceOf", bidder.address) == 100 * SHARE
+    assert int(coin.functions.balanceOf(brand.address).call()) == 200 * 10**18  # no fee, no royalty
+    _refused(brand, OrderClosed, lambda: accept_shares(brand, offer, SHARE))  # wanted no more
+
+
+# ----- the CLI -----------------------------------------------------------------------------------
+def mintloom(*args: str) -> Result:
+    try:
+        return CliRunner().invoke(app, list(args))
+    finally:
+        close_studios()
+
+
+def exit_code(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    monkeypatch.setattr(sys, "argv", ["mintloom", *args])
+    with pytest.raises(SystemExit) as info:
+        run()
+    return int(info.value.code or 0)
+
+
+def test_market_cli_lists_and_buys_shares(family: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    s, brand = family, family.chain
+    listed = mintloom("market", "list-shares", "300", "--price", "0.001")
+    assert listed.exit_code == 0 and "300 share(s) at 0.001 ETH a share" in listed.output, listed.output
+    [lot] = [o for o in load_orders(s.db, brand.chain_id) if o.order.kind is Kind.SHARES]
+    shown = mintloom("market", "offers")
+    assert "share(s)" in shown.output and "300 of 300" in shown.output, shown.output
+    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(5))
+    ref = "0x" + lot.digest.hex()[:12]
+    bought = mintloom("market", "buy-shares", ref, "12.5", "--price", "0.001")
+    assert bought.exit_code == 0 and "12.5 share(s) for 0.0125 ETH" in bought.output, bought.output
+    assert brand.call(SHARES, "balanceOf", party(s, 5).address) == 12 * SHARE + SHARE // 2
+    buyer = party(s, 5)
+    before = _sent(buyer)
+    assert exit_code(monkeypatch, "market", "buy-shares", ref, "0.0000000000000000001") == 8  # not a unit
+    assert exit_code(monkeypatch, "market", "buy-shares", ref, "1", "--price", "0.002") == 8  # PriceMismatch
+    assert exit_code(monkeypatch, "market", "buy-shares", ref, "288") == 8  # 287.5 left: refused
+    assert _sent(buyer) == before
+    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(0))
+    other = str(brand.deploy("TestERC20"))
+    assert exit_code(monkeypatch, "market", "list-shares", "1", "--price", "0.001", "--token", other) == 8
