@@ -20,7 +20,8 @@ import {LicenseTemplates} from "./LicenseTemplates.sol";
 /// - its parent is in the family (FamilyConfig.inFamily),
 /// - the caller owns the child and holds a LicenseMarket licence of the parent under terms that
 ///   are attached to the parent and allow derivatives,
-/// - if the DAO named an attester, the attester vouched for the child (see below).
+/// - if the DAO named an attester, the attester vouched for the child, its parent and the caller
+///   as its creator (see below).
 /// Rewards are credited, then claimed by pull.
 ///
 /// A child made by another organisation (a fan with their own workspace, keys and log) is not a
@@ -30,8 +31,10 @@ import {LicenseTemplates} from "./LicenseTemplates.sol";
 /// run ProvenanceLog's code (a contract that says yes to every proof is refused), and the caller
 /// must be that log's admin: a leaf is claimed only by the organisation that logged it, never by
 /// someone replaying its public proof. The same child CID earns once on either path.
-/// What this cannot refuse: an organisation copying another's child into its own log before the
-/// real creator registers it. The attester (below) closes that too, by checking the C2PA signer.
+/// What this alone cannot refuse: an organisation copying another's child (its public leaf data)
+/// into its own log and submitting before the real creator does. The attester closes that: it
+/// attests (child, parent, creator) triples, the creator read from the child's signed C2PA
+/// credential, and both submit paths pay only the attested creator (`AttestedForAnother`).
 ///
 /// What the chain cannot see: whether the child's pixels differ from the parent's. A re-signed
 /// copy of the parent has a new CID (its manifest bytes differ) and passes every check above. The
@@ -52,7 +55,7 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     uint256 private _totalOwed; // granted and not yet claimed
     address private _attester;
     mapping(uint256 child => bool) private _rewarded;
-    mapping(uint256 child => bool) private _attested;
+    mapping(uint256 child => Attestation) private _attested;
     mapping(address creator => mapping(uint256 epoch => uint256)) private _epochCount;
     mapping(address creator => uint256) private _owed;
 
@@ -61,7 +64,7 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     event CreatorCapSet(uint256 perEpoch);
     event BudgetCapSet(uint256 cap);
     event AttesterSet(address attester);
-    event ChildAttested(uint256 indexed child);
+    event ChildAttested(uint256 indexed child, uint256 indexed parent, address indexed creator);
     event RewardGranted(uint256 indexed child, uint256 indexed parent, address indexed creator, uint256 amount);
     event RewardClaimed(address indexed creator, uint256 amount);
     event PoolWithdrawn(address indexed to, uint256 amount);
@@ -86,6 +89,18 @@ contract UGCRewards is Ownable, ReentrancyGuard {
     error CheckpointNotAnchored(address log, uint64 size);
     error NotInLog(address log, uint64 leafIndex);
     error RegisteredChild(uint256 child, address owner);
+    error AttestedForAnother(uint256 child, address creator);
+    error AttestedForOtherParent(uint256 child, uint256 parent);
+    error AlreadyAttested(uint256 child, address creator);
+    error NoCreator(uint256 child);
+
+    /// @notice The attester's word on a child: not a near copy of `parent`, made by `creator`
+    /// (the account its signed credential names): the only account that may earn its reward.
+    struct Attestation {
+        uint256 child;
+        uint256 parent;
+        address creator;
+    }
 
     /// @notice A child logged in another organisation's ProvenanceLog, as `submitFromLog` takes it.
     /// @param childDagPb / parentDagPb: the CID codec (dag-pb for a UnixFS DAG root, else raw)
@@ -139,7 +154,7 @@ contract UGCRewards is Ownable, ReentrancyGuard {
         _checkLog(log);
         _checkLeaf(log, c, proof);
         _checkParent(c.parent, termsId);
-        if (_attester != address(0) && !_attested[child]) revert NotAttested(child);
+        _checkAttested(child, c.parent);
         reward = _grant(child, c.parent);
         emit ChildProvenInLog(child, address(log), c.leafIndex, c.checkpointSize);
     }
@@ -155,12 +170,18 @@ contract UGCRewards is Ownable, ReentrancyGuard {
         if (!ok) revert TransferFailed();
     }
 
-    /// @notice The attester vouches that `children` are not near-identical copies of their parents.
-    function attest(uint256[] calldata children) external {
+    /// @notice The attester vouches for each child: not a near copy of its parent, made by its
+    /// creator. An attestation is final: the same one again is a no-op, another is refused.
+    function attest(Attestation[] calldata list) external {
         if (msg.sender != _attester) revert NotAttester(msg.sender);
-        for (uint256 i = 0; i < children.length; ++i) {
-            _attested[children[i]] = true;
-            emit ChildAttested(children[i]);
+        for (uint256 i = 0; i < list.length; ++i) {
+            Attestation calldata a = list[i];
+            if (a.creator == address(0)) revert NoCreator(a.child);
+            Attestation storage known = _attested[a.child];
+            if (known.creator == a.creator && known.parent == a.parent) continue;
+            if (known.creator != address(0)) revert AlreadyAttested(a.child, known.creator);
+            _attested[a.child] = Attestation(a.child, a.parent, a.creator);
+            emit ChildAttested(a.child, a.parent, a.creator);
         }
     }
 
@@ -211,6 +232,11 @@ contract UGCRewards is Ownable, ReentrancyGuard {
 
     /// @notice Whether the attester vouched for `child`.
     function isAttested(uint256 child) external view returns (bool) {
+        return _attested[child].creator != address(0);
+    }
+
+    /// @notice The attestation of `child` (creator address(0): none).
+    function attestation(uint256 child) external view returns (Attestation memory) {
         return _attested[child];
     }
 
@@ -262,7 +288,16 @@ contract UGCRewards is Ownable, ReentrancyGuard {
         address owner = _assets.ownerOf(child);
         if (msg.sender != owner) revert NotCreator(msg.sender, owner);
         if (!_holdsLicence(owner, parent, termsId)) revert NoLicence(parent, termsId);
-        if (_attester != address(0) && !_attested[child]) revert NotAttested(child);
+        _checkAttested(child, parent);
+    }
+
+    /// @dev With an attester named: it attested `child` as made by msg.sender from `parent`.
+    function _checkAttested(uint256 child, uint256 parent) private view {
+        if (_attester == address(0)) return;
+        Attestation storage a = _attested[child];
+        if (a.creator == address(0)) revert NotAttested(child);
+        if (a.creator != msg.sender) revert AttestedForAnother(child, a.creator);
+        if (a.parent != parent) revert AttestedForOtherParent(child, a.parent);
     }
 
     /// @dev Records the reward of `child` for msg.sender after every check passed.

@@ -208,15 +208,12 @@ contract UGCRewardsTest is DaoFixture {
     /// A re-signed copy of the parent has its own CID, so on chain it looks like any derivative;
     /// with an attester named, only children the fingerprint attester vouched for earn.
     function test_unattestedChildRefusedOnceAnAttesterIsNamed() public {
-        address attester = makeAddr("attester");
-        vm.prank(brand);
-        rewards.setAttester(attester);
+        address attester = _nameAttester();
         _license(fan, ids[0]);
         vm.prank(fan);
         vm.expectRevert(abi.encodeWithSelector(UGCRewards.NotAttested.selector, ids[1]));
         rewards.submit(ids[1], remix);
-        uint256[] memory vouched = new uint256[](1);
-        vouched[0] = ids[1];
+        UGCRewards.Attestation[] memory vouched = _vouch(ids[1], ids[0], fan);
         vm.prank(fan);
         vm.expectRevert(abi.encodeWithSelector(UGCRewards.NotAttester.selector, fan));
         rewards.attest(vouched);
@@ -225,6 +222,61 @@ contract UGCRewardsTest is DaoFixture {
         vm.prank(fan);
         rewards.submit(ids[1], remix);
         vm.assertEq(rewards.owed(fan), REWARD, "attested child earns");
+    }
+
+    /// The attestation names the creator: a registered child attested for someone else (the
+    /// attester read another creator in its credential) earns nothing for its token's owner, and
+    /// one attested as a remix of another parent earns nothing either.
+    function test_childAttestedForAnotherCreatorOrParentRefused() public {
+        address attester = _nameAttester();
+        _license(fan, ids[0]);
+        _license(fan2, ids[1]);
+        vm.startPrank(attester);
+        rewards.attest(_vouch(ids[1], ids[0], fan2));
+        rewards.attest(_vouch(ids[2], ids[0], fan2)); // ids[2] is a remix of ids[1]
+        vm.stopPrank();
+        vm.prank(fan);
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.AttestedForAnother.selector, ids[1], fan2));
+        rewards.submit(ids[1], remix);
+        vm.prank(fan2);
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.AttestedForOtherParent.selector, ids[2], ids[0]));
+        rewards.submit(ids[2], remix);
+        vm.assertFalse(rewards.isRewarded(ids[1]) || rewards.isRewarded(ids[2]), "nothing granted");
+    }
+
+    /// An attestation is final: repeating it is a no-op, rewriting it (another creator or parent)
+    /// is refused, and a creator of address(0) is no attestation.
+    function test_attestationIsFinal() public {
+        address attester = _nameAttester();
+        vm.startPrank(attester);
+        rewards.attest(_vouch(ids[1], ids[0], fan));
+        rewards.attest(_vouch(ids[1], ids[0], fan));
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.AlreadyAttested.selector, ids[1], fan));
+        rewards.attest(_vouch(ids[1], ids[0], fan2));
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.AlreadyAttested.selector, ids[1], fan));
+        rewards.attest(_vouch(ids[1], ids[2], fan));
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.NoCreator.selector, ids[3]));
+        rewards.attest(_vouch(ids[3], ids[2], address(0)));
+        vm.stopPrank();
+        UGCRewards.Attestation memory a = rewards.attestation(ids[1]);
+        vm.assertEq(a.creator, fan, "first attestation kept");
+        vm.assertEq(a.parent, ids[0], "its parent kept");
+        vm.assertFalse(rewards.isAttested(ids[3]), "no creator, no attestation");
+    }
+
+    function _nameAttester() internal returns (address attester) {
+        attester = makeAddr("attester");
+        vm.prank(brand);
+        rewards.setAttester(attester);
+    }
+
+    function _vouch(uint256 child, uint256 parent, address creator)
+        internal
+        pure
+        returns (UGCRewards.Attestation[] memory list)
+    {
+        list = new UGCRewards.Attestation[](1);
+        list[0] = UGCRewards.Attestation(child, parent, creator);
     }
 
     function test_claimAndSubmitReentrancyRefused() public {

@@ -192,11 +192,62 @@ contract UGCRewardsFromLogTest is DaoFixture {
         vm.prank(brand);
         rewards.setAttester(attester);
         _refused(fan, fanLog, 2, abi.encodeWithSelector(UGCRewards.NotAttested.selector, uint256(children[2].cidDigest)));
-        uint256[] memory vouched = new uint256[](1);
-        vouched[0] = uint256(children[2].cidDigest);
         vm.prank(attester);
-        rewards.attest(vouched);
+        rewards.attest(_vouch(2, fan));
         vm.assertEq(_submit(fan, fanLog, 2), REWARD, "attested child earns");
+    }
+
+    /// @dev A copier takes the fan's attested, not yet rewarded child (its leaf data is public),
+    /// logs and anchors it in the copier's own log, holds a licence and submits first: refused,
+    /// the attestation names the fan. The fan still earns afterwards.
+    function test_copierFrontRunningAnAttestedChildRefused() public {
+        address attester = makeAddr("attester");
+        vm.prank(brand);
+        rewards.setAttester(attester);
+        vm.prank(attester);
+        rewards.attest(_vouch(2, fan));
+        _license(fan2, ids[0]);
+        UGCRewards.LoggedChild memory c = children[2];
+        bytes32[] memory leaves = new bytes32[](1);
+        leaves[0] = fanLeaves[2]; // the same leaf: same child CID, manifest and parent
+        bytes32[] memory consistency = RefMerkle.consistency(leaves, 0, 1);
+        bytes32 root = RefMerkle.root(leaves, 1);
+        vm.prank(fan2);
+        fan2Log.anchor(1, root, consistency);
+        (c.leafIndex, c.checkpointSize) = (0, 1);
+        bytes32[] memory proof = RefMerkle.inclusion(leaves, 0, 1);
+        uint256 child = uint256(c.cidDigest);
+        vm.expectRevert(abi.encodeWithSelector(UGCRewards.AttestedForAnother.selector, child, fan));
+        vm.prank(fan2);
+        rewards.submitFromLog(fan2Log, c, proof, remix);
+        vm.assertFalse(rewards.isRewarded(child), "the copier took nothing");
+        _license(fan, ids[0]);
+        vm.assertEq(_submit(fan, fanLog, 2), REWARD, "the fan still earns");
+        vm.assertEq(rewards.owed(fan2), 0, "nothing owed to the copier");
+    }
+
+    /// @dev The fan's leaf names the parent; an attestation for another parent (the attester
+    /// compared the child with that one) does not cover it.
+    function test_attestedForAnotherParentRefused() public {
+        address attester = makeAddr("attester");
+        vm.prank(brand);
+        rewards.setAttester(attester);
+        UGCRewards.Attestation[] memory list = new UGCRewards.Attestation[](1);
+        list[0] = UGCRewards.Attestation(uint256(children[3].cidDigest), ids[1], fan);
+        vm.prank(attester);
+        rewards.attest(list);
+        _license(fan, ids[0]);
+        _refused(
+            fan,
+            fanLog,
+            3,
+            abi.encodeWithSelector(UGCRewards.AttestedForOtherParent.selector, uint256(children[3].cidDigest), ids[1])
+        );
+    }
+
+    function _vouch(uint256 i, address creator) internal view returns (UGCRewards.Attestation[] memory list) {
+        list = new UGCRewards.Attestation[](1);
+        list[0] = UGCRewards.Attestation(uint256(children[i].cidDigest), children[i].parent, creator);
     }
 
     /// @dev A registered child's leaf data is public: another organisation that copies it into its

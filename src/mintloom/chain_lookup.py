@@ -132,7 +132,26 @@ class ReaderLookup:
                 infos[0].sales = []
         if len(infos) == 1 and infos[0] is not None and infos[0].registered and "UGCRewards" in deployed:
             infos[0].ugc_reward = self._ugc_reward(assets[0][1])
+        elif len(infos) == 1 and infos[0] is not None and not infos[0].registered and _LOG in deployed:
+            infos[0].ugc_reward = self._logged_reward(assets[0][1])
         return infos
+
+    def _logged_reward(self, cid: str) -> UgcRewardInfo | None:
+        """The reward a child of this log (no token: another organisation's remix) earned at a
+        family's pool through ``submitFromLog`` (read only; see ``ledger/ugc_pools.py``)."""
+        from mintloom.ledger.ugc_pools import logged_reward
+
+        try:
+            log = str(self.reader.address_of(_LOG))
+            found = logged_reward(self.reader, token_id(cid), log, self.reader.deployment_block(_LOG))
+        except MintloomError:
+            return None
+        if found is None:
+            return None
+        return UgcRewardInfo(
+            creator=found.creator, amount=str(found.amount), parent_token=hex(found.parent),
+            tx_hash=found.tx_hash, pool=found.pool,
+        )  # fmt: skip
 
     def _ugc_reward(self, cid: str) -> UgcRewardInfo | None:
         """The reward the token earned as a family derivative, from ``RewardGranted`` (read only)."""

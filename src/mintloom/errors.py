@@ -388,6 +388,41 @@ class NotLogOwnerError(RewardRefusedError):
     """The child's log belongs to another organisation: only its admin earns from its leaves."""
 
 
+class NotAttestedError(RewardRefusedError):
+    """The family's DAO named an attester and it has not attested this child."""
+
+
+class AttestedForAnotherError(RewardRefusedError):
+    """The attester attested this child for another creator (or as a remix of another parent):
+    a copy of someone else's child, submitted from a log of the copier's own, earns nothing."""
+
+
+class AttestationRefusedError(GovernanceError):
+    """The UGC attester refuses to vouch for a child; the subclass names why."""
+
+
+class ChildCredentialError(AttestationRefusedError):
+    """The child carries no Content Credential whose signature is valid, untampered and signed by
+    a key the given trust anchor certifies."""
+
+
+class ParentNotIngredientError(AttestationRefusedError):
+    """The child's credential does not name the given parent (its signed manifest) as its
+    ``parentOf`` ingredient."""
+
+
+class NoCreatorNamedError(AttestationRefusedError):
+    """The child's signed credential names no creator account, so there is nobody to attest it for."""
+
+
+class NotAttesterError(AttestationRefusedError):
+    """This account is not the attester the family's DAO named."""
+
+
+class AlreadyAttestedError(AttestationRefusedError):
+    """The child was attested before for another creator or parent (attestations are final)."""
+
+
 class RegistrantMismatch(GovernanceError):
     """A dataset or model name is already held by another registrant; ``holder`` is its address."""
 

@@ -49,3 +49,36 @@ def test_ugc_register_refuses_a_device_or_fifo_before_opening_the_workspace(
     out = CliRunner().invoke(cli, ["ugc", "register", str(path), "--parent", str(path), "--licence", "1"])
     assert isinstance(out.exception, DaoError), out.output  # the entry point maps it to its exit code
     assert "child file" in out.exception.message and "not a regular file" in out.exception.message
+
+
+@pytest.mark.parametrize("hostile", ["0x12", "not an address", "0x" + "g" * 40, ""])
+def test_an_attester_that_is_no_address_is_refused_by_name(hostile: str) -> None:
+    from mintloom.governance.dao import attester_action
+
+    with pytest.raises(DaoError, match="not an account address"):
+        attester_action(hostile)
+
+
+def test_naming_the_zero_attester_says_rewards_go_unattested() -> None:
+    from mintloom.governance.dao import attester_action
+
+    action = attester_action("0x" + "00" * 20)
+    assert (action.fn, action.text) == ("setAttester", "name no UGC attester (rewards unattested)")
+    named = attester_action("0x" + "ab" * 20)
+    assert named.text == "name 0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB the UGC attester"
+
+
+def test_ugc_attest_refuses_a_fifo_before_opening_the_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from mintloom.cli.main import app as cli
+
+    fifo = tmp_path / "child.png"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(tmp_path)
+    args = ["ugc", "attest", str(fifo), "--parent", str(fifo), "--trust", str(fifo)]
+    out = CliRunner().invoke(cli, args)
+    assert isinstance(out.exception, DaoError), out.output
+    assert "child file" in out.exception.message and "not a regular file" in out.exception.message

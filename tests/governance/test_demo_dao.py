@@ -10,12 +10,14 @@ import pytest
 
 from mintloom.cli.demo_dao import (
     CAMPAIGN,
+    FAN,
     INVESTOR,
     DaoOutcome,
     DemoReconciliationError,
     _reconcile,
     dao_step,
 )
+from mintloom.ledger.assets import token_id
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.node import NodeInfo, dev_key
 from mintloom.market.book import load_orders
@@ -53,6 +55,12 @@ def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
     assert any("fan" in s and "remixes" in s for s in said), said
     child = studio.workspace.root / "fan" / "fan-remix.png"
     assert child.is_file() and studio.log.index_of(str(_cid(child.read_bytes()))) is None  # the fan's log
+    # the reward went through the attester the DAO named (the brand's account), for the fan
+    assert studio.chain.call("UGCRewards", "parameters")[6] == studio.chain.address
+    assert any("attests it for its creator" in s for s in said), said
+    child_token = token_id(str(_cid(child.read_bytes())))
+    attested = studio.chain.call("UGCRewards", "attestation", child_token)
+    assert attested[2] == party(FAN).address and attested[0] == child_token
     again: list[str] = []
     assert dao_step(again.append, studio, PASSWORD, party) is None
     assert again == ["the Creative DAO Lumen DAO exists already (resumed run)"]

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from mintloom.cli.console import console, studio
 from mintloom.errors import DaoError
-from mintloom.store.files import MAX_VERIFY_BYTES, read_regular, write_atomic
+from mintloom.store.files import MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular, write_atomic
 
 app = typer.Typer(help="A campaign family's shares and Creative DAO.", no_args_is_help=True)
 shares_app = typer.Typer(help="The family's share token: holdings, transfers, revenue.", no_args_is_help=True)
@@ -96,6 +96,9 @@ def propose(
         int | None, typer.Option(min=0, max=MAX_UINT256, help="Rewards per creator per epoch.")
     ] = None,
     budget: Annotated[str | None, typer.Option(help="Total UGC reward budget, ETH.")] = None,
+    attester: Annotated[
+        str | None, typer.Option(help="Account of the UGC attester (`mintloom ugc attest`); 0x0…0: none.")
+    ] = None,
     advance: Advance = False,
 ) -> None:
     """Propose changes; the description is their readable text."""
@@ -103,7 +106,7 @@ def propose(
 
     s = studio()
     _may_advance(advance)
-    plan = dao.Plan(_wei(fee), _wei(fund), _wei(reward), cap, _wei(budget))
+    plan = dao.Plan(_wei(fee), _wei(fund), _wei(reward), cap, _wei(budget), attester)
     p = dao.propose(s.chain, dao.plan_actions(s.chain, plan))
     console.print(f"[green]proposal #{p.number}[/] 0x{p.short_id}:")
     for text in p.description.split("; "):
@@ -267,10 +270,20 @@ def remix(
     """Remix PARENT in this workspace: the child names it as parentOf, is signed with this
     workspace's keys, logged in its log and anchored on its chain."""
     from mintloom.governance.remix import remix as make_remix
+    from mintloom.ledger.connect import sender_address
 
     data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
     s = studio(password=True)
-    r = make_remix(data, template, signer=s.asset_signer, log=s.log, title=out.name, parent_title=parent.name)
+    creator = sender_address(s.workspace, s.settings)  # the account UGC rewards pay for this remix
+    r = make_remix(
+        data,
+        template,
+        signer=s.asset_signer,
+        log=s.log,
+        title=out.name,
+        parent_title=parent.name,
+        creator=creator,
+    )
     try:
         write_atomic(out, r.data)  # the leaf is logged: the file is whole or absent, never torn
     except OSError as exc:
@@ -306,6 +319,29 @@ def ugc_register(
     claim = "`mintloom ugc claim" + ("`" if family is None else f" --family {family}`")
     console.print(f"[green]rewarded[/] {r.child}: {_eth_text(r.amount)} ETH granted (claim with {claim})")
     console.print(f"  gas used {r.gas_used}")
+
+
+@ugc_app.command("attest")
+def ugc_attest(
+    child: Annotated[Path, typer.Argument(help="The remix to vouch for (PNG, JPEG or WebP).")],
+    parent: Annotated[Path, typer.Option(help="The family asset it says it remixes.")],
+    trust: Annotated[Path, typer.Option(help="The creator organisation's trust anchor (PEM root).")],
+    family: _Family = None,
+) -> None:
+    """As the family's attester: check CHILD's credential (signer under --trust, PARENT as its
+    parentOf, its creator's account) and its distance from PARENT, then attest it for that creator."""
+    from mintloom.governance.attester import attest_child
+
+    child_data = read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError)
+    parent_data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
+    anchor = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchor", error=DaoError)
+    s = studio()
+    pool = family or s.chain.address_of("UGCRewards")
+    a = attest_child(s.chain, pool, child_data, parent_data, anchor.decode("utf-8", errors="replace"))
+    f = a.facts
+    done = "attested" if a.tx_hash else "already attested"
+    console.print(f"[green]{done}[/] {f.child} for creator {f.creator}: remix of {f.parent}")
+    console.print(f"  signed by {f.signer}; pHash distance {f.distance.phash}, dHash {f.distance.dhash}")
 
 
 @ugc_app.command("claim")

@@ -1,10 +1,11 @@
 """The demo's Creative DAO step (issue 16) on its own small campaign ``lumen-dao``: the brand
 fractionalises it before publishing, sells 30% of the shares to an investor through a marketplace
-share lot, a licence sale pays
-the holders pro rata, the DAO votes to raise the licence fee and to fund the UGC pool (the
-embedded chain moves time and blocks), a fan with their own workspace, keys and log remixes an ad
-and is rewarded from that log, and everyone claims. Every ETH balance change is tabled and must
-reconcile to the wei; a mismatch stops the demo (:class:`DemoReconciliationError`)."""
+share lot, a licence sale pays the holders pro rata, the DAO votes to raise the licence fee, to fund
+the UGC pool and to name the brand's account its attester (the embedded chain moves time and
+blocks), a fan with their own workspace, keys and log remixes an ad, the attester attests the
+remix for the fan, the fan is rewarded from that log, and everyone claims. Every ETH balance
+change is tabled and must reconcile to the wei; a mismatch stops the demo
+(:class:`DemoReconciliationError`)."""
 
 from __future__ import annotations
 
@@ -161,7 +162,8 @@ def _vote(say: Callable[[str], None], studio: Studio, party: Callable[[int], Cha
     from mintloom.governance import dao
 
     chain, settings = studio.chain, studio.settings
-    plan = dao.Plan(2 * 10**16, 10**18, 10**17, 1, 5 * 10**17)
+    # the brand's account is the UGC attester (`mintloom ugc attest`): rewards go only to attested creators
+    plan = dao.Plan(2 * 10**16, 10**18, 10**17, 1, 5 * 10**17, attester=chain.address)
     p = dao.propose(chain, dao.plan_actions(chain, plan))
     say(f"the DAO votes on proposal #{p.number}: {p.description}")
     for step in ("vote", "queue", "execute"):
@@ -192,7 +194,10 @@ def _fan_remix(
     from mintloom.market.licensing import buy_license
 
     hero, parent = source
-    child = remix(parent, "frame", signer=fan.asset_signer, log=fan.log, title="fan-remix.png")
+    creator = fan.chain.address  # named in the child's credential: the account the attester attests for
+    child = remix(
+        parent, "frame", signer=fan.asset_signer, log=fan.log, title="fan-remix.png", creator=creator
+    )
     fan.contracts()
     fan.anchor()
     out = fan.workspace.root / "fan-remix.png"
@@ -200,6 +205,7 @@ def _fan_remix(
     say(f"a fan (own workspace {fan.workspace.root}, own keys and log) remixes the hero: {out.name}")
     buy_license(party(FAN), hero, TERMS)  # the fan's account at the brand's licence market
     pool = studio.chain.address_of("UGCRewards")
+    _attest(say, studio, fan, child.data, parent)
     r = register_logged_child(fan.chain, pool, fan.log, child.data, parent, terms_id=resolve_terms(TERMS))
     claimed = claim_rewards(fan.chain, pool)
     console.print(
@@ -207,6 +213,18 @@ def _fan_remix(
         f"claimed {dao.eth(claimed)} ETH"
     )
     return claimed
+
+
+def _attest(say: Callable[[str], None], studio: Studio, fan: Studio, child: bytes, parent: bytes) -> None:
+    """The brand, as the family's attester, checks the fan's remix and attests it for the fan."""
+    from mintloom.governance.attester import attest_child
+
+    pool = studio.chain.address_of("UGCRewards")
+    a = attest_child(studio.chain, pool, child, parent, fan.keys.trust_anchor_pem())
+    say(
+        f"the family's attester checks the remix (signed by {a.facts.signer}, parentOf the hero, pHash "
+        f"distance {a.facts.distance.phash}) and attests it for its creator {a.facts.creator}"
+    )
 
 
 def _parties(studio: Studio, fan: ChainClient, party: Callable[[int], ChainClient]) -> dict[str, str]:

@@ -308,7 +308,10 @@ def _license_rows(facts: Table, lic: LicenseInfo, origin: dict[str, Any]) -> Non
         facts.add_row("sold", f"to {sale.buyer} {seller} for {sale.price} wei (block {sale.block})")
     if lic.ugc_reward is not None:
         r = lic.ugc_reward
-        facts.add_row("UGC reward", f"{r.amount} wei to {r.creator}, derivative of token {r.parent_token}")
+        pool = "" if r.pool is None else f" (paid by family pool {r.pool}, proven in this log)"
+        facts.add_row(
+            "UGC reward", f"{r.amount} wei to {r.creator}, derivative of token {r.parent_token}{pool}"
+        )
     if lic.terms_ids:
         facts.add_row("licence terms", ", ".join(str(t) for t in lic.terms_ids))
     for t in lic.terms:

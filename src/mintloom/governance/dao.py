@@ -109,6 +109,8 @@ class Plan:
     reward_wei: int | None = None
     creator_cap: int | None = None
     budget_wei: int | None = None
+    attester: str | None = None
+    """The UGC attester's account (the zero address: none, rewards trust the creator's tooling)."""
 
 
 def family_name(chain: ChainReader) -> str:
@@ -124,6 +126,16 @@ def fee_action(chain: ChainClient, fee_wei: int) -> Action:
     verb = "raise" if fee_wei > current.minting_fee else "lower" if fee_wei < current.minting_fee else "keep"
     text = f"{verb} licence fee of family {family_name(chain)} to {eth(fee_wei)} ETH (terms #{new_id})"
     return Action("FamilyConfig", "setNewLeafTerms", (new_id,), 0, text)
+
+
+def attester_action(account: str) -> Action:
+    """Name the UGC attester: rewards then go only to children it attested for their creator."""
+    if not Web3.is_address(account):
+        raise DaoError(f"{account!r} is not an account address", hint="e.g. 0x followed by 40 hex digits")
+    a = Web3.to_checksum_address(account)
+    if int(a, 16) == 0:
+        return Action("UGCRewards", "setAttester", (a,), 0, "name no UGC attester (rewards unattested)")
+    return Action("UGCRewards", "setAttester", (a,), 0, f"name {a} the UGC attester")
 
 
 def plan_actions(chain: ChainClient, plan: Plan) -> list[Action]:
@@ -144,6 +156,8 @@ def plan_actions(chain: ChainClient, plan: Plan) -> list[Action]:
     if plan.budget_wei is not None:
         text = f"cap UGC reward budget at {eth(plan.budget_wei)} ETH"
         out.append(Action("UGCRewards", "setBudgetCap", (plan.budget_wei,), 0, text))
+    if plan.attester is not None:
+        out.append(attester_action(plan.attester))
     if not out:
         raise DaoError("a proposal needs at least one action", hint="e.g. --fee 0.02 or --fund 1")
     return out

@@ -116,8 +116,11 @@ def remix(
     log: TransparencyLog,
     title: str,
     parent_title: str = "parent",
+    creator: str | None = None,
 ) -> Remix:
-    """Compose, refuse a near-copy, sign (parent as ``parentOf``) and log the child."""
+    """Compose, refuse a near-copy, sign (parent as ``parentOf``) and log the child. ``creator``:
+    the chain account the signed credential names as the remix's creator, the only one a UGC
+    attester attests it for (so a copier who logs the same child elsewhere earns nothing)."""
     media_type = _media_type(parent)
     if not read_credentials(parent, media_type).present:
         raise UnsignedParentError(
@@ -134,6 +137,7 @@ def remix(
         format=template,
         action="c2pa.edited",
         source_type=DigitalSourceType.COMPOSITE_WITH_TRAINED,
+        creator_account=creator,
     )
     signed = signer.sign(
         composed, "image/png", record, title=title, parent=Parent(parent, media_type, parent_title)

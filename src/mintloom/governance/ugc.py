@@ -20,11 +20,13 @@ from web3.contract import Contract
 from web3.logs import DISCARD
 
 from mintloom.errors import (
+    AttestedForAnotherError,
     ChildNotProvenError,
     ContractError,
     DuplicateChildError,
     NearCopyError,
     NoLicenceError,
+    NotAttestedError,
     NotLogOwnerError,
     ParentNotInFamilyError,
     RewardBudgetError,
@@ -71,7 +73,9 @@ _REFUSALS: dict[str, type[RewardRefusedError]] = {
     "CreatorCapReached": RewardBudgetError,
     "OverBudget": RewardBudgetError,
     "PoolTooSmall": RewardBudgetError,
-    "NotAttested": NoLicenceError,
+    "NotAttested": NotAttestedError,
+    "AttestedForAnother": AttestedForAnotherError,
+    "AttestedForOtherParent": AttestedForAnotherError,
     "NotLogOwner": NotLogOwnerError,
     "RegisteredChild": DuplicateChildError,
     "NotAProvenanceLog": ChildNotProvenError,
@@ -123,7 +127,7 @@ def register_logged_child(
         receipt.tree_size,
     )
     proof = [bytes.fromhex(p) for p in receipt.inclusion_proof]
-    _pool(chain, rewards)
+    pool_contract(chain, rewards)
     abi = chain.artifact("UGCRewards").abi
     args = (chain.address_of("ProvenanceLog"), logged, proof, terms_id)
     with _refusals(cid):
@@ -150,11 +154,11 @@ def _anchored_receipt(log: TransparencyLog, cid: str, parent_cid: str) -> Receip
 def _granted(chain: ChainClient, rewards: str, tx: TxResult) -> int:
     """The amount of the RewardGranted event ``tx`` emitted at ``rewards``."""
     receipt = chain.w3.eth.get_transaction_receipt(HexStr(tx.tx_hash))
-    [granted] = _pool(chain, rewards).events.RewardGranted().process_receipt(receipt, errors=DISCARD)
+    [granted] = pool_contract(chain, rewards).events.RewardGranted().process_receipt(receipt, errors=DISCARD)
     return int(granted["args"]["amount"])
 
 
-def _pool(chain: ChainClient, rewards: str) -> Contract:
+def pool_contract(chain: ChainClient, rewards: str) -> Contract:
     """The UGCRewards at ``rewards``; :class:`ParentNotInFamilyError` if no contract is there."""
     if not chain.w3.is_address(rewards) or not chain.has_code(rewards):
         raise ParentNotInFamilyError(
@@ -185,6 +189,8 @@ _HINTS: dict[type[RewardRefusedError], str] = {
     RewardBudgetError: "see the pool's parameters in `mintloom dao status`; caps reset each epoch",
     NotLogOwnerError: "register from the workspace whose log holds the child (its admin account)",
     ChildNotProvenError: "anchor the child in this workspace's log first (`mintloom remix` does)",
+    NotAttestedError: "ask the family's attester to attest it (`mintloom ugc attest`), then register",
+    AttestedForAnotherError: "only the creator the child's credential names earns its reward",
 }
 
 
@@ -192,7 +198,7 @@ def claim_rewards(chain: ChainClient, rewards: str | None = None) -> int:
     """Withdraw the sender's granted rewards (pull payment) from this workspace's family, or from
     the family whose UGCRewards is at ``rewards`` (another organisation's)."""
     target = rewards or chain.address_of("UGCRewards")
-    owed = int(_pool(chain, target).functions.owed(chain.address).call())
+    owed = int(pool_contract(chain, target).functions.owed(chain.address).call())
     abi = chain.artifact("UGCRewards").abi
     if owed == 0:
         raise RewardBudgetError(f"no UGC rewards to claim for {chain.address}")

@@ -168,6 +168,12 @@ class GenerationRecord(BaseModel):
     caption_model_hash: Hex64 | None = Field(
         default=None, description="sha-256 of that captioning model's folder (weights, configs, tokenizer)"
     )
+    creator_account: str | None = Field(
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="a remix's creator's chain account: the only account a UGC attester attests "
+        "the remix for, so a copy of it submitted by anyone else earns nothing",
+    )
 
     @field_validator("model_id")
     @classmethod

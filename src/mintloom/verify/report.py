@@ -169,6 +169,8 @@ class UgcRewardInfo(BaseModel):
     amount: str
     parent_token: str
     tx_hash: str
+    pool: str | None = None
+    """The family pool that paid a child proven in its creator's own log (None: this workspace's)."""
 
 
 class LicenseInfo(BaseModel):

@@ -288,6 +288,8 @@ def _describe(report: VerifyReport, cred: CredentialReport) -> None:
         }
         if g.caption_model_id is not None:  # the model that described the picture for its alt text
             report.origin |= {"caption_model": g.caption_model_id, "caption_model_hash": g.caption_model_hash}
+        if g.creator_account is not None:  # a remix's creator, whom UGC rewards pay
+            report.origin["creator_account"] = g.creator_account
     report.history = [{"action": a} for a in cred.actions] + [
         {"ingredient": i.title, "relationship": i.relationship, "valid": i.valid, "signer": i.signer}
         for i in cred.ingredients

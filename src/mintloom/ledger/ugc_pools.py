@@ -1,0 +1,96 @@
+"""The reward a child earned from an organisation's own log, at whichever family pool paid it.
+
+A fan's child is no token of any CreativeAssets: ``UGCRewards.submitFromLog`` proves it in the
+fan's ProvenanceLog and emits ``ChildProvenInLog(child, log, …)`` next to ``RewardGranted``. The
+fan's workspace (or a third party holding the fan's receipt) knows the log, not the family's pool,
+so the pool is found by those two indexed topics over every address. Anyone can deploy a contract
+that emits the same event, so only a pool running UGCRewards' own code counts: its runtime code
+must equal what UGCRewards' creation code yields with the immutables it reports (an ``eth_call``
+of that creation code, nothing deployed). Such a pool emits the event only for the log's admin
+(``_checkLog``), so the creator shown is the log's organisation. Read only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eth_abi.abi import encode as abi_encode
+from eth_typing import HexStr
+from web3 import Web3
+from web3.exceptions import Web3Exception
+from web3.logs import DISCARD
+from web3.types import RPCEndpoint
+
+from mintloom.errors import LedgerError
+from mintloom.ledger.logpages import scan
+from mintloom.ledger.reader import ChainReader
+
+_PROVEN = Web3.keccak(text="ChildProvenInLog(uint256,address,uint64,uint64)")
+
+
+@dataclass(frozen=True)
+class LoggedReward:
+    """A ``RewardGranted`` of a genuine UGCRewards pool for a child proven in a log."""
+
+    pool: str
+    creator: str
+    amount: int
+    parent: int
+    tx_hash: str
+
+
+def logged_reward(reader: ChainReader, child: int, log_address: str, start: int) -> LoggedReward | None:
+    """The first reward a genuine pool granted ``child`` proven in ``log_address`` (events from
+    block ``start`` on); None if none did. :class:`LedgerError` if the chain cannot be read."""
+    words = [bytes(_PROVEN), child.to_bytes(32, "big"), bytes(12) + bytes.fromhex(log_address[2:])]
+    topics: list[HexStr] = [HexStr("0x" + w.hex()) for w in words]
+
+    def fetch(low: int, high: int) -> list[Any]:
+        return list(reader.w3.eth.get_logs({"fromBlock": low, "toBlock": high, "topics": topics}))
+
+    try:
+        found = scan(fetch, start, int(reader.w3.eth.block_number), reader.log_page)
+        for entry in found:
+            pool = Web3.to_checksum_address(entry["address"])
+            if genuine_pool(reader, pool):
+                granted = _granted(reader, pool, child, entry["transactionHash"])
+                if granted is not None:
+                    return granted
+    except (Web3Exception, OSError, ValueError) as exc:
+        raise LedgerError(f"cannot read the UGC reward of child {hex(child)}: {exc}") from exc
+    return None
+
+
+def genuine_pool(reader: ChainReader, pool: str) -> bool:
+    """``pool`` runs UGCRewards' code, with the immutables it reports (any other code: False)."""
+    art = reader.artifact("UGCRewards")
+    c = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=art.abi)
+    try:
+        _assets, market, family = c.functions.contracts().call()
+        epoch = int(c.functions.parameters().call()[5])
+        args = abi_encode(["address", "address", "address", "uint256"], [pool, market, family, epoch])
+        init = bytes.fromhex(art.bytecode.removeprefix("0x")) + args
+        answer = reader.w3.provider.make_request(
+            RPCEndpoint("eth_call"), [{"data": "0x" + init.hex()}, "latest"]
+        )
+    except (Web3Exception, ValueError, TypeError, OverflowError):
+        return False  # no such views
+    runtime = answer.get("result")
+    if not isinstance(runtime, str):
+        return False  # a constructor the reported contracts make revert
+    return bytes.fromhex(runtime.removeprefix("0x")) == bytes(
+        reader.w3.eth.get_code(Web3.to_checksum_address(pool))
+    )
+
+
+def _granted(reader: ChainReader, pool: str, child: int, tx_hash: Any) -> LoggedReward | None:
+    """The pool's ``RewardGranted`` for ``child`` in transaction ``tx_hash``."""
+    receipt = reader.w3.eth.get_transaction_receipt(tx_hash)
+    c = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=reader.artifact("UGCRewards").abi)
+    for e in c.events.RewardGranted().process_receipt(receipt, errors=DISCARD):
+        if str(e["address"]).lower() == pool.lower() and int(e["args"]["child"]) == child:
+            a = e["args"]
+            tx = "0x" + bytes(e["transactionHash"]).hex().removeprefix("0x")
+            return LoggedReward(pool, str(a["creator"]), int(a["amount"]), int(a["parent"]), tx)
+    return None
