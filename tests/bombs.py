@@ -26,3 +26,42 @@ def peak_rss_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as f:
         kb = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:"))
     return kb / 1024
+
+
+def lying_png(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims ``width`` x ``height`` but whose IDAT holds a single row: a few
+    hundred bytes that a decoder sizes its buffer from before it finds the data missing."""
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * (1 + 3 * min(width, 4096)))
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def lying_jpeg(width: int, height: int) -> bytes:
+    """A small baseline JPEG whose SOF0 frame header is patched to claim ``width`` x ``height``."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (200, 40, 90)).save(out, "JPEG", quality=80)
+    data = bytearray(out.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def lying_webp(width: int, height: int) -> bytes:
+    """A small lossless WebP whose VP8L header is patched to claim ``width`` x ``height`` (≤ 16384)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), (20, 140, 90)).save(out, "WEBP", lossless=True)
+    data = bytearray(out.getvalue())
+    at = data.index(b"VP8L") + 8  # chunk tag, chunk size, then the 0x2f signature
+    assert data[at] == 0x2F, "Pillow wrote a WebP without a plain VP8L chunk"
+    bits = int.from_bytes(data[at + 1 : at + 5], "little")
+    bits = (bits & ~((1 << 28) - 1)) | (width - 1) | ((height - 1) << 14)
+    data[at + 1 : at + 5] = bits.to_bytes(4, "little")
+    return bytes(data)

@@ -40,12 +40,18 @@ def _wei(text: str | None) -> int | None:
     if not amount.is_finite():
         raise DaoError(f"{text!r} is not an ETH amount", hint="e.g. 0.02")
     wei = amount * 10**18
-    if wei < 0 or wei != wei.to_integral_value():
-        raise DaoError(f"{text!r} is not a whole number of wei ≥ 0")
+    if wei < 0 or wei != wei.to_integral_value() or wei > MAX_UINT256:
+        raise DaoError(f"{text!r} is not a whole number of wei ≥ 0", hint="at most 2**256-1 wei")
     return int(wei)
 
 
-_Supply = Annotated[int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")]
+MAX_UINT256 = 2**256 - 1
+"""The largest amount or count a contract takes: more is refused here, not by the ABI encoder."""
+MAX_SUPPLY = (2**208 - 1) // 10**18
+"""Whole shares ERC20Votes can mint (its supply is capped at 2**208-1 base units, 18 decimals)."""
+_Supply = Annotated[
+    int, typer.Option(min=1, max=MAX_SUPPLY, help="Shares minted to the brand (whole shares).")
+]
 _Terms = Annotated[str, typer.Option(help="Terms the family's new leaves get (flavour or id).")]
 
 
@@ -86,7 +92,9 @@ def propose(
     fee: Annotated[str | None, typer.Option(help="New licence fee of the family's leaves, ETH.")] = None,
     fund: Annotated[str | None, typer.Option(help="Fund the UGC pool from the treasury, ETH.")] = None,
     reward: Annotated[str | None, typer.Option(help="UGC reward per verified derivative, ETH.")] = None,
-    cap: Annotated[int | None, typer.Option(min=0, help="Rewards per creator per epoch.")] = None,
+    cap: Annotated[
+        int | None, typer.Option(min=0, max=MAX_UINT256, help="Rewards per creator per epoch.")
+    ] = None,
     budget: Annotated[str | None, typer.Option(help="Total UGC reward budget, ETH.")] = None,
     attester: Annotated[
         str | None, typer.Option(help="Account of the UGC attester (`mintloom ugc attest`); 0x0…0: none.")
@@ -269,12 +277,14 @@ def remix(
     from mintloom.ledger.connect import sender_address
     from mintloom.provenance.content_credentials import C2paAssetSigner
 
-    s = studio(password=True)
     data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
-    signer = s.asset_signer
+    pem = None  # inputs are read before the keys are unlocked
     if trust_parent is not None:
         root = read_regular(trust_parent, limit=MAX_SMALL_TEXT_BYTES, what="parent's root", error=DaoError)
         pem = root.decode("utf-8", errors="replace")
+    s = studio(password=True)
+    signer = s.asset_signer
+    if pem is not None:
         signer = C2paAssetSigner(s.signer, tsa_url=s.settings.provenance.tsa_url, parent_anchors=pem)
     creator = sender_address(s.workspace, s.settings)  # the account UGC rewards pay for this remix
     r = make_remix(

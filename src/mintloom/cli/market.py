@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Marketplace: signed listings and offers settled on chain.", no_args_is_help=True)
 
-Ttl = Annotated[float, typer.Option("--days", min=0.001, help="Days until the order expires.")]
+Ttl = Annotated[float, typer.Option("--days", min=0.001, max=36500, help="Days until the order expires.")]
 Currency = Annotated[str, typer.Option(help="ERC-20 address the price is in (18 decimals); default ETH.")]
 ETH_ADDRESS = "0x0000000000000000000000000000000000000000"
+MAX_UINT256 = 2**256 - 1
+"""The largest amount a contract holds: more is refused here, not by the ABI encoder's traceback."""
+Quantity = Annotated[int, typer.Option(min=1, max=MAX_UINT256, help="Licences in the lot (sold in parts).")]
 
 
 def wei(eth: str) -> int:
@@ -33,9 +36,22 @@ def wei(eth: str) -> int:
         value = Decimal(eth) * 10**18
     except InvalidOperation as exc:
         raise MarketError(f"not an amount of ETH: {eth!r}", hint="e.g. --price 0.1") from exc
-    if value <= 0 or value != value.to_integral_value():
-        raise MarketError(f"not a positive amount of wei: {eth!r}")
+    if not value.is_finite() or value <= 0 or value != value.to_integral_value() or value > MAX_UINT256:
+        raise MarketError(
+            f"not a positive amount of wei: {eth!r}", hint="a finite amount, at most 2**256-1 wei"
+        )
     return int(value)
+
+
+def _order_file(path: Path) -> Any:
+    """An order JSON file's content: a regular file of at most 1 MiB (not a FIFO or /dev/zero)."""
+    from mintloom.store.files import MAX_SMALL_TEXT_BYTES, read_regular
+
+    raw = read_regular(path, limit=MAX_SMALL_TEXT_BYTES, what="order file", error=MarketError)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MarketError(f"{path} is not JSON: {exc}") from exc
 
 
 def _eth(amount: int, currency: str = ETH_ADDRESS) -> str:
@@ -57,7 +73,7 @@ def price_per(text: str) -> dict[str, int]:
 def _find(s: Studio, chain: ChainReader, ref: str) -> SignedOrder | SignedMerkleListing:
     """An order by hash (or unique hash prefix) in the catalog, or read from a JSON file."""
     if Path(ref).is_file():
-        return _parse(json.loads(Path(ref).read_text(encoding="utf-8")))
+        return _parse(_order_file(Path(ref)))
     from mintloom.market.book import load_orders
     from mintloom.market.catalog import load_listings
 
@@ -102,7 +118,7 @@ def list_licences(
     cid: Annotated[str, typer.Argument(help="The asset whose licences (ERC-1155) you hold.")],
     *,
     terms: Annotated[str, typer.Option(help="Licence terms: a flavour name or a terms id.")],
-    quantity: Annotated[int, typer.Option(min=1, help="Licences in the lot (sold in parts).")],
+    quantity: Quantity,
     price: Annotated[str, typer.Option(help="Price of ONE licence in ETH (or the --currency ERC-20).")],
     currency: Currency = ETH_ADDRESS,
     days: Ttl = 7,
@@ -341,7 +357,7 @@ def buy_(
     order: Annotated[str, typer.Argument(help="Order hash (or prefix), or an order JSON file.")],
     cid: Annotated[str | None, typer.Option(help="The asset to buy from a campaign listing.")] = None,
     price: Annotated[str | None, typer.Option(help="The unit price you agree to (checked).")] = None,
-    quantity: Annotated[int, typer.Option(min=1, help="Licences to take from a lot.")] = 1,
+    quantity: Annotated[int, typer.Option(min=1, max=MAX_UINT256, help="Licences to take from a lot.")] = 1,
 ) -> None:
     """Buy through a listing (any part of a licence lot); from a campaign listing, the asset is
     proven and minted to you (or its licences issued to you) and paid, in one transaction."""
@@ -431,12 +447,8 @@ def import_(
     from mintloom.market.catalog import save_listing
     from mintloom.market.service import check_domain
 
+    o = _parse(_order_file(file))
     s = studio()
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise MarketError(f"{file} is not JSON: {exc}") from exc
-    o = _parse(data)
     check_domain(s.chain_reader(start_node=True), o.domain)
     if isinstance(o, SignedOrder):
         save_order(s.db, o)

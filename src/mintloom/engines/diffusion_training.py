@@ -15,11 +15,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mintloom.engines.diffusion import pipeline_hash
 from mintloom.engines.training import LoraParams, write_trained
 from mintloom.errors import EngineError, ModelLoadError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ATTENTION = ("to_q", "to_k", "to_v", "to_out.0")
 """The UNet's attention projections the adapters train (the usual diffusion LoRA targets)."""
@@ -112,16 +115,33 @@ def _latent(pipe: Any, data: bytes, size: int) -> Any:
     """The VAE's scaled latent of one image, resized to the VAE's sample size."""
     import numpy as np
     import torch
-    from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            rgb = im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise EngineError(f"a training image cannot be decoded: {exc}") from exc
+    rgb = training_pixels(data, size)
     pixels = torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 127.5 - 1.0).permute(2, 0, 1)[None]
     latent = pipe.vae.encode(pixels).latent_dist.mode()
     return latent * float(pipe.vae.config.scaling_factor)
+
+
+def training_pixels(data: bytes, size: int) -> Image.Image:
+    """One training image as RGB at ``size``², its header checked against verify's decode bound
+    first: a dataset file (anyone's, signed or not) may claim gigapixels in a few bytes."""
+    from PIL import Image, UnidentifiedImageError
+
+    from mintloom.provenance.fingerprint import MAX_PIXELS
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > MAX_PIXELS:
+                raise EngineError(
+                    f"a training image is {im.width}x{im.height} pixels, over the limit of "
+                    f"{MAX_PIXELS // 1_000_000} megapixels (a decompression bomb?)",
+                    hint="remove it from the dataset, or ingest a downscaled copy",
+                )
+            return im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+    except Image.DecompressionBombError as exc:
+        raise EngineError(f"a training image is over the limit of Pillow's bomb check: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise EngineError(f"a training image cannot be decoded: {exc}") from exc
 
 
 def _embed(pipe: Any, caption: str) -> Any:

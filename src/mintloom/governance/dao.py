@@ -35,6 +35,7 @@ from mintloom.governance.publish import runs
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import FamilySpec, LeafRange, deploy_family
+from mintloom.ledger.journal import CONFIRMED
 from mintloom.ledger.lineage import Names
 from mintloom.ledger.node import rpc_call
 from mintloom.ledger.reader import ChainReader
@@ -198,8 +199,13 @@ def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
     datas = [chain.contract(a.contract).encode_abi(a.fn, args=list(a.args)) for a in actions]
     description = "; ".join(a.text for a in actions)
     values = [a.value for a in actions]
-    _dao_step(lambda: chain.transact(GOVERNOR, "propose", targets, values, datas, description), "propose")
     pid = int(chain.call(GOVERNOR, "hashProposal", targets, values, datas, Web3.keccak(text=description)))
+    args = (targets, values, datas, description)
+    # named and repeatable: a rerun after a kill reports the journaled proposal (a deliberate
+    # repeat is refused by the governor, as before)
+    _dao_step(
+        lambda: chain.transact(GOVERNOR, "propose", *args, kind=_kind("propose", pid), once=False), "propose"
+    )
     return find(chain, f"0x{pid:064x}")
 
 
@@ -250,8 +256,12 @@ def vote(chain: ChainClient, ref: str, support: str, reason: str = "") -> Propos
     """Cast the sender's votes (its delegated shares at the proposal's snapshot)."""
     if support not in SUPPORT:
         raise DaoError(f"unknown vote {support!r}", hint="vote for, against or abstain")
-    p = _in_state(find(chain, ref), "active", "vote on")
-    if chain.call(GOVERNOR, "hasVoted", p.proposal_id, chain.address):
+    p = find(chain, ref)
+    voted = chain.call(GOVERNOR, "hasVoted", p.proposal_id, chain.address)
+    if voted and _sent_before(chain, f"vote-{support}", p):
+        return p  # this very vote, sent by a run killed before it reported it
+    _in_state(p, "active", "vote on")
+    if voted:
         raise AlreadyVotedError(f"{chain.address} already voted on proposal #{p.number}")
     if int(chain.call(GOVERNOR, "getVotes", chain.address, p.snapshot)) == 0:
         raise NoVotingPowerError(
@@ -259,22 +269,32 @@ def vote(chain: ChainClient, ref: str, support: str, reason: str = "") -> Propos
             hint="hold shares and `mintloom dao delegate` before a proposal is made",
         )
     cast = (p.proposal_id, SUPPORT[support], reason)
-    _dao_step(lambda: chain.transact(GOVERNOR, "castVoteWithReason", *cast), "vote")
+    kind = _kind(f"vote-{support}", p.proposal_id)
+    _dao_step(lambda: chain.transact(GOVERNOR, "castVoteWithReason", *cast, kind=kind, once=False), "vote")
     return find(chain, f"0x{p.proposal_id:064x}")
 
 
 def queue(chain: ChainClient, ref: str) -> Proposal:
     """Queue a succeeded proposal in the timelock."""
-    p = _in_state(find(chain, ref), "succeeded", "queue")
+    p = find(chain, ref)
+    if p.state == "queued" and _sent_before(chain, "queue", p):
+        return p
+    _in_state(p, "succeeded", "queue")
     args = (list(p.targets), list(p.values), list(p.calldatas), p.description_hash)
-    _dao_step(lambda: chain.transact(GOVERNOR, "queue", *args), "queue")
+    _dao_step(
+        lambda: chain.transact(GOVERNOR, "queue", *args, kind=_kind("queue", p.proposal_id), once=False),
+        "queue",
+    )
     return find(chain, f"0x{p.proposal_id:064x}")
 
 
 def execute(chain: ChainClient, ref: str, *, pay: bool = False) -> Proposal:
     """Execute a queued proposal whose delay passed. What it spends comes from the treasury (the
     timelock's balance); with ``pay`` the sender pays the shortfall along with the execution."""
-    p = _in_state(find(chain, ref), "queued", "execute")
+    p = find(chain, ref)
+    if p.state == "executed" and _sent_before(chain, "execute", p):
+        return p
+    _in_state(p, "queued", "execute")
     _delay_passed(chain, p)
     shortfall = max(0, sum(p.values) - treasury(chain))
     if shortfall and not pay:
@@ -283,7 +303,10 @@ def execute(chain: ChainClient, ref: str, *, pay: bool = False) -> Proposal:
             hint="pass --pay to add the missing ETH with the execution",
         )
     args = (list(p.targets), list(p.values), list(p.calldatas), p.description_hash)
-    _dao_step(lambda: chain.transact(GOVERNOR, "execute", *args, value=shortfall), "execute")
+    kind = _kind("execute", p.proposal_id)
+    _dao_step(
+        lambda: chain.transact(GOVERNOR, "execute", *args, value=shortfall, kind=kind, once=False), "execute"
+    )
     return find(chain, f"0x{p.proposal_id:064x}")
 
 
@@ -303,6 +326,22 @@ def _delay_passed(chain: ChainReader, p: Proposal) -> None:
 def treasury(chain: ChainReader) -> int:
     """The DAO treasury: the timelock's ETH balance."""
     return int(chain.w3.eth.get_balance(Web3.to_checksum_address(chain.address_of("TimelockController"))))
+
+
+def _kind(step: str, proposal_id: int) -> str:
+    """The journal kind of one DAO step on one proposal (``dao-queue:<id>``)."""
+    return f"dao-{step}:{proposal_id:064x}"
+
+
+def _sent_before(chain: ChainClient, step: str, p: Proposal) -> bool:
+    """Whether a run killed after sending ``step`` on ``p`` left it confirmed but never reported (the
+    client settled it on start): the rerun reports it, once, instead of refusing it by state."""
+    me = chain.address.lower()
+    for e in chain.journal.entries(chain.chain_id, _kind(step, p.proposal_id)):
+        if e.sender.lower() == me and e.status == CONFIRMED and e.delivered is False:
+            chain.journal.mark_delivered(e.tx_hash)
+            return True
+    return False
 
 
 def _in_state(p: Proposal, wanted: str, doing: str) -> Proposal:

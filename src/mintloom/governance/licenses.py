@@ -75,7 +75,7 @@ def resolve_terms(ref: str | int) -> int:
         return ref
     if ref in FLAVOURS:
         return FLAVOURS[ref]
-    if ref.isdigit():
+    if ref.isascii() and ref.isdigit() and int(ref) < 2**256:  # "²" is a digit Python's int() refuses
         return int(ref)
     raise GovernanceError(f"unknown licence terms {ref!r}; use a terms id or one of {', '.join(FLAVOURS)}")
 

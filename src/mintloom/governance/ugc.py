@@ -99,7 +99,10 @@ def register_child(chain: ChainClient, child: bytes, parent: bytes, terms_id: in
     check_remix(parent, child)
     cid = str(cid_for(child))
     with _refusals(cid):
-        tx = chain.transact("UGCRewards", "submit", token_id(cid), terms_id)
+        # a rerun after a kill reports the reward it sent; a deliberate repeat is a DuplicateChildError
+        tx = chain.transact(
+            "UGCRewards", "submit", token_id(cid), terms_id, kind=f"ugc-register:{cid}", once=False
+        )
     [granted] = chain.events("UGCRewards", "RewardGranted", tx.tx_hash)
     return Reward(cid, int(granted["args"]["amount"]), tx.tx_hash, tx.gas_used)
 
@@ -128,7 +131,7 @@ def register_logged_child(
     abi = chain.artifact("UGCRewards").abi
     args = (chain.address_of("ProvenanceLog"), logged, proof, terms_id)
     with _refusals(cid):
-        tx = chain.transact_at(rewards, abi, "submitFromLog", *args)
+        tx = chain.transact_at(rewards, abi, "submitFromLog", *args, kind=f"ugc-register:{cid}", once=False)
     return Reward(cid, _granted(chain, rewards, tx), tx.tx_hash, tx.gas_used)
 
 

@@ -2,8 +2,8 @@
 manifest in memory: nothing is written, so the asset page may call this on every GET.
 
 A thumbnail is a foreign resource (any signer's file can name any bytes): it is copied out of the
-manifest through a stream that refuses more than :data:`MAX_THUMB_BYTES`, its pixel count is checked
-in the header against verify's decode bound before decoding, and it is served only re-encoded as a
+manifest through a stream that refuses more than :data:`MAX_THUMB_BYTES`, its format and pixel count are
+checked in the header before decoding, and it is served only re-encoded as a
 small JPEG (:func:`mintloom.store.thumbnails.render_thumbnail`), never as the bytes it came as.
 """
 
@@ -17,11 +17,14 @@ from typing import Any
 import c2pa
 from PIL import Image, UnidentifiedImageError
 
-from mintloom.provenance.fingerprint import MAX_PIXELS
 from mintloom.store.thumbnails import render_thumbnail
 
 MAX_THUMB_BYTES = 4 * 1024 * 1024
 """A resource larger than this is not copied out (real ingredient thumbnails are tens of KiB)."""
+MAX_THUMB_PIXELS = 4096 * 4096
+"""A thumbnail whose header claims more is not decoded (a bomb compresses 40 MP into 150 KB)."""
+THUMB_FORMATS = ("PNG", "JPEG", "WEBP")
+"""The only decoders a foreign thumbnail reaches (not every format Pillow can parse)."""
 EMBEDDED = frozenset({"image/png", "image/jpeg", "image/webp"})
 """Media types whose manifest (and its thumbnails) is embedded in the file itself."""
 
@@ -105,9 +108,10 @@ def ingredient_thumbnail(data: bytes, media_type: str, index: int) -> bytes | No
 
 
 def within_pixels(raw: bytes) -> bool:
-    """The header's size is within verify's decode bound (nothing is decoded to learn it)."""
+    """A PNG, JPEG or WebP whose header's size is within :data:`MAX_THUMB_PIXELS` (nothing is
+    decoded to learn it)."""
     try:
-        with Image.open(io.BytesIO(raw)) as img:
-            return bool(img.width * img.height <= MAX_PIXELS)
+        with Image.open(io.BytesIO(raw), formats=THUMB_FORMATS) as img:
+            return bool(img.width * img.height <= MAX_THUMB_PIXELS)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return False

@@ -43,7 +43,8 @@ def render_thumbnail(data: bytes, edge: int = THUMB_EDGE) -> bytes | None:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_SOURCE_PIXELS:
                 return None
-            return thumbnail_of(img, edge)
+            img.thumbnail((edge, edge))  # in place, undecoded: a JPEG is drafted at 1/2..1/8 scale
+            return _jpeg(img)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
 
@@ -53,6 +54,10 @@ def thumbnail_of(img: Image.Image, edge: int = THUMB_EDGE) -> bytes:
     pixels of the signed file, whose metadata does not change them)."""
     small = img.copy()  # thumbnail() reduces in place: the caller's pixels stay whole
     small.thumbnail((edge, edge))
+    return _jpeg(small)
+
+
+def _jpeg(small: Image.Image) -> bytes:
     out = io.BytesIO()
     (small if small.mode == "RGB" else small.convert("RGB")).save(out, format="JPEG", quality=82)
     return out.getvalue()
