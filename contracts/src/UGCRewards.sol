@@ -291,11 +291,15 @@ contract UGCRewards is Ownable, ReentrancyGuard {
         _checkAttested(child, parent);
     }
 
-    /// @dev With an attester named: it attested `child` as made by msg.sender from `parent`.
+    /// @dev An attestation of `child`, once made, binds it to its creator and parent whether or not
+    /// an attester is named now (removing the attester must not free an attested child for a
+    /// copier); with an attester named, a child needs one.
     function _checkAttested(uint256 child, uint256 parent) private view {
-        if (_attester == address(0)) return;
         Attestation storage a = _attested[child];
-        if (a.creator == address(0)) revert NotAttested(child);
+        if (a.creator == address(0)) {
+            if (_attester != address(0)) revert NotAttested(child);
+            return;
+        }
         if (a.creator != msg.sender) revert AttestedForAnother(child, a.creator);
         if (a.parent != parent) revert AttestedForOtherParent(child, a.parent);
     }

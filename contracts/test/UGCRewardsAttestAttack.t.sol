@@ -67,8 +67,8 @@ contract UGCRewardsAttestAttackTest is UGCRewardsFromLogTest {
     }
 
     /// The DAO removes the attester (setAttester(0), e.g. between two services): a child already
-    /// attested for the fan must stay the fan's. It does not: `_checkAttested` returns early without
-    /// an attester, and the copier who races the fan is paid. (A real defect: see the report.)
+    /// attested for the fan stays the fan's (the check returned early without an attester, and the
+    /// copier who raced the fan was paid).
     function test_attack_attestationOutlivesTheAttestersRemoval() public {
         _attestForFan();
         vm.prank(brand);
