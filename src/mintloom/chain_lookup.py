@@ -106,7 +106,9 @@ class ReaderLookup:
         self._use(log_address)
         return self.reader.anchored_at(size, block_hint)
 
-    def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
+    def licenses(
+        self, assets: Sequence[tuple[int, str]], *, detail: bool = False
+    ) -> list[LicenseInfo | None]:
         """Each asset's licence facts, read in batches (:meth:`ChainReader.read_batch`: a few
         ``eth_call`` for a whole folder instead of three or four per file); None for an asset
         whose contracts cannot be read."""
@@ -123,18 +125,25 @@ class ReaderLookup:
             self._licence(deployed, cid, answers[i * per : (i + 1) * per])
             for i, (_leaf, cid) in enumerate(assets)
         ]
-        # one file: its marketplace sales too (a scan of the Marketplace's events, kept out of a
-        # folder's batches, whose requests stay bounded per file)
-        if len(infos) == 1 and infos[0] is not None and infos[0].registered and "Marketplace" in deployed:
-            try:
-                infos[0].sales = self._sales(assets[0][1])
-            except MintloomError:
-                infos[0].sales = []
-        if len(infos) == 1 and infos[0] is not None and infos[0].registered and "UGCRewards" in deployed:
-            infos[0].ugc_reward = self._ugc_reward(assets[0][1])
-        elif len(infos) == 1 and infos[0] is not None and not infos[0].registered and _LOG in deployed:
-            infos[0].ugc_reward = self._logged_reward(assets[0][1])
+        if detail:  # asked of one file, not of a folder's batch (whatever its size: a batch of one
+            # file must not answer more than its neighbours in other batches)
+            for (_leaf, cid), info in zip(assets, infos, strict=True):
+                if info is not None:
+                    self._detail(deployed, cid, info)
         return infos
+
+    def _detail(self, deployed: dict[str, str], cid: str, info: LicenseInfo) -> None:
+        """A lone file's marketplace sales and UGC reward (event scans, kept out of a folder's
+        batches, whose requests stay bounded per file)."""
+        if info.registered and "Marketplace" in deployed:
+            try:
+                info.sales = self._sales(cid)
+            except MintloomError:
+                info.sales = []
+        if info.registered and "UGCRewards" in deployed:
+            info.ugc_reward = self._ugc_reward(cid)
+        elif not info.registered and _LOG in deployed:
+            info.ugc_reward = self._logged_reward(cid)
 
     def _logged_reward(self, cid: str) -> UgcRewardInfo | None:
         """The reward a child of this log (no token: another organisation's remix) earned at a

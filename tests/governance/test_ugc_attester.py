@@ -104,7 +104,7 @@ def _fan_sees_reward(fan_ws: Workspace, leaf: int, cid: str) -> UgcRewardInfo | 
     try:
         lookup = verify_context(s).chain
         assert lookup is not None
-        [info] = lookup.licenses([(leaf, cid)])
+        [info] = lookup.licenses([(leaf, cid)], detail=True)
     finally:
         s.close()
     assert info is not None and not info.registered  # no token: the child lives in the fan's log

@@ -10,7 +10,7 @@ from mintloom.cli.console import close_studios
 from mintloom.cli.main import app
 from mintloom.market.service import buy, buy_merkle, list_asset, list_campaign
 from mintloom.store.catalog import Catalog
-from mintloom.verify.verifier import verify_bytes
+from mintloom.verify.verifier import verify_bytes, verify_many
 from tests.market.conftest import PRICES, Market
 from tests.market.test_service import _hero, _sent
 
@@ -45,3 +45,8 @@ def test_verify_shows_sales_and_owner(market: Market) -> None:
         close_studios()
     assert shown.output.count("sold") == 2 and "campaign listing" in shown.output, shown.output
     assert [_sent(c) for c in (m.brand, first, second)] == before
+    # in a folder the same file's report is the same whichever batch it falls in, alone or not
+    # (a batch of one file was taken for a file verified on its own, and scanned for its sales)
+    [in_folder] = verify_many([path], verify_context(m.studio))
+    assert in_folder.license is not None and in_folder.license.owner == second.address
+    assert in_folder.license.sales == []

@@ -59,8 +59,10 @@ class ForkedRoot:
     ) -> dt.datetime | None:
         return self.real.anchored_at(size, log_address, block_hint)
 
-    def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
-        return self.real.licenses(assets)
+    def licenses(
+        self, assets: Sequence[tuple[int, str]], *, detail: bool = False
+    ) -> list[LicenseInfo | None]:
+        return self.real.licenses(assets, detail=detail)
 
 
 class Unreadable(ForkedRoot):

@@ -41,9 +41,12 @@ class ChainLookup(Protocol):
         request: the chain's own event decides)."""
         ...
 
-    def licenses(self, assets: Sequence[tuple[int, str]]) -> list[LicenseInfo | None]:
-        """For each asset (leaf index, CID): terms, registration (owner; for a single asset its
-        marketplace sales too) and on-chain lineage, as far as those contracts are deployed;
-        None where they cannot be read. Asked once per batch of files (``verify DIR``), so an
-        implementation can answer them in a few requests."""
+    def licenses(
+        self, assets: Sequence[tuple[int, str]], *, detail: bool = False
+    ) -> list[LicenseInfo | None]:
+        """For each asset (leaf index, CID): terms, registration (owner) and on-chain lineage, as
+        far as those contracts are deployed; None where they cannot be read. Asked once per batch
+        of files (``verify DIR``), so an implementation can answer them in a few requests.
+        ``detail`` (one file verified on its own): its marketplace sales and UGC reward too, which
+        take event scans a folder's batches leave out."""
         ...

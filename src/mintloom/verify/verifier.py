@@ -553,13 +553,16 @@ def _chain_checks(report: VerifyReport, ctx: VerifyContext, receipt: Receipt) ->
     return receipt
 
 
-def _read_licences(ctx: VerifyContext, pending: Sequence[tuple[VerifyReport, Receipt | None]]) -> None:
-    """Each anchored asset's licence, asked of the chain for all of ``pending`` at once."""
+def _read_licences(
+    ctx: VerifyContext, pending: Sequence[tuple[VerifyReport, Receipt | None]], *, detail: bool = False
+) -> None:
+    """Each anchored asset's licence, asked of the chain for all of ``pending`` at once (``detail``:
+    one file verified on its own, with its sales and reward)."""
     asked = [(report, receipt) for report, receipt in pending if receipt is not None]
     if ctx.chain is None or not asked:
         return
     try:
-        found = ctx.chain.licenses([(receipt.leaf_index, receipt.cid) for _, receipt in asked])
+        found = ctx.chain.licenses([(receipt.leaf_index, receipt.cid) for _, receipt in asked], detail=detail)
     except MintloomError:  # the licence is extra information: unreadable contracts leave it out
         found = [None] * len(asked)
     for (report, _), info in zip(asked, found, strict=True):
@@ -595,7 +598,7 @@ def verify_bytes(
 ) -> VerifyReport:
     """Verify one file's bytes. Never raises for bad input: problems become failed checks."""
     report, anchored = _verify(data, name, ctx, sidecar=sidecar, receipt=receipt)
-    _read_licences(ctx, [(report, anchored)])
+    _read_licences(ctx, [(report, anchored)], detail=True)
     return report
 
 
@@ -974,7 +977,7 @@ def verify_path(
     :data:`~mintloom.store.files.MAX_VERIFY_BYTES`, is a failed check (``strict``: a
     :class:`VerifyInputError`)."""
     report, anchored = _verify_file(path, ctx, receipt_file=receipt_file, strict=strict)
-    _read_licences(ctx, [(report, anchored)])
+    _read_licences(ctx, [(report, anchored)], detail=True)
     return report
 
 

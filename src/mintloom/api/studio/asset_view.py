@@ -84,7 +84,7 @@ def chain_facts(
     if reader is None:
         return ChainFacts(error=why or "offline")
     try:
-        licence = ReaderLookup(reader, blobs, anchor).licenses([(row.leaf_index, row.cid)])[0]
+        licence = ReaderLookup(reader, blobs, anchor).licenses([(row.leaf_index, row.cid)], detail=True)[0]
         return ChainFacts(licence, split_of(reader, db, row.campaign))
     except MintloomError as exc:
         return ChainFacts(error=exc.message)
