@@ -411,6 +411,12 @@ class ParentNotIngredientError(AttestationRefusedError):
     ``parentOf`` ingredient."""
 
 
+class ParentCredentialError(AttestationRefusedError):
+    """The parent file's own Content Credential is missing, fails validation (e.g. its pixels are
+    not the ones its manifest hashes: a genuine manifest pasted onto other pixels), or its signer
+    does not chain to the attester's trust anchors."""
+
+
 class NoCreatorNamedError(AttestationRefusedError):
     """The child's signed credential names no creator account, so there is nobody to attest it for."""
 

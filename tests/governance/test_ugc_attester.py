@@ -26,9 +26,11 @@ from mintloom.errors import (
     NoCreatorNamedError,
     NotAttestedError,
     NotAttesterError,
+    ParentCredentialError,
+    ParentNotInFamilyError,
     ParentNotIngredientError,
 )
-from mintloom.governance.attester import check_child
+from mintloom.governance.attester import attest_child, check_child
 from mintloom.governance.licenses import resolve_terms
 from mintloom.governance.remix import compose
 from mintloom.governance.ugc import register_logged_child
@@ -126,6 +128,44 @@ def _copier_logs(
     return s
 
 
+def _manifest_on(pixels: bytes, signed: bytes) -> bytes:
+    """``pixels`` (a PNG) carrying ``signed``'s own manifest store (its caBX chunk) after IHDR."""
+    start = signed.index(b"caBX") - 4
+    cabx = signed[start : start + 12 + int.from_bytes(signed[start : start + 4], "big")]
+    ihdr_end = 8 + 12 + int.from_bytes(pixels[8:12], "big")
+    return pixels[:ihdr_end] + cabx + pixels[ihdr_end:]
+
+
+def _forged_parents_refused(
+    brand: Studio, fan_ws: Workspace, tmp_path: Path, *, parent: bytes, other: Path, fan: str, pool: str
+) -> None:
+    """A copier pastes the genuine parent's manifest onto other pixels (same label, another CID):
+    attested, the chain would bind the fan's child to that CID and the fan's own submission with
+    the real parent would revert forever. A parent outside the pool's family is refused too."""
+    img = Image.open(io.BytesIO(parent)).convert("RGB")
+    img.putpixel((0, 0), tuple(255 - v for v in img.getpixel((0, 0))))
+    forged = tmp_path / "forged-parent.png"
+    forged.write_bytes(_manifest_on(_png(img), parent))
+    assert cid_for(forged.read_bytes()) != cid_for(parent)
+    child = tmp_path / "child.png"
+    both = tmp_path / "fan-and-brand-anchors.pem"
+    both.write_text((tmp_path / "fan-root.pem").read_text() + brand.keys.trust_anchor_pem())
+    hit = mintloom(
+        "ugc", "attest", str(child), "--parent", str(forged), "--trust", str(tmp_path / "fan-root.pem")
+    )
+    assert isinstance(hit.exception, ParentCredentialError), hit.output
+    assert "dataHash.mismatch" in str(hit.exception), hit.exception  # the pasted manifest's hash
+    # the parent's signer must chain to the attester's roots (here only the fan's root is given)
+    with pytest.raises(ParentCredentialError, match="does not chain to the attester"):
+        check_child(child.read_bytes(), parent, both.read_text(), (tmp_path / "fan-root.pem").read_text())
+    # another of the brand's signed assets, never registered in the family: a valid child of it
+    outside = other.read_bytes()
+    remix = _fan_signed(fan_ws, compose(outside, "poster"), outside, fan)
+    assert check_child(remix, outside, both.read_text()).creator == fan  # every off-chain check passes
+    with pytest.raises(ParentNotInFamilyError, match="no registered asset of the family"):
+        attest_child(brand.chain, pool, remix, outside, both.read_text())
+
+
 def test_the_attester_binds_a_child_to_its_creator(
     anchored: Studio, fan: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,11 +223,17 @@ def test_the_attester_binds_a_child_to_its_creator(
     pixels = _png(Image.open(io.BytesIO(parent_bytes)).convert("RGB"))
     with pytest.raises(NearCopyError):
         check_child(
-            _fan_signed(fan, pixels, parent_bytes, fan_chain.address), parent_bytes, fan_root.read_text()
+            _fan_signed(fan, pixels, parent_bytes, fan_chain.address),
+            parent_bytes,
+            fan_root.read_text(),
+            brand_root_pem.read_text(),
         )
     nobody = _fan_signed(fan, compose(parent_bytes, "poster"), parent_bytes, None)
     with pytest.raises(NoCreatorNamedError):
-        check_child(nobody, parent_bytes, fan_root.read_text())
+        check_child(nobody, parent_bytes, fan_root.read_text(), brand_root_pem.read_text())
+    _forged_parents_refused(
+        brand, fan, tmp_path, parent=parent_bytes, other=other, fan=fan_chain.address, pool=pool
+    )
     as_party(monkeypatch, OUTSIDER)
     impostor = mintloom(*attest, "--trust", str(fan_root))
     assert isinstance(impostor.exception, NotAttesterError), impostor.output

@@ -220,7 +220,14 @@ def _attest(say: Callable[[str], None], studio: Studio, fan: Studio, child: byte
     from mintloom.governance.attester import attest_child
 
     pool = studio.chain.address_of("UGCRewards")
-    a = attest_child(studio.chain, pool, child, parent, fan.keys.trust_anchor_pem())
+    a = attest_child(
+        studio.chain,
+        pool,
+        child,
+        parent,
+        fan.keys.trust_anchor_pem(),
+        parent_anchors_pem=studio.keys.trust_anchor_pem(),
+    )
     say(
         f"the family's attester checks the remix (signed by {a.facts.signer}, parentOf the hero, pHash "
         f"distance {a.facts.distance.phash}) and attests it for its creator {a.facts.creator}"

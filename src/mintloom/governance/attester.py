@@ -20,6 +20,7 @@ import io
 from dataclasses import dataclass
 
 from PIL import Image
+from web3.contract import Contract
 
 from mintloom.errors import (
     AlreadyAttestedError,
@@ -27,6 +28,8 @@ from mintloom.errors import (
     ContractError,
     NoCreatorNamedError,
     NotAttesterError,
+    ParentCredentialError,
+    ParentNotInFamilyError,
     ParentNotIngredientError,
 )
 from mintloom.governance.ugc import RemixDistance, check_remix, pool_contract
@@ -84,13 +87,27 @@ def _child_credential(child: bytes, trust_anchors_pem: str) -> CredentialReport:
     return cred
 
 
-def _names_parent(cred: CredentialReport, parent: bytes) -> None:
-    """The child's ``parentOf`` ingredient is ``parent``'s own signed manifest."""
-    own = read_credentials(parent, _media_type(parent, "parent"))
-    if not own.present or not own.signature_valid or own.label is None:
-        raise ParentNotIngredientError(
-            "the parent carries no valid Content Credential to be named by the child"
+def _parent_credential(parent: bytes, trust_anchors_pem: str) -> CredentialReport:
+    """The parent's own credential: intact (its pixels are the ones it hashes) and trusted. A
+    genuine manifest pasted onto other pixels keeps its label but not its hash binding."""
+    own = read_credentials(parent, _media_type(parent, "parent"), trust_anchors_pem=trust_anchors_pem)
+    if not own.present or own.error is not None or own.label is None:
+        raise ParentCredentialError(f"the parent carries no readable Content Credential ({own.error})")
+    failed = [f for f in own.failures if not f.startswith("signingCredential.untrusted")]
+    if failed or not own.signature_valid or not own.hash_binding_valid or own.tampered:
+        why = ", ".join(failed) or "invalid signature or hash binding"
+        raise ParentCredentialError(f"the parent's Content Credential does not validate: {why}")
+    if not own.trusted:
+        raise ParentCredentialError(
+            f"the parent's signer ({own.signer}) does not chain to the attester's trust anchors",
+            hint="the parent is the family's own asset: pass the file the brand published",
         )
+    return own
+
+
+def _names_parent(cred: CredentialReport, parent: bytes, trust_anchors_pem: str) -> None:
+    """The child's ``parentOf`` ingredient is ``parent``'s own signed, intact, trusted manifest."""
+    own = _parent_credential(parent, trust_anchors_pem)
     for ing in cred.ingredients:
         if ing.relationship == "parentOf" and ing.active_manifest == own.label:
             if set(ing.failures) <= _TOLERATED:
@@ -104,10 +121,13 @@ def _names_parent(cred: CredentialReport, parent: bytes) -> None:
     )
 
 
-def check_child(child: bytes, parent: bytes, trust_anchors_pem: str) -> ChildFacts:
-    """Every off-chain check the attester makes (no chain read); refusals by name."""
+def check_child(
+    child: bytes, parent: bytes, trust_anchors_pem: str, parent_anchors_pem: str | None = None
+) -> ChildFacts:
+    """Every off-chain check the attester makes (no chain read); refusals by name. The parent's
+    signer must chain to ``parent_anchors_pem`` (the attester's roots; default: the same anchors)."""
     cred = _child_credential(child, trust_anchors_pem)
-    _names_parent(cred, parent)
+    _names_parent(cred, parent, parent_anchors_pem or trust_anchors_pem)
     creator = cred.generation.creator_account if cred.generation is not None else None
     if creator is None:
         raise NoCreatorNamedError(
@@ -118,13 +138,32 @@ def check_child(child: bytes, parent: bytes, trust_anchors_pem: str) -> ChildFac
     return ChildFacts(str(cid_for(child)), str(cid_for(parent)), creator, cred.signer, distance)
 
 
+def _in_pool_family(chain: ChainClient, pool: Contract, parent: str) -> None:
+    """The parent is a registered asset of the pool's family (attestations are final: a parent
+    outside it would bind the child to a parent the fan's own submission cannot use)."""
+    family = chain.w3.to_checksum_address(str(pool.functions.contracts().call()[2]))
+    config = chain.w3.eth.contract(address=family, abi=chain.artifact("FamilyConfig").abi)
+    if not bool(config.functions.inFamily(token_id(parent)).call()):
+        raise ParentNotInFamilyError(
+            f"the parent {parent} is no registered asset of the family of the pool {pool.address}",
+            hint="pass the family asset the child was remixed from as --parent",
+        )
+
+
 def attest_child(
-    chain: ChainClient, rewards: str, child: bytes, parent: bytes, trust_anchors_pem: str
+    chain: ChainClient,
+    rewards: str,
+    child: bytes,
+    parent: bytes,
+    trust_anchors_pem: str,
+    *,
+    parent_anchors_pem: str | None = None,
 ) -> Attested:
     """Check ``child`` and attest it, for the creator its credential names, at the family pool
     ``rewards``; the sender must be that pool's attester."""
-    facts = check_child(child, parent, trust_anchors_pem)
+    facts = check_child(child, parent, trust_anchors_pem, parent_anchors_pem)
     pool = pool_contract(chain, rewards)
+    _in_pool_family(chain, pool, facts.parent)
     attester = str(pool.functions.parameters().call()[6])
     if attester.lower() != str(chain.address).lower():
         raise NotAttesterError(

@@ -51,11 +51,11 @@ def logged_reward(reader: ChainReader, child: int, log_address: str, start: int)
 
     try:
         found = scan(fetch, start, int(reader.w3.eth.block_number), reader.log_page)
-        for entry in found:
+        for entry in found:  # every match: a fake pool's earlier event must not hide a genuine one
             pool = Web3.to_checksum_address(entry["address"])
             if genuine_pool(reader, pool):
                 granted = _granted(reader, pool, child, entry["transactionHash"])
-                if granted is not None:
+                if granted is not None and _family_pool(reader, pool, granted.parent):
                     return granted
     except (Web3Exception, OSError, ValueError) as exc:
         raise LedgerError(f"cannot read the UGC reward of child {hex(child)}: {exc}") from exc
@@ -64,23 +64,73 @@ def logged_reward(reader: ChainReader, child: int, log_address: str, start: int)
 
 def genuine_pool(reader: ChainReader, pool: str) -> bool:
     """``pool`` runs UGCRewards' code, with the immutables it reports (any other code: False)."""
-    art = reader.artifact("UGCRewards")
-    c = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=art.abi)
+    c = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=reader.artifact("UGCRewards").abi)
     try:
         _assets, market, family = c.functions.contracts().call()
         epoch = int(c.functions.parameters().call()[5])
-        args = abi_encode(["address", "address", "address", "uint256"], [pool, market, family, epoch])
-        init = bytes.fromhex(art.bytecode.removeprefix("0x")) + args
+    except (Web3Exception, ValueError, TypeError, OverflowError):
+        return False  # no such views
+    args = abi_encode(["address", "address", "address", "uint256"], [pool, market, family, epoch])
+    return _runs_code(reader, "UGCRewards", pool, args)
+
+
+def _family_pool(reader: ChainReader, pool: str, parent: int) -> bool:
+    """The genuine ``pool`` pays for a family of this chain's recorded deployments, or for a
+    genuine FamilyConfig over genuine CreativeAssets that holds ``parent``: a pool wired to a fake
+    family (whose ``inFamily`` says yes to anything) is no family pool."""
+    c = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=reader.artifact("UGCRewards").abi)
+    try:
+        assets, market, family = (str(a) for a in c.functions.contracts().call())
+        recorded = {k: v.lower() for k, v in reader.recorded().items()}
+        names = ("CreativeAssets", "LicenseMarket", "FamilyConfig")
+        if all(recorded.get(n) == a.lower() for n, a in zip(names, (assets, market, family), strict=True)):
+            return True
+        return _genuine_family(reader, family, assets) and bool(
+            reader.w3.eth.contract(
+                address=Web3.to_checksum_address(family), abi=reader.artifact("FamilyConfig").abi
+            )
+            .functions.inFamily(parent)
+            .call()
+        )
+    except (Web3Exception, ValueError, TypeError, OverflowError):
+        return False
+
+
+def _genuine_family(reader: ChainReader, family: str, assets: str) -> bool:
+    """``family`` runs FamilyConfig's code over ``assets``, itself running CreativeAssets' code."""
+    f = reader.w3.eth.contract(
+        address=Web3.to_checksum_address(family), abi=reader.artifact("FamilyConfig").abi
+    )
+    a = reader.w3.eth.contract(
+        address=Web3.to_checksum_address(assets), abi=reader.artifact("CreativeAssets").abi
+    )
+    fa, templates = f.functions.contracts().call()
+    log = str(a.functions.provenanceLog().call())
+    if str(fa).lower() != assets.lower():
+        return False
+    terms = int(f.functions.newLeafTerms().call())
+    fargs = abi_encode(["address", "address", "address", "uint256"], [family, assets, templates, terms])
+    aargs = abi_encode(["address", "address", "address", "uint96"], [assets, log, assets, 0])
+    return _runs_code(reader, "FamilyConfig", family, fargs) and _runs_code(
+        reader, "CreativeAssets", assets, aargs
+    )
+
+
+def _runs_code(reader: ChainReader, name: str, address: str, args: bytes) -> bool:
+    """``address``'s runtime code is what ``name``'s creation code yields with ``args`` (an
+    ``eth_call``, nothing deployed)."""
+    init = bytes.fromhex(reader.artifact(name).bytecode.removeprefix("0x")) + args
+    try:
         answer = reader.w3.provider.make_request(
             RPCEndpoint("eth_call"), [{"data": "0x" + init.hex()}, "latest"]
         )
     except (Web3Exception, ValueError, TypeError, OverflowError):
-        return False  # no such views
+        return False
     runtime = answer.get("result")
     if not isinstance(runtime, str):
         return False  # a constructor the reported contracts make revert
     return bytes.fromhex(runtime.removeprefix("0x")) == bytes(
-        reader.w3.eth.get_code(Web3.to_checksum_address(pool))
+        reader.w3.eth.get_code(Web3.to_checksum_address(address))
     )
 
 
