@@ -15,7 +15,7 @@ from typer.testing import CliRunner, Result
 from mintloom.cli.console import close_studios
 from mintloom.cli.dao import _wei
 from mintloom.cli.main import app
-from mintloom.cli.market import wei
+from mintloom.cli.market import share_units, wei
 from mintloom.errors import DaoError, GovernanceError, MarketError, MintloomError, SpecInputError
 from mintloom.governance.licenses import resolve_terms
 from mintloom.workspace import Workspace
@@ -47,6 +47,15 @@ def test_a_market_price_that_is_no_finite_positive_wei_amount_is_refused(text: s
 def test_a_dao_amount_past_uint256_is_refused(text: str) -> None:
     with pytest.raises(DaoError, match="whole number of wei"):
         _wei(text)
+
+
+@pytest.mark.parametrize("shares", ["1e60", "2e59", HUGE])
+def test_a_number_of_shares_past_uint256_units_is_refused(workspace: Workspace, shares: str) -> None:
+    """`offer-shares 1e60` (10**78 units) used to end in a Web3ValidationError traceback."""
+    args = ("market", "offer-shares", shares, "--price", "1", "--currency", "0x" + "1" * 40)
+    _refused(mintloom(*args), MarketError, "past 2**256-1 share units")
+    with pytest.raises(MarketError, match="past 2"):
+        share_units(shares)
 
 
 @pytest.mark.parametrize("ref", ["²", "١٢", "9" * 100, "-1", "../../etc/passwd", "1\x00"])

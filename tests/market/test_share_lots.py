@@ -19,6 +19,7 @@ from mintloom.cli.main import app, run
 from mintloom.errors import (
     ContractError,
     InexactSharePrice,
+    MarketError,
     NotHolder,
     OrderClosed,
     OrderExpired,
@@ -183,6 +184,9 @@ def test_a_share_offer_is_sold_into_in_parts(family: Studio) -> None:
     offer = offer_shares(bidder, s.db, 100 * SHARE, 2 * 10**18, usd)  # 2 tokens a share
     _refused(empty, NotHolder, lambda: accept_shares(empty, offer, 10 * SHARE))
     _refused(brand, PriceMismatch, lambda: accept_shares(brand, offer, 10 * SHARE, agreed_price=1))
+    huge = 2**200 * SHARE  # units that fit a uint256, at a price whose total does not
+    past = _refused(bidder, MarketError, lambda: offer_shares(bidder, s.db, huge, 2**60 * SHARE, usd))
+    assert "past 2**256-1" in past.message, past.message
     accept_shares(brand, offer, 40 * SHARE, agreed_price=2 * 10**18)
     accept_shares(brand, offer, 60 * SHARE)
     assert brand.call(SHARES, "balanceOf", bidder.address) == 100 * SHARE

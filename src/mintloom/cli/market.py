@@ -197,10 +197,9 @@ def offer_shares_(
     """Sign an offer on a family's shares; holders sell into it in parts (`accept-shares`)."""
     from mintloom.market.service import offer_shares
 
+    units, each = share_units(shares), wei(price)  # refused before the chain is reached
     s = studio()
-    o = offer_shares(
-        s.chain, s.db, share_units(shares), wei(price), currency, token=token, ttl=int(days * 86400)
-    )
+    o = offer_shares(s.chain, s.db, units, each, currency, token=token, ttl=int(days * 86400))
     console.print(f"[green]offered[/] {wei(price)} of {currency} a share for {shares}: order {_hash(o)}")
 
 
@@ -233,6 +232,8 @@ def share_units(shares: str) -> int:
         raise MarketError(f"not a number of shares: {shares!r}", hint="e.g. 300 or 12.5") from exc
     if not units.is_finite() or units <= 0 or units != units.to_integral_value():
         raise MarketError(f"not a positive number of share units: {shares!r}")
+    if units > MAX_UINT256:
+        raise MarketError(f"{shares!r} shares are past 2**256-1 share units", hint="fewer shares")
     return int(units)
 
 

@@ -39,7 +39,7 @@ from mintloom.ledger.assets import token_id, token_metadata_digest
 from mintloom.ledger.client import ChainClient, TxResult
 from mintloom.ledger.journal import CONFIRMED, PENDING
 from mintloom.ledger.reader import ChainReader
-from mintloom.market.book import OrderTampered, SignedOrder, save_order
+from mintloom.market.book import OrderTampered, SignedOrder, load_orders, save_order
 from mintloom.market.catalog import (
     CatalogEntry,
     SignedMerkleListing,
@@ -70,6 +70,7 @@ from mintloom.store.db import Database
 MARKET = "Marketplace"
 ETH = "0x0000000000000000000000000000000000000000"
 CANCELLED = 2**256 - 1
+MAX_UINT256 = 2**256 - 1
 DEFAULT_TTL = 7 * 24 * 3600
 _ERC20_ABI: list[dict[str, Any]] = [
     {
@@ -160,10 +161,10 @@ def list_shares(
     held = _erc20(chain, address).functions.balanceOf(chain.address).call()
     if int(held) < amount:
         raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
-    share_price(amount, unit_price)  # the whole lot must price exactly
+    _need_uint(share_price(amount, unit_price), "the lot's price")  # the whole lot must price exactly
     _need_currency(chain, currency)
     _need_price(unit_price)
-    _approve_more(chain, address, amount)
+    _approve_lot(chain, db, address, amount)
     order = Order(
         chain.address, Side.LISTING, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
         to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
@@ -217,6 +218,13 @@ def _need_price(price: int) -> None:
         raise MarketError("a price must be positive", hint="--price 0.1")
 
 
+def _need_uint(value: int, what: str) -> int:
+    """``value`` fits a uint256 (the contract could neither take nor pay more)."""
+    if value > MAX_UINT256:
+        raise MarketError(f"{what} ({value}) is past 2**256-1", hint="fewer shares or a lower price")
+    return value
+
+
 def make_offer(
     chain: ChainClient,
     db: Database,
@@ -255,10 +263,10 @@ def offer_shares(
     Marketplace for the whole price and keeps it."""
     if currency.lower() == ETH:
         raise MarketError("an offer is paid in an ERC-20 (the Marketplace pulls it)", hint="pass --currency")
-    address = share_token(chain, token)
     if amount < 1:
         raise MarketError("an offer wants at least one share unit", hint="e.g. `offer-shares 300`")
-    price = share_price(amount, unit_price)
+    price = _need_uint(share_price(amount, unit_price), "the offer's price")
+    address = share_token(chain, token)
     _need_currency(chain, currency)
     _need_price(unit_price)
     _approve_erc20(chain, currency, price)
@@ -542,7 +550,7 @@ def accept_shares(
             raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
         _check_funds(chain, o, price)
         crash_point("market.accept.checked")
-        _approve_more(chain, address, amount)
+        _approve_accept(chain, address, amount, kind)
         crash_point("market.accept.approved")
     tx = chain.transact(
         MARKET, "acceptOffer", o.as_tuple(), signed.signature, o.token_id, amount, kind=kind, once=False
@@ -759,11 +767,50 @@ def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
         chain.transact_at(currency, _ERC20_ABI, "approve", mkt, amount, kind=_approval_kind(chain, "erc20"))
 
 
-def _approve_more(chain: ChainClient, token: str, amount: int) -> None:
-    """Raise the Marketplace's allowance of ``token`` by ``amount`` (a share lot's units): the
-    sender's open lots together stay covered; each fill spends only what it moves."""
-    allowed = int(_erc20(chain, token).functions.allowance(chain.address, chain.address_of(MARKET)).call())
-    _approve_erc20(chain, token, allowed + amount)
+def _approve_lot(chain: ChainClient, db: Database, token: str, amount: int) -> None:
+    """Let the Marketplace move what the sender's open share lots of ``token`` still sell plus the
+    new lot's ``amount``, set absolutely: a rerun after a crash finds it set and sends nothing,
+    and a cancelled, expired or sold lot no longer counts (its allowance is reused, not stacked)."""
+    _approve_erc20(chain, token, _open_lots(chain, db, token) + amount)
+
+
+def _open_lots(chain: ChainClient, db: Database, token: str) -> int:
+    """Share units the sender's kept, still fillable share lots of ``token`` have left."""
+    now, counter = _chain_time(chain), int(chain.call(MARKET, "counterOf", chain.address))
+    mkt = chain.address_of(MARKET).lower()
+    left = 0
+    for s in load_orders(db, chain.chain_id, chain.address):
+        o = s.order
+        if o.kind is not Kind.SHARES or o.side is not Side.LISTING or o.token_id != int(token, 16):
+            continue
+        if o.expiry <= now or o.counter != counter or s.domain.contract.lower() != mkt:
+            continue
+        done = int(chain.call(MARKET, "filled", s.digest))
+        left += 0 if done == CANCELLED else max(o.amount - done, 0)
+    return left
+
+
+def _approve_accept(chain: ChainClient, token: str, amount: int, accept: str) -> None:
+    """Raise the Marketplace's allowance of ``token`` by ``amount`` for the accept journaled as
+    ``accept`` (the sender's open lots stay covered), once: an approval for it that no accept
+    has spent yet (a run killed in between) is found by its kind and not sent again."""
+    kind = "market:approve-shares:" + accept.removeprefix("market:")
+    if _unspent(chain, kind, accept):
+        return
+    mkt = chain.address_of(MARKET)
+    allowed = int(_erc20(chain, token).functions.allowance(chain.address, mkt).call())
+    chain.transact_at(token, _ERC20_ABI, "approve", mkt, allowed + amount, kind=kind, once=False)
+
+
+def _unspent(chain: ChainClient, approval: str, write: str) -> bool:
+    """Whether the sender's last live ``approval`` came after its last live ``write``."""
+
+    def last(kind: str) -> int:
+        mine = chain.journal.entries(chain.chain_id, kind)
+        live = [e.nonce for e in mine if e.sender == chain.address and e.status in (PENDING, CONFIRMED)]
+        return max(live, default=-1)
+
+    return last(approval) > last(write)
 
 
 def _approval_kind(chain: ChainClient, what: str) -> str:
