@@ -11,8 +11,10 @@ text, and does no trust-chain validation).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -23,8 +25,14 @@ import encypher_c2pa
 import pytest
 from PIL import Image
 
-from mintloom.provenance.content_credentials import C2paAssetSigner
+from mintloom.campaign.run import CampaignRunner
+from mintloom.campaign.sample import sample_audience, sample_spec, write_sample_campaign
+from mintloom.campaign.spec import load_spec
+from mintloom.provenance.content_credentials import INGREDIENT_THUMB_EDGE, C2paAssetSigner
 from mintloom.provenance.keys import KeyStore
+from mintloom.store.catalog import Catalog
+from mintloom.store.thumbnails import Thumbnails, render_thumbnail
+from mintloom.studio import Studio
 
 from .conftest import png_bytes, record, wav_bytes
 
@@ -171,3 +179,90 @@ def test_c2pa_ts_validates_what_mintloom_signs(
     bad = _c2pa_ts(path)
     assert bad["manifest"] and not bad["valid"]
     assert {"code": "assertion.dataHash.mismatch", "success": False} in bad["codes"]
+
+
+# -- what the pipeline writes: a variant whose parent thumbnail came from the worker's preview -----
+
+PIPELINE_SPEC = sample_spec(
+    locales=("en-US",),
+    formats=("square", "leaderboard", "{name: landscape, encoding: jpeg}"),
+    copy=False,
+    audio=False,
+)
+"""One master (square PNG) and two variants of it: a PNG and a JPEG, the two c2pa-ts reads."""
+THUMBNAIL_ASSERTION = re.compile(r"/c2pa\.assertions/c2pa\.thumbnail\.ingredient[^/]*$")
+"""An ingredient thumbnail assertion's URL (c2pa-rs labels it with or without ``.jpeg`` or ``__n``)."""
+
+
+def _thumbnail_refs(report: dict[str, Any], code: str, kind: str) -> list[str]:
+    """The URLs of the ingredient thumbnail assertions encypher reports ``code`` for (``kind``:
+    success or failure)."""
+    entries = report["validation_results"][kind]
+    return [e["url"] for e in entries if e["code"] == code and THUMBNAIL_ASSERTION.search(e["url"])]
+
+
+def _parent_thumbnail_ref(report: dict[str, Any]) -> str:
+    """The thumbnail URL the active manifest's single parentOf ingredient names (encypher's reading)."""
+    manifests = report["manifest_report"]["manifests"]
+    active = manifests[report["manifest_report"]["active_manifest"]]
+    (parent,) = [
+        a["data"] for a in active["assertions"]
+        if a["label"].startswith("c2pa.ingredient") and a["data"]["relationship"] == "parentOf"
+    ]  # fmt: skip
+    url: str = parent["thumbnail"]["url"]
+    return url
+
+
+def test_independent_validators_accept_a_pipeline_variant_whose_parent_thumbnail_is_the_preview(
+    studio: Studio, tmp_path: Path
+) -> None:
+    """The runner hands the signer the worker's gallery thumbnail of a master (``Parent.preview``),
+    and the ingredient thumbnail of each variant is scaled from it. encypher-c2pa and c2pa-ts read
+    the variants the campaign wrote: the parentOf ingredient names a JPEG thumbnail, its hashed
+    reference matches, and nothing fails; a byte changed inside that thumbnail fails both."""
+    spec = load_spec(write_sample_campaign(tmp_path / "campaign", PIPELINE_SPEC, sample_audience(1)))
+    CampaignRunner(studio.run_parts(), spec, batch_size=5).run()
+    catalog, anchors = Catalog(studio.db), studio.keys.trust_anchor_pem()
+    rows = {row.format: row for row in catalog.assets("tiny")}
+    master = rows["square"]
+    gallery = Thumbnails(studio.db, studio.blobs).cached(master.cid)
+    assert gallery is not None  # the worker's thumbnail, stored with the master
+    expected = render_thumbnail(studio.blobs.get(gallery), edge=INGREDIENT_THUMB_EDGE)
+    decoded = render_thumbnail(studio.blobs.get(master.cid), edge=INGREDIENT_THUMB_EDGE)
+    assert expected is not None and expected != decoded  # the preview's bytes, not the parent decoded
+
+    for fmt, media_type in (("leaderboard", "image/png"), ("landscape", "image/jpeg")):
+        child = rows[fmt]
+        assert catalog.parents(child.cid) == [(master.cid, "resized")] and child.media_type == media_type
+        data = studio.blobs.get(child.cid)
+        report = _encypher(data, media_type, anchors)
+        failures = [f["code"] for f in report["validation_results"]["failure"]]
+        assert report["validation_state"] == "Trusted" and failures == [], failures
+        matched = _thumbnail_refs(report, "assertion.hashedURI.match", "success")
+        named = _parent_thumbnail_ref(report).split("#jumbf=")[1]  # relative to the active manifest
+        assert len(matched) == 1 and matched[0].endswith("/" + named), (matched, named)
+
+        path = tmp_path / f"{fmt}.{child.extension}"
+        path.write_bytes(data)
+        ts = _c2pa_ts(path)
+        assert ts["manifest"] and ts["valid"], ts["codes"]
+        assert [c for c in ts["codes"] if not c["success"]] == []
+        (ingredient,) = ts["ingredients"]
+        thumb = ingredient["thumbnail"]
+        assert ingredient["relationship"] == "parentOf" and thumb["hashMatch"], ingredient
+        assert thumb["mediaType"] == "image/jpeg" and thumb["sha256"] == hashlib.sha256(expected).hexdigest()
+
+    # the same JPEG variant with one byte of the recorded thumbnail changed (the pixels' hard binding
+    # excludes the manifest): both validators see the thumbnail's hash fail
+    data = studio.blobs.get(rows["landscape"].cid)
+    assert data.count(expected) == 1
+    at = data.index(expected) + len(expected) // 2
+    changed = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+    bad = _encypher(changed, "image/jpeg", anchors)
+    assert bad["validation_state"] == "Invalid", bad["validation_results"]["failure"]
+    assert len(_thumbnail_refs(bad, "assertion.hashedURI.mismatch", "failure")) == 1
+    path = tmp_path / "changed.jpg"
+    path.write_bytes(changed)
+    ts = _c2pa_ts(path)
+    assert not ts["valid"] and {"code": "assertion.hashedURI.mismatch", "success": False} in ts["codes"]
+    assert [i["thumbnail"]["hashMatch"] for i in ts["ingredients"]] == [False]
