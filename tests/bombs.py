@@ -65,3 +65,27 @@ def lying_webp(width: int, height: int) -> bytes:
     bits = (bits & ~((1 << 28) - 1)) | (width - 1) | ((height - 1) << 14)
     data[at + 1 : at + 5] = bits.to_bytes(4, "little")
     return bytes(data)
+
+
+def tiff_bomb(width: int, height: int) -> bytes:
+    """A valid, all-black RGB TIFF of ``width`` x ``height`` in one Deflate strip: a few tens of KB
+    on disk, ``3 * width * height`` bytes once decoded (4000² is 48 MB): a format other than PNG,
+    JPEG and WebP, whose decoder a foreign ingredient thumbnail must not reach."""
+    z = zlib.compressobj(9)
+    row = b"\x00" * (3 * width)
+    strip = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    count = 10  # the IFD's entries; BitsPerSample's three SHORTs, then the strip, follow it
+    bits_at = 8 + 2 + 12 * count + 4
+    strip_at = bits_at + 6
+    shorts = {258: bits_at, 259: 8, 262: 2, 277: 3, 284: 1}  # 258 is an offset (three values)
+    longs = {256: width, 257: height, 273: strip_at, 278: height, 279: len(strip)}
+    entries = [
+        struct.pack("<HHI", tag, 3, 3 if tag == 258 else 1)
+        + (struct.pack("<I", shorts[tag]) if tag == 258 else struct.pack("<HH", shorts[tag], 0))
+        if tag in shorts
+        else struct.pack("<HHII", tag, 4, 1, longs[tag])
+        for tag in sorted({**shorts, **longs})
+    ]  # TIFF: the entries sorted by tag; a SHORT value sits left-justified in its 4 bytes
+    assert len(entries) == count
+    ifd = struct.pack("<H", count) + b"".join(entries) + struct.pack("<I", 0)
+    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<HHH", 8, 8, 8) + strip

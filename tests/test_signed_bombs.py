@@ -26,7 +26,7 @@ from mintloom.provenance.content_credentials import C2paAssetSigner
 from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord
 from mintloom.provenance.keys import KeyStore
 from mintloom.studio import Studio
-from tests.bombs import lying_jpeg, lying_png, lying_webp, png_bomb
+from tests.bombs import lying_jpeg, lying_png, lying_webp, png_bomb, tiff_bomb
 from tests.conftest import PASSWORD
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,20 +118,37 @@ def _files(root: Path, but: Path | None = None) -> set[str]:
 def test_bomb_ingredient_thumbnails_are_refused_in_bounded_memory(
     mallory: C2paAssetSigner, tmp_path: Path
 ) -> None:
-    thumbs = {**_bombs(), "png-6300-real": ("image/png", png_bomb(6300, 6300))}  # just under 40 MP
+    """Every bomb is listed but never decoded: a real PNG between the 16 MP bound and verify's 40 MP,
+    and a real 16 MP TIFF (within the bound, but not a format a thumbnail is decoded from) included.
+    Memory is measured from after a small thumbnail was served (imports and c2pa warmed up), against
+    half the smallest decode a bomb here would cost (the TIFF's 48 MB)."""
+    thumbs = {
+        **_bombs(),
+        "png-6300-real": ("image/png", png_bomb(6300, 6300)),  # 39.7 MP: under 40 MP, over 16 MP
+        "tiff-4000-real": ("image/tiff", tiff_bomb(4000, 4000)),  # 16 MP, 48 MB decoded
+    }
     for name, (media_type, data) in thumbs.items():
         (tmp_path / f"{name}.png").write_bytes(with_ingredient_thumb(mallory, data, media_type))
+    small = tmp_path / "small.bin"
+    small.write_bytes(with_ingredient_thumb(mallory, png_bomb(320, 200), "image/png"))
     out, rss = measured(f"""
         from pathlib import Path
         from mintloom.provenance.ingredient_thumbs import ingredient_thumbnail, ingredients
+        from tests.bombs import peak_rss_mb
+        print("small", ingredient_thumbnail(Path({str(small)!r}).read_bytes(), "image/png", 0) is not None)
+        warm = peak_rss_mb()
         for f in sorted(Path({str(tmp_path)!r}).glob("*.png")):
             data = f.read_bytes()
             listed = [i.thumbnail is not None for i in ingredients(data, "image/png")]
             print(f.stem, listed, ingredient_thumbnail(data, "image/png", 0))
+        print("delta", peak_rss_mb() - warm)
         """)  # fmt: skip
     lines = dict(line.split(" ", 1) for line in out.strip().splitlines())
+    assert lines.pop("small") == "True", out  # a thumbnail within the bounds is served
+    delta = float(lines.pop("delta"))
     assert set(lines) == set(thumbs), out
     assert all(v == "[True] None" for v in lines.values()), out  # listed, but never decoded or served
+    assert delta < 24, (delta, out)
     assert rss < BASE_MB, (rss, out)
 
 
