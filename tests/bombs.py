@@ -10,13 +10,15 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid, all-transparent RGBA PNG of ``width`` x ``height``: a few hundred KB on disk,
-    ``4 * width * height`` bytes once decoded (9400² is 344 KB and 353 MB)."""
+def png_bomb(width: int, height: int, *, alpha: bool = True) -> bytes:
+    """A valid, all-transparent RGBA PNG (all-black RGB without ``alpha``) of ``width`` x ``height``:
+    a few hundred KB on disk, ``4 * width * height`` bytes once decoded (``3 *`` for RGB; 9400² RGBA is
+    344 KB and 353 MB)."""
+    channels = 4 if alpha else 3
     z = zlib.compressobj(9)
-    row = b"\x00" * (1 + 4 * width)  # filter byte 0, then the pixels
+    row = b"\x00" * (1 + channels * width)  # filter byte 0, then the pixels
     idat = b"".join(z.compress(row) for _ in range(height)) + z.flush()
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 6 if alpha else 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 

@@ -176,22 +176,35 @@ def test_the_thumbnail_route_answers_404_for_a_bomb_and_writes_nothing(
 
 def test_a_parent_thumbnail_is_made_without_a_full_size_copy(tmp_path: Path) -> None:
     """The signer's 160 px parent thumbnail (and the gallery's) of a large JPEG is decoded at a
-    fraction of its size (JPEG draft), and a large PNG is not copied once decoded."""
+    fraction of its size (JPEG draft), and a large PNG is decoded once, never copied whole. Each is
+    measured in its own process, as growth after a small file of its format was thumbnailed: the
+    JPEG under 1/8 of its full decode, the PNG under two full decodes (the code before the fix: 2.7x
+    of either, 477 MB and 191 MB; now 5 MB and 96 MB)."""
     big = tmp_path / "big.jpg"
     Image.new("RGB", (7900, 7900), (90, 30, 160)).save(big, "JPEG", quality=70)  # 62 MP: under 64 MP
-    png = tmp_path / "big.png"
-    png.write_bytes(png_bomb(5000, 5000))  # 100 MB of RGBA once decoded
-    out, rss = measured(f"""
-        from pathlib import Path
-        from PIL import Image
-        import io
-        from mintloom.store.thumbnails import render_thumbnail
-        for f in ({str(big)!r}, {str(png)!r}):
-            thumb = render_thumbnail(Path(f).read_bytes(), edge=160)
-            print(Image.open(io.BytesIO(thumb)).size)
-        """)  # fmt: skip
-    assert out.split() == ["(160,", "160)", "(160,", "160)"], out
-    assert rss < BASE_MB, rss  # the old code held 187 MB twice for the JPEG, 100 MB twice for the PNG
+    small_jpeg = tmp_path / "small.jpg"
+    Image.new("RGB", (320, 200), (90, 30, 160)).save(small_jpeg, "JPEG", quality=70)
+    png, small_png = tmp_path / "big.png", tmp_path / "small.png"
+    png.write_bytes(png_bomb(5000, 5000, alpha=False))
+    small_png.write_bytes(png_bomb(320, 200, alpha=False))
+    mib = 1024 * 1024
+    cases = [(big, small_jpeg, 7900 * 7900 * 3 / mib / 8), (png, small_png, 5000 * 5000 * 3 / mib * 2)]
+    for f, warm_up, bound in cases:
+        out, rss = measured(f"""
+            import io
+            from pathlib import Path
+            from PIL import Image
+            from mintloom.store.thumbnails import render_thumbnail
+            from tests.bombs import peak_rss_mb
+            assert render_thumbnail(Path({str(warm_up)!r}).read_bytes(), edge=160) is not None
+            warm = peak_rss_mb()
+            thumb = render_thumbnail(Path({str(f)!r}).read_bytes(), edge=160)
+            print(Image.open(io.BytesIO(thumb)).size, peak_rss_mb() - warm)
+            """)  # fmt: skip
+        width, height, grown = out.replace("(", " ").replace(")", " ").replace(",", " ").split()
+        assert (width, height) == ("160", "160"), out
+        assert float(grown) < bound, (f.name, grown, bound)
+        assert rss < BASE_MB, rss
 
 
 # -- (b) remix, (c) verify: the CLI ------------------------------------------------------------------
