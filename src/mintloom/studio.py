@@ -77,6 +77,14 @@ class Studio:
 
         return C2paAssetSigner(self.signer, tsa_url=self.settings.provenance.tsa_url)
 
+    def remix_signer(self, parent_anchors_pem: str) -> C2paAssetSigner:
+        """:attr:`asset_signer` trusting ``parent_anchors_pem`` (the parent organisation's roots)
+        for a remix's parent: the child records its parent's credential as valid, not untrusted."""
+        from mintloom.provenance.content_credentials import C2paAssetSigner
+
+        tsa = self.settings.provenance.tsa_url
+        return C2paAssetSigner(self.signer, tsa_url=tsa, parent_anchors=parent_anchors_pem)
+
     @cached_property
     def chain(self) -> ChainClient:
         """The configured chain. An embedded node this studio had to start is stopped again by

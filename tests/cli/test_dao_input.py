@@ -11,7 +11,7 @@ from PIL import Image
 
 from mintloom.cli.dao import _wei
 from mintloom.errors import DaoError, GovernanceError
-from mintloom.governance.remix import _media_type
+from mintloom.governance.remix import image_media_type
 
 
 @pytest.mark.parametrize("text", ["inf", "-inf", "nan", "NaN", "snan", "abc", "-1", "1e-19", ""])
@@ -29,7 +29,7 @@ def test_a_pixel_bomb_parent_is_refused_by_name(monkeypatch: pytest.MonkeyPatch)
     Image.new("L", (4000, 4000)).save(out, "PNG")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # 16 Mpx is then a bomb (> 2x)
     with pytest.raises(GovernanceError, match="not an image mintloom can read"):
-        _media_type(out.getvalue())
+        image_media_type(out.getvalue(), "parent", GovernanceError)
 
 
 @pytest.mark.parametrize("hostile", ["/dev/zero", "fifo"])

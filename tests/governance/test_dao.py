@@ -189,6 +189,25 @@ def test_dao_votes_raises_the_fee_and_funds_the_pool(
     assert "executed" in mintloom("dao", "status").output
 
 
+def test_a_repeated_proposal_sends_nothing(anchored: Studio) -> None:
+    """The governor's proposal id is checked before anything is sent: `--fee` used to register
+    its terms (a transaction) before the governor refused the repeat."""
+    s = anchored
+    assert mintloom("dao", "create", "Spring", "--campaign", "c1", "--supply", str(SUPPLY)).exit_code == 0
+    args = ("--fee", "0.03", "--fund", "1")
+    assert mintloom("dao", "propose", *args).exit_code == 0
+    terms = int(s.chain.call("LicenseTemplates", "termsCount"))  # the 0.03 ETH terms, registered by #1
+    before = _sent(s.chain)
+    repeat = mintloom("dao", "propose", *args)
+    assert isinstance(repeat.exception, ProposalStateError), repeat.output
+    assert _sent(s.chain) == before  # no journal entry, no nonce: not even the terms' registration
+    assert "proposal #1 already proposes exactly this" in str(repeat.exception), repeat.exception
+    other = mintloom("dao", "propose", "--fee", "0.03")  # another proposal naming the registered terms
+    assert other.exit_code == 0 and "proposal #2" in other.output, other.output
+    assert f"to 0.03 ETH (terms #{terms})" in " ".join(other.output.split()), other.output
+    assert _sent(s.chain) == (before[0] + 1, before[1] + 1)  # the propose alone
+
+
 def test_advance_moves_only_the_embedded_node(workspace: Workspace, anvil: NodeInfo) -> None:
     """On the workspace's own anvil node (no RPC configured) time and blocks move."""
     head = int(rpc_call(anvil.rpc_url, "eth_blockNumber"), 16)

@@ -1,10 +1,14 @@
 """The demo's Creative DAO step on the workspace's own embedded anvil (it moves time and blocks):
 30% of the shares are sold through a marketplace share lot (not transferred), its balances
 reconcile to the wei (70/30 share revenue, the fan's 0.1 ETH reward from the fan's
-own log, 0.9 ETH left in the pool, every balance change plus gas summing to zero), and a rerun
-finds the family instead of doing it again."""
+own log, 0.9 ETH left in the pool, every balance change plus gas summing to zero), the fan's
+child verifies VERIFIED in the fan's workspace with its parent chain fan → brand and its reward
+(the remix trusts the brand's root for the parent, verify both roots; before, it was UNTRUSTED and
+the demo never said so), and a rerun finds the family instead of doing it again."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +28,7 @@ from mintloom.market.book import load_orders
 from mintloom.market.orders import Kind
 from mintloom.studio import Studio
 from tests.conftest import PASSWORD
+from tests.governance.test_dao import mintloom
 
 pytestmark = pytest.mark.xdist_group("anvil")
 FEE = 10**16  # the commercial-remix licence fee the hero is sold at
@@ -31,7 +36,7 @@ SOLD = 300 * 10**18  # 30% of the 1000 shares, in share units
 LOT = 3 * 10**17  # 300 shares at 0.001 ETH
 
 
-def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
+def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo, monkeypatch: pytest.MonkeyPatch) -> None:
     studio.contracts()
 
     def party(index: int) -> ChainClient:
@@ -61,9 +66,26 @@ def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo) -> None:
     child_token = token_id(str(_cid(child.read_bytes())))
     attested = studio.chain.call("UGCRewards", "attestation", child_token)
     assert attested[2] == party(FAN).address and attested[0] == child_token
+    _the_child_verifies(studio, said, child, party(FAN).address, monkeypatch)
     again: list[str] = []
     assert dao_step(again.append, studio, PASSWORD, party) is None
     assert again == ["the Creative DAO Lumen DAO exists already (resumed run)"]
+
+
+def _the_child_verifies(
+    studio: Studio, said: list[str], child: Path, fan: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's verify line, and the command it prints, run: VERIFIED, fan → brand, the reward."""
+    [line] = [s for s in said if s.startswith("verify fan-remix.png")]
+    fan_signer, brand_signer = line.split("parent chain ")[1].split(", UGC reward")[0].split(" → ")
+    assert "Fan Club" in fan_signer and studio.keys.info().organisation in brand_signer, line
+    assert "roots: VERIFIED" in line and line.endswith(f"UGC reward 0.1 ETH to {fan}"), line
+    monkeypatch.setenv("MINTLOOM_WORKSPACE", str(child.parent))
+    roots = child.parent / "fan-and-brand-roots.pem"
+    shown = mintloom("verify", str(child), "--trust", str(roots))
+    flat = " ".join(shown.output.split())
+    assert shown.exit_code == 0 and " VERIFIED " in flat, shown.output
+    assert "(parentOf) signed by" in flat and f"UGC reward {10**17} wei to {fan}" in flat, shown.output
 
 
 def _sold_through_the_marketplace(studio: Studio, investor: str) -> None:

@@ -275,7 +275,6 @@ def remix(
     workspace's keys, logged in its log and anchored on its chain."""
     from mintloom.governance.remix import remix as make_remix
     from mintloom.ledger.connect import sender_address
-    from mintloom.provenance.content_credentials import C2paAssetSigner
 
     data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
     pem = None  # inputs are read before the keys are unlocked
@@ -283,9 +282,7 @@ def remix(
         root = read_regular(trust_parent, limit=MAX_SMALL_TEXT_BYTES, what="parent's root", error=DaoError)
         pem = root.decode("utf-8", errors="replace")
     s = studio(password=True)
-    signer = s.asset_signer
-    if pem is not None:
-        signer = C2paAssetSigner(s.signer, tsa_url=s.settings.provenance.tsa_url, parent_anchors=pem)
+    signer = s.asset_signer if pem is None else s.remix_signer(pem)
     creator = sender_address(s.workspace, s.settings)  # the account UGC rewards pay for this remix
     r = make_remix(
         data,
@@ -309,6 +306,14 @@ def remix(
     console.print(f"  pHash distance {r.distance.phash}, dHash {r.distance.dhash} from the parent")
 
 
+def _child_and_parent(child: Path, parent: Path) -> tuple[bytes, bytes]:
+    """The bytes of a remix and of the family asset it remixes (read before any key is unlocked)."""
+    return (
+        read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError),
+        read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError),
+    )
+
+
 @ugc_app.command("register")
 def ugc_register(
     child: Annotated[Path, typer.Argument(help="The derivative, registered on chain to you.")],
@@ -321,8 +326,7 @@ def ugc_register(
     from mintloom.governance.licenses import resolve_terms
     from mintloom.governance.ugc import register_child, register_logged_child
 
-    child_data = read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError)
-    parent_data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
+    child_data, parent_data = _child_and_parent(child, parent)
     s, terms = studio(), resolve_terms(licence)
     if family is None:
         r = register_child(s.chain, child_data, parent_data, terms)
@@ -344,8 +348,7 @@ def ugc_attest(
     parentOf, its creator's account) and its distance from PARENT, then attest it for that creator."""
     from mintloom.governance.attester import attest_child
 
-    child_data = read_regular(child, limit=MAX_VERIFY_BYTES, what="child file", error=DaoError)
-    parent_data = read_regular(parent, limit=MAX_VERIFY_BYTES, what="parent file", error=DaoError)
+    child_data, parent_data = _child_and_parent(child, parent)
     anchor = read_regular(trust, limit=MAX_SMALL_TEXT_BYTES, what="trust anchor", error=DaoError)
     s = studio()
     pool = family or s.chain.address_of("UGCRewards")

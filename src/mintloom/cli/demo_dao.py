@@ -5,13 +5,16 @@ fund the UGC pool and to name the brand's account its attester (the embedded cha
 blocks), a fan with their own workspace, keys and log remixes an ad, the attester attests the
 remix for the fan, the fan is rewarded from that log, and everyone claims. Every ETH balance
 change is tabled and must reconcile to the wei; a mismatch stops the demo
-(:class:`DemoReconciliationError`)."""
+(:class:`DemoReconciliationError`). The fan's remix trusts the brand's root for its parent, and
+`verify` of the child in the fan's workspace, trusting both roots, must say VERIFIED, with its
+parent chain fan → brand and its reward (else :class:`DemoChildUnverifiedError`)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eth_utils.address import to_checksum_address
@@ -32,6 +35,10 @@ TERMS = "commercial-remix"
 
 class DemoReconciliationError(MintloomError):
     """The demo's balances do not add up: a payment went somewhere the ledger does not show."""
+
+
+class DemoChildUnverifiedError(MintloomError):
+    """The fan's rewarded remix does not verify (trusted, parent named, reward shown)."""
 
 
 @dataclass(frozen=True)
@@ -195,9 +202,9 @@ def _fan_remix(
 
     hero, parent = source
     creator = fan.chain.address  # named in the child's credential: the account the attester attests for
-    child = remix(
-        parent, "frame", signer=fan.asset_signer, log=fan.log, title="fan-remix.png", creator=creator
-    )
+    # the fan trusts the brand's root for the parent (`mintloom remix --trust-parent`)
+    signer = fan.remix_signer(studio.keys.trust_anchor_pem())
+    child = remix(parent, "frame", signer=signer, log=fan.log, title="fan-remix.png", creator=creator)
     fan.contracts()
     fan.anchor()
     out = fan.workspace.root / "fan-remix.png"
@@ -212,22 +219,52 @@ def _fan_remix(
         f"    registered from the fan's own log (gas {r.gas_used}), rewarded {dao.eth(r.amount)} ETH, "
         f"claimed {dao.eth(claimed)} ETH"
     )
+    _verify_child(say, studio, fan, out)
     return claimed
+
+
+def _verify_child(say: Callable[[str], None], studio: Studio, fan: Studio, path: Path) -> None:
+    """`verify` of the fan's child in the fan's workspace, trusting the fan's root (its signer)
+    and the brand's (its parent's): VERIFIED, parent chain fan → brand, and its reward."""
+    from mintloom.chain_lookup import verify_context
+    from mintloom.governance.dao import eth
+    from mintloom.verify.report import Verdict
+    from mintloom.verify.verifier import verify_bytes
+
+    roots = fan.workspace.root / "fan-and-brand-roots.pem"
+    roots.write_text(fan.keys.trust_anchor_pem() + studio.keys.trust_anchor_pem(), encoding="utf-8")
+    ctx = verify_context(fan)
+    ctx.trust_anchors_pem = roots.read_text(encoding="utf-8")
+    r = verify_bytes(path.read_bytes(), path.name, ctx)
+    parents = [h for h in r.history if h.get("relationship") == "parentOf" and h.get("valid")]
+    reward = r.license.ugc_reward if r.license is not None else None
+    if r.verdict is not Verdict.VERIFIED or r.credential is None or not parents or reward is None:
+        failed = "; ".join(c.detail for c in r.checks if c.status == "fail") or "no valid parent or reward"
+        raise DemoChildUnverifiedError(f"the fan's remix {path.name} verifies {r.verdict.value}: {failed}")
+    say(
+        f"verify {path.name} in the fan's workspace, trusting the fan's and the brand's roots: VERIFIED, "
+        f"parent chain {r.credential.signer.subject} → {parents[0]['signer']}, "
+        f"UGC reward {eth(int(reward.amount))} ETH to {reward.creator}"
+    )
+    console.print(
+        f"    {path.name} signed by {r.credential.signer.subject} (the fan), parentOf "
+        f"{parents[0]['ingredient']!r} signed by {parents[0]['signer']} (the brand), valid"
+    )
+    console.print(f"    the reward was paid by the family pool {reward.pool}, proven in the fan's log")
+    console.print(
+        f"    the same: MINTLOOM_WORKSPACE={fan.workspace.root} mintloom verify {path} --trust {roots}"
+    )
 
 
 def _attest(say: Callable[[str], None], studio: Studio, fan: Studio, child: bytes, parent: bytes) -> None:
     """The brand, as the family's attester, checks the fan's remix and attests it for the fan."""
     from mintloom.governance.attester import attest_child
 
-    pool = studio.chain.address_of("UGCRewards")
-    a = attest_child(
-        studio.chain,
-        pool,
-        child,
-        parent,
-        fan.keys.trust_anchor_pem(),
-        parent_anchors_pem=studio.keys.trust_anchor_pem(),
-    )
+    pool, brand_root = studio.chain.address_of("UGCRewards"), studio.keys.trust_anchor_pem()
+    # the child's credential validates its parent's too: the fan's root and the brand's own, as
+    # `mintloom ugc attest --trust FAN_ROOT` in the brand's workspace passes them
+    anchors = fan.keys.trust_anchor_pem() + brand_root
+    a = attest_child(studio.chain, pool, child, parent, anchors, parent_anchors_pem=brand_root)
     say(
         f"the family's attester checks the remix (signed by {a.facts.signer}, parentOf the hero, pHash "
         f"distance {a.facts.distance.phash}) and attests it for its creator {a.facts.creator}"

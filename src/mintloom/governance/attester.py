@@ -16,10 +16,8 @@ Then it sends ``attest((child, parent, creator))``. Each refusal is named before
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
-from PIL import Image
 from web3.contract import Contract
 
 from mintloom.errors import (
@@ -32,6 +30,7 @@ from mintloom.errors import (
     ParentNotInFamilyError,
     ParentNotIngredientError,
 )
+from mintloom.governance.remix import image_media_type
 from mintloom.governance.ugc import RemixDistance, check_remix, pool_contract
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.client import ChainClient
@@ -61,19 +60,10 @@ class Attested:
     """None when the pool held this very attestation already (nothing was sent)."""
 
 
-def _media_type(data: bytes, what: str) -> str:
-    try:
-        fmt = Image.open(io.BytesIO(data)).format
-    except (OSError, Image.DecompressionBombError) as exc:
-        raise ChildCredentialError(f"the {what} is not an image mintloom can read: {exc}") from exc
-    if fmt not in {"PNG", "JPEG", "WEBP"}:
-        raise ChildCredentialError(f"the {what} is a {fmt} image", hint="remixes are PNG, JPEG or WebP")
-    return f"image/{fmt.lower()}"
-
-
 def _child_credential(child: bytes, trust_anchors_pem: str) -> CredentialReport:
     """The child's credential: present, intact, its signer certified by the trust anchor."""
-    cred = read_credentials(child, _media_type(child, "child"), trust_anchors_pem=trust_anchors_pem)
+    media_type = image_media_type(child, "child", ChildCredentialError)
+    cred = read_credentials(child, media_type, trust_anchors_pem=trust_anchors_pem)
     if not cred.present or cred.error is not None:
         raise ChildCredentialError(f"the child carries no readable Content Credential ({cred.error})")
     if not cred.signature_valid or cred.tampered or cred.claim_altered:
@@ -90,7 +80,8 @@ def _child_credential(child: bytes, trust_anchors_pem: str) -> CredentialReport:
 def _parent_credential(parent: bytes, trust_anchors_pem: str) -> CredentialReport:
     """The parent's own credential: intact (its pixels are the ones it hashes) and trusted. A
     genuine manifest pasted onto other pixels keeps its label but not its hash binding."""
-    own = read_credentials(parent, _media_type(parent, "parent"), trust_anchors_pem=trust_anchors_pem)
+    media_type = image_media_type(parent, "parent", ParentCredentialError)
+    own = read_credentials(parent, media_type, trust_anchors_pem=trust_anchors_pem)
     if not own.present or own.error is not None or own.label is None:
         raise ParentCredentialError(f"the parent carries no readable Content Credential ({own.error})")
     failed = [f for f in own.failures if not f.startswith("signingCredential.untrusted")]

@@ -30,12 +30,12 @@ from mintloom.errors import (
     ProposalStateError,
     TreasuryTooSmallError,
 )
-from mintloom.governance.licenses import ETH, register_terms, terms_of
+from mintloom.governance.licenses import ETH, Terms, register_terms, registered_id, terms_of
 from mintloom.governance.publish import runs
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import FamilySpec, LeafRange, deploy_family
-from mintloom.ledger.journal import CONFIRMED
+from mintloom.ledger.journal import CONFIRMED, PENDING
 from mintloom.ledger.lineage import Names
 from mintloom.ledger.node import rpc_call
 from mintloom.ledger.reader import ChainReader
@@ -98,6 +98,9 @@ class Action:
     args: tuple[int | str, ...]
     value: int
     text: str
+    registers: Terms | None = None
+    """Terms ``args`` names by the id registering them will give: :func:`propose` registers them
+    (a transaction) only once it knows the proposal is new."""
 
 
 @dataclass(frozen=True)
@@ -117,15 +120,19 @@ def family_name(chain: ChainReader) -> str:
     return str(chain.call("RoyaltyShares", "name"))
 
 
-def fee_action(chain: ChainClient, fee_wei: int) -> Action:
-    """New family leaves get the current terms with another minting fee (registered first:
-    terms are immutable, registering is open to anyone and idempotent)."""
+def fee_action(chain: ChainReader, fee_wei: int) -> Action:
+    """New family leaves get the current terms with another minting fee. Read only: terms not
+    registered yet are named by the id registering them gives (the next one), and :func:`propose`
+    registers them (terms are immutable, registering is open to anyone and idempotent)."""
     current_id = int(chain.call("FamilyConfig", "newLeafTerms"))
     current = terms_of(chain, current_id)
-    new_id = register_terms(chain, current.model_copy(update={"minting_fee": fee_wei}))
+    new = current.model_copy(update={"minting_fee": fee_wei})
+    new_id, registers = registered_id(chain, new), None
+    if new_id == 0:
+        new_id, registers = int(chain.call("LicenseTemplates", "termsCount")) + 1, new
     verb = "raise" if fee_wei > current.minting_fee else "lower" if fee_wei < current.minting_fee else "keep"
     text = f"{verb} licence fee of family {family_name(chain)} to {eth(fee_wei)} ETH (terms #{new_id})"
-    return Action("FamilyConfig", "setNewLeafTerms", (new_id,), 0, text)
+    return Action("FamilyConfig", "setNewLeafTerms", (new_id,), 0, text, registers)
 
 
 def attester_action(account: str) -> Action:
@@ -194,19 +201,40 @@ class Proposal:
 
 
 def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
-    """Submit the actions as one proposal described by their texts; returns it."""
+    """Submit the actions as one proposal described by their texts; returns it. A proposal the
+    governor already holds is refused before anything is sent (terms registered included)."""
     targets = [chain.address_of(a.contract) for a in actions]
     datas = [chain.contract(a.contract).encode_abi(a.fn, args=list(a.args)) for a in actions]
     description = "; ".join(a.text for a in actions)
     values = [a.value for a in actions]
     pid = int(chain.call(GOVERNOR, "hashProposal", targets, values, datas, Web3.keccak(text=description)))
-    args = (targets, values, datas, description)
-    # named and repeatable: a rerun after a kill reports the journaled proposal (a deliberate
-    # repeat is refused by the governor, as before)
-    _dao_step(
-        lambda: chain.transact(GOVERNOR, "propose", *args, kind=_kind("propose", pid), once=False), "propose"
-    )
+    args, kind = (targets, values, datas, description), _kind("propose", pid)
+    _refuse_repeat(chain, pid, kind)
+    for a in actions:
+        if a.registers is not None and register_terms(chain, a.registers) != a.args[0]:
+            raise DaoError(
+                f"terms #{a.args[0]} were taken by other terms registered meanwhile: nothing was proposed",
+                hint="propose again (yours are registered now, under another id)",
+            )
+    # named and repeatable: a rerun after a kill reports the journaled proposal
+    _dao_step(lambda: chain.transact(GOVERNOR, "propose", *args, kind=kind, once=False), "propose")
     return find(chain, f"0x{pid:064x}")
+
+
+def _refuse_repeat(chain: ChainClient, pid: int, kind: str) -> None:
+    """:class:`ProposalStateError` if the governor holds proposal ``pid`` already, unless this
+    sender's run that proposed it was killed before reporting it (the rerun reports it then)."""
+    if int(chain.call(GOVERNOR, "proposalSnapshot", pid)) == 0:
+        return
+    me = chain.address.lower()
+    for e in chain.journal.entries(chain.chain_id, kind):
+        if e.sender.lower() == me and e.delivered is False and e.status in (PENDING, CONFIRMED):
+            return
+    p = find(chain, f"0x{pid:064x}")
+    raise ProposalStateError(
+        f"cannot propose: proposal #{p.number} already proposes exactly this (it is {p.state})",
+        hint="`mintloom dao status` lists it; a new proposal needs other actions",
+    )
 
 
 def proposals(chain: ChainReader) -> list[Proposal]:

@@ -97,4 +97,9 @@ def list_terms(chain: ChainReader) -> list[dict[str, Any]]:
 def register_terms(chain: ChainClient, terms: Terms) -> int:
     """Register (idempotently) custom terms; returns their id."""
     chain.transact(CONTRACT, "registerTerms", terms.as_tuple())
+    return registered_id(chain, terms)
+
+
+def registered_id(chain: ChainReader, terms: Terms) -> int:
+    """The id ``terms`` are registered under, 0 if they are not (read only)."""
     return int(chain.call(CONTRACT, "termsIdOf", chain.call(CONTRACT, "hashTerms", terms.as_tuple())))

@@ -98,13 +98,15 @@ def compose(parent: bytes, template: str, colour: tuple[int, int, int] = (236, 7
     return out.getvalue()
 
 
-def _media_type(data: bytes) -> str:
+def image_media_type(data: bytes, what: str, error: type[GovernanceError]) -> str:
+    """The media type of ``data``, a PNG, JPEG or WebP image (what remixes and their parents
+    are); else ``error`` naming ``what`` (the parent, the child)."""
     try:
         fmt = Image.open(io.BytesIO(data)).format
     except (OSError, Image.DecompressionBombError) as exc:
-        raise GovernanceError(f"the parent is not an image mintloom can read: {exc}") from exc
+        raise error(f"the {what} is not an image mintloom can read: {exc}") from exc
     if fmt not in {"PNG", "JPEG", "WEBP"}:
-        raise GovernanceError(f"cannot remix a {fmt} image", hint="remix a PNG, JPEG or WebP campaign asset")
+        raise error(f"the {what} is a {fmt} image", hint="remixes and their parents are PNG, JPEG or WebP")
     return f"image/{fmt.lower()}"
 
 
@@ -121,7 +123,7 @@ def remix(
     """Compose, refuse a near-copy, sign (parent as ``parentOf``) and log the child. ``creator``:
     the chain account the signed credential names as the remix's creator, the only one a UGC
     attester attests it for (so a copier who logs the same child elsewhere earns nothing)."""
-    media_type = _media_type(parent)
+    media_type = image_media_type(parent, "parent", GovernanceError)
     if not read_credentials(parent, media_type).present:
         raise UnsignedParentError(
             "the parent carries no Content Credential", hint="remix a signed campaign asset"
