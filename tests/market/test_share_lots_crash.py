@@ -11,6 +11,7 @@ import subprocess
 import pytest
 
 from mintloom.ledger.journal import CONFIRMED, Journal
+from mintloom.market.book import load_orders
 from mintloom.market.service import MARKET, buy, list_shares, offer_shares
 from mintloom.studio import Studio
 from tests.cli.runs import KILLED, party, run_cli
@@ -115,22 +116,28 @@ def _allowance(s: Studio) -> int:
     return int(brand.call(SHARES, "allowance", brand.address, brand.address_of(MARKET)))
 
 
-@pytest.mark.parametrize("new_lot", [10, 50])  # less and more than the killed accept approved
+@pytest.mark.parametrize(
+    ("point", "new_lot"),
+    [("market.accept.approved", 10), ("market.accept.approved", 50), ("tx-journaled-market:2", 10)],
+)
 def test_an_accept_killed_after_its_approval_and_a_listing_before_its_rerun(
-    family: Studio, new_lot: int
+    family: Studio, point: str, new_lot: int
 ) -> None:
     """Issue 16 race: `accept-shares 30` killed once its approval is mined (allowance 100 + 30),
-    then a new lot listed, then the accept rerun. The allowance must end at exactly the two lots
-    (100 + new_lot). It used to end lower: the listing saw 130 and approved nothing (or raised to
-    100 + new_lot), and the rerun, finding its own approval unspent, sent none, so the sale took
-    30 out of what the lots need (70 + new_lot short)."""
+    then `list-shares` of a new lot, then the accept rerun. The allowance must end at exactly the
+    two lots (100 + new_lot). It used to end lower: the listing saw 130 and approved nothing (or
+    raised it to 100 + new_lot), and the rerun, finding its own approval unspent, sent none, so
+    the sale took 30 out of what the lots need. Killed with the sale journaled but not sent, the
+    listing's client sends the journaled sale first and then covers both lots."""
     s, brand = family, family.chain
     ref, _ = _usd_offer(s, 500)
     first = list_shares(brand, s.db, 100 * SHARE, PER_SHARE)
-    killed = _cli(s, "market", "accept-shares", ref, "30", crash_at="market.accept.approved", key=0)
+    killed = _cli(s, "market", "accept-shares", ref, "30", crash_at=point, key=0)
     assert killed.returncode == KILLED, killed.stdout + killed.stderr
     assert _allowance(s) == 130 * SHARE
-    second = list_shares(brand, s.db, new_lot * SHARE, PER_SHARE)
+    listed = _cli(s, "market", "list-shares", str(new_lot), "--price", "0.001", key=0)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    [second] = [o for o in load_orders(s.db, brand.chain_id, brand.address) if o.digest != first.digest]
     rerun = _cli(s, "market", "accept-shares", ref, "30", key=0)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     assert brand.call(SHARES, "balanceOf", party(s, BUYER).address) == 30 * SHARE  # sold once
