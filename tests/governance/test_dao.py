@@ -4,17 +4,13 @@ funding the UGC pool voted, queued and executed; each refusal exits 7 by name an
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import AUDIENCE_ROWS, sample_spec
 from mintloom.campaign.spec import load_spec
-from mintloom.cli.console import close_studios
-from mintloom.cli.main import app, run
 from mintloom.errors import (
     AlreadyVotedError,
     CampaignAlreadyPublishedError,
@@ -26,12 +22,12 @@ from mintloom.errors import (
 )
 from mintloom.governance.licenses import ETH, terms_of
 from mintloom.governance.publish import publish_campaign
-from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import deploy_all
-from mintloom.ledger.node import AnvilNode, NodeInfo, dev_key, rpc_call
+from mintloom.ledger.node import AnvilNode, NodeInfo, rpc_call
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.campaign.conftest import write_campaign
+from tests.cli.runs import as_party, exit_code, mintloom, party
 from tests.market.test_service import _sent
 
 pytestmark = pytest.mark.xdist_group("anvil")
@@ -39,29 +35,6 @@ pytestmark = pytest.mark.xdist_group("anvil")
 FAN, OUTSIDER, BUYER = 5, 7, 6
 SUPPLY = 1000
 FEE = 10**16  # the standard commercial fee the campaign's images are licensed at
-
-
-def mintloom(*args: str) -> Result:
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        close_studios()
-
-
-def exit_code(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["mintloom", *args])
-    with pytest.raises(SystemExit) as info:
-        run()
-    return int(info.value.code or 0)
-
-
-def as_party(monkeypatch: pytest.MonkeyPatch, index: int) -> None:
-    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(index))
-
-
-def party(studio: Studio, index: int) -> ChainClient:
-    chain = studio.chain
-    return ChainClient(chain.rpc_url, dev_key(index), studio.db, chain.deployments)
 
 
 def mine(studio: Studio, blocks: int, seconds: int = 0) -> None:

@@ -20,8 +20,9 @@ from mintloom.ledger.assets import register_asset
 from mintloom.ledger.journal import CONFIRMED, Journal
 from mintloom.store.catalog import Catalog
 from mintloom.studio import Studio
+from tests.cli.runs import as_party, mintloom, party
 from tests.conftest import PASSWORD
-from tests.governance.test_dao import FAN, _hero, anchored, as_party, mine, mintloom, party
+from tests.governance.test_dao import FAN, _hero, anchored, mine
 from tests.governance.test_ugc_rewards import _dao_sets_up_the_pool, _register_to
 from tests.market.test_service import _sent
 

@@ -16,6 +16,7 @@ from PIL import Image
 from mintloom.errors import GovernanceError, NearCopyError, UnsignedParentError
 from mintloom.governance import remix as remix_module
 from mintloom.governance.remix import compose, remix
+from mintloom.ledger.node import dev_key
 from mintloom.provenance.content_credentials import read_credentials
 from mintloom.provenance.credentials import GenerationRecord
 from mintloom.provenance.keys import KeyStore
@@ -24,8 +25,9 @@ from mintloom.schema import open_workspace_database
 from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
+from tests.cli.runs import exit_code, mintloom
 from tests.conftest import PASSWORD
-from tests.governance.test_dao import FAN, _hero, anchored, dev_key, exit_code, mintloom
+from tests.governance.test_dao import FAN, _hero, anchored
 
 __all__ = ["anchored"]  # the fixture, used by name
 pytestmark = pytest.mark.xdist_group("anvil")

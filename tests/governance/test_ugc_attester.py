@@ -35,6 +35,7 @@ from mintloom.governance.licenses import resolve_terms
 from mintloom.governance.remix import compose
 from mintloom.governance.ugc import register_logged_child
 from mintloom.ledger.assets import token_id
+from mintloom.ledger.node import dev_key
 from mintloom.ledger.ugc_pools import genuine_pool
 from mintloom.market.licensing import buy_license
 from mintloom.provenance.credentials import DigitalSourceType, GenerationRecord, Parent
@@ -46,8 +47,9 @@ from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.verify.report import UgcRewardInfo
 from mintloom.workspace import Workspace
+from tests.cli.runs import as_party, mintloom, party
 from tests.conftest import PASSWORD
-from tests.governance.test_dao import FAN, OUTSIDER, anchored, as_party, dev_key, mine, mintloom, party
+from tests.governance.test_dao import FAN, OUTSIDER, anchored, mine
 from tests.governance.test_remix import fan
 from tests.governance.test_ugc_cross_org import _brand_family, _in_fan_workspace
 from tests.market.test_service import _sent

@@ -21,6 +21,7 @@ from mintloom.errors import (
 )
 from mintloom.governance.publish import publish_campaign
 from mintloom.ledger.assets import register_asset, token_id
+from mintloom.ledger.node import dev_key
 from mintloom.market.licensing import buy_license
 from mintloom.provenance.log import TransparencyLog
 from mintloom.schema import open_workspace_database
@@ -28,7 +29,8 @@ from mintloom.store.catalog import Catalog
 from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.governance.test_dao import FAN, _hero, anchored, as_party, dev_key, mintloom, party
+from tests.cli.runs import as_party, mintloom, party
+from tests.governance.test_dao import FAN, _hero, anchored
 from tests.governance.test_remix import fan
 from tests.governance.test_ugc_rewards import _dao_sets_up_the_pool
 from tests.market.test_service import _sent

@@ -24,7 +24,8 @@ from mintloom.ledger.assets import register_asset, token_id
 from mintloom.store.catalog import Catalog
 from mintloom.store.cid import digest_of
 from mintloom.studio import Studio
-from tests.governance.test_dao import FAN, _hero, anchored, as_party, mine, mintloom, party
+from tests.cli.runs import as_party, mintloom, party
+from tests.governance.test_dao import FAN, _hero, anchored, mine
 from tests.market.test_service import _sent
 
 __all__ = ["anchored"]  # the fixture, used by name

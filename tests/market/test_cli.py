@@ -5,42 +5,19 @@ with its error's name and sends nothing."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from mintloom.cli.console import close_studios
-from mintloom.cli.main import app, run
 from mintloom.errors import OrderClosed, WrongChain
 from mintloom.ledger.assets import token_id
-from mintloom.ledger.node import dev_key
 from mintloom.market.book import OrderTampered, load_orders
 from mintloom.market.catalog import load_listings
+from tests.cli.runs import as_party, exit_code, mintloom
 from tests.market.conftest import Market
 from tests.market.test_service import _hero, _sent
 
 pytestmark = pytest.mark.xdist_group("anvil")
-
-
-def mintloom(*args: str) -> Result:
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        close_studios()
-
-
-def exit_code(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    """What the installed `mintloom` exits with (its one error boundary, :func:`run`)."""
-    monkeypatch.setattr(sys, "argv", ["mintloom", *args])
-    with pytest.raises(SystemExit) as info:
-        run()
-    return int(info.value.code or 0)
-
-
-def as_party(monkeypatch: pytest.MonkeyPatch, index: int) -> None:
-    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(index))
 
 
 def test_market_cli_lists_buys_resells_and_refuses(

@@ -17,8 +17,8 @@ from mintloom.market.catalog import SignedMerkleListing, load_listings
 from mintloom.market.licensing import buy_license, license_balance
 from mintloom.market.orders import sign_order
 from mintloom.market.service import buy_merkle, list_campaign
+from tests.cli.runs import as_party, exit_code, mintloom
 from tests.market.conftest import PRICES, Market
-from tests.market.test_cli import as_party, exit_code, mintloom
 from tests.market.test_currency_lots import REMIX, _balance, _token
 from tests.market.test_service import _hero, _listed, _sent
 

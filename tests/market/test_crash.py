@@ -8,42 +8,27 @@ once) and the catalog stays consistent (its orders load and hash to their signat
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 
 import pytest
 
 from mintloom.ledger.assets import token_id
 from mintloom.ledger.journal import CONFIRMED, Journal
-from mintloom.ledger.node import dev_key
 from mintloom.market.book import load_orders
 from mintloom.market.catalog import load_listings
 from mintloom.market.history import sales
 from mintloom.market.service import CANCELLED, MARKET, buy_merkle, list_asset, make_offer
-from tests.conftest import PASSWORD
+from tests.cli.runs import KILLED, run_cli
 from tests.market.conftest import Market
 from tests.market.test_currency_lots import _balance, _token
 from tests.market.test_service import _hero, _listed, _sent
 
 pytestmark = [pytest.mark.xdist_group("anvil"), pytest.mark.slow]
 TX_POINTS = ("tx-journaled-market", "tx-sent-market", "tx-confirmed-market")
-KILLED = -signal.SIGKILL
 
 
 def _cli(m: Market, party: int, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ, "MINTLOOM_WORKSPACE": str(m.studio.workspace.root), "MINTLOOM_KEY_PASSWORD": PASSWORD,
-        "MINTLOOM_CHAIN__PRIVATE_KEY": dev_key(party), "COLUMNS": "300",
-    }  # fmt: skip
-    env.pop("MINTLOOM_CRASH_AT", None)
-    if crash_at is not None:
-        env["MINTLOOM_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "mintloom.cli.main", *args], capture_output=True, text=True, env=env,
-        timeout=180, check=False,
-    )  # fmt: skip
+    return run_cli(m.studio.workspace.root, party, *args, crash_at=crash_at)
 
 
 def _killed_then_rerun(m: Market, party: int, point: str, *args: str) -> str:

@@ -110,10 +110,10 @@ def test_hostile_listings_are_refused_before_anything_is_sent(market: Market) ->
     expired_order = dataclasses.replace(good.order, expiry=1)
     expired = SignedOrder(expired_order, sign_order(expired_order, good.domain, key), good.domain)
     _refused(second, OrderExpired, lambda: buy(second, expired))
-    cancel(buyer, [good])
+    cancel(buyer, m.studio.db, [good])
     _refused(second, OrderClosed, lambda: buy(second, good))
     fresh = list_asset(buyer, m.studio.db, hero, 10**17)
-    cancel_all(buyer)  # bulk cancel: the counter moves on
+    cancel_all(buyer, m.studio.db)  # bulk cancel: the counter moves on
     _refused(second, OrderClosed, lambda: buy(second, fresh))
 
 

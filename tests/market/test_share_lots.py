@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import random
 import secrets
-import sys
 from dataclasses import replace
 
 import pytest
-from typer.testing import CliRunner, Result
 
-from mintloom.cli.console import close_studios
-from mintloom.cli.main import app, run
 from mintloom.errors import (
     ContractError,
     InexactSharePrice,
@@ -28,8 +24,7 @@ from mintloom.errors import (
 )
 from mintloom.governance.licenses import ETH
 from mintloom.ledger.client import ChainClient
-from mintloom.ledger.deploy import FamilySpec, LeafRange, deploy_all, deploy_family
-from mintloom.ledger.node import NodeInfo, dev_key, rpc_call
+from mintloom.ledger.node import rpc_call
 from mintloom.market.book import OrderTampered, SignedOrder, from_json, load_orders
 from mintloom.market.orders import Kind, Order, Side, share_price, sign_order
 from mintloom.market.service import (
@@ -37,35 +32,17 @@ from mintloom.market.service import (
     accept_shares,
     buy,
     cancel,
+    cancel_all,
     domain_of,
     list_shares,
     offer_shares,
 )
 from mintloom.studio import Studio
+from tests.cli.runs import as_party, exit_code, mintloom, party
+from tests.market.conftest import PER_SHARE, SHARE, SHARES, SUPPLY
 from tests.market.test_service import _refused, _sent
 
 pytestmark = pytest.mark.xdist_group("anvil")
-
-SHARE = 10**18  # share units in one whole share
-SUPPLY = 1000 * SHARE
-PER_SHARE = 10**15  # 0.001 ETH a share
-SHARES = "RoyaltyShares"
-
-
-@pytest.fixture
-def family(studio: Studio, shared_anvil: NodeInfo) -> Studio:
-    """The core contracts and a family of 1000 shares held by the brand (no campaign needed)."""
-    chain = studio.chain
-    deploy_all(chain, studio.settings.governance)
-    chain.transact("ProvenanceLog", "anchor", 4, b"\x01" * 32, [])
-    terms = int(chain.call("LicenseTemplates", "COMMERCIAL_REMIX"))
-    deploy_family(chain, FamilySpec("Spring shares", "SPRING", SUPPLY, terms, (LeafRange(4, 0, 4),)))
-    return studio
-
-
-def party(studio: Studio, index: int) -> ChainClient:
-    chain = studio.chain
-    return ChainClient(chain.rpc_url, dev_key(index), studio.db, chain.deployments)
 
 
 def _revenue(studio: Studio, wei: int) -> None:
@@ -120,7 +97,7 @@ def test_share_lot_refusals_are_named_and_send_nothing(family: Studio) -> None:
         from_json(forged.to_json() | {"order_hash": "0x" + lot.digest.hex()})
     _refused(buyer, OrderTampered, lambda: buy(buyer, forged, quantity=SHARE))
     assert buy(buyer, lot, quantity=SHARE).price == 3
-    cancel(brand, [lot])
+    cancel(brand, s.db, [lot])
     _refused(buyer, OrderClosed, lambda: buy(buyer, lot, quantity=SHARE))
     short = list_shares(brand, s.db, SHARE, PER_SHARE, ttl=5)
     rpc_call(brand.rpc_url, "evm_increaseTime", [10])
@@ -182,33 +159,75 @@ def test_a_share_offer_is_sold_into_in_parts(family: Studio) -> None:
     brand.transact_at(usd, abi, "mint", bidder.address, 10**21)
     coin = brand.w3.eth.contract(address=brand.w3.to_checksum_address(usd), abi=abi)
     offer = offer_shares(bidder, s.db, 100 * SHARE, 2 * 10**18, usd)  # 2 tokens a share
-    _refused(empty, NotHolder, lambda: accept_shares(empty, offer, 10 * SHARE))
-    _refused(brand, PriceMismatch, lambda: accept_shares(brand, offer, 10 * SHARE, agreed_price=1))
+    _refused(empty, NotHolder, lambda: accept_shares(empty, s.db, offer, 10 * SHARE))
+    _refused(brand, PriceMismatch, lambda: accept_shares(brand, s.db, offer, 10 * SHARE, agreed_price=1))
     huge = 2**200 * SHARE  # units that fit a uint256, at a price whose total does not
     past = _refused(bidder, MarketError, lambda: offer_shares(bidder, s.db, huge, 2**60 * SHARE, usd))
     assert "past 2**256-1" in past.message, past.message
-    accept_shares(brand, offer, 40 * SHARE, agreed_price=2 * 10**18)
-    accept_shares(brand, offer, 60 * SHARE)
+    accept_shares(brand, s.db, offer, 40 * SHARE, agreed_price=2 * 10**18)
+    accept_shares(brand, s.db, offer, 60 * SHARE)
     assert brand.call(SHARES, "balanceOf", bidder.address) == 100 * SHARE
     assert int(coin.functions.balanceOf(brand.address).call()) == 200 * 10**18  # no fee, no royalty
-    _refused(brand, OrderClosed, lambda: accept_shares(brand, offer, SHARE))  # wanted no more
+    _refused(brand, OrderClosed, lambda: accept_shares(brand, s.db, offer, SHARE))  # wanted no more
+
+
+def _allowance(chain: ChainClient) -> int:
+    return int(chain.call(SHARES, "allowance", chain.address, chain.address_of(MARKET)))
+
+
+def _approve(chain: ChainClient, units: int) -> None:
+    """The seller sets its share allowance by hand (another tool, an old mintloom)."""
+    chain.transact(SHARES, "approve", chain.address_of(MARKET), units, kind="test:approve", once=False)
+
+
+def test_listing_and_accepting_set_the_allowance_to_exactly_the_open_lots(family: Studio) -> None:
+    """One rule for `list-shares` and `accept-shares`: the allowance becomes the open lots (plus
+    what the write itself needs), whatever it was. The old listing rule only ever raised it (a
+    stale 1000 stayed) and the old accept rule added the amount to whatever was there (a stale
+    999 stayed, a stale 0 left the lot uncovered after the sale)."""
+    s, brand = family, family.chain
+    usd = str(brand.deploy("TestERC20"))
+    bidder = party(s, 5)
+    brand.transact_at(usd, brand.artifact("TestERC20").abi, "mint", bidder.address, 10**24)
+    offer = offer_shares(bidder, s.db, 100 * SHARE, 10**18, usd)
+    _approve(brand, 1000 * SHARE)
+    lot = list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
+    assert _allowance(brand) == 10 * SHARE
+    for stale in (999 * SHARE, 0):
+        _approve(brand, stale)
+        accept_shares(brand, s.db, offer, 5 * SHARE)
+        assert _allowance(brand) == 10 * SHARE, stale  # the lot, no more, no less
+    list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
+    approvals = [e for e in brand.journal.entries(brand.chain_id) if e.kind.startswith("market:approve")]
+    again = list_shares(brand, s.db, SHARE, PER_SHARE)
+    assert _allowance(brand) == 21 * SHARE
+    assert buy(party(s, 6), lot, quantity=10 * SHARE).price == 10 * PER_SHARE
+    assert _allowance(brand) == 11 * SHARE  # a fill spends exactly its part
+    cancel(brand, s.db, [again])
+    assert _allowance(brand) == 10 * SHARE
+    newer = [e for e in brand.journal.entries(brand.chain_id) if e.kind.startswith("market:approve")]
+    assert len(newer) == len(approvals) + 2  # one approval per change of the open lots, none per fill
+
+
+def test_cancelling_share_lots_lowers_the_allowance(family: Studio) -> None:
+    """A cancelled lot stops counting at once (it used to stay approved until the next listing),
+    and a bulk cancel leaves nothing approved; a lot listed afterwards gets exactly its amount."""
+    s, brand = family, family.chain
+    a = list_shares(brand, s.db, 100 * SHARE, PER_SHARE)
+    b = list_shares(brand, s.db, 50 * SHARE, PER_SHARE)
+    buy(party(s, 5), a, quantity=20 * SHARE)
+    assert _allowance(brand) == 130 * SHARE
+    cancel(brand, s.db, [a])
+    assert _allowance(brand) == 50 * SHARE
+    assert buy(party(s, 5), b, quantity=50 * SHARE).quantity == 50 * SHARE  # b still covered
+    list_shares(brand, s.db, 70 * SHARE, PER_SHARE)
+    cancel_all(brand, s.db)
+    assert _allowance(brand) == 0
+    list_shares(brand, s.db, 5 * SHARE, PER_SHARE)
+    assert _allowance(brand) == 5 * SHARE
 
 
 # ----- the CLI -----------------------------------------------------------------------------------
-def mintloom(*args: str) -> Result:
-    try:
-        return CliRunner().invoke(app, list(args))
-    finally:
-        close_studios()
-
-
-def exit_code(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["mintloom", *args])
-    with pytest.raises(SystemExit) as info:
-        run()
-    return int(info.value.code or 0)
-
-
 def test_market_cli_lists_and_buys_shares(family: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
     s, brand = family, family.chain
     listed = mintloom("market", "list-shares", "300", "--price", "0.001")
@@ -216,7 +235,7 @@ def test_market_cli_lists_and_buys_shares(family: Studio, monkeypatch: pytest.Mo
     [lot] = [o for o in load_orders(s.db, brand.chain_id) if o.order.kind is Kind.SHARES]
     shown = mintloom("market", "offers")
     assert "share(s)" in shown.output and "300 of 300" in shown.output, shown.output
-    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(5))
+    as_party(monkeypatch, 5)
     ref = "0x" + lot.digest.hex()[:12]
     bought = mintloom("market", "buy-shares", ref, "12.5", "--price", "0.001")
     assert bought.exit_code == 0 and "12.5 share(s) for 0.0125 ETH" in bought.output, bought.output
@@ -227,16 +246,16 @@ def test_market_cli_lists_and_buys_shares(family: Studio, monkeypatch: pytest.Mo
     assert exit_code(monkeypatch, "market", "buy-shares", ref, "1", "--price", "0.002") == 8  # PriceMismatch
     assert exit_code(monkeypatch, "market", "buy-shares", ref, "288") == 8  # 287.5 left: refused
     assert _sent(buyer) == before
-    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(0))
+    as_party(monkeypatch, 0)
     other = str(brand.deploy("TestERC20"))
     assert exit_code(monkeypatch, "market", "list-shares", "1", "--price", "0.001", "--token", other) == 8
 
     brand.transact_at(other, brand.artifact("TestERC20").abi, "mint", buyer.address, 10**21)
-    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(5))  # the buyer now bids for more
+    as_party(monkeypatch, 5)  # the buyer now bids for more
     offered = mintloom("market", "offer-shares", "10", "--price", "2", "--currency", other)
     assert offered.exit_code == 0 and "a share for 10" in " ".join(offered.output.split()), offered.output
     [bid] = [o for o in load_orders(s.db, brand.chain_id) if o.order.side.name == "OFFER"]
-    monkeypatch.setenv("MINTLOOM_CHAIN__PRIVATE_KEY", dev_key(0))
+    as_party(monkeypatch, 0)
     sold = mintloom("market", "accept-shares", "0x" + bid.digest.hex()[:12], "4", "--price", "2")
     assert sold.exit_code == 0 and "sold 4 share(s)" in " ".join(sold.output.split()), sold.output
     assert brand.call(SHARES, "balanceOf", buyer.address) == 16 * SHARE + SHARE // 2

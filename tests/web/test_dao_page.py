@@ -16,9 +16,10 @@ from mintloom.governance import dao
 from mintloom.governance.licenses import resolve_terms
 from mintloom.store.tokens import TokenStore
 from mintloom.studio import Studio
+from tests.cli.runs import party
 from tests.conftest import PASSWORD
 from tests.governance import test_dao
-from tests.governance.test_dao import FAN, mine, party
+from tests.governance.test_dao import FAN, mine
 from tests.web.test_studio_browser import log_in, serving, shot, watch
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, studio
+from mintloom.cli.share_args import MAX_UINT256, share_units
 from mintloom.errors import DaoError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular, write_atomic
 
@@ -22,8 +23,6 @@ _Family = Annotated[
     typer.Option(help="UGCRewards address of another organisation's family (default: this workspace's)."),
 ]
 
-Supply = Annotated[int, typer.Option(min=1, help="Shares minted to the brand (whole shares).")]
-Terms = Annotated[str, typer.Option(help="Terms the family's new leaves get (flavour or id).")]
 Advance = Annotated[
     bool, typer.Option(help="Embedded chain only: then move time/blocks to where the next step can run.")
 ]
@@ -45,8 +44,6 @@ def _wei(text: str | None) -> int | None:
     return int(wei)
 
 
-MAX_UINT256 = 2**256 - 1
-"""The largest amount or count a contract takes: more is refused here, not by the ABI encoder."""
 MAX_SUPPLY = (2**208 - 1) // 10**18
 """Whole shares ERC20Votes can mint (its supply is capped at 2**208-1 base units, 18 decimals)."""
 _Supply = Annotated[
@@ -247,9 +244,7 @@ def shares_transfer(
     """Send shares; revenue accrued so far stays with the sender."""
     from mintloom.governance import dao
 
-    wei = _wei(amount)
-    assert wei is not None
-    dao.transfer_shares(studio().chain, to, wei)
+    dao.transfer_shares(studio().chain, to, share_units(amount, DaoError))
     console.print(f"sent {amount} shares to {to}")
 
 

@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, studio
+from mintloom.cli.share_args import MAX_UINT256, ShareToken, share_units
 from mintloom.errors import MarketError
 
 if TYPE_CHECKING:
@@ -25,8 +26,6 @@ app = typer.Typer(help="Marketplace: signed listings and offers settled on chain
 Ttl = Annotated[float, typer.Option("--days", min=0.001, max=36500, help="Days until the order expires.")]
 Currency = Annotated[str, typer.Option(help="ERC-20 address the price is in (18 decimals); default ETH.")]
 ETH_ADDRESS = "0x0000000000000000000000000000000000000000"
-MAX_UINT256 = 2**256 - 1
-"""The largest amount a contract holds: more is refused here, not by the ABI encoder's traceback."""
 Quantity = Annotated[int, typer.Option(min=1, max=MAX_UINT256, help="Licences in the lot (sold in parts).")]
 
 
@@ -141,9 +140,7 @@ def list_shares_(
     shares: Annotated[str, typer.Argument(help="Whole shares in the lot (fractions allowed: 12.5).")],
     *,
     price: Annotated[str, typer.Option(help="Price of ONE whole share in ETH (or the --currency ERC-20).")],
-    token: Annotated[
-        str | None, typer.Option(help="The family's share token (default: this workspace's family).")
-    ] = None,
+    token: ShareToken = None,
     currency: Currency = ETH_ADDRESS,
     days: Ttl = 7,
 ) -> None:
@@ -189,9 +186,7 @@ def offer_shares_(
     *,
     price: Annotated[str, typer.Option(help="Price of ONE whole share in the ERC-20 (18 decimals).")],
     currency: Annotated[str, typer.Option(help="The ERC-20 paid (offers are never ETH).")],
-    token: Annotated[
-        str | None, typer.Option(help="The family's share token (default: this workspace's family).")
-    ] = None,
+    token: ShareToken = None,
     days: Ttl = 7,
 ) -> None:
     """Sign an offer on a family's shares; holders sell into it in parts (`accept-shares`)."""
@@ -218,23 +213,10 @@ def accept_shares_(
     if not isinstance(o, SignedOrder):
         raise MarketError("a campaign listing is not an offer", hint="use `mintloom market buy`")
     agreed = wei(price) if price is not None else None
-    sale = accept_shares(s.chain, o, share_units(shares), agreed_price=agreed)
+    sale = accept_shares(s.chain, s.db, o, share_units(shares), agreed_price=agreed)
     resumed = " (sent by an interrupted run: reported, not sold again)" if sale.resumed else ""
     paid = _eth(sale.price, o.order.currency)
     console.print(f"[green]sold[/] {shares} share(s) for {paid} in {sale.tx.tx_hash}{resumed}")
-
-
-def share_units(shares: str) -> int:
-    """``12.5`` (whole shares) → share units (10**18 a share); refuses what is not positive."""
-    try:
-        units = Decimal(shares) * 10**18
-    except InvalidOperation as exc:
-        raise MarketError(f"not a number of shares: {shares!r}", hint="e.g. 300 or 12.5") from exc
-    if not units.is_finite() or units <= 0 or units != units.to_integral_value():
-        raise MarketError(f"not a positive number of share units: {shares!r}")
-    if units > MAX_UINT256:
-        raise MarketError(f"{shares!r} shares are past 2**256-1 share units", hint="fewer shares")
-    return int(units)
 
 
 @app.command("list-campaign")
@@ -414,14 +396,14 @@ def cancel_(
 
     s = studio()
     if all_:
-        console.print(f"[green]cancelled[/] every earlier order (counter {cancel_all(s.chain)})")
+        console.print(f"[green]cancelled[/] every earlier order (counter {cancel_all(s.chain, s.db)})")
         return
     found = [_find(s, s.chain, ref) for ref in orders or []]
     if not found:
         raise MarketError("name orders to cancel, or pass --all")
     plain = [o for o in found if isinstance(o, SignedOrder)]
     if plain:
-        cancel(s.chain, plain)
+        cancel(s.chain, s.db, plain)
     for m in (o for o in found if not isinstance(o, SignedOrder)):
         cancel_listing(s.chain, m)
     console.print(f"[green]cancelled[/] {len(found)} order(s)")

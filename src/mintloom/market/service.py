@@ -164,7 +164,7 @@ def list_shares(
     _need_uint(share_price(amount, unit_price), "the lot's price")  # the whole lot must price exactly
     _need_currency(chain, currency)
     _need_price(unit_price)
-    _approve_lot(chain, db, address, amount)
+    _set_share_allowance(chain, db, address, amount)
     order = Order(
         chain.address, Side.LISTING, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
         to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
@@ -533,10 +533,11 @@ def accept(chain: ChainClient, signed: SignedOrder, cid: str, *, agreed_price: i
 
 
 def accept_shares(
-    chain: ChainClient, signed: SignedOrder, amount: int, *, agreed_price: int | None = None
+    chain: ChainClient, db: Database, signed: SignedOrder, amount: int, *, agreed_price: int | None = None
 ) -> Sale:
     """Sell ``amount`` of the sender's share units to share offer ``signed`` (its signer pays in
-    its ERC-20); the Marketplace is approved for the shares. Revenue accrued stays the sender's."""
+    its ERC-20); the Marketplace's allowance is set to the sender's open lots (from ``db``) plus
+    ``amount``, so the sale leaves exactly the lots covered. Revenue accrued stays the sender's."""
     o, h = signed.order, "0x" + signed.digest.hex()
     if o.side is not Side.OFFER or o.kind is not Kind.SHARES:
         raise MarketError("this order is not an offer on shares", hint="use `market accept` or `buy-shares`")
@@ -550,7 +551,7 @@ def accept_shares(
             raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
         _check_funds(chain, o, price)
         crash_point("market.accept.checked")
-        _approve_accept(chain, address, amount, kind)
+        _set_share_allowance(chain, db, address, amount)
         crash_point("market.accept.approved")
     tx = chain.transact(
         MARKET, "acceptOffer", o.as_tuple(), signed.signature, o.token_id, amount, kind=kind, once=False
@@ -723,20 +724,27 @@ def buy_merkle(
 
 
 # ----- cancelling --------------------------------------------------------------------------------
-def cancel(chain: ChainClient, orders: list[SignedOrder]) -> TxResult:
-    """Cancel the sender's ``orders`` (one transaction)."""
+def cancel(chain: ChainClient, db: Database, orders: list[SignedOrder]) -> TxResult:
+    """Cancel the sender's ``orders`` (one transaction); the allowance of each share token they
+    list falls to what the sender's remaining open lots need (:func:`_set_share_allowance`)."""
     for s in orders:
         check_domain(chain, s.domain)
         if s.order.signer.lower() != chain.address.lower():
             raise MarketError(f"order 0x{s.digest.hex()} is signed by {s.order.signer}, not by you")
     tuples = [s.order.as_tuple() for s in orders]
     crash_point("market.cancel.checked")
-    return chain.transact(
+    tx = chain.transact(
         MARKET, "cancel", tuples, kind="market:cancel:" + ",".join(s.digest.hex()[:16] for s in orders)
     )
+    crash_point("market.cancel.sent")
+    for token in _lot_tokens(orders):
+        _set_share_allowance(chain, db, token)
+    return tx
 
 
 def cancel_listing(chain: ChainClient, signed: SignedMerkleListing) -> TxResult:
+    """Cancel the sender's Merkle listing. It sells assets or licences, never a share lot, so no
+    share allowance depends on it (nothing to lower)."""
     check_domain(chain, signed.domain)
     if signed.listing.signer.lower() != chain.address.lower():
         raise MarketError(f"the listing is signed by {signed.listing.signer}, not by you")
@@ -746,10 +754,20 @@ def cancel_listing(chain: ChainClient, signed: SignedMerkleListing) -> TxResult:
     )
 
 
-def cancel_all(chain: ChainClient) -> int:
-    """Bulk cancel: every order the sender signed so far stops filling. Returns the new counter."""
+def cancel_all(chain: ChainClient, db: Database) -> int:
+    """Bulk cancel: every order the sender signed so far stops filling, and the allowance of every
+    share token its kept lots name falls to zero (no lot is open). Returns the new counter."""
     chain.transact(MARKET, "incrementCounter", kind="market:cancel-all", once=False)
+    crash_point("market.cancel.sent")
+    for token in _lot_tokens(load_orders(db, chain.chain_id, chain.address)):
+        _set_share_allowance(chain, db, token)
     return int(chain.call(MARKET, "counterOf", chain.address))
+
+
+def _lot_tokens(orders: list[SignedOrder]) -> list[str]:
+    """The share tokens ``orders``' share lots (listings) name, each once."""
+    lots = (s.order for s in orders if s.order.kind is Kind.SHARES and s.order.side is Side.LISTING)
+    return sorted({share_token_of(o) for o in lots})
 
 
 # ----- approvals ---------------------------------------------------------------------------------
@@ -767,11 +785,18 @@ def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
         chain.transact_at(currency, _ERC20_ABI, "approve", mkt, amount, kind=_approval_kind(chain, "erc20"))
 
 
-def _approve_lot(chain: ChainClient, db: Database, token: str, amount: int) -> None:
-    """Let the Marketplace move what the sender's open share lots of ``token`` still sell plus the
-    new lot's ``amount``, set absolutely: a rerun after a crash finds it set and sends nothing,
-    and a cancelled, expired or sold lot no longer counts (its allowance is reused, not stacked)."""
-    _approve_erc20(chain, token, _open_lots(chain, db, token) + amount)
+def _set_share_allowance(chain: ChainClient, db: Database, token: str, extra: int = 0) -> int:
+    """The one rule for the Marketplace's allowance of the sender's share token ``token``: exactly
+    what the sender's open lots of it still sell (:func:`_open_lots`, from the catalog) plus
+    ``extra`` (a lot being listed, or an accept in progress), set absolutely and only when the
+    current allowance differs. So a rerun after a crash finds it set and sends nothing; a
+    cancelled, expired or sold lot stops counting (the allowance falls); an approval an earlier,
+    killed run left is replaced, never stacked on nor trusted. Returns the allowance set."""
+    target = _need_uint(_open_lots(chain, db, token) + extra, "the share allowance")
+    mkt = chain.address_of(MARKET)
+    if int(_erc20(chain, token).functions.allowance(chain.address, mkt).call()) != target:
+        chain.transact_at(token, _ERC20_ABI, "approve", mkt, target, kind=_approval_kind(chain, "shares"))
+    return target
 
 
 def _open_lots(chain: ChainClient, db: Database, token: str) -> int:
@@ -788,29 +813,6 @@ def _open_lots(chain: ChainClient, db: Database, token: str) -> int:
         done = int(chain.call(MARKET, "filled", s.digest))
         left += 0 if done == CANCELLED else max(o.amount - done, 0)
     return left
-
-
-def _approve_accept(chain: ChainClient, token: str, amount: int, accept: str) -> None:
-    """Raise the Marketplace's allowance of ``token`` by ``amount`` for the accept journaled as
-    ``accept`` (the sender's open lots stay covered), once: an approval for it that no accept
-    has spent yet (a run killed in between) is found by its kind and not sent again."""
-    kind = "market:approve-shares:" + accept.removeprefix("market:")
-    if _unspent(chain, kind, accept):
-        return
-    mkt = chain.address_of(MARKET)
-    allowed = int(_erc20(chain, token).functions.allowance(chain.address, mkt).call())
-    chain.transact_at(token, _ERC20_ABI, "approve", mkt, allowed + amount, kind=kind, once=False)
-
-
-def _unspent(chain: ChainClient, approval: str, write: str) -> bool:
-    """Whether the sender's last live ``approval`` came after its last live ``write``."""
-
-    def last(kind: str) -> int:
-        mine = chain.journal.entries(chain.chain_id, kind)
-        live = [e.nonce for e in mine if e.sender == chain.address and e.status in (PENDING, CONFIRMED)]
-        return max(live, default=-1)
-
-    return last(approval) > last(write)
 
 
 def _approval_kind(chain: ChainClient, what: str) -> str:
