@@ -41,7 +41,8 @@ from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 from tests.campaign.conftest import write_campaign
-from tests.governance.test_dao import BUYER, FAN, as_party, mintloom, party
+from tests.cli.runs import as_party, mintloom, party
+from tests.governance.test_dao import BUYER, FAN
 from tests.governance.test_remix import fan
 from tests.governance.test_ugc_attester import _dao_names_the_attester
 from tests.governance.test_ugc_cross_org import _brand_family, _in_fan_workspace

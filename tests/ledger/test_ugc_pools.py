@@ -20,6 +20,7 @@ import pytest
 
 from mintloom.governance.licenses import resolve_terms
 from mintloom.ledger.client import ChainClient
+from mintloom.ledger.node import dev_key
 from mintloom.ledger.reader import Deployments
 from mintloom.ledger.ugc_pools import genuine_pool
 from mintloom.market.licensing import buy_license
@@ -28,7 +29,8 @@ from mintloom.schema import open_workspace_database
 from mintloom.store.cid import cid_for
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
-from tests.governance.test_dao import FAN, anchored, dev_key, mintloom, party
+from tests.cli.runs import mintloom, party
+from tests.governance.test_dao import FAN, anchored
 from tests.governance.test_remix import fan
 from tests.governance.test_ugc_attester import _fan_sees_reward
 from tests.governance.test_ugc_cross_org import _brand_family, _in_fan_workspace
