@@ -90,6 +90,27 @@ def test_a_parent_is_validated_once_for_all_its_variants(
         ]
 
 
+def test_c2pa_skips_its_repeat_validation_only_of_ingredients_validated_ahead(
+    signer: C2paAssetSigner, master: SignedAsset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variant of a parent validated here is built without c2pa validating the parent's store
+    again; a parent c2pa ingests itself (here: two stores, refused) is built with validation on."""
+    contexts: list[c2pa.Context] = []
+    from_json = c2pa.Builder.from_json
+
+    def spied(manifest: Any, context: c2pa.Context) -> c2pa.Builder:
+        contexts.append(context)
+        return from_json(manifest, context)
+
+    monkeypatch.setattr(c2pa.Builder, "from_json", staticmethod(spied))
+    _variant(signer, Parent(master.data, "image/png", "master.png"), 0)
+    at = master.data.index(b"caBX") - 4
+    chunk = master.data[at : at + 12 + int.from_bytes(master.data[at : at + 4], "big")]
+    with pytest.raises(SigningError):
+        _variant(signer, Parent(master.data[:at] + chunk + master.data[at:], "image/png", "m.png"), 1)
+    assert contexts == [signer._prevalidated_context, signer._context]
+
+
 def test_the_recorded_ingredient_is_what_c2pa_add_ingredient_records(
     signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
 ) -> None:
