@@ -80,7 +80,7 @@ def test_a_parent_is_validated_once_for_all_its_variants(
 ) -> None:
     parent = Parent(master.data, "image/png", "master.png")
     variants = [_variant(signer, parent, seed) for seed in range(4)]
-    assert c2pa_validations == ["reader", "reader"]  # the parent's store, embedded and lifted out
+    assert c2pa_validations == ["reader"]  # one read of the parent: its PNG holds that one store
     for v in variants:
         rep = read_credentials(v.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem())
         assert rep.trusted and rep.hash_binding_valid, rep.failures
@@ -88,6 +88,27 @@ def test_a_parent_is_validated_once_for_all_its_variants(
         assert [(g.relationship, g.title, g.valid) for g in rep.ingredients] == [
             ("parentOf", "master.png", True)
         ]
+
+
+def test_c2pa_skips_its_repeat_validation_only_of_ingredients_validated_ahead(
+    signer: C2paAssetSigner, master: SignedAsset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A variant of a parent validated here is built without c2pa validating the parent's store
+    again; a parent c2pa ingests itself (here: two stores, refused) is built with validation on."""
+    contexts: list[c2pa.Context] = []
+    from_json = c2pa.Builder.from_json
+
+    def spied(manifest: Any, context: c2pa.Context) -> c2pa.Builder:
+        contexts.append(context)
+        return from_json(manifest, context)
+
+    monkeypatch.setattr(c2pa.Builder, "from_json", staticmethod(spied))
+    _variant(signer, Parent(master.data, "image/png", "master.png"), 0)
+    at = master.data.index(b"caBX") - 4
+    chunk = master.data[at : at + 12 + int.from_bytes(master.data[at : at + 4], "big")]
+    with pytest.raises(SigningError):
+        _variant(signer, Parent(master.data[:at] + chunk + master.data[at:], "image/png", "m.png"), 1)
+    assert contexts == [signer._prevalidated_context, signer._context]
 
 
 def test_the_recorded_ingredient_is_what_c2pa_add_ingredient_records(
@@ -155,6 +176,21 @@ def test_a_parent_with_two_manifest_stores_is_still_refused(
             _variant(signer, Parent(two, "image/png", "master.png"), seed)
 
 
+def test_a_parent_with_bytes_after_its_last_chunk_is_read_with_its_lifted_store_too(
+    signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore, c2pa_validations: list[str]
+) -> None:
+    """Only a container whose every chunk was walked, finding that one store, is read once: a PNG
+    with anything after IEND (here a second caBX chunk) has its lifted store read against it as well."""
+    at = master.data.index(b"caBX") - 4
+    chunk = master.data[at : at + 12 + int.from_bytes(master.data[at : at + 4], "big")]
+    trailing = master.data + chunk
+    variant = _variant(signer, Parent(trailing, "image/png", "master.png"), 0)
+    assert c2pa_validations[:2] == ["reader", "reader"]
+    rep = read_credentials(variant.data, "image/png", trust_anchors_pem=keystore.trust_anchor_pem())
+    (ing,) = rep.ingredients  # the bytes after IEND are hashed: c2pa finds the parent altered
+    assert not ing.valid and "assertion.dataHash.mismatch" in ing.failures
+
+
 def test_parent_bytes_changed_in_place_are_validated_again(
     signer: C2paAssetSigner, master: SignedAsset, keystore: KeyStore
 ) -> None:
@@ -192,7 +228,7 @@ def test_an_audio_parent_is_validated_once_too(
         signer.sign(wav_bytes(0.3 + i / 10), "audio/wav", rec, title=f"{i}.wav", parent=parent)
         for i in range(2)
     ]
-    assert c2pa_validations == ["reader", "reader"]
+    assert c2pa_validations == ["reader"]
     for child in children:
         rep = read_credentials(child.data, "audio/wav", trust_anchors_pem=keystore.trust_anchor_pem())
         assert rep.trusted and [g.valid for g in rep.ingredients] == [True], rep.failures
