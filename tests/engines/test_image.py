@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 
 import numpy as np
 import pytest
@@ -281,3 +282,22 @@ def test_hashes_are_stable_across_formats(brand: BrandStyle) -> None:
     }
     assert digests == again
     assert len(set(digests.values())) == len(FORMATS)
+
+
+def test_nearest_css_name_is_the_one_at_a_time_minimum() -> None:
+    """The vectorised search names the same colour as comparing one CSS colour at a time (ties,
+    like aqua and cyan, to the first name): the distances are exact in floating point."""
+    from mintloom.engines.image import _css_colours
+
+    def one_at_a_time(rgb: tuple[int, int, int]) -> str:
+        def dist(c: tuple[int, int, int]) -> float:
+            rmean = (rgb[0] + c[0]) / 2
+            dr, dg, db = rgb[0] - c[0], rgb[1] - c[1], rgb[2] - c[2]
+            return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
+
+        return min(_css_colours(), key=lambda nc: (dist(nc[1]), nc[0]))[0]
+
+    rng = random.Random(14)
+    colours = [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(3000)]
+    colours += [c for _, c in _css_colours()]  # exact hits, and the duplicated CSS colours
+    assert [nearest_css_name(c) for c in colours] == [one_at_a_time(c) for c in colours]
