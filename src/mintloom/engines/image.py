@@ -36,7 +36,7 @@ from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_fo
 from mintloom.engines.hero import cover, hero_layer
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
-from mintloom.engines.qa import LayoutFacts, TextFacts, as_rgb, is_large_text
+from mintloom.engines.qa import LayoutFacts, TextFacts, as_rgb, is_large_text, srgb_linear_lut
 from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
@@ -463,10 +463,10 @@ def _region_luminances(img: Image.Image, box: Box) -> tuple[float, float, float]
         crop = crop.resize(
             (max(1, round(crop.width / f)), max(1, round(crop.height / f))), Image.Resampling.BOX
         )
-    arr = np.asarray(crop, dtype=np.float64) / 255.0
-    lin = np.where(arr <= 0.04045, arr / 12.92, ((arr + 0.055) / 1.055) ** 2.4)
+    lin = srgb_linear_lut()[np.asarray(crop)]  # the sRGB curve of each channel value, looked up
     lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
-    return float(np.percentile(lum, 5)), float(lum.mean()), float(np.percentile(lum, 95))
+    low, high = np.percentile(lum, [5, 95])
+    return float(low), float(lum.mean()), float(high)
 
 
 def pick_text_colour(bg: tuple[float, float, float], candidates: list[Colour]) -> tuple[Colour, float]:
