@@ -197,3 +197,29 @@ def test_attacks_stay_within_a_memory_limit() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=False
     )
     assert r.returncode == 0 and "all refused" in r.stdout, r.stdout + r.stderr
+
+
+def test_a_template_is_compiled_once_per_process_and_keeps_each_locales_filters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A campaign renders the same brand message for every audience row: the source is parsed and
+    compiled once per locale (it cost ~0.9 ms a render, twenty times running it), while each
+    render still formats with its own locale's filters and variables."""
+    from mintloom.engines import copy as copy_module
+    from mintloom.engines.sandbox import BoundedSandbox
+
+    compiled: list[str] = []
+    original = BoundedSandbox.compile
+
+    def counting(self: BoundedSandbox, source: str, *args: object, **kwargs: object) -> object:
+        compiled.append(source)
+        return original(self, source, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(BoundedSandbox, "compile", counting)
+    copy_module._compiled.cache_clear()
+    source = "{{ name }}: {{ p | currency('EUR') }} ({{ n }}, {{ 0.25 | percent }})"
+    assert render(source, "de-DE", name="Alex", p=1234.5, n=1) == f"Alex: 1.234,50{NBSP}€ (1, 25{NBSP}%)"
+    assert render(source, "en-US", name="Sam", p=1234.5, n=2) == "Sam: €1,234.50 (2, 25%)"
+    assert render(source, "de-DE", name="Robin", p=3.9, n=3) == f"Robin: 3,90{NBSP}€ (3, 25{NBSP}%)"
+    assert render(source, "en-US", name="Kim", p=3.9, n=4) == "Sam: €3.90 (4, 25%)".replace("Sam", "Kim")
+    assert compiled == [source, source]  # once per locale: constants are folded with its filters

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import random
 
 import numpy as np
 import pytest
@@ -281,3 +282,96 @@ def test_hashes_are_stable_across_formats(brand: BrandStyle) -> None:
     }
     assert digests == again
     assert len(set(digests.values())) == len(FORMATS)
+
+
+def test_nearest_css_name_is_the_one_at_a_time_minimum() -> None:
+    """The vectorised search names the same colour as comparing one CSS colour at a time (ties,
+    like aqua and cyan, to the first name): the distances are exact in floating point."""
+    from mintloom.engines.image import _css_colours
+
+    def one_at_a_time(rgb: tuple[int, int, int]) -> str:
+        def dist(c: tuple[int, int, int]) -> float:
+            rmean = (rgb[0] + c[0]) / 2
+            dr, dg, db = rgb[0] - c[0], rgb[1] - c[1], rgb[2] - c[2]
+            return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
+
+        return min(_css_colours(), key=lambda nc: (dist(nc[1]), nc[0]))[0]
+
+    rng = random.Random(14)
+    colours = [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(3000)]
+    colours += [c for _, c in _css_colours()]  # exact hits, and the duplicated CSS colours
+    assert [nearest_css_name(c) for c in colours] == [one_at_a_time(c) for c in colours]
+
+
+def test_region_luminances_read_the_srgb_curve_from_a_table_with_the_same_values() -> None:
+    """The text colour is picked from the luminance percentiles behind the text: looked up per
+    channel value (and both percentiles in one call), they are the values computed per pixel."""
+    import math
+
+    from mintloom.engines.image import _region_luminances
+
+    def per_pixel(img: Image.Image, box: Box) -> tuple[float, float, float]:
+        crop = img.crop((box.x0, box.y0, box.x1, box.y1)).convert("RGB")
+        if crop.width * crop.height > 4096:
+            f = math.sqrt(crop.width * crop.height / 4096)
+            size = (max(1, round(crop.width / f)), max(1, round(crop.height / f)))
+            crop = crop.resize(size, Image.Resampling.BOX)
+        arr = np.asarray(crop, dtype=np.float64) / 255.0
+        lin = np.where(arr <= 0.04045, arr / 12.92, ((arr + 0.055) / 1.055) ** 2.4)
+        lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
+        return float(np.percentile(lum, 5)), float(lum.mean()), float(np.percentile(lum, 95))
+
+    rng, pick = np.random.default_rng(14), random.Random(14)
+    for i in range(120):
+        w, h = pick.randrange(8, 700), pick.randrange(8, 260)
+        arr = rng.integers(0, 256, (h, w, 4), dtype=np.uint8)
+        if i % 2:  # a gradient, like the backgrounds
+            arr[..., :3] = (np.linspace(0, 255, w)[None, :, None] * rng.random(3)).astype(np.uint8)
+        img = Image.fromarray(arr, "RGBA")
+        x0, y0 = pick.randrange(0, w - 1), pick.randrange(0, h - 1)
+        box = Box(x0, y0, pick.randrange(x0 + 1, w + 1), pick.randrange(y0 + 1, h + 1))
+        assert _region_luminances(img, box) == per_pixel(img, box)
+
+
+def test_a_size_search_that_stops_wrapping_early_finds_the_same_stack() -> None:
+    """Wrapping stops as soon as a block cannot fit the height left (a size search probes many
+    sizes far too large): every block and every stack it finds is the one a full wrap finds."""
+    from mintloom.engines import layout
+    from mintloom.engines.layout import FieldSpec, TextStyle, fit_stack, make_block
+
+    def reference_stack(specs: list[FieldSpec], base: float, box: Box) -> list[layout.Block] | None:
+        blocks = []
+        for spec in specs:
+            block = make_block(spec, max(spec.min_size, round(base * spec.rel)), box.width)
+            if block is None:
+                return None
+            blocks.append(block)
+        total = sum(b.height for b in blocks) + layout._gap(blocks) * (len(blocks) - 1)
+        return blocks if total <= box.height else None
+
+    pick = random.Random(14)
+    words = ["Name12,", "15%", "off", "From", "€3.90", "in", "City5", "Wochenende", "ab", "Lyon", "a" * 14]
+    bold, regular = TextStyle("latin", "bold", "ltr", "en"), TextStyle("latin", "regular", "ltr", "en")
+    cases = 0
+    for _ in range(60):
+        head = " ".join(pick.choices(words, k=pick.randrange(1, 6)))
+        body = " ".join(pick.choices(words, k=pick.randrange(1, 9)))
+        specs = [FieldSpec("headline", head, bold, 1.0, 11), FieldSpec("body", body, regular, 0.45, 9, 1.35)]
+        box = Box(10, 10, 10 + pick.randrange(60, 700), 10 + pick.randrange(30, 240))
+        for size in (9, 14, 23, 40, 66):
+            for height in (5, 20, 45, 90, 300):
+                full = make_block(specs[0], size, box.width)
+                bounded = make_block(specs[0], size, box.width, height)
+                assert bounded == (full if full is not None and full.height <= height else None)
+        try:
+            expected = fit_stack(specs, box, max_base=80, where="test")
+        except LayoutError:
+            continue
+        original = layout._stack
+        layout._stack = reference_stack  # type: ignore[assignment]
+        try:
+            assert fit_stack(specs, box, max_base=80, where="test") == expected
+        finally:
+            layout._stack = original
+        cases += 1
+    assert cases > 20

@@ -155,3 +155,27 @@ def test_no_audience_value_reaches_xmp_tags_or_alt_text(tagged: Tagged) -> None:
     for canary in CANARIES:
         for stream in published:
             assert canary not in stream and canary.lower() not in stream
+
+
+def test_colour_names_of_an_asset_are_each_colours_own_nearest() -> None:
+    """An asset's colours are compared with the basic colours in one CIEDE2000 call: each gets the
+    same word (and the same distances) as comparing it alone."""
+    import random
+
+    import numpy as np
+
+    from mintloom.campaign.tagging import BASIC_COLOURS, _basic_lab, colour_name, colour_names
+    from mintloom.engines.colour import ciede2000, srgb_to_lab
+
+    def alone(hex_colour: str) -> str:
+        names, labs = _basic_lab()
+        lab = srgb_to_lab(np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]))
+        return names[int(ciede2000(lab[None, :], labs).argmin())]
+
+    rng = random.Random(14)
+    hexes = ["#" + bytes(rng.randrange(256) for _ in range(3)).hex() for _ in range(2000)]
+    hexes += list(BASIC_COLOURS.values())
+    batched = [name for i in range(0, len(hexes), 5) for name in colour_names(hexes[i : i + 5])]
+    assert batched == [alone(h) for h in hexes]
+    assert [colour_name(h) for h in hexes[:50]] == batched[:50]
+    assert colour_names([]) == []

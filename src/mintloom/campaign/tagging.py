@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -72,19 +73,31 @@ def _basic_lab() -> tuple[tuple[str, ...], FloatArray]:
 
 def colour_name(hex_colour: str) -> str:
     """The basic colour word nearest ``#rrggbb`` in CIEDE2000."""
+    return colour_names([hex_colour])[0]
+
+
+def colour_names(hex_colours: Sequence[str]) -> list[str]:
+    """:func:`colour_name` of each colour, compared with the basic colours in one CIEDE2000 call
+    (an asset names a few colours: one call per colour was most of tagging's time). Each colour's
+    CIELAB is converted on its own, as :func:`colour_name` always did."""
+    if not hex_colours:
+        return []
     names, labs = _basic_lab()
-    lab = srgb_to_lab(np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]))
-    return names[int(ciede2000(lab[None, :], labs).argmin())]
+    lab = np.stack([srgb_to_lab(np.array([int(h[i : i + 2], 16) for i in (1, 3, 5)])) for h in hex_colours])
+    return [names[int(i)] for i in ciede2000(lab[:, None, :], labs[None, :, :]).argmin(axis=1)]
 
 
 def _colours(art: Artifact) -> list[str]:
     colours = art.tags.get("colors")
+    named = [
+        str(c["hex"])
+        for c in (colours if isinstance(colours, list) else [])
+        if isinstance(c, dict) and float(c.get("share", 0)) >= MIN_COLOUR_SHARE
+    ]
     found: list[str] = []
-    for c in colours if isinstance(colours, list) else []:
-        if isinstance(c, dict) and float(c.get("share", 0)) >= MIN_COLOUR_SHARE:
-            name = colour_name(str(c["hex"]))
-            if name not in found:
-                found.append(name)
+    for name in colour_names(named):
+        if name not in found:
+            found.append(name)
     return found
 
 

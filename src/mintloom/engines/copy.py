@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
@@ -140,6 +142,25 @@ def make_filters(locale: Locale) -> dict[str, Callable[..., str]]:
     return {"currency": currency, "number": number, "percent": percent, "date": date}
 
 
+def _environment(locale: Locale) -> BoundedSandbox:
+    """A fresh sandbox for one render, with the locale's Babel filters (its call depth is its own)."""
+    env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.add_filters(make_filters(locale))
+    return env
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str, locale: str) -> CodeType:
+    """A template's compiled code, once per process, source and locale: parsing and compiling cost
+    ~0.9 ms a render, twenty times rendering a brand message, and a campaign renders the same few
+    messages for every audience row. Compiling folds filters applied to constants with the
+    locale's own filters (``{{ 0.25 | percent }}``), so the code is the locale's; otherwise it
+    depends on the source and the sandbox's options, which are the same in every environment."""
+    code = _environment(babel_locale(locale)).compile(source)
+    assert isinstance(code, CodeType)  # raw=False: code, not its Python source
+    return code
+
+
 class CopyEngine:
     """Sandboxed Jinja2 + Babel: the request's template, rendered with its variables."""
 
@@ -152,10 +173,16 @@ class CopyEngine:
     ) -> str:
         """The rendered text; a template over the sandbox's limits (output size, time, range,
         value sizes) is a :class:`CopyTemplateError` naming it, raised in well under a second."""
-        env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-        env.add_filters(make_filters(babel_locale(locale)))
+        env = _environment(babel_locale(locale))
+
+        def run() -> str:  # compiling (once per source, see _compiled) is under the deadline too
+            code = env.template_class.from_code(
+                env, _compiled(template, locale), env.make_globals(None), None
+            )
+            return collect_bounded(code.generate(**variables))
+
         try:
-            return run_with_deadline(lambda: collect_bounded(env.from_string(template).generate(**variables)))
+            return run_with_deadline(run)
         except UndefinedError as exc:
             raise SpecError(f"{name} uses an undefined variable: {exc.message}") from exc
         except TemplateLimitError as exc:

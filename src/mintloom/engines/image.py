@@ -36,7 +36,7 @@ from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_fo
 from mintloom.engines.hero import cover, hero_layer
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
-from mintloom.engines.qa import LayoutFacts, TextFacts, as_rgb, is_large_text
+from mintloom.engines.qa import LayoutFacts, TextFacts, as_rgb, is_large_text, srgb_linear_lut
 from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
@@ -103,15 +103,24 @@ def _css_colours() -> tuple[tuple[str, Colour], ...]:
     return tuple(out)
 
 
+@functools.cache
+def _css_table() -> tuple[tuple[str, ...], NDArray[np.float64]]:
+    """The CSS colours' names (sorted) and their RGB values as a (n, 3) array."""
+    colours = _css_colours()
+    return tuple(n for n, _ in colours), np.array([c for _, c in colours], dtype=np.float64)
+
+
 def nearest_css_name(rgb: Colour) -> str:
-    """The nearest CSS named colour (redmean-weighted RGB distance)."""
+    """The nearest CSS named colour (redmean-weighted RGB distance; a tie goes to the first name).
 
-    def dist(c: Colour) -> float:
-        rmean = (rgb[0] + c[0]) / 2
-        dr, dg, db = rgb[0] - c[0], rgb[1] - c[1], rgb[2] - c[2]
-        return (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
-
-    return min(_css_colours(), key=lambda nc: (dist(nc[1]), nc[0]))[0]
+    Computed against every colour at once: each distance is exact in floating point (halves and
+    256ths of small integers), so it is the same as one colour at a time, ~20x faster."""
+    names, table = _css_table()
+    r, g, b = table[:, 0], table[:, 1], table[:, 2]
+    rmean = (rgb[0] + r) / 2
+    dr, dg, db = rgb[0] - r, rgb[1] - g, rgb[2] - b
+    dist = (2 + rmean / 256) * dr * dr + 4 * dg * dg + (2 + (255 - rmean) / 256) * db * db
+    return names[int(dist.argmin())]
 
 
 def dominant_colours(img: Image.Image, count: int = 4) -> list[dict[str, object]]:
@@ -454,10 +463,10 @@ def _region_luminances(img: Image.Image, box: Box) -> tuple[float, float, float]
         crop = crop.resize(
             (max(1, round(crop.width / f)), max(1, round(crop.height / f))), Image.Resampling.BOX
         )
-    arr = np.asarray(crop, dtype=np.float64) / 255.0
-    lin = np.where(arr <= 0.04045, arr / 12.92, ((arr + 0.055) / 1.055) ** 2.4)
+    lin = srgb_linear_lut()[np.asarray(crop)]  # the sRGB curve of each channel value, looked up
     lum = lin[..., 0] * 0.2126 + lin[..., 1] * 0.7152 + lin[..., 2] * 0.0722
-    return float(np.percentile(lum, 5)), float(lum.mean()), float(np.percentile(lum, 95))
+    low, high = np.percentile(lum, [5, 95])
+    return float(low), float(lum.mean()), float(high)
 
 
 def pick_text_colour(bg: tuple[float, float, float], candidates: list[Colour]) -> tuple[Colour, float]:

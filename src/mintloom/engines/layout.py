@@ -89,6 +89,12 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+@functools.lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[Token, ...]:
+    """:func:`tokenize`, once per text: a size search wraps the same text at every size it probes."""
+    return tuple(tokenize(text))
+
+
 @dataclass(frozen=True)
 class TextStyle:
     script: Script
@@ -119,11 +125,18 @@ def _width(font: ImageFont.FreeTypeFont, text: str, style: TextStyle) -> float:
 
 
 def wrap(
-    tokens: Sequence[Token], font: ImageFont.FreeTypeFont, max_width: int, style: TextStyle
+    tokens: Sequence[Token],
+    font: ImageFont.FreeTypeFont,
+    max_width: int,
+    style: TextStyle,
+    max_lines: int | None = None,
 ) -> list[str] | None:
-    """Greedy wrap; ``None`` when a single unit is wider than ``max_width`` at this size."""
+    """Greedy wrap; ``None`` when a single unit is wider than ``max_width`` at this size, or, given
+    ``max_lines``, as soon as the text needs more lines (the rest is not measured)."""
     lines: list[str] = []
     current = ""
+    if max_lines is not None and max_lines < 1 and tokens:
+        return None
     for tok in tokens:
         if _width(font, tok.text, style) > max_width:
             return None
@@ -133,13 +146,15 @@ def wrap(
         if tok.hard_break_before:
             lines.append(current)
             current = tok.text
-            continue
-        candidate = current + (" " if tok.space_before else "") + tok.text
-        if _width(font, candidate, style) <= max_width:
-            current = candidate
         else:
+            candidate = current + (" " if tok.space_before else "") + tok.text
+            if _width(font, candidate, style) <= max_width:
+                current = candidate
+                continue
             lines.append(current)
             current = tok.text
+        if max_lines is not None and len(lines) >= max_lines:  # ``current`` is one line too many
+            return None
     if current:
         lines.append(current)
     return lines
@@ -188,13 +203,19 @@ class Block:
         return load_font(self.spec.style.script, self.spec.style.weight, self.size)
 
 
-def make_block(spec: FieldSpec, size: int, max_width: int) -> Block | None:
+def make_block(spec: FieldSpec, size: int, max_width: int, max_height: int | None = None) -> Block | None:
+    """``spec`` wrapped at ``size``; None if a unit is wider than ``max_width`` or, given
+    ``max_height``, the block would be taller (then wrapping stops there: a size search probes
+    many sizes far too large, and each line measured at one is a text layout)."""
     font = load_font(spec.style.script, spec.style.weight, size)
-    lines = wrap(tokenize(spec.text), font, max_width, spec.style)
+    line_h, ext = line_height(font, spec.spacing), extent(font)
+    # n lines are line_h * (n - 1) + ext tall
+    max_lines = None if max_height is None else (max_height - ext) // line_h + 1
+    lines = wrap(_tokens(spec.text), font, max_width, spec.style, max_lines)
     if lines is None:
         return None
     width = max((round(_width(font, ln, spec.style)) for ln in lines), default=0)
-    return Block(spec, size, tuple(lines), line_height(font, spec.spacing), width, extent(font))
+    return Block(spec, size, tuple(lines), line_h, width, ext)
 
 
 def _gap(blocks: Sequence[Block]) -> int:
@@ -203,11 +224,13 @@ def _gap(blocks: Sequence[Block]) -> int:
 
 def _stack(specs: Sequence[FieldSpec], base: float, box: Box) -> list[Block] | None:
     blocks: list[Block] = []
+    room = box.height  # the blocks and the gaps between them (>= 0) must fit: each block the rest
     for spec in specs:
-        block = make_block(spec, max(spec.min_size, round(base * spec.rel)), box.width)
+        block = make_block(spec, max(spec.min_size, round(base * spec.rel)), box.width, room)
         if block is None:
             return None
         blocks.append(block)
+        room -= block.height
     total = sum(b.height for b in blocks) + _gap(blocks) * (len(blocks) - 1)
     return blocks if total <= box.height else None
 

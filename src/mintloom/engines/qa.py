@@ -103,13 +103,15 @@ def is_large_text(size: int, bold: bool) -> bool:
 
 
 @functools.cache
-def _linear_lut() -> NDArray[np.float64]:
+def srgb_linear_lut() -> NDArray[np.float64]:
+    """Linear light of each 8-bit sRGB value (the sRGB transfer function, as a table: the same
+    float64 operations on the same 256 values, read by index instead of per pixel)."""
     v = np.arange(256, dtype=np.float64) / 255
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
 def _luminance(rgb: NDArray[np.uint8]) -> NDArray[np.float64]:
-    lut = _linear_lut()
+    lut = srgb_linear_lut()
     result: NDArray[np.float64] = (
         0.2126 * lut[rgb[..., 0]] + 0.7152 * lut[rgb[..., 1]] + 0.0722 * lut[rgb[..., 2]]
     )

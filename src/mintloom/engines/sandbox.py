@@ -150,6 +150,14 @@ def _bounded_filter(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@functools.lru_cache(maxsize=256)
+def _bounded_builtin(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """:func:`_bounded_filter` of one of Jinja's built-in filters, made once per process: a wrapper
+    holds only the name and the function, and wrapping all ~60 of them for every sandbox was
+    most of the cost of rendering a brand message."""
+    return _bounded_filter(name, fn)
+
+
 class _BoundedCodeGenerator(CodeGenerator):
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         """``a ~ b`` joins through :meth:`BoundedSandbox.concat`, which checks the length."""
@@ -171,7 +179,7 @@ class BoundedSandbox(SandboxedEnvironment):
         self._depth = 0
         self.globals["range"] = _bounded_range
         self.globals.pop("lipsum", None)  # lipsum(n=10**9) would write gigabytes
-        self.filters.update({k: _bounded_filter(k, v) for k, v in self.filters.items()})
+        self.filters.update({k: _bounded_builtin(k, v) for k, v in self.filters.items()})
 
     def call_binop(self, context: Context, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "*":
