@@ -31,7 +31,7 @@ from web3.logs import DISCARD
 from web3.types import RPCEndpoint
 
 from mintloom.errors import LedgerError
-from mintloom.ledger.logpages import scan
+from mintloom.ledger.logpages import first_code_block, scan
 from mintloom.ledger.reader import ChainReader
 
 _PROVEN = Web3.keccak(text="ChildProvenInLog(uint256,address,uint64,uint64)")
@@ -146,7 +146,8 @@ def _brand_controlled(reader: ChainReader, pool: str, family: str, assets: str) 
         query = {"address": Web3.to_checksum_address(family), "fromBlock": low, "toBlock": high}
         return list(reader.w3.eth.get_logs({**query, "topics": topics}))  # type: ignore[typeddict-item]
 
-    created = scan(fetch, 0, int(reader.w3.eth.block_number), reader.log_page, stop_at_first=True)
+    head = int(reader.w3.eth.block_number)
+    created = scan(fetch, _deployed_at(reader, family, head), head, reader.log_page, stop_at_first=True)
     if not created:
         return False
     first_owner = Web3.to_checksum_address(bytes(created[0]["topics"][2])[12:])
@@ -154,6 +155,16 @@ def _brand_controlled(reader: ChainReader, pool: str, family: str, assets: str) 
         address=Web3.to_checksum_address(assets), abi=reader.artifact("CreativeAssets").abi
     )
     return bool(a.functions.hasRole(_ADMIN_ROLE, first_owner).call())
+
+
+def _deployed_at(reader: ChainReader, address: str, head: int) -> int:
+    """The block ``address`` got its code at (its constructor's events are there), or 0 when the
+    node keeps no old state (the scan then starts at the genesis)."""
+    where = Web3.to_checksum_address(address)
+    try:
+        return first_code_block(lambda b: bytes(reader.w3.eth.get_code(where, b)), head)
+    except (Web3Exception, OSError, ValueError):
+        return 0
 
 
 def _runs_code(reader: ChainReader, name: str, address: str, args: bytes) -> bool:
