@@ -10,7 +10,9 @@ brand attests it (`ugc attest`) and the fan registers and claims its reward (`ug
   and event log on the chain, the full receipts of the attestation and registration, both orders
   as `market export` shares them, the fan's child (bytes and its manifest store, the parent's
   ingredient included) and its log receipt;
-* **operator-facing**, so no audience value: each command's output.
+* **operator-facing**, so no audience value: each command's output, the `dao create`, `dao propose`,
+  `dao vote`, `dao queue` and `dao execute` the family's set-up helpers run included
+  (:func:`_helpers_searched`).
 
 Positive control: the canaries reached the campaign (its asset paths name the segment)."""
 
@@ -22,8 +24,12 @@ from pathlib import Path
 import c2pa
 import pytest
 from eth_typing import HexStr
+from typer.testing import Result
 from web3 import Web3
 
+import tests.governance.test_ugc_attester as attester_tests
+import tests.governance.test_ugc_cross_org as cross_org_tests
+import tests.governance.test_ugc_rewards as rewards_tests
 from mintloom.campaign.run import CampaignRunner
 from mintloom.campaign.sample import sample_spec
 from mintloom.campaign.spec import load_spec
@@ -71,6 +77,20 @@ def canary_campaign(studio: Studio, shared_anvil: NodeInfo, tmp_path: Path) -> S
     return studio
 
 
+def _helpers_searched(monkeypatch: pytest.MonkeyPatch, streams: Streams) -> None:
+    """The shared set-up helpers (``_brand_family``, ``_dao_sets_up_the_pool``,
+    ``_dao_names_the_attester``) run their `dao` commands through their modules' ``mintloom``: here
+    it also keeps each output for the search (the helpers check the exit codes themselves)."""
+
+    def kept(*args: str) -> Result:
+        r = mintloom(*args)
+        streams.add(" ".join(args[:2]) + " output", r.output, PRIVATE)
+        return r
+
+    for module in (cross_org_tests, rewards_tests, attester_tests):
+        monkeypatch.setattr(module, "mintloom", kept)
+
+
 class Run:
     """CLI commands whose output is kept for the search."""
 
@@ -91,6 +111,7 @@ def test_share_lots_and_ugc_rewards_carry_no_audience_value(
     assert any(SEGMENT in a.path for a in Catalog(brand.db).assets("c1")), "positive control"
     streams = Streams()
     public = (*PRIVATE, str(tmp_path))
+    _helpers_searched(monkeypatch, streams)
     parent, pool = _brand_family(brand, tmp_path, monkeypatch)
     _dao_names_the_attester(brand, monkeypatch, brand.chain.address)
     _share_lots(brand, Run(streams), tmp_path, monkeypatch, public)
@@ -103,7 +124,10 @@ def test_share_lots_and_ugc_rewards_carry_no_audience_value(
     assert not sent, "every transaction of the test was searched"
     searched = {name for name, _, _ in streams.items}
     commands = ("list-shares", "buy-shares", "offer-shares", "accept-shares", "export")
-    assert {f"market {c} output" for c in commands} | {"ugc attest output", "ugc register output"} <= searched
+    required = {f"market {c} output" for c in commands}
+    required |= {f"ugc {c} output" for c in ("attest", "register", "claim")}
+    required |= {f"dao {c} output" for c in ("create", "propose", "vote", "queue", "execute")}
+    assert required <= searched, sorted(required - searched)
     assert sum(name.startswith("calldata ") for name in searched) > 20, sorted(searched)
     streams.assert_clean()
 

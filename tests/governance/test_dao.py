@@ -20,7 +20,8 @@ from mintloom.errors import (
     ProposalStateError,
     TreasuryTooSmallError,
 )
-from mintloom.governance.licenses import ETH, terms_of
+from mintloom.governance import dao
+from mintloom.governance.licenses import ETH, register_terms, terms_of
 from mintloom.governance.publish import publish_campaign
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.node import AnvilNode, NodeInfo, rpc_call
@@ -179,6 +180,26 @@ def test_a_repeated_proposal_sends_nothing(anchored: Studio) -> None:
     assert other.exit_code == 0 and "proposal #2" in other.output, other.output
     assert f"to 0.03 ETH (terms #{terms})" in " ".join(other.output.split()), other.output
     assert _sent(s.chain) == (before[0] + 1, before[1] + 1)  # the propose alone
+
+
+def test_terms_registered_meanwhile_are_proposed_under_their_id(anchored: Studio) -> None:
+    """The --fee terms are predicted as the next id; another account then registers other terms
+    (taking that id) and these very terms (the id after). Before issue 16's fix propose sent the
+    (idempotent) registration and raised DaoError("terms #N were taken by other terms…"), though
+    the terms it wanted were registered; now it proposes them under the id they got."""
+    s = anchored
+    assert mintloom("dao", "create", "Spring", "--campaign", "c1", "--supply", str(SUPPLY)).exit_code == 0
+    [action] = dao.plan_actions(s.chain, dao.Plan(fee_wei=4 * 10**16))
+    assert action.registers is not None
+    predicted = int(action.args[0])
+    assert predicted == int(s.chain.call("LicenseTemplates", "termsCount")) + 1
+    other = party(s, OUTSIDER)
+    assert register_terms(other, action.registers.model_copy(update={"minting_fee": 5 * 10**16})) == predicted
+    assert register_terms(other, action.registers) == predicted + 1
+    p = dao.propose(s.chain, [action])
+    assert f"to 0.04 ETH (terms #{predicted + 1})" in p.description, p.description
+    call = s.chain.contract("FamilyConfig").encode_abi("setNewLeafTerms", args=[predicted + 1])
+    assert p.calldatas == (bytes.fromhex(call.removeprefix("0x")),)
 
 
 def test_advance_moves_only_the_embedded_node(workspace: Workspace, anvil: NodeInfo) -> None:

@@ -9,6 +9,7 @@ the demo never said so), and a rerun finds the family instead of doing it again.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,8 +18,11 @@ from mintloom.cli.demo_dao import (
     FAN,
     INVESTOR,
     DaoOutcome,
+    DemoChildUnverifiedError,
     DemoReconciliationError,
+    _fan_studio,
     _reconcile,
+    _verify_child,
     dao_step,
 )
 from mintloom.ledger.assets import token_id
@@ -67,6 +71,7 @@ def test_the_dao_step_reconciles(studio: Studio, anvil: NodeInfo, monkeypatch: p
     attested = studio.chain.call("UGCRewards", "attestation", child_token)
     assert attested[2] == party(FAN).address and attested[0] == child_token
     _the_child_verifies(studio, said, child, party(FAN).address, monkeypatch)
+    _a_reward_not_the_familys_is_refused(studio, child, party(INVESTOR).address, monkeypatch)
     again: list[str] = []
     assert dao_step(again.append, studio, PASSWORD, party) is None
     assert again == ["the Creative DAO Lumen DAO exists already (resumed run)"]
@@ -86,6 +91,38 @@ def _the_child_verifies(
     flat = " ".join(shown.output.split())
     assert shown.exit_code == 0 and " VERIFIED " in flat, shown.output
     assert "(parentOf) signed by" in flat and f"UGC reward {10**17} wei to {fan}" in flat, shown.output
+
+
+def _a_reward_not_the_familys_is_refused(
+    studio: Studio, child: Path, other: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's verify of the child passes as is, and refuses (DemoChildUnverifiedError) the same
+    report with its reward from another pool, of another amount or to another creator: before
+    issue 16's fix it only checked that some reward was shown, and said the family pool paid it."""
+    from mintloom.verify import verifier
+
+    real = verifier.verify_bytes
+    fan = _fan_studio(studio, PASSWORD)
+    try:
+        _verify_child(lambda _: None, studio, fan, child)
+        for changed in ({"pool": other}, {"amount": str(2 * 10**17)}, {"creator": other}):
+
+            def forged(
+                data: bytes, name: str, ctx: verifier.VerifyContext, c: dict[str, str] = changed
+            ) -> Any:
+                r = real(data, name, ctx)
+                assert r.license is not None and r.license.ugc_reward is not None
+                reward = r.license.ugc_reward.model_copy(update=c)
+                return r.model_copy(update={"license": r.license.model_copy(update={"ugc_reward": reward})})
+
+            monkeypatch.setattr(verifier, "verify_bytes", forged)
+            with pytest.raises(DemoChildUnverifiedError, match="not 100000000000000000 wei to the fan"):
+                _verify_child(lambda _: None, studio, fan, child)
+        monkeypatch.setattr(verifier, "verify_bytes", real)
+        with pytest.raises(DemoChildUnverifiedError, match="cannot verify"):
+            _verify_child(lambda _: None, studio, fan, child.parent / "no-such.png")
+    finally:
+        fan.close()
 
 
 def _sold_through_the_marketplace(studio: Studio, investor: str) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zlib
 from pathlib import Path
 
 import pytest
@@ -168,6 +169,33 @@ def _forged_parents_refused(
         attest_child(brand.chain, pool, remix, outside, both.read_text())
 
 
+def _chunk(kind: bytes, body: bytes) -> bytes:
+    return len(body).to_bytes(4, "big") + kind + body + zlib.crc32(kind + body).to_bytes(4, "big")
+
+
+def _non_images_refused(tmp_path: Path, child: Path, parent: Path, fan_root: Path) -> None:
+    """A parent that is no PNG/JPEG/WebP (a GIF of the parent's pixels) or a pixel bomb (a PNG
+    header claiming 100000x100000 pixels) is the parent's fault: ParentCredentialError (before
+    3354760 both were a ChildCredentialError). A child that is no image is a ChildCredentialError."""
+    gif = tmp_path / "parent.gif"
+    Image.open(parent).convert("RGB").save(gif, format="GIF")
+    header = (100_000).to_bytes(4, "big") * 2 + bytes([8, 2, 0, 0, 0])
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b"")))
+    for bad, why in (
+        (gif, "the parent is a GIF image"),
+        (bomb, "could be decompression bomb"),
+    ):
+        hit = mintloom("ugc", "attest", str(child), "--parent", str(bad), "--trust", str(fan_root))
+        assert isinstance(hit.exception, ParentCredentialError), hit.output
+        assert why in str(hit.exception), hit.exception
+    text = tmp_path / "child.txt"
+    text.write_text("not a picture")
+    hit = mintloom("ugc", "attest", str(text), "--parent", str(parent), "--trust", str(fan_root))
+    assert isinstance(hit.exception, ChildCredentialError), hit.output
+    assert "the child is not an image mintloom can read" in str(hit.exception), hit.exception
+
+
 def test_the_attester_binds_a_child_to_its_creator(
     anchored: Studio, fan: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -236,6 +264,7 @@ def test_the_attester_binds_a_child_to_its_creator(
     _forged_parents_refused(
         brand, fan, tmp_path, parent=parent_bytes, other=other, fan=fan_chain.address, pool=pool
     )
+    _non_images_refused(tmp_path, child, parent, fan_root)
     as_party(monkeypatch, OUTSIDER)
     impostor = mintloom(*attest, "--trust", str(fan_root))
     assert isinstance(impostor.exception, NotAttesterError), impostor.output

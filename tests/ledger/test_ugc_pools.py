@@ -10,6 +10,11 @@ shows the 0.1 ETH the brand family's own pool pays for the same child, found pas
 
 On the code before ugc_pools' fix (3fc73f3^) the forged reward was shown: ``genuine_pool`` (asserted
 True for the fan's pool below) was the only test a pool had to pass, and the first match was taken.
+
+The second case uses only genuine code: the fan deploys the project's own FamilyConfig over the
+brand's CreativeAssets with themselves as owner, adds a range holding the brand's published ad,
+and wires their own genuine UGCRewards to it. On the code before the brand-control check
+(``_brand_controlled``, issue 16) that self-paid reward was shown as the family's.
 """
 
 from __future__ import annotations
@@ -60,6 +65,40 @@ def _fans_own_pool(brand: Studio, tmp_path: Path) -> str:
     return pool
 
 
+def _fans_own_family_pool(brand: Studio, tmp_path: Path, parent: Path) -> str:
+    """A genuine FamilyConfig over the brand's CreativeAssets, owned by the fan, holding the leaf
+    of the brand's ``parent`` (its anchored checkpoint), and a genuine UGCRewards over the brand's
+    LicenseMarket wired to it: both owned, funded and configured by the fan."""
+    forger = ChainClient(brand.chain.rpc_url, dev_key(FAN), brand.db, Deployments(tmp_path / "forger2.json"))
+    receipt = brand.log.receipt(str(cid_for(parent.read_bytes())))
+    assert receipt is not None and receipt.anchor is not None
+    family = str(
+        forger.deploy(
+            "FamilyConfig",
+            forger.address,
+            brand.chain.address_of("CreativeAssets"),
+            brand.chain.address_of("LicenseTemplates"),
+            resolve_terms(TERMS),
+        )
+    )
+    forger.transact_at(
+        family,
+        forger.artifact("FamilyConfig").abi,
+        "addRange",
+        receipt.tree_size,
+        receipt.leaf_index,
+        receipt.leaf_index + 1,
+    )
+    pool = str(
+        forger.deploy("UGCRewards", forger.address, brand.chain.address_of("LicenseMarket"), family, 86400)
+    )
+    abi = forger.artifact("UGCRewards").abi
+    forger.transact_at(pool, abi, "fund", value=FORGED)
+    for fn, arg in (("setReward", FORGED), ("setCreatorCap", 1), ("setBudgetCap", FORGED)):
+        forger.transact_at(pool, abi, fn, arg)
+    return pool
+
+
 def _leaf(fan_ws: Workspace, cid: str) -> int:
     db = open_workspace_database(fan_ws.database_url())
     try:
@@ -92,5 +131,31 @@ def test_a_genuine_pool_wired_to_a_fake_family_is_not_shown(
     rewarded = mintloom(*register, family_pool)
     assert rewarded.exit_code == 0 and "0.1 ETH granted" in " ".join(rewarded.output.split()), rewarded.output
     shown = _fan_sees_reward(fan, leaf, cid)  # the family's reward, after the forged one in the log
+    assert shown is not None and (shown.pool, shown.amount) == (family_pool, str(10**17))
+    assert shown.creator == party(brand, FAN).address
+
+
+def test_a_genuine_family_the_fan_set_up_over_the_brands_assets_is_not_shown(
+    anchored: Studio, fan: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    brand = anchored
+    parent, family_pool = _brand_family(brand, tmp_path, monkeypatch)
+    _in_fan_workspace(monkeypatch, fan)
+    child = tmp_path / "child.png"
+    assert mintloom("remix", str(parent), "--template", "frame", "--out", str(child)).exit_code == 0
+    cid = str(cid_for(child.read_bytes()))
+    buy_license(party(brand, FAN), str(cid_for(parent.read_bytes())), TERMS)
+    register = ("ugc", "register", str(child), "--parent", str(parent), "--licence", TERMS, "--family")
+
+    forged_pool = _fans_own_family_pool(brand, tmp_path, parent)
+    forged = mintloom(*register, forged_pool)
+    assert forged.exit_code == 0 and "2 ETH granted" in " ".join(forged.output.split()), forged.output
+    assert genuine_pool(brand.chain, forged_pool)  # genuine pool, genuine family holding the parent
+    leaf = _leaf(fan, cid)
+    assert _fan_sees_reward(fan, leaf, cid) is None  # the brand does not control that family
+
+    rewarded = mintloom(*register, family_pool)
+    assert rewarded.exit_code == 0 and "0.1 ETH granted" in " ".join(rewarded.output.split()), rewarded.output
+    shown = _fan_sees_reward(fan, leaf, cid)
     assert shown is not None and (shown.pool, shown.amount) == (family_pool, str(10**17))
     assert shown.creator == party(brand, FAN).address

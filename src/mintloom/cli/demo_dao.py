@@ -31,6 +31,7 @@ CAMPAIGN, FAMILY, SUPPLY = "lumen-dao", "Lumen DAO", 1000
 SHARE_PRICE = 10**15  # 0.001 ETH a whole share: the investor's 300 shares cost 0.3 ETH
 INVESTOR, LICENSEE, FAN = 7, 8, 9
 TERMS = "commercial-remix"
+REWARD = 10**17  # wei the DAO's plan pays a UGC child (0.1 ETH)
 
 
 class DemoReconciliationError(MintloomError):
@@ -170,7 +171,7 @@ def _vote(say: Callable[[str], None], studio: Studio, party: Callable[[int], Cha
 
     chain, settings = studio.chain, studio.settings
     # the brand's account is the UGC attester (`mintloom ugc attest`): rewards go only to attested creators
-    plan = dao.Plan(2 * 10**16, 10**18, 10**17, 1, 5 * 10**17, attester=chain.address)
+    plan = dao.Plan(2 * 10**16, 10**18, REWARD, 1, 5 * 10**17, attester=chain.address)
     p = dao.propose(chain, dao.plan_actions(chain, plan))
     say(f"the DAO votes on proposal #{p.number}: {p.description}")
     for step in ("vote", "queue", "execute"):
@@ -225,22 +226,35 @@ def _fan_remix(
 
 def _verify_child(say: Callable[[str], None], studio: Studio, fan: Studio, path: Path) -> None:
     """`verify` of the fan's child in the fan's workspace, trusting the fan's root (its signer)
-    and the brand's (its parent's): VERIFIED, parent chain fan → brand, and its reward."""
+    and the brand's (its parent's), built as the printed `mintloom verify --trust` builds it:
+    VERIFIED, parent chain fan → brand, and the reward the family's own pool paid the fan."""
     from mintloom.chain_lookup import verify_context
+    from mintloom.cli.verify import read_trust, trust_in
     from mintloom.governance.dao import eth
     from mintloom.verify.report import Verdict
     from mintloom.verify.verifier import verify_bytes
 
     roots = fan.workspace.root / "fan-and-brand-roots.pem"
-    roots.write_text(fan.keys.trust_anchor_pem() + studio.keys.trust_anchor_pem(), encoding="utf-8")
+    try:
+        roots.write_text(fan.keys.trust_anchor_pem() + studio.keys.trust_anchor_pem(), encoding="utf-8")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DemoChildUnverifiedError(f"cannot verify the fan's remix {path.name}: {exc}") from exc
     ctx = verify_context(fan)
-    ctx.trust_anchors_pem = roots.read_text(encoding="utf-8")
-    r = verify_bytes(path.read_bytes(), path.name, ctx)
+    trust_in(ctx, *read_trust(roots))
+    r = verify_bytes(data, path.name, ctx)
     parents = [h for h in r.history if h.get("relationship") == "parentOf" and h.get("valid")]
     reward = r.license.ugc_reward if r.license is not None else None
     if r.verdict is not Verdict.VERIFIED or r.credential is None or not parents or reward is None:
         failed = "; ".join(c.detail for c in r.checks if c.status == "fail") or "no valid parent or reward"
         raise DemoChildUnverifiedError(f"the fan's remix {path.name} verifies {r.verdict.value}: {failed}")
+    pool = studio.chain.address_of("UGCRewards")
+    paid = (str(reward.pool).lower(), int(reward.amount), reward.creator.lower())
+    if paid != (pool.lower(), REWARD, fan.chain.address.lower()):
+        raise DemoChildUnverifiedError(
+            f"the fan's remix {path.name} shows a reward of {reward.amount} wei to {reward.creator} from "
+            f"pool {reward.pool}, not {REWARD} wei to the fan {fan.chain.address} from the family pool {pool}"
+        )
     say(
         f"verify {path.name} in the fan's workspace, trusting the fan's and the brand's roots: VERIFIED, "
         f"parent chain {r.credential.signer.subject} → {parents[0]['signer']}, "
@@ -321,8 +335,8 @@ def _reconcile(o: DaoOutcome) -> None:
         "the investor got 30% and the brand 70%": o.investor_revenue * 7 == o.brand_revenue * 3,
         "the investor bought 30% of the shares": o.shares_bought * 10 == SUPPLY * 3 * 10**18,
         "the lot was paid at the listed price": o.lot_price * 10**18 == o.shares_bought * SHARE_PRICE,
-        "the fan was paid the 0.1 ETH reward": o.reward == 10**17,
-        "the pool keeps the 0.9 ETH not paid": o.pool_left == 10**18 - 10**17,
+        "the fan was paid the 0.1 ETH reward": o.reward == REWARD,
+        "the pool keeps the 0.9 ETH not paid": o.pool_left == 10**18 - REWARD,
         "the balance changes and gas sum to zero": o.total_change == 0,
     }
     failed = [what for what, ok in checks.items() if not ok]

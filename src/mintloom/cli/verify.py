@@ -152,7 +152,7 @@ class ContextOptions:
         """The context and a line saying what it could consult."""
         ctx, where = _context(offline=self.offline, trust=self.trust, rpc=self.rpc, contracts=self.contracts)
         if self.tsa_roots is not None:
-            ctx.tsa_anchors_pem = _read_trust(self.tsa_roots)[0]
+            ctx.tsa_anchors_pem = read_trust(self.tsa_roots)[0]
             where += f"; TSA roots from {self.tsa_roots}"
         return ctx, where
 
@@ -191,7 +191,7 @@ def _verify_folder(
     return verdict
 
 
-def _read_trust(trust: Path) -> tuple[str, dict[int, dt.datetime]]:
+def read_trust(trust: Path) -> tuple[str, dict[int, dt.datetime]]:
     """The certificates and signer retirements of a ``--trust`` PEM file."""
     from mintloom.provenance.keys import split_trust_bundle
 
@@ -205,6 +205,11 @@ def _read_trust(trust: Path) -> tuple[str, dict[int, dt.datetime]]:
     return split_trust_bundle(anchors)
 
 
+def trust_in(ctx: VerifyContext, anchors: str, retired: dict[int, dt.datetime]) -> None:
+    """Verify against ``anchors`` and their ``retired`` signers (from :func:`read_trust`) only."""
+    ctx.trust_anchors_pem, ctx.retired = anchors, retired
+
+
 def _context(
     *, offline: bool, trust: Path | None, rpc: str | None = None, contracts: Path | None = None
 ) -> tuple[VerifyContext, str]:
@@ -213,7 +218,7 @@ def _context(
     from mintloom.cli.console import studio
     from mintloom.verify.verifier import VerifyContext
 
-    anchors, retired = _read_trust(trust) if trust is not None else (None, None)
+    anchors, retired = read_trust(trust) if trust is not None else (None, None)
     try:
         s = studio(read_only=True)  # verifying never migrates the catalog
         ctx = verify_context(s, offline=offline)
@@ -232,7 +237,7 @@ def _context(
     elif contracts is not None:
         raise VerifyError("--contracts needs --rpc")
     if anchors is not None:
-        ctx.trust_anchors_pem, ctx.retired = anchors, retired or {}
+        trust_in(ctx, anchors, retired or {})
         where += f"; trust anchors from {trust}"
         where += f" ({len(ctx.retired)} retired signer(s))" if ctx.retired else ""
     elif ctx.trust_anchors_pem is None:

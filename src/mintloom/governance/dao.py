@@ -123,13 +123,15 @@ def family_name(chain: ChainReader) -> str:
 def fee_action(chain: ChainReader, fee_wei: int) -> Action:
     """New family leaves get the current terms with another minting fee. Read only: terms not
     registered yet are named by the id registering them gives (the next one), and :func:`propose`
-    registers them (terms are immutable, registering is open to anyone and idempotent)."""
+    registers them (terms are immutable, registering is open to anyone and idempotent). The
+    registered id and the terms count are read at one block, so the prediction is consistent."""
     current_id = int(chain.call("FamilyConfig", "newLeafTerms"))
     current = terms_of(chain, current_id)
     new = current.model_copy(update={"minting_fee": fee_wei})
-    new_id, registers = registered_id(chain, new), None
+    block = int(chain.w3.eth.block_number)
+    new_id, registers = registered_id(chain, new, block), None
     if new_id == 0:
-        new_id, registers = int(chain.call("LicenseTemplates", "termsCount")) + 1, new
+        new_id, registers = int(chain.call("LicenseTemplates", "termsCount", block=block)) + 1, new
     verb = "raise" if fee_wei > current.minting_fee else "lower" if fee_wei < current.minting_fee else "keep"
     text = f"{verb} licence fee of family {family_name(chain)} to {eth(fee_wei)} ETH (terms #{new_id})"
     return Action("FamilyConfig", "setNewLeafTerms", (new_id,), 0, text, registers)
@@ -202,7 +204,8 @@ class Proposal:
 
 def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
     """Submit the actions as one proposal described by their texts; returns it. A proposal the
-    governor already holds is refused before anything is sent (terms registered included)."""
+    governor already holds is refused before anything is sent (terms registered included). Terms
+    registered meanwhile under another id than the action predicted are proposed under that id."""
     targets = [chain.address_of(a.contract) for a in actions]
     datas = [chain.contract(a.contract).encode_abi(a.fn, args=list(a.args)) for a in actions]
     description = "; ".join(a.text for a in actions)
@@ -210,6 +213,13 @@ def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
     pid = int(chain.call(GOVERNOR, "hashProposal", targets, values, datas, Web3.keccak(text=description)))
     args, kind = (targets, values, datas, description), _kind("propose", pid)
     _refuse_repeat(chain, pid, kind)
+    if any(
+        a.registers is not None and registered_id(chain, a.registers) not in (0, a.args[0]) for a in actions
+    ):
+        # registered meanwhile under another id than predicted: name that id (another proposal)
+        return propose(
+            chain, [fee_action(chain, a.registers.minting_fee) if a.registers else a for a in actions]
+        )
     for a in actions:
         if a.registers is not None and register_terms(chain, a.registers) != a.args[0]:
             raise DaoError(

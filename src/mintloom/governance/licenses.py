@@ -100,6 +100,7 @@ def register_terms(chain: ChainClient, terms: Terms) -> int:
     return registered_id(chain, terms)
 
 
-def registered_id(chain: ChainReader, terms: Terms) -> int:
-    """The id ``terms`` are registered under, 0 if they are not (read only)."""
-    return int(chain.call(CONTRACT, "termsIdOf", chain.call(CONTRACT, "hashTerms", terms.as_tuple())))
+def registered_id(chain: ChainReader, terms: Terms, block: int | None = None) -> int:
+    """The id ``terms`` are registered under (at the head, or at ``block``), 0 if they are not."""
+    digest = chain.call(CONTRACT, "hashTerms", terms.as_tuple(), block=block)
+    return int(chain.call(CONTRACT, "termsIdOf", digest, block=block))

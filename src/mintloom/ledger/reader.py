@@ -246,9 +246,14 @@ class ChainReader:
         shown = ", ".join(a.hex() if isinstance(a, bytes) else str(a) for a in args)
         return ContractError(f"{what} reverted with {name}({shown})", error_name=name, args=args)
 
-    def call(self, contract: str, fn: str, *args: Any) -> Any:
+    def call(self, contract: str, fn: str, *args: Any, block: int | None = None) -> Any:
+        """The view ``contract.fn(*args)`` at the head, or at ``block`` (reads that must agree)."""
         try:
-            return self.contract(contract).functions[fn](*args).call()
+            return (
+                self.contract(contract)
+                .functions[fn](*args)
+                .call(block_identifier="latest" if block is None else block)
+            )
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
             raise self._translate(exc, f"{contract}.{fn}") from exc
         except (Web3Exception, OSError) as exc:  # OSError: requests' connection errors

@@ -7,7 +7,15 @@ so the pool is found by those two indexed topics over every address. Anyone can 
 that emits the same event, so only a pool running UGCRewards' own code counts: its runtime code
 must equal what UGCRewards' creation code yields with the immutables it reports (an ``eth_call``
 of that creation code, nothing deployed). Such a pool emits the event only for the log's admin
-(``_checkLog``), so the creator shown is the log's organisation. Read only.
+(``_checkLog``), so the creator shown is the log's organisation.
+
+Genuine code is not enough: anyone can deploy the project's own FamilyConfig over a brand's
+CreativeAssets with themselves as owner, add a range holding the brand's parent and wire a genuine
+pool to it. A family counts only if the brand controls it (:func:`_brand_controlled`): it was
+created owned by an admin of its CreativeAssets (FamilyConfig adds ranges only through its owner,
+and every later owner was handed the family by the one before, as ``deploy_family`` hands it to
+the family DAO's timelock), and the pool has the family's owner, who alone sets its reward.
+Read only.
 """
 
 from __future__ import annotations
@@ -23,10 +31,12 @@ from web3.logs import DISCARD
 from web3.types import RPCEndpoint
 
 from mintloom.errors import LedgerError
-from mintloom.ledger.logpages import scan
+from mintloom.ledger.logpages import first_code_block, scan
 from mintloom.ledger.reader import ChainReader
 
 _PROVEN = Web3.keccak(text="ChildProvenInLog(uint256,address,uint64,uint64)")
+_OWNERSHIP = Web3.keccak(text="OwnershipTransferred(address,address)")
+_ADMIN_ROLE = bytes(32)  # AccessControl's DEFAULT_ADMIN_ROLE
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,9 @@ def genuine_pool(reader: ChainReader, pool: str) -> bool:
 
 def _family_pool(reader: ChainReader, pool: str, parent: int) -> bool:
     """The genuine ``pool`` pays for a family of this chain's recorded deployments, or for a
-    genuine FamilyConfig over genuine CreativeAssets that holds ``parent``: a pool wired to a fake
-    family (whose ``inFamily`` says yes to anything) is no family pool."""
+    genuine FamilyConfig over genuine CreativeAssets that holds ``parent`` and that the brand
+    controls (:func:`_brand_controlled`): a pool wired to a fake family (whose ``inFamily`` says
+    yes to anything), or to a genuine family someone else set up, is no family pool."""
     c = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=reader.artifact("UGCRewards").abi)
     try:
         assets, market, family = (str(a) for a in c.functions.contracts().call())
@@ -85,12 +96,13 @@ def _family_pool(reader: ChainReader, pool: str, parent: int) -> bool:
         names = ("CreativeAssets", "LicenseMarket", "FamilyConfig")
         if all(recorded.get(n) == a.lower() for n, a in zip(names, (assets, market, family), strict=True)):
             return True
-        return _genuine_family(reader, family, assets) and bool(
-            reader.w3.eth.contract(
-                address=Web3.to_checksum_address(family), abi=reader.artifact("FamilyConfig").abi
-            )
-            .functions.inFamily(parent)
-            .call()
+        f = reader.w3.eth.contract(
+            address=Web3.to_checksum_address(family), abi=reader.artifact("FamilyConfig").abi
+        )
+        return (
+            _genuine_family(reader, family, assets)
+            and bool(f.functions.inFamily(parent).call())
+            and _brand_controlled(reader, pool, family, assets)
         )
     except (Web3Exception, ValueError, TypeError, OverflowError):
         return False
@@ -114,6 +126,45 @@ def _genuine_family(reader: ChainReader, family: str, assets: str) -> bool:
     return _runs_code(reader, "FamilyConfig", family, fargs) and _runs_code(
         reader, "CreativeAssets", assets, aargs
     )
+
+
+def _brand_controlled(reader: ChainReader, pool: str, family: str, assets: str) -> bool:
+    """The genuine ``family`` was created owned by an account that is (still) an admin of the
+    genuine ``assets`` (its first ``OwnershipTransferred`` is from the zero address to that
+    account), and the genuine ``pool``'s owner is the family's current owner. A family anyone
+    else created has never held a range its creator did not add; one created owned by the admin
+    holds only ranges added by the admin or whoever the admin handed it to."""
+    f = reader.w3.eth.contract(
+        address=Web3.to_checksum_address(family), abi=reader.artifact("FamilyConfig").abi
+    )
+    p = reader.w3.eth.contract(address=Web3.to_checksum_address(pool), abi=reader.artifact("UGCRewards").abi)
+    if str(p.functions.owner().call()).lower() != str(f.functions.owner().call()).lower():
+        return False
+    topics: list[HexStr | None] = [HexStr("0x" + bytes(_OWNERSHIP).hex()), HexStr("0x" + bytes(32).hex())]
+
+    def fetch(low: int, high: int) -> list[Any]:
+        query = {"address": Web3.to_checksum_address(family), "fromBlock": low, "toBlock": high}
+        return list(reader.w3.eth.get_logs({**query, "topics": topics}))  # type: ignore[typeddict-item]
+
+    head = int(reader.w3.eth.block_number)
+    created = scan(fetch, _deployed_at(reader, family, head), head, reader.log_page, stop_at_first=True)
+    if not created:
+        return False
+    first_owner = Web3.to_checksum_address(bytes(created[0]["topics"][2])[12:])
+    a = reader.w3.eth.contract(
+        address=Web3.to_checksum_address(assets), abi=reader.artifact("CreativeAssets").abi
+    )
+    return bool(a.functions.hasRole(_ADMIN_ROLE, first_owner).call())
+
+
+def _deployed_at(reader: ChainReader, address: str, head: int) -> int:
+    """The block ``address`` got its code at (its constructor's events are there), or 0 when the
+    node keeps no old state (the scan then starts at the genesis)."""
+    where = Web3.to_checksum_address(address)
+    try:
+        return first_code_block(lambda b: bytes(reader.w3.eth.get_code(where, b)), head)
+    except (Web3Exception, OSError, ValueError):
+        return 0
 
 
 def _runs_code(reader: ChainReader, name: str, address: str, args: bytes) -> bool:
