@@ -183,6 +183,7 @@ def test_a_render_failing_blocking_qa_serves_the_fallback_and_says_why(live: Liv
     held = _ok(live.render({"weather": LONG_WEATHER}))
     assert held.headers["X-Mintloom-Fallback"] == "RenderHeldError"
     assert "QA" in held.headers["X-Mintloom-Error"]
+    assert "copy_length" in held.headers["X-Mintloom-Error"]  # the failing rule, by name
     assert held.headers["Cache-Control"] == "no-store"
     fallback = _ok(live.render({"weather": "sunny", "offer": 0}))
     assert held.headers["X-Mintloom-CID"] == fallback.headers["X-Mintloom-CID"]

@@ -177,7 +177,11 @@ async def _post(
     if r.status_code != 200:
         raise RuntimeError(f"render failed: {r.status_code} {r.text[:200]}")
     if r.headers["X-Mintloom-Cache"] != expect:
-        raise RuntimeError(f"expected a cache {expect}, got {r.headers['X-Mintloom-Cache']}")
+        why = r.headers.get("X-Mintloom-Error")  # a fallback is the fallback's (cached) render
+        raise RuntimeError(
+            f"expected a cache {expect}, got {r.headers['X-Mintloom-Cache']} for {fmt} {variables}"
+            + (f" (the fallback was served: {why})" if why else "")
+        )
     return dt, r
 
 

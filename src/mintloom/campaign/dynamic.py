@@ -25,6 +25,7 @@ from datetime import datetime
 
 from mintloom.campaign.execute import SerialExecutor, generate_job
 from mintloom.campaign.plan import Job, Plan, plan_campaign
+from mintloom.campaign.qa import QAReport
 from mintloom.campaign.run import CampaignRunner, RunParts, RunSummary, StageClock, _RunState, _Signed
 from mintloom.campaign.spec import (
     AudioSpec,
@@ -297,8 +298,9 @@ class DynamicRenderer:
         qa = Annotations(self.parts.db).qa(row.cid)
         held = None
         if qa is not None and qa.held:
+            reasons = "; ".join(QAReport.model_validate_json(qa.report).reasons())
             held = RenderHeldError(
-                f"the render of {self.campaign} ({fmt}) fails a blocking brand-QA rule",
+                f"the render of {self.campaign} ({fmt}) fails a blocking brand-QA rule: {reasons}",
                 hint="the campaign's fallback creative is served instead",
             )
         body = b"" if held is not None else self.parts.blobs.get(row.cid)

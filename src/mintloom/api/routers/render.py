@@ -73,7 +73,8 @@ def _response(result: RenderResult) -> Response:
         headers["Server-Timing"] = ", ".join(f"{n};dur={s * 1000:.1f}" for n, s in result.stages)
     if result.failed is not None:
         headers["X-Mintloom-Fallback"] = type(result.failed).__name__
-        headers["X-Mintloom-Error"] = result.failed.message
+        # a header is Latin-1: a QA reason's "ΔE00" is sent escaped (\u0394E00), not as a 500
+        headers["X-Mintloom-Error"] = result.failed.message.encode("ascii", "backslashreplace").decode()
         headers["Cache-Control"] = "no-store"
     crash_point("dynamic.respond")
     return Response(result.body, media_type=result.media_type, headers=headers)
