@@ -26,6 +26,7 @@ from mintloom.errors import (
     OrderClosed,
     OrderExpired,
     PriceMismatch,
+    ShareTokenCurrency,
     TermsNotAttached,
     UnknownShareToken,
     UnprovenLeaf,
@@ -204,13 +205,22 @@ def _licences_held(chain: ChainReader, who: str, tid: int, terms_id: int) -> int
 
 
 def _need_currency(chain: ChainReader, currency: str) -> None:
-    """ETH, or a contract (an ERC-20): a listing in an address without code could never be paid."""
+    """ETH, or a contract (an ERC-20): a listing in an address without code could never be paid;
+    never a share token the Marketplace trades (:class:`ShareTokenCurrency`): its allowance is the
+    sender's open share lots, set by one rule (:func:`_set_share_allowance`)."""
     try:
         address = to_checksum_address(currency)
     except ValueError as exc:
         raise MarketError(f"not an address: {currency!r}", hint="--currency 0x… (an ERC-20)") from exc
-    if address.lower() != ETH and not chain.w3.eth.get_code(address):
+    if address.lower() == ETH:
+        return
+    if not chain.w3.eth.get_code(address):
         raise MarketError(f"{address} is no contract on this chain", hint="--currency names an ERC-20")
+    if chain.call(MARKET, "isShareToken", address):
+        raise ShareTokenCurrency(
+            f"{address} is a family's share token, not a currency",
+            hint="price in ETH or another ERC-20; shares trade as share lots",
+        )
 
 
 def _need_price(price: int) -> None:
@@ -502,6 +512,7 @@ def _ready_to_pay(chain: ChainClient, currency: str, price: int) -> None:
     """An ERC-20 price: the sender holds it and the Marketplace may pull it (approved here)."""
     if currency.lower() == ETH:
         return
+    _need_currency(chain, currency)
     token = chain.w3.eth.contract(address=to_checksum_address(currency), abi=_ERC20_ABI)
     balance = int(token.functions.balanceOf(chain.address).call())
     if balance < price:
