@@ -388,7 +388,10 @@ def cancel_(
 
     s = studio()
     if all_:
-        console.print(f"[green]cancelled[/] every earlier order (counter {cancel_all(s.chain, s.db)})")
+        done = cancel_all(s.chain, s.db)
+        console.print(f"[green]cancelled[/] every earlier order (counter {done.counter})")
+        for h in done.tampered:
+            console.print(f"[yellow]skipped[/] kept order {h}: its catalog row was changed (not read)")
         return
     found = [_find(s, s.chain, ref) for ref in orders or []]
     if not found:
