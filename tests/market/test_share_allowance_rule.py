@@ -59,6 +59,33 @@ def test_a_cancel_racing_a_listing_never_leaves_the_new_lot_uncovered(
     assert _allowance(brand) == 10 * SHARE  # exactly the new lot
 
 
+def test_a_cancel_mined_between_a_listings_target_and_its_approval_waits_for_the_lock(
+    family: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing reads the open lots (the old lot still counts), then another client's cancel of
+    the old lot is mined and applies the rule (new lot only) before the listing approves its stale
+    target. Without the lock the stale target (old + new) was the last word; with it the cancel's
+    rule application waits for the listing and comes last."""
+    s, brand = family, family.chain
+    old = list_shares(brand, s.db, 5 * SHARE, PER_SHARE)
+    twin = ChainClient(brand.rpc_url, _key(brand), s.db, brand.deployments)
+    racer = threading.Thread(target=lambda: cancel(twin, s.db, [old]))
+    real_open_lots = service._open_lots
+
+    def racing_open_lots(chain: ChainClient, orders: list[SignedOrder], token: str) -> int:
+        left = real_open_lots(chain, orders, token)
+        if chain is brand and not racer.is_alive() and racer.ident is None:
+            racer.start()
+            racer.join(timeout=5)  # without the lock the cancel's rule runs to its end here
+        return left
+
+    monkeypatch.setattr(service, "_open_lots", racing_open_lots)
+    list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
+    racer.join(timeout=120)
+    assert not racer.is_alive()
+    assert _allowance(brand) == 10 * SHARE  # the new lot; the cancelled one no longer counts
+
+
 def test_an_accept_the_marketplace_refuses_sets_the_allowance_back_to_the_lots(
     family: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
