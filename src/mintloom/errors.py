@@ -505,6 +505,12 @@ class UnknownShareToken(MarketError):
     RoyaltyShares that mintloom deployed (and registered) are listed, never an arbitrary ERC-20."""
 
 
+class ShareTokenCurrency(MarketError):
+    """A share token the Marketplace trades is named as a price currency: the Marketplace's
+    allowance of it is the seller's open share lots (one rule sets it), so an offer, listing or
+    purchase priced in it would spend, or be cut by, that allowance."""
+
+
 class InexactSharePrice(MarketError):
     """A share lot's price in wei is not exact for that many share units: it would round (dust)."""
 

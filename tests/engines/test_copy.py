@@ -216,10 +216,34 @@ def test_a_template_is_compiled_once_per_process_and_keeps_each_locales_filters(
         return original(self, source, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(BoundedSandbox, "compile", counting)
-    copy_module._compiled.cache_clear()
+    copy_module._CODES.clear()
     source = "{{ name }}: {{ p | currency('EUR') }} ({{ n }}, {{ 0.25 | percent }})"
     assert render(source, "de-DE", name="Alex", p=1234.5, n=1) == f"Alex: 1.234,50{NBSP}€ (1, 25{NBSP}%)"
     assert render(source, "en-US", name="Sam", p=1234.5, n=2) == "Sam: €1,234.50 (2, 25%)"
     assert render(source, "de-DE", name="Robin", p=3.9, n=3) == f"Robin: 3,90{NBSP}€ (3, 25{NBSP}%)"
     assert render(source, "en-US", name="Kim", p=3.9, n=4) == "Sam: €3.90 (4, 25%)".replace("Sam", "Kim")
     assert compiled == [source, source]  # once per locale: constants are folded with its filters
+
+
+def test_a_refused_template_is_not_kept_compiled() -> None:
+    """Compiling folds ``"x"|center(99999)`` into a constant: the old lru_cache kept the code of a
+    template whose render was then refused, 256 of them a process."""
+    from mintloom.engines import copy as copy_module
+
+    copy_module._CODES.clear()
+    hostile = '{{ "x" | center(99999) }}{{ "y" * 99999 }}{{ nope }}'
+    with pytest.raises(MintloomError):
+        render(hostile, "en-US")
+    assert (hostile, "en-US") not in copy_module._CODES
+    kept = "{{ name }}!"
+    assert render(kept, "en-US", name="Alex") == "Alex!"
+    assert (kept, "en-US") in copy_module._CODES
+
+
+def test_a_long_template_is_rendered_but_not_kept_compiled() -> None:
+    from mintloom.engines import copy as copy_module
+
+    copy_module._CODES.clear()
+    long = "{{ name }}" + " " * copy_module.MAX_CACHED_SOURCE
+    assert render(long, "en-US", name="Alex").strip() == "Alex"
+    assert (long, "en-US") not in copy_module._CODES

@@ -20,6 +20,7 @@ from mintloom.errors import (
     OrderClosed,
     OrderExpired,
     PriceMismatch,
+    ShareTokenCurrency,
     UnknownShareToken,
 )
 from mintloom.governance.licenses import ETH
@@ -130,6 +131,27 @@ def test_the_contract_refuses_a_lot_of_an_erc20_it_does_not_trade(family: Studio
                .functions.balanceOf(buyer.address).call()) == 0  # fmt: skip
 
 
+def test_a_share_token_is_refused_as_a_price_currency_and_nothing_is_sent(family: Studio) -> None:
+    """The share token's Marketplace allowance is the seller's open lots (one rule sets it): an
+    offer, listing or ERC-20 purchase priced in it used to be taken (and approved, or cut back by
+    the next lot's rule), so one of the two would fail on chain."""
+    s, brand = family, family.chain
+    shares = brand.address_of(SHARES)
+    buyer = party(s, 5)
+    brand.transact(SHARES, "transfer", buyer.address, 50 * SHARE, kind="test:give-shares")
+    _refused(brand, ShareTokenCurrency, lambda: list_shares(brand, s.db, SHARE, PER_SHARE, currency=shares))
+    _refused(buyer, ShareTokenCurrency, lambda: offer_shares(buyer, s.db, SHARE, SHARE, shares))
+    list_shares(brand, s.db, 10 * SHARE, PER_SHARE)  # covers the hand-signed lot below
+    expiry = int(brand.w3.eth.get_block("latest")["timestamp"]) + 3600
+    priced_in_shares = Order(
+        brand.address, Side.LISTING, Kind.SHARES, int(shares, 16), 0, 0, 0, SHARE, shares, SHARE,
+        expiry, secrets.randbits(128), int(brand.call(MARKET, "counterOf", brand.address)),
+    )  # fmt: skip
+    domain = domain_of(brand)
+    lot = SignedOrder(priced_in_shares, sign_order(priced_in_shares, domain, _key(brand)), domain)
+    _refused(buyer, ShareTokenCurrency, lambda: buy(buyer, lot, quantity=SHARE))
+
+
 def test_python_share_prices_equal_the_contract(family: Studio) -> None:
     """The price Python asks for and the one Marketplace.sharePrice charges agree, and both
     refuse the same inexact parts (fuzzed over amounts and prices, with fixed edge cases)."""
@@ -169,6 +191,10 @@ def test_a_share_offer_is_sold_into_in_parts(family: Studio) -> None:
     assert brand.call(SHARES, "balanceOf", bidder.address) == 100 * SHARE
     assert int(coin.functions.balanceOf(brand.address).call()) == 200 * 10**18  # no fee, no royalty
     _refused(brand, OrderClosed, lambda: accept_shares(brand, s.db, offer, SHARE))  # wanted no more
+
+
+def _key(chain: ChainClient) -> str:
+    return "0x" + bytes(chain.account.key).hex()
 
 
 def _allowance(chain: ChainClient) -> int:

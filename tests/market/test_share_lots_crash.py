@@ -86,21 +86,25 @@ def _approvals(s: Studio, chain_id: int) -> int:
 
 
 def test_a_share_listing_killed_after_its_approval_approves_once(family: Studio) -> None:
-    """`list-shares` killed once its approval is mined, then rerun, leaves the allowance at the
-    lot's amount (it used to stack a second approval), and a cancelled lot's allowance is reused."""
+    """`list-shares` killed once its approval is mined, then rerun: the killed run kept its lot
+    before approving it (a kept lot is always covered by the next rule application), so the rerun
+    lists a second lot and the allowance is exactly both (it used to stack a second approval on
+    an unkept lot); a cancelled lot's allowance is reused."""
     s, brand = family, family.chain
     mkt, approvals = brand.address_of(MARKET), _approvals(s, brand.chain_id)
     killed = _cli(s, "market", "list-shares", "40", "--price", "0.001", crash_at="tx-confirmed-market", key=0)
     assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    assert [o.order.amount for o in load_orders(s.db, brand.chain_id, brand.address)] == [40 * SHARE]
     rerun = _cli(s, "market", "list-shares", "40", "--price", "0.001", key=0)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert brand.call(SHARES, "allowance", brand.address, mkt) == 40 * SHARE
-    assert _approvals(s, brand.chain_id) == approvals + 1
+    assert len(load_orders(s.db, brand.chain_id, brand.address)) == 2
+    assert brand.call(SHARES, "allowance", brand.address, mkt) == 80 * SHARE
+    assert _approvals(s, brand.chain_id) == approvals + 2  # one a change of the open lots
     lot = list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
-    assert brand.call(SHARES, "allowance", brand.address, mkt) == 50 * SHARE
+    assert brand.call(SHARES, "allowance", brand.address, mkt) == 90 * SHARE
     brand.transact(MARKET, "cancel", [lot.order.as_tuple()], kind="test:cancel")
     list_shares(brand, s.db, 10 * SHARE, PER_SHARE)  # takes the cancelled lot's place, not more
-    assert brand.call(SHARES, "allowance", brand.address, mkt) == 50 * SHARE
+    assert brand.call(SHARES, "allowance", brand.address, mkt) == 90 * SHARE
 
 
 def _usd_offer(s: Studio, shares: int) -> tuple[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, studio
-from mintloom.cli.share_args import MAX_UINT256, share_units
+from mintloom.cli.share_args import MAX_UINT256, base_units, share_units
 from mintloom.errors import DaoError
 from mintloom.store.files import MAX_SMALL_TEXT_BYTES, MAX_VERIFY_BYTES, read_regular, write_atomic
 
@@ -29,19 +28,10 @@ Advance = Annotated[
 
 
 def _wei(text: str | None) -> int | None:
-    """An ETH amount ("0.02") as wei."""
+    """An ETH amount ("0.02") as wei, exactly; zero is taken."""
     if text is None:
         return None
-    try:
-        amount = Decimal(text)
-    except InvalidOperation as exc:
-        raise DaoError(f"{text!r} is not an ETH amount", hint="e.g. 0.02") from exc
-    if not amount.is_finite():
-        raise DaoError(f"{text!r} is not an ETH amount", hint="e.g. 0.02")
-    wei = amount * 10**18
-    if wei < 0 or wei != wei.to_integral_value() or wei > MAX_UINT256:
-        raise DaoError(f"{text!r} is not a whole number of wei ≥ 0", hint="at most 2**256-1 wei")
-    return int(wei)
+    return base_units(text, whole="ETH", unit="wei", hint="e.g. 0.02", error=DaoError, allow_zero=True)
 
 
 MAX_SUPPLY = (2**208 - 1) // 10**18

@@ -4,7 +4,7 @@ cancel, and orders shared as JSON. A refused order exits 8 (market) and sends no
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from mintloom.cli.console import console, studio
-from mintloom.cli.share_args import MAX_UINT256, ShareToken, share_units
+from mintloom.cli.share_args import MAX_UINT256, ShareToken, base_units, share_units
 from mintloom.errors import MarketError
 
 if TYPE_CHECKING:
@@ -30,16 +30,8 @@ Quantity = Annotated[int, typer.Option(min=1, max=MAX_UINT256, help="Licences in
 
 
 def wei(eth: str) -> int:
-    """``0.1`` (ETH) → wei; refuses what is not a positive amount."""
-    try:
-        value = Decimal(eth) * 10**18
-    except InvalidOperation as exc:
-        raise MarketError(f"not an amount of ETH: {eth!r}", hint="e.g. --price 0.1") from exc
-    if not value.is_finite() or value <= 0 or value != value.to_integral_value() or value > MAX_UINT256:
-        raise MarketError(
-            f"not a positive amount of wei: {eth!r}", hint="a finite amount, at most 2**256-1 wei"
-        )
-    return int(value)
+    """``0.1`` (ETH) → wei, exactly; refuses what is not a positive whole number of wei."""
+    return base_units(eth, whole="ETH", unit="wei", hint="e.g. --price 0.1", error=MarketError)
 
 
 def _order_file(path: Path) -> Any:
@@ -396,7 +388,10 @@ def cancel_(
 
     s = studio()
     if all_:
-        console.print(f"[green]cancelled[/] every earlier order (counter {cancel_all(s.chain, s.db)})")
+        done = cancel_all(s.chain, s.db)
+        console.print(f"[green]cancelled[/] every earlier order (counter {done.counter})")
+        for h in done.tampered:
+            console.print(f"[yellow]skipped[/] kept order {h}: its catalog row was changed (not read)")
         return
     found = [_find(s, s.chain, ref) for ref in orders or []]
     if not found:

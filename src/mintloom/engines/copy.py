@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from types import CodeType
 from typing import Any
@@ -149,13 +150,56 @@ def _environment(locale: Locale) -> BoundedSandbox:
     return env
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(source: str, locale: str) -> CodeType:
-    """A template's compiled code, once per process, source and locale: parsing and compiling cost
-    ~0.9 ms a render, twenty times rendering a brand message, and a campaign renders the same few
-    messages for every audience row. Compiling folds filters applied to constants with the
-    locale's own filters (``{{ 0.25 | percent }}``), so the code is the locale's; otherwise it
-    depends on the source and the sandbox's options, which are the same in every environment."""
+MAX_CACHED_SOURCE = 16 * 1024
+"""The longest template source whose compiled code is kept: a longer one is compiled each render."""
+
+
+class _CodeCache:
+    """Compiled template code by (source, locale), at most ``size`` entries, least recently used
+    evicted. Only code whose render succeeded is put here, and only for sources up to
+    :data:`MAX_CACHED_SOURCE`: compiling folds constants (``{{ "x"|center(99999) }}``), so keeping
+    a refused template's code would let a hostile spec pin large constants in every process."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._codes: OrderedDict[tuple[str, str], CodeType] = OrderedDict()
+        self._lock = threading.Lock()  # renders run on deadline threads
+
+    def get(self, source: str, locale: str) -> CodeType | None:
+        with self._lock:
+            code = self._codes.get((source, locale))
+            if code is not None:
+                self._codes.move_to_end((source, locale))
+            return code
+
+    def put(self, source: str, locale: str, code: CodeType) -> None:
+        if len(source) > MAX_CACHED_SOURCE:
+            return
+        with self._lock:
+            self._codes[(source, locale)] = code
+            self._codes.move_to_end((source, locale))
+            while len(self._codes) > self._size:
+                self._codes.popitem(last=False)
+
+    def __contains__(self, key: tuple[str, str]) -> bool:
+        with self._lock:
+            return key in self._codes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._codes.clear()
+
+
+_CODES = _CodeCache(256)
+
+
+def _compile(source: str, locale: str) -> CodeType:
+    """A template's compiled code, kept in :data:`_CODES` by :meth:`CopyEngine.render` once its
+    render succeeded: parsing and compiling cost ~0.9 ms a render, twenty times rendering a brand
+    message, and a campaign renders the same few messages for every audience row. Compiling folds
+    filters applied to constants with the locale's own filters (``{{ 0.25 | percent }}``), so the
+    code is the locale's; otherwise it depends on the source and the sandbox's options, which are
+    the same in every environment."""
     code = _environment(babel_locale(locale)).compile(source)
     assert isinstance(code, CodeType)  # raw=False: code, not its Python source
     return code
@@ -175,14 +219,15 @@ class CopyEngine:
         value sizes) is a :class:`CopyTemplateError` naming it, raised in well under a second."""
         env = _environment(babel_locale(locale))
 
-        def run() -> str:  # compiling (once per source, see _compiled) is under the deadline too
-            code = env.template_class.from_code(
-                env, _compiled(template, locale), env.make_globals(None), None
-            )
-            return collect_bounded(code.generate(**variables))
+        def run() -> tuple[str, CodeType]:  # compiling (see _compile) is under the deadline too
+            code = _CODES.get(template, locale) or _compile(template, locale)
+            compiled = env.template_class.from_code(env, code, env.make_globals(None), None)
+            return collect_bounded(compiled.generate(**variables)), code
 
         try:
-            return run_with_deadline(run)
+            text, code = run_with_deadline(run)
+            _CODES.put(template, locale, code)  # only after a bounded render succeeded
+            return text
         except UndefinedError as exc:
             raise SpecError(f"{name} uses an undefined variable: {exc.message}") from exc
         except TemplateLimitError as exc:

@@ -97,20 +97,42 @@ def save_order(db: Database, signed: SignedOrder) -> str:
     return h
 
 
-def load_orders(db: Database, chain_id: int, signer: str | None = None) -> list[SignedOrder]:
-    """The orders kept for `chain_id` (of `signer` if given), each checked against its hash."""
+def _rows(db: Database, chain_id: int, signer: str | None) -> list[tuple[str, str]]:
     q = select(MarketOrderRow).where(MarketOrderRow.chain_id == chain_id).order_by(MarketOrderRow.order_hash)
     if signer is not None:
         q = q.where(MarketOrderRow.signer == signer)
     with db.session() as s:
-        rows = [(r.order_hash, r.body) for r in s.scalars(q)]
+        return [(r.order_hash, r.body) for r in s.scalars(q)]
+
+
+def load_orders(db: Database, chain_id: int, signer: str | None = None) -> list[SignedOrder]:
+    """The orders kept for `chain_id` (of `signer` if given), each checked against its hash."""
     out = []
-    for h, body in rows:
+    for h, body in _rows(db, chain_id, signer):
         signed = from_json(json.loads(body))
         if "0x" + signed.digest.hex() != h:
             raise OrderTampered(f"order {h} was changed in the catalog", hint="delete it and sign it again")
         out.append(signed)
     return out
+
+
+def load_orders_skipping(
+    db: Database, chain_id: int, signer: str | None = None
+) -> tuple[list[SignedOrder], list[str]]:
+    """:func:`load_orders`, skipping rows that do not parse or do not hash to their key: (the
+    orders, the skipped rows' hashes). For a write already mined, which must not fail on them."""
+    kept, skipped = [], []
+    for h, body in _rows(db, chain_id, signer):
+        try:
+            signed = from_json(json.loads(body))
+        except (MarketError, ValueError, TypeError, AttributeError):  # JSONDecodeError is a ValueError
+            skipped.append(h)
+            continue
+        if "0x" + signed.digest.hex() == h:
+            kept.append(signed)
+        else:
+            skipped.append(h)
+    return kept, skipped
 
 
 def _order_fields(o: Order) -> dict[str, Any]:

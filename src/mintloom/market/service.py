@@ -9,7 +9,10 @@ refuses by name, so a bad order costs nothing and the journal holds no transacti
 
 from __future__ import annotations
 
+import fcntl
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,15 +20,19 @@ from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.exceptions import ValidationError
+from web3.exceptions import Web3Exception
 
 from mintloom.errors import (
+    ContractError,
     ForeignRoot,
     InsufficientFunds,
+    LedgerError,
     MarketError,
     NotHolder,
     OrderClosed,
     OrderExpired,
     PriceMismatch,
+    ShareTokenCurrency,
     TermsNotAttached,
     UnknownShareToken,
     UnprovenLeaf,
@@ -39,7 +46,7 @@ from mintloom.ledger.assets import token_id, token_metadata_digest
 from mintloom.ledger.client import ChainClient, TxResult
 from mintloom.ledger.journal import CONFIRMED, PENDING
 from mintloom.ledger.reader import ChainReader
-from mintloom.market.book import OrderTampered, SignedOrder, load_orders, save_order
+from mintloom.market.book import OrderTampered, SignedOrder, load_orders, load_orders_skipping, save_order
 from mintloom.market.catalog import (
     CatalogEntry,
     SignedMerkleListing,
@@ -154,7 +161,9 @@ def list_shares(
 ) -> SignedOrder:  # fmt: skip
     """Sign a listing of a lot of ``amount`` share units (``SHARE_UNIT`` a whole share) of a
     family's share token (default: this chain's) that the sender holds, sold in parts at
-    ``unit_price`` wei a whole share; the Marketplace is approved for the lot. Keeps it."""
+    ``unit_price`` wei a whole share. Keeps it, then approves the Marketplace for the open lots
+    (kept first: a lot a crash left unapproved is covered by the next rule application), both
+    under the share allowance lock (:func:`_share_allowance_lock`)."""
     address = share_token(chain, token)
     if amount < 1:
         raise MarketError("a share lot holds at least one share unit", hint="e.g. `list-shares 300`")
@@ -164,13 +173,15 @@ def list_shares(
     _need_uint(share_price(amount, unit_price), "the lot's price")  # the whole lot must price exactly
     _need_currency(chain, currency)
     _need_price(unit_price)
-    _set_share_allowance(chain, db, address, amount)
     order = Order(
         chain.address, Side.LISTING, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
         to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
         int(chain.call(MARKET, "counterOf", chain.address)),
     )  # fmt: skip
-    return _keep(chain, db, order)
+    with _share_allowance_lock(chain, address):
+        signed = _keep(chain, db, order)
+        _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), address)
+    return signed
 
 
 def share_token(chain: ChainReader, token: str | None = None) -> str:
@@ -204,13 +215,22 @@ def _licences_held(chain: ChainReader, who: str, tid: int, terms_id: int) -> int
 
 
 def _need_currency(chain: ChainReader, currency: str) -> None:
-    """ETH, or a contract (an ERC-20): a listing in an address without code could never be paid."""
+    """ETH, or a contract (an ERC-20): a listing in an address without code could never be paid;
+    never a share token the Marketplace trades (:class:`ShareTokenCurrency`): its allowance is the
+    sender's open share lots, set by one rule (:func:`_set_share_allowance`)."""
     try:
         address = to_checksum_address(currency)
     except ValueError as exc:
         raise MarketError(f"not an address: {currency!r}", hint="--currency 0x… (an ERC-20)") from exc
-    if address.lower() != ETH and not chain.w3.eth.get_code(address):
+    if address.lower() == ETH:
+        return
+    if not chain.w3.eth.get_code(address):
         raise MarketError(f"{address} is no contract on this chain", hint="--currency names an ERC-20")
+    if chain.call(MARKET, "isShareToken", address):
+        raise ShareTokenCurrency(
+            f"{address} is a family's share token, not a currency",
+            hint="price in ETH or another ERC-20; shares trade as share lots",
+        )
 
 
 def _need_price(price: int) -> None:
@@ -502,6 +522,7 @@ def _ready_to_pay(chain: ChainClient, currency: str, price: int) -> None:
     """An ERC-20 price: the sender holds it and the Marketplace may pull it (approved here)."""
     if currency.lower() == ETH:
         return
+    _need_currency(chain, currency)
     token = chain.w3.eth.contract(address=to_checksum_address(currency), abi=_ERC20_ABI)
     balance = int(token.functions.balanceOf(chain.address).call())
     if balance < price:
@@ -537,26 +558,39 @@ def accept_shares(
 ) -> Sale:
     """Sell ``amount`` of the sender's share units to share offer ``signed`` (its signer pays in
     its ERC-20); the Marketplace's allowance is set to the sender's open lots (from ``db``) plus
-    ``amount``, so the sale leaves exactly the lots covered. Revenue accrued stays the sender's."""
+    ``amount``, so the sale leaves exactly the lots covered; a refused ``acceptOffer`` sets it back
+    to the lots. The share allowance lock is held from the allowance to the sale. Revenue accrued
+    stays the sender's."""
     o, h = signed.order, "0x" + signed.digest.hex()
     if o.side is not Side.OFFER or o.kind is not Kind.SHARES:
         raise MarketError("this order is not an offer on shares", hint="use `market accept` or `buy-shares`")
     kind, price = f"market:accept:{h}:{amount}", price_of(o, amount)
-    if not _interrupted(chain, kind):
-        check_order(chain, signed, amount)
-        _check_price(agreed_price, o.unit_price)
-        address = share_token(chain, share_token_of(o))
-        held = int(_erc20(chain, address).functions.balanceOf(chain.address).call())
-        if held < amount:
-            raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
-        _check_funds(chain, o, price)
-        crash_point("market.accept.checked")
-        _set_share_allowance(chain, db, address, amount)
+    if _interrupted(chain, kind):
+        return Sale(h, o.token_id, price, _accept_offer_sent(chain, signed, amount, kind), amount)
+    check_order(chain, signed, amount)
+    _check_price(agreed_price, o.unit_price)
+    address = share_token(chain, share_token_of(o))
+    held = int(_erc20(chain, address).functions.balanceOf(chain.address).call())
+    if held < amount:
+        raise NotHolder(f"you hold {held} units of share token {address}, not {amount}")
+    _check_funds(chain, o, price)
+    crash_point("market.accept.checked")
+    with _share_allowance_lock(chain, address):
+        _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), address, amount)
         crash_point("market.accept.approved")
-    tx = chain.transact(
+        try:
+            tx = _accept_offer_sent(chain, signed, amount, kind)
+        except ContractError:  # refused (at estimate or on chain): nothing spent the extra
+            _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), address)
+            raise
+    return Sale(h, o.token_id, price, tx, amount)
+
+
+def _accept_offer_sent(chain: ChainClient, signed: SignedOrder, amount: int, kind: str) -> TxResult:
+    o = signed.order
+    return chain.transact(
         MARKET, "acceptOffer", o.as_tuple(), signed.signature, o.token_id, amount, kind=kind, once=False
     )
-    return Sale(h, o.token_id, price, tx, amount)
 
 
 def _accept_sent(chain: ChainClient, signed: SignedOrder, tid: int) -> Sale:
@@ -731,14 +765,13 @@ def cancel(chain: ChainClient, db: Database, orders: list[SignedOrder]) -> TxRes
         check_domain(chain, s.domain)
         if s.order.signer.lower() != chain.address.lower():
             raise MarketError(f"order 0x{s.digest.hex()} is signed by {s.order.signer}, not by you")
-    tuples = [s.order.as_tuple() for s in orders]
+    tuples, tokens = [s.order.as_tuple() for s in orders], _lot_tokens(chain, orders)
     crash_point("market.cancel.checked")
     tx = chain.transact(
         MARKET, "cancel", tuples, kind="market:cancel:" + ",".join(s.digest.hex()[:16] for s in orders)
     )
     crash_point("market.cancel.sent")
-    for token in _lot_tokens(orders):
-        _set_share_allowance(chain, db, token)
+    _lower_share_allowances(chain, db, tokens)
     return tx
 
 
@@ -754,20 +787,57 @@ def cancel_listing(chain: ChainClient, signed: SignedMerkleListing) -> TxResult:
     )
 
 
-def cancel_all(chain: ChainClient, db: Database) -> int:
+@dataclass(frozen=True)
+class BulkCancel:
+    """A bulk cancel's outcome: the sender's new counter, and the kept orders whose catalog rows
+    no longer hash to their key (skipped: their share tokens' allowances were not read from them)."""
+
+    counter: int
+    tampered: tuple[str, ...]
+
+
+def cancel_all(chain: ChainClient, db: Database) -> BulkCancel:
     """Bulk cancel: every order the sender signed so far stops filling, and the allowance of every
-    share token its kept lots name falls to zero (no lot is open). Returns the new counter."""
+    share token its kept lots on this Marketplace name falls to zero (no lot is open). The lots are
+    read before sending, so a tampered catalog row is skipped and reported, never an error after
+    the cancel is mined."""
+    kept, tampered = load_orders_skipping(db, chain.chain_id, chain.address)
+    tokens = _lot_tokens(chain, kept)
     chain.transact(MARKET, "incrementCounter", kind="market:cancel-all", once=False)
     crash_point("market.cancel.sent")
-    for token in _lot_tokens(load_orders(db, chain.chain_id, chain.address)):
-        _set_share_allowance(chain, db, token)
-    return int(chain.call(MARKET, "counterOf", chain.address))
+    _lower_share_allowances(chain, db, tokens)
+    return BulkCancel(int(chain.call(MARKET, "counterOf", chain.address)), tuple(tampered))
 
 
-def _lot_tokens(orders: list[SignedOrder]) -> list[str]:
-    """The share tokens ``orders``' share lots (listings) name, each once."""
-    lots = (s.order for s in orders if s.order.kind is Kind.SHARES and s.order.side is Side.LISTING)
-    return sorted({share_token_of(o) for o in lots})
+def _lot_tokens(chain: ChainClient, orders: list[SignedOrder]) -> list[str]:
+    """The share tokens that ``orders``' share lots (listings) for this chain's Marketplace name and
+    the Marketplace trades, each once: a lot kept for another Marketplace or of another ERC-20 has
+    no allowance this rule owns."""
+    mkt, chain_id = chain.address_of(MARKET).lower(), chain.chain_id
+    lots = {
+        share_token_of(s.order)
+        for s in orders
+        if s.order.kind is Kind.SHARES and s.order.side is Side.LISTING
+        and s.domain.contract.lower() == mkt and s.domain.chain_id == chain_id
+    }  # fmt: skip
+    try:
+        return sorted(t for t in lots if chain.call(MARKET, "isShareToken", to_checksum_address(t)))
+    except (Web3Exception, OSError, LedgerError) as exc:
+        raise MarketError(f"could not read which share tokens the Marketplace trades: {exc}") from exc
+
+
+def _lower_share_allowances(chain: ChainClient, db: Database, tokens: list[str]) -> None:
+    """After a cancel is mined: the rule for each of ``tokens``, from the kept lots that still
+    hash right (a tampered row is no lot of ours to cover)."""
+    for token in tokens:
+        try:
+            with _share_allowance_lock(chain, token):
+                _set_share_allowance(chain, load_orders_skipping(db, chain.chain_id, chain.address)[0], token)
+        except (Web3Exception, OSError, LedgerError) as exc:
+            raise MarketError(
+                f"the cancel is mined, but the allowance of share token {token} was not lowered: {exc}",
+                hint="run `mintloom market cancel --all` again",
+            ) from exc
 
 
 # ----- approvals ---------------------------------------------------------------------------------
@@ -785,26 +855,46 @@ def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
         chain.transact_at(currency, _ERC20_ABI, "approve", mkt, amount, kind=_approval_kind(chain, "erc20"))
 
 
-def _set_share_allowance(chain: ChainClient, db: Database, token: str, extra: int = 0) -> int:
+@contextmanager
+def _share_allowance_lock(chain: ChainClient, token: str) -> Iterator[None]:
+    """Hold the (chain id, sender, share token) lock across the rule's target → approve → keep the
+    lot or accept, so another process's list or cancel never sets the allowance from a lot list
+    that lacks this write's lot or extra: a file lock beside ``deployments.json`` (processes on
+    this host; threads too, each opens its own) and the catalog's row lock (PostgreSQL: hosts
+    sharing the catalog), as deploys do."""
+    name = f"share-allowance:{chain.chain_id}:{chain.address.lower()}:{token.lower()}"
+    path = chain.deployments.path.with_name(name.replace(":", "-") + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.open("a")
+    except OSError as exc:
+        raise MarketError(f"cannot open the share allowance lock {path}: {exc}") from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with chain.journal.locked(name):
+            yield
+
+
+def _set_share_allowance(chain: ChainClient, orders: list[SignedOrder], token: str, extra: int = 0) -> int:
     """The one rule for the Marketplace's allowance of the sender's share token ``token``: exactly
-    what the sender's open lots of it still sell (:func:`_open_lots`, from the catalog) plus
+    what the sender's open lots of it in ``orders`` (its kept orders) still sell plus
     ``extra`` (a lot being listed, or an accept in progress), set absolutely and only when the
     current allowance differs. So a rerun after a crash finds it set and sends nothing; a
     cancelled, expired or sold lot stops counting (the allowance falls); an approval an earlier,
     killed run left is replaced, never stacked on nor trusted. Returns the allowance set."""
-    target = _need_uint(_open_lots(chain, db, token) + extra, "the share allowance")
+    target = _need_uint(_open_lots(chain, orders, token) + extra, "the share allowance")
     mkt = chain.address_of(MARKET)
     if int(_erc20(chain, token).functions.allowance(chain.address, mkt).call()) != target:
         chain.transact_at(token, _ERC20_ABI, "approve", mkt, target, kind=_approval_kind(chain, "shares"))
     return target
 
 
-def _open_lots(chain: ChainClient, db: Database, token: str) -> int:
-    """Share units the sender's kept, still fillable share lots of ``token`` have left."""
+def _open_lots(chain: ChainClient, orders: list[SignedOrder], token: str) -> int:
+    """Share units the sender's kept (``orders``), still fillable share lots of ``token`` have left."""
     now, counter = _chain_time(chain), int(chain.call(MARKET, "counterOf", chain.address))
     mkt = chain.address_of(MARKET).lower()
     left = 0
-    for s in load_orders(db, chain.chain_id, chain.address):
+    for s in orders:
         o = s.order
         if o.kind is not Kind.SHARES or o.side is not Side.LISTING or o.token_id != int(token, 16):
             continue
