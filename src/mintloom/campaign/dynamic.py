@@ -23,6 +23,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from mintloom.campaign.execute import SerialExecutor, generate_job
 from mintloom.campaign.plan import Job, Plan, plan_campaign
 from mintloom.campaign.qa import QAReport
@@ -298,13 +300,20 @@ class DynamicRenderer:
         qa = Annotations(self.parts.db).qa(row.cid)
         held = None
         if qa is not None and qa.held:
-            reasons = "; ".join(QAReport.model_validate_json(qa.report).reasons())
             held = RenderHeldError(
-                f"the render of {self.campaign} ({fmt}) fails a blocking brand-QA rule: {reasons}",
+                f"the render of {self.campaign} ({fmt}) fails a blocking brand-QA rule{_reasons(qa.report)}",
                 hint="the campaign's fallback creative is served instead",
             )
         body = b"" if held is not None else self.parts.blobs.get(row.cid)
         return RenderResult(row.cid, row.leaf_index, row.media_type, body, cached, fmt, row.created_at, held)
+
+
+def _reasons(report: str) -> str:
+    """``": rule: detail; …"`` of a stored QA report's blocking failures ("" if it cannot be read)."""
+    try:
+        return ": " + "; ".join(QAReport.model_validate_json(report).reasons())
+    except ValidationError:
+        return ""
 
 
 class _Laps:

@@ -144,8 +144,13 @@ def make_filters(locale: Locale) -> dict[str, Callable[..., str]]:
 
 
 def _environment(locale: Locale) -> BoundedSandbox:
-    """A fresh sandbox for one render, with the locale's Babel filters (its call depth is its own)."""
-    env = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    """A fresh sandbox for one render, with the locale's Babel filters (its call depth is its own).
+    Not ``optimized``: Jinja's optimizer folds constant expressions at compile time, so a cached
+    template's code could hold what ``{% set a = "x"|center(99999) %}`` makes, hundreds of times in
+    16 KiB of source; unfolded, the code holds no more text than its source."""
+    env = BoundedSandbox(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False
+    )
     env.add_filters(make_filters(locale))
     return env
 
@@ -157,8 +162,8 @@ MAX_CACHED_SOURCE = 16 * 1024
 class _CodeCache:
     """Compiled template code by (source, locale), at most ``size`` entries, least recently used
     evicted. Only code whose render succeeded is put here, and only for sources up to
-    :data:`MAX_CACHED_SOURCE`: compiling folds constants (``{{ "x"|center(99999) }}``), so keeping
-    a refused template's code would let a hostile spec pin large constants in every process."""
+    :data:`MAX_CACHED_SOURCE`; the code is compiled without constant folding (see
+    :func:`_environment`), so an entry holds about its source's size."""
 
     def __init__(self, size: int) -> None:
         self._size = size
@@ -196,10 +201,9 @@ _CODES = _CodeCache(256)
 def _compile(source: str, locale: str) -> CodeType:
     """A template's compiled code, kept in :data:`_CODES` by :meth:`CopyEngine.render` once its
     render succeeded: parsing and compiling cost ~0.9 ms a render, twenty times rendering a brand
-    message, and a campaign renders the same few messages for every audience row. Compiling folds
-    filters applied to constants with the locale's own filters (``{{ 0.25 | percent }}``), so the
-    code is the locale's; otherwise it depends on the source and the sandbox's options, which are
-    the same in every environment."""
+    message, and a campaign renders the same few messages for every audience row. The code depends
+    on the source and the sandbox's options, which are the same in every environment (nothing is
+    folded, so not on the locale's filters either; the key keeps the locale all the same)."""
     code = _environment(babel_locale(locale)).compile(source)
     assert isinstance(code, CodeType)  # raw=False: code, not its Python source
     return code

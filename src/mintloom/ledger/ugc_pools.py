@@ -104,8 +104,8 @@ def _family_pool(reader: ChainReader, pool: str, parent: int) -> bool:
             and bool(f.functions.inFamily(parent).call())
             and _brand_controlled(reader, pool, family, assets)
         )
-    except (Web3Exception, ValueError, TypeError, OverflowError):
-        return False
+    except (Web3Exception, LedgerError, OSError, ValueError, TypeError, OverflowError):
+        return False  # a pool that cannot be checked is not shown as the family's
 
 
 def _genuine_family(reader: ChainReader, family: str, assets: str) -> bool:
@@ -147,7 +147,10 @@ def _brand_controlled(reader: ChainReader, pool: str, family: str, assets: str) 
         return list(reader.w3.eth.get_logs({**query, "topics": topics}))  # type: ignore[typeddict-item]
 
     head = int(reader.w3.eth.block_number)
-    created = scan(fetch, _deployed_at(reader, family, head), head, reader.log_page, stop_at_first=True)
+    deployed = _deployed_at(reader, family, head)
+    if deployed is None:  # no old state on this node: refused rather than scanned from the genesis
+        return False
+    created = scan(fetch, deployed, head, reader.log_page, stop_at_first=True)
     if not created:
         return False
     first_owner = Web3.to_checksum_address(bytes(created[0]["topics"][2])[12:])
@@ -157,14 +160,15 @@ def _brand_controlled(reader: ChainReader, pool: str, family: str, assets: str) 
     return bool(a.functions.hasRole(_ADMIN_ROLE, first_owner).call())
 
 
-def _deployed_at(reader: ChainReader, address: str, head: int) -> int:
-    """The block ``address`` got its code at (its constructor's events are there), or 0 when the
-    node keeps no old state (the scan then starts at the genesis)."""
+def _deployed_at(reader: ChainReader, address: str, head: int) -> int | None:
+    """The block ``address`` got its code at (its constructor's events are there), or None when the
+    node keeps no old state: a family not recorded here then does not count (a scan of its events
+    from the genesis would cost anyone's fake pool tens of thousands of calls on a public chain)."""
     where = Web3.to_checksum_address(address)
     try:
         return first_code_block(lambda b: bytes(reader.w3.eth.get_code(where, b)), head)
     except (Web3Exception, OSError, ValueError):
-        return 0
+        return None
 
 
 def _runs_code(reader: ChainReader, name: str, address: str, args: bytes) -> bool:

@@ -836,7 +836,8 @@ def _lower_share_allowances(chain: ChainClient, db: Database, tokens: list[str])
         except (Web3Exception, OSError, LedgerError) as exc:
             raise MarketError(
                 f"the cancel is mined, but the allowance of share token {token} was not lowered: {exc}",
-                hint="run `mintloom market cancel --all` again",
+                hint="the next list-shares, accept-shares or cancel of a lot of that token sets it right "
+                "(cancel --all again would cancel every order signed since, a second time)",
             ) from exc
 
 
