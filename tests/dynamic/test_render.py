@@ -319,7 +319,6 @@ def test_a_job_another_process_finished_first_leaves_no_row_of_its_own(live: Liv
         other.close()
 
 
-
 def test_an_unreadable_stored_qa_report_leaves_the_generic_held_message() -> None:
     """The fallback's X-Mintloom-Error names the failing rules (see the QA fallback test above); a
     stored report that no longer parses (an older schema, a damaged row) adds nothing, not a 500."""
