@@ -16,9 +16,10 @@ chain that cannot be brought back to the journal's history raises
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -640,6 +641,23 @@ class ChainClient(ChainReader):
         except ContractError:
             return FAILED
         return CONFIRMED
+
+
+@contextlib.contextmanager
+def workspace_lock(chain: ChainClient, name: str, file_name: str) -> Iterator[None]:
+    """Hold the lock ``name`` of this workspace's chain state: a file lock ``file_name`` beside
+    ``deployments.json`` (processes on this host; threads too, each opens the file itself) and the
+    catalog's row lock of the same name (PostgreSQL: hosts sharing the catalog)."""
+    path = chain.deployments.path.with_name(file_name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = path.open("a")
+    except OSError as exc:
+        raise LedgerError(f"cannot open the lock file {path}: {exc}") from exc
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with chain.journal.locked(name):
+            yield
 
 
 def logs_hash(receipt: Any) -> str:

@@ -13,9 +13,7 @@ finds them recorded, or confirmed in the shared journal, and sends nothing.
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
+import contextlib
 from dataclasses import dataclass
 
 from sqlalchemy import delete
@@ -23,7 +21,7 @@ from sqlalchemy import delete
 from mintloom.config import GovernanceSettings
 from mintloom.errors import FamilyMismatchError
 from mintloom.ledger.anchoring import ensure_provenance_log
-from mintloom.ledger.client import ChainClient
+from mintloom.ledger.client import ChainClient, workspace_lock
 from mintloom.ledger.lineage import ChainName
 from mintloom.store.db import Database
 
@@ -36,16 +34,10 @@ def deploy_all(chain: ChainClient, governance: GovernanceSettings | None = None)
         return _deploy_all(chain, governance or GovernanceSettings())
 
 
-@contextmanager
-def _one_deploy_at_a_time(chain: ChainClient) -> Iterator[None]:
-    """Hold the workspace's deploy lock (a file lock beside ``deployments.json``: processes on this
-    host) and the catalog's (a PostgreSQL row lock: hosts sharing the catalog)."""
-    path = chain.deployments.path.with_name("deploy.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with chain.journal.locked(f"deploy:{chain.chain_id}"):
-            yield
+def _one_deploy_at_a_time(chain: ChainClient) -> contextlib.AbstractContextManager[None]:
+    """The workspace's deploy lock (:func:`workspace_lock`: this host's processes and the hosts
+    sharing the catalog)."""
+    return workspace_lock(chain, f"deploy:{chain.chain_id}", "deploy.lock")
 
 
 def _deploy_all(chain: ChainClient, g: GovernanceSettings) -> dict[str, str]:

@@ -9,10 +9,8 @@ refuses by name, so a bad order costs nothing and the journal holds no transacti
 
 from __future__ import annotations
 
-import fcntl
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,7 +41,7 @@ from mintloom.faults import crash_point
 from mintloom.governance.licenses import terms_of
 from mintloom.ledger.anchoring import latest_on_chain
 from mintloom.ledger.assets import token_id, token_metadata_digest
-from mintloom.ledger.client import ChainClient, TxResult
+from mintloom.ledger.client import ChainClient, TxResult, workspace_lock
 from mintloom.ledger.journal import CONFIRMED, PENDING
 from mintloom.ledger.reader import ChainReader
 from mintloom.market.book import OrderTampered, SignedOrder, load_orders, load_orders_skipping, save_order
@@ -856,24 +854,12 @@ def _approve_erc20(chain: ChainClient, currency: str, amount: int) -> None:
         chain.transact_at(currency, _ERC20_ABI, "approve", mkt, amount, kind=_approval_kind(chain, "erc20"))
 
 
-@contextmanager
-def _share_allowance_lock(chain: ChainClient, token: str) -> Iterator[None]:
-    """Hold the (chain id, sender, share token) lock across the rule's target → approve → keep the
+def _share_allowance_lock(chain: ChainClient, token: str) -> AbstractContextManager[None]:
+    """The (chain id, sender, share token) lock, held across the rule's target → approve → keep the
     lot or accept, so another process's list or cancel never sets the allowance from a lot list
-    that lacks this write's lot or extra: a file lock beside ``deployments.json`` (processes on
-    this host; threads too, each opens its own) and the catalog's row lock (PostgreSQL: hosts
-    sharing the catalog), as deploys do."""
+    that lacks this write's lot or extra (:func:`workspace_lock`, as deploys do)."""
     name = f"share-allowance:{chain.chain_id}:{chain.address.lower()}:{token.lower()}"
-    path = chain.deployments.path.with_name(name.replace(":", "-") + ".lock")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock = path.open("a")
-    except OSError as exc:
-        raise MarketError(f"cannot open the share allowance lock {path}: {exc}") from exc
-    with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with chain.journal.locked(name):
-            yield
+    return workspace_lock(chain, name, name.replace(":", "-") + ".lock")
 
 
 def _set_share_allowance(chain: ChainClient, orders: list[SignedOrder], token: str, extra: int = 0) -> int:
