@@ -88,6 +88,7 @@ def test_sigkill_mid_load_loses_no_returned_render(studio: Studio, point: str, c
                 died_on = offer
                 break
             assert r.status_code == 200, r.text
+            assert "X-Mintloom-Fallback" not in r.headers, r.headers.get("X-Mintloom-Error")
             returned[offer] = (r.headers["X-Mintloom-CID"], r.content)
         assert proc.wait(30) == -signal.SIGKILL
     assert died_on == 3 and len(returned) == 3
@@ -105,6 +106,7 @@ def test_sigkill_mid_load_loses_no_returned_render(studio: Studio, point: str, c
     with server(root) as (_proc, base, _log), httpx.Client(base_url=base, headers=auth) as c:
         r = c.post(URL, json={"offer": died_on}, timeout=60)
         assert r.status_code == 200
+        assert "X-Mintloom-Fallback" not in r.headers, r.headers.get("X-Mintloom-Error")
         assert r.headers["X-Mintloom-Cache"] == ("hit" if committed else "miss")
         again = c.post(URL, json={"offer": 0}, timeout=60)
         assert again.headers["X-Mintloom-CID"] == returned[0][0]

@@ -11,14 +11,17 @@ from PIL import Image, ImageDraw
 from mintloom.engines.base import FORMATS, BrandStyle, Format, GenerationRequest
 from mintloom.engines.fonts import load_font, script_for
 from mintloom.engines.image import (
+    Composition,
     ImageCompositor,
     Recipe,
     contrast_ratio,
+    layout_facts,
     nearest_css_name,
     relative_luminance,
 )
 from mintloom.engines.layout import Box, tokenize
 from mintloom.engines.params import ImageParams
+from mintloom.engines.qa import is_large_text, text_contrast
 from mintloom.errors import EngineError, LayoutError
 
 EN = {
@@ -375,3 +378,58 @@ def test_a_size_search_that_stops_wrapping_early_finds_the_same_stack() -> None:
             layout._stack = original
         cases += 1
     assert cases > 20
+
+
+# -- the stack reads as the QA gate measures it ----------------------------------------------------
+
+LUMEN = BrandStyle(name="Lumen", palette=("#1d3557", "#e63946", "#f1faee"))
+
+
+def _dynamic_request(fmt: str, n: int) -> GenerationRequest:
+    """A render of the sample dynamic campaign's kind: its seed comes from salted inputs, so
+    every request is a new design."""
+    texts = {"headline": f"Sunny: {n % 91}% off", "body": f"From €{1 + n}.00", "cta": "Claim"}
+    return GenerationRequest(
+        kind="image",
+        seed=n * 7919 + 13,
+        locale="en-US",
+        brand=LUMEN,
+        format=FORMATS[fmt],
+        params=ImageParams(**texts),
+    )
+
+
+def _below_aa(comp: Composition) -> list[tuple[str, float]]:
+    pixels = np.asarray(comp.image)
+    failing = []
+    for fact in layout_facts(comp).texts:
+        contrast, _share = text_contrast(pixels, fact)
+        if contrast < (3.0 if is_large_text(fact.size, fact.bold) else 4.5):
+            failing.append((fact.field, contrast))
+    return failing
+
+
+@pytest.mark.parametrize(("fmt", "n"), [("medium-rectangle", 413), ("story", 23)])
+def test_a_design_the_gate_would_hold_is_drawn_again_over_a_scrim(fmt: str, n: int) -> None:
+    """These designs put near-black body text on a red gradient (3.8:1 where the gate looks) and a
+    white headline over a light disc (2.7:1): the colour estimate passed them and the QA gate held
+    them, so a dynamic render served the fallback at random. Now the finished ad is measured as the
+    gate measures it and drawn over a scrim."""
+    comp = ImageCompositor().compose(_dynamic_request(fmt, n))
+    assert _below_aa(comp) == []  # on the old code: [("body", 3.806)] and [("headline", 2.707)]
+
+
+def test_no_design_of_a_sweep_falls_below_aa_where_the_gate_measures() -> None:
+    eng = ImageCompositor()
+    failing = {
+        n: f for n in range(150) if (f := _below_aa(eng.compose(_dynamic_request("medium-rectangle", n))))
+    }
+    assert failing == {}
+
+
+def test_a_design_that_reads_is_not_redrawn(brand: BrandStyle) -> None:
+    """The measure only decides for blocks the estimate is unsure of; a design that reads keeps its
+    pixels (the golden images pin them) and is composed once."""
+    req = request(brand, FORMATS["square"])
+    comp = ImageCompositor().compose(req)
+    assert comp.unsure == frozenset() and _below_aa(comp) == []

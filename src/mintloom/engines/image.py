@@ -36,7 +36,14 @@ from mintloom.engines.fonts import Script, is_rtl_locale, language_of, script_fo
 from mintloom.engines.hero import cover, hero_layer
 from mintloom.engines.layout import Block, Box, FieldSpec, TextStyle, fit_line, fit_stack, line_geometry
 from mintloom.engines.params import CopyTemplate, ImageParams, ParamValue
-from mintloom.engines.qa import LayoutFacts, TextFacts, as_rgb, is_large_text, srgb_linear_lut
+from mintloom.engines.qa import (
+    LayoutFacts,
+    TextFacts,
+    as_rgb,
+    is_large_text,
+    srgb_linear_lut,
+    text_contrast,
+)
 from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
 from mintloom.provenance.credentials import GenerationParameters
@@ -445,6 +452,9 @@ class Composition:
     """The rendered headline, body and CTA."""
     layer: Artifact | None = None
     """The text-to-image hero under the copy, when the brand has one."""
+    unsure: frozenset[str] = frozenset()
+    """Stack blocks whose background was not clear of every colour that would fail WCAG AA
+    (the worst pixel behind them is too close): :meth:`ImageCompositor.compose` measures them."""
 
 
 def _candidates(recipe: Recipe, palette: tuple[str, ...]) -> list[Colour]:
@@ -478,6 +488,61 @@ def pick_text_colour(bg: tuple[float, float, float], candidates: list[Colour]) -
     brand = [sc for sc in scored[:-2] if sc[0] >= 4.5]
     best = max(brand) if brand else max(scored)
     return best[1], best[0]
+
+
+class _Scrim(NamedTuple):
+    """How the stack is backed: a panel only when the estimate finds no colour that reads
+    (``always`` off), or always; its opacity over dark and over light text."""
+
+    always: bool
+    dark_alpha: int
+    light_alpha: int
+
+
+SCRIMS = (_Scrim(False, 150, 170), _Scrim(True, 150, 170), _Scrim(True, 215, 230))
+"""The tries of :meth:`ImageCompositor.compose`: the design as drawn, then over a scrim, then a
+denser one (at that opacity the panel lifts or darkens any background enough for white or near-black
+text picked on it to reach 4.5:1)."""
+
+
+def _worst_contrast(img: Image.Image, area: Box, colour: Colour) -> float:
+    """``colour``'s contrast with the least contrasting pixel of ``area``, sampled on a grid of
+    about a 300th of the canvas (every pixel of a small ad; a ring's stroke is wider than the
+    step): a lower bound of what the QA gate can measure there, a percentile of the pixels
+    behind the glyphs."""
+    step = max(1, round(min(img.size) / 300))
+    rgb = np.asarray(img.crop((area.x0, area.y0, area.x1, area.y1)))[::step, ::step, :3]
+    if rgb.size == 0:
+        return 0.0
+    lut = _linear_lut32()
+    lum = lut[rgb[..., 0]] * 0.2126 + lut[rgb[..., 1]] * 0.7152 + lut[rgb[..., 2]] * 0.0722
+    text = relative_luminance(colour)
+    return min(contrast_ratio(text, float(lum.min())), contrast_ratio(text, float(lum.max())))
+
+
+@functools.cache
+def _linear_lut32() -> NDArray[np.float32]:
+    return srgb_linear_lut().astype(np.float32)
+
+
+def _stack_reads(comp: Composition) -> bool:
+    """Whether each block in ``comp.unsure`` reaches WCAG AA (3:1 large, 4.5:1 other text)
+    against the pixels behind its glyphs, measured as the brand-QA gate measures the finished ad
+    (on a crop around the block: the gate looks no further than a ring around its ink)."""
+    for fact in layout_facts(comp).texts:
+        if fact.field not in comp.unsure:
+            continue
+        pad = max(2, fact.size // 8)  # the gate's ring
+        x0, y0 = max(0, fact.ink[0] - pad), max(0, fact.ink[1] - pad)
+        x1, y1 = min(comp.image.width, fact.ink[2] + pad), min(comp.image.height, fact.ink[3] + pad)
+        pixels = np.asarray(comp.image.crop((x0, y0, x1, y1)))
+        shifted = fact.model_copy(
+            update={"ink": (fact.ink[0] - x0, fact.ink[1] - y0, fact.ink[2] - x0, fact.ink[3] - y0)}
+        )
+        contrast, _share = text_contrast(pixels, shifted)
+        if contrast < (3.0 if is_large_text(fact.size, fact.bold) else 4.5):
+            return False
+    return True
 
 
 @dataclass
@@ -740,13 +805,29 @@ class ImageCompositor:
     # -- composition ---------------------------------------------------------------------------
 
     def compose(self, request: GenerationRequest) -> Composition:
-        """The ad for ``request``: background, text stack, button and logo, drawn in that order."""
+        """The ad for ``request``: background, text stack, button and logo, drawn in that order.
+
+        The stack's colour is picked from an estimate of the background behind each block; the
+        finished ad is then measured as the brand-QA gate measures it (:func:`text_contrast` of
+        the drawn glyphs), and drawn again over a scrim, then a denser one, when a block does not
+        reach WCAG AA there. A design drawn from the seed alone (a dynamic render's seed is new
+        per request) must not leave it to luck whether the gate holds the ad."""
         params = expect_params(self, request, "image", ImageParams)
         texts = render_messages(params, request.locale)
         layer = hero_layer(request, params.hero) if params.hero is not None else None
+        comp = self._compose(request, texts, layer, SCRIMS[0])
+        for scrim in SCRIMS[1:]:
+            if not comp.unsure or _stack_reads(comp):
+                break
+            comp = self._compose(request, texts, layer, scrim)
+        return comp
+
+    def _compose(
+        self, request: GenerationRequest, texts: dict[str, str], layer: Artifact | None, scrim: _Scrim
+    ) -> Composition:
         canvas = _Canvas.start(request, request.format or DEFAULT_FORMAT, layer)
         candidates = _candidates(canvas.recipe, request.brand.palette)
-        placed = self._place_stack(canvas, texts, candidates)
+        placed, unsure = self._place_stack(canvas, texts, candidates, scrim)
         button = None
         if "cta" in texts:
             pt, button = self._draw_button(canvas, texts["cta"])
@@ -761,6 +842,7 @@ class ImageCompositor:
             button,
             texts,
             layer,
+            unsure,
         )
 
     def _fit_stack(self, canvas: _Canvas, texts: dict[str, str]) -> list[Block]:
@@ -778,10 +860,12 @@ class ImageCompositor:
         return fit_stack(specs, canvas.tpl.text, max_base=max_base, where=canvas.where)
 
     def _place_stack(
-        self, canvas: _Canvas, texts: dict[str, str], candidates: list[Colour]
-    ) -> list[PlacedText]:
+        self, canvas: _Canvas, texts: dict[str, str], candidates: list[Colour], scrim: _Scrim
+    ) -> tuple[list[PlacedText], frozenset[str]]:
         """The headline/body stack, centred vertically in its box, each block in the colour that
-        reads best on the background behind it (over a scrim when none does)."""
+        reads best on the background behind it (over a scrim when none does, or always when
+        ``scrim.always``); and the blocks whose worst background pixel is too close to their colour
+        for the estimate to vouch for them."""
         blocks = self._fit_stack(canvas, texts)
         tpl, img = canvas.tpl, canvas.img
         gap = round(0.45 * blocks[-1].size) if len(blocks) > 1 else 0
@@ -796,7 +880,7 @@ class ImageCompositor:
         needs = [
             3.0 if is_large_text(b.size, b.spec.style.weight == "bold") else 4.5 for b, _, _ in positioned
         ]
-        if any(score < need for (_, score), need in zip(colours, needs, strict=True)):
+        if scrim.always or any(score < need for (_, score), need in zip(colours, needs, strict=True)):
             # no colour reads on this patch of background: one panel behind the whole stack
             union = Box(
                 min(p[2].x0 for p in positioned),
@@ -804,13 +888,19 @@ class ImageCompositor:
                 max(p[2].x1 for p in positioned),
                 positioned[-1][2].y1,
             )
-            self._scrim(img, union, colours[0][0], blocks[-1].size)
+            self._scrim(img, union, colours[0][0], blocks[-1].size, scrim)
             colours = [pick_text_colour(_region_luminances(img, a), candidates) for _, _, a in positioned]
+        unsure = frozenset(
+            block.spec.field
+            for (block, _, area), (colour, _), need in zip(positioned, colours, needs, strict=True)
+            if _worst_contrast(img, area, colour) < need
+        )
         draw = ImageDraw.Draw(img)
-        return [
+        placed = [
             self._draw_block(draw, block, tpl.text, by, centered=tpl.centered, colour=colour)
             for (block, by, _), (colour, _) in zip(positioned, colours, strict=True)
         ]
+        return placed, unsure
 
     @staticmethod
     def _left(width: int, region: Box, centered: bool, rtl: bool) -> int:
@@ -856,11 +946,11 @@ class ImageCompositor:
         return PlacedText(block.spec.field, region, ink, block.size, block.lines, rgb_to_hex(colour))
 
     @staticmethod
-    def _scrim(img: Image.Image, area: Box, text_colour: Colour, size: int) -> None:
+    def _scrim(img: Image.Image, area: Box, text_colour: Colour, size: int, scrim: _Scrim) -> None:
         """A translucent panel behind text whose background is too busy for any colour to read."""
         pad = max(4, round(0.35 * size))
         dark = relative_luminance(text_colour) > 0.4
-        fill = (0, 0, 0, 150) if dark else (255, 255, 255, 170)
+        fill = (0, 0, 0, scrim.dark_alpha) if dark else (255, 255, 255, scrim.light_alpha)
         _composite_rounded(img, (area.x0 - pad, area.y0 - pad, area.x1 + pad, area.y1 + pad), pad, fill)
 
     def _draw_button(self, canvas: _Canvas, text: str) -> tuple[PlacedText, Box]:
