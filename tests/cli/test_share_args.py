@@ -59,3 +59,20 @@ def test_zero_is_a_dao_amount_but_no_price_or_share_count() -> None:
     assert _wei("0") == 0
     with pytest.raises(MarketError, match="> 0"):
         wei("0")
+
+
+@pytest.mark.parametrize("parse", [share_units, wei, _wei])
+@pytest.mark.parametrize("text", ["1e3", "1E3", "1_000", "+5", "١٢", "１２", "0x10", "1,5", "1.2.3", "5 6"])
+def test_an_amount_written_other_than_as_digits_and_one_point_is_refused(
+    parse: Callable[[str], object], text: str
+) -> None:
+    """Decimal reads ``1e3`` as 1000, ``1_000`` as 1000 and Arabic-Indic or full-width digits as
+    numbers: each was taken as an amount nobody typed on purpose."""
+    with pytest.raises(MintloomError, match="not an amount"):
+        parse(text)
+
+
+def test_surrounding_spaces_and_a_bare_point_read_as_before() -> None:
+    assert share_units(" 2 ") == 2 * 10**18
+    assert share_units(".5") == 5 * 10**17
+    assert share_units("3.") == 3 * 10**18

@@ -4,6 +4,7 @@ exact reading of an 18-decimal amount (ETH as wei, shares as share units) every 
 
 from __future__ import annotations
 
+import re
 from decimal import MAX_EMAX, MIN_EMIN, Decimal, DecimalException, Inexact, Rounded, localcontext
 from typing import Annotated
 
@@ -17,6 +18,10 @@ SHARE_UNITS = 10**18
 """Share units in one whole share (the share token's 18 decimals)."""
 MAX_AMOUNT_CHARS = 200
 """The longest amount text read: 2**256-1 base units take 96 characters as a decimal with 18 places."""
+AMOUNT = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+"""An amount as a person writes one: ASCII digits, at most one decimal point. Decimal would also
+take ``1e3``, ``1_000``, a sign and other scripts' digits (``١٢``): a typo there is a different
+amount, not a refusal."""
 
 ShareToken = Annotated[
     str | None, typer.Option(help="The family's share token (default: this workspace's family).")
@@ -32,6 +37,11 @@ def base_units(
     past 2**256-1 base units."""
     if len(text) > MAX_AMOUNT_CHARS:
         raise error(f"not an amount of {whole}: {text[:40]!r}… is {len(text)} characters", hint=hint)
+    if not AMOUNT.fullmatch(text.strip()):
+        raise error(
+            f"not an amount of {whole}: {text!r}",
+            hint=f"digits with at most one decimal point, e.g. 12.5; {hint}",
+        )
     try:
         with localcontext() as ctx:
             ctx.prec, ctx.Emax, ctx.Emin = 2 * MAX_AMOUNT_CHARS, MAX_EMAX, MIN_EMIN
