@@ -19,8 +19,10 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -643,11 +645,20 @@ class ChainClient(ChainReader):
         return CONFIRMED
 
 
+LOCK_WAIT_SECONDS = 600.0
+"""How long a chain write waits for another process's lock on the same workspace: a deploy on a
+slow public chain takes minutes; longer is a holder that is stuck."""
+
+
 @contextlib.contextmanager
-def workspace_lock(chain: ChainClient, name: str, file_name: str) -> Iterator[None]:
+def workspace_lock(
+    chain: ChainClient, name: str, file_name: str, wait: float = LOCK_WAIT_SECONDS
+) -> Iterator[None]:
     """Hold the lock ``name`` of this workspace's chain state: a file lock ``file_name`` beside
     ``deployments.json`` (processes on this host; threads too, each opens the file itself) and the
-    catalog's row lock of the same name (PostgreSQL: hosts sharing the catalog)."""
+    catalog's row lock of the same name (PostgreSQL: hosts sharing the catalog). A holder that
+    keeps it past ``wait`` seconds (a process stopped in a debugger, a chain that never answers)
+    is a :class:`LedgerError` naming the lock, not a command that hangs."""
     path = chain.deployments.path.with_name(file_name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -655,9 +666,26 @@ def workspace_lock(chain: ChainClient, name: str, file_name: str) -> Iterator[No
     except OSError as exc:
         raise LedgerError(f"cannot open the lock file {path}: {exc}") from exc
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        _flock(lock.fileno(), path, wait)
         with chain.journal.locked(name):
             yield
+
+
+def _flock(fd: int, path: Path, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    pause = 0.01
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise LedgerError(
+                    f"another mintloom process has held {path.name} for over {wait:g} s",
+                    hint=f"wait for it to finish, or stop it; the lock is {path}",
+                ) from None
+            time.sleep(pause)
+            pause = min(0.25, pause * 2)
 
 
 def logs_hash(receipt: Any) -> str:
