@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mintloom.errors import ContractError
+from mintloom.errors import ContractError, MarketError
 from mintloom.governance.licenses import ETH
 from mintloom.ledger.client import ChainClient
 from mintloom.market import service
@@ -57,6 +57,31 @@ def test_a_cancel_racing_a_listing_never_leaves_the_new_lot_uncovered(
     assert not racer.is_alive()
     assert int(brand.call(MARKET, "filled", old.digest)) == 2**256 - 1  # the cancel did happen
     assert _allowance(brand) == 10 * SHARE  # exactly the new lot
+
+
+def test_a_bulk_cancel_mined_while_a_lot_is_listed_is_reported_not_a_dead_listing(
+    family: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cancel --all` from another process is mined while `list-shares` keeps its lot. The listing
+    read the sender's counter before taking the lock and returned a signed lot the Marketplace
+    can never fill (its counter is the old one), as if listed; now it says the lot was cancelled,
+    and no allowance covers it."""
+    s, brand = family, family.chain
+    twin = ChainClient(brand.rpc_url, _key(brand), s.db, brand.deployments)
+    racer = threading.Thread(target=lambda: cancel_all(twin, s.db))
+    real_save = service.save_order
+
+    def racing_save(db: Any, signed: SignedOrder) -> str:
+        racer.start()
+        racer.join(timeout=5)  # mined; its allowance step waits for the lock this listing holds
+        return real_save(db, signed)
+
+    monkeypatch.setattr(service, "save_order", racing_save)
+    with pytest.raises(MarketError, match=r"cancel --all` was mined while this lot was being listed"):
+        list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
+    racer.join(timeout=120)
+    assert not racer.is_alive()
+    assert _allowance(brand) == 0
 
 
 def test_a_cancel_mined_between_a_listings_target_and_its_approval_waits_for_the_lock(

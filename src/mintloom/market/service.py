@@ -171,14 +171,20 @@ def list_shares(
     _need_uint(share_price(amount, unit_price), "the lot's price")  # the whole lot must price exactly
     _need_currency(chain, currency)
     _need_price(unit_price)
-    order = Order(
-        chain.address, Side.LISTING, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
-        to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
-        int(chain.call(MARKET, "counterOf", chain.address)),
-    )  # fmt: skip
     with _share_allowance_lock(chain, address):
+        order = Order(
+            chain.address, Side.LISTING, Kind.SHARES, int(address, 16), 0, 0, 0, amount,
+            to_checksum_address(currency), unit_price, _expiry(chain, ttl), secrets.randbits(128),
+            int(chain.call(MARKET, "counterOf", chain.address)),
+        )  # fmt: skip
         signed = _keep(chain, db, order)
         _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), address)
+    if int(chain.call(MARKET, "counterOf", chain.address)) != order.counter:
+        raise MarketError(
+            "a `market cancel --all` was mined while this lot was being listed: the lot is cancelled "
+            "with every order signed before it, and no allowance covers it",
+            hint="list it again",
+        )
     return signed
 
 
