@@ -128,6 +128,36 @@ def test_an_accept_the_marketplace_refuses_sets_the_allowance_back_to_the_lots(
     assert _allowance(brand) == 10 * SHARE  # not 15: the refused sale's extra is taken back
 
 
+def test_a_refused_accept_whose_allowance_cannot_be_set_back_names_both(
+    family: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The node stops answering between the refusal and setting the allowance back: the error
+    used to be the allowance's alone, hiding why nothing sold; now one MarketError says both."""
+    s, brand = family, family.chain
+    usd = str(brand.deploy("TestERC20"))
+    abi = brand.artifact("TestERC20").abi
+    bidder = party(s, 5)
+    brand.transact_at(usd, abi, "mint", bidder.address, 10**24)
+    offer = offer_shares(bidder, s.db, 100 * SHARE, 10**18, usd)
+    bidder.transact_at(usd, abi, "approve", bidder.address_of(MARKET), 0, kind="test:revoke")
+    monkeypatch.setattr(service, "_check_funds", lambda *args: None)  # let the revert reach the chain
+    real_set = service._set_share_allowance
+    calls: list[int] = []
+
+    def node_gone_after_the_refusal(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) > 1:
+            raise ConnectionRefusedError("connection refused")
+        return real_set(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_set_share_allowance", node_gone_after_the_refusal)
+    with pytest.raises(
+        MarketError, match=r"refused the accept .*was not set back: connection refused"
+    ) as info:
+        accept_shares(brand, s.db, offer, 5 * SHARE)
+    assert isinstance(info.value.__cause__, ContractError)
+
+
 def _foreign_lot(brand: ChainClient) -> SignedOrder:
     """A lot of an address without code, signed for another Marketplace on this chain."""
     nowhere = "0x" + "5" * 40

@@ -584,10 +584,23 @@ def accept_shares(
         crash_point("market.accept.approved")
         try:
             tx = _accept_offer_sent(chain, signed, amount, kind)
-        except ContractError:  # refused (at estimate or on chain): nothing spent the extra
-            _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), address)
+        except ContractError as refused:  # refused (at estimate or on chain): nothing spent the extra
+            _restore_share_allowance(chain, db, address, refused)
             raise
     return Sale(h, o.token_id, price, tx, amount)
+
+
+def _restore_share_allowance(chain: ChainClient, db: Database, token: str, refused: ContractError) -> None:
+    """Set the allowance back to the open lots after the Marketplace refused an accept; when that
+    fails too, one error says both (the refusal is why nothing sold, and must not be hidden)."""
+    try:
+        _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), token)
+    except (Web3Exception, OSError, LedgerError) as exc:
+        raise MarketError(
+            f"the Marketplace refused the accept ({refused}), and the allowance of share token {token} "
+            f"raised for it was not set back: {exc}",
+            hint="the next list-shares, accept-shares or cancel of a lot of that token sets it right",
+        ) from refused
 
 
 def _accept_offer_sent(chain: ChainClient, signed: SignedOrder, amount: int, kind: str) -> TxResult:
