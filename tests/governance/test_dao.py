@@ -4,6 +4,8 @@ funding the UGC pool voted, queued and executed; each refusal exits 7 by name an
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from mintloom.campaign.spec import load_spec
 from mintloom.errors import (
     AlreadyVotedError,
     CampaignAlreadyPublishedError,
+    MintloomError,
     NotEmbeddedChainError,
     NoVotingPowerError,
     ProposalNotFoundError,
@@ -23,6 +26,7 @@ from mintloom.errors import (
 from mintloom.governance import dao
 from mintloom.governance.licenses import ETH, register_terms, terms_of
 from mintloom.governance.publish import publish_campaign
+from mintloom.ledger.client import ChainClient
 from mintloom.ledger.deploy import deploy_all
 from mintloom.ledger.node import AnvilNode, NodeInfo, rpc_call
 from mintloom.studio import Studio
@@ -216,3 +220,42 @@ def test_advance_is_refused_on_a_configured_rpc(studio: Studio, shared_anvil: No
     refused = mintloom("dao", "advance", "--blocks", "3")
     assert isinstance(refused.exception, NotEmbeddedChainError), refused.output
     assert studio.chain.w3.eth.block_number == head
+
+
+def test_two_identical_proposals_at_once_make_one_and_refuse_the_other_by_number(
+    anchored: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (here threads, each with its own client of the key) propose the same actions.
+    Both used to pass the repeat check before either sent, and both reported the one proposal
+    the governor made; now proposals take turns and the second is refused by number."""
+    s = anchored
+    assert mintloom("dao", "create", "Spring", "--campaign", "c1", "--supply", str(SUPPLY)).exit_code == 0
+    key = "0x" + bytes(s.chain.account.key).hex()
+    clients = [ChainClient(s.chain.rpc_url, key, s.db, s.chain.deployments) for _ in range(2)]
+    both_checked = threading.Barrier(2, timeout=3)
+    real_refuse = dao._refuse_repeat
+
+    def refuse_then_meet(chain: ChainClient, pid: int, kind: str) -> None:
+        real_refuse(chain, pid, kind)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_checked.wait()  # without turns, both pass the check before either sends
+
+    monkeypatch.setattr(dao, "_refuse_repeat", refuse_then_meet)
+    outcomes: list[object] = []
+
+    def run(client: ChainClient) -> None:
+        try:
+            outcomes.append(dao.propose(client, dao.plan_actions(client, dao.Plan(fund_wei=10**18))))
+        except MintloomError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    made = [o for o in outcomes if isinstance(o, dao.Proposal)]
+    refused = [o for o in outcomes if isinstance(o, ProposalStateError)]
+    assert len(made) == 1 and len(refused) == 1, outcomes
+    assert f"proposal #{made[0].number} already proposes exactly this" in str(refused[0])
+    assert len(dao.proposals(s.chain)) == 1

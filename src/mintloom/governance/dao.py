@@ -33,7 +33,7 @@ from mintloom.errors import (
 from mintloom.governance.licenses import ETH, Terms, register_terms, registered_id, terms_of
 from mintloom.governance.publish import runs
 from mintloom.ledger.anchoring import latest_on_chain
-from mintloom.ledger.client import ChainClient
+from mintloom.ledger.client import ChainClient, workspace_lock
 from mintloom.ledger.deploy import FamilySpec, LeafRange, deploy_family
 from mintloom.ledger.journal import CONFIRMED, PENDING
 from mintloom.ledger.lineage import Names
@@ -205,7 +205,17 @@ class Proposal:
 def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
     """Submit the actions as one proposal described by their texts; returns it. A proposal the
     governor already holds is refused before anything is sent (terms registered included). Terms
-    registered meanwhile under another id than the action predicted are proposed under that id."""
+    registered meanwhile under another id than the action predicted are proposed under that id.
+
+    Proposals of this workspace's governor are made one at a time (:func:`workspace_lock`): two
+    identical ones at once made one proposal that both reported, and another proposal's terms could
+    take the id this one predicted between its check and its registration."""
+    name = f"dao-propose:{chain.chain_id}:{chain.address_of(GOVERNOR).lower()}"
+    with workspace_lock(chain, name, "dao-propose.lock"):
+        return _propose(chain, actions)
+
+
+def _propose(chain: ChainClient, actions: list[Action]) -> Proposal:
     targets = [chain.address_of(a.contract) for a in actions]
     datas = [chain.contract(a.contract).encode_abi(a.fn, args=list(a.args)) for a in actions]
     description = "; ".join(a.text for a in actions)
@@ -217,7 +227,7 @@ def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
         a.registers is not None and registered_id(chain, a.registers) not in (0, a.args[0]) for a in actions
     ):
         # registered meanwhile under another id than predicted: name that id (another proposal)
-        return propose(
+        return _propose(
             chain, [fee_action(chain, a.registers.minting_fee) if a.registers else a for a in actions]
         )
     for a in actions:
