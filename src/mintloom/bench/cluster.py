@@ -62,8 +62,8 @@ def _figure(rounds: Rounds, jobs: list[Job], start: dict[str, float]) -> Figure:
         "x",
         0.8,
         ">=",
-        f"image jobs per second, Ray executor (local Ray, {WORKERS} CPUs) / local process pool "
-        f"({WORKERS} workers), generate_job on the same {len(jobs)} demo-mix images, warmed, "
+        f"image jobs per second, Ray executor (B: local Ray, {WORKERS} CPUs) / local process pool "
+        f"(A: {WORKERS} workers), generate_job on the same {len(jobs)} demo-mix images, warmed, "
         f"{rounds.spread()}; all rounds: Ray {rounds.b.per_s:.2f}/s, pool {rounds.a.per_s:.2f}/s; "
         f"start-up not counted (Ray {start['ray']:.1f} s, pool {start['local']:.1f} s, once per run); "
         f"{load()}",
