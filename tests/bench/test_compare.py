@@ -56,3 +56,14 @@ def test_duplicated_audience_rows_repeat_their_predecessor() -> None:
     assert (
         rows[3].split(",")[1:] == rows[2].split(",")[1:] and rows[4].split(",")[1:] != rows[3].split(",")[1:]
     )
+
+
+def test_complete_asset_ratio_is_the_median_of_the_rounds_ratios() -> None:
+    # the runner and the peer slow down together in round 2 (load), and the peer is quick in round 3:
+    # per round 2, 2 and 5 (median 2); a ratio of medians would pair round 3's runner with round 3's peer
+    # only by chance (median runner 300 ms / median peer 60 ms = 5)
+    asset_s = {"png": [0.1, 0.4, 0.3], "jpeg": [0.1, 0.1, 0.1], "webp": [0.1, 0.1, 0.1]}
+    figures = {f.name: f for f in compare.figures(60.0, 50.0, asset_s, "load", [50.0, 200.0, 60.0])}
+    ratio = figures["complete_asset_vs_peer_ratio"]
+    assert ratio.value == 2.0
+    assert "over 3 rounds, rounds 2.00..5.00" in ratio.note and "median 300 ms" in ratio.note

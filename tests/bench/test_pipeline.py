@@ -11,14 +11,16 @@ from mintloom.bench.pipeline import (
     GENERATION,
     OVERHEAD,
     Pass,
+    Rounds,
     Sizes,
     combined,
     executor_rate,
     image_jobs,
-    interleaved_rates,
     measure,
     overhead_ratio,
+    paired_rounds,
     parent_share,
+    round_jobs,
 )
 from mintloom.campaign.execute import ProcessExecutor, make_executor
 from mintloom.campaign.run import STAGES
@@ -31,7 +33,12 @@ def _by_name(figures: list[Figure]) -> dict[str, Figure]:
 
 
 def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
-    figs = _by_name(measure(tmp_path, Sizes(segments=1, scaling_segments=1, scaling_jobs=4)))
+    figs = _by_name(
+        measure(
+            tmp_path,
+            Sizes(segments=1, scaling_segments=1, scaling_jobs=4, scaling_rounds=3, scaling_per_round=2),
+        )
+    )
     for stage in STAGES:  # every stage of the real path was clocked
         assert figs[f"pipeline_image_ms_{stage}"].value > 0, stage
     assert "28 images" in figs["pipeline_image_ms_generate"].note  # 7 formats x 4 locales, 1 segment
@@ -56,6 +63,7 @@ def test_demo_mix_breakdown_and_scaling_figures(tmp_path: Path) -> None:
     assert 0 < share.value < 0.5 and "sign" in share.note and "workers" in share.note
     scaling = figs["image_2_worker_scaling"]
     assert scaling.value > 0 and scaling.target == 1.8 and "generate_job" in scaling.note
+    assert "median of 3 paired rounds of 2 jobs" in scaling.note
     cpu = figs["image_2_worker_scaling_cpu"]
     assert cpu.value > 0 and cpu.target == 1.8 and "in the parent" in cpu.note
 
@@ -101,12 +109,31 @@ def test_passes_combine_into_one_rate() -> None:
         combined([])
 
 
-def test_interleaved_rates_run_every_job_on_both_executors(tmp_path: Path) -> None:
+def test_paired_rounds_alternate_the_order_and_take_the_median_of_the_rounds_ratios(tmp_path: Path) -> None:
     jobs = image_jobs(tmp_path, 1)[:4]
     serial, pool = make_executor(1), ProcessExecutor(2)
     try:
-        one, two = interleaved_rates(serial, pool, jobs)
+        rounds = paired_rounds(serial, pool, jobs, rounds=3, per_round=2)
     finally:
         pool.close()
-    assert one.per_s > 0 and two.per_s > 0
-    assert one.worker_cpu > 0 and two.worker_cpu > 0 and two.parent_cpu >= 0
+    assert len(rounds.ratios) == 3 and rounds.per_round == 2 and all(r > 0 for r in rounds.ratios)
+    assert rounds.median == sorted(rounds.ratios)[1]
+    assert rounds.a.per_s > 0 and rounds.b.per_s > 0  # every round's passes, taken together
+    assert rounds.a.worker_cpu > 0 and rounds.b.worker_cpu > 0 and rounds.b.parent_cpu >= 0
+    assert "median of 3 paired rounds of 2 jobs" in rounds.spread()
+
+
+def test_rounds_report_the_median_of_their_ratios_and_the_spread() -> None:
+    # the figure is the median round's ratio, not the ratio of the rounds' pooled rates (here 4.0)
+    rounds = Rounds(
+        (2.0, 2.0, 2.1), combined([Pass(8, 4.0, 1.0, 0.0)]), combined([Pass(8, 1.0, 1.0, 0.0)]), 8
+    )
+    assert rounds.median == 2.0
+    assert rounds.spread().endswith("rounds 2.00..2.10")
+
+
+def test_rounds_walk_the_jobs_evenly_and_wrap_round() -> None:
+    picked = [round_jobs(list(range(5)), r, 2) for r in range(4)]
+    assert picked == [[0, 1], [2, 3], [4, 0], [1, 2]]
+    with pytest.raises(RuntimeError):
+        round_jobs([], 0, 2)

@@ -130,9 +130,10 @@ def test_bench_compares_ray_with_the_local_pool_on_the_same_jobs(
 ) -> None:
     from mintloom.bench import cluster
 
-    (fig,) = cluster.measure(tmp_path, segments=1, limit=2, passes=1)
+    (fig,) = cluster.measure(tmp_path, segments=1, limit=2, rounds=3, per_round=2)
     assert fig.name == "ray_vs_local_pool_2_workers" and fig.target == 0.8 and fig.value > 0
     assert "same 2 demo-mix images" in fig.note
+    assert "median of 3 paired rounds of 2 jobs" in fig.note
 
 
 def _logged_die_once(marker: Path, ran: Path, victim: int, n: int) -> tuple[int, int]:
@@ -166,6 +167,26 @@ def test_batches_grow_for_quick_jobs_and_stay_single_for_slow_ones() -> None:
     middle.observe(4, 4 * TARGET_TASK_S / 2.5)  # 2.5 jobs fill a task
     assert middle.size() == 2
     assert BatchSizer(most=4, fixed=9).size() == 4
+
+
+def test_a_sizer_carries_its_timing_into_the_next_call_as_one_job() -> None:
+    sizer = BatchSizer(most=2)
+    sizer.observe(8, 0.08)  # quick jobs
+    sizer.carry()
+    assert sizer.size() == 2  # the next call starts with pairs, not single-job tasks
+    sizer.observe(2, 2 * TARGET_TASK_S)  # …and one slow batch there outweighs the carried timing
+    assert sizer.size() == 1
+    fresh = BatchSizer(most=2)
+    fresh.carry()  # nothing seen yet: one job per task
+    assert fresh.size() == 1
+
+
+def test_the_executor_keeps_its_batch_size_from_one_call_to_the_next(local_ray: RayExecutor) -> None:
+    ex = RayExecutor(CPUS)
+    assert sorted(ex.map_unordered(abs, range(-20, 0))) == list(range(1, 21))
+    assert ex._sizer.jobs == 20 and ex._sizer.size() == 2  # quick jobs: pairs
+    assert sorted(ex.map_unordered(abs, [-1, -2])) == [1, 2]
+    assert ex._sizer.jobs == 3  # the first call weighed as one job, then this call's two
 
 
 def test_unreachable_ray_address_is_a_named_error_quickly_and_nothing_is_written(

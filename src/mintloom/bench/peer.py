@@ -3,7 +3,8 @@
 Both draw the same 1080x1080 ads in the same run: the compositor's composition (gradient colours
 and angle, shapes, logo box, text sizes and positions, button) is handed to the peer, so the peer
 lays out the same design at the same sizes. Timing alternates rounds of peer and compositor so
-the machine's load (it is shared) hits both alike; the figures are ratios of medians.
+the machine's load (it is shared) hits both alike; the compositor's figure is a ratio of medians,
+the complete asset's the median of the rounds' ratios (runner and peer of the same round).
 
 The complete asset is what ``mintloom run`` does per ad, measured through the campaign runner
 itself (one worker): generate + encode, the 11 registration fingerprints, C2PA signing, the CID,

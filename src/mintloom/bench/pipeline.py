@@ -11,9 +11,11 @@ user runs: the campaign runner itself, clocked by its own stage timers (:class:`
 from __future__ import annotations
 
 import os
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from mintloom.bench import Figure
 from mintloom.campaign.examples import write_example
@@ -24,6 +26,7 @@ from mintloom.campaign.spec import load_spec
 from mintloom.studio import Studio
 from mintloom.workspace import Workspace
 
+T = TypeVar("T")
 PASSWORD = "mintloom-bench-password"
 OVERHEAD = ("sign", "fingerprint", "cid", "log")
 """What provenance adds to an image (the numerator of ``provenance_overhead_ratio``)."""
@@ -42,6 +45,10 @@ class Sizes:
     """Audience rows of the scaling runs (56 images per worker count)."""
     scaling_jobs: int | None = None
     """At most this many of those images (None: all)."""
+    scaling_rounds: int = 5
+    """Paired rounds of 1 and 2 workers (an odd count: the median is one round's ratio)."""
+    scaling_per_round: int = 28
+    """Images in each executor's pass of a round (half of the 56: the rounds alternate halves)."""
 
 
 def load() -> str:
@@ -246,44 +253,89 @@ def executor_rate(executor: Executor, jobs: list[Job]) -> Rate:
     return combined([executor_pass(executor, jobs)])
 
 
-def interleaved_rates(one: Executor, two: Executor, jobs: list[Job]) -> tuple[Rate, Rate]:
-    """Both executors over the same jobs, in two halves and in A-B, B-A order: load that comes and
-    goes on a shared machine then falls on both sides alike instead of on whichever ran second."""
+@dataclass(frozen=True)
+class Rounds:
+    """Paired rounds of two executors over the same jobs: in each round both run the round's jobs
+    back to back (A then B, then B then A in the next round, ...), so load that comes and goes on
+    a shared machine falls on both sides of a round alike; each round gives one ratio (B's rate over
+    A's), and their median is the figure, with their spread."""
+
+    ratios: tuple[float, ...]
+    a: Rate
+    b: Rate
+    per_round: int
+    """Jobs in each executor's pass of a round."""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.ratios)
+
+    def spread(self) -> str:
+        """How far the rounds' ratios lie apart, for the note."""
+        return (
+            f"median of {len(self.ratios)} paired rounds of {self.per_round} jobs (A-B, B-A, ...), "
+            f"rounds {min(self.ratios):.2f}..{max(self.ratios):.2f}"
+        )
+
+
+def round_jobs(jobs: list[T], index: int, per_round: int) -> list[T]:
+    """Round ``index``'s jobs: the next ``per_round`` of ``jobs``, from where the last round stopped
+    (wrapping round), so the rounds together cover the list evenly."""
+    if not jobs or per_round < 1:
+        raise RuntimeError("a round needs jobs")
+    return [jobs[(index * per_round + i) % len(jobs)] for i in range(per_round)]
+
+
+def paired_rounds(one: Executor, two: Executor, jobs: list[Job], rounds: int, per_round: int) -> Rounds:
+    """``rounds`` paired rounds of ``one`` (A) and ``two`` (B), both warmed first, each round's pass
+    ``per_round`` jobs (at most all of ``jobs``) through the runner's worker function."""
+    if rounds < 1:
+        raise RuntimeError("paired rounds need at least one round")
     warm(one, jobs)
     warm(two, jobs)
-    first, second = jobs[: len(jobs) // 2], jobs[len(jobs) // 2 :]
-    a = [executor_pass(one, first)]
-    b = [executor_pass(two, first), executor_pass(two, second)]
-    a.append(executor_pass(one, second))
-    return combined(a), combined(b)
+    size = min(per_round, len(jobs))
+    a, b, ratios = list[Pass](), list[Pass](), list[float]()
+    for r in range(rounds):
+        chunk = round_jobs(jobs, r, size)
+        if r % 2 == 0:
+            pa = executor_pass(one, chunk)
+            pb = executor_pass(two, chunk)
+        else:
+            pb = executor_pass(two, chunk)
+            pa = executor_pass(one, chunk)
+        a.append(pa)
+        b.append(pb)
+        ratios.append(combined([pb]).per_s / combined([pa]).per_s)
+    return Rounds(tuple(ratios), combined(a), combined(b), size)
 
 
-def scaling(work: Path, segments: int, limit: int | None = None) -> list[Figure]:
-    """``make_executor(1)`` (what ``--workers 1`` runs) against the 2-process executor. On a shared
-    machine the wall-clock ratio says more about the neighbours than about mintloom, so the CPU
-    each side spent is reported too: the speed-up two idle cores would give."""
-    jobs = image_jobs(work / "scaling", segments)[:limit]
+def scaling(work: Path, sizes: Sizes) -> list[Figure]:
+    """``make_executor(1)`` (what ``--workers 1`` runs) against the 2-process executor, in paired
+    rounds. On a shared machine the wall-clock ratio says more about the neighbours than about
+    mintloom, so the CPU each side spent is reported too: the speed-up two idle cores would give."""
+    jobs = image_jobs(work / "scaling", sizes.scaling_segments)[: sizes.scaling_jobs]
     one_ex, two_ex = make_executor(1), ProcessExecutor(2)
     try:
-        one, two = interleaved_rates(one_ex, two_ex, jobs)
+        rounds = paired_rounds(one_ex, two_ex, jobs, sizes.scaling_rounds, sizes.scaling_per_round)
     finally:
         one_ex.close()
         two_ex.close()
+    one, two = rounds.a, rounds.b
     ideal_two = two.cpu_bound_wall(2)
     cpu_ratio = one.cpu_bound_wall(1) / ideal_two if ideal_two else 0.0
     where = (
         f"runner executor (generate_job: render, fingerprints, pickling) on {len(jobs)} demo-mix "
-        "images, 1 and 2 workers interleaved (A-B, B-A halves), workers warmed"
+        "images, 1 worker (A) and 2 workers (B), workers warmed"
     )
     return [
         Figure(
             "image_2_worker_scaling",
-            two.per_s / one.per_s,
+            rounds.median,
             "x",
             1.8,
             ">=",
-            f"{where}, wall clock: 1 worker {one.per_s:.2f}/s, 2 workers {two.per_s:.2f}/s; {load()} "
-            "(2 cores shared with other jobs: see image_2_worker_scaling_cpu)",
+            f"{where}, wall clock, {rounds.spread()}; all rounds: 1 worker {one.per_s:.2f}/s, 2 workers "
+            f"{two.per_s:.2f}/s; {load()} (2 cores shared with other jobs: see image_2_worker_scaling_cpu)",
         ),
         Figure(
             "image_2_worker_scaling_cpu",
@@ -291,9 +343,9 @@ def scaling(work: Path, segments: int, limit: int | None = None) -> list[Figure]
             "x",
             1.8,
             ">=",
-            f"{where}, from CPU seconds (as on two idle cores): 1 worker "
-            f"{one.worker_cpu + one.parent_cpu:.1f} s; 2 workers {two.worker_cpu:.1f} s in the workers, "
-            f"{two.parent_cpu:.1f} s in the parent",
+            f"{where}, from CPU seconds over all {len(rounds.ratios)} rounds (as on two idle cores): "
+            f"1 worker {one.worker_cpu + one.parent_cpu:.1f} s; 2 workers {two.worker_cpu:.1f} s in the "
+            f"workers, {two.parent_cpu:.1f} s in the parent",
         ),
         Figure(
             "image_demo_mix_assets_per_s_per_worker", one.per_s, "assets/s", note="generate_job, 1 worker"
@@ -303,7 +355,7 @@ def scaling(work: Path, segments: int, limit: int | None = None) -> list[Figure]
 
 def measure(work: Path, sizes: Sizes) -> list[Figure]:
     mix = breakdown(run_demo_mix(work / "mix", sizes.segments))
-    return [*mix, *scaling(work, sizes.scaling_segments, sizes.scaling_jobs)]
+    return [*mix, *scaling(work, sizes)]
 
 
 def run(work: Path) -> list[Figure]:

@@ -35,8 +35,10 @@ TASKS_PER_CPU = 2
 """Tasks in flight per CPU: a worker's next task is already queued in Ray when it finishes one, so
 it never waits for this process to wake (a long wait on a loaded machine). Batches are therefore at
 most ``IN_FLIGHT_PER_CPU // TASKS_PER_CPU`` jobs."""
-TARGET_TASK_S = 0.5
-"""Seconds of work a batch aims at: long beside Ray's few milliseconds per task, short beside a run."""
+TARGET_TASK_S = 1.0
+"""Seconds of work a batch aims at: long beside Ray's ~10 ms per task (the round trip from a worker's
+finished task through this process to its next one, measured on a local Ray of 2 CPUs), short
+beside a run. With batches of at most 2 jobs, jobs of up to half of it still travel in pairs."""
 
 
 def _import_ray() -> Any:
@@ -66,6 +68,12 @@ class BatchSizer:
     def observe(self, jobs: int, seconds: float) -> None:
         self.jobs += jobs
         self.seconds += seconds
+
+    def carry(self) -> None:
+        """Start a new call from what the last one saw, weighed as a single job: the first batch
+        timed in the new call (other jobs, another load) then outweighs it."""
+        if self.jobs:
+            self.seconds, self.jobs = self.seconds / self.jobs, 1
 
     def size(self) -> int:
         if self.fixed is not None:
@@ -112,17 +120,21 @@ class RayExecutor:
         self.settings = settings or RaySettings()
         self.batch = batch
         """Jobs per task; None sizes batches by their timing (:class:`BatchSizer`)."""
+        self._sizer = BatchSizer(IN_FLIGHT_PER_CPU // TASKS_PER_CPU, batch)
+        """Kept from one ``map_unordered`` to the next: the runner's later phases (and the next
+        run of a long-lived executor) start at the batch size the earlier jobs' timing asked for,
+        not with a round of single-job tasks."""
+        self._task: Any = None
         self._owned = False
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         ray = self._connect()
-        # no task events: they cost the GCS and this process work per task, for Ray's dashboard only
-        task = ray.remote(num_cpus=1, max_retries=self.settings.max_retries, enable_task_events=False)(
-            _apply_batch
-        )
+        task = self._remote(ray)
         fn_ref = ray.put(fn)  # shipped once, not with every job
         limit = IN_FLIGHT_PER_CPU * self._cpus(ray)
-        sizer = BatchSizer(IN_FLIGHT_PER_CPU // TASKS_PER_CPU, self.batch)
+        sizer = self._sizer
+        sizer.fixed = self.batch
+        sizer.carry()
         source, pending, in_flight = iter(items), dict[Any, int](), 0
         try:
             while True:
@@ -155,6 +167,7 @@ class RayExecutor:
         return submitted
 
     def close(self) -> None:
+        self._task = None  # a remote function belongs to the Ray it was made for
         if self._owned:
             _import_ray().shutdown()
             self._owned = False
@@ -177,6 +190,15 @@ class RayExecutor:
             ) from exc
         self._owned = True
         return ray
+
+    def _remote(self, ray: Any) -> Any:
+        """The batch task, made once per executor (not pickled and exported again on every call)."""
+        if self._task is None:
+            # no task events: they cost the GCS and this process work per task, for Ray's dashboard only
+            self._task = ray.remote(
+                num_cpus=1, max_retries=self.settings.max_retries, enable_task_events=False
+            )(_apply_batch)
+        return self._task
 
     def _init_args(self) -> dict[str, Any]:
         if self.settings.address is not None:
