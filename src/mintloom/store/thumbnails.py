@@ -11,6 +11,7 @@ stores nothing: a read path never writes. :meth:`Thumbnails.ensure` is the write
 from __future__ import annotations
 
 import io
+import math
 
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import ForeignKey, Integer, String
@@ -23,6 +24,12 @@ from mintloom.store.cid import cid_for
 from mintloom.store.db import Base, Database
 
 THUMB_EDGE = 320
+REDUCING_GAP = 1.0
+"""Scaling first boxes the image down by the largest whole factor that keeps it at least the
+thumbnail's size (1080 -> 360 for 320), then resamples the rest bicubically (360 -> 320): PIL's
+``reducing_gap``, whose default 2.0 runs the bicubic filter over the full image (1080 -> 320, about
+three times the work). The two differ by less than the JPEG's own loss (on the demo ads, PSNR
+>= 32 dB between them; the quality-82 JPEG is 29-32 dB from its source)."""
 MAX_SOURCE_PIXELS = 64_000_000
 """A catalog image larger than this is not decoded for a thumbnail (the gallery shows none)."""
 
@@ -43,7 +50,7 @@ def render_thumbnail(data: bytes, edge: int = THUMB_EDGE) -> bytes | None:
         with Image.open(io.BytesIO(data)) as img:
             if img.width * img.height > MAX_SOURCE_PIXELS:
                 return None
-            img.thumbnail((edge, edge))  # in place, undecoded: a JPEG is drafted at 1/2..1/8 scale
+            img.thumbnail((edge, edge), reducing_gap=REDUCING_GAP)  # in place, a JPEG drafted at 1/2..1/8
             return _jpeg(img)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
@@ -51,10 +58,27 @@ def render_thumbnail(data: bytes, edge: int = THUMB_EDGE) -> bytes | None:
 
 def thumbnail_of(img: Image.Image, edge: int = THUMB_EDGE) -> bytes:
     """The JPEG thumbnail of decoded pixels (a campaign worker's, straight from the engine: the
-    pixels of the signed file, whose metadata does not change them)."""
-    small = img.copy()  # thumbnail() reduces in place: the caller's pixels stay whole
-    small.thumbnail((edge, edge))
-    return _jpeg(small)
+    pixels of the signed file, whose metadata does not change them). The same pixels as
+    :func:`render_thumbnail` of their PNG; ``resize`` makes a new image, so the caller's stay whole."""
+    size = fitted_size(img.width, img.height, edge)
+    if size == img.size:
+        return _jpeg(img)
+    return _jpeg(img.resize(size, Image.Resampling.BICUBIC, reducing_gap=REDUCING_GAP))
+
+
+def fitted_size(width: int, height: int, edge: int) -> tuple[int, int]:
+    """The size ``Image.thumbnail((edge, edge))`` gives a ``width`` x ``height`` image: the aspect
+    kept, each side rounded to the nearer aspect, at least 1; unchanged when it fits already."""
+    if edge >= width and edge >= height:
+        return width, height
+    aspect = width / height
+    if aspect <= 1:  # edge / edge >= aspect: the height is the edge
+        w = min(math.floor(edge * aspect), math.ceil(edge * aspect), key=lambda n: abs(aspect - n / edge))
+        return max(w, 1), edge
+    h = min(
+        math.floor(edge / aspect), math.ceil(edge / aspect), key=lambda n: abs(aspect - edge / n) if n else 0
+    )
+    return edge, max(h, 1)
 
 
 def _jpeg(small: Image.Image) -> bytes:
