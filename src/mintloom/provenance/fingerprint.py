@@ -170,7 +170,8 @@ def _fingerprints(phash_thumbnails: np.ndarray, dhash_thumbnails: np.ndarray) ->
     n = len(phash_thumbnails)
     dct = scipy.fftpack.dct(scipy.fftpack.dct(phash_thumbnails, axis=1), axis=2)
     low = dct[:, :8, :8].reshape(n, 64)
-    phash = _pack(low > np.median(low, axis=1, keepdims=True))
+    middle = np.partition(low, (31, 32), axis=1)  # np.median's own steps, without its checks
+    phash = _pack(low > (middle[:, 31:32] + middle[:, 32:33]) / 2)
     dhash = _pack((dhash_thumbnails[:, :, 1:] > dhash_thumbnails[:, :, :-1]).reshape(n, 64))
     return [Fingerprint.model_construct(phash=p, dhash=d) for p, d in zip(phash, dhash, strict=True)]
 
@@ -188,7 +189,9 @@ def _fingerprints(phash_thumbnails: np.ndarray, dhash_thumbnails: np.ndarray) ->
 # equal to ``imagehash``'s: a Pillow upgrade that changes its resize arithmetic fails those tests).
 # What this saves is Pillow's per-call work: the weights (two ``sin`` per tap, recomputed by every
 # resize) and a scalar convolution (the 22 thumbnails of a 1080 px ad: ~1.2 ms of CPU against
-# ~1.9 ms as 22 Pillow resizes, measured on a busy two-core machine).
+# ~1.9 ms as 22 Pillow resizes, measured on a busy two-core machine). The weights of a size not seen
+# before cost ~10 ms for the registration views and ~2 ms for a query (``math.sin`` per tap): once
+# per image size and process in a campaign, at most :func:`_resampler`'s cache size in ``verify``.
 
 _FRACTION_BITS = 22
 """Pillow's ``PRECISION_BITS`` for 8-bit resampling."""
@@ -211,38 +214,44 @@ def _lanczos(x: np.ndarray) -> np.ndarray:
     return np.where((x >= -3.0) & (x < 3.0), _sinc(x) * _sinc(x / 3), 0.0)
 
 
-def _axis_weights(in_size: int, lo: np.float32, hi: np.float32, out_size: int) -> np.ndarray:
-    """Pillow's ``precompute_coeffs`` and ``normalize_coeffs_8bpc`` for LANCZOS along one axis, as an
-    (out_size, in_size) matrix of the integer weights (zero outside each output's window)."""
-    scale = float(hi - lo) / out_size  # Pillow subtracts the single-precision box edges
-    filterscale = max(scale, 1.0)
+def _axis_weights(in_size: int, lo: np.ndarray, hi: np.ndarray, out_size: int) -> np.ndarray:
+    """Pillow's ``precompute_coeffs`` and ``normalize_coeffs_8bpc`` for LANCZOS along one axis, for
+    the single-precision box edges ``lo`` and ``hi`` of several boxes at once: a (boxes, out_size,
+    in_size) array of the integer weights (zero outside each output's window)."""
+    scale = (hi - lo).astype(np.float64)[:, None] / out_size  # Pillow subtracts C floats
+    filterscale = np.maximum(scale, 1.0)
     support = _LANCZOS_SUPPORT * filterscale
-    ksize = math.ceil(support) * 2 + 1
-    centers = float(lo) + (np.arange(out_size) + 0.5) * scale
+    ksize = math.ceil(float(support.max())) * 2 + 1
+    centers = lo.astype(np.float64)[:, None] + (np.arange(out_size) + 0.5) * scale
     first = np.maximum(np.trunc(centers - support + 0.5), 0).astype(np.int64)
     count = np.minimum(np.trunc(centers + support + 0.5), in_size).astype(np.int64) - first
-    taps = first[:, None] + np.arange(ksize)
-    inside = np.arange(ksize) < count[:, None]
-    w = np.where(inside, _lanczos(((taps - centers[:, None]) + 0.5) * (1.0 / filterscale)), 0.0)
-    total = np.add.accumulate(w, axis=1)[:, -1:]  # summed in tap order, as Pillow's loop
+    taps = first[..., None] + np.arange(ksize)
+    inside = np.arange(ksize) < count[..., None]
+    x = ((taps - centers[..., None]) + 0.5) * (1.0 / filterscale)[..., None]
+    w = np.where(inside, _lanczos(x), 0.0)
+    total = np.add.accumulate(w, axis=-1)[..., -1:]  # summed in tap order, as Pillow's loop
     k = np.divide(w, total, out=w.copy(), where=total != 0.0)
     fixed = np.where(k < 0, np.trunc(-0.5 + k * _ONE), np.trunc(0.5 + k * _ONE))
-    matrix = np.zeros((out_size, in_size))
-    rows = np.broadcast_to(np.arange(out_size)[:, None], taps.shape)
-    matrix[rows[inside], taps[inside]] = fixed[inside]
+    matrix = np.zeros((len(lo), out_size, in_size))
+    box, row = np.indices(taps.shape[:2])
+    matrix[
+        np.broadcast_to(box[..., None], taps.shape)[inside],
+        np.broadcast_to(row[..., None], taps.shape)[inside],
+        taps[inside],
+    ] = fixed[inside]
     return matrix
 
 
-def _axis(in_size: int, lo: np.float32, hi: np.float32, out_size: int, crop: bool) -> np.ndarray:
-    """One pass of Pillow's resize as an (out_size, in_size) weight matrix: a shifted identity when
-    Pillow crops instead of resampling (an integral box of the output's size), the identity when it
-    skips the pass (same size, whole extent), else the LANCZOS weights."""
-    if crop:
-        start = int(lo)
-        return np.eye(out_size, in_size, start) * _ONE
-    if out_size == in_size and lo == 0 and hi == out_size:
-        return np.eye(out_size) * _ONE
-    return _axis_weights(in_size, lo, hi, out_size)
+def _axis(in_size: int, lo: np.ndarray, hi: np.ndarray, out_size: int, crop: np.ndarray) -> np.ndarray:
+    """One pass of Pillow's resize for several boxes, as (boxes, out_size, in_size) weights: a shifted
+    identity where Pillow crops instead of resampling (an integral box of the output's size), the
+    identity where it skips the pass (same size, whole extent), else the LANCZOS weights."""
+    matrix = _axis_weights(in_size, lo, hi, out_size)
+    for i in np.flatnonzero(crop):
+        matrix[i] = np.eye(out_size, in_size, int(lo[i])) * _ONE
+    if out_size == in_size:
+        matrix[(lo == 0) & (hi == out_size)] = np.eye(out_size) * _ONE
+    return matrix
 
 
 @dataclass(frozen=True)
@@ -313,21 +322,19 @@ class _Resampler:
         return _rounded(_product(self.second, stacked))
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=32)
 def _resampler(source: tuple[int, int], size: tuple[int, int], boxes: tuple[Box, ...]) -> _Resampler:
     """The weights of ``resize(size, LANCZOS, box)`` on a greyscale image of ``source`` size for each
     box (a campaign has a few image sizes, so a worker computes these a few times in its life)."""
-    across, down = [], []
-    for box in boxes:
-        x0, y0, x1, y1 = np.array(box, np.float32)  # Pillow takes the box as C floats
-        crop = x0 == np.trunc(x0) and y0 == np.trunc(y0) and x1 - x0 == size[0] and y1 - y0 == size[1]
-        across.append(_axis(source[0], x0, x1, size[0], crop))
-        down.append(_axis(source[1], y0, y1, size[1], crop))
+    x0, y0, x1, y1 = np.array(boxes, np.float32).T  # Pillow takes the box as C floats
+    crop = (x0 == np.trunc(x0)) & (y0 == np.trunc(y0)) & (x1 - x0 == size[0]) & (y1 - y0 == size[1])
+    across = _axis(source[0], x0, x1, size[0], crop)
+    down = _axis(source[1], y0, y1, size[1], crop)
     shrink_w, shrink_h = source[0] - size[0], source[1] - size[1]
     if shrink_h > 0 and shrink_h > 2 * shrink_w:
-        second = np.ascontiguousarray(np.stack(across).transpose(0, 2, 1))
-        return _Resampler(_bands(np.concatenate(down), horizontal=False), second, down_first=True)
-    return _Resampler(_bands(np.concatenate(across), horizontal=True), np.stack(down), down_first=False)
+        second = np.ascontiguousarray(across.transpose(0, 2, 1))
+        return _Resampler(_bands(down.reshape(-1, source[1]), horizontal=False), second, down_first=True)
+    return _Resampler(_bands(across.reshape(-1, source[0]), horizontal=True), down, down_first=False)
 
 
 def _rounded(sums: np.ndarray) -> np.ndarray:
