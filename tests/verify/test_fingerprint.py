@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -255,18 +255,75 @@ def test_thumbnail_sizes_are_handled() -> None:
         fingerprint(_encode(Image.new("RGB", (1, 1))))
 
 
-@pytest.mark.parametrize("size", [(1080, 1080), (1920, 1080), (160, 600), (300, 250)])
-def test_registration_views_hashed_together_equal_each_view_hashed_alone(size: tuple[int, int]) -> None:
-    """The eleven views share one DCT call and one median: the hashes are those of each view on
-    its own, and the whole image's view is exactly the query's fingerprint."""
+def _pillow_view(grey: Image.Image, box: tuple[int, int, int, int]) -> str:
+    """One registration view hashed on its own by ``imagehash`` from thumbnails Pillow makes: the
+    whole image's from the working copy, a crop's from the working copy box-reduced by about twice
+    the thumbnail's size (the documented approximation, VIEW_REDUCING_GAP)."""
     import imagehash
 
-    from mintloom.provenance.fingerprint import _boxes, _from_thumbnails, _view_thumbnails, _working_copy
+    from mintloom.provenance.fingerprint import VIEW_REDUCING_GAP
+
+    lanczos = Image.Resampling.LANCZOS
+    thumbnails = []
+    for size in ((32, 32), (9, 8)):
+        if box == (0, 0, *grey.size):
+            thumbnails.append(grey.resize(size, lanczos))
+            continue
+        fx = max(1, int(grey.width / size[0] / VIEW_REDUCING_GAP))
+        fy = max(1, int(grey.height / size[1] / VIEW_REDUCING_GAP))
+        reduced = grey.reduce((fx, fy)) if (fx, fy) != (1, 1) else grey
+        scaled = (box[0] / fx, box[1] / fy, min(box[2] / fx, reduced.width), min(box[3] / fy, reduced.height))
+        thumbnails.append(reduced.resize(size, lanczos, box=scaled))
+    return f"{imagehash.phash(thumbnails[0])}{imagehash.dhash(thumbnails[1])}"
+
+
+@pytest.mark.parametrize(
+    "size", [(1080, 1080), (1920, 1080), (1080, 1920), (160, 600), (300, 250), (728, 90), (100, 5), (2, 2)]
+)
+def test_registration_views_are_each_view_hashed_alone_by_imagehash(size: tuple[int, int]) -> None:
+    """The eleven views share their resampling weights, matrix products and one DCT call: the
+    hashes are those ``imagehash`` gives each view's Pillow thumbnails, and the whole image's view
+    is exactly the query's fingerprint."""
+    from mintloom.provenance.fingerprint import _boxes, _working_copy
 
     img = synthetic_ad(7).resize(size)
     views = registration_fingerprints(png_bytes(img))
     grey = _working_copy(img).convert("L")
-    alone = [_from_thumbnails([_view_thumbnails(grey, box)])[0] for box in _boxes(grey.size)]
-    assert views == alone and len(views) == 11
-    assert views[0] == fingerprint_image(img)
-    assert views[0].hex() == f"{imagehash.phash(grey)}{imagehash.dhash(grey)}"
+    assert [v.hex() for v in views] == [_pillow_view(grey, box) for box in _boxes(grey.size)]
+    assert len(views) == 11 and views[0] == fingerprint_image(img)
+
+
+boxes = st.tuples(*[st.floats(0.0, 1.0)] * 4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.tuples(st.integers(1, 300), st.integers(1, 300)),
+    st.tuples(st.integers(1, 40), st.integers(1, 40)),
+    boxes,
+    st.booleans(),
+    st.integers(0, 2**32 - 1),
+)
+def test_resampling_is_pillows_lanczos_bit_for_bit(
+    source: tuple[int, int],
+    size: tuple[int, int],
+    box: tuple[float, float, float, float],
+    whole_pixels: bool,
+    seed: int,
+) -> None:
+    """The thumbnails come from matrix products with Pillow's own fixed-point LANCZOS weights, in
+    Pillow 13's pass order: they are Pillow's pixels for any source, size and box (fractional or
+    whole-pixel, including the boxes Pillow crops instead of resampling)."""
+    from mintloom.provenance.fingerprint import _pixels, _resampler
+
+    w, h = source
+    x0, x1 = sorted((box[0] * w, box[2] * w))
+    y0, y1 = sorted((box[1] * h, box[3] * h))
+    if whole_pixels:  # on whole pixels, and half of them the output's size: Pillow crops those
+        x0, y0 = float(round(x0)), float(round(y0))
+        x1, y1 = (x0 + size[0], y0 + size[1]) if seed % 2 else (float(round(x1)), float(round(y1)))
+    assume(x0 < x1 <= w and y0 < y1 <= h)
+    grey = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w), dtype=np.uint8))
+    expected = np.asarray(grey.resize(size, Image.Resampling.LANCZOS, box=(x0, y0, x1, y1)))
+    got = _resampler(source, size, ((x0, y0, x1, y1),))(_pixels(grey))
+    assert got.shape == (1, size[1], size[0]) and np.array_equal(got[0], expected)
