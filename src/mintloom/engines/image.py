@@ -452,9 +452,6 @@ class Composition:
     """The rendered headline, body and CTA."""
     layer: Artifact | None = None
     """The text-to-image hero under the copy, when the brand has one."""
-    unsure: frozenset[str] = frozenset()
-    """Stack blocks whose background was not clear of every colour that would fail WCAG AA
-    (the worst pixel behind them is too close): :meth:`ImageCompositor.compose` measures them."""
 
 
 def _candidates(recipe: Recipe, palette: tuple[str, ...]) -> list[Colour]:
@@ -505,44 +502,26 @@ denser one (at that opacity the panel lifts or darkens any background enough for
 text picked on it to reach 4.5:1)."""
 
 
-def _worst_contrast(img: Image.Image, area: Box, colour: Colour) -> float:
-    """``colour``'s contrast with the least contrasting pixel of ``area``, sampled on a grid of
-    about a 300th of the canvas (every pixel of a small ad; a ring's stroke is wider than the
-    step): a lower bound of what the QA gate can measure there, a percentile of the pixels
-    behind the glyphs."""
-    step = max(1, round(min(img.size) / 300))
-    rgb = np.asarray(img.crop((area.x0, area.y0, area.x1, area.y1)))[::step, ::step, :3]
-    if rgb.size == 0:
-        return 0.0
-    lut = _linear_lut32()
-    lum = lut[rgb[..., 0]] * 0.2126 + lut[rgb[..., 1]] * 0.7152 + lut[rgb[..., 2]] * 0.0722
-    text = relative_luminance(colour)
-    return min(contrast_ratio(text, float(lum.min())), contrast_ratio(text, float(lum.max())))
+SHADES = (0.0, 0.3, 0.6)
+"""The tries for the CTA's button: the accent as it is, then mixed this far toward black (under a
+white label) or white (under a near-black one): a mid-tone accent reads with neither label."""
 
 
-@functools.cache
-def _linear_lut32() -> NDArray[np.float32]:
-    return srgb_linear_lut().astype(np.float32)
-
-
-def _stack_reads(comp: Composition) -> bool:
-    """Whether each block in ``comp.unsure`` reaches WCAG AA (3:1 large, 4.5:1 other text)
-    against the pixels behind its glyphs, measured as the brand-QA gate measures the finished ad
-    (on a crop around the block: the gate looks no further than a ring around its ink)."""
+def _below_aa(comp: Composition) -> frozenset[str]:
+    """The text blocks below WCAG AA (3:1 large, 4.5:1 other text) against the pixels behind their
+    glyphs, measured as the brand-QA gate measures the finished ad (on a crop around each block:
+    the gate looks no further than a ring around its ink)."""
+    failing = set()
     for fact in layout_facts(comp).texts:
-        if fact.field not in comp.unsure:
-            continue
         pad = max(2, fact.size // 8)  # the gate's ring
         x0, y0 = max(0, fact.ink[0] - pad), max(0, fact.ink[1] - pad)
         x1, y1 = min(comp.image.width, fact.ink[2] + pad), min(comp.image.height, fact.ink[3] + pad)
         pixels = np.asarray(comp.image.crop((x0, y0, x1, y1)))
-        shifted = fact.model_copy(
-            update={"ink": (fact.ink[0] - x0, fact.ink[1] - y0, fact.ink[2] - x0, fact.ink[3] - y0)}
-        )
-        contrast, _share = text_contrast(pixels, shifted)
+        ink = (fact.ink[0] - x0, fact.ink[1] - y0, fact.ink[2] - x0, fact.ink[3] - y0)
+        contrast, _share = text_contrast(pixels, fact.model_copy(update={"ink": ink}))
         if contrast < (3.0 if is_large_text(fact.size, fact.bold) else 4.5):
-            return False
-    return True
+            failing.add(fact.field)
+    return frozenset(failing)
 
 
 @dataclass
@@ -628,6 +607,18 @@ def _draw_button_shape(
     draw = ImageDraw.Draw(img)
     draw.rounded_rectangle((button.x0, button.y0, button.x1 - 1, button.y1 - 1), radius, fill=accent)
     return draw
+
+
+def _button_colours(accent: Colour, shade: float) -> tuple[Colour, Colour]:
+    """The button's fill and its label's colour: white or near-black, whichever reads better on
+    the accent; the accent mixed ``shade`` of the way away from the label's colour."""
+    acc = relative_luminance(accent)
+    label = max([(255, 255, 255), (17, 17, 17)], key=lambda c: contrast_ratio(relative_luminance(c), acc))
+    if shade <= 0:
+        return accent, label
+    toward = 0 if label == (255, 255, 255) else 255
+    r, g, b = (round(c + (toward - c) * shade) for c in accent)
+    return (r, g, b), label
 
 
 def _composite_rounded(
@@ -746,8 +737,9 @@ class ImageCompositor:
 
     name = "compositor"
     # 1.1.0: PNG rows Up-filtered at zlib level 2 (was Pillow's adaptive filter, level 6): the
-    # same pixels, other bytes
-    version = "1.1.0"
+    # same pixels, other bytes. 1.2.0: a design whose text falls below WCAG AA where the QA gate
+    # measures it is drawn again over a scrim (a mid-tone button shaded); others are unchanged
+    version = "1.2.0"
     params_type = ImageParams
 
     def generate(self, request: GenerationRequest) -> Artifact:
@@ -809,28 +801,39 @@ class ImageCompositor:
 
         The stack's colour is picked from an estimate of the background behind each block; the
         finished ad is then measured as the brand-QA gate measures it (:func:`text_contrast` of
-        the drawn glyphs), and drawn again over a scrim, then a denser one, when a block does not
+        the drawn glyphs), and drawn again over a scrim, then a denser one, when a stack block does not
         reach WCAG AA there. A design drawn from the seed alone (a dynamic render's seed is new
         per request) must not leave it to luck whether the gate holds the ad."""
         params = expect_params(self, request, "image", ImageParams)
         texts = render_messages(params, request.locale)
         layer = hero_layer(request, params.hero) if params.hero is not None else None
-        comp = self._compose(request, texts, layer, SCRIMS[0])
-        for scrim in SCRIMS[1:]:
-            if not comp.unsure or _stack_reads(comp):
+        stack = button = 0
+        comp = self._compose(request, texts, layer, SCRIMS[stack], SHADES[button])
+        while failing := _below_aa(comp):
+            retry = False
+            if failing - {"cta"} and stack + 1 < len(SCRIMS):
+                stack, retry = stack + 1, True
+            if "cta" in failing and button + 1 < len(SHADES):
+                button, retry = button + 1, True
+            if not retry:  # the gate holds it; the densest panel and darkest button did not do
                 break
-            comp = self._compose(request, texts, layer, scrim)
+            comp = self._compose(request, texts, layer, SCRIMS[stack], SHADES[button])
         return comp
 
     def _compose(
-        self, request: GenerationRequest, texts: dict[str, str], layer: Artifact | None, scrim: _Scrim
+        self,
+        request: GenerationRequest,
+        texts: dict[str, str],
+        layer: Artifact | None,
+        scrim: _Scrim,
+        shade: float,
     ) -> Composition:
         canvas = _Canvas.start(request, request.format or DEFAULT_FORMAT, layer)
         candidates = _candidates(canvas.recipe, request.brand.palette)
-        placed, unsure = self._place_stack(canvas, texts, candidates, scrim)
+        placed = self._place_stack(canvas, texts, candidates, scrim)
         button = None
         if "cta" in texts:
-            pt, button = self._draw_button(canvas, texts["cta"])
+            pt, button = self._draw_button(canvas, texts["cta"], shade)
             placed.append(pt)
         logo_box = self._place_logo(canvas.img, request.brand.logo_png, canvas.tpl, canvas.rtl)
         return Composition(
@@ -842,7 +845,6 @@ class ImageCompositor:
             button,
             texts,
             layer,
-            unsure,
         )
 
     def _fit_stack(self, canvas: _Canvas, texts: dict[str, str]) -> list[Block]:
@@ -861,11 +863,10 @@ class ImageCompositor:
 
     def _place_stack(
         self, canvas: _Canvas, texts: dict[str, str], candidates: list[Colour], scrim: _Scrim
-    ) -> tuple[list[PlacedText], frozenset[str]]:
+    ) -> list[PlacedText]:
         """The headline/body stack, centred vertically in its box, each block in the colour that
         reads best on the background behind it (over a scrim when none does, or always when
-        ``scrim.always``); and the blocks whose worst background pixel is too close to their colour
-        for the estimate to vouch for them."""
+        ``scrim.always``)."""
         blocks = self._fit_stack(canvas, texts)
         tpl, img = canvas.tpl, canvas.img
         gap = round(0.45 * blocks[-1].size) if len(blocks) > 1 else 0
@@ -890,17 +891,11 @@ class ImageCompositor:
             )
             self._scrim(img, union, colours[0][0], blocks[-1].size, scrim)
             colours = [pick_text_colour(_region_luminances(img, a), candidates) for _, _, a in positioned]
-        unsure = frozenset(
-            block.spec.field
-            for (block, _, area), (colour, _), need in zip(positioned, colours, needs, strict=True)
-            if _worst_contrast(img, area, colour) < need
-        )
         draw = ImageDraw.Draw(img)
-        placed = [
+        return [
             self._draw_block(draw, block, tpl.text, by, centered=tpl.centered, colour=colour)
             for (block, by, _), (colour, _) in zip(positioned, colours, strict=True)
         ]
-        return placed, unsure
 
     @staticmethod
     def _left(width: int, region: Box, centered: bool, rtl: bool) -> int:
@@ -953,8 +948,10 @@ class ImageCompositor:
         fill = (0, 0, 0, scrim.dark_alpha) if dark else (255, 255, 255, scrim.light_alpha)
         _composite_rounded(img, (area.x0 - pad, area.y0 - pad, area.x1 + pad, area.y1 + pad), pad, fill)
 
-    def _draw_button(self, canvas: _Canvas, text: str) -> tuple[PlacedText, Box]:
-        """The CTA on a button in the accent colour (with a soft shadow), in the template's CTA room."""
+    def _draw_button(self, canvas: _Canvas, text: str, shade: float) -> tuple[PlacedText, Box]:
+        """The CTA on a button in the accent colour (with a soft shadow), in the template's CTA room;
+        the accent mixed ``shade`` of the way toward black under a white label (white under a
+        near-black one)."""
         room, st = canvas.tpl.cta, canvas.style(text, "bold")
         cta_min = max(9, round(0.02 * canvas.area))
         # padding scales with the label size: width = text + 1.6 em, height = line + 0.5 em
@@ -966,11 +963,8 @@ class ImageCompositor:
         button = _button_box(
             canvas.tpl, block.width + round(1.6 * block.size), block.extent + round(0.5 * block.size)
         )
-        draw = _draw_button_shape(canvas.img, button, canvas.tpl.kind, canvas.recipe.accent)
-        acc = relative_luminance(canvas.recipe.accent)
-        colour = max(
-            [(255, 255, 255), (17, 17, 17)], key=lambda c: contrast_ratio(relative_luminance(c), acc)
-        )
+        fill, colour = _button_colours(canvas.recipe.accent, shade)
+        draw = _draw_button_shape(canvas.img, button, canvas.tpl.kind, fill)
         centre, line = ((button.x0 + button.x1) // 2, (button.y0 + button.y1) // 2), block.lines[0]
         draw.text(
             centre,
