@@ -667,7 +667,7 @@ def workspace_lock(
         raise LedgerError(f"cannot open the lock file {path}: {exc}") from exc
     with lock:
         _flock(lock.fileno(), path, wait)
-        with chain.journal.locked(name):
+        with chain.journal.locked(name, wait):
             yield
 
 

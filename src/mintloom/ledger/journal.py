@@ -29,10 +29,10 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mintloom.errors import CatalogError, JournalError
+from mintloom.errors import CatalogError, JournalError, LedgerError
 from mintloom.store.db import Base, Database
 from mintloom.store.locks import hold
 
@@ -147,15 +147,27 @@ class Journal:
             return entry.id
 
     @contextmanager
-    def locked(self, name: str) -> Iterator[None]:
+    def locked(self, name: str, wait: float | None = None) -> Iterator[None]:
         """Hold the lock ``name`` across a multi-step chain write (anchoring: read the chain,
-        prove, send, await) on PostgreSQL. On SQLite that lock would also block this process's
-        own journal writes, so there the caller re-reads and retries instead."""
+        prove, send, await) on PostgreSQL, waiting at most ``wait`` seconds for another holder
+        (None: as long as it takes). On SQLite that lock would also block this process's own
+        journal writes, so there the caller re-reads and retries instead."""
         if self.db.engine.dialect.name != "postgresql":
             yield
             return
         with self.db.session() as s:
-            hold(s, name)
+            if wait is not None:  # this transaction's statements only (is_local)
+                s.execute(
+                    text("SELECT set_config('lock_timeout', :ms, true)"),
+                    {"ms": f"{max(1, int(wait * 1000))}ms"},
+                )
+            try:
+                hold(s, name)
+            except OperationalError as exc:  # lock_timeout: another host's holder kept it
+                raise LedgerError(
+                    f"another mintloom process has held the catalog lock {name!r} for over {wait:g} s",
+                    hint="wait for it to finish, or stop it (it may run on another host sharing the catalog)",
+                ) from exc
             yield
 
     def record_signed(
