@@ -206,6 +206,23 @@ def test_terms_registered_meanwhile_are_proposed_under_their_id(anchored: Studio
     assert p.calldatas == (bytes.fromhex(call.removeprefix("0x")),)
 
 
+def test_a_proposal_whose_predicted_terms_id_another_proposal_took_is_predicted_again(
+    anchored: Studio,
+) -> None:
+    """Two proposals with different fees both predict terms #N; the other one is made first and
+    registers #N. This one used to register its terms (as #N+1), then fail with "terms #N were
+    taken", leaving them registered; its terms are now predicted again once it is its turn."""
+    s = anchored
+    assert mintloom("dao", "create", "Spring", "--campaign", "c1", "--supply", str(SUPPLY)).exit_code == 0
+    [mine] = dao.plan_actions(s.chain, dao.Plan(fee_wei=4 * 10**16))
+    predicted = int(mine.args[0])
+    first = dao.propose(s.chain, dao.plan_actions(s.chain, dao.Plan(fee_wei=5 * 10**16)))
+    assert f"(terms #{predicted})" in first.description
+    p = dao.propose(s.chain, [mine])
+    assert f"to 0.04 ETH (terms #{predicted + 1})" in p.description, p.description
+    assert int(s.chain.call("LicenseTemplates", "termsCount")) == predicted + 1  # registered once
+
+
 def test_advance_moves_only_the_embedded_node(workspace: Workspace, anvil: NodeInfo) -> None:
     """On the workspace's own anvil node (no RPC configured) time and blocks move."""
     head = int(rpc_call(anvil.rpc_url, "eth_blockNumber"), 16)

@@ -77,7 +77,7 @@ def test_a_bulk_cancel_mined_while_a_lot_is_listed_is_reported_not_a_dead_listin
         return real_save(db, signed)
 
     monkeypatch.setattr(service, "save_order", racing_save)
-    with pytest.raises(MarketError, match=r"cancel --all` was mined while this lot was being listed"):
+    with pytest.raises(MarketError, match=r"cancel --all` was mined as this lot was listed"):
         list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
     racer.join(timeout=120)
     assert not racer.is_alive()

@@ -207,12 +207,16 @@ def propose(chain: ChainClient, actions: list[Action]) -> Proposal:
     governor already holds is refused before anything is sent (terms registered included). Terms
     registered meanwhile under another id than the action predicted are proposed under that id.
 
-    Proposals of this workspace's governor are made one at a time (:func:`workspace_lock`): two
-    identical ones at once made one proposal that both reported, and another proposal's terms could
-    take the id this one predicted between its check and its registration."""
+    Proposals of this workspace's governor are made one at a time (:func:`workspace_lock`), and
+    unregistered terms are predicted again once it is this one's turn: two identical ones at once
+    made one proposal that both reported, and another proposal's terms took the id this one had
+    predicted (it failed, its terms registered)."""
     name = f"dao-propose:{chain.chain_id}:{chain.address_of(GOVERNOR).lower()}"
     with workspace_lock(chain, name, "dao-propose.lock"):
-        return _propose(chain, actions)
+        # terms predicted before the turn came: another proposal may have registered that id since
+        return _propose(
+            chain, [fee_action(chain, a.registers.minting_fee) if a.registers else a for a in actions]
+        )
 
 
 def _propose(chain: ChainClient, actions: list[Action]) -> Proposal:

@@ -18,6 +18,7 @@ from eth_keys.datatypes import Signature
 from eth_keys.exceptions import BadSignature
 from eth_utils.address import to_checksum_address
 from eth_utils.exceptions import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from web3.exceptions import Web3Exception
 
 from mintloom.errors import (
@@ -26,6 +27,7 @@ from mintloom.errors import (
     InsufficientFunds,
     LedgerError,
     MarketError,
+    MintloomError,
     NotHolder,
     OrderClosed,
     OrderExpired,
@@ -181,8 +183,8 @@ def list_shares(
         _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), address)
     if int(chain.call(MARKET, "counterOf", chain.address)) != order.counter:
         raise MarketError(
-            "a `market cancel --all` was mined while this lot was being listed: the lot is cancelled "
-            "with every order signed before it, and no allowance covers it",
+            "a `market cancel --all` was mined as this lot was listed: the lot is cancelled with every "
+            "order signed before it, and no allowance covers it",
             hint="list it again",
         )
     return signed
@@ -595,7 +597,7 @@ def _restore_share_allowance(chain: ChainClient, db: Database, token: str, refus
     fails too, one error says both (the refusal is why nothing sold, and must not be hidden)."""
     try:
         _set_share_allowance(chain, load_orders(db, chain.chain_id, chain.address), token)
-    except (Web3Exception, OSError, LedgerError) as exc:
+    except (Web3Exception, OSError, SQLAlchemyError, MintloomError) as exc:  # whatever it is, not instead
         raise MarketError(
             f"the Marketplace refused the accept ({refused}), and the allowance of share token {token} "
             f"raised for it was not set back: {exc}",
