@@ -13,6 +13,7 @@ from mintloom.bench.pipeline import (
     Pass,
     Rounds,
     Sizes,
+    a_first,
     combined,
     executor_rate,
     image_jobs,
@@ -137,3 +138,13 @@ def test_rounds_walk_the_jobs_evenly_and_wrap_round() -> None:
     assert picked == [[0, 1], [2, 3], [4, 0], [1, 2]]
     with pytest.raises(RuntimeError):
         round_jobs([], 0, 2)
+
+
+@pytest.mark.parametrize(("chunks", "rounds"), [(1, 4), (2, 8), (3, 6), (4, 8), (8, 16)])
+def test_every_chunk_of_jobs_runs_as_often_a_first_as_b_first(chunks: int, rounds: int) -> None:
+    """With two chunks (56 jobs, 28 a round) the order was r % 2: the first half always ran A-B and
+    the second B-A, so an order effect never cancelled."""
+    seen: dict[int, list[bool]] = {}
+    for r in range(rounds):
+        seen.setdefault(r % chunks, []).append(a_first(r, chunks))
+    assert all(orders.count(True) == orders.count(False) for orders in seen.values()), seen

@@ -66,6 +66,7 @@ def _figure(rounds: Rounds, jobs: list[Job], start: dict[str, float]) -> Figure:
         f"(A: {WORKERS} workers), generate_job on the same {len(jobs)} demo-mix images, warmed, "
         f"{rounds.spread()}; all rounds: Ray {rounds.b.per_s:.2f}/s, pool {rounds.a.per_s:.2f}/s; "
         f"start-up not counted (Ray {start['ray']:.1f} s, pool {start['local']:.1f} s, once per run); "
+        "Ray's batch sizing carries over from the warm-up, as it does between a run's phases; "
         f"{load()}",
     )
 

@@ -10,6 +10,7 @@ user runs: the campaign runner itself, clocked by its own stage timers (:class:`
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import time
@@ -45,8 +46,8 @@ class Sizes:
     """Audience rows of the scaling runs (56 images per worker count)."""
     scaling_jobs: int | None = None
     """At most this many of those images (None: all)."""
-    scaling_rounds: int = 5
-    """Paired rounds of 1 and 2 workers (an odd count: the median is one round's ratio)."""
+    scaling_rounds: int = 8
+    """Paired rounds of 1 and 2 workers: each half of the jobs runs twice in either order."""
     scaling_per_round: int = 28
     """Images in each executor's pass of a round (half of the 56: the rounds alternate halves)."""
 
@@ -286,6 +287,13 @@ def round_jobs(jobs: list[T], index: int, per_round: int) -> list[T]:
     return [jobs[(index * per_round + i) % len(jobs)] for i in range(per_round)]
 
 
+def a_first(r: int, chunks: int) -> bool:
+    """Whether round ``r`` runs A before B: the order alternates per round, and flips each time an
+    even number of ``chunks`` (distinct rounds' job lists) comes round again; with two chunks a plain
+    ``r % 2`` would always run the first chunk A-B and the second B-A, tying the order to a workload."""
+    return (r + (r // chunks if chunks % 2 == 0 else 0)) % 2 == 0
+
+
 def paired_rounds(one: Executor, two: Executor, jobs: list[Job], rounds: int, per_round: int) -> Rounds:
     """``rounds`` paired rounds of ``one`` (A) and ``two`` (B), both warmed first, each round's pass
     ``per_round`` jobs (at most all of ``jobs``) through the runner's worker function."""
@@ -294,10 +302,11 @@ def paired_rounds(one: Executor, two: Executor, jobs: list[Job], rounds: int, pe
     warm(one, jobs)
     warm(two, jobs)
     size = min(per_round, len(jobs))
+    chunks = len(jobs) // math.gcd(len(jobs), size)  # rounds before the chunks repeat
     a, b, ratios = list[Pass](), list[Pass](), list[float]()
     for r in range(rounds):
         chunk = round_jobs(jobs, r, size)
-        if r % 2 == 0:
+        if a_first(r, chunks):
             pa = executor_pass(one, chunk)
             pb = executor_pass(two, chunk)
         else:
