@@ -242,7 +242,9 @@ class CopyEngine:
             raise CopyTemplateError(f"{name} failed: {exc}") from exc
         except (TypeError, ValueError, decimal.InvalidOperation, UnknownLocaleError) as exc:
             raise EngineError(f"{name}: filter failed: {exc}") from exc
-        except (ArithmeticError, RecursionError, MemoryError) as exc:  # 1/0, 2.0**9999, macro loops
+        # 1/0, 2.0**9999, macro loops; nesting that parses but compiles past Python's limits (500
+        # nested call blocks: "too many levels of indentation", a SyntaxError of the generated code)
+        except (ArithmeticError, RecursionError, MemoryError, SyntaxError) as exc:
             raise CopyTemplateError(f"{name} failed: {type(exc).__name__}: {exc}") from exc
 
     def render_template(self, template: CopyTemplate, locale: str, *, what: str = "copy template") -> str:
