@@ -95,7 +95,7 @@ def test_text_contrast_of_rendered_ads_is_the_reference_measure(
 
 
 def test_low_contrast_ads_measure_as_the_reference(tmp_path: Path) -> None:
-    """The grey brand kit the gate holds (contrast just under 4.5:1): the same numbers."""
+    """The grey brand kit (contrast near 4.5:1, drawn over a scrim where it falls short): the same numbers."""
     grey = sample_spec(locales=("en-US",), formats=("medium-rectangle", "square"), copy=False, audio=False)
     grey = grey.replace('["#1d3557", "#e63946", "#f1faee"]', '["#7a7a7a", "#787878", "#7c7c7c"]')
     spec = load_spec(write_sample_campaign(tmp_path / "grey", grey, sample_audience(2)))
