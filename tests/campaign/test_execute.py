@@ -101,3 +101,32 @@ def test_the_worker_makes_an_images_thumbnail_from_its_pixels(conformance_jobs: 
             assert g.thumbnail == render_thumbnail(g.artifact.data)
     copy = [j for j in conformance_jobs if j.kind != "image"]
     assert all(generate_job(j).thumbnail is None for j in copy)
+
+
+def _blas_threads(_: int) -> list[int]:
+    """The thread counts of the OpenBLAS libraries loaded in this process (numpy's and scipy's)."""
+    import ctypes
+
+    import numpy  # noqa: F401
+    import scipy.fftpack  # noqa: F401
+
+    counts = []
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        paths = sorted({line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads"):
+            if hasattr(lib, name):
+                counts.append(int(getattr(lib, name)()))
+    return counts
+
+
+def test_a_pool_worker_runs_its_blas_on_one_thread() -> None:
+    """Forked workers kept the parent's OpenBLAS pool (a thread per core): two workers on two
+    cores spun each other's second thread, and the two-worker pass cost 15% more CPU per image."""
+    ex = ProcessExecutor(2)
+    try:
+        seen = list(ex.map_unordered(_blas_threads, range(4)))
+    finally:
+        ex.close()
+    assert all(counts and set(counts) == {1} for counts in seen), seen

@@ -20,6 +20,7 @@ from typing import Protocol, TypeVar
 
 from PIL import Image
 
+from mintloom.campaign.blas import single_threaded_blas
 from mintloom.campaign.plan import Job
 from mintloom.config import RaySettings
 from mintloom.engines.base import Artifact, RendersPixels, engine_registry
@@ -120,6 +121,7 @@ def start_worker() -> None:
     engines, numpy/scipy for fingerprints) once, in all workers at once, instead of in whichever
     job each worker happens to run first."""
     die_with_parent()
+    single_threaded_blas()
     import mintloom.provenance.fingerprint  # noqa: F401
 
     engine_registry()

@@ -21,6 +21,7 @@ from itertools import islice
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from mintloom.campaign.blas import single_threaded_blas_once
 from mintloom.config import RaySettings
 from mintloom.errors import ClusterError
 
@@ -52,6 +53,7 @@ def _import_ray() -> Any:
 def _apply_batch(fn: Callable[[T], R], items: list[T]) -> tuple[list[R], float]:
     """The Ray task: any callable (a partial, a builtin) applied to a batch of items, in order,
     with the batch's wall seconds (for the batch size)."""
+    single_threaded_blas_once()
     t0 = time.perf_counter()
     results = [fn(item) for item in items]
     return results, time.perf_counter() - t0
