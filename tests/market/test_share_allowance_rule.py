@@ -111,18 +111,27 @@ def test_a_cancel_mined_between_a_listings_target_and_its_approval_waits_for_the
     assert _allowance(brand) == 10 * SHARE  # the new lot; the cancelled one no longer counts
 
 
+def _unfunded_offer(family: Studio, monkeypatch: pytest.MonkeyPatch) -> SignedOrder:
+    """A bidder's offer of 1 token a share for 100 shares whose token allowance is then revoked:
+    the Marketplace refuses to accept it (our own funds check is bypassed so the revert is the
+    chain's)."""
+    brand = family.chain
+    usd = str(brand.deploy("TestERC20"))
+    abi = brand.artifact("TestERC20").abi
+    bidder = party(family, 5)
+    brand.transact_at(usd, abi, "mint", bidder.address, 10**24)
+    offer = offer_shares(bidder, family.db, 100 * SHARE, 10**18, usd)
+    bidder.transact_at(usd, abi, "approve", bidder.address_of(MARKET), 0, kind="test:revoke")
+    monkeypatch.setattr(service, "_check_funds", lambda *args: None)
+    return offer
+
+
 def test_an_accept_the_marketplace_refuses_sets_the_allowance_back_to_the_lots(
     family: Studio, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s, brand = family, family.chain
-    usd = str(brand.deploy("TestERC20"))
-    abi = brand.artifact("TestERC20").abi
-    bidder = party(s, 5)
-    brand.transact_at(usd, abi, "mint", bidder.address, 10**24)
-    offer = offer_shares(bidder, s.db, 100 * SHARE, 10**18, usd)
+    offer = _unfunded_offer(family, monkeypatch)
     list_shares(brand, s.db, 10 * SHARE, PER_SHARE)
-    bidder.transact_at(usd, abi, "approve", bidder.address_of(MARKET), 0, kind="test:revoke")
-    monkeypatch.setattr(service, "_check_funds", lambda *args: None)  # let the revert reach the chain
     with pytest.raises(ContractError):
         accept_shares(brand, s.db, offer, 5 * SHARE)
     assert _allowance(brand) == 10 * SHARE  # not 15: the refused sale's extra is taken back
@@ -134,13 +143,7 @@ def test_a_refused_accept_whose_allowance_cannot_be_set_back_names_both(
     """The node stops answering between the refusal and setting the allowance back: the error
     used to be the allowance's alone, hiding why nothing sold; now one MarketError says both."""
     s, brand = family, family.chain
-    usd = str(brand.deploy("TestERC20"))
-    abi = brand.artifact("TestERC20").abi
-    bidder = party(s, 5)
-    brand.transact_at(usd, abi, "mint", bidder.address, 10**24)
-    offer = offer_shares(bidder, s.db, 100 * SHARE, 10**18, usd)
-    bidder.transact_at(usd, abi, "approve", bidder.address_of(MARKET), 0, kind="test:revoke")
-    monkeypatch.setattr(service, "_check_funds", lambda *args: None)  # let the revert reach the chain
+    offer = _unfunded_offer(family, monkeypatch)
     real_set = service._set_share_allowance
     calls: list[int] = []
 
