@@ -135,7 +135,6 @@ class RayExecutor:
         fn_ref = ray.put(fn)  # shipped once, not with every job
         limit = IN_FLIGHT_PER_CPU * self._cpus(ray)
         sizer = self._sizer
-        sizer.fixed = self.batch
         sizer.carry()
         source, pending, in_flight = iter(items), dict[Any, int](), 0
         try:

@@ -40,9 +40,9 @@ from mintloom.engines.qa import (
     LayoutFacts,
     TextFacts,
     as_rgb,
-    is_large_text,
     srgb_linear_lut,
-    text_contrast,
+    text_contrast_in,
+    wcag_aa,
 )
 from mintloom.engines.sandbox import MAX_OUTPUT
 from mintloom.errors import EngineError
@@ -511,17 +511,11 @@ def _below_aa(comp: Composition) -> frozenset[str]:
     """The text blocks below WCAG AA (3:1 large, 4.5:1 other text) against the pixels behind their
     glyphs, measured as the brand-QA gate measures the finished ad (on a crop around each block:
     the gate looks no further than a ring around its ink)."""
-    failing = set()
-    for fact in layout_facts(comp).texts:
-        pad = max(2, fact.size // 8)  # the gate's ring
-        x0, y0 = max(0, fact.ink[0] - pad), max(0, fact.ink[1] - pad)
-        x1, y1 = min(comp.image.width, fact.ink[2] + pad), min(comp.image.height, fact.ink[3] + pad)
-        pixels = np.asarray(comp.image.crop((x0, y0, x1, y1)))
-        ink = (fact.ink[0] - x0, fact.ink[1] - y0, fact.ink[2] - x0, fact.ink[3] - y0)
-        contrast, _share = text_contrast(pixels, fact.model_copy(update={"ink": ink}))
-        if contrast < (3.0 if is_large_text(fact.size, fact.bold) else 4.5):
-            failing.add(fact.field)
-    return frozenset(failing)
+    return frozenset(
+        fact.field
+        for fact in layout_facts(comp).texts
+        if text_contrast_in(comp.image, fact)[0] < wcag_aa(fact.size, fact.bold)
+    )
 
 
 @dataclass
@@ -878,9 +872,7 @@ class ImageCompositor:
             y += block.height + gap
         colours = [pick_text_colour(_region_luminances(img, area), candidates) for _, _, area in positioned]
         # WCAG AA, as the brand QA gate measures it: 3:1 for large text, 4.5:1 for the rest
-        needs = [
-            3.0 if is_large_text(b.size, b.spec.style.weight == "bold") else 4.5 for b, _, _ in positioned
-        ]
+        needs = [wcag_aa(b.size, b.spec.style.weight == "bold") for b, _, _ in positioned]
         if scrim.always or any(score < need for (_, score), need in zip(colours, needs, strict=True)):
             # no colour reads on this patch of background: one panel behind the whole stack
             union = Box(

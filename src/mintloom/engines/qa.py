@@ -104,6 +104,11 @@ def is_large_text(size: int, bold: bool) -> bool:
     return size >= 24 or (bold and size >= 19)
 
 
+def wcag_aa(size: int, bold: bool) -> float:
+    """The contrast WCAG 2.2 AA asks of text this size (1.4.3): 3:1 large, 4.5:1 the rest."""
+    return 3.0 if is_large_text(size, bold) else 4.5
+
+
 @functools.cache
 def srgb_linear_lut() -> NDArray[np.float64]:
     """Linear light of each 8-bit sRGB value (the sRGB transfer function, as a table: the same
@@ -156,7 +161,7 @@ def text_contrast(pixels: NDArray[np.uint8], text: TextFacts) -> tuple[float, fl
     background = dist.size - int(np.count_nonzero(near))
     text_lum = float(_luminance(colour.astype(np.uint8)))
     if background < 16:  # the glyphs (or a colour like them) fill the box: look around it
-        ratios = _ratios(_luminance(_ring(pixels, (x0, y0, x1, y1), max(2, text.size // 8))), text_lum)
+        ratios = _ratios(_luminance(_ring(pixels, (x0, y0, x1, y1), _ring_pad(text))), text_lum)
         contrast = percentile_of(ratios, BACKGROUND_PERCENTILE) if ratios.size else 1.0
     else:
         ratios = _ratios(_luminance(crop), text_lum)
@@ -164,6 +169,22 @@ def text_contrast(pixels: NDArray[np.uint8], text: TextFacts) -> tuple[float, fl
         contrast = percentile_of(ratios.ravel(), BACKGROUND_PERCENTILE, count=background)
     ink = int(cumulative[min(255, int(limit))])  # the glyph pixels: those at most ``limit`` away
     return round(contrast, 3), round(ink / dist.size, 4)
+
+
+def _ring_pad(text: TextFacts) -> int:
+    """How far around its ink :func:`text_contrast` looks when the glyphs fill their box."""
+    return max(2, text.size // 8)
+
+
+def text_contrast_in(image: Image.Image, text: TextFacts) -> tuple[float, float]:
+    """:func:`text_contrast` of one block of ``image``, read from a crop of its ink and ring (the
+    same numbers: the measure looks no further), not from an array of the whole canvas."""
+    pad = _ring_pad(text)
+    x0, y0 = max(0, text.ink[0] - pad), max(0, text.ink[1] - pad)
+    x1, y1 = min(image.width, text.ink[2] + pad), min(image.height, text.ink[3] + pad)
+    pixels = np.asarray(as_rgb(image.crop((x0, y0, x1, y1))))
+    ink = (text.ink[0] - x0, text.ink[1] - y0, text.ink[2] - x0, text.ink[3] - y0)
+    return text_contrast(pixels, text.model_copy(update={"ink": ink}))
 
 
 def _ratios(lum: NDArray[np.float64], text_lum: float) -> NDArray[np.float64]:
