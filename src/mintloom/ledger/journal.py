@@ -107,6 +107,10 @@ class IntentJournaled(JournalError):
         self.tx_hash = tx_hash
 
 
+_LOCK_NOT_AVAILABLE = "55P03"
+"""PostgreSQL's SQLSTATE for a lock wait past ``lock_timeout``."""
+
+
 class Journal:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -163,7 +167,9 @@ class Journal:
                 )
             try:
                 hold(s, name)
-            except OperationalError as exc:  # lock_timeout: another host's holder kept it
+            except OperationalError as exc:
+                if wait is None or getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                    raise  # not the timeout (a lost connection): not to be reported as one
                 raise LedgerError(
                     f"another mintloom process has held the catalog lock {name!r} for over {wait:g} s",
                     hint="wait for it to finish, or stop it (it may run on another host sharing the catalog)",
